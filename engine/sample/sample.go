@@ -184,18 +184,26 @@ func (s *Sampler) adjusted(logits []float32, mask []bool) []float32 {
 // chain runs the truncation samplers and the temperature over the allowed candidates and returns the
 // survivors with their tempered logits (the draw takes the softmax of those).
 func (s *Sampler) chain(lg []float32, mask []bool) []cand {
-	c := s.cands[:0]
-	for i, l := range lg {
-		if (mask == nil || mask[i]) && !math.IsNaN(float64(l)) && !math.IsInf(float64(l), -1) {
-			c = append(c, cand{id: int32(i), logit: l})
+	var c []cand
+	sorted := false
+	if k := s.opt.TopK; k > 0 && k < len(lg) {
+		// Top-k straight from the logits with a size-k min-heap: most logits lose one comparison against the
+		// heap's minimum, which is far cheaper than gathering and selecting all candidates.
+		c = s.heapTopK(lg, mask, k)
+		slices.SortFunc(c, byLogit)
+		sorted = true
+	} else {
+		c = s.cands[:0]
+		for i, l := range lg {
+			if (mask == nil || mask[i]) && !math.IsNaN(float64(l)) && !math.IsInf(float64(l), -1) {
+				c = append(c, cand{id: int32(i), logit: l})
+			}
 		}
+		s.cands = c
 	}
-	s.cands = c
 	if len(c) == 0 {
 		return c
 	}
-	sorted := false
-	c, sorted = topK(c, s.opt.TopK, sorted)
 	if s.opt.TypicalP > 0 && s.opt.TypicalP < 1 {
 		c = s.typical(c, s.opt.TypicalP, s.opt.MinKeep)
 		sorted = false
@@ -259,16 +267,49 @@ func byLogit(a, b cand) int {
 	return cmp.Compare(a.id, b.id)
 }
 
-// topK keeps the k highest logits, sorted (llama_sampler_top_k_impl). k <= 0 disables it.
-func topK(c []cand, k int, sorted bool) ([]cand, bool) {
-	if k <= 0 || k >= len(c) {
-		return c, sorted
+// heapTopK returns the k best allowed candidates (llama_sampler_top_k_impl's set; the caller sorts them).
+// The heap root is the worst kept candidate by byLogit, so ties keep the lowest ids.
+func (s *Sampler) heapTopK(lg []float32, mask []bool, k int) []cand {
+	h := s.cands[:0]
+	for i, l := range lg {
+		if mask != nil && !mask[i] || math.IsNaN(float64(l)) || math.IsInf(float64(l), -1) {
+			continue
+		}
+		x := cand{id: int32(i), logit: l}
+		if len(h) < k {
+			h = append(h, x)
+			// sift up: parent must be worse (greater by byLogit) than child
+			for j := len(h) - 1; j > 0; {
+				p := (j - 1) / 2
+				if byLogit(h[p], h[j]) >= 0 {
+					break
+				}
+				h[p], h[j] = h[j], h[p]
+				j = p
+			}
+			continue
+		}
+		if l < h[0].logit || l == h[0].logit { // not better than the worst kept (equal logit: higher id loses)
+			continue
+		}
+		h[0] = x
+		for j := 0; ; {
+			w := j
+			if a := 2*j + 1; a < len(h) && byLogit(h[a], h[w]) > 0 {
+				w = a
+			}
+			if b := 2*j + 2; b < len(h) && byLogit(h[b], h[w]) > 0 {
+				w = b
+			}
+			if w == j {
+				break
+			}
+			h[j], h[w] = h[w], h[j]
+			j = w
+		}
 	}
-	if !sorted {
-		selectTop(c, k)
-		slices.SortFunc(c[:k], byLogit)
-	}
-	return c[:k], true
+	s.cands = h
+	return h
 }
 
 // selectTop moves the k best candidates (by byLogit) to c[:k] in linear expected time (quickselect with a
