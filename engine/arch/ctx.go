@@ -1,0 +1,193 @@
+package arch
+
+import (
+	"fmt"
+
+	"dayi/weights"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+// GGUFSchemeBase is the offset at which GGUF quantization schemes are passed
+// through graph.Quantization.Scheme to a backend that understands them:
+// scheme = GGUFSchemeBase + ggml type id. (dayi's backend defines the same.)
+const GGUFSchemeBase = 1000
+
+// Ctx carries the inputs of one forward step and collects its state outputs.
+type Ctx struct {
+	G *graph.Graph
+	H *Hyper
+	// X is the step's input embeddings [T, dim] (already looked up, unscaled).
+	X *Node
+	// Pos is the absolute position of X's first row (int32 scalar).
+	Pos *Node
+	// Cos and Sin are the rotary tables [T, RopeDim/2] for the global rope base;
+	// CosLocal/SinLocal for sliding-window layers (gemma3), nil otherwise.
+	Cos, Sin, CosLocal, SinLocal *Node
+	// Mask [T, S] (bool: true = attend) for global layers; MaskLocal for
+	// sliding-window layers.
+	Mask, MaskLocal *Node
+	// KCache and VCache hold per layer [1, S, KVHeads, HeadDim] on input; the
+	// step replaces them by the updated caches.
+	KCache, VCache []*Node
+	// DynamicUpdate tells whether the backend has DynamicUpdateSlice; without it
+	// the cache update uses a one-hot select (portable, O(S) per step).
+	DynamicUpdate bool
+}
+
+// T returns the number of rows of the step.
+func (c *Ctx) T() int { return c.X.Shape().Dimensions[0] }
+
+// Linear computes x·Wᵀ for x [T, K] and W with GGUF rows [N, K], giving [T, N].
+// Raw GGUF weights (Uint8 [N, rowBytes]) go through the backend's fused
+// quantized dense; float weights [N, K] through DotGeneral (portable path).
+func (c *Ctx) Linear(x *Node, w *Weight) *Node {
+	if w.Node.DType() == dtypes.Uint8 {
+		t := w.Info.Type
+		q := &graph.Quantization{
+			Scheme:    backends.QuantizationScheme(GGUFSchemeBase + int(t)),
+			Scale:     graph.Scalar(c.G, dtypes.Float32, 1),
+			BlockAxis: 1,
+			BlockSize: t.BlockSize(),
+		}
+		return graph.BackendFusedQuantizedDense(x, w.Node, nil, q, backends.ActivationNone)
+	}
+	return graph.DotGeneral(x, []int{x.Rank() - 1}, nil, w.Node, []int{1}, nil)
+}
+
+// LinearBias is Linear plus an optional bias.
+func (c *Ctx) LinearBias(x *Node, w, b *Weight) *Node {
+	y := c.Linear(x, w)
+	if b != nil {
+		y = graph.Add(y, graph.ExpandLeftToRank(b.Node, y.Rank()))
+	}
+	return y
+}
+
+// RMSNorm normalises the last axis and scales by w (ggml_rms_norm then mul).
+func (c *Ctx) RMSNorm(x *Node, w *Weight) *Node {
+	last := x.Rank() - 1
+	n := x.Shape().Dimensions[last]
+	ms := graph.MulScalar(graph.ReduceAndKeep(graph.Square(x), graph.ReduceSum, last), 1/float64(n))
+	y := graph.Mul(x, graph.Rsqrt(graph.AddScalar(ms, float64(c.H.NormEps))))
+	if w != nil {
+		y = graph.Mul(y, graph.ExpandLeftToRank(w.Node, y.Rank()))
+	}
+	return y
+}
+
+// Rope rotates the first RopeDim channels of each head of x [T, heads, D].
+func (c *Ctx) Rope(x, cos, sin *Node) *Node {
+	dims := x.Shape().Dimensions
+	T, nh, D := dims[0], dims[1], dims[2]
+	rd := c.H.RopeDim
+	rot := x
+	var pass *Node
+	if rd < D {
+		rot = graph.SliceAxis(x, 2, graph.AxisRange(0, rd))
+		pass = graph.SliceAxis(x, 2, graph.AxisRange(rd, D))
+	}
+	cs := graph.Reshape(cos, T, 1, rd/2)
+	sn := graph.Reshape(sin, T, 1, rd/2)
+	var a, b *Node
+	if c.H.RopeType == RopeNeoX {
+		a = graph.SliceAxis(rot, 2, graph.AxisRange(0, rd/2))
+		b = graph.SliceAxis(rot, 2, graph.AxisRange(rd/2, rd))
+	} else {
+		pairs := graph.Reshape(rot, T, nh, rd/2, 2)
+		a = graph.Reshape(graph.SliceAxis(pairs, 3, graph.AxisRange(0, 1)), T, nh, rd/2)
+		b = graph.Reshape(graph.SliceAxis(pairs, 3, graph.AxisRange(1, 2)), T, nh, rd/2)
+	}
+	ra := graph.Sub(graph.Mul(a, cs), graph.Mul(b, sn))
+	rb := graph.Add(graph.Mul(a, sn), graph.Mul(b, cs))
+	var out *Node
+	if c.H.RopeType == RopeNeoX {
+		out = graph.Concatenate([]*Node{ra, rb}, 2)
+	} else {
+		out = graph.Reshape(graph.Stack([]*Node{ra, rb}, 3), T, nh, rd)
+	}
+	if pass != nil {
+		out = graph.Concatenate([]*Node{out, pass}, 2)
+	}
+	return out
+}
+
+// Attention writes k and v ([T, KVHeads, D]) into layer's cache at Pos and
+// attends q [T, Heads, D] over it; it returns [T, Heads*D].
+func (c *Ctx) Attention(layer int, q, k, v *Node, local bool) *Node {
+	T := c.T()
+	H, D := c.H.Heads, c.H.HeadDim
+	kv := c.H.KVHeads[layer]
+	kc, vc := c.KCache[layer], c.VCache[layer]
+	kc = c.updateCache(kc, k)
+	vc = c.updateCache(vc, v)
+	c.KCache[layer], c.VCache[layer] = kc, vc
+	mask := c.Mask
+	if local && c.MaskLocal != nil {
+		mask = c.MaskLocal
+	}
+	q4 := graph.Reshape(q, 1, T, H, D)
+	out := graph.BackendFusedScaledDotProductAttention(q4, kc, vc, mask, H, kv, backends.AxesLayoutBSHD,
+		float64(c.H.AttnScale), false, nil)
+	return graph.Reshape(out, T, H*D)
+}
+
+// updateCache writes rows [T, KV, D] into cache [1, S, KV, D] at Pos.
+func (c *Ctx) updateCache(cache, rows *Node) *Node {
+	dims := rows.Shape().Dimensions
+	T := dims[0]
+	upd := graph.ConvertDType(graph.Reshape(rows, 1, T, dims[1], dims[2]), cache.DType())
+	if c.DynamicUpdate {
+		zero := graph.Scalar(c.G, dtypes.Int32, 0)
+		return graph.DynamicUpdateSlice(cache, upd, []*Node{zero, c.Pos, zero, zero})
+	}
+	// Portable path: one-hot [S, T] placement, selected with Where.
+	S := cache.Shape().Dimensions[1]
+	sIdx := graph.Iota(c.G, shapes.Make(dtypes.Int32, S, T), 0)
+	tIdx := graph.Add(graph.Iota(c.G, shapes.Make(dtypes.Int32, S, T), 1), c.Pos)
+	onehot := graph.Equal(sIdx, tIdx)
+	placed := graph.DotGeneral(graph.ConvertDType(onehot, dtypes.Float32), []int{1}, nil,
+		graph.Reshape(graph.ConvertDType(rows, dtypes.Float32), T, dims[1]*dims[2]), []int{0}, nil)
+	hit := graph.ReduceLogicalOr(onehot, 1)
+	placed = graph.ConvertDType(graph.Reshape(placed, 1, S, dims[1], dims[2]), cache.DType())
+	sel := graph.BroadcastToDims(graph.Reshape(hit, 1, S, 1, 1), 1, S, dims[1], dims[2])
+	return graph.Where(sel, placed, cache)
+}
+
+// SiLU is x·σ(x).
+func SiLU(x *Node) *Node { return graph.Mul(x, graph.Logistic(x)) }
+
+// GeLUTanh is ggml_gelu's tanh approximation.
+func GeLUTanh(x *Node) *Node {
+	// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), ggml-cpu vec.h GELU_COEF_A / SQRT_2_OVER_PI.
+	x3 := graph.Mul(graph.Mul(x, x), x)
+	inner := graph.MulScalar(graph.Add(x, graph.MulScalar(x3, 0.044715)), 0.7978845608028654)
+	return graph.Mul(graph.MulScalar(x, 0.5), graph.AddScalar(graph.Tanh(inner), 1))
+}
+
+// HeadsView reshapes [T, n*D] to [T, n, D].
+func HeadsView(x *Node, n, d int) *Node {
+	return graph.Reshape(x, x.Shape().Dimensions[0], n, d)
+}
+
+// expectType reports a clear error when a weight is not of a usable shape.
+func expectDims(w *Weight, dims ...int64) error {
+	if w == nil {
+		return nil
+	}
+	got := w.Info.Dims
+	if len(got) != len(dims) {
+		return fmt.Errorf("tensor %q has dims %v, want %v", w.Info.Name, got, dims)
+	}
+	for i := range dims {
+		if got[i] != dims[i] {
+			return fmt.Errorf("tensor %q has dims %v, want %v", w.Info.Name, got, dims)
+		}
+	}
+	return nil
+}
+
+var _ = weights.TypeF32

@@ -1,0 +1,123 @@
+package arch
+
+import (
+	"math"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+
+	"dayi/weights"
+)
+
+// gemma3 (MedGemma): embeddings scaled by √dim, RMS norms before and after
+// both attention and feed-forward, per-head Q/K norms, GeGLU, tied output, and
+// five sliding-window layers (own rope base 10000, no rope scaling) for every
+// global one (llama.cpp src/models/gemma3.cpp; swa pattern 6 from
+// llama-model.cpp).
+type gemma3 struct {
+	h          *Hyper
+	TokEmbd    *Weight       `gguf:"token_embd.weight"`
+	OutputNorm *Weight       `gguf:"output_norm.weight"`
+	Output     *Weight       `gguf:"output.weight,optional"`
+	Blocks     []gemma3Block `gguf:"blk"`
+}
+
+type gemma3Block struct {
+	AttnNorm     *Weight `gguf:"attn_norm.weight"`
+	Q            *Weight `gguf:"attn_q.weight"`
+	K            *Weight `gguf:"attn_k.weight"`
+	V            *Weight `gguf:"attn_v.weight"`
+	O            *Weight `gguf:"attn_output.weight"`
+	QNorm        *Weight `gguf:"attn_q_norm.weight"`
+	KNorm        *Weight `gguf:"attn_k_norm.weight"`
+	PostAttnNorm *Weight `gguf:"post_attention_norm.weight"`
+	FFNNorm      *Weight `gguf:"ffn_norm.weight"`
+	Gate         *Weight `gguf:"ffn_gate.weight"`
+	Up           *Weight `gguf:"ffn_up.weight"`
+	Down         *Weight `gguf:"ffn_down.weight"`
+	PostFFNNorm  *Weight `gguf:"post_ffw_norm.weight"`
+}
+
+// gemma3SWAPattern: layer l is local unless (l+1) % 6 == 0.
+const gemma3SWAPattern = 6
+
+func gemma3Hyper(f *weights.File) (*Hyper, error) {
+	h, err := commonHyper(f)
+	if err != nil {
+		return nil, err
+	}
+	h.RopeType = RopeNeoX
+	h.EmbedScale = float32(math.Sqrt(float64(h.Dim)))
+	h.SlidingWindow = int(f.Int(f.ArchKey("attention.sliding_window"), 0))
+	h.RopeBaseLocal = 10000
+	for l := range h.LocalLayer {
+		h.LocalLayer[l] = h.SlidingWindow > 0 && l%gemma3SWAPattern < gemma3SWAPattern-1
+	}
+	// llama.cpp: f_attention_scale = 1/sqrt(n_embd_head_k) (27B: n_embd/n_head).
+	h.AttnScale = float32(1 / math.Sqrt(float64(h.HeadDim)))
+	return h, nil
+}
+
+func newGemma3(h *Hyper) Model { return &gemma3{h: h, Blocks: make([]gemma3Block, h.Layers)} }
+
+func (m *gemma3) TokenEmbedding() *Weight { return m.TokEmbd }
+
+func (m *gemma3) OutputWeights() (norm, output *Weight) {
+	if m.Output == nil {
+		return m.OutputNorm, m.TokEmbd
+	}
+	return m.OutputNorm, m.Output
+}
+
+func (m *gemma3) check() error {
+	if err := checkVocab(m.h, m.TokEmbd); err != nil {
+		return err
+	}
+	h := m.h
+	for l := range m.Blocks {
+		b := &m.Blocks[l]
+		if err := expectDims(b.Q, int64(h.Dim), int64(h.Heads*h.HeadDim)); err != nil {
+			return err
+		}
+		if err := expectDims(b.QNorm, int64(h.HeadDim)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// geluF16 is ggml-cpu's default GELU: a table of f16 results indexed by the
+// f16-rounded input (GGML_GELU_FP16 in ggml-cpu/vec.h), emulated by rounding
+// the input and the output to f16 around the tanh formula.
+func geluF16(x *Node) *Node {
+	r := func(v *Node) *Node { return graph.ConvertDType(graph.ConvertDType(v, dtypes.Float16), dtypes.Float32) }
+	return r(GeLUTanh(r(x)))
+}
+
+// Forward is the gemma3 decoder stack.
+func (m *gemma3) Forward(c *Ctx) *Node {
+	h := m.h
+	x := graph.MulScalar(c.X, float64(h.EmbedScale))
+	for l := range m.Blocks {
+		b := &m.Blocks[l]
+		kv := h.KVHeads[l]
+		local := h.LocalLayer[l]
+		cos, sin := c.Cos, c.Sin
+		if local && c.CosLocal != nil {
+			cos, sin = c.CosLocal, c.SinLocal
+		}
+		n := c.RMSNorm(x, b.AttnNorm)
+		q := c.RMSNorm(HeadsView(c.Linear(n, b.Q), h.Heads, h.HeadDim), b.QNorm)
+		k := c.RMSNorm(HeadsView(c.Linear(n, b.K), kv, h.HeadDim), b.KNorm)
+		v := HeadsView(c.Linear(n, b.V), kv, h.HeadDim)
+		q = c.Rope(q, cos, sin)
+		k = c.Rope(k, cos, sin)
+		att := c.Attention(l, q, k, v, local)
+		att = c.RMSNorm(c.Linear(att, b.O), b.PostAttnNorm)
+		x = graph.Add(x, att)
+		n = c.RMSNorm(x, b.FFNNorm)
+		ff := graph.Mul(geluF16(c.Linear(n, b.Gate)), c.Linear(n, b.Up))
+		x = graph.Add(x, c.RMSNorm(c.Linear(ff, b.Down), b.PostFFNNorm))
+	}
+	return x
+}

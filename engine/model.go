@@ -1,0 +1,318 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	_ "github.com/gomlx/gomlx/backends/simplego" // the portable reference backend
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/x448/float16"
+
+	"dayi/engine/arch"
+	"dayi/weights"
+)
+
+// Options configure Load.
+type Options struct {
+	// Backend is a GoMLX backend config ("dayi", "go", "dayi:threads=2"…).
+	// Empty: $GOMLX_BACKEND, else dayi's own backend when linked in, else "go".
+	Backend string
+	// Threads for the kernels (0 = all cores).
+	Threads int
+	// ContextLength caps the context (0 = the model's).
+	ContextLength int
+	// KVType is "f16" (default, as llama.cpp) or "f32".
+	KVType string
+	// Buckets are the prefill graph sizes (tokens per prefill step).
+	Buckets []int
+}
+
+// byteBufferer is implemented by backends that can wrap existing memory (the
+// mmap'd GGUF tensors) as buffers without copying; dayi's backend does.
+type byteBufferer interface {
+	BufferFromBytes(data []byte, shape shapes.Shape) (backends.Buffer, error)
+}
+
+// Model is a loaded model, safe for concurrent sessions.
+type Model struct {
+	File    *weights.File
+	Hyper   *arch.Hyper
+	Ctx     int // context length in tokens
+	arch    arch.Model
+	backend backends.Backend
+	// portable: weights dequantized to f32 on the host and multiplied with
+	// DotGeneral, so any GoMLX backend (simplego, XLA) runs the model.
+	portable bool
+	kvDType  dtypes.DType
+	buckets  []int
+
+	weightList []*arch.Weight
+	weightBufs []backends.Buffer
+	embd       *weights.TensorInfo
+	embdDeq    func(dst []float32, src []byte)
+	embdRow    int64
+
+	mu     sync.Mutex
+	graphs map[int]*stepGraph // by step length T
+}
+
+// BackendName reports the backend the model runs on and whether the portable
+// (dequantize on host) path is used.
+func (m *Model) BackendName() (string, bool) { return m.backend.Name(), m.portable }
+
+func defaultBackend() string {
+	if b := os.Getenv(backends.ConfigEnvVar); b != "" {
+		return b
+	}
+	if backendRegistered("dayi") {
+		return "dayi"
+	}
+	return "go"
+}
+
+func backendRegistered(name string) bool {
+	for _, n := range backends.List() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Load prepares f for execution. f stays owned by the caller and must outlive
+// the Model.
+func Load(f *weights.File, opt Options) (m *Model, err error) {
+	a, h, err := arch.Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	cfg := opt.Backend
+	if cfg == "" {
+		cfg = defaultBackend()
+	}
+	if opt.Threads > 0 && !strings.Contains(cfg, ":") && strings.HasPrefix(cfg, "dayi") {
+		cfg = fmt.Sprintf("%s:threads=%d", cfg, opt.Threads)
+	}
+	be, err := newBackend(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q: %w", cfg, err)
+	}
+	m = &Model{File: f, Hyper: h, arch: a, backend: be, graphs: map[int]*stepGraph{}}
+	_, m.portable = be.(byteBufferer)
+	m.portable = !m.portable
+	m.Ctx = h.ContextLength
+	if opt.ContextLength > 0 {
+		if opt.ContextLength > h.ContextLength {
+			return nil, fmt.Errorf("context length %d exceeds the model's %d", opt.ContextLength, h.ContextLength)
+		}
+		m.Ctx = opt.ContextLength
+	}
+	switch opt.KVType {
+	case "", "f16":
+		m.kvDType = dtypes.Float16
+	case "f32":
+		m.kvDType = dtypes.Float32
+	default:
+		return nil, fmt.Errorf("KV cache type %q: want f16 or f32", opt.KVType)
+	}
+	if m.portable {
+		m.kvDType = dtypes.Float32 // simplego's attention takes one dtype
+	}
+	m.buckets = opt.Buckets
+	if len(m.buckets) == 0 {
+		m.buckets = []int{16, 64, 256}
+	}
+	sort.Ints(m.buckets)
+	if err := m.bindWeights(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func newBackend(cfg string) (b backends.Backend, err error) {
+	defer recoverErr(&err)
+	return backends.NewWithConfig(cfg)
+}
+
+// recoverErr turns a GoMLX panic (its graph layer reports errors by panicking)
+// into an error.
+func recoverErr(err *error) {
+	if r := recover(); r != nil {
+		if e, ok := r.(error); ok {
+			*err = e
+		} else {
+			*err = fmt.Errorf("%v", r)
+		}
+	}
+}
+
+// bindWeights wraps every tensor as a backend buffer: zero-copy raw GGUF
+// blocks on dayi's backend, dequantized f32 on portable backends.
+func (m *Model) bindWeights() error {
+	m.weightList = arch.Weights(m.arch)
+	m.weightBufs = make([]backends.Buffer, len(m.weightList))
+	bb, _ := m.backend.(byteBufferer)
+	for i, w := range m.weightList {
+		info := w.Info
+		data := m.File.TensorData(info)
+		var buf backends.Buffer
+		var err error
+		rows, cols := info.Rows()
+		switch {
+		case !m.portable && len(info.Dims) == 1 && info.Type == weights.TypeF32:
+			buf, err = bb.BufferFromBytes(data, shapes.Make(dtypes.Float32, int(cols)))
+		case !m.portable:
+			buf, err = bb.BufferFromBytes(data, shapes.Make(dtypes.Uint8, int(rows), int(len(data))/int(rows)))
+		default:
+			tr, ok := info.Type.Traits()
+			if !ok || tr.Dequantize == nil {
+				return fmt.Errorf("tensor %q: type %s cannot be dequantized", info.Name, info.Type)
+			}
+			flat := make([]float32, rows*cols)
+			tr.Dequantize(flat, data)
+			shape := shapes.Make(dtypes.Float32, int(rows), int(cols))
+			if len(info.Dims) == 1 {
+				shape = shapes.Make(dtypes.Float32, int(cols))
+			}
+			buf, err = m.backend.BufferFromFlatData(0, flat, shape)
+		}
+		if err != nil {
+			return fmt.Errorf("tensor %q: %w", info.Name, err)
+		}
+		m.weightBufs[i] = buf
+	}
+	emb := m.arch.TokenEmbedding()
+	m.embd = emb.Info
+	tr, ok := emb.Info.Type.Traits()
+	if !ok || tr.Dequantize == nil {
+		return fmt.Errorf("tensor %q: type %s cannot be dequantized", emb.Info.Name, emb.Info.Type)
+	}
+	m.embdDeq = tr.Dequantize
+	rs, err := emb.Info.Type.RowSize(emb.Info.Dims[0])
+	if err != nil {
+		return fmt.Errorf("tensor %q: %w", emb.Info.Name, err)
+	}
+	m.embdRow = rs
+	return nil
+}
+
+// embed writes token id's embedding row into dst.
+func (m *Model) embed(id int32, dst []float32) error {
+	if id < 0 || int(id) >= m.Hyper.Vocab {
+		return fmt.Errorf("token id %d outside the vocabulary (%d)", id, m.Hyper.Vocab)
+	}
+	data := m.File.TensorData(m.embd)
+	m.embdDeq(dst, data[int64(id)*m.embdRow:int64(id+1)*m.embdRow])
+	return nil
+}
+
+// stepGraph is one compiled fixed-shape forward step.
+type stepGraph struct {
+	g *graph.Graph
+	T int
+	// parameter layout: inputs first, then 2×layers caches, then weights.
+	nInputs int
+}
+
+// graphFor returns the compiled step graph for T rows, building it once.
+func (m *Model) graphFor(T int) (*stepGraph, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if sg, ok := m.graphs[T]; ok {
+		return sg, nil
+	}
+	sg, err := m.build(T)
+	if err != nil {
+		return nil, err
+	}
+	m.graphs[T] = sg
+	return sg, nil
+}
+
+func (m *Model) hasLocal() bool {
+	for _, l := range m.Hyper.LocalLayer {
+		if l {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Model) build(T int) (sg *stepGraph, err error) {
+	defer recoverErr(&err)
+	h := m.Hyper
+	S := m.Ctx
+	g := graph.NewGraph(m.backend, fmt.Sprintf("%s_step%d", h.Arch, T))
+	f32 := dtypes.Float32
+	c := &arch.Ctx{G: g, H: h}
+	c.X = graph.Parameter(g, "x", shapes.Make(f32, T, h.Dim))
+	c.Pos = graph.Parameter(g, "pos", shapes.Make(dtypes.Int32))
+	last := graph.Parameter(g, "last", shapes.Make(dtypes.Int32, 1, 1))
+	c.Cos = graph.Parameter(g, "cos", shapes.Make(f32, T, h.RopeDim/2))
+	c.Sin = graph.Parameter(g, "sin", shapes.Make(f32, T, h.RopeDim/2))
+	c.Mask = graph.Parameter(g, "mask", shapes.Make(dtypes.Bool, T, S))
+	local := m.hasLocal()
+	if local {
+		c.CosLocal = graph.Parameter(g, "cos_local", shapes.Make(f32, T, h.RopeDim/2))
+		c.SinLocal = graph.Parameter(g, "sin_local", shapes.Make(f32, T, h.RopeDim/2))
+		c.MaskLocal = graph.Parameter(g, "mask_local", shapes.Make(dtypes.Bool, T, S))
+	}
+	nInputs := g.NumParameters()
+	L := h.Layers
+	c.KCache = make([]*arch.Node, L)
+	c.VCache = make([]*arch.Node, L)
+	for l := 0; l < L; l++ {
+		c.KCache[l] = graph.Parameter(g, fmt.Sprintf("k%d", l), shapes.Make(m.kvDType, 1, S, h.KVHeads[l], h.HeadDim))
+	}
+	for l := 0; l < L; l++ {
+		c.VCache[l] = graph.Parameter(g, fmt.Sprintf("v%d", l), shapes.Make(m.kvDType, 1, S, h.KVHeads[l], h.HeadDim))
+	}
+	for i, w := range m.weightList {
+		shape, err := m.backend.BufferShape(m.weightBufs[i])
+		if err != nil {
+			return nil, err
+		}
+		w.Node = graph.Parameter(g, w.Info.Name, shape)
+	}
+	c.DynamicUpdate = m.backend.Capabilities().Operations[backends.OpTypeDynamicUpdateSlice]
+
+	hidden := m.arch.Forward(c)
+	hidden = graph.Gather(hidden, last) // [1, dim]: the row whose logits we need
+	norm, out := m.arch.OutputWeights()
+	logits := c.Linear(c.RMSNorm(hidden, norm), out)
+	outputs := append([]*arch.Node{logits}, c.KCache...)
+	outputs = append(outputs, c.VCache...)
+	g.Compile(outputs...)
+	return &stepGraph{g: g, T: T, nInputs: nInputs}, nil
+}
+
+// ropeTable fills cos/sin [T, RopeDim/2] for positions pos0… exactly as
+// ggml-cpu's rope cache: theta starts at p·freq_scale and is multiplied by
+// base^(-2/n_dims) in float32 for each pair (ggml-cpu ops.cpp rope_cache_init,
+// rope_yarn with ext_factor 0).
+func ropeTable(cos, sin []float32, T, rd, pos0 int, base, freqScale float32) {
+	thetaScale := float32(math.Pow(float64(base), -2.0/float64(rd)))
+	for t := 0; t < T; t++ {
+		theta := float32(pos0 + t)
+		for i := 0; i < rd/2; i++ {
+			th := freqScale * theta
+			cos[t*rd/2+i] = float32(math.Cos(float64(th)))
+			sin[t*rd/2+i] = float32(math.Sin(float64(th)))
+			theta *= thetaScale
+		}
+	}
+}
+
+// ErrContextFull is returned when a step would run past the context length.
+var ErrContextFull = errors.New("context full")
+
+func init() { _ = runtime.NumCPU; _ = float16.Float16(0) }

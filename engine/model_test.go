@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+
+	"dayi/assets"
+	"dayi/weights"
+)
+
+// refCase is one case of llama.cpp's reference JSON (../shared/reference/README.md).
+type refCase struct {
+	Prompt        string  `json:"prompt"`
+	PromptIDs     []int32 `json:"prompt_ids"`
+	GeneratedIDs  []int32 `json:"generated_ids"`
+	FirstPosition struct {
+		Logits []float32 `json:"logits"`
+		Top    []struct {
+			ID    int32   `json:"id"`
+			Logit float32 `json:"logit"`
+		} `json:"top"`
+	} `json:"first_position"`
+	StepsTop []struct {
+		Token int32       `json:"token"`
+		Top   [][]float64 `json:"top"`
+	} `json:"steps_top"`
+}
+
+func loadRef(t *testing.T, name string) []refCase {
+	t.Helper()
+	path := "testdata/" + name
+	data, err := os.ReadFile(path)
+	if err != nil {
+		data, err = os.ReadFile("../../shared/reference/" + name)
+		if err != nil {
+			t.Skipf("reference %s not present (neither engine/testdata nor ../shared): %v", name, err)
+		}
+	}
+	var ref struct {
+		Cases []refCase `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatal(err)
+	}
+	return ref.Cases
+}
+
+func openShared(t *testing.T, name string) *weights.File {
+	t.Helper()
+	if name == "stories260K.gguf" {
+		f, err := weights.Parse(assets.DefaultModel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	f, err := weights.Open("../../shared/models/" + name)
+	if err != nil {
+		t.Skipf("model %s not present: %v", name, err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func maxDiff(a, b []float32) (float64, int) {
+	m, at := 0.0, -1
+	for i := range a {
+		if d := math.Abs(float64(a[i]) - float64(b[i])); d > m {
+			m, at = d, i
+		}
+	}
+	return m, at
+}
+
+func argmax(x []float32) int32 {
+	best := 0
+	for i := range x {
+		if x[i] > x[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// checkModel compares first-position logits and greedy ids with llama.cpp.
+func checkModel(t *testing.T, model, ref string, opt Options, tol float64, greedy bool) {
+	f := openShared(t, model)
+	m, err := Load(f, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range loadRef(t, ref) {
+		s, err := m.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, err := s.Eval(ctx, c.PromptIDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.FirstPosition.Logits) > 0 {
+			d, at := maxDiff(logits, c.FirstPosition.Logits)
+			t.Logf("%q: max |logit diff| %.3g at %d", c.Prompt, d, at)
+			if d > tol {
+				t.Errorf("%q: first-position logits differ by %g at id %d (tolerance %g)", c.Prompt, d, at, tol)
+			}
+		}
+		if !greedy {
+			s.Close()
+			continue
+		}
+		for i, want := range c.GeneratedIDs {
+			got := argmax(logits)
+			if got != want {
+				t.Errorf("%q: greedy step %d: got %d want %d", c.Prompt, i, got, want)
+				break
+			}
+			if i+1 < len(c.GeneratedIDs) {
+				if logits, err = s.Eval(ctx, []int32{got}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		s.Close()
+	}
+}
+
+func TestStories260KPortableF32(t *testing.T) {
+	checkModel(t, "stories260K.gguf", "stories260K-f32kv.json", Options{Backend: "go", Buckets: []int{8}}, 1e-4, true)
+}
