@@ -1,0 +1,135 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"dayi/weights"
+)
+
+// refAttention is a float64 attention written from the definition (causal,
+// sliding window, GQA). With half set it applies ggml's four f16 roundings
+// (K, V stored as f16; q and the softmax probabilities converted to f16 by the
+// F16 matmuls).
+func refAttention(q []float32, T, H, D int, k, v []float32, Hkv, kvLen, pos0, window int, scale float32, half bool) []float64 {
+	r := func(x float32) float64 {
+		if half {
+			return float64(weights.FP16ToFP32(weights.FP32ToFP16(x)))
+		}
+		return float64(x)
+	}
+	out := make([]float64, T*H*D)
+	for i := 0; i < T; i++ {
+		for h := 0; h < H; h++ {
+			kvh := h / (H / Hkv)
+			hi := min(kvLen, pos0+i+1)
+			lo := 0
+			if window > 0 {
+				lo = max(0, pos0+i+1-window)
+			}
+			if hi <= lo {
+				continue
+			}
+			s := make([]float64, hi-lo)
+			mx := math.Inf(-1)
+			for j := lo; j < hi; j++ {
+				var dot float64
+				for d := 0; d < D; d++ {
+					dot += r(q[(i*H+h)*D+d]) * r(k[(j*Hkv+kvh)*D+d])
+				}
+				s[j-lo] = dot * float64(scale)
+				mx = math.Max(mx, s[j-lo])
+			}
+			var sum float64
+			for j := range s {
+				s[j] = math.Exp(s[j] - mx)
+				sum += s[j]
+			}
+			for j := lo; j < hi; j++ {
+				p := r(float32(s[j-lo] / sum))
+				for d := 0; d < D; d++ {
+					out[(i*H+h)*D+d] += p * r(v[(j*Hkv+kvh)*D+d])
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestAttention(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const S, D = 40, 16
+	cases := []struct {
+		T, H, Hkv, kvLen, pos0, window int
+	}{
+		{T: 7, H: 4, Hkv: 2, kvLen: 7, pos0: 0},              // prefill, GQA
+		{T: 1, H: 4, Hkv: 4, kvLen: 30, pos0: 29},            // decode
+		{T: 5, H: 6, Hkv: 2, kvLen: 37, pos0: 32, window: 8}, // sliding window
+		{T: 3, H: 2, Hkv: 1, kvLen: 2, pos0: 1, window: 1},   // window 1: self only
+	}
+	p := NewPool(2)
+	defer p.Close()
+	for ci, c := range cases {
+		q := make([]float32, c.T*c.H*D)
+		k := make([]float32, S*c.Hkv*D)
+		v := make([]float32, S*c.Hkv*D)
+		for _, a := range [][]float32{q, k, v} {
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+		}
+		k16 := make([]uint16, len(k))
+		v16 := make([]uint16, len(v))
+		for i := range k {
+			k16[i], v16[i] = weights.FP32ToFP16(k[i]), weights.FP32ToFP16(v[i])
+		}
+		scale := float32(1 / math.Sqrt(D))
+		for _, half := range []bool{false, true} {
+			out := make([]float32, len(q))
+			var err error
+			if half {
+				err = p.Attention(q, c.T, c.H, D, nil, nil, k16, v16, S, c.Hkv, c.kvLen, c.pos0, c.window, scale, out)
+			} else {
+				err = p.Attention(q, c.T, c.H, D, k, v, nil, nil, S, c.Hkv, c.kvLen, c.pos0, c.window, scale, out)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := refAttention(q, c.T, c.H, D, k, v, c.Hkv, c.kvLen, c.pos0, c.window, scale, half)
+			// f32: float32 rounding only. f16: a probability near an f16
+			// rounding boundary may round the other way (one f16 ulp, 2^-11
+			// relative) because ours is computed in float32.
+			tol := 2e-6
+			if half {
+				tol = 2e-3
+			}
+			for i := range out {
+				if e := math.Abs(float64(out[i]) - ref[i]); e > tol*(1+math.Abs(ref[i])) {
+					t.Fatalf("case %d half=%v: out[%d] = %g, want %g", ci, half, i, out[i], ref[i])
+				}
+			}
+		}
+	}
+	if err := p.Attention(make([]float32, 16), 1, 1, 16, nil, nil, nil, nil, 1, 1, 1, 0, 0, 1, make([]float32, 16)); err == nil {
+		t.Error("no K/V: want error")
+	}
+}
+
+func TestPoolFor(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	for _, n := range []int{1, 2, 7, 100} {
+		hits := make([]int, n)
+		p.For(n, 2, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				hits[i]++
+			}
+		})
+		for i, h := range hits {
+			if h != 1 {
+				t.Fatalf("n=%d: item %d run %d times", n, i, h)
+			}
+		}
+	}
+}

@@ -1,0 +1,225 @@
+package kernels
+
+import (
+	"fmt"
+
+	"dayi/weights"
+)
+
+// actKind is a ggml vec_dot_type for the activations of a matmul.
+type actKind int
+
+const (
+	actF32 actKind = iota
+	actF16
+	actBF16
+	actQ8_0
+	actQ8_1
+	actQ8_K
+)
+
+// vecDotType maps a weight type to the activation format ggml-cpu converts to
+// (type_traits_cpu[t].vec_dot_type in ggml-cpu.c) and reports support.
+func vecDotType(t weights.Type) (actKind, bool) {
+	switch t {
+	case weights.TypeF32:
+		return actF32, true
+	case weights.TypeF16:
+		return actF16, true
+	case weights.TypeBF16:
+		return actBF16, true
+	case weights.TypeQ4_0, weights.TypeQ5_0, weights.TypeQ8_0:
+		return actQ8_0, true
+	case weights.TypeQ4_1, weights.TypeQ5_1:
+		return actQ8_1, true
+	case weights.TypeQ2_K, weights.TypeQ3_K, weights.TypeQ4_K, weights.TypeQ5_K, weights.TypeQ6_K:
+		return actQ8_K, true
+	}
+	return 0, false
+}
+
+// actRowBytes is the size of one k-element activation row in format a.
+func actRowBytes(a actKind, k int) int {
+	switch a {
+	case actQ8_0:
+		return k / 32 * q8_0Size
+	case actQ8_1:
+		return k / 32 * q8_1Size
+	case actQ8_K:
+		return k / 256 * q8_KSize
+	}
+	return 0
+}
+
+// Supported reports whether MatMul handles weights of type t.
+func Supported(t weights.Type) bool {
+	_, ok := vecDotType(t)
+	return ok
+}
+
+// matmulTask holds one MatMul's operands; it is pool-owned so that
+// dispatching it to workers allocates nothing.
+type matmulTask struct {
+	phase    int // 0: quantize activations (over m), 1: dot products (over n)
+	t        weights.Type
+	act      actKind
+	w        []byte
+	rowBytes int
+	n, k, m  int
+	x        []float32
+	xq       []byte // quantized activations, m rows of xqStride bytes
+	xqStride int
+	x16      []uint16 // f16/bf16 activations, m rows of k
+	out      []float32
+	kbs      []kblock // per-worker k-quant decode scratch
+}
+
+// MatMul computes out[i*n+j] = sum_kk x[i*k+kk] * W[j][kk] for m activation
+// rows x (row-major [m,k]) and n weight rows of type t stored as raw ggml
+// blocks in w (each row t.RowSize(k) bytes, contiguous). Activations are first
+// converted to t's ggml vec_dot_type exactly as ggml-cpu's x86 build does.
+// Slices may be longer than needed. Unsupported types and bad lengths are
+// reported as errors.
+func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, out []float32) error {
+	act, ok := vecDotType(t)
+	if !ok {
+		return fmt.Errorf("kernels: matmul: weight type %s not supported", t)
+	}
+	if n < 0 || k <= 0 || m < 0 {
+		return fmt.Errorf("kernels: matmul %s: bad shape n=%d k=%d m=%d", t, n, k, m)
+	}
+	rs, err := t.RowSize(int64(k))
+	if err != nil {
+		return fmt.Errorf("kernels: matmul %s weights: %w", t, err)
+	}
+	if act == actQ8_0 || act == actQ8_1 {
+		if k%32 != 0 {
+			return fmt.Errorf("kernels: matmul %s: k=%d is not a multiple of 32", t, k)
+		}
+	}
+	if int64(len(w)) < int64(n)*rs {
+		return fmt.Errorf("kernels: matmul %s: weights have %d bytes, %d rows of %d need %d", t, len(w), n, k, int64(n)*rs)
+	}
+	if int64(len(x)) < int64(m)*int64(k) {
+		return fmt.Errorf("kernels: matmul %s: activations have %d values, need %d (m=%d, k=%d)", t, len(x), m*k, m, k)
+	}
+	if int64(len(out)) < int64(m)*int64(n) {
+		return fmt.Errorf("kernels: matmul %s: output has %d values, need %d (m=%d, n=%d)", t, len(out), m*n, m, n)
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mt := &p.mm
+	*mt = matmulTask{t: t, act: act, w: w, rowBytes: int(rs), n: n, k: k, m: m, x: x, out: out, kbs: mt.kbs}
+	switch act {
+	case actQ8_0, actQ8_1, actQ8_K:
+		mt.xqStride = actRowBytes(act, k)
+		if need := m * mt.xqStride; cap(p.act) < need {
+			p.act = make([]byte, need)
+		}
+		mt.xq = p.act[:m*mt.xqStride]
+	case actF16, actBF16:
+		if need := m * k; cap(p.act16) < need {
+			p.act16 = make([]uint16, need)
+		}
+		mt.x16 = p.act16[:m*k]
+	}
+	if act == actQ8_K && len(mt.kbs) < p.threads {
+		mt.kbs = make([]kblock, p.threads)
+	}
+	if act != actF32 {
+		mt.phase = 0
+		p.run(mt, m, 1)
+	}
+	mt.phase = 1
+	grain := 16
+	if m > 1 {
+		grain = 4
+	}
+	p.run(mt, n, grain)
+	*mt = matmulTask{kbs: mt.kbs}
+	return nil
+}
+
+func (mt *matmulTask) run(lo, hi, worker int) {
+	if mt.phase == 0 {
+		for i := lo; i < hi; i++ {
+			mt.quantizeRow(i)
+		}
+		return
+	}
+	// Tile weight rows so a tile stays in cache while all m activation rows
+	// use it; for decode (m=1) this is a plain loop over rows.
+	tile := 1
+	if mt.m > 1 {
+		tile = 32 * 1024 / mt.rowBytes
+		tile = max(1, min(tile, 16))
+	}
+	for j0 := lo; j0 < hi; j0 += tile {
+		j1 := min(j0+tile, hi)
+		for i := 0; i < mt.m; i++ {
+			for j := j0; j < j1; j++ {
+				mt.out[i*mt.n+j] = mt.dot(j, i, worker)
+			}
+		}
+	}
+}
+
+func (mt *matmulTask) quantizeRow(i int) {
+	x := mt.x[i*mt.k : (i+1)*mt.k]
+	switch mt.act {
+	case actQ8_0:
+		quantizeQ8_0(mt.xq[i*mt.xqStride:(i+1)*mt.xqStride], x)
+	case actQ8_1:
+		quantizeQ8_1(mt.xq[i*mt.xqStride:(i+1)*mt.xqStride], x)
+	case actQ8_K:
+		quantizeQ8_K(mt.xq[i*mt.xqStride:(i+1)*mt.xqStride], x)
+	case actF16:
+		d := mt.x16[i*mt.k : (i+1)*mt.k]
+		for j, v := range x {
+			d[j] = weights.FP32ToFP16(v)
+		}
+	case actBF16:
+		d := mt.x16[i*mt.k : (i+1)*mt.k]
+		for j, v := range x {
+			d[j] = weights.FP32ToBF16(v)
+		}
+	}
+}
+
+// dot is weight row j · activation row i.
+func (mt *matmulTask) dot(j, i, worker int) float32 {
+	w := mt.w[j*mt.rowBytes : (j+1)*mt.rowBytes]
+	k := mt.k
+	var xq []byte
+	if mt.xqStride > 0 {
+		xq = mt.xq[i*mt.xqStride : (i+1)*mt.xqStride]
+	}
+	switch mt.t {
+	case weights.TypeQ4_0:
+		return kq4_0(w, xq, k/32)
+	case weights.TypeQ8_0:
+		return kq8_0(w, xq, k/32)
+	case weights.TypeQ5_0:
+		return kq5_0(w, xq, k/32)
+	case weights.TypeQ4_1:
+		return dotQx_1(w, xq, k/32, false)
+	case weights.TypeQ5_1:
+		return dotQx_1(w, xq, k/32, true)
+	case weights.TypeQ4_K:
+		return kq4_K(w, xq, k/256, &mt.kbs[worker])
+	case weights.TypeQ6_K:
+		return kq6_K(w, xq, k/256, &mt.kbs[worker])
+	case weights.TypeQ2_K, weights.TypeQ3_K, weights.TypeQ5_K:
+		return dotK(mt.t, w, xq, k/256, &mt.kbs[worker])
+	case weights.TypeF16:
+		return kf16(w, mt.x16[i*k:(i+1)*k], k)
+	case weights.TypeBF16:
+		return dotBF16(w, mt.x16[i*k:(i+1)*k], k)
+	case weights.TypeF32:
+		return kf32(w, mt.x[i*k:(i+1)*k], k)
+	}
+	return 0
+}
