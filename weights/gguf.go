@@ -19,8 +19,9 @@ import (
 const (
 	Magic            = 0x46554747 // "GGUF" little-endian
 	DefaultAlignment = 32
-	MaxDims          = 4 // GGML_MAX_DIMS
-	maxNesting       = 8 // nested metadata arrays deeper than this are rejected
+	MaxDims          = 4    // GGML_MAX_DIMS
+	maxNesting       = 8    // nested metadata arrays deeper than this are rejected
+	maxPrealloc      = 4096 // largest count used as a capacity hint before parsing the entries
 )
 
 // ErrFormat is wrapped by every error caused by malformed file contents.
@@ -251,8 +252,11 @@ func (f *File) parse() error {
 		return fmt.Errorf("%w: tensor count %d exceeds what the file can hold", ErrFormat, nTensors)
 	}
 
-	f.KV = make([]KV, 0, nKV)
-	f.kvIndex = make(map[string]int, nKV)
+	// Capacity hints are capped: a hostile count that the file size still
+	// allows would otherwise make us allocate several times the file size
+	// before the first entry fails to parse.
+	f.KV = make([]KV, 0, min(nKV, maxPrealloc))
+	f.kvIndex = make(map[string]int, min(nKV, maxPrealloc))
 	for i := uint64(0); i < nKV; i++ {
 		key, err := r.str(fmt.Sprintf("metadata key #%d", i))
 		if err != nil {
@@ -285,8 +289,8 @@ func (f *File) parse() error {
 		f.Alignment = int64(a)
 	}
 
-	f.Tensors = make([]TensorInfo, 0, nTensors)
-	f.tIndex = make(map[string]int, nTensors)
+	f.Tensors = make([]TensorInfo, 0, min(nTensors, maxPrealloc))
+	f.tIndex = make(map[string]int, min(nTensors, maxPrealloc))
 	for i := uint64(0); i < nTensors; i++ {
 		t, err := readTensorInfo(r, i)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -350,6 +351,30 @@ func TestEmbeddedModelFacts(t *testing.T) {
 	for i := range f.Tensors {
 		if f.Tensors[i].Type != TypeF32 {
 			t.Fatalf("tensor %s is %s, all are F32", f.Tensors[i].Name, f.Tensors[i].Type)
+		}
+	}
+}
+
+// TestParseHostileCountsAllocateLittle: counts that the file size permits but
+// its contents do not back must not make Parse allocate a multiple of the file
+// size up front (a 1 GiB file could otherwise cost many GiB before failing).
+func TestParseHostileCountsAllocateLittle(t *testing.T) {
+	const size = 8 << 20
+	for _, b := range [][]byte{
+		header(0, size/13).raw(make([]byte, size)...).b,                              // empty keys: the second is a duplicate
+		header(size/24, 0).str("a").u32(9).raw(make([]byte, size)...).b,              // first tensor has 9 dims
+		header(size/24, 1).kvU32("k", 1).str("").u32(9).raw(make([]byte, size)...).b, // same after a key
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := Parse(b)
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Fatal("hostile counts accepted")
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > size/4 {
+			t.Errorf("Parse allocated %d bytes for a %d-byte file before failing (%v)", alloc, len(b), err)
 		}
 	}
 }
