@@ -1,17 +1,238 @@
 package tokenizer
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
-type splitter func(cpts []rune, start, end int, emit func(n int))
+// Byte-level BPE as llama.cpp's llm_tokenizer_bpe_session: the text is split
+// by the pre-tokenizer into words, each word's bytes are mapped to GPT-2's
+// byte characters (not for Gemma 4), and within each word the adjacent pair
+// with the lowest merge rank is merged repeatedly (ties go to the leftmost).
 
-func (t *Tokenizer) setPre() error { return fmt.Errorf("tokenizer: BPE not implemented yet") }
+// setPre applies the pre-tokenizer named by t.pre.
+func (t *Tokenizer) setPre() error {
+	cfg, ok := preConfigFor(t.pre)
+	if !ok {
+		return fmt.Errorf("tokenizer: unsupported pre-tokenizer %q (tokenizer.ggml.pre)", t.pre)
+	}
+	t.splits = cfg.splits
+	t.ignoreMerges = cfg.ignoreMerges
+	t.cleanSpaces = !cfg.keepSpaces
+	if cfg.addBOS {
+		t.addBOS = true
+	}
+	if cfg.addSep {
+		t.addSep = true
+	}
+	if cfg.noBOS {
+		t.bos = -1
+	}
+	if cfg.rawBytes {
+		t.byteEncode = false
+		t.escapeWhitespace = true
+	}
+	return nil
+}
 
-func (t *Tokenizer) loadMerges(m []string) error { return nil }
+// loadMerges indexes the merges by "left right". A merge is split at its
+// first space after the first byte, as llama.cpp does, and the first of
+// duplicate merges keeps its rank.
+func (t *Tokenizer) loadMerges(merges []string) error {
+	if merges == nil {
+		return fmt.Errorf("tokenizer: %s vocabulary without tokenizer.ggml.merges", t.model)
+	}
+	t.ranks = make(map[string]int32, len(merges))
+	for i, m := range merges {
+		if len(m) < 2 || strings.IndexByte(m[1:], ' ') < 0 {
+			continue // llama.cpp stores it as ("", ""), which never matches
+		}
+		if _, dup := t.ranks[m]; !dup {
+			t.ranks[m] = int32(i)
+		}
+	}
+	return nil
+}
 
-type bpeSession struct{ t *Tokenizer }
+type bpeBigram struct {
+	left, right int
+	rank        int32
+	size        int
+}
 
-func (t *Tokenizer) newBPESession() *bpeSession { return &bpeSession{t} }
+// bpeBefore orders the BPE queue: lowest rank first, then smallest left index
+// (llm_bigram_bpe::comparator).
+func bpeBefore(a, b bpeBigram) bool {
+	if a.rank != b.rank {
+		return a.rank < b.rank
+	}
+	return a.left < b.left
+}
 
-func (s *bpeSession) encode(text string, out []int32) []int32 { return out }
+// bpeSession holds the scratch buffers of one Encode call.
+type bpeSession struct {
+	t     *Tokenizer
+	cpts  []rune
+	segs  []int
+	next  []int
+	clean []byte // canonical re-encoding of the text when it differs
+	word  []byte // current word, byte-encoded
+	key   []byte // "left right" lookup key
+	syms  []symbol
+	queue pq[bpeBigram]
+}
 
-func (t *Tokenizer) encodeWPM(text string, out []int32) []int32 { return out }
+func (t *Tokenizer) newBPESession() *bpeSession {
+	return &bpeSession{t: t, queue: pq[bpeBigram]{before: bpeBefore}}
+}
+
+// encode appends the tokens of one raw-text fragment to out.
+func (s *bpeSession) encode(text string, out []int32) []int32 {
+	if text == "" {
+		return out
+	}
+	var clean bool
+	s.cpts, clean = decodeAll(s.cpts[:0], text)
+	src := text
+	if !clean {
+		// llama.cpp rebuilds the words from code points, so malformed bytes
+		// become U+FFFD and overlong forms their shortest encoding.
+		s.clean = s.clean[:0]
+		for _, r := range s.cpts {
+			s.clean = appendCpt(s.clean, r)
+		}
+		src = string(s.clean)
+	}
+	s.segs = append(s.segs[:0], len(s.cpts))
+	for _, sp := range s.t.splits {
+		s.next = s.next[:0]
+		start := 0
+		for _, n := range s.segs {
+			s.next = sp(s.cpts, start, start+n, s.next)
+			start += n
+		}
+		s.segs, s.next = s.next, s.segs
+	}
+	c, b := 0, 0
+	for _, n := range s.segs {
+		bl := 0
+		for _, r := range s.cpts[c : c+n] {
+			bl += cptLen(r)
+		}
+		out = s.encodeWord(src[b:b+bl], out)
+		c += n
+		b += bl
+	}
+	return out
+}
+
+// cptLen is the length of appendCpt's encoding of r.
+func cptLen(r rune) int {
+	switch {
+	case r < 0x80:
+		return 1
+	case r < 0x800:
+		return 2
+	case r < 0x10000:
+		return 3
+	}
+	return 4
+}
+
+// encodeWord runs the merges over one pre-tokenized word.
+func (s *bpeSession) encodeWord(raw string, out []int32) []int32 {
+	t := s.t
+	var w string
+	if t.byteEncode {
+		s.word = s.word[:0]
+		for i := 0; i < len(raw); i++ {
+			s.word = appendCpt(s.word, byteToRune[raw[i]])
+		}
+		w = string(s.word)
+	} else {
+		w = raw
+	}
+	s.syms = s.syms[:0]
+	whole := false
+	if t.ignoreMerges {
+		_, whole = t.toID[w]
+	} else if !t.byteEncode && t.pre == "gemma4" && strings.Trim(w, "\n") == "" {
+		// Gemma 4: a run of newlines that is a token stays whole
+		// (llama.cpp PR 21343).
+		_, whole = t.toID[w]
+	}
+	if whole {
+		s.syms = append(s.syms, symbol{off: 0, n: len(w), prev: -1, next: -1})
+	} else {
+		for off := 0; off < len(w); {
+			n := min(utf8Len(w[off]), len(w)-off)
+			idx := len(s.syms)
+			next := idx + 1
+			if off+n == len(w) {
+				next = -1
+			}
+			s.syms = append(s.syms, symbol{off: off, n: n, prev: idx - 1, next: next})
+			off += n
+		}
+	}
+	s.queue.items = s.queue.items[:0]
+	for i := 1; i < len(s.syms); i++ {
+		s.tryAdd(w, i-1, i)
+	}
+	for len(s.queue.items) > 0 {
+		bg := s.queue.pop()
+		l, r := &s.syms[bg.left], &s.syms[bg.right]
+		// Both alive and unchanged means the pair still spells bigram.text.
+		if l.n == 0 || r.n == 0 || l.n+r.n != bg.size {
+			continue
+		}
+		l.n += r.n
+		r.n = 0
+		l.next = r.next
+		if r.next >= 0 {
+			s.syms[r.next].prev = bg.left
+		}
+		s.tryAdd(w, l.prev, bg.left)
+		s.tryAdd(w, bg.left, l.next)
+	}
+	for _, sym := range s.syms {
+		if sym.n == 0 {
+			continue
+		}
+		piece := w[sym.off : sym.off+sym.n]
+		if id, ok := t.toID[piece]; ok {
+			out = append(out, id)
+			continue
+		}
+		// No token for this symbol: emit its bytes that are tokens
+		// (llama.cpp skips the others silently).
+		for j := 0; j < len(piece); j++ {
+			if t.byteEncode {
+				if id, ok := t.toID[piece[j:j+1]]; ok {
+					out = append(out, id)
+				}
+			} else if id := t.byteTok[piece[j]]; id >= 0 {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// tryAdd queues the pair (left, right) if its merge exists.
+func (s *bpeSession) tryAdd(w string, left, right int) {
+	if left < 0 || right < 0 {
+		return
+	}
+	l, r := s.syms[left], s.syms[right]
+	ls := w[l.off : l.off+l.n]
+	if len(ls) > 1 && strings.IndexByte(ls[1:], ' ') >= 0 {
+		return // llama.cpp's merge parsing can never yield such a left side
+	}
+	s.key = append(append(append(s.key[:0], ls...), ' '), w[r.off:r.off+r.n]...)
+	rank, ok := s.t.ranks[string(s.key)]
+	if !ok {
+		return
+	}
+	s.queue.push(bpeBigram{left: left, right: right, rank: rank, size: l.n + r.n})
+}

@@ -57,7 +57,7 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 			out = append(out, t.eos)
 		}
 	case kindWPM:
-		if addSpecial {
+		if addSpecial && t.bos >= 0 {
 			out = append(out, t.bos)
 		}
 		for _, f := range frags {
