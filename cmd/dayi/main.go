@@ -28,6 +28,7 @@ dayi supports clinicians; it does not replace them.`,
 	}
 	root.AddCommand(
 		newVersionCmd(),
+		newTokenizeCmd(), newDetokenizeCmd(),
 	)
 	return root
 }
