@@ -1,0 +1,830 @@
+package backend
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/shapeinference"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+type integer interface {
+	~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+type float interface{ ~float32 | ~float64 }
+
+type number interface{ integer | float }
+
+const maxRank = 8
+
+// bplan iterates two broadcast operands against an output: outer rows walk
+// a collapsed multi-index, each row is a strided inner loop.
+type bplan struct {
+	inner      int
+	sa, sb     int
+	outerDims  []int
+	aStr, bStr []int
+}
+
+// makePlan builds the iteration plan of out = op(a, b) under GoMLX's rules:
+// either side may be a scalar, else ranks match and size-1 axes broadcast.
+func makePlan(a, b, out shapes.Shape) (*bplan, error) {
+	r := out.Rank()
+	dims := make([]int, 0, r)
+	sa := make([]int, 0, r)
+	sb := make([]int, 0, r)
+	strides := func(s shapes.Shape) []int {
+		st := make([]int, r)
+		if s.Rank() == 0 {
+			return st
+		}
+		acc := 1
+		for i := r - 1; i >= 0; i-- {
+			if s.Dimensions[i] != 1 {
+				st[i] = acc
+			}
+			acc *= s.Dimensions[i]
+		}
+		return st
+	}
+	as, bs := strides(a), strides(b)
+	for i := 0; i < r; i++ {
+		if out.Dimensions[i] == 1 {
+			continue
+		}
+		dims = append(dims, out.Dimensions[i])
+		sa = append(sa, as[i])
+		sb = append(sb, bs[i])
+	}
+	// Merge axis i into i+1 when both operands are laid out compatibly.
+	for i := len(dims) - 2; i >= 0; i-- {
+		if sa[i] == sa[i+1]*dims[i+1] && sb[i] == sb[i+1]*dims[i+1] {
+			dims[i] *= dims[i+1]
+			sa[i], sb[i] = sa[i+1], sb[i+1]
+			dims = append(dims[:i+1], dims[i+2:]...)
+			sa = append(sa[:i+1], sa[i+2:]...)
+			sb = append(sb[:i+1], sb[i+2:]...)
+		}
+	}
+	p := &bplan{inner: 1}
+	if len(dims) == 0 {
+		return p, nil
+	}
+	if len(dims) > maxRank {
+		return nil, fmt.Errorf("broadcast of rank %d: %w", len(dims), backends.ErrNotImplemented)
+	}
+	last := len(dims) - 1
+	p.inner, p.sa, p.sb = dims[last], sa[last], sb[last]
+	p.outerDims, p.aStr, p.bStr = dims[:last], sa[:last], sb[:last]
+	return p, nil
+}
+
+// each calls row(ia, ib, io) for every inner row.
+func (p *bplan) each(row func(ia, ib, io int)) {
+	if len(p.outerDims) == 0 {
+		row(0, 0, 0)
+		return
+	}
+	var idx [maxRank]int
+	ia, ib, io := 0, 0, 0
+	nd := len(p.outerDims)
+	for {
+		row(ia, ib, io)
+		io += p.inner
+		k := nd - 1
+		for ; k >= 0; k-- {
+			idx[k]++
+			ia += p.aStr[k]
+			ib += p.bStr[k]
+			if idx[k] < p.outerDims[k] {
+				break
+			}
+			ia -= p.aStr[k] * idx[k]
+			ib -= p.bStr[k] * idx[k]
+			idx[k] = 0
+		}
+		if k < 0 {
+			return
+		}
+	}
+}
+
+type binOp uint8
+
+const (
+	bAdd binOp = iota
+	bSub
+	bMul
+	bDiv
+	bMax
+	bMin
+	bPow
+	bRem
+	bAnd // logical, bool
+	bOr
+	bXor
+	bEq // comparisons
+	bNe
+	bLt
+	bLe
+	bGt
+	bGe
+)
+
+var binOpTypes = map[backends.OpType]binOp{
+	backends.OpTypeAdd: bAdd, backends.OpTypeSub: bSub, backends.OpTypeMul: bMul, backends.OpTypeDiv: bDiv,
+	backends.OpTypeMax: bMax, backends.OpTypeMin: bMin, backends.OpTypePow: bPow, backends.OpTypeRem: bRem,
+	backends.OpTypeLogicalAnd: bAnd, backends.OpTypeLogicalOr: bOr, backends.OpTypeLogicalXor: bXor,
+	backends.OpTypeEqual: bEq, backends.OpTypeNotEqual: bNe, backends.OpTypeLessThan: bLt,
+	backends.OpTypeLessOrEqual: bLe, backends.OpTypeGreaterThan: bGt, backends.OpTypeGreaterOrEqual: bGe,
+}
+
+func isNaN[T number](x T) bool { return x != x }
+
+// binRow computes o[i] = a[ia+i*sa] op b[ib+i*sb].
+func binRow[T number](op binOp, a []T, ia, sa int, b []T, ib, sb int, o []T) {
+	switch op {
+	case bAdd:
+		for i := range o {
+			o[i] = a[ia] + b[ib]
+			ia += sa
+			ib += sb
+		}
+	case bSub:
+		for i := range o {
+			o[i] = a[ia] - b[ib]
+			ia += sa
+			ib += sb
+		}
+	case bMul:
+		for i := range o {
+			o[i] = a[ia] * b[ib]
+			ia += sa
+			ib += sb
+		}
+	case bDiv:
+		var zero T
+		fl := isFloat[T]()
+		for i := range o {
+			y := b[ib]
+			if y == zero && !fl {
+				o[i] = zero // integer division by zero: no panic, 0
+			} else {
+				o[i] = a[ia] / y
+			}
+			ia += sa
+			ib += sb
+		}
+	case bMax:
+		for i := range o {
+			x, y := a[ia], b[ib]
+			switch {
+			case isNaN(x) || x >= y:
+				o[i] = x
+			default:
+				o[i] = y
+			}
+			ia += sa
+			ib += sb
+		}
+	case bMin:
+		for i := range o {
+			x, y := a[ia], b[ib]
+			switch {
+			case isNaN(x) || x <= y:
+				o[i] = x
+			default:
+				o[i] = y
+			}
+			ia += sa
+			ib += sb
+		}
+	case bPow:
+		for i := range o {
+			o[i] = powT(a[ia], b[ib])
+			ia += sa
+			ib += sb
+		}
+	case bRem:
+		for i := range o {
+			o[i] = remT(a[ia], b[ib])
+			ia += sa
+			ib += sb
+		}
+	}
+}
+
+func isFloat[T number]() bool {
+	var z T
+	switch any(z).(type) {
+	case float32, float64:
+		return true
+	}
+	return false
+}
+
+func powT[T number](x, y T) T {
+	if isFloat[T]() {
+		return T(math.Pow(float64(x), float64(y)))
+	}
+	// Integer power by squaring; negative exponents give 0 (except for |x|==1).
+	var zero T
+	if y < zero {
+		switch {
+		case x == 1:
+			return 1
+		case x+1 == 0:
+			if int64(y)%2 == 0 {
+				return 1
+			}
+			return x
+		}
+		return zero
+	}
+	r := T(1)
+	for e := uint64(y); e > 0; e >>= 1 {
+		if e&1 == 1 {
+			r *= x
+		}
+		x *= x
+	}
+	return r
+}
+
+func remT[T number](x, y T) T {
+	if isFloat[T]() {
+		return T(math.Mod(float64(x), float64(y)))
+	}
+	var zero T
+	if y == zero {
+		return x
+	}
+	return x - (x/y)*y
+}
+
+// cmpRow computes o[i] = a[..] cmp b[..].
+func cmpRow[T number](op binOp, a []T, ia, sa int, b []T, ib, sb int, o []bool) {
+	switch op {
+	case bEq:
+		for i := range o {
+			o[i] = a[ia] == b[ib]
+			ia += sa
+			ib += sb
+		}
+	case bNe:
+		for i := range o {
+			o[i] = a[ia] != b[ib]
+			ia += sa
+			ib += sb
+		}
+	case bLt:
+		for i := range o {
+			o[i] = a[ia] < b[ib]
+			ia += sa
+			ib += sb
+		}
+	case bLe:
+		for i := range o {
+			o[i] = a[ia] <= b[ib]
+			ia += sa
+			ib += sb
+		}
+	case bGt:
+		for i := range o {
+			o[i] = a[ia] > b[ib]
+			ia += sa
+			ib += sb
+		}
+	case bGe:
+		for i := range o {
+			o[i] = a[ia] >= b[ib]
+			ia += sa
+			ib += sb
+		}
+	}
+}
+
+func boolRow(op binOp, a []bool, ia, sa int, b []bool, ib, sb int, o []bool) {
+	for i := range o {
+		x, y := a[ia], b[ib]
+		switch op {
+		case bAnd:
+			o[i] = x && y
+		case bOr:
+			o[i] = x || y
+		case bXor, bNe:
+			o[i] = x != y
+		case bEq:
+			o[i] = x == y
+		}
+		ia += sa
+		ib += sb
+	}
+}
+
+type binData struct {
+	op   binOp
+	plan *bplan
+}
+
+func execBinary[T number](_ *state, n *node, ins []*Buffer, out *Buffer) error {
+	d := n.data.(*binData)
+	a, b, o := ins[0].flat.([]T), ins[1].flat.([]T), out.flat.([]T)
+	p := d.plan
+	if len(p.outerDims) == 0 {
+		binRow(d.op, a, 0, p.sa, b, 0, p.sb, o)
+		return nil
+	}
+	p.each(func(ia, ib, io int) { binRow(d.op, a, ia, p.sa, b, ib, p.sb, o[io:io+p.inner]) })
+	return nil
+}
+
+func execCompare[T number](_ *state, n *node, ins []*Buffer, out *Buffer) error {
+	d := n.data.(*binData)
+	a, b, o := ins[0].flat.([]T), ins[1].flat.([]T), out.flat.([]bool)
+	p := d.plan
+	if len(p.outerDims) == 0 {
+		cmpRow(d.op, a, 0, p.sa, b, 0, p.sb, o)
+		return nil
+	}
+	p.each(func(ia, ib, io int) { cmpRow(d.op, a, ia, p.sa, b, ib, p.sb, o[io:io+p.inner]) })
+	return nil
+}
+
+func execBool(_ *state, n *node, ins []*Buffer, out *Buffer) error {
+	d := n.data.(*binData)
+	a, b, o := ins[0].flat.([]bool), ins[1].flat.([]bool), out.flat.([]bool)
+	p := d.plan
+	p.each(func(ia, ib, io int) { boolRow(d.op, a, ia, p.sa, b, ib, p.sb, o[io:io+p.inner]) })
+	return nil
+}
+
+// numberExec picks the instantiation of a generic exec for dtype.
+func numberExec(dtype dtypes.DType, f32, f64, i8, i16, i32, i64, u8, u16, u32, u64 execFn) execFn {
+	switch dtype {
+	case dtypes.Float32:
+		return f32
+	case dtypes.Float64:
+		return f64
+	case dtypes.Int8:
+		return i8
+	case dtypes.Int16:
+		return i16
+	case dtypes.Int32:
+		return i32
+	case dtypes.Int64:
+		return i64
+	case dtypes.Uint8:
+		return u8
+	case dtypes.Uint16:
+		return u16
+	case dtypes.Uint32:
+		return u32
+	case dtypes.Uint64:
+		return u64
+	}
+	return nil
+}
+
+func (f *Function) binary(opType backends.OpType, lhs, rhs backends.Value) (backends.Value, error) {
+	ns, err := f.values(opType, lhs, rhs)
+	if err != nil {
+		return nil, err
+	}
+	a, b := ns[0], ns[1]
+	op := binOpTypes[opType]
+	var shape shapes.Shape
+	isCmp := op >= bEq
+	if isCmp {
+		shape, err = shapeinference.ComparisonOp(opType, a.shape, b.shape)
+		if err != nil && a.shape.DType == dtypes.Bool && (op == bEq || op == bNe) {
+			shape, err = shapeinference.BinaryOp(backends.OpTypeLogicalXor, a.shape, b.shape)
+		}
+	} else {
+		shape, err = shapeinference.BinaryOp(opType, a.shape, b.shape)
+	}
+	if err != nil {
+		return nil, err
+	}
+	plan, err := makePlan(a.shape, b.shape, shape)
+	if err != nil {
+		return nil, fmt.Errorf("op %s: %w", opType, err)
+	}
+	dt := a.shape.DType
+	var exec execFn
+	switch {
+	case dt == dtypes.Bool:
+		if op == bAnd || op == bOr || op == bXor || op == bEq || op == bNe {
+			exec = execBool
+		}
+	case isCmp:
+		exec = numberExec(dt, execCompare[float32], execCompare[float64], execCompare[int8], execCompare[int16],
+			execCompare[int32], execCompare[int64], execCompare[uint8], execCompare[uint16], execCompare[uint32],
+			execCompare[uint64])
+	case op <= bRem:
+		exec = numberExec(dt, execBinary[float32], execBinary[float64], execBinary[int8], execBinary[int16],
+			execBinary[int32], execBinary[int64], execBinary[uint8], execBinary[uint16], execBinary[uint32],
+			execBinary[uint64])
+	}
+	if exec == nil {
+		return nil, fmt.Errorf("backend %s: op %s for dtype %s: %w", Name, opType, dt, backends.ErrNotImplemented)
+	}
+	shape.DType = dt
+	if isCmp {
+		shape.DType = dtypes.Bool
+	}
+	out := f.newNode(opType, shape, exec, a, b)
+	out.data = &binData{op: op, plan: plan}
+	return out, nil
+}
+
+// Add implements backends.Function.
+func (f *Function) Add(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeAdd, lhs, rhs)
+}
+
+// Sub implements backends.Function.
+func (f *Function) Sub(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeSub, lhs, rhs)
+}
+
+// Mul implements backends.Function.
+func (f *Function) Mul(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeMul, lhs, rhs)
+}
+
+// Div implements backends.Function.
+func (f *Function) Div(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeDiv, lhs, rhs)
+}
+
+// Max implements backends.Function.
+func (f *Function) Max(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeMax, lhs, rhs)
+}
+
+// Min implements backends.Function.
+func (f *Function) Min(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeMin, lhs, rhs)
+}
+
+// Pow implements backends.Function.
+func (f *Function) Pow(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypePow, lhs, rhs)
+}
+
+// Rem implements backends.Function.
+func (f *Function) Rem(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeRem, lhs, rhs)
+}
+
+// LogicalAnd implements backends.Function.
+func (f *Function) LogicalAnd(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeLogicalAnd, lhs, rhs)
+}
+
+// LogicalOr implements backends.Function.
+func (f *Function) LogicalOr(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeLogicalOr, lhs, rhs)
+}
+
+// LogicalXor implements backends.Function.
+func (f *Function) LogicalXor(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeLogicalXor, lhs, rhs)
+}
+
+// Equal implements backends.Function.
+func (f *Function) Equal(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeEqual, lhs, rhs)
+}
+
+// NotEqual implements backends.Function.
+func (f *Function) NotEqual(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeNotEqual, lhs, rhs)
+}
+
+// LessThan implements backends.Function.
+func (f *Function) LessThan(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeLessThan, lhs, rhs)
+}
+
+// LessOrEqual implements backends.Function.
+func (f *Function) LessOrEqual(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeLessOrEqual, lhs, rhs)
+}
+
+// GreaterThan implements backends.Function.
+func (f *Function) GreaterThan(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeGreaterThan, lhs, rhs)
+}
+
+// GreaterOrEqual implements backends.Function.
+func (f *Function) GreaterOrEqual(lhs, rhs backends.Value) (backends.Value, error) {
+	return f.binary(backends.OpTypeGreaterOrEqual, lhs, rhs)
+}
+
+// ---- unary ----
+
+type unOp uint8
+
+const (
+	uNeg unOp = iota
+	uAbs
+	uSign
+	uSqrt
+	uRsqrt
+	uExp
+	uExpm1
+	uLog
+	uLog1p
+	uTanh
+	uLogistic
+	uErf
+	uCos
+	uSin
+	uFloor
+	uCeil
+	uRound
+)
+
+// unFloat64 evaluates the float functions in float64 and rounds once, as
+// GoMLX's simplego does, so results agree bit-for-bit.
+func unFloat64(op unOp, x float64) float64 {
+	switch op {
+	case uSqrt:
+		return math.Sqrt(x)
+	case uRsqrt:
+		return 1 / math.Sqrt(x)
+	case uExp:
+		return math.Exp(x)
+	case uExpm1:
+		return math.Expm1(x)
+	case uLog:
+		return math.Log(x)
+	case uLog1p:
+		return math.Log1p(x)
+	case uTanh:
+		return math.Tanh(x)
+	case uLogistic:
+		if x >= 0 {
+			return 1 / (1 + math.Exp(-x))
+		}
+		e := math.Exp(x)
+		return e / (1 + e)
+	case uErf:
+		return math.Erf(x)
+	case uCos:
+		return math.Cos(x)
+	case uSin:
+		return math.Sin(x)
+	case uFloor:
+		return math.Floor(x)
+	case uCeil:
+		return math.Ceil(x)
+	case uRound:
+		return math.RoundToEven(x)
+	}
+	return math.NaN()
+}
+
+type unData struct{ op unOp }
+
+func execUnaryFloat[T float](_ *state, n *node, ins []*Buffer, out *Buffer) error {
+	op := n.data.(*unData).op
+	x, o := ins[0].flat.([]T), out.flat.([]T)
+	switch op {
+	case uNeg:
+		for i, v := range x {
+			o[i] = -v
+		}
+	case uAbs:
+		for i, v := range x {
+			o[i] = T(math.Abs(float64(v)))
+		}
+	case uSign:
+		for i, v := range x {
+			switch {
+			case v > 0:
+				o[i] = 1
+			case v < 0:
+				o[i] = -1
+			default:
+				o[i] = v // ±0 and NaN stay
+			}
+		}
+	default:
+		for i, v := range x {
+			o[i] = T(unFloat64(op, float64(v)))
+		}
+	}
+	return nil
+}
+
+func execUnaryInt[T integer](_ *state, n *node, ins []*Buffer, out *Buffer) error {
+	op := n.data.(*unData).op
+	x, o := ins[0].flat.([]T), out.flat.([]T)
+	var zero T
+	for i, v := range x {
+		switch op {
+		case uNeg:
+			o[i] = zero - v
+		case uAbs:
+			if v < zero {
+				v = zero - v
+			}
+			o[i] = v
+		case uSign:
+			switch {
+			case v > zero:
+				o[i] = 1
+			case v < zero:
+				o[i] = zero - 1
+			default:
+				o[i] = zero
+			}
+		default:
+			o[i] = v // floor/ceil/round of integers
+		}
+	}
+	return nil
+}
+
+func execLogicalNot(_ *state, _ *node, ins []*Buffer, out *Buffer) error {
+	x, o := ins[0].flat.([]bool), out.flat.([]bool)
+	for i, v := range x {
+		o[i] = !v
+	}
+	return nil
+}
+
+func execIsFinite[T float](_ *state, n *node, ins []*Buffer, out *Buffer) error {
+	x, o := ins[0].flat.([]T), out.flat.([]bool)
+	nan := n.op == backends.OpTypeIsNaN
+	for i, v := range x {
+		f := float64(v)
+		if nan {
+			o[i] = math.IsNaN(f)
+		} else {
+			o[i] = !math.IsNaN(f) && !math.IsInf(f, 0)
+		}
+	}
+	return nil
+}
+
+func (f *Function) unary(opType backends.OpType, op unOp, x backends.Value) (backends.Value, error) {
+	n, err := f.value(opType, x)
+	if err != nil {
+		return nil, err
+	}
+	shape, err := shapeinference.UnaryOp(opType, n.shape)
+	if err != nil {
+		return nil, err
+	}
+	dt := n.shape.DType
+	var exec execFn
+	switch {
+	case dt == dtypes.Float32:
+		exec = execUnaryFloat[float32]
+	case dt == dtypes.Float64:
+		exec = execUnaryFloat[float64]
+	case op <= uSign || op >= uFloor:
+		exec = numberExec(dt, nil, nil, execUnaryInt[int8], execUnaryInt[int16], execUnaryInt[int32],
+			execUnaryInt[int64], execUnaryInt[uint8], execUnaryInt[uint16], execUnaryInt[uint32], execUnaryInt[uint64])
+	}
+	if exec == nil {
+		return nil, fmt.Errorf("backend %s: op %s for dtype %s: %w", Name, opType, dt, backends.ErrNotImplemented)
+	}
+	out := f.newNode(opType, shape, exec, n)
+	out.data = &unData{op: op}
+	return out, nil
+}
+
+// Neg implements backends.Function.
+func (f *Function) Neg(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeNeg, uNeg, x)
+}
+
+// Abs implements backends.Function.
+func (f *Function) Abs(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeAbs, uAbs, x)
+}
+
+// Sign implements backends.Function.
+func (f *Function) Sign(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeSign, uSign, x)
+}
+
+// Sqrt implements backends.Function.
+func (f *Function) Sqrt(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeSqrt, uSqrt, x)
+}
+
+// Rsqrt implements backends.Function.
+func (f *Function) Rsqrt(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeRsqrt, uRsqrt, x)
+}
+
+// Exp implements backends.Function.
+func (f *Function) Exp(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeExp, uExp, x)
+}
+
+// Expm1 implements backends.Function.
+func (f *Function) Expm1(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeExpm1, uExpm1, x)
+}
+
+// Log implements backends.Function.
+func (f *Function) Log(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeLog, uLog, x)
+}
+
+// Log1p implements backends.Function.
+func (f *Function) Log1p(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeLog1p, uLog1p, x)
+}
+
+// Tanh implements backends.Function.
+func (f *Function) Tanh(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeTanh, uTanh, x)
+}
+
+// Logistic implements backends.Function.
+func (f *Function) Logistic(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeLogistic, uLogistic, x)
+}
+
+// Erf implements backends.Function.
+func (f *Function) Erf(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeErf, uErf, x)
+}
+
+// Cos implements backends.Function.
+func (f *Function) Cos(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeCos, uCos, x)
+}
+
+// Sin implements backends.Function.
+func (f *Function) Sin(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeSin, uSin, x)
+}
+
+// Floor implements backends.Function.
+func (f *Function) Floor(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeFloor, uFloor, x)
+}
+
+// Ceil implements backends.Function.
+func (f *Function) Ceil(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeCeil, uCeil, x)
+}
+
+// Round implements backends.Function.
+func (f *Function) Round(x backends.Value) (backends.Value, error) {
+	return f.unary(backends.OpTypeRound, uRound, x)
+}
+
+// LogicalNot implements backends.Function.
+func (f *Function) LogicalNot(x backends.Value) (backends.Value, error) {
+	n, err := f.value(backends.OpTypeLogicalNot, x)
+	if err != nil {
+		return nil, err
+	}
+	shape, err := shapeinference.UnaryOp(backends.OpTypeLogicalNot, n.shape)
+	if err != nil {
+		return nil, err
+	}
+	return f.newNode(backends.OpTypeLogicalNot, shape, execLogicalNot, n), nil
+}
+
+func (f *Function) floatTest(opType backends.OpType, x backends.Value) (backends.Value, error) {
+	n, err := f.value(opType, x)
+	if err != nil {
+		return nil, err
+	}
+	var exec execFn
+	switch n.shape.DType {
+	case dtypes.Float32:
+		exec = execIsFinite[float32]
+	case dtypes.Float64:
+		exec = execIsFinite[float64]
+	default:
+		return nil, fmt.Errorf("backend %s: op %s for %s: %w", Name, opType, n.shape, backends.ErrNotImplemented)
+	}
+	shape := n.shape.Clone()
+	shape.DType = dtypes.Bool
+	return f.newNode(opType, shape, exec, n), nil
+}
+
+// IsFinite implements backends.Function.
+func (f *Function) IsFinite(x backends.Value) (backends.Value, error) {
+	return f.floatTest(backends.OpTypeIsFinite, x)
+}
+
+// IsNaN implements backends.Function.
+func (f *Function) IsNaN(x backends.Value) (backends.Value, error) {
+	return f.floatTest(backends.OpTypeIsNaN, x)
+}
