@@ -1,0 +1,117 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"dayi/weights"
+)
+
+// Benchmarks report GB/s of weight bytes read (b.SetBytes = weight matrix
+// size) for llama-1b shapes. Run e.g.
+//
+//	go test ./kernels -run '^$' -bench 'MatMul' -benchtime 20x
+
+var benchShapes = []struct{ n, k int }{{2048, 2048}, {8192, 2048}, {2048, 8192}}
+
+var benchTypes = []struct {
+	t     weights.Type
+	dOffs []int
+}{
+	{weights.TypeQ4_0, []int{0}}, {weights.TypeQ8_0, []int{0}}, {weights.TypeQ5_0, []int{0}},
+	{weights.TypeQ4_K, []int{0, 2}}, {weights.TypeQ6_K, []int{208}}, {weights.TypeF16, nil},
+}
+
+func benchWeights(t weights.Type, dOffs []int, n, k int) []byte {
+	rng := rand.New(rand.NewPCG(1, uint64(t)))
+	rs, _ := t.RowSize(int64(k))
+	if t == weights.TypeF16 {
+		w := make([]byte, int64(n)*rs)
+		for i := 0; i < len(w); i += 2 {
+			v := weights.FP32ToFP16(float32(rng.NormFloat64() * 0.05))
+			w[i], w[i+1] = byte(v), byte(v>>8)
+		}
+		return w
+	}
+	return randBlocks(rng, n*k/t.BlockSize(), t.TypeSize(), dOffs...)
+}
+
+func BenchmarkMatMul(b *testing.B) {
+	for _, bt := range benchTypes {
+		for _, s := range benchShapes {
+			w := benchWeights(bt.t, bt.dOffs, s.n, s.k)
+			for _, m := range []int{1, 16} {
+				x := make([]float32, m*s.k)
+				rng := rand.New(rand.NewPCG(3, 4))
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				out := make([]float32, m*s.n)
+				for _, th := range []int{1, 2} {
+					name := fmt.Sprintf("%s/%dx%d/m%d/t%d", bt.t, s.n, s.k, m, th)
+					b.Run(name, func(b *testing.B) {
+						p := NewPool(th)
+						defer p.Close()
+						b.SetBytes(int64(len(w)))
+						b.ReportAllocs()
+						for b.Loop() {
+							if err := p.MatMul(bt.t, w, s.n, s.k, x, m, out); err != nil {
+								b.Fatal(err)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkDot compares the pure-Go twins with the selected kernels, one
+// thread, decode shape 2048x2048.
+func BenchmarkDot(b *testing.B) {
+	const n, k = 2048, 2048
+	rng := rand.New(rand.NewPCG(5, 6))
+	xf := make([]float32, k)
+	for i := range xf {
+		xf[i] = float32(rng.NormFloat64())
+	}
+	x8 := make([]byte, actRowBytes(actQ8_0, k))
+	quantizeQ8_0(x8, xf)
+	xk := make([]byte, actRowBytes(actQ8_K, k))
+	quantizeQ8_K(xk, xf)
+	var kb kblock
+	cases := []struct {
+		name string
+		t    weights.Type
+		offs []int
+		x    []byte
+		f    func(w, x []byte, nb int) float32
+	}{
+		{"q4_0/go", weights.TypeQ4_0, []int{0}, x8, dotQ4_0},
+		{"q4_0/sel", weights.TypeQ4_0, []int{0}, x8, kq4_0},
+		{"q8_0/go", weights.TypeQ8_0, []int{0}, x8, dotQ8_0},
+		{"q8_0/sel", weights.TypeQ8_0, []int{0}, x8, kq8_0},
+		{"q5_0/go", weights.TypeQ5_0, []int{0}, x8, dotQ5_0},
+		{"q5_0/sel", weights.TypeQ5_0, []int{0}, x8, kq5_0},
+		{"q4_K/go", weights.TypeQ4_K, []int{0, 2}, xk, func(w, x []byte, nb int) float32 { return dotK(weights.TypeQ4_K, w, x, nb, &kb) }},
+		{"q4_K/sel", weights.TypeQ4_K, []int{0, 2}, xk, func(w, x []byte, nb int) float32 { return kq4_K(w, x, nb, &kb) }},
+		{"q6_K/go", weights.TypeQ6_K, []int{208}, xk, func(w, x []byte, nb int) float32 { return dotK(weights.TypeQ6_K, w, x, nb, &kb) }},
+		{"q6_K/sel", weights.TypeQ6_K, []int{208}, xk, func(w, x []byte, nb int) float32 { return kq6_K(w, x, nb, &kb) }},
+	}
+	for _, c := range cases {
+		w := benchWeights(c.t, c.offs, n, k)
+		rs := len(w) / n
+		nb := k / c.t.BlockSize()
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(w)))
+			var sink float32
+			for b.Loop() {
+				for j := 0; j < n; j++ {
+					sink += c.f(w[j*rs:(j+1)*rs], c.x, nb)
+				}
+			}
+			_ = sink
+		})
+	}
+}

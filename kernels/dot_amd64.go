@@ -1,0 +1,60 @@
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+// Assembly kernels (dot_amd64.s). Each takes nb >= 0 blocks; the Go wrappers
+// check that the slices hold them so a caller bug cannot read out of bounds.
+
+//go:noescape
+func q8_0DotAVX2(w, x *byte, nb int) float32
+
+//go:noescape
+func q8_0DotVNNI(w, x *byte, nb int) float32
+
+//go:noescape
+func q4_0DotAVX2(w, x *byte, nb int) float32
+
+//go:noescape
+func q4_0DotVNNI(w, x *byte, nb int) float32
+
+//go:noescape
+func q5_0DotAVX2(w, x *byte, nb int) float32
+
+//go:noescape
+func q5_0DotVNNI(w, x *byte, nb int) float32
+
+type asmDot func(w, x *byte, nb int) float32
+
+// wrap32 adapts an assembly kernel for a 32-element block type with wsize
+// weight bytes per block to the pure-Go signature.
+func wrap32(f asmDot, wsize int) func(w, x []byte, nb int) float32 {
+	return func(w, x []byte, nb int) float32 {
+		if nb <= 0 {
+			return 0
+		}
+		_ = w[nb*wsize-1]
+		_ = x[nb*q8_0Size-1]
+		return f(&w[0], &x[0], nb)
+	}
+}
+
+// hasAVX2 and hasVNNI gate the assembly: AVX2+FMA+F16C for the 256-bit
+// kernels (every AVX2+FMA CPU, Haswell/Zen on, also has F16C, which this
+// version of x/sys/cpu does not report); AVX-512 VNNI with VL for VPDPBUSD on 256-bit registers.
+var (
+	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasVNNI = hasAVX2 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL
+)
+
+func init() {
+	switch {
+	case hasVNNI:
+		kq4_0 = wrap32(q4_0DotVNNI, 18)
+		kq8_0 = wrap32(q8_0DotVNNI, 34)
+		kq5_0 = wrap32(q5_0DotVNNI, 22)
+	case hasAVX2:
+		kq4_0 = wrap32(q4_0DotAVX2, 18)
+		kq8_0 = wrap32(q8_0DotAVX2, 34)
+		kq5_0 = wrap32(q5_0DotAVX2, 22)
+	}
+}

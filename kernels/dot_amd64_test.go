@@ -1,0 +1,85 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"dayi/weights"
+)
+
+// randBlocks fills nb blocks of size bs with random bytes and a random finite
+// f16 scale at each offset in dOffs.
+func randBlocks(rng *rand.Rand, nb, bs int, dOffs ...int) []byte {
+	b := make([]byte, nb*bs)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	for i := 0; i < nb; i++ {
+		for _, o := range dOffs {
+			binary.LittleEndian.PutUint16(b[i*bs+o:], weights.FP32ToFP16(float32(rng.NormFloat64()*0.01)))
+		}
+	}
+	return b
+}
+
+func randActQ8_0(rng *rand.Rand, nb int) []byte {
+	x := make([]float32, nb*32)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	q := make([]byte, nb*q8_0Size)
+	quantizeQ8_0(q, x)
+	return q
+}
+
+// TestAsmTwins checks every assembly kernel this CPU can run against its pure
+// Go twin, bit for bit.
+func TestAsmTwins(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2+FMA: assembly kernels unused on this CPU")
+	}
+	type kern struct {
+		name string
+		f    asmDot
+		ok   bool
+	}
+	cases := []struct {
+		name  string
+		wsize int
+		dOffs []int
+		twin  func(w, x []byte, nb int) float32
+		asm   []kern
+	}{
+		{"q8_0", 34, []int{0}, dotQ8_0, []kern{{"avx2", q8_0DotAVX2, hasAVX2}, {"vnni", q8_0DotVNNI, hasVNNI}}},
+		{"q4_0", 18, []int{0}, dotQ4_0, []kern{{"avx2", q4_0DotAVX2, hasAVX2}, {"vnni", q4_0DotVNNI, hasVNNI}}},
+		{"q5_0", 22, []int{0}, dotQ5_0, []kern{{"avx2", q5_0DotAVX2, hasAVX2}, {"vnni", q5_0DotVNNI, hasVNNI}}},
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, c := range cases {
+		for _, nb := range []int{0, 1, 2, 3, 7, 64, 65} {
+			for rep := 0; rep < 20; rep++ {
+				w := randBlocks(rng, nb, c.wsize, c.dOffs...)
+				if c.name == "q8_0" { // ggml's q8_0 quants are in [-127, 127]
+					for i := range w {
+						if w[i] == 0x80 && i%34 >= 2 {
+							w[i] = 0x81
+						}
+					}
+				}
+				x := randActQ8_0(rng, nb)
+				want := c.twin(w, x, nb)
+				for _, k := range c.asm {
+					if !k.ok {
+						continue
+					}
+					got := wrap32(k.f, c.wsize)(w, x, nb)
+					if math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%s %s nb=%d: asm %g (%#x), Go %g (%#x)", c.name, k.name, nb, got, math.Float32bits(got), want, math.Float32bits(want))
+					}
+				}
+			}
+		}
+	}
+}
