@@ -704,3 +704,38 @@ func convertRows(from, to Type, src []float32, out, in []byte, cols, inRow, outR
 	}
 	wg.Wait()
 }
+
+// guessTypes maps the most common tensor type to a file type, as
+// llama_model_loader does when general.file_type is absent.
+var guessTypes = map[Type]FileType{
+	TypeF32: 0, TypeF16: 1, TypeBF16: 32, TypeQ4_0: 2, TypeQ4_1: 3, TypeQ5_0: 8, TypeQ5_1: 9, TypeQ8_0: 7,
+	TypeQ2_K: 10, TypeQ3_K: 12, TypeQ4_K: 15, TypeQ5_K: 17, TypeQ6_K: 18, TypeTQ1_0: 36, TypeTQ2_0: 37,
+	TypeIQ2_XXS: 19, TypeIQ2_XS: 20, TypeIQ2_S: 28, TypeIQ3_XXS: 23, TypeIQ1_S: 24, TypeIQ1_M: 31,
+	TypeIQ4_NL: 25, TypeIQ4_XS: 30, TypeIQ3_S: 26,
+}
+
+// FileTypeOf returns general.file_type, or, when the file has none, llama.cpp's
+// guess from the most common tensor type (first to reach the maximum in
+// llama.cpp's tensor order wins), with guessed set.
+func FileTypeOf(f *File) (ft FileType, guessed bool) {
+	if v, ok := f.Get("general.file_type"); ok {
+		if n, ok := v.asInt(); ok && n >= 0 && n <= 1<<31 {
+			return FileType(n), false
+		}
+	}
+	names := make([]int, len(f.Tensors))
+	for i := range names {
+		names[i] = i
+	}
+	sort.SliceStable(names, func(a, b int) bool { return lessWeightName(f.Tensors[names[a]].Name, f.Tensors[names[b]].Name) })
+	count := map[Type]int{}
+	best, bestN := TypeF32, 0
+	for _, i := range names {
+		t := f.Tensors[i].Type
+		count[t]++
+		if count[t] > bestN {
+			best, bestN = t, count[t]
+		}
+	}
+	return guessTypes[best], true // unknown types guess ALL_F32, as llama.cpp
+}

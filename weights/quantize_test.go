@@ -460,3 +460,25 @@ func TestFileTypeNames(t *testing.T) {
 		t.Fatal("iq2_xxs needs an importance matrix; it must not be offered")
 	}
 }
+
+func TestFileTypeOf(t *testing.T) {
+	// stories260K has no general.file_type: llama.cpp prints "all F32 (guessed)".
+	src, err := Parse(assets.DefaultModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ft, guessed := FileTypeOf(src); ft != FileTypeAllF32 || !guessed {
+		t.Fatalf("embedded model: %s guessed=%v", ft, guessed)
+	}
+	var buf bytes.Buffer
+	if _, err := Quantize(context.Background(), &buf, src, FileTypeMostlyQ4_K_M, QuantizeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ft, guessed := FileTypeOf(q); ft != 15 || guessed {
+		t.Fatalf("q4_k_m: %s guessed=%v", ft, guessed)
+	}
+}

@@ -28,6 +28,8 @@ dayi supports clinicians; it does not replace them.`,
 	}
 	root.AddCommand(
 		newVersionCmd(),
+		newInfoCmd(),
+		newQuantizeCmd(),
 		newTokenizeCmd(), newDetokenizeCmd(),
 	)
 	return root
