@@ -23,6 +23,12 @@ func q5_0DotAVX2(w, x *byte, nb int) float32
 //go:noescape
 func q5_0DotVNNI(w, x *byte, nb int) float32
 
+//go:noescape
+func q4_KDotAVX2(w, x *byte, nb int) float32
+
+//go:noescape
+func q6_KDotAVX2(w, x *byte, nb int) float32
+
 type asmDot func(w, x *byte, nb int) float32
 
 // wrap32 adapts an assembly kernel for a 32-element block type with wsize
@@ -38,6 +44,18 @@ func wrap32(f asmDot, wsize int) func(w, x []byte, nb int) float32 {
 	}
 }
 
+// wrapK adapts an assembly k-quant kernel (wsize bytes per super-block).
+func wrapK(f asmDot, wsize int) func(w, x []byte, nb int, kb *kblock) float32 {
+	return func(w, x []byte, nb int, _ *kblock) float32 {
+		if nb <= 0 {
+			return 0
+		}
+		_ = w[nb*wsize-1]
+		_ = x[nb*q8_KSize-1]
+		return f(&w[0], &x[0], nb)
+	}
+}
+
 // hasAVX2 and hasVNNI gate the assembly: AVX2+FMA+F16C for the 256-bit
 // kernels (every AVX2+FMA CPU, Haswell/Zen on, also has F16C, which this
 // version of x/sys/cpu does not report); AVX-512 VNNI with VL for VPDPBUSD on 256-bit registers.
@@ -47,6 +65,10 @@ var (
 )
 
 func init() {
+	if hasAVX2 {
+		kq4_K = wrapK(q4_KDotAVX2, 144)
+		kq6_K = wrapK(q6_KDotAVX2, 210)
+	}
 	switch {
 	case hasVNNI:
 		kq4_0 = wrap32(q4_0DotVNNI, 18)

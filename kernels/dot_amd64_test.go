@@ -83,3 +83,38 @@ func TestAsmTwins(t *testing.T) {
 		}
 	}
 }
+
+// TestAsmTwinsK checks the k-quant kernels against dotK, bit for bit.
+func TestAsmTwinsK(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2+FMA: assembly kernels unused on this CPU")
+	}
+	cases := []struct {
+		typ   weights.Type
+		dOffs []int
+		f     asmDot
+	}{
+		{weights.TypeQ4_K, []int{0, 2}, q4_KDotAVX2},
+		{weights.TypeQ6_K, []int{208}, q6_KDotAVX2},
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	var kb kblock
+	for _, c := range cases {
+		for _, nb := range []int{0, 1, 2, 8, 9} {
+			for rep := 0; rep < 30; rep++ {
+				w := randBlocks(rng, nb, c.typ.TypeSize(), c.dOffs...)
+				xf := make([]float32, nb*256)
+				for i := range xf {
+					xf[i] = float32(rng.NormFloat64())
+				}
+				x := make([]byte, nb*q8_KSize)
+				quantizeQ8_K(x, xf)
+				want := dotK(c.typ, w, x, nb, &kb)
+				got := wrapK(c.f, c.typ.TypeSize())(w, x, nb, &kb)
+				if math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("%s nb=%d: asm %g, Go %g", c.typ, nb, got, want)
+				}
+			}
+		}
+	}
+}
