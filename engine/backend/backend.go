@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"dayi/kernels"
+
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -36,8 +38,8 @@ func init() {
 // Backend implements backends.Backend for the CPU.
 type Backend struct {
 	threads   int
-	workers   *workers
-	pool      bufferPool
+	kern      *kernels.Pool
+	bufs      bufferPool
 	finalized atomic.Bool
 }
 
@@ -70,8 +72,8 @@ func NewBackend(config string) (*Backend, error) {
 			return nil, fmt.Errorf("backend %s: unknown option %q (known: threads=N)", Name, opt)
 		}
 	}
-	b.workers = newWorkers(b.threads)
-	b.pool.m = make(map[poolKey][]*Buffer)
+	b.kern = kernels.NewPool(b.threads)
+	b.bufs.m = make(map[poolKey][]*Buffer)
 	return b, nil
 }
 
@@ -104,10 +106,13 @@ func (b *Backend) Builder(name string) backends.Builder {
 
 // Finalize implements backends.Backend.
 func (b *Backend) Finalize() {
-	b.finalized.Store(true)
-	b.pool.mu.Lock()
-	clear(b.pool.m)
-	b.pool.mu.Unlock()
+	if b.finalized.Swap(true) {
+		return
+	}
+	b.kern.Close()
+	b.bufs.mu.Lock()
+	clear(b.bufs.m)
+	b.bufs.mu.Unlock()
 }
 
 // IsFinalized implements backends.Backend.
@@ -175,18 +180,18 @@ const maxPooledPerKey = 8
 // getBuffer returns an owned buffer of shape s (contents undefined).
 func (b *Backend) getBuffer(s shapes.Shape) *Buffer {
 	key := poolKey{s.DType, s.Size()}
-	b.pool.mu.Lock()
-	list := b.pool.m[key]
+	b.bufs.mu.Lock()
+	list := b.bufs.m[key]
 	if n := len(list); n > 0 {
 		buf := list[n-1]
 		list[n-1] = nil
-		b.pool.m[key] = list[:n-1]
-		b.pool.mu.Unlock()
+		b.bufs.m[key] = list[:n-1]
+		b.bufs.mu.Unlock()
 		buf.shape = s
 		buf.valid = true
 		return buf
 	}
-	b.pool.mu.Unlock()
+	b.bufs.mu.Unlock()
 	return newBuffer(s)
 }
 
@@ -198,9 +203,9 @@ func (b *Backend) putBuffer(buf *Buffer) {
 	}
 	buf.valid = false
 	key := poolKey{buf.shape.DType, buf.shape.Size()}
-	b.pool.mu.Lock()
-	if list := b.pool.m[key]; len(list) < maxPooledPerKey {
-		b.pool.m[key] = append(list, buf)
+	b.bufs.mu.Lock()
+	if list := b.bufs.m[key]; len(list) < maxPooledPerKey {
+		b.bufs.m[key] = append(list, buf)
 	}
-	b.pool.mu.Unlock()
+	b.bufs.mu.Unlock()
 }

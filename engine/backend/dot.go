@@ -81,7 +81,7 @@ func execDot(st *state, n *node, ins []*Buffer, out *Buffer) error {
 				}
 			}
 			if work >= 1<<16 && M > 1 {
-				st.e.b.workers.For(M, 1, rows)
+				st.e.b.kern.For(M, 1, rows)
 			} else {
 				rows(0, M)
 			}
@@ -97,7 +97,7 @@ func execDot(st *state, n *node, ins []*Buffer, out *Buffer) error {
 			}
 		}
 		if work >= 1<<16 {
-			st.e.b.workers.For(N, max(1, (1<<14)/max(1, M*K)), cols)
+			st.e.b.kern.For(N, max(1, (1<<14)/max(1, M*K)), cols)
 		} else {
 			cols(0, N)
 		}

@@ -65,6 +65,7 @@ type state struct {
 	claimed []bool
 	scratch [][]float32
 	memo    []any // per-node cached data (e.g. attention key ranges)
+	run     uint64
 }
 
 func compile(bl *Builder) (*Executable, error) {
@@ -302,6 +303,7 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 		return nil, fmt.Errorf("backend %s: executable %q: %d donate flags for %d inputs", Name, e.name, len(donate), len(inputs))
 	}
 	st := e.getState()
+	st.run++
 	for i, in := range inputs {
 		buf, ok := in.(*Buffer)
 		if !ok || buf == nil || !buf.valid {

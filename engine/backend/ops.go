@@ -21,4 +21,6 @@ var implementedOps = []backends.OpType{
 	backends.OpTypeReduceSum, backends.OpTypeReduceProduct, backends.OpTypeReduceMax, backends.OpTypeReduceMin,
 	backends.OpTypeArgMinMax, backends.OpTypeIota, backends.OpTypeWhere, backends.OpTypeClamp,
 	backends.OpTypeConvertDType, backends.OpTypeDotGeneral, backends.OpTypeBitcast,
+	backends.OpTypeFusedSoftmax, backends.OpTypeFusedGelu, backends.OpTypeFusedDense,
+	backends.OpTypeFusedQuantizedDense, backends.OpTypeFusedScaledDotProductAttention,
 }
