@@ -103,9 +103,26 @@ func (t *Tokenizer) tokenText(id int32) string {
 // another token, and the BPE clean_up_tokenization_spaces pass runs where the
 // vocabulary asks for it. Invalid UTF-8 in the result becomes U+FFFD.
 func (t *Tokenizer) Decode(ids []int32) string {
+	return validString(t.decodeBytes(ids, false))
+}
+
+// DecodeSpecial is Decode with control tokens rendered as their text
+// (llama_detokenize with unparse_special=true).
+func (t *Tokenizer) DecodeSpecial(ids []int32) string {
+	return validString(t.decodeBytes(ids, true))
+}
+
+// decodeBytes is llama_detokenize(remove_special=false, unparse_special=special)
+// returning raw bytes.
+func (t *Tokenizer) decodeBytes(ids []int32, special bool) []byte {
 	var b []byte
 	for i, id := range ids {
-		p := t.tokenText(id)
+		var p string
+		if special {
+			p = t.Piece(id)
+		} else {
+			p = t.tokenText(id)
+		}
 		if i == 0 && t.addSpacePrefix && len(p) > 0 && p[0] == ' ' {
 			p = p[1:]
 		}
@@ -114,10 +131,7 @@ func (t *Tokenizer) Decode(ids []int32) string {
 	if t.cleanSpaces {
 		b = cleanSpaces(b)
 	}
-	if !utf8.Valid(b) {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
-	}
-	return string(b)
+	return b
 }
 
 // cleanSpaces is llama_detokenize's clean_spaces passes (Hugging Face's
