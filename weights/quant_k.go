@@ -157,6 +157,7 @@ func makeQ3Quants(nmax int, x []float32, L []int8) float32 {
 // squares over nstep+1 candidate scales. Laux is scratch of len(x).
 func makeQKX2Quants(nmax int, x, weights []float32, L, Laux []uint8, rmin, rdelta float32, nstep int, useMad bool) (scale, theMin float32) {
 	n := len(x)
+	weights, L, Laux = weights[:n], L[:n], Laux[:n] // bounds-check elimination
 	min, max := x[0], x[0]
 	sumW := weights[0]
 	sumX := float32(sumW * x[0])
