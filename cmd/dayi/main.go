@@ -31,6 +31,7 @@ dayi supports clinicians; it does not replace them.`,
 		newInfoCmd(),
 		newQuantizeCmd(),
 		newTokenizeCmd(), newDetokenizeCmd(),
+		newBenchCmd(),
 	)
 	return root
 }

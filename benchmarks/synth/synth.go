@@ -1,0 +1,234 @@
+// Package synth writes seeded random-weight GGUF models with the real tensor
+// layout of an architecture and a real vocabulary, for tests (tiny models run
+// once in llama.cpp to record references) and benchmarks (real shapes such as
+// llama-1b). Same spec and seed give the same bytes.
+package synth
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"dayi/weights"
+)
+
+// Spec describes a model to synthesise.
+type Spec struct {
+	Arch          string // llama, qwen2, qwen3, gemma3
+	Dim           int
+	Layers        int
+	Heads         int
+	KVHeads       int
+	HeadDim       int // 0 = Dim/Heads
+	FFN           int
+	ContextLength int
+	RopeBase      float64
+	SlidingWindow int  // gemma3
+	TiedOutput    bool // no output.weight
+	// VocabFile is a GGUF whose tokenizer.* metadata is copied (llama.cpp's
+	// ggml-vocab-*.gguf files).
+	VocabFile string
+}
+
+// Presets are the shapes the benchmarks and tests use. Benchmark presets
+// follow the public configs of Llama-3.2-1B-like (llama-1b: the issue's
+// dims with a 32k SPM vocab), Qwen2.5-0.5B and Gemma-3-1B.
+var presets = map[string]Spec{
+	"llama-1b":    {Arch: "llama", Dim: 2048, Layers: 16, Heads: 32, KVHeads: 8, FFN: 8192, ContextLength: 4096, RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"},
+	"qwen2-0.5b":  {Arch: "qwen2", Dim: 896, Layers: 24, Heads: 14, KVHeads: 2, FFN: 4864, ContextLength: 4096, RopeBase: 1e6, TiedOutput: true, VocabFile: "ggml-vocab-qwen2.gguf"},
+	"gemma3-1b":   {Arch: "gemma3", Dim: 1152, Layers: 26, Heads: 4, KVHeads: 1, HeadDim: 256, FFN: 6912, ContextLength: 4096, RopeBase: 1e6, SlidingWindow: 512, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	"tiny-llama":  {Arch: "llama", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"},
+	"tiny-qwen2":  {Arch: "qwen2", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 1e6, VocabFile: "ggml-vocab-qwen2.gguf"},
+	"tiny-qwen3":  {Arch: "qwen3", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, VocabFile: "ggml-vocab-qwen2.gguf"},
+	"tiny-gemma3": {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
+}
+
+// Preset returns a named spec.
+func Preset(name string) (Spec, error) {
+	s, ok := presets[name]
+	if !ok {
+		return Spec{}, fmt.Errorf("unknown preset %q (have: %s)", name, strings.Join(PresetNames(), ", "))
+	}
+	return s, nil
+}
+
+// PresetNames lists the presets.
+func PresetNames() []string {
+	var n []string
+	for k := range presets {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+type tensorSpec struct {
+	name string
+	dims []int64 // ggml order
+	norm bool    // 1-D norm weight (kept F32, initialised near 1)
+	std  float64
+}
+
+func (s *Spec) tensors(vocab int) []tensorSpec {
+	hd := s.HeadDim
+	if hd == 0 {
+		hd = s.Dim / s.Heads
+	}
+	d, q, kv, ff := int64(s.Dim), int64(s.Heads*hd), int64(s.KVHeads*hd), int64(s.FFN)
+	std := func(fanIn int64) float64 { return 1 / math.Sqrt(float64(fanIn)) }
+	embStd := 1.0
+	if s.Arch == "gemma3" {
+		embStd = std(d) // gemma scales embeddings by √dim in the graph
+	}
+	ts := []tensorSpec{{name: "token_embd.weight", dims: []int64{d, int64(vocab)}, std: embStd}}
+	for l := 0; l < s.Layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		ts = append(ts,
+			tensorSpec{name: p + "attn_norm.weight", dims: []int64{d}, norm: true},
+			tensorSpec{name: p + "attn_q.weight", dims: []int64{d, q}, std: std(d)},
+			tensorSpec{name: p + "attn_k.weight", dims: []int64{d, kv}, std: std(d)},
+			tensorSpec{name: p + "attn_v.weight", dims: []int64{d, kv}, std: std(d)},
+			tensorSpec{name: p + "attn_output.weight", dims: []int64{q, d}, std: std(q)},
+			tensorSpec{name: p + "ffn_norm.weight", dims: []int64{d}, norm: true},
+			tensorSpec{name: p + "ffn_gate.weight", dims: []int64{d, ff}, std: std(d)},
+			tensorSpec{name: p + "ffn_up.weight", dims: []int64{d, ff}, std: std(d)},
+			tensorSpec{name: p + "ffn_down.weight", dims: []int64{ff, d}, std: std(ff)},
+		)
+		switch s.Arch {
+		case "qwen2":
+			ts = append(ts,
+				tensorSpec{name: p + "attn_q.bias", dims: []int64{q}, std: 0.1},
+				tensorSpec{name: p + "attn_k.bias", dims: []int64{kv}, std: 0.1},
+				tensorSpec{name: p + "attn_v.bias", dims: []int64{kv}, std: 0.1})
+		case "qwen3":
+			ts = append(ts,
+				tensorSpec{name: p + "attn_q_norm.weight", dims: []int64{int64(hd)}, norm: true},
+				tensorSpec{name: p + "attn_k_norm.weight", dims: []int64{int64(hd)}, norm: true})
+		case "gemma3":
+			ts = append(ts,
+				tensorSpec{name: p + "attn_q_norm.weight", dims: []int64{int64(hd)}, norm: true},
+				tensorSpec{name: p + "attn_k_norm.weight", dims: []int64{int64(hd)}, norm: true},
+				tensorSpec{name: p + "post_attention_norm.weight", dims: []int64{d}, norm: true},
+				tensorSpec{name: p + "post_ffw_norm.weight", dims: []int64{d}, norm: true})
+		}
+	}
+	ts = append(ts, tensorSpec{name: "output_norm.weight", dims: []int64{d}, norm: true})
+	if !s.TiedOutput {
+		ts = append(ts, tensorSpec{name: "output.weight", dims: []int64{d, int64(vocab)}, std: std(d)})
+	}
+	return ts
+}
+
+// TypeFunc chooses the storage type of a 2-D tensor (1-D tensors stay F32).
+type TypeFunc func(name string, dims []int64) weights.Type
+
+// Write synthesises the model into w. vocab is the opened VocabFile. The
+// tensor data is generated tensor by tensor (memory stays at one tensor).
+func Write(w io.Writer, s Spec, vocab *weights.File, seed uint64, typeFor TypeFunc, progress func(done, total int)) error {
+	tokens := vocab.Strings("tokenizer.ggml.tokens")
+	if len(tokens) == 0 {
+		return fmt.Errorf("%s: no tokenizer.ggml.tokens", vocab.Path)
+	}
+	gw := weights.NewWriter(w)
+	add := func(k string, v any) error {
+		val, err := weights.ValueOf(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		return gw.AddKV(k, val)
+	}
+	hd := s.HeadDim
+	if hd == 0 {
+		hd = s.Dim / s.Heads
+	}
+	a := s.Arch
+	kvs := []struct {
+		k string
+		v any
+	}{
+		{"general.architecture", a},
+		{"general.name", "dayi-synth-" + a},
+		{"general.file_type", uint32(0)},
+		{a + ".context_length", uint32(s.ContextLength)},
+		{a + ".embedding_length", uint32(s.Dim)},
+		{a + ".block_count", uint32(s.Layers)},
+		{a + ".feed_forward_length", uint32(s.FFN)},
+		{a + ".attention.head_count", uint32(s.Heads)},
+		{a + ".attention.head_count_kv", uint32(s.KVHeads)},
+		{a + ".attention.key_length", uint32(hd)},
+		{a + ".attention.value_length", uint32(hd)},
+		{a + ".attention.layer_norm_rms_epsilon", float32(1e-6)},
+		{a + ".rope.freq_base", float32(s.RopeBase)},
+		{a + ".rope.dimension_count", uint32(hd)},
+	}
+	if s.SlidingWindow > 0 {
+		kvs = append(kvs, struct {
+			k string
+			v any
+		}{a + ".attention.sliding_window", uint32(s.SlidingWindow)})
+	}
+	for _, kv := range kvs {
+		if err := add(kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	for _, kv := range vocab.KV {
+		if strings.HasPrefix(kv.Key, "tokenizer.") {
+			if err := gw.AddKV(kv.Key, kv.Value); err != nil {
+				return err
+			}
+		}
+	}
+	ts := s.tensors(len(tokens))
+	types := make([]weights.Type, len(ts))
+	for i, t := range ts {
+		types[i] = weights.TypeF32
+		if len(t.dims) == 2 && typeFor != nil {
+			types[i] = typeFor(t.name, t.dims)
+		}
+		if err := gw.AddTensor(t.name, types[i], t.dims); err != nil {
+			return err
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	var buf []float32
+	var out []byte
+	for i, t := range ts {
+		n := int64(1)
+		for _, d := range t.dims {
+			n *= d
+		}
+		if int64(cap(buf)) < n {
+			buf = make([]float32, n)
+		}
+		buf = buf[:n]
+		for j := range buf {
+			if t.norm {
+				buf[j] = float32(1 + 0.1*rng.NormFloat64())
+			} else {
+				buf[j] = float32(t.std * rng.NormFloat64())
+			}
+		}
+		size, err := types[i].RowSize(n)
+		if err != nil {
+			return fmt.Errorf("tensor %s: %w", t.name, err)
+		}
+		if int64(cap(out)) < size {
+			out = make([]byte, size)
+		}
+		out = out[:size]
+		if err := weights.QuantizeRow(types[i], out, buf); err != nil {
+			return fmt.Errorf("tensor %s: %w", t.name, err)
+		}
+		if err := gw.WriteTensor(t.name, out); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(i+1, len(ts))
+		}
+	}
+	return gw.Close()
+}
