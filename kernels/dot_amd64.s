@@ -154,7 +154,7 @@ TEXT ·q4_0DotVNNI(SB), NOSPLIT, $0-28
 // Y9: bit-select mask, Y10: byte shuffle, Y14: all ones, Y15: 0xF0.
 #define Q5_SETUP \
 	MOVQ   $0x7fbfdfeff7fbfdfe, AX; \
-	MOVQ   AX, X9; \
+	VMOVQ  AX, X9; \
 	VPBROADCASTQ X9, Y9; \
 	VMOVDQU q5shuf<>(SB), Y10; \
 	VPCMPEQB Y14, Y14, Y14; \

@@ -126,7 +126,7 @@ k4loop:
 	SHLQ $32, R11
 	ORQ  R11, R12 // mins 0..7
 
-	MOVQ      R8, X10
+	VMOVQ     R8, X10
 	VPMOVZXBW X10, X10
 	VINSERTI128 $1, X10, Y10, Y10
 
@@ -140,7 +140,7 @@ k4loop:
 	// imin = sum_j min_j * (bsums[2j] + bsums[2j+1])
 	VMOVDQU   260(DI), Y8
 	VPMADDWD  Y13, Y8, Y8
-	MOVQ      R12, X9
+	VMOVQ     R12, X9
 	VPMOVZXBD X9, Y9
 	VPMULLD   Y9, Y8, Y8
 	HSUMD(Y8, X8, DX) // imin
