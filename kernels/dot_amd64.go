@@ -29,6 +29,9 @@ func q4_KDotAVX2(w, x *byte, nb int) float32
 //go:noescape
 func q6_KDotAVX2(w, x *byte, nb int) float32
 
+//go:noescape
+func f16DotAVX2(w *byte, x *uint16, n16 int) float32
+
 type asmDot func(w, x *byte, nb int) float32
 
 // wrap32 adapts an assembly kernel for a 32-element block type with wsize
@@ -56,6 +59,16 @@ func wrapK(f asmDot, wsize int) func(w, x []byte, nb int, kb *kblock) float32 {
 	}
 }
 
+// dotF16AVX2 runs f16DotAVX2 when k is a multiple of 16 (else the Go twin).
+func dotF16AVX2(w []byte, x []uint16, k int) float32 {
+	if k <= 0 || k%16 != 0 {
+		return dotF16(w, x, k)
+	}
+	_ = w[2*k-1]
+	_ = x[k-1]
+	return f16DotAVX2(&w[0], &x[0], k/16)
+}
+
 // hasAVX2 and hasVNNI gate the assembly: AVX2+FMA+F16C for the 256-bit
 // kernels (every AVX2+FMA CPU, Haswell/Zen on, also has F16C, which this
 // version of x/sys/cpu does not report); AVX-512 VNNI with VL for VPDPBUSD on 256-bit registers.
@@ -68,6 +81,7 @@ func init() {
 	if hasAVX2 {
 		kq4_K = wrapK(q4_KDotAVX2, 144)
 		kq6_K = wrapK(q6_KDotAVX2, 210)
+		kf16 = dotF16AVX2
 	}
 	switch {
 	case hasVNNI:

@@ -207,3 +207,36 @@ TEXT ·q5_0DotAVX2(SB), NOSPLIT, $0-28
 // func q5_0DotVNNI(w, x *byte, nb int) float32
 TEXT ·q5_0DotVNNI(SB), NOSPLIT, $0-28
 	Q5_0_BODY(SUMI8_VNNI)
+
+// ---- f16 x f16 ----
+// Products of two f16 values are exact in float32, so the fused multiply-add
+// rounds exactly like dotF16's separate multiply and add. Elements i..i+7 of
+// each 16-group go to Y0 (lanes 0..7), i+8..i+15 to Y1 (lanes 8..15).
+
+// func f16DotAVX2(w *byte, x *uint16, n16 int) float32
+TEXT ·f16DotAVX2(SB), NOSPLIT, $0-28
+	MOVQ  w+0(FP), SI
+	MOVQ  x+8(FP), DI
+	MOVQ  n16+16(FP), CX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	TESTQ CX, CX
+	JLE   f16done
+
+f16loop:
+	VCVTPH2PS   0(SI), Y2
+	VCVTPH2PS   16(SI), Y3
+	VCVTPH2PS   0(DI), Y4
+	VCVTPH2PS   16(DI), Y5
+	VFMADD231PS Y4, Y2, Y0
+	VFMADD231PS Y5, Y3, Y1
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         f16loop
+
+f16done:
+	REDUCE
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET

@@ -118,3 +118,26 @@ func TestAsmTwinsK(t *testing.T) {
 		}
 	}
 }
+
+// TestAsmTwinF16 checks f16DotAVX2 against dotF16, bit for bit.
+func TestAsmTwinF16(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2+FMA: assembly kernels unused on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, k := range []int{16, 32, 48, 2048} {
+		for rep := 0; rep < 20; rep++ {
+			w := make([]byte, 2*k)
+			x := make([]uint16, k)
+			for i := range x {
+				x[i] = weights.FP32ToFP16(float32(rng.NormFloat64()))
+				v := weights.FP32ToFP16(float32(rng.NormFloat64() * 0.1))
+				w[2*i], w[2*i+1] = byte(v), byte(v>>8)
+			}
+			want, got := dotF16(w, x, k), dotF16AVX2(w, x, k)
+			if math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("k=%d: asm %g, Go %g", k, got, want)
+			}
+		}
+	}
+}
