@@ -64,7 +64,7 @@ func QuantizeRow(t Type, dst []byte, src []float32) error {
 // the mantissa bits. Valid for |f| <= 4194303; outside that it returns
 // garbage as ggml does, but never panics.
 func nearestInt(f float32) int {
-	v := f + 12582912
+	v := float32(f) + 12582912 // float32(): never fuse a caller's product into this add
 	return int(math.Float32bits(v)&0x007fffff) - 0x00400000
 }
 

@@ -276,7 +276,7 @@ func dequantQ2K(dst []float32, src []byte) {
 					sc := scales[is]
 					is++
 					dl := d * float32(sc&0xf)
-					ml := dmin * float32(sc>>4)
+					ml := float32(dmin * float32(sc>>4))
 					qq := q[16*h : 16*h+16]
 					for l := 0; l < 16; l++ {
 						y[o+l] = float32(dl*float32(qq[l]>>shift&3)) - ml
@@ -341,7 +341,7 @@ func quantQ2K(dst []byte, src []float32) {
 			if d == 0 {
 				continue
 			}
-			dm := mAll * float32(bs[j]>>4)
+			dm := float32(mAll * float32(bs[j]>>4))
 			for ii := 0; ii < 16; ii++ {
 				L[16*j+ii] = uint8(clampInt(nearestInt((x[16*j+ii]+dm)/d), 0, 3))
 			}
@@ -488,8 +488,8 @@ func dequantQ4K(dst []float32, src []byte) {
 			q := b[16+32*j : 16+32*j+32]
 			s1, m1 := scaleMinK4(2*j, sc)
 			s2, m2 := scaleMinK4(2*j+1, sc)
-			d1, mm1 := d*float32(s1), dmin*float32(m1)
-			d2, mm2 := d*float32(s2), dmin*float32(m2)
+			d1, mm1 := d*float32(s1), float32(dmin*float32(m1))
+			d2, mm2 := d*float32(s2), float32(dmin*float32(m2))
 			y1 := y[64*j : 64*j+32]
 			y2 := y[64*j+32 : 64*j+64]
 			for l := 0; l < 32; l++ {
@@ -559,7 +559,7 @@ func kScalesQ4Q5(b []byte, x []float32, L *[qkK]uint8, nmax int, rmin float32, n
 		if d == 0 {
 			continue
 		}
-		dm := mAll * float32(m)
+		dm := float32(mAll * float32(m))
 		for ii := 0; ii < 32; ii++ {
 			L[32*j+ii] = uint8(clampInt(nearestInt((x[32*j+ii]+dm)/d), 0, nmax))
 		}
@@ -596,8 +596,8 @@ func dequantQ5K(dst []float32, src []byte) {
 			ql := b[48+32*j : 48+32*j+32]
 			s1, m1 := scaleMinK4(2*j, sc)
 			s2, m2 := scaleMinK4(2*j+1, sc)
-			d1, mm1 := d*float32(s1), dmin*float32(m1)
-			d2, mm2 := d*float32(s2), dmin*float32(m2)
+			d1, mm1 := d*float32(s1), float32(dmin*float32(m1))
+			d2, mm2 := d*float32(s2), float32(dmin*float32(m2))
 			y1 := y[64*j : 64*j+32]
 			y2 := y[64*j+32 : 64*j+64]
 			for l := 0; l < 32; l++ {
