@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -15,9 +14,9 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
-	"github.com/x448/float16"
 
 	"dayi/engine/arch"
+	_ "dayi/engine/backend" // registers dayi's own GoMLX backend as "dayi"
 	"dayi/weights"
 )
 
@@ -314,5 +313,3 @@ func ropeTable(cos, sin []float32, T, rd, pos0 int, base, freqScale float32) {
 
 // ErrContextFull is returned when a step would run past the context length.
 var ErrContextFull = errors.New("context full")
-
-func init() { _ = runtime.NumCPU; _ = float16.Float16(0) }

@@ -104,3 +104,13 @@ func TestSynthPortable(t *testing.T) {
 		t.Run(p, func(t *testing.T) { checkSynth(t, p, Options{Backend: "go", Buckets: []int{8, 32}}, tol) })
 	}
 }
+
+func TestSynthOwnBackend(t *testing.T) {
+	for _, p := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3"} {
+		tol := 1e-4
+		if p == "tiny-gemma3" {
+			tol = 1e-3 // see TestSynthPortable
+		}
+		t.Run(p, func(t *testing.T) { checkSynth(t, p, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, tol) })
+	}
+}

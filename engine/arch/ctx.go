@@ -71,8 +71,14 @@ func (c *Ctx) LinearBias(x *Node, w, b *Weight) *Node {
 func (c *Ctx) RMSNorm(x *Node, w *Weight) *Node {
 	last := x.Rank() - 1
 	n := x.Shape().Dimensions[last]
-	ms := graph.MulScalar(graph.ReduceAndKeep(graph.Square(x), graph.ReduceSum, last), 1/float64(n))
-	y := graph.Mul(x, graph.Rsqrt(graph.AddScalar(ms, float64(c.H.NormEps))))
+	// ggml_compute_forward_rms_norm_f32: the sum of squares of float32
+	// products is accumulated in double, mean = sum/n in float, and the scale
+	// is 1.0f/sqrtf(mean + eps).
+	sq := graph.ConvertDType(graph.Square(x), dtypes.Float64)
+	sum := graph.ConvertDType(graph.ReduceAndKeep(sq, graph.ReduceSum, last), dtypes.Float32)
+	ms := graph.DivScalar(sum, float64(n))
+	scale := graph.Reciprocal(graph.Sqrt(graph.AddScalar(ms, float64(c.H.NormEps))))
+	y := graph.Mul(x, scale)
 	if w != nil {
 		y = graph.Mul(y, graph.ExpandLeftToRank(w.Node, y.Rank()))
 	}
