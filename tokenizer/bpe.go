@@ -54,21 +54,6 @@ func (t *Tokenizer) loadMerges(merges []string) error {
 	return nil
 }
 
-type bpeBigram struct {
-	left, right int
-	rank        int32
-	size        int
-}
-
-// bpeBefore orders the BPE queue: lowest rank first, then smallest left index
-// (llm_bigram_bpe::comparator).
-func bpeBefore(a, b bpeBigram) bool {
-	if a.rank != b.rank {
-		return a.rank < b.rank
-	}
-	return a.left < b.left
-}
-
 // bpeSession holds the scratch buffers of one Encode call.
 type bpeSession struct {
 	t     *Tokenizer
@@ -78,12 +63,11 @@ type bpeSession struct {
 	clean []byte // canonical re-encoding of the text when it differs
 	word  []byte // current word, byte-encoded
 	key   []byte // "left right" lookup key
-	syms  []symbol
-	queue pq[bpeBigram]
+	m     merger
 }
 
 func (t *Tokenizer) newBPESession() *bpeSession {
-	return &bpeSession{t: t, queue: pq[bpeBigram]{before: bpeBefore}}
+	return &bpeSession{t: t}
 }
 
 // encode appends the tokens of one raw-text fragment to out.
@@ -152,7 +136,6 @@ func (s *bpeSession) encodeWord(raw string, out []int32) []int32 {
 	} else {
 		w = raw
 	}
-	s.syms = s.syms[:0]
 	whole := false
 	if t.ignoreMerges {
 		_, whole = t.toID[w]
@@ -161,41 +144,20 @@ func (s *bpeSession) encodeWord(raw string, out []int32) []int32 {
 		// (llama.cpp PR 21343).
 		_, whole = t.toID[w]
 	}
-	if whole {
-		s.syms = append(s.syms, symbol{off: 0, n: len(w), prev: -1, next: -1})
-	} else {
-		for off := 0; off < len(w); {
-			n := min(utf8Len(w[off]), len(w)-off)
-			idx := len(s.syms)
-			next := idx + 1
-			if off+n == len(w) {
-				next = -1
-			}
-			s.syms = append(s.syms, symbol{off: off, n: n, prev: idx - 1, next: next})
-			off += n
+	s.m.split(w, whole)
+	s.m.run(func(l, r *symbol) uint32 {
+		ls := w[l.off : l.off+l.n]
+		if len(ls) > 1 && strings.IndexByte(ls[1:], ' ') >= 0 {
+			return noPair // llama.cpp's merge parsing never yields such a left side
 		}
-	}
-	s.queue.items = s.queue.items[:0]
-	for i := 1; i < len(s.syms); i++ {
-		s.tryAdd(w, i-1, i)
-	}
-	for len(s.queue.items) > 0 {
-		bg := s.queue.pop()
-		l, r := &s.syms[bg.left], &s.syms[bg.right]
-		// Both alive and unchanged means the pair still spells bigram.text.
-		if l.n == 0 || r.n == 0 || l.n+r.n != bg.size {
-			continue
+		s.key = append(append(append(s.key[:0], ls...), ' '), w[r.off:r.off+r.n]...)
+		rank, ok := t.ranks[string(s.key)]
+		if !ok {
+			return noPair
 		}
-		l.n += r.n
-		r.n = 0
-		l.next = r.next
-		if r.next >= 0 {
-			s.syms[r.next].prev = bg.left
-		}
-		s.tryAdd(w, l.prev, bg.left)
-		s.tryAdd(w, bg.left, l.next)
-	}
-	for _, sym := range s.syms {
+		return bpePriority(rank)
+	})
+	for _, sym := range s.m.syms {
 		if sym.n == 0 {
 			continue
 		}
@@ -217,22 +179,4 @@ func (s *bpeSession) encodeWord(raw string, out []int32) []int32 {
 		}
 	}
 	return out
-}
-
-// tryAdd queues the pair (left, right) if its merge exists.
-func (s *bpeSession) tryAdd(w string, left, right int) {
-	if left < 0 || right < 0 {
-		return
-	}
-	l, r := s.syms[left], s.syms[right]
-	ls := w[l.off : l.off+l.n]
-	if len(ls) > 1 && strings.IndexByte(ls[1:], ' ') >= 0 {
-		return // llama.cpp's merge parsing can never yield such a left side
-	}
-	s.key = append(append(append(s.key[:0], ls...), ' '), w[r.off:r.off+r.n]...)
-	rank, ok := s.t.ranks[string(s.key)]
-	if !ok {
-		return
-	}
-	s.queue.push(bpeBigram{left: left, right: right, rank: rank, size: l.n + r.n})
 }

@@ -20,6 +20,7 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 			out = append(out, t.bos)
 		}
 		var buf strings.Builder
+		var m merger
 		for _, f := range frags {
 			if f.tok >= 0 {
 				out = append(out, f.tok)
@@ -31,7 +32,7 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 				buf.WriteString("▁")
 			}
 			writeEscaped(&buf, text[f.off:f.off+f.n])
-			out = t.encodeSPM(buf.String(), out)
+			out = t.encodeSPM(&m, buf.String(), out)
 			isPrevSpecial = false
 		}
 		if addSpecial && t.addEOS {

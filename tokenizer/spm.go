@@ -6,76 +6,22 @@ package tokenizer
 // vocabulary token with the highest score is merged, repeatedly (ties go to
 // the leftmost pair). Characters left without a token fall back to <0xNN>
 // byte tokens.
-//
-// Every symbol is a contiguous span of the input, so a pair's text is the
-// span from the left symbol's start to the right symbol's end and lookups
-// need no string building.
-
-type symbol struct {
-	off, n     int // span in the text; n == 0 once merged away
-	prev, next int
-}
-
-type spmBigram struct {
-	left, right int
-	score       float32
-	size        int
-}
-
-// spmBefore orders the SPM queue: highest score first, then smallest left
-// index (llm_bigram_spm::comparator).
-func spmBefore(a, b spmBigram) bool {
-	if a.score != b.score {
-		return a.score > b.score
-	}
-	return a.left < b.left
-}
-
-// spmSession holds the scratch buffers of one SPM encoding.
-type spmSession struct {
-	t     *Tokenizer
-	text  string
-	syms  []symbol
-	queue pq[spmBigram]
-}
 
 // encodeSPM appends the tokens of text (already escaped: ' ' -> ▁) to out.
-func (t *Tokenizer) encodeSPM(text string, out []int32) []int32 {
+func (t *Tokenizer) encodeSPM(m *merger, text string, out []int32) []int32 {
 	if text == "" {
 		return out
 	}
-	s := &spmSession{t: t, text: text, syms: make([]symbol, 0, len(text)), queue: pq[spmBigram]{before: spmBefore}}
-	for off := 0; off < len(text); {
-		n := min(utf8Len(text[off]), len(text)-off)
-		idx := len(s.syms)
-		next := idx + 1
-		if off+n == len(text) {
-			next = -1
+	m.split(text, false)
+	m.run(func(l, r *symbol) uint32 {
+		id, ok := t.toID[text[l.off:r.off+r.n]]
+		if !ok {
+			return noPair
 		}
-		s.syms = append(s.syms, symbol{off: off, n: n, prev: idx - 1, next: next})
-		off += n
-	}
-	for i := 1; i < len(s.syms); i++ {
-		s.tryAdd(i-1, i)
-	}
-	for len(s.queue.items) > 0 {
-		b := s.queue.pop()
-		l, r := &s.syms[b.left], &s.syms[b.right]
-		// Skip pairs invalidated by an earlier merge.
-		if l.n == 0 || r.n == 0 || l.n+r.n != b.size {
-			continue
-		}
-		l.n += r.n
-		r.n = 0
-		l.next = r.next
-		if r.next >= 0 {
-			s.syms[r.next].prev = b.left
-		}
-		s.tryAdd(l.prev, b.left)
-		s.tryAdd(b.left, l.next)
-	}
-	for i := 0; i != -1; i = s.syms[i].next {
-		sym := s.syms[i]
+		return spmPriority(t.score[id])
+	})
+	for i := int32(0); i != -1; i = m.syms[i].next {
+		sym := m.syms[i]
 		piece := text[sym.off : sym.off+sym.n]
 		if id, ok := t.toID[piece]; ok {
 			out = append(out, id)
@@ -88,18 +34,6 @@ func (t *Tokenizer) encodeSPM(text string, out []int32) []int32 {
 		}
 	}
 	return out
-}
-
-func (s *spmSession) tryAdd(left, right int) {
-	if left < 0 || right < 0 {
-		return
-	}
-	l, r := s.syms[left], s.syms[right]
-	id, ok := s.t.toID[s.text[l.off:r.off+r.n]]
-	if !ok {
-		return
-	}
-	s.queue.push(spmBigram{left: left, right: right, score: s.t.score[id], size: l.n + r.n})
 }
 
 // byteFallback returns the token of byte b, or UNK (then 0) when the

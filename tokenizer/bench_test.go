@@ -1,0 +1,86 @@
+package tokenizer
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mixedText returns about n bytes of mixed Chinese/English clinical text with
+// numbers, punctuation and whitespace runs.
+func mixedText(n int) string {
+	parts := []string{
+		"患者男性，45岁，主诉胸痛3天。", "The patient reports chest pain radiating to the left arm. ",
+		"血压 140/90 mmHg，心率 88 次/分。", "ECG shows ST elevation in leads II, III and aVF.\n",
+		"建议立即行冠状动脉造影检查！", "  Aspirin 300 mg PO stat; clopidogrel 600 mg.\t",
+		"既往有高血压病史10年，规律服用氨氯地平。", "Allergies: none known (NKDA).\n\n",
+	}
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		b.WriteString(parts[i%len(parts)])
+		if i%5 == 0 {
+			b.WriteString(strconv.Itoa(i * 37))
+		}
+	}
+	return b.String()
+}
+
+func benchEncode(b *testing.B, tok *Tokenizer) {
+	text := mixedText(1 << 20)
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tok.Encode(text, false, false)
+	}
+}
+
+func BenchmarkEncodeSPM(b *testing.B)       { benchEncode(b, openVocab(b, "llama-spm")) }
+func BenchmarkEncodeBPEQwen2(b *testing.B)  { benchEncode(b, openVocab(b, "qwen2")) }
+func BenchmarkEncodeBPELlama3(b *testing.B) { benchEncode(b, openVocab(b, "llama-bpe")) }
+func BenchmarkEncodeGemma4(b *testing.B)    { benchEncode(b, openVocab(b, "gemma-4")) }
+func BenchmarkEncodeStories(b *testing.B)   { benchEncode(b, embeddedTokenizer(b)) }
+
+func BenchmarkDecodeStream(b *testing.B) {
+	tok := openVocab(b, "qwen2")
+	text := mixedText(1 << 20)
+	ids := tok.Encode(text, false, false)
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		st := tok.NewStream()
+		for _, id := range ids {
+			st.Add(id)
+		}
+		st.Flush()
+	}
+}
+
+// TestLongWordIsNotQuadratic encodes 1 MB without any split point (one
+// pre-tokenizer word, one SentencePiece run) and checks it takes well under a
+// second per vocabulary family. llama.cpp's merge loops are O(n log n).
+func TestLongWordIsNotQuadratic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test")
+	}
+	word := strings.Repeat("abcdefghij", 1<<17/10*8) // ~1 MB of letters
+	han := strings.Repeat("患者胸痛", 1<<20/12)          // ~1 MB of Han characters
+	toks := map[string]*Tokenizer{"stories260K": embeddedTokenizer(t)}
+	if _, err := os.Stat(vocabDir); err == nil {
+		for _, name := range []string{"llama-spm", "qwen2", "llama-bpe", "gemma-4"} {
+			toks[name] = openVocab(t, name)
+		}
+	}
+	for name, tok := range toks {
+		for _, in := range []string{word, han} {
+			start := time.Now()
+			ids := tok.Encode(in, false, false)
+			d := time.Since(start)
+			t.Logf("%s: %d bytes -> %d tokens in %v", name, len(in), len(ids), d)
+			if d > 3*time.Second {
+				t.Errorf("%s: %d-byte word took %v", name, len(in), d)
+			}
+		}
+	}
+}
