@@ -279,3 +279,14 @@ func mustRowSize(t testing.TB, typ Type, n int) int {
 	}
 	return int(s)
 }
+
+// TestFP16Table: the lookup table used by the F16 dequantizer agrees with
+// FP16ToFP32 (itself tested exhaustively against IEEE rules) on every bit
+// pattern, NaN payloads included.
+func TestFP16Table(t *testing.T) {
+	for h := 0; h < 1<<16; h++ {
+		if a, b := math.Float32bits(fp16Table[h]), math.Float32bits(FP16ToFP32(uint16(h))); a != b {
+			t.Fatalf("%#04x: table %#08x, conversion %#08x", h, a, b)
+		}
+	}
+}
