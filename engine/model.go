@@ -62,6 +62,10 @@ type Model struct {
 
 	mu     sync.Mutex
 	graphs map[int]*stepGraph // by step length T
+	// execMu serialises graph executions: a compiled executable reuses its
+	// planned intermediate buffers, and the kernels pool runs one op at a time.
+	// Concurrent requests interleave step by step.
+	execMu sync.Mutex
 }
 
 // BackendName reports the backend the model runs on and whether the portable

@@ -187,7 +187,9 @@ func (s *Session) step(ids []int32, T int) (err error) {
 		s.donate[nIn+i] = true
 	}
 	s.kv = s.kv[:0:0] // donated: no longer ours until the outputs come back
+	m.execMu.Lock()
 	outs := sg.g.RunWithBuffers(s.inputs, s.donate, 0)
+	m.execMu.Unlock()
 	if err := tensors.ConstFlatData(outs[0], func(flat []float32) { copy(s.logits, flat) }); err != nil {
 		return err
 	}

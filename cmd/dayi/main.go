@@ -28,6 +28,7 @@ dayi supports clinicians; it does not replace them.`,
 	}
 	root.AddCommand(
 		newVersionCmd(),
+		newRunCmd(),
 		newInfoCmd(),
 		newQuantizeCmd(),
 		newTokenizeCmd(), newDetokenizeCmd(),
