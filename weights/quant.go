@@ -17,9 +17,10 @@ import (
 // ggml's reference outputs were made without contraction, so every product
 // that feeds an addition is wrapped in float32() where it matters.
 
-// DequantizeRow decodes src, a whole number of blocks of type t, into dst.
-// len(dst) must be a multiple of t's block size and len(src) exactly the bytes
-// of that many elements.
+// DequantizeRow decodes src, a whole number of blocks of type t, into dst,
+// bit-identical to ggml's to_float. len(dst) must be a multiple of t's block
+// size and len(src) exactly the bytes of that many elements. It does not
+// allocate.
 func DequantizeRow(t Type, dst []float32, src []byte) error {
 	tr, ok := t.Traits()
 	if !ok {
@@ -38,9 +39,12 @@ func DequantizeRow(t Type, dst []float32, src []byte) error {
 	return nil
 }
 
-// QuantizeRow encodes src into dst with ggml's reference quantizer for t.
-// len(src) must be a multiple of t's block size and len(dst) exactly the bytes
-// of that many elements.
+// QuantizeRow encodes src into dst with ggml's reference quantizer for t
+// (what llama-quantize runs without an importance matrix; for IQ4_NL that is
+// quantize_iq4_nl, as ggml_quantize_chunk calls it). len(src) must be a
+// multiple of t's block size and len(dst) exactly the bytes of that many
+// elements. Every block is encoded on its own, so src may hold several rows
+// and disjoint ranges may be quantized concurrently.
 func QuantizeRow(t Type, dst []byte, src []float32) error {
 	tr, ok := t.Traits()
 	if !ok {
