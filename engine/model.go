@@ -61,7 +61,7 @@ type Model struct {
 	embdRow    int64
 
 	mu     sync.Mutex
-	graphs map[int]*stepGraph // by step length T
+	graphs map[graphKey]*stepGraph
 	// execMu serialises graph executions: a compiled executable reuses its
 	// planned intermediate buffers, and the kernels pool runs one op at a time.
 	// Concurrent requests interleave step by step.
@@ -109,7 +109,7 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend %q: %w", cfg, err)
 	}
-	m = &Model{File: f, Hyper: h, arch: a, backend: be, graphs: map[int]*stepGraph{}}
+	m = &Model{File: f, Hyper: h, arch: a, backend: be, graphs: map[graphKey]*stepGraph{}}
 	_, m.portable = be.(byteBufferer)
 	m.portable = !m.portable
 	m.Ctx = h.ContextLength
@@ -226,18 +226,26 @@ type stepGraph struct {
 	nInputs int
 }
 
-// graphFor returns the compiled step graph for T rows, building it once.
-func (m *Model) graphFor(T int) (*stepGraph, error) {
+// graphKey names a compiled step: T rows, and whether it returns the logits
+// of the last row (generation) or the normalised hidden states of every row
+// (embeddings).
+type graphKey struct {
+	T      int
+	hidden bool
+}
+
+// graphFor returns the compiled step graph, building it once.
+func (m *Model) graphFor(k graphKey) (*stepGraph, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if sg, ok := m.graphs[T]; ok {
+	if sg, ok := m.graphs[k]; ok {
 		return sg, nil
 	}
-	sg, err := m.build(T)
+	sg, err := m.build(k)
 	if err != nil {
 		return nil, err
 	}
-	m.graphs[T] = sg
+	m.graphs[k] = sg
 	return sg, nil
 }
 
@@ -250,8 +258,9 @@ func (m *Model) hasLocal() bool {
 	return false
 }
 
-func (m *Model) build(T int) (sg *stepGraph, err error) {
+func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	defer recoverErr(&err)
+	T := key.T
 	h := m.Hyper
 	S := m.Ctx
 	g := graph.NewGraph(m.backend, fmt.Sprintf("%s_step%d", h.Arch, T))
@@ -289,10 +298,16 @@ func (m *Model) build(T int) (sg *stepGraph, err error) {
 	c.DynamicUpdate = m.backend.Capabilities().Operations[backends.OpTypeDynamicUpdateSlice]
 
 	hidden := m.arch.Forward(c)
-	hidden = graph.Gather(hidden, last) // [1, dim]: the row whose logits we need
 	norm, out := m.arch.OutputWeights()
-	logits := c.Linear(c.RMSNorm(hidden, norm), out)
-	outputs := append([]*arch.Node{logits}, c.KCache...)
+	var result *arch.Node
+	if key.hidden {
+		result = c.RMSNorm(hidden, norm) // [T, dim]
+		_ = last
+	} else {
+		hidden = graph.Gather(hidden, last) // [1, dim]: the row whose logits we need
+		result = c.Linear(c.RMSNorm(hidden, norm), out)
+	}
+	outputs := append([]*arch.Node{result}, c.KCache...)
 	outputs = append(outputs, c.VCache...)
 	g.Compile(outputs...)
 	return &stepGraph{g: g, T: T, nInputs: nInputs}, nil

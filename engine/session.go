@@ -22,6 +22,7 @@ type Session struct {
 	x, cos, sin, cosL, sinL []float32
 	mask, maskL             []bool
 	logits                  []float32
+	hidden                  []float32 // embedding mode: [rows, dim] of the last step
 	inputs                  []backends.Buffer
 	donate                  []bool
 }
@@ -91,12 +92,35 @@ func (s *Session) Eval(ctx context.Context, ids []int32) ([]float32, error) {
 		}
 		T := s.m.stepSize(len(ids), s.m.Ctx-s.pos)
 		n := min(T, len(ids))
-		if err := s.step(ids[:n], T); err != nil {
+		if err := s.step(ids[:n], graphKey{T: T}); err != nil {
 			return nil, err
 		}
 		ids = ids[n:]
 	}
 	return s.logits, nil
+}
+
+// Hidden feeds ids like Eval and returns the final-norm hidden state of every
+// one of them ([len(ids), dim], row-major), for embeddings.
+func (s *Session) Hidden(ctx context.Context, ids []int32) ([]float32, error) {
+	if s.pos+len(ids) > s.m.Ctx {
+		return nil, fmt.Errorf("%w: %d tokens at position %d exceed the context length %d", ErrContextFull, len(ids), s.pos, s.m.Ctx)
+	}
+	dim := s.m.Hyper.Dim
+	out := make([]float32, 0, len(ids)*dim)
+	for len(ids) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		T := s.m.stepSize(len(ids), s.m.Ctx-s.pos)
+		n := min(T, len(ids))
+		if err := s.step(ids[:n], graphKey{T: T, hidden: true}); err != nil {
+			return nil, err
+		}
+		out = append(out, s.hidden[:n*dim]...)
+		ids = ids[n:]
+	}
+	return out, nil
 }
 
 // stepSize picks the graph for n pending tokens with room cells left: the
@@ -119,11 +143,12 @@ func (m *Model) stepSize(n, room int) int {
 	return best
 }
 
-func (s *Session) step(ids []int32, T int) (err error) {
+func (s *Session) step(ids []int32, key graphKey) (err error) {
 	defer recoverErr(&err)
+	T := key.T
 	m := s.m
 	h := m.Hyper
-	sg, err := m.graphFor(T)
+	sg, err := m.graphFor(key)
 	if err != nil {
 		return err
 	}
@@ -187,10 +212,14 @@ func (s *Session) step(ids []int32, T int) (err error) {
 		s.donate[nIn+i] = true
 	}
 	s.kv = s.kv[:0:0] // donated: no longer ours until the outputs come back
-	m.execMu.Lock()
-	outs := sg.g.RunWithBuffers(s.inputs, s.donate, 0)
-	m.execMu.Unlock()
-	if err := tensors.ConstFlatData(outs[0], func(flat []float32) { copy(s.logits, flat) }); err != nil {
+	outs := m.run(sg, s.inputs, s.donate)
+	if err := tensors.ConstFlatData(outs[0], func(flat []float32) {
+		if key.hidden {
+			s.hidden = append(s.hidden[:0], flat...)
+		} else {
+			copy(s.logits, flat)
+		}
+	}); err != nil {
 		return err
 	}
 	outs[0].FinalizeAll()
@@ -236,4 +265,11 @@ func growB(b []bool, n int) []bool {
 		return make([]bool, n)
 	}
 	return b[:n]
+}
+
+// run executes a step graph, one at a time per model.
+func (m *Model) run(sg *stepGraph, in []backends.Buffer, donate []bool) []*tensors.Tensor {
+	m.execMu.Lock()
+	defer m.execMu.Unlock()
+	return sg.g.RunWithBuffers(in, donate, 0)
 }
