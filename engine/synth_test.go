@@ -111,6 +111,8 @@ func TestSynthOwnBackend(t *testing.T) {
 		if p == "tiny-gemma3" {
 			tol = 1e-3 // see TestSynthPortable
 		}
-		t.Run(p, func(t *testing.T) { checkSynth(t, p, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, tol) })
+		t.Run(p, func(t *testing.T) {
+			checkSynth(t, p, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, tol)
+		})
 	}
 }
