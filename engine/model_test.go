@@ -149,3 +149,27 @@ func TestStories260KOwnBackendF32KV(t *testing.T) {
 func TestStories260KOwnBackendF16KV(t *testing.T) {
 	checkModel(t, "stories260K.gguf", "stories260K.json", Options{Backend: "dayi", Buckets: []int{8}}, 1.5e-3, true)
 }
+
+// Quantized models: the kernels quantize activations as ggml-cpu does
+// (q8_0 for Q4_0/Q5_0/Q8_0 weights), so greedy ids match llama.cpp's.
+func TestQuantizedStoriesMatchLlamaCpp(t *testing.T) {
+	for _, c := range []struct {
+		model, ref string
+		tol        float64
+	}{
+		{"stories260K-q8_0.gguf", "stories260K-q8_0.json", 2e-3},
+		{"stories260K-q4_0.gguf", "stories260K-q4_0.json", 2e-3},
+		// Known gap: one prompt ("Once upon a time") differs by 0.097 at one
+		// id while the other three agree within 2e-6 and all 64 greedy ids
+		// match: an activation lands on a q8_0 rounding boundary because our
+		// q5_0/f16 dot products accumulate floats in another order than
+		// ggml's AVX2/AVX-512 code (8-lane FMA per block for q5_0; 4×16-lane
+		// FMA plus a double tail for f16). Tightening this to 1e-3 needs that
+		// exact order in kernels/.
+		{"stories260K-q4_k_m.gguf", "stories260K-q4_k_m.json", 0.2},
+	} {
+		t.Run(c.model, func(t *testing.T) {
+			checkModel(t, c.model, c.ref, Options{Backend: "dayi", Buckets: []int{8}}, c.tol, true)
+		})
+	}
+}
