@@ -7,11 +7,62 @@ package tokenizer
 // the leftmost pair). Characters left without a token fall back to <0xNN>
 // byte tokens.
 
+// spmChunk is the size beyond which encodeSPM looks for a place to cut.
+const spmChunk = 1024
+
 // encodeSPM appends the tokens of text (already escaped: ' ' -> ▁) to out.
+//
+// llama.cpp merges the whole text at once. Long texts are cut here into
+// pieces of about spmChunk bytes at places that no vocabulary token spans,
+// which gives the same ids (merges never cross such a place, and within a
+// piece they happen in the same relative order) with a queue that stays in
+// cache.
 func (t *Tokenizer) encodeSPM(m *merger, text string, out []int32) []int32 {
-	if text == "" {
-		return out
+	for start := 0; start < len(text); {
+		end := t.spmCut(text, start)
+		out = t.encodeSPMPiece(m, text[start:end], out)
+		start = end
 	}
+	return out
+}
+
+// spmCut returns where the piece starting at start ends: the first character
+// boundary spmChunk bytes on whose two neighbouring characters appear next to
+// each other in no token (so no token can span it), or len(text).
+func (t *Tokenizer) spmCut(text string, start int) int {
+	prev := -1
+	for p := start; p < len(text); {
+		n := min(utf8Len(text[p]), len(text)-p)
+		if p-start >= spmChunk && prev >= 0 {
+			if _, inToken := t.spmPairs[text[prev:p+n]]; !inToken {
+				return p
+			}
+		}
+		prev = p
+		p += n
+	}
+	return len(text)
+}
+
+// buildSPMPairs records every two adjacent characters inside a token, each
+// token split into characters as the SPM loop splits text.
+func (t *Tokenizer) buildSPMPairs() {
+	t.spmPairs = map[string]struct{}{}
+	for s := range t.toID {
+		prev := -1
+		for p := 0; p < len(s); {
+			n := min(utf8Len(s[p]), len(s)-p)
+			if prev >= 0 {
+				t.spmPairs[s[prev:p+n]] = struct{}{}
+			}
+			prev = p
+			p += n
+		}
+	}
+}
+
+// encodeSPMPiece merges one piece of text.
+func (t *Tokenizer) encodeSPMPiece(m *merger, text string, out []int32) []int32 {
 	m.split(text, false)
 	m.run(func(l, r *symbol) uint32 {
 		id, ok := t.toID[text[l.off:r.off+r.n]]

@@ -161,6 +161,7 @@ type Tokenizer struct {
 	byteTok [256]int32  // token of each byte for byte fallback, -1 if none
 
 	maxTokenLen int
+	spmPairs    map[string]struct{} // adjacent character pairs inside tokens (SPM)
 }
 
 // New builds a Tokenizer from plain vocabulary data.
@@ -269,6 +270,9 @@ func New(v Vocab) (*Tokenizer, error) {
 	t.detectSpecial()
 	t.buildSpecialCache(v)
 	t.buildByteTokens()
+	if t.kind == kindSPM {
+		t.buildSPMPairs()
+	}
 	t.pieces = make([]string, n)
 	for i := range t.pieces {
 		t.pieces[i] = t.renderPiece(int32(i))
