@@ -173,3 +173,52 @@ func TestQuantizedStoriesMatchLlamaCpp(t *testing.T) {
 		})
 	}
 }
+
+// llama-2-tiny-random (F16 weights, random): llama.cpp's top-10 first-position
+// ids must be ours, logits within 1e-3 (../shared/reference/README.md).
+func TestLlama2TinyRandomTop10(t *testing.T) {
+	f := openShared(t, "llama-2-tiny-random.gguf")
+	m, err := Load(f, Options{Backend: "dayi", ContextLength: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range loadRef(t, "llama-2-tiny-random.json") {
+		s, err := m.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, err := s.Eval(context.Background(), c.PromptIDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		top := c.FirstPosition.Top
+		if len(top) < 10 {
+			t.Fatalf("%q: reference has %d top ids", c.Prompt, len(top))
+		}
+		for i, want := range top {
+			if d := math.Abs(float64(logits[want.ID] - want.Logit)); d > 1e-3 {
+				t.Errorf("%q: id %d logit %g, llama.cpp %g", c.Prompt, want.ID, logits[want.ID], want.Logit)
+			}
+			// our rank of the id must be i (ties within 1e-3 may swap).
+			rank := 0
+			for _, v := range logits {
+				if v > logits[want.ID] {
+					rank++
+				}
+			}
+			if rank != i {
+				margin := 1.0
+				if i > 0 {
+					margin = math.Abs(float64(top[i-1].Logit - want.Logit))
+				}
+				if i+1 < len(top) {
+					margin = math.Min(margin, math.Abs(float64(want.Logit-top[i+1].Logit)))
+				}
+				if margin > 1e-3 {
+					t.Errorf("%q: id %d is our #%d, llama.cpp's #%d", c.Prompt, want.ID, rank, i)
+				}
+			}
+		}
+	}
+}
