@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
@@ -87,6 +88,34 @@ func TestLongWordIsNotQuadratic(t *testing.T) {
 			if d > 10*time.Second || (d > 200*time.Millisecond && d > 24*small) {
 				t.Errorf("%s: %d-byte word took %v, 1/8 of it %v", name, len(in), d, small)
 			}
+		}
+	}
+}
+
+// TestMixedMegabyteMatchesLlamaCpp compares the ids of the 1 MB benchmark
+// text with llama.cpp's (count and a polynomial hash, from
+// testdata/llamacpp_mixed.mjs).
+func TestMixedMegabyteMatchesLlamaCpp(t *testing.T) {
+	b, err := os.ReadFile("testdata/llamacpp_mixed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref map[string]struct {
+		N   int   `json:"n"`
+		Sum int64 `json:"sum"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	text := mixedText(1 << 20)
+	for name, r := range ref {
+		ids := openVocab(t, name).Encode(text, false, false)
+		var sum int64
+		for _, id := range ids {
+			sum = (sum*31 + int64(id)) % 1000000007
+		}
+		if len(ids) != r.N || sum != r.Sum {
+			t.Errorf("%s: %d ids, hash %d; llama.cpp %d ids, hash %d", name, len(ids), sum, r.N, r.Sum)
 		}
 	}
 }
