@@ -121,6 +121,43 @@ func (lm *LM) jsonMasker() (*jsonschema.Masker, error) {
 // it is produced (stop strings are held back and never emitted). It returns
 // when generation ends, ctx is cancelled, or onText returns an error.
 func (lm *LM) Generate(ctx context.Context, req *Request, onText func(string) error) (*Result, error) {
+	g, err := lm.start(ctx, req, onText)
+	if err != nil {
+		return nil, err
+	}
+	defer g.sess.Close()
+	for {
+		id, done, err := g.next(ctx)
+		if err != nil || done {
+			return g.res, err
+		}
+		if _, err := g.sess.Eval(ctx, []int32{id}); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// generation is one request in flight: its session, sampler, grammar state
+// and the text produced so far. LM.Generate and the Scheduler drive it.
+type generation struct {
+	lm      *LM
+	req     *Request
+	sess    *Session
+	smp     *sample.Sampler
+	stream  *tokenizer.Stream
+	stopper *sample.StopMatcher
+	grammar *jsonschema.State
+	masker  *jsonschema.Masker
+	mask    []bool
+	onText  func(string) error
+	text    []byte
+	res     *Result
+	evalAt  time.Time
+}
+
+// start tokenizes and prefills req; the session's logits then predict the
+// first generated token.
+func (lm *LM) start(ctx context.Context, req *Request, onText func(string) error) (*generation, error) {
 	ids, tmpl, err := lm.PromptTokens(req)
 	if err != nil {
 		return nil, err
@@ -134,117 +171,116 @@ func (lm *LM) Generate(ctx context.Context, req *Request, onText func(string) er
 	if len(ids) >= lm.Ctx {
 		return nil, fmt.Errorf("%w: %d tokens, context length %d", ErrPromptTooLong, len(ids), lm.Ctx)
 	}
-	var grammar *jsonschema.State
-	var mask []bool
-	var masker *jsonschema.Masker
+	g := &generation{lm: lm, req: req, onText: onText, res: &Result{PromptTokens: len(ids)}}
 	if len(req.Format) > 0 {
-		g, err := jsonschema.Compile(req.Format)
+		gr, err := jsonschema.Compile(req.Format)
 		if err != nil {
 			return nil, fmt.Errorf("format: %w", err)
 		}
-		if masker, err = lm.jsonMasker(); err != nil {
+		if g.masker, err = lm.jsonMasker(); err != nil {
 			return nil, err
 		}
-		grammar = g.NewState()
-		mask = make([]bool, lm.Tok.NumTokens())
+		g.grammar = gr.NewState()
+		g.mask = make([]bool, lm.Tok.NumTokens())
 	}
 	stops := append([]string(nil), req.Stop...)
 	if tmpl != nil {
 		stops = append(stops, tmpl.StopStrings()...)
 	}
-	sess, err := lm.NewSession()
-	if err != nil {
+	if g.sess, err = lm.NewSession(); err != nil {
 		return nil, err
 	}
-	defer sess.Close()
-
-	res := &Result{PromptTokens: len(ids)}
-	start := time.Now()
-	logits, err := sess.Eval(ctx, ids)
-	if err != nil {
+	t0 := time.Now()
+	if _, err := g.sess.Eval(ctx, ids); err != nil {
+		g.sess.Close()
 		return nil, err
 	}
-	res.PromptDuration = time.Since(start)
-	start = time.Now()
-	defer func() { res.EvalDuration = time.Since(start) }()
-
-	smp := sample.New(req.Sampling)
+	g.res.PromptDuration = time.Since(t0)
+	g.evalAt = time.Now()
+	g.smp = sample.New(req.Sampling)
 	for _, id := range ids {
-		smp.Accept(id)
+		g.smp.Accept(id)
 	}
-	stream := lm.Tok.NewStream()
-	stopper := sample.NewStopMatcher(stops)
-	var text []byte
-	emit := func(s string) error {
-		if s == "" {
-			return nil
-		}
-		text = append(text, s...)
-		return onText(s)
+	g.stream = lm.Tok.NewStream()
+	g.stopper = sample.NewStopMatcher(stops)
+	return g, nil
+}
+
+func (g *generation) emit(s string) error {
+	if s == "" {
+		return nil
 	}
-	finish := func(reason string) (*Result, error) {
-		if reason != DoneStop || res.StopString == "" {
-			if err := emit(stopper.Flush()); err != nil {
-				return nil, err
-			}
+	g.text = append(g.text, s...)
+	return g.onText(s)
+}
+
+func (g *generation) finish(reason string) error {
+	if g.res.StopString == "" {
+		if err := g.emit(g.stopper.Flush()); err != nil {
+			return err
 		}
-		res.DoneReason = reason
-		res.Text = string(text)
-		return res, nil
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	g.res.DoneReason = reason
+	g.res.Text = string(g.text)
+	g.res.EvalDuration = time.Since(g.evalAt)
+	return nil
+}
+
+// next samples from the session's current logits, emits text, and returns the
+// token to feed next, or done when the generation has ended (g.res is then
+// complete).
+func (g *generation) next(ctx context.Context) (int32, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, false, err
+	}
+	lm, res := g.lm, g.res
+	if g.req.MaxTokens > 0 && len(res.Tokens) >= g.req.MaxTokens {
+		return 0, true, g.finish(DoneLength)
+	}
+	var m []bool
+	if g.grammar != nil {
+		if err := g.masker.Fill(g.grammar, g.mask); err != nil {
+			return 0, false, err
 		}
-		if req.MaxTokens > 0 && len(res.Tokens) >= req.MaxTokens {
-			return finish(DoneLength)
-		}
-		var m []bool
-		if grammar != nil {
-			if err := masker.Fill(grammar, mask); err != nil {
-				return nil, err
-			}
-			m = mask
-		}
-		id := smp.Sample(logits, m)
-		if id == sample.NoToken {
-			return nil, fmt.Errorf("sampling: no token allowed")
-		}
-		if lm.Tok.IsEOG(id) {
-			piece, stopped := stopper.Push(stream.Flush())
-			if err := emit(piece); err != nil {
-				return nil, err
-			}
-			if stopped {
-				res.StopString, _ = stopper.Matched()
-			}
-			return finish(DoneStop)
-		}
-		res.Tokens = append(res.Tokens, id)
-		smp.Accept(id)
-		if grammar != nil {
-			if err := grammar.Advance(lm.Tok.TokenBytes(id)); err != nil {
-				return nil, fmt.Errorf("grammar: %w", err)
-			}
-		}
-		piece, stopped := stopper.Push(stream.Add(id))
-		if err := emit(piece); err != nil {
-			return nil, err
+		m = g.mask
+	}
+	id := g.smp.Sample(g.sess.Logits(), m)
+	if id == sample.NoToken {
+		return 0, false, fmt.Errorf("sampling: no token allowed")
+	}
+	if lm.Tok.IsEOG(id) {
+		piece, stopped := g.stopper.Push(g.stream.Flush())
+		if err := g.emit(piece); err != nil {
+			return 0, false, err
 		}
 		if stopped {
-			res.StopString, _ = stopper.Matched()
-			return finish(DoneStop)
+			res.StopString, _ = g.stopper.Matched()
 		}
-		if grammar != nil && grammar.Done() && !lm.anyAllowed(masker, grammar, mask) {
-			return finish(DoneStop)
-		}
-		if sess.Pos() >= lm.Ctx {
-			return finish(DoneLength) // context full: generation ends here, nothing is shifted out
-		}
-		if logits, err = sess.Eval(ctx, []int32{id}); err != nil {
-			return nil, err
+		return 0, true, g.finish(DoneStop)
+	}
+	res.Tokens = append(res.Tokens, id)
+	g.smp.Accept(id)
+	if g.grammar != nil {
+		if err := g.grammar.Advance(lm.Tok.TokenBytes(id)); err != nil {
+			return 0, false, fmt.Errorf("grammar: %w", err)
 		}
 	}
+	piece, stopped := g.stopper.Push(g.stream.Add(id))
+	if err := g.emit(piece); err != nil {
+		return 0, false, err
+	}
+	if stopped {
+		res.StopString, _ = g.stopper.Matched()
+		return 0, true, g.finish(DoneStop)
+	}
+	if g.grammar != nil && g.grammar.Done() && !lm.anyAllowed(g.masker, g.grammar, g.mask) {
+		return 0, true, g.finish(DoneStop)
+	}
+	if g.sess.Pos() >= lm.Ctx {
+		// Context full: generation ends here; nothing is shifted out.
+		return 0, true, g.finish(DoneLength)
+	}
+	return id, false, nil
 }
 
 // anyAllowed reports whether the grammar still allows a non-EOG token (a

@@ -230,9 +230,12 @@ type stepGraph struct {
 // of the last row (generation) or the normalised hidden states of every row
 // (embeddings).
 type graphKey struct {
-	T      int
-	hidden bool
+	T      int  // rows per sequence
+	B      int  // sequences (batched decode); 0 means 1
+	hidden bool // return normalised hidden states instead of last-row logits
 }
+
+func (k graphKey) seqs() int { return max(k.B, 1) }
 
 // graphFor returns the compiled step graph, building it once.
 func (m *Model) graphFor(k graphKey) (*stepGraph, error) {
@@ -260,33 +263,49 @@ func (m *Model) hasLocal() bool {
 
 func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	defer recoverErr(&err)
-	T := key.T
 	h := m.Hyper
 	S := m.Ctx
-	g := graph.NewGraph(m.backend, fmt.Sprintf("%s_step%d", h.Arch, T))
+	B := key.seqs()
+	rows := key.T * B
+	g := graph.NewGraph(m.backend, fmt.Sprintf("%s_step%dx%d", h.Arch, B, key.T))
 	f32 := dtypes.Float32
-	c := &arch.Ctx{G: g, H: h}
-	c.X = graph.Parameter(g, "x", shapes.Make(f32, T, h.Dim))
-	c.Pos = graph.Parameter(g, "pos", shapes.Make(dtypes.Int32))
-	last := graph.Parameter(g, "last", shapes.Make(dtypes.Int32, 1, 1))
-	c.Cos = graph.Parameter(g, "cos", shapes.Make(f32, T, h.RopeDim/2))
-	c.Sin = graph.Parameter(g, "sin", shapes.Make(f32, T, h.RopeDim/2))
-	c.Mask = graph.Parameter(g, "mask", shapes.Make(dtypes.Bool, T, S))
 	local := m.hasLocal()
+	c := &arch.Ctx{G: g, H: h, Seqs: make([]arch.Seq, B)}
+	// Parameter order (Session.run builds inputs in the same order): x, cos,
+	// sin, [cos_local, sin_local], last, then per sequence pos, mask,
+	// [mask_local]; then caches K (layer-major) and V; then the weights.
+	c.X = graph.Parameter(g, "x", shapes.Make(f32, rows, h.Dim))
+	c.Cos = graph.Parameter(g, "cos", shapes.Make(f32, rows, h.RopeDim/2))
+	c.Sin = graph.Parameter(g, "sin", shapes.Make(f32, rows, h.RopeDim/2))
 	if local {
-		c.CosLocal = graph.Parameter(g, "cos_local", shapes.Make(f32, T, h.RopeDim/2))
-		c.SinLocal = graph.Parameter(g, "sin_local", shapes.Make(f32, T, h.RopeDim/2))
-		c.MaskLocal = graph.Parameter(g, "mask_local", shapes.Make(dtypes.Bool, T, S))
+		c.CosLocal = graph.Parameter(g, "cos_local", shapes.Make(f32, rows, h.RopeDim/2))
+		c.SinLocal = graph.Parameter(g, "sin_local", shapes.Make(f32, rows, h.RopeDim/2))
+	}
+	last := graph.Parameter(g, "last", shapes.Make(dtypes.Int32, 1, 1))
+	for b := range c.Seqs {
+		sq := &c.Seqs[b]
+		sq.Rows = key.T
+		sq.Pos = graph.Parameter(g, fmt.Sprintf("pos%d", b), shapes.Make(dtypes.Int32))
+		sq.Mask = graph.Parameter(g, fmt.Sprintf("mask%d", b), shapes.Make(dtypes.Bool, key.T, S))
+		if local {
+			sq.MaskLocal = graph.Parameter(g, fmt.Sprintf("mask_local%d", b), shapes.Make(dtypes.Bool, key.T, S))
+		}
 	}
 	nInputs := g.NumParameters()
 	L := h.Layers
-	c.KCache = make([]*arch.Node, L)
-	c.VCache = make([]*arch.Node, L)
-	for l := 0; l < L; l++ {
-		c.KCache[l] = graph.Parameter(g, fmt.Sprintf("k%d", l), shapes.Make(m.kvDType, 1, S, h.KVHeads[l], h.HeadDim))
-	}
-	for l := 0; l < L; l++ {
-		c.VCache[l] = graph.Parameter(g, fmt.Sprintf("v%d", l), shapes.Make(m.kvDType, 1, S, h.KVHeads[l], h.HeadDim))
+	c.KCache = make([][]*arch.Node, L)
+	c.VCache = make([][]*arch.Node, L)
+	for _, cache := range []struct {
+		name string
+		dst  [][]*arch.Node
+	}{{"k", c.KCache}, {"v", c.VCache}} {
+		for l := 0; l < L; l++ {
+			cache.dst[l] = make([]*arch.Node, B)
+			for b := 0; b < B; b++ {
+				cache.dst[l][b] = graph.Parameter(g, fmt.Sprintf("%s%d_%d", cache.name, l, b),
+					shapes.Make(m.kvDType, 1, S, h.KVHeads[l], h.HeadDim))
+			}
+		}
 	}
 	for i, w := range m.weightList {
 		shape, err := m.backend.BufferShape(m.weightBufs[i])
@@ -300,17 +319,23 @@ func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	hidden := m.arch.Forward(c)
 	norm, out := m.arch.OutputWeights()
 	var result *arch.Node
-	if key.hidden {
-		result = c.RMSNorm(hidden, norm) // [T, dim]
-		_ = last
-	} else {
+	switch {
+	case key.hidden:
+		result = c.RMSNorm(hidden, norm) // [rows, dim]
+	case B > 1:
+		result = c.Linear(c.RMSNorm(hidden, norm), out) // [B, vocab]: one row per sequence
+	default:
 		hidden = graph.Gather(hidden, last) // [1, dim]: the row whose logits we need
 		result = c.Linear(c.RMSNorm(hidden, norm), out)
 	}
-	outputs := append([]*arch.Node{result}, c.KCache...)
-	outputs = append(outputs, c.VCache...)
+	outputs := []*arch.Node{result}
+	for _, cache := range [][][]*arch.Node{c.KCache, c.VCache} {
+		for l := 0; l < L; l++ {
+			outputs = append(outputs, cache[l]...)
+		}
+	}
 	g.Compile(outputs...)
-	return &stepGraph{g: g, T: T, nInputs: nInputs}, nil
+	return &stepGraph{g: g, T: key.T, nInputs: nInputs}, nil
 }
 
 // ropeTable fills cos/sin [T, RopeDim/2] for positions pos0… exactly as

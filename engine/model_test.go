@@ -222,3 +222,44 @@ func TestLlama2TinyRandomTop10(t *testing.T) {
 		}
 	}
 }
+
+// Batched decode: the reference prompts decoded together in one step per
+// token must give each prompt llama.cpp's greedy ids.
+func TestDecodeBatchMatchesLlamaCpp(t *testing.T) {
+	f := openShared(t, "stories260K.gguf")
+	m, err := Load(f, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cases := loadRef(t, "stories260K-f32kv.json")
+	var ss []*Session
+	next := make([]int32, len(cases))
+	for i, c := range cases {
+		s, err := m.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		logits, err := s.Eval(ctx, c.PromptIDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next[i] = argmax(logits)
+		ss = append(ss, s)
+	}
+	var sc StepScratch
+	for step := 0; step < len(cases[0].GeneratedIDs); step++ {
+		for i, c := range cases {
+			if next[i] != c.GeneratedIDs[step] {
+				t.Fatalf("%q: step %d: got %d want %d", c.Prompt, step, next[i], c.GeneratedIDs[step])
+			}
+		}
+		if err := m.DecodeBatch(ctx, ss, next, &sc); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range ss {
+			next[i] = argmax(s.Logits())
+		}
+	}
+}

@@ -18,13 +18,9 @@ type Session struct {
 	m   *Model
 	pos int
 	kv  []backends.Buffer // K for every layer, then V
-	// host staging reused across steps
-	x, cos, sin, cosL, sinL []float32
-	mask, maskL             []bool
-	logits                  []float32
-	hidden                  []float32 // embedding mode: [rows, dim] of the last step
-	inputs                  []backends.Buffer
-	donate                  []bool
+	scratch StepScratch // host staging reused across steps
+	logits  []float32
+	hidden  []float32 // embedding mode: [rows, dim] of the last step
 }
 
 // NewSession allocates a zeroed KV cache of the model's context length.
@@ -143,96 +139,173 @@ func (m *Model) stepSize(n, room int) int {
 	return best
 }
 
-func (s *Session) step(ids []int32, key graphKey) (err error) {
+func (s *Session) step(ids []int32, key graphKey) error {
+	return s.m.stepSeqs(key, []*Session{s}, [][]int32{ids}, &s.scratch)
+}
+
+// DecodeBatch feeds one token to each session in one batched step (the
+// weights are read once for all of them) and leaves each session's logits in
+// its Logits. Sessions must be distinct and have room for one more token.
+func (m *Model) DecodeBatch(ctx context.Context, ss []*Session, ids []int32, sc *StepScratch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(ss) != len(ids) || len(ss) == 0 {
+		return fmt.Errorf("decode batch: %d sessions, %d ids", len(ss), len(ids))
+	}
+	rows := make([][]int32, len(ss))
+	for i, s := range ss {
+		if s.m != m {
+			return fmt.Errorf("decode batch: session of another model")
+		}
+		if s.pos+1 > m.Ctx {
+			return fmt.Errorf("%w: session at position %d", ErrContextFull, s.pos)
+		}
+		rows[i] = ids[i : i+1]
+	}
+	if len(ss) == 1 {
+		return m.stepSeqs(graphKey{T: 1}, ss, rows, sc)
+	}
+	return m.stepSeqs(graphKey{T: 1, B: len(ss)}, ss, rows, sc)
+}
+
+// Logits returns the logits left by the session's last Eval or DecodeBatch.
+func (s *Session) Logits() []float32 { return s.logits }
+
+// StepScratch is reusable host staging for steps.
+type StepScratch struct {
+	x, cos, sin, cosL, sinL []float32
+	masks                   [][]bool
+	inputs                  []backends.Buffer
+	donate                  []bool
+}
+
+// stepSeqs runs one compiled step over sequences ss (ids[i] are the rows of
+// ss[i], at most key.T of them; the rest of the rows are padding).
+func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScratch) (err error) {
 	defer recoverErr(&err)
-	T := key.T
-	m := s.m
 	h := m.Hyper
 	sg, err := m.graphFor(key)
 	if err != nil {
 		return err
 	}
-	S := m.Ctx
+	B, T, S := len(ss), key.T, m.Ctx
+	rows := B * T
 	rd := h.RopeDim / 2
-	s.x = grow(s.x, T*h.Dim)
-	clear(s.x)
-	for i, id := range ids {
-		if err := m.embed(id, s.x[i*h.Dim:(i+1)*h.Dim]); err != nil {
-			return err
-		}
-	}
-	s.cos, s.sin = grow(s.cos, T*rd), grow(s.sin, T*rd)
-	ropeTable(s.cos, s.sin, T, h.RopeDim, s.pos, h.RopeBase, h.RopeScale)
-	s.mask = growB(s.mask, T*S)
-	fillMask(s.mask, T, S, s.pos, 0)
 	local := m.hasLocal()
+	sc.x = grow(sc.x, rows*h.Dim)
+	clear(sc.x)
+	sc.cos, sc.sin = grow(sc.cos, rows*rd), grow(sc.sin, rows*rd)
 	if local {
-		s.cosL, s.sinL = grow(s.cosL, T*rd), grow(s.sinL, T*rd)
-		ropeTable(s.cosL, s.sinL, T, h.RopeDim, s.pos, h.RopeBaseLocal, 1)
-		s.maskL = growB(s.maskL, T*S)
-		fillMask(s.maskL, T, S, s.pos, h.SlidingWindow)
+		sc.cosL, sc.sinL = grow(sc.cosL, rows*rd), grow(sc.sinL, rows*rd)
+	}
+	nMask := B
+	if local {
+		nMask = 2 * B
+	}
+	for len(sc.masks) < nMask {
+		sc.masks = append(sc.masks, nil)
+	}
+	for b, s := range ss {
+		r0 := b * T
+		for i, id := range ids[b] {
+			if err := m.embed(id, sc.x[(r0+i)*h.Dim:(r0+i+1)*h.Dim]); err != nil {
+				return err
+			}
+		}
+		ropeTable(sc.cos[r0*rd:], sc.sin[r0*rd:], T, h.RopeDim, s.pos, h.RopeBase, h.RopeScale)
+		sc.masks[b] = growB(sc.masks[b], T*S)
+		fillMask(sc.masks[b], T, S, s.pos, 0)
+		if local {
+			ropeTable(sc.cosL[r0*rd:], sc.sinL[r0*rd:], T, h.RopeDim, s.pos, h.RopeBaseLocal, 1)
+			sc.masks[B+b] = growB(sc.masks[B+b], T*S)
+			fillMask(sc.masks[B+b], T, S, s.pos, h.SlidingWindow)
+		}
 	}
 	be := m.backend
-	s.inputs = s.inputs[:0]
-	add := func(flat any, shape shapes.Shape) error {
+	sc.inputs = sc.inputs[:0]
+	var addErr error
+	add := func(flat any, shape shapes.Shape) {
+		if addErr != nil {
+			return
+		}
 		b, err := be.BufferFromFlatData(0, flat, shape)
 		if err != nil {
-			return err
+			addErr = err
+			return
 		}
-		s.inputs = append(s.inputs, b)
-		return nil
+		sc.inputs = append(sc.inputs, b)
 	}
 	f32 := dtypes.Float32
-	if err := add(s.x, shapes.Make(f32, T, h.Dim)); err != nil {
-		return err
-	}
-	if err := add([]int32{int32(s.pos)}, shapes.Make(dtypes.Int32)); err != nil {
-		return err
-	}
-	if err := add([]int32{int32(len(ids) - 1)}, shapes.Make(dtypes.Int32, 1, 1)); err != nil {
-		return err
-	}
-	add(s.cos, shapes.Make(f32, T, rd))
-	add(s.sin, shapes.Make(f32, T, rd))
-	add(s.mask, shapes.Make(dtypes.Bool, T, S))
+	add(sc.x, shapes.Make(f32, rows, h.Dim))
+	add(sc.cos, shapes.Make(f32, rows, rd))
+	add(sc.sin, shapes.Make(f32, rows, rd))
 	if local {
-		add(s.cosL, shapes.Make(f32, T, rd))
-		add(s.sinL, shapes.Make(f32, T, rd))
-		add(s.maskL, shapes.Make(dtypes.Bool, T, S))
+		add(sc.cosL, shapes.Make(f32, rows, rd))
+		add(sc.sinL, shapes.Make(f32, rows, rd))
 	}
-	nIn := len(s.inputs)
-	s.inputs = append(s.inputs, s.kv...)
-	s.inputs = append(s.inputs, m.weightBufs...)
-	s.donate = growB(s.donate, len(s.inputs))
-	clear(s.donate)
-	for i := range nIn {
-		s.donate[i] = true
-	}
-	for i := range s.kv {
-		s.donate[nIn+i] = true
-	}
-	s.kv = s.kv[:0:0] // donated: no longer ours until the outputs come back
-	outs := m.run(sg, s.inputs, s.donate)
-	if err := tensors.ConstFlatData(outs[0], func(flat []float32) {
-		if key.hidden {
-			s.hidden = append(s.hidden[:0], flat...)
-		} else {
-			copy(s.logits, flat)
+	add([]int32{int32(len(ids[0]) - 1)}, shapes.Make(dtypes.Int32, 1, 1))
+	for b, s := range ss {
+		add([]int32{int32(s.pos)}, shapes.Make(dtypes.Int32))
+		add(sc.masks[b], shapes.Make(dtypes.Bool, T, S))
+		if local {
+			add(sc.masks[B+b], shapes.Make(dtypes.Bool, T, S))
 		}
-	}); err != nil {
+	}
+	if addErr != nil {
+		return addErr
+	}
+	nIn := len(sc.inputs)
+	L := h.Layers
+	for _, half := range []int{0, L} { // K then V
+		for l := 0; l < L; l++ {
+			for _, s := range ss {
+				if len(s.kv) != 2*L {
+					return fmt.Errorf("session is closed or lost its cache in a failed step")
+				}
+				sc.inputs = append(sc.inputs, s.kv[half+l])
+			}
+		}
+	}
+	sc.inputs = append(sc.inputs, m.weightBufs...)
+	sc.donate = growB(sc.donate, len(sc.inputs))
+	clear(sc.donate)
+	for i := range nIn + 2*L*B {
+		sc.donate[i] = true
+	}
+	for _, s := range ss {
+		s.kv = s.kv[:0:0] // donated: no longer ours until the outputs come back
+	}
+	outs := m.run(sg, sc.inputs, sc.donate)
+	err = tensors.ConstFlatData(outs[0], func(flat []float32) {
+		switch {
+		case key.hidden:
+			ss[0].hidden = append(ss[0].hidden[:0], flat...)
+		default:
+			v := h.Vocab
+			for b, s := range ss {
+				copy(s.logits, flat[b*v:(b+1)*v])
+			}
+		}
+	})
+	outs[0].FinalizeAll()
+	if err != nil {
 		return err
 	}
-	outs[0].FinalizeAll()
-	kv := make([]backends.Buffer, 0, len(outs)-1)
-	for _, t := range outs[1:] {
-		b, err := t.DonateBuffer(be, 0)
-		if err != nil {
-			return err
+	for b, s := range ss {
+		kv := make([]backends.Buffer, 2*L)
+		for half := 0; half < 2; half++ {
+			for l := 0; l < L; l++ {
+				buf, err := outs[1+half*L*B+l*B+b].DonateBuffer(be, 0)
+				if err != nil {
+					return err
+				}
+				kv[half*L+l] = buf
+			}
 		}
-		kv = append(kv, b)
+		s.kv = kv
+		s.pos += len(ids[b])
 	}
-	s.kv = kv
-	s.pos += len(ids)
 	return nil
 }
 

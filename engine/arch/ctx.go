@@ -20,22 +20,30 @@ const GGUFSchemeBase = 1000
 type Ctx struct {
 	G *graph.Graph
 	H *Hyper
-	// X is the step's input embeddings [T, dim] (already looked up, unscaled).
+	// X is the step's input embeddings [T, dim] (already looked up, unscaled):
+	// the rows of every sequence of the step, one after the other.
 	X *Node
-	// Pos is the absolute position of X's first row (int32 scalar).
-	Pos *Node
 	// Cos and Sin are the rotary tables [T, RopeDim/2] for the global rope base;
 	// CosLocal/SinLocal for sliding-window layers (gemma3), nil otherwise.
 	Cos, Sin, CosLocal, SinLocal *Node
-	// Mask [T, S] (bool: true = attend) for global layers; MaskLocal for
-	// sliding-window layers.
-	Mask, MaskLocal *Node
-	// KCache and VCache hold per layer [1, S, KVHeads, HeadDim] on input; the
-	// step replaces them by the updated caches.
-	KCache, VCache []*Node
+	// Seqs are the sequences of the step: a prefill step has one sequence of T
+	// rows, a batched decode step B sequences of one row each.
+	Seqs []Seq
+	// KCache and VCache hold, per layer and per sequence, [1, S, KVHeads,
+	// HeadDim] on input; the step replaces them by the updated caches.
+	KCache, VCache [][]*Node
 	// DynamicUpdate tells whether the backend has DynamicUpdateSlice; without it
 	// the cache update uses a one-hot select (portable, O(S) per step).
 	DynamicUpdate bool
+}
+
+// Seq is one sequence of a step.
+type Seq struct {
+	Rows int   // rows of X that belong to it
+	Pos  *Node // absolute position of its first row (int32 scalar)
+	// Mask [Rows, S] (bool: true = attend) for global layers; MaskLocal for
+	// sliding-window layers.
+	Mask, MaskLocal *Node
 }
 
 // T returns the number of rows of the step.
@@ -121,39 +129,52 @@ func (c *Ctx) Rope(x, cos, sin *Node) *Node {
 	return out
 }
 
-// Attention writes k and v ([T, KVHeads, D]) into layer's cache at Pos and
-// attends q [T, Heads, D] over it; it returns [T, Heads*D].
+// Attention writes k and v ([T, KVHeads, D]) into each sequence's cache at
+// its position and attends q [T, Heads, D] over it; it returns [T, Heads*D].
 func (c *Ctx) Attention(layer int, q, k, v *Node, local bool) *Node {
-	T := c.T()
 	H, D := c.H.Heads, c.H.HeadDim
 	kv := c.H.KVHeads[layer]
-	kc, vc := c.KCache[layer], c.VCache[layer]
-	kc = c.updateCache(kc, k)
-	vc = c.updateCache(vc, v)
-	c.KCache[layer], c.VCache[layer] = kc, vc
-	mask := c.Mask
-	if local && c.MaskLocal != nil {
-		mask = c.MaskLocal
+	outs := make([]*Node, len(c.Seqs))
+	row := 0
+	for s, seq := range c.Seqs {
+		rows := func(x *Node) *Node {
+			if len(c.Seqs) == 1 {
+				return x
+			}
+			return graph.SliceAxis(x, 0, graph.AxisRange(row, row+seq.Rows))
+		}
+		kc := c.updateCache(c.KCache[layer][s], rows(k), seq.Pos)
+		vc := c.updateCache(c.VCache[layer][s], rows(v), seq.Pos)
+		c.KCache[layer][s], c.VCache[layer][s] = kc, vc
+		mask := seq.Mask
+		if local && seq.MaskLocal != nil {
+			mask = seq.MaskLocal
+		}
+		q4 := graph.Reshape(rows(q), 1, seq.Rows, H, D)
+		out := graph.BackendFusedScaledDotProductAttention(q4, kc, vc, mask, H, kv, backends.AxesLayoutBSHD,
+			float64(c.H.AttnScale), false, nil)
+		outs[s] = graph.Reshape(out, seq.Rows, H*D)
+		row += seq.Rows
 	}
-	q4 := graph.Reshape(q, 1, T, H, D)
-	out := graph.BackendFusedScaledDotProductAttention(q4, kc, vc, mask, H, kv, backends.AxesLayoutBSHD,
-		float64(c.H.AttnScale), false, nil)
-	return graph.Reshape(out, T, H*D)
+	if len(outs) == 1 {
+		return outs[0]
+	}
+	return graph.Concatenate(outs, 0)
 }
 
-// updateCache writes rows [T, KV, D] into cache [1, S, KV, D] at Pos.
-func (c *Ctx) updateCache(cache, rows *Node) *Node {
+// updateCache writes rows [T, KV, D] into cache [1, S, KV, D] at pos.
+func (c *Ctx) updateCache(cache, rows, pos *Node) *Node {
 	dims := rows.Shape().Dimensions
 	T := dims[0]
 	upd := graph.ConvertDType(graph.Reshape(rows, 1, T, dims[1], dims[2]), cache.DType())
 	if c.DynamicUpdate {
 		zero := graph.Scalar(c.G, dtypes.Int32, 0)
-		return graph.DynamicUpdateSlice(cache, upd, []*Node{zero, c.Pos, zero, zero})
+		return graph.DynamicUpdateSlice(cache, upd, []*Node{zero, pos, zero, zero})
 	}
 	// Portable path: one-hot [S, T] placement, selected with Where.
 	S := cache.Shape().Dimensions[1]
 	sIdx := graph.Iota(c.G, shapes.Make(dtypes.Int32, S, T), 0)
-	tIdx := graph.Add(graph.Iota(c.G, shapes.Make(dtypes.Int32, S, T), 1), c.Pos)
+	tIdx := graph.Add(graph.Iota(c.G, shapes.Make(dtypes.Int32, S, T), 1), pos)
 	onehot := graph.Equal(sIdx, tIdx)
 	placed := graph.DotGeneral(graph.ConvertDType(onehot, dtypes.Float32), []int{1}, nil,
 		graph.Reshape(graph.ConvertDType(rows, dtypes.Float32), T, dims[1]*dims[2]), []int{0}, nil)
