@@ -15,10 +15,10 @@ import (
 // place) and position. A Session is not safe for concurrent use; many sessions
 // of one Model may run concurrently.
 type Session struct {
-	m   *Model
-	pos int
-	kv  []backends.Buffer // K for every layer, then V
-	scratch StepScratch // host staging reused across steps
+	m       *Model
+	pos     int
+	kv      []backends.Buffer // K for every layer, then V
+	scratch StepScratch       // host staging reused across steps
 	logits  []float32
 	hidden  []float32 // embedding mode: [rows, dim] of the last step
 }
