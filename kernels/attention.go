@@ -63,11 +63,12 @@ func (p *Pool) Attention(q []float32, T, H, D int, kf32, vf32 []float32, kf16, v
 func (at *attnTask) run(lo, hi, worker int) {
 	D := at.D
 	group := at.H / at.Hkv
-	sc := at.p.floatScratch(worker, at.kvLen)
-	var h16 []uint16
-	if at.kf16 != nil {
-		h16 = at.p.halfScratch(worker, max(D, at.kvLen))
-	}
+	stride := at.Hkv * D
+	// Worker scratch: scores/probabilities for up to kvLen keys, then the
+	// f16-rounded query.
+	sc := at.p.floatScratch(worker, at.kvLen+D)
+	qf := sc[at.kvLen:]
+	half := at.kf16 != nil
 	for item := lo; item < hi; item++ {
 		i, h := item/at.H, item%at.H
 		kvh := h / group
@@ -79,55 +80,155 @@ func (at *attnTask) run(lo, hi, worker int) {
 		}
 		q := at.q[(i*at.H+h)*D : (i*at.H+h+1)*D]
 		o := at.out[(i*at.H+h)*D : (i*at.H+h+1)*D]
-		clear(o)
 		if jhi <= jlo {
+			clear(o)
 			continue
 		}
-		// Scores.
-		mx := float32(math.Inf(-1))
-		if h16 != nil {
-			qh := h16[:D]
+		n := jhi - jlo
+		s := sc[:n]
+		off := (jlo*at.Hkv + kvh) * D
+		// Scores s[j-jlo] = (q·k_j)*scale.
+		if half {
 			for d, v := range q {
-				qh[d] = weights.FP32ToFP16(v)
+				qf[d] = weights.FP16ToFP32(weights.FP32ToFP16(v))
 			}
-			for j := jlo; j < jhi; j++ {
-				off := (j*at.Hkv + kvh) * D
-				s := dotH16(at.kf16[off:off+D], qh) * at.scale
-				sc[j] = s
-				mx = max(mx, s)
-			}
+			kScoresH16(s, at.kf16[off:], stride, qf, at.scale)
 		} else {
-			for j := jlo; j < jhi; j++ {
-				off := (j*at.Hkv + kvh) * D
-				s := dotF32s(at.kf32[off:off+D], q) * at.scale
-				sc[j] = s
-				mx = max(mx, s)
-			}
+			kScoresF32(s, at.kf32[off:], stride, q, at.scale)
 		}
 		// Softmax: exp in float32 precision, sum in float64 (ggml_vec_soft_max_f32).
-		var sum float64
-		for j := jlo; j < jhi; j++ {
-			e := float32(math.Exp(float64(sc[j] - mx)))
-			sc[j] = e
-			sum += float64(e)
-		}
-		inv := float32(1 / sum)
+		inv := float32(1 / kSoftmax(s))
 		// Weighted values.
-		if h16 != nil {
-			for j := jlo; j < jhi; j++ {
-				pj := weights.FP16ToFP32(weights.FP32ToFP16(sc[j] * inv))
-				off := (j*at.Hkv + kvh) * D
-				axpyH16(o, at.vf16[off:off+D], pj)
-			}
+		if half {
+			kProbsH16(s, inv)
+			kPVH16(o, at.vf16[off:], stride, s)
 		} else {
-			for j := jlo; j < jhi; j++ {
-				pj := sc[j] * inv
-				off := (j*at.Hkv + kvh) * D
-				v := at.vf32[off : off+D]
-				for d := range o {
-					o[d] += float32(pj * v[d])
-				}
+			for j := range s {
+				s[j] *= inv
 			}
+			kPVF32(o, at.vf32[off:], stride, s)
+		}
+	}
+}
+
+// Attention kernels, selected at initialisation (attn_amd64.go). Each works
+// on n = len(s) (or len(p)) K/V rows of length len(q) (or len(o)), row j
+// starting at element j*stride.
+var (
+	kScoresH16 = scoresH16Go
+	kScoresF32 = scoresF32Go
+	kProbsH16  = probsH16Go
+	kPVH16     = pvH16Go
+	kPVF32     = pvF32Go
+	kSoftmax   = softmaxGo
+)
+
+// softmaxGo sets s[j] = expPoly(s[j]-max(s)) and returns sum_j s[j] in
+// float64, accumulated in 4 lanes (lane j&3, in order) and then added as
+// (l0+l1)+(l2+l3), the order of the 4-wide SIMD twin.
+func softmaxGo(s []float32) float64 {
+	mx := float32(math.Inf(-1))
+	for _, v := range s {
+		mx = max(mx, v)
+	}
+	var acc [4]float64
+	for j, v := range s {
+		e := expPoly(v - mx)
+		s[j] = e
+		acc[j&3] += float64(e)
+	}
+	return (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+// expPoly is exp(x) rounded to float32, computed in float64 so that it is
+// the correctly rounded value except for float64-level ties (relative error
+// of the float64 value below 1e-15): x = k*ln2 + r with the ln2 split of
+// fdlibm's e_exp.c, exp(r) by its degree-12 Taylor polynomial in Horner form
+// with fused multiply-adds (|r| <= ln2/2 gives a truncation error below
+// 2e-16), scaled by 2^k built in the exponent bits. ggml's own
+// ggml_v_expf is a float32 approximation of about 1.5 ulp, so neither
+// this nor math.Exp is bit-equal to llama.cpp; this form vectorises.
+// Inputs are clamped to [-120, 100] (exp rounds to 0 or +Inf in float32
+// beyond), NaN stays NaN.
+func expPoly(x32 float32) float32 {
+	x := float64(x32)
+	if x < -120 {
+		x = -120
+	}
+	if x > 100 {
+		x = 100
+	}
+	k := math.RoundToEven(x * expLog2e)
+	r := math.FMA(-k, expLn2Hi, x)
+	r = math.FMA(-k, expLn2Lo, r)
+	p := expCoef[0]
+	for _, c := range expCoef[1:] {
+		p = math.FMA(p, r, c)
+	}
+	p = math.FMA(p, r, 1)
+	scale := math.Float64frombits(math.Float64bits(k+expBias) << 52)
+	return float32(p * scale)
+}
+
+// expPoly constants (also in attn_amd64.s): log2(e); ln2 = expLn2Hi +
+// expLn2Lo (fdlibm ln2HI/ln2LO); expBias = 2^52+1023 puts k+1023 in the low
+// mantissa bits; expCoef = 1/12!, 1/11!, ..., 1/2!, 1/1!.
+const (
+	expLog2e = 1.4426950408889634
+	expLn2Hi = 6.93147180369123816490e-01
+	expLn2Lo = 1.90821492927058770002e-10
+	expBias  = 4503599627371519.0
+)
+
+var expCoef = [...]float64{
+	1.0 / 479001600, 1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880, 1.0 / 40320,
+	1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1,
+}
+
+// scoresH16Go sets s[j] = (q·k_j)*scale for f16 rows k_j and a query whose
+// values are f16 values (so products are exact), in dotH16's 16-lane order.
+func scoresH16Go(s []float32, k []uint16, stride int, q []float32, scale float32) {
+	for j := range s {
+		kj := k[j*stride : j*stride+len(q)]
+		var acc [16]float32
+		for d, v := range q {
+			acc[d&15] += weights.FP16ToFP32(kj[d]) * v
+		}
+		s[j] = reduce16(&acc) * scale
+	}
+}
+
+// scoresF32Go is scoresH16Go for f32 rows, in dotF32s's order.
+func scoresF32Go(s, k []float32, stride int, q []float32, scale float32) {
+	for j := range s {
+		s[j] = dotF32s(k[j*stride:j*stride+len(q)], q) * scale
+	}
+}
+
+// probsH16Go sets p[j] = f16(p[j]*inv), the probabilities as ggml's F16
+// matmul sees them.
+func probsH16Go(p []float32, inv float32) {
+	for j, v := range p {
+		p[j] = weights.FP16ToFP32(weights.FP32ToFP16(v * inv))
+	}
+}
+
+// pvH16Go sets o = sum_j p[j]*v_j over f16 rows v_j, summed in order j (p
+// holds f16 values, so products are exact).
+func pvH16Go(o []float32, v []uint16, stride int, p []float32) {
+	clear(o)
+	for j, pj := range p {
+		axpyH16(o, v[j*stride:j*stride+len(o)], pj)
+	}
+}
+
+// pvF32Go is pvH16Go for f32 rows; each product is rounded before the add.
+func pvF32Go(o, v []float32, stride int, p []float32) {
+	clear(o)
+	for j, pj := range p {
+		vj := v[j*stride : j*stride+len(o)]
+		for d := range o {
+			o[d] += float32(pj * vj[d])
 		}
 	}
 }

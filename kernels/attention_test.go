@@ -133,3 +133,47 @@ func TestPoolFor(t *testing.T) {
 		}
 	}
 }
+
+// TestExpPoly compares expPoly with the correctly rounded float32 exp (from
+// math.Exp in float64, whose error of under 1 float64 ulp matters only at
+// float32 ties): every result within 1 float32 ulp, and differences rare.
+func TestExpPoly(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	diff := 0
+	const n = 2000000
+	for i := 0; i < n; i++ {
+		var x float32
+		switch i % 4 {
+		case 0:
+			x = float32(-rng.Float64() * 110) // down to float32 subnormals and 0
+		case 1:
+			x = float32(-rng.Float64() * 2)
+		case 2:
+			x = float32(rng.Float64() * 95) // up to +Inf
+		default:
+			x = -float32(rng.ExpFloat64() * 1e-3)
+		}
+		got, want := expPoly(x), float32(math.Exp(float64(x)))
+		if got != want {
+			d := int64(math.Float32bits(got)) - int64(math.Float32bits(want))
+			if d < -1 || d > 1 {
+				t.Fatalf("expPoly(%g) = %g, want %g", x, got, want)
+			}
+			diff++
+		}
+	}
+	if diff > n/100000 {
+		t.Errorf("expPoly differs by 1 ulp from float32(math.Exp) in %d of %d cases", diff, n)
+	}
+	t.Logf("%d of %d differ by 1 ulp", diff, n)
+	for _, c := range []struct{ x, want float32 }{
+		{0, 1}, {-200, 0}, {200, float32(math.Inf(1))}, {float32(math.Inf(-1)), 0},
+	} {
+		if got := expPoly(c.x); got != c.want {
+			t.Errorf("expPoly(%g) = %g, want %g", c.x, got, c.want)
+		}
+	}
+	if got := expPoly(float32(math.NaN())); got == got {
+		t.Errorf("expPoly(NaN) = %g, want NaN", got)
+	}
+}

@@ -1,0 +1,101 @@
+package kernels
+
+// Assembly attention kernels (attn_amd64.s); d is a multiple of 8 and the
+// wrappers check lengths so a caller bug cannot read out of bounds.
+
+//go:noescape
+func scoresH16(sc *float32, k *uint16, stride, n int, q *float32, d int, scale float32)
+
+//go:noescape
+func scoresF32(sc, k *float32, stride, n int, q *float32, d int, scale float32)
+
+//go:noescape
+func probsH16(p *float32, n int, inv float32)
+
+//go:noescape
+func pvH16(o *float32, v *uint16, stride, n int, p *float32, d int)
+
+//go:noescape
+func pvF32(o, v *float32, stride, n int, p *float32, d int)
+
+// rowsFit reports whether n rows of length d at stride fit in have elements.
+func rowsFit(n, d, stride, have int) bool {
+	return n == 0 || (n-1)*stride+d <= have
+}
+
+func scoresH16Asm(s []float32, k []uint16, stride int, q []float32, scale float32) {
+	d := len(q)
+	if len(s) == 0 || d == 0 || d%8 != 0 || !rowsFit(len(s), d, stride, len(k)) {
+		scoresH16Go(s, k, stride, q, scale)
+		return
+	}
+	scoresH16(&s[0], &k[0], stride, len(s), &q[0], d, scale)
+}
+
+func scoresF32Asm(s, k []float32, stride int, q []float32, scale float32) {
+	d := len(q)
+	if len(s) == 0 || d == 0 || d%8 != 0 || !rowsFit(len(s), d, stride, len(k)) {
+		scoresF32Go(s, k, stride, q, scale)
+		return
+	}
+	scoresF32(&s[0], &k[0], stride, len(s), &q[0], d, scale)
+}
+
+func probsH16Asm(p []float32, inv float32) {
+	if len(p) == 0 {
+		return
+	}
+	probsH16(&p[0], len(p), inv)
+}
+
+func pvH16Asm(o []float32, v []uint16, stride int, p []float32) {
+	d := len(o)
+	if len(p) == 0 || d == 0 || d%8 != 0 || !rowsFit(len(p), d, stride, len(v)) {
+		pvH16Go(o, v, stride, p)
+		return
+	}
+	pvH16(&o[0], &v[0], stride, len(p), &p[0], d)
+}
+
+func pvF32Asm(o, v []float32, stride int, p []float32) {
+	d := len(o)
+	if len(p) == 0 || d == 0 || d%8 != 0 || !rowsFit(len(p), d, stride, len(v)) {
+		pvF32Go(o, v, stride, p)
+		return
+	}
+	pvF32(&o[0], &v[0], stride, len(p), &p[0], d)
+}
+
+func init() {
+	if hasAVX2 {
+		kScoresH16, kScoresF32, kProbsH16 = scoresH16Asm, scoresF32Asm, probsH16Asm
+		kPVH16, kPVF32, kSoftmax = pvH16Asm, pvF32Asm, softmaxAsm
+	}
+}
+
+//go:noescape
+func maxF32(s *float32, n int) float32
+
+//go:noescape
+func expSum4(s *float32, n4 int, mx float32, acc *[4]float64)
+
+// softmaxAsm is softmaxGo with the max and the first len(s)&^3 exponentials
+// in assembly; the tail uses the same scalar expPoly.
+func softmaxAsm(s []float32) float64 {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	mx := maxF32(&s[0], n)
+	var acc [4]float64
+	n4 := n &^ 3
+	if n4 > 0 {
+		expSum4(&s[0], n4, mx, &acc)
+	}
+	for j := n4; j < n; j++ {
+		e := expPoly(s[j] - mx)
+		s[j] = e
+		acc[j&3] += float64(e)
+	}
+	return (acc[0] + acc[1]) + (acc[2] + acc[3])
+}

@@ -1,0 +1,437 @@
+#include "textflag.h"
+
+// AVX2/F16C/FMA attention kernels (see attn.go for the pure-Go twins and the
+// accumulation orders they reproduce bit for bit). Head dimension d is a
+// multiple of 8. In the f16 kernels every product is of two values exactly
+// representable in f16, so it is exact in float32 and the fused multiply-add
+// rounds like the twins' separate multiply and add; the f32 kernels multiply
+// and add unfused.
+
+// REDUCE folds Y0 (lanes 0..7) and Y1 (lanes 8..15) like reduce16 into X0.
+#define REDUCE \
+	VADDPS       Y1, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS       X1, X0, X0; \
+	VMOVHLPS     X0, X0, X1; \
+	VADDPS       X1, X0, X0; \
+	VMOVSHDUP    X0, X1; \
+	VADDSS       X1, X0, X0
+
+// func scoresH16(sc *float32, k *uint16, stride, n int, q *float32, d int, scale float32)
+TEXT ·scoresH16(SB), NOSPLIT, $0-52
+	MOVQ  sc+0(FP), DI
+	MOVQ  k+8(FP), SI
+	MOVQ  stride+16(FP), R8
+	SHLQ  $1, R8
+	MOVQ  n+24(FP), CX
+	MOVQ  q+32(FP), DX
+	MOVQ  d+40(FP), R9
+	MOVSS scale+48(FP), X15
+	TESTQ CX, CX
+	JLE   sh_done
+
+sh_row:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ   SI, AX
+	MOVQ   DX, BX
+	MOVQ   R9, R10
+
+sh_d16:
+	CMPQ        R10, $16
+	JLT         sh_d8
+	VCVTPH2PS   0(AX), Y2
+	VCVTPH2PS   16(AX), Y3
+	VFMADD231PS 0(BX), Y2, Y0
+	VFMADD231PS 32(BX), Y3, Y1
+	ADDQ        $32, AX
+	ADDQ        $64, BX
+	SUBQ        $16, R10
+	JMP         sh_d16
+
+sh_d8:
+	TESTQ       R10, R10
+	JZ          sh_red
+	VCVTPH2PS   0(AX), Y2
+	VFMADD231PS 0(BX), Y2, Y0
+
+sh_red:
+	REDUCE
+	VMULSS X15, X0, X0
+	MOVSS  X0, 0(DI)
+	ADDQ   $4, DI
+	ADDQ   R8, SI
+	DECQ   CX
+	JNZ    sh_row
+
+sh_done:
+	VZEROUPPER
+	RET
+
+// func scoresF32(sc, k *float32, stride, n int, q *float32, d int, scale float32)
+TEXT ·scoresF32(SB), NOSPLIT, $0-52
+	MOVQ  sc+0(FP), DI
+	MOVQ  k+8(FP), SI
+	MOVQ  stride+16(FP), R8
+	SHLQ  $2, R8
+	MOVQ  n+24(FP), CX
+	MOVQ  q+32(FP), DX
+	MOVQ  d+40(FP), R9
+	MOVSS scale+48(FP), X15
+	TESTQ CX, CX
+	JLE   sf_done
+
+sf_row:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ   SI, AX
+	MOVQ   DX, BX
+	MOVQ   R9, R10
+
+sf_d16:
+	CMPQ    R10, $16
+	JLT     sf_d8
+	VMOVUPS 0(AX), Y2
+	VMOVUPS 32(AX), Y3
+	VMULPS  0(BX), Y2, Y2
+	VMULPS  32(BX), Y3, Y3
+	VADDPS  Y2, Y0, Y0
+	VADDPS  Y3, Y1, Y1
+	ADDQ    $64, AX
+	ADDQ    $64, BX
+	SUBQ    $16, R10
+	JMP     sf_d16
+
+sf_d8:
+	TESTQ   R10, R10
+	JZ      sf_red
+	VMOVUPS 0(AX), Y2
+	VMULPS  0(BX), Y2, Y2
+	VADDPS  Y2, Y0, Y0
+
+sf_red:
+	REDUCE
+	VMULSS X15, X0, X0
+	MOVSS  X0, 0(DI)
+	ADDQ   $4, DI
+	ADDQ   R8, SI
+	DECQ   CX
+	JNZ    sf_row
+
+sf_done:
+	VZEROUPPER
+	RET
+
+// func probsH16(p *float32, n int, inv float32)
+// p[j] = f16(p[j]*inv) as float32 (VCVTPS2PH with imm 0: round to nearest even).
+TEXT ·probsH16(SB), NOSPLIT, $0-20
+	MOVQ         p+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS inv+16(FP), Y15
+
+ph_8:
+	CMPQ      CX, $8
+	JLT       ph_1
+	VMULPS    0(DI), Y15, Y0
+	VCVTPS2PH $0, Y0, X0
+	VCVTPH2PS X0, Y0
+	VMOVUPS   Y0, 0(DI)
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JMP       ph_8
+
+ph_1:
+	TESTQ     CX, CX
+	JZ        ph_done
+	VMOVSS    0(DI), X0
+	VMULSS    X15, X0, X0
+	VCVTPS2PH $0, X0, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, 0(DI)
+	ADDQ      $4, DI
+	DECQ      CX
+	JMP       ph_1
+
+ph_done:
+	VZEROUPPER
+	RET
+
+// PV_PASS32 / PV_PASS8 accumulate sum_j p[j]*row_j[0:32] (or [0:8]) in
+// sequence j = 0..n-1, starting from zero. LOADn converts 8 values at an
+// offset of row AX into Yn; MADD combines Yn with the broadcast p in Y4.
+
+// func pvH16(o *float32, v *uint16, stride, n int, p *float32, d int)
+TEXT ·pvH16(SB), NOSPLIT, $0-48
+	MOVQ o+0(FP), DI
+	MOVQ v+8(FP), SI
+	MOVQ stride+16(FP), R8
+	SHLQ $1, R8
+	MOVQ n+24(FP), CX
+	MOVQ p+32(FP), DX
+	MOVQ d+40(FP), R9
+
+ph32_pass:
+	CMPQ   R9, $32
+	JLT    ph8_pass
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, AX
+	MOVQ   DX, BX
+	MOVQ   CX, R10
+	TESTQ  R10, R10
+	JZ     ph32_store
+
+ph32_row:
+	VBROADCASTSS 0(BX), Y4
+	VCVTPH2PS    0(AX), Y5
+	VCVTPH2PS    16(AX), Y6
+	VCVTPH2PS    32(AX), Y7
+	VCVTPH2PS    48(AX), Y8
+	VFMADD231PS  Y5, Y4, Y0
+	VFMADD231PS  Y6, Y4, Y1
+	VFMADD231PS  Y7, Y4, Y2
+	VFMADD231PS  Y8, Y4, Y3
+	ADDQ         $4, BX
+	ADDQ         R8, AX
+	DECQ         R10
+	JNZ          ph32_row
+
+ph32_store:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, DI
+	ADDQ    $64, SI
+	SUBQ    $32, R9
+	JMP     ph32_pass
+
+ph8_pass:
+	CMPQ   R9, $8
+	JLT    pvh_done
+	VXORPS Y0, Y0, Y0
+	MOVQ   SI, AX
+	MOVQ   DX, BX
+	MOVQ   CX, R10
+	TESTQ  R10, R10
+	JZ     ph8_store
+
+ph8_row:
+	VBROADCASTSS 0(BX), Y4
+	VCVTPH2PS    0(AX), Y5
+	VFMADD231PS  Y5, Y4, Y0
+	ADDQ         $4, BX
+	ADDQ         R8, AX
+	DECQ         R10
+	JNZ          ph8_row
+
+ph8_store:
+	VMOVUPS Y0, 0(DI)
+	ADDQ    $32, DI
+	ADDQ    $16, SI
+	SUBQ    $8, R9
+	JMP     ph8_pass
+
+pvh_done:
+	VZEROUPPER
+	RET
+
+// func pvF32(o, v *float32, stride, n int, p *float32, d int)
+TEXT ·pvF32(SB), NOSPLIT, $0-48
+	MOVQ o+0(FP), DI
+	MOVQ v+8(FP), SI
+	MOVQ stride+16(FP), R8
+	SHLQ $2, R8
+	MOVQ n+24(FP), CX
+	MOVQ p+32(FP), DX
+	MOVQ d+40(FP), R9
+
+pf32_pass:
+	CMPQ   R9, $32
+	JLT    pf8_pass
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, AX
+	MOVQ   DX, BX
+	MOVQ   CX, R10
+	TESTQ  R10, R10
+	JZ     pf32_store
+
+pf32_row:
+	VBROADCASTSS 0(BX), Y4
+	VMULPS       0(AX), Y4, Y5
+	VMULPS       32(AX), Y4, Y6
+	VMULPS       64(AX), Y4, Y7
+	VMULPS       96(AX), Y4, Y8
+	VADDPS       Y5, Y0, Y0
+	VADDPS       Y6, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	ADDQ         $4, BX
+	ADDQ         R8, AX
+	DECQ         R10
+	JNZ          pf32_row
+
+pf32_store:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, DI
+	ADDQ    $128, SI
+	SUBQ    $32, R9
+	JMP     pf32_pass
+
+pf8_pass:
+	CMPQ   R9, $8
+	JLT    pvf_done
+	VXORPS Y0, Y0, Y0
+	MOVQ   SI, AX
+	MOVQ   DX, BX
+	MOVQ   CX, R10
+	TESTQ  R10, R10
+	JZ     pf8_store
+
+pf8_row:
+	VBROADCASTSS 0(BX), Y4
+	VMULPS       0(AX), Y4, Y5
+	VADDPS       Y5, Y0, Y0
+	ADDQ         $4, BX
+	ADDQ         R8, AX
+	DECQ         R10
+	JNZ          pf8_row
+
+pf8_store:
+	VMOVUPS Y0, 0(DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	SUBQ    $8, R9
+	JMP     pf8_pass
+
+pvf_done:
+	VZEROUPPER
+	RET
+
+// func maxF32(s *float32, n int) float32
+// Largest of s[0:n] (n >= 1) by VMAXPS; for NaN-free input it equals Go's
+// max up to the sign of zero, which does not change exp(s - max).
+TEXT ·maxF32(SB), NOSPLIT, $0-20
+	MOVQ         s+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS 0(SI), Y0
+
+mx_8:
+	CMPQ   CX, $8
+	JLT    mx_1
+	VMAXPS 0(SI), Y0, Y0
+	ADDQ   $32, SI
+	SUBQ   $8, CX
+	JMP    mx_8
+
+mx_1:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VMAXPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VMAXSS       X1, X0, X0
+
+mx_t:
+	TESTQ  CX, CX
+	JZ     mx_done
+	VMAXSS 0(SI), X0, X0
+	ADDQ   $4, SI
+	DECQ   CX
+	JMP    mx_t
+
+mx_done:
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
+
+// Constants of expPoly (attn.go): clamps, log2(e), ln2 split in two, the
+// 2^k bias and Taylor coefficients 1/i! for i = 12..2.
+DATA expc<>+0(SB)/8, $-120.0
+DATA expc<>+8(SB)/8, $100.0
+DATA expc<>+16(SB)/8, $1.4426950408889634
+DATA expc<>+24(SB)/8, $0.6931471803691238
+DATA expc<>+32(SB)/8, $1.9082149292705877e-10
+DATA expc<>+40(SB)/8, $4503599627371519.0
+DATA expc<>+48(SB)/8, $2.08767569878681e-09
+DATA expc<>+56(SB)/8, $2.505210838544172e-08
+DATA expc<>+64(SB)/8, $2.755731922398589e-07
+DATA expc<>+72(SB)/8, $2.7557319223985893e-06
+DATA expc<>+80(SB)/8, $2.48015873015873e-05
+DATA expc<>+88(SB)/8, $0.0001984126984126984
+DATA expc<>+96(SB)/8, $0.001388888888888889
+DATA expc<>+104(SB)/8, $0.008333333333333333
+DATA expc<>+112(SB)/8, $0.041666666666666664
+DATA expc<>+120(SB)/8, $0.16666666666666666
+DATA expc<>+128(SB)/8, $0.5
+DATA expc<>+136(SB)/8, $1.0
+GLOBL expc<>(SB), RODATA|NOPTR, $144
+
+#define HORNER(off) \
+	VBROADCASTSD expc<>+off(SB), Y9; \
+	VFMADD213PD  Y9, Y3, Y4
+
+// func expSum4(s *float32, n4 int, mx float32, acc *[4]float64)
+// For j < n4 (a multiple of 4): s[j] = expPoly(s[j]-mx), acc[j&3] += s[j].
+TEXT ·expSum4(SB), NOSPLIT, $0-32
+	MOVQ         s+0(FP), SI
+	MOVQ         n4+8(FP), CX
+	VBROADCASTSS mx+16(FP), X15
+	MOVQ         acc+24(FP), DI
+	VMOVUPD      0(DI), Y0
+	VBROADCASTSD expc<>+0(SB), Y10
+	VBROADCASTSD expc<>+8(SB), Y11
+	VBROADCASTSD expc<>+16(SB), Y12
+	VBROADCASTSD expc<>+24(SB), Y13
+	VBROADCASTSD expc<>+32(SB), Y14
+
+ex_4:
+	CMPQ        CX, $4
+	JLT         ex_done
+	VMOVUPS     0(SI), X1
+	VSUBPS      X15, X1, X1
+	VCVTPS2PD   X1, Y1
+	VMAXPD      Y1, Y10, Y1 // NaN in Y1 propagates
+	VMINPD      Y1, Y11, Y1
+	VMULPD      Y12, Y1, Y2
+	VROUNDPD    $0, Y2, Y2 // k
+	VMOVAPD     Y1, Y3
+	VFNMADD231PD Y13, Y2, Y3 // r = x - k*ln2hi
+	VFNMADD231PD Y14, Y2, Y3 // r -= k*ln2lo
+	VBROADCASTSD expc<>+48(SB), Y4
+	HORNER(56)
+	HORNER(64)
+	HORNER(72)
+	HORNER(80)
+	HORNER(88)
+	HORNER(96)
+	HORNER(104)
+	HORNER(112)
+	HORNER(120)
+	HORNER(128)
+	HORNER(136)
+	HORNER(136)
+	VBROADCASTSD expc<>+40(SB), Y9
+	VADDPD       Y9, Y2, Y2
+	VPSLLQ       $52, Y2, Y2 // 2^k
+	VMULPD       Y2, Y4, Y4
+	VCVTPD2PSY   Y4, X4
+	VMOVUPS      X4, 0(SI)
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y4, Y0, Y0
+	ADDQ         $16, SI
+	SUBQ         $4, CX
+	JMP          ex_4
+
+ex_done:
+	VMOVUPD Y0, 0(DI)
+	VZEROUPPER
+	RET
