@@ -213,11 +213,11 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 				return err
 			}
 		}
-		ropeTable(sc.cos[r0*rd:], sc.sin[r0*rd:], T, h.RopeDim, s.pos, h.RopeBase, h.RopeScale)
+		ropeTable(sc.cos[r0*rd:], sc.sin[r0*rd:], T, h.RopeDim, s.pos, h.RopeBase, h.RopeScale, h.RopeFreqs)
 		sc.masks[b] = growB(sc.masks[b], T*S)
 		fillMask(sc.masks[b], T, S, s.pos, 0)
 		if local {
-			ropeTable(sc.cosL[r0*rd:], sc.sinL[r0*rd:], T, h.RopeDim, s.pos, h.RopeBaseLocal, 1)
+			ropeTable(sc.cosL[r0*rd:], sc.sinL[r0*rd:], T, h.RopeDim, s.pos, h.RopeBaseLocal, 1, nil)
 			sc.masks[B+b] = growB(sc.masks[B+b], T*S)
 			fillMask(sc.masks[B+b], T, S, s.pos, h.SlidingWindow)
 		}

@@ -92,7 +92,7 @@ func checkSynth(t *testing.T, preset string, opt Options, tol float64) {
 }
 
 func TestSynthPortable(t *testing.T) {
-	for _, p := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3"} {
+	for _, p := range []string{"tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3"} {
 		tol := 1e-4
 		if p == "tiny-gemma3" {
 			// ggml's GELU reads a table indexed by the f16-rounded input: a
@@ -106,7 +106,7 @@ func TestSynthPortable(t *testing.T) {
 }
 
 func TestSynthOwnBackend(t *testing.T) {
-	for _, p := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3"} {
+	for _, p := range []string{"tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3"} {
 		tol := 1e-4
 		if p == "tiny-gemma3" {
 			tol = 1e-3 // see TestSynthPortable

@@ -28,6 +28,9 @@ type Spec struct {
 	RopeBase      float64
 	SlidingWindow int  // gemma3
 	TiedOutput    bool // no output.weight
+	// Llama3RopeFactor > 0 writes rope_freqs.weight as Llama 3.1's "llama3"
+	// rope scaling (factor, low 1, high 4, original context 8192).
+	Llama3RopeFactor float64
 	// VocabFile is a GGUF whose tokenizer.* metadata is copied (llama.cpp's
 	// ggml-vocab-*.gguf files).
 	VocabFile string
@@ -40,6 +43,7 @@ var presets = map[string]Spec{
 	"llama-1b":    {Arch: "llama", Dim: 2048, Layers: 16, Heads: 32, KVHeads: 8, FFN: 8192, ContextLength: 4096, RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"},
 	"qwen2-0.5b":  {Arch: "qwen2", Dim: 896, Layers: 24, Heads: 14, KVHeads: 2, FFN: 4864, ContextLength: 4096, RopeBase: 1e6, TiedOutput: true, VocabFile: "ggml-vocab-qwen2.gguf"},
 	"gemma3-1b":   {Arch: "gemma3", Dim: 1152, Layers: 26, Heads: 4, KVHeads: 1, HeadDim: 256, FFN: 6912, ContextLength: 4096, RopeBase: 1e6, SlidingWindow: 512, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	"tiny-llama3": {Arch: "llama", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 500000, Llama3RopeFactor: 8, VocabFile: "ggml-vocab-llama-bpe.gguf"},
 	"tiny-llama":  {Arch: "llama", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"},
 	"tiny-qwen2":  {Arch: "qwen2", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 1e6, VocabFile: "ggml-vocab-qwen2.gguf"},
 	"tiny-qwen3":  {Arch: "qwen3", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, VocabFile: "ggml-vocab-qwen2.gguf"},
@@ -70,6 +74,30 @@ type tensorSpec struct {
 	dims []int64 // ggml order
 	norm bool    // 1-D norm weight (kept F32, initialised near 1)
 	std  float64
+	// values, when set, are the tensor's exact contents.
+	values []float32
+}
+
+// llama3RopeFactors are the per-pair divisors of Llama 3.1's rope scaling, as
+// Meta's reference code and llama.cpp's converter compute them.
+func llama3RopeFactors(s *Spec, hd int) []float32 {
+	const low, high, orig = 1.0, 4.0, 8192.0
+	lowWave, highWave := orig/low, orig/high
+	out := make([]float32, hd/2)
+	for i := range out {
+		freq := 1 / math.Pow(s.RopeBase, float64(2*i)/float64(hd))
+		wave := 2 * math.Pi / freq
+		switch {
+		case wave < highWave:
+			out[i] = 1
+		case wave > lowWave:
+			out[i] = float32(s.Llama3RopeFactor)
+		default:
+			smooth := (orig/wave - low) / (high - low)
+			out[i] = float32(1 / ((1-smooth)/s.Llama3RopeFactor + smooth))
+		}
+	}
+	return out
 }
 
 func (s *Spec) tensors(vocab int) []tensorSpec {
@@ -114,6 +142,9 @@ func (s *Spec) tensors(vocab int) []tensorSpec {
 				tensorSpec{name: p + "post_attention_norm.weight", dims: []int64{d}, norm: true},
 				tensorSpec{name: p + "post_ffw_norm.weight", dims: []int64{d}, norm: true})
 		}
+	}
+	if s.Llama3RopeFactor > 0 {
+		ts = append(ts, tensorSpec{name: "rope_freqs.weight", dims: []int64{int64(hd / 2)}, values: llama3RopeFactors(s, hd)})
 	}
 	ts = append(ts, tensorSpec{name: "output_norm.weight", dims: []int64{d}, norm: true})
 	if !s.TiedOutput {
@@ -206,6 +237,10 @@ func Write(w io.Writer, s Spec, vocab *weights.File, seed uint64, typeFor TypeFu
 		}
 		buf = buf[:n]
 		for j := range buf {
+			if t.values != nil {
+				buf[j] = t.values[j]
+				continue
+			}
 			if t.norm {
 				buf[j] = float32(1 + 0.1*rng.NormFloat64())
 			} else {

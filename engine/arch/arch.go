@@ -46,6 +46,9 @@ type Hyper struct {
 	RopeBase      float32
 	RopeBaseLocal float32 // gemma3 sliding-window layers
 	RopeScale     float32 // linear rope scaling factor (freq_scale = 1/factor)
+	// RopeFreqs are per-pair frequency divisors (tensor rope_freqs.weight,
+	// Llama 3.1+ "llama3" rope scaling); nil when absent. Global layers only.
+	RopeFreqs []float32
 	RopeType      RopeType
 	SlidingWindow int    // 0 = none
 	LocalLayer    []bool // per layer: uses the sliding window
@@ -263,6 +266,15 @@ func commonHyper(f *weights.File) (*Hyper, error) {
 	}
 	if fac := f.Float(f.ArchKey("rope.scale_linear"), 0); fac > 0 {
 		h.RopeScale = float32(1 / fac)
+	}
+	if t, ok := f.Tensor("rope_freqs.weight"); ok {
+		if t.Type != weights.TypeF32 || t.Elements() != int64(h.RopeDim/2) {
+			return nil, fmt.Errorf("rope_freqs.weight: want %d f32 values, have %d %s", h.RopeDim/2, t.Elements(), t.Type)
+		}
+		h.RopeFreqs = make([]float32, h.RopeDim/2)
+		if err := weights.DequantizeRow(weights.TypeF32, h.RopeFreqs, f.TensorData(t)); err != nil {
+			return nil, fmt.Errorf("rope_freqs.weight: %w", err)
+		}
 	}
 	h.AttnScale = float32(1 / math.Sqrt(float64(h.HeadDim)))
 	h.LocalLayer = make([]bool, h.Layers)
