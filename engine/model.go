@@ -130,6 +130,10 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	if m.portable {
 		m.kvDType = dtypes.Float32 // simplego's attention takes one dtype
 	}
+	if need, avail := m.KVBytes(), memAvailable(); avail > 0 && need > avail*9/10 {
+		return nil, fmt.Errorf("a KV cache for the context length %d needs %.1f GiB but %.1f GiB of memory is available; set a smaller context (--ctx)",
+			m.Ctx, float64(need)/(1<<30), float64(avail)/(1<<30))
+	}
 	m.buckets = opt.Buckets
 	if len(m.buckets) == 0 {
 		m.buckets = []int{16, 64, 256}
@@ -139,6 +143,36 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// KVBytes is the size of one session's KV cache.
+func (m *Model) KVBytes() int64 {
+	per := int64(4)
+	if m.kvDType == dtypes.Float16 {
+		per = 2
+	}
+	var n int64
+	for _, kv := range m.Hyper.KVHeads {
+		n += 2 * int64(kv) * int64(m.Hyper.HeadDim) * int64(m.Ctx) * per
+	}
+	return n
+}
+
+// memAvailable reads MemAvailable from /proc/meminfo (0 when unknown).
+func memAvailable() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return 0
 }
 
 func newBackend(cfg string) (b backends.Backend, err error) {

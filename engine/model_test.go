@@ -263,3 +263,20 @@ func TestDecodeBatchMatchesLlamaCpp(t *testing.T) {
 		}
 	}
 }
+
+func TestMemAvailableAndKVBytes(t *testing.T) {
+	if _, err := os.Stat("/proc/meminfo"); err == nil && memAvailable() <= 0 {
+		t.Fatal("MemAvailable not parsed from /proc/meminfo")
+	}
+	m, err := Load(openShared(t, "stories260K.gguf"), Options{Backend: "dayi", ContextLength: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5 layers × 2 (K,V) × 4 KV heads × head 8 × 100 positions × 2 bytes (f16)
+	if got, want := m.KVBytes(), int64(5*2*4*8*100*2); got != want {
+		t.Fatalf("KVBytes = %d, want %d", got, want)
+	}
+	if _, err := Load(openShared(t, "stories260K.gguf"), Options{Backend: "dayi", ContextLength: 4096}); err == nil {
+		t.Fatal("a context longer than the model's must be refused")
+	}
+}
