@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"fmt"
 	"strings"
+	"unsafe"
 )
 
 // Byte-level BPE as llama.cpp's llm_tokenizer_bpe_session: the text is split
@@ -43,12 +44,27 @@ func (t *Tokenizer) loadMerges(merges []string) error {
 		return fmt.Errorf("tokenizer: %s vocabulary without tokenizer.ggml.merges", t.model)
 	}
 	t.ranks = make(map[string]int32, len(merges))
+	t.pairRanks = make(map[uint64]uint64, len(merges))
 	for i, m := range merges {
 		if len(m) < 2 || strings.IndexByte(m[1:], ' ') < 0 {
 			continue // llama.cpp stores it as ("", ""), which never matches
 		}
-		if _, dup := t.ranks[m]; !dup {
-			t.ranks[m] = int32(i)
+		if _, dup := t.ranks[m]; dup {
+			continue
+		}
+		t.ranks[m] = int32(i)
+		// The same merge by token ids, which is what the merge loop looks
+		// up when both sides and the result are tokens (in every vocabulary
+		// seen so far).
+		sp := 1 + strings.IndexByte(m[1:], ' ')
+		l, lok := t.toID[m[:sp]]
+		r, rok := t.toID[m[sp+1:]]
+		res, resok := t.toID[m[:sp]+m[sp+1:]]
+		if !lok || !rok || !resok {
+			t.pairRanks = nil
+		}
+		if t.pairRanks != nil {
+			t.pairRanks[uint64(uint32(l))<<32|uint64(uint32(r))] = uint64(uint32(i))<<32 | uint64(uint32(res))
 		}
 	}
 	return nil
@@ -126,36 +142,119 @@ func cptLen(r rune) int {
 // encodeWord runs the merges over one pre-tokenized word.
 func (s *bpeSession) encodeWord(raw string, out []int32) []int32 {
 	t := s.t
-	var w string
-	if t.byteEncode {
-		s.word = s.word[:0]
-		for i := 0; i < len(raw); i++ {
-			s.word = appendCpt(s.word, byteToRune[raw[i]])
-		}
-		w = string(s.word)
-	} else {
-		w = raw
+	if t.pairRanks == nil {
+		return s.encodeWordByText(raw, out)
 	}
+	if t.ignoreMerges {
+		if id, ok := t.toID[s.encodedWord(raw)]; ok {
+			return append(out, id)
+		}
+	} else if !t.byteEncode && t.pre == "gemma4" && strings.Trim(raw, "\n") == "" {
+		// Gemma 4: a run of newlines that is a token stays whole
+		// (llama.cpp PR 21343).
+		if id, ok := t.toID[raw]; ok {
+			return append(out, id)
+		}
+	}
+	// Symbols are spans of raw; with byte encoding each byte is one
+	// character of the encoded word.
+	m := &s.m
+	m.reset(len(raw))
+	if t.byteEncode {
+		for i := 0; i < len(raw); i++ {
+			m.add(i, 1)
+			m.syms[i].id = t.byteTok[raw[i]]
+		}
+	} else {
+		for off := 0; off < len(raw); {
+			n := min(utf8Len(raw[off]), len(raw)-off)
+			m.add(off, n)
+			if id, ok := t.toID[raw[off:off+n]]; ok {
+				m.syms[len(m.syms)-1].id = id
+			}
+			off += n
+		}
+	}
+	m.run(func(l, r *symbol) (uint32, int32) {
+		if l.id < 0 || r.id < 0 {
+			return noPair, -1
+		}
+		v, ok := t.pairRanks[uint64(uint32(l.id))<<32|uint64(uint32(r.id))]
+		if !ok {
+			return noPair, -1
+		}
+		return bpePriority(int32(v >> 32)), int32(uint32(v))
+	})
+	for _, sym := range m.syms {
+		if sym.n == 0 {
+			continue
+		}
+		if sym.id >= 0 {
+			out = append(out, sym.id)
+			continue
+		}
+		piece := raw[sym.off : sym.off+sym.n]
+		if t.byteEncode {
+			piece = s.encodedWord(piece)
+		}
+		out = s.emitUnknown(piece, out)
+	}
+	return out
+}
+
+// encodedWord returns raw with each byte replaced by its GPT-2 character; the
+// result aliases a scratch buffer and is valid until the next call.
+func (s *bpeSession) encodedWord(raw string) string {
+	if !s.t.byteEncode {
+		return raw
+	}
+	s.word = s.word[:0]
+	for i := 0; i < len(raw); i++ {
+		s.word = appendCpt(s.word, byteToRune[raw[i]])
+	}
+	return unsafeString(s.word)
+}
+
+// emitUnknown handles a final symbol that is no token: llama.cpp emits the
+// tokens of its single bytes (byte-level BPE) or its <0xNN> byte tokens, and
+// skips bytes without one.
+func (s *bpeSession) emitUnknown(piece string, out []int32) []int32 {
+	t := s.t
+	for j := 0; j < len(piece); j++ {
+		if t.byteEncode {
+			if id, ok := t.toID[piece[j:j+1]]; ok {
+				out = append(out, id)
+			}
+		} else if id := t.byteTok[piece[j]]; id >= 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// encodeWordByText is encodeWord for vocabularies with merges between
+// strings that are not tokens: pairs are looked up by text, as llama.cpp does.
+func (s *bpeSession) encodeWordByText(raw string, out []int32) []int32 {
+	t := s.t
+	w := strings.Clone(s.encodedWord(raw))
 	whole := false
 	if t.ignoreMerges {
 		_, whole = t.toID[w]
 	} else if !t.byteEncode && t.pre == "gemma4" && strings.Trim(w, "\n") == "" {
-		// Gemma 4: a run of newlines that is a token stays whole
-		// (llama.cpp PR 21343).
 		_, whole = t.toID[w]
 	}
 	s.m.split(w, whole)
-	s.m.run(func(l, r *symbol) uint32 {
+	s.m.run(func(l, r *symbol) (uint32, int32) {
 		ls := w[l.off : l.off+l.n]
 		if len(ls) > 1 && strings.IndexByte(ls[1:], ' ') >= 0 {
-			return noPair // llama.cpp's merge parsing never yields such a left side
+			return noPair, -1 // llama.cpp's merge parsing never yields such a left side
 		}
 		s.key = append(append(append(s.key[:0], ls...), ' '), w[r.off:r.off+r.n]...)
 		rank, ok := t.ranks[string(s.key)]
 		if !ok {
-			return noPair
+			return noPair, -1
 		}
-		return bpePriority(rank)
+		return bpePriority(rank), -1
 	})
 	for _, sym := range s.m.syms {
 		if sym.n == 0 {
@@ -166,17 +265,16 @@ func (s *bpeSession) encodeWord(raw string, out []int32) []int32 {
 			out = append(out, id)
 			continue
 		}
-		// No token for this symbol: emit its bytes that are tokens
-		// (llama.cpp skips the others silently).
-		for j := 0; j < len(piece); j++ {
-			if t.byteEncode {
-				if id, ok := t.toID[piece[j:j+1]]; ok {
-					out = append(out, id)
-				}
-			} else if id := t.byteTok[piece[j]]; id >= 0 {
-				out = append(out, id)
-			}
-		}
+		out = s.emitUnknown(piece, out)
 	}
 	return out
+}
+
+// unsafeString views b as a string without copying; b must not change while
+// the string is in use.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

@@ -21,6 +21,9 @@ func bpePriority(rank int32) uint32 { return uint32(rank) }
 // spmPriority orders by score, highest first: the float's bits are mapped to
 // an unsigned integer that sorts like the float, then inverted.
 func spmPriority(score float32) uint32 {
+	if score == 0 {
+		score = 0 // -0 compares equal to +0 in llama.cpp's comparator
+	}
 	b := math.Float32bits(score)
 	if b&0x80000000 != 0 {
 		b = ^b

@@ -64,15 +64,19 @@ func (t *Tokenizer) buildSPMPairs() {
 // encodeSPMPiece merges one piece of text.
 func (t *Tokenizer) encodeSPMPiece(m *merger, text string, out []int32) []int32 {
 	m.split(text, false)
-	m.run(func(l, r *symbol) uint32 {
+	m.run(func(l, r *symbol) (uint32, int32) {
 		id, ok := t.toID[text[l.off:r.off+r.n]]
 		if !ok {
-			return noPair
+			return noPair, -1
 		}
-		return spmPriority(t.score[id])
+		return spmPriority(t.score[id]), id
 	})
 	for i := int32(0); i != -1; i = m.syms[i].next {
 		sym := m.syms[i]
+		if sym.id >= 0 {
+			out = append(out, sym.id)
+			continue
+		}
 		piece := text[sym.off : sym.off+sym.n]
 		if id, ok := t.toID[piece]; ok {
 			out = append(out, id)

@@ -143,10 +143,11 @@ type Tokenizer struct {
 	pieces []string // token_to_piece(id, special=true), precomputed
 
 	// BPE
-	ranks        map[string]int32 // "left right" -> merge rank
-	splits       []splitter       // pre-tokenizer, applied in order
-	byteEncode   bool             // GPT-2 byte-to-unicode mapping of words
-	ignoreMerges bool             // whole word is looked up before merging
+	ranks        map[string]int32  // "left right" -> merge rank
+	pairRanks    map[uint64]uint64 // left id<<32|right id -> rank<<32|result id; nil if some merge side is no token
+	splits       []splitter        // pre-tokenizer, applied in order
+	byteEncode   bool              // GPT-2 byte-to-unicode mapping of words
+	ignoreMerges bool              // whole word is looked up before merging
 
 	bos, eos, eot, eom, unk, sep, pad, mask int32
 
@@ -203,9 +204,6 @@ func New(v Vocab) (*Tokenizer, error) {
 		if err := t.setPre(); err != nil {
 			return nil, err
 		}
-		if err := t.loadMerges(v.Merges); err != nil {
-			return nil, err
-		}
 	case "":
 		return nil, fmt.Errorf("tokenizer: no tokenizer.ggml.model")
 	default:
@@ -236,6 +234,12 @@ func New(v Vocab) (*Tokenizer, error) {
 		}
 		t.ttype[i] = tt
 		t.attr[i] = attrOfType(tt)
+	}
+
+	if t.kind == kindBPE {
+		if err := t.loadMerges(v.Merges); err != nil {
+			return nil, err
+		}
 	}
 
 	// Special ids from the metadata; out-of-range ids are dropped
