@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"dayi/weights"
@@ -55,11 +56,23 @@ func readVocabCases(base string) ([]vocabCase, error) {
 	return cases, nil
 }
 
+// vocabCache keeps the vocabularies loaded by the tests of this package
+// (loading the large ones takes a second each); Tokenizers are immutable.
+var vocabCache = struct {
+	sync.Mutex
+	m map[string]*Tokenizer
+}{m: map[string]*Tokenizer{}}
+
 func openVocab(tb testing.TB, name string) *Tokenizer {
 	tb.Helper()
 	path := filepath.Join(vocabDir, "ggml-vocab-"+name+".gguf")
 	if _, err := os.Stat(path); err != nil {
 		tb.Skipf("%s not present (the vocabulary tests need ../shared next to the repository): %v", path, err)
+	}
+	vocabCache.Lock()
+	defer vocabCache.Unlock()
+	if tok, ok := vocabCache.m[name]; ok {
+		return tok
 	}
 	f, err := weights.Open(path)
 	if err != nil {
@@ -70,6 +83,7 @@ func openVocab(tb testing.TB, name string) *Tokenizer {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	vocabCache.m[name] = tok
 	return tok
 }
 
