@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"dayi/benchmarks/compare"
 	"dayi/benchmarks/synth"
 	"dayi/weights"
 )
@@ -16,7 +20,135 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks: synthetic models and side-by-side runs against llama.cpp",
 	}
-	cmd.AddCommand(newBenchSynthCmd())
+	cmd.AddCommand(newBenchSynthCmd(), newBenchCompareCmd(), newBenchDayiRunCmd())
+	return cmd
+}
+
+// benchCacheDir is where compare keeps llama.cpp and the synthetic models.
+func benchCacheDir() string { return filepath.Join(dayiHome(), "cache", "bench") }
+
+func newBenchCompareCmd() *cobra.Command {
+	var threads []int
+	var presets, types, modes []string
+	var quick, asJSON bool
+	var reps, prompt, gen int
+	var cache, vocabDir, llamaBench string
+	cmd := &cobra.Command{
+		Use:   "compare",
+		Short: "Run dayi and native llama.cpp side by side on synthetic models",
+		Long: `compare builds llama.cpp's llama-bench once (from the source inside the npm package
+node-llama-cpp@` + compare.NodeLlamaCppVersion + `, CMake, CPU only) into the cache, synthesises and quantizes the
+models with dayi (cached too), then runs llama-bench (-p/-n, without and with mmap) and dayi (same prompt as
+one prefill step, then greedy decode steps, in a fresh process each time) on the same files with the same
+threads, alternating the engines. It prints a markdown table of medians whose last line is
+"decode_ratio=X.XX prefill_ratio=Y.YY" (geometric means of dayi/llama.cpp).
+--quick: one preset, one type, one thread count, one repetition, a short prompt (a smoke test).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			log := cmd.ErrOrStderr()
+			if quick {
+				if !cmd.Flags().Changed("presets") {
+					presets = []string{"qwen2-0.5b"}
+				}
+				if !cmd.Flags().Changed("types") {
+					types = []string{"q4_0"}
+				}
+				threads, presets, types = threads[:1], presets[:1], types[:1]
+				reps = 1
+				if !cmd.Flags().Changed("prompt") {
+					prompt = 32
+				}
+				if !cmd.Flags().Changed("gen") {
+					gen = 16
+				}
+			}
+			if len(threads) == 0 || len(presets) == 0 || len(types) == 0 {
+				return fmt.Errorf("need at least one thread count, preset and type")
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("locating the dayi binary: %w", err)
+			}
+			if llamaBench == "" {
+				if llamaBench, err = compare.BuildLlamaBench(ctx, filepath.Join(cache, "llama.cpp"), log); err != nil {
+					return fmt.Errorf("building llama.cpp: %w", err)
+				}
+			}
+			var ms []compare.Mode
+			for _, m := range modes {
+				switch compare.Mode(m) {
+				case compare.Mmap, compare.NoMmap:
+					ms = append(ms, compare.Mode(m))
+				default:
+					return fmt.Errorf("--modes: unknown mode %q (mmap, no-mmap)", m)
+				}
+			}
+			cfg := compare.Config{
+				Presets: presets, Types: types, Threads: threads, Modes: ms, Reps: reps, Prompt: prompt, Gen: gen,
+				Model: func(ctx context.Context, preset, typ string) (string, error) {
+					return compare.EnsureModel(ctx, filepath.Join(cache, "models"), vocabDir, preset, typ, log)
+				},
+				Llama: compare.LlamaRunner(llamaBench, prompt, gen, compare.LlamaBenchHelp(ctx, llamaBench)),
+				Dayi:  compare.DayiRunner(exe, prompt, gen),
+				Log:   log,
+			}
+			rep, err := compare.Run(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), rep)
+			}
+			return rep.Markdown(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.IntSliceVar(&threads, "threads", []int{1, 2}, "thread counts")
+	f.StringSliceVar(&presets, "presets", []string{"llama-1b", "qwen2-0.5b", "gemma3-1b"}, "model presets (dayi bench synth)")
+	f.StringSliceVar(&types, "types", []string{"q4_0", "q8_0", "q4_k_m"}, "model file types (dayi quantize)")
+	f.StringSliceVar(&modes, "modes", []string{"no-mmap", "mmap"}, "memory modes to run both engines in")
+	f.BoolVar(&quick, "quick", false, "smoke test: one preset, type and thread count, 1 repetition, short prompt")
+	f.IntVar(&reps, "reps", 3, "repetitions (medians are reported)")
+	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens (one prefill step)")
+	f.IntVarP(&gen, "gen", "n", 64, "generated tokens")
+	f.StringVar(&cache, "cache", benchCacheDir(), "cache folder for the llama.cpp build and the models")
+	f.StringVar(&vocabDir, "vocab-dir", "../shared/vocab", "folder with llama.cpp ggml-vocab-*.gguf files")
+	f.StringVar(&llamaBench, "llama-bench", "", "use this llama-bench binary instead of building one")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+// newBenchDayiRunCmd is the child process of compare: one timed dayi run,
+// printed as JSON with the process's peak RSS.
+func newBenchDayiRunCmd() *cobra.Command {
+	var mf modelFlags
+	var prompt, gen int
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:    "dayi-run --model FILE",
+		Short:  "Time one prefill and decode run of dayi (the child process of compare)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := openModelFileWith(mf.model, weights.OpenOptions{NoMmap: mf.noMmap, Mlock: mf.mlock})
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			res, err := compare.MeasureDayi(cmd.Context(), f, compare.DayiOptions{
+				Threads: mf.threads, Prompt: prompt, Gen: gen, Backend: mf.backend, Seed: seed})
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+		},
+	}
+	mf.register(cmd)
+	f := cmd.Flags()
+	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens (one prefill step)")
+	f.IntVarP(&gen, "gen", "n", 64, "generated tokens")
+	f.Uint64Var(&seed, "seed", 1, "seed of the random prompt")
 	return cmd
 }
 

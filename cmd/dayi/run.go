@@ -15,6 +15,7 @@ import (
 	"dayi/engine"
 	"dayi/engine/chat"
 	"dayi/engine/sample"
+	"dayi/weights"
 )
 
 // modelFlags are the flags every command that loads a model shares.
@@ -24,6 +25,8 @@ type modelFlags struct {
 	threads int
 	ctx     int
 	kvType  string
+	noMmap  bool
+	mlock   bool
 }
 
 func (mf *modelFlags) register(cmd *cobra.Command) {
@@ -33,12 +36,14 @@ func (mf *modelFlags) register(cmd *cobra.Command) {
 	f.IntVarP(&mf.threads, "threads", "t", 0, "CPU threads (0 = all cores)")
 	f.IntVarP(&mf.ctx, "ctx", "c", 0, "context length in tokens (0 = the model's)")
 	f.StringVar(&mf.kvType, "kv-type", "f16", "KV cache type: f16 or f32")
+	f.BoolVar(&mf.noMmap, "no-mmap", false, "read the weights into private memory instead of mapping the file")
+	f.BoolVar(&mf.mlock, "mlock", false, "pin the weights in RAM (needs RLIMIT_MEMLOCK to cover the model)")
 }
 
 // load opens and prepares the model.
 func (mf *modelFlags) load() (*engine.LM, time.Duration, error) {
 	start := time.Now()
-	f, err := openModelFile(mf.model)
+	f, err := openModelFileWith(mf.model, weights.OpenOptions{NoMmap: mf.noMmap, Mlock: mf.mlock})
 	if err != nil {
 		return nil, 0, err
 	}

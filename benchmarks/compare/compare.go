@@ -1,0 +1,299 @@
+package compare
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"dayi/weights"
+)
+
+// Mode is how an engine brings the weights into memory.
+type Mode string
+
+// The memory modes both engines are run in.
+const (
+	NoMmap Mode = "no-mmap"
+	Mmap   Mode = "mmap"
+)
+
+// Sample is one timed run of one engine.
+type Sample struct {
+	PrefillTPS, DecodeTPS float64
+	PeakRSS               int64 // bytes
+}
+
+// Runner runs one engine once on model with threads in mode.
+type Runner func(ctx context.Context, model string, threads int, mode Mode) (Sample, error)
+
+// Config is one comparison.
+type Config struct {
+	Presets []string
+	Types   []string
+	Threads []int
+	Modes   []Mode
+	Reps    int
+	Prompt  int // prompt tokens (llama-bench -p)
+	Gen     int // generated tokens (llama-bench -n)
+	// Model returns the GGUF path for a preset and type (EnsureModel).
+	Model func(ctx context.Context, preset, typ string) (string, error)
+	Llama Runner
+	Dayi  Runner
+	// BandwidthBytes is the buffer scanned by ReadBandwidth (0: 512 MiB).
+	BandwidthBytes int
+	Log            io.Writer
+}
+
+// Row is the median of one engine's repetitions on one configuration.
+type Row struct {
+	Engine        string    `json:"engine"`
+	Mode          Mode      `json:"mode"`
+	Preset        string    `json:"preset"`
+	Type          string    `json:"type"`
+	Threads       int       `json:"threads"`
+	PrefillTPS    float64   `json:"prefill_tps"`
+	DecodeTPS     float64   `json:"decode_tps"`
+	DecodeSamples []float64 `json:"decode_samples"`
+	PeakRSS       int64     `json:"peak_rss"`
+	BytesPerToken int64     `json:"weight_bytes_per_token"`
+	// DecodeBW is the weight bytes read per second while decoding as a
+	// fraction of the host's read bandwidth at the same thread count.
+	DecodeBW float64 `json:"decode_bw_fraction"`
+	// Ratios of dayi to llama.cpp in the same mode (dayi rows only).
+	PrefillRatio float64 `json:"prefill_ratio,omitempty"`
+	DecodeRatio  float64 `json:"decode_ratio,omitempty"`
+}
+
+// Report is a finished comparison.
+type Report struct {
+	Date      time.Time       `json:"date"`
+	CPU       string          `json:"cpu"`
+	Bandwidth map[int]float64 `json:"read_bandwidth"` // threads → bytes/s
+	Prompt    int             `json:"prompt"`
+	Gen       int             `json:"gen"`
+	Reps      int             `json:"reps"`
+	Rows      []Row           `json:"rows"`
+	// Geometric means of dayi/llama.cpp over all dayi rows.
+	DecodeRatio  float64 `json:"decode_ratio"`
+	PrefillRatio float64 `json:"prefill_ratio"`
+}
+
+// Run measures every preset × type × threads configuration, alternating the
+// engines within each repetition (llama.cpp then dayi, per mode) so that
+// drifting host load hits both alike, and reports medians.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Reps < 1 {
+		cfg.Reps = 1
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	if len(cfg.Modes) == 0 {
+		cfg.Modes = []Mode{NoMmap, Mmap}
+	}
+	rep := &Report{Date: time.Now(), CPU: CPUModel(), Bandwidth: map[int]float64{},
+		Prompt: cfg.Prompt, Gen: cfg.Gen, Reps: cfg.Reps}
+	bwSize := cfg.BandwidthBytes
+	if bwSize == 0 {
+		bwSize = 512 << 20
+	}
+	for _, t := range cfg.Threads {
+		rep.Bandwidth[t] = ReadBandwidth(t, bwSize, 5)
+		fmt.Fprintf(cfg.Log, "read bandwidth, %d thread(s): %.1f GB/s\n", t, rep.Bandwidth[t]/1e9)
+	}
+	for _, preset := range cfg.Presets {
+		for _, typ := range cfg.Types {
+			path, err := cfg.Model(ctx, preset, typ)
+			if err != nil {
+				return nil, err
+			}
+			f, err := weights.Open(path)
+			if err != nil {
+				return nil, err
+			}
+			bpt := WeightBytesPerToken(f)
+			f.Close()
+			for _, threads := range cfg.Threads {
+				type key struct {
+					engine string
+					mode   Mode
+				}
+				samples := map[key][]Sample{}
+				for r := 0; r < cfg.Reps; r++ {
+					for _, mode := range cfg.Modes {
+						for _, e := range []struct {
+							name string
+							run  Runner
+						}{{"llama.cpp", cfg.Llama}, {"dayi", cfg.Dayi}} {
+							if err := ctx.Err(); err != nil {
+								return nil, err
+							}
+							s, err := e.run(ctx, path, threads, mode)
+							if err != nil {
+								return nil, fmt.Errorf("%s %s-%s t=%d %s: %w", e.name, preset, typ, threads, mode, err)
+							}
+							fmt.Fprintf(cfg.Log, "%s-%s t=%d rep %d %-9s %-7s pp %7.2f tg %6.2f tok/s rss %s\n",
+								preset, typ, threads, r+1, e.name, mode, s.PrefillTPS, s.DecodeTPS, fmtBytes(s.PeakRSS))
+							k := key{e.name, mode}
+							samples[k] = append(samples[k], s)
+						}
+					}
+				}
+				for _, mode := range cfg.Modes {
+					var llama Row
+					for _, engine := range []string{"llama.cpp", "dayi"} {
+						ss := samples[key{engine, mode}]
+						row := Row{Engine: engine, Mode: mode, Preset: preset, Type: typ, Threads: threads, BytesPerToken: bpt}
+						var pp, tg []float64
+						for _, s := range ss {
+							pp, tg = append(pp, s.PrefillTPS), append(tg, s.DecodeTPS)
+							row.PeakRSS = max(row.PeakRSS, s.PeakRSS)
+						}
+						row.PrefillTPS, row.DecodeTPS, row.DecodeSamples = median(pp), median(tg), tg
+						if bw := rep.Bandwidth[threads]; bw > 0 {
+							row.DecodeBW = float64(bpt) * row.DecodeTPS / bw
+						}
+						if engine == "llama.cpp" {
+							llama = row
+						} else if llama.DecodeTPS > 0 && llama.PrefillTPS > 0 {
+							row.DecodeRatio = row.DecodeTPS / llama.DecodeTPS
+							row.PrefillRatio = row.PrefillTPS / llama.PrefillTPS
+						}
+						rep.Rows = append(rep.Rows, row)
+					}
+				}
+			}
+		}
+	}
+	var ld, lp float64
+	var n int
+	for _, r := range rep.Rows {
+		if r.DecodeRatio > 0 && r.PrefillRatio > 0 {
+			ld += math.Log(r.DecodeRatio)
+			lp += math.Log(r.PrefillRatio)
+			n++
+		}
+	}
+	if n > 0 {
+		rep.DecodeRatio, rep.PrefillRatio = math.Exp(ld/float64(n)), math.Exp(lp/float64(n))
+	}
+	return rep, nil
+}
+
+func median(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	s := slices.Clone(x)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// Markdown writes the report as a markdown table; its last line is exactly
+// "decode_ratio=X.XX prefill_ratio=Y.YY".
+func (r *Report) Markdown(w io.Writer) error {
+	bw := &strings.Builder{}
+	var ts []int
+	for t := range r.Bandwidth {
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
+	for i, t := range ts {
+		if i > 0 {
+			bw.WriteString(", ")
+		}
+		fmt.Fprintf(bw, "%d thread(s) %.1f GB/s", t, r.Bandwidth[t]/1e9)
+	}
+	fmt.Fprintf(w, "%s, %s; read bandwidth %s; prompt %d, generate %d tokens, median of %d\n\n",
+		r.Date.Format("2006-01-02 15:04 MST"), r.CPU, bw, r.Prompt, r.Gen, r.Reps)
+	fmt.Fprintln(w, "| engine | load | model | type | threads | prefill tok/s | decode tok/s | peak RSS | prefill ratio | decode ratio | decode % of bandwidth |")
+	fmt.Fprintln(w, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, row := range r.Rows {
+		pr, dr := "", ""
+		if row.DecodeRatio > 0 {
+			pr, dr = fmt.Sprintf("%.2f", row.PrefillRatio), fmt.Sprintf("%.2f", row.DecodeRatio)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %.1f | %.2f | %s | %s | %s | %.0f %% |\n",
+			row.Engine, row.Mode, row.Preset, row.Type, row.Threads, row.PrefillTPS, row.DecodeTPS,
+			fmtBytes(row.PeakRSS), pr, dr, 100*row.DecodeBW)
+	}
+	_, err := fmt.Fprintf(w, "\ndecode_ratio=%.2f prefill_ratio=%.2f\n", r.DecodeRatio, r.PrefillRatio)
+	return err
+}
+
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n > 0:
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	}
+	return "-"
+}
+
+// CPUModel is the host's CPU model name (lscpu's "Model name").
+func CPUModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			k, v, ok := strings.Cut(sc.Text(), ":")
+			if ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return "unknown CPU"
+}
+
+// LlamaRunner runs llama-bench at bin.
+func LlamaRunner(bin string, prompt, gen int, help string) Runner {
+	noMmap, mmap := LoadModeFlags(help)
+	return func(ctx context.Context, model string, threads int, mode Mode) (Sample, error) {
+		flags := mmap
+		if mode == NoMmap {
+			flags = noMmap
+		}
+		r, err := RunLlamaBench(ctx, bin, model, threads, prompt, gen, flags)
+		return Sample{PrefillTPS: r.PrefillTPS, DecodeTPS: r.DecodeTPS, PeakRSS: r.PeakRSS}, err
+	}
+}
+
+// DayiRunner runs dayi in a fresh process (exe bench dayi-run …), so that its
+// peak RSS is its own and every run starts cold like llama-bench's.
+func DayiRunner(exe string, prompt, gen int) Runner {
+	return func(ctx context.Context, model string, threads int, mode Mode) (Sample, error) {
+		args := []string{"bench", "dayi-run", "--model", model, "--threads", strconv.Itoa(threads),
+			"--prompt", strconv.Itoa(prompt), "--gen", strconv.Itoa(gen)}
+		if mode == NoMmap {
+			args = append(args, "--no-mmap")
+		}
+		cmd := exec.CommandContext(ctx, exe, args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			return Sample{}, fmt.Errorf("%s %s: %w: %s", exe, strings.Join(args, " "), err, tail(stderr.String(), 400))
+		}
+		var r DayiResult
+		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+			return Sample{}, fmt.Errorf("dayi bench dayi-run output %q: %w", tail(stdout.String(), 200), err)
+		}
+		if r.PeakRSS == 0 {
+			r.PeakRSS = maxRSS(cmd.ProcessState)
+		}
+		return Sample{PrefillTPS: r.PrefillTPS, DecodeTPS: r.DecodeTPS, PeakRSS: r.PeakRSS}, nil
+	}
+}

@@ -1,0 +1,106 @@
+package compare
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"dayi/assets"
+	"dayi/weights"
+)
+
+// TestRunRatios drives the harness with fixed engine speeds: the table's
+// medians, ratios and the last line's geometric means must follow from them.
+func TestRunRatios(t *testing.T) {
+	model := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := os.WriteFile(model, assets.DefaultModel, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	fixed := func(name string, pp, tg []float64) Runner {
+		seen := map[Mode]int{}
+		return func(_ context.Context, path string, threads int, mode Mode) (Sample, error) {
+			if path != model {
+				t.Errorf("%s ran %s, want %s", name, path, model)
+			}
+			order = append(order, name)
+			i := seen[mode]
+			seen[mode]++
+			return Sample{PrefillTPS: pp[i], DecodeTPS: tg[i], PeakRSS: 100 << 20}, nil
+		}
+	}
+	// Per mode, llama.cpp's medians are pp 100 and tg 10 whatever the order;
+	// dayi's are half and twice those.
+	cfg := Config{
+		Presets: []string{"p"}, Types: []string{"q8_0"}, Threads: []int{1}, Reps: 3, Prompt: 128, Gen: 64,
+		Model:          func(context.Context, string, string) (string, error) { return model, nil },
+		Llama:          fixed("llama.cpp", []float64{90, 110, 100}, []float64{10, 9, 11}),
+		Dayi:           fixed("dayi", []float64{60, 50, 40}, []float64{20, 22, 18}),
+		BandwidthBytes: 8 << 20,
+	}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Repeat("llama.cpp,dayi,", 6); strings.Join(order, ",")+"," != want {
+		t.Errorf("run order %v: engines must alternate", order)
+	}
+	if len(rep.Rows) != 4 {
+		t.Fatalf("%d rows, want 4 (2 engines × 2 modes)", len(rep.Rows))
+	}
+	for _, r := range rep.Rows {
+		if r.Engine != "dayi" {
+			continue
+		}
+		if math.Abs(r.PrefillRatio-0.5) > 1e-9 || math.Abs(r.DecodeRatio-2) > 1e-9 {
+			t.Errorf("%s %s: ratios pp %v tg %v, want 0.5 and 2", r.Engine, r.Mode, r.PrefillRatio, r.DecodeRatio)
+		}
+		if r.BytesPerToken <= 0 || r.DecodeBW <= 0 {
+			t.Errorf("bytes per token %d, bandwidth share %v", r.BytesPerToken, r.DecodeBW)
+		}
+	}
+	var buf bytes.Buffer
+	if err := rep.Markdown(&buf); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if last := lines[len(lines)-1]; last != "decode_ratio=2.00 prefill_ratio=0.50" {
+		t.Errorf("last line %q", last)
+	}
+	if !regexp.MustCompile(`(?m)^\| dayi \| mmap \| p \| q8_0 \| 1 \| 50\.0 \| 20\.00 \| 100 MiB \| 0\.50 \| 2\.00 \| \d+ % \|$`).MatchString(buf.String()) {
+		t.Errorf("table:\n%s", buf.String())
+	}
+}
+
+// TestMeasureDayiTiny runs the real in-process measurement on the embedded
+// model, the path the compare child process takes.
+func TestMeasureDayiTiny(t *testing.T) {
+	f, err := weights.Parse(assets.DefaultModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := MeasureDayi(context.Background(), f, DayiOptions{Threads: 1, Prompt: 16, Gen: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PrefillTPS <= 0 || res.DecodeTPS <= 0 || math.IsInf(res.DecodeTPS, 0) {
+		t.Errorf("speeds %+v", res)
+	}
+	if _, err := os.Stat("/proc/self/status"); err == nil && res.PeakRSS <= 0 {
+		t.Errorf("no peak RSS on Linux: %+v", res)
+	}
+	if _, err := MeasureDayi(context.Background(), f, DayiOptions{Prompt: 0, Gen: 8}); err == nil {
+		t.Error("empty prompt accepted")
+	}
+}
+
+func TestReadBandwidth(t *testing.T) {
+	if bw := ReadBandwidth(2, 16<<20, 2); bw < 1e8 {
+		t.Errorf("read bandwidth %.0f B/s: implausibly low", bw)
+	}
+}

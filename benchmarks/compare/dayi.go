@@ -1,0 +1,119 @@
+package compare
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"dayi/engine"
+	"dayi/weights"
+)
+
+// DayiResult is one in-process dayi run, as llama-bench's pp/tg pair.
+type DayiResult struct {
+	PrefillTPS float64 `json:"prefill_tps"`
+	DecodeTPS  float64 `json:"decode_tps"`
+	PeakRSS    int64   `json:"peak_rss"` // VmHWM of the process, bytes
+	LoadSec    float64 `json:"load_s"`
+}
+
+// DayiOptions shape a dayi run.
+type DayiOptions struct {
+	Threads int
+	Prompt  int // tokens, evaluated as one prefill step
+	Gen     int // greedy decode steps after the prompt
+	Backend string
+	Seed    uint64
+}
+
+// MeasureDayi loads f and times a prompt of opt.Prompt random token ids as one
+// prefill step, then opt.Gen greedy decode steps, after an untimed warm-up of
+// both graph sizes (llama-bench also warms up). The context is the smallest
+// multiple of 256 that holds the run (llama.cpp pads its KV cache the same
+// way), F16 KV as llama.cpp's default.
+func MeasureDayi(ctx context.Context, f *weights.File, opt DayiOptions) (DayiResult, error) {
+	var res DayiResult
+	if opt.Prompt < 1 || opt.Gen < 1 {
+		return res, fmt.Errorf("prompt %d and gen %d tokens: both must be positive", opt.Prompt, opt.Gen)
+	}
+	start := time.Now()
+	n := opt.Prompt + opt.Gen
+	ctxLen := (n + 255) / 256 * 256
+	m, err := engine.Load(f, engine.Options{Backend: opt.Backend, Threads: opt.Threads, KVType: "f16",
+		ContextLength: ctxLen, Buckets: []int{opt.Prompt}})
+	if err != nil {
+		// a model whose own context is shorter than the padded length
+		m, err = engine.Load(f, engine.Options{Backend: opt.Backend, Threads: opt.Threads, KVType: "f16",
+			ContextLength: n, Buckets: []int{opt.Prompt}})
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", f.Path, err)
+		}
+	}
+	res.LoadSec = time.Since(start).Seconds()
+	s, err := m.NewSession()
+	if err != nil {
+		return res, err
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
+	prompt := make([]int32, opt.Prompt)
+	for i := range prompt {
+		prompt[i] = int32(rng.IntN(m.Hyper.Vocab))
+	}
+	// warm-up: compile and run both step graphs once
+	logits, err := s.Eval(ctx, prompt)
+	if err != nil {
+		return res, err
+	}
+	if _, err := s.Eval(ctx, []int32{argmax(logits)}); err != nil {
+		return res, err
+	}
+	s.Reset()
+
+	t0 := time.Now()
+	logits, err = s.Eval(ctx, prompt)
+	if err != nil {
+		return res, err
+	}
+	res.PrefillTPS = float64(opt.Prompt) / time.Since(t0).Seconds()
+	t1 := time.Now()
+	for i := 0; i < opt.Gen; i++ {
+		if logits, err = s.Eval(ctx, []int32{argmax(logits)}); err != nil {
+			return res, err
+		}
+	}
+	res.DecodeTPS = float64(opt.Gen) / time.Since(t1).Seconds()
+	res.PeakRSS = SelfPeakRSS()
+	return res, nil
+}
+
+func argmax(x []float32) int32 {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// WeightBytesPerToken is the number of weight bytes a decode step reads:
+// every tensor except the token embedding, of which one row is read, unless
+// the output projection is tied to it (then all of it is read as the output).
+func WeightBytesPerToken(f *weights.File) int64 {
+	_, hasOutput := f.Tensor("output.weight")
+	var n int64
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		if t.Name == "token_embd.weight" && hasOutput {
+			rows, _ := t.Rows()
+			if rows > 0 {
+				n += t.Size / rows
+			}
+			continue
+		}
+		n += t.Size
+	}
+	return n
+}

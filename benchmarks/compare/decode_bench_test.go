@@ -1,0 +1,67 @@
+package compare
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+
+	"dayi/assets"
+	"dayi/engine"
+	"dayi/weights"
+)
+
+// BenchmarkDecodeStep times one decode step at position ~128 of the model in
+// $DAYI_BENCH_MODEL (default: the embedded tiny model) with
+// $DAYI_BENCH_THREADS threads (default 1). Profile it to split a step into
+// kernel time and framework time (docs/design.md):
+//
+//	DAYI_BENCH_MODEL=llama-1b-q4_0.gguf go test ./benchmarks/compare -run '^$' \
+//	    -bench DecodeStep -benchtime 64x -cpuprofile cpu.prof
+func BenchmarkDecodeStep(b *testing.B) {
+	var f *weights.File
+	var err error
+	if p := os.Getenv("DAYI_BENCH_MODEL"); p != "" {
+		f, err = weights.Open(p)
+	} else {
+		f, err = weights.Parse(assets.DefaultModel)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	threads := 1
+	if t, err := strconv.Atoi(os.Getenv("DAYI_BENCH_THREADS")); err == nil {
+		threads = t
+	}
+	m, err := engine.Load(f, engine.Options{Threads: threads, KVType: "f16", ContextLength: 256, Buckets: []int{128}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := m.NewSession()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	prompt := make([]int32, 128)
+	for i := range prompt {
+		prompt[i] = int32((i * 7919) % m.Hyper.Vocab)
+	}
+	logits, err := s.Eval(ctx, prompt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if s.Pos() >= 255 {
+			if err := s.Truncate(128); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if logits, err = s.Eval(ctx, []int32{argmax(logits)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+}
