@@ -1,0 +1,122 @@
+package knowledge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+)
+
+// Library is the set of knowledge bases under one directory
+// ($DAYI_HOME/kb), one subdirectory each.
+type Library struct {
+	Dir     string
+	Options Options // used for every knowledge base it opens
+}
+
+// validName keeps knowledge base names safe as directory names.
+var validName = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N}_.-]{0,63}$`)
+
+// Path returns the directory of knowledge base name.
+func (l *Library) Path(name string) (string, error) {
+	if !validName.MatchString(name) {
+		return "", fmt.Errorf("invalid knowledge base name %q (letters, digits, _ . -; at most 64)", name)
+	}
+	return filepath.Join(l.Dir, name), nil
+}
+
+// Open opens (creating) knowledge base name for writing.
+func (l *Library) Open(name string) (*KB, error) {
+	p, err := l.Path(name)
+	if err != nil {
+		return nil, err
+	}
+	return Open(p, l.Options)
+}
+
+// OpenReadOnly opens an existing knowledge base for queries.
+func (l *Library) OpenReadOnly(name string) (*KB, error) {
+	p, err := l.Path(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(p, "kb.db")); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("knowledge base %q not found in %s", name, l.Dir)
+	}
+	return OpenReadOnly(p, l.Options)
+}
+
+// List returns the names of the knowledge bases, sorted.
+func (l *Library) List() ([]string, error) {
+	ents, err := os.ReadDir(l.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("knowledge bases in %s: %w", l.Dir, err)
+	}
+	var out []string
+	for _, e := range ents {
+		if _, err := os.Stat(filepath.Join(l.Dir, e.Name(), "kb.db")); e.IsDir() && err == nil {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Remove deletes knowledge base name entirely.
+func (l *Library) Remove(name string) error {
+	p, err := l.Path(name)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(p, "kb.db")); err != nil {
+		return fmt.Errorf("knowledge base %q not found in %s", name, l.Dir)
+	}
+	return os.RemoveAll(p)
+}
+
+// Retrieve returns the best passages of knowledge base kb for query, in rank
+// order, as many as fit in maxTokens (counted by Options.CountTokens; a
+// passage that does not fit is passed over for a shorter one further down).
+// maxTokens <= 0 means the five best, whatever their size. It opens the
+// knowledge base read-only for the call, so `dayi kb add` can update it
+// between requests of a running server.
+func (l *Library) Retrieve(ctx context.Context, kb, query string, maxTokens int) ([]Passage, error) {
+	k, err := l.OpenReadOnly(kb)
+	if err != nil {
+		return nil, err
+	}
+	defer k.Close()
+	depth := 5
+	if maxTokens > 0 {
+		depth = 20
+	}
+	hits, err := k.Query(ctx, query, depth)
+	if errors.Is(err, ErrEmbedMismatch) {
+		slog.Warn("knowledge: falling back to BM25", "kb", kb, "err", err)
+		k.opt.Embedder = nil
+		hits, err = k.Query(ctx, query, depth)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("knowledge base %q: %w", kb, err)
+	}
+	var out []Passage
+	used := 0
+	for _, h := range hits {
+		if maxTokens > 0 {
+			n := k.opt.CountTokens(h.Text)
+			if used+n > maxTokens {
+				continue
+			}
+			used += n
+		}
+		out = append(out, h.Passage)
+	}
+	return out, nil
+}
