@@ -72,6 +72,12 @@ type matmulTask struct {
 	x16      []uint16 // f16/bf16 activations, m rows of k
 	out      []float32
 	kbs      []kblock // per-worker k-quant decode scratch
+
+	// Packed activations for the VNNI block kernels (gemm.go), when pk.
+	pk       bool
+	gk       gemmKernels
+	xp       []byte
+	xpStride int
 }
 
 // MatMul computes out[i*n+j] = sum_kk x[i*k+kk] * W[j][kk] for m activation
@@ -126,6 +132,14 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 		}
 		mt.x16 = p.act16[:m*k]
 	}
+	if gk, ok := packedKernels(t); ok && (k/32)%2 == 0 {
+		mt.pk, mt.gk = true, gk
+		mt.xpStride = k / 64 * xpPairSize
+		if need := m * mt.xpStride; cap(p.xpack) < need {
+			p.xpack = make([]byte, need)
+		}
+		mt.xp = p.xpack[:m*mt.xpStride]
+	}
 	if act == actQ8_K && len(mt.kbs) < p.threads {
 		mt.kbs = make([]kblock, p.threads)
 	}
@@ -147,7 +161,14 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 	if mt.phase == 0 {
 		for i := lo; i < hi; i++ {
 			mt.quantizeRow(i)
+			if mt.pk {
+				packQ8(mt.xp[i*mt.xpStride:(i+1)*mt.xpStride], mt.xq[i*mt.xqStride:], mt.k/32, mt.gk.bias)
+			}
 		}
+		return
+	}
+	if mt.pk {
+		mt.runPacked(lo, hi, worker)
 		return
 	}
 	// Tile weight rows so a tile stays in cache while all m activation rows
@@ -222,4 +243,41 @@ func (mt *matmulTask) dot(j, i, worker int) float32 {
 		return kf32(w, mt.x[i*k:(i+1)*k], k)
 	}
 	return 0
+}
+
+// runPacked computes output columns [lo,hi) with the packed-activation
+// kernels: tiles of weight rows (kept in L2) against groups of 4 activation
+// rows (kept in L1), so each weight block is unpacked once per 4 rows; the
+// leftover rows go 4 weight rows at a time through gemv, which shares the
+// activation loads.
+func (mt *matmulTask) runPacked(lo, hi, worker int) {
+	var res [4]float32
+	rb, n, nb2 := mt.rowBytes, mt.n, mt.k/64
+	tile := max(4, (256<<10)/rb)
+	for j0 := lo; j0 < hi; j0 += tile {
+		j1 := min(j0+tile, hi)
+		i0 := 0
+		for ; i0+4 <= mt.m; i0 += 4 {
+			x := &mt.xp[i0*mt.xpStride]
+			for j := j0; j < j1; j++ {
+				mt.gk.gemm(&mt.w[j*rb], x, mt.xpStride, nb2, &res)
+				mt.out[i0*n+j] = res[0]
+				mt.out[(i0+1)*n+j] = res[1]
+				mt.out[(i0+2)*n+j] = res[2]
+				mt.out[(i0+3)*n+j] = res[3]
+			}
+		}
+		for i := i0; i < mt.m; i++ {
+			x := &mt.xp[i*mt.xpStride]
+			o := mt.out[i*n : (i+1)*n]
+			j := j0
+			for ; j+4 <= j1; j += 4 {
+				mt.gk.gemv(&mt.w[j*rb], rb, x, nb2, &res)
+				o[j], o[j+1], o[j+2], o[j+3] = res[0], res[1], res[2], res[3]
+			}
+			for ; j < j1; j++ {
+				o[j] = mt.dot(j, i, worker)
+			}
+		}
+	}
 }

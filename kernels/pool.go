@@ -42,6 +42,7 @@ type Pool struct {
 	// Scratch owned by the pool and reused across calls (grown on demand).
 	act     []byte      // quantized activations for MatMul
 	act16   []uint16    // f16/bf16 activations
+	xpack   []byte      // packed activations (gemm.go)
 	scratch [][]float32 // per-worker float scratch (attention scores, etc.)
 	q16     [][]uint16  // per-worker f16 scratch (attention q/p in f16)
 	mm      matmulTask

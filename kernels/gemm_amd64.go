@@ -1,0 +1,48 @@
+package kernels
+
+import (
+	"golang.org/x/sys/cpu"
+
+	"dayi/weights"
+)
+
+// VNNI kernels over packed activations (gemm_amd64.s, gemm.go). gemm*x4:
+// one weight row times 4 activation rows xstride bytes apart; gemv*x4: 4
+// weight rows wstride bytes apart times one activation row. Both run nb2
+// pairs of blocks and equal the pure-Go dot twins bit for bit.
+
+//go:noescape
+func gemmQ4_0x4(w, x *byte, xstride, nb2 int, res *[4]float32)
+
+//go:noescape
+func gemmQ8_0x4(w, x *byte, xstride, nb2 int, res *[4]float32)
+
+//go:noescape
+func gemvQ4_0x4(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+
+//go:noescape
+func gemvQ8_0x4(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+
+// hasZVNNI gates the 512-bit kernels: AVX-512 F/BW/VL and VNNI, plus the
+// AVX2/F16C set.
+var hasZVNNI = hasVNNI && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
+
+type gemmKernels struct {
+	bias int32 // c: u = q + c
+	gemm func(w, x *byte, xstride, nb2 int, res *[4]float32)
+	gemv func(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+}
+
+// packedKernels returns the packed-activation kernels for t, if any.
+func packedKernels(t weights.Type) (gemmKernels, bool) {
+	if !hasZVNNI {
+		return gemmKernels{}, false
+	}
+	switch t {
+	case weights.TypeQ4_0:
+		return gemmKernels{8, gemmQ4_0x4, gemvQ4_0x4}, true
+	case weights.TypeQ8_0:
+		return gemmKernels{128, gemmQ8_0x4, gemvQ8_0x4}, true
+	}
+	return gemmKernels{}, false
+}

@@ -1,0 +1,164 @@
+#include "textflag.h"
+
+// AVX-512 VNNI kernels for 32-element block types over packed activations
+// (packQ8 in gemm.go): per pair of blocks 64 int8 quants, 16 int32 lane
+// biases -c*sum(x over the lane's 4 elements) and 16 float32 scales (each
+// block's d_x repeated 8 times), 192 bytes. The weights become unsigned
+// bytes u = q + c (q4_0: nibble = q+8, q8_0: q xor 0x80 = q+128), so
+// VPDPBUSD(u, x) + bias is the exact signed lane sum of dot.go. A ZMM
+// accumulator holds lanes 0..7 (even blocks) in its low half and 8..15 (odd
+// blocks) in its high half, exactly dot.go's "lane order", and the float
+// part (float32(s)*(d_w*d_x), unfused add) is the same, so results equal the
+// pure-Go twins bit for bit.
+
+// Z29: 0x0F bytes, Z28: 0x80 bytes.
+#define CONSTS \
+	MOVL         $0x0F0F0F0F, AX; \
+	VPBROADCASTD AX, Z29; \
+	MOVL         $0x80808080, AX; \
+	VPBROADCASTD AX, Z28
+
+// UNPACK_Q4_0 sets ZW to the pair's 64 nibbles (q+8) in element order and
+// ZD to [d_w0 x8, d_w1 x8], for two q4_0 blocks (36 bytes) at R; XW/YW and
+// XD/YD name the low parts of ZW/ZD; YT/XT are a scratch register.
+#define UNPACK_Q4_0(R, ZW, YW, XW, ZD, YD, XD, YT, XT) \
+	VMOVDQU      2(R), XW; \
+	VINSERTI128  $1, 20(R), YW, YW; \
+	VPSRLW       $4, YW, YT; \
+	VINSERTI64X4 $1, YT, ZW, ZW; \
+	VSHUFI64X2   $0xD8, ZW, ZW, ZW; \
+	VPANDD       Z29, ZW, ZW; \
+	VPBROADCASTW 0(R), XD; \
+	VPBROADCASTW 18(R), XT; \
+	VCVTPH2PS    XD, YD; \
+	VCVTPH2PS    XT, YT; \
+	VINSERTF64X4 $1, YT, ZD, ZD
+
+// UNPACK_Q8_0: two q8_0 blocks (68 bytes), quants xor 0x80 (= q+128).
+#define UNPACK_Q8_0(R, ZW, YW, XW, ZD, YD, XD, YT, XT) \
+	VMOVDQU      2(R), YW; \
+	VINSERTI64X4 $1, 36(R), ZW, ZW; \
+	VPXORD       Z28, ZW, ZW; \
+	VPBROADCASTW 0(R), XD; \
+	VPBROADCASTW 34(R), XT; \
+	VCVTPH2PS    XD, YD; \
+	VCVTPH2PS    XT, YT; \
+	VINSERTF64X4 $1, YT, ZD, ZD
+
+// ROW adds the block pair of weights ZW (scales ZD) times one activation
+// row (quants q, biases b, scales s) to ACC, using temporaries T and D.
+#define ROW(q, b, s, ZW, ZD, ACC, T, D) \
+	VMOVDQU32 b, T; \
+	VPDPBUSD  q, ZW, T; \
+	VCVTDQ2PS T, T; \
+	VMULPS    s, ZD, D; \
+	VMULPS    D, T, T; \
+	VADDPS    T, ACC, ACC
+
+// RED16 reduces ZMM accumulator Z (as reduce16) into X and stores it at dst.
+#define RED16(Z, Y, X, dst) \
+	VEXTRACTF64X4 $1, Z, Y1; \
+	VADDPS        Y1, Y, Y; \
+	VEXTRACTF128  $1, Y, X1; \
+	VADDPS        X1, X, X; \
+	VMOVHLPS      X, X, X1; \
+	VADDPS        X1, X, X; \
+	VMOVSHDUP     X, X1; \
+	VADDSS        X1, X, X; \
+	VMOVSS        X, dst
+
+// GEMM4 computes one weight row (w) against 4 packed activation rows (x,
+// x+xstride, x+2*xstride, x+3*xstride) over nb2 block pairs; res gets the
+// 4 results.
+#define GEMM4(UNPACK, WSTEP) \
+	MOVQ   w+0(FP), SI; \
+	MOVQ   x+8(FP), DI; \
+	MOVQ   xstride+16(FP), R11; \
+	LEAQ   (R11)(R11*2), R12; \
+	MOVQ   nb2+24(FP), CX; \
+	MOVQ   res+32(FP), DX; \
+	CONSTS; \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z15, Z15, Z15; \
+	VPXORD Z3, Z3, Z3; \
+	TESTQ  CX, CX; \
+	JLE    done; \
+loop: \
+	UNPACK(SI, Z4, Y4, X4, Z5, Y5, X5, Y8, X8); \
+	ROW(0(DI), 64(DI), 128(DI), Z4, Z5, Z0, Z10, Z11); \
+	ROW(0(DI)(R11*1), 64(DI)(R11*1), 128(DI)(R11*1), Z4, Z5, Z2, Z12, Z13); \
+	ROW(0(DI)(R11*2), 64(DI)(R11*2), 128(DI)(R11*2), Z4, Z5, Z15, Z18, Z19); \
+	ROW(0(DI)(R12*1), 64(DI)(R12*1), 128(DI)(R12*1), Z4, Z5, Z3, Z16, Z17); \
+	ADDQ   $WSTEP, SI; \
+	ADDQ   $192, DI; \
+	DECQ   CX; \
+	JNZ    loop; \
+done: \
+	RED16(Z0, Y0, X0, 0(DX)); \
+	RED16(Z2, Y2, X2, 4(DX)); \
+	RED16(Z15, Y15, X15, 8(DX)); \
+	RED16(Z3, Y3, X3, 12(DX)); \
+	VZEROUPPER; \
+	RET
+
+// GEMV4 computes 4 weight rows (w, w+wstride, ...) against one packed
+// activation row x over nb2 block pairs; res gets the 4 results.
+#define GEMV4(UNPACK, WSTEP) \
+	MOVQ   w+0(FP), SI; \
+	MOVQ   wstride+8(FP), R11; \
+	LEAQ   (SI)(R11*1), R8; \
+	LEAQ   (R8)(R11*1), R9; \
+	LEAQ   (R9)(R11*1), R10; \
+	MOVQ   x+16(FP), DI; \
+	MOVQ   nb2+24(FP), CX; \
+	MOVQ   res+32(FP), DX; \
+	CONSTS; \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z15, Z15, Z15; \
+	VPXORD Z3, Z3, Z3; \
+	TESTQ  CX, CX; \
+	JLE    done; \
+loop: \
+	VMOVDQU32 0(DI), Z24; \
+	VMOVDQU32 64(DI), Z25; \
+	VMOVUPS   128(DI), Z26; \
+	UNPACK(SI, Z4, Y4, X4, Z5, Y5, X5, Y8, X8); \
+	UNPACK(R8, Z6, Y6, X6, Z7, Y7, X7, Y9, X9); \
+	ROW(Z24, Z25, Z26, Z4, Z5, Z0, Z10, Z11); \
+	ROW(Z24, Z25, Z26, Z6, Z7, Z2, Z12, Z13); \
+	UNPACK(R9, Z4, Y4, X4, Z5, Y5, X5, Y8, X8); \
+	UNPACK(R10, Z6, Y6, X6, Z7, Y7, X7, Y9, X9); \
+	ROW(Z24, Z25, Z26, Z4, Z5, Z15, Z18, Z19); \
+	ROW(Z24, Z25, Z26, Z6, Z7, Z3, Z16, Z17); \
+	ADDQ   $WSTEP, SI; \
+	ADDQ   $WSTEP, R8; \
+	ADDQ   $WSTEP, R9; \
+	ADDQ   $WSTEP, R10; \
+	ADDQ   $192, DI; \
+	DECQ   CX; \
+	JNZ    loop; \
+done: \
+	RED16(Z0, Y0, X0, 0(DX)); \
+	RED16(Z2, Y2, X2, 4(DX)); \
+	RED16(Z15, Y15, X15, 8(DX)); \
+	RED16(Z3, Y3, X3, 12(DX)); \
+	VZEROUPPER; \
+	RET
+
+// func gemmQ4_0x4(w, x *byte, xstride, nb2 int, res *[4]float32)
+TEXT ·gemmQ4_0x4(SB), NOSPLIT, $0-40
+	GEMM4(UNPACK_Q4_0, 36)
+
+// func gemmQ8_0x4(w, x *byte, xstride, nb2 int, res *[4]float32)
+TEXT ·gemmQ8_0x4(SB), NOSPLIT, $0-40
+	GEMM4(UNPACK_Q8_0, 68)
+
+// func gemvQ4_0x4(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+TEXT ·gemvQ4_0x4(SB), NOSPLIT, $0-40
+	GEMV4(UNPACK_Q4_0, 36)
+
+// func gemvQ8_0x4(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+TEXT ·gemvQ8_0x4(SB), NOSPLIT, $0-40
+	GEMV4(UNPACK_Q8_0, 68)

@@ -1,0 +1,91 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"dayi/weights"
+)
+
+// TestPackedTwins runs MatMul through the packed VNNI kernels (gemm and gemv
+// tiles, leftover rows and columns) and checks every output against the
+// pure-Go dot twin on the same quantized activations, bit for bit.
+func TestPackedTwins(t *testing.T) {
+	if !hasZVNNI {
+		t.Skip("no AVX-512 VNNI: packed kernels unused on this CPU")
+	}
+	cases := []struct {
+		t    weights.Type
+		twin func(w, x []byte, nb int) float32
+	}{{weights.TypeQ4_0, dotQ4_0}, {weights.TypeQ8_0, dotQ8_0}}
+	rng := rand.New(rand.NewPCG(31, 32))
+	p := NewPool(2)
+	defer p.Close()
+	for _, c := range cases {
+		if _, ok := packedKernels(c.t); !ok {
+			t.Fatalf("%s: no packed kernel", c.t)
+		}
+		for _, k := range []int{64, 128, 2048} {
+			for _, m := range []int{1, 3, 4, 9} {
+				const n = 37
+				w := randBlocks(rng, n*k/32, c.t.TypeSize(), 0)
+				if c.t == weights.TypeQ8_0 {
+					for i := range w {
+						if w[i] == 0x80 && i%34 >= 2 {
+							w[i] = 0x81
+						}
+					}
+				}
+				x := make([]float32, m*k)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				out := make([]float32, m*n)
+				if err := p.MatMul(c.t, w, n, k, x, m, out); err != nil {
+					t.Fatal(err)
+				}
+				rs := len(w) / n
+				xq := make([]byte, k/32*q8_0Size)
+				for i := 0; i < m; i++ {
+					quantizeQ8_0(xq, x[i*k:(i+1)*k])
+					for j := 0; j < n; j++ {
+						want := c.twin(w[j*rs:(j+1)*rs], xq, k/32)
+						if got := out[i*n+j]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("%s k=%d m=%d out[%d][%d] = %g, Go twin %g", c.t, k, m, i, j, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkPackedKernels times the bare packed kernels on one 8192-element
+// row (ns per weight block pair and activation row in the custom metric).
+func BenchmarkPackedKernels(b *testing.B) {
+	if !hasZVNNI {
+		b.Skip("no AVX-512 VNNI")
+	}
+	const k = 8192
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, t := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0} {
+		gk, _ := packedKernels(t)
+		w := randBlocks(rng, 4*k/32, t.TypeSize(), 0)
+		xp := make([]byte, 4*k/64*xpPairSize)
+		var res [4]float32
+		rb := len(w) / 4
+		b.Run(t.String()+"/gemm4", func(b *testing.B) {
+			for b.Loop() {
+				gk.gemm(&w[0], &xp[0], k/64*xpPairSize, k/64, &res)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(4*k/64), "ns/pair-row")
+		})
+		b.Run(t.String()+"/gemv4", func(b *testing.B) {
+			for b.Loop() {
+				gk.gemv(&w[0], rb, &xp[0], k/64, &res)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(4*k/64), "ns/pair-row")
+		})
+	}
+}

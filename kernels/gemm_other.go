@@ -1,0 +1,13 @@
+//go:build !amd64
+
+package kernels
+
+import "dayi/weights"
+
+type gemmKernels struct {
+	bias int32
+	gemm func(w, x *byte, xstride, nb2 int, res *[4]float32)
+	gemv func(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+}
+
+func packedKernels(weights.Type) (gemmKernels, bool) { return gemmKernels{}, false }
