@@ -1,0 +1,237 @@
+package pack
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// ReadOptions control Unpack and Verify.
+type ReadOptions struct {
+	Trust   Trust
+	Threads int // zstd decoder concurrency; 0 = its default
+	// Progress is called with uncompressed bytes done of the total.
+	Progress func(phase string, done, total int64)
+	// Accept, when set, sees the verified header before any data is read
+	// (to show what is being installed, or to refuse a name).
+	Accept func(*Header) error
+}
+
+// Verify reads a whole pack, checking the header, the signature and every
+// file's size and sha256, and writes nothing.
+func Verify(ctx context.Context, r io.Reader, opt ReadOptions) (*Header, error) {
+	return extract(ctx, r, opt, PhaseVerify, func(*Header, File) (io.Writer, func() error, func(), error) {
+		return io.Discard, func() error { return nil }, func() {}, nil
+	})
+}
+
+// Unpack reads a pack and installs its files at the paths place chooses
+// (place is called once per file after the header is verified). Each file is
+// streamed into a hidden temporary file next to its destination; only when
+// every file's size and sha256 have been verified are they renamed into
+// place. On any error — damage, truncation, wrong signature, cancellation —
+// the temporary files are removed and nothing is left behind. An existing
+// destination is refused unless overwrite is set.
+func Unpack(ctx context.Context, r io.Reader, place func(*Header, File) (string, error), overwrite bool, opt ReadOptions) (*Header, error) {
+	type pending struct{ tmp, dst string }
+	var done []pending
+	cleanup := func() {
+		for _, p := range done {
+			os.Remove(p.tmp)
+		}
+	}
+	h, err := extract(ctx, r, opt, PhaseExtract, func(h *Header, f File) (io.Writer, func() error, func(), error) {
+		dst, err := place(h, f)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if !overwrite {
+			if _, err := os.Lstat(dst); err == nil {
+				return nil, nil, nil, fmt.Errorf("%s already exists", dst)
+			}
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, nil, nil, err
+		}
+		tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".unpack-*")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		done = append(done, pending{tmp.Name(), dst})
+		bw := bufio.NewWriterSize(tmp, 1<<20)
+		commit := func() error {
+			if err := bw.Flush(); err != nil {
+				tmp.Close()
+				return err
+			}
+			if err := tmp.Sync(); err != nil {
+				tmp.Close()
+				return err
+			}
+			if err := tmp.Chmod(0o644); err != nil {
+				tmp.Close()
+				return err
+			}
+			return tmp.Close()
+		}
+		return bw, commit, func() { tmp.Close() }, nil
+	})
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	for i, p := range done {
+		if err := os.Rename(p.tmp, p.dst); err != nil {
+			// Undo the files already moved, so a half-installed model cannot run.
+			for _, q := range done[:i] {
+				os.Remove(q.dst)
+			}
+			cleanup()
+			return nil, fmt.Errorf("install %s: %w", p.dst, err)
+		}
+	}
+	return h, nil
+}
+
+// ctxReader stops reading once ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// extract drives both readers. open returns, per file, the writer that
+// receives its bytes, a commit run after the file verified, and an abort run
+// when it did not.
+func extract(ctx context.Context, r io.Reader, opt ReadOptions, phase string,
+	open func(*Header, File) (w io.Writer, commit func() error, abort func(), err error)) (*Header, error) {
+	br := bufio.NewReaderSize(ctxReader{ctx, r}, 256<<10)
+	h, err := ReadHeader(br, opt.Trust)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Accept != nil {
+		if err := opt.Accept(h); err != nil {
+			return nil, err
+		}
+	}
+	dopts := []zstd.DOption{zstd.WithDecoderLowmem(false)}
+	if opt.Threads > 0 {
+		dopts = append(dopts, zstd.WithDecoderConcurrency(opt.Threads))
+	}
+	tail := &tailHasher{r: br, h: sha256.New()}
+	dec, err := zstd.NewReader(tail, dopts...)
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	total := h.Manifest.TotalSize()
+	var doneBytes int64
+	buf := make([]byte, 256<<10)
+	for _, f := range h.Manifest.Files {
+		w, commit, abort, err := open(h, f)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.New()
+		var n int64
+		for n < f.Size {
+			k := int64(len(buf))
+			if rem := f.Size - n; rem < k {
+				k = rem
+			}
+			got, rerr := io.ReadFull(dec, buf[:k])
+			sum.Write(buf[:got])
+			if _, werr := w.Write(buf[:got]); werr != nil {
+				abort()
+				return nil, fmt.Errorf("write %s: %w", f.Name, werr)
+			}
+			n += int64(got)
+			doneBytes += int64(got)
+			if opt.Progress != nil {
+				opt.Progress(phase, doneBytes, total)
+			}
+			if rerr != nil {
+				abort()
+				return nil, dataError(ctx, f, n, rerr)
+			}
+		}
+		if got := hex.EncodeToString(sum.Sum(nil)); got != f.SHA256 {
+			abort()
+			return nil, fmt.Errorf("%w: %s: sha256 %s, manifest says %s", ErrCorrupt, f.Name, got, f.SHA256)
+		}
+		if err := commit(); err != nil {
+			return nil, fmt.Errorf("write %s: %w", f.Name, err)
+		}
+	}
+	// Nothing may follow the last file: not more data, not a damaged frame.
+	var one [1]byte
+	if k, err := dec.Read(one[:]); k != 0 || err != io.EOF {
+		if err != nil && err != io.EOF {
+			return nil, dataError(ctx, File{Name: "end of data"}, 0, err)
+		}
+		return nil, fmt.Errorf("%w: data continues after the last file", ErrCorrupt)
+	}
+	if _, err := io.Copy(io.Discard, tail); err != nil {
+		return nil, dataError(ctx, File{Name: "trailer"}, 0, err)
+	}
+	if tail.held != trailerSize || [8]byte(tail.hold[:8]) != trailerHead || !bytes.Equal(tail.hold[8:], tail.h.Sum(nil)) {
+		return nil, fmt.Errorf("%w: the compressed data does not match its checksum trailer", ErrCorrupt)
+	}
+	return h, nil
+}
+
+// tailHasher passes a stream through, hashing all of it but the last
+// trailerSize bytes, which it keeps.
+type tailHasher struct {
+	r    io.Reader
+	h    hash.Hash
+	hold [trailerSize]byte
+	held int
+}
+
+func (t *tailHasher) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	b := p[:n]
+	switch out := t.held + n - trailerSize; {
+	case out <= 0: // everything still fits in the window
+		t.held += copy(t.hold[t.held:], b)
+	case out <= t.held: // the oldest out bytes of the window leave it
+		t.h.Write(t.hold[:out])
+		k := copy(t.hold[:], t.hold[out:t.held])
+		copy(t.hold[k:], b)
+		t.held = trailerSize
+	default: // the whole window and the start of b leave
+		t.h.Write(t.hold[:t.held])
+		t.h.Write(b[:out-t.held])
+		copy(t.hold[:], b[out-t.held:])
+		t.held = trailerSize
+	}
+	return n, err
+}
+
+func dataError(ctx context.Context, f File, n int64, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s: data ends after %d of %d bytes (truncated pack)", ErrCorrupt, f.Name, n, f.Size)
+	}
+	return fmt.Errorf("%w: %s: after %d bytes: %v", ErrCorrupt, f.Name, n, err)
+}
