@@ -33,6 +33,7 @@ dayi supports clinicians; it does not replace them.`,
 		newQuantizeCmd(),
 		newTokenizeCmd(), newDetokenizeCmd(),
 		newBenchCmd(),
+		newServeCmd(), newAuditCmd(),
 	)
 	return root
 }

@@ -1,0 +1,798 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ollama/ollama/api"
+	"github.com/ollama/ollama/format"
+
+	"dayi/engine"
+	"dayi/engine/chat"
+	"dayi/weights"
+)
+
+// generateRequest is /api/generate's body (api.GenerateRequest's fields we
+// honour, plus dayi's knowledge and patient_id).
+type generateRequest struct {
+	Model     string            `json:"model"`
+	Prompt    string            `json:"prompt"`
+	Suffix    string            `json:"suffix"`
+	System    string            `json:"system"`
+	Template  string            `json:"template"`
+	Context   []int             `json:"context"`
+	Stream    *bool             `json:"stream"`
+	Raw       bool              `json:"raw"`
+	Format    json.RawMessage   `json:"format"`
+	KeepAlive *api.Duration     `json:"keep_alive"`
+	Images    []json.RawMessage `json:"images"`
+	Options   json.RawMessage   `json:"options"`
+	Knowledge string            `json:"knowledge"`
+	PatientID string            `json:"patient_id"`
+}
+
+// chatMessage is one /api/chat message.
+type chatMessage struct {
+	Role      string            `json:"role"`
+	Content   string            `json:"content"`
+	Images    []json.RawMessage `json:"images,omitempty"`
+	ToolCalls []struct {
+		Function struct {
+			Name      string          `json:"name"`
+			Arguments json.RawMessage `json:"arguments"`
+		} `json:"function"`
+	} `json:"tool_calls,omitempty"`
+}
+
+// chatRequest is /api/chat's body.
+type chatRequest struct {
+	Model     string          `json:"model"`
+	Messages  []chatMessage   `json:"messages"`
+	Stream    *bool           `json:"stream"`
+	Format    json.RawMessage `json:"format"`
+	KeepAlive *api.Duration   `json:"keep_alive"`
+	Tools     json.RawMessage `json:"tools"`
+	Options   json.RawMessage `json:"options"`
+	Template  string          `json:"template"`
+	Knowledge string          `json:"knowledge"`
+	PatientID string          `json:"patient_id"`
+}
+
+func decodeOptions(raw json.RawMessage) (options, error) {
+	var o options
+	if s := strings.TrimSpace(string(raw)); s != "" && s != "null" {
+		if err := json.Unmarshal(raw, &o); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return o, badRequest("options.%s must be %s, not %s", te.Field, te.Type, te.Value)
+			}
+			return o, badRequest("options: %v", err)
+		}
+	}
+	return o, nil
+}
+
+var errImages = badRequest("images are not supported: dayi serves text-only models")
+
+// parseGenerate turns a decoded /api/generate body into a job.
+func parseGenerate(req *generateRequest) (*job, error) {
+	if req.Model == "" {
+		return nil, badRequest("model is required")
+	}
+	if len(req.Images) > 0 {
+		return nil, errImages
+	}
+	if req.Suffix != "" {
+		return nil, badRequest("suffix (fill-in-the-middle) is not supported")
+	}
+	opts, err := decodeOptions(req.Options)
+	if err != nil {
+		return nil, err
+	}
+	f, err := checkFormat(req.Format)
+	if err != nil {
+		return nil, err
+	}
+	j := &job{model: req.Model, prompt: req.Prompt, system: req.System, raw: req.Raw, template: req.Template, format: f,
+		opts: opts, defaults: ollamaDefaults(), keepAlive: keepAlive(req.KeepAlive), knowledge: req.Knowledge, patientID: req.PatientID}
+	for _, id := range req.Context {
+		if id < 0 || id > math.MaxInt32 {
+			return nil, badRequest("context holds an invalid token id %d", id)
+		}
+		j.context = append(j.context, int32(id))
+	}
+	return j, nil
+}
+
+// parseChat turns a decoded /api/chat body into a job.
+func parseChat(req *chatRequest) (*job, error) {
+	if req.Model == "" {
+		return nil, badRequest("model is required")
+	}
+	opts, err := decodeOptions(req.Options)
+	if err != nil {
+		return nil, err
+	}
+	f, err := checkFormat(req.Format)
+	if err != nil {
+		return nil, err
+	}
+	j := &job{model: req.Model, chat: true, template: req.Template, format: f, opts: opts, defaults: ollamaDefaults(),
+		keepAlive: keepAlive(req.KeepAlive), knowledge: req.Knowledge, patientID: req.PatientID}
+	if t := strings.TrimSpace(string(req.Tools)); t != "" && t != "null" && t != "[]" {
+		var probe []json.RawMessage
+		if json.Unmarshal(req.Tools, &probe) != nil {
+			return nil, badRequest("tools must be an array")
+		}
+		j.tools = req.Tools
+	}
+	for i, m := range req.Messages {
+		if len(m.Images) > 0 {
+			return nil, errImages
+		}
+		role := strings.ToLower(m.Role)
+		switch role {
+		case "system", "user", "assistant", "tool":
+		default:
+			return nil, badRequest("messages[%d].role %q: want system, user, assistant or tool", i, m.Role)
+		}
+		content := m.Content
+		for _, tc := range m.ToolCalls {
+			args := tc.Function.Arguments
+			if len(args) == 0 {
+				args = json.RawMessage("{}")
+			}
+			b, _ := json.Marshal(toolCall{Name: tc.Function.Name, Arguments: args})
+			content += "<tool_call>" + string(b) + "</tool_call>"
+		}
+		j.messages = append(j.messages, chat.Message{Role: role, Content: content})
+	}
+	return j, nil
+}
+
+// metricsJSON is the tail of Ollama's final streamed object.
+type metricsJSON struct {
+	TotalDuration      int64 `json:"total_duration"`
+	LoadDuration       int64 `json:"load_duration"`
+	PromptEvalCount    int   `json:"prompt_eval_count"`
+	PromptEvalDuration int64 `json:"prompt_eval_duration"`
+	EvalCount          int   `json:"eval_count"`
+	EvalDuration       int64 `json:"eval_duration"`
+}
+
+func metricsOf(o *outcome, start time.Time) metricsJSON {
+	return metricsJSON{TotalDuration: ns(time.Since(start)), LoadDuration: ns(o.loadDur), PromptEvalCount: o.promptTokens,
+		PromptEvalDuration: ns(o.promptDur), EvalCount: o.evalCount, EvalDuration: ns(o.evalDur)}
+}
+
+type generateChunk struct {
+	Model      string     `json:"model"`
+	CreatedAt  time.Time  `json:"created_at"`
+	Response   string     `json:"response"`
+	Done       bool       `json:"done"`
+	DoneReason string     `json:"done_reason,omitempty"`
+	Context    []int32    `json:"context,omitempty"`
+	Citations  []Citation `json:"citations,omitempty"`
+	*metricsJSON
+}
+
+type chatOut struct {
+	Role      string        `json:"role"`
+	Content   string        `json:"content"`
+	ToolCalls []ollamaToolC `json:"tool_calls,omitempty"`
+}
+
+type ollamaToolC struct {
+	Function toolCall `json:"function"`
+}
+
+type chatChunk struct {
+	Model      string     `json:"model"`
+	CreatedAt  time.Time  `json:"created_at"`
+	Message    chatOut    `json:"message"`
+	Done       bool       `json:"done"`
+	DoneReason string     `json:"done_reason,omitempty"`
+	Citations  []Citation `json:"citations,omitempty"`
+	*metricsJSON
+}
+
+func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
+	var req generateRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	j, err := parseGenerate(&req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Prompt == "" && req.System == "" && len(req.Context) == 0 {
+		s.loadOnly(w, r, j, false)
+		return
+	}
+	s.ollamaStream(w, r, j, req.Stream == nil || *req.Stream, false)
+}
+
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	var req chatRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	j, err := parseChat(&req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(j.messages) == 0 {
+		s.loadOnly(w, r, j, true)
+		return
+	}
+	s.ollamaStream(w, r, j, req.Stream == nil || *req.Stream, true)
+}
+
+// loadOnly answers Ollama's "load the model" (empty prompt) and "unload it"
+// (empty prompt with keep_alive 0) requests.
+func (s *Server) loadOnly(w http.ResponseWriter, r *http.Request, j *job, isChat bool) {
+	info(r).model = canonical(j.model)
+	reason := "load"
+	if s.fallback == nil || !s.fallback.named(j.model) {
+		l, _, err := s.reg.acquire(r.Context(), j.model)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.reg.release(l, j.keepAlive)
+		if j.keepAlive != nil && *j.keepAlive == 0 {
+			reason = "unload"
+		}
+	}
+	now := time.Now().UTC()
+	if isChat {
+		writeJSON(w, http.StatusOK, chatChunk{Model: j.model, CreatedAt: now, Message: chatOut{Role: "assistant"}, Done: true, DoneReason: reason})
+		return
+	}
+	writeJSON(w, http.StatusOK, generateChunk{Model: j.model, CreatedAt: now, Done: true, DoneReason: reason})
+}
+
+// ollamaStream runs j and writes NDJSON chunks (or one object when stream is
+// false) as Ollama does.
+func (s *Server) ollamaStream(w http.ResponseWriter, r *http.Request, j *job, stream, isChat bool) {
+	start := time.Now()
+	st := s.newStreamer(w, "application/x-ndjson")
+	piece := func(text string) any {
+		if isChat {
+			return chatChunk{Model: j.model, CreatedAt: time.Now().UTC(), Message: chatOut{Role: "assistant", Content: text}}
+		}
+		return generateChunk{Model: j.model, CreatedAt: time.Now().UTC(), Response: text}
+	}
+	onText := func(string) error { return nil }
+	if stream {
+		onText = func(t string) error { return st.json(piece(t)) }
+	}
+	o, err := s.run(r.Context(), r, j, onText)
+	if err != nil {
+		if st.started {
+			if statusOf(err) != 499 {
+				st.json(ollamaErr{Error: err.Error()})
+			}
+			return
+		}
+		w.Header().Del("Content-Type")
+		s.fail(w, r, err)
+		return
+	}
+	m := metricsOf(o, start)
+	text := ""
+	if !stream {
+		text = o.text
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	}
+	if isChat {
+		c := chatChunk{Model: j.model, CreatedAt: time.Now().UTC(), Message: chatOut{Role: "assistant", Content: text},
+			Done: true, DoneReason: o.doneReason, Citations: o.citations, metricsJSON: &m}
+		for _, tc := range o.toolCalls {
+			c.Message.ToolCalls = append(c.Message.ToolCalls, ollamaToolC{Function: tc})
+		}
+		st.json(c)
+		return
+	}
+	st.json(generateChunk{Model: j.model, CreatedAt: time.Now().UTC(), Response: text, Done: true, DoneReason: o.doneReason,
+		Context: o.context, Citations: o.citations, metricsJSON: &m})
+}
+
+// embedRequest is /api/embed's body.
+type embedRequest struct {
+	Model      string          `json:"model"`
+	Input      json.RawMessage `json:"input"`
+	Truncate   *bool           `json:"truncate"`
+	Dimensions int             `json:"dimensions"`
+	KeepAlive  *api.Duration   `json:"keep_alive"`
+	Options    json.RawMessage `json:"options"`
+}
+
+// inputs reads a string or an array of strings.
+func inputs(raw json.RawMessage) ([]string, error) {
+	var one string
+	if err := json.Unmarshal(raw, &one); err == nil {
+		return []string{one}, nil
+	}
+	var many []string
+	if err := json.Unmarshal(raw, &many); err != nil {
+		return nil, badRequest("input must be a string or an array of strings")
+	}
+	return many, nil
+}
+
+// embed embeds texts on the model (locally or on the fallback).
+func (s *Server) embed(ctx context.Context, r *http.Request, model string, texts []string, truncate bool, ka *time.Duration) ([][]float32, int, time.Duration, error) {
+	ri := info(r)
+	ri.model = canonical(model)
+	if s.fallback != nil && s.fallback.named(model) {
+		v, n, err := s.embedFallback(ctx, ri, model, texts, truncate)
+		ri.in = n
+		return v, n, 0, err
+	}
+	release, err := s.admit.acquire(ctx)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer release()
+	l, loadDur, err := s.reg.acquire(ctx, model)
+	if err != nil {
+		if errors.Is(err, ErrUnsupportedArch) && s.fallback != nil {
+			v, n, err := s.embedFallback(ctx, ri, model, texts, truncate)
+			ri.in = n
+			return v, n, 0, err
+		}
+		return nil, 0, 0, err
+	}
+	defer s.reg.release(l, ka)
+	ri.backend = "local"
+	out := make([][]float32, 0, len(texts))
+	total := 0
+	for i, t := range texts {
+		v, n, err := l.lm.Embed(ctx, t, truncate)
+		if err != nil {
+			if errors.Is(err, engine.ErrPromptTooLong) {
+				return nil, 0, 0, badRequest("input[%d]: %v", i, err)
+			}
+			if t == "" {
+				return nil, 0, 0, badRequest("input[%d] is empty", i)
+			}
+			return nil, 0, 0, err
+		}
+		out = append(out, v)
+		total += n
+	}
+	ri.in = total
+	return out, total, loadDur, nil
+}
+
+// shorten keeps the first dims values and renormalises (Ollama's and
+// OpenAI's `dimensions`).
+func shorten(vs [][]float32, dims int) {
+	for i, v := range vs {
+		if dims <= 0 || dims >= len(v) {
+			continue
+		}
+		v = v[:dims]
+		var n float64
+		for _, x := range v {
+			n += float64(x) * float64(x)
+		}
+		if n > 0 {
+			inv := 1 / math.Sqrt(n)
+			for k := range v {
+				v[k] = float32(float64(v[k]) * inv)
+			}
+		}
+		vs[i] = v
+	}
+}
+
+func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var req embedRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Model == "" {
+		s.fail(w, r, badRequest("model is required"))
+		return
+	}
+	texts, err := inputs(req.Input)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	vs, n, load, err := s.embed(r.Context(), r, req.Model, texts, req.Truncate == nil || *req.Truncate, keepAlive(req.KeepAlive))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	shorten(vs, req.Dimensions)
+	writeJSON(w, http.StatusOK, map[string]any{"model": req.Model, "embeddings": vs,
+		"total_duration": ns(time.Since(start)), "load_duration": ns(load), "prompt_eval_count": n})
+}
+
+func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model     string        `json:"model"`
+		Prompt    string        `json:"prompt"`
+		KeepAlive *api.Duration `json:"keep_alive"`
+	}
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Model == "" {
+		s.fail(w, r, badRequest("model is required"))
+		return
+	}
+	if req.Prompt == "" { // Ollama answers an empty prompt with an empty embedding
+		writeJSON(w, http.StatusOK, map[string]any{"embedding": []float64{}})
+		return
+	}
+	vs, _, _, err := s.embed(r.Context(), r, req.Model, []string{req.Prompt}, true, keepAlive(req.KeepAlive))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]float64, len(vs[0]))
+	for i, v := range vs[0] {
+		out[i] = float64(v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"embedding": out})
+}
+
+// details reads a model's family, size and quantization from its GGUF
+// header (cheap: the file is memory-mapped and only the header is parsed).
+func details(src modelSource) (api.ModelDetails, *weights.File, error) {
+	var f *weights.File
+	var err error
+	if src.Path == "" {
+		f, err = openEmbedded()
+	} else {
+		f, err = weights.Open(src.Path)
+	}
+	if err != nil {
+		return api.ModelDetails{}, nil, err
+	}
+	var params uint64
+	for _, t := range f.Tensors {
+		n := uint64(1)
+		for _, d := range t.Dims {
+			n *= uint64(d)
+		}
+		params += n
+	}
+	ft, _ := weights.FileTypeOf(f)
+	a := f.Arch()
+	return api.ModelDetails{Format: "gguf", Family: a, Families: []string{a}, ParameterSize: format.HumanNumber(params),
+		QuantizationLevel: strings.ToUpper(ft.CLIName())}, f, nil
+}
+
+func (s *Server) handleTags(w http.ResponseWriter, r *http.Request) {
+	var out []api.ListModelResponse
+	for _, src := range s.reg.list() {
+		d, f, err := details(src)
+		if err != nil {
+			s.log.Warn("unreadable model skipped", "model", src.Name, "err", err)
+			continue
+		}
+		f.Close()
+		out = append(out, api.ListModelResponse{Name: src.Name, Model: src.Name, ModifiedAt: src.Modified, Size: src.Size,
+			Digest: strings.TrimPrefix(src.Digest, "sha256:"), Details: d})
+	}
+	out = append(out, s.fallbackModels(r.Context())...)
+	writeJSON(w, http.StatusOK, api.ListResponse{Models: out})
+}
+
+func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model   string `json:"model"`
+		Name    string `json:"name"`
+		Verbose bool   `json:"verbose"`
+	}
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Model == "" {
+		req.Model = req.Name
+	}
+	info(r).model = canonical(req.Model)
+	src, err := s.reg.find(req.Model)
+	if err != nil {
+		if s.fallback != nil && s.fallback.named(req.Model) {
+			resp, err := s.fallback.client.Show(r.Context(), &api.ShowRequest{Model: req.Model, Verbose: req.Verbose})
+			if err != nil {
+				s.fail(w, r, peerErr(err))
+				return
+			}
+			writeJSON(w, http.StatusOK, resp)
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	d, f, err := details(src)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("model %s: %w", src.Name, err))
+		return
+	}
+	defer f.Close()
+	mi := map[string]any{}
+	for _, kv := range f.KV {
+		if kv.Value.Type == weights.ValArray && kv.Value.Len() > 64 && !req.Verbose {
+			mi[kv.Key] = nil // as Ollama: long arrays (vocabularies) only when verbose
+			continue
+		}
+		mi[kv.Key] = kv.Value.V
+	}
+	tmplName := ""
+	caps := []string{"completion", "embedding"}
+	if src := f.String("tokenizer.chat_template", ""); src != "" {
+		if t, err := chat.Detect(src); err == nil {
+			tmplName = t.Name
+			caps = append(caps, "tools")
+		}
+	}
+	path := src.Path
+	if path == "" {
+		path = src.Name + " (embedded)"
+	}
+	resp := map[string]any{
+		"modelfile":    "# Modelfile served by dayi\nFROM " + path + "\n",
+		"parameters":   "",
+		"template":     tmplName,
+		"details":      d,
+		"model_info":   mi,
+		"capabilities": caps,
+		"modified_at":  src.Modified,
+	}
+	if lic := f.String("general.license", ""); lic != "" {
+		resp["license"] = lic
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) handlePs(w http.ResponseWriter, r *http.Request) {
+	out := []api.ProcessModelResponse{}
+	for _, l := range s.reg.running() {
+		d, f, err := details(l.src)
+		if err == nil {
+			f.Close()
+		}
+		exp := l.expires
+		if l.refs > 0 || exp.IsZero() {
+			exp = time.Now().Add(l.keepAliveOr(s.cfg.KeepAlive))
+		}
+		out = append(out, api.ProcessModelResponse{Name: l.src.Name, Model: l.src.Name, Size: l.src.Size,
+			Digest: strings.TrimPrefix(l.src.Digest, "sha256:"), Details: d, ExpiresAt: exp, ContextLength: l.lm.Ctx})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	writeJSON(w, http.StatusOK, api.ProcessResponse{Models: out})
+}
+
+func (l *loaded) keepAliveOr(d time.Duration) time.Duration {
+	if l.keepAlive != 0 {
+		d = l.keepAlive
+	}
+	if d < 0 {
+		return 100 * 365 * 24 * time.Hour
+	}
+	return d
+}
+
+func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"version": s.cfg.Version})
+}
+
+// created returns the path a created or copied model is written to.
+func (s *Server) created(name string) (string, error) {
+	if s.cfg.CreateDir == "" {
+		return "", &reqError{status: http.StatusForbidden, msg: "this server has no writable model directory (start it with --create-dir or DAYI_HOME)"}
+	}
+	name = canonical(name)
+	if name == "" || strings.ContainsAny(name, `/\:`) || strings.HasPrefix(name, ".") {
+		return "", badRequest("model name %q: use letters, digits, '-', '_' and '.'", name)
+	}
+	if err := os.MkdirAll(s.cfg.CreateDir, 0o755); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.cfg.CreateDir, name+".gguf"), nil
+}
+
+func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Source      string `json:"source"`
+		Destination string `json:"destination"`
+	}
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	src, err := s.reg.find(req.Source)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	dst, err := s.created(req.Destination)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.reg.find(req.Destination); err == nil {
+		s.fail(w, r, &reqError{status: http.StatusConflict, msg: fmt.Sprintf("model %q already exists", canonical(req.Destination))})
+		return
+	}
+	if src.Path == "" {
+		err = writeFileAtomic(dst, func(f *os.File) error { _, err := f.Write(embeddedBytes()); return err })
+	} else if err = os.Link(src.Path, dst); err != nil { // a hard link costs no space
+		err = writeFileAtomic(dst, func(f *os.File) error {
+			in, err := os.Open(src.Path)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			_, err = f.ReadFrom(in)
+			return err
+		})
+	}
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("copy %s to %s: %w", src.Name, req.Destination, err))
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model string `json:"model"`
+		Name  string `json:"name"`
+	}
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Model == "" {
+		req.Model = req.Name
+	}
+	src, err := s.reg.find(req.Model)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if src.ReadOnly {
+		s.fail(w, r, &reqError{status: http.StatusForbidden, msg: fmt.Sprintf("model %q comes from a read-only source (%s); only models made with /api/create or /api/copy can be deleted", src.Name, src.Origin)})
+		return
+	}
+	s.reg.unload(src.Name)
+	if err := os.Remove(src.Path); err != nil {
+		s.fail(w, r, fmt.Errorf("delete %s: %w", src.Name, err))
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// handleCreate makes a model from a GGUF file (from: a path or a known
+// model name), optionally quantizing it, streaming progress as Ollama does.
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model    string `json:"model"`
+		Name     string `json:"name"`
+		From     string `json:"from"`
+		Quantize string `json:"quantize"`
+		Quant    string `json:"quantization"`
+		Stream   *bool  `json:"stream"`
+	}
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Model == "" {
+		req.Model = req.Name
+	}
+	if req.Quantize == "" {
+		req.Quantize = req.Quant
+	}
+	if req.From == "" {
+		s.fail(w, r, badRequest("from is required: a GGUF file path on the server or an existing model name"))
+		return
+	}
+	dst, err := s.created(req.Model)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var ft weights.FileType
+	if req.Quantize != "" {
+		var ok bool
+		if ft, ok = weights.FileTypeByName(req.Quantize); !ok {
+			s.fail(w, r, badRequest("quantize %q: want one of %s", req.Quantize, strings.Join(weights.QuantizeFileTypes(), ", ")))
+			return
+		}
+	}
+	var in *weights.File
+	if src, err := s.reg.find(req.From); err == nil {
+		if src.Path == "" {
+			in, err = openEmbedded()
+		} else {
+			in, err = weights.Open(src.Path)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	} else if in, err = weights.Open(req.From); err != nil {
+		s.fail(w, r, badRequest("from %q: not a known model and not a readable GGUF file: %v", req.From, err))
+		return
+	}
+	defer in.Close()
+	stream := req.Stream == nil || *req.Stream
+	st := s.newStreamer(w, "application/x-ndjson")
+	status := func(msg string) {
+		if stream {
+			st.json(map[string]string{"status": msg})
+		}
+	}
+	status("parsing GGUF")
+	err = writeFileAtomic(dst, func(f *os.File) error {
+		if req.Quantize == "" {
+			_, err := f.Write(in.Data())
+			return err
+		}
+		status("quantizing to " + ft.CLIName())
+		_, err := weights.Quantize(r.Context(), f, in, ft, weights.QuantizeOptions{})
+		return err
+	})
+	if err != nil {
+		if st.started {
+			st.json(ollamaErr{Error: err.Error()})
+			return
+		}
+		s.fail(w, r, badRequest("create %s: %v", req.Model, err))
+		return
+	}
+	if !stream {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
+		return
+	}
+	status("success")
+}
+
+func (s *Server) handlePull(w http.ResponseWriter, r *http.Request) {
+	s.fail(w, r, &reqError{status: http.StatusNotImplemented,
+		msg: "dayi is offline and never downloads models: copy a GGUF file to the models directory, or pull it with Ollama (its store is read here)"})
+}
+
+// writeFileAtomic writes path through a temporary file and a rename, so a
+// half-written model is never listed.
+func writeFileAtomic(path string, fill func(*os.File) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".dayi-create-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := fill(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

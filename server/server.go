@@ -1,0 +1,404 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"dayi/audit"
+	"dayi/engine"
+)
+
+// Config configures a Server. The zero value (plus defaults) serves the
+// embedded model on loopback with no key.
+type Config struct {
+	Addr       string   // listen address; default 127.0.0.1:11435
+	ModelsDir  string   // *.gguf files, served under their file names (may be read-only)
+	ModelPaths []string // single GGUF files, served under their file names
+	CreateDir  string   // where /api/create and /api/copy write (empty: both are refused)
+	// OllamaModels is Ollama's models directory (manifests/ + blobs/), read
+	// only. Empty: $OLLAMA_MODELS, else ~/.ollama/models. "-" disables it.
+	OllamaModels string
+
+	Engine       engine.Options
+	NewGenerator func(*engine.LM) Generator // nil: the LM itself (engine.Scheduler plugs in here)
+	KeepAlive    time.Duration              // default 5m; < 0 never unload
+	// DefaultTemplate is the chat template (by name) for chat requests to a
+	// model whose GGUF has none, so chat clients still work (Ollama too
+	// always has a template). Default "chatml"; "none" refuses such requests.
+	DefaultTemplate string
+
+	MaxActive       int   // generations at once (default 16)
+	MaxQueued       int   // generations waiting for a slot (default 64)
+	MaxBodyBytes    int64 // request body limit (default 8 MiB)
+	MaxPromptTokens int   // 0: the model's context
+
+	APIKeys     []string // Bearer keys; none: no authentication
+	TLSCert     string
+	TLSKey      string
+	CORSOrigins []string // allowed origins ("*" for any); none: no CORS headers
+
+	ReadHeaderTimeout time.Duration // default 10s (slowloris)
+	ReadTimeout       time.Duration // whole request body; default 60s
+	WriteChunkTimeout time.Duration // per streamed chunk to a slow reader; default 60s
+	IdleTimeout       time.Duration // default 120s
+
+	Audit  *audit.Logger // nil: no audit log
+	Logger *slog.Logger  // nil: slog.Default()
+
+	FallbackOllama string   // URL of an Ollama server for models dayi cannot run
+	FallbackModels []string // names always sent to the fallback
+
+	Knowledge Retriever // nil: requests naming a knowledge base get 400
+	Memory    Memory    // nil: requests with patient_id get 400
+
+	// Extra handlers (pattern → handler, e.g. "/api/clinic/") are mounted
+	// behind the same auth, limits, audit and metrics.
+	Extra map[string]http.Handler
+
+	Version string
+}
+
+func (c *Config) ollamaDir() string {
+	switch c.OllamaModels {
+	case "-":
+		return ""
+	case "":
+		if d := os.Getenv("OLLAMA_MODELS"); d != "" {
+			return d
+		}
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		return filepath.Join(home, ".ollama", "models")
+	}
+	return c.OllamaModels
+}
+
+func (c *Config) defaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:11435"
+	}
+	if c.KeepAlive == 0 {
+		c.KeepAlive = 5 * time.Minute
+	}
+	if c.MaxActive <= 0 {
+		c.MaxActive = 16
+	}
+	if c.MaxQueued < 0 {
+		c.MaxQueued = 0
+	} else if c.MaxQueued == 0 {
+		c.MaxQueued = 64
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 8 << 20
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 60 * time.Second
+	}
+	if c.WriteChunkTimeout <= 0 {
+		c.WriteChunkTimeout = 60 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.DefaultTemplate == "" {
+		c.DefaultTemplate = "chatml"
+	}
+	if c.Version == "" {
+		c.Version = "0.0.0"
+	}
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	reg      *registry
+	admit    *admission
+	metrics  *metrics
+	fallback *fallback
+	keys     [][32]byte // SHA-256 of each API key
+	handler  http.Handler
+}
+
+// New builds a server from cfg.
+func New(cfg Config) (*Server, error) {
+	cfg.defaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.reg = newRegistry(&s.cfg, s.log)
+	s.admit = newAdmission(cfg.MaxActive, cfg.MaxQueued)
+	for _, k := range cfg.APIKeys {
+		if k = strings.TrimSpace(k); k != "" {
+			s.keys = append(s.keys, sha256.Sum256([]byte(k)))
+		}
+	}
+	if cfg.FallbackOllama != "" {
+		fb, err := newFallback(cfg.FallbackOllama, cfg.FallbackModels)
+		if err != nil {
+			return nil, err
+		}
+		s.fallback = fb
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler is the whole API with its middleware.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close unloads idle models.
+func (s *Server) Close() { s.reg.unload("") }
+
+// HTTPServer returns an http.Server with the configured timeouts: slow
+// clients cannot hold a connection open by trickling headers or a body.
+// Responses have no overall write timeout (a generation may stream for
+// minutes); each streamed chunk has its own deadline instead.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Addr:              s.cfg.Addr,
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+}
+
+// Serve serves on ln (TLS when a certificate is configured) until ctx ends,
+// then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := s.HTTPServer()
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCert != "" {
+			errc <- hs.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := hs.Shutdown(sctx)
+		s.Close()
+		return err
+	}
+}
+
+// reqInfo is what a handler reports for metrics and the audit log.
+type reqInfo struct {
+	id        string
+	model     string
+	backend   string
+	prompt    string // only kept when content auditing is on
+	output    string
+	patientID string
+	in, out   int
+	keyID     string
+}
+
+type infoKey struct{}
+
+func info(r *http.Request) *reqInfo {
+	if i, ok := r.Context().Value(infoKey{}).(*reqInfo); ok {
+		return i
+	}
+	return &reqInfo{}
+}
+
+// statusWriter records the status code.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, s.instrument(pattern, fn)) }
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		// Clients (and Ollama's own CLI) probe the root for this exact text.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("Ollama is running"))
+	})
+	mux.HandleFunc("HEAD /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	})
+	h("POST /api/generate", s.handleGenerate)
+	h("POST /api/chat", s.handleChat)
+	h("POST /api/embed", s.handleEmbed)
+	h("POST /api/embeddings", s.handleEmbeddings)
+	h("GET /api/tags", s.handleTags)
+	h("POST /api/show", s.handleShow)
+	h("GET /api/ps", s.handlePs)
+	h("GET /api/version", s.handleVersion)
+	h("POST /api/copy", s.handleCopy)
+	h("DELETE /api/delete", s.handleDelete)
+	h("POST /api/create", s.handleCreate)
+	h("POST /api/pull", s.handlePull)
+	h("POST /v1/chat/completions", s.handleOAChat)
+	h("POST /v1/completions", s.handleOACompletions)
+	h("POST /v1/embeddings", s.handleOAEmbeddings)
+	h("GET /v1/models", s.handleOAModels)
+	h("GET /v1/models/{model...}", s.handleOAModel)
+	h("GET /metrics", s.handleMetrics)
+	for pattern, handler := range s.cfg.Extra {
+		mux.Handle(pattern, s.instrument(pattern, handler.ServeHTTP))
+	}
+	return s.outer(mux)
+}
+
+// outer applies, in order: CORS (preflights answered before auth), the
+// request id, authentication and the body limit.
+func (s *Server) outer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && len(s.cfg.CORSOrigins) > 0 {
+			if slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, origin) {
+				w.Header().Set("Access-Control-Allow-Origin", origin)
+				w.Header().Set("Vary", "Origin")
+				w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+				w.Header().Set("Access-Control-Allow-Methods", "GET, POST, DELETE, HEAD, OPTIONS")
+				if r.Method == http.MethodOptions {
+					w.WriteHeader(http.StatusNoContent)
+					return
+				}
+			}
+		}
+		ri := &reqInfo{id: r.Header.Get("X-Request-Id")}
+		if ri.id == "" || len(ri.id) > 64 {
+			var b [12]byte
+			rand.Read(b[:])
+			ri.id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", ri.id)
+		if r.URL.Path != "/" && len(s.keys) > 0 {
+			id, ok := s.authenticate(r)
+			if !ok {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="dayi"`)
+				writeErr(w, r, http.StatusUnauthorized, errors.New("unauthorized: missing or invalid API key (Authorization: Bearer KEY)"))
+				s.metrics.request("unauthorized", http.StatusUnauthorized, 0)
+				s.auditRecord(r, ri, "unauthorized", http.StatusUnauthorized, 0)
+				return
+			}
+			ri.keyID = id
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, ri)))
+	})
+}
+
+// authenticate compares the Bearer token with every key in constant time
+// (hashing first makes the compared lengths equal) and returns the key id: a
+// short hash prefix that identifies the key in the audit log without
+// revealing it.
+func (s *Server) authenticate(r *http.Request) (string, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	match := 0
+	for _, k := range s.keys {
+		match |= subtle.ConstantTimeCompare(sum[:], k[:])
+	}
+	if match != 1 {
+		return "", false
+	}
+	return hex.EncodeToString(sum[:4]), true
+}
+
+// instrument wraps a route with metrics, the request log line and the audit
+// record. None of them sees request or response bodies.
+func (s *Server) instrument(pattern string, next http.HandlerFunc) http.Handler {
+	endpoint := pattern
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		endpoint = p
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		d := time.Since(start)
+		ri := info(r)
+		s.metrics.request(endpoint, sw.status, d)
+		if ri.model != "" {
+			s.metrics.tokens(ri.model, ri.in, ri.out)
+		}
+		s.log.Info("request", "id", ri.id, "method", r.Method, "endpoint", endpoint, "model", ri.model,
+			"status", sw.status, "prompt_tokens", ri.in, "output_tokens", ri.out, "ms", d.Milliseconds())
+		if endpoint != "/metrics" {
+			s.auditRecord(r, ri, endpoint, sw.status, d)
+		}
+	})
+}
+
+func (s *Server) auditRecord(r *http.Request, ri *reqInfo, endpoint string, status int, d time.Duration) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	err := s.cfg.Audit.Append(audit.Record{RequestID: ri.id, Method: r.Method, Endpoint: endpoint, Model: ri.model,
+		Backend: ri.backend, PromptTokens: ri.in, OutputTokens: ri.out, Client: r.RemoteAddr, KeyID: ri.keyID,
+		Status: status, DurationMS: float64(d.Microseconds()) / 1000, PatientID: ri.patientID,
+		Prompt: ri.prompt, Output: ri.output})
+	if err != nil {
+		s.log.Error("audit log write failed", "id", ri.id, "err", err)
+	}
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	var names []string
+	for _, l := range s.reg.running() {
+		names = append(names, l.src.Name)
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	s.metrics.write(w, gauges{active: s.admit.active(), queued: s.admit.queued(), loaded: names})
+}
