@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+
 	"math"
 	"os"
 	"testing"
@@ -280,3 +281,5 @@ func TestMemAvailableAndKVBytes(t *testing.T) {
 		t.Fatal("a context longer than the model's must be refused")
 	}
 }
+
+var jsonUnmarshal = json.Unmarshal
