@@ -83,9 +83,13 @@ func (t *Tokenizer) Piece(id int32) string {
 
 // TokenBytes returns the bytes token id adds to generated text: Piece, except
 // that control and unknown tokens add nothing (token_to_piece with
-// special=false). The result aliases an internal string; do not modify it.
+// special=false). The slice is shared (no allocation); do not modify it.
 func (t *Tokenizer) TokenBytes(id int32) []byte {
-	return []byte(t.tokenText(id))
+	if id < 0 || int(id) >= len(t.pieceOff)-1 || t.attr[id]&(attrUnknown|attrControl) != 0 {
+		return nil
+	}
+	a, b := t.pieceOff[id], t.pieceOff[id+1]
+	return t.pieceBytes[a:b:b]
 }
 
 // tokenText is TokenBytes as a string (no copy).

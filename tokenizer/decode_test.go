@@ -91,3 +91,26 @@ func TestSPMPriorityOrder(t *testing.T) {
 		t.Errorf("-0 and +0 must tie")
 	}
 }
+
+// TestTokenBytes checks TokenBytes against Piece and the control rule.
+func TestTokenBytes(t *testing.T) {
+	tok := embeddedTokenizer(t)
+	for id := int32(0); id < int32(tok.NumTokens()); id++ {
+		want := tok.Piece(id)
+		if tok.IsControl(id) {
+			want = ""
+		}
+		if got := string(tok.TokenBytes(id)); got != want {
+			t.Fatalf("TokenBytes(%d) = %q, want %q", id, got, want)
+		}
+	}
+	if b := tok.TokenBytes(1); len(b) != 0 {
+		t.Errorf("BOS adds %q to the text", b)
+	}
+	if got := string(tok.TokenBytes(403)); got != " Once" {
+		t.Errorf("TokenBytes(403) = %q, want \" Once\"", got)
+	}
+	if tok.TokenBytes(-1) != nil || tok.TokenBytes(int32(tok.NumTokens())) != nil {
+		t.Errorf("out-of-range ids must give nil")
+	}
+}

@@ -18,7 +18,8 @@
 //     unparse_special=false): the pieces joined, with the SentencePiece
 //     leading space of the first piece removed (only when the sequence does not
 //     start with BOS) and the BPE "clean_up_tokenization_spaces" pass where the
-//     vocabulary asks for it. Invalid UTF-8 becomes U+FFFD.
+//     vocabulary asks for it. Invalid UTF-8 becomes U+FFFD. DecodeSpecial
+//     is the same with control tokens rendered (unparse_special=true).
 //   - Stream emits each token's TokenBytes as it comes, keeping incomplete
 //     UTF-8 sequences back until they complete; it never strips the leading
 //     space, so it prints " named" where Decode returns "named", as

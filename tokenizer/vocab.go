@@ -141,6 +141,10 @@ type Tokenizer struct {
 	ttype  []TokenType
 	toID   map[string]int32
 	pieces []string // token_to_piece(id, special=true), precomputed
+	// pieceBytes holds all pieces back to back, piece i at
+	// pieceBytes[pieceOff[i]:pieceOff[i+1]], for TokenBytes.
+	pieceBytes []byte
+	pieceOff   []int
 
 	// BPE
 	ranks        map[string]int32  // "left right" -> merge rank
@@ -278,8 +282,12 @@ func New(v Vocab) (*Tokenizer, error) {
 		t.buildSPMPairs()
 	}
 	t.pieces = make([]string, n)
+	t.pieceOff = make([]int, n+1)
 	for i := range t.pieces {
-		t.pieces[i] = t.renderPiece(int32(i))
+		p := t.renderPiece(int32(i))
+		t.pieces[i] = p
+		t.pieceBytes = append(t.pieceBytes, p...)
+		t.pieceOff[i+1] = len(t.pieceBytes)
 	}
 	return t, nil
 }
