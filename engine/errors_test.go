@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"dayi/assets"
+	"dayi/engine/sample"
 	"dayi/weights"
 )
 
@@ -99,7 +100,7 @@ func TestSeedAndJSONFormat(t *testing.T) {
 		return res.Text
 	}
 	req := &Request{Prompt: "Once upon a time", MaxTokens: 30}
-	req.Sampling.Temperature, req.Sampling.TopK, req.Sampling.Seed = 1.5, 40, 7
+	req.Sampling = sample.Options{Temperature: 1.5, TopK: 40, TopP: 1, Seed: 7}
 	first := gen(req)
 	if again := gen(req); first != again {
 		t.Fatalf("same seed gave different texts:\n%q\n%q", first, again)
