@@ -53,8 +53,13 @@ func gemma3Hyper(f *weights.File) (*Hyper, error) {
 	for l := range h.LocalLayer {
 		h.LocalLayer[l] = h.SlidingWindow > 0 && l%gemma3SWAPattern < gemma3SWAPattern-1
 	}
-	// llama.cpp: f_attention_scale = 1/sqrt(n_embd_head_k) (27B: n_embd/n_head).
+	// llama.cpp (llama-model.cpp, LLM_ARCH_GEMMA3): f_attention_scale =
+	// 1/sqrt(n_embd_head_k), except the 27B model (62 layers), whose
+	// query_pre_attn_scalar is n_embd/n_head.
 	h.AttnScale = float32(1 / math.Sqrt(float64(h.HeadDim)))
+	if h.Layers == 62 {
+		h.AttnScale = float32(1 / math.Sqrt(float64(h.Dim/h.Heads)))
+	}
 	return h, nil
 }
 
