@@ -370,7 +370,7 @@ func (s *Server) instrument(pattern string, next http.HandlerFunc) http.Handler 
 		d := time.Since(start)
 		ri := info(r)
 		s.metrics.request(endpoint, sw.status, d)
-		if ri.model != "" {
+		if ri.backend != "" { // a model that exists: request-chosen names never become labels
 			s.metrics.tokens(ri.model, ri.in, ri.out)
 		}
 		s.log.Info("request", "id", ri.id, "method", r.Method, "endpoint", endpoint, "model", ri.model,
