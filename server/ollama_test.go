@@ -16,11 +16,11 @@ import (
 )
 
 type refCase struct {
-	Prompt        string  `json:"prompt"`
-	NPredict      int     `json:"n_predict"`
-	PromptIDs     []int   `json:"prompt_ids"`
-	GeneratedIDs  []int   `json:"generated_ids"`
-	GeneratedText string  `json:"generated_text"`
+	Prompt        string `json:"prompt"`
+	NPredict      int    `json:"n_predict"`
+	PromptIDs     []int  `json:"prompt_ids"`
+	GeneratedIDs  []int  `json:"generated_ids"`
+	GeneratedText string `json:"generated_text"`
 }
 
 // llamaCppCases are llama.cpp's greedy continuations of stories260K (the

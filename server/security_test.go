@@ -241,7 +241,7 @@ func TestNoPromptInLogsMetricsOrAudit(t *testing.T) {
 		{"/api/chat", map[string]any{"model": "dayi-tiny", "messages": []map[string]string{{"role": "user", "content": secret}}, "options": greedy(8)}},
 		{"/v1/chat/completions", map[string]any{"model": "dayi-tiny", "messages": []map[string]string{{"role": "user", "content": secret}}, "max_tokens": 8, "stream": true}},
 		{"/api/generate", map[string]any{"model": "dayi-tiny", "prompt": strings.Repeat(secret+" ", 10), "raw": true}}, // too long: 400
-		{"/api/generate", map[string]any{"model": "no-such-model", "prompt": secret}},                                   // 404
+		{"/api/generate", map[string]any{"model": "no-such-model", "prompt": secret}},                                  // 404
 		{"/api/embed", map[string]any{"model": "dayi-tiny", "input": secret}},
 	} {
 		st, body, _ := post(t, hs, c.path, c.body, auth...)
