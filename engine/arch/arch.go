@@ -48,7 +48,7 @@ type Hyper struct {
 	RopeScale     float32 // linear rope scaling factor (freq_scale = 1/factor)
 	// RopeFreqs are per-pair frequency divisors (tensor rope_freqs.weight,
 	// Llama 3.1+ "llama3" rope scaling); nil when absent. Global layers only.
-	RopeFreqs []float32
+	RopeFreqs     []float32
 	RopeType      RopeType
 	SlidingWindow int    // 0 = none
 	LocalLayer    []bool // per layer: uses the sliding window
