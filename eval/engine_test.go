@@ -1,0 +1,182 @@
+package eval
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"dayi/assets"
+	"dayi/engine"
+	"dayi/weights"
+)
+
+func tinyLM(t *testing.T) *engine.LM {
+	t.Helper()
+	f, err := weights.Parse(assets.DefaultModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.Load(f, engine.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := engine.NewLM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lm
+}
+
+// refLogProb is the test's own log-softmax: log p(id) = logit[id] − log Σ exp(logit),
+// summed in float64 after subtracting the largest logit.
+func refLogProb(logits []float32, id int32) float64 {
+	mx := float64(logits[0])
+	for _, v := range logits[1:] {
+		if float64(v) > mx {
+			mx = float64(v)
+		}
+	}
+	var z float64
+	for _, v := range logits {
+		z += math.Exp(float64(v) - mx)
+	}
+	return float64(logits[id]) - mx - math.Log(z)
+}
+
+// TestTinyModelLoglik checks EngineModel's log-likelihoods and the choices
+// made from them on the embedded model against values computed here from raw
+// session logits: (1) feeding the context, then the continuation token by
+// token (the same steps — must agree exactly); (2) a fresh session per
+// prefix, fed in one batch (a different graph — agrees to float32 rounding);
+// (3) engine.LM.LogLikelihood (exactly).
+func TestTinyModelLoglik(t *testing.T) {
+	lm := tinyLM(t)
+	em := &EngineModel{LM: lm}
+	ctx := context.Background()
+	items := []Item{
+		{ID: "story", Question: "Lily went to the park and saw a big", Options: []string{"dog", "tree that was very tall", "ball"}, Answer: []int{1}, Style: Cloze},
+		{ID: "letters", Question: "What did Tom eat?", Options: []string{"an apple", "a cake", "some soup", "a toy"}, Answer: []int{0}, Style: Letters},
+	}
+	for i := range items {
+		var err error
+		if items[i], err = finish(items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var results []*Result
+	s, err := Run(ctx, em, items, Options{MaxLen: lm.Ctx, OnResult: func(r *Result) error { results = append(results, r); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	correct, correctNorm := 0, 0
+	for k, it := range items {
+		prompt := Prompt(&it)
+		var lls, norm []float64
+		for i, label := range it.Labels {
+			// The split, from scratch: tokens of prompt+" label" after the prompt's own.
+			whole := lm.Tok.Encode(prompt+" "+label, true, false)
+			ctxIDs := lm.Tok.Encode(prompt, true, false)
+			cont := whole[len(ctxIDs):]
+			if len(cont) == 0 {
+				t.Fatalf("%s: option %q has no tokens", it.ID, label)
+			}
+			// (1) incremental
+			sess, err := lm.NewSession()
+			if err != nil {
+				t.Fatal(err)
+			}
+			logits, err := sess.Eval(ctx, ctxIDs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0.0
+			for j, id := range cont {
+				want += refLogProb(logits, id)
+				if j+1 < len(cont) {
+					if logits, err = sess.Eval(ctx, []int32{id}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			sess.Close()
+			if got := results[k].LogLik[i]; got != want {
+				t.Errorf("%s option %q: loglik %.17g, reference %.17g", it.ID, label, got, want)
+			}
+			// (2) batched prefixes
+			batched := 0.0
+			for j, id := range cont {
+				sess, _ := lm.NewSession()
+				prefix := append(append([]int32{}, ctxIDs...), cont[:j]...)
+				logits, err := sess.Eval(ctx, prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				batched += refLogProb(logits, id)
+				sess.Close()
+			}
+			if math.Abs(batched-want) > 1e-4*math.Max(1, math.Abs(want)) {
+				t.Errorf("%s option %q: batched-prefix loglik %.9g vs %.9g", it.ID, label, batched, want)
+			}
+			// (3) the engine's own single-request path
+			ll, _, err := lm.LogLikelihood(ctx, ctxIDs, cont)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ll != want {
+				t.Errorf("%s option %q: engine.LogLikelihood %.17g vs %.17g", it.ID, label, ll, want)
+			}
+			lls = append(lls, want)
+			norm = append(norm, want/float64(len([]rune(label))))
+		}
+		pick := func(v []float64) int {
+			b := 0
+			for i := range v {
+				if v[i] > v[b] {
+					b = i
+				}
+			}
+			return b
+		}
+		p, pn := pick(lls), pick(norm)
+		if results[k].Pred != it.Labels[p] || results[k].PredNorm != it.Labels[pn] {
+			t.Errorf("%s: pred %q/%q, reference %q/%q", it.ID, results[k].Pred, results[k].PredNorm, it.Labels[p], it.Labels[pn])
+		}
+		if p == it.Answer[0] {
+			correct++
+		}
+		if pn == it.Answer[0] {
+			correctNorm++
+		}
+		t.Logf("%s: lls %v → %s (norm %s)", it.ID, lls, it.Labels[p], it.Labels[pn])
+	}
+	if s.Correct != correct || s.CorrectNorm != correctNorm || s.Scored != 2 {
+		t.Errorf("summary %+v, reference correct %d norm %d", s, correct, correctNorm)
+	}
+}
+
+// TestTinyModelGenerate runs generation mode end to end on the sample files.
+func TestTinyModelGenerate(t *testing.T) {
+	lm := tinyLM(t)
+	items, _, err := ReadFile("testdata/mcq_sample.jsonl", ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []*Result
+	s, err := Run(context.Background(), &EngineModel{LM: lm}, items, Options{Mode: ModeGenerate, MaxTokens: 8,
+		OnResult: func(r *Result) error { results = append(results, r); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Scored+s.Skipped != len(items) || len(results) != len(items) {
+		t.Fatalf("summary %+v", s)
+	}
+	for i, r := range results {
+		if r.Skipped == "" {
+			// the grade must follow from the recorded output
+			want := equalInts(Extract(&items[i], r.Output), items[i].Answer)
+			if r.Correct != want {
+				t.Errorf("%s: output %q graded %v", r.ID, r.Output, r.Correct)
+			}
+		}
+	}
+}
