@@ -3,6 +3,7 @@ package compare
 import (
 	"context"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 
@@ -14,10 +15,11 @@ import (
 // BenchmarkDecodeStep times one decode step at position ~128 of the model in
 // $DAYI_BENCH_MODEL (default: the embedded tiny model) with
 // $DAYI_BENCH_THREADS threads (default 1). Profile it to split a step into
-// kernel time and framework time (docs/design.md):
+// kernel time and framework time (docs/design.md); $DAYI_BENCH_PROFILE names
+// a CPU profile of the decode steps alone (the prefill is left out):
 //
-//	DAYI_BENCH_MODEL=llama-1b-q4_0.gguf go test ./benchmarks/compare -run '^$' \
-//	    -bench DecodeStep -benchtime 64x -cpuprofile cpu.prof
+//	DAYI_BENCH_MODEL=llama-1b-q4_0.gguf DAYI_BENCH_PROFILE=decode.prof \
+//	    go test ./benchmarks/compare -run '^$' -bench DecodeStep -benchtime 64x
 func BenchmarkDecodeStep(b *testing.B) {
 	var f *weights.File
 	var err error
@@ -51,6 +53,19 @@ func BenchmarkDecodeStep(b *testing.B) {
 	logits, err := s.Eval(ctx, prompt)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if p := os.Getenv("DAYI_BENCH_PROFILE"); p != "" && b.N > 1 {
+		pf, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			pf.Close()
+		}()
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
