@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -117,7 +118,7 @@ func newRunCmd() *cobra.Command {
 	var mf modelFlags
 	var sf samplingFlags
 	var verbose, chatMode, asJSON bool
-	var system, template string
+	var system, template, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "run [flags] [PROMPT]",
 		Short: "Generate text from a prompt (or chat interactively)",
@@ -139,6 +140,17 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 					}
 					prompt = string(b)
 				}
+			}
+			if cpuProfile != "" {
+				pf, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer pf.Close()
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			lm, loadDur, err := mf.load()
 			if err != nil {
@@ -197,6 +209,7 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 	f.StringVar(&system, "system", "", "system prompt for chat")
 	f.StringVar(&template, "template", "", "chat template name overriding the model's (chatml, llama3, gemma…)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object (Ollama's generate response fields) instead of streaming")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
 	return cmd
 }
 
