@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"dayi/weights"
 )
@@ -113,5 +114,52 @@ func BenchmarkDot(b *testing.B) {
 			}
 			_ = sink
 		})
+	}
+}
+
+// BenchmarkPacked alternates the packed kernels with the per-dot path on
+// the same operands inside one loop (the machine is shared, so only ratios
+// taken this way are meaningful) and reports GB/s of weights for both and
+// their speed ratio. Shape 2048x8192 (n x k), m = 1, 16 and 128.
+func BenchmarkPacked(b *testing.B) {
+	const n, k = 2048, 8192
+	for _, bt := range benchTypes {
+		if bt.t == weights.TypeF16 || bt.t == weights.TypeQ5_0 {
+			continue
+		}
+		w := benchWeights(bt.t, bt.dOffs, n, k)
+		for _, m := range []int{1, 16, 128} {
+			x := make([]float32, m*k)
+			rng := rand.New(rand.NewPCG(3, 4))
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			out := make([]float32, m*n)
+			for _, th := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/m%d/t%d", bt.t, m, th), func(b *testing.B) {
+					p := NewPool(th)
+					defer p.Close()
+					var tNew, tOld time.Duration
+					for b.Loop() {
+						for _, old := range []bool{false, true} {
+							p.perDot = old
+							t0 := time.Now()
+							if err := p.MatMul(bt.t, w, n, k, x, m, out); err != nil {
+								b.Fatal(err)
+							}
+							if old {
+								tOld += time.Since(t0)
+							} else {
+								tNew += time.Since(t0)
+							}
+						}
+					}
+					gb := func(d time.Duration) float64 { return float64(len(w)) * float64(b.N) / d.Seconds() / 1e9 }
+					b.ReportMetric(gb(tNew), "GB/s-new")
+					b.ReportMetric(gb(tOld), "GB/s-old")
+					b.ReportMetric(tOld.Seconds()/tNew.Seconds(), "speedup")
+				})
+			}
+		}
 	}
 }

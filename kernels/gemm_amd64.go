@@ -46,3 +46,19 @@ func packedKernels(t weights.Type) (gemmKernels, bool) {
 	}
 	return gemmKernels{}, false
 }
+
+//go:noescape
+func gemmKx4(w, x *byte, xstride, nb int, res *[4]float32)
+
+//go:noescape
+func gemmKx1(w, x *byte, nb int) float32
+
+// hasKPacked reports whether MatMul can run type t's prefill on decoded
+// super-blocks (gemmk.go).
+func hasKPacked(t weights.Type) bool {
+	switch t {
+	case weights.TypeQ2_K, weights.TypeQ3_K, weights.TypeQ4_K, weights.TypeQ5_K, weights.TypeQ6_K:
+		return hasZVNNI
+	}
+	return false
+}

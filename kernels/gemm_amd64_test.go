@@ -89,3 +89,49 @@ func BenchmarkPackedKernels(b *testing.B) {
 		})
 	}
 }
+
+// TestKPackedTwins runs k-quant MatMuls with m >= 4 through the decoded
+// super-block kernel and checks every output against dotK, bit for bit.
+func TestKPackedTwins(t *testing.T) {
+	if !hasZVNNI {
+		t.Skip("no AVX-512 VNNI: packed kernels unused on this CPU")
+	}
+	cases := []struct {
+		t     weights.Type
+		dOffs []int
+	}{
+		{weights.TypeQ2_K, []int{80, 82}}, {weights.TypeQ3_K, []int{108}}, {weights.TypeQ4_K, []int{0, 2}},
+		{weights.TypeQ5_K, []int{0, 2}}, {weights.TypeQ6_K, []int{208}},
+	}
+	rng := rand.New(rand.NewPCG(33, 34))
+	p := NewPool(2)
+	defer p.Close()
+	var kb kblock
+	for _, c := range cases {
+		for _, k := range []int{256, 2048} {
+			for _, m := range []int{4, 7} {
+				const n = 13
+				w := randBlocks(rng, n*k/256, c.t.TypeSize(), c.dOffs...)
+				x := make([]float32, m*k)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				out := make([]float32, m*n)
+				if err := p.MatMul(c.t, w, n, k, x, m, out); err != nil {
+					t.Fatal(err)
+				}
+				rs := len(w) / n
+				xq := make([]byte, k/256*q8_KSize)
+				for i := 0; i < m; i++ {
+					quantizeQ8_K(xq, x[i*k:(i+1)*k])
+					for j := 0; j < n; j++ {
+						want := dotK(c.t, w[j*rs:(j+1)*rs], xq, k/256, &kb)
+						if got := out[i*n+j]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("%s k=%d m=%d out[%d][%d] = %g, Go twin %g", c.t, k, m, i, j, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

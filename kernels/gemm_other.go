@@ -11,3 +11,9 @@ type gemmKernels struct {
 }
 
 func packedKernels(weights.Type) (gemmKernels, bool) { return gemmKernels{}, false }
+
+func hasKPacked(weights.Type) bool { return false }
+
+func gemmKx4(w, x *byte, xstride, nb int, res *[4]float32) {}
+
+func gemmKx1(w, x *byte, nb int) float32 { return 0 }

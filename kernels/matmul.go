@@ -72,6 +72,8 @@ type matmulTask struct {
 	x16      []uint16 // f16/bf16 activations, m rows of k
 	out      []float32
 	kbs      []kblock // per-worker k-quant decode scratch
+	kdec     [][]byte // per-worker decoded super-blocks (gemmk.go)
+	perDot   bool     // Pool.perDot
 
 	// Packed activations for the VNNI block kernels (gemm.go), when pk.
 	pk       bool
@@ -118,7 +120,7 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	mt := &p.mm
-	*mt = matmulTask{t: t, act: act, w: w, rowBytes: int(rs), n: n, k: k, m: m, x: x, out: out, kbs: mt.kbs}
+	*mt = matmulTask{t: t, act: act, w: w, rowBytes: int(rs), n: n, k: k, m: m, x: x, out: out, kbs: mt.kbs, kdec: mt.kdec, perDot: p.perDot}
 	switch act {
 	case actQ8_0, actQ8_1, actQ8_K:
 		mt.xqStride = actRowBytes(act, k)
@@ -132,7 +134,7 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 		}
 		mt.x16 = p.act16[:m*k]
 	}
-	if gk, ok := packedKernels(t); ok && (k/32)%2 == 0 {
+	if gk, ok := packedKernels(t); ok && (k/32)%2 == 0 && !p.perDot {
 		mt.pk, mt.gk = true, gk
 		mt.xpStride = k / 64 * xpPairSize
 		if need := m * mt.xpStride; cap(p.xpack) < need {
@@ -142,6 +144,9 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 	}
 	if act == actQ8_K && len(mt.kbs) < p.threads {
 		mt.kbs = make([]kblock, p.threads)
+	}
+	if act == actQ8_K && len(mt.kdec) < p.threads {
+		mt.kdec = make([][]byte, p.threads)
 	}
 	if act != actF32 {
 		mt.phase = 0
@@ -153,7 +158,7 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 		grain = 4
 	}
 	p.run(mt, n, grain)
-	*mt = matmulTask{kbs: mt.kbs}
+	*mt = matmulTask{kbs: mt.kbs, kdec: mt.kdec}
 	return nil
 }
 
@@ -169,6 +174,10 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 	}
 	if mt.pk {
 		mt.runPacked(lo, hi, worker)
+		return
+	}
+	if mt.m >= 4 && hasKPacked(mt.t) && !mt.perDot {
+		mt.runKPacked(lo, hi, worker)
 		return
 	}
 	// Tile weight rows so a tile stays in cache while all m activation rows
@@ -277,6 +286,50 @@ func (mt *matmulTask) runPacked(lo, hi, worker int) {
 			}
 			for ; j < j1; j++ {
 				o[j] = mt.dot(j, i, worker)
+			}
+		}
+	}
+}
+
+// runKPacked computes output columns [lo,hi) for k-quant weights and m >= 4
+// activation rows: a tile of weight rows is decoded once (gemmk.go) into
+// worker scratch that stays in L2, then run against 4 activation rows at a
+// time.
+func (mt *matmulTask) runKPacked(lo, hi, worker int) {
+	var res [4]float32
+	nb := mt.k / 256
+	ts := mt.t.TypeSize()
+	rowDec := nb * kdecSize
+	tile := max(1, min(hi-lo, (192<<10)/rowDec))
+	if cap(mt.kdec[worker]) < tile*rowDec {
+		mt.kdec[worker] = make([]byte, tile*rowDec)
+	}
+	buf := mt.kdec[worker][:tile*rowDec]
+	kb := &mt.kbs[worker]
+	n, xs := mt.n, mt.xqStride
+	for j0 := lo; j0 < hi; j0 += tile {
+		j1 := min(j0+tile, hi)
+		for j := j0; j < j1; j++ {
+			w := mt.w[j*mt.rowBytes:]
+			d := buf[(j-j0)*rowDec:]
+			for b := 0; b < nb; b++ {
+				decodeKPacked(mt.t, w[b*ts:(b+1)*ts], kb, d[b*kdecSize:(b+1)*kdecSize])
+			}
+		}
+		i0 := 0
+		for ; i0+4 <= mt.m; i0 += 4 {
+			x := &mt.xq[i0*xs]
+			for j := j0; j < j1; j++ {
+				gemmKx4(&buf[(j-j0)*rowDec], x, xs, nb, &res)
+				mt.out[i0*n+j] = res[0]
+				mt.out[(i0+1)*n+j] = res[1]
+				mt.out[(i0+2)*n+j] = res[2]
+				mt.out[(i0+3)*n+j] = res[3]
+			}
+		}
+		for i := i0; i < mt.m; i++ {
+			for j := j0; j < j1; j++ {
+				mt.out[i*n+j] = gemmKx1(&buf[(j-j0)*rowDec], &mt.xq[i*xs], nb)
 			}
 		}
 	}

@@ -46,6 +46,7 @@ type Pool struct {
 	scratch [][]float32 // per-worker float scratch (attention scores, etc.)
 	q16     [][]uint16  // per-worker f16 scratch (attention q/p in f16)
 	mm      matmulTask
+	perDot  bool // benchmarks only: bypass the packed kernels (the reference speed)
 	at      attnTask
 }
 

@@ -1,0 +1,123 @@
+#include "textflag.h"
+
+// AVX-512 VNNI k-quant kernel over decoded super-blocks (gemmk.go) and q8_K
+// activation rows. Integer sums are exact (any order); the float part is
+// dotK's, per super-block and row, in scalar SSE.
+
+// KHSUM reduces the 8 int32 lanes of Y (low register X) into R (temp X13).
+#define KHSUM(Y, X, R) \
+	VEXTRACTI128 $1, Y, X13; \
+	VPADDD       X13, X, X; \
+	VPSHUFD      $0x4E, X, X13; \
+	VPADDD       X13, X, X; \
+	VPSHUFD      $0xB1, X, X13; \
+	VPADDD       X13, X, X; \
+	VMOVD        X, R
+
+// KLOADW loads the decoded super-block at SI: quants Z4..Z7, lane scales
+// Z8..Z11, bsum coefficients Y20 (offset) and Y21 (mins). Scratch: Z16,
+// Z17, X2, X3, X12, X13.
+#define KLOADW \
+	VMOVDQU64 0(SI), Z4; \
+	VMOVDQU64 64(SI), Z5; \
+	VMOVDQU64 128(SI), Z6; \
+	VMOVDQU64 192(SI), Z7; \
+	VMOVDQU64 256(SI), Z8; \
+	VMOVDQU64 320(SI), Z9; \
+	VMOVDQU64 384(SI), Z10; \
+	VMOVDQU64 448(SI), Z11; \
+	VMOVDQU16 512(SI), Y20; \
+	VMOVDQU16 544(SI), Y21
+
+// KCHUNK adds scale*VPDPBUSD(u chunk c, y chunk c) of row XR to Z16.
+#define KCHUNK(XR, off, ZU, ZS) \
+	VPXORD   Z17, Z17, Z17; \
+	VPDPBUSD off(XR), ZU, Z17; \
+	VPMULLD  ZS, Z17, Z17; \
+	VPADDD   Z17, Z16, Z16
+
+// KROW accumulates one super-block of the q8_K row at XR into ACC.
+#define KROW(XR, ACC) \
+	VPXORD        Z16, Z16, Z16; \
+	KCHUNK(XR, 4, Z4, Z8); \
+	KCHUNK(XR, 68, Z5, Z9); \
+	KCHUNK(XR, 132, Z6, Z10); \
+	KCHUNK(XR, 196, Z7, Z11); \
+	VEXTRACTI64X4 $1, Z16, Y17; \
+	VPADDD        Y17, Y16, Y2; \
+	VMOVDQU       260(XR), Y3; \
+	VPMADDWD      Y20, Y3, Y12; \
+	VPADDD        Y12, Y2, Y2; \
+	VPMADDWD      Y21, Y3, Y3; \
+	KHSUM(Y2, X2, AX); \
+	KHSUM(Y3, X3, BX); \
+	VMOVSS        0(XR), X2; \
+	VMULSS        576(SI), X2, X3; \
+	VCVTSI2SSL    AX, X12, X12; \
+	VMULSS        X3, X12, X12; \
+	VADDSS        X12, ACC, ACC; \
+	VMULSS        580(SI), X2, X3; \
+	VCVTSI2SSL    BX, X12, X12; \
+	VMULSS        X3, X12, X12; \
+	VSUBSS        X12, ACC, ACC
+
+// func gemmKx4(w, x *byte, xstride, nb int, res *[4]float32)
+TEXT ·gemmKx4(SB), NOSPLIT, $0-40
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   xstride+16(FP), R11
+	LEAQ   (DI)(R11*1), R10
+	LEAQ   (R10)(R11*1), R13
+	LEAQ   (R13)(R11*1), R14
+	MOVQ   nb+24(FP), CX
+	MOVQ   res+32(FP), DX
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X14, X14, X14
+	VXORPS X15, X15, X15
+	TESTQ  CX, CX
+	JLE    k4done
+
+k4loop:
+	KLOADW
+	KROW(DI, X0)
+	KROW(R10, X1)
+	KROW(R13, X14)
+	KROW(R14, X15)
+	ADDQ $640, SI
+	ADDQ $292, DI
+	ADDQ $292, R10
+	ADDQ $292, R13
+	ADDQ $292, R14
+	DECQ CX
+	JNZ  k4loop
+
+k4done:
+	VMOVSS X0, 0(DX)
+	VMOVSS X1, 4(DX)
+	VMOVSS X14, 8(DX)
+	VMOVSS X15, 12(DX)
+	VZEROUPPER
+	RET
+
+// func gemmKx1(w, x *byte, nb int) float32
+TEXT ·gemmKx1(SB), NOSPLIT, $0-28
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS X0, X0, X0
+	TESTQ  CX, CX
+	JLE    k1done
+
+k1loop:
+	KLOADW
+	KROW(DI, X0)
+	ADDQ $640, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  k1loop
+
+k1done:
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
