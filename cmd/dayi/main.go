@@ -34,6 +34,10 @@ dayi supports clinicians; it does not replace them.`,
 		newTokenizeCmd(), newDetokenizeCmd(),
 		newBenchCmd(),
 		newServeCmd(), newAuditCmd(),
+		newKBCmd(), newMemoryCmd(),
+		newListCmd(), newShowCmd(), newCpCmd(), newRmCmd(),
+		newPackCmd(), newUnpackCmd(), newKeygenCmd(),
+		newEvalCmd(),
 	)
 	return root
 }
