@@ -177,3 +177,18 @@ func TestExpPoly(t *testing.T) {
 		t.Errorf("expPoly(NaN) = %g, want NaN", got)
 	}
 }
+
+// BenchmarkPoolFor measures the dispatch cost of one tiny parallel
+// operation (what each of a decode step's ~100 kernel calls pays).
+func BenchmarkPoolFor(b *testing.B) {
+	for _, th := range []int{1, 2} {
+		b.Run("t"+string(rune('0'+th)), func(b *testing.B) {
+			p := NewPool(th)
+			defer p.Close()
+			var sink [2][16]int
+			for b.Loop() {
+				p.For(2, 1, func(lo, hi int) { sink[lo][0]++ })
+			}
+		})
+	}
+}
