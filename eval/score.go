@@ -56,18 +56,18 @@ type Result struct {
 
 // Summary is the aggregate of a run.
 type Summary struct {
-	Mode        string     `json:"mode"`
-	Items       int        `json:"items"`   // read
-	Scored      int        `json:"scored"`  // counted in the accuracy
-	Skipped     int        `json:"skipped"` // no answer key, too long, multi-answer in loglik mode
-	Correct     int        `json:"correct"`
-	Accuracy    float64    `json:"accuracy"`
-	CI95        [2]float64 `json:"ci95"` // Wilson score interval
-	CorrectNorm int        `json:"correct_norm,omitempty"`
-	AccNorm     float64    `json:"acc_norm,omitempty"`
-	CI95Norm    [2]float64 `json:"ci95_norm,omitempty"`
-	NoAnswer    int        `json:"no_answer,omitempty"` // generate: no option could be read from the output
-	Seconds     float64    `json:"seconds"`
+	Mode        string      `json:"mode"`
+	Items       int         `json:"items"`   // read
+	Scored      int         `json:"scored"`  // counted in the accuracy
+	Skipped     int         `json:"skipped"` // no answer key, too long, multi-answer in loglik mode
+	Correct     int         `json:"correct"`
+	Accuracy    float64     `json:"accuracy"`
+	CI95        [2]float64  `json:"ci95"` // Wilson score interval
+	CorrectNorm int         `json:"correct_norm,omitempty"`
+	AccNorm     float64     `json:"acc_norm,omitempty"`
+	CI95Norm    *[2]float64 `json:"ci95_norm,omitempty"` // loglik mode only
+	NoAnswer    int         `json:"no_answer,omitempty"` // generate: no option could be read from the output
+	Seconds     float64     `json:"seconds"`
 }
 
 // z975 is the 0.975 quantile of the standard normal distribution.
@@ -333,7 +333,8 @@ func Run(ctx context.Context, m Model, items []Item, opt Options) (*Summary, err
 		s.CI95[0], s.CI95[1] = Wilson(s.Correct, s.Scored)
 		if opt.Mode == ModeLoglik {
 			s.AccNorm = float64(s.CorrectNorm) / float64(s.Scored)
-			s.CI95Norm[0], s.CI95Norm[1] = Wilson(s.CorrectNorm, s.Scored)
+			lo, hi := Wilson(s.CorrectNorm, s.Scored)
+			s.CI95Norm = &[2]float64{lo, hi}
 		}
 	}
 	s.Seconds = time.Since(start).Seconds()

@@ -50,9 +50,10 @@ func makePack(t *testing.T, srcs []Source, key ed25519.PrivateKey, threads int) 
 	return buf.Bytes()
 }
 
-// unpackTo unpacks into an empty dir and returns the error.
+// unpackTo unpacks into dir/model/tag/ (directories Unpack must create, and
+// remove again on failure) and returns the error.
 func unpackTo(dir string, data []byte, trust Trust) (*Header, error) {
-	place := func(_ *Header, f File) (string, error) { return filepath.Join(dir, f.Name), nil }
+	place := func(_ *Header, f File) (string, error) { return filepath.Join(dir, "model", "tag", f.Name), nil }
 	return Unpack(context.Background(), bytes.NewReader(data), place, false, ReadOptions{Trust: trust})
 }
 
@@ -95,7 +96,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, s := range srcs {
-				got, err := os.ReadFile(filepath.Join(out, s.Name))
+				got, err := os.ReadFile(filepath.Join(out, "model", "tag", s.Name))
 				if err != nil || !bytes.Equal(got, contents[i]) {
 					t.Fatalf("%s differs after round trip (%v)", s.Name, err)
 				}

@@ -45,9 +45,13 @@ func Verify(ctx context.Context, r io.Reader, opt ReadOptions) (*Header, error) 
 func Unpack(ctx context.Context, r io.Reader, place func(*Header, File) (string, error), overwrite bool, opt ReadOptions) (*Header, error) {
 	type pending struct{ tmp, dst string }
 	var done []pending
+	var made []string // directories created here, deepest last
 	cleanup := func() {
 		for _, p := range done {
 			os.Remove(p.tmp)
+		}
+		for i := len(made) - 1; i >= 0; i-- {
+			os.Remove(made[i]) // fails, harmlessly, if something else is in it
 		}
 	}
 	h, err := extract(ctx, r, opt, PhaseExtract, func(h *Header, f File) (io.Writer, func() error, func(), error) {
@@ -60,7 +64,9 @@ func Unpack(ctx context.Context, r io.Reader, place func(*Header, File) (string,
 				return nil, nil, nil, fmt.Errorf("%s already exists", dst)
 			}
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		dirs, err := mkdirAll(filepath.Dir(dst))
+		made = append(made, dirs...)
+		if err != nil {
 			return nil, nil, nil, err
 		}
 		tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".unpack-*")
@@ -101,6 +107,29 @@ func Unpack(ctx context.Context, r io.Reader, place func(*Header, File) (string,
 		}
 	}
 	return h, nil
+}
+
+// mkdirAll is os.MkdirAll that returns the directories it created,
+// outermost first, so a failed unpack can remove them again.
+func mkdirAll(dir string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil && !os.IsExist(err) {
+			return made, err
+		}
+		made = append(made, missing[i])
+	}
+	return made, nil
 }
 
 // ctxReader stops reading once ctx is cancelled.
