@@ -1,6 +1,8 @@
 package kernels
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/cpu"
 
 	"dayi/weights"
@@ -61,4 +63,21 @@ func hasKPacked(t weights.Type) bool {
 		return hasZVNNI
 	}
 	return false
+}
+
+//go:noescape
+func f32DotZ(w, x *float32, n int) float32
+
+// dotF32Z is dotF32 through f32DotZ.
+func dotF32Z(w []byte, x []float32, k int) float32 {
+	if k <= 0 || len(w) < 4*k || len(x) < k {
+		return dotF32(w, x, k)
+	}
+	return f32DotZ((*float32)(unsafe.Pointer(&w[0])), &x[0], k)
+}
+
+func init() {
+	if hasZVNNI {
+		kf32 = dotF32Z
+	}
 }

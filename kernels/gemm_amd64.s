@@ -162,3 +162,51 @@ TEXT ·gemvQ4_0x4(SB), NOSPLIT, $0-40
 // func gemvQ8_0x4(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
 TEXT ·gemvQ8_0x4(SB), NOSPLIT, $0-40
 	GEMV4(UNPACK_Q8_0, 68)
+
+// func f32DotZ(w, x *float32, n int) float32
+// dotF32's 16 lanes in one ZMM: lane l += w[i+l]*x[i+l], multiply and add
+// unfused, then reduce16. The last n%16 elements go to lanes 0.. through a
+// masked load and a merge-masked add, so the other lanes stay untouched as
+// in dotF32. Two accumulator registers would change the order, so the loop
+// runs at the add latency.
+TEXT ·f32DotZ(SB), NOSPLIT, $0-28
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VPXORD Z0, Z0, Z0
+
+floop:
+	CMPQ    CX, $16
+	JLT     ftail
+	VMOVUPS 0(SI), Z2
+	VMULPS  0(DI), Z2, Z2
+	VADDPS  Z2, Z0, Z0
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     floop
+
+ftail:
+	TESTQ     CX, CX
+	JLE       fdone
+	MOVL      $1, AX
+	SHLL      CX, AX
+	DECL      AX
+	KMOVW     AX, K1
+	VMOVUPS.Z 0(SI), K1, Z2
+	VMOVUPS.Z 0(DI), K1, Z3
+	VMULPS    Z3, Z2, Z2
+	VADDPS    Z2, Z0, K1, Z0
+
+fdone:
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VZEROUPPER
+	MOVSS         X0, ret+24(FP)
+	RET

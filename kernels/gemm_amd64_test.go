@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -131,6 +132,27 @@ func TestKPackedTwins(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestF32ZTwin checks the AVX-512 f32 dot against dotF32, bit for bit.
+func TestF32ZTwin(t *testing.T) {
+	if !hasZVNNI {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, k := range []int{1, 15, 16, 17, 32, 64, 172, 272, 2048} {
+		for rep := 0; rep < 20; rep++ {
+			w := make([]byte, 4*k)
+			x := make([]float32, k)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+				binary.LittleEndian.PutUint32(w[4*i:], math.Float32bits(float32(rng.NormFloat64())))
+			}
+			if got, want := dotF32Z(w, x, k), dotF32(w, x, k); math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("k=%d: asm %g, Go %g", k, got, want)
 			}
 		}
 	}
