@@ -21,6 +21,7 @@ type Match struct {
 type Findings struct {
 	Text     string // normalised
 	Present  map[string]bool
+	Count    map[string]int // not-negated occurrences per concept
 	AgesDays []int
 	TempsC   []float64
 }
@@ -175,9 +176,9 @@ func findTerm(s string, t *term) []span {
 }
 
 // Analyze reads text: which concepts are present and not negated, and the ages and temperatures stated.
-func (rs *RuleSet) Analyze(text string) *Findings {
+func (rs *analyzer) Analyze(text string) *Findings {
 	s := Normalize(text)
-	f := &Findings{Text: s, Present: map[string]bool{}, AgesDays: parseAges(s), TempsC: parseTemps(s)}
+	f := &Findings{Text: s, Present: map[string]bool{}, Count: map[string]int{}, AgesDays: parseAges(s), TempsC: parseTemps(s)}
 
 	var pseudo, termSpans, cueSpans []span
 	for _, p := range rs.pseudo {
@@ -256,10 +257,11 @@ func (rs *RuleSet) Analyze(text string) *Findings {
 			}
 		}
 	}
-	names := rs.conceptNames()
+	names := rs.names
 	for _, o := range occs {
 		if !o.negated {
 			f.Present[names[o.concept]] = true
+			f.Count[names[o.concept]]++
 		}
 	}
 	for ci, min := range rs.tempMin {
@@ -277,7 +279,7 @@ func (rs *RuleSet) Analyze(text string) *Findings {
 
 // listJoin reports whether between (the text between two terms) only joins list items, and whether it
 // contains a comma.
-func (rs *RuleSet) listJoin(between string) (comma, ok bool) {
+func (rs *analyzer) listJoin(between string) (comma, ok bool) {
 	rest := strings.TrimSpace(between)
 	for rest != "" {
 		switch {
@@ -302,7 +304,7 @@ func (rs *RuleSet) listJoin(between string) (comma, ok bool) {
 }
 
 // postNegated reports whether a post cue follows the term ending at end ("chest pain: denied", "胸痛(-)").
-func (rs *RuleSet) postNegated(s string, end int, pseudo []span) bool {
+func (rs *analyzer) postNegated(s string, end int, pseudo []span) bool {
 	i := end
 	for n := 0; i < len(s) && n < 3 && (s[i] == ' ' || s[i] == ':' || s[i] == '-'); n++ {
 		i++
@@ -315,14 +317,6 @@ func (rs *RuleSet) postNegated(s string, end int, pseudo []span) bool {
 	return false
 }
 
-func (rs *RuleSet) conceptNames() []string {
-	names := make([]string, len(rs.tempMin))
-	for n, i := range rs.concept {
-		names[i] = n
-	}
-	return names
-}
-
 // Match runs every rule on text and returns those that fire, in rule-file order. It never calls a model.
 func (rs *RuleSet) Match(text string) []Match {
 	return rs.MatchFindings(rs.Analyze(text))
@@ -331,7 +325,7 @@ func (rs *RuleSet) Match(text string) []Match {
 // MatchFindings runs every rule on what Analyze found.
 func (rs *RuleSet) MatchFindings(f *Findings) []Match {
 	var out []Match
-	names := rs.conceptNames()
+	names := rs.names
 	for ri, rc := range rs.rules {
 		r := &rs.File.Rules[ri]
 		var evidence []string

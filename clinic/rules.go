@@ -111,7 +111,13 @@ type RuleFile struct {
 
 // RuleSet is a compiled rule file. It is immutable and safe for concurrent use.
 type RuleSet struct {
-	File    RuleFile
+	File RuleFile
+	*analyzer
+	rules []ruleC
+}
+
+// analyzer finds concepts in text with negation handling; the red-flag rules and the routing table share it.
+type analyzer struct {
 	terms   []term // every concept term, compiled
 	cues    []cueC
 	post    []string
@@ -119,8 +125,8 @@ type RuleSet struct {
 	bounds  []string
 	joins   []string
 	concept map[string]int // concept name → index
+	names   []string       // index → concept name
 	tempMin []float64      // per concept index; 0 = none
-	rules   []ruleC
 }
 
 type term struct {
@@ -179,52 +185,11 @@ func ParseRules(b []byte) (*RuleSet, error) {
 	if len(f.Rules) == 0 {
 		return nil, fmt.Errorf("no rules")
 	}
-	rs := &RuleSet{File: f, concept: map[string]int{}}
-	names := make([]string, 0, len(f.Concepts))
-	for name := range f.Concepts {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for i, name := range names {
-		c := f.Concepts[name]
-		rs.concept[name] = i
-		rs.tempMin = append(rs.tempMin, c.TemperatureMinC)
-		if len(c.Terms) == 0 && c.TemperatureMinC == 0 {
-			return nil, fmt.Errorf("concept %q: no terms", name)
-		}
-		for _, t := range c.Terms {
-			ct, err := compileTerm(t)
-			if err != nil {
-				return nil, fmt.Errorf("concept %q: %w", name, err)
-			}
-			ct.concept = i
-			rs.terms = append(rs.terms, ct)
-		}
-	}
-	for _, c := range f.Negation.Pre {
-		t := Normalize(c.Text)
-		if t == "" {
-			return nil, fmt.Errorf("negation.pre: empty cue")
-		}
-		g := c.MaxGap
-		if g <= 0 {
-			g = 40
-		}
-		rs.cues = append(rs.cues, cueC{text: t, maxGap: g, list: c.List})
-	}
-	var err error
-	if rs.post, err = normList("negation.post", f.Negation.Post); err != nil {
+	a, err := compileAnalyzer(f.Negation, f.Concepts)
+	if err != nil {
 		return nil, err
 	}
-	if rs.pseudo, err = normList("negation.pseudo", f.Negation.Pseudo); err != nil {
-		return nil, err
-	}
-	if rs.bounds, err = normList("negation.boundaries", f.Negation.Boundaries); err != nil {
-		return nil, err
-	}
-	if rs.joins, err = normList("negation.list_join", f.Negation.ListJoin); err != nil {
-		return nil, err
-	}
+	rs := &RuleSet{File: f, analyzer: a}
 	seen := map[string]bool{}
 	for _, r := range f.Rules {
 		if r.ID == "" {
@@ -280,6 +245,59 @@ func ParseRules(b []byte) (*RuleSet, error) {
 	return rs, nil
 }
 
+// compileAnalyzer compiles concepts and negation data.
+func compileAnalyzer(neg Negation, concepts map[string]Concept) (*analyzer, error) {
+	a := &analyzer{concept: map[string]int{}}
+	names := make([]string, 0, len(concepts))
+	for name := range concepts {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	a.names = names
+	for i, name := range names {
+		c := concepts[name]
+		a.concept[name] = i
+		a.tempMin = append(a.tempMin, c.TemperatureMinC)
+		if len(c.Terms) == 0 && c.TemperatureMinC == 0 {
+			return nil, fmt.Errorf("concept %q: no terms", name)
+		}
+		for _, t := range c.Terms {
+			ct, err := compileTerm(t)
+			if err != nil {
+				return nil, fmt.Errorf("concept %q: %w", name, err)
+			}
+			ct.concept = i
+			a.terms = append(a.terms, ct)
+		}
+	}
+	for _, c := range neg.Pre {
+		t := Normalize(c.Text)
+		if t == "" {
+			return nil, fmt.Errorf("negation.pre: empty cue")
+		}
+		g := c.MaxGap
+		if g <= 0 {
+			g = 40
+		}
+		a.cues = append(a.cues, cueC{text: t, maxGap: g, list: c.List})
+	}
+	var err error
+	if a.post, err = normList("negation.post", neg.Post); err != nil {
+		return nil, err
+	}
+	if a.pseudo, err = normList("negation.pseudo", neg.Pseudo); err != nil {
+		return nil, err
+	}
+	if a.bounds, err = normList("negation.boundaries", neg.Boundaries); err != nil {
+		return nil, err
+	}
+	if a.joins, err = normList("negation.list_join", neg.ListJoin); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// normList normalises a list of phrases.
 func normList(field string, in []string) ([]string, error) {
 	out := make([]string, 0, len(in))
 	for _, s := range in {
