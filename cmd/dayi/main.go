@@ -38,6 +38,7 @@ dayi supports clinicians; it does not replace them.`,
 		newListCmd(), newShowCmd(), newCpCmd(), newRmCmd(),
 		newPackCmd(), newUnpackCmd(), newKeygenCmd(),
 		newEvalCmd(),
+		newClinicCmd(),
 	)
 	return root
 }
