@@ -124,7 +124,7 @@ func BenchmarkDot(b *testing.B) {
 func BenchmarkPacked(b *testing.B) {
 	const n, k = 2048, 8192
 	for _, bt := range benchTypes {
-		if bt.t == weights.TypeF16 || bt.t == weights.TypeQ5_0 {
+		if bt.t == weights.TypeQ5_0 {
 			continue
 		}
 		w := benchWeights(bt.t, bt.dOffs, n, k)

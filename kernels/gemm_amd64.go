@@ -77,7 +77,19 @@ func dotF32Z(w []byte, x []float32, k int) float32 {
 }
 
 func init() {
-	if hasZVNNI {
+	if hasZ512 {
 		kf32 = dotF32Z
 	}
 }
+
+//go:noescape
+func f16DotZ(w *byte, x *float32, n int) float32
+
+//go:noescape
+func f16Gemm2x4(w *byte, wstride int, x *float32, xstride, n16 int, res *[8]float32)
+
+// hasZ512 gates the AVX-512 float kernels (F16C comes with AVX2, see hasAVX2).
+var hasZ512 = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+
+//go:noescape
+func f16Gemv4(w *byte, wstride int, x *float32, n16 int, res *[4]float32)

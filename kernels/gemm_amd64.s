@@ -210,3 +210,142 @@ fdone:
 	VZEROUPPER
 	MOVSS         X0, ret+24(FP)
 	RET
+
+// func f16DotZ(w *byte, x *float32, n int) float32
+// dotF16 with one ZMM as its 16 lanes: f16 weights converted by VCVTPH2PS,
+// activations given as float32 holding f16 values, so every product is
+// exact and the fused multiply-add rounds like dotF16's multiply and add.
+// The last n%16 elements use a masked load and a merge-masked FMA.
+TEXT ·f16DotZ(SB), NOSPLIT, $0-28
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VPXORD Z0, Z0, Z0
+
+hloop:
+	CMPQ        CX, $16
+	JLT         htail
+	VCVTPH2PS   0(SI), Z2
+	VFMADD231PS 0(DI), Z2, Z0
+	ADDQ        $32, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         hloop
+
+htail:
+	TESTQ       CX, CX
+	JLE         hdone
+	MOVL        $1, AX
+	SHLL        CX, AX
+	DECL        AX
+	KMOVW       AX, K1
+	VMOVDQU16.Z 0(SI), K1, Y2
+	VCVTPH2PS   Y2, Z2
+	VMOVUPS.Z   0(DI), K1, Z3
+	VFMADD231PS Z3, Z2, K1, Z0
+
+hdone:
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VZEROUPPER
+	MOVSS         X0, ret+24(FP)
+	RET
+
+// F16X adds 16 elements of x row at xa times both weight rows (Z8, Z9).
+#define F16X(xa, A0, A1) \
+	VMOVUPS     xa, Z10; \
+	VFMADD231PS Z10, Z8, A0; \
+	VFMADD231PS Z10, Z9, A1
+
+// func f16Gemm2x4(w *byte, wstride int, x *float32, xstride, n16 int, res *[8]float32)
+// Two f16 weight rows (w, w+wstride bytes) times four activation rows (x,
+// x+xstride bytes, ...) over n16 groups of 16, each output in dotF16's lane
+// order; res[4r+i] is weight row r times activation row i.
+TEXT ·f16Gemm2x4(SB), NOSPLIT, $0-48
+	MOVQ   w+0(FP), SI
+	MOVQ   wstride+8(FP), R8
+	MOVQ   x+16(FP), DI
+	MOVQ   xstride+24(FP), R11
+	LEAQ   (R11)(R11*2), R12
+	MOVQ   n16+32(FP), CX
+	MOVQ   res+40(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z15, Z15, Z15
+	TESTQ  CX, CX
+	JLE    gdone
+
+gloop:
+	VCVTPH2PS 0(SI), Z8
+	VCVTPH2PS 0(SI)(R8*1), Z9
+	F16X(0(DI), Z0, Z5)
+	F16X(0(DI)(R11*1), Z2, Z6)
+	F16X(0(DI)(R11*2), Z3, Z7)
+	F16X(0(DI)(R12*1), Z4, Z15)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  gloop
+
+gdone:
+	RED16(Z0, Y0, X0, 0(DX))
+	RED16(Z2, Y2, X2, 4(DX))
+	RED16(Z3, Y3, X3, 8(DX))
+	RED16(Z4, Y4, X4, 12(DX))
+	RED16(Z5, Y5, X5, 16(DX))
+	RED16(Z6, Y6, X6, 20(DX))
+	RED16(Z7, Y7, X7, 24(DX))
+	RED16(Z15, Y15, X15, 28(DX))
+	VZEROUPPER
+	RET
+
+// func f16Gemv4(w *byte, wstride int, x *float32, n16 int, res *[4]float32)
+// Four f16 weight rows (wstride bytes apart) times one activation row: four
+// independent FMA chains hide the FMA latency that bounds f16DotZ.
+TEXT ·f16Gemv4(SB), NOSPLIT, $0-40
+	MOVQ   w+0(FP), SI
+	MOVQ   wstride+8(FP), R8
+	LEAQ   (R8)(R8*2), R9
+	MOVQ   x+16(FP), DI
+	MOVQ   n16+24(FP), CX
+	MOVQ   res+32(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	TESTQ  CX, CX
+	JLE    vdone
+
+vloop:
+	VMOVUPS     0(DI), Z10
+	VCVTPH2PS   0(SI), Z5
+	VCVTPH2PS   0(SI)(R8*1), Z6
+	VCVTPH2PS   0(SI)(R8*2), Z7
+	VCVTPH2PS   0(SI)(R9*1), Z8
+	VFMADD231PS Z10, Z5, Z0
+	VFMADD231PS Z10, Z6, Z2
+	VFMADD231PS Z10, Z7, Z3
+	VFMADD231PS Z10, Z8, Z4
+	ADDQ        $32, SI
+	ADDQ        $64, DI
+	DECQ        CX
+	JNZ         vloop
+
+vdone:
+	RED16(Z0, Y0, X0, 0(DX))
+	RED16(Z2, Y2, X2, 4(DX))
+	RED16(Z3, Y3, X3, 8(DX))
+	RED16(Z4, Y4, X4, 12(DX))
+	VZEROUPPER
+	RET

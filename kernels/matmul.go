@@ -69,7 +69,8 @@ type matmulTask struct {
 	x        []float32
 	xq       []byte // quantized activations, m rows of xqStride bytes
 	xqStride int
-	x16      []uint16 // f16/bf16 activations, m rows of k
+	x16      []uint16  // f16/bf16 activations, m rows of k
+	x16f     []float32 // the f16 activations as float32, for the AVX-512 f16 kernels
 	out      []float32
 	kbs      []kblock // per-worker k-quant decode scratch
 	kdec     [][]byte // per-worker decoded super-blocks (gemmk.go)
@@ -133,6 +134,13 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 			p.act16 = make([]uint16, need)
 		}
 		mt.x16 = p.act16[:m*k]
+		if act == actF16 && hasZ512 && !p.perDot {
+			// f16 activations as float32 for the AVX-512 f16 kernels.
+			if need := m * k; cap(p.act16f) < need {
+				p.act16f = make([]float32, need)
+			}
+			mt.x16f = p.act16f[:m*k]
+		}
 	}
 	if gk, ok := packedKernels(t); ok && (k/32)%2 == 0 && !p.perDot {
 		mt.pk, mt.gk = true, gk
@@ -176,6 +184,10 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 		mt.runPacked(lo, hi, worker)
 		return
 	}
+	if mt.x16f != nil {
+		mt.runF16(lo, hi)
+		return
+	}
 	if mt.m >= 4 && hasKPacked(mt.t) && !mt.perDot {
 		mt.runKPacked(lo, hi, worker)
 		return
@@ -210,6 +222,12 @@ func (mt *matmulTask) quantizeRow(i int) {
 		d := mt.x16[i*mt.k : (i+1)*mt.k]
 		for j, v := range x {
 			d[j] = weights.FP32ToFP16(v)
+		}
+		if mt.x16f != nil {
+			f := mt.x16f[i*mt.k : (i+1)*mt.k]
+			for j, h := range d {
+				f[j] = weights.FP16ToFP32(h)
+			}
 		}
 	case actBF16:
 		d := mt.x16[i*mt.k : (i+1)*mt.k]
@@ -331,6 +349,50 @@ func (mt *matmulTask) runKPacked(lo, hi, worker int) {
 			for j := j0; j < j1; j++ {
 				mt.out[i*n+j] = gemmKx1(&buf[(j-j0)*rowDec], &mt.xq[i*xs], nb)
 			}
+		}
+	}
+}
+
+// runF16 computes output columns [lo,hi) for f16 weights with the AVX-512
+// kernels: 2 weight rows x 4 activation rows per tile (8 independent FMA
+// chains, each weight load used 4 times), single dots for the rest.
+func (mt *matmulTask) runF16(lo, hi int) {
+	k, n, rb := mt.k, mt.n, mt.rowBytes
+	var res [8]float32
+	j := lo
+	if mt.m >= 4 && k%16 == 0 {
+		tile := max(2, (256<<10)/rb) &^ 1
+		for j0 := lo; j0+2 <= hi; j0 += tile {
+			j1 := j0 + (min(j0+tile, hi)-j0)&^1
+			i0 := 0
+			for ; i0+4 <= mt.m; i0 += 4 {
+				for jj := j0; jj < j1; jj += 2 {
+					f16Gemm2x4(&mt.w[jj*rb], rb, &mt.x16f[i0*k], 4*k, k/16, &res)
+					for r := 0; r < 2; r++ {
+						for i := 0; i < 4; i++ {
+							mt.out[(i0+i)*n+jj+r] = res[4*r+i]
+						}
+					}
+				}
+			}
+			for i := i0; i < mt.m; i++ {
+				for jj := j0; jj < j1; jj++ {
+					mt.out[i*n+jj] = f16DotZ(&mt.w[jj*rb], &mt.x16f[i*k], k)
+				}
+			}
+			j = j1
+		}
+	}
+	if mt.m == 1 && k%16 == 0 {
+		var r4 [4]float32
+		for ; j+4 <= hi; j += 4 {
+			f16Gemv4(&mt.w[j*rb], rb, &mt.x16f[0], k/16, &r4)
+			copy(mt.out[j:j+4], r4[:])
+		}
+	}
+	for ; j < hi; j++ {
+		for i := 0; i < mt.m; i++ {
+			mt.out[i*n+j] = f16DotZ(&mt.w[j*rb], &mt.x16f[i*k], k)
 		}
 	}
 }

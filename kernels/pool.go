@@ -48,6 +48,7 @@ type Pool struct {
 	// Scratch owned by the pool and reused across calls (grown on demand).
 	act     []byte      // quantized activations for MatMul
 	act16   []uint16    // f16/bf16 activations
+	act16f  []float32   // f16 activations as float32
 	xpack   []byte      // packed activations (gemm.go)
 	scratch [][]float32 // per-worker float scratch (attention scores, etc.)
 	q16     [][]uint16  // per-worker f16 scratch (attention q/p in f16)
