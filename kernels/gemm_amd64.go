@@ -25,6 +25,21 @@ func gemvQ4_0x4(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
 //go:noescape
 func gemvQ8_0x4(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
 
+//go:noescape
+func gemmQ4_0x4V(w, x *byte, xstride, nb2 int, res *[4]float32)
+
+//go:noescape
+func gemmQ8_0x4V(w, x *byte, xstride, nb2 int, res *[4]float32)
+
+//go:noescape
+func gemvQ4_0x4V(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+
+//go:noescape
+func gemvQ8_0x4V(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+
+// hasVBMI selects the VPERMB unpacks (Ice Lake and later, Zen 4).
+var hasVBMI = hasZVNNI && cpu.X86.HasAVX512VBMI
+
 // hasZVNNI gates the 512-bit kernels: AVX-512 F/BW/VL and VNNI, plus the
 // AVX2/F16C set.
 var hasZVNNI = hasVNNI && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
@@ -40,13 +55,29 @@ func packedKernels(t weights.Type) (gemmKernels, bool) {
 	if !hasZVNNI {
 		return gemmKernels{}, false
 	}
+	v := packedVariants(t)
+	if len(v) == 0 {
+		return gemmKernels{}, false
+	}
+	return v[len(v)-1], true
+}
+
+// packedVariants lists the packed kernels for t this CPU runs, best last.
+func packedVariants(t weights.Type) []gemmKernels {
+	var v []gemmKernels
 	switch t {
 	case weights.TypeQ4_0:
-		return gemmKernels{8, gemmQ4_0x4, gemvQ4_0x4}, true
+		v = append(v, gemmKernels{8, gemmQ4_0x4, gemvQ4_0x4})
+		if hasVBMI {
+			v = append(v, gemmKernels{8, gemmQ4_0x4V, gemvQ4_0x4V})
+		}
 	case weights.TypeQ8_0:
-		return gemmKernels{128, gemmQ8_0x4, gemvQ8_0x4}, true
+		v = append(v, gemmKernels{128, gemmQ8_0x4, gemvQ8_0x4})
+		if hasVBMI {
+			v = append(v, gemmKernels{128, gemmQ8_0x4V, gemvQ8_0x4V})
+		}
 	}
-	return gemmKernels{}, false
+	return v
 }
 
 //go:noescape

@@ -45,6 +45,74 @@
 	VCVTPH2PS    XT, YT; \
 	VINSERTF64X4 $1, YT, ZD, ZD
 
+// VBMI variants: one (masked) load of the pair, VPERMB places quant and
+// scale bytes, so only 2-3 shuffle uops remain per pair instead of 8. Z30:
+// quant byte index, Z31: per-word shift counts (q4_0), Z27: scale byte index,
+// K2: 36-byte load mask (q4_0). ZT is scratch; YD is the low half of ZD.
+#define UNPACK_Q4_0V(R, ZW, ZD, YD, ZT) \
+	VMOVDQU8.Z 0(R), K2, ZT; \
+	VPERMB     ZT, Z30, ZW; \
+	VPSRLVW    Z31, ZW, ZW; \
+	VPANDD     Z29, ZW, ZW; \
+	VPERMB     ZT, Z27, ZD; \
+	VCVTPH2PS  YD, ZD
+
+#define UNPACK_Q8_0V(R, ZW, ZD, YD, ZT) \
+	VMOVDQU64    2(R), ZW; \
+	VINSERTI64X4 $1, 36(R), ZW, ZW; \
+	VPXORD       Z28, ZW, ZW; \
+	VMOVDQU64    0(R), ZT; \
+	VPERMB       ZT, Z27, ZD; \
+	VCVTPH2PS    YD, ZD
+
+// Index tables for the VBMI unpacks.
+DATA q4idx<>+0(SB)/8, $0x0908070605040302
+DATA q4idx<>+8(SB)/8, $0x11100f0e0d0c0b0a
+DATA q4idx<>+16(SB)/8, $0x0908070605040302
+DATA q4idx<>+24(SB)/8, $0x11100f0e0d0c0b0a
+DATA q4idx<>+32(SB)/8, $0x1b1a191817161514
+DATA q4idx<>+40(SB)/8, $0x232221201f1e1d1c
+DATA q4idx<>+48(SB)/8, $0x1b1a191817161514
+DATA q4idx<>+56(SB)/8, $0x232221201f1e1d1c
+GLOBL q4idx<>(SB), RODATA|NOPTR, $64
+DATA q4shift<>+0(SB)/8, $0
+DATA q4shift<>+8(SB)/8, $0
+DATA q4shift<>+16(SB)/8, $0x0004000400040004
+DATA q4shift<>+24(SB)/8, $0x0004000400040004
+DATA q4shift<>+32(SB)/8, $0
+DATA q4shift<>+40(SB)/8, $0
+DATA q4shift<>+48(SB)/8, $0x0004000400040004
+DATA q4shift<>+56(SB)/8, $0x0004000400040004
+GLOBL q4shift<>(SB), RODATA|NOPTR, $64
+DATA q4didx<>+0(SB)/8, $0x0100010001000100
+DATA q4didx<>+8(SB)/8, $0x0100010001000100
+DATA q4didx<>+16(SB)/8, $0x1312131213121312
+DATA q4didx<>+24(SB)/8, $0x1312131213121312
+DATA q4didx<>+32(SB)/8, $0
+DATA q4didx<>+40(SB)/8, $0
+DATA q4didx<>+48(SB)/8, $0
+DATA q4didx<>+56(SB)/8, $0
+GLOBL q4didx<>(SB), RODATA|NOPTR, $64
+DATA q8didx<>+0(SB)/8, $0x0100010001000100
+DATA q8didx<>+8(SB)/8, $0x0100010001000100
+DATA q8didx<>+16(SB)/8, $0x2322232223222322
+DATA q8didx<>+24(SB)/8, $0x2322232223222322
+DATA q8didx<>+32(SB)/8, $0
+DATA q8didx<>+40(SB)/8, $0
+DATA q8didx<>+48(SB)/8, $0
+DATA q8didx<>+56(SB)/8, $0
+GLOBL q8didx<>(SB), RODATA|NOPTR, $64
+
+#define VCONSTS_Q4 \
+	VMOVDQU64 q4idx<>(SB), Z30; \
+	VMOVDQU64 q4shift<>(SB), Z31; \
+	VMOVDQU64 q4didx<>(SB), Z27; \
+	MOVQ      $0xFFFFFFFFF, AX; \
+	KMOVQ     AX, K2
+
+#define VCONSTS_Q8 \
+	VMOVDQU64 q8didx<>(SB), Z27
+
 // ROW adds the block pair of weights ZW (scales ZD) times one activation
 // row (quants q, biases b, scales s) to ACC, using temporaries T and D.
 #define ROW(q, b, s, ZW, ZD, ACC, T, D) \
@@ -147,6 +215,84 @@ done: \
 	VZEROUPPER; \
 	RET
 
+// GEMM4V and GEMV4V are GEMM4 and GEMV4 for the VBMI unpacks.
+#define GEMM4V(UNPACK, VCONSTS, WSTEP) \
+	MOVQ   w+0(FP), SI; \
+	MOVQ   x+8(FP), DI; \
+	MOVQ   xstride+16(FP), R11; \
+	LEAQ   (R11)(R11*2), R12; \
+	MOVQ   nb2+24(FP), CX; \
+	MOVQ   res+32(FP), DX; \
+	CONSTS; \
+	VCONSTS; \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z15, Z15, Z15; \
+	VPXORD Z3, Z3, Z3; \
+	TESTQ  CX, CX; \
+	JLE    done; \
+loop: \
+	UNPACK(SI, Z4, Z5, Y5, Z8); \
+	ROW(0(DI), 64(DI), 128(DI), Z4, Z5, Z0, Z10, Z11); \
+	ROW(0(DI)(R11*1), 64(DI)(R11*1), 128(DI)(R11*1), Z4, Z5, Z2, Z12, Z13); \
+	ROW(0(DI)(R11*2), 64(DI)(R11*2), 128(DI)(R11*2), Z4, Z5, Z15, Z18, Z19); \
+	ROW(0(DI)(R12*1), 64(DI)(R12*1), 128(DI)(R12*1), Z4, Z5, Z3, Z16, Z17); \
+	ADDQ   $WSTEP, SI; \
+	ADDQ   $192, DI; \
+	DECQ   CX; \
+	JNZ    loop; \
+done: \
+	RED16(Z0, Y0, X0, 0(DX)); \
+	RED16(Z2, Y2, X2, 4(DX)); \
+	RED16(Z15, Y15, X15, 8(DX)); \
+	RED16(Z3, Y3, X3, 12(DX)); \
+	VZEROUPPER; \
+	RET
+
+#define GEMV4V(UNPACK, VCONSTS, WSTEP) \
+	MOVQ   w+0(FP), SI; \
+	MOVQ   wstride+8(FP), R11; \
+	LEAQ   (SI)(R11*1), R8; \
+	LEAQ   (R8)(R11*1), R9; \
+	LEAQ   (R9)(R11*1), R10; \
+	MOVQ   x+16(FP), DI; \
+	MOVQ   nb2+24(FP), CX; \
+	MOVQ   res+32(FP), DX; \
+	CONSTS; \
+	VCONSTS; \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z15, Z15, Z15; \
+	VPXORD Z3, Z3, Z3; \
+	TESTQ  CX, CX; \
+	JLE    done; \
+loop: \
+	VMOVDQU32 0(DI), Z24; \
+	VMOVDQU32 64(DI), Z25; \
+	VMOVUPS   128(DI), Z26; \
+	UNPACK(SI, Z4, Z5, Y5, Z8); \
+	UNPACK(R8, Z6, Z7, Y7, Z9); \
+	ROW(Z24, Z25, Z26, Z4, Z5, Z0, Z10, Z11); \
+	ROW(Z24, Z25, Z26, Z6, Z7, Z2, Z12, Z13); \
+	UNPACK(R9, Z4, Z5, Y5, Z8); \
+	UNPACK(R10, Z6, Z7, Y7, Z9); \
+	ROW(Z24, Z25, Z26, Z4, Z5, Z15, Z18, Z19); \
+	ROW(Z24, Z25, Z26, Z6, Z7, Z3, Z16, Z17); \
+	ADDQ   $WSTEP, SI; \
+	ADDQ   $WSTEP, R8; \
+	ADDQ   $WSTEP, R9; \
+	ADDQ   $WSTEP, R10; \
+	ADDQ   $192, DI; \
+	DECQ   CX; \
+	JNZ    loop; \
+done: \
+	RED16(Z0, Y0, X0, 0(DX)); \
+	RED16(Z2, Y2, X2, 4(DX)); \
+	RED16(Z15, Y15, X15, 8(DX)); \
+	RED16(Z3, Y3, X3, 12(DX)); \
+	VZEROUPPER; \
+	RET
+
 // func gemmQ4_0x4(w, x *byte, xstride, nb2 int, res *[4]float32)
 TEXT ·gemmQ4_0x4(SB), NOSPLIT, $0-40
 	GEMM4(UNPACK_Q4_0, 36)
@@ -162,6 +308,22 @@ TEXT ·gemvQ4_0x4(SB), NOSPLIT, $0-40
 // func gemvQ8_0x4(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
 TEXT ·gemvQ8_0x4(SB), NOSPLIT, $0-40
 	GEMV4(UNPACK_Q8_0, 68)
+
+// func gemmQ4_0x4V(w, x *byte, xstride, nb2 int, res *[4]float32)
+TEXT ·gemmQ4_0x4V(SB), NOSPLIT, $0-40
+	GEMM4V(UNPACK_Q4_0V, VCONSTS_Q4, 36)
+
+// func gemmQ8_0x4V(w, x *byte, xstride, nb2 int, res *[4]float32)
+TEXT ·gemmQ8_0x4V(SB), NOSPLIT, $0-40
+	GEMM4V(UNPACK_Q8_0V, VCONSTS_Q8, 68)
+
+// func gemvQ4_0x4V(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+TEXT ·gemvQ4_0x4V(SB), NOSPLIT, $0-40
+	GEMV4V(UNPACK_Q4_0V, VCONSTS_Q4, 36)
+
+// func gemvQ8_0x4V(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+TEXT ·gemvQ8_0x4V(SB), NOSPLIT, $0-40
+	GEMV4V(UNPACK_Q8_0V, VCONSTS_Q8, 68)
 
 // func f32DotZ(w, x *float32, n int) float32
 // dotF32's 16 lanes in one ZMM: lane l += w[i+l]*x[i+l], multiply and add

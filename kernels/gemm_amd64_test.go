@@ -2,9 +2,11 @@ package kernels
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"dayi/weights"
 )
@@ -62,8 +64,9 @@ func TestPackedTwins(t *testing.T) {
 	}
 }
 
-// BenchmarkPackedKernels times the bare packed kernels on one 8192-element
-// row (ns per weight block pair and activation row in the custom metric).
+// BenchmarkPackedKernels times the bare packed kernel variants on one
+// 8192-element row, alternating them inside the loop (shared machine), in
+// ns per weight block pair and activation row.
 func BenchmarkPackedKernels(b *testing.B) {
 	if !hasZVNNI {
 		b.Skip("no AVX-512 VNNI")
@@ -71,23 +74,32 @@ func BenchmarkPackedKernels(b *testing.B) {
 	const k = 8192
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, t := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0} {
-		gk, _ := packedKernels(t)
+		vs := packedVariants(t)
 		w := randBlocks(rng, 4*k/32, t.TypeSize(), 0)
 		xp := make([]byte, 4*k/64*xpPairSize)
-		var res [4]float32
 		rb := len(w) / 4
-		b.Run(t.String()+"/gemm4", func(b *testing.B) {
-			for b.Loop() {
-				gk.gemm(&w[0], &xp[0], k/64*xpPairSize, k/64, &res)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(4*k/64), "ns/pair-row")
-		})
-		b.Run(t.String()+"/gemv4", func(b *testing.B) {
-			for b.Loop() {
-				gk.gemv(&w[0], rb, &xp[0], k/64, &res)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(4*k/64), "ns/pair-row")
-		})
+		for _, kind := range []string{"gemm4", "gemv4"} {
+			b.Run(t.String()+"/"+kind, func(b *testing.B) {
+				var res [4]float32
+				el := make([]time.Duration, len(vs))
+				for b.Loop() {
+					for vi, v := range vs {
+						t0 := time.Now()
+						for r := 0; r < 20; r++ {
+							if kind == "gemm4" {
+								v.gemm(&w[0], &xp[0], k/64*xpPairSize, k/64, &res)
+							} else {
+								v.gemv(&w[0], rb, &xp[0], k/64, &res)
+							}
+						}
+						el[vi] += time.Since(t0)
+					}
+				}
+				for vi := range vs {
+					b.ReportMetric(float64(el[vi].Nanoseconds())/float64(20*b.N)/float64(4*k/64), fmt.Sprintf("ns/pair-row-v%d", vi))
+				}
+			})
+		}
 	}
 }
 
@@ -192,6 +204,53 @@ func TestF16ZTwins(t *testing.T) {
 					want := dotF16(w[2*j*k:2*(j+1)*k], x16, k)
 					if got := out[i*n+j]; math.Float32bits(got) != math.Float32bits(want) {
 						t.Fatalf("k=%d m=%d out[%d][%d] = %g, Go twin %g", k, m, i, j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPackedVariants checks every packed kernel variant this CPU runs (not
+// only the one MatMul selects) against the Go twins, bit for bit; the last
+// weight block pair ends the buffer, so an over-read would fault.
+func TestPackedVariants(t *testing.T) {
+	cases := []struct {
+		t    weights.Type
+		twin func(w, x []byte, nb int) float32
+	}{{weights.TypeQ4_0, dotQ4_0}, {weights.TypeQ8_0, dotQ8_0}}
+	rng := rand.New(rand.NewPCG(39, 40))
+	for _, c := range cases {
+		vs := packedVariants(c.t)
+		if len(vs) == 0 {
+			t.Skipf("%s: no packed kernels on this CPU", c.t)
+		}
+		for vi, v := range vs {
+			for _, nb2 := range []int{1, 2, 5, 64} {
+				nb := 2 * nb2
+				w := randBlocks(rng, 4*nb, c.t.TypeSize(), 0)
+				rb := len(w) / 4
+				xq := make([][]byte, 4)
+				xp := make([]byte, 4*nb2*xpPairSize)
+				for i := range xq {
+					xq[i] = randActQ8_0(rng, nb)
+					packQ8(xp[i*nb2*xpPairSize:], xq[i], nb, v.bias)
+				}
+				var res [4]float32
+				for j := 0; j < 4; j++ {
+					v.gemm(&w[j*rb], &xp[0], nb2*xpPairSize, nb2, &res)
+					for i := 0; i < 4; i++ {
+						if want := c.twin(w[j*rb:(j+1)*rb], xq[i], nb); math.Float32bits(res[i]) != math.Float32bits(want) {
+							t.Fatalf("%s variant %d gemm nb=%d w%d x%d: %g, Go %g", c.t, vi, nb, j, i, res[i], want)
+						}
+					}
+				}
+				for i := 0; i < 4; i++ {
+					v.gemv(&w[0], rb, &xp[i*nb2*xpPairSize], nb2, &res)
+					for j := 0; j < 4; j++ {
+						if want := c.twin(w[j*rb:(j+1)*rb], xq[i], nb); math.Float32bits(res[j]) != math.Float32bits(want) {
+							t.Fatalf("%s variant %d gemv nb=%d w%d x%d: %g, Go %g", c.t, vi, nb, j, i, res[j], want)
+						}
 					}
 				}
 			}
