@@ -19,7 +19,9 @@ func Normalize(s string) string {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	s = norm.NFKC.String(s)
-	s = cases.Fold().String(s) // a Caser is stateful, so one per call rather than a shared global
+	// A Caser is stateful, so one per call rather than a shared global. x/text folds some letters (Cherokee)
+	// to a form it folds back again; lower-casing after folding gives a fixed point, so Normalize is idempotent.
+	s = strings.ToLower(cases.Fold().String(s))
 	var b strings.Builder
 	b.Grow(len(s))
 	space := true // drops leading space
