@@ -163,3 +163,41 @@ func BenchmarkPacked(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQ5_K compares q5_K matmuls (no direct kernel) through the decoded
+// super-block kernel and through dotK, alternating in one loop.
+func BenchmarkQ5_K(b *testing.B) {
+	const n, k = 2048, 2048
+	w := benchWeights(weights.TypeQ5_K, []int{0, 2}, n, k)
+	for _, m := range []int{1, 16} {
+		x := make([]float32, m*k)
+		rng := rand.New(rand.NewPCG(3, 4))
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		out := make([]float32, m*n)
+		b.Run(fmt.Sprintf("m%d", m), func(b *testing.B) {
+			p := NewPool(1)
+			defer p.Close()
+			var tNew, tOld time.Duration
+			for b.Loop() {
+				for _, old := range []bool{false, true} {
+					p.perDot = old
+					t0 := time.Now()
+					if err := p.MatMul(weights.TypeQ5_K, w, n, k, x, m, out); err != nil {
+						b.Fatal(err)
+					}
+					if old {
+						tOld += time.Since(t0)
+					} else {
+						tNew += time.Since(t0)
+					}
+				}
+			}
+			gb := func(d time.Duration) float64 { return float64(len(w)) * float64(b.N) / d.Seconds() / 1e9 }
+			b.ReportMetric(gb(tNew), "GB/s-new")
+			b.ReportMetric(gb(tOld), "GB/s-old")
+			b.ReportMetric(tOld.Seconds()/tNew.Seconds(), "speedup")
+		})
+	}
+}

@@ -124,3 +124,9 @@ var hasZ512 = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.Ha
 
 //go:noescape
 func f16Gemv4(w *byte, wstride int, x *float32, n16 int, res *[4]float32)
+
+// hasDirectK reports whether type t has a kernel on raw blocks (dot_amd64.s),
+// which beats decoding when few activation rows share the weights.
+func hasDirectK(t weights.Type) bool {
+	return hasAVX2 && (t == weights.TypeQ4_K || t == weights.TypeQ6_K)
+}

@@ -25,3 +25,5 @@ func f16Gemm2x4(w *byte, wstride int, x *float32, xstride, n16 int, res *[8]floa
 func f16DotZ(w *byte, x *float32, n int) float32 { return 0 }
 
 func f16Gemv4(w *byte, wstride int, x *float32, n16 int, res *[4]float32) {}
+
+func hasDirectK(weights.Type) bool { return false }

@@ -34,6 +34,9 @@ func decodeKPacked(t weights.Type, blk []byte, kb *kblock, dst []byte) {
 	case weights.TypeQ6_K:
 		decodeQ6_KPacked(blk, dst)
 		return
+	case weights.TypeQ5_K:
+		decodeQ5_KPacked(blk, dst)
+		return
 	}
 	decodeK(t, blk, kb)
 	off := int32(0)
@@ -92,6 +95,29 @@ func decodeQ4_KPacked(blk, dst []byte) {
 			binary.LittleEndian.PutUint64(dst[64*c+32+i:], v>>4&lo4)
 		}
 	}
+	putScalesK4(blk, dst)
+}
+
+// decodeQ5_KPacked is decodeKPacked for q5_K: nibble | high bit << 4
+// (element order of dequantize_row_q5_K), 8 at a time.
+func decodeQ5_KPacked(blk, dst []byte) {
+	const lo4, lo1 = 0x0F0F0F0F0F0F0F0F, 0x0101010101010101
+	qh := blk[16:48]
+	qs := blk[48:176]
+	for c := 0; c < 4; c++ {
+		for i := 0; i < 32; i += 8 {
+			v := binary.LittleEndian.Uint64(qs[32*c+i:])
+			h := binary.LittleEndian.Uint64(qh[i:])
+			binary.LittleEndian.PutUint64(dst[64*c+i:], v&lo4|(h>>(2*c)&lo1)<<4)
+			binary.LittleEndian.PutUint64(dst[64*c+32+i:], v>>4&lo4|(h>>(2*c+1)&lo1)<<4)
+		}
+	}
+	putScalesK4(blk, dst)
+}
+
+// putScalesK4 writes the scales, mins and super-scales of a q4_K or q5_K
+// block (same header layout) to its decoded form.
+func putScalesK4(blk, dst []byte) {
 	var sc, mn [16]int32
 	s := blk[4:16]
 	for j := 0; j < 8; j++ {
