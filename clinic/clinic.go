@@ -36,8 +36,10 @@ type FollowUpStore interface {
 // Deps are what the workflows need from the rest of dayi. Only Rules and Routing are needed for the
 // deterministic parts; without Generate, triage uses the routing table alone and EMR generation is refused.
 type Deps struct {
-	Rules   *RuleSet // nil: the shipped rules
-	Routing *Routing // nil: the shipped routing table
+	// Rules and Routing are nil for the shipped tables, which are then compiled on every call: long-lived
+	// callers set them once (NewHandler does).
+	Rules   *RuleSet
+	Routing *Routing
 	// Generate runs the model (nil: no model).
 	Generate GenerateFunc
 	// Template names the chat template when the model has none ("chatml" for the embedded tiny model).

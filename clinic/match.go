@@ -264,12 +264,12 @@ func (rs *analyzer) Analyze(text string) *Findings {
 			f.Count[names[o.concept]]++
 		}
 	}
-	for ci, min := range rs.tempMin {
-		if min == 0 {
+	for ci, lo := range rs.tempMin {
+		if lo == 0 {
 			continue
 		}
 		for _, t := range f.TempsC {
-			if t >= min {
+			if t >= lo {
 				f.Present[names[ci]] = true
 			}
 		}
