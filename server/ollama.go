@@ -283,7 +283,9 @@ func (s *Server) ollamaStream(w http.ResponseWriter, r *http.Request, j *job, st
 	o, err := s.run(r.Context(), r, j, onText)
 	if err != nil {
 		if st.started {
-			if statusOf(err) != 499 {
+			if statusOf(err) == 499 {
+				markGone(w)
+			} else {
 				st.json(ollamaErr{Error: err.Error()})
 			}
 			return

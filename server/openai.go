@@ -395,7 +395,9 @@ func (s *Server) openaiRun(w http.ResponseWriter, r *http.Request, j *job, strea
 	o, err := s.run(r.Context(), r, j, onText)
 	if err != nil {
 		if st != nil && st.started {
-			if statusOf(err) != 499 {
+			if statusOf(err) == 499 {
+				markGone(w)
+			} else {
 				var e openaiErr
 				e.Error.Message, e.Error.Type = err.Error(), "server_error"
 				sse(e)
