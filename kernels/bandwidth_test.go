@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
+	"unsafe"
+
+	"dayi/weights"
 )
 
 // BenchmarkReadBandwidth measures the machine's memory read bandwidth, the
@@ -21,7 +25,9 @@ func BenchmarkReadBandwidth(b *testing.B) {
 		b.Run(fmt.Sprintf("t%d", th), func(b *testing.B) {
 			b.SetBytes(int64(8 * len(a)))
 			sums := make([]uint64, th)
+			best := time.Duration(1 << 62)
 			for b.Loop() {
+				t0 := time.Now()
 				var wg sync.WaitGroup
 				for t := 0; t < th; t++ {
 					wg.Add(1)
@@ -31,7 +37,9 @@ func BenchmarkReadBandwidth(b *testing.B) {
 					}(t)
 				}
 				wg.Wait()
+				best = min(best, time.Since(t0))
 			}
+			b.ReportMetric(float64(8*len(a))/best.Seconds()/1e9, "GB/s-best")
 		})
 	}
 }
@@ -53,4 +61,61 @@ func sum8(a []uint64) uint64 {
 		s0 += v
 	}
 	return s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7
+}
+
+// BenchmarkDecodeVsBandwidth runs decode (m=1) matmuls over 512 MiB of
+// 2048x8192 weight matrices - far beyond the caches, as with a real model -
+// alternating with a plain read of the same bytes on as many goroutines,
+// and reports both (best of the alternating runs) and matmul/read.
+//
+//	go test ./kernels -run '^$' -bench DecodeVsBandwidth -benchtime 5x
+func BenchmarkDecodeVsBandwidth(b *testing.B) {
+	const n, k, total = 2048, 8192, 512 << 20
+	x := make([]float32, k)
+	for i := range x {
+		x[i] = float32(i%17) - 8
+	}
+	out := make([]float32, n)
+	for _, bt := range benchTypes {
+		if bt.t == weights.TypeQ5_0 {
+			continue
+		}
+		w := benchWeights(bt.t, bt.dOffs, n, k)
+		reps := total / len(w)
+		big := make([]byte, reps*len(w))
+		for r := 0; r < reps; r++ {
+			copy(big[r*len(w):], w)
+		}
+		words := unsafe.Slice((*uint64)(unsafe.Pointer(&big[0])), len(big)/8)
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/t%d", bt.t, th), func(b *testing.B) {
+				p := NewPool(th)
+				defer p.Close()
+				sums := make([]uint64, th)
+				bestMM, bestRd := time.Duration(1<<62), time.Duration(1<<62)
+				for b.Loop() {
+					t0 := time.Now()
+					for r := 0; r < reps; r++ {
+						if err := p.MatMul(bt.t, big[r*len(w):(r+1)*len(w)], n, k, x, 1, out); err != nil {
+							b.Fatal(err)
+						}
+					}
+					bestMM = min(bestMM, time.Since(t0))
+					t0 = time.Now()
+					p.For(th, 1, func(lo, hi int) {
+						for t := lo; t < hi; t++ {
+							sums[t] = sum8(words[len(words)*t/th : len(words)*(t+1)/th])
+						}
+					})
+					bestRd = min(bestRd, time.Since(t0))
+				}
+				mm := float64(len(big)) / bestMM.Seconds() / 1e9
+				rd := float64(len(big)) / bestRd.Seconds() / 1e9
+				b.ReportMetric(mm, "GB/s-matmul")
+				b.ReportMetric(rd, "GB/s-read")
+				b.ReportMetric(mm/rd, "of-read")
+			})
+		}
+		big, words = nil, nil
+	}
 }
