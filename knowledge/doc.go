@@ -8,7 +8,7 @@
 // names that embeddings blur) and optionally dense (embeddings from a GGUF
 // model), the two rankings fused by reciprocal rank fusion.
 //
-// Each knowledge base is one bbolt file under $DAYI_HOME/kb/NAME. Every file
-// is ingested in one transaction, so a crash mid-ingest leaves every file
-// either in its previous or in its new state, never half indexed.
+// Each knowledge base is one bbolt file under $DAYI_HOME/kb/NAME. Files are
+// ingested in atomic batches (one transaction each), so a crash mid-ingest leaves
+// every file either in its previous or in its new state, never half indexed.
 package knowledge

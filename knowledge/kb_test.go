@@ -343,6 +343,7 @@ func TestKillDuringIngest(t *testing.T) {
 		if err != nil {
 			os.Exit(2)
 		}
+		kb.afterCommit = func() { os.Stdout.WriteString("committed\n") }
 		_, _ = kb.Add(context.Background(), []string{os.Getenv("DAYI_KB_DOCS")})
 		os.Exit(0)
 	}
@@ -359,16 +360,32 @@ func TestKillDuringIngest(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillDuringIngest$")
 	cmd.Env = append(os.Environ(), "DAYI_KB_CRASH_CHILD=1", "DAYI_KB_DIR="+dir, "DAYI_KB_DOCS="+docs)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// wait until the database has grown past its first commits, then kill
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if st, err := os.Stat(filepath.Join(dir, "kb.db")); err == nil && st.Size() > 1<<20 {
-			break
+	// kill after the first batch is committed, while the second is being
+	// prepared or written
+	committed := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "committed" {
+				select {
+				case committed <- true:
+				default:
+				}
+			}
 		}
-		time.Sleep(5 * time.Millisecond)
+	}()
+	select {
+	case <-committed:
+		time.Sleep(20 * time.Millisecond)
+	case <-time.After(60 * time.Second):
+		t.Error("child committed nothing in 60 s")
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
@@ -379,7 +396,7 @@ func TestKillDuringIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(files) == 0 || len(files) == 300 {
-		t.Logf("kill landed at %d of 300 files (test is weaker when at an end)", len(files))
+		t.Errorf("kill landed at %d of 300 files, not between batches", len(files))
 	}
 	for _, f := range files {
 		if f.Chunks != files[0].Chunks {
