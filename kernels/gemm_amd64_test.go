@@ -122,7 +122,7 @@ func TestKPackedTwins(t *testing.T) {
 	var kb kblock
 	for _, c := range cases {
 		for _, k := range []int{256, 2048} {
-			for _, m := range []int{1, 2, 4, 7} {
+			for _, m := range []int{1, 2, 4, 7, 26} {
 				const n = 13
 				w := randBlocks(rng, n*k/256, c.t.TypeSize(), c.dOffs...)
 				x := make([]float32, m*k)

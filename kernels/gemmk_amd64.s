@@ -61,7 +61,38 @@
 	VMULSS        X3, X12, X12; \
 	VSUBSS        X12, ACC, ACC
 
+// KSUMS leaves row XR's isum lanes in YA (8 int32, including the offset
+// correction) and its imin lanes in YB.
+#define KSUMS(XR, YA, YB) \
+	VPXORD        Z16, Z16, Z16; \
+	KCHUNK(XR, 4, Z4, Z8); \
+	KCHUNK(XR, 68, Z5, Z9); \
+	KCHUNK(XR, 132, Z6, Z10); \
+	KCHUNK(XR, 196, Z7, Z11); \
+	VEXTRACTI64X4 $1, Z16, Y17; \
+	VPADDD        Y17, Y16, YA; \
+	VMOVDQU       260(XR), Y3; \
+	VPMADDWD      Y20, Y3, Y17; \
+	VPADDD        Y17, YA, YA; \
+	VPMADDWD      Y21, Y3, YB
+
+// KHSUM4 reduces four rows' 8-lane vectors (A0..A3, high registers) to X4
+// lane r = row r's sum, using Y4..Y7 (the weights are no longer needed).
+#define KHSUM4(A0, A1, A2, A3, XO) \
+	VMOVDQU32    A0, Y4; \
+	VMOVDQU32    A1, Y5; \
+	VMOVDQU32    A2, Y6; \
+	VMOVDQU32    A3, Y7; \
+	VPHADDD      Y5, Y4, Y4; \
+	VPHADDD      Y7, Y6, Y6; \
+	VPHADDD      Y6, Y4, Y4; \
+	VEXTRACTI128 $1, Y4, X5; \
+	VPADDD       X5, X4, XO
+
 // func gemmKx4(w, x *byte, xstride, nb int, res *[4]float32)
+// Four rows at once: integer sums per row as in KROW, then the horizontal
+// sums and dotK's float steps for the 4 rows in the 4 lanes of X0 (the same
+// operations per lane as KROW's scalar code, so the same roundings).
 TEXT ·gemmKx4(SB), NOSPLIT, $0-40
 	MOVQ   w+0(FP), SI
 	MOVQ   x+8(FP), DI
@@ -72,31 +103,41 @@ TEXT ·gemmKx4(SB), NOSPLIT, $0-40
 	MOVQ   nb+24(FP), CX
 	MOVQ   res+32(FP), DX
 	VXORPS X0, X0, X0
-	VXORPS X1, X1, X1
-	VXORPS X14, X14, X14
-	VXORPS X15, X15, X15
 	TESTQ  CX, CX
 	JLE    k4done
 
 k4loop:
 	KLOADW
-	KROW(DI, X0)
-	KROW(R10, X1)
-	KROW(R13, X14)
-	KROW(R14, X15)
-	ADDQ $640, SI
-	ADDQ $292, DI
-	ADDQ $292, R10
-	ADDQ $292, R13
-	ADDQ $292, R14
-	DECQ CX
-	JNZ  k4loop
+	KSUMS(DI, Y22, Y23)
+	KSUMS(R10, Y24, Y25)
+	KSUMS(R13, Y26, Y27)
+	KSUMS(R14, Y28, Y29)
+	KHSUM4(Y22, Y24, Y26, Y28, X12)
+	KHSUM4(Y23, Y25, Y27, Y29, X13)
+	VMOVSS       0(DI), X1
+	VINSERTPS    $0x10, 0(R10), X1, X1
+	VINSERTPS    $0x20, 0(R13), X1, X1
+	VINSERTPS    $0x30, 0(R14), X1, X1 // d_x of the 4 rows
+	VBROADCASTSS 576(SI), X2
+	VMULPS       X1, X2, X2
+	VCVTDQ2PS    X12, X12
+	VMULPS       X2, X12, X12
+	VADDPS       X12, X0, X0
+	VBROADCASTSS 580(SI), X3
+	VMULPS       X1, X3, X3
+	VCVTDQ2PS    X13, X13
+	VMULPS       X3, X13, X13
+	VSUBPS       X13, X0, X0
+	ADDQ         $640, SI
+	ADDQ         $292, DI
+	ADDQ         $292, R10
+	ADDQ         $292, R13
+	ADDQ         $292, R14
+	DECQ         CX
+	JNZ          k4loop
 
 k4done:
-	VMOVSS X0, 0(DX)
-	VMOVSS X1, 4(DX)
-	VMOVSS X14, 8(DX)
-	VMOVSS X15, 12(DX)
+	VMOVUPS X0, 0(DX)
 	VZEROUPPER
 	RET
 

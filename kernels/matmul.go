@@ -188,7 +188,7 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 		mt.runF16(lo, hi)
 		return
 	}
-	if hasKPacked(mt.t) && !mt.perDot && (mt.m >= 4 || !hasDirectK(mt.t)) {
+	if hasKPacked(mt.t) && !mt.perDot && (mt.m >= kPackedMinRows || !hasDirectK(mt.t)) {
 		mt.runKPacked(lo, hi, worker)
 		return
 	}
@@ -309,11 +309,17 @@ func (mt *matmulTask) runPacked(lo, hi, worker int) {
 	}
 }
 
+// kPackedMinRows is the batch from which decoding q4_K/q6_K super-blocks
+// once pays against the direct kernels (BenchmarkPacked: even at m=16,
+// 1.4-2.4x at m=128).
+const kPackedMinRows = 24
+
 // runKPacked computes output columns [lo,hi) for k-quant weights: a tile of
 // weight rows is decoded once (gemmk.go) into worker scratch that stays in
-// L2, then run against 4 activation rows at a time. Used for m >= 4, and for
-// any m where no direct kernel exists (q2_K, q3_K, q5_K): dotK decodes every
-// super-block anyway, so the decoded form costs nothing extra there.
+// L2, then run against 4 activation rows at a time. Used for m >=
+// kPackedMinRows, and for any m where no direct kernel exists (q2_K, q3_K,
+// q5_K): dotK decodes every super-block anyway, so the decoded form costs
+// nothing extra there.
 func (mt *matmulTask) runKPacked(lo, hi, worker int) {
 	var res [4]float32
 	nb := mt.k / 256
