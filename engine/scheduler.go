@@ -138,7 +138,12 @@ func (s *Scheduler) loop() {
 		s.pending = nil
 		s.mu.Unlock()
 		for len(batch) > 0 {
-			n := min(len(batch), s.maxBatch)
+			// Steps run in power-of-two sizes so a model compiles at most
+			// log2(maxActive)+1 batched graphs (13 requests: 8 + 4 + 1).
+			n := 1
+			for n*2 <= min(len(batch), s.maxBatch) {
+				n *= 2
+			}
 			part := batch[:n]
 			batch = batch[n:]
 			ss := make([]*Session, n)

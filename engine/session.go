@@ -277,6 +277,7 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 		s.kv = s.kv[:0:0] // donated: no longer ours until the outputs come back
 	}
 	outs := m.run(sg, sc.inputs, sc.donate)
+	clear(sc.inputs) // the scratch must not pin the caches of finished sessions
 	err = tensors.ConstFlatData(outs[0], func(flat []float32) {
 		switch {
 		case key.hidden:

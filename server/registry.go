@@ -302,7 +302,10 @@ func (r *registry) load(name string) (*loaded, error) {
 		f.Close()
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
-	var gen Generator = lm
+	// Continuous batching: the model's requests decode together, one
+	// batched step per token (engine.Scheduler); the server's own admission
+	// already bounds them, so the scheduler's queue never refuses first.
+	var gen Generator = lm.NewScheduler(r.cfg.MaxActive, r.cfg.MaxQueued)
 	if r.cfg.NewGenerator != nil {
 		gen = r.cfg.NewGenerator(lm)
 	}

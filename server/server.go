@@ -33,7 +33,7 @@ type Config struct {
 	OllamaModels string
 
 	Engine       engine.Options
-	NewGenerator func(*engine.LM) Generator // nil: the LM itself (engine.Scheduler plugs in here)
+	NewGenerator func(*engine.LM) Generator // nil: an engine.Scheduler (continuous batching) per model
 	KeepAlive    time.Duration              // default 5m; < 0 never unload
 	// DefaultTemplate is the chat template (by name) for chat requests to a
 	// model whose GGUF has none, so chat clients still work (Ollama too

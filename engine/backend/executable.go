@@ -263,8 +263,17 @@ func (e *Executable) getState() *state {
 }
 
 func (e *Executable) putState(st *state) {
+	clear(st.fresh) // drop references so finalized inputs can be collected
 	st.fresh = st.fresh[:0]
 	st.claimed = st.claimed[:0]
+	// Forget the run's parameter and intermediate values (constants stay):
+	// a kept state must not pin the caller's buffers (KV caches) until the
+	// next run.
+	clear(st.vals)
+	clear(st.ins)
+	for _, c := range e.consts {
+		st.vals[c.id] = c.constant
+	}
 	e.mu.Lock()
 	e.states = append(e.states, st)
 	e.mu.Unlock()
