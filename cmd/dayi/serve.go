@@ -29,6 +29,7 @@ func newServeCmd() *cobra.Command {
 		backend      string
 		cors         []string
 		logJSON      bool
+		product      productFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -77,6 +78,11 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
+			closeProduct, err := product.wire(cmd.Context(), &cfg, cfg.Engine)
+			if err != nil {
+				return err
+			}
+			defer closeProduct()
 			srv, err := server.New(cfg)
 			if err != nil {
 				return err
@@ -103,6 +109,7 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 		},
 	}
 	f := cmd.Flags()
+	product.register(f)
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:11435", "listen address (host:port)")
 	f.StringVar(&cfg.ModelsDir, "models", "", "directory of *.gguf models (read-only is fine)")
 	f.StringArrayVar(&cfg.ModelPaths, "model", nil, "a GGUF model file, served under its file name (repeatable)")
