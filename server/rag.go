@@ -58,15 +58,28 @@ type grounding struct {
 // estimate for fallback models); passages that would overflow budget are
 // dropped, so the prompt never silently loses the user's own text.
 func (s *Server) ground(ctx context.Context, kb, patientID, query string, budget int, count func(string) int) (*grounding, error) {
+	system, cites, err := Ground(ctx, s.cfg.Knowledge, s.cfg.Memory, kb, patientID, query, budget, count)
+	if err != nil {
+		return nil, err
+	}
+	return &grounding{system: system, citations: cites}, nil
+}
+
+// Ground builds the system text that grounds an answer: the patient's
+// recalled memory (a third of budget at most) and numbered knowledge-base
+// passages to cite as [n], with their citations. It is the one place both
+// the server and `dayi chat` lay grounding out. A nil memory or knowledge
+// source with a patient id or KB name asked for is a client error.
+func Ground(ctx context.Context, knowledge Retriever, memory Memory, kb, patientID, query string, budget int, count func(string) int) (string, []Citation, error) {
 	g := &grounding{}
 	var b strings.Builder
 	if patientID != "" {
-		if s.cfg.Memory == nil {
-			return nil, badRequest("patient_id given but this server has no patient memory configured")
+		if memory == nil {
+			return "", nil, badRequest("patient_id given but this server has no patient memory configured")
 		}
-		mem, err := s.cfg.Memory.Recall(ctx, patientID, query, budget/3)
+		mem, err := memory.Recall(ctx, patientID, query, budget/3)
 		if err != nil {
-			return nil, fmt.Errorf("patient memory: %w", err)
+			return "", nil, fmt.Errorf("patient memory: %w", err)
 		}
 		if mem = strings.TrimSpace(mem); mem != "" && count(mem) <= budget/3 {
 			b.WriteString("Notes from this patient's earlier conversations:\n")
@@ -75,13 +88,13 @@ func (s *Server) ground(ctx context.Context, kb, patientID, query string, budget
 		}
 	}
 	if kb != "" {
-		if s.cfg.Knowledge == nil {
-			return nil, badRequest("knowledge base %q requested but this server has no knowledge bases configured", kb)
+		if knowledge == nil {
+			return "", nil, badRequest("knowledge base %q requested but this server has no knowledge bases configured", kb)
 		}
 		left := budget - count(b.String())
-		ps, err := s.cfg.Knowledge.Retrieve(ctx, kb, query, left)
+		ps, err := knowledge.Retrieve(ctx, kb, query, left)
 		if err != nil {
-			return nil, fmt.Errorf("knowledge base %q: %w", kb, err)
+			return "", nil, fmt.Errorf("knowledge base %q: %w", kb, err)
 		}
 		head := "Answer using these numbered sources and cite them as [n]. If they do not contain the answer, say so.\n\n"
 		left -= count(head)
@@ -106,8 +119,7 @@ func (s *Server) ground(ctx context.Context, kb, patientID, query string, budget
 			b.WriteString(src.String())
 		}
 	}
-	g.system = strings.TrimSpace(b.String())
-	return g, nil
+	return strings.TrimSpace(b.String()), g.citations, nil
 }
 
 // withSystem merges extra system text into a conversation: appended to the

@@ -29,6 +29,7 @@ dayi supports clinicians; it does not replace them.`,
 	root.AddCommand(
 		newVersionCmd(),
 		newRunCmd(),
+		newChatCmd(),
 		newInfoCmd(),
 		newQuantizeCmd(),
 		newTokenizeCmd(), newDetokenizeCmd(),
