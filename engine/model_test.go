@@ -141,14 +141,54 @@ func TestStories260KOwnBackendF32KV(t *testing.T) {
 // With llama.cpp's default F16 KV cache, K, V, q and the softmax
 // probabilities are rounded to f16 (kernels.Attention emulates all four). A
 // value whose float32 computation lands within an ulp of an f16 rounding
-// midpoint can round the other way than in llama.cpp; measured: three prompts
-// within 6.4e-5, "Lily and Ben went to the park" 1.3e-3 at one id (logit
-// -8.54, where F16 and F32 KV themselves differ by 1.6e-2), the same with
-// one-token steps and with float64 matmul accumulation. The 1e-3 is
-// therefore missed by one flip; the tolerance below says so, and greedy ids
-// must still be identical.
+// midpoint can round either way: llama.cpp itself gives two answers for
+// "Lily and Ben went to the park" — batched prompt vs one token at a time —
+// 1.34e-3 apart (testdata/README.md). Each prompt must agree within 1e-3 with
+// one of llama.cpp's evaluations (measured: batched ≤ 6.4e-5 for three
+// prompts; the fourth 1.4e-4 from the sequential one), and greedy ids must
+// be identical.
 func TestStories260KOwnBackendF16KV(t *testing.T) {
-	checkModel(t, "stories260K.gguf", "stories260K.json", Options{Backend: "dayi", Buckets: []int{8}}, 1.5e-3, true)
+	f := openShared(t, "stories260K.gguf")
+	m, err := Load(f, Options{Backend: "dayi", Buckets: []int{8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alt := map[string][]float32{}
+	for _, c := range loadRef(t, "stories260K-seqprompt.json") {
+		alt[c.Prompt] = c.FirstPosition.Logits
+	}
+	ctx := context.Background()
+	for _, c := range loadRef(t, "stories260K.json") {
+		s, err := m.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, err := s.Eval(ctx, c.PromptIDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, at := maxDiff(logits, c.FirstPosition.Logits)
+		if a, ok := alt[c.Prompt]; ok {
+			if d2, at2 := maxDiff(logits, a); d2 < d {
+				d, at = d2, at2
+			}
+		}
+		t.Logf("%q: max |logit diff| %.3g at %d (closest llama.cpp evaluation)", c.Prompt, d, at)
+		if d > 1e-3 {
+			t.Errorf("%q: first-position logits differ by %g at id %d from both llama.cpp evaluations", c.Prompt, d, at)
+		}
+		for i, want := range c.GeneratedIDs {
+			if got := argmax(logits); got != want {
+				t.Fatalf("%q: greedy step %d: got %d want %d", c.Prompt, i, got, want)
+			}
+			if i+1 < len(c.GeneratedIDs) {
+				if logits, err = s.Eval(ctx, []int32{want}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		s.Close()
+	}
 }
 
 // Quantized models: the kernels quantize activations as ggml-cpu does
