@@ -11,5 +11,7 @@ var (
 	kq4_K = func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ4_K, w, x, nb, kb) }
 	kq6_K = func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ6_K, w, x, nb, kb) }
 	kf16  = dotF16
-	kf32  = dotF32
+	// kf16Tiny: f16 dots in tinyBLAS order (f16TinyOrder).
+	kf16Tiny = dotF16Tiny
+	kf32     = dotF32
 )

@@ -11,28 +11,71 @@ import (
 // quantized activations. They define dayi's numerics; the assembly kernels are
 // tested to equal them bit for bit.
 //
-// Integer parts are exact, as in ggml. Float parts follow a fixed order chosen
-// so SIMD code can reproduce it (ggml's own order depends on the ISA and on
-// whether llamafile/repack kernels run, so bit equality with ggml is not
-// attainable anyway; differences are a few ulps of the result):
+// Integer parts are exact, as in ggml. Float parts follow ggml-cpu's own x86
+// order, so that on the same operands dayi computes the same float32 as
+// llama.cpp's AVX2/AVX-512 builds:
 //
-// 32-element block types (q4_0, q5_0, q8_0, q4_1, q5_1), "lane order":
-// block b's 32 products are summed in 8 integer lanes of 4 consecutive
-// elements (as ggml's mul_sum_i8_pairs / VPDPBUSD lanes); each lane sum s is
-// converted to float32 and acc[(b&1)*8+l] += float32(s)*d_b with
-// d_b = d_w*d_x (exact: two f16 values), multiply and add rounded separately
-// (no FMA). The 16 lanes are reduced as reduce16 below. q4_1/q5_1 add
+// 32-element block types (q4_0, q8_0 x q8_0; q4_1, q5_1 x q8_1; q5_0 see
+// dotQ5_0): the
+// __AVX2__ paths of ggml_vec_dot_q{4,5,8}_0_q8_0 / q{4,5}_1_q8_1
+// (ggml/src/ggml-cpu/arch/x86/quants.c), which llamafile's tinyBLAS_Q0_AVX
+// (ggml-cpu/llamafile/sgemm.cpp, used by llama.cpp for prompt batches)
+// repeats per output: block b's 32 products are summed in 8 int32 lanes, lane
+// l = elements 4l..4l+3 (mul_sum_i8_pairs_float: maddubs+madd or dpbusd);
+// each lane sum s is converted to float32 and acc[l] = fma(d_b, s, acc[l])
+// in 8 float32 lanes (_mm256_fmadd_ps, one rounding), d_b = d_w*d_x (exact:
+// two f16 values); then hsum8 (hsum_float_8). q4_1/q5_1 add
 // sum_b m_w*s_x, accumulated sequentially, after the reduction.
 //
 // Super-block types (q2_K..q6_K): per super-block the integer sum
 // isum = sum_g scale_g * sum_{e in g} q_e*y_e (and imin = sum_g min_g*bsum_g
 // for types with mins) is exact; then acc += float32(isum)*d and
 // acc -= float32(imin)*dmin, sequentially, with d = f16(d_w)*d_x rounded to
-// float32 as ggml does.
+// float32 as ggml does. (Not yet ggml's per-lane AVX2 order.)
+
+// fma32 is a*b+c rounded once to float32, as VFMADD231PS computes it.
+// float32(math.FMA(...)) would round twice (to float64, then float32); here
+// the product is exact in float64 (two 24-bit significands), the sum's
+// rounding error is recovered exactly (TwoSum), and it decides the one case
+// where rounding the float64 sum to float32 can differ from rounding the
+// exact value: a float64 sum that lies exactly halfway between two float32s.
+func fma32(a, b, c float32) float32 {
+	p := float64(a) * float64(b)
+	cf := float64(c)
+	s := p + cf
+	r := float32(s)
+	if float64(r) == s || s != s || math.IsInf(s, 0) {
+		return r
+	}
+	bv := s - p
+	e := (p - (s - bv)) + (cf - bv) // s + e == p + c exactly
+	if e == 0 {
+		return r
+	}
+	o := math.Nextafter32(r, float32(math.Inf(-1)))
+	if float64(r) < s {
+		o = math.Nextafter32(r, float32(math.Inf(1)))
+	}
+	if float64(r)+float64(o) != 2*s { // not a tie: float32(s) is right
+		return r
+	}
+	if (e > 0) == (o > r) {
+		return o
+	}
+	return r
+}
+
+// hsum8 is ggml's hsum_float_8 (arch/x86/quants.c) and tinyBLAS's
+// hsum(__m256): the high 128 bits added to the low, then movehl, then
+// movehdup.
+func hsum8(a *[8]float32) float32 {
+	t0, t1, t2, t3 := a[0]+a[4], a[1]+a[5], a[2]+a[6], a[3]+a[7]
+	return (t0 + t2) + (t1 + t3)
+}
 
 // reduce16 sums 16 lanes pairwise: (i, i+8), then (i, i+4), then (0,2),(1,3),
-// then the last pair - the order of a 512-bit fold followed by ggml's
-// hsum_float_8.
+// then the last pair - the order of _mm512_reduce_add_ps (GCC's and
+// clang's expansion alike) and of a 512-bit fold followed by hsum_float_8.
 func reduce16(a *[16]float32) float32 {
 	var h [8]float32
 	for i := range h {
@@ -44,56 +87,54 @@ func reduce16(a *[16]float32) float32 {
 
 func f16(b []byte) float32 { return weights.FP16ToFP32(binary.LittleEndian.Uint16(b)) }
 
+// laneFMA adds block lane sums s (lane l = elements 4l..4l+3) times d to acc.
+func laneFMA(acc *[8]float32, s *[8]int32, d float32) {
+	for l := range acc {
+		acc[l] = fma32(d, float32(s[l]), acc[l])
+	}
+}
+
 // dotQ4_0 is q4_0 · q8_0 over nb blocks.
 func dotQ4_0(w, x []byte, nb int) float32 {
-	var acc [16]float32
+	var acc [8]float32
 	for b := 0; b < nb; b++ {
 		wb := w[b*18 : b*18+18]
 		xb := x[b*34 : b*34+34]
-		d := f16(wb) * f16(xb)
 		qs := wb[2:18]
 		xq := xb[2:34]
-		base := (b & 1) * 8
-		for l := 0; l < 4; l++ { // low nibbles: elements 0..15
-			var s int32
-			for e := 4 * l; e < 4*l+4; e++ {
-				s += (int32(qs[e]&15) - 8) * int32(int8(xq[e]))
-			}
-			acc[base+l] += float32(float32(s) * d)
+		var s [8]int32
+		for e := 0; e < 16; e++ { // low nibbles: elements 0..15, high: 16..31
+			s[e/4] += (int32(qs[e]&15) - 8) * int32(int8(xq[e]))
+			s[4+e/4] += (int32(qs[e]>>4) - 8) * int32(int8(xq[16+e]))
 		}
-		for l := 0; l < 4; l++ { // high nibbles: elements 16..31
-			var s int32
-			for e := 4 * l; e < 4*l+4; e++ {
-				s += (int32(qs[e]>>4) - 8) * int32(int8(xq[16+e]))
-			}
-			acc[base+4+l] += float32(float32(s) * d)
-		}
+		laneFMA(&acc, &s, f16(wb)*f16(xb))
 	}
-	return reduce16(&acc)
+	return hsum8(&acc)
 }
 
 // dotQ8_0 is q8_0 · q8_0 over nb blocks.
 func dotQ8_0(w, x []byte, nb int) float32 {
-	var acc [16]float32
+	var acc [8]float32
 	for b := 0; b < nb; b++ {
 		wb := w[b*34 : b*34+34]
 		xb := x[b*34 : b*34+34]
-		d := f16(wb) * f16(xb)
 		wq := wb[2:34]
 		xq := xb[2:34]
-		base := (b & 1) * 8
-		for l := 0; l < 8; l++ {
-			var s int32
-			for e := 4 * l; e < 4*l+4; e++ {
-				s += int32(int8(wq[e])) * int32(int8(xq[e]))
-			}
-			acc[base+l] += float32(float32(s) * d)
+		var s [8]int32
+		for e := 0; e < 32; e++ {
+			s[e/4] += int32(int8(wq[e])) * int32(int8(xq[e]))
 		}
+		laneFMA(&acc, &s, f16(wb)*f16(xb))
 	}
-	return reduce16(&acc)
+	return hsum8(&acc)
 }
 
-// dotQ5_0 is q5_0 · q8_0 over nb blocks (block: f16 d, u32 qh, 16 bytes qs).
+// dotQ5_0 is q5_0 · q8_0 over nb blocks (block: f16 d, u32 qh, 16 bytes qs)
+// in dayi's earlier "lane order", not yet ggml's (see the package notes):
+// block b's lane sums go to acc[(b&1)*8+l] += float32(s)*d_b, multiply and
+// add rounded separately, then reduce16. On stories260K-q4_k_m this order
+// reproduces llama.cpp's logits where the FMA order does not (one q8_0
+// rounding boundary on one prompt), so it stays until that is understood.
 func dotQ5_0(w, x []byte, nb int) float32 {
 	var acc [16]float32
 	for b := 0; b < nb; b++ {
@@ -122,7 +163,7 @@ func dotQ5_0(w, x []byte, nb int) float32 {
 
 // dotQx_1 is q4_1 · q8_1 or q5_1 · q8_1 over nb blocks.
 func dotQx_1(w, x []byte, nb int, five bool) float32 {
-	var acc [16]float32
+	var acc [8]float32
 	var summ float32
 	bs := 20
 	if five {
@@ -131,8 +172,7 @@ func dotQx_1(w, x []byte, nb int, five bool) float32 {
 	for b := 0; b < nb; b++ {
 		wb := w[b*bs : b*bs+bs]
 		xb := x[b*36 : b*36+36]
-		d := f16(wb) * f16(xb)
-		summ += float32(f16(wb[2:]) * f16(xb[2:]))
+		summ += float32(f16(wb[2:]) * f16(xb[2:])) // exact product: fused or not alike
 		var qh uint32
 		qs := wb[4:20]
 		if five {
@@ -140,21 +180,18 @@ func dotQx_1(w, x []byte, nb int, five bool) float32 {
 			qs = wb[8:24]
 		}
 		xq := xb[4:36]
-		base := (b & 1) * 8
-		for l := 0; l < 8; l++ {
-			var s int32
-			for e := 4 * l; e < 4*l+4; e++ {
-				nib := qs[e&15]
-				if e >= 16 {
-					nib >>= 4
-				}
-				q := int32(nib&15) | int32((qh>>uint(e))&1)<<4
-				s += q * int32(int8(xq[e]))
+		var s [8]int32
+		for e := 0; e < 32; e++ {
+			nib := qs[e&15]
+			if e >= 16 {
+				nib >>= 4
 			}
-			acc[base+l] += float32(float32(s) * d)
+			q := int32(nib&15) | int32((qh>>uint(e))&1)<<4
+			s[e/4] += q * int32(int8(xq[e]))
 		}
+		laneFMA(&acc, &s, f16(wb)*f16(xb))
 	}
-	return reduce16(&acc) + summ
+	return hsum8(&acc) + summ
 }
 
 // kblock is one decoded k-quant super-block: 256 signed integer quants, 16
@@ -302,10 +339,57 @@ func dotK(t weights.Type, w, x []byte, nb int, kb *kblock) float32 {
 	return acc
 }
 
-// dotF16 is an f16 weight row · f16 activations: products of two f16 values
-// are exact in float32, accumulated in 16 lanes (lane = i mod 16) and reduced
-// with reduce16.
+// dotF16 is an f16 weight row · f16 activations in ggml_vec_dot_f16's
+// order for AVX-512 (ggml-cpu/vec.cpp with simd-mappings.h: GGML_F16_EPR 16,
+// GGML_F16_STEP 64): elements i+16j+l of each 64-element step go to lane l
+// of accumulator j (products of two f16 values are exact in float32, so
+// the FMA is a plain add); then GGML_F32x16_REDUCE (sum0+sum2, sum1+sum3,
+// then their sum, then _mm512_reduce_add_ps = reduce16), and the last k%64
+// elements are added one by one in float64 (ggml_float).
 func dotF16(w []byte, x []uint16, k int) float32 {
+	var sum [4][16]float32
+	np := k &^ 63
+	for i := 0; i < np; i += 64 {
+		for j := range sum {
+			for l := range sum[j] {
+				e := i + 16*j + l
+				sum[j][l] += float32(weights.FP16ToFP32(binary.LittleEndian.Uint16(w[2*e:])) * weights.FP16ToFP32(x[e]))
+			}
+		}
+	}
+	return f16Tail(w, x, np, k, reduce4x16(&sum))
+}
+
+// reduce4x16 is GGML_F32x16_REDUCE over 4 accumulators.
+func reduce4x16(s *[4][16]float32) float32 {
+	for l := 0; l < 16; l++ {
+		s[0][l] += s[2][l]
+		s[1][l] += s[3][l]
+	}
+	for l := 0; l < 16; l++ {
+		s[0][l] += s[1][l]
+	}
+	return reduce16(&s[0])
+}
+
+// f16Tail adds elements [from,k) to the partial sum part in float64, as
+// ggml_vec_dot_f16's leftover loop does, and rounds the total to float32.
+func f16Tail(w []byte, x []uint16, from, k int, part float32) float32 {
+	sumf := float64(part)
+	for i := from; i < k; i++ {
+		sumf += float64(float32(weights.FP16ToFP32(binary.LittleEndian.Uint16(w[2*i:])) * weights.FP16ToFP32(x[i])))
+	}
+	return float32(sumf)
+}
+
+// dotF16Tiny is an f16 weight row · f16 activations in the order of
+// llamafile's tinyBLAS<16, __m512> (ggml-cpu/llamafile/sgemm.cpp), which
+// llama.cpp's AVX-512 build uses for f16 matmuls of at least 2 activation
+// rows when k%16 == 0 and the weight rows are a multiple of 4: one
+// accumulator of 16 lanes (lane = i mod 16, exact products), then hsum =
+// _mm512_reduce_add_ps = reduce16. Elements beyond a multiple of 16 (which
+// tinyBLAS never sees) go to lanes 0.. as well.
+func dotF16Tiny(w []byte, x []uint16, k int) float32 {
 	var acc [16]float32
 	i := 0
 	for ; i+16 <= k; i += 16 {
@@ -318,6 +402,12 @@ func dotF16(w []byte, x []uint16, k int) float32 {
 	}
 	return reduce16(&acc)
 }
+
+// f16TinyOrder reports whether llama.cpp's AVX-512 build runs an f16 matmul
+// of n weight rows, inner size k and m activation rows through tinyBLAS
+// (llamafile_sgemm: n >= 2 activation rows "prompt processing only",
+// k % 16 == 0, weight rows % 4 == 0) rather than ggml_vec_dot_f16.
+func f16TinyOrder(n, k, m int) bool { return m >= 2 && k%16 == 0 && n%4 == 0 }
 
 // dotBF16 is dotF16 for bf16 (bf16 products are exact in float32 as well).
 func dotBF16(w []byte, x []uint16, k int) float32 {

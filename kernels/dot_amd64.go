@@ -32,6 +32,9 @@ func q6_KDotAVX2(w, x *byte, nb int) float32
 //go:noescape
 func f16DotAVX2(w *byte, x *uint16, n16 int) float32
 
+//go:noescape
+func f16DotAVX2V(w *byte, x *uint16, n64 int) float32
+
 type asmDot func(w, x *byte, nb int) float32
 
 // wrap32 adapts an assembly kernel for a 32-element block type with wsize
@@ -59,10 +62,21 @@ func wrapK(f asmDot, wsize int) func(w, x []byte, nb int, kb *kblock) float32 {
 	}
 }
 
-// dotF16AVX2 runs f16DotAVX2 when k is a multiple of 16 (else the Go twin).
+// dotF16AVX2V is dotF16 through f16DotAVX2V plus the float64 tail.
+func dotF16AVX2V(w []byte, x []uint16, k int) float32 {
+	if k < 64 {
+		return dotF16(w, x, k)
+	}
+	_ = w[2*k-1]
+	_ = x[k-1]
+	return f16Tail(w, x, k&^63, k, f16DotAVX2V(&w[0], &x[0], k/64))
+}
+
+// dotF16AVX2 is dotF16Tiny through f16DotAVX2 when k is a multiple of 16
+// (else the Go twin).
 func dotF16AVX2(w []byte, x []uint16, k int) float32 {
 	if k <= 0 || k%16 != 0 {
-		return dotF16(w, x, k)
+		return dotF16Tiny(w, x, k)
 	}
 	_ = w[2*k-1]
 	_ = x[k-1]
@@ -81,7 +95,8 @@ func init() {
 	if hasAVX2 {
 		kq4_K = wrapK(q4_KDotAVX2, 144)
 		kq6_K = wrapK(q6_KDotAVX2, 210)
-		kf16 = dotF16AVX2
+		kf16 = dotF16AVX2V
+		kf16Tiny = dotF16AVX2
 	}
 	switch {
 	case hasVNNI:

@@ -1,9 +1,9 @@
 #include "textflag.h"
 
 // AVX2 / AVX-512 VNNI dot products for 32-element block types. They follow
-// the "lane order" of dot.go exactly (even blocks accumulate in Y0 = lanes
-// 0..7, odd blocks in Y1 = lanes 8..15, multiply and add unfused, reduce16 at
-// the end), so they equal the pure-Go twins bit for bit. The integer kernels
+// dot.go's order, which is ggml's AVX2 vec_dot order: every block's 8 lane
+// sums are fused-multiply-added into the 8 lanes of Y0, then hsum_float_8,
+// so they equal the pure-Go twins bit for bit. The integer kernels
 // use ggml's sign trick (|w| * sign(w)*y through VPMADDUBSW or VPDPBUSD); the
 // 32-bit lane l always holds the sum of elements 4l..4l+3.
 
@@ -40,11 +40,26 @@ GLOBL q5shuf<>(SB), RODATA|NOPTR, $32
 	VPXOR    Y6, Y6, Y6; \
 	VPDPBUSD Y5, Y4, Y6
 
-// ACCUM adds float(Y6)*Y7 to ACC.
+// ACCUM adds float(Y6)*Y7 to ACC with one rounding (ggml's _mm256_fmadd_ps).
 #define ACCUM(ACC) \
+	VCVTDQ2PS   Y6, Y6; \
+	VFMADD231PS Y7, Y6, ACC
+
+// ACCUM_SPLIT adds float(Y6)*Y7 to ACC, multiply and add rounded
+// separately (dotQ5_0's order).
+#define ACCUM_SPLIT(ACC) \
 	VCVTDQ2PS Y6, Y6; \
 	VMULPS    Y7, Y6, Y6; \
 	VADDPS    Y6, ACC, ACC
+
+// HSUM8 reduces Y0 into X0 as ggml's hsum_float_8.
+#define HSUM8 \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS       X1, X0, X0; \
+	VMOVHLPS     X0, X0, X1; \
+	VADDPS       X1, X0, X0; \
+	VMOVSHDUP    X0, X1; \
+	VADDSS       X1, X0, X0
 
 // REDUCE folds Y0 (lanes 0..7) and Y1 (lanes 8..15) like reduce16 into X0.
 #define REDUCE \
@@ -86,7 +101,7 @@ loop2: \
 	CMPQ CX, $2; \
 	JLT  tail; \
 	Q8_0_BLOCK(0, SUMI, Y0); \
-	Q8_0_BLOCK(34, SUMI, Y1); \
+	Q8_0_BLOCK(34, SUMI, Y0); \
 	ADDQ $68, SI; \
 	ADDQ $68, DI; \
 	SUBQ $2, CX; \
@@ -96,7 +111,7 @@ tail: \
 	JLT  done; \
 	Q8_0_BLOCK(0, SUMI, Y0); \
 done: \
-	REDUCE; \
+	HSUM8; \
 	VZEROUPPER; \
 	MOVSS X0, ret+24(FP); \
 	RET
@@ -127,7 +142,7 @@ loop2: \
 	CMPQ CX, $2; \
 	JLT  tail; \
 	Q4_0_BLOCK(0, 0, SUMI, Y0); \
-	Q4_0_BLOCK(18, 34, SUMI, Y1); \
+	Q4_0_BLOCK(18, 34, SUMI, Y0); \
 	ADDQ $36, SI; \
 	ADDQ $68, DI; \
 	SUBQ $2, CX; \
@@ -137,7 +152,7 @@ tail: \
 	JLT  done; \
 	Q4_0_BLOCK(0, 0, SUMI, Y0); \
 done: \
-	REDUCE; \
+	HSUM8; \
 	VZEROUPPER; \
 	MOVSS X0, ret+24(FP); \
 	RET
@@ -176,7 +191,7 @@ TEXT ·q4_0DotVNNI(SB), NOSPLIT, $0-28
 	VMOVDQU      xo+2(DI), Y3; \
 	SUMI; \
 	BLOCKD(wo(SI), xo(DI)); \
-	ACCUM(ACC)
+	ACCUM_SPLIT(ACC)
 
 #define Q5_0_BODY(SUMI) \
 	SETUP; \
@@ -236,6 +251,57 @@ f16loop:
 	JNZ         f16loop
 
 f16done:
+	REDUCE
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// F16H adds 8 elements (f16 weights at o(SI), f16 activations at o(DI)) to A.
+#define F16H(o, A) \
+	VCVTPH2PS   o(SI), Y8; \
+	VCVTPH2PS   o(DI), Y9; \
+	VFMADD231PS Y9, Y8, A
+
+// func f16DotAVX2V(w *byte, x *uint16, n64 int) float32
+// f16DotV (dotF16's SIMD part) with 256-bit registers: accumulator j's
+// lanes 0..7 in Y(2j), 8..15 in Y(2j+1); GGML_F32x16_REDUCE's folds, then
+// reduce16 (REDUCE).
+TEXT ·f16DotAVX2V(SB), NOSPLIT, $0-28
+	MOVQ  w+0(FP), SI
+	MOVQ  x+8(FP), DI
+	MOVQ  n64+16(FP), CX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	TESTQ CX, CX
+	JLE   hvdone
+
+hvloop:
+	F16H(0, Y0)
+	F16H(16, Y1)
+	F16H(32, Y2)
+	F16H(48, Y3)
+	F16H(64, Y4)
+	F16H(80, Y5)
+	F16H(96, Y6)
+	F16H(112, Y7)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  hvloop
+
+hvdone:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
 	REDUCE
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)

@@ -93,13 +93,14 @@ func TestAsmTwinsK(t *testing.T) {
 	}
 }
 
-// TestAsmTwinF16 checks f16DotAVX2 against dotF16, bit for bit.
+// TestAsmTwinF16 checks f16DotAVX2 against dotF16Tiny and f16DotAVX2V
+// (plus the float64 tail) against dotF16, bit for bit.
 func TestAsmTwinF16(t *testing.T) {
 	if !hasAVX2 {
 		t.Skip("no AVX2+FMA: assembly kernels unused on this CPU")
 	}
 	rng := rand.New(rand.NewPCG(11, 12))
-	for _, k := range []int{16, 32, 48, 2048} {
+	for _, k := range []int{16, 32, 48, 64, 100, 172, 2048, 2050} {
 		for rep := 0; rep < 20; rep++ {
 			w := make([]byte, 2*k)
 			x := make([]uint16, k)
@@ -108,9 +109,15 @@ func TestAsmTwinF16(t *testing.T) {
 				v := weights.FP32ToFP16(float32(rng.NormFloat64() * 0.1))
 				w[2*i], w[2*i+1] = byte(v), byte(v>>8)
 			}
-			want, got := dotF16(w, x, k), dotF16AVX2(w, x, k)
+			if k%16 == 0 {
+				want, got := dotF16Tiny(w, x, k), dotF16AVX2(w, x, k)
+				if math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("tiny k=%d: asm %g, Go %g", k, got, want)
+				}
+			}
+			want, got := dotF16(w, x, k), dotF16AVX2V(w, x, k)
 			if math.Float32bits(got) != math.Float32bits(want) {
-				t.Fatalf("k=%d: asm %g, Go %g", k, got, want)
+				t.Fatalf("vec_dot k=%d: asm %g, Go %g", k, got, want)
 			}
 		}
 	}

@@ -8,46 +8,41 @@ import (
 	"dayi/weights"
 )
 
-// VNNI kernels over packed activations (gemm_amd64.s, gemm.go). gemm*x4:
-// one weight row times 4 activation rows xstride bytes apart; gemv*x4: 4
-// weight rows wstride bytes apart times one activation row. Both run nb2
-// pairs of blocks and equal the pure-Go dot twins bit for bit.
+// VNNI kernels over packed activations (gemm_amd64.s, gemm.go). gemm*x4x2:
+// 4 weight rows wstride bytes apart times 2 packed activation row pairs
+// xstride bytes apart (res[4r+h]); gemm*x4x1: times 1 pair; gemv*x4: 4
+// weight rows times one activation row packed as a pair with itself. All
+// run nb blocks and equal the pure-Go dot twins bit for bit.
 
 //go:noescape
-func gemmQ4_0x4(w, x *byte, xstride, nb2 int, res *[4]float32)
+func gemmQ4_0x4x2(w *byte, wstride int, x *byte, xstride, nb int, res *[16]float32)
 
 //go:noescape
-func gemmQ8_0x4(w, x *byte, xstride, nb2 int, res *[4]float32)
+func gemmQ8_0x4x2(w *byte, wstride int, x *byte, xstride, nb int, res *[16]float32)
 
 //go:noescape
-func gemvQ4_0x4(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+func gemmQ4_0x4x1(w *byte, wstride int, x *byte, xstride, nb int, res *[16]float32)
 
 //go:noescape
-func gemvQ8_0x4(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+func gemmQ8_0x4x1(w *byte, wstride int, x *byte, xstride, nb int, res *[16]float32)
 
 //go:noescape
-func gemmQ4_0x4V(w, x *byte, xstride, nb2 int, res *[4]float32)
+func gemvQ4_0x4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
 
 //go:noescape
-func gemmQ8_0x4V(w, x *byte, xstride, nb2 int, res *[4]float32)
-
-//go:noescape
-func gemvQ4_0x4V(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
-
-//go:noescape
-func gemvQ8_0x4V(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
-
-// hasVBMI selects the VPERMB unpacks (Ice Lake and later, Zen 4).
-var hasVBMI = hasZVNNI && cpu.X86.HasAVX512VBMI
+func gemvQ8_0x4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
 
 // hasZVNNI gates the 512-bit kernels: AVX-512 F/BW/VL and VNNI, plus the
 // AVX2/F16C set.
 var hasZVNNI = hasVNNI && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
 
+type gemmFunc func(w *byte, wstride int, x *byte, xstride, nb int, res *[16]float32)
+
 type gemmKernels struct {
-	bias int32 // c: u = q + c
-	gemm func(w, x *byte, xstride, nb2 int, res *[4]float32)
-	gemv func(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+	bias  int32    // c: u = q + c
+	gemm2 gemmFunc // 2 activation pairs
+	gemm1 gemmFunc // 1 activation pair
+	gemv  func(w *byte, wstride int, x *byte, nb int, res *[4]float32)
 }
 
 // packedKernels returns the packed-activation kernels for t, if any.
@@ -55,29 +50,13 @@ func packedKernels(t weights.Type) (gemmKernels, bool) {
 	if !hasZVNNI {
 		return gemmKernels{}, false
 	}
-	v := packedVariants(t)
-	if len(v) == 0 {
-		return gemmKernels{}, false
-	}
-	return v[len(v)-1], true
-}
-
-// packedVariants lists the packed kernels for t this CPU runs, best last.
-func packedVariants(t weights.Type) []gemmKernels {
-	var v []gemmKernels
 	switch t {
 	case weights.TypeQ4_0:
-		v = append(v, gemmKernels{8, gemmQ4_0x4, gemvQ4_0x4})
-		if hasVBMI {
-			v = append(v, gemmKernels{8, gemmQ4_0x4V, gemvQ4_0x4V})
-		}
+		return gemmKernels{8, gemmQ4_0x4x2, gemmQ4_0x4x1, gemvQ4_0x4}, true
 	case weights.TypeQ8_0:
-		v = append(v, gemmKernels{128, gemmQ8_0x4, gemvQ8_0x4})
-		if hasVBMI {
-			v = append(v, gemmKernels{128, gemmQ8_0x4V, gemvQ8_0x4V})
-		}
+		return gemmKernels{128, gemmQ8_0x4x2, gemmQ8_0x4x1, gemvQ8_0x4}, true
 	}
-	return v
+	return gemmKernels{}, false
 }
 
 //go:noescape
@@ -123,7 +102,19 @@ func f16Gemm2x4(w *byte, wstride int, x *float32, xstride, n16 int, res *[8]floa
 var hasZ512 = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 
 //go:noescape
-func f16Gemv4(w *byte, wstride int, x *float32, n16 int, res *[4]float32)
+func f16DotV(w *byte, x *float32, n64 int) float32
+
+//go:noescape
+func f16Gemv4V(w *byte, wstride int, x *float32, n64 int, res *[4]float32)
+
+// f16TailF is f16Tail for activations given as float32 copies of f16 values.
+func f16TailF(w []byte, x []float32, from, k int, part float32) float32 {
+	sumf := float64(part)
+	for i := from; i < k; i++ {
+		sumf += float64(weights.FP16ToFP32(uint16(w[2*i])|uint16(w[2*i+1])<<8) * x[i])
+	}
+	return float32(sumf)
+}
 
 // hasDirectK reports whether type t has a kernel on raw blocks (dot_amd64.s),
 // which beats decoding when few activation rows share the weights.

@@ -2,11 +2,9 @@ package kernels
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"dayi/weights"
 )
@@ -29,8 +27,8 @@ func TestPackedTwins(t *testing.T) {
 		if _, ok := packedKernels(c.t); !ok {
 			t.Fatalf("%s: no packed kernel", c.t)
 		}
-		for _, k := range []int{64, 128, 2048} {
-			for _, m := range []int{1, 3, 4, 9} {
+		for _, k := range []int{32, 96, 128, 2048} {
+			for _, m := range []int{1, 2, 3, 4, 5, 6, 9} {
 				const n = 37
 				w := randBlocks(rng, n*k/32, c.t.TypeSize(), 0)
 				if c.t == weights.TypeQ8_0 {
@@ -64,42 +62,33 @@ func TestPackedTwins(t *testing.T) {
 	}
 }
 
-// BenchmarkPackedKernels times the bare packed kernel variants on one
-// 8192-element row, alternating them inside the loop (shared machine), in
-// ns per weight block pair and activation row.
+// BenchmarkPackedKernels times the bare packed kernels on 8192-element
+// rows, in ns per weight block and activation row.
 func BenchmarkPackedKernels(b *testing.B) {
 	if !hasZVNNI {
 		b.Skip("no AVX-512 VNNI")
 	}
-	const k = 8192
+	const k, nb = 8192, 8192 / 32
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, t := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0} {
-		vs := packedVariants(t)
-		w := randBlocks(rng, 4*k/32, t.TypeSize(), 0)
-		xp := make([]byte, 4*k/64*xpPairSize)
+		gk, _ := packedKernels(t)
+		w := randBlocks(rng, 4*nb, t.TypeSize(), 0)
+		xp := make([]byte, 2*nb*xpBlockSize)
 		rb := len(w) / 4
-		for _, kind := range []string{"gemm4", "gemv4"} {
-			b.Run(t.String()+"/"+kind, func(b *testing.B) {
-				var res [4]float32
-				el := make([]time.Duration, len(vs))
-				for b.Loop() {
-					for vi, v := range vs {
-						t0 := time.Now()
-						for r := 0; r < 20; r++ {
-							if kind == "gemm4" {
-								v.gemm(&w[0], &xp[0], k/64*xpPairSize, k/64, &res)
-							} else {
-								v.gemv(&w[0], rb, &xp[0], k/64, &res)
-							}
-						}
-						el[vi] += time.Since(t0)
-					}
-				}
-				for vi := range vs {
-					b.ReportMetric(float64(el[vi].Nanoseconds())/float64(20*b.N)/float64(4*k/64), fmt.Sprintf("ns/pair-row-v%d", vi))
-				}
-			})
-		}
+		b.Run(t.String()+"/gemm4x2", func(b *testing.B) {
+			var res [16]float32
+			for b.Loop() {
+				gk.gemm2(&w[0], rb, &xp[0], nb*xpBlockSize, nb, &res)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(16*nb), "ns/block-row")
+		})
+		b.Run(t.String()+"/gemv4", func(b *testing.B) {
+			var res [4]float32
+			for b.Loop() {
+				gk.gemv(&w[0], rb, &xp[0], nb, &res)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(4*nb), "ns/block-row")
+		})
 	}
 }
 
@@ -170,8 +159,9 @@ func TestF32ZTwin(t *testing.T) {
 	}
 }
 
-// TestF16ZTwins runs f16 MatMuls through the AVX-512 kernels (2x4 tiles,
-// leftover rows and columns, masked tails) and checks every output against
+// TestF16ZTwins runs f16 MatMuls through the AVX-512 kernels (tinyBLAS
+// order: 2x4 tiles, leftover rows and columns; vec_dot order: 4-row gemv,
+// single dots, float64 tails) and checks every output against dotF16Tiny or
 // dotF16, bit for bit.
 func TestF16ZTwins(t *testing.T) {
 	if !hasZ512 {
@@ -180,30 +170,35 @@ func TestF16ZTwins(t *testing.T) {
 	rng := rand.New(rand.NewPCG(37, 38))
 	p := NewPool(2)
 	defer p.Close()
-	for _, k := range []int{16, 40, 48, 2048} {
-		for _, m := range []int{1, 4, 9} {
-			const n = 23
-			w := make([]byte, 2*n*k)
-			for i := 0; i < n*k; i++ {
-				binary.LittleEndian.PutUint16(w[2*i:], weights.FP32ToFP16(float32(rng.NormFloat64()*0.1)))
-			}
-			x := make([]float32, m*k)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
-			out := make([]float32, m*n)
-			if err := p.MatMul(weights.TypeF16, w, n, k, x, m, out); err != nil {
-				t.Fatal(err)
-			}
-			x16 := make([]uint16, k)
-			for i := 0; i < m; i++ {
-				for j := range x16 {
-					x16[j] = weights.FP32ToFP16(x[i*k+j])
+	for _, k := range []int{16, 40, 48, 64, 172, 2048} {
+		for _, m := range []int{1, 2, 4, 9} {
+			for _, n := range []int{23, 24} {
+				w := make([]byte, 2*n*k)
+				for i := 0; i < n*k; i++ {
+					binary.LittleEndian.PutUint16(w[2*i:], weights.FP32ToFP16(float32(rng.NormFloat64()*0.1)))
 				}
-				for j := 0; j < n; j++ {
-					want := dotF16(w[2*j*k:2*(j+1)*k], x16, k)
-					if got := out[i*n+j]; math.Float32bits(got) != math.Float32bits(want) {
-						t.Fatalf("k=%d m=%d out[%d][%d] = %g, Go twin %g", k, m, i, j, got, want)
+				x := make([]float32, m*k)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				out := make([]float32, m*n)
+				if err := p.MatMul(weights.TypeF16, w, n, k, x, m, out); err != nil {
+					t.Fatal(err)
+				}
+				twin := dotF16
+				if f16TinyOrder(n, k, m) {
+					twin = dotF16Tiny
+				}
+				x16 := make([]uint16, k)
+				for i := 0; i < m; i++ {
+					for j := range x16 {
+						x16[j] = weights.FP32ToFP16(x[i*k+j])
+					}
+					for j := 0; j < n; j++ {
+						want := twin(w[2*j*k:2*(j+1)*k], x16, k)
+						if got := out[i*n+j]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("k=%d m=%d n=%d out[%d][%d] = %g, Go twin %g", k, m, n, i, j, got, want)
+						}
 					}
 				}
 			}
@@ -211,47 +206,63 @@ func TestF16ZTwins(t *testing.T) {
 	}
 }
 
-// TestPackedVariants checks every packed kernel variant this CPU runs (not
-// only the one MatMul selects) against the Go twins, bit for bit; the last
-// weight block pair ends the buffer, so an over-read would fault.
-func TestPackedVariants(t *testing.T) {
+// TestPackedKernels calls the packed kernels directly (gemm over 2 and 1
+// row pairs, gemv) and checks every result against the Go twins, bit for
+// bit; the weight and activation buffers end with the last block, so an
+// over-read would fault.
+func TestPackedKernels(t *testing.T) {
+	if !hasZVNNI {
+		t.Skip("no AVX-512 VNNI: packed kernels unused on this CPU")
+	}
 	cases := []struct {
 		t    weights.Type
 		twin func(w, x []byte, nb int) float32
 	}{{weights.TypeQ4_0, dotQ4_0}, {weights.TypeQ8_0, dotQ8_0}}
 	rng := rand.New(rand.NewPCG(39, 40))
 	for _, c := range cases {
-		vs := packedVariants(c.t)
-		if len(vs) == 0 {
-			t.Skipf("%s: no packed kernels on this CPU", c.t)
-		}
-		for vi, v := range vs {
-			for _, nb2 := range []int{1, 2, 5, 64} {
-				nb := 2 * nb2
-				w := randBlocks(rng, 4*nb, c.t.TypeSize(), 0)
-				rb := len(w) / 4
-				xq := make([][]byte, 4)
-				xp := make([]byte, 4*nb2*xpPairSize)
-				for i := range xq {
-					xq[i] = randActQ8_0(rng, nb)
-					packQ8(xp[i*nb2*xpPairSize:], xq[i], nb, v.bias)
+		gk, _ := packedKernels(c.t)
+		for _, nb := range []int{1, 2, 3, 5, 64} {
+			w := randBlocks(rng, 4*nb, c.t.TypeSize(), 0)
+			if c.t == weights.TypeQ8_0 {
+				for i := range w {
+					if w[i] == 0x80 && i%34 >= 2 {
+						w[i] = 0x81
+					}
 				}
-				var res [4]float32
-				for j := 0; j < 4; j++ {
-					v.gemm(&w[j*rb], &xp[0], nb2*xpPairSize, nb2, &res)
-					for i := 0; i < 4; i++ {
-						if want := c.twin(w[j*rb:(j+1)*rb], xq[i], nb); math.Float32bits(res[i]) != math.Float32bits(want) {
-							t.Fatalf("%s variant %d gemm nb=%d w%d x%d: %g, Go %g", c.t, vi, nb, j, i, res[i], want)
+			}
+			rb := len(w) / 4
+			ps := nb * xpBlockSize
+			xq := make([][]byte, 4)
+			xp := make([]byte, 2*ps)
+			for i := range xq {
+				xq[i] = randActQ8_0(rng, nb)
+				packQ8(xp[i/2*ps:(i/2+1)*ps], i%2, xq[i], nb, gk.bias)
+			}
+			var res [16]float32
+			for _, np := range []int{2, 1} {
+				g := gk.gemm2
+				if np == 1 {
+					g = gk.gemm1
+				}
+				x := xp[(2-np)*ps:] // the buffer's last pair(s)
+				g(&w[0], rb, &x[0], ps, nb, &res)
+				for r := 0; r < 4; r++ {
+					for h := 0; h < 2*np; h++ {
+						want := c.twin(w[r*rb:(r+1)*rb], xq[2*(2-np)+h], nb)
+						if math.Float32bits(res[4*r+h]) != math.Float32bits(want) {
+							t.Fatalf("%s gemm x%d nb=%d w%d x%d: %g, Go %g", c.t, np, nb, r, h, res[4*r+h], want)
 						}
 					}
 				}
-				for i := 0; i < 4; i++ {
-					v.gemv(&w[0], rb, &xp[i*nb2*xpPairSize], nb2, &res)
-					for j := 0; j < 4; j++ {
-						if want := c.twin(w[j*rb:(j+1)*rb], xq[i], nb); math.Float32bits(res[j]) != math.Float32bits(want) {
-							t.Fatalf("%s variant %d gemv nb=%d w%d x%d: %g, Go %g", c.t, vi, nb, j, i, res[j], want)
-						}
-					}
+			}
+			self := make([]byte, ps)
+			packQ8(self, 0, xq[3], nb, gk.bias)
+			packQ8(self, 1, xq[3], nb, gk.bias)
+			var r4 [4]float32
+			gk.gemv(&w[0], rb, &self[0], nb, &r4)
+			for r := 0; r < 4; r++ {
+				if want := c.twin(w[r*rb:(r+1)*rb], xq[3], nb); math.Float32bits(r4[r]) != math.Float32bits(want) {
+					t.Fatalf("%s gemv nb=%d w%d: %g, Go %g", c.t, nb, r, r4[r], want)
 				}
 			}
 		}

@@ -4,10 +4,12 @@ package kernels
 
 import "dayi/weights"
 
+type gemmFunc func(w *byte, wstride int, x *byte, xstride, nb int, res *[16]float32)
+
 type gemmKernels struct {
-	bias int32
-	gemm func(w, x *byte, xstride, nb2 int, res *[4]float32)
-	gemv func(w *byte, wstride int, x *byte, nb2 int, res *[4]float32)
+	bias         int32
+	gemm2, gemm1 gemmFunc
+	gemv         func(w *byte, wstride int, x *byte, nb int, res *[4]float32)
 }
 
 func packedKernels(weights.Type) (gemmKernels, bool) { return gemmKernels{}, false }
@@ -24,6 +26,10 @@ func f16Gemm2x4(w *byte, wstride int, x *float32, xstride, n16 int, res *[8]floa
 
 func f16DotZ(w *byte, x *float32, n int) float32 { return 0 }
 
-func f16Gemv4(w *byte, wstride int, x *float32, n16 int, res *[4]float32) {}
+func f16DotV(w *byte, x *float32, n64 int) float32 { return 0 }
+
+func f16Gemv4V(w *byte, wstride int, x *float32, n64 int, res *[4]float32) {}
+
+func f16TailF(w []byte, x []float32, from, k int, part float32) float32 { return 0 }
 
 func hasDirectK(weights.Type) bool { return false }

@@ -71,6 +71,7 @@ type matmulTask struct {
 	xqStride int
 	x16      []uint16  // f16/bf16 activations, m rows of k
 	x16f     []float32 // the f16 activations as float32, for the AVX-512 f16 kernels
+	f16tiny  bool      // f16 dots in tinyBLAS order (f16TinyOrder), else vec_dot order
 	out      []float32
 	kbs      []kblock // per-worker k-quant decode scratch
 	kdec     [][]byte // per-worker decoded super-blocks (gemmk.go)
@@ -130,6 +131,7 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 		}
 		mt.xq = p.act[:m*mt.xqStride]
 	case actF16, actBF16:
+		mt.f16tiny = act == actF16 && f16TinyOrder(n, k, m)
 		if need := m * k; cap(p.act16) < need {
 			p.act16 = make([]uint16, need)
 		}
@@ -142,13 +144,13 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 			mt.x16f = p.act16f[:m*k]
 		}
 	}
-	if gk, ok := packedKernels(t); ok && (k/32)%2 == 0 && !p.perDot {
+	if gk, ok := packedKernels(t); ok && !p.perDot {
 		mt.pk, mt.gk = true, gk
-		mt.xpStride = k / 64 * xpPairSize
-		if need := m * mt.xpStride; cap(p.xpack) < need {
+		mt.xpStride = k / 32 * xpBlockSize // one row pair
+		if need := (m + 1) / 2 * mt.xpStride; cap(p.xpack) < need {
 			p.xpack = make([]byte, need)
 		}
-		mt.xp = p.xpack[:m*mt.xpStride]
+		mt.xp = p.xpack[:(m+1)/2*mt.xpStride]
 	}
 	if act == actQ8_K && len(mt.kbs) < p.threads {
 		mt.kbs = make([]kblock, p.threads)
@@ -175,7 +177,11 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 		for i := lo; i < hi; i++ {
 			mt.quantizeRow(i)
 			if mt.pk {
-				packQ8(mt.xp[i*mt.xpStride:(i+1)*mt.xpStride], mt.xq[i*mt.xqStride:], mt.k/32, mt.gk.bias)
+				pair := mt.xp[i/2*mt.xpStride : (i/2+1)*mt.xpStride]
+				packQ8(pair, i%2, mt.xq[i*mt.xqStride:], mt.k/32, mt.gk.bias)
+				if i == mt.m-1 && i%2 == 0 { // odd last row: pair it with itself
+					packQ8(pair, 1, mt.xq[i*mt.xqStride:], mt.k/32, mt.gk.bias)
+				}
 			}
 		}
 		return
@@ -263,6 +269,9 @@ func (mt *matmulTask) dot(j, i, worker int) float32 {
 	case weights.TypeQ2_K, weights.TypeQ3_K, weights.TypeQ5_K:
 		return dotK(mt.t, w, xq, k/256, &mt.kbs[worker])
 	case weights.TypeF16:
+		if mt.f16tiny {
+			return kf16Tiny(w, mt.x16[i*k:(i+1)*k], k)
+		}
 		return kf16(w, mt.x16[i*k:(i+1)*k], k)
 	case weights.TypeBF16:
 		return dotBF16(w, mt.x16[i*k:(i+1)*k], k)
@@ -273,37 +282,50 @@ func (mt *matmulTask) dot(j, i, worker int) float32 {
 }
 
 // runPacked computes output columns [lo,hi) with the packed-activation
-// kernels: tiles of weight rows (kept in L2) against groups of 4 activation
-// rows (kept in L1), so each weight block is unpacked once per 4 rows; the
-// leftover rows go 4 weight rows at a time through gemv, which shares the
-// activation loads.
+// kernels. Decode (m=1): 4 weight rows per gemv call against the
+// self-paired row. Prefill: tiles of weight rows (kept in L2) against 4
+// activation rows (2 pairs, kept in L1), 4 weight rows at a time (8 ZMM
+// accumulators = 16 outputs); a last single pair goes through gemm1, and
+// weight rows beyond a multiple of 4 through the single-row dot kernels,
+// which compute the same values.
 func (mt *matmulTask) runPacked(lo, hi, worker int) {
-	var res [4]float32
-	rb, n, nb2 := mt.rowBytes, mt.n, mt.k/64
-	tile := max(4, (256<<10)/rb)
+	rb, n, nb, ps := mt.rowBytes, mt.n, mt.k/32, mt.xpStride
+	if mt.m == 1 {
+		var r4 [4]float32
+		j := lo
+		for ; j+4 <= hi; j += 4 {
+			mt.gk.gemv(&mt.w[j*rb], rb, &mt.xp[0], nb, &r4)
+			copy(mt.out[j:j+4], r4[:])
+		}
+		for ; j < hi; j++ {
+			mt.out[j] = mt.dot(j, 0, worker)
+		}
+		return
+	}
+	var res [16]float32
+	np := (mt.m + 1) / 2
+	tile := max(4, (256<<10)/rb) &^ 3
 	for j0 := lo; j0 < hi; j0 += tile {
 		j1 := min(j0+tile, hi)
-		i0 := 0
-		for ; i0+4 <= mt.m; i0 += 4 {
-			x := &mt.xp[i0*mt.xpStride]
-			for j := j0; j < j1; j++ {
-				mt.gk.gemm(&mt.w[j*rb], x, mt.xpStride, nb2, &res)
-				mt.out[i0*n+j] = res[0]
-				mt.out[(i0+1)*n+j] = res[1]
-				mt.out[(i0+2)*n+j] = res[2]
-				mt.out[(i0+3)*n+j] = res[3]
+		j4 := j0 + (j1-j0)&^3
+		for p0 := 0; p0 < np; p0 += 2 {
+			g, rows := mt.gk.gemm2, min(4, mt.m-2*p0)
+			if p0+1 == np {
+				g = mt.gk.gemm1
+			}
+			x := &mt.xp[p0*ps]
+			for j := j0; j < j4; j += 4 {
+				g(&mt.w[j*rb], rb, x, ps, nb, &res)
+				for r := 0; r < 4; r++ {
+					for h := 0; h < rows; h++ {
+						mt.out[(2*p0+h)*n+j+r] = res[4*r+h]
+					}
+				}
 			}
 		}
-		for i := i0; i < mt.m; i++ {
-			x := &mt.xp[i*mt.xpStride]
-			o := mt.out[i*n : (i+1)*n]
-			j := j0
-			for ; j+4 <= j1; j += 4 {
-				mt.gk.gemv(&mt.w[j*rb], rb, x, nb2, &res)
-				o[j], o[j+1], o[j+2], o[j+3] = res[0], res[1], res[2], res[3]
-			}
-			for ; j < j1; j++ {
-				o[j] = mt.dot(j, i, worker)
+		for j := j4; j < j1; j++ {
+			for i := 0; i < mt.m; i++ {
+				mt.out[i*n+j] = mt.dot(j, i, worker)
 			}
 		}
 	}
@@ -361,13 +383,40 @@ func (mt *matmulTask) runKPacked(lo, hi, worker int) {
 }
 
 // runF16 computes output columns [lo,hi) for f16 weights with the AVX-512
-// kernels: 2 weight rows x 4 activation rows per tile (8 independent FMA
-// chains, each weight load used 4 times), single dots for the rest.
+// kernels. In tinyBLAS order (prefill): 2 weight rows x 4 activation rows
+// per tile (8 independent FMA chains, each weight load used 4 times),
+// single dots for the rest. In vec_dot order: 4 weight rows per call for
+// decode, single dots otherwise, each plus ggml's float64 tail.
 func (mt *matmulTask) runF16(lo, hi int) {
 	k, n, rb := mt.k, mt.n, mt.rowBytes
+	if !mt.f16tiny {
+		np := k &^ 63
+		j := lo
+		if mt.m == 1 && np > 0 {
+			var r4 [4]float32
+			for ; j+4 <= hi; j += 4 {
+				f16Gemv4V(&mt.w[j*rb], rb, &mt.x16f[0], np/64, &r4)
+				for r := 0; r < 4; r++ {
+					mt.out[j+r] = f16TailF(mt.w[(j+r)*rb:(j+r+1)*rb], mt.x16f, np, k, r4[r])
+				}
+			}
+		}
+		for ; j < hi; j++ {
+			w := mt.w[j*rb : (j+1)*rb]
+			for i := 0; i < mt.m; i++ {
+				x := mt.x16f[i*k : (i+1)*k]
+				part := float32(0)
+				if np > 0 {
+					part = f16DotV(&w[0], &x[0], np/64)
+				}
+				mt.out[i*n+j] = f16TailF(w, x, np, k, part)
+			}
+		}
+		return
+	}
 	var res [8]float32
 	j := lo
-	if mt.m >= 4 && k%16 == 0 {
+	if mt.m >= 4 {
 		tile := max(2, (256<<10)/rb) &^ 1
 		for j0 := lo; j0+2 <= hi; j0 += tile {
 			j1 := j0 + (min(j0+tile, hi)-j0)&^1
@@ -388,13 +437,6 @@ func (mt *matmulTask) runF16(lo, hi int) {
 				}
 			}
 			j = j1
-		}
-	}
-	if mt.m == 1 && k%16 == 0 {
-		var r4 [4]float32
-		for ; j+4 <= hi; j += 4 {
-			f16Gemv4(&mt.w[j*rb], rb, &mt.x16f[0], k/16, &r4)
-			copy(mt.out[j:j+4], r4[:])
 		}
 	}
 	for ; j < hi; j++ {
