@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"dayi/assets"
 	"dayi/weights"
@@ -29,6 +30,21 @@ func dayiHome() string {
 // openModelFile opens the GGUF at path, or the embedded default model when path
 // is empty or names it.
 func openModelFile(path string) (*weights.File, error) {
+	return openModelFileWith(path, weights.OpenOptions{})
+}
+
+// openModelFileWith is openModelFile with a memory mode (--no-mmap, --mlock).
+// A value that is not a file here is looked up as a model name in the store
+// ($DAYI_HOME/models, extra dirs, Ollama's). The embedded model already lives
+// in the binary's memory, so the options only apply to files.
+func openModelFileWith(path string, opt weights.OpenOptions) (*weights.File, error) {
+	if _, err := os.Stat(path); path != "" && err != nil && !strings.ContainsAny(path, `/\`) {
+		resolved, rerr := resolveModel(path)
+		if rerr != nil {
+			return nil, fmt.Errorf("model %q is neither a file nor in the model store (see dayi list): %w", path, rerr)
+		}
+		path = resolved
+	}
 	if path == "" || path == assets.DefaultModelName {
 		f, err := weights.Parse(assets.DefaultModel)
 		if err != nil {
@@ -37,7 +53,7 @@ func openModelFile(path string) (*weights.File, error) {
 		f.Path = assets.DefaultModelName
 		return f, nil
 	}
-	return weights.Open(path)
+	return weights.OpenWith(path, opt)
 }
 
 // printJSON writes v as indented JSON.
