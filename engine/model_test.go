@@ -203,14 +203,10 @@ func TestQuantizedStoriesMatchLlamaCpp(t *testing.T) {
 		// measured max |diff| 0 on all four prompts.
 		{"stories260K-q8_0.gguf", "stories260K-q8_0.json", 1e-6},
 		{"stories260K-q4_0.gguf", "stories260K-q4_0.json", 1e-6},
-		// Known gap: one prompt ("Once upon a time") differs by 0.097 at one
-		// id while the other three agree within 2e-6 and all 64 greedy ids
-		// match: an activation lands on a q8_0 rounding boundary because our
-		// q5_0/f16 dot products accumulate floats in another order than
-		// ggml's AVX2/AVX-512 code (8-lane FMA per block for q5_0; 4×16-lane
-		// FMA plus a double tail for f16). Tightening this to 1e-3 needs that
-		// exact order in kernels/.
-		{"stories260K-q4_k_m.gguf", "stories260K-q4_k_m.json", 0.2},
+		// Q4_K_M with the attention matmuls in llama.cpp's order too
+		// (ggml_vec_dot_f16 / tinyBLAS, kernels.Attention): measured max
+		// |diff| 0 on all four prompts (was 0.097 on "Once upon a time").
+		{"stories260K-q4_k_m.gguf", "stories260K-q4_k_m.json", 1e-6},
 	} {
 		t.Run(c.model, func(t *testing.T) {
 			checkModel(t, c.model, c.ref, Options{Backend: "dayi", Buckets: []int{8}}, c.tol, true)

@@ -9,14 +9,14 @@ import (
 
 // attnTask holds one Attention call's operands (pool-owned, see matmulTask).
 type attnTask struct {
-	q                     []float32
-	T, H, D               int
-	kf32, vf32            []float32
-	kf16, vf16            []uint16
-	Hkv, kvLen, pos0, win int
-	scale                 float32
-	out                   []float32
-	p                     *Pool
+	q                        []float32
+	T, H, D                  int
+	kf32, vf32               []float32
+	kf16, vf16               []uint16
+	S, Hkv, kvLen, pos0, win int
+	scale                    float32
+	out                      []float32
+	p                        *Pool
 }
 
 // Attention computes causal (optionally sliding-window) grouped-query
@@ -30,7 +30,8 @@ type attnTask struct {
 // s_j = (q·k_j)*scale, p_j = exp(s_j - max) * float32(1/sum), the sum taken in
 // float64. With an f16 cache ggml's matmuls convert their f32 operand to f16
 // (F16's vec_dot_type), so q and p are rounded to f16 here too; f16 products
-// are exact in float32. An f32 cache is plain float32.
+// are exact in float32, and both f16 matmuls add them in ggml-cpu's order
+// (see f16Order). An f32 cache is plain float32.
 func (p *Pool) Attention(q []float32, T, H, D int, kf32, vf32 []float32, kf16, vf16 []uint16, S, Hkv, kvLen, pos0, window int, scale float32, out []float32) error {
 	if T < 0 || H <= 0 || D <= 0 || S < 0 || Hkv <= 0 || H%Hkv != 0 || kvLen < 0 || kvLen > S || pos0 < 0 {
 		return fmt.Errorf("kernels: attention: bad shape T=%d H=%d D=%d S=%d Hkv=%d kvLen=%d pos0=%d", T, H, D, S, Hkv, kvLen, pos0)
@@ -54,7 +55,7 @@ func (p *Pool) Attention(q []float32, T, H, D int, kf32, vf32 []float32, kf16, v
 	defer p.mu.Unlock()
 	at := &p.at
 	*at = attnTask{q: q, T: T, H: H, D: D, kf32: kf32, vf32: vf32, kf16: kf16, vf16: vf16,
-		Hkv: Hkv, kvLen: kvLen, pos0: pos0, win: window, scale: scale, out: out, p: p}
+		S: S, Hkv: Hkv, kvLen: kvLen, pos0: pos0, win: window, scale: scale, out: out, p: p}
 	p.run(at, T*H, 1)
 	*at = attnTask{}
 	return nil
@@ -64,10 +65,13 @@ func (at *attnTask) run(lo, hi, worker int) {
 	D := at.D
 	group := at.H / at.Hkv
 	stride := at.Hkv * D
-	// Worker scratch: scores/probabilities for up to kvLen keys, then the
-	// f16-rounded query.
-	sc := at.p.floatScratch(worker, at.kvLen+D)
-	qf := sc[at.kvLen:]
+	nkv := ggmlNKV(at.kvLen, at.S)
+	scoreTiny, pvTiny := f16Order(at.T, D, nkv)
+	// Worker scratch: scores/probabilities for up to kvLen keys, the
+	// f16-rounded query, and the p·V lane sums with their gathered p.
+	sc := at.p.floatScratch(worker, 2*at.kvLen+D+64*D+64)
+	qf := sc[at.kvLen : at.kvLen+D]
+	pvs := sc[at.kvLen+D:]
 	half := at.kf16 != nil
 	for item := lo; item < hi; item++ {
 		i, h := item/at.H, item%at.H
@@ -92,7 +96,11 @@ func (at *attnTask) run(lo, hi, worker int) {
 			for d, v := range q {
 				qf[d] = weights.FP16ToFP32(weights.FP32ToFP16(v))
 			}
-			kScoresH16(s, at.kf16[off:], stride, qf, at.scale)
+			if scoreTiny {
+				kScoresH16(s, at.kf16[off:], stride, qf, at.scale)
+			} else {
+				kScoresH16V(s, at.kf16[off:], stride, qf, at.scale)
+			}
 		} else {
 			kScoresF32(s, at.kf32[off:], stride, q, at.scale)
 		}
@@ -101,7 +109,11 @@ func (at *attnTask) run(lo, hi, worker int) {
 		// Weighted values.
 		if half {
 			kProbsH16(s, inv)
-			kPVH16(o, at.vf16[off:], stride, s)
+			lanes := 64
+			if pvTiny {
+				lanes = 16
+			}
+			pvH16Lanes(o, at.vf16[off:], stride, s, jlo, nkv, lanes, pvs)
 		} else {
 			for j := range s {
 				s[j] *= inv
@@ -111,16 +123,132 @@ func (at *attnTask) run(lo, hi, worker int) {
 	}
 }
 
+// ggmlNKV is the number of cache cells llama.cpp's non-flash attention
+// multiplies over when kvLen cells are in use in a cache of S cells: the
+// used range padded to 32 (llama_kv_cache::get_padding without flash
+// attention; get_n_kv in src/llama-kv-cache.cpp), at least 32, at most S.
+// Cells beyond kvLen (and outside a query's causal window) are masked to
+// probability 0, which changes no sum but decides which elements ggml's f16
+// dot products add in SIMD lanes and which in its float64 tail.
+func ggmlNKV(kvLen, S int) int {
+	return min(S, max(32, (kvLen+31)&^31))
+}
+
+// f16Order reports which of ggml-cpu's two f16 dot orders llama.cpp's AVX-512
+// build uses for the score matmul KQ (m = nkv key rows, inner size D) and for
+// the value matmul KQV (m = D rows of the transposed V cache, inner size
+// nkv), both with T activation columns: llamafile's tinyBLAS (tiny true:
+// 16 lanes, reduce16) when T >= 2 and the inner size is a multiple of 16 and
+// the row count of 4 (f16TinyOrder), else ggml_vec_dot_f16 (4x16 lanes per
+// 64 elements, GGML_F32x16_REDUCE, float64 tail; dotF16).
+func f16Order(T, D, nkv int) (scoreTiny, pvTiny bool) {
+	return f16TinyOrder(nkv, D, T), f16TinyOrder(D, nkv, T)
+}
+
+// pvH16Lanes sets o[d] = sum_j p[j-jlo]*v_j[d] over j in [jlo, jlo+len(p))
+// as a dot product over cache positions 0..nkv-1 (p is 0 elsewhere) in one
+// of ggml's f16 orders: lanes 16 (tinyBLAS: position j in lane j%16, then
+// reduce16; nkv%16 == 0) or 64 (ggml_vec_dot_f16: positions below nkv&^63
+// in lane j%64, reduce4x16, then the rest added in float64 in order j). p
+// holds f16 values, so products are exact. acc is scratch of at least
+// 64*len(o)+ceil(len(p)/lanes) floats. The lane sums run through kPVH16, one
+// call per lane over the positions of that lane.
+func pvH16Lanes(o []float32, v []uint16, stride int, p []float32, jlo, nkv, lanes int, acc []float32) {
+	D := len(o)
+	simd := nkv &^ (lanes - 1)
+	nIn := max(0, min(len(p), simd-jlo)) // positions jlo..jlo+nIn-1 go to lanes
+	pc := acc[lanes*D:]
+	for c := 0; c < lanes; c++ {
+		first := (c - jlo%lanes + lanes) % lanes // offset of the first position in lane c
+		cnt := 0
+		for i := first; i < nIn; i += lanes {
+			pc[cnt] = p[i]
+			cnt++
+		}
+		row := acc[c*D : (c+1)*D]
+		if cnt == 0 {
+			clear(row)
+			continue
+		}
+		kPVH16(row, v[first*stride:], lanes*stride, pc[:cnt])
+	}
+	if lanes == 16 {
+		reduceLanes16(o, acc)
+	} else {
+		reduceLanes4x16(o, acc)
+	}
+	if nIn < len(p) {
+		kPVTail(o, v[nIn*stride:], stride, p[nIn:])
+	}
+}
+
+// reduceLanes16 sets o[d] = reduce16 of the lane sums acc[l*D+d], l < 16,
+// folding whole rows (same additions per output as reduce16; acc is
+// overwritten).
+func reduceLanes16(o, acc []float32) {
+	D := len(o)
+	row := func(l int) []float32 { return acc[l*D : (l+1)*D] }
+	for l := 0; l < 8; l++ {
+		addRow(row(l), row(l+8))
+	}
+	for l := 0; l < 4; l++ {
+		addRow(row(l), row(l+4)) // t_l = h_l + h_{l+4}
+	}
+	addRow(row(0), row(2))
+	addRow(row(1), row(3))
+	copy(o, row(0))
+	addRow(o, row(1))
+}
+
+// reduceLanes4x16 sets o[d] = reduce4x16 of the lane sums acc[c*D+d], c < 64
+// (lane c is lane c%16 of accumulator c/16), folding whole rows.
+func reduceLanes4x16(o, acc []float32) {
+	D := len(o)
+	row := func(l int) []float32 { return acc[l*D : (l+1)*D] }
+	for l := 0; l < 16; l++ {
+		addRow(row(l), row(32+l))    // sum0 += sum2
+		addRow(row(16+l), row(48+l)) // sum1 += sum3
+	}
+	for l := 0; l < 16; l++ {
+		addRow(row(l), row(16+l)) // sum0 += sum1
+	}
+	reduceLanes16(o, acc)
+}
+
+// addRow sets a[i] += b[i].
+func addRow(a, b []float32) {
+	b = b[:len(a)]
+	for i := range a {
+		a[i] += b[i]
+	}
+}
+
+// pvTailGo adds sum_j p[j]*v_j[d] to o[d] in float64, in order j, and
+// rounds once: ggml_vec_dot_f16's leftover loop continuing from the lane
+// total o[d].
+func pvTailGo(o []float32, v []uint16, stride int, p []float32) {
+	for d := range o {
+		sum := float64(o[d])
+		for j, pj := range p {
+			sum += float64(pj * weights.FP16ToFP32(v[j*stride+d]))
+		}
+		o[d] = float32(sum)
+	}
+}
+
 // Attention kernels, selected at initialisation (attn_amd64.go). Each works
 // on n = len(s) (or len(p)) K/V rows of length len(q) (or len(o)), row j
 // starting at element j*stride.
 var (
 	kScoresH16 = scoresH16Go
-	kScoresF32 = scoresF32Go
-	kProbsH16  = probsH16Go
-	kPVH16     = pvH16Go
-	kPVF32     = pvF32Go
-	kSoftmax   = softmaxGo
+	// kScoresH16V: scores in ggml_vec_dot_f16 order (scoresH16VGo).
+	kScoresH16V = scoresH16VGo
+	kPVTail     = pvTailGo
+	kScoresF32  = scoresF32Go
+	kProbsH16   = probsH16Go
+	kPVH16      = pvH16Go
+	kPVF32      = pvF32Go
+	kSoftmax    = softmaxGo
 )
 
 // softmaxGo sets s[j] = expPoly(s[j]-max(s)) and returns sum_j s[j] in
@@ -195,6 +323,34 @@ func scoresH16Go(s []float32, k []uint16, stride int, q []float32, scale float32
 			acc[d&15] += weights.FP16ToFP32(kj[d]) * v
 		}
 		s[j] = reduce16(&acc) * scale
+	}
+}
+
+// scoresH16VGo is scoresH16Go in ggml_vec_dot_f16's order (dotF16): each
+// 64-element step of q·k_j in 4 accumulators of 16 lanes, reduce4x16, then
+// the last len(q)%64 products added in float64.
+func scoresH16VGo(s []float32, k []uint16, stride int, q []float32, scale float32) {
+	D := len(q)
+	np := D &^ 63
+	for j := range s {
+		kj := k[j*stride : j*stride+D]
+		var sum [4][16]float32
+		for i := 0; i < np; i += 64 {
+			for a := range sum {
+				for l := range sum[a] {
+					e := i + 16*a + l
+					sum[a][l] += weights.FP16ToFP32(kj[e]) * q[e]
+				}
+			}
+		}
+		var part float64
+		if np > 0 {
+			part = float64(reduce4x16(&sum))
+		}
+		for e := np; e < D; e++ {
+			part += float64(weights.FP16ToFP32(kj[e]) * q[e])
+		}
+		s[j] = float32(part) * scale
 	}
 }
 

@@ -192,3 +192,88 @@ func BenchmarkPoolFor(b *testing.B) {
 		})
 	}
 }
+
+// pvH16OrderRef is pvH16Lanes written directly from the definition, one
+// output at a time: the reference the lane decomposition is tested against.
+func pvH16OrderRef(o []float32, v []uint16, stride int, p []float32, jlo, nkv, lanes int) {
+	simd := nkv &^ (lanes - 1)
+	for d := range o {
+		var a [4][16]float32
+		for i, pj := range p {
+			if j := jlo + i; j < simd {
+				a[(j%lanes)/16][j%16] += pj * weights.FP16ToFP32(v[i*stride+d])
+			}
+		}
+		var sum float64
+		if lanes == 16 {
+			sum = float64(reduce16(&a[0]))
+		} else {
+			sum = float64(reduce4x16(&a))
+		}
+		for i, pj := range p {
+			if jlo+i >= simd {
+				sum += float64(pj * weights.FP16ToFP32(v[i*stride+d]))
+			}
+		}
+		o[d] = float32(sum)
+	}
+}
+
+// TestPVH16Lanes checks the lane decomposition of the p·V sums (one kPVH16
+// call per lane, lane reduction, float64 tail) against pvH16OrderRef, which
+// sums each output straight from ggml's definition, for both orders, with
+// the selected kernels (their twins are tested in attn_amd64_test.go), at
+// window offsets jlo that start mid-lane and ranges that cross the float64
+// tail.
+func TestPVH16Lanes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	{
+		for _, D := range []int{8, 24, 64} {
+			for _, c := range []struct{ jlo, n, nkv, lanes int }{
+				{0, 5, 32, 64}, {0, 5, 32, 16}, {0, 70, 96, 64}, {3, 90, 96, 64}, {17, 47, 64, 64},
+				{0, 200, 224, 64}, {61, 130, 192, 64}, {5, 59, 64, 16}, {0, 128, 128, 16}, {33, 1, 64, 64},
+			} {
+				stride := 3 * D
+				v := make([]uint16, c.n*stride+D)
+				for i := range v {
+					v[i] = weights.FP32ToFP16(float32(rng.NormFloat64()))
+				}
+				p := make([]float32, c.n)
+				for i := range p {
+					p[i] = weights.FP16ToFP32(weights.FP32ToFP16(float32(rng.Float64() / float64(c.n))))
+				}
+				got, want := make([]float32, D), make([]float32, D)
+				acc := make([]float32, 64*D+c.n)
+				pvH16Lanes(got, v, stride, p, c.jlo, c.nkv, c.lanes, acc)
+				pvH16OrderRef(want, v, stride, p, c.jlo, c.nkv, c.lanes)
+				for d := range got {
+					if math.Float32bits(got[d]) != math.Float32bits(want[d]) {
+						t.Fatalf("D=%d %+v: o[%d] = %g, reference order %g", D, c, d, got[d], want[d])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestF16Order pins the matmul orders of llama.cpp's non-flash attention:
+// tinyBLAS only for prompt batches with 16-divisible inner sizes, and the
+// cache length it multiplies over.
+func TestF16Order(t *testing.T) {
+	for _, c := range []struct {
+		T, D, nkv         int
+		scoreTiny, pvTiny bool
+	}{
+		{1, 64, 32, false, false}, {1, 128, 256, false, false},
+		{5, 8, 32, false, true}, {5, 64, 32, true, true}, {2, 128, 64, true, true},
+	} {
+		if s, p := f16Order(c.T, c.D, c.nkv); s != c.scoreTiny || p != c.pvTiny {
+			t.Errorf("f16Order(%d, %d, %d) = %v, %v; want %v, %v", c.T, c.D, c.nkv, s, p, c.scoreTiny, c.pvTiny)
+		}
+	}
+	for _, c := range [][3]int{{1, 256, 32}, {5, 256, 32}, {32, 256, 32}, {33, 256, 64}, {250, 256, 256}, {10, 16, 16}} {
+		if got := ggmlNKV(c[0], c[1]); got != c[2] {
+			t.Errorf("ggmlNKV(%d, %d) = %d, want %d", c[0], c[1], got, c[2])
+		}
+	}
+}

@@ -10,6 +10,12 @@ func scoresH16(sc *float32, k *uint16, stride, n int, q *float32, d int, scale f
 func scoresF32(sc, k *float32, stride, n int, q *float32, d int, scale float32)
 
 //go:noescape
+func scoresH16V(sc *float32, k *uint16, stride, n int, q *float32, d int, scale float32)
+
+//go:noescape
+func pvTailH16(o *float32, v *uint16, stride, n int, p *float32, d int)
+
+//go:noescape
 func probsH16(p *float32, n int, inv float32)
 
 //go:noescape
@@ -30,6 +36,24 @@ func scoresH16Asm(s []float32, k []uint16, stride int, q []float32, scale float3
 		return
 	}
 	scoresH16(&s[0], &k[0], stride, len(s), &q[0], d, scale)
+}
+
+func scoresH16VAsm(s []float32, k []uint16, stride int, q []float32, scale float32) {
+	d := len(q)
+	if len(s) == 0 || d == 0 || d%64 != 0 || !rowsFit(len(s), d, stride, len(k)) {
+		scoresH16VGo(s, k, stride, q, scale)
+		return
+	}
+	scoresH16V(&s[0], &k[0], stride, len(s), &q[0], d, scale)
+}
+
+func pvTailAsm(o []float32, v []uint16, stride int, p []float32) {
+	d := len(o)
+	if len(p) == 0 || d == 0 || d%8 != 0 || !rowsFit(len(p), d, stride, len(v)) {
+		pvTailGo(o, v, stride, p)
+		return
+	}
+	pvTailH16(&o[0], &v[0], stride, len(p), &p[0], d)
 }
 
 func scoresF32Asm(s, k []float32, stride int, q []float32, scale float32) {
@@ -70,6 +94,7 @@ func init() {
 	if hasAVX2 {
 		kScoresH16, kScoresF32, kProbsH16 = scoresH16Asm, scoresF32Asm, probsH16Asm
 		kPVH16, kPVF32, kSoftmax = pvH16Asm, pvF32Asm, softmaxAsm
+		kScoresH16V, kPVTail = scoresH16VAsm, pvTailAsm
 	}
 }
 

@@ -435,3 +435,122 @@ ex_done:
 	VMOVUPD Y0, 0(DI)
 	VZEROUPPER
 	RET
+
+// SV_ACC converts 16 f16 keys at byte offset koff of AX and adds their
+// products with the 16 queries at offset qoff of BX to accumulator lanes
+// 0..7 (YL) and 8..15 (YH).
+#define SV_ACC(koff, qoff, YL, YH) \
+	VCVTPH2PS   koff(AX), Y8; \
+	VCVTPH2PS   koff+16(AX), Y9; \
+	VFMADD231PS qoff(BX), Y8, YL; \
+	VFMADD231PS qoff+32(BX), Y9, YH
+
+// func scoresH16V(sc *float32, k *uint16, stride, n int, q *float32, d int, scale float32)
+// scoresH16VGo for d a multiple of 64: ggml_vec_dot_f16's 4 accumulators
+// of 16 lanes (accumulator a in Y(2a), Y(2a+1)), GGML_F32x16_REDUCE's folds,
+// then REDUCE (reduce16), times scale.
+TEXT ·scoresH16V(SB), NOSPLIT, $0-52
+	MOVQ  sc+0(FP), DI
+	MOVQ  k+8(FP), SI
+	MOVQ  stride+16(FP), R8
+	SHLQ  $1, R8
+	MOVQ  n+24(FP), CX
+	MOVQ  q+32(FP), DX
+	MOVQ  d+40(FP), R9
+	SHRQ  $6, R9
+	MOVSS scale+48(FP), X15
+	TESTQ CX, CX
+	JLE   sv_done
+
+sv_row:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   SI, AX
+	MOVQ   DX, BX
+	MOVQ   R9, R10
+
+sv_step:
+	SV_ACC(0, 0, Y0, Y1)
+	SV_ACC(32, 64, Y2, Y3)
+	SV_ACC(64, 128, Y4, Y5)
+	SV_ACC(96, 192, Y6, Y7)
+	ADDQ $128, AX
+	ADDQ $256, BX
+	DECQ R10
+	JNZ  sv_step
+
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	REDUCE
+	VMULSS X15, X0, X0
+	MOVSS  X0, 0(DI)
+	ADDQ   $4, DI
+	ADDQ   R8, SI
+	DECQ   CX
+	JNZ    sv_row
+
+sv_done:
+	VZEROUPPER
+	RET
+
+// func pvTailH16(o *float32, v *uint16, stride, n int, p *float32, d int)
+// pvTailGo for d a multiple of 8: o[d] widened to float64, each exact
+// float32 product p[j]*v_j[d] widened and added in order j, rounded once.
+TEXT ·pvTailH16(SB), NOSPLIT, $0-48
+	MOVQ o+0(FP), DI
+	MOVQ v+8(FP), SI
+	MOVQ stride+16(FP), R8
+	SHLQ $1, R8
+	MOVQ n+24(FP), CX
+	MOVQ p+32(FP), DX
+	MOVQ d+40(FP), R9
+
+pt_pass:
+	CMPQ      R9, $8
+	JLT       pt_done
+	VCVTPS2PD 0(DI), Y0
+	VCVTPS2PD 16(DI), Y1
+	MOVQ      SI, AX
+	MOVQ      DX, BX
+	MOVQ      CX, R10
+	TESTQ     R10, R10
+	JZ        pt_store
+
+pt_row:
+	VBROADCASTSS 0(BX), X4
+	VCVTPH2PS    0(AX), X5
+	VCVTPH2PS    8(AX), X6
+	VMULPS       X4, X5, X5
+	VMULPS       X4, X6, X6
+	VCVTPS2PD    X5, Y5
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y0, Y0
+	VADDPD       Y6, Y1, Y1
+	ADDQ         $4, BX
+	ADDQ         R8, AX
+	DECQ         R10
+	JNZ          pt_row
+
+pt_store:
+	VCVTPD2PSY Y0, X0
+	VCVTPD2PSY Y1, X1
+	VMOVUPS    X0, 0(DI)
+	VMOVUPS    X1, 16(DI)
+	ADDQ       $32, DI
+	ADDQ       $16, SI
+	SUBQ       $8, R9
+	JMP        pt_pass
+
+pt_done:
+	VZEROUPPER
+	RET

@@ -17,7 +17,7 @@ func TestAttnAsmTwins(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
 	h16 := func(x float64) uint16 { return weights.FP32ToFP16(float32(x)) }
-	for _, d := range []int{8, 16, 24, 40, 64, 128, 256} {
+	for _, d := range []int{8, 16, 24, 40, 64, 128, 192, 256} {
 		for _, n := range []int{0, 1, 2, 7, 33} {
 			for _, extra := range []int{0, d, 3 * d} {
 				stride := d + extra
@@ -47,6 +47,9 @@ func TestAttnAsmTwins(t *testing.T) {
 				scoresH16Asm(got, k16, stride, q, scale)
 				scoresH16Go(want, k16, stride, q, scale)
 				same("scoresH16", got, want)
+				scoresH16VAsm(got, k16, stride, q, scale)
+				scoresH16VGo(want, k16, stride, q, scale)
+				same("scoresH16V", got, want)
 				scoresF32Asm(got, k32, stride, q, scale)
 				scoresF32Go(want, k32, stride, q, scale)
 				same("scoresF32", got, want)
@@ -65,6 +68,9 @@ func TestAttnAsmTwins(t *testing.T) {
 				pvH16Asm(og, v16, stride, got)
 				pvH16Go(ow, v16, stride, want)
 				same("pvH16", og, ow)
+				pvTailAsm(og, v16, stride, got)
+				pvTailGo(ow, v16, stride, want)
+				same("pvTail", og, ow)
 				pvF32Asm(og, v32, stride, got)
 				pvF32Go(ow, v32, stride, want)
 				same("pvF32", og, ow)
@@ -118,8 +124,13 @@ func BenchmarkAttention(b *testing.B) {
 // swapAttnGo selects the pure-Go attention twins and returns the undo.
 func swapAttnGo() func() {
 	a, b, c, d, e, f := kScoresH16, kScoresF32, kProbsH16, kPVH16, kPVF32, kSoftmax
+	g, h := kScoresH16V, kPVTail
 	kScoresH16, kScoresF32, kProbsH16, kPVH16, kPVF32, kSoftmax = scoresH16Go, scoresF32Go, probsH16Go, pvH16Go, pvF32Go, softmaxGo
-	return func() { kScoresH16, kScoresF32, kProbsH16, kPVH16, kPVF32, kSoftmax = a, b, c, d, e, f }
+	kScoresH16V, kPVTail = scoresH16VGo, pvTailGo
+	return func() {
+		kScoresH16, kScoresF32, kProbsH16, kPVH16, kPVF32, kSoftmax = a, b, c, d, e, f
+		kScoresH16V, kPVTail = g, h
+	}
 }
 
 // TestSoftmaxAsmTwin checks the assembly max/exp/sum against softmaxGo bit for
