@@ -5,9 +5,10 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
+
+	"dayi/engine/jsonschema"
 )
 
 // The JSON schemas of the clinic's documents. They are the contract with the hospital's systems: the EMR
@@ -25,102 +26,8 @@ func Schema(name string) ([]byte, error) {
 	return b, nil
 }
 
-// obj is a JSON object that keeps its key order: the decoder emits properties in schema order, so a schema
-// rewritten by fitSchema must keep it (S, O, A, P).
-type obj struct {
-	keys []string
-	vals map[string]any
-}
-
-func decodeOrdered(b []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	v, err := decodeValue(d)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, fmt.Errorf("trailing data after the JSON value")
-	}
-	return v, nil
-}
-
-func decodeValue(d *json.Decoder) (any, error) {
-	t, err := d.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := t.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			o := &obj{vals: map[string]any{}}
-			for d.More() {
-				kt, err := d.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				v, err := decodeValue(d)
-				if err != nil {
-					return nil, err
-				}
-				if _, dup := o.vals[k]; !dup {
-					o.keys = append(o.keys, k)
-				}
-				o.vals[k] = v
-			}
-			_, err := d.Token()
-			return o, err
-		case '[':
-			var a []any
-			for d.More() {
-				v, err := decodeValue(d)
-				if err != nil {
-					return nil, err
-				}
-				a = append(a, v)
-			}
-			_, err := d.Token()
-			return a, err
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	default:
-		return t, nil
-	}
-}
-
-func encodeOrdered(b *bytes.Buffer, v any) {
-	switch v := v.(type) {
-	case *obj:
-		b.WriteByte('{')
-		for i, k := range v.keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			kb, _ := json.Marshal(k)
-			b.Write(kb)
-			b.WriteByte(':')
-			encodeOrdered(b, v.vals[k])
-		}
-		b.WriteByte('}')
-	case []any:
-		b.WriteByte('[')
-		for i, x := range v {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			encodeOrdered(b, x)
-		}
-		b.WriteByte(']')
-	default:
-		vb, _ := json.Marshal(v)
-		b.Write(vb)
-	}
-}
-
-func intOf(o *obj, key string, def int) int {
-	n, ok := o.vals[key].(json.Number)
+func intOf(o *jsonschema.Object, key string, def int) int {
+	n, ok := o.Get(key).(json.Number)
 	if !ok {
 		return def
 	}
@@ -146,20 +53,20 @@ const (
 // characters cost perChar bytes each. Nodes without a bound (a string without maxLength, an array without
 // maxItems, free-form objects) return an error: the clinic's schemas must be bounded.
 func maxBytes(v any, perChar int, path string) (int, error) {
-	o, ok := v.(*obj)
+	o, ok := v.(*jsonschema.Object)
 	if !ok {
 		return 0, fmt.Errorf("%s: schema is not an object", path)
 	}
-	if e, ok := o.vals["enum"].([]any); ok {
+	if e, ok := o.Get("enum").([]any); ok {
 		longest := 0
 		for _, x := range e {
 			var b bytes.Buffer
-			encodeOrdered(&b, x)
+			jsonschema.EncodeOrdered(&b, x)
 			longest = max(longest, b.Len())
 		}
 		return longest, nil
 	}
-	switch t, _ := o.vals["type"].(string); t {
+	switch t, _ := o.Get("type").(string); t {
 	case "string":
 		n := intOf(o, "maxLength", -1)
 		if n < 0 {
@@ -177,20 +84,20 @@ func maxBytes(v any, perChar int, path string) (int, error) {
 		if n < 0 {
 			return 0, fmt.Errorf("%s: array without maxItems", path)
 		}
-		item, err := maxBytes(o.vals["items"], perChar, path+".items")
+		item, err := maxBytes(o.Get("items"), perChar, path+".items")
 		if err != nil {
 			return 0, err
 		}
 		return 2 + maxWS + n*(item+1+2*maxWS), nil
 	case "object":
-		props, ok := o.vals["properties"].(*obj)
+		props, ok := o.Get("properties").(*jsonschema.Object)
 		if !ok {
 			return 0, fmt.Errorf("%s: object without properties", path)
 		}
 		total := 2 + maxWS
-		for _, k := range props.keys {
+		for _, k := range props.Keys() {
 			kb, _ := json.Marshal(k)
-			vb, err := maxBytes(props.vals[k], perChar, path+"."+k)
+			vb, err := maxBytes(props.Get(k), perChar, path+"."+k)
 			if err != nil {
 				return 0, err
 			}
@@ -205,7 +112,7 @@ func maxBytes(v any, perChar int, path string) (int, error) {
 // least 1 for maxLength), in place.
 func scaleSchema(v any, f float64) {
 	switch v := v.(type) {
-	case *obj:
+	case *jsonschema.Object:
 		for _, pair := range [][2]string{{"maxLength", "minLength"}, {"maxItems", "minItems"}} {
 			n := intOf(v, pair[0], -1)
 			if n < 0 {
@@ -216,10 +123,10 @@ func scaleSchema(v any, f float64) {
 				lo = max(lo, 1)
 			}
 			s := max(int(math.Floor(float64(n)*f)), lo)
-			v.vals[pair[0]] = json.Number(strconv.Itoa(min(s, n)))
+			v.Set(pair[0], json.Number(strconv.Itoa(min(s, n))))
 		}
-		for _, k := range v.keys {
-			scaleSchema(v.vals[k], f)
+		for _, k := range v.Keys() {
+			scaleSchema(v.Get(k), f)
 		}
 	case []any:
 		for _, x := range v {
@@ -232,7 +139,7 @@ func scaleSchema(v any, f float64) {
 // allows, with string characters costing perChar bytes, fits in budget bytes (= tokens). It returns an error
 // when even the smallest limits do not fit.
 func fitSchema(schema []byte, budget, perChar int) ([]byte, error) {
-	root, err := decodeOrdered(schema)
+	root, err := jsonschema.DecodeOrdered(schema)
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
@@ -243,12 +150,12 @@ func fitSchema(schema []byte, budget, perChar int) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	if full <= budget {
-		encodeOrdered(&b, root)
+		jsonschema.EncodeOrdered(&b, root)
 		return b.Bytes(), nil
 	}
 	// Binary search on the scale factor: maxBytes grows with it.
 	fits := func(f float64) (any, bool) {
-		r, _ := decodeOrdered(schema)
+		r, _ := jsonschema.DecodeOrdered(schema)
 		scaleSchema(r, f)
 		n, err := maxBytes(r, perChar, "$")
 		return r, err == nil && n <= budget
@@ -266,6 +173,6 @@ func fitSchema(schema []byte, budget, perChar int) ([]byte, error) {
 			hi = mid
 		}
 	}
-	encodeOrdered(&b, best)
+	jsonschema.EncodeOrdered(&b, best)
 	return b.Bytes(), nil
 }

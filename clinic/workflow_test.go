@@ -134,7 +134,7 @@ func TestFitSchemaBound(t *testing.T) {
 		if err != nil {
 			t.Fatalf("budget %d: %v", budget, err)
 		}
-		root, _ := decodeOrdered(out)
+		root, _ := jsonschema.DecodeOrdered(out)
 		n, _ := maxBytes(root, escapedChar, "$")
 		if n+maxWS > budget {
 			t.Errorf("budget %d: bound %d", budget, n)
@@ -169,7 +169,7 @@ func TestWorstCaseDocumentFits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, _ := decodeOrdered(out)
+	root, _ := jsonschema.DecodeOrdered(out)
 	var doc bytes.Buffer
 	doc.WriteString("  ")
 	worstDoc(&doc, root)
@@ -191,8 +191,8 @@ func TestWorstCaseDocumentFits(t *testing.T) {
 }
 
 func worstDoc(b *bytes.Buffer, v any) {
-	o := v.(*obj)
-	if e, ok := o.vals["enum"].([]any); ok {
+	o := v.(*jsonschema.Object)
+	if e, ok := o.Get("enum").([]any); ok {
 		longest := ""
 		for _, x := range e {
 			if s := x.(string); len(s) > len(longest) {
@@ -202,7 +202,7 @@ func worstDoc(b *bytes.Buffer, v any) {
 		fmt.Fprintf(b, "%q", longest)
 		return
 	}
-	switch o.vals["type"] {
+	switch o.Get("type") {
 	case "string":
 		b.WriteByte('"')
 		b.WriteString(strings.Repeat(`\u4e2d`, intOf(o, "maxLength", 0)))
@@ -217,18 +217,18 @@ func worstDoc(b *bytes.Buffer, v any) {
 			if i > 0 {
 				b.WriteString("  ,  ")
 			}
-			worstDoc(b, o.vals["items"])
+			worstDoc(b, o.Get("items"))
 		}
 		b.WriteString("  ]")
 	case "object":
 		b.WriteString("{  ")
-		props := o.vals["properties"].(*obj)
-		for i, k := range props.keys {
+		props := o.Get("properties").(*jsonschema.Object)
+		for i, k := range props.Keys() {
 			if i > 0 {
 				b.WriteString("  ,  ")
 			}
 			fmt.Fprintf(b, "%q  :  ", k)
-			worstDoc(b, props.vals[k])
+			worstDoc(b, props.Get(k))
 		}
 		b.WriteString("  }")
 	}
