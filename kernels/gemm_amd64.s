@@ -12,71 +12,84 @@
 // reduced as hsum_float_8: exactly dot.go's (and ggml's AVX2) order, so the
 // results equal the pure-Go twins bit for bit.
 
-// Z28: 0x80 bytes, Z29: 0x0F bytes, Z31: per-word shifts 0/4 by 128-bit lane.
-DATA q4shift<>+0(SB)/8, $0
-DATA q4shift<>+8(SB)/8, $0
-DATA q4shift<>+16(SB)/8, $0x0004000400040004
-DATA q4shift<>+24(SB)/8, $0x0004000400040004
-DATA q4shift<>+32(SB)/8, $0
-DATA q4shift<>+40(SB)/8, $0
-DATA q4shift<>+48(SB)/8, $0x0004000400040004
-DATA q4shift<>+56(SB)/8, $0x0004000400040004
-GLOBL q4shift<>(SB), RODATA|NOPTR, $64
-
+// Z28: 0x80 bytes, Z29: 0x0F bytes.
+// K1: dwords 8..15 (the upper 256 bits); K2: words of 128-bit lanes 1 and
+// 3 (the q4_0 high nibbles); Z30/Z27: VPERMPS indexes [0 x8 | 1 x8] and
+// [2 x8 | 3 x8] that expand 4 per-row scales into two row-pair registers.
 #define CONSTS \
 	MOVL         $0x0F0F0F0F, AX; \
 	VPBROADCASTD AX, Z29; \
 	MOVL         $0x80808080, AX; \
 	VPBROADCASTD AX, Z28; \
-	VMOVDQU64    q4shift<>(SB), Z31
+	MOVL         $0xFF00, AX; \
+	KMOVW        AX, K1; \
+	MOVL         $0xFF00FF00, AX; \
+	KMOVD        AX, K2; \
+	VPXORD       Z30, Z30, Z30; \
+	MOVL         $1, AX; \
+	VPBROADCASTD AX, K1, Z30; \
+	MOVL         $2, AX; \
+	VPBROADCASTD AX, Z27; \
+	VPADDD       Z30, Z27, Z27
 
 // UNPACKB_* put one weight block at R in both halves of ZW (u = q + c,
-// element order) and its d_w in all 16 lanes of ZD (YD: low half of ZD).
-#define UNPACKB_Q4_0(R, ZW, ZD, YD) \
+// element order). q4_0: the 16 nibble bytes in every 128-bit lane, lanes 1
+// and 3 shifted right by 4 (high nibbles), masked.
+#define UNPACKB_Q4_0(R, ZW) \
 	VBROADCASTI32X4 2(R), ZW; \
-	VPSRLVW         Z31, ZW, ZW; \
-	VPANDD          Z29, ZW, ZW; \
-	VPBROADCASTW    0(R), YD; \
-	VCVTPH2PS       YD, ZD
+	VPSRLW          $4, ZW, K2, ZW; \
+	VPANDD          Z29, ZW, ZW
 
-#define UNPACKB_Q8_0(R, ZW, ZD, YD) \
+#define UNPACKB_Q8_0(R, ZW) \
 	VBROADCASTI64X4 2(R), ZW; \
-	VPXORD          Z28, ZW, ZW; \
-	VPBROADCASTW    0(R), YD; \
-	VCVTPH2PS       YD, ZD
+	VPXORD          Z28, ZW, ZW
 
 // UNPACK2_* put the blocks of two weight rows (at RA and RB) in the low and
-// high halves of ZW and their d_w in the halves of ZD. Scratch: Y2/X2.
-#define UNPACK2_Q4_0(RA, RB, ZW, YW, XW, ZD, YD, XD) \
-	VMOVDQU      2(RA), XW; \
-	VINSERTI128  $1, 2(RB), YW, YW; \
-	VPSRLW       $4, YW, Y2; \
-	VINSERTI64X4 $1, Y2, ZW, ZW; \
-	VSHUFI64X2   $0xD8, ZW, ZW, ZW; \
-	VPANDD       Z29, ZW, ZW; \
-	VPBROADCASTW 0(RA), XD; \
-	VPBROADCASTW 0(RB), X2; \
-	VCVTPH2PS    XD, YD; \
-	VCVTPH2PS    X2, Y2; \
-	VINSERTF64X4 $1, Y2, ZD, ZD
+// high halves of ZW: two broadcast loads, the second merged into the upper
+// 256 bits (K1), then UNPACKB's per-lane fix-up.
+#define UNPACK2_Q4_0(RA, RB, ZW) \
+	VBROADCASTI32X4 2(RA), ZW; \
+	VBROADCASTI32X4 2(RB), K1, ZW; \
+	VPSRLW          $4, ZW, K2, ZW; \
+	VPANDD          Z29, ZW, ZW
 
-#define UNPACK2_Q8_0(RA, RB, ZW, YW, XW, ZD, YD, XD) \
-	VMOVDQU      2(RA), YW; \
-	VINSERTI64X4 $1, 2(RB), ZW, ZW; \
-	VPXORD       Z28, ZW, ZW; \
-	VPBROADCASTW 0(RA), XD; \
-	VPBROADCASTW 0(RB), X2; \
-	VCVTPH2PS    XD, YD; \
-	VCVTPH2PS    X2, Y2; \
-	VINSERTF64X4 $1, Y2, ZD, ZD
+#define UNPACK2_Q8_0(RA, RB, ZW) \
+	VBROADCASTI32X8 2(RA), ZW; \
+	VBROADCASTI32X8 2(RB), K1, ZW; \
+	VPXORD          Z28, ZW, ZW
 
-// CMB adds one block of weights ZW (scales ZD) times an activation pair
-// (quants Q, biases B, scales S) to ACC: ACC = fma(d_w*d_x, float(lane sums), ACC).
-#define CMB(ZW, ZD, Q, B, S, ACC, T, D) \
+// DW4 converts the f16 scales of the current blocks of the 4 weight rows
+// (SI, R8, R9, R10) to float32 lanes 0..3 of X12: gathered with scalar
+// loads (no shuffle-port work), one VCVTPH2PS. Scratch: AX, BX, R13.
+#define DW4 \
+	MOVWLZX   0(SI), AX; \
+	MOVWLZX   0(R8), BX; \
+	SHLL      $16, BX; \
+	ORL       BX, AX; \
+	MOVWLZX   0(R9), BX; \
+	MOVWLZX   0(R10), R13; \
+	SHLL      $16, R13; \
+	ORL       R13, BX; \
+	SHLQ      $32, BX; \
+	ORQ       BX, AX; \
+	VMOVQ     AX, X12; \
+	VCVTPH2PS X12, X12
+
+// CMB adds one block of weights ZW times an activation pair (quants Q,
+// biases B, scales S) to ACC, for the weight row whose float d_w is at
+// doff(SP): ACC = fma(d_w*d_x, float(lane sums), ACC).
+#define CMB(ZW, doff, Q, B, S, ACC, T, D) \
+	VMOVDQA32      B, T; \
+	VPDPBUSD       Q, ZW, T; \
+	VCVTDQ2PS      T, T; \
+	VMULPS.BCST    doff(SP), S, D; \
+	VFMADD231PS    D, T, ACC
+
+// CMBD is CMB with the scale products d_w*d_x already in D.
+#define CMBD(ZW, D, Q, B, ACC, T) \
 	VMOVDQA32   B, T; \
 	VPDPBUSD    Q, ZW, T; \
 	VCVTDQ2PS   T, T; \
-	VMULPS      S, ZD, D; \
 	VFMADD231PS D, T, ACC
 
 // HS8 reduces Y into X as hsum_float_8 (temp X9).
@@ -116,11 +129,15 @@ GLOBL q4shift<>(SB), RODATA|NOPTR, $64
 	VPXORD Z6, Z6, Z6; \
 	VPXORD Z7, Z7, Z7
 
+// UNPACK4 unpacks the 4 weight rows' blocks into Z8..Z11 and leaves their
+// float d_w at 0..12(SP).
 #define UNPACK4(UNPACKB) \
-	UNPACKB(SI, Z8, Z12, Y12); \
-	UNPACKB(R8, Z9, Z13, Y13); \
-	UNPACKB(R10, Z11, Z15, Y15); \
-	UNPACKB(R9, Z10, Z14, Y14)
+	DW4; \
+	VMOVUPS X12, 0(SP); \
+	UNPACKB(SI, Z8); \
+	UNPACKB(R8, Z9); \
+	UNPACKB(R10, Z11); \
+	UNPACKB(R9, Z10)
 
 #define STEP4(WSTEP) \
 	ADDQ $WSTEP, SI; \
@@ -144,14 +161,14 @@ loop: \
 	VMOVDQU64 0(DI)(R12*1), Z19; \
 	VMOVDQU64 64(DI)(R12*1), Z20; \
 	VMOVUPS   128(DI)(R12*1), Z21; \
-	CMB(Z8, Z12, Z16, Z17, Z18, Z0, Z22, Z23); \
-	CMB(Z8, Z12, Z19, Z20, Z21, Z1, Z24, Z25); \
-	CMB(Z9, Z13, Z16, Z17, Z18, Z2, Z26, Z27); \
-	CMB(Z9, Z13, Z19, Z20, Z21, Z3, Z22, Z23); \
-	CMB(Z10, Z14, Z16, Z17, Z18, Z4, Z24, Z25); \
-	CMB(Z10, Z14, Z19, Z20, Z21, Z5, Z26, Z27); \
-	CMB(Z11, Z15, Z16, Z17, Z18, Z6, Z22, Z23); \
-	CMB(Z11, Z15, Z19, Z20, Z21, Z7, Z24, Z25); \
+	CMB(Z8, 0, Z16, Z17, Z18, Z0, Z22, Z23); \
+	CMB(Z8, 0, Z19, Z20, Z21, Z1, Z24, Z25); \
+	CMB(Z9, 4, Z16, Z17, Z18, Z2, Z26, Z27); \
+	CMB(Z9, 4, Z19, Z20, Z21, Z3, Z22, Z23); \
+	CMB(Z10, 8, Z16, Z17, Z18, Z4, Z24, Z25); \
+	CMB(Z10, 8, Z19, Z20, Z21, Z5, Z26, Z27); \
+	CMB(Z11, 12, Z16, Z17, Z18, Z6, Z22, Z23); \
+	CMB(Z11, 12, Z19, Z20, Z21, Z7, Z24, Z25); \
 	STEP4(WSTEP); \
 	DECQ CX; \
 	JNZ  loop; \
@@ -177,10 +194,10 @@ loop: \
 	VMOVDQU64 0(DI), Z16; \
 	VMOVDQU64 64(DI), Z17; \
 	VMOVUPS   128(DI), Z18; \
-	CMB(Z8, Z12, Z16, Z17, Z18, Z0, Z22, Z23); \
-	CMB(Z9, Z13, Z16, Z17, Z18, Z2, Z24, Z25); \
-	CMB(Z10, Z14, Z16, Z17, Z18, Z4, Z26, Z27); \
-	CMB(Z11, Z15, Z16, Z17, Z18, Z6, Z19, Z20); \
+	CMB(Z8, 0, Z16, Z17, Z18, Z0, Z22, Z23); \
+	CMB(Z9, 4, Z16, Z17, Z18, Z2, Z24, Z25); \
+	CMB(Z10, 8, Z16, Z17, Z18, Z4, Z26, Z27); \
+	CMB(Z11, 12, Z16, Z17, Z18, Z6, Z19, Z20); \
 	STEP4(WSTEP); \
 	DECQ CX; \
 	JNZ  loop; \
@@ -212,11 +229,14 @@ done: \
 loop: \
 	VMOVDQU64 0(DI), Z16; \
 	VMOVDQU64 64(DI), Z17; \
-	VMOVUPS   128(DI), Z18; \
-	UNPACK2(SI, R8, Z10, Y10, X10, Z12, Y12, X12); \
-	CMB(Z10, Z12, Z16, Z17, Z18, Z0, Z22, Z23); \
-	UNPACK2(R9, R10, Z11, Y11, X11, Z13, Y13, X13); \
-	CMB(Z11, Z13, Z16, Z17, Z18, Z1, Z24, Z25); \
+	DW4; \
+	VMULPS.BCST 128(DI), X12, X12; \
+	VPERMPS   Z12, Z30, Z14; \
+	VPERMPS   Z12, Z27, Z15; \
+	UNPACK2(SI, R8, Z10); \
+	CMBD(Z10, Z14, Z16, Z17, Z0, Z22); \
+	UNPACK2(R9, R10, Z11); \
+	CMBD(Z11, Z15, Z16, Z17, Z1, Z24); \
 	STEP4(WSTEP); \
 	DECQ CX; \
 	JNZ  loop; \
@@ -227,19 +247,19 @@ done: \
 	RET
 
 // func gemmQ4_0x4x2(w *byte, wstride int, x *byte, xstride, nb int, res *[16]float32)
-TEXT ·gemmQ4_0x4x2(SB), NOSPLIT, $0-48
+TEXT ·gemmQ4_0x4x2(SB), NOSPLIT, $16-48
 	GEMM4X2(UNPACKB_Q4_0, 18)
 
 // func gemmQ8_0x4x2(w *byte, wstride int, x *byte, xstride, nb int, res *[16]float32)
-TEXT ·gemmQ8_0x4x2(SB), NOSPLIT, $0-48
+TEXT ·gemmQ8_0x4x2(SB), NOSPLIT, $16-48
 	GEMM4X2(UNPACKB_Q8_0, 34)
 
 // func gemmQ4_0x4x1(w *byte, wstride int, x *byte, xstride, nb int, res *[16]float32)
-TEXT ·gemmQ4_0x4x1(SB), NOSPLIT, $0-48
+TEXT ·gemmQ4_0x4x1(SB), NOSPLIT, $16-48
 	GEMM4X1(UNPACKB_Q4_0, 18)
 
 // func gemmQ8_0x4x1(w *byte, wstride int, x *byte, xstride, nb int, res *[16]float32)
-TEXT ·gemmQ8_0x4x1(SB), NOSPLIT, $0-48
+TEXT ·gemmQ8_0x4x1(SB), NOSPLIT, $16-48
 	GEMM4X1(UNPACKB_Q8_0, 34)
 
 // func gemvQ4_0x4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
