@@ -246,6 +246,75 @@ done: \
 	VZEROUPPER; \
 	RET
 
+// Decoded weight tiles for prefill (runPacked, m >= packedDecMinRows): each
+// group of 4 weight rows is unpacked once per tile into wdBlockSize bytes
+// per block, [u of row 0 (32) | row 1 | row 2 | row 3 | d_w float32 x4], so
+// the m/4 passes over it need no unpacking: one broadcast load per weight
+// row and d_w by embedded broadcast. Same u, d_w and order as GEMM4X2.
+
+// DEC4 unpacks nb blocks of the 4 weight rows w + r*wstride to dst.
+#define DEC4(UNPACKB, WSTEP) \
+	MOVQ w+0(FP), SI; \
+	MOVQ wstride+8(FP), R11; \
+	LEAQ (SI)(R11*1), R8; \
+	LEAQ (R8)(R11*1), R9; \
+	LEAQ (R9)(R11*1), R10; \
+	MOVQ nb+16(FP), CX; \
+	MOVQ dst+24(FP), DI; \
+	CONSTS; \
+	TESTQ CX, CX; \
+	JLE   done; \
+loop: \
+	DW4; \
+	VMOVUPS   X12, 128(DI); \
+	UNPACKB(SI, Z8); \
+	UNPACKB(R8, Z9); \
+	UNPACKB(R9, Z10); \
+	UNPACKB(R10, Z11); \
+	VMOVDQU   Y8, 0(DI); \
+	VMOVDQU   Y9, 32(DI); \
+	VMOVDQU   Y10, 64(DI); \
+	VMOVDQU   Y11, 96(DI); \
+	ADDQ $WSTEP, SI; \
+	ADDQ $WSTEP, R8; \
+	ADDQ $WSTEP, R9; \
+	ADDQ $WSTEP, R10; \
+	ADDQ $144, DI; \
+	DECQ CX; \
+	JNZ  loop; \
+done: \
+	VZEROUPPER; \
+	RET
+
+// CMBW is CMB with d_w at doff(SI) (the decoded group's scales).
+#define CMBW(ZW, doff, Q, B, S, ACC, T, D) \
+	VMOVDQA32      B, T; \
+	VPDPBUSD       Q, ZW, T; \
+	VCVTDQ2PS      T, T; \
+	VMULPS.BCST    doff(SI), S, D; \
+	VFMADD231PS    D, T, ACC
+
+#define GEMMD_PROLOGUE \
+	MOVQ   w+0(FP), SI; \
+	MOVQ   x+8(FP), DI; \
+	MOVQ   xstride+16(FP), R12; \
+	MOVQ   nb+24(FP), CX; \
+	MOVQ   res+32(FP), DX; \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7
+
+#define LOADW4 \
+	VBROADCASTI64X4 0(SI), Z8; \
+	VBROADCASTI64X4 32(SI), Z9; \
+	VBROADCASTI64X4 64(SI), Z10; \
+	VBROADCASTI64X4 96(SI), Z11
+
 // func gemmQ4_0x4x2(w *byte, wstride int, x *byte, xstride, nb int, res *[16]float32)
 TEXT ·gemmQ4_0x4x2(SB), NOSPLIT, $16-48
 	GEMM4X2(UNPACKB_Q4_0, 18)
@@ -269,3 +338,80 @@ TEXT ·gemvQ4_0x4(SB), NOSPLIT, $0-40
 // func gemvQ8_0x4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
 TEXT ·gemvQ8_0x4(SB), NOSPLIT, $0-40
 	GEMV4(UNPACK2_Q8_0, 34)
+
+// func decQ4_0x4(w *byte, wstride, nb int, dst *byte)
+TEXT ·decQ4_0x4(SB), NOSPLIT, $0-32
+	DEC4(UNPACKB_Q4_0, 18)
+
+// func decQ8_0x4(w *byte, wstride, nb int, dst *byte)
+TEXT ·decQ8_0x4(SB), NOSPLIT, $0-32
+	DEC4(UNPACKB_Q8_0, 34)
+
+// func gemmDx4x2(w, x *byte, xstride, nb int, res *[16]float32)
+// GEMM4X2 on a decoded group: res[4r + h] = weight row r . activation row h.
+TEXT ·gemmDx4x2(SB), NOSPLIT, $0-40
+	GEMMD_PROLOGUE
+	TESTQ CX, CX
+	JLE   d2done
+
+d2loop:
+	LOADW4
+	VMOVDQU64 0(DI), Z16
+	VMOVDQU64 64(DI), Z17
+	VMOVUPS   128(DI), Z18
+	VMOVDQU64 0(DI)(R12*1), Z19
+	VMOVDQU64 64(DI)(R12*1), Z20
+	VMOVUPS   128(DI)(R12*1), Z21
+	CMBW(Z8, 128, Z16, Z17, Z18, Z0, Z22, Z23)
+	CMBW(Z8, 128, Z19, Z20, Z21, Z1, Z24, Z25)
+	CMBW(Z9, 132, Z16, Z17, Z18, Z2, Z26, Z27)
+	CMBW(Z9, 132, Z19, Z20, Z21, Z3, Z22, Z23)
+	CMBW(Z10, 136, Z16, Z17, Z18, Z4, Z24, Z25)
+	CMBW(Z10, 136, Z19, Z20, Z21, Z5, Z26, Z27)
+	CMBW(Z11, 140, Z16, Z17, Z18, Z6, Z22, Z23)
+	CMBW(Z11, 140, Z19, Z20, Z21, Z7, Z24, Z25)
+	ADDQ $144, SI
+	ADDQ $192, DI
+	DECQ CX
+	JNZ  d2loop
+
+d2done:
+	RED2(Z0, Y0, X0, 0)
+	RED2(Z1, Y1, X1, 8)
+	RED2(Z2, Y2, X2, 16)
+	RED2(Z3, Y3, X3, 24)
+	RED2(Z4, Y4, X4, 32)
+	RED2(Z5, Y5, X5, 40)
+	RED2(Z6, Y6, X6, 48)
+	RED2(Z7, Y7, X7, 56)
+	VZEROUPPER
+	RET
+
+// func gemmDx4x1(w, x *byte, xstride, nb int, res *[16]float32)
+// gemmDx4x2 for one activation pair (res[4r + h], h < 2).
+TEXT ·gemmDx4x1(SB), NOSPLIT, $0-40
+	GEMMD_PROLOGUE
+	TESTQ CX, CX
+	JLE   d1done
+
+d1loop:
+	LOADW4
+	VMOVDQU64 0(DI), Z16
+	VMOVDQU64 64(DI), Z17
+	VMOVUPS   128(DI), Z18
+	CMBW(Z8, 128, Z16, Z17, Z18, Z0, Z22, Z23)
+	CMBW(Z9, 132, Z16, Z17, Z18, Z2, Z24, Z25)
+	CMBW(Z10, 136, Z16, Z17, Z18, Z4, Z26, Z27)
+	CMBW(Z11, 140, Z16, Z17, Z18, Z6, Z19, Z20)
+	ADDQ $144, SI
+	ADDQ $192, DI
+	DECQ CX
+	JNZ  d1loop
+
+d1done:
+	RED2(Z0, Y0, X0, 0)
+	RED2(Z2, Y2, X2, 16)
+	RED2(Z4, Y4, X4, 32)
+	RED2(Z6, Y6, X6, 48)
+	VZEROUPPER
+	RET

@@ -28,7 +28,7 @@ func TestPackedTwins(t *testing.T) {
 			t.Fatalf("%s: no packed kernel", c.t)
 		}
 		for _, k := range []int{32, 96, 128, 2048} {
-			for _, m := range []int{1, 2, 3, 4, 5, 6, 9} {
+			for _, m := range []int{1, 2, 3, 4, 5, 6, 9, 16, 19} {
 				const n = 37
 				w := randBlocks(rng, n*k/32, c.t.TypeSize(), 0)
 				if c.t == weights.TypeQ8_0 {
@@ -81,6 +81,21 @@ func BenchmarkPackedKernels(b *testing.B) {
 				gk.gemm2(&w[0], rb, &xp[0], nb*xpBlockSize, nb, &res)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(16*nb), "ns/block-row")
+		})
+		wd := make([]byte, nb*wdBlockSize)
+		gk.dec(&w[0], rb, nb, &wd[0])
+		b.Run(t.String()+"/gemmD4x2", func(b *testing.B) {
+			var res [16]float32
+			for b.Loop() {
+				gemmDx4x2(&wd[0], &xp[0], nb*xpBlockSize, nb, &res)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(16*nb), "ns/block-row")
+		})
+		b.Run(t.String()+"/dec4", func(b *testing.B) {
+			for b.Loop() {
+				gk.dec(&w[0], rb, nb, &wd[0])
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(4*nb), "ns/block-row")
 		})
 		b.Run(t.String()+"/gemv4", func(b *testing.B) {
 			var res [4]float32

@@ -10,7 +10,12 @@ type gemmKernels struct {
 	bias         int32
 	gemm2, gemm1 gemmFunc
 	gemv         func(w *byte, wstride int, x *byte, nb int, res *[4]float32)
+	dec          func(w *byte, wstride, nb int, dst *byte)
 }
+
+func gemmDx4x2(w, x *byte, xstride, nb int, res *[16]float32) {}
+
+func gemmDx4x1(w, x *byte, xstride, nb int, res *[16]float32) {}
 
 func packedKernels(weights.Type) (gemmKernels, bool) { return gemmKernels{}, false }
 

@@ -155,7 +155,7 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 	if act == actQ8_K && len(mt.kbs) < p.threads {
 		mt.kbs = make([]kblock, p.threads)
 	}
-	if act == actQ8_K && len(mt.kdec) < p.threads {
+	if (act == actQ8_K || mt.pk) && len(mt.kdec) < p.threads {
 		mt.kdec = make([][]byte, p.threads)
 	}
 	if act != actF32 {
@@ -302,6 +302,10 @@ func (mt *matmulTask) runPacked(lo, hi, worker int) {
 		}
 		return
 	}
+	if mt.m >= packedDecMinRows {
+		mt.runPackedDec(lo, hi, worker)
+		return
+	}
 	var res [16]float32
 	np := (mt.m + 1) / 2
 	tile := max(4, (256<<10)/rb) &^ 3
@@ -316,6 +320,54 @@ func (mt *matmulTask) runPacked(lo, hi, worker int) {
 			x := &mt.xp[p0*ps]
 			for j := j0; j < j4; j += 4 {
 				g(&mt.w[j*rb], rb, x, ps, nb, &res)
+				for r := 0; r < 4; r++ {
+					for h := 0; h < rows; h++ {
+						mt.out[(2*p0+h)*n+j+r] = res[4*r+h]
+					}
+				}
+			}
+		}
+		for j := j4; j < j1; j++ {
+			for i := 0; i < mt.m; i++ {
+				mt.out[i*n+j] = mt.dot(j, i, worker)
+			}
+		}
+	}
+}
+
+// packedDecMinRows is the batch from which prefill unpacks each group of 4
+// q4_0/q8_0 weight rows once per tile (gemm_amd64.s DEC4) instead of in
+// every pass over the activation rows: the unpacking costs about one pass.
+const packedDecMinRows = 8
+
+// runPackedDec is runPacked's prefill on decoded weight groups: a tile of
+// weight rows (a multiple of 4, about 640 KiB decoded, kept in L2) is
+// unpacked into worker scratch, then run against 4 activation rows at a
+// time; leftover weight rows take the single-row dot kernels.
+func (mt *matmulTask) runPackedDec(lo, hi, worker int) {
+	rb, n, nb, ps := mt.rowBytes, mt.n, mt.k/32, mt.xpStride
+	grp := nb * wdBlockSize
+	tile := max(4, (640<<10)/grp) &^ 3
+	if need := min(tile, hi-lo+3) / 4 * grp; cap(mt.kdec[worker]) < need {
+		mt.kdec[worker] = make([]byte, need)
+	}
+	buf := mt.kdec[worker]
+	var res [16]float32
+	np := (mt.m + 1) / 2
+	for j0 := lo; j0 < hi; j0 += tile {
+		j1 := min(j0+tile, hi)
+		j4 := j0 + (j1-j0)&^3
+		for j := j0; j < j4; j += 4 {
+			mt.gk.dec(&mt.w[j*rb], rb, nb, &buf[(j-j0)/4*grp])
+		}
+		for p0 := 0; p0 < np; p0 += 2 {
+			g, rows := gemmDx4x2, min(4, mt.m-2*p0)
+			if p0+1 == np {
+				g = gemmDx4x1
+			}
+			x := &mt.xp[p0*ps]
+			for j := j0; j < j4; j += 4 {
+				g(&buf[(j-j0)/4*grp], x, ps, nb, &res)
 				for r := 0; r < 4; r++ {
 					for h := 0; h < rows; h++ {
 						mt.out[(2*p0+h)*n+j+r] = res[4*r+h]
