@@ -74,6 +74,13 @@ func packedKernels(t weights.Type) (gemmKernels, bool) {
 	return gemmKernels{}, false
 }
 
+// q4_KGemv4 is 4 q4_K weight rows (wstride bytes apart) times one q8_K
+// activation row over nb super-blocks (gemvk_amd64.s); res[r] equals dotK
+// of row r bit for bit.
+//
+//go:noescape
+func q4_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
+
 //go:noescape
 func gemmKx4(w, x *byte, xstride, nb int, res *[4]float32)
 

@@ -38,3 +38,7 @@ func f16Gemv4V(w *byte, wstride int, x *float32, n64 int, res *[4]float32) {}
 func f16TailF(w []byte, x []float32, from, k int, part float32) float32 { return 0 }
 
 func hasDirectK(weights.Type) bool { return false }
+
+func q4_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32) {}
+
+const hasZVNNI = false

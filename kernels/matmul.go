@@ -198,6 +198,10 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 		mt.runKPacked(lo, hi, worker)
 		return
 	}
+	if mt.t == weights.TypeQ4_K && hasZVNNI && !mt.perDot {
+		mt.runQ4_KGemv(lo, hi, worker)
+		return
+	}
 	// Tile weight rows so a tile stays in cache while all m activation rows
 	// use it; for decode (m=1) this is a plain loop over rows.
 	tile := 1
@@ -377,6 +381,34 @@ func (mt *matmulTask) runPackedDec(lo, hi, worker int) {
 		}
 		for j := j4; j < j1; j++ {
 			for i := 0; i < mt.m; i++ {
+				mt.out[i*n+j] = mt.dot(j, i, worker)
+			}
+		}
+	}
+}
+
+// runQ4_KGemv computes output columns [lo,hi) for q4_K weights and few
+// activation rows (below kPackedMinRows) with the 4-row AVX-512 kernel,
+// activation row by activation row (a tile of weight rows stays in cache
+// across them); leftover rows take the single-row kernel.
+func (mt *matmulTask) runQ4_KGemv(lo, hi, worker int) {
+	var r4 [4]float32
+	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.xqStride
+	tile := hi - lo
+	if mt.m > 1 {
+		tile = max(4, (128<<10)/rb) &^ 3
+	}
+	for j0 := lo; j0 < hi; j0 += tile {
+		j1 := min(j0+tile, hi)
+		for i := 0; i < mt.m; i++ {
+			j := j0
+			for ; j+4 <= j1; j += 4 {
+				q4_KGemv4(&mt.w[j*rb], rb, &mt.xq[i*xs], nb, &r4)
+				for r := 0; r < 4; r++ {
+					mt.out[i*n+j+r] = r4[r]
+				}
+			}
+			for ; j < j1; j++ {
 				mt.out[i*n+j] = mt.dot(j, i, worker)
 			}
 		}

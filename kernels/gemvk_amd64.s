@@ -1,0 +1,169 @@
+#include "textflag.h"
+
+// AVX-512 VNNI q4_K gemv: 4 weight rows (w + r*wstride) times one q8_K
+// activation row over nb super-blocks. Per row and super-block the integer
+// sums are dot.go's dotK (exact): isum = sum_j sc_j * sum(q*x over
+// sub-block j), imin = sum_j min_j * (bsums[2j] + bsums[2j+1]); the nibbles
+// go through VPMADDUBSW (pairs, no saturation: 2*15*127 < 2^15) and
+// VPDPWSSD against the sub-block scales. The float part of the 4 rows runs
+// in the 4 lanes of X15 with dotK's roundings and order:
+// acc += float32(isum)*float32(d_w*d_x); acc -= float32(imin)*float32(dmin_w*d_x).
+
+// KSC unpacks the 6-bit scales and mins of the super-block at R (ggml's
+// utmp/kmask order, as q4_KDotAVX2): scales 0..7 bytes in AX, mins in R13.
+#define KSC(R) \
+	MOVL 4(R), AX; \
+	MOVL 8(R), BX; \
+	MOVL 12(R), DX; \
+	MOVL DX, R11; \
+	SHRL $4, R11; \
+	ANDL $0x0f0f0f0f, R11; \
+	MOVL BX, R13; \
+	SHRL $6, R13; \
+	ANDL $0x03030303, R13; \
+	SHLL $4, R13; \
+	ORL  R13, R11; \
+	MOVL BX, R13; \
+	ANDL $0x3f3f3f3f, R13; \
+	SHLQ $32, R11; \
+	ORQ  R11, R13; \
+	ANDL $0x0f0f0f0f, DX; \
+	MOVL AX, R12; \
+	SHRL $6, R12; \
+	ANDL $0x03030303, R12; \
+	SHLL $4, R12; \
+	ORL  R12, DX; \
+	ANDL $0x3f3f3f3f, AX; \
+	SHLQ $32, DX; \
+	ORQ  DX, AX
+
+// KCHUNK: elements 64c..64c+63 of row R (qs bytes 32c.., low nibbles =
+// sub-block 2c, high = 2c+1) times the activations, scale-weighted into ACC.
+// Z2: the row's 8 scales as words; IDX: VPERMW index [2c x16 | 2c+1 x16].
+#define KCHUNK(R, c, IDX, ACC) \
+	VBROADCASTI64X4 16+32*c(R), Z3; \
+	VPSRLW          $4, Z3, K1, Z3; \
+	VPANDD          Z29, Z3, Z3; \
+	VPMADDUBSW      4+64*c(DI), Z3, Z3; \
+	VPERMW          Z2, IDX, Z4; \
+	VPDPWSSD        Z4, Z3, ACC
+
+// KROW: one row's super-block: isum lanes into ACC (zeroed here), the
+// 4 imin partials into XM.
+#define KROW(R, ACC, XM) \
+	KSC(R); \
+	VMOVQ     AX, X2; \
+	VPMOVZXBW Y2, Z2; \
+	VPXORD    ACC, ACC, ACC; \
+	KCHUNK(R, 0, Z24, ACC); \
+	KCHUNK(R, 1, Z25, ACC); \
+	KCHUNK(R, 2, Z26, ACC); \
+	KCHUNK(R, 3, Z27, ACC); \
+	VMOVQ     R13, XM; \
+	VPMOVZXBW XM, XM; \
+	VPMADDWD  X8, XM, XM
+
+// func q4_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
+TEXT ·q4_KGemv4(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), R11
+	LEAQ (SI)(R11*1), R8
+	LEAQ (R8)(R11*1), R9
+	LEAQ (R9)(R11*1), R10
+	MOVQ x+16(FP), DI
+	MOVQ nb+24(FP), CX
+	MOVL         $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z29
+	MOVL         $0x00010001, AX
+	VPBROADCASTD AX, Y13
+	MOVL         $0xFFFF0000, AX
+	KMOVD        AX, K1
+	MOVL         $0, AX
+	VPBROADCASTW AX, Z24
+	MOVL         $1, AX
+	VPBROADCASTW AX, K1, Z24
+	MOVL         $2, AX
+	VPBROADCASTW AX, Z25
+	MOVL         $3, AX
+	VPBROADCASTW AX, K1, Z25
+	MOVL         $4, AX
+	VPBROADCASTW AX, Z26
+	MOVL         $5, AX
+	VPBROADCASTW AX, K1, Z26
+	MOVL         $6, AX
+	VPBROADCASTW AX, Z27
+	MOVL         $7, AX
+	VPBROADCASTW AX, K1, Z27
+	VXORPS       X15, X15, X15
+	TESTQ        CX, CX
+	JLE          done
+
+loop:
+	// bsums[2j] + bsums[2j+1] as 8 words (|sum| <= 2*16*127 fits).
+	VMOVDQU  260(DI), Y8
+	VPMADDWD Y13, Y8, Y8
+	VPMOVDW  Y8, X8
+
+	KROW(SI, Z16, X9)
+	KROW(R8, Z17, X10)
+	KROW(R9, Z18, X11)
+	KROW(R10, Z19, X12)
+
+	// isum of the 4 rows into lanes 0..3 of X0 (VPHADDD: registers < 16).
+	VEXTRACTI64X4 $1, Z16, Y5
+	VPADDD        Y5, Y16, Y0
+	VEXTRACTI64X4 $1, Z17, Y5
+	VPADDD        Y5, Y17, Y1
+	VEXTRACTI64X4 $1, Z18, Y5
+	VPADDD        Y5, Y18, Y2
+	VEXTRACTI64X4 $1, Z19, Y5
+	VPADDD        Y5, Y19, Y3
+	VPHADDD       Y1, Y0, Y0
+	VPHADDD       Y3, Y2, Y2
+	VPHADDD       Y2, Y0, Y0
+	VEXTRACTI128  $1, Y0, X5
+	VPADDD        X5, X0, X0
+
+	// imin of the 4 rows into lanes 0..3 of X9.
+	VPHADDD X10, X9, X9
+	VPHADDD X12, X11, X11
+	VPHADDD X11, X9, X9
+
+	// d_w, dmin_w of the 4 rows times d_x; dd in X6, dm in X7.
+	MOVL         0(SI), AX
+	MOVL         0(R8), BX
+	SHLQ         $32, BX
+	ORQ          BX, AX
+	MOVL         0(R9), BX
+	MOVL         0(R10), DX
+	SHLQ         $32, DX
+	ORQ          DX, BX
+	VMOVQ        AX, X6
+	VPINSRQ      $1, BX, X6, X6
+	VCVTPH2PS    X6, Y6
+	VBROADCASTSS 0(DI), Y5
+	VMULPS       Y5, Y6, Y6
+	VEXTRACTF128 $1, Y6, X5
+	VSHUFPS      $0xDD, X5, X6, X7
+	VSHUFPS      $0x88, X5, X6, X6
+
+	VCVTDQ2PS X0, X0
+	VMULPS    X6, X0, X0
+	VADDPS    X0, X15, X15
+	VCVTDQ2PS X9, X9
+	VMULPS    X7, X9, X9
+	VSUBPS    X9, X15, X15
+
+	ADDQ $144, SI
+	ADDQ $144, R8
+	ADDQ $144, R9
+	ADDQ $144, R10
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  loop
+
+done:
+	MOVQ    res+32(FP), DX
+	VMOVUPS X15, 0(DX)
+	VZEROUPPER
+	RET
