@@ -123,18 +123,28 @@ func TestAsmTwinF16(t *testing.T) {
 	}
 }
 
-// TestQ4_KGemv4Twin checks the 4-row AVX-512 q4_K gemv against dotK on
-// each row, bit for bit.
-func TestQ4_KGemv4Twin(t *testing.T) {
+// TestKGemv4Twins checks the 4-row AVX-512 q4_K and q6_K gemv kernels
+// against dotK on each row, bit for bit.
+func TestKGemv4Twins(t *testing.T) {
 	if !hasZVNNI {
-		t.Skip("no AVX-512 VNNI: q4_KGemv4 unused on this CPU")
+		t.Skip("no AVX-512 VNNI: 4-row k-quant kernels unused on this CPU")
 	}
-	rng := rand.New(rand.NewPCG(13, 14))
+	for _, c := range []struct {
+		typ   weights.Type
+		dOffs []int
+		f     func(w *byte, wstride int, x *byte, nb int, res *[4]float32)
+	}{{weights.TypeQ4_K, []int{0, 2}, q4_KGemv4}, {weights.TypeQ6_K, []int{208}, q6_KGemv4}} {
+		testKGemv4(t, c.typ, c.dOffs, c.f)
+	}
+}
+
+func testKGemv4(t *testing.T, typ weights.Type, dOffs []int, f func(w *byte, wstride int, x *byte, nb int, res *[4]float32)) {
+	rng := rand.New(rand.NewPCG(13, uint64(typ)))
 	var kb kblock
-	ts := weights.TypeQ4_K.TypeSize()
+	ts := typ.TypeSize()
 	for _, nb := range []int{0, 1, 2, 8, 9} {
 		for rep := 0; rep < 30; rep++ {
-			w := randBlocks(rng, 4*nb+1, ts, 0, 2)
+			w := randBlocks(rng, 4*nb+1, ts, dOffs...)
 			xf := make([]float32, nb*256)
 			for i := range xf {
 				xf[i] = float32(rng.NormFloat64())
@@ -142,11 +152,11 @@ func TestQ4_KGemv4Twin(t *testing.T) {
 			x := make([]byte, nb*q8_KSize+1)
 			quantizeQ8_K(x, xf)
 			var res [4]float32
-			q4_KGemv4(&w[0], nb*ts, &x[0], nb, &res)
+			f(&w[0], nb*ts, &x[0], nb, &res)
 			for r := 0; r < 4; r++ {
-				want := dotK(weights.TypeQ4_K, w[r*nb*ts:], x, nb, &kb)
+				want := dotK(typ, w[r*nb*ts:], x, nb, &kb)
 				if math.Float32bits(res[r]) != math.Float32bits(want) {
-					t.Fatalf("nb=%d row %d: asm %g, Go %g", nb, r, res[r], want)
+					t.Fatalf("%s nb=%d row %d: asm %g, Go %g", typ, nb, r, res[r], want)
 				}
 			}
 		}

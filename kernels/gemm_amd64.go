@@ -81,6 +81,11 @@ func packedKernels(t weights.Type) (gemmKernels, bool) {
 //go:noescape
 func q4_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
 
+// q6_KGemv4 is q4_KGemv4 for q6_K weights.
+//
+//go:noescape
+func q6_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
+
 //go:noescape
 func gemmKx4(w, x *byte, xstride, nb int, res *[4]float32)
 

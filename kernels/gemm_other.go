@@ -42,3 +42,5 @@ func hasDirectK(weights.Type) bool { return false }
 func q4_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32) {}
 
 const hasZVNNI = false
+
+func q6_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32) {}

@@ -198,8 +198,8 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 		mt.runKPacked(lo, hi, worker)
 		return
 	}
-	if mt.t == weights.TypeQ4_K && hasZVNNI && !mt.perDot {
-		mt.runQ4_KGemv(lo, hi, worker)
+	if (mt.t == weights.TypeQ4_K || mt.t == weights.TypeQ6_K) && hasZVNNI && !mt.perDot {
+		mt.runKGemv(lo, hi, worker)
 		return
 	}
 	// Tile weight rows so a tile stays in cache while all m activation rows
@@ -387,11 +387,15 @@ func (mt *matmulTask) runPackedDec(lo, hi, worker int) {
 	}
 }
 
-// runQ4_KGemv computes output columns [lo,hi) for q4_K weights and few
-// activation rows (below kPackedMinRows) with the 4-row AVX-512 kernel,
-// activation row by activation row (a tile of weight rows stays in cache
-// across them); leftover rows take the single-row kernel.
-func (mt *matmulTask) runQ4_KGemv(lo, hi, worker int) {
+// runKGemv computes output columns [lo,hi) for q4_K or q6_K weights and
+// few activation rows (below kPackedMinRows) with the 4-row AVX-512
+// kernels, activation row by activation row (a tile of weight rows stays in
+// cache across them); leftover rows take the single-row kernel.
+func (mt *matmulTask) runKGemv(lo, hi, worker int) {
+	gemv := q4_KGemv4
+	if mt.t == weights.TypeQ6_K {
+		gemv = q6_KGemv4
+	}
 	var r4 [4]float32
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.xqStride
 	tile := hi - lo
@@ -403,7 +407,7 @@ func (mt *matmulTask) runQ4_KGemv(lo, hi, worker int) {
 		for i := 0; i < mt.m; i++ {
 			j := j0
 			for ; j+4 <= j1; j += 4 {
-				q4_KGemv4(&mt.w[j*rb], rb, &mt.xq[i*xs], nb, &r4)
+				gemv(&mt.w[j*rb], rb, &mt.xq[i*xs], nb, &r4)
 				for r := 0; r < 4; r++ {
 					mt.out[i*n+j+r] = r4[r]
 				}
