@@ -157,6 +157,12 @@ func pvH16Lanes(o []float32, v []uint16, stride int, p []float32, jlo, nkv, lane
 	D := len(o)
 	simd := nkv &^ (lanes - 1)
 	nIn := max(0, min(len(p), simd-jlo)) // positions jlo..jlo+nIn-1 go to lanes
+	if kPVLanes != nil && kPVLanes(o, acc, v, stride, p[:nIn], jlo, lanes) {
+		if nIn < len(p) {
+			kPVTail(o, v[nIn*stride:], stride, p[nIn:])
+		}
+		return
+	}
 	pc := acc[lanes*D:]
 	for c := 0; c < lanes; c++ {
 		first := (c - jlo%lanes + lanes) % lanes // offset of the first position in lane c
@@ -249,6 +255,10 @@ var (
 	kPVH16      = pvH16Go
 	kPVF32      = pvF32Go
 	kSoftmax    = softmaxGo
+	// kPVLanes, when set, does pvH16Lanes' lane sums and lane reduction
+	// in one pass (o = reduced lanes of p over positions jlo..); it
+	// reports false for shapes it does not handle.
+	kPVLanes func(o, acc []float32, v []uint16, stride int, p []float32, jlo, lanes int) bool
 )
 
 // softmaxGo sets s[j] = expPoly(s[j]-max(s)) and returns sum_j s[j] in

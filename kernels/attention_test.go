@@ -228,7 +228,7 @@ func pvH16OrderRef(o []float32, v []uint16, stride int, p []float32, jlo, nkv, l
 func TestPVH16Lanes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	{
-		for _, D := range []int{8, 24, 64} {
+		for _, D := range []int{8, 24, 64, 128} {
 			for _, c := range []struct{ jlo, n, nkv, lanes int }{
 				{0, 5, 32, 64}, {0, 5, 32, 16}, {0, 70, 96, 64}, {3, 90, 96, 64}, {17, 47, 64, 64},
 				{0, 200, 224, 64}, {61, 130, 192, 64}, {5, 59, 64, 16}, {0, 128, 128, 16}, {33, 1, 64, 64},
@@ -244,11 +244,18 @@ func TestPVH16Lanes(t *testing.T) {
 				}
 				got, want := make([]float32, D), make([]float32, D)
 				acc := make([]float32, 64*D+c.n)
-				pvH16Lanes(got, v, stride, p, c.jlo, c.nkv, c.lanes, acc)
 				pvH16OrderRef(want, v, stride, p, c.jlo, c.nkv, c.lanes)
-				for d := range got {
-					if math.Float32bits(got[d]) != math.Float32bits(want[d]) {
-						t.Fatalf("D=%d %+v: o[%d] = %g, reference order %g", D, c, d, got[d], want[d])
+				// With the selected one-pass kernel (if any) and with the
+				// per-lane calls.
+				fast := kPVLanes
+				for _, f := range []func(o, acc []float32, v []uint16, stride int, p []float32, jlo, lanes int) bool{fast, nil} {
+					kPVLanes = f
+					pvH16Lanes(got, v, stride, p, c.jlo, c.nkv, c.lanes, acc)
+					kPVLanes = fast
+					for d := range got {
+						if math.Float32bits(got[d]) != math.Float32bits(want[d]) {
+							t.Fatalf("D=%d %+v one-pass=%v: o[%d] = %g, reference order %g", D, c, f != nil, d, got[d], want[d])
+						}
 					}
 				}
 			}

@@ -90,7 +90,34 @@ func pvF32Asm(o, v []float32, stride int, p []float32) {
 	pvF32(&o[0], &v[0], stride, len(p), &p[0], d)
 }
 
+//go:noescape
+func pvLanesZ(acc *float32, d int, v *uint16, stride int, p *float32, n, lane0, lanes int)
+
+//go:noescape
+func reduceLanesZ(o, acc *float32, d, lanes int)
+
+// pvLanesAsm is kPVLanes on AVX-512 (attnz_amd64.s): the same lane sums
+// and reduction as pvH16Lanes' per-lane kPVH16 calls, without a call per
+// lane or the Go row folds.
+func pvLanesAsm(o, acc []float32, v []uint16, stride int, p []float32, jlo, lanes int) bool {
+	d := len(o)
+	if d == 0 || d%16 != 0 || (lanes != 16 && lanes != 64) || len(acc) < lanes*d || !rowsFit(len(p), d, stride, len(v)) {
+		return false
+	}
+	var pp *float32
+	var vp *uint16
+	if len(p) > 0 {
+		pp, vp = &p[0], &v[0]
+	}
+	pvLanesZ(&acc[0], d, vp, stride, pp, len(p), jlo%lanes, lanes)
+	reduceLanesZ(&o[0], &acc[0], d, lanes)
+	return true
+}
+
 func init() {
+	if hasZ512 {
+		kPVLanes = pvLanesAsm
+	}
 	if hasAVX2 {
 		kScoresH16, kScoresF32, kProbsH16 = scoresH16Asm, scoresF32Asm, probsH16Asm
 		kPVH16, kPVF32, kSoftmax = pvH16Asm, pvF32Asm, softmaxAsm

@@ -124,12 +124,12 @@ func BenchmarkAttention(b *testing.B) {
 // swapAttnGo selects the pure-Go attention twins and returns the undo.
 func swapAttnGo() func() {
 	a, b, c, d, e, f := kScoresH16, kScoresF32, kProbsH16, kPVH16, kPVF32, kSoftmax
-	g, h := kScoresH16V, kPVTail
+	g, h, l := kScoresH16V, kPVTail, kPVLanes
 	kScoresH16, kScoresF32, kProbsH16, kPVH16, kPVF32, kSoftmax = scoresH16Go, scoresF32Go, probsH16Go, pvH16Go, pvF32Go, softmaxGo
-	kScoresH16V, kPVTail = scoresH16VGo, pvTailGo
+	kScoresH16V, kPVTail, kPVLanes = scoresH16VGo, pvTailGo, nil
 	return func() {
 		kScoresH16, kScoresF32, kProbsH16, kPVH16, kPVF32, kSoftmax = a, b, c, d, e, f
-		kScoresH16V, kPVTail = g, h
+		kScoresH16V, kPVTail, kPVLanes = g, h, l
 	}
 }
 
