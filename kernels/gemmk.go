@@ -13,13 +13,14 @@ import (
 //
 //	u[256]      quants as unsigned bytes u = q + off (off = 32 for q6_K, 4 for
 //	            q3_K, 0 for the types with mins, whose quants are unsigned)
-//	scv[4][16]  int32 group scales, one per 4-element lane: chunk c covers
-//	            elements 64c..64c+63, lane l of it group 4c + l/4
+//	scw[4][32]  int16 group scales, one per element pair: chunk c covers
+//	            elements 64c..64c+63, word w of it (elements 2w, 2w+1 of the
+//	            chunk, a VPMADDUBSW pair) group 4c + w/8
 //	ca[16]      int16 -off*sc_g: with the q8_K bsums it restores the offset
 //	cb[16]      int16 mn_g (zero for types without mins)
 //	d, dmin     float32 super-block scales (dmin 0 without mins)
 //
-// so that isum = sum_lanes scv*VPDPBUSD(u, y) + sum_g ca_g*bsum_g and
+// so that isum = sum_words scw*VPMADDUBSW(u, y) + sum_g ca_g*bsum_g and
 // imin = sum_g cb_g*bsum_g are dotK's exact integers; the float part is
 // dotK's: acc += float32(isum)*float32(d*dx); acc -= float32(imin)*float32(dmin*dx)
 // (for types without mins the second step subtracts an exact zero).
@@ -50,8 +51,8 @@ func decodeKPacked(t weights.Type, blk []byte, kb *kblock, dst []byte) {
 		dst[e] = byte(int32(q) + off)
 	}
 	for c := 0; c < 4; c++ {
-		for l := 0; l < 16; l++ {
-			binary.LittleEndian.PutUint32(dst[256+64*c+4*l:], uint32(kb.sc[4*c+l/4]))
+		for w := 0; w < 32; w++ {
+			binary.LittleEndian.PutUint16(dst[256+64*c+2*w:], uint16(int16(kb.sc[4*c+w/8])))
 		}
 	}
 	for g := 0; g < 16; g++ {
@@ -70,12 +71,12 @@ func decodeKPacked(t weights.Type, blk []byte, kb *kblock, dst []byte) {
 	binary.LittleEndian.PutUint32(dst[580:], math.Float32bits(dmin))
 }
 
-// putScales writes the lane scale vectors and bsum coefficients of a
+// putScales writes the pair scale vectors and bsum coefficients of a
 // decoded super-block from 16 group scales and mins.
 func putScales(dst []byte, sc, mn *[16]int32, off int32) {
 	for g := 0; g < 16; g++ {
-		v := uint64(uint32(sc[g])) * 0x100000001
-		o := 256 + 16*g // group g = chunk g/4, lanes 4(g%4)..4(g%4)+3
+		v := uint64(uint16(int16(sc[g]))) * 0x0001000100010001
+		o := 256 + 16*g // group g = chunk g/4, words 8(g%4)..8(g%4)+7
 		binary.LittleEndian.PutUint64(dst[o:], v)
 		binary.LittleEndian.PutUint64(dst[o+8:], v)
 		binary.LittleEndian.PutUint16(dst[512+2*g:], uint16(int16(-off*sc[g])))

@@ -14,7 +14,7 @@
 	VPADDD       X13, X, X; \
 	VMOVD        X, R
 
-// KLOADW loads the decoded super-block at SI: quants Z4..Z7, lane scales
+// KLOADW loads the decoded super-block at SI: quants Z4..Z7, pair scales
 // Z8..Z11, bsum coefficients Y20 (offset) and Y21 (mins). Scratch: Z16,
 // Z17, X2, X3, X12, X13.
 #define KLOADW \
@@ -29,12 +29,12 @@
 	VMOVDQU16 512(SI), Y20; \
 	VMOVDQU16 544(SI), Y21
 
-// KCHUNK adds scale*VPDPBUSD(u chunk c, y chunk c) of row XR to Z16.
+// KCHUNK adds the scale-weighted pair sums of u chunk c times y chunk c of
+// row XR to Z16: VPMADDUBSW (no saturation: 2*63*128 < 2^15) then VPDPWSSD
+// against the per-pair scales.
 #define KCHUNK(XR, off, ZU, ZS) \
-	VPXORD   Z17, Z17, Z17; \
-	VPDPBUSD off(XR), ZU, Z17; \
-	VPMULLD  ZS, Z17, Z17; \
-	VPADDD   Z17, Z16, Z16
+	VPMADDUBSW off(XR), ZU, Z17; \
+	VPDPWSSD   ZS, Z17, Z16
 
 // KROW accumulates one super-block of the q8_K row at XR into ACC.
 #define KROW(XR, ACC) \
