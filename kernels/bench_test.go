@@ -128,7 +128,7 @@ func BenchmarkPacked(b *testing.B) {
 			continue
 		}
 		w := benchWeights(bt.t, bt.dOffs, n, k)
-		for _, m := range []int{1, 16, 128} {
+		for _, m := range []int{1, 16, 48, 128} {
 			x := make([]float32, m*k)
 			rng := rand.New(rand.NewPCG(3, 4))
 			for i := range x {
