@@ -615,6 +615,18 @@ func execUnaryFloat[T float](_ *state, n *node, ins []*Buffer, out *Buffer) erro
 				o[i] = v // ±0 and NaN stay
 			}
 		}
+	case uLogistic:
+		// The SiLU of every feed-forward layer: the same float64 formula as
+		// unFloat64, without its per-element dispatch (prefill profile: 14 %).
+		for i, v := range x {
+			xf := float64(v)
+			if xf >= 0 {
+				o[i] = T(1 / (1 + math.Exp(-xf)))
+			} else {
+				e := math.Exp(xf)
+				o[i] = T(e / (1 + e))
+			}
+		}
 	default:
 		for i, v := range x {
 			o[i] = T(unFloat64(op, float64(v)))
