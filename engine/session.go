@@ -76,22 +76,8 @@ func (s *Session) Truncate(n int) error {
 // Eval feeds ids at the current position and returns the logits predicting
 // the token after the last one. The returned slice is reused by the next call.
 func (s *Session) Eval(ctx context.Context, ids []int32) ([]float32, error) {
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("eval: no tokens")
-	}
-	if s.pos+len(ids) > s.m.Ctx {
-		return nil, fmt.Errorf("%w: %d tokens at position %d exceed the context length %d", ErrContextFull, len(ids), s.pos, s.m.Ctx)
-	}
-	for len(ids) > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		T := s.m.stepSize(len(ids), s.m.Ctx-s.pos)
-		n := min(T, len(ids))
-		if err := s.step(ids[:n], graphKey{T: T}); err != nil {
-			return nil, err
-		}
-		ids = ids[n:]
+	if err := s.feed(ctx, ids, false, nil); err != nil {
+		return nil, err
 	}
 	return s.logits, nil
 }
@@ -99,24 +85,37 @@ func (s *Session) Eval(ctx context.Context, ids []int32) ([]float32, error) {
 // Hidden feeds ids like Eval and returns the final-norm hidden state of every
 // one of them ([len(ids), dim], row-major), for embeddings.
 func (s *Session) Hidden(ctx context.Context, ids []int32) ([]float32, error) {
-	if s.pos+len(ids) > s.m.Ctx {
-		return nil, fmt.Errorf("%w: %d tokens at position %d exceed the context length %d", ErrContextFull, len(ids), s.pos, s.m.Ctx)
+	out := make([]float32, 0, len(ids)*s.m.Hyper.Dim)
+	if err := s.feed(ctx, ids, true, &out); err != nil {
+		return nil, err
 	}
-	dim := s.m.Hyper.Dim
-	out := make([]float32, 0, len(ids)*dim)
+	return out, nil
+}
+
+// feed evaluates ids in steps of the compiled sizes; with hidden it appends
+// every row's hidden state to out, else it leaves the last row's logits.
+func (s *Session) feed(ctx context.Context, ids []int32, hidden bool, out *[]float32) error {
+	if len(ids) == 0 {
+		return fmt.Errorf("eval: no tokens")
+	}
+	if s.pos+len(ids) > s.m.Ctx {
+		return fmt.Errorf("%w: %d tokens at position %d exceed the context length %d", ErrContextFull, len(ids), s.pos, s.m.Ctx)
+	}
 	for len(ids) > 0 {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		T := s.m.stepSize(len(ids), s.m.Ctx-s.pos)
 		n := min(T, len(ids))
-		if err := s.step(ids[:n], graphKey{T: T, hidden: true}); err != nil {
-			return nil, err
+		if err := s.step(ids[:n], graphKey{T: T, hidden: hidden}); err != nil {
+			return err
 		}
-		out = append(out, s.hidden[:n*dim]...)
+		if hidden {
+			*out = append(*out, s.hidden[:n*s.m.Hyper.Dim]...)
+		}
 		ids = ids[n:]
 	}
-	return out, nil
+	return nil
 }
 
 // stepSize picks the graph for n pending tokens with room cells left: the
