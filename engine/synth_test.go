@@ -116,3 +116,110 @@ func TestSynthOwnBackend(t *testing.T) {
 		})
 	}
 }
+
+// K-quants against llama.cpp: a synthetic llama whose rows are multiples of
+// 256, quantized to Q4_K_M by our quantizer exactly as llama-quantize would
+// (13 q4_K, 3 q6_K), must give llama.cpp's first-position top-10 ids (the
+// same ten; order may differ only between ids llama.cpp itself puts within
+// the logit tolerance). Measured: the 5- and 14-token prompts agree within
+// 1.5e-6 in exact order; the 23-token Chinese prompt within 0.027 with three
+// adjacent near-ties swapped (the same for every prefill bucket size, so it
+// is on llama.cpp's side of the batch: likely its repacked Q4_K GEMM order).
+// Known gap, noted on the kernels issue.
+func TestSynthKQuantTop10(t *testing.T) {
+	spec, err := synth.Preset("tiny-llama-k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vf, err := weights.Open("../../shared/vocab/" + spec.VocabFile)
+	if err != nil {
+		t.Skipf("vocabulary %s not present (../shared absent?): %v", spec.VocabFile, err)
+	}
+	defer vf.Close()
+	var f16 bytes.Buffer
+	if err := synth.Write(&f16, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF16 }, nil); err != nil {
+		t.Fatal(err)
+	}
+	src, err := weights.Parse(f16.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft, _ := weights.FileTypeByName("q4_k_m")
+	var q bytes.Buffer
+	if _, err := weights.Quantize(context.Background(), &q, src, ft, weights.QuantizeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := weights.Parse(q.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("testdata/synth/tiny-llama-k-q4_k_m.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct{ Cases []refCase }
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(f, Options{Backend: "dayi", Buckets: []int{8, 32}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range ref.Cases {
+		s, err := m.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, err := s.Eval(context.Background(), c.PromptIDs)
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		top := c.FirstPosition.Top
+		if len(top) < 10 {
+			t.Fatalf("%q: reference has %d top ids", c.Prompt, len(top))
+		}
+		const tol = 0.05
+		worst := 0.0
+		ours := map[int32]bool{}
+		for _, id := range topIDs(logits, 10) {
+			ours[id] = true
+		}
+		for i, want := range top[:10] {
+			worst = math.Max(worst, math.Abs(float64(logits[want.ID]-want.Logit)))
+			if !ours[want.ID] {
+				t.Errorf("%q: llama.cpp's #%d id %d is not in our top 10", c.Prompt, i, want.ID)
+			}
+			rank := 0
+			for _, v := range logits {
+				if v > logits[want.ID] {
+					rank++
+				}
+			}
+			if rank != i && (rank >= len(top) || math.Abs(float64(top[rank].Logit-want.Logit)) > tol) {
+				t.Errorf("%q: llama.cpp's #%d id %d is our #%d", c.Prompt, i, want.ID, rank)
+			}
+		}
+		if worst > tol {
+			t.Errorf("%q: top-10 logits differ by %g (tolerance %g)", c.Prompt, worst, tol)
+		}
+		t.Logf("%q: same top-10 ids; max |logit diff| %.3g", c.Prompt, worst)
+	}
+}
+
+// topIDs returns the ids of the k largest logits.
+func topIDs(logits []float32, k int) []int32 {
+	ids := make([]int32, 0, k)
+	taken := map[int32]bool{}
+	for len(ids) < k {
+		best := int32(-1)
+		for i, v := range logits {
+			if !taken[int32(i)] && (best < 0 || v > logits[best]) {
+				best = int32(i)
+			}
+		}
+		taken[best] = true
+		ids = append(ids, best)
+	}
+	return ids
+}

@@ -44,10 +44,13 @@ var presets = map[string]Spec{
 	"qwen2-0.5b":  {Arch: "qwen2", Dim: 896, Layers: 24, Heads: 14, KVHeads: 2, FFN: 4864, ContextLength: 4096, RopeBase: 1e6, TiedOutput: true, VocabFile: "ggml-vocab-qwen2.gguf"},
 	"gemma3-1b":   {Arch: "gemma3", Dim: 1152, Layers: 26, Heads: 4, KVHeads: 1, HeadDim: 256, FFN: 6912, ContextLength: 4096, RopeBase: 1e6, SlidingWindow: 512, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
 	"tiny-llama3": {Arch: "llama", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 500000, Llama3RopeFactor: 8, VocabFile: "ggml-vocab-llama-bpe.gguf"},
-	"tiny-llama":  {Arch: "llama", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"},
-	"tiny-qwen2":  {Arch: "qwen2", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 1e6, VocabFile: "ggml-vocab-qwen2.gguf"},
-	"tiny-qwen3":  {Arch: "qwen3", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, VocabFile: "ggml-vocab-qwen2.gguf"},
-	"tiny-gemma3": {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	// K-quant-capable rows (multiples of 256) with a real 32k vocabulary: the
+	// smallest model on which llama.cpp's Q4_K_M mix really uses Q4_K/Q6_K.
+	"tiny-llama-k": {Arch: "llama", Dim: 256, Layers: 2, Heads: 4, KVHeads: 2, FFN: 512, ContextLength: 256, RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"},
+	"tiny-llama":   {Arch: "llama", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"},
+	"tiny-qwen2":   {Arch: "qwen2", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 1e6, VocabFile: "ggml-vocab-qwen2.gguf"},
+	"tiny-qwen3":   {Arch: "qwen3", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, VocabFile: "ggml-vocab-qwen2.gguf"},
+	"tiny-gemma3":  {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
 }
 
 // Preset returns a named spec.
