@@ -145,20 +145,7 @@ func quantQ4_1(dst []byte, src []float32) {
 	for i := 0; i < len(src)/qk32; i++ {
 		x := src[i*qk32 : i*qk32+qk32]
 		b := dst[i*bs : i*bs+bs]
-		mn, mx := float32(math.MaxFloat32), float32(-math.MaxFloat32)
-		for _, v := range x {
-			if v < mn {
-				mn = v
-			}
-			if v > mx {
-				mx = v
-			}
-		}
-		d := (mx - mn) / 15
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
+		mn, d, id := minScale(x, 15)
 		putF16(b, d)
 		putF16(b[2:], mn)
 		for j := 0; j < 16; j++ {
@@ -244,20 +231,7 @@ func quantQ5_1(dst []byte, src []float32) {
 	for i := 0; i < len(src)/qk32; i++ {
 		x := src[i*qk32 : i*qk32+qk32]
 		b := dst[i*bs : i*bs+bs]
-		mn, mx := float32(math.MaxFloat32), float32(-math.MaxFloat32)
-		for _, v := range x {
-			if v < mn {
-				mn = v
-			}
-			if v > mx {
-				mx = v
-			}
-		}
-		d := (mx - mn) / 31
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
+		mn, d, id := minScale(x, 31)
 		putF16(b, d)
 		putF16(b[2:], mn)
 		var qh uint32
@@ -354,4 +328,24 @@ func quantQ8_1(dst []byte, src []float32) {
 		}
 		putF16(b[2:], float32(sum)*d)
 	}
+}
+
+// minScale is the shared start of ggml's q4_1/q5_1 reference quantizers: the
+// block minimum, the step d = (max-min)/levels and its inverse (0 when d is 0),
+// all in float32 as ggml computes them.
+func minScale(x []float32, levels float32) (mn, d, id float32) {
+	mn, mx := float32(math.MaxFloat32), float32(-math.MaxFloat32)
+	for _, v := range x {
+		if v < mn {
+			mn = v
+		}
+		if v > mx {
+			mx = v
+		}
+	}
+	d = (mx - mn) / levels
+	if d != 0 {
+		id = 1 / d
+	}
+	return mn, d, id
 }
