@@ -205,15 +205,25 @@ type chatChunk struct {
 	*metricsJSON
 }
 
-func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
-	var req generateRequest
-	if err := decode(r, &req); err != nil {
+// decodeJob decodes a generation request of type T and turns it into a job
+// with parse; on failure it has already answered the client.
+func decodeJob[T any](s *Server, w http.ResponseWriter, r *http.Request, parse func(*T) (*job, error)) (*T, *job, bool) {
+	req := new(T)
+	if err := decode(r, req); err != nil {
 		s.fail(w, r, err)
-		return
+		return nil, nil, false
 	}
-	j, err := parseGenerate(&req)
+	j, err := parse(req)
 	if err != nil {
 		s.fail(w, r, err)
+		return nil, nil, false
+	}
+	return req, j, true
+}
+
+func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
+	req, j, ok := decodeJob(s, w, r, parseGenerate)
+	if !ok {
 		return
 	}
 	if req.Prompt == "" && req.System == "" && len(req.Context) == 0 {
@@ -224,14 +234,8 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
-	var req chatRequest
-	if err := decode(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	j, err := parseChat(&req)
-	if err != nil {
-		s.fail(w, r, err)
+	req, j, ok := decodeJob(s, w, r, parseChat)
+	if !ok {
 		return
 	}
 	if len(j.messages) == 0 {

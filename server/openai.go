@@ -316,14 +316,8 @@ func oaToolCalls(tcs []toolCall) []oaToolCall {
 }
 
 func (s *Server) handleOAChat(w http.ResponseWriter, r *http.Request) {
-	var req oaChatRequest
-	if err := decode(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	j, err := parseOAChat(&req)
-	if err != nil {
-		s.fail(w, r, err)
+	req, j, ok := decodeJob(s, w, r, parseOAChat)
+	if !ok {
 		return
 	}
 	usage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
@@ -331,14 +325,8 @@ func (s *Server) handleOAChat(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleOACompletions(w http.ResponseWriter, r *http.Request) {
-	var req oaCompletionRequest
-	if err := decode(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	j, err := parseOACompletion(&req)
-	if err != nil {
-		s.fail(w, r, err)
+	req, j, ok := decodeJob(s, w, r, parseOACompletion)
+	if !ok {
 		return
 	}
 	usage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
