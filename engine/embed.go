@@ -83,22 +83,22 @@ func (lm *LM) Embed(ctx context.Context, text string, truncate bool) ([]float32,
 }
 
 // LogLikelihood returns the sum of log-probabilities of continuation after
-// context (both token ids; context is non-empty), and whether every
+// prefix (both token ids; prefix is non-empty), and whether every
 // continuation token was the greedy choice — lm-evaluation-harness's
 // loglikelihood request.
-func (lm *LM) LogLikelihood(ctx context.Context, context_, continuation []int32) (float64, bool, error) {
-	if len(context_) == 0 || len(continuation) == 0 {
+func (lm *LM) LogLikelihood(ctx context.Context, prefix, continuation []int32) (float64, bool, error) {
+	if len(prefix) == 0 || len(continuation) == 0 {
 		return 0, false, fmt.Errorf("loglikelihood: empty context or continuation")
 	}
-	if len(context_)+len(continuation) > lm.Ctx {
-		return 0, false, fmt.Errorf("%w: %d tokens, context length %d", ErrPromptTooLong, len(context_)+len(continuation), lm.Ctx)
+	if len(prefix)+len(continuation) > lm.Ctx {
+		return 0, false, fmt.Errorf("%w: %d tokens, context length %d", ErrPromptTooLong, len(prefix)+len(continuation), lm.Ctx)
 	}
 	s, err := lm.NewSession()
 	if err != nil {
 		return 0, false, err
 	}
 	defer s.Close()
-	logits, err := s.Eval(ctx, context_)
+	logits, err := s.Eval(ctx, prefix)
 	if err != nil {
 		return 0, false, err
 	}

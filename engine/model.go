@@ -110,8 +110,8 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 		return nil, fmt.Errorf("backend %q: %w", cfg, err)
 	}
 	m = &Model{File: f, Hyper: h, arch: a, backend: be, graphs: map[graphKey]*stepGraph{}}
-	_, m.portable = be.(byteBufferer)
-	m.portable = !m.portable
+	_, zeroCopy := be.(byteBufferer)
+	m.portable = !zeroCopy
 	m.Ctx = h.ContextLength
 	if opt.ContextLength > 0 {
 		if opt.ContextLength > h.ContextLength {
