@@ -18,6 +18,7 @@ type Session struct {
 	m       *Model
 	pos     int
 	kv      []backends.Buffer // K for every layer, then V
+	kvBack  []backends.Buffer // kv's backing array while a step has the buffers
 	scratch StepScratch       // host staging reused across steps
 	logits  []float32
 	hidden  []float32 // embedding mode: [rows, dim] of the last step
@@ -273,7 +274,7 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 		sc.donate[i] = true
 	}
 	for _, s := range ss {
-		s.kv = s.kv[:0:0] // donated: no longer ours until the outputs come back
+		s.kvBack, s.kv = s.kv, nil // donated: no longer ours until the outputs come back
 	}
 	outs := m.run(sg, sc.inputs, sc.donate)
 	clear(sc.inputs) // the scratch must not pin the caches of finished sessions
@@ -293,7 +294,7 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 		return err
 	}
 	for b, s := range ss {
-		kv := make([]backends.Buffer, 2*L)
+		kv := s.kvBack[:2*L] // the session's own slice, refilled in place (no allocation per token)
 		for half := 0; half < 2; half++ {
 			for l := 0; l < L; l++ {
 				buf, err := outs[1+half*L*B+l*B+b].DonateBuffer(be, 0)
