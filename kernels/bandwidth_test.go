@@ -119,3 +119,52 @@ func BenchmarkDecodeVsBandwidth(b *testing.B) {
 		big, words = nil, nil
 	}
 }
+
+// BenchmarkDecodeLayers runs the decode (m=1) matmuls of 16 llama-1b layers
+// (q, k, v, o 2048-wide, gate/up 2048→8192, down 8192→2048: 34 MB per layer
+// in q4_0, 547 MB in all) as a model does per token, so that GB/s here can be
+// compared with BenchmarkDecodeVsBandwidth's single shape and with the
+// engine's decode step (the difference is the engine's share).
+//
+//	go test ./kernels -run '^$' -bench DecodeLayers -benchtime 10x
+func BenchmarkDecodeLayers(b *testing.B) {
+	type mat struct {
+		n, k int
+		w    []byte
+	}
+	shapes := []struct{ n, k int }{{2048, 2048}, {512, 2048}, {512, 2048}, {2048, 2048}, {8192, 2048}, {8192, 2048}, {2048, 8192}}
+	for _, bt := range benchTypes {
+		if bt.t != weights.TypeQ4_0 && bt.t != weights.TypeQ8_0 && bt.t != weights.TypeQ4_K {
+			continue
+		}
+		var mats []mat
+		total := 0
+		for l := 0; l < 16; l++ {
+			for _, s := range shapes {
+				w := benchWeights(bt.t, bt.dOffs, s.n, s.k)
+				mats = append(mats, mat{s.n, s.k, w})
+				total += len(w)
+			}
+		}
+		x := make([]float32, 8192)
+		for i := range x {
+			x[i] = float32(i%17) - 8
+		}
+		out := make([]float32, 8192)
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/t%d", bt.t, th), func(b *testing.B) {
+				p := NewPool(th)
+				defer p.Close()
+				b.SetBytes(int64(total))
+				for b.Loop() {
+					for _, m := range mats {
+						if err := p.MatMul(bt.t, m.w, m.n, m.k, x[:m.k], 1, out[:m.n]); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
+		}
+		mats = nil
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // task is work split by Pool.run; implementations are pool-owned structs so
@@ -67,14 +68,40 @@ type poolWorker struct {
 	_      [64]byte // keep mailboxes on separate cache lines
 }
 
-// spinIters bounds the busy-wait before parking: a few hundred atomic loads
-// (well under a microsecond), enough to catch back-to-back operations such
-// as MatMul's quantize and dot phases without a futex round trip. Longer
-// spins (2048 and more) measured 2-3x slower per operation on the shared,
-// oversubscribed 2-core development machine (BenchmarkPoolFor, alternating
-// variants), where a spinning thread steals the time slice of the thread it
-// waits for.
-const spinIters = 1 << 8
+// spinner is the bounded busy-wait of workers waiting for the next
+// operation and of the dispatcher waiting for its helpers. A decode step
+// runs ~150 kernel calls separated by a few microseconds of single-threaded
+// graph work; a parked worker costs a futex round trip (~50-100 µs on these
+// VMs) to wake, which on llama-1b Q4_0 with 2 threads cost ~20 % of decode
+// speed (12.1-13.3 tok/s with a sub-microsecond spin vs 15.2-16.6 with a
+// ~1 ms one, BenchmarkDecodeStep, alternating runs). llama.cpp's thread pool
+// polls too (ggml-cpu's ggml_graph_compute_poll_for_work). So the wait spins
+// for up to spinBudget and only then parks; every spinYieldEvery loads it
+// calls sched_yield, so that on an oversubscribed machine (tests running in
+// parallel) the spinning thread hands its core to the thread it waits for
+// instead of burning its time slice.
+type spinner struct {
+	i     int
+	start time.Time
+}
+
+const (
+	spinYieldEvery = 1 << 12
+	spinBudget     = 2 * time.Millisecond
+)
+
+// spin reports whether to keep busy-waiting (false: park now).
+func (s *spinner) spin() bool {
+	s.i++
+	if s.i%spinYieldEvery != 0 {
+		return true
+	}
+	if s.i == spinYieldEvery {
+		s.start = time.Now()
+	}
+	osYield()
+	return time.Since(s.start) < spinBudget
+}
 
 // NewPool starts a pool of threads workers (the calling goroutine counts as
 // one); threads <= 0 means runtime.NumCPU().
@@ -97,8 +124,8 @@ func (p *Pool) worker(w *poolWorker, id int) {
 	var last uint64
 	for {
 		g := w.gen.Load()
-		for i := 0; g == last; i++ {
-			if i < spinIters {
+		for sp := (spinner{}); g == last; {
+			if sp.spin() {
 				g = w.gen.Load()
 				continue
 			}
@@ -110,7 +137,7 @@ func (p *Pool) worker(w *poolWorker, id int) {
 				g = w.gen.Load()
 			}
 			w.parked.Store(false)
-			i = 0
+			sp = spinner{}
 		}
 		last = g
 		if p.stop.Load() {
@@ -192,8 +219,8 @@ func (p *Pool) run(t task, n, grain int) {
 		}
 	}
 	t.run(0, n/chunks, 0)
-	for i := 0; p.pending.Load() != 0; i++ {
-		if i < spinIters {
+	for sp := (spinner{}); p.pending.Load() != 0; {
+		if sp.spin() {
 			continue
 		}
 		p.waiting.Store(true)
@@ -201,7 +228,7 @@ func (p *Pool) run(t task, n, grain int) {
 			<-p.done
 		}
 		p.waiting.Store(false)
-		i = 0
+		sp = spinner{}
 	}
 	// A wake-up that raced with our own check may be left in done.
 	select {

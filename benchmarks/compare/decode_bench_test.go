@@ -14,7 +14,8 @@ import (
 
 // BenchmarkDecodeStep times one decode step at position ~128 of the model in
 // $DAYI_BENCH_MODEL (default: the embedded tiny model) with
-// $DAYI_BENCH_THREADS threads (default 1). Profile it to split a step into
+// $DAYI_BENCH_THREADS threads (default 1), memory-mapped unless
+// $DAYI_BENCH_NOMMAP is set. Profile it to split a step into
 // kernel time and framework time (docs/design.md); $DAYI_BENCH_PROFILE names
 // a CPU profile of the decode steps alone (the prefill is left out):
 //
@@ -24,7 +25,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 	var f *weights.File
 	var err error
 	if p := os.Getenv("DAYI_BENCH_MODEL"); p != "" {
-		f, err = weights.Open(p)
+		f, err = weights.OpenWith(p, weights.OpenOptions{NoMmap: os.Getenv("DAYI_BENCH_NOMMAP") != ""})
 	} else {
 		f, err = weights.Parse(assets.DefaultModel)
 	}
