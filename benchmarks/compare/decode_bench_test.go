@@ -12,16 +12,11 @@ import (
 	"dayi/weights"
 )
 
-// BenchmarkDecodeStep times one decode step at position ~128 of the model in
-// $DAYI_BENCH_MODEL (default: the embedded tiny model) with
-// $DAYI_BENCH_THREADS threads (default 1), memory-mapped unless
-// $DAYI_BENCH_NOMMAP is set. Profile it to split a step into
-// kernel time and framework time (docs/design.md); $DAYI_BENCH_PROFILE names
-// a CPU profile of the decode steps alone (the prefill is left out):
-//
-//	DAYI_BENCH_MODEL=llama-1b-q4_0.gguf DAYI_BENCH_PROFILE=decode.prof \
-//	    go test ./benchmarks/compare -run '^$' -bench DecodeStep -benchtime 64x
-func BenchmarkDecodeStep(b *testing.B) {
+// benchSession loads the model in $DAYI_BENCH_MODEL (default: the embedded
+// tiny model), memory-mapped unless $DAYI_BENCH_NOMMAP is set, with
+// $DAYI_BENCH_THREADS threads (default 1), and returns a session and a
+// 128-token prompt.
+func benchSession(b *testing.B) (*engine.Session, []int32) {
 	var f *weights.File
 	var err error
 	if p := os.Getenv("DAYI_BENCH_MODEL"); p != "" {
@@ -32,7 +27,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
+	b.Cleanup(func() { f.Close() })
 	threads := 1
 	if t, err := strconv.Atoi(os.Getenv("DAYI_BENCH_THREADS")); err == nil {
 		threads = t
@@ -45,29 +40,49 @@ func BenchmarkDecodeStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	ctx := context.Background()
+	b.Cleanup(s.Close)
 	prompt := make([]int32, 128)
 	for i := range prompt {
 		prompt[i] = int32((i * 7919) % m.Hyper.Vocab)
 	}
+	return s, prompt
+}
+
+// startProfile writes a CPU profile to $DAYI_BENCH_PROFILE (if set) until
+// the benchmark ends; the warm-up round (b.N == 1) is left out.
+func startProfile(b *testing.B) {
+	p := os.Getenv("DAYI_BENCH_PROFILE")
+	if p == "" || b.N <= 1 {
+		return
+	}
+	pf, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		pprof.StopCPUProfile()
+		pf.Close()
+	})
+}
+
+// BenchmarkDecodeStep times one decode step at position ~128 (see
+// benchSession for the environment). Profile it to split a step into kernel
+// time and framework time (docs/design.md); $DAYI_BENCH_PROFILE names a CPU
+// profile of the decode steps alone (the prefill is left out):
+//
+//	DAYI_BENCH_MODEL=llama-1b-q4_0.gguf DAYI_BENCH_PROFILE=decode.prof \
+//	    go test ./benchmarks/compare -run '^$' -bench DecodeStep -benchtime 64x
+func BenchmarkDecodeStep(b *testing.B) {
+	s, prompt := benchSession(b)
+	ctx := context.Background()
 	logits, err := s.Eval(ctx, prompt)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if p := os.Getenv("DAYI_BENCH_PROFILE"); p != "" && b.N > 1 {
-		pf, err := os.Create(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			b.Fatal(err)
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			pf.Close()
-		}()
-	}
+	startProfile(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if s.Pos() >= 255 {
@@ -80,4 +95,24 @@ func BenchmarkDecodeStep(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+}
+
+// BenchmarkPrefill times the 128-token prompt as one prefill step from
+// position 0, as dayi bench compare does (same environment and profile
+// variable as BenchmarkDecodeStep).
+func BenchmarkPrefill(b *testing.B) {
+	s, prompt := benchSession(b)
+	ctx := context.Background()
+	if _, err := s.Eval(ctx, prompt); err != nil {
+		b.Fatal(err)
+	}
+	startProfile(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Reset()
+		if _, err := s.Eval(ctx, prompt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(prompt))/b.Elapsed().Seconds(), "tok/s")
 }
