@@ -57,8 +57,8 @@ func absmax(x []float32) float32 {
 	return m
 }
 
-// quantizeQ8_0 writes len(x)/32 q8_0 blocks to dst (x86 SIMD semantics).
-func quantizeQ8_0(dst []byte, x []float32) {
+// quantizeQ8_0Go writes len(x)/32 q8_0 blocks to dst (x86 SIMD semantics).
+func quantizeQ8_0Go(dst []byte, x []float32) {
 	for b := 0; b+32 <= len(x); b += 32 {
 		blk := dst[b/32*q8_0Size : b/32*q8_0Size+q8_0Size]
 		xs := x[b : b+32]
@@ -76,8 +76,8 @@ func quantizeQ8_0(dst []byte, x []float32) {
 	}
 }
 
-// quantizeQ8_1 writes len(x)/32 q8_1 blocks to dst (x86 AVX2 semantics).
-func quantizeQ8_1(dst []byte, x []float32) {
+// quantizeQ8_1Go writes len(x)/32 q8_1 blocks to dst (x86 AVX2 semantics).
+func quantizeQ8_1Go(dst []byte, x []float32) {
 	for b := 0; b+32 <= len(x); b += 32 {
 		blk := dst[b/32*q8_1Size : b/32*q8_1Size+q8_1Size]
 		xs := x[b : b+32]
@@ -106,8 +106,8 @@ func nearestInt(f float32) int32 {
 	return int32(math.Float32bits(v)&0x007fffff) - 0x00400000
 }
 
-// quantizeQ8_K writes len(x)/256 q8_K blocks to dst (quantize_row_q8_K_ref).
-func quantizeQ8_K(dst []byte, x []float32) {
+// quantizeQ8_KGo writes len(x)/256 q8_K blocks to dst (quantize_row_q8_K_ref).
+func quantizeQ8_KGo(dst []byte, x []float32) {
 	for b := 0; b+256 <= len(x); b += 256 {
 		blk := dst[b/256*q8_KSize : b/256*q8_KSize+q8_KSize]
 		xs := x[b : b+256]
