@@ -19,6 +19,10 @@ import (
 //     (ggml-quants.c): iscale = -127/max where max is the signed value of
 //     largest magnitude, q = min(127, nearest_int(iscale*x)), d = 1/iscale,
 //     plus 16 int16 bsums.
+//
+// The *Go functions here are the portable twins; quantizeQ8_0/Q8_1/Q8_K
+// (quant_amd64.go, quant_other.go) pick the AVX2 assembly in quant_amd64.s
+// when the CPU has it, which must produce the same bytes.
 
 const (
 	q8_0Size = 34  // f16 d + 32 int8
