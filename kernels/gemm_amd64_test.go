@@ -29,7 +29,7 @@ func TestPackedTwins(t *testing.T) {
 		}
 		for _, k := range []int{32, 96, 128, 2048} {
 			for _, m := range []int{1, 2, 3, 4, 5, 6, 9, 16, 19} {
-				const n = 37
+				const n = 37 + 16
 				w := randBlocks(rng, n*k/32, c.t.TypeSize(), 0)
 				if c.t == weights.TypeQ8_0 {
 					for i := range w {
@@ -47,11 +47,30 @@ func TestPackedTwins(t *testing.T) {
 					t.Fatal(err)
 				}
 				rs := len(w) / n
-				xq := make([]byte, k/32*q8_0Size)
+				nb := k / 32
+				xq := make([]byte, nb*q8_0Size)
+				// From gemm16MinRows rows on, full groups of 16 weight
+				// rows take the block-sum order (gemm16.go).
+				var dec, x40 []byte
+				g16 := m >= gemm16MinRows
+				if g16 {
+					dec = make([]byte, nb*w16BlockSize)
+					x40 = make([]byte, nb*x40BlockSize)
+				}
+				res := make([]float32, 16)
 				for i := 0; i < m; i++ {
 					quantizeQ8_0(xq, x[i*k:(i+1)*k])
+					if g16 {
+						bias, _ := packedKernels(c.t)
+						pack40(x40, xq, nb, bias.bias)
+					}
 					for j := 0; j < n; j++ {
-						want := c.twin(w[j*rs:(j+1)*rs], xq, k/32)
+						want := c.twin(w[j*rs:(j+1)*rs], xq, nb)
+						if g16 && j < n/16*16 {
+							decode16(dec, w[j/16*16*rs:], rs, nb, c.t.TypeSize())
+							gemm16Go(dec, x40, len(x40), nb, 1, res, 16)
+							want = res[j%16]
+						}
 						if got := out[i*n+j]; math.Float32bits(got) != math.Float32bits(want) {
 							t.Fatalf("%s k=%d m=%d out[%d][%d] = %g, Go twin %g", c.t, k, m, i, j, got, want)
 						}

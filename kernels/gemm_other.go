@@ -44,3 +44,9 @@ func q4_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32) {}
 const hasZVNNI = false
 
 func q6_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32) {}
+
+func dec16Q4_0(w *byte, wstride, nb int, dst *byte) {}
+
+func dec16Q8_0(w *byte, wstride, nb int, dst *byte) {}
+
+var gemm16Kernels [6]func(w, x *byte, xstride, nb int, out *float32, ostride int)

@@ -77,6 +77,11 @@ type matmulTask struct {
 	kdec     [][]byte // per-worker decoded super-blocks (gemmk.go)
 	perDot   bool     // Pool.perDot
 
+	// Packed activations for the 16-row prefill kernels (gemm16.go), when g16.
+	g16     bool
+	x40     []byte
+	x40Step int
+
 	// Packed activations for the VNNI block kernels (gemm.go), when pk.
 	pk       bool
 	gk       gemmKernels
@@ -144,7 +149,14 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 			mt.x16f = p.act16f[:m*k]
 		}
 	}
-	if gk, ok := packedKernels(t); ok && !p.perDot {
+	if gk, ok := packedKernels(t); ok && !p.perDot && m >= gemm16MinRows {
+		mt.g16, mt.gk = true, gk
+		mt.x40Step = k / 32 * x40BlockSize
+		if need := m * mt.x40Step; cap(p.x40) < need {
+			p.x40 = make([]byte, need)
+		}
+		mt.x40 = p.x40[:m*mt.x40Step]
+	} else if gk, ok := packedKernels(t); ok && !p.perDot {
 		mt.pk, mt.gk = true, gk
 		mt.xpStride = k / 32 * xpBlockSize // one row pair
 		if need := (m + 1) / 2 * mt.xpStride; cap(p.xpack) < need {
@@ -155,7 +167,7 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 	if act == actQ8_K && len(mt.kbs) < p.threads {
 		mt.kbs = make([]kblock, p.threads)
 	}
-	if (act == actQ8_K || mt.pk) && len(mt.kdec) < p.threads {
+	if (act == actQ8_K || mt.pk || mt.g16) && len(mt.kdec) < p.threads {
 		mt.kdec = make([][]byte, p.threads)
 	}
 	if act != actF32 {
@@ -167,7 +179,12 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 	if m > 1 {
 		grain = 4
 	}
-	p.run(mt, n, grain)
+	if mt.g16 {
+		// Work units are groups of 16 weight rows (the last may be short).
+		p.run(mt, (n+w16Rows-1)/w16Rows, 1)
+	} else {
+		p.run(mt, n, grain)
+	}
 	*mt = matmulTask{kbs: mt.kbs, kdec: mt.kdec}
 	return nil
 }
@@ -176,6 +193,9 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 	if mt.phase == 0 {
 		for i := lo; i < hi; i++ {
 			mt.quantizeRow(i)
+			if mt.g16 {
+				pack40(mt.x40[i*mt.x40Step:(i+1)*mt.x40Step], mt.xq[i*mt.xqStride:], mt.k/32, mt.gk.bias)
+			}
 			if mt.pk {
 				pair := mt.xp[i/2*mt.xpStride : (i/2+1)*mt.xpStride]
 				packQ8(pair, i%2, mt.xq[i*mt.xqStride:], mt.k/32, mt.gk.bias)
@@ -184,6 +204,10 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 				}
 			}
 		}
+		return
+	}
+	if mt.g16 {
+		mt.runGemm16(lo, hi, worker)
 		return
 	}
 	if mt.pk {

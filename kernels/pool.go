@@ -51,6 +51,7 @@ type Pool struct {
 	act16   []uint16    // f16/bf16 activations
 	act16f  []float32   // f16 activations as float32
 	xpack   []byte      // packed activations (gemm.go)
+	x40     []byte      // packed activations (gemm16.go)
 	scratch [][]float32 // per-worker float scratch (attention scores, etc.)
 	q16     [][]uint16  // per-worker f16 scratch (attention q/p in f16)
 	mm      matmulTask
