@@ -4,54 +4,79 @@
 // layouts, the reasoning and the pure-Go twins, which these equal bit for
 // bit). AVX-512 F/BW/VL + VNNI.
 
-// idx16: VPSCATTERDD dword offsets of slices 0..7 (64 bytes apart).
-DATA idx16<>+0(SB)/4, $0
-DATA idx16<>+4(SB)/4, $64
-DATA idx16<>+8(SB)/4, $128
-DATA idx16<>+12(SB)/4, $192
-DATA idx16<>+16(SB)/4, $256
-DATA idx16<>+20(SB)/4, $320
-DATA idx16<>+24(SB)/4, $384
-DATA idx16<>+28(SB)/4, $448
-GLOBL idx16<>(SB), RODATA|NOPTR, $32
+// iota16: dword lane numbers 0..15 (times wstride: the gather offsets of
+// the 16 rows' block starts).
+DATA iota16<>+0(SB)/4, $0
+DATA iota16<>+4(SB)/4, $1
+DATA iota16<>+8(SB)/4, $2
+DATA iota16<>+12(SB)/4, $3
+DATA iota16<>+16(SB)/4, $4
+DATA iota16<>+20(SB)/4, $5
+DATA iota16<>+24(SB)/4, $6
+DATA iota16<>+28(SB)/4, $7
+DATA iota16<>+32(SB)/4, $8
+DATA iota16<>+36(SB)/4, $9
+DATA iota16<>+40(SB)/4, $10
+DATA iota16<>+44(SB)/4, $11
+DATA iota16<>+48(SB)/4, $12
+DATA iota16<>+52(SB)/4, $13
+DATA iota16<>+56(SB)/4, $14
+DATA iota16<>+60(SB)/4, $15
+GLOBL iota16<>(SB), RODATA|NOPTR, $64
 
-// DEC16 decodes nb blocks of the 16 weight rows w + r*wstride: per block
-// and row, UNPACK leaves the 32 unsigned quants (element order) in Y8, a
-// scatter stores its 8 dwords into slices 0..7 at the row's offset, and
-// the row's f16 d is parked at 512+2r; after the 16 rows one VCVTPH2PS
-// turns the 16 f16 into the float32 d_w block.
-#define DEC16(UNPACK, WSTEP) \
+// DEC16 decodes nb blocks of the 16 weight rows w + r*wstride. A decoded
+// block is a 16×8 dword matrix (row r's quant dwords 0..7) stored
+// transposed (slice g = dword g of rows 0..15), so it is built as an
+// in-register transpose rather than 16 per-row scatters: LOAD16 puts
+// 16 bytes (4 dwords) of every row into Z0..Z3, Zj's 128-bit lane k
+// holding row 4k+j; TRANSPOSE4, the classic 4×4 dword transpose of
+// unpack-lo/hi of dwords then of qwords, run in all four lanes at once,
+// leaves in Zg's lane k dword g of rows 4k..4k+3, i.e. Zg = dword g of
+// rows 0..15 in order: one slice per register, stored whole. BODY does
+// this for the block's quant bytes and stores the 8 slices; the 16 f16 d
+// (each row's block starts with it) come with one dword gather at
+// r*wstride, narrowed to words and widened to float32 by VCVTPH2PS.
+// The gather offsets are int32: for rows of 128 MiB or more (BX = 1) the
+// scales take 16 scalar moves instead.
+#define DEC16(BODY, WSTEP) \
 	MOVQ      w+0(FP), SI; \
 	MOVQ      wstride+8(FP), R11; \
 	MOVQ      nb+16(FP), CX; \
 	MOVQ      dst+24(FP), DI; \
+	XORQ      BX, BX; \
+	CMPQ      R11, $0x7FFFFFF; \
+	SETHI     BX; \
+	LEAQ      (R11)(R11*2), R12; \
 	MOVL      $0x0F0F0F0F, AX; \
 	VPBROADCASTD AX, Z29; \
 	MOVL      $0x80808080, AX; \
 	VPBROADCASTD AX, Z28; \
-	MOVL      $0xFF00FF00, AX; \
-	KMOVD     AX, K2; \
-	VMOVDQU32 idx16<>(SB), Y20; \
+	VPBROADCASTD R11, Z27; \
+	VPMULLD   iota16<>(SB), Z27, Z27; \
+	MOVW      $0x00F0, AX; \
+	KMOVW     AX, K1; \
+	MOVW      $0x0F00, AX; \
+	KMOVW     AX, K2; \
+	MOVW      $0xF000, AX; \
+	KMOVW     AX, K3; \
 	TESTQ     CX, CX; \
 	JLE       done; \
 loop: \
-	MOVQ      SI, R8; \
-	MOVQ      DI, R9; \
-	LEAQ      512(DI), R10; \
-	MOVQ      $16, DX; \
-rows: \
-	UNPACK; \
-	KXNORW    K3, K3, K3; \
-	VPSCATTERDD Y8, K3, (R9)(Y20*1); \
-	MOVWLZX   0(R8), AX; \
-	MOVW      AX, 0(R10); \
-	ADDQ      R11, R8; \
-	ADDQ      $4, R9; \
-	ADDQ      $2, R10; \
-	DECQ      DX; \
-	JNZ       rows; \
-	VCVTPH2PS 512(DI), Z9; \
-	VMOVUPS   Z9, 512(DI); \
+	LEAQ      (SI)(R11*4), R8; \
+	LEAQ      (SI)(R11*8), R9; \
+	LEAQ      (R9)(R11*4), R10; \
+	BODY; \
+	TESTQ     BX, BX; \
+	JNZ       wide; \
+	KXNORW    K4, K4, K4; \
+	VPGATHERDD (SI)(Z27*1), K4, Z12; \
+	VPMOVDW   Z12, Y12; \
+	VCVTPH2PS Y12, Z12; \
+	VMOVUPS   Z12, 512(DI); \
+	JMP       next; \
+wide: \
+	SCALES16; \
+next: \
 	ADDQ      $WSTEP, SI; \
 	ADDQ      $576, DI; \
 	DECQ      CX; \
@@ -60,25 +85,97 @@ done: \
 	VZEROUPPER; \
 	RET
 
-// q4_0: the 16 nibble bytes in every 128-bit lane, lane 1 shifted right by
-// 4 (high nibbles), masked: Y8 = [low nibbles | high nibbles].
-#define UNPACK16_Q4_0 \
-	VBROADCASTI32X4 2(R8), Z8; \
-	VPSRLW          $4, Z8, K2, Z8; \
-	VPANDD          Z29, Z8, Z8
+// SCALES16 moves the 16 rows' f16 d to 512(DI) one by one (the gather's
+// fallback for rows of 128 MiB and more) and widens them in place.
+#define SCALE4(B, W) \
+	MOVWLZX 0(B), AX; \
+	MOVW    AX, 512+W(DI); \
+	MOVWLZX 0(B)(R11*1), AX; \
+	MOVW    AX, 514+W(DI); \
+	MOVWLZX 0(B)(R11*2), AX; \
+	MOVW    AX, 516+W(DI); \
+	MOVWLZX 0(B)(R12*1), AX; \
+	MOVW    AX, 518+W(DI)
 
-// q8_0: u = q xor 0x80.
-#define UNPACK16_Q8_0 \
-	VMOVDQU 2(R8), Y8; \
-	VPXORD  Y28, Y8, Y8
+#define SCALES16 \
+	SCALE4(SI, 0); \
+	SCALE4(R8, 8); \
+	SCALE4(R9, 16); \
+	SCALE4(R10, 24); \
+	VCVTPH2PS 512(DI), Z12; \
+	VMOVUPS   Z12, 512(DI)
+
+// LOADROWS fills Z with 16 bytes at OFF of rows 0+j, 4+j, 8+j, 12+j (IX
+// selects j > 0: the address of row 4k+j is row 4k's plus IX); LOAD16
+// writes out j = 0 (no index) and loads Z0..Z3.
+#define LOADROWS(OFF, IX, X, Z) \
+	VMOVDQU         OFF(SI)IX, X; \
+	VBROADCASTI32X4 OFF(R8)IX, K1, Z; \
+	VBROADCASTI32X4 OFF(R9)IX, K2, Z; \
+	VBROADCASTI32X4 OFF(R10)IX, K3, Z
+
+#define LOAD16(OFF) \
+	VMOVDQU         OFF(SI), X0; \
+	VBROADCASTI32X4 OFF(R8), K1, Z0; \
+	VBROADCASTI32X4 OFF(R9), K2, Z0; \
+	VBROADCASTI32X4 OFF(R10), K3, Z0; \
+	LOADROWS(OFF, (R11*1), X1, Z1); \
+	LOADROWS(OFF, (R11*2), X2, Z2); \
+	LOADROWS(OFF, (R12*1), X3, Z3)
+
+#define TRANSPOSE4 \
+	VPUNPCKLDQ  Z1, Z0, Z4; \
+	VPUNPCKHDQ  Z1, Z0, Z5; \
+	VPUNPCKLDQ  Z3, Z2, Z6; \
+	VPUNPCKHDQ  Z3, Z2, Z7; \
+	VPUNPCKLQDQ Z6, Z4, Z0; \
+	VPUNPCKHQDQ Z6, Z4, Z1; \
+	VPUNPCKLQDQ Z7, Z5, Z2; \
+	VPUNPCKHQDQ Z7, Z5, Z3
+
+// q4_0: slice g < 4 holds the low nibbles of the rows' quant dword g,
+// slice g+4 its high nibbles.
+#define NIB(Z, T, OFF) \
+	VPSRLW    $4, Z, T; \
+	VPANDD    Z29, Z, Z; \
+	VPANDD    Z29, T, T; \
+	VMOVDQU64 Z, OFF(DI); \
+	VMOVDQU64 T, 256+OFF(DI)
+
+#define BODY16_Q4_0 \
+	LOAD16(2); \
+	TRANSPOSE4; \
+	NIB(Z0, Z4, 0); \
+	NIB(Z1, Z5, 64); \
+	NIB(Z2, Z6, 128); \
+	NIB(Z3, Z7, 192)
+
+// q8_0: u = q xor 0x80, quant dwords 0..3 then 4..7.
+#define XOR4(OFF) \
+	VPXORD    Z28, Z0, Z0; \
+	VPXORD    Z28, Z1, Z1; \
+	VPXORD    Z28, Z2, Z2; \
+	VPXORD    Z28, Z3, Z3; \
+	VMOVDQU64 Z0, OFF(DI); \
+	VMOVDQU64 Z1, 64+OFF(DI); \
+	VMOVDQU64 Z2, 128+OFF(DI); \
+	VMOVDQU64 Z3, 192+OFF(DI)
+
+#define BODY16_Q8_0 \
+	LOAD16(2); \
+	TRANSPOSE4; \
+	XOR4(0); \
+	LOAD16(18); \
+	TRANSPOSE4; \
+	XOR4(256)
 
 // func dec16Q4_0(w *byte, wstride, nb int, dst *byte)
 TEXT ·dec16Q4_0(SB), NOSPLIT, $0-32
-	DEC16(UNPACK16_Q4_0, 18)
+	DEC16(BODY16_Q4_0, 18)
 
 // func dec16Q8_0(w *byte, wstride, nb int, dst *byte)
 TEXT ·dec16Q8_0(SB), NOSPLIT, $0-32
-	DEC16(UNPACK16_Q8_0, 34)
+	DEC16(BODY16_Q8_0, 34)
 
 // COL16 adds one block of the decoded group (slices Z0..Z7, d_w in Z8) times
 // the activation block at P to the 16 outputs in ACC: T = bias + the 8

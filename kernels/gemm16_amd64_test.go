@@ -104,7 +104,7 @@ func TestGemm16AgainstDot(t *testing.T) {
 }
 
 // BenchmarkGemm16 times the 6-column kernel on a decoded 16-row group of
-// k = 2048 (in L1), in GMAC/s, and the decode.
+// k = 2048 (in L1), in GMAC/s, and the q4_0/q8_0 decodes.
 func BenchmarkGemm16(b *testing.B) {
 	if !hasZVNNI {
 		b.Skip("no AVX-512 VNNI")
@@ -120,6 +120,13 @@ func BenchmarkGemm16(b *testing.B) {
 		b.SetBytes(int64(len(w)))
 		for b.Loop() {
 			dec16Q4_0(&w[0], rs, nb, &dec[0])
+		}
+	})
+	w8, _, _, _ := gemm16Case(rng, weights.TypeQ8_0, 16, k, 1)
+	b.Run("dec16Q8_0", func(b *testing.B) {
+		b.SetBytes(int64(len(w8)))
+		for b.Loop() {
+			dec16Q8_0(&w8[0], nb*q8_0Size, nb, &dec[0])
 		}
 	})
 	for _, c := range []int{1, 4, 6} {
