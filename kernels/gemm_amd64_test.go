@@ -146,7 +146,7 @@ func TestKPackedTwins(t *testing.T) {
 	for _, c := range cases {
 		for _, k := range []int{256, 2048} {
 			for _, m := range []int{1, 2, 4, 7, 26} {
-				const n = 13
+				const n = 13 + 16
 				w := randBlocks(rng, n*k/256, c.t.TypeSize(), c.dOffs...)
 				x := make([]float32, m*k)
 				for i := range x {
@@ -157,11 +157,30 @@ func TestKPackedTwins(t *testing.T) {
 					t.Fatal(err)
 				}
 				rs := len(w) / n
-				xq := make([]byte, k/256*q8_KSize)
+				nb := k / 256
+				xq := make([]byte, nb*q8_KSize)
+				// From k16MinRows rows on, q4_K/q6_K groups of 16 weight
+				// rows take the block order of gemmk16.go.
+				_, k16 := gemmK16Kernels(c.t)
+				k16 = k16 && m >= k16MinRows
+				var dec, xk []byte
+				var res [16]float32
+				if k16 {
+					dec = make([]byte, nb*k16BlockSize)
+					decodeK16(c.t, dec, w, rs, nb, make([]byte, 16*256), transposeK16Go)
+					xk = make([]byte, nb*k16X)
+				}
 				for i := 0; i < m; i++ {
 					quantizeQ8_K(xq, x[i*k:(i+1)*k])
+					if k16 {
+						packK16(xk, xq, nb, c.t)
+						gemmK16Go(c.t, dec, xk, len(xk), nb, 1, res[:], 16)
+					}
 					for j := 0; j < n; j++ {
 						want := dotK(c.t, w[j*rs:(j+1)*rs], xq, k/256, &kb)
+						if k16 && j < 16 {
+							want = res[j]
+						}
 						if got := out[i*n+j]; math.Float32bits(got) != math.Float32bits(want) {
 							t.Fatalf("%s k=%d m=%d out[%d][%d] = %g, Go twin %g", c.t, k, m, i, j, got, want)
 						}

@@ -50,3 +50,9 @@ func dec16Q4_0(w *byte, wstride, nb int, dst *byte) {}
 func dec16Q8_0(w *byte, wstride, nb int, dst *byte) {}
 
 var gemm16Kernels [6]func(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+type gemm16Func = func(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+func gemmK16Kernels(weights.Type) ([4]gemm16Func, bool) { return [4]gemm16Func{}, false }
+
+func transposeK16Asm(src, dst []byte) { transposeK16Go(src, dst) }

@@ -87,6 +87,12 @@ func putScales(dst []byte, sc, mn *[16]int32, off int32) {
 // decodeQ4_KPacked is decodeKPacked for q4_K: the nibbles are the unsigned
 // quants (element order of dequantize_row_q4_K), unpacked 8 at a time.
 func decodeQ4_KPacked(blk, dst []byte) {
+	unpackQ4_K(blk, dst)
+	putScalesK4(blk, dst)
+}
+
+// unpackQ4_K writes the 256 nibbles of a q4_K block to u as bytes.
+func unpackQ4_K(blk, dst []byte) {
 	const lo4 = 0x0F0F0F0F0F0F0F0F
 	qs := blk[16:144]
 	for c := 0; c < 4; c++ {
@@ -96,7 +102,6 @@ func decodeQ4_KPacked(blk, dst []byte) {
 			binary.LittleEndian.PutUint64(dst[64*c+32+i:], v>>4&lo4)
 		}
 	}
-	putScalesK4(blk, dst)
 }
 
 // decodeQ5_KPacked is decodeKPacked for q5_K: nibble | high bit << 4
@@ -133,6 +138,18 @@ func putScalesK4(blk, dst []byte) {
 // decodeQ6_KPacked is decodeKPacked for q6_K: the raw 6-bit values are
 // q+32 (element order of dequantize_row_q6_K), built 8 at a time.
 func decodeQ6_KPacked(blk, dst []byte) {
+	unpackQ6_K(blk, dst)
+	var sc, mn [16]int32
+	for g := 0; g < 16; g++ {
+		sc[g] = int32(int8(blk[192+g]))
+	}
+	putScales(dst, &sc, &mn, 32)
+	binary.LittleEndian.PutUint32(dst[576:], math.Float32bits(f16(blk[208:])))
+	binary.LittleEndian.PutUint32(dst[580:], 0)
+}
+
+// unpackQ6_K writes the 256 raw 6-bit values (q+32) of a q6_K block to dst.
+func unpackQ6_K(blk, dst []byte) {
 	const lo4, lo2 = 0x0F0F0F0F0F0F0F0F, 0x0303030303030303
 	for half := 0; half < 2; half++ {
 		ql := blk[64*half : 64*half+64]
@@ -148,11 +165,4 @@ func decodeQ6_KPacked(blk, dst []byte) {
 			binary.LittleEndian.PutUint64(u[l+96:], b>>4&lo4|(h>>6&lo2)<<4)
 		}
 	}
-	var sc, mn [16]int32
-	for g := 0; g < 16; g++ {
-		sc[g] = int32(int8(blk[192+g]))
-	}
-	putScales(dst, &sc, &mn, 32)
-	binary.LittleEndian.PutUint32(dst[576:], math.Float32bits(f16(blk[208:])))
-	binary.LittleEndian.PutUint32(dst[580:], 0)
 }

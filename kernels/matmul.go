@@ -77,8 +77,11 @@ type matmulTask struct {
 	kdec     [][]byte // per-worker decoded super-blocks (gemmk.go)
 	perDot   bool     // Pool.perDot
 
-	// Packed activations for the 16-row prefill kernels (gemm16.go), when g16.
+	// Packed activations for the 16-row prefill kernels (gemm16.go,
+	// gemmk16.go), when g16 or k16.
 	g16     bool
+	k16     bool
+	k16k    [4]gemm16Func
 	x40     []byte
 	x40Step int
 
@@ -156,6 +159,13 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 			p.x40 = make([]byte, need)
 		}
 		mt.x40 = p.x40[:m*mt.x40Step]
+	} else if kk, ok := gemmK16Kernels(t); ok && !p.perDot && m >= k16MinRows {
+		mt.k16, mt.k16k = true, kk
+		mt.x40Step = k / 256 * k16X
+		if need := m * mt.x40Step; cap(p.x40) < need {
+			p.x40 = make([]byte, need)
+		}
+		mt.x40 = p.x40[:m*mt.x40Step]
 	} else if gk, ok := packedKernels(t); ok && !p.perDot {
 		mt.pk, mt.gk = true, gk
 		mt.xpStride = k / 32 * xpBlockSize // one row pair
@@ -167,7 +177,7 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 	if act == actQ8_K && len(mt.kbs) < p.threads {
 		mt.kbs = make([]kblock, p.threads)
 	}
-	if (act == actQ8_K || mt.pk || mt.g16) && len(mt.kdec) < p.threads {
+	if (act == actQ8_K || mt.pk || mt.g16 || mt.k16) && len(mt.kdec) < p.threads {
 		mt.kdec = make([][]byte, p.threads)
 	}
 	if act != actF32 {
@@ -179,7 +189,7 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 	if m > 1 {
 		grain = 4
 	}
-	if mt.g16 {
+	if mt.g16 || mt.k16 {
 		// Work units are groups of 16 weight rows (the last may be short).
 		p.run(mt, (n+w16Rows-1)/w16Rows, 1)
 	} else {
@@ -193,6 +203,9 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 	if mt.phase == 0 {
 		for i := lo; i < hi; i++ {
 			mt.quantizeRow(i)
+			if mt.k16 {
+				packK16(mt.x40[i*mt.x40Step:(i+1)*mt.x40Step], mt.xq[i*mt.xqStride:], mt.k/256, mt.t)
+			}
 			if mt.g16 {
 				pack40(mt.x40[i*mt.x40Step:(i+1)*mt.x40Step], mt.xq[i*mt.xqStride:], mt.k/32, mt.gk.bias)
 			}
@@ -208,6 +221,10 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 	}
 	if mt.g16 {
 		mt.runGemm16(lo, hi, worker)
+		return
+	}
+	if mt.k16 {
+		mt.runK16(lo, hi, worker)
 		return
 	}
 	if mt.pk {

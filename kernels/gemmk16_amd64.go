@@ -1,0 +1,56 @@
+package kernels
+
+import "dayi/weights"
+
+// 16-row interleaved k-quant prefill kernels (gemmk16_amd64.s; layouts and
+// twins in gemmk16.go).
+
+//go:noescape
+func transposeK16(src, dst *byte)
+
+//go:noescape
+func gemmK16Q4_Kx1(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func gemmK16Q4_Kx2(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func gemmK16Q4_Kx3(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func gemmK16Q4_Kx4(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func gemmK16Q6_Kx1(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func gemmK16Q6_Kx2(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func gemmK16Q6_Kx3(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func gemmK16Q6_Kx4(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+type gemm16Func = func(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+// gemmK16Kernels returns the kernels for 1..4 activation columns of type
+// t's 16-row path, if the CPU and type have one.
+func gemmK16Kernels(t weights.Type) ([4]gemm16Func, bool) {
+	if !hasZVNNI {
+		return [4]gemm16Func{}, false
+	}
+	switch t {
+	case weights.TypeQ4_K:
+		return [4]gemm16Func{gemmK16Q4_Kx1, gemmK16Q4_Kx2, gemmK16Q4_Kx3, gemmK16Q4_Kx4}, true
+	case weights.TypeQ6_K:
+		return [4]gemm16Func{gemmK16Q6_Kx1, gemmK16Q6_Kx2, gemmK16Q6_Kx3, gemmK16Q6_Kx4}, true
+	}
+	return [4]gemm16Func{}, false
+}
+
+// transposeK16Asm adapts transposeK16 to decodeK16's slice signature.
+func transposeK16Asm(src, dst []byte) {
+	_, _ = src[16*256-1], dst[64*64-1]
+	transposeK16(&src[0], &dst[0])
+}
