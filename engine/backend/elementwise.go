@@ -82,20 +82,32 @@ func makePlan(a, b, out shapes.Shape) (*bplan, error) {
 	return p, nil
 }
 
-// each calls row(ia, ib, io) for every inner row.
-func (p *bplan) each(row func(ia, ib, io int)) {
-	if len(p.outerDims) == 0 {
-		row(0, 0, 0)
+// span calls row(ia, ib, io, cnt) for the pieces of inner rows that cover
+// the output elements [lo, hi): a chunk of a parallel op may start and end
+// in the middle of a row.
+func (p *bplan) span(lo, hi int, row func(ia, ib, io, cnt int)) {
+	if lo >= hi {
 		return
 	}
-	var idx [maxRank]int
-	ia, ib, io := 0, 0, 0
 	nd := len(p.outerDims)
-	for {
-		row(ia, ib, io)
-		io += p.inner
-		k := nd - 1
-		for ; k >= 0; k-- {
+	r, off := lo/p.inner, lo%p.inner
+	var idx [maxRank]int
+	ia, ib := 0, 0
+	for k := nd - 1; k >= 0; k-- {
+		idx[k] = r % p.outerDims[k]
+		r /= p.outerDims[k]
+		ia += idx[k] * p.aStr[k]
+		ib += idx[k] * p.bStr[k]
+	}
+	for io := lo; ; {
+		cnt := min(p.inner-off, hi-io)
+		row(ia+off*p.sa, ib+off*p.sb, io, cnt)
+		io += cnt
+		if io >= hi {
+			return
+		}
+		off = 0
+		for k := nd - 1; k >= 0; k-- {
 			idx[k]++
 			ia += p.aStr[k]
 			ib += p.bStr[k]
@@ -105,9 +117,6 @@ func (p *bplan) each(row func(ia, ib, io int)) {
 			ia -= p.aStr[k] * idx[k]
 			ib -= p.bStr[k] * idx[k]
 			idx[k] = 0
-		}
-		if k < 0 {
-			return
 		}
 	}
 }
@@ -146,6 +155,9 @@ func isNaN[T number](x T) bool { return x != x }
 
 // binRow computes o[i] = a[ia+i*sa] op b[ib+i*sb].
 func binRow[T number](op binOp, a []T, ia, sa int, b []T, ib, sb int, o []T) {
+	if binRowFast(op, a, ia, sa, b, ib, sb, o) {
+		return
+	}
 	switch op {
 	case bAdd:
 		for i := range o {
@@ -215,6 +227,70 @@ func binRow[T number](op binOp, a []T, ia, sa int, b []T, ib, sb int, o []T) {
 			ib += sb
 		}
 	}
+}
+
+// binRowFast covers the common layouts of Add, Sub and Mul (both operands
+// contiguous, or one broadcast along the row) with plain indexed loops the
+// compiler can drop bounds checks from; it reports false for anything else.
+// Each element is the same single operation as in binRow.
+func binRowFast[T number](op binOp, a []T, ia, sa int, b []T, ib, sb int, o []T) bool {
+	if op != bAdd && op != bSub && op != bMul {
+		return false
+	}
+	n := len(o)
+	switch {
+	case sa == 1 && sb == 1:
+		a, b = a[ia:ia+n], b[ib:ib+n]
+		switch op {
+		case bAdd:
+			for i := range o {
+				o[i] = a[i] + b[i]
+			}
+		case bSub:
+			for i := range o {
+				o[i] = a[i] - b[i]
+			}
+		default:
+			for i := range o {
+				o[i] = a[i] * b[i]
+			}
+		}
+	case sa == 1 && sb == 0:
+		a, y := a[ia:ia+n], b[ib]
+		switch op {
+		case bAdd:
+			for i := range o {
+				o[i] = a[i] + y
+			}
+		case bSub:
+			for i := range o {
+				o[i] = a[i] - y
+			}
+		default:
+			for i := range o {
+				o[i] = a[i] * y
+			}
+		}
+	case sa == 0 && sb == 1:
+		x, b := a[ia], b[ib:ib+n]
+		switch op {
+		case bAdd:
+			for i := range o {
+				o[i] = x + b[i]
+			}
+		case bSub:
+			for i := range o {
+				o[i] = x - b[i]
+			}
+		default:
+			for i := range o {
+				o[i] = x * b[i]
+			}
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 func isFloat[T number]() bool {
@@ -330,36 +406,44 @@ type binData struct {
 	plan *bplan
 }
 
-func execBinary[T number](_ *state, n *node, ins []*Buffer, out *Buffer) error {
+func execBinary[T number](st *state, n *node, ins []*Buffer, out *Buffer) error {
+	parElems(st, n, ins, out, len(out.flat.([]T)), binChunk[T])
+	return nil
+}
+
+func binChunk[T number](n *node, ins []*Buffer, out *Buffer, lo, hi int) {
 	d := n.data.(*binData)
 	a, b, o := ins[0].flat.([]T), ins[1].flat.([]T), out.flat.([]T)
 	p := d.plan
 	if len(p.outerDims) == 0 {
-		binRow(d.op, a, 0, p.sa, b, 0, p.sb, o)
-		return nil
+		binRow(d.op, a, lo*p.sa, p.sa, b, lo*p.sb, p.sb, o[lo:hi])
+		return
 	}
-	p.each(func(ia, ib, io int) { binRow(d.op, a, ia, p.sa, b, ib, p.sb, o[io:io+p.inner]) })
+	p.span(lo, hi, func(ia, ib, io, cnt int) { binRow(d.op, a, ia, p.sa, b, ib, p.sb, o[io:io+cnt]) })
+}
+
+func execCompare[T number](st *state, n *node, ins []*Buffer, out *Buffer) error {
+	parElems(st, n, ins, out, len(out.flat.([]bool)), cmpChunk[T])
 	return nil
 }
 
-func execCompare[T number](_ *state, n *node, ins []*Buffer, out *Buffer) error {
+func cmpChunk[T number](n *node, ins []*Buffer, out *Buffer, lo, hi int) {
 	d := n.data.(*binData)
 	a, b, o := ins[0].flat.([]T), ins[1].flat.([]T), out.flat.([]bool)
 	p := d.plan
-	if len(p.outerDims) == 0 {
-		cmpRow(d.op, a, 0, p.sa, b, 0, p.sb, o)
-		return nil
-	}
-	p.each(func(ia, ib, io int) { cmpRow(d.op, a, ia, p.sa, b, ib, p.sb, o[io:io+p.inner]) })
+	p.span(lo, hi, func(ia, ib, io, cnt int) { cmpRow(d.op, a, ia, p.sa, b, ib, p.sb, o[io:io+cnt]) })
+}
+
+func execBool(st *state, n *node, ins []*Buffer, out *Buffer) error {
+	parElems(st, n, ins, out, len(out.flat.([]bool)), boolChunk)
 	return nil
 }
 
-func execBool(_ *state, n *node, ins []*Buffer, out *Buffer) error {
+func boolChunk(n *node, ins []*Buffer, out *Buffer, lo, hi int) {
 	d := n.data.(*binData)
 	a, b, o := ins[0].flat.([]bool), ins[1].flat.([]bool), out.flat.([]bool)
 	p := d.plan
-	p.each(func(ia, ib, io int) { boolRow(d.op, a, ia, p.sa, b, ib, p.sb, o[io:io+p.inner]) })
-	return nil
+	p.span(lo, hi, func(ia, ib, io, cnt int) { boolRow(d.op, a, ia, p.sa, b, ib, p.sb, o[io:io+cnt]) })
 }
 
 // numberExec picks the instantiation of a generic exec for dtype.
@@ -592,9 +676,24 @@ func unFloat64(op unOp, x float64) float64 {
 
 type unData struct{ op unOp }
 
-func execUnaryFloat[T float](_ *state, n *node, ins []*Buffer, out *Buffer) error {
+// unHeavy reports whether op costs a transcendental call per element, so
+// that it is worth splitting over the pool at a smaller size.
+func unHeavy(op unOp) bool {
+	return op >= uSqrt && op <= uSin
+}
+
+func execUnaryFloat[T float](st *state, n *node, ins []*Buffer, out *Buffer) error {
+	minSize := parMinCheap
+	if unHeavy(n.data.(*unData).op) {
+		minSize = parMinHeavy
+	}
+	parallel(st, n, ins, out, len(out.flat.([]T)), minSize, parBlock, unaryFloatChunk[T])
+	return nil
+}
+
+func unaryFloatChunk[T float](n *node, ins []*Buffer, out *Buffer, lo, hi int) {
 	op := n.data.(*unData).op
-	x, o := ins[0].flat.([]T), out.flat.([]T)
+	x, o := ins[0].flat.([]T)[lo:hi], out.flat.([]T)[lo:hi]
 	switch op {
 	case uNeg:
 		for i, v := range x {
@@ -617,27 +716,29 @@ func execUnaryFloat[T float](_ *state, n *node, ins []*Buffer, out *Buffer) erro
 		}
 	case uLogistic:
 		// The SiLU of every feed-forward layer: the same float64 formula as
-		// unFloat64, without its per-element dispatch (prefill profile: 14 %).
+		// unFloat64, without its per-element dispatch.
+		if xs, ok := any(x).([]float32); ok {
+			logisticF32(xs, any(o).([]float32))
+			break
+		}
 		for i, v := range x {
-			xf := float64(v)
-			if xf >= 0 {
-				o[i] = T(1 / (1 + math.Exp(-xf)))
-			} else {
-				e := math.Exp(xf)
-				o[i] = T(e / (1 + e))
-			}
+			o[i] = T(unFloat64(uLogistic, float64(v)))
 		}
 	default:
 		for i, v := range x {
 			o[i] = T(unFloat64(op, float64(v)))
 		}
 	}
+}
+
+func execUnaryInt[T integer](st *state, n *node, ins []*Buffer, out *Buffer) error {
+	parElems(st, n, ins, out, len(out.flat.([]T)), unaryIntChunk[T])
 	return nil
 }
 
-func execUnaryInt[T integer](_ *state, n *node, ins []*Buffer, out *Buffer) error {
+func unaryIntChunk[T integer](n *node, ins []*Buffer, out *Buffer, lo, hi int) {
 	op := n.data.(*unData).op
-	x, o := ins[0].flat.([]T), out.flat.([]T)
+	x, o := ins[0].flat.([]T)[lo:hi], out.flat.([]T)[lo:hi]
 	var zero T
 	for i, v := range x {
 		switch op {
@@ -661,7 +762,6 @@ func execUnaryInt[T integer](_ *state, n *node, ins []*Buffer, out *Buffer) erro
 			o[i] = v // floor/ceil/round of integers
 		}
 	}
-	return nil
 }
 
 func execLogicalNot(_ *state, _ *node, ins []*Buffer, out *Buffer) error {
@@ -839,4 +939,105 @@ func (f *Function) IsFinite(x backends.Value) (backends.Value, error) {
 // IsNaN implements backends.Function.
 func (f *Function) IsNaN(x backends.Value) (backends.Value, error) {
 	return f.floatTest(backends.OpTypeIsNaN, x)
+}
+
+// logisticRef is the Logistic of one float32 as the backend defines it: in
+// float64 with math.Exp, rounded once to float32 (the formula of unFloat64).
+func logisticRef(v float32) float32 {
+	x := float64(v)
+	if x >= 0 {
+		return float32(1 / (1 + math.Exp(-x)))
+	}
+	e := math.Exp(x)
+	return float32(e / (1 + e))
+}
+
+// Fast Logistic, bit-identical to logisticRef.
+//
+// logisticRef's math.Exp call and its data-dependent sign branch (half the
+// SiLU inputs are negative: a mispredicted branch per element) made
+// Logistic the largest serial cost of a prefill after the matmuls. Both
+// branches compute from e = exp(-|x|) over the same denominator 1+e, so
+// logisticF32 evaluates e with a table-driven exp (P. T. P. Tang,
+// "Table-driven implementation of the exponential function in IEEE
+// floating-point arithmetic", ACM TOMS 15(2), 1989: e^y = 2^(k/64)·e^r with
+// |r| <= ln2/128, a 64-entry table of 2^(j/64) and a degree-6 polynomial)
+// and picks the numerator (1 or e) without a branch.
+//
+// That exp is within a few float64 ulps of math.Exp, not always equal to
+// it, so the float64 quotient may differ from logisticRef's in its last
+// bits. Its float32 rounding can only differ if the quotient lies within
+// that distance of a float32 rounding boundary (the midpoint between two
+// float32 values, i.e. its 29 bits below float32 precision are near
+// 1<<28). Such quotients, one in ~10^6, are recomputed with logisticRef (a
+// rounding test in the manner of Ziv's correctly rounded libm), so every
+// float32 result equals logisticRef's: par_internal_test.go checks the exp
+// error bound and compares the results over tens of millions of inputs, and
+// over every float32 with DAYI_EXHAUSTIVE=1.
+const (
+	expTabBits = 6
+	expTabN    = 1 << expTabBits
+	// ln2/64 split so that k·ln2HiN is exact for |k| < 2^20.
+	ln2HiN  = 0x1.62e42ffp-7
+	ln2LoN  = math.Ln2/expTabN - ln2HiN
+	invLn2N = expTabN / math.Ln2
+	// logisticFastMin: below -87 e^y (and a negative input's result) leaves
+	// the float32 normal range, where rounding boundaries sit elsewhere.
+	logisticFastMin = -87
+	// logisticGuard is the distance, in float64 ulps, from a float32
+	// rounding boundary within which the exact formula is used: far above
+	// the measured error of the fast quotient (<= 4 ulps, see
+	// TestFastExpErrorBound).
+	logisticGuard = 1 << 8
+)
+
+// expTab[j] = 2^(j/64), an immutable table.
+var expTab = func() (t [expTabN]float64) {
+	for j := range t {
+		t[j] = math.Exp2(float64(j) / expTabN)
+	}
+	return t
+}()
+
+// expNeg returns e^y for -87 <= y <= 0 within a few ulps (see above).
+func expNeg(y float64) float64 {
+	// k = y·64/ln2 rounded to nearest by the 1.5·2^52 shifter (no rounding
+	// instruction needed).
+	const shifter = 0x1.8p52
+	kf := (y*invLn2N + shifter) - shifter
+	k := int64(kf)
+	r := (y - kf*ln2HiN) - kf*ln2LoN
+	// e^r - 1 by its Taylor series to r^6 (|r| <= 0.0055: the r^7 term is
+	// below 2^-60).
+	p := r * (1 + r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
+	t := expTab[k&(expTabN-1)]
+	e := t + t*p
+	// Multiply by 2^(k>>6) through the exponent field: the result stays a
+	// normal float64 for y >= -87.
+	return math.Float64frombits(math.Float64bits(e) + uint64(k>>expTabBits)<<52)
+}
+
+// logisticF32 computes o[i] = logisticRef(x[i]) (bit-identical).
+func logisticF32(x, o []float32) {
+	o = o[:len(x)]
+	const one = 0x3ff0000000000000 // math.Float64bits(1)
+	for i, v := range x {
+		a := float64(v)
+		y := -math.Abs(a)
+		if !(y >= logisticFastMin) { // also NaN
+			o[i] = logisticRef(v)
+			continue
+		}
+		e := expNeg(y)
+		// Numerator 1 for x >= 0, e for x < 0, selected by the sign bit
+		// (x = -0 takes e = 1: the same 1/2).
+		neg := -(math.Float64bits(a) >> 63)
+		num := math.Float64frombits(one ^ ((one ^ math.Float64bits(e)) & neg))
+		q := num / (1 + e)
+		if uint32(math.Float64bits(q)&(1<<29-1))-(1<<28-logisticGuard) < 2*logisticGuard {
+			o[i] = logisticRef(v) // near a float32 rounding boundary
+			continue
+		}
+		o[i] = float32(q)
+	}
 }

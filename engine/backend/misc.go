@@ -38,21 +38,38 @@ func whereT[T any](d *whereData, c []bool, t, f, o []T) {
 	}
 }
 
-func execWhere(_ *state, n *node, ins []*Buffer, out *Buffer) error {
+func execWhere(st *state, n *node, ins []*Buffer, out *Buffer) error {
+	parElems(st, n, ins, out, n.shape.Size(), whereChunk)
+	return nil
+}
+
+// whereChunk computes the output elements [lo, hi) of Where; a scalar
+// operand stays whole, the others are sliced to the chunk.
+func whereChunk(n *node, ins []*Buffer, out *Buffer, lo, hi int) {
 	d := n.data.(*whereData)
 	c := ins[0].flat.([]bool)
-	t, f := ins[1].raw, ins[2].raw
-	switch n.shape.DType.Size() {
-	case 1:
-		whereT(d, c, t, f, out.raw)
-	case 2:
-		whereT(d, c, viewAs[uint16](t), viewAs[uint16](f), viewAs[uint16](out.raw))
-	case 4:
-		whereT(d, c, viewAs[uint32](t), viewAs[uint32](f), viewAs[uint32](out.raw))
-	case 8:
-		whereT(d, c, viewAs[uint64](t), viewAs[uint64](f), viewAs[uint64](out.raw))
+	if !d.condScalar {
+		c = c[lo:hi]
 	}
-	return nil
+	es := n.shape.DType.Size()
+	t, f := ins[1].raw, ins[2].raw
+	if !d.tScalar {
+		t = t[lo*es : hi*es]
+	}
+	if !d.fScalar {
+		f = f[lo*es : hi*es]
+	}
+	o := out.raw[lo*es : hi*es]
+	switch es {
+	case 1:
+		whereT(d, c, t, f, o)
+	case 2:
+		whereT(d, c, viewAs[uint16](t), viewAs[uint16](f), viewAs[uint16](o))
+	case 4:
+		whereT(d, c, viewAs[uint32](t), viewAs[uint32](f), viewAs[uint32](o))
+	case 8:
+		whereT(d, c, viewAs[uint64](t), viewAs[uint64](f), viewAs[uint64](o))
+	}
 }
 
 // Where implements backends.Function.
@@ -182,43 +199,81 @@ func setFromI64(b *Buffer, i int, v int64) {
 	}
 }
 
-func execConvert(_ *state, n *node, ins []*Buffer, out *Buffer) error {
+func execConvert(st *state, n *node, ins []*Buffer, out *Buffer) error {
+	parElems(st, n, ins, out, out.shape.Size(), convertChunk)
+	return nil
+}
+
+// convertChunk converts the elements [lo, hi). Float32<->Float64 (RMSNorm's
+// sum of squares in double) and the half formats have direct loops; the rest
+// goes through float64 or int64 per element.
+func convertChunk(_ *node, ins []*Buffer, out *Buffer, lo, hi int) {
 	in := ins[0]
 	src, dst := in.shape.DType, out.shape.DType
-	size := out.shape.Size()
 	switch {
 	case src == dst:
-		copy(out.raw, in.raw)
-	case src == dtypes.Float32 && dst == dtypes.Float16:
-		x, o := in.flat.([]float32), viewAs[uint16](out.raw)
+		es := src.Size()
+		copy(out.raw[lo*es:hi*es], in.raw[lo*es:hi*es])
+	case src == dtypes.Float32 && dst == dtypes.Float64:
+		x, o := in.flat.([]float32)[lo:hi], out.flat.([]float64)[lo:hi]
 		for i, v := range x {
-			o[i] = weights.FP32ToFP16(v)
+			o[i] = float64(v)
+		}
+	case src == dtypes.Float64 && dst == dtypes.Float32:
+		x, o := in.flat.([]float64)[lo:hi], out.flat.([]float32)[lo:hi]
+		for i, v := range x {
+			o[i] = float32(v)
+		}
+	case src == dtypes.Float32 && dst == dtypes.Float16:
+		x, o := in.flat.([]float32)[lo:hi], viewAs[uint16](out.raw)[lo:hi]
+		for i, v := range x {
+			o[i] = f32ToF16(v)
 		}
 	case src == dtypes.Float16 && dst == dtypes.Float32:
-		x, o := viewAs[uint16](in.raw), out.flat.([]float32)
+		x, o := viewAs[uint16](in.raw)[lo:hi], out.flat.([]float32)[lo:hi]
 		for i, v := range x {
 			o[i] = weights.FP16ToFP32(v)
 		}
 	case src == dtypes.Float32 && dst == dtypes.BFloat16:
-		x, o := in.flat.([]float32), viewAs[uint16](out.raw)
+		x, o := in.flat.([]float32)[lo:hi], viewAs[uint16](out.raw)[lo:hi]
 		for i, v := range x {
 			o[i] = weights.FP32ToBF16(v)
 		}
 	case src == dtypes.BFloat16 && dst == dtypes.Float32:
-		x, o := viewAs[uint16](in.raw), out.flat.([]float32)
+		x, o := viewAs[uint16](in.raw)[lo:hi], out.flat.([]float32)[lo:hi]
 		for i, v := range x {
 			o[i] = weights.BF16ToFP32(v)
 		}
 	case src.IsFloat() || dst.IsFloat():
-		for i := 0; i < size; i++ {
+		for i := lo; i < hi; i++ {
 			setFromF64(out, i, toF64(in, i))
 		}
 	default:
-		for i := 0; i < size; i++ {
+		for i := lo; i < hi; i++ {
 			setFromI64(out, i, toI64(in, i))
 		}
 	}
-	return nil
+}
+
+// f32ToF16 is weights.FP32ToFP16 (round to nearest even, as ggml) with the
+// common case, a float32 that maps to a normal float16, rounded without a
+// branch: on activations the round-up decision is a coin flip, and the
+// mispredicted branch made each conversion cost ~10 ns (the K/V rows of a
+// prefill go through here). Everything else (zeros, subnormals, overflow,
+// inf, NaN) takes weights.FP32ToFP16. TestF32ToF16MatchesWeights compares
+// the two.
+func f32ToF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	// Biased float32 exponents 113..142 are float16 exponents 1..30.
+	if e := (b >> 23) & 0xff; e-113 < 30 {
+		h := (e-112)<<10 | (b>>13)&0x3ff
+		// Round to nearest even: add 1 when the dropped 13 bits exceed half,
+		// or equal half and h is odd; a carry into the exponent is right (up
+		// to inf from exponent 30).
+		h += ((b & 0x1fff) + 0xfff + (h & 1)) >> 13
+		return uint16(b>>16)&0x8000 | uint16(h)
+	}
+	return weights.FP32ToFP16(f)
 }
 
 // ConvertDType implements backends.Function. Float32 to Float16/BFloat16
@@ -298,15 +353,21 @@ func (f *Function) Iota(shape shapes.Shape, iotaAxis int) (backends.Value, error
 
 // ---- Clamp ----
 
-func execClamp[T number](_ *state, n *node, ins []*Buffer, out *Buffer) error {
-	lo, x, hi, o := ins[0].flat.([]T), ins[1].flat.([]T), ins[2].flat.([]T), out.flat.([]T)
-	for i, v := range x {
-		l, h := lo[0], hi[0]
-		if len(lo) > 1 {
-			l = lo[i]
+func execClamp[T number](st *state, n *node, ins []*Buffer, out *Buffer) error {
+	parElems(st, n, ins, out, len(out.flat.([]T)), clampChunk[T])
+	return nil
+}
+
+func clampChunk[T number](_ *node, ins []*Buffer, out *Buffer, lo, hi int) {
+	lo0, x, hi0, o := ins[0].flat.([]T), ins[1].flat.([]T), ins[2].flat.([]T), out.flat.([]T)
+	for i := lo; i < hi; i++ {
+		v := x[i]
+		l, h := lo0[0], hi0[0]
+		if len(lo0) > 1 {
+			l = lo0[i]
 		}
-		if len(hi) > 1 {
-			h = hi[i]
+		if len(hi0) > 1 {
+			h = hi0[i]
 		}
 		if v < l {
 			v = l
@@ -316,7 +377,6 @@ func execClamp[T number](_ *state, n *node, ins []*Buffer, out *Buffer) error {
 		}
 		o[i] = v
 	}
-	return nil
 }
 
 // Clamp implements backends.Function (min and max are scalars or x-shaped).

@@ -216,27 +216,47 @@ func (f *Function) Slice(x backends.Value, starts, limits, strides []int) (backe
 type concatData struct {
 	outer int   // product of dims before the axis
 	chunk []int // bytes per outer step, per operand
+	total int   // bytes per outer step of the output
 }
 
-func execConcat(_ *state, n *node, ins []*Buffer, out *Buffer) error {
+func execConcat(st *state, n *node, ins []*Buffer, out *Buffer) error {
 	d := n.data.(*concatData)
-	o := 0
-	total := 0
-	for _, c := range d.chunk {
-		total += c
+	if d.total == 0 {
+		return nil
 	}
+	// Split over outer steps; the threshold counts bytes as 4-byte elements.
+	minRows := max(1, parMinCheap*4/d.total)
+	parallel(st, n, ins, out, d.outer, minRows, max(1, parBlock*4/d.total), concatChunk)
+	return nil
+}
+
+// concatChunk writes the outer steps [lo, hi) of a Concatenate. Operands of
+// one 4-byte element per step (Stack of RoPE pairs) are interleaved with a
+// typed loop instead of a copy call per element (total and the offsets are
+// then multiples of 4).
+func concatChunk(n *node, ins []*Buffer, out *Buffer, lo, hi int) {
+	d := n.data.(*concatData)
+	total := d.total
+	o := 0
 	for k, in := range ins {
 		c := d.chunk[k]
 		if c == 0 {
 			continue
 		}
 		src := in.raw
-		for i := 0; i < d.outer; i++ {
-			copy(out.raw[i*total+o:i*total+o+c], src[i*c:(i+1)*c])
+		if c == 4 && n.shape.DType.Size() == 4 {
+			s32, o32 := viewAs[uint32](src), viewAs[uint32](out.raw)
+			t4, j := total/4, o/4
+			for i := lo; i < hi; i++ {
+				o32[i*t4+j] = s32[i]
+			}
+		} else {
+			for i := lo; i < hi; i++ {
+				copy(out.raw[i*total+o:i*total+o+c], src[i*c:(i+1)*c])
+			}
 		}
 		o += c
 	}
-	return nil
 }
 
 // Concatenate implements backends.Function.
@@ -263,6 +283,7 @@ func (f *Function) Concatenate(axis int, operands ...backends.Value) (backends.V
 			c *= n.shape.Dimensions[i]
 		}
 		d.chunk = append(d.chunk, c)
+		d.total += c
 	}
 	out := f.newNode(backends.OpTypeConcatenate, shape, execConcat, ns...)
 	out.data = d

@@ -103,26 +103,15 @@ func reduceStep[T number](op backends.ReduceOpType, acc, x T) T {
 	return acc
 }
 
-func execReduce[T number](_ *state, n *node, ins []*Buffer, out *Buffer) error {
+func execReduce[T number](st *state, n *node, ins []*Buffer, out *Buffer) error {
 	d := n.data.(*reduceData)
 	x, o := ins[0].flat.([]T), out.flat.([]T)
 	init := reduceInit[T](d.op)
 	if d.trailing {
-		for i := range o {
-			row := x[i*d.inner : (i+1)*d.inner]
-			acc := init
-			switch d.op {
-			case backends.ReduceOpSum:
-				for _, v := range row {
-					acc += v
-				}
-			default:
-				for _, v := range row {
-					acc = reduceStep(d.op, acc, v)
-				}
-			}
-			o[i] = acc
-		}
+		// Rows are independent: split them over the pool when the input is
+		// large (RMSNorm's sums of squares in prefill).
+		minRows := max(1, parMinCheap/max(1, d.inner))
+		parallel(st, n, ins, out, len(o), minRows, max(1, parBlock/max(1, d.inner)), reduceRows[T])
 		return nil
 	}
 	for i := range o {
@@ -147,6 +136,28 @@ func execReduce[T number](_ *state, n *node, ins []*Buffer, out *Buffer) error {
 		}
 	}
 	return nil
+}
+
+// reduceRows reduces the rows [lo, hi) of a trailing-axes reduction.
+func reduceRows[T number](n *node, ins []*Buffer, out *Buffer, lo, hi int) {
+	d := n.data.(*reduceData)
+	x, o := ins[0].flat.([]T), out.flat.([]T)
+	init := reduceInit[T](d.op)
+	for i := lo; i < hi; i++ {
+		row := x[i*d.inner : (i+1)*d.inner]
+		acc := init
+		switch d.op {
+		case backends.ReduceOpSum:
+			for _, v := range row {
+				acc += v
+			}
+		default:
+			for _, v := range row {
+				acc = reduceStep(d.op, acc, v)
+			}
+		}
+		o[i] = acc
+	}
 }
 
 func (f *Function) reduce(opType backends.OpType, op backends.ReduceOpType, x backends.Value, axes []int) (backends.Value, error) {

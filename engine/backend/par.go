@@ -1,0 +1,74 @@
+package backend
+
+// Parallel elementwise execution.
+//
+// In a prefill step the matmuls run on all kernel threads, but the
+// elementwise ops between them (SiLU's Logistic and Mul, residual Adds, the
+// RMSNorm squares and their float64 conversion, RoPE, the f16 conversion of
+// K/V rows) ran on the calling goroutine alone: with 2 threads about a
+// quarter of the wall time of a 128-token llama-1b prefill (Amdahl). Large
+// ops are therefore split into contiguous chunks over the backend's
+// kernels.Pool; every output element is computed by the same code as in the
+// serial path, so results are identical bit for bit whatever the split.
+
+// Thresholds (output elements) from which an op is split over the pool. A
+// dispatch to spinning workers costs ~1-2 µs on this machine; below
+// parMinCheap elements an Add or a copy costs less than that. Decode-sized
+// ops (one token: 2048-8192 elements) stay serial. Transcendental ops cost
+// ~10 ns per element, so they pay for the dispatch much earlier
+// (BenchmarkElementwise, threads=2; see par_test.go).
+const (
+	parMinCheap = 1 << 15
+	parMinHeavy = 1 << 13
+	// parBlock keeps chunk boundaries on 64-element multiples so that two
+	// workers never write the same cache line (elements are at most 8 bytes).
+	parBlock = 64
+)
+
+// parBody computes the output elements [lo, hi) of node n (the unit is an
+// element, or a row where the caller says so).
+type parBody func(n *node, ins []*Buffer, out *Buffer, lo, hi int)
+
+// parJob is the per-state, per-node dispatch record. Its closure fn is made
+// once and reads the op's operands from the record, so a dispatch allocates
+// nothing (a closure over the exec's locals would escape into the pool).
+type parJob struct {
+	n     *node
+	ins   []*Buffer
+	out   *Buffer
+	size  int
+	block int
+	body  parBody
+	fn    func(lo, hi int)
+}
+
+func (j *parJob) run(lo, hi int) {
+	j.body(j.n, j.ins, j.out, min(lo*j.block, j.size), min(hi*j.block, j.size))
+}
+
+// parallel runs body over [0, size) units of node n: serially when size is
+// below minSize (or the backend has one thread), else in chunks of block
+// units (the last one shorter) over the kernel pool.
+func parallel(st *state, n *node, ins []*Buffer, out *Buffer, size, minSize, block int, body parBody) {
+	if size < minSize || size < 2*block || st == nil || st.e == nil || st.e.b.threads < 2 {
+		body(n, ins, out, 0, size)
+		return
+	}
+	j, _ := st.memo[n.id].(*parJob)
+	if j == nil {
+		j = &parJob{}
+		j.fn = j.run
+		st.memo[n.id] = j
+	}
+	j.n, j.ins, j.out, j.size, j.block, j.body = n, ins, out, size, block, body
+	blocks := (size + block - 1) / block
+	grain := max(1, minSize/2/block)
+	st.e.b.kern.For(blocks, grain, j.fn)
+	// Do not pin the run's buffers in the pooled state.
+	j.n, j.ins, j.out, j.body = nil, nil, nil, nil
+}
+
+// parElems is parallel over output elements with the cheap-op threshold.
+func parElems(st *state, n *node, ins []*Buffer, out *Buffer, size int, body parBody) {
+	parallel(st, n, ins, out, size, parMinCheap, parBlock, body)
+}
