@@ -56,3 +56,7 @@ type gemm16Func = func(w, x *byte, xstride, nb int, out *float32, ostride int)
 func gemmK16Kernels(weights.Type) ([4]gemm16Func, bool) { return [4]gemm16Func{}, false }
 
 func transposeK16Asm(src, dst []byte) { transposeK16Go(src, dst) }
+
+func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int, tmp []byte) {
+	decodeK16(t, dst, w, wstride, nb, tmp, transposeK16Go)
+}

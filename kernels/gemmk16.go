@@ -175,7 +175,7 @@ func (mt *matmulTask) runK16(lo, hi, worker int) {
 			}
 			return
 		}
-		decodeK16(mt.t, dec, mt.w[j*rb:], rb, nb, tmp, transposeK16Asm)
+		decodeK16Asm(mt.t, dec, mt.w[j*rb:], rb, nb, tmp)
 		for c := 0; c < mt.m; c += 4 {
 			nc := min(4, mt.m-c)
 			mt.k16k[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)

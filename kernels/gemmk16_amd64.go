@@ -9,6 +9,9 @@ import "dayi/weights"
 func transposeK16(src, dst *byte)
 
 //go:noescape
+func decK16Q4_K(w *byte, wstride, nb int, dst *byte)
+
+//go:noescape
 func gemmK16Q4_Kx1(w, x *byte, xstride, nb int, out *float32, ostride int)
 
 //go:noescape
@@ -53,4 +56,15 @@ func gemmK16Kernels(t weights.Type) ([4]gemm16Func, bool) {
 func transposeK16Asm(src, dst []byte) {
 	_, _ = src[16*256-1], dst[64*64-1]
 	transposeK16(&src[0], &dst[0])
+}
+
+// decodeK16Asm is decodeK16 with the selected kernels: q4_K entirely in
+// assembly (decK16Q4_K), q6_K with the assembly transpose.
+func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int, tmp []byte) {
+	if t == weights.TypeQ4_K {
+		_, _ = dst[nb*k16BlockSize-1], w[15*wstride+nb*144-1]
+		decK16Q4_K(&w[0], wstride, nb, &dst[0])
+		return
+	}
+	decodeK16(t, dst, w, wstride, nb, tmp, transposeK16Asm)
 }

@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "ksc_amd64.h"
 
 // Prefill kernels for q4_K/q6_K weights on 16-row interleaved super-block
 // tiles (gemmk16.go has the layouts, the reasoning and the pure-Go twins,
@@ -50,6 +51,108 @@ trow:
 	ADDQ        $4, DI
 	DECQ        CX
 	JNZ         trow
+	VZEROUPPER
+	RET
+
+// dupK16: VPERMD indexes [0 0 1 1 … 7 7] (each sub-block scale covers two
+// 16-element groups).
+DATA dupK16<>+0(SB)/4, $0
+DATA dupK16<>+4(SB)/4, $0
+DATA dupK16<>+8(SB)/4, $1
+DATA dupK16<>+12(SB)/4, $1
+DATA dupK16<>+16(SB)/4, $2
+DATA dupK16<>+20(SB)/4, $2
+DATA dupK16<>+24(SB)/4, $3
+DATA dupK16<>+28(SB)/4, $3
+DATA dupK16<>+32(SB)/4, $4
+DATA dupK16<>+36(SB)/4, $4
+DATA dupK16<>+40(SB)/4, $5
+DATA dupK16<>+44(SB)/4, $5
+DATA dupK16<>+48(SB)/4, $6
+DATA dupK16<>+52(SB)/4, $6
+DATA dupK16<>+56(SB)/4, $7
+DATA dupK16<>+60(SB)/4, $7
+GLOBL dupK16<>(SB), RODATA|NOPTR, $64
+
+// func decK16Q4_K(w *byte, wstride, nb int, dst *byte)
+// decodeK16 for q4_K in one pass: per super-block and row, the 128 nibble
+// bytes become 4 ZMM of quants in element order (VSHUFI64X2 interleaves the
+// low and high nibbles of each 32-byte chunk) scattered to the 64 slices;
+// KSC's scales are widened to dwords, duplicated per 16-element group and
+// scattered to SC, the mins times 0x10001 to M; d and dmin are parked as
+// f16 and converted after the 16 rows.
+TEXT ·decK16Q4_K(SB), NOSPLIT, $0-32
+	MOVQ         w+0(FP), SI
+	MOVQ         wstride+8(FP), R14
+	MOVQ         nb+16(FP), CX
+	MOVQ         dst+24(FP), DI
+	VMOVDQU32    idxK16<>(SB), Z20
+	VMOVDQU32    dupK16<>(SB), Z21
+	MOVL         $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z29
+	MOVL         $0x10001, AX
+	VPBROADCASTD AX, Y23
+	TESTQ        CX, CX
+	JLE          kddone
+
+kdsb:
+	MOVQ SI, R8
+	MOVQ DI, R9
+	MOVQ DI, R10
+
+kdrow:
+	VMOVDQU64   16(R8), Z0
+	VMOVDQU64   80(R8), Z1
+	VPSRLW      $4, Z0, Z2
+	VPSRLW      $4, Z1, Z3
+	VPANDD      Z29, Z0, Z0
+	VPANDD      Z29, Z1, Z1
+	VPANDD      Z29, Z2, Z2
+	VPANDD      Z29, Z3, Z3
+	VSHUFI64X2  $0x44, Z2, Z0, Z4
+	VSHUFI64X2  $0xEE, Z2, Z0, Z5
+	VSHUFI64X2  $0x44, Z3, Z1, Z6
+	VSHUFI64X2  $0xEE, Z3, Z1, Z7
+	KXNORW      K1, K1, K1
+	VPSCATTERDD Z4, K1, (R9)(Z20*1)
+	KXNORW      K1, K1, K1
+	VPSCATTERDD Z5, K1, 1024(R9)(Z20*1)
+	KXNORW      K1, K1, K1
+	VPSCATTERDD Z6, K1, 2048(R9)(Z20*1)
+	KXNORW      K1, K1, K1
+	VPSCATTERDD Z7, K1, 3072(R9)(Z20*1)
+	MOVL        0(R8), AX
+	MOVW        AX, 5632(R10)
+	SHRL        $16, AX
+	MOVW        AX, 5696(R10)
+	KSC(R8)
+	VMOVQ       AX, X8
+	VPMOVZXBD   X8, Y8
+	VPERMD      Z8, Z21, Z8
+	KXNORW      K1, K1, K1
+	VPSCATTERDD Z8, K1, 4096(R9)(Z20*1)
+	VMOVQ       R13, X9
+	VPMOVZXBD   X9, Y9
+	VPMULLD     Y23, Y9, Y9
+	KXNORW      K1, K1, K1
+	VPSCATTERDD Y9, K1, 5120(R9)(Y20*1)
+	ADDQ        R14, R8
+	ADDQ        $4, R9
+	ADDQ        $2, R10
+	LEAQ        32(DI), AX
+	CMPQ        R10, AX
+	JNE         kdrow
+
+	VCVTPH2PS 5632(DI), Z10
+	VMOVUPS   Z10, 5632(DI)
+	VCVTPH2PS 5696(DI), Z11
+	VMOVUPS   Z11, 5696(DI)
+	ADDQ      $144, SI
+	ADDQ      $5760, DI
+	DECQ      CX
+	JNZ       kdsb
+
+kddone:
 	VZEROUPPER
 	RET
 

@@ -54,6 +54,11 @@ func TestGemmK16Twins(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("%s k=%d: transposeK16 differs from its twin", typ, k)
 			}
+			clear(got)
+			decodeK16Asm(typ, got, w, rs, nb, tmp)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s k=%d: decodeK16Asm differs from decodeK16", typ, k)
+			}
 			xs := nb * k16X
 			for nc := 1; nc <= 4; nc++ {
 				const ostride = 19
@@ -102,7 +107,7 @@ func BenchmarkGemmK16(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/dec", typ), func(b *testing.B) {
 			b.SetBytes(int64(len(w)))
 			for b.Loop() {
-				decodeK16(typ, dec, w, rs, nb, tmp, transposeK16Asm)
+				decodeK16Asm(typ, dec, w, rs, nb, tmp)
 			}
 		})
 		b.Run(fmt.Sprintf("%s/x4", typ), func(b *testing.B) {
