@@ -12,6 +12,9 @@ func transposeK16(src, dst *byte)
 func decK16Q4_K(w *byte, wstride, nb int, dst *byte)
 
 //go:noescape
+func decK16Q6_K(w *byte, wstride, nb int, dst *byte)
+
+//go:noescape
 func gemmK16Q4_Kx1(w, x *byte, xstride, nb int, out *float32, ostride int)
 
 //go:noescape
@@ -58,13 +61,15 @@ func transposeK16Asm(src, dst []byte) {
 	transposeK16(&src[0], &dst[0])
 }
 
-// decodeK16Asm is decodeK16 with the selected kernels: q4_K entirely in
-// assembly (decK16Q4_K), q6_K with the assembly transpose.
+// decodeK16Asm is decodeK16 in one assembly pass (decK16Q4_K, decK16Q6_K).
 func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int, tmp []byte) {
-	if t == weights.TypeQ4_K {
-		_, _ = dst[nb*k16BlockSize-1], w[15*wstride+nb*144-1]
+	_, _ = dst[nb*k16BlockSize-1], w[15*wstride+nb*t.TypeSize()-1]
+	switch t {
+	case weights.TypeQ4_K:
 		decK16Q4_K(&w[0], wstride, nb, &dst[0])
-		return
+	case weights.TypeQ6_K:
+		decK16Q6_K(&w[0], wstride, nb, &dst[0])
+	default:
+		decodeK16(t, dst, w, wstride, nb, tmp, transposeK16Asm)
 	}
-	decodeK16(t, dst, w, wstride, nb, tmp, transposeK16Asm)
 }

@@ -156,6 +156,110 @@ kddone:
 	VZEROUPPER
 	RET
 
+// shK16: VPSRLVW counts [0 x16 | 2 x16] and [4 x16 | 6 x16]: the q6_K high
+// bit pairs of the four 32-element quarters of a half block.
+DATA shK16<>+0(SB)/8, $0
+DATA shK16<>+8(SB)/8, $0
+DATA shK16<>+16(SB)/8, $0
+DATA shK16<>+24(SB)/8, $0
+DATA shK16<>+32(SB)/8, $0x0002000200020002
+DATA shK16<>+40(SB)/8, $0x0002000200020002
+DATA shK16<>+48(SB)/8, $0x0002000200020002
+DATA shK16<>+56(SB)/8, $0x0002000200020002
+DATA shK16<>+64(SB)/8, $0x0004000400040004
+DATA shK16<>+72(SB)/8, $0x0004000400040004
+DATA shK16<>+80(SB)/8, $0x0004000400040004
+DATA shK16<>+88(SB)/8, $0x0004000400040004
+DATA shK16<>+96(SB)/8, $0x0006000600060006
+DATA shK16<>+104(SB)/8, $0x0006000600060006
+DATA shK16<>+112(SB)/8, $0x0006000600060006
+DATA shK16<>+120(SB)/8, $0x0006000600060006
+GLOBL shK16<>(SB), RODATA|NOPTR, $128
+
+// Q6HALF unpacks half h of the q6_K block at R8 (ql bytes 64h.., qh bytes
+// 128+32h..) into elements 128h..128h+127 and scatters them to slices
+// 32h..32h+31 of the row at R9.
+#define Q6HALF(h) \
+	VMOVDQU64       (64*h)(R8), Z0; \
+	VBROADCASTI64X4 (128+32*h)(R8), Z1; \
+	VPANDD          Z29, Z0, Z2; \
+	VPSRLVW         Z24, Z1, Z3; \
+	VPANDD          Z28, Z3, Z3; \
+	VPSLLW          $4, Z3, Z3; \
+	VPORD           Z3, Z2, Z2; \
+	VPSRLW          $4, Z0, Z0; \
+	VPANDD          Z29, Z0, Z0; \
+	VPSRLVW         Z25, Z1, Z3; \
+	VPANDD          Z28, Z3, Z3; \
+	VPSLLW          $4, Z3, Z3; \
+	VPORD           Z3, Z0, Z0; \
+	KXNORW          K1, K1, K1; \
+	VPSCATTERDD     Z2, K1, (2048*h)(R9)(Z20*1); \
+	KXNORW          K1, K1, K1; \
+	VPSCATTERDD     Z0, K1, (2048*h+1024)(R9)(Z20*1)
+
+// func decK16Q6_K(w *byte, wstride, nb int, dst *byte)
+// decodeK16 for q6_K in one pass: per half block, the low nibbles and the
+// high bit pairs (per-quarter word shifts) give elements in order, as
+// dequantize_row_q6_K lays them out; the int8 scales are sign-extended and
+// scattered to SC, M and DMIN are cleared, d is parked as f16 and
+// converted after the 16 rows.
+TEXT ·decK16Q6_K(SB), NOSPLIT, $0-32
+	MOVQ         w+0(FP), SI
+	MOVQ         wstride+8(FP), R14
+	MOVQ         nb+16(FP), CX
+	MOVQ         dst+24(FP), DI
+	VMOVDQU32    idxK16<>(SB), Z20
+	VMOVDQU64    shK16<>+0(SB), Z24
+	VMOVDQU64    shK16<>+64(SB), Z25
+	MOVL         $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z29
+	MOVL         $0x03030303, AX
+	VPBROADCASTD AX, Z28
+	VPXORD       Z30, Z30, Z30
+	TESTQ        CX, CX
+	JLE          k6ddone
+
+k6dsb:
+	MOVQ      SI, R8
+	MOVQ      DI, R9
+	MOVQ      DI, R10
+	VMOVDQU64 Z30, 5120(DI)
+	VMOVDQU64 Z30, 5184(DI)
+	VMOVDQU64 Z30, 5248(DI)
+	VMOVDQU64 Z30, 5312(DI)
+	VMOVDQU64 Z30, 5376(DI)
+	VMOVDQU64 Z30, 5440(DI)
+	VMOVDQU64 Z30, 5504(DI)
+	VMOVDQU64 Z30, 5568(DI)
+	VMOVDQU64 Z30, 5696(DI)
+
+k6drow:
+	Q6HALF(0)
+	Q6HALF(1)
+	VPMOVSXBD   192(R8), Z8
+	KXNORW      K1, K1, K1
+	VPSCATTERDD Z8, K1, 4096(R9)(Z20*1)
+	MOVW        208(R8), AX
+	MOVW        AX, 5632(R10)
+	ADDQ        R14, R8
+	ADDQ        $4, R9
+	ADDQ        $2, R10
+	LEAQ        32(DI), AX
+	CMPQ        R10, AX
+	JNE         k6drow
+
+	VCVTPH2PS 5632(DI), Z10
+	VMOVUPS   Z10, 5632(DI)
+	ADDQ      $210, SI
+	ADDQ      $5760, DI
+	DECQ      CX
+	JNZ       k6dsb
+
+k6ddone:
+	VZEROUPPER
+	RET
+
 // KGRP loads group g's 4 slices (16 elements of the 16 rows) into Z0..Z3
 // and its 16 int32 scales into Z4.
 #define KGRP(g) \
