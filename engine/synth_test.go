@@ -8,6 +8,8 @@ import (
 	"os"
 	"testing"
 
+	"golang.org/x/sys/cpu"
+
 	"dayi/benchmarks/synth"
 	"dayi/weights"
 )
@@ -121,11 +123,13 @@ func TestSynthOwnBackend(t *testing.T) {
 // 256, quantized to Q4_K_M by our quantizer exactly as llama-quantize would
 // (13 q4_K, 3 q6_K), must give llama.cpp's first-position top-10 ids (the
 // same ten; order may differ only between ids llama.cpp itself puts within
-// the logit tolerance). Measured: the 5- and 14-token prompts agree within
-// 1.5e-6 in exact order; the 23-token Chinese prompt within 0.027 with three
-// adjacent near-ties swapped (the same for every prefill bucket size, so it
-// is on llama.cpp's side of the batch: likely its repacked Q4_K GEMM order).
-// Known gap, noted on the kernels issue.
+// the logit tolerance). For prompts llama.cpp runs q4_K through its repacked
+// GEMM (ggml-cpu repack.cpp, another float order than vec_dot); dayi's
+// 16-row prefill kernels (kernels/gemmk16.go, AVX-512 VNNI) use that order,
+// and then all three prompts agree within 1e-6 (measured max 1.4e-6), so the
+// tolerance is 1e-4 there. Without those kernels prefill keeps vec_dot's
+// order and the 23-token Chinese prompt differs by up to 0.027, with three
+// adjacent near-ties swapped: tolerance 0.05.
 func TestSynthKQuantTop10(t *testing.T) {
 	spec, err := synth.Preset("tiny-llama-k")
 	if err != nil {
@@ -179,7 +183,10 @@ func TestSynthKQuantTop10(t *testing.T) {
 		if len(top) < 10 {
 			t.Fatalf("%q: reference has %d top ids", c.Prompt, len(top))
 		}
-		const tol = 0.05
+		tol := 0.05
+		if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW {
+			tol = 1e-4
+		}
 		worst := 0.0
 		ours := map[int32]bool{}
 		for _, id := range topIDs(logits, 10) {

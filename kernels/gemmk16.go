@@ -113,39 +113,50 @@ func packK16(dst, x []byte, nb int, t weights.Type) {
 
 // gemmK16Go is the twin of the gemmK16 kernels: the decoded group w (nb
 // super-blocks) times ncols packed activation rows x + c*xstride; column
-// c's 16 results go to out[c*ostride:].
+// c's 16 results go to out[c*ostride:]. q6_K folds each super-block into
+// one accumulator; q4_K folds each 64-element chunk into two (acc and
+// acc_min, subtracted at the end), in the order of llama.cpp's repacked
+// q4_K GEMM, which is what llama.cpp itself runs for batches on x86.
 func gemmK16Go(t weights.Type, w, x []byte, xstride, nb, ncols int, out []float32, ostride int) {
 	le := binary.LittleEndian
+	chunk := 16 // groups per float fold: the whole super-block
+	if t == weights.TypeQ4_K {
+		chunk = 4
+	}
 	for c := 0; c < ncols; c++ {
-		var acc [w16Rows]float32
+		var acc, accm [w16Rows]float32
 		for b := 0; b < nb; b++ {
 			wb := w[b*k16BlockSize : (b+1)*k16BlockSize]
 			xb := x[c*xstride+b*k16X : c*xstride+(b+1)*k16X]
 			dx := math.Float32frombits(le.Uint32(xb[352:]))
 			for r := 0; r < w16Rows; r++ {
-				var isum, imin int32
-				for g := 0; g < 16; g++ {
-					s := int32(le.Uint32(xb[256+4*g:]))
-					for e := 0; e < 16; e++ {
-						sl := 4*g + e/4
-						s += int32(wb[k16Q+64*sl+4*r+e%4]) * int32(int8(xb[16*g+e]))
-					}
-					isum += s * int32(le.Uint32(wb[k16SC+64*g+4*r:]))
-				}
-				for j := 0; j < 8; j++ {
-					m := le.Uint32(wb[k16M+64*j+4*r:])
-					p := le.Uint32(xb[320+4*j:])
-					imin += int32(int16(m))*int32(int16(p)) + int32(int16(m>>16))*int32(int16(p>>16))
-				}
 				dw := math.Float32frombits(le.Uint32(wb[k16D+4*r:]))
-				acc[r] = fma32(float32(isum), dw*dx, acc[r])
-				if t == weights.TypeQ4_K {
-					dm := math.Float32frombits(le.Uint32(wb[k16DM+4*r:]))
-					acc[r] = fma32(-float32(imin), dm*dx, acc[r])
+				dm := math.Float32frombits(le.Uint32(wb[k16DM+4*r:]))
+				for g0 := 0; g0 < 16; g0 += chunk {
+					var isum, imin int32
+					for g := g0; g < g0+chunk; g++ {
+						s := int32(le.Uint32(xb[256+4*g:]))
+						for e := 0; e < 16; e++ {
+							sl := 4*g + e/4
+							s += int32(wb[k16Q+64*sl+4*r+e%4]) * int32(int8(xb[16*g+e]))
+						}
+						isum += s * int32(le.Uint32(wb[k16SC+64*g+4*r:]))
+					}
+					for j := g0 / 2; j < (g0+chunk)/2; j++ {
+						m := le.Uint32(wb[k16M+64*j+4*r:])
+						p := le.Uint32(xb[320+4*j:])
+						imin += int32(int16(m))*int32(int16(p)) + int32(int16(m>>16))*int32(int16(p>>16))
+					}
+					acc[r] = fma32(float32(isum), dw*dx, acc[r])
+					if t == weights.TypeQ4_K {
+						accm[r] = fma32(float32(imin), dm*dx, accm[r])
+					}
 				}
 			}
 		}
-		copy(out[c*ostride:c*ostride+w16Rows], acc[:])
+		for r := range acc {
+			out[c*ostride+r] = acc[r] - accm[r]
+		}
 	}
 }
 
