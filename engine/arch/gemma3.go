@@ -2,6 +2,7 @@ package arch
 
 import (
 	"math"
+	"sync"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -91,13 +92,41 @@ func (m *gemma3) check() error {
 	return nil
 }
 
-// geluF16 is ggml-cpu's default GELU: a table of f16 results indexed by the
-// f16-rounded input (GGML_GELU_FP16 in ggml-cpu/vec.h), emulated by rounding
-// the input and the output to f16 around the tanh formula.
-func geluF16(x *Node) *Node {
-	r := func(v *Node) *Node { return graph.ConvertDType(graph.ConvertDType(v, dtypes.Float16), dtypes.Float32) }
-	return r(GeLUTanh(r(x)))
+// geglu is llama.cpp's fused GeGLU (ggml_geglu_split → ggml-cpu vec.h
+// ggml_vec_geglu_f32 with GGML_GELU_FP16): gelu(x)·g where gelu is looked up
+// in a table of f16 results indexed by the f16-rounded input, except that
+// x ≤ -10 gives 0 and x ≥ 10 gives x·g. Looking the table up (one gather)
+// is both exact and ~10x cheaper than evaluating the tanh formula around
+// two f16 roundings per element (~30 % of a gemma3 prefill).
+func geglu(x, g *Node) *Node {
+	gr := x.Graph()
+	h := graph.Bitcast(graph.ConvertDType(x, dtypes.Float16), dtypes.Uint16)
+	idx := graph.ExpandAxes(graph.ConvertDType(h, dtypes.Int32), -1)
+	t := graph.Gather(graph.Const(gr, geluTable()), idx)
+	lo := graph.LessOrEqual(x, graph.Scalar(gr, x.DType(), -10))
+	hi := graph.GreaterOrEqual(x, graph.Scalar(gr, x.DType(), 10))
+	y := graph.Where(lo, graph.ZerosLike(x), graph.Where(hi, x, t))
+	return graph.Mul(y, g)
 }
+
+// geluTable is ggml_table_gelu_f16 as float32: for every f16 bit pattern i,
+// f16(ggml_gelu_f32(f32(i))), where ggml_gelu_f32(x) = 0.5f·x·(1 +
+// tanhf(SQRT_2_OVER_PI·x·(1 + GELU_COEF_A·x·x))) in float32, evaluated in
+// C's left-to-right order (ggml-cpu vec.h; the table is filled in
+// ggml_cpu_init). The explicit float32 conversions keep Go from fusing the
+// products into FMAs.
+var geluTable = sync.OnceValue(func() []float32 {
+	const coefA, sqrt2OverPi = float32(0.044715), float32(0.79788456080286535587989211986876)
+	t := make([]float32, 1<<16)
+	for i := range t {
+		x := weights.FP16ToFP32(uint16(i))
+		inner := float32(float32(sqrt2OverPi*x) * float32(1+float32(float32(coefA*x)*x)))
+		th := float32(math.Tanh(float64(inner)))
+		y := float32(float32(0.5*x) * float32(1+th))
+		t[i] = weights.FP16ToFP32(weights.FP32ToFP16(y))
+	}
+	return t
+})
 
 // Forward is the gemma3 decoder stack.
 func (m *gemma3) Forward(c *Ctx) *Node {
@@ -121,7 +150,7 @@ func (m *gemma3) Forward(c *Ctx) *Node {
 		att = c.RMSNorm(c.Linear(att, b.O), b.PostAttnNorm)
 		x = graph.Add(x, att)
 		n = c.RMSNorm(x, b.FFNNorm)
-		ff := graph.Mul(geluF16(c.Linear(n, b.Gate)), c.Linear(n, b.Up))
+		ff := geglu(c.Linear(n, b.Gate), c.Linear(n, b.Up))
 		x = graph.Add(x, c.RMSNorm(c.Linear(ff, b.Down), b.PostFFNNorm))
 	}
 	return x

@@ -618,7 +618,37 @@ func (f *Function) Gather(operand, startIndices backends.Value, indexVectorAxis 
 		d.sliceOutStr[a] = outStr[offsetOutputAxes[j]]
 		j++
 	}
-	out := f.newNode(backends.OpTypeGather, shape, execGather, op, ind)
+	exec := execGather
+	if op.shape.Rank() == 1 && len(offsetOutputAxes) == 0 && ind.shape.Size() == shape.Size() {
+		exec = execGatherTable // a lookup table: one index per output element
+	}
+	out := f.newNode(backends.OpTypeGather, shape, exec, op, ind)
 	out.data = d
 	return out, nil
+}
+
+// execGatherTable is Gather from a 1-D operand with one index per output
+// element, out[i] = op[clamp(idx[i])]: a table lookup such as gemma3's
+// GELU table (engine/arch), which the general loop runs ~10x slower.
+func execGatherTable(_ *state, n *node, ins []*Buffer, out *Buffer) error {
+	op, idx := ins[0], ins[1]
+	es := n.shape.DType.Size()
+	size := len(op.raw) / es
+	if size == 0 {
+		return nil
+	}
+	if t, ok := op.flat.([]float32); ok {
+		if ix, ok := idx.flat.([]int32); ok {
+			o := out.flat.([]float32)
+			for i, v := range ix {
+				o[i] = t[clampInt(int(v), 0, size-1)]
+			}
+			return nil
+		}
+	}
+	for i := 0; i*es < len(out.raw); i++ {
+		v := clampInt(readIndex(idx, i), 0, size-1)
+		copy(out.raw[i*es:(i+1)*es], op.raw[v*es:(v+1)*es])
+	}
+	return nil
 }
