@@ -960,9 +960,9 @@ func logisticRef(v float32) float32 {
 // branches compute from e = exp(-|x|) over the same denominator 1+e, so
 // logisticF32 evaluates e with a table-driven exp (P. T. P. Tang,
 // "Table-driven implementation of the exponential function in IEEE
-// floating-point arithmetic", ACM TOMS 15(2), 1989: e^y = 2^(k/64)·e^r with
-// |r| <= ln2/128, a 64-entry table of 2^(j/64) and a degree-6 polynomial)
-// and picks the numerator (1 or e) without a branch.
+// floating-point arithmetic", ACM TOMS 15(2), 1989: e^y = 2^(k/256)·e^r
+// with |r| <= ln2/512, a 256-entry table of 2^(j/256) and a degree-5
+// polynomial) and picks the numerator (1 or e) without a branch.
 //
 // That exp is within a few float64 ulps of math.Exp, not always equal to
 // it, so the float64 quotient may differ from logisticRef's in its last
@@ -973,12 +973,12 @@ func logisticRef(v float32) float32 {
 // rounding test in the manner of Ziv's correctly rounded libm), so every
 // float32 result equals logisticRef's: par_internal_test.go checks the exp
 // error bound and compares the results over tens of millions of inputs, and
-// over every float32 with DAYI_EXHAUSTIVE=1.
+// over every float32 with DAYI_EXHAUSTIVE=1 (done for this commit).
 const (
-	expTabBits = 6
+	expTabBits = 8
 	expTabN    = 1 << expTabBits
-	// ln2/64 split so that k·ln2HiN is exact for |k| < 2^20.
-	ln2HiN  = 0x1.62e42ffp-7
+	// ln2/256 split so that k·ln2HiN is exact for |k| < 2^20.
+	ln2HiN  = 0x1.62e42ffp-9
 	ln2LoN  = math.Ln2/expTabN - ln2HiN
 	invLn2N = expTabN / math.Ln2
 	// logisticFastMin: below -87 e^y (and a negative input's result) leaves
@@ -986,12 +986,12 @@ const (
 	logisticFastMin = -87
 	// logisticGuard is the distance, in float64 ulps, from a float32
 	// rounding boundary within which the exact formula is used: far above
-	// the measured error of the fast quotient (<= 4 ulps, see
+	// the measured error of the fast quotient (a few ulps, see
 	// TestFastExpErrorBound).
 	logisticGuard = 1 << 8
 )
 
-// expTab[j] = 2^(j/64), an immutable table.
+// expTab[j] = 2^(j/256), an immutable table.
 var expTab = func() (t [expTabN]float64) {
 	for j := range t {
 		t[j] = math.Exp2(float64(j) / expTabN)
@@ -999,45 +999,82 @@ var expTab = func() (t [expTabN]float64) {
 	return t
 }()
 
-// expNeg returns e^y for -87 <= y <= 0 within a few ulps (see above).
-func expNeg(y float64) float64 {
-	// k = y·64/ln2 rounded to nearest by the 1.5·2^52 shifter (no rounding
-	// instruction needed).
-	const shifter = 0x1.8p52
-	kf := (y*invLn2N + shifter) - shifter
-	k := int64(kf)
-	r := (y - kf*ln2HiN) - kf*ln2LoN
-	// e^r - 1 by its Taylor series to r^6 (|r| <= 0.0055: the r^7 term is
-	// below 2^-60).
-	p := r * (1 + r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
-	t := expTab[k&(expTabN-1)]
-	e := t + t*p
-	// Multiply by 2^(k>>6) through the exponent field: the result stays a
-	// normal float64 for y >= -87.
-	return math.Float64frombits(math.Float64bits(e) + uint64(k>>expTabBits)<<52)
+// expNegAbs sets e[i] = e^-|x[i]| within a few ulps of math.Exp (see
+// above) for normal float32 x[i] with |x[i]| <= 87; other inputs give
+// e^-87 or a meaningless value that callers must not use.
+func expNegAbs(x []float32, e []float64) {
+	const (
+		maxAbs = 0x42ae0000         // math.Float32bits(87) (= -logisticFastMin)
+		rebias = (1023 - 127) << 52 // float32 -> float64 exponent bias
+		// shifter rounds y·256/ln2 to the nearest integer k with no
+		// rounding instruction: (z + 1.5·2^52) - 1.5·2^52.
+		shifter = 0x1.8p52
+	)
+	e = e[:len(x)]
+	for i, v := range x {
+		// y = -|x| as float64, exactly, built on the bits (see logisticF32).
+		ab := min(math.Float32bits(v)&0x7fffffff, maxAbs)
+		y := math.Float64frombits(1<<63 | (uint64(ab)<<29 + rebias))
+		kf := (y*invLn2N + shifter) - shifter
+		k := int64(kf)
+		r := (y - kf*ln2HiN) - kf*ln2LoN
+		// e^r - 1 by its Taylor series to r^5 (|r| <= 0.00136: the r^6
+		// term is below 2^-62), grouped to shorten the dependency chain.
+		r2 := r * r
+		p := r + r2*(1.0/2+r*(1.0/6)) + (r2*r2)*(1.0/24+r*(1.0/120))
+		t := expTab[k&(expTabN-1)]
+		// t·e^r, times 2^(k>>8) through the exponent field: the result
+		// stays a normal float64 for y >= -87.
+		e[i] = math.Float64frombits(math.Float64bits(t+t*p) + uint64(k>>expTabBits)<<52)
+	}
 }
 
 // logisticF32 computes o[i] = logisticRef(x[i]) (bit-identical).
+//
+// It works in blocks: first e = exp(-|x|) for the block, then the
+// quotients. Short independent loops let the CPU overlap many elements'
+// exp and division latencies. The float32<->float64 conversions are done
+// on the bits: CVTSS2SD and CVTSD2SS write only part of their destination
+// register, and that false dependency on its previous value chained each
+// element to the previous one (the loop ran latency-bound, slower than
+// logisticRef).
 func logisticF32(x, o []float32) {
 	o = o[:len(x)]
-	const one = 0x3ff0000000000000 // math.Float64bits(1)
-	for i, v := range x {
-		a := float64(v)
-		y := -math.Abs(a)
-		if !(y >= logisticFastMin) { // also NaN
-			o[i] = logisticRef(v)
-			continue
+	const (
+		one     = 0x3ff0000000000000 // math.Float64bits(1)
+		minNorm = 0x00800000         // smallest normal float32
+		maxAbs  = 0x42ae0000         // math.Float32bits(87) (= -logisticFastMin)
+		rebias  = (1023 - 127) << 52 // float32 -> float64 exponent bias
+		block   = 128
+	)
+	var eb [block]float64
+	for len(x) > 0 {
+		n := min(len(x), block)
+		xs, os, es := x[:n], o[:n], eb[:n]
+		expNegAbs(xs, es)
+		for i, v := range xs {
+			b := math.Float32bits(v)
+			if (b&0x7fffffff)-minNorm > maxAbs-minNorm { // zero, subnormal, |x| > 87, inf, NaN
+				os[i] = logisticRef(v)
+				continue
+			}
+			e := es[i]
+			// Numerator 1 for x >= 0, e for x < 0, selected by the sign bit.
+			neg := -uint64(b >> 31)
+			num := math.Float64frombits(one ^ ((one ^ math.Float64bits(e)) & neg))
+			qb := math.Float64bits(num / (1 + e))
+			// The 29 bits float32 drops; within logisticGuard ulps of
+			// half, the float32 rounding could depend on the exp's last bits.
+			tail := uint32(qb & (1<<29 - 1))
+			if tail-(1<<28-logisticGuard) < 2*logisticGuard {
+				os[i] = logisticRef(v)
+				continue
+			}
+			// Round to float32 on the bits: 2^-126 < q <= 1 and q is not
+			// a tie, so nearest-even rounds up exactly when the tail is
+			// above half (a carry into the exponent is right).
+			os[i] = math.Float32frombits(uint32(qb>>29-rebias>>29) + tail>>28)
 		}
-		e := expNeg(y)
-		// Numerator 1 for x >= 0, e for x < 0, selected by the sign bit
-		// (x = -0 takes e = 1: the same 1/2).
-		neg := -(math.Float64bits(a) >> 63)
-		num := math.Float64frombits(one ^ ((one ^ math.Float64bits(e)) & neg))
-		q := num / (1 + e)
-		if uint32(math.Float64bits(q)&(1<<29-1))-(1<<28-logisticGuard) < 2*logisticGuard {
-			o[i] = logisticRef(v) // near a float32 rounding boundary
-			continue
-		}
-		o[i] = float32(q)
+		x, o = x[n:], o[n:]
 	}
 }
