@@ -60,3 +60,5 @@ func transposeK16Asm(src, dst []byte) { transposeK16Go(src, dst) }
 func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int, tmp []byte) {
 	decodeK16(t, dst, w, wstride, nb, tmp, transposeK16Go)
 }
+
+func siluV16(v *float32, n16 int) {}

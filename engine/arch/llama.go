@@ -108,7 +108,7 @@ func (m *llama) Forward(c *Ctx) *Node {
 		att := c.Attention(l, q, k, v, false)
 		x = graph.Add(x, c.Linear(att, b.O))
 		n = c.RMSNorm(x, b.FFNNorm)
-		ff := graph.Mul(SiLU(c.Linear(n, b.Gate)), c.Linear(n, b.Up))
+		ff := graph.Mul(c.LinearSiLU(n, b.Gate), c.Linear(n, b.Up))
 		x = graph.Add(x, c.Linear(ff, b.Down))
 	}
 	return x

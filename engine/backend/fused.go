@@ -89,9 +89,7 @@ func applyActivation(act backends.ActivationType, v []float32) {
 			v[i] = max(x, 0)
 		}
 	case backends.ActivationSilu:
-		for i, x := range v {
-			v[i] = x / (1 + float32(math.Exp(float64(-x))))
-		}
+		kernels.SiLURow(v) // llama.cpp's ggml_vec_swiglu_f32 numerics, per row
 	case backends.ActivationTanh:
 		for i, x := range v {
 			v[i] = float32(math.Tanh(float64(x)))
@@ -245,6 +243,10 @@ func execQDense(st *state, n *node, ins []*Buffer, out *Buffer) error {
 		}
 	} else {
 		dequantMatMul(st, n, d, w, x, o)
+	}
+	if !d.hasBias && d.act == backends.ActivationSilu {
+		st.e.b.kern.SiLURows(o[:d.M*d.N], d.N)
+		return nil
 	}
 	if d.hasBias || d.act != backends.ActivationNone {
 		for m := 0; m < d.M; m++ {
