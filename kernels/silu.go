@@ -14,11 +14,11 @@ import "math"
 
 // Constants of ggml_v_expf (ggml-cpu vec.h, AVX-512 branch).
 const (
-	vExpShift = 0x1.8p23          // round-to-integer shifter
-	vExpLog2e = 0x1.715476p+0     // 1/ln 2
-	vExpLn2Hi = 0x1.62e4p-1       // ln 2, high part
-	vExpLn2Lo = 0x1.7f7d1cp-20    // ln 2, low part
-	vExpC1    = 0x1.ffffecp-1     // polynomial, degree 1..5
+	vExpShift = 0x1.8p23       // round-to-integer shifter
+	vExpLog2e = 0x1.715476p+0  // 1/ln 2
+	vExpLn2Hi = 0x1.62e4p-1    // ln 2, high part
+	vExpLn2Lo = 0x1.7f7d1cp-20 // ln 2, low part
+	vExpC1    = 0x1.ffffecp-1  // polynomial, degree 1..5
 	vExpC2    = 0x1.fffdb6p-2
 	vExpC3    = 0x1.555e66p-3
 	vExpC4    = 0x1.573e2ep-5
