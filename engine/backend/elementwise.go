@@ -999,10 +999,14 @@ var expTab = func() (t [expTabN]float64) {
 	return t
 }()
 
-// expNegAbs sets e[i] = e^-|x[i]| within a few ulps of math.Exp (see
+// expNegAbsGo sets e[i] = e^-|x[i]| within a few ulps of math.Exp (see
 // above) for normal float32 x[i] with |x[i]| <= 87; other inputs give
-// e^-87 or a meaningless value that callers must not use.
-func expNegAbs(x []float32, e []float64) {
+// e^-87 or a meaningless value that callers must not use. It is the
+// reference for the assembly twin (par_exp_amd64.s), which performs the
+// same IEEE operations in the same order, so the two agree bit for bit:
+// the explicit float64 conversions forbid the compiler to fuse a product
+// and a sum into an FMA (Go spec, "Floating-point operators").
+func expNegAbsGo(x []float32, e []float64) {
 	const (
 		maxAbs = 0x42ae0000         // math.Float32bits(87) (= -logisticFastMin)
 		rebias = (1023 - 127) << 52 // float32 -> float64 exponent bias
@@ -1015,17 +1019,19 @@ func expNegAbs(x []float32, e []float64) {
 		// y = -|x| as float64, exactly, built on the bits (see logisticF32).
 		ab := min(math.Float32bits(v)&0x7fffffff, maxAbs)
 		y := math.Float64frombits(1<<63 | (uint64(ab)<<29 + rebias))
-		kf := (y*invLn2N + shifter) - shifter
+		kf := (float64(y*invLn2N) + shifter) - shifter
 		k := int64(kf)
-		r := (y - kf*ln2HiN) - kf*ln2LoN
+		r := (y - float64(kf*ln2HiN)) - float64(kf*ln2LoN)
 		// e^r - 1 by its Taylor series to r^5 (|r| <= 0.00136: the r^6
 		// term is below 2^-62), grouped to shorten the dependency chain.
 		r2 := r * r
-		p := r + r2*(1.0/2+r*(1.0/6)) + (r2*r2)*(1.0/24+r*(1.0/120))
+		a := float64(r2 * (1.0/2 + float64(r*(1.0/6))))
+		b := float64((r2 * r2) * (1.0/24 + float64(r*(1.0/120))))
+		p := (r + a) + b
 		t := expTab[k&(expTabN-1)]
 		// t·e^r, times 2^(k>>8) through the exponent field: the result
 		// stays a normal float64 for y >= -87.
-		e[i] = math.Float64frombits(math.Float64bits(t+t*p) + uint64(k>>expTabBits)<<52)
+		e[i] = math.Float64frombits(math.Float64bits(t+float64(t*p)) + uint64(k>>expTabBits)<<52)
 	}
 }
 
