@@ -2,10 +2,12 @@ package arch
 
 import (
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"dayi/weights"
 )
@@ -98,15 +100,22 @@ func (m *gemma3) check() error {
 // x ≤ -10 gives 0 and x ≥ 10 gives x·g. Looking the table up (one gather)
 // is both exact and ~10x cheaper than evaluating the tanh formula around
 // two f16 roundings per element (~30 % of a gemma3 prefill).
-func geglu(x, g *Node) *Node {
+// table is geluTableConst's node, made once per graph.
+func geglu(x, g, table *Node) *Node {
 	gr := x.Graph()
 	h := graph.Bitcast(graph.ConvertDType(x, dtypes.Float16), dtypes.Uint16)
 	idx := graph.ExpandAxes(graph.ConvertDType(h, dtypes.Int32), -1)
-	t := graph.Gather(graph.Const(gr, geluTable()), idx)
+	t := graph.Gather(table, idx)
 	lo := graph.LessOrEqual(x, graph.Scalar(gr, x.DType(), -10))
 	hi := graph.GreaterOrEqual(x, graph.Scalar(gr, x.DType(), 10))
 	y := graph.Where(lo, graph.ZerosLike(x), graph.Where(hi, x, t))
 	return graph.Mul(y, g)
+}
+
+// geluTableConst puts geluTable in graph g as one constant (built from a flat
+// tensor: graph.Const's reflection walk over 65536 values took ~10 ms).
+func geluTableConst(g *graph.Graph) *Node {
+	return graph.ConstTensor(g, tensors.FromFlatDataAndDimensions(slices.Clone(geluTable()), 1<<16))
 }
 
 // geluTable is ggml_table_gelu_f16 as float32: for every f16 bit pattern i,
@@ -132,6 +141,7 @@ var geluTable = sync.OnceValue(func() []float32 {
 func (m *gemma3) Forward(c *Ctx) *Node {
 	h := m.h
 	x := graph.MulScalar(c.X, float64(h.EmbedScale))
+	gelu := geluTableConst(c.G)
 	for l := range m.Blocks {
 		b := &m.Blocks[l]
 		kv := h.KVHeads[l]
@@ -150,7 +160,7 @@ func (m *gemma3) Forward(c *Ctx) *Node {
 		att = c.RMSNorm(c.Linear(att, b.O), b.PostAttnNorm)
 		x = graph.Add(x, att)
 		n = c.RMSNorm(x, b.FFNNorm)
-		ff := geglu(c.Linear(n, b.Gate), c.Linear(n, b.Up))
+		ff := geglu(c.Linear(n, b.Gate), c.Linear(n, b.Up), gelu)
 		x = graph.Add(x, c.RMSNorm(c.Linear(ff, b.Down), b.PostFFNNorm))
 	}
 	return x
