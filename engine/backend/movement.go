@@ -51,15 +51,21 @@ func makeStrided(outDims, inStr []int, offset int) *strided {
 }
 
 func copyStrided[T any](s *strided, offset int, in, out []T) {
-	if len(s.dims) == 0 {
+	copyStridedDims(s.dims, s.inStr, offset, in, out)
+}
+
+// copyStridedDims is copyStrided over explicit (collapsed) dims and input
+// strides, so that a parallel chunk can pass a slab of the outermost axis.
+func copyStridedDims[T any](dims, inStr []int, offset int, in, out []T) {
+	if len(dims) == 0 {
 		if len(out) > 0 {
 			out[0] = in[offset]
 		}
 		return
 	}
-	last := len(s.dims) - 1
-	inner, is := s.dims[last], s.inStr[last]
-	if len(s.dims) == 1 {
+	last := len(dims) - 1
+	inner, is := dims[last], inStr[last]
+	if len(dims) == 1 {
 		if is == 1 {
 			copy(out, in[offset:offset+inner])
 			return
@@ -88,11 +94,11 @@ func copyStrided[T any](s *strided, offset int, in, out []T) {
 		k := last - 1
 		for ; k >= 0; k-- {
 			idx[k]++
-			ii += s.inStr[k]
-			if idx[k] < s.dims[k] {
+			ii += inStr[k]
+			if idx[k] < dims[k] {
 				break
 			}
-			ii -= s.inStr[k] * idx[k]
+			ii -= inStr[k] * idx[k]
 			idx[k] = 0
 		}
 		if k < 0 {
@@ -103,25 +109,51 @@ func copyStrided[T any](s *strided, offset int, in, out []T) {
 
 // copyStridedRaw dispatches copyStrided on the element size.
 func copyStridedRaw(s *strided, offset int, es int, in, out []byte) {
+	copyStridedDimsRaw(s.dims, s.inStr, offset, es, in, out)
+}
+
+func copyStridedDimsRaw(dims, inStr []int, offset int, es int, in, out []byte) {
 	switch es {
 	case 1:
-		copyStrided(s, offset, in, out)
+		copyStridedDims(dims, inStr, offset, in, out)
 	case 2:
-		copyStrided(s, offset, viewAs[uint16](in), viewAs[uint16](out))
+		copyStridedDims(dims, inStr, offset, viewAs[uint16](in), viewAs[uint16](out))
 	case 4:
-		copyStrided(s, offset, viewAs[uint32](in), viewAs[uint32](out))
+		copyStridedDims(dims, inStr, offset, viewAs[uint32](in), viewAs[uint32](out))
 	case 8:
-		copyStrided(s, offset, viewAs[uint64](in), viewAs[uint64](out))
+		copyStridedDims(dims, inStr, offset, viewAs[uint64](in), viewAs[uint64](out))
 	}
 }
 
-func execStrided(_ *state, n *node, ins []*Buffer, out *Buffer) error {
+// execStrided runs Slice, Transpose and BroadcastInDim; large ones (RoPE's
+// slices of a prefill's Q/K) are split over the outermost collapsed axis.
+func execStrided(st *state, n *node, ins []*Buffer, out *Buffer) error {
 	s := n.data.(*strided)
 	if len(out.raw) == 0 {
 		return nil
 	}
-	copyStridedRaw(s, s.offset, n.shape.DType.Size(), ins[0].raw, out.raw)
+	if len(s.dims) == 0 {
+		copyStridedRaw(s, s.offset, n.shape.DType.Size(), ins[0].raw, out.raw)
+		return nil
+	}
+	inner := n.shape.Size() / s.dims[0] // elements per outermost step
+	parallel(st, n, ins, out, s.dims[0], max(1, parMinCheap/inner), max(1, parBlock/inner), stridedChunk)
 	return nil
+}
+
+// stridedChunk copies the outermost steps [lo, hi) of a strided op.
+func stridedChunk(n *node, ins []*Buffer, out *Buffer, lo, hi int) {
+	s := n.data.(*strided)
+	if lo >= hi {
+		return
+	}
+	es := n.shape.DType.Size()
+	inner := n.shape.Size() / s.dims[0]
+	var dims [16]int
+	copy(dims[:], s.dims)
+	dims[0] = hi - lo
+	copyStridedDimsRaw(dims[:len(s.dims)], s.inStr, s.offset+lo*s.inStr[0], es, ins[0].raw,
+		out.raw[lo*inner*es:hi*inner*es])
 }
 
 func (f *Function) stridedNode(op backends.OpType, x *node, shape shapes.Shape, inStr []int, offset int) (*node, error) {

@@ -102,6 +102,12 @@ func TestParallelMatchesSerial(t *testing.T) {
 				return []*Node{Concatenate([]*Node{in[0], in[1]}, 1), Concatenate([]*Node{in[0], in[1]}, 0),
 					Stack([]*Node{in[0], in[1]}, 2)}
 			}, []any{x, y}},
+			pcase{"Movement/" + tag, func(in []*Node) []*Node {
+				x := in[0]
+				return []*Node{TransposeAllAxes(x, 1, 0), Slice(x, AxisRange(), AxisRange(1, C).Stride(2)),
+					Slice(x, AxisRange(R/2), AxisRange(0, C-1)), BroadcastToDims(in[1], R, C),
+					Reshape(Slice(Reshape(x, R, C, 1), AxisRange(), AxisRange(), AxisRange()), R*C)}
+			}, []any{x, row}},
 			pcase{"Reduce/" + tag, func(in []*Node) []*Node {
 				d := ConvertDType(Square(in[0]), dtypes.Float64)
 				return []*Node{ReduceAndKeep(d, ReduceSum, 1), ReduceMax(in[0], 1), ReduceSum(in[0], 0)}
