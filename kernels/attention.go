@@ -56,7 +56,11 @@ func (p *Pool) Attention(q []float32, T, H, D int, kf32, vf32 []float32, kf16, v
 	at := &p.at
 	*at = attnTask{q: q, T: T, H: H, D: D, kf32: kf32, vf32: vf32, kf16: kf16, vf16: vf16,
 		S: S, Hkv: Hkv, kvLen: kvLen, pos0: pos0, win: window, scale: scale, out: out, p: p}
-	p.run(at, T*H, 1)
+	if T*H*kvLen*D < parallelMinMACs/2 { // q·K and p·V: 2·T·H·kvLen·D MACs
+		at.run(0, T*H, 0)
+	} else {
+		p.run(at, T*H, 1)
+	}
 	*at = attnTask{}
 	return nil
 }

@@ -180,20 +180,32 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 	if (act == actQ8_K || mt.pk || mt.g16 || mt.k16) && len(mt.kdec) < p.threads {
 		mt.kdec = make([][]byte, p.threads)
 	}
+	// Small products run on the calling thread alone: splitting them saves
+	// less than waking or synchronising a worker costs (tiny models, and
+	// the workers can then park instead of spinning).
+	serial := int64(m)*int64(n)*int64(k) < parallelMinMACs
 	if act != actF32 {
 		mt.phase = 0
-		p.run(mt, m, 1)
+		if serial {
+			mt.run(0, m, 0)
+		} else {
+			p.run(mt, m, 1)
+		}
 	}
 	mt.phase = 1
 	grain := 16
 	if m > 1 {
 		grain = 4
 	}
+	units := n
 	if mt.g16 || mt.k16 {
 		// Work units are groups of 16 weight rows (the last may be short).
-		p.run(mt, (n+w16Rows-1)/w16Rows, 1)
+		units, grain = (n+w16Rows-1)/w16Rows, 1
+	}
+	if serial {
+		mt.run(0, units, 0)
 	} else {
-		p.run(mt, n, grain)
+		p.run(mt, units, grain)
 	}
 	*mt = matmulTask{kbs: mt.kbs, kdec: mt.kdec}
 	return nil
@@ -379,6 +391,11 @@ func (mt *matmulTask) runPacked(lo, hi, worker int) {
 		}
 	}
 }
+
+// parallelMinMACs is the size of a matmul (m·n·k) below which it runs on
+// one thread: ~10 µs of work, against ~1 µs to hand half of it to a
+// spinning worker and 50-100 µs to wake a parked one.
+const parallelMinMACs = 1 << 18
 
 // packedDecMinRows is the batch from which prefill unpacks each group of 4
 // q4_0/q8_0 weight rows once per tile (gemm_amd64.s DEC4) instead of in
