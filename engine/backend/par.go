@@ -11,14 +11,19 @@ package backend
 // kernels.Pool; every output element is computed by the same code as in the
 // serial path, so results are identical bit for bit whatever the split.
 
-// Thresholds (output elements) from which an op is split over the pool. A
-// dispatch to spinning workers costs ~1-2 µs on this machine; below
-// parMinCheap elements an Add or a copy costs less than that. Decode-sized
-// ops (one token: 2048-8192 elements) stay serial. Transcendental ops cost
-// ~10 ns per element, so they pay for the dispatch much earlier
-// (BenchmarkElementwise, threads=2; see par_test.go).
+// Thresholds (output elements) from which an op is split over the pool,
+// placed with BenchmarkElementwise (threads=2 against threads=1, on a 2-core
+// VM shared with other jobs). A split costs the dispatch to, and the wait for,
+// the other worker: ~2 µs when it is spinning on an idle core, but 20-30 µs
+// when the machine is oversubscribed and it has to be scheduled again.
+// Cheap ops (a Mul or a convert costs ~0.7 ns per element) still lost at
+// 65536 elements (53 against 47 µs) and won at 262144 (143 against 202 µs),
+// so they split from 2^17: one-token (decode) tensors never do, prefill
+// residuals ([T, 2048]) do from T = 64, feed-forward ones ([T, 8192]) from
+// T = 16. Logistic and the other transcendental ops cost 4-15 ns per
+// element and won from 8192 elements (16 against 29 µs) up.
 const (
-	parMinCheap = 1 << 15
+	parMinCheap = 1 << 17
 	parMinHeavy = 1 << 13
 	// parBlock keeps chunk boundaries on 64-element multiples so that two
 	// workers never write the same cache line (elements are at most 8 bytes).

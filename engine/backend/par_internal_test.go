@@ -69,7 +69,7 @@ func TestParallelDispatchAllocatesNothing(t *testing.T) {
 	defer b.Finalize()
 	st := &state{e: &Executable{b: b}, memo: make([]any, 1)}
 	n := &node{id: 0}
-	x := make([]float32, 1<<16)
+	x := make([]float32, 2*parMinCheap)
 	body := func(_ *node, _ []*Buffer, _ *Buffer, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			x[i]++

@@ -22,9 +22,9 @@ func tensorBytes(t *tensors.Tensor) []byte {
 }
 
 // parShapes straddle the parallel thresholds (8 Ki elements for
-// transcendental ops, 32 Ki for cheap ones) with odd sizes so that chunks
+// transcendental ops, 128 Ki for cheap ones) with odd sizes so that chunks
 // end mid-row, plus one prefill-sized tensor.
-var parShapes = [][2]int{{1, 8191}, {1, 8192}, {3, 2731}, {1, 32767}, {128, 256}, {7, 4683}, {129, 2048}, {513, 257}}
+var parShapes = [][2]int{{1, 8191}, {1, 8192}, {3, 2731}, {1, 131071}, {512, 256}, {7, 18725}, {129, 2048}, {513, 257}}
 
 // TestParallelMatchesSerial runs large elementwise, convert, concat and
 // reduce graphs on 2 and 3 threads and requires the bytes of the
@@ -164,7 +164,7 @@ func BenchmarkElementwise(b *testing.B) {
 		}},
 	}
 	for _, o := range ops {
-		for _, size := range []int{2048, 8192, 32768, 128 * 2048, 128 * 8192} {
+		for _, size := range []int{2048, 8192, 16384, 32768, 65536, 128 * 2048, 128 * 8192} {
 			for _, threads := range []int{1, 2} {
 				b.Run(fmt.Sprintf("%s/n=%d/t%d", o.name, size, threads), func(b *testing.B) {
 					be, err := backend.NewBackend(fmt.Sprintf("threads=%d", threads))
