@@ -3,8 +3,6 @@ package kernels
 import (
 	"encoding/binary"
 	"math"
-
-	"dayi/weights"
 )
 
 // Prefill of q4_0/q8_0 weights on 16-row interleaved tiles.
@@ -42,21 +40,29 @@ const (
 	w16Rows      = 16
 	w16BlockSize = 8*64 + w16Rows*4
 	x40BlockSize = 40
+	q5_0Size     = 22 // f16 d, u32 qh, 16 bytes qs
 )
 
-// decode16 decodes nb blocks of the 16 weight rows w + r*wstride (q4_0 or
-// q8_0 as blockBytes says) into dst (nb*w16BlockSize bytes).
+// decode16 decodes nb blocks of the 16 weight rows w + r*wstride (q4_0,
+// q5_0 or q8_0 as blockBytes says; q5_0's u = q + 16) into dst (nb*w16BlockSize bytes).
 func decode16(dst, w []byte, wstride, nb, blockBytes int) {
 	var u [32]byte
 	for b := 0; b < nb; b++ {
 		d := dst[b*w16BlockSize : (b+1)*w16BlockSize]
 		for r := 0; r < w16Rows; r++ {
 			blk := w[r*wstride+b*blockBytes : r*wstride+(b+1)*blockBytes]
-			if blockBytes == q8_0Size {
+			switch blockBytes {
+			case q8_0Size:
 				for i, q := range blk[2:34] {
 					u[i] = q ^ 0x80
 				}
-			} else {
+			case q5_0Size:
+				qh := binary.LittleEndian.Uint32(blk[2:6])
+				for i, q := range blk[6:22] {
+					u[i] = q&0x0f | byte(qh>>i&1)<<4
+					u[i+16] = q>>4 | byte(qh>>(i+16)&1)<<4
+				}
+			default:
 				for i, q := range blk[2:18] {
 					u[i], u[i+16] = q&0x0f, q>>4
 				}
@@ -127,10 +133,6 @@ func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 		mt.kdec[worker] = make([]byte, need)
 	}
 	dec := mt.kdec[worker][:nb*w16BlockSize]
-	decFn := dec16Q4_0
-	if mt.t == weights.TypeQ8_0 {
-		decFn = dec16Q8_0
-	}
 	for g := lo; g < hi; g++ {
 		j := g * w16Rows
 		if j+w16Rows > n {
@@ -141,7 +143,7 @@ func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 			}
 			return
 		}
-		decFn(&mt.w[j*rb], rb, nb, &dec[0])
+		mt.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
 		for c := 0; c < mt.m; c += 6 {
 			nc := min(6, mt.m-c)
 			gemm16Kernels[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)

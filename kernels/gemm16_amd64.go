@@ -1,5 +1,7 @@
 package kernels
 
+import "dayi/weights"
+
 // 16-row interleaved prefill kernels (gemm16_amd64.s; layouts and twins in
 // gemm16.go).
 
@@ -8,6 +10,26 @@ func dec16Q4_0(w *byte, wstride, nb int, dst *byte)
 
 //go:noescape
 func dec16Q8_0(w *byte, wstride, nb int, dst *byte)
+
+//go:noescape
+func dec16Q5_0(w *byte, wstride, nb int, dst *byte)
+
+// gemm16Decoder returns the 16-row group decoder of weight type t and its
+// bias c (u = q + c), if the CPU and type have the 16-row prefill path.
+func gemm16Decoder(t weights.Type) (func(w *byte, wstride, nb int, dst *byte), int32, bool) {
+	if !hasZVNNI {
+		return nil, 0, false
+	}
+	switch t {
+	case weights.TypeQ4_0:
+		return dec16Q4_0, 8, true
+	case weights.TypeQ5_0:
+		return dec16Q5_0, 16, true
+	case weights.TypeQ8_0:
+		return dec16Q8_0, 128, true
+	}
+	return nil, 0, false
+}
 
 //go:noescape
 func gemm16x1(w, x *byte, xstride, nb int, out *float32, ostride int)

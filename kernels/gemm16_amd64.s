@@ -464,3 +464,66 @@ g6done:
 	VMOVUPS Z26, 0(DX)
 	VZEROUPPER
 	RET
+
+// func dec16Q5_0(w *byte, wstride, nb int, dst *byte)
+// decode16 for q5_0 (block: f16 d, u32 qh, 16 bytes qs; element e is
+// nibble e of qs | bit e of qh << 4, as dequantize_row_q5_0): per row, the
+// 32 nibbles in element order (as q4_0), qh's bits widened to bytes by
+// VPMOVM2B and masked to 0x10, then one scatter of the row's 8 dwords into
+// slices 0..7; the f16 d are parked at 512+2r and converted after the 16
+// rows. u = q + 16 (bias 16).
+TEXT ·dec16Q5_0(SB), NOSPLIT, $0-32
+	MOVQ         w+0(FP), SI
+	MOVQ         wstride+8(FP), R11
+	MOVQ         nb+16(FP), CX
+	MOVQ         dst+24(FP), DI
+	MOVL         $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Y29
+	MOVL         $0x10101010, AX
+	VPBROADCASTD AX, Y30
+	MOVL         $0xFF00, AX
+	KMOVD        AX, K2
+	VPMOVZXBD    idx5<>(SB), Y20
+	VPSLLD       $6, Y20, Y20
+	TESTQ        CX, CX
+	JLE          q5done
+
+q5blk:
+	MOVQ SI, R8
+	MOVQ DI, R9
+	LEAQ 512(DI), R10
+	MOVQ $16, DX
+
+q5row:
+	VBROADCASTI32X4 6(R8), Y8
+	VPSRLW          $4, Y8, K2, Y8
+	VPANDD          Y29, Y8, Y8
+	MOVL            2(R8), AX
+	KMOVD           AX, K3
+	VPMOVM2B        K3, Y9
+	VPANDD          Y30, Y9, Y9
+	VPORD           Y9, Y8, Y8
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Y8, K1, (R9)(Y20*1)
+	MOVWLZX         0(R8), AX
+	MOVW            AX, 0(R10)
+	ADDQ            R11, R8
+	ADDQ            $4, R9
+	ADDQ            $2, R10
+	DECQ            DX
+	JNZ             q5row
+
+	VCVTPH2PS 512(DI), Z10
+	VMOVUPS   Z10, 512(DI)
+	ADDQ      $22, SI
+	ADDQ      $576, DI
+	DECQ      CX
+	JNZ       q5blk
+
+q5done:
+	VZEROUPPER
+	RET
+
+// idx5: slice numbers 0..7 (times 64 after widening: the scatter offsets).
+DATA idx5<>+0(SB)/8, $0x0706050403020100
+GLOBL idx5<>(SB), RODATA|NOPTR, $8

@@ -14,10 +14,7 @@ import (
 // quantized to q8_0, and the packed activations for the gemm16 kernels.
 func gemm16Case(rng *rand.Rand, t weights.Type, n, k, m int) (w, xq, x40 []byte, c int32) {
 	w = randBlocks(rng, n*k/32, t.TypeSize(), 0)
-	c = 8
-	if t == weights.TypeQ8_0 {
-		c = 128
-	}
+	_, c, _ = gemm16Decoder(t)
 	nb := k / 32
 	xq = make([]byte, m*nb*q8_0Size)
 	x40 = make([]byte, m*nb*x40BlockSize)
@@ -42,7 +39,7 @@ func TestGemm16Twins(t *testing.T) {
 	for _, tc := range []struct {
 		t   weights.Type
 		dec func(w *byte, wstride, nb int, dst *byte)
-	}{{weights.TypeQ4_0, dec16Q4_0}, {weights.TypeQ8_0, dec16Q8_0}} {
+	}{{weights.TypeQ4_0, dec16Q4_0}, {weights.TypeQ8_0, dec16Q8_0}, {weights.TypeQ5_0, dec16Q5_0}} {
 		for _, k := range []int{32, 64, 2048} {
 			nb := k / 32
 			w, _, x40, _ := gemm16Case(rng, tc.t, 16, k, 6)
@@ -81,7 +78,7 @@ func TestGemm16AgainstDot(t *testing.T) {
 	for _, tc := range []struct {
 		t   weights.Type
 		dot func(w, x []byte, nb int) float32
-	}{{weights.TypeQ4_0, dotQ4_0}, {weights.TypeQ8_0, dotQ8_0}} {
+	}{{weights.TypeQ4_0, dotQ4_0}, {weights.TypeQ8_0, dotQ8_0}, {weights.TypeQ5_0, dotQ5_0}} {
 		const k, m = 4096, 3
 		nb := k / 32
 		w, xq, x40, _ := gemm16Case(rng, tc.t, 16, k, m)

@@ -19,12 +19,12 @@ func TestPackedTwins(t *testing.T) {
 	cases := []struct {
 		t    weights.Type
 		twin func(w, x []byte, nb int) float32
-	}{{weights.TypeQ4_0, dotQ4_0}, {weights.TypeQ8_0, dotQ8_0}}
+	}{{weights.TypeQ4_0, dotQ4_0}, {weights.TypeQ8_0, dotQ8_0}, {weights.TypeQ5_0, dotQ5_0}}
 	rng := rand.New(rand.NewPCG(31, 32))
 	p := NewPool(2)
 	defer p.Close()
 	for _, c := range cases {
-		if _, ok := packedKernels(c.t); !ok {
+		if _, ok := packedKernels(c.t); !ok && c.t != weights.TypeQ5_0 {
 			t.Fatalf("%s: no packed kernel", c.t)
 		}
 		for _, k := range []int{32, 96, 128, 2048} {
@@ -61,8 +61,8 @@ func TestPackedTwins(t *testing.T) {
 				for i := 0; i < m; i++ {
 					quantizeQ8_0(xq, x[i*k:(i+1)*k])
 					if g16 {
-						bias, _ := packedKernels(c.t)
-						pack40(x40, xq, nb, bias.bias)
+						_, bias, _ := gemm16Decoder(c.t)
+						pack40(x40, xq, nb, bias)
 					}
 					for j := 0; j < n; j++ {
 						want := c.twin(w[j*rs:(j+1)*rs], xq, nb)

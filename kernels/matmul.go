@@ -80,6 +80,8 @@ type matmulTask struct {
 	// Packed activations for the 16-row prefill kernels (gemm16.go,
 	// gemmk16.go), when g16 or k16.
 	g16     bool
+	g16dec  func(w *byte, wstride, nb int, dst *byte)
+	g16bias int32
 	k16     bool
 	k16k    [4]gemm16Func
 	x40     []byte
@@ -152,8 +154,8 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 			mt.x16f = p.act16f[:m*k]
 		}
 	}
-	if gk, ok := packedKernels(t); ok && !p.perDot && m >= gemm16MinRows {
-		mt.g16, mt.gk = true, gk
+	if dec, bias, ok := gemm16Decoder(t); ok && !p.perDot && m >= gemm16MinRows {
+		mt.g16, mt.g16dec, mt.g16bias = true, dec, bias
 		mt.x40Step = k / 32 * x40BlockSize
 		if need := m * mt.x40Step; cap(p.x40) < need {
 			p.x40 = make([]byte, need)
@@ -219,7 +221,7 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 				packK16(mt.x40[i*mt.x40Step:(i+1)*mt.x40Step], mt.xq[i*mt.xqStride:], mt.k/256, mt.t)
 			}
 			if mt.g16 {
-				pack40(mt.x40[i*mt.x40Step:(i+1)*mt.x40Step], mt.xq[i*mt.xqStride:], mt.k/32, mt.gk.bias)
+				pack40(mt.x40[i*mt.x40Step:(i+1)*mt.x40Step], mt.xq[i*mt.xqStride:], mt.k/32, mt.g16bias)
 			}
 			if mt.pk {
 				pair := mt.xp[i/2*mt.xpStride : (i/2+1)*mt.xpStride]
