@@ -138,27 +138,31 @@ func dotQ8_0(w, x []byte, nb int) float32 {
 func dotQ5_0(w, x []byte, nb int) float32 {
 	var acc [16]float32
 	for b := 0; b < nb; b++ {
-		wb := w[b*22 : b*22+22]
-		xb := x[b*34 : b*34+34]
-		d := f16(wb) * f16(xb)
-		qh := binary.LittleEndian.Uint32(wb[2:])
-		qs := wb[6:22]
-		xq := xb[2:34]
-		base := (b & 1) * 8
-		for l := 0; l < 8; l++ {
-			var s int32
-			for e := 4 * l; e < 4*l+4; e++ {
-				nib := qs[e&15]
-				if e >= 16 {
-					nib >>= 4
-				}
-				q := int32(nib&15) | int32((qh>>uint(e))&1)<<4
-				s += (q - 16) * int32(int8(xq[e]))
-			}
-			acc[base+l] += float32(float32(s) * d)
-		}
+		q5_0Lanes(&acc, (b&1)*8, w[b*22:b*22+22], x[b*34:b*34+34])
 	}
 	return reduce16(&acc)
+}
+
+// q5_0Lanes adds one block's 8 lane sums times d_w*d_x to acc[base:base+8]
+// (multiply and add rounded separately): dotQ5_0's step, shared with the
+// odd last block of runQ5Gemv.
+func q5_0Lanes(acc *[16]float32, base int, wb, xb []byte) {
+	d := f16(wb) * f16(xb)
+	qh := binary.LittleEndian.Uint32(wb[2:])
+	qs := wb[6:22]
+	xq := xb[2:34]
+	for l := 0; l < 8; l++ {
+		var s int32
+		for e := 4 * l; e < 4*l+4; e++ {
+			nib := qs[e&15]
+			if e >= 16 {
+				nib >>= 4
+			}
+			q := int32(nib&15) | int32((qh>>uint(e))&1)<<4
+			s += (q - 16) * int32(int8(xq[e]))
+		}
+		acc[base+l] += float32(float32(s) * d)
+	}
 }
 
 // dotQx_1 is q4_1 · q8_1 or q5_1 · q8_1 over nb blocks.

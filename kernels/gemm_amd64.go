@@ -39,6 +39,9 @@ func decQ4_0x4(w *byte, wstride, nb int, dst *byte)
 func decQ8_0x4(w *byte, wstride, nb int, dst *byte)
 
 //go:noescape
+func q5_0Gemv4(w *byte, wstride int, x *byte, npairs int, acc *[64]float32)
+
+//go:noescape
 func gemmDx4x2(w, x *byte, xstride, nb int, res *[16]float32)
 
 //go:noescape

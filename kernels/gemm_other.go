@@ -66,3 +66,5 @@ func siluV16(v *float32, n16 int) {}
 func gemm16Decoder(weights.Type) (func(w *byte, wstride, nb int, dst *byte), int32, bool) {
 	return nil, 0, false
 }
+
+func q5_0Gemv4(w *byte, wstride int, x *byte, npairs int, acc *[64]float32) {}

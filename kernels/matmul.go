@@ -79,6 +79,7 @@ type matmulTask struct {
 
 	// Packed activations for the 16-row prefill kernels (gemm16.go,
 	// gemmk16.go), when g16 or k16.
+	q5      bool // q5_0 decode through q5_0Gemv4 (gemv5.go), xp packed by packQ5
 	g16     bool
 	g16dec  func(w *byte, wstride, nb int, dst *byte)
 	g16bias int32
@@ -154,7 +155,13 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 			mt.x16f = p.act16f[:m*k]
 		}
 	}
-	if dec, bias, ok := gemm16Decoder(t); ok && !p.perDot && m >= gemm16MinRows {
+	if t == weights.TypeQ5_0 && m == 1 && hasZVNNI && !p.perDot {
+		mt.q5 = true
+		if need := k / 64 * x5PairSize; cap(p.xpack) < need {
+			p.xpack = make([]byte, need)
+		}
+		mt.xp = p.xpack[:k/64*x5PairSize]
+	} else if dec, bias, ok := gemm16Decoder(t); ok && !p.perDot && m >= gemm16MinRows {
 		mt.g16, mt.g16dec, mt.g16bias = true, dec, bias
 		mt.x40Step = k / 32 * x40BlockSize
 		if need := m * mt.x40Step; cap(p.x40) < need {
@@ -217,6 +224,9 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 	if mt.phase == 0 {
 		for i := lo; i < hi; i++ {
 			mt.quantizeRow(i)
+			if mt.q5 {
+				packQ5(mt.xp, mt.xq[i*mt.xqStride:], mt.k/32)
+			}
 			if mt.k16 {
 				packK16(mt.x40[i*mt.x40Step:(i+1)*mt.x40Step], mt.xq[i*mt.xqStride:], mt.k/256, mt.t)
 			}
@@ -231,6 +241,10 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 				}
 			}
 		}
+		return
+	}
+	if mt.q5 {
+		mt.runQ5Gemv(lo, hi, worker)
 		return
 	}
 	if mt.g16 {
