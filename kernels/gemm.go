@@ -18,11 +18,6 @@ import (
 // weight-block x activation-row pair, the inner loop of prefill.
 const xpBlockSize = 192
 
-// wdBlockSize is one block of a decoded group of 4 weight rows for prefill
-// (gemm_amd64.s DEC4): 4 x 32 unsigned quants u = q + c, then the 4 rows'
-// d_w as float32.
-const wdBlockSize = 4*32 + 4*4
-
 // packQ8 packs nb q8_0 blocks of x into half h (0 or 1) of the row pair at
 // dst (nb*xpBlockSize bytes) for weights biased by c.
 func packQ8(dst []byte, h int, x []byte, nb int, c int32) {

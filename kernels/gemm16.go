@@ -136,11 +136,7 @@ func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 	for g := lo; g < hi; g++ {
 		j := g * w16Rows
 		if j+w16Rows > n {
-			for ; j < n; j++ {
-				for i := 0; i < mt.m; i++ {
-					mt.out[i*n+j] = mt.dot(j, i, worker)
-				}
-			}
+			mt.dotRows(j, n, worker)
 			return
 		}
 		mt.g16dec(&mt.w[j*rb], rb, nb, &dec[0])

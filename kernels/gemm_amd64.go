@@ -33,19 +33,7 @@ func gemvQ4_0x4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
 func gemvQ8_0x4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
 
 //go:noescape
-func decQ4_0x4(w *byte, wstride, nb int, dst *byte)
-
-//go:noescape
-func decQ8_0x4(w *byte, wstride, nb int, dst *byte)
-
-//go:noescape
 func q5_0Gemv4(w *byte, wstride int, x *byte, npairs int, acc *[64]float32)
-
-//go:noescape
-func gemmDx4x2(w, x *byte, xstride, nb int, res *[16]float32)
-
-//go:noescape
-func gemmDx4x1(w, x *byte, xstride, nb int, res *[16]float32)
 
 // hasZVNNI gates the 512-bit kernels: AVX-512 F/BW/VL and VNNI, plus the
 // AVX2/F16C set.
@@ -58,9 +46,6 @@ type gemmKernels struct {
 	gemm2 gemmFunc // 2 activation pairs
 	gemm1 gemmFunc // 1 activation pair
 	gemv  func(w *byte, wstride int, x *byte, nb int, res *[4]float32)
-	// dec unpacks nb blocks of 4 weight rows into a decoded group
-	// (nb*wdBlockSize bytes) for gemmDx4x2/gemmDx4x1.
-	dec func(w *byte, wstride, nb int, dst *byte)
 }
 
 // packedKernels returns the packed-activation kernels for t, if any.
@@ -70,9 +55,9 @@ func packedKernels(t weights.Type) (gemmKernels, bool) {
 	}
 	switch t {
 	case weights.TypeQ4_0:
-		return gemmKernels{8, gemmQ4_0x4x2, gemmQ4_0x4x1, gemvQ4_0x4, decQ4_0x4}, true
+		return gemmKernels{8, gemmQ4_0x4x2, gemmQ4_0x4x1, gemvQ4_0x4}, true
 	case weights.TypeQ8_0:
-		return gemmKernels{128, gemmQ8_0x4x2, gemmQ8_0x4x1, gemvQ8_0x4, decQ8_0x4}, true
+		return gemmKernels{128, gemmQ8_0x4x2, gemmQ8_0x4x1, gemvQ8_0x4}, true
 	}
 	return gemmKernels{}, false
 }

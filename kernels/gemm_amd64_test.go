@@ -101,21 +101,6 @@ func BenchmarkPackedKernels(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(16*nb), "ns/block-row")
 		})
-		wd := make([]byte, nb*wdBlockSize)
-		gk.dec(&w[0], rb, nb, &wd[0])
-		b.Run(t.String()+"/gemmD4x2", func(b *testing.B) {
-			var res [16]float32
-			for b.Loop() {
-				gemmDx4x2(&wd[0], &xp[0], nb*xpBlockSize, nb, &res)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(16*nb), "ns/block-row")
-		})
-		b.Run(t.String()+"/dec4", func(b *testing.B) {
-			for b.Loop() {
-				gk.dec(&w[0], rb, nb, &wd[0])
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(4*nb), "ns/block-row")
-		})
 		b.Run(t.String()+"/gemv4", func(b *testing.B) {
 			var res [4]float32
 			for b.Loop() {
@@ -167,7 +152,7 @@ func TestKPackedTwins(t *testing.T) {
 				var res [16]float32
 				if k16 {
 					dec = make([]byte, nb*k16BlockSize)
-					decodeK16(c.t, dec, w, rs, nb, make([]byte, 16*256), transposeK16Go)
+					decodeK16(c.t, dec, w, rs, nb)
 					xk = make([]byte, nb*k16X)
 				}
 				for i := 0; i < m; i++ {

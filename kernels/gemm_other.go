@@ -10,12 +10,7 @@ type gemmKernels struct {
 	bias         int32
 	gemm2, gemm1 gemmFunc
 	gemv         func(w *byte, wstride int, x *byte, nb int, res *[4]float32)
-	dec          func(w *byte, wstride, nb int, dst *byte)
 }
-
-func gemmDx4x2(w, x *byte, xstride, nb int, res *[16]float32) {}
-
-func gemmDx4x1(w, x *byte, xstride, nb int, res *[16]float32) {}
 
 func packedKernels(weights.Type) (gemmKernels, bool) { return gemmKernels{}, false }
 
@@ -55,10 +50,8 @@ type gemm16Func = func(w, x *byte, xstride, nb int, out *float32, ostride int)
 
 func gemmK16Kernels(weights.Type) ([4]gemm16Func, bool) { return [4]gemm16Func{}, false }
 
-func transposeK16Asm(src, dst []byte) { transposeK16Go(src, dst) }
-
-func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int, tmp []byte) {
-	decodeK16(t, dst, w, wstride, nb, tmp, transposeK16Go)
+func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int) {
+	decodeK16(t, dst, w, wstride, nb)
 }
 
 func siluV16(v *float32, n16 int) {}

@@ -42,9 +42,10 @@ const (
 )
 
 // decodeK16 decodes nb super-blocks of the 16 rows w + r*wstride of type t
-// (q4_K or q6_K) into dst (nb*k16BlockSize bytes); tmp is 16*256 bytes of
-// scratch.
-func decodeK16(t weights.Type, dst, w []byte, wstride, nb int, tmp []byte, transpose func(src, dst []byte)) {
+// (q4_K or q6_K) into dst (nb*k16BlockSize bytes). It is the twin of
+// decK16Q4_K/decK16Q6_K.
+func decodeK16(t weights.Type, dst, w []byte, wstride, nb int) {
+	tmp := make([]byte, 16*256)
 	ts := t.TypeSize()
 	for b := 0; b < nb; b++ {
 		d := dst[b*k16BlockSize : (b+1)*k16BlockSize]
@@ -74,13 +75,13 @@ func decodeK16(t weights.Type, dst, w []byte, wstride, nb int, tmp []byte, trans
 			binary.LittleEndian.PutUint32(d[k16D+4*r:], math.Float32bits(f16(blk)))
 			binary.LittleEndian.PutUint32(d[k16DM+4*r:], math.Float32bits(f16(blk[2:])))
 		}
-		transpose(tmp, d[k16Q:k16SC])
+		transposeK16(tmp, d[k16Q:k16SC])
 	}
 }
 
-// transposeK16Go is the twin of transposeK16: 16 rows of 256 bytes to 64
-// slices of 16 rows × 4 bytes.
-func transposeK16Go(src, dst []byte) {
+// transposeK16 turns 16 rows of 256 bytes into 64 slices of 16 rows × 4
+// bytes.
+func transposeK16(src, dst []byte) {
 	for r := 0; r < w16Rows; r++ {
 		for s := 0; s < 64; s++ {
 			copy(dst[s*64+r*4:s*64+r*4+4], src[r*256+4*s:r*256+4*s+4])
@@ -172,21 +173,17 @@ const k16MinRows = 16
 func (mt *matmulTask) runK16(lo, hi, worker int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.x40Step
 	size := nb * k16BlockSize
-	if need := size + 16*256; cap(mt.kdec[worker]) < need {
-		mt.kdec[worker] = make([]byte, need)
+	if cap(mt.kdec[worker]) < size {
+		mt.kdec[worker] = make([]byte, size)
 	}
-	dec, tmp := mt.kdec[worker][:size], mt.kdec[worker][size:size+16*256]
+	dec := mt.kdec[worker][:size]
 	for g := lo; g < hi; g++ {
 		j := g * w16Rows
 		if j+w16Rows > n {
-			for ; j < n; j++ {
-				for i := 0; i < mt.m; i++ {
-					mt.out[i*n+j] = mt.dot(j, i, worker)
-				}
-			}
+			mt.dotRows(j, n, worker)
 			return
 		}
-		decodeK16Asm(mt.t, dec, mt.w[j*rb:], rb, nb, tmp)
+		decodeK16Asm(mt.t, dec, mt.w[j*rb:], rb, nb)
 		for c := 0; c < mt.m; c += 4 {
 			nc := min(4, mt.m-c)
 			mt.k16k[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)

@@ -6,9 +6,6 @@ import "dayi/weights"
 // twins in gemmk16.go).
 
 //go:noescape
-func transposeK16(src, dst *byte)
-
-//go:noescape
 func decK16Q4_K(w *byte, wstride, nb int, dst *byte)
 
 //go:noescape
@@ -55,14 +52,8 @@ func gemmK16Kernels(t weights.Type) ([4]gemm16Func, bool) {
 	return [4]gemm16Func{}, false
 }
 
-// transposeK16Asm adapts transposeK16 to decodeK16's slice signature.
-func transposeK16Asm(src, dst []byte) {
-	_, _ = src[16*256-1], dst[64*64-1]
-	transposeK16(&src[0], &dst[0])
-}
-
 // decodeK16Asm is decodeK16 in one assembly pass (decK16Q4_K, decK16Q6_K).
-func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int, tmp []byte) {
+func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int) {
 	_, _ = dst[nb*k16BlockSize-1], w[15*wstride+nb*t.TypeSize()-1]
 	switch t {
 	case weights.TypeQ4_K:
@@ -70,6 +61,6 @@ func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int, tmp []byte) {
 	case weights.TypeQ6_K:
 		decK16Q6_K(&w[0], wstride, nb, &dst[0])
 	default:
-		decodeK16(t, dst, w, wstride, nb, tmp, transposeK16Asm)
+		decodeK16(t, dst, w, wstride, nb)
 	}
 }

@@ -24,36 +24,6 @@ DATA idxK16<>+56(SB)/4, $896
 DATA idxK16<>+60(SB)/4, $960
 GLOBL idxK16<>(SB), RODATA|NOPTR, $64
 
-// func transposeK16(src, dst *byte)
-// src: 16 rows of 256 unsigned quants; dst: 64 slices of 64 bytes, slice s
-// = elements 4s..4s+3 of rows 0..15. Each row is 4 ZMM loads scattered
-// to 16 slices each.
-TEXT ·transposeK16(SB), NOSPLIT, $0-16
-	MOVQ      src+0(FP), SI
-	MOVQ      dst+8(FP), DI
-	VMOVDQU32 idxK16<>(SB), Z20
-	MOVQ      $16, CX
-
-trow:
-	VMOVDQU64   0(SI), Z0
-	VMOVDQU64   64(SI), Z1
-	VMOVDQU64   128(SI), Z2
-	VMOVDQU64   192(SI), Z3
-	KXNORW      K1, K1, K1
-	VPSCATTERDD Z0, K1, (DI)(Z20*1)
-	KXNORW      K1, K1, K1
-	VPSCATTERDD Z1, K1, 1024(DI)(Z20*1)
-	KXNORW      K1, K1, K1
-	VPSCATTERDD Z2, K1, 2048(DI)(Z20*1)
-	KXNORW      K1, K1, K1
-	VPSCATTERDD Z3, K1, 3072(DI)(Z20*1)
-	ADDQ        $256, SI
-	ADDQ        $4, DI
-	DECQ        CX
-	JNZ         trow
-	VZEROUPPER
-	RET
-
 // dupK16: VPERMD indexes [0 0 1 1 … 7 7] (each sub-block scale covers two
 // 16-element groups).
 DATA dupK16<>+0(SB)/4, $0

@@ -1,36 +1,17 @@
 package kernels
 
-import (
-	"encoding/binary"
-	"math"
-)
-
 // Decode (m = 1) of q5_0 weights, 4 rows per call (gemv5_amd64.s), in
 // dotQ5_0's order. Q4_K_M files of models whose widths are not multiples
 // of 256 (qwen2-0.5b, gemma3-1b) are mostly q5_0 (llama-quantize's
 // fallback for q4_K), so this is their main decode kernel.
 
-// x5PairSize is one packed pair of activation blocks for q5_0Gemv4.
-const x5PairSize = 192
-
-// packQ5 packs the q8_0 activation row x (nb blocks) for q5_0Gemv4:
-// nb/2 pairs of blocks (an odd last block stays in x for the caller).
+// packQ5 packs the q8_0 activation row x (nb blocks) for q5_0Gemv4: nb/2
+// pairs of blocks in packQ8's layout, block 2p in half 0 and 2p+1 in half
+// 1 of pair slot p (an odd last block stays in x for the caller).
 func packQ5(dst, x []byte, nb int) {
 	for p := 0; p < nb/2; p++ {
-		d := dst[p*x5PairSize : (p+1)*x5PairSize]
-		for h := 0; h < 2; h++ {
-			blk := x[(2*p+h)*q8_0Size : (2*p+h+1)*q8_0Size]
-			copy(d[32*h:32*h+32], blk[2:34])
-			dx := math.Float32bits(f16(blk))
-			for l := 0; l < 8; l++ {
-				var s int32
-				for _, q := range blk[2+4*l : 6+4*l] {
-					s += int32(int8(q))
-				}
-				binary.LittleEndian.PutUint32(d[64+32*h+4*l:], uint32(-16*s))
-				binary.LittleEndian.PutUint32(d[128+32*h+4*l:], dx)
-			}
-		}
+		packQ8(dst[p*xpBlockSize:], 0, x[2*p*q8_0Size:], 1, 16)
+		packQ8(dst[p*xpBlockSize:], 1, x[(2*p+1)*q8_0Size:], 1, 16)
 	}
 }
 

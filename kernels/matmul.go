@@ -157,10 +157,10 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 	}
 	if t == weights.TypeQ5_0 && m == 1 && hasZVNNI && !p.perDot {
 		mt.q5 = true
-		if need := k / 64 * x5PairSize; cap(p.xpack) < need {
+		if need := k / 64 * xpBlockSize; cap(p.xpack) < need {
 			p.xpack = make([]byte, need)
 		}
-		mt.xp = p.xpack[:k/64*x5PairSize]
+		mt.xp = p.xpack[:k/64*xpBlockSize]
 	} else if dec, bias, ok := gemm16Decoder(t); ok && !p.perDot && m >= gemm16MinRows {
 		mt.g16, mt.g16dec, mt.g16bias = true, dec, bias
 		mt.x40Step = k / 32 * x40BlockSize
@@ -354,9 +354,19 @@ func (mt *matmulTask) dot(j, i, worker int) float32 {
 	return 0
 }
 
+// dotRows computes weight rows [j0,j1) against all m activation rows with
+// the single-row dots: the rows the multi-row kernels leave over.
+func (mt *matmulTask) dotRows(j0, j1, worker int) {
+	for j := j0; j < j1; j++ {
+		for i := 0; i < mt.m; i++ {
+			mt.out[i*mt.n+j] = mt.dot(j, i, worker)
+		}
+	}
+}
+
 // runPacked computes output columns [lo,hi) with the packed-activation
 // kernels. Decode (m=1): 4 weight rows per gemv call against the
-// self-paired row. Prefill: tiles of weight rows (kept in L2) against 4
+// self-paired row. Small batches (m < gemm16MinRows): tiles of weight rows (kept in L2) against 4
 // activation rows (2 pairs, kept in L1), 4 weight rows at a time (8 ZMM
 // accumulators = 16 outputs); a last single pair goes through gemm1, and
 // weight rows beyond a multiple of 4 through the single-row dot kernels,
@@ -373,10 +383,6 @@ func (mt *matmulTask) runPacked(lo, hi, worker int) {
 		for ; j < hi; j++ {
 			mt.out[j] = mt.dot(j, 0, worker)
 		}
-		return
-	}
-	if mt.m >= packedDecMinRows {
-		mt.runPackedDec(lo, hi, worker)
 		return
 	}
 	var res [16]float32
@@ -400,11 +406,7 @@ func (mt *matmulTask) runPacked(lo, hi, worker int) {
 				}
 			}
 		}
-		for j := j4; j < j1; j++ {
-			for i := 0; i < mt.m; i++ {
-				mt.out[i*n+j] = mt.dot(j, i, worker)
-			}
-		}
+		mt.dotRows(j4, j1, worker)
 	}
 }
 
@@ -412,54 +414,6 @@ func (mt *matmulTask) runPacked(lo, hi, worker int) {
 // one thread: ~10 µs of work, against ~1 µs to hand half of it to a
 // spinning worker and 50-100 µs to wake a parked one.
 const parallelMinMACs = 1 << 18
-
-// packedDecMinRows is the batch from which prefill unpacks each group of 4
-// q4_0/q8_0 weight rows once per tile (gemm_amd64.s DEC4) instead of in
-// every pass over the activation rows: the unpacking costs about one pass.
-const packedDecMinRows = 8
-
-// runPackedDec is runPacked's prefill on decoded weight groups: a tile of
-// weight rows (a multiple of 4, about 640 KiB decoded, kept in L2) is
-// unpacked into worker scratch, then run against 4 activation rows at a
-// time; leftover weight rows take the single-row dot kernels.
-func (mt *matmulTask) runPackedDec(lo, hi, worker int) {
-	rb, n, nb, ps := mt.rowBytes, mt.n, mt.k/32, mt.xpStride
-	grp := nb * wdBlockSize
-	tile := max(4, (640<<10)/grp) &^ 3
-	if need := min(tile, hi-lo+3) / 4 * grp; cap(mt.kdec[worker]) < need {
-		mt.kdec[worker] = make([]byte, need)
-	}
-	buf := mt.kdec[worker]
-	var res [16]float32
-	np := (mt.m + 1) / 2
-	for j0 := lo; j0 < hi; j0 += tile {
-		j1 := min(j0+tile, hi)
-		j4 := j0 + (j1-j0)&^3
-		for j := j0; j < j4; j += 4 {
-			mt.gk.dec(&mt.w[j*rb], rb, nb, &buf[(j-j0)/4*grp])
-		}
-		for p0 := 0; p0 < np; p0 += 2 {
-			g, rows := gemmDx4x2, min(4, mt.m-2*p0)
-			if p0+1 == np {
-				g = gemmDx4x1
-			}
-			x := &mt.xp[p0*ps]
-			for j := j0; j < j4; j += 4 {
-				g(&buf[(j-j0)/4*grp], x, ps, nb, &res)
-				for r := 0; r < 4; r++ {
-					for h := 0; h < rows; h++ {
-						mt.out[(2*p0+h)*n+j+r] = res[4*r+h]
-					}
-				}
-			}
-		}
-		for j := j4; j < j1; j++ {
-			for i := 0; i < mt.m; i++ {
-				mt.out[i*n+j] = mt.dot(j, i, worker)
-			}
-		}
-	}
-}
 
 // runKGemv computes output columns [lo,hi) for q4_K or q6_K weights and
 // few activation rows (below kPackedMinRows) with the 4-row AVX-512
