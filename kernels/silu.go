@@ -71,13 +71,11 @@ func siluRowGo(v []float32) {
 // AVX-512 is present, the tail in scalar.
 func SiLURow(v []float32) {
 	n := len(v) &^ 15
-	if hasZ512 && n > 0 {
-		siluV16(&v[0], n/16)
-	} else {
-		for i := range v[:n] {
-			v[i] = vSiLU(v[i])
-		}
+	if !hasZ512 || n == 0 {
+		siluRowGo(v)
+		return
 	}
+	siluV16(&v[0], n/16)
 	for i := n; i < len(v); i++ {
 		v[i] = siluScalar(v[i])
 	}
