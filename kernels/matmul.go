@@ -88,6 +88,10 @@ type matmulTask struct {
 	x40     []byte
 	x40Step int
 
+	// Rows16 weights (rows16.go): groups of 16 rows, g16 set as well.
+	r16     bool
+	r16gemv func(w, x []byte, nb int, out []float32)
+
 	// Packed activations for the VNNI block kernels (gemm.go), when pk.
 	pk       bool
 	gk       gemmKernels
@@ -102,6 +106,15 @@ type matmulTask struct {
 // Slices may be longer than needed. Unsupported types and bad lengths are
 // reported as errors.
 func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, out []float32) error {
+	return p.MatMulLayout(t, LayoutGGUF, w, n, k, x, m, out)
+}
+
+// MatMulLayout is MatMul for weights in layout l (LayoutRows16: q4_0/q8_0
+// with n a multiple of 16, as Repack makes them).
+func (p *Pool) MatMulLayout(t weights.Type, l Layout, w []byte, n, k int, x []float32, m int, out []float32) error {
+	if l != LayoutGGUF && (l != LayoutRows16 || !r16Type(t) || n%r16Rows != 0) {
+		return fmt.Errorf("kernels: matmul %s: layout %d not supported for %d rows", t, l, n)
+	}
 	act, ok := vecDotType(t)
 	if !ok {
 		return fmt.Errorf("kernels: matmul: weight type %s not supported", t)
@@ -155,7 +168,15 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 			mt.x16f = p.act16f[:m*k]
 		}
 	}
-	if t == weights.TypeQ5_0 && m == 1 && hasZVNNI && !p.perDot {
+	if l == LayoutRows16 {
+		mt.r16, mt.g16, mt.g16bias = true, true, r16Bias(t)
+		mt.r16gemv, mt.g16dec = r16Kernels(t)
+		mt.x40Step = k / 32 * x40BlockSize
+		if need := m * mt.x40Step; cap(p.x40) < need {
+			p.x40 = make([]byte, need)
+		}
+		mt.x40 = p.x40[:m*mt.x40Step]
+	} else if t == weights.TypeQ5_0 && m == 1 && hasZVNNI && !p.perDot {
 		mt.q5 = true
 		if need := k / 64 * xpBlockSize; cap(p.xpack) < need {
 			p.xpack = make([]byte, need)
@@ -245,6 +266,10 @@ func (mt *matmulTask) run(lo, hi, worker int) {
 	}
 	if mt.q5 {
 		mt.runQ5Gemv(lo, hi, worker)
+		return
+	}
+	if mt.r16 {
+		mt.runR16(lo, hi, worker)
 		return
 	}
 	if mt.g16 {

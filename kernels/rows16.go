@@ -1,0 +1,207 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"dayi/weights"
+)
+
+// Rows16: q4_0 and q8_0 weights repacked at load into groups of 16 rows.
+//
+// Decode (one activation row) streams every weight byte once per token, so
+// it is bound by memory bandwidth only if the kernel's work per byte is
+// small and the bytes arrive as one linear stream. On the GGUF layout
+// neither holds: the 4-row vec_dot kernel (gemvQ4_0x4) spends ~12 scalar
+// instructions per block gathering the rows' f16 scales and four float
+// operations per block and row, and reads 4 interleaved streams; it peaked
+// at ~9.5 GB/s on one core against 14 GB/s of read bandwidth. llama.cpp
+// repacks q4_0 for the same reason on AVX2/AVX-512 hosts (ggml-cpu
+// repack.cpp, block_q4_0x8: 8 rows interleaved, its gemv then computes each
+// block's exact integer dot per row and adds float(sum)·(d_w·d_x) with one
+// FMA per block and row). Rows16 does the same with 16 rows, the width of a
+// ZMM register of int32 lanes:
+//
+//   - a group of 16 rows (16·rowBytes bytes, same place and size as in the
+//     file) holds nb block tiles of 16·TypeSize bytes, tile b = block b of
+//     the 16 rows;
+//   - a tile starts with the 16 rows' f16 d (32 bytes: one VCVTPH2PS),
+//     followed by the quant bytes in chunks of 64: chunk c holds bytes
+//     4c..4c+3 of each row's qs, row r at 4r. For q8_0 chunk c is exactly
+//     the w16 slice c (elements 4c..4c+3, u = q xor 0x80); for q4_0 its low
+//     nibbles are slice c (elements 4c..4c+3) and its high nibbles slice
+//     c+4 (elements 16+4c..), because a q4_0 byte i holds elements i and
+//     i+16.
+//
+// The decode kernel (gemvR16*) therefore needs per tile only aligned
+// loads, a nibble split, 8 VPDPBUSD with broadcast activation dwords, and
+// 4 float instructions for all 16 rows; prefill decodes a group into the
+// gemm16 slice layout with a few masks (decR16*) instead of the transposes
+// of dec16. Both follow gemm16's float order (acc = fma(float(isum_b),
+// d_w·d_x, acc) over blocks in order), which is llama.cpp's repacked-q4_0
+// order, so decode and prefill agree bit for bit.
+
+// Layout says how a weight matrix's bytes are arranged in memory.
+type Layout uint8
+
+const (
+	// LayoutGGUF is n rows of t.RowSize(k) bytes of ggml blocks, as in a
+	// GGUF file.
+	LayoutGGUF Layout = iota
+	// LayoutRows16 is Repack's layout: groups of 16 rows, block tiles
+	// interleaved (rows16.go). Same size as LayoutGGUF.
+	LayoutRows16
+)
+
+// r16Rows is the group height of LayoutRows16.
+const r16Rows = 16
+
+// r16MaxGemvCols is the largest activation batch that runs the Rows16
+// decode kernel once per activation row (the group stays in L1/L2 between
+// them); larger batches decode the group once into the gemm16 layout.
+const r16MaxGemvCols = 3
+
+// CanRepack reports whether n×k weights of type t can take LayoutRows16
+// on this machine (and are worth it: the layout has kernels only where
+// AVX-512 VNNI is present).
+func CanRepack(t weights.Type, n, k int) bool {
+	return hasZVNNI && r16Type(t) && n > 0 && n%r16Rows == 0 && k > 0 && k%32 == 0
+}
+
+func r16Type(t weights.Type) bool { return t == weights.TypeQ4_0 || t == weights.TypeQ8_0 }
+
+// r16Qs is the number of quant bytes per block of t (16 or 32).
+func r16Qs(t weights.Type) int { return t.TypeSize() - 2 }
+
+// Repack writes the n×k weights src (GGUF layout) to dst in LayoutRows16.
+// dst and src must not overlap.
+func Repack(dst, src []byte, t weights.Type, n, k int) error {
+	if !r16Type(t) || n <= 0 || n%r16Rows != 0 || k <= 0 || k%32 != 0 {
+		return fmt.Errorf("kernels: repack %s %dx%d: only q4_0/q8_0 with rows a multiple of %d and k of 32", t, n, k, r16Rows)
+	}
+	ts := t.TypeSize()
+	nb := k / 32
+	rb := nb * ts
+	if len(src) < n*rb || len(dst) < n*rb {
+		return fmt.Errorf("kernels: repack %s %dx%d: need %d bytes, have src %d, dst %d", t, n, k, n*rb, len(src), len(dst))
+	}
+	qs := r16Qs(t)
+	tile := r16Rows * ts
+	for g := 0; g < n/r16Rows; g++ {
+		grp := src[g*r16Rows*rb : (g+1)*r16Rows*rb]
+		out := dst[g*r16Rows*rb : (g+1)*r16Rows*rb]
+		for b := 0; b < nb; b++ {
+			d := out[b*tile : (b+1)*tile]
+			for r := 0; r < r16Rows; r++ {
+				blk := grp[r*rb+b*ts : r*rb+(b+1)*ts]
+				d[2*r], d[2*r+1] = blk[0], blk[1]
+				for c := 0; c < qs/4; c++ {
+					copy(d[32+64*c+4*r:32+64*c+4*r+4], blk[2+4*c:6+4*c])
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// decR16Go is the twin of decR16Q4_0/decR16Q8_0: it decodes the nb tiles of
+// the Rows16 group at w into the gemm16 slice layout (w16BlockSize bytes per
+// block), exactly what decode16 makes of the same rows in GGUF layout.
+func decR16Go(w []byte, nb int, dst []byte, t weights.Type) {
+	tile := r16Rows * t.TypeSize()
+	for b := 0; b < nb; b++ {
+		s := w[b*tile : (b+1)*tile]
+		d := dst[b*w16BlockSize : (b+1)*w16BlockSize]
+		if t == weights.TypeQ8_0 {
+			for i := 0; i < 512; i++ {
+				d[i] = s[32+i] ^ 0x80
+			}
+		} else {
+			for i := 0; i < 256; i++ {
+				d[i], d[256+i] = s[32+i]&0x0f, s[32+i]>>4
+			}
+		}
+		for r := 0; r < r16Rows; r++ {
+			binary.LittleEndian.PutUint32(d[512+4*r:], math.Float32bits(f16(s[2*r:])))
+		}
+	}
+}
+
+// gemvR16Go is the twin of gemvR16Q4_0/gemvR16Q8_0: the Rows16 group at w
+// (nb tiles) times one activation row packed by pack40 (with t's bias),
+// 16 results to out. Same float order as gemm16Go.
+func gemvR16Go(w, x []byte, nb int, out []float32, t weights.Type) {
+	tile := r16Rows * t.TypeSize()
+	var acc [r16Rows]float32
+	for b := 0; b < nb; b++ {
+		s := w[b*tile : (b+1)*tile]
+		xb := x[b*x40BlockSize : (b+1)*x40BlockSize]
+		bias := int32(binary.LittleEndian.Uint32(xb[32:]))
+		dx := math.Float32frombits(binary.LittleEndian.Uint32(xb[36:]))
+		for r := 0; r < r16Rows; r++ {
+			sum := bias
+			for c := 0; c < 4; c++ {
+				for i := 0; i < 4; i++ {
+					q := s[32+64*c+4*r+i]
+					if t == weights.TypeQ8_0 {
+						sum += int32(q^0x80) * int32(int8(xb[4*c+i]))
+						q2 := s[32+64*(c+4)+4*r+i]
+						sum += int32(q2^0x80) * int32(int8(xb[16+4*c+i]))
+					} else {
+						sum += int32(q&0x0f) * int32(int8(xb[4*c+i]))
+						sum += int32(q>>4) * int32(int8(xb[16+4*c+i]))
+					}
+				}
+			}
+			acc[r] = fma32(float32(sum), f16(s[2*r:])*dx, acc[r])
+		}
+	}
+	copy(out[:r16Rows], acc[:])
+}
+
+// r16Bias is t's weight bias c (u = q + c) in the packed activations.
+func r16Bias(t weights.Type) int32 {
+	if t == weights.TypeQ8_0 {
+		return 128
+	}
+	return 8
+}
+
+// runR16 computes the outputs of Rows16 groups [lo,hi) for all m
+// activation rows: up to r16MaxGemvCols rows by the decode kernel per
+// row, more through a decode of the group and the gemm16 kernels.
+func (mt *matmulTask) runR16(lo, hi, worker int) {
+	if mt.m > r16MaxGemvCols {
+		mt.runGemm16(lo, hi, worker)
+		return
+	}
+	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.x40Step
+	for g := lo; g < hi; g++ {
+		j := g * r16Rows
+		for c := 0; c < mt.m; c++ {
+			mt.r16gemv(mt.w[j*rb:(j+r16Rows)*rb], mt.x40[c*xs:(c+1)*xs], nb, mt.out[c*n+j:c*n+j+r16Rows])
+		}
+	}
+}
+
+// r16GoKernels returns the pure-Go Rows16 kernels of t (hosts without
+// AVX-512 VNNI, and the tests' reference).
+func r16GoKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
+	if t == weights.TypeQ8_0 {
+		return gemvR16GoQ8_0, decR16GoQ8_0
+	}
+	return gemvR16GoQ4_0, decR16GoQ4_0
+}
+
+func gemvR16GoQ4_0(w, x []byte, nb int, out []float32) { gemvR16Go(w, x, nb, out, weights.TypeQ4_0) }
+func gemvR16GoQ8_0(w, x []byte, nb int, out []float32) { gemvR16Go(w, x, nb, out, weights.TypeQ8_0) }
+
+func decR16GoQ4_0(w *byte, _, nb int, dst *byte) {
+	decR16Go(unsafe.Slice(w, nb*r16Rows*18), nb, unsafe.Slice(dst, nb*w16BlockSize), weights.TypeQ4_0)
+}
+
+func decR16GoQ8_0(w *byte, _, nb int, dst *byte) {
+	decR16Go(unsafe.Slice(w, nb*r16Rows*q8_0Size), nb, unsafe.Slice(dst, nb*w16BlockSize), weights.TypeQ8_0)
+}

@@ -1,0 +1,154 @@
+package kernels
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"dayi/weights"
+)
+
+// TestRows16Decode checks that a repacked group decodes (Go twin and
+// assembly) to exactly the gemm16 slices that decode16 makes of the same
+// rows in GGUF layout, and that the decode kernel equals gemm16Go on them
+// bit for bit (the order llama.cpp's repacked q4_0 GEMM/GEMV use).
+func TestRows16Decode(t *testing.T) {
+	rng := rand.New(rand.NewPCG(71, 72))
+	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0} {
+		for _, k := range []int{32, 64, 2048} {
+			const n = 32
+			nb := k / 32
+			w, _, x40, _ := gemm16Case(rng, wt, n, k, 1)
+			rb := nb * wt.TypeSize()
+			rep := make([]byte, len(w))
+			if err := Repack(rep, w, wt, n, k); err != nil {
+				t.Fatal(err)
+			}
+			goGemv, goDec := r16GoKernels(wt)
+			gemv, dec := r16Kernels(wt)
+			for g := 0; g < n/r16Rows; g++ {
+				want := make([]byte, nb*w16BlockSize)
+				decode16(want, w[g*r16Rows*rb:], rb, nb, wt.TypeSize())
+				grp := rep[g*r16Rows*rb : (g+1)*r16Rows*rb]
+				for name, d := range map[string]func(w *byte, wstride, nb int, dst *byte){"go": goDec, "kernel": dec} {
+					got := make([]byte, nb*w16BlockSize)
+					d(&grp[0], rb, nb, &got[0])
+					if !bytes.Equal(got, want) {
+						t.Fatalf("%s k=%d group %d: %s decode differs from decode16", wt, k, g, name)
+					}
+				}
+				ref := make([]float32, r16Rows)
+				gemm16Go(want, x40, nb*x40BlockSize, nb, 1, ref, r16Rows)
+				for name, f := range map[string]func(w, x []byte, nb int, out []float32){"go": goGemv, "kernel": gemv} {
+					got := make([]float32, r16Rows)
+					f(grp, x40, nb, got)
+					for r := range got {
+						if math.Float32bits(got[r]) != math.Float32bits(ref[r]) {
+							t.Fatalf("%s k=%d group %d row %d: %s gemv %g, gemm16Go %g", wt, k, g, r, name, got[r], ref[r])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMatMulRows16 runs whole matmuls on repacked weights against the same
+// weights in GGUF layout: from gemm16MinRows activation rows both take the
+// 16-row block order and agree bit for bit; below it the GGUF path uses
+// ggml's vec_dot order, so they agree to float rounding.
+func TestMatMulRows16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(73, 74))
+	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0} {
+		const n, k = 64, 1024
+		w := randBlocks(rng, n*k/32, wt.TypeSize(), 0)
+		rep := make([]byte, len(w))
+		if err := Repack(rep, w, wt, n, k); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []int{1, 2, 3, 4, 8, 13} {
+			x := make([]float32, m*k)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			for _, th := range []int{1, 2} {
+				t.Run(fmt.Sprintf("%s/m%d/t%d", wt, m, th), func(t *testing.T) {
+					p := NewPool(th)
+					defer p.Close()
+					want := make([]float32, m*n)
+					if err := p.MatMul(wt, w, n, k, x, m, want); err != nil {
+						t.Fatal(err)
+					}
+					got := make([]float32, m*n)
+					if err := p.MatMulLayout(wt, LayoutRows16, rep, n, k, x, m, got); err != nil {
+						t.Fatal(err)
+					}
+					for i := range got {
+						if m >= gemm16MinRows && hasZVNNI {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("out[%d] = %g, GGUF layout %g", i, got[i], want[i])
+							}
+						} else if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*math.Max(1, math.Abs(float64(want[i]))) {
+							t.Fatalf("out[%d] = %g, GGUF layout %g", i, got[i], want[i])
+						}
+					}
+				})
+			}
+		}
+	}
+	p := NewPool(1)
+	defer p.Close()
+	if err := p.MatMulLayout(weights.TypeQ4_K, LayoutRows16, make([]byte, 144*16), 16, 256, make([]float32, 256), 1, make([]float32, 16)); err == nil {
+		t.Error("q4_K in LayoutRows16: no error")
+	}
+	if err := Repack(make([]byte, 18*8), make([]byte, 18*8), weights.TypeQ4_0, 8, 32); err == nil {
+		t.Error("repack of 8 rows: no error")
+	}
+}
+
+// BenchmarkRows16Layers is BenchmarkDecodeLayers on repacked weights.
+//
+//	go test ./kernels -run '^$' -bench 'DecodeLayers|Rows16Layers' -benchtime 10x
+func BenchmarkRows16Layers(b *testing.B) {
+	shapes := []struct{ n, k int }{{2048, 2048}, {512, 2048}, {512, 2048}, {2048, 2048}, {8192, 2048}, {8192, 2048}, {2048, 8192}}
+	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0} {
+		type mat struct {
+			n, k int
+			w    []byte
+		}
+		var mats []mat
+		total := 0
+		for l := 0; l < 16; l++ {
+			for _, s := range shapes {
+				w := benchWeights(wt, []int{0}, s.n, s.k)
+				rep := make([]byte, len(w))
+				if err := Repack(rep, w, wt, s.n, s.k); err != nil {
+					b.Fatal(err)
+				}
+				mats = append(mats, mat{s.n, s.k, rep})
+				total += len(w)
+			}
+		}
+		x := make([]float32, 8192)
+		for i := range x {
+			x[i] = float32(i%17) - 8
+		}
+		out := make([]float32, 8192)
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/t%d", wt, th), func(b *testing.B) {
+				p := NewPool(th)
+				defer p.Close()
+				b.SetBytes(int64(total))
+				for b.Loop() {
+					for _, m := range mats {
+						if err := p.MatMulLayout(wt, LayoutRows16, m.w, m.n, m.k, x[:m.k], 1, out[:m.n]); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
+		}
+	}
+}
