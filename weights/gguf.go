@@ -133,6 +133,7 @@ type File struct {
 	kvIndex map[string]int
 	tIndex  map[string]int
 	closer  func() error
+	rel     *releaser // how Release gives pages back; nil: it does nothing
 }
 
 // Parse reads a GGUF image held in memory. The File keeps a reference to data

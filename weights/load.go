@@ -41,6 +41,9 @@ func OpenWith(path string, opt OpenOptions) (*File, error) {
 			f.Close()
 			return nil, fmt.Errorf("%s: mlock %d bytes (raise RLIMIT_MEMLOCK, e.g. ulimit -l unlimited): %w", path, len(f.data), err)
 		}
+		if f.rel != nil {
+			f.rel.locked = true
+		}
 		inner := f.closer
 		f.closer = func() error {
 			unlock()
@@ -75,7 +78,7 @@ func readWhole(path string) (*File, error) {
 	if int64(int(size)) != size {
 		return nil, fmt.Errorf("%s: file too large to load", path)
 	}
-	data, free, err := allocAnon(int(size))
+	data, free, err := AllocAnon(int(size))
 	if err != nil {
 		return nil, fmt.Errorf("%s: allocate %d bytes: %w", path, size, err)
 	}
@@ -88,6 +91,7 @@ func readWhole(path string) (*File, error) {
 		free()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	f.rel = &releaser{data: data, path: path, loaded: st, private: true}
 	f.closer = func() error { free(); return nil }
 	return f, nil
 }

@@ -39,6 +39,7 @@ func Open(path string) (*File, error) {
 		syscall.Munmap(data)
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	f.rel = &releaser{data: data, path: path}
 	f.closer = func() error { return syscall.Munmap(data) }
 	return f, nil
 }
