@@ -3,8 +3,10 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 
 	"dayi/engine/arch"
 	_ "dayi/engine/backend" // registers dayi's own GoMLX backend as "dayi"
+	"dayi/kernels"
 	"dayi/weights"
 )
 
@@ -33,6 +36,10 @@ type Options struct {
 	KVType string
 	// Buckets are the prefill graph sizes (tokens per prefill step).
 	Buckets []int
+	// NoRepack keeps q4_0/q8_0 weights in their GGUF layout on dayi's
+	// backend instead of repacking them into 16-row groups at load
+	// (kernels.Repack; for A/B comparisons and debugging).
+	NoRepack bool
 }
 
 // byteBufferer is implemented by backends that can wrap existing memory (the
@@ -139,7 +146,7 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 		m.buckets = []int{16, 64, 256}
 	}
 	sort.Ints(m.buckets)
-	if err := m.bindWeights(); err != nil {
+	if err := m.bindWeights(opt.NoRepack); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -193,11 +200,19 @@ func recoverErr(err *error) {
 }
 
 // bindWeights wraps every tensor as a backend buffer: zero-copy raw GGUF
-// blocks on dayi's backend, dequantized f32 on portable backends.
-func (m *Model) bindWeights() error {
+// blocks on dayi's backend (q4_0/q8_0 matrices repacked into 16-row groups
+// unless noRepack), dequantized f32 on portable backends.
+func (m *Model) bindWeights(noRepack bool) error {
 	m.weightList = arch.Weights(m.arch)
 	m.weightBufs = make([]backends.Buffer, len(m.weightList))
 	bb, _ := m.backend.(byteBufferer)
+	var packed map[*weights.TensorInfo][]byte
+	if !m.portable && !noRepack {
+		var err error
+		if packed, err = m.repack(); err != nil {
+			return err
+		}
+	}
 	for i, w := range m.weightList {
 		info := w.Info
 		data := m.File.TensorData(info)
@@ -205,6 +220,9 @@ func (m *Model) bindWeights() error {
 		var err error
 		rows, cols := info.Rows()
 		switch {
+		case packed[info] != nil:
+			w.Rows16 = true
+			buf, err = bb.BufferFromBytes(packed[info], shapes.Make(dtypes.Uint8, int(rows), int(len(data))/int(rows)))
 		case !m.portable && len(info.Dims) == 1 && info.Type == weights.TypeF32:
 			buf, err = bb.BufferFromBytes(data, shapes.Make(dtypes.Float32, int(cols)))
 		case !m.portable:
@@ -240,6 +258,52 @@ func (m *Model) bindWeights() error {
 	}
 	m.embdRow = rs
 	return nil
+}
+
+// repack copies the model's q4_0/q8_0 weight matrices into the kernels'
+// 16-row interleaved layout (kernels.Repack: what llama.cpp's CPU repack
+// buffers do for q4_0; decode then reads one linear stream per 16 rows with
+// a fraction of the instructions) in one block of anonymous memory, and
+// gives the original pages back to the system (weights.File.Release keeps
+// them readable), so resident memory stays about the file's size. The
+// block is freed when the Model is garbage.
+func (m *Model) repack() (map[*weights.TensorInfo][]byte, error) {
+	var todo []*weights.TensorInfo
+	seen := map[*weights.TensorInfo]bool{}
+	total := 0
+	for _, w := range m.weightList {
+		info := w.Info
+		rows, cols := info.Rows()
+		if seen[info] || len(info.Dims) != 2 || !kernels.CanRepack(info.Type, int(rows), int(cols)) {
+			continue
+		}
+		seen[info] = true
+		todo = append(todo, info)
+		total += int(info.Size)
+	}
+	if total == 0 {
+		return nil, nil
+	}
+	mem, free, err := weights.AllocAnon(total)
+	if err != nil {
+		return nil, fmt.Errorf("%s: allocate %d bytes for repacked weights: %w", m.File.Path, total, err)
+	}
+	runtime.AddCleanup(m, func(free func()) { free() }, free)
+	out := make(map[*weights.TensorInfo][]byte, len(todo))
+	off := 0
+	for _, info := range todo {
+		rows, cols := info.Rows()
+		dst := mem[off : off+int(info.Size) : off+int(info.Size)]
+		off += int(info.Size)
+		if err := kernels.Repack(dst, m.File.TensorData(info), info.Type, int(rows), int(cols)); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", info.Name, err)
+		}
+		if err := m.File.Release(info); err != nil {
+			slog.Debug("weights: original pages kept resident", "tensor", info.Name, "err", err)
+		}
+		out[info] = dst
+	}
+	return out, nil
 }
 
 // embed writes token id's embedding row into dst.

@@ -14,8 +14,9 @@ import (
 
 // benchSession loads the model in $DAYI_BENCH_MODEL (default: the embedded
 // tiny model), memory-mapped unless $DAYI_BENCH_NOMMAP is set, with
-// $DAYI_BENCH_THREADS threads (default 1), and returns a session and a
-// 128-token prompt.
+// $DAYI_BENCH_THREADS threads (default 1), q4_0/q8_0 weights repacked
+// unless $DAYI_BENCH_NOREPACK is set, and returns a session and a 128-token
+// prompt.
 func benchSession(b *testing.B) (*engine.Session, []int32) {
 	var f *weights.File
 	var err error
@@ -32,7 +33,8 @@ func benchSession(b *testing.B) (*engine.Session, []int32) {
 	if t, err := strconv.Atoi(os.Getenv("DAYI_BENCH_THREADS")); err == nil {
 		threads = t
 	}
-	m, err := engine.Load(f, engine.Options{Threads: threads, KVType: "f16", ContextLength: 256, Buckets: []int{128}})
+	m, err := engine.Load(f, engine.Options{Threads: threads, KVType: "f16", ContextLength: 256, Buckets: []int{128},
+		NoRepack: os.Getenv("DAYI_BENCH_NOREPACK") != ""})
 	if err != nil {
 		b.Fatal(err)
 	}

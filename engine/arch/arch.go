@@ -69,6 +69,9 @@ func (h *Hyper) MaxKVHeads() int {
 type Weight struct {
 	Info *weights.TensorInfo
 	Node *Node // set by the engine before Forward
+	// Rows16: the raw blocks were repacked into the kernels' 16-row groups
+	// (kernels.Repack); Linear passes the Rows16 scheme to the backend.
+	Rows16 bool
 }
 
 // Model is an architecture's declared tensors plus its forward pass.

@@ -16,6 +16,10 @@ import (
 // scheme = GGUFSchemeBase + ggml type id. (dayi's backend defines the same.)
 const GGUFSchemeBase = 1000
 
+// Rows16SchemeBase + ggml type id selects GGUF blocks repacked into the
+// kernels' 16-row groups (kernels.LayoutRows16; q4_0 and q8_0).
+const Rows16SchemeBase = 3000
+
 // Ctx carries the inputs of one forward step and collects its state outputs.
 type Ctx struct {
 	G *graph.Graph
@@ -63,8 +67,12 @@ func (c *Ctx) Linear(x *Node, w *Weight) *Node {
 // fused quantized dense op, with an optional activation.
 func (c *Ctx) fusedQDense(x *Node, w *Weight, act backends.ActivationType) *Node {
 	t := w.Info.Type
+	base := GGUFSchemeBase
+	if w.Rows16 {
+		base = Rows16SchemeBase
+	}
 	q := &graph.Quantization{
-		Scheme:    backends.QuantizationScheme(GGUFSchemeBase + int(t)),
+		Scheme:    backends.QuantizationScheme(base + int(t)),
 		Scale:     graph.Scalar(c.G, dtypes.Float32, 1),
 		BlockAxis: 1,
 		BlockSize: t.BlockSize(),

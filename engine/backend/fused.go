@@ -215,17 +215,27 @@ func GGUFScheme(t weights.Type) backends.QuantizationScheme {
 	return backends.QuantizationScheme(GGUFSchemeOffset + int(t))
 }
 
-// ggufType decodes a GGUF scheme.
-func ggufType(s backends.QuantizationScheme) (weights.Type, bool) {
-	if int(s) < GGUFSchemeOffset {
-		return 0, false
+// Rows16SchemeOffset is GGUFSchemeOffset for weights repacked by
+// kernels.Repack into 16-row groups (kernels.LayoutRows16): same Uint8
+// [N, rowBytes] shape and size, rows interleaved per group of 16.
+const Rows16SchemeOffset = 3000
+
+// ggufType decodes a GGUF scheme (plain or Rows16).
+func ggufType(s backends.QuantizationScheme) (weights.Type, kernels.Layout, bool) {
+	l, base := kernels.LayoutGGUF, GGUFSchemeOffset
+	if int(s) >= Rows16SchemeOffset {
+		l, base = kernels.LayoutRows16, Rows16SchemeOffset
 	}
-	t := weights.Type(int(s) - GGUFSchemeOffset)
-	return t, t.Known()
+	if int(s) < base {
+		return 0, l, false
+	}
+	t := weights.Type(int(s) - base)
+	return t, l, t.Known()
 }
 
 type qdenseData struct {
 	t       weights.Type
+	layout  kernels.Layout
 	M, N, K int
 	act     backends.ActivationType
 	hasBias bool
@@ -238,7 +248,7 @@ func execQDense(st *state, n *node, ins []*Buffer, out *Buffer) error {
 	d := n.data.(*qdenseData)
 	x, w, o := ins[0].flat.([]float32), ins[1].raw, out.flat.([]float32)
 	if d.kernel {
-		if err := st.e.b.kern.MatMul(d.t, w, d.N, d.K, x, d.M, o); err != nil {
+		if err := st.e.b.kern.MatMulLayout(d.t, d.layout, w, d.N, d.K, x, d.M, o); err != nil {
 			return err
 		}
 	} else {
@@ -285,7 +295,7 @@ func (f *Function) FusedQuantizedDense(x, weightsV, bias backends.Value, wq *bac
 	if wq == nil {
 		return nil, fmt.Errorf("backend %s: FusedQuantizedDense: nil quantization", Name)
 	}
-	t, ok := ggufType(wq.Scheme)
+	t, layout, ok := ggufType(wq.Scheme)
 	if !ok {
 		return nil, fmt.Errorf("backend %s: FusedQuantizedDense scheme %d: %w", Name, wq.Scheme, backends.ErrNotImplemented)
 	}
@@ -318,6 +328,9 @@ func (f *Function) FusedQuantizedDense(x, weightsV, bias backends.Value, wq *bac
 		return nil, fmt.Errorf("backend %s: FusedQuantizedDense %s: x %s must be Float32 [..., %d]", Name, t, xs, K)
 	}
 	N := ws.Dimensions[0]
+	if layout == kernels.LayoutRows16 && (!kernel || N%16 != 0 || (t != weights.TypeQ4_0 && t != weights.TypeQ8_0)) {
+		return nil, fmt.Errorf("backend %s: FusedQuantizedDense: 16-row layout of %s with %d rows: %w", Name, t, N, backends.ErrNotImplemented)
+	}
 	if bias != nil {
 		if bs := ns[2].shape; bs.DType != dtypes.Float32 || bs.Rank() != 1 || bs.Dimensions[0] != N {
 			return nil, fmt.Errorf("backend %s: FusedQuantizedDense: bias %s must be Float32 [%d]", Name, bs, N)
@@ -325,7 +338,7 @@ func (f *Function) FusedQuantizedDense(x, weightsV, bias backends.Value, wq *bac
 	}
 	outDims := append(append([]int{}, xs.Dimensions[:xs.Rank()-1]...), N)
 	out := f.newNode(backends.OpTypeFusedQuantizedDense, shapes.Make(dtypes.Float32, outDims...), execQDense, ns...)
-	out.data = &qdenseData{t: t, M: xs.Size() / K, N: N, K: K, act: activation, hasBias: bias != nil,
+	out.data = &qdenseData{t: t, layout: layout, M: xs.Size() / K, N: N, K: K, act: activation, hasBias: bias != nil,
 		kernel: kernel, rowBytes: rowBytes}
 	return out, nil
 }
