@@ -288,6 +288,16 @@ func (m *Model) repack() (map[*weights.TensorInfo][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: allocate %d bytes for repacked weights: %w", m.File.Path, total, err)
 	}
+	if m.File.Mlocked() {
+		// --mlock pins the weights; the repacked copy is what is read now.
+		unlock, err := weights.LockMemory(mem)
+		if err != nil {
+			free()
+			return nil, fmt.Errorf("%s: mlock %d bytes of repacked weights (raise RLIMIT_MEMLOCK, e.g. ulimit -l unlimited): %w", m.File.Path, total, err)
+		}
+		inner := free
+		free = func() { unlock(); inner() }
+	}
 	runtime.AddCleanup(m, func(free func()) { free() }, free)
 	out := make(map[*weights.TensorInfo][]byte, len(todo))
 	off := 0

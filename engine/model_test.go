@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 
@@ -330,3 +331,63 @@ func TestMemAvailableAndKVBytes(t *testing.T) {
 }
 
 var jsonUnmarshal = json.Unmarshal
+
+// TestRepackKeepsFile loads the Q4_0 stories model with repacking, from
+// memory read into the process and pinned (--no-mmap --mlock), next to the
+// same file in GGUF layout: the logits must agree to float rounding (the two
+// layouts sum in different orders), and the File's bytes of every repacked
+// tensor must still be the file's after their pages were given back.
+func TestRepackKeepsFile(t *testing.T) {
+	const path = "../../shared/models/stories260K-q4_0.gguf"
+	f, err := weights.OpenWith(path, weights.OpenOptions{NoMmap: true, Mlock: true})
+	if err != nil {
+		if _, serr := os.Stat(path); serr != nil {
+			t.Skipf("model not present: %v", serr)
+		}
+		t.Skipf("mlock refused here: %v", err)
+	}
+	defer f.Close()
+	ref := openShared(t, "stories260K-q4_0.gguf")
+	m, err := Load(f, Options{Backend: "dayi", Buckets: []int{8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr, err := Load(ref, Options{Backend: "dayi", Buckets: []int{8}, NoRepack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repacked := 0
+	for _, w := range m.weightList {
+		if !w.Rows16 {
+			continue
+		}
+		repacked++
+		rt, ok := ref.Tensor(w.Info.Name)
+		if !ok {
+			t.Fatalf("tensor %s missing from the reference file", w.Info.Name)
+		}
+		want := ref.TensorData(rt)
+		if !bytes.Equal(f.TensorData(w.Info), want) {
+			t.Errorf("tensor %s: bytes changed by the repack", w.Info.Name)
+		}
+	}
+	if repacked == 0 {
+		t.Fatal("no tensor was repacked")
+	}
+	ctx := context.Background()
+	prompt := []int32{1, 403, 407, 261, 378}
+	var logits [2][]float32
+	for i, mm := range []*Model{m, mr} {
+		s, err := mm.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if logits[i], err = s.Eval(ctx, prompt); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	if d, at := maxDiff(logits[0], logits[1]); d > 1e-4 {
+		t.Errorf("repacked logits differ from GGUF layout by %g at %d", d, at)
+	}
+}

@@ -80,3 +80,11 @@ func (f *File) Release(t *TensorInfo) error {
 }
 
 var errClosed = errors.New("file is closed")
+
+// Mlocked reports whether f's memory was pinned (OpenOptions.Mlock), so that
+// a copy made from it (repacked weights) can be pinned as well.
+func (f *File) Mlocked() bool { return f.rel != nil && f.rel.locked }
+
+// LockMemory pins b in RAM (as OpenOptions.Mlock does for a File) and returns
+// the function that unpins it.
+func LockMemory(b []byte) (unlock func(), err error) { return lockMemory(b) }
