@@ -72,6 +72,18 @@ func CanRepack(t weights.Type, n, k int) bool {
 
 func r16Type(t weights.Type) bool { return t == weights.TypeQ4_0 || t == weights.TypeQ8_0 }
 
+// LayoutSupported reports whether MatMulLayout takes weights of type t in
+// layout l (with rows in multiples of 16 for LayoutRows16).
+func LayoutSupported(t weights.Type, l Layout) bool {
+	switch l {
+	case LayoutGGUF:
+		return Supported(t)
+	case LayoutRows16:
+		return r16Type(t)
+	}
+	return false
+}
+
 // r16Qs is the number of quant bytes per block of t (16 or 32).
 func r16Qs(t weights.Type) int { return t.TypeSize() - 2 }
 

@@ -328,7 +328,7 @@ func (f *Function) FusedQuantizedDense(x, weightsV, bias backends.Value, wq *bac
 		return nil, fmt.Errorf("backend %s: FusedQuantizedDense %s: x %s must be Float32 [..., %d]", Name, t, xs, K)
 	}
 	N := ws.Dimensions[0]
-	if layout == kernels.LayoutRows16 && (!kernel || N%16 != 0 || (t != weights.TypeQ4_0 && t != weights.TypeQ8_0)) {
+	if layout == kernels.LayoutRows16 && (!kernels.LayoutSupported(t, layout) || N%16 != 0) {
 		return nil, fmt.Errorf("backend %s: FusedQuantizedDense: 16-row layout of %s with %d rows: %w", Name, t, N, backends.ErrNotImplemented)
 	}
 	if bias != nil {
