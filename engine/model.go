@@ -199,30 +199,30 @@ func recoverErr(err *error) {
 	}
 }
 
-// bindWeights wraps every tensor as a backend buffer: zero-copy raw GGUF
-// blocks on dayi's backend (q4_0/q8_0 matrices repacked into 16-row groups
-// unless noRepack), dequantized f32 on portable backends.
+// bindWeights wraps every tensor as a backend buffer: raw GGUF blocks on
+// dayi's backend (a private copy, q4_0/q8_0 matrices repacked unless
+// noRepack: privateWeights), dequantized f32 on portable backends.
 func (m *Model) bindWeights(noRepack bool) error {
 	m.weightList = arch.Weights(m.arch)
 	m.weightBufs = make([]backends.Buffer, len(m.weightList))
 	bb, _ := m.backend.(byteBufferer)
-	var packed map[*weights.TensorInfo][]byte
-	if !m.portable && !noRepack {
+	var priv map[*weights.TensorInfo]privWeight
+	if !m.portable {
 		var err error
-		if packed, err = m.repack(); err != nil {
+		if priv, err = m.privateWeights(noRepack); err != nil {
 			return err
 		}
 	}
 	for i, w := range m.weightList {
 		info := w.Info
 		data := m.File.TensorData(info)
+		if p, ok := priv[info]; ok {
+			data, w.Rows16 = p.data, p.rows16
+		}
 		var buf backends.Buffer
 		var err error
 		rows, cols := info.Rows()
 		switch {
-		case packed[info] != nil:
-			w.Rows16 = true
-			buf, err = bb.BufferFromBytes(packed[info], shapes.Make(dtypes.Uint8, int(rows), int(len(data))/int(rows)))
 		case !m.portable && len(info.Dims) == 1 && info.Type == weights.TypeF32:
 			buf, err = bb.BufferFromBytes(data, shapes.Make(dtypes.Float32, int(cols)))
 		case !m.portable:
@@ -260,60 +260,96 @@ func (m *Model) bindWeights(noRepack bool) error {
 	return nil
 }
 
-// repack copies the model's q4_0/q8_0 weight matrices into the kernels'
-// 16-row interleaved layout (kernels.Repack: what llama.cpp's CPU repack
-// buffers do for q4_0; decode then reads one linear stream per 16 rows with
-// a fraction of the instructions) in one block of anonymous memory, and
-// gives the original pages back to the system (weights.File.Release keeps
-// them readable), so resident memory stays about the file's size. The
-// block is freed when the Model is garbage.
-func (m *Model) repack() (map[*weights.TensorInfo][]byte, error) {
-	var todo []*weights.TensorInfo
+// privateWeights copies the tensors the step graph reads into one block of
+// private anonymous memory (transparent huge pages where the system allows)
+// and gives the file's pages of them back (weights.File.Release keeps them
+// readable), so resident memory stays about one copy of the model. q4_0/q8_0
+// matrices are repacked on the way unless noRepack (kernels.Repack: 16 rows
+// interleaved per block, what llama.cpp's CPU repack buffers do for q4_0;
+// decode then reads one linear stream per 16 rows with a fraction of the
+// instructions).
+//
+// Why a copy rather than running from the mapping: measured on 2-core VMs,
+// decode from the mapped file was ~8 % slower than from anonymous memory
+// (4 KiB pages: a TLB miss per page of a 1 GB sweep per token) and erratic
+// when the kernel reclaimed mapped pages between tokens (proactive reclaim;
+// llama.cpp's default mmap mode decoded 1.3-10x slower there). The copy is
+// skipped, and the mapping used as before, when the weights would not fit
+// comfortably in available memory: a mapping can still run a model larger
+// than RAM (slowly), a private copy could not. The token embedding stays in
+// the file unless the output projection shares it (one row per token is
+// read outside the graph). The block is freed when the Model is garbage.
+func (m *Model) privateWeights(noRepack bool) (map[*weights.TensorInfo]privWeight, error) {
+	emb := m.arch.TokenEmbedding().Info
+	_, out := m.arch.OutputWeights()
+	type item struct {
+		info   *weights.TensorInfo
+		off    int
+		rows16 bool
+	}
+	var todo []item
 	seen := map[*weights.TensorInfo]bool{}
 	total := 0
 	for _, w := range m.weightList {
 		info := w.Info
-		rows, cols := info.Rows()
-		if seen[info] || len(info.Dims) != 2 || !kernels.CanRepack(info.Type, int(rows), int(cols)) {
+		if seen[info] || (info == emb && (out == nil || out.Info != emb)) {
 			continue
 		}
 		seen[info] = true
-		todo = append(todo, info)
-		total += int(info.Size)
+		rows, cols := info.Rows()
+		it := item{info: info, off: total}
+		it.rows16 = !noRepack && len(info.Dims) == 2 && kernels.CanRepack(info.Type, int(rows), int(cols))
+		todo = append(todo, it)
+		total += (int(info.Size) + 63) &^ 63 // cache-line aligned
 	}
 	if total == 0 {
 		return nil, nil
 	}
+	if avail := memAvailable(); avail > 0 && int64(total) > avail*4/5 {
+		slog.Info("weights: larger than 80 % of available memory, running them from the mapped file",
+			"file", m.File.Path, "weights_bytes", total, "available_bytes", avail)
+		return nil, nil
+	}
 	mem, free, err := weights.AllocAnon(total)
 	if err != nil {
-		return nil, fmt.Errorf("%s: allocate %d bytes for repacked weights: %w", m.File.Path, total, err)
+		return nil, fmt.Errorf("%s: allocate %d bytes for the weights: %w", m.File.Path, total, err)
 	}
 	if m.File.Mlocked() {
-		// --mlock pins the weights; the repacked copy is what is read now.
+		// --mlock pins the weights; the private copy is what is read now.
 		unlock, err := weights.LockMemory(mem)
 		if err != nil {
 			free()
-			return nil, fmt.Errorf("%s: mlock %d bytes of repacked weights (raise RLIMIT_MEMLOCK, e.g. ulimit -l unlimited): %w", m.File.Path, total, err)
+			return nil, fmt.Errorf("%s: mlock %d bytes of weights (raise RLIMIT_MEMLOCK, e.g. ulimit -l unlimited): %w", m.File.Path, total, err)
 		}
 		inner := free
 		free = func() { unlock(); inner() }
 	}
 	runtime.AddCleanup(m, func(free func()) { free() }, free)
-	out := make(map[*weights.TensorInfo][]byte, len(todo))
-	off := 0
-	for _, info := range todo {
-		rows, cols := info.Rows()
-		dst := mem[off : off+int(info.Size) : off+int(info.Size)]
-		off += int(info.Size)
-		if err := kernels.Repack(dst, m.File.TensorData(info), info.Type, int(rows), int(cols)); err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", info.Name, err)
+	res := make(map[*weights.TensorInfo]privWeight, len(todo))
+	for _, it := range todo {
+		info := it.info
+		dst := mem[it.off : it.off+int(info.Size) : it.off+int(info.Size)]
+		src := m.File.TensorData(info)
+		if it.rows16 {
+			rows, cols := info.Rows()
+			if err := kernels.Repack(dst, src, info.Type, int(rows), int(cols)); err != nil {
+				return nil, fmt.Errorf("tensor %q: %w", info.Name, err)
+			}
+		} else {
+			copy(dst, src)
 		}
 		if err := m.File.Release(info); err != nil {
 			slog.Debug("weights: original pages kept resident", "tensor", info.Name, "err", err)
 		}
-		out[info] = dst
+		res[info] = privWeight{data: dst, rows16: it.rows16}
 	}
-	return out, nil
+	return res, nil
+}
+
+// privWeight is a tensor's private copy (privateWeights).
+type privWeight struct {
+	data   []byte
+	rows16 bool // in kernels.LayoutRows16
 }
 
 // embed writes token id's embedding row into dst.
