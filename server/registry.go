@@ -283,7 +283,7 @@ func (r *registry) load(name string) (*loaded, error) {
 			f.Path = assets.DefaultModelName
 		}
 	} else {
-		f, err = weights.Open(src.Path)
+		f, err = weights.OpenWith(src.Path, r.cfg.Open)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)

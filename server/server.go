@@ -19,6 +19,7 @@ import (
 
 	"dayi/audit"
 	"dayi/engine"
+	"dayi/weights"
 )
 
 // Config configures a Server. The zero value (plus defaults) serves the
@@ -32,7 +33,10 @@ type Config struct {
 	// only. Empty: $OLLAMA_MODELS, else ~/.ollama/models. "-" disables it.
 	OllamaModels string
 
-	Engine       engine.Options
+	Engine engine.Options
+	// Open says how model files are brought into memory (--no-mmap,
+	// --mlock); the zero value maps them.
+	Open         weights.OpenOptions
 	NewGenerator func(*engine.LM) Generator // nil: an engine.Scheduler (continuous batching) per model
 	KeepAlive    time.Duration              // default 5m; < 0 never unload
 	// DefaultTemplate is the chat template (by name) for chat requests to a

@@ -136,5 +136,7 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 	f.StringVar(&cfg.DefaultTemplate, "default-template", "chatml", "chat template for models whose GGUF has none (none: refuse chat)")
 	f.StringVar(&kvType, "kv-type", "f16", "KV cache type: f16 or f32")
 	f.BoolVar(&logJSON, "log-json", false, "JSON logs")
+	f.BoolVar(&cfg.Open.NoMmap, "no-mmap", false, "read model files into private memory instead of mapping them")
+	f.BoolVar(&cfg.Open.Mlock, "mlock", false, "pin loaded weights in RAM (needs RLIMIT_MEMLOCK to cover the models)")
 	return cmd
 }

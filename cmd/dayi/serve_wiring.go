@@ -84,7 +84,8 @@ func (pf *productFlags) wire(ctx context.Context, cfg *server.Config, eopt engin
 		cfg.Memory = mem
 	}
 	if !pf.noClinic {
-		mf := modelFlags{model: pf.clinicModel, backend: eopt.Backend, threads: eopt.Threads, ctx: eopt.ContextLength, kvType: eopt.KVType}
+		mf := modelFlags{model: pf.clinicModel, backend: eopt.Backend, threads: eopt.Threads, ctx: eopt.ContextLength, kvType: eopt.KVType,
+			noMmap: cfg.Open.NoMmap, mlock: cfg.Open.Mlock}
 		lm, _, err := mf.load()
 		if err != nil {
 			closeAll()
