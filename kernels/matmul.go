@@ -109,8 +109,8 @@ func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, ou
 	return p.MatMulLayout(t, LayoutGGUF, w, n, k, x, m, out)
 }
 
-// MatMulLayout is MatMul for weights in layout l (LayoutRows16: q4_0/q8_0
-// with n a multiple of 16, as Repack makes them).
+// MatMulLayout is MatMul for weights in layout l (LayoutRows16: q4_0/q8_0/
+// q4_K/q6_K with n a multiple of 16, as Repack makes them).
 func (p *Pool) MatMulLayout(t weights.Type, l Layout, w []byte, n, k int, x []float32, m int, out []float32) error {
 	if l != LayoutGGUF && (l != LayoutRows16 || !r16Type(t) || n%r16Rows != 0) {
 		return fmt.Errorf("kernels: matmul %s: layout %d not supported for %d rows", t, l, n)
@@ -168,7 +168,18 @@ func (p *Pool) MatMulLayout(t weights.Type, l Layout, w []byte, n, k int, x []fl
 			mt.x16f = p.act16f[:m*k]
 		}
 	}
-	if l == LayoutRows16 {
+	if l == LayoutRows16 && r16KType(t) {
+		// q4_K/q6_K (rows16k.go): activations packed by packK16, g16dec
+		// holds the group decoder into the k16 layout.
+		mt.r16, mt.k16 = true, true
+		mt.r16gemv, mt.g16dec = r16kKernels(t)
+		mt.k16k, _ = gemmK16Kernels(t)
+		mt.x40Step = k / 256 * k16X
+		if need := m * mt.x40Step; cap(p.x40) < need {
+			p.x40 = make([]byte, need)
+		}
+		mt.x40 = p.x40[:m*mt.x40Step]
+	} else if l == LayoutRows16 {
 		mt.r16, mt.g16, mt.g16bias = true, true, r16Bias(t)
 		mt.r16gemv, mt.g16dec = r16Kernels(t)
 		mt.x40Step = k / 32 * x40BlockSize

@@ -67,10 +67,14 @@ const r16MaxGemvCols = 3
 // on this machine (and are worth it: the layout has kernels only where
 // AVX-512 VNNI is present).
 func CanRepack(t weights.Type, n, k int) bool {
-	return hasZVNNI && r16Type(t) && n > 0 && n%r16Rows == 0 && k > 0 && k%32 == 0
+	return hasZVNNI && r16Type(t) && n > 0 && n%r16Rows == 0 && k > 0 && k%t.BlockSize() == 0
 }
 
-func r16Type(t weights.Type) bool { return t == weights.TypeQ4_0 || t == weights.TypeQ8_0 }
+// r16Type reports whether t has a Rows16 layout (q4_0/q8_0 here, q4_K/q6_K
+// in rows16k.go).
+func r16Type(t weights.Type) bool {
+	return t == weights.TypeQ4_0 || t == weights.TypeQ8_0 || r16KType(t)
+}
 
 // LayoutSupported reports whether MatMulLayout takes weights of type t in
 // layout l (with rows in multiples of 16 for LayoutRows16).
@@ -90,14 +94,18 @@ func r16Qs(t weights.Type) int { return t.TypeSize() - 2 }
 // Repack writes the n×k weights src (GGUF layout) to dst in LayoutRows16.
 // dst and src must not overlap.
 func Repack(dst, src []byte, t weights.Type, n, k int) error {
-	if !r16Type(t) || n <= 0 || n%r16Rows != 0 || k <= 0 || k%32 != 0 {
-		return fmt.Errorf("kernels: repack %s %dx%d: only q4_0/q8_0 with rows a multiple of %d and k of 32", t, n, k, r16Rows)
+	if !r16Type(t) || n <= 0 || n%r16Rows != 0 || k <= 0 || k%t.BlockSize() != 0 {
+		return fmt.Errorf("kernels: repack %s %dx%d: only q4_0/q8_0/q4_K/q6_K with rows a multiple of %d and k of the block size", t, n, k, r16Rows)
 	}
 	ts := t.TypeSize()
-	nb := k / 32
+	nb := k / t.BlockSize()
 	rb := nb * ts
 	if len(src) < n*rb || len(dst) < n*rb {
 		return fmt.Errorf("kernels: repack %s %dx%d: need %d bytes, have src %d, dst %d", t, n, k, n*rb, len(src), len(dst))
+	}
+	if r16KType(t) {
+		repackK(dst, src, t, n, k)
+		return nil
 	}
 	qs := r16Qs(t)
 	tile := r16Rows * ts
@@ -185,6 +193,10 @@ func r16Bias(t weights.Type) int32 {
 // activation rows: up to r16MaxGemvCols rows by the decode kernel per
 // row, more through a decode of the group and the gemm16 kernels.
 func (mt *matmulTask) runR16(lo, hi, worker int) {
+	if mt.k16 {
+		mt.runR16K(lo, hi, worker)
+		return
+	}
 	if mt.m > r16MaxGemvCols {
 		mt.runGemm16(lo, hi, worker)
 		return

@@ -100,8 +100,8 @@ func TestMatMulRows16(t *testing.T) {
 	}
 	p := NewPool(1)
 	defer p.Close()
-	if err := p.MatMulLayout(weights.TypeQ4_K, LayoutRows16, make([]byte, 144*16), 16, 256, make([]float32, 256), 1, make([]float32, 16)); err == nil {
-		t.Error("q4_K in LayoutRows16: no error")
+	if err := p.MatMulLayout(weights.TypeQ5_K, LayoutRows16, make([]byte, 176*16), 16, 256, make([]float32, 256), 1, make([]float32, 16)); err == nil {
+		t.Error("q5_K in LayoutRows16: no error")
 	}
 	if err := Repack(make([]byte, 18*8), make([]byte, 18*8), weights.TypeQ4_0, 8, 32); err == nil {
 		t.Error("repack of 8 rows: no error")

@@ -1,0 +1,286 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"math"
+	"unsafe"
+
+	"dayi/weights"
+)
+
+// Rows16 for q4_K and q6_K: the k-quant form of rows16.go (same reason:
+// decode through the GGUF layout's 4-row vec_dot kernels, q4_KGemv4 and
+// q6_KGemv4, peaked at ~9.7 GB/s of 14.5 of read bandwidth, spending its
+// time on per-row scale unpacking and 4 interleaved streams). A group of
+// 16 rows keeps its place and size (16·rowBytes bytes) and holds nb
+// super-block tiles of 16·TypeSize bytes, tile b = super-block b of the 16
+// rows. Inside a tile every field is stored for all 16 rows together, row
+// r's 4 bytes at dword r, so one 64-byte load gives a ZMM of 16 row lanes,
+// exactly the shape of the int32 sums VPDPBUSD makes:
+//
+// q4_K tile (2304 bytes):
+//
+//	0     d[16] f16       one VCVTPH2PS for the 16 rows
+//	32    dmin[16] f16
+//	64    S0[16][4]u8     bytes 0..3 of each row's 12 packed scale bytes
+//	128   S1[16][4]u8     bytes 4..7
+//	192   S2[16][4]u8     bytes 8..11
+//	256   Q[32][16][4]u8  chunk i = qs bytes 4i..4i+3 of each row
+//
+// ggml packs scale/min j<4 as the low 6 bits of byte j (S0) / j+4 (S1), and
+// j>=4 as a low nibble in byte j+4 (S2) plus two high bits in bits 6-7 of
+// S0/S1, so the eight scales and mins of all rows unpack with a few byte
+// operations on three ZMM, then one in-lane VPSHUFB per sub-block puts
+// scale j (or min j as the int16 pair VPDPWSSD wants) in each row's dword.
+// Chunk i = 8c+t holds in its low nibbles elements 64c+4t.. (k16 slice
+// 16c+t) and in its high nibbles elements 64c+32+4t.. (slice 16c+8+t),
+// because qs byte 32c+l holds elements 64c+l and 64c+32+l.
+//
+// q6_K tile (3360 bytes):
+//
+//	0     d[16] f16
+//	32    SC[16][16]i8    SC[g][r] = scale of group g (16 elements) of row r:
+//	                      one VPMOVSXBD per group
+//	288   QL[32][16][4]u8 chunk i = ql bytes 4i..4i+3 of each row
+//	2336  QH[16][16][4]u8 chunk i = qh bytes 4i..4i+3 of each row
+//
+// For half h and t<8, QL chunks 16h+t (A) and 16h+8+t (B) with QH chunk
+// 8h+t (H) give the four k16 slices 32h+8v+t: A&15 | (H&3)<<4, B&15 |
+// (H>>2&3)<<4, A>>4 | (H>>4&3)<<4, B>>4 | (H>>6&3)<<4, as
+// dequantize_row_q6_K builds elements l, l+32, l+64, l+96 of a half.
+//
+// The decode kernels (gemvR16Q4_K, gemvR16Q6_K) read a group as one linear
+// stream and compute gemmK16Go's exact integers and float order (q4_K: per
+// 64-element chunk acc = fma(float(isum), d_w·d_x, acc) and acc_min =
+// fma(float(imin), dmin_w·d_x, acc_min), result acc - acc_min; q6_K: per
+// super-block acc = fma(float(isum), d_w·d_x, acc)), so decode and the
+// 16-row prefill agree bit for bit. Prefill decodes a group into the k16
+// layout (decR16Q4_K, decR16Q6_K: what decodeK16 makes of the same rows in
+// GGUF layout) and runs the gemmK16 kernels unchanged.
+const (
+	r16kQ4Tile = r16Rows * 144 // q4_K tile bytes
+	r16kQ6Tile = r16Rows * 210 // q6_K tile bytes
+	r16kQ4Q    = 256           // q4_K quant chunks
+	r16kQ6SC   = 32            // q6_K scales
+	r16kQ6QL   = 288           // q6_K low-nibble chunks
+	r16kQ6QH   = 2336          // q6_K high-bit chunks
+)
+
+// r16KType reports whether t is a k-quant with a Rows16 layout.
+func r16KType(t weights.Type) bool { return t == weights.TypeQ4_K || t == weights.TypeQ6_K }
+
+// repackK is Repack for q4_K/q6_K (checked by the caller: n%16 == 0,
+// k%256 == 0, lengths).
+func repackK(dst, src []byte, t weights.Type, n, k int) {
+	ts := t.TypeSize()
+	nb := k / 256
+	rb := nb * ts
+	tile := r16Rows * ts
+	for g := 0; g < n/r16Rows; g++ {
+		grp := src[g*r16Rows*rb : (g+1)*r16Rows*rb]
+		out := dst[g*r16Rows*rb : (g+1)*r16Rows*rb]
+		for b := 0; b < nb; b++ {
+			d := out[b*tile : (b+1)*tile]
+			for r := 0; r < r16Rows; r++ {
+				r16kPut(t, d, r, grp[r*rb+b*ts:r*rb+(b+1)*ts])
+			}
+		}
+	}
+}
+
+// r16kPut stores the GGUF super-block blk as row r of tile d.
+func r16kPut(t weights.Type, d []byte, r int, blk []byte) {
+	if t == weights.TypeQ6_K {
+		copy(d[2*r:2*r+2], blk[208:210])
+		for g := 0; g < 16; g++ {
+			d[r16kQ6SC+16*g+r] = blk[192+g]
+		}
+		for i := 0; i < 32; i++ {
+			copy(d[r16kQ6QL+64*i+4*r:r16kQ6QL+64*i+4*r+4], blk[4*i:4*i+4])
+		}
+		for i := 0; i < 16; i++ {
+			copy(d[r16kQ6QH+64*i+4*r:r16kQ6QH+64*i+4*r+4], blk[128+4*i:128+4*i+4])
+		}
+		return
+	}
+	copy(d[2*r:2*r+2], blk[0:2])
+	copy(d[32+2*r:32+2*r+2], blk[2:4])
+	for s := 0; s < 3; s++ {
+		copy(d[64+64*s+4*r:64+64*s+4*r+4], blk[4+4*s:8+4*s])
+	}
+	for i := 0; i < 32; i++ {
+		copy(d[r16kQ4Q+64*i+4*r:r16kQ4Q+64*i+4*r+4], blk[16+4*i:20+4*i])
+	}
+}
+
+// r16kGet is r16kPut's inverse: row r of tile d as a GGUF super-block.
+func r16kGet(t weights.Type, d []byte, r int, blk []byte) {
+	if t == weights.TypeQ6_K {
+		copy(blk[208:210], d[2*r:2*r+2])
+		for g := 0; g < 16; g++ {
+			blk[192+g] = d[r16kQ6SC+16*g+r]
+		}
+		for i := 0; i < 32; i++ {
+			copy(blk[4*i:4*i+4], d[r16kQ6QL+64*i+4*r:])
+		}
+		for i := 0; i < 16; i++ {
+			copy(blk[128+4*i:128+4*i+4], d[r16kQ6QH+64*i+4*r:])
+		}
+		return
+	}
+	copy(blk[0:2], d[2*r:])
+	copy(blk[2:4], d[32+2*r:])
+	for s := 0; s < 3; s++ {
+		copy(blk[4+4*s:8+4*s], d[64+64*s+4*r:])
+	}
+	for i := 0; i < 32; i++ {
+		copy(blk[16+4*i:20+4*i], d[r16kQ4Q+64*i+4*r:])
+	}
+}
+
+// r16kRow decodes row r of tile d: its 256 unsigned quants in element
+// order (q4_K nibbles, q6_K q+32), its 16 group scales and 8 sub-block
+// mins (zero for q6_K), and d, dmin (zero for q6_K), the values decodeK16
+// stores for the same row.
+func r16kRow(t weights.Type, d []byte, r int, u *[256]byte, sc *[16]int32, mn *[8]int32) (dw, dm float32) {
+	var blk [210]byte
+	r16kGet(t, d, r, blk[:])
+	if t == weights.TypeQ6_K {
+		unpackQ6_K(blk[:], u[:])
+		for g := 0; g < 16; g++ {
+			sc[g] = int32(int8(blk[192+g]))
+		}
+		*mn = [8]int32{}
+		return f16(blk[208:]), 0
+	}
+	unpackQ4_K(blk[:], u[:])
+	for j := 0; j < 8; j++ {
+		s, m := scaleMinK4(j, blk[4:16])
+		sc[2*j], sc[2*j+1], mn[j] = s, s, m
+	}
+	return f16(blk[:]), f16(blk[2:])
+}
+
+// decR16KGo is the twin of decR16Q4_K/decR16Q6_K: the nb tiles of the
+// Rows16 group at w decoded into the k16 layout (k16BlockSize bytes per
+// super-block), byte for byte what decodeK16 makes of the GGUF rows.
+func decR16KGo(t weights.Type, w []byte, nb int, dst []byte) {
+	le := binary.LittleEndian
+	tile := r16Rows * t.TypeSize()
+	var u [256]byte
+	var sc [16]int32
+	var mn [8]int32
+	for b := 0; b < nb; b++ {
+		s := w[b*tile : (b+1)*tile]
+		d := dst[b*k16BlockSize : (b+1)*k16BlockSize]
+		for r := 0; r < r16Rows; r++ {
+			dw, dm := r16kRow(t, s, r, &u, &sc, &mn)
+			for sl := 0; sl < 64; sl++ {
+				copy(d[k16Q+64*sl+4*r:k16Q+64*sl+4*r+4], u[4*sl:4*sl+4])
+			}
+			for g := 0; g < 16; g++ {
+				le.PutUint32(d[k16SC+64*g+4*r:], uint32(sc[g]))
+			}
+			for j := 0; j < 8; j++ {
+				le.PutUint32(d[k16M+64*j+4*r:], uint32(mn[j])*0x10001)
+			}
+			le.PutUint32(d[k16D+4*r:], math.Float32bits(dw))
+			le.PutUint32(d[k16DM+4*r:], math.Float32bits(dm))
+		}
+	}
+}
+
+// gemvR16KGo is the twin of gemvR16Q4_K/gemvR16Q6_K: the Rows16 group at w
+// (nb tiles) times one activation row packed by packK16, 16 results to
+// out, in gemmK16Go's integers and float order.
+func gemvR16KGo(t weights.Type, w, x []byte, nb int, out []float32) {
+	le := binary.LittleEndian
+	tile := r16Rows * t.TypeSize()
+	chunk := 16 // groups per float fold, as gemmK16Go
+	if t == weights.TypeQ4_K {
+		chunk = 4
+	}
+	var u [256]byte
+	var sc [16]int32
+	var mn [8]int32
+	var acc, accm [r16Rows]float32
+	for b := 0; b < nb; b++ {
+		s := w[b*tile : (b+1)*tile]
+		xb := x[b*k16X : (b+1)*k16X]
+		dx := math.Float32frombits(le.Uint32(xb[352:]))
+		for r := 0; r < r16Rows; r++ {
+			dw, dm := r16kRow(t, s, r, &u, &sc, &mn)
+			for g0 := 0; g0 < 16; g0 += chunk {
+				var isum, imin int32
+				for g := g0; g < g0+chunk; g++ {
+					sum := int32(le.Uint32(xb[256+4*g:]))
+					for e := 0; e < 16; e++ {
+						sum += int32(u[16*g+e]) * int32(int8(xb[16*g+e]))
+					}
+					isum += sum * sc[g]
+				}
+				for j := g0 / 2; j < (g0+chunk)/2; j++ {
+					p := le.Uint32(xb[320+4*j:])
+					imin += mn[j]*int32(int16(p)) + mn[j]*int32(int16(p>>16))
+				}
+				acc[r] = fma32(float32(isum), dw*dx, acc[r])
+				if t == weights.TypeQ4_K {
+					accm[r] = fma32(float32(imin), dm*dx, accm[r])
+				}
+			}
+		}
+	}
+	for r := range acc {
+		out[r] = acc[r] - accm[r]
+	}
+}
+
+// runR16K computes the outputs of q4_K/q6_K Rows16 groups [lo,hi) for all
+// m activation rows (packed by packK16): up to r16MaxGemvCols rows by the
+// decode kernel per row, more through a decode of the group into the k16
+// layout and the gemmK16 kernels (as runK16), where the CPU has them.
+func (mt *matmulTask) runR16K(lo, hi, worker int) {
+	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.x40Step
+	if mt.m > r16MaxGemvCols && mt.k16k[0] != nil {
+		size := nb * k16BlockSize
+		if cap(mt.kdec[worker]) < size {
+			mt.kdec[worker] = make([]byte, size)
+		}
+		dec := mt.kdec[worker][:size]
+		for g := lo; g < hi; g++ {
+			j := g * r16Rows
+			mt.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
+			for c := 0; c < mt.m; c += 4 {
+				nc := min(4, mt.m-c)
+				mt.k16k[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
+			}
+		}
+		return
+	}
+	for g := lo; g < hi; g++ {
+		j := g * r16Rows
+		for c := 0; c < mt.m; c++ {
+			mt.r16gemv(mt.w[j*rb:(j+r16Rows)*rb], mt.x40[c*xs:(c+1)*xs], nb, mt.out[c*n+j:c*n+j+r16Rows])
+		}
+	}
+}
+
+// r16kGoKernels returns the pure-Go Rows16 kernels of q4_K/q6_K t (hosts
+// without AVX-512 VNNI, and the tests' reference).
+func r16kGoKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
+	if t == weights.TypeQ6_K {
+		return gemvR16GoQ6_K, decR16GoQ6_K
+	}
+	return gemvR16GoQ4_K, decR16GoQ4_K
+}
+
+func gemvR16GoQ4_K(w, x []byte, nb int, out []float32) { gemvR16KGo(weights.TypeQ4_K, w, x, nb, out) }
+func gemvR16GoQ6_K(w, x []byte, nb int, out []float32) { gemvR16KGo(weights.TypeQ6_K, w, x, nb, out) }
+
+func decR16GoQ4_K(w *byte, _, nb int, dst *byte) {
+	decR16KGo(weights.TypeQ4_K, unsafe.Slice(w, nb*r16kQ4Tile), nb, unsafe.Slice(dst, nb*k16BlockSize))
+}
+
+func decR16GoQ6_K(w *byte, _, nb int, dst *byte) {
+	decR16KGo(weights.TypeQ6_K, unsafe.Slice(w, nb*r16kQ6Tile), nb, unsafe.Slice(dst, nb*k16BlockSize))
+}
