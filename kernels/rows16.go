@@ -67,13 +67,13 @@ const r16MaxGemvCols = 3
 // on this machine (and are worth it: the layout has kernels only where
 // AVX-512 VNNI is present).
 func CanRepack(t weights.Type, n, k int) bool {
-	return hasZVNNI && r16Type(t) && n > 0 && n%r16Rows == 0 && k > 0 && k%t.BlockSize() == 0
+	return hasZVNNI && r16Type(t) && (t != weights.TypeQ5_0 || hasR16Q5) && n > 0 && n%r16Rows == 0 && k > 0 && k%t.BlockSize() == 0
 }
 
-// r16Type reports whether t has a Rows16 layout (q4_0/q8_0 here, q4_K/q6_K
-// in rows16k.go).
+// r16Type reports whether t has a Rows16 layout (q4_0/q8_0 here, q5_0 in
+// rows16q5.go, q4_K/q6_K in rows16k.go).
 func r16Type(t weights.Type) bool {
-	return t == weights.TypeQ4_0 || t == weights.TypeQ8_0 || r16KType(t)
+	return t == weights.TypeQ4_0 || t == weights.TypeQ5_0 || t == weights.TypeQ8_0 || r16KType(t)
 }
 
 // LayoutSupported reports whether MatMulLayout takes weights of type t in
@@ -105,6 +105,10 @@ func Repack(dst, src []byte, t weights.Type, n, k int) error {
 	}
 	if r16KType(t) {
 		repackK(dst, src, t, n, k)
+		return nil
+	}
+	if t == weights.TypeQ5_0 {
+		repackQ5_0(dst, src, n, k)
 		return nil
 	}
 	qs := r16Qs(t)
@@ -183,8 +187,11 @@ func gemvR16Go(w, x []byte, nb int, out []float32, t weights.Type) {
 
 // r16Bias is t's weight bias c (u = q + c) in the packed activations.
 func r16Bias(t weights.Type) int32 {
-	if t == weights.TypeQ8_0 {
+	switch t {
+	case weights.TypeQ8_0:
 		return 128
+	case weights.TypeQ5_0:
+		return 16
 	}
 	return 8
 }
@@ -213,8 +220,11 @@ func (mt *matmulTask) runR16(lo, hi, worker int) {
 // r16GoKernels returns the pure-Go Rows16 kernels of t (hosts without
 // AVX-512 VNNI, and the tests' reference).
 func r16GoKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
-	if t == weights.TypeQ8_0 {
+	switch t {
+	case weights.TypeQ8_0:
 		return gemvR16GoQ8_0, decR16GoQ8_0
+	case weights.TypeQ5_0:
+		return gemvR16GoQ5_0, decR16GoQ5_0
 	}
 	return gemvR16GoQ4_0, decR16GoQ4_0
 }
