@@ -108,27 +108,36 @@ func TestMatMulRows16(t *testing.T) {
 	}
 }
 
-// BenchmarkRows16Layers is BenchmarkDecodeLayers on repacked weights.
+// BenchmarkRows16Layers is BenchmarkDecodeLayers on repacked weights; for
+// q4_K/q6_K it also runs the same weights in GGUF layout (gguf/), so that
+// the two are compared back to back on a noisy host.
 //
 //	go test ./kernels -run '^$' -bench 'DecodeLayers|Rows16Layers' -benchtime 10x
 func BenchmarkRows16Layers(b *testing.B) {
 	shapes := []struct{ n, k int }{{2048, 2048}, {512, 2048}, {512, 2048}, {2048, 2048}, {8192, 2048}, {8192, 2048}, {2048, 8192}}
-	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0} {
+	for _, bt := range benchTypes {
+		wt := bt.t
+		if !r16Type(wt) {
+			continue
+		}
 		type mat struct {
-			n, k int
-			w    []byte
+			n, k   int
+			w, rep []byte
 		}
 		var mats []mat
 		total := 0
 		for l := 0; l < 16; l++ {
 			for _, s := range shapes {
-				w := benchWeights(wt, []int{0}, s.n, s.k)
+				w := benchWeights(wt, bt.dOffs, s.n, s.k)
 				rep := make([]byte, len(w))
 				if err := Repack(rep, w, wt, s.n, s.k); err != nil {
 					b.Fatal(err)
 				}
-				mats = append(mats, mat{s.n, s.k, rep})
-				total += len(w)
+				if !r16KType(wt) {
+					w = nil
+				}
+				mats = append(mats, mat{s.n, s.k, w, rep})
+				total += len(rep)
 			}
 		}
 		x := make([]float32, 8192)
@@ -136,19 +145,33 @@ func BenchmarkRows16Layers(b *testing.B) {
 			x[i] = float32(i%17) - 8
 		}
 		out := make([]float32, 8192)
+		layouts := []Layout{LayoutRows16}
+		if r16KType(wt) {
+			layouts = append(layouts, LayoutGGUF)
+		}
 		for _, th := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/t%d", wt, th), func(b *testing.B) {
-				p := NewPool(th)
-				defer p.Close()
-				b.SetBytes(int64(total))
-				for b.Loop() {
-					for _, m := range mats {
-						if err := p.MatMulLayout(wt, LayoutRows16, m.w, m.n, m.k, x[:m.k], 1, out[:m.n]); err != nil {
-							b.Fatal(err)
+			for _, l := range layouts {
+				name := fmt.Sprintf("%s/t%d", wt, th)
+				if l == LayoutGGUF {
+					name = fmt.Sprintf("%s/gguf/t%d", wt, th)
+				}
+				b.Run(name, func(b *testing.B) {
+					p := NewPool(th)
+					defer p.Close()
+					b.SetBytes(int64(total))
+					for b.Loop() {
+						for _, m := range mats {
+							w := m.rep
+							if l == LayoutGGUF {
+								w = m.w
+							}
+							if err := p.MatMulLayout(wt, l, w, m.n, m.k, x[:m.k], 1, out[:m.n]); err != nil {
+								b.Fatal(err)
+							}
 						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 }
