@@ -99,6 +99,7 @@ GLOBL r16kSh<>(SB), RODATA|NOPTR, $128
 // stream, not the arithmetic, is what limits them.
 
 // func gemvR16Q4_K(w, x *byte, nb int, out *float32)
+// packK16's group biases are zero for q4_K and not read.
 TEXT ·gemvR16Q4_K(SB), NOSPLIT, $0-32
 	MOVQ   w+0(FP), SI
 	MOVQ   x+8(FP), DI
