@@ -36,7 +36,7 @@ type Options struct {
 	KVType string
 	// Buckets are the prefill graph sizes (tokens per prefill step).
 	Buckets []int
-	// NoRepack keeps q4_0/q8_0 weights in their GGUF layout on dayi's
+	// NoRepack keeps quantized weights in their GGUF layout on dayi's
 	// backend instead of repacking them into 16-row groups at load
 	// (kernels.Repack; for A/B comparisons and debugging).
 	NoRepack bool
@@ -200,7 +200,7 @@ func recoverErr(err *error) {
 }
 
 // bindWeights wraps every tensor as a backend buffer: raw GGUF blocks on
-// dayi's backend (a private copy, q4_0/q8_0 matrices repacked unless
+// dayi's backend (a private copy, quantized matrices repacked unless
 // noRepack: privateWeights), dequantized f32 on portable backends.
 func (m *Model) bindWeights(noRepack bool) error {
 	m.weightList = arch.Weights(m.arch)
@@ -263,11 +263,11 @@ func (m *Model) bindWeights(noRepack bool) error {
 // privateWeights copies the tensors the step graph reads into one block of
 // private anonymous memory (transparent huge pages where the system allows)
 // and gives the file's pages of them back (weights.File.Release keeps them
-// readable), so resident memory stays about one copy of the model. q4_0/q8_0
-// matrices are repacked on the way unless noRepack (kernels.Repack: 16 rows
-// interleaved per block, what llama.cpp's CPU repack buffers do for q4_0;
-// decode then reads one linear stream per 16 rows with a fraction of the
-// instructions).
+// readable), so resident memory stays about one copy of the model.
+// q4_0/q5_0/q8_0/q4_K/q6_K matrices are repacked on the way unless noRepack
+// (kernels.Repack: 16 rows interleaved per block, what llama.cpp's CPU
+// repack buffers do for q4_0 and q4_K; decode then reads one linear stream
+// per 16 rows with a fraction of the instructions).
 //
 // Why a copy rather than running from the mapping: measured on 2-core VMs,
 // decode from the mapped file was ~8 % slower than from anonymous memory

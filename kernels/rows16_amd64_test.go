@@ -61,7 +61,10 @@ func TestRows16Decode(t *testing.T) {
 // ggml's vec_dot order, so they agree to float rounding.
 func TestMatMulRows16(t *testing.T) {
 	rng := rand.New(rand.NewPCG(73, 74))
-	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0} {
+	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0, weights.TypeQ5_0} {
+		if !CanRepack(wt, 64, 1024) {
+			continue
+		}
 		const n, k = 64, 1024
 		w := randBlocks(rng, n*k/32, wt.TypeSize(), 0)
 		rep := make([]byte, len(w))

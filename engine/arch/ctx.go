@@ -17,7 +17,8 @@ import (
 const GGUFSchemeBase = 1000
 
 // Rows16SchemeBase + ggml type id selects GGUF blocks repacked into the
-// kernels' 16-row groups (kernels.LayoutRows16; q4_0 and q8_0).
+// kernels' 16-row groups (kernels.LayoutRows16; the types
+// kernels.LayoutSupported lists).
 const Rows16SchemeBase = 3000
 
 // Ctx carries the inputs of one forward step and collects its state outputs.
