@@ -72,25 +72,25 @@ w('''
 	VPDPBUSD.BCST (XOFF)(DI), Z0, Z8; \\
 	VPDPBUSD.BCST (XOFF+32)(DI), Z1, Z9
 
-// K4FOLD folds 64-element chunk c (sub-blocks 2c, 2c+1, scales IS0/IS1 of
-// SS, mins IM0/IM1 of SM): isum = Z8·sc_2c + Z9·sc_2c+1, imin = m_2c·(bsum
-// pair 2c) + m_2c+1·(pair 2c+1); Z30 = fma(float(isum), d_w·d_x, Z30), Z31
-// = fma(float(imin), dmin_w·d_x, Z31), as gemmK16Go's chunk of 4 groups.
-#define K4FOLD(c, IS0, IS1, IM0, IM1, SS, SM) \\
+// K4ACC adds 64-element chunk c (sub-blocks 2c, 2c+1, scales IS0/IS1 of
+// SS, mins IM0/IM1 of SM) to the super-block's integers: Z4 += Z8·sc_2c +
+// Z9·sc_2c+1, Z5 += m_2c·(bsum pair 2c) + m_2c+1·(pair 2c+1). After the 4
+// chunks the super-block is folded once, Z30 = fma(float(Z4), d_w·d_x, Z30)
+// and Z31 = fma(float(Z5), dmin_w·d_x, Z31): the order of llama.cpp's
+// repacked q4_K GEMV (ggml_gemv_q4_K_8x8_q8_K, arch/x86/repack.cpp: iacc_b
+// and iacc_min_b per super-block), which folds less often than its GEMM
+// (gemmK16Go, per 64-element chunk).
+#define K4ACC(c, IS0, IS1, IM0, IM1, SS, SM) \\
 	VPSHUFB       IS0, SS, Z10; \\
 	VPMULLD       Z10, Z8, Z8; \\
 	VPSHUFB       IS1, SS, Z11; \\
 	VPMULLD       Z11, Z9, Z9; \\
 	VPADDD        Z9, Z8, Z8; \\
+	VPADDD        Z8, Z4, Z4; \\
 	VPSHUFB       IM0, SM, Z10; \\
 	VPSHUFB       IM1, SM, Z11; \\
-	VPXORD        Z24, Z24, Z24; \\
-	VPDPWSSD.BCST (320+8*c)(DI), Z10, Z24; \\
-	VPDPWSSD.BCST (324+8*c)(DI), Z11, Z24; \\
-	VCVTDQ2PS     Z8, Z8; \\
-	VFMADD231PS   Z26, Z8, Z30; \\
-	VCVTDQ2PS     Z24, Z24; \\
-	VFMADD231PS   Z25, Z24, Z31
+	VPDPWSSD.BCST (320+8*c)(DI), Z10, Z5; \\
+	VPDPWSSD.BCST (324+8*c)(DI), Z11, Z5
 ''')
 if PF:
     w('''// Both decode kernels prefetch every cache line of the tile %d tiles ahead
@@ -125,6 +125,8 @@ w('''	VCVTPH2PS   0(SI), Z26
 	VMULPS.BCST 352(DI), Z26, Z26
 	VCVTPH2PS   32(SI), Z25
 	VMULPS.BCST 352(DI), Z25, Z25
+	VPXORD      Z4, Z4, Z4
+	VPXORD      Z5, Z5, Z5
 	K4SCALES''')
 sh = [('Z12','Z13','Z16','Z17','Z20','Z21'), ('Z14','Z15','Z18','Z19','Z20','Z21'),
       ('Z12','Z13','Z16','Z17','Z22','Z23'), ('Z14','Z15','Z18','Z19','Z22','Z23')]
@@ -135,8 +137,12 @@ for c in range(4):
         off = 256 + 512*c + 64*t
         pf(off, T4)
         w('\tK4Q(%d, %d)' % (off, 64*c + 4*t))
-    w('\tK4FOLD(%d, %s)' % (c, ', '.join(sh[c])))
-w('''	ADDQ        $2304, SI
+    w('\tK4ACC(%d, %s)' % (c, ', '.join(sh[c])))
+w('''	VCVTDQ2PS   Z4, Z4
+	VFMADD231PS Z26, Z4, Z30
+	VCVTDQ2PS   Z5, Z5
+	VFMADD231PS Z25, Z5, Z31
+	ADDQ        $2304, SI
 	ADDQ        $384, DI
 	DECQ        CX
 	JNZ         k4loop

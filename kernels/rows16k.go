@@ -50,11 +50,13 @@ import (
 // dequantize_row_q6_K builds elements l, l+32, l+64, l+96 of a half.
 //
 // The decode kernels (gemvR16Q4_K, gemvR16Q6_K) read a group as one linear
-// stream and compute gemmK16Go's exact integers and float order (q4_K: per
-// 64-element chunk acc = fma(float(isum), d_w·d_x, acc) and acc_min =
-// fma(float(imin), dmin_w·d_x, acc_min), result acc - acc_min; q6_K: per
-// super-block acc = fma(float(isum), d_w·d_x, acc)), so decode and the
-// 16-row prefill agree bit for bit. Prefill decodes a group into the k16
+// stream and compute gemmK16Go's exact integers, folded into floats once
+// per super-block: acc = fma(float(isum), d_w·d_x, acc), and for q4_K
+// acc_min = fma(float(imin), dmin_w·d_x, acc_min), result acc - acc_min.
+// For q4_K that is llama.cpp's repacked GEMV order (ggml_gemv_q4_K_8x8_q8_K)
+// while prefill, like its GEMM, folds every 64 values (last-bit
+// differences between the two, as in llama.cpp); q6_K decode and prefill
+// agree bit for bit. Prefill decodes a group into the k16
 // layout (decR16Q4_K, decR16Q6_K: what decodeK16 makes of the same rows in
 // GGUF layout) and runs the gemmK16 kernels unchanged.
 const (
@@ -192,14 +194,15 @@ func decR16KGo(t weights.Type, w []byte, nb int, dst []byte) {
 
 // gemvR16KGo is the twin of gemvR16Q4_K/gemvR16Q6_K: the Rows16 group at w
 // (nb tiles) times one activation row packed by packK16, 16 results to
-// out, in gemmK16Go's integers and float order.
+// out, in gemmK16Go's integers. The float fold is once per super-block for
+// both types: gemmK16Go's for q6_K, and for q4_K that of llama.cpp's
+// repacked q4_K GEMV (ggml_gemv_q4_K_8x8_q8_K sums a super-block's integers
+// before converting; its GEMM, like gemmK16Go, folds every 64 values), so
+// decode and prefill of q4_K differ in the last bits there as here.
 func gemvR16KGo(t weights.Type, w, x []byte, nb int, out []float32) {
 	le := binary.LittleEndian
 	tile := r16Rows * t.TypeSize()
-	chunk := 16 // groups per float fold, as gemmK16Go
-	if t == weights.TypeQ4_K {
-		chunk = 4
-	}
+	const chunk = 16 // groups per float fold
 	var u [256]byte
 	var sc [16]int32
 	var mn [8]int32

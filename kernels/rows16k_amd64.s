@@ -71,25 +71,25 @@ GLOBL r16kSh<>(SB), RODATA|NOPTR, $128
 	VPDPBUSD.BCST (XOFF)(DI), Z0, Z8; \
 	VPDPBUSD.BCST (XOFF+32)(DI), Z1, Z9
 
-// K4FOLD folds 64-element chunk c (sub-blocks 2c, 2c+1, scales IS0/IS1 of
-// SS, mins IM0/IM1 of SM): isum = Z8·sc_2c + Z9·sc_2c+1, imin = m_2c·(bsum
-// pair 2c) + m_2c+1·(pair 2c+1); Z30 = fma(float(isum), d_w·d_x, Z30), Z31
-// = fma(float(imin), dmin_w·d_x, Z31), as gemmK16Go's chunk of 4 groups.
-#define K4FOLD(c, IS0, IS1, IM0, IM1, SS, SM) \
+// K4ACC adds 64-element chunk c (sub-blocks 2c, 2c+1, scales IS0/IS1 of
+// SS, mins IM0/IM1 of SM) to the super-block's integers: Z4 += Z8·sc_2c +
+// Z9·sc_2c+1, Z5 += m_2c·(bsum pair 2c) + m_2c+1·(pair 2c+1). After the 4
+// chunks the super-block is folded once, Z30 = fma(float(Z4), d_w·d_x, Z30)
+// and Z31 = fma(float(Z5), dmin_w·d_x, Z31): the order of llama.cpp's
+// repacked q4_K GEMV (ggml_gemv_q4_K_8x8_q8_K, arch/x86/repack.cpp: iacc_b
+// and iacc_min_b per super-block), which folds less often than its GEMM
+// (gemmK16Go, per 64-element chunk).
+#define K4ACC(c, IS0, IS1, IM0, IM1, SS, SM) \
 	VPSHUFB       IS0, SS, Z10; \
 	VPMULLD       Z10, Z8, Z8; \
 	VPSHUFB       IS1, SS, Z11; \
 	VPMULLD       Z11, Z9, Z9; \
 	VPADDD        Z9, Z8, Z8; \
+	VPADDD        Z8, Z4, Z4; \
 	VPSHUFB       IM0, SM, Z10; \
 	VPSHUFB       IM1, SM, Z11; \
-	VPXORD        Z24, Z24, Z24; \
-	VPDPWSSD.BCST (320+8*c)(DI), Z10, Z24; \
-	VPDPWSSD.BCST (324+8*c)(DI), Z11, Z24; \
-	VCVTDQ2PS     Z8, Z8; \
-	VFMADD231PS   Z26, Z8, Z30; \
-	VCVTDQ2PS     Z24, Z24; \
-	VFMADD231PS   Z25, Z24, Z31
+	VPDPWSSD.BCST (320+8*c)(DI), Z10, Z5; \
+	VPDPWSSD.BCST (324+8*c)(DI), Z11, Z5
 
 // Both decode kernels prefetch every cache line of the tile 2 tiles ahead
 // (BenchmarkRows16Layers, 1 thread, ratios to the GGUF layout measured back
@@ -120,6 +120,8 @@ k4loop:
 	VMULPS.BCST 352(DI), Z26, Z26
 	VCVTPH2PS   32(SI), Z25
 	VMULPS.BCST 352(DI), Z25, Z25
+	VPXORD      Z4, Z4, Z4
+	VPXORD      Z5, Z5, Z5
 	K4SCALES
 	VPXORD      Z8, Z8, Z8
 	VPXORD      Z9, Z9, Z9
@@ -139,7 +141,7 @@ k4loop:
 	K4Q(640, 24)
 	PREFETCHT0  5312(SI)
 	K4Q(704, 28)
-	K4FOLD(0, Z12, Z13, Z16, Z17, Z20, Z21)
+	K4ACC(0, Z12, Z13, Z16, Z17, Z20, Z21)
 	VPXORD      Z8, Z8, Z8
 	VPXORD      Z9, Z9, Z9
 	PREFETCHT0  5376(SI)
@@ -158,7 +160,7 @@ k4loop:
 	K4Q(1152, 88)
 	PREFETCHT0  5824(SI)
 	K4Q(1216, 92)
-	K4FOLD(1, Z14, Z15, Z18, Z19, Z20, Z21)
+	K4ACC(1, Z14, Z15, Z18, Z19, Z20, Z21)
 	VPXORD      Z8, Z8, Z8
 	VPXORD      Z9, Z9, Z9
 	PREFETCHT0  5888(SI)
@@ -177,7 +179,7 @@ k4loop:
 	K4Q(1664, 152)
 	PREFETCHT0  6336(SI)
 	K4Q(1728, 156)
-	K4FOLD(2, Z12, Z13, Z16, Z17, Z22, Z23)
+	K4ACC(2, Z12, Z13, Z16, Z17, Z22, Z23)
 	VPXORD      Z8, Z8, Z8
 	VPXORD      Z9, Z9, Z9
 	PREFETCHT0  6400(SI)
@@ -196,7 +198,11 @@ k4loop:
 	K4Q(2176, 216)
 	PREFETCHT0  6848(SI)
 	K4Q(2240, 220)
-	K4FOLD(3, Z14, Z15, Z18, Z19, Z22, Z23)
+	K4ACC(3, Z14, Z15, Z18, Z19, Z22, Z23)
+	VCVTDQ2PS   Z4, Z4
+	VFMADD231PS Z26, Z4, Z30
+	VCVTDQ2PS   Z5, Z5
+	VFMADD231PS Z25, Z5, Z31
 	ADDQ        $2304, SI
 	ADDQ        $384, DI
 	DECQ        CX
