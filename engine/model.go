@@ -330,16 +330,33 @@ func (m *Model) privateWeights(noRepack bool) (map[*weights.TensorInfo]privWeigh
 		info := it.info
 		dst := mem[it.off : it.off+int(info.Size) : it.off+int(info.Size)]
 		src := m.File.TensorData(info)
-		if it.rows16 {
-			rows, cols := info.Rows()
-			if err := kernels.Repack(dst, src, info.Type, int(rows), int(cols)); err != nil {
-				return nil, fmt.Errorf("tensor %q: %w", info.Name, err)
-			}
-		} else {
-			copy(dst, src)
+		// In chunks of ~32 MiB, each released right after it is copied, so
+		// that resident memory peaks at one copy of the model plus a chunk
+		// (a 300 MB tied embedding copied whole would add its size).
+		rows, cols := info.Rows()
+		if rows <= 0 || len(src) == 0 {
+			res[info] = privWeight{data: dst}
+			continue
 		}
-		if err := m.File.Release(info); err != nil {
-			slog.Debug("weights: original pages kept resident", "tensor", info.Name, "err", err)
+		rb := len(src) / int(rows)
+		step := max(16, (32<<20)/max(rb, 1)/16*16) // rows per chunk, whole 16-row groups
+		for r0 := 0; r0 < int(rows); r0 += step {
+			r1 := min(r0+step, int(rows))
+			a, b := r0*rb, r1*rb
+			if it.rows16 {
+				if err := kernels.Repack(dst[a:b], src[a:b], info.Type, r1-r0, int(cols)); err != nil {
+					return nil, fmt.Errorf("tensor %q: %w", info.Name, err)
+				}
+			} else {
+				copy(dst[a:b], src[a:b])
+			}
+			// From a page before the chunk, so that the page it shares with
+			// the previous chunk is released too.
+			back := int64(min(a, os.Getpagesize()))
+			if err := m.File.ReleaseRange(info, int64(a)-back, int64(b-a)+back); err != nil {
+				slog.Debug("weights: original pages kept resident", "tensor", info.Name, "err", err)
+				break
+			}
 		}
 		res[info] = privWeight{data: dst, rows16: it.rows16}
 	}

@@ -48,6 +48,17 @@ func (f *File) Release(t *TensorInfo) error {
 	if t == nil {
 		return fmt.Errorf("%s: release: nil tensor", f.Path)
 	}
+	return f.ReleaseRange(t, 0, t.Size)
+}
+
+// ReleaseRange is Release for the bytes [off, off+n) of tensor t (clipped
+// to the tensor): the whole pages inside that range only. Copying a large
+// tensor in chunks and releasing each chunk after it keeps the peak of
+// resident memory at about one copy plus one chunk.
+func (f *File) ReleaseRange(t *TensorInfo, off, n int64) error {
+	if t == nil {
+		return fmt.Errorf("%s: release: nil tensor", f.Path)
+	}
 	i, ok := f.tIndex[t.Name]
 	if !ok {
 		return fmt.Errorf("%s: release tensor %q: not a tensor of this file", f.Path, t.Name)
@@ -63,6 +74,15 @@ func (f *File) Release(t *TensorInfo) error {
 	end := start + t.Size
 	if t.Offset < 0 || t.Size < 0 || start < 0 || end > int64(len(f.data)) || end < start {
 		return fmt.Errorf("%s: release tensor %q: bytes [%d,%d) outside the file (%d bytes)", f.Path, t.Name, start, end, len(f.data))
+	}
+	if off < 0 || n < 0 {
+		return fmt.Errorf("%s: release tensor %q: bad range offset %d length %d", f.Path, t.Name, off, n)
+	}
+	if off < t.Size {
+		start += off
+		end = start + min(n, t.Size-off)
+	} else {
+		end = start
 	}
 	if f.rel == nil {
 		return nil

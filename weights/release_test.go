@@ -363,3 +363,42 @@ func TestReleaseChangedFile(t *testing.T) {
 		})
 	}
 }
+
+// TestReleaseRange releases the first half of a tensor (NoMmap): exactly the
+// whole pages inside that half leave the page tables, the second half stays,
+// and every byte still reads as written.
+func TestReleaseRange(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("page residency is read from /proc/self/pagemap")
+	}
+	path := filepath.Join(t.TempDir(), "range.gguf")
+	want := writeReleaseModel(t, path, 43)
+	f, err := OpenWith(path, OpenOptions{NoMmap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ti, _ := f.Tensor("b")
+	touch(f.TensorData(ti))
+	lo, hi := pageRange(f, ti)
+	ps := os.Getpagesize()
+	start := int(f.DataOffset + ti.Offset)
+	half := ti.Size / 2
+	mid := (start + int(half)) / ps * ps // last whole page of the first half ends here
+	if err := f.ReleaseRange(ti, 0, half); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := residentPages(t, f.Data()[lo:mid]); p != 0 {
+		t.Errorf("first half: %d of %d pages still resident", p, (mid-lo)/ps)
+	}
+	if p, _ := residentPages(t, f.Data()[mid+ps:hi]); p != (hi-mid-ps)/ps {
+		t.Errorf("second half: %d of %d pages resident", p, (hi-mid-ps)/ps)
+	}
+	checkTensors(t, f, want)
+	if err := f.ReleaseRange(ti, -1, 10); err == nil {
+		t.Error("negative offset: no error")
+	}
+	if err := f.ReleaseRange(ti, ti.Size+100, 10); err != nil {
+		t.Errorf("range past the tensor: %v (want a no-op)", err)
+	}
+}
