@@ -3,6 +3,7 @@
 import sys
 PF = int(sys.argv[1]) if len(sys.argv) > 1 else 2  # prefetch distance in tiles (0: none)
 PF6 = float(sys.argv[2]) if len(sys.argv) > 2 else PF
+FAR = (sys.argv[3] != '0') if len(sys.argv) > 3 else True  # also PREFETCHT2 every line at twice the distance
 o = []
 w = o.append
 w('''#include "textflag.h"
@@ -97,8 +98,11 @@ if PF:
 // (BenchmarkRows16Layers, 1 thread, ratios to the GGUF layout measured back
 // to back on a noisy host: q4_K 1.01-1.10 without, 1.16-1.19 at 2 tiles,
 // 1.08-1.10 at 4; q6_K 0.96-0.98 without, 1.06-1.08 at 2, 0.95-1.18 at
-// 1, 3 or 4). The kernels run at ~46-49 GB/s on a group in L1/L2, so the
-// stream, not the arithmetic, is what limits them.
+// 1, 3 or 4), and with FAR also at twice that distance into L2
+// (PREFETCHT2), as the q4_0/q8_0 kernels (rows16_amd64.s PF4): q4_K 1
+// thread median of 3 alternating runs 9.9 -> 12.1 GB/s, q6_K level on one
+// thread, 18.3 -> 20.5 on two. The kernels run at ~46-49 GB/s on a group
+// in L1/L2, so the stream, not the arithmetic, is what limits them.
 ''' % PF)
 w('''// func gemvR16Q4_K(w, x *byte, nb int, out *float32)
 // packK16's group biases are zero for q4_K and not read.
@@ -119,6 +123,8 @@ def pf(off, T):
     d = PF6 if T == 3360 else PF
     if d:
         w('\tPREFETCHT0  %d(SI)' % (int(d*T) + off))
+        if FAR:
+            w('\tPREFETCHT2  %d(SI)' % (int(2*d*T) + off))
 for l in range(4):
     pf(64*l, T4)
 w('''	VCVTPH2PS   0(SI), Z26

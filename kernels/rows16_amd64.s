@@ -15,10 +15,7 @@
 // leaves the 16 exact block sums in Z8 (two independent VPDPBUSD chains,
 // Z8 from the bias and Z9 from zero, added), then Z31 = fma(float(Z8),
 // Z20, Z31). The group is one linear stream; PFS prefetches every cache
-// line of the tile 8 (q4_0) or 4 (q8_0) tiles ahead: BenchmarkRows16Layers
-// on 1 thread, q4_0 ~9.6 GB/s without, ~10.4 with 4 lines at 4 tiles, ~11
-// with every line at 4-12 tiles (differences at longer distances were in
-// the noise), against 14.5 GB/s of plain streaming reads.
+// line of the tile ahead (PF4/PF8 below).
 #define GEMV_R16(BODY, TILE, PFS) \
 	MOVQ   w+0(FP), SI; \
 	MOVQ   x+8(FP), DI; \
@@ -135,9 +132,15 @@ TEXT ·decR16Q4_0(SB), NOSPLIT, $0-32
 TEXT ·decR16Q8_0(SB), NOSPLIT, $0-32
 	DEC_R16(DECBODY_Q8_0, 544)
 
-// PF4/PF8: the prefetches of one q4_0 (4.5 lines) / q8_0 (8.5 lines) tile.
-#define PF4 PREFETCHT0 2304(SI); PREFETCHT0 2368(SI); PREFETCHT0 2432(SI); PREFETCHT0 2496(SI); PREFETCHT0 2560(SI)
-#define PF8 PREFETCHT0 2176(SI); PREFETCHT0 2240(SI); PREFETCHT0 2304(SI); PREFETCHT0 2368(SI); PREFETCHT0 2432(SI); PREFETCHT0 2496(SI); PREFETCHT0 2560(SI); PREFETCHT0 2624(SI); PREFETCHT0 2688(SI)
+// PF4/PF8: the prefetches of one q4_0 (4.5 lines) / q8_0 (8.5 lines) tile:
+// every line ~4.5 KB ahead into L1 (T0) and ~9 KB ahead into L2 (T2).
+// BenchmarkRows16Layers q4_0, medians of 4 alternating runs: T0 alone at
+// 2.3 KB 10.7 GB/s on one thread, 19.5 on two; with the T2 9 KB ahead
+// 12.9 and 24.0 (plain vector reads: 14.5 and 27.8); T1 instead of T0 or
+// other distances were no better. The far T2 stream seems to keep more
+// misses in flight than the L2 streamer alone does.
+#define PF4 PREFETCHT0 4608(SI); PREFETCHT0 4672(SI); PREFETCHT0 4736(SI); PREFETCHT0 4800(SI); PREFETCHT0 4864(SI); PREFETCHT2 9216(SI); PREFETCHT2 9280(SI); PREFETCHT2 9344(SI); PREFETCHT2 9408(SI); PREFETCHT2 9472(SI)
+#define PF8 PREFETCHT0 4352(SI); PREFETCHT0 4416(SI); PREFETCHT0 4480(SI); PREFETCHT0 4544(SI); PREFETCHT0 4608(SI); PREFETCHT0 4672(SI); PREFETCHT0 4736(SI); PREFETCHT0 4800(SI); PREFETCHT0 4864(SI); PREFETCHT2 8704(SI); PREFETCHT2 8768(SI); PREFETCHT2 8832(SI); PREFETCHT2 8896(SI); PREFETCHT2 8960(SI); PREFETCHT2 9024(SI); PREFETCHT2 9088(SI); PREFETCHT2 9152(SI); PREFETCHT2 9216(SI)
 
 // func gemvR16Q4_0(w, x *byte, nb int, out *float32)
 TEXT ·gemvR16Q4_0(SB), NOSPLIT, $0-32
