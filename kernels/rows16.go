@@ -95,7 +95,7 @@ func r16Qs(t weights.Type) int { return t.TypeSize() - 2 }
 // dst and src must not overlap.
 func Repack(dst, src []byte, t weights.Type, n, k int) error {
 	if !r16Type(t) || n <= 0 || n%r16Rows != 0 || k <= 0 || k%t.BlockSize() != 0 {
-		return fmt.Errorf("kernels: repack %s %dx%d: only q4_0/q8_0/q4_K/q6_K with rows a multiple of %d and k of the block size", t, n, k, r16Rows)
+		return fmt.Errorf("kernels: repack %s %dx%d: only q4_0/q5_0/q8_0/q4_K/q6_K with rows a multiple of %d and k of the block size", t, n, k, r16Rows)
 	}
 	ts := t.TypeSize()
 	nb := k / t.BlockSize()
@@ -198,17 +198,19 @@ func r16Bias(t weights.Type) int32 {
 
 // runR16 computes the outputs of Rows16 groups [lo,hi) for all m
 // activation rows: up to r16MaxGemvCols rows by the decode kernel per
-// row, more through a decode of the group and the gemm16 kernels.
+// row, more through a decode of the group (mt.g16dec) and the gemm16 or
+// gemmK16 kernels, which exist only with AVX-512 VNNI (without it every
+// batch takes the Go decode kernel).
 func (mt *matmulTask) runR16(lo, hi, worker int) {
-	if mt.k16 {
-		mt.runR16K(lo, hi, worker)
+	if mt.m > r16MaxGemvCols && hasZVNNI {
+		if mt.k16 {
+			mt.runK16(lo, hi, worker)
+		} else {
+			mt.runGemm16(lo, hi, worker)
+		}
 		return
 	}
-	if mt.m > r16MaxGemvCols {
-		mt.runGemm16(lo, hi, worker)
-		return
-	}
-	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.x40Step
+	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/mt.t.BlockSize(), mt.x40Step
 	for g := lo; g < hi; g++ {
 		j := g * r16Rows
 		for c := 0; c < mt.m; c++ {

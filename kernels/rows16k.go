@@ -238,36 +238,6 @@ func gemvR16KGo(t weights.Type, w, x []byte, nb int, out []float32) {
 	}
 }
 
-// runR16K computes the outputs of q4_K/q6_K Rows16 groups [lo,hi) for all
-// m activation rows (packed by packK16): up to r16MaxGemvCols rows by the
-// decode kernel per row, more through a decode of the group into the k16
-// layout and the gemmK16 kernels (as runK16), where the CPU has them.
-func (mt *matmulTask) runR16K(lo, hi, worker int) {
-	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.x40Step
-	if mt.m > r16MaxGemvCols && mt.k16k[0] != nil {
-		size := nb * k16BlockSize
-		if cap(mt.kdec[worker]) < size {
-			mt.kdec[worker] = make([]byte, size)
-		}
-		dec := mt.kdec[worker][:size]
-		for g := lo; g < hi; g++ {
-			j := g * r16Rows
-			mt.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
-			for c := 0; c < mt.m; c += 4 {
-				nc := min(4, mt.m-c)
-				mt.k16k[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
-			}
-		}
-		return
-	}
-	for g := lo; g < hi; g++ {
-		j := g * r16Rows
-		for c := 0; c < mt.m; c++ {
-			mt.r16gemv(mt.w[j*rb:(j+r16Rows)*rb], mt.x40[c*xs:(c+1)*xs], nb, mt.out[c*n+j:c*n+j+r16Rows])
-		}
-	}
-}
-
 // r16kGoKernels returns the pure-Go Rows16 kernels of q4_K/q6_K t (hosts
 // without AVX-512 VNNI, and the tests' reference).
 func r16kGoKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
