@@ -153,36 +153,14 @@ func decR16Go(w []byte, nb int, dst []byte, t weights.Type) {
 	}
 }
 
-// gemvR16Go is the twin of gemvR16Q4_0/gemvR16Q8_0: the Rows16 group at w
-// (nb tiles) times one activation row packed by pack40 (with t's bias),
-// 16 results to out. Same float order as gemm16Go.
-func gemvR16Go(w, x []byte, nb int, out []float32, t weights.Type) {
-	tile := r16Rows * t.TypeSize()
-	var acc [r16Rows]float32
-	for b := 0; b < nb; b++ {
-		s := w[b*tile : (b+1)*tile]
-		xb := x[b*x40BlockSize : (b+1)*x40BlockSize]
-		bias := int32(binary.LittleEndian.Uint32(xb[32:]))
-		dx := math.Float32frombits(binary.LittleEndian.Uint32(xb[36:]))
-		for r := 0; r < r16Rows; r++ {
-			sum := bias
-			for c := 0; c < 4; c++ {
-				for i := 0; i < 4; i++ {
-					q := s[32+64*c+4*r+i]
-					if t == weights.TypeQ8_0 {
-						sum += int32(q^0x80) * int32(int8(xb[4*c+i]))
-						q2 := s[32+64*(c+4)+4*r+i]
-						sum += int32(q2^0x80) * int32(int8(xb[16+4*c+i]))
-					} else {
-						sum += int32(q&0x0f) * int32(int8(xb[4*c+i]))
-						sum += int32(q>>4) * int32(int8(xb[16+4*c+i]))
-					}
-				}
-			}
-			acc[r] = fma32(float32(sum), f16(s[2*r:])*dx, acc[r])
-		}
-	}
-	copy(out[:r16Rows], acc[:])
+// gemvR16Go is the twin of the Rows16 decode kernels of q4_0/q5_0/q8_0:
+// the group at w (nb tiles) decoded by the Go decoder dec into the gemm16
+// slices, times one activation row packed by pack40, through gemm16Go
+// (the float order the kernels keep); 16 results to out.
+func gemvR16Go(w, x []byte, nb int, out []float32, dec func(w *byte, wstride, nb int, dst *byte)) {
+	d := make([]byte, nb*w16BlockSize)
+	dec(&w[0], 0, nb, &d[0])
+	gemm16Go(d, x, 0, nb, 1, out, r16Rows)
 }
 
 // r16Bias is t's weight bias c (u = q + c) in the packed activations.
@@ -231,8 +209,8 @@ func r16GoKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32)
 	return gemvR16GoQ4_0, decR16GoQ4_0
 }
 
-func gemvR16GoQ4_0(w, x []byte, nb int, out []float32) { gemvR16Go(w, x, nb, out, weights.TypeQ4_0) }
-func gemvR16GoQ8_0(w, x []byte, nb int, out []float32) { gemvR16Go(w, x, nb, out, weights.TypeQ8_0) }
+func gemvR16GoQ4_0(w, x []byte, nb int, out []float32) { gemvR16Go(w, x, nb, out, decR16GoQ4_0) }
+func gemvR16GoQ8_0(w, x []byte, nb int, out []float32) { gemvR16Go(w, x, nb, out, decR16GoQ8_0) }
 
 func decR16GoQ4_0(w *byte, _, nb int, dst *byte) {
 	decR16Go(unsafe.Slice(w, nb*r16Rows*18), nb, unsafe.Slice(dst, nb*w16BlockSize), weights.TypeQ4_0)

@@ -66,24 +66,5 @@ func decR16GoQ5_0(w *byte, _, nb int, dst *byte) {
 	}
 }
 
-// gemvR16GoQ5_0 is the twin of gemvR16Q5_0 (gemvR16Go for q5_0).
-func gemvR16GoQ5_0(w, x []byte, nb int, out []float32) {
-	var acc [r16Rows]float32
-	for b := 0; b < nb; b++ {
-		s := w[b*r16Rows*q5_0Size : (b+1)*r16Rows*q5_0Size]
-		xb := x[b*x40BlockSize : (b+1)*x40BlockSize]
-		bias := int32(binary.LittleEndian.Uint32(xb[32:]))
-		dx := math.Float32frombits(binary.LittleEndian.Uint32(xb[36:]))
-		for r := 0; r < r16Rows; r++ {
-			sum := bias
-			for c := 0; c < 4; c++ {
-				for j := 0; j < 4; j++ {
-					lo, hi := q5Slices(s, r, c, j)
-					sum += int32(lo)*int32(int8(xb[4*c+j])) + int32(hi)*int32(int8(xb[16+4*c+j]))
-				}
-			}
-			acc[r] = fma32(float32(sum), f16(s[2*r:])*dx, acc[r])
-		}
-	}
-	copy(out[:r16Rows], acc[:])
-}
+// gemvR16GoQ5_0 is the twin of gemvR16Q5_0.
+func gemvR16GoQ5_0(w, x []byte, nb int, out []float32) { gemvR16Go(w, x, nb, out, decR16GoQ5_0) }
