@@ -58,7 +58,7 @@ type packResult struct {
 	Manifest    *pack.Manifest `json:"manifest"`
 	Signed      bool           `json:"signed"`
 	Signer      string         `json:"signer_fingerprint,omitempty"`
-	Trusted     bool           `json:"trusted"` // the signer is the --verify-key
+	Trusted     bool           `json:"trusted"` // signed by a trusted key (--verify-key, --trust, $DAYI_HOME/trusted)
 	PackBytes   int64          `json:"pack_bytes"`
 	ModelBytes  int64          `json:"model_bytes"`
 	Ratio       float64        `json:"ratio"` // pack bytes / model bytes
@@ -231,23 +231,55 @@ func atomicWrite(path string, fn func(io.Writer) error) (err error) {
 	return os.Rename(tmp.Name(), path)
 }
 
-func readTrust(verifyKey string, require bool) (pack.Trust, error) {
-	t := pack.Trust{RequireSignature: require}
-	if verifyKey != "" {
-		k, err := pack.ReadPublicKey(verifyKey)
+// trustedDir holds the public keys whose packs unpack installs without
+// --trust: one NAME.pub per signer, as made by 'dayi keygen'.
+func trustedDir() string { return filepath.Join(dayiHome(), "trusted") }
+
+// readTrust reads the keys given with --trust and those in trustedDir.
+func readTrust(files []string) (pack.Trust, error) {
+	var t pack.Trust
+	for _, f := range files {
+		k, err := pack.ReadPublicKey(f)
 		if err != nil {
-			return t, err
+			return t, fmt.Errorf("--trust: %w", err)
 		}
-		t.Key = k
+		t.Keys = append(t.Keys, k)
 	}
+	keys, err := pack.ReadPublicKeys(trustedDir())
+	if err != nil {
+		return t, err
+	}
+	t.Keys = append(t.Keys, keys...)
 	return t, nil
+}
+
+// explainUntrusted adds what to do to a refusal for want of a trusted key.
+func explainUntrusted(err error) error {
+	if !errors.Is(err, pack.ErrUntrusted) {
+		return err
+	}
+	return fmt.Errorf("%w; check the signer's fingerprint with the sender, then pass its key with --trust KEY.pub or copy it to %s (for an unsigned pack: --allow-unsigned)",
+		err, trustedDir())
 }
 
 func verifyPack(ctx context.Context, cmd *cobra.Command, file, verifyKey string, threads int, asJSON bool,
 	prog func(string, int64, int64), done func()) error {
-	trust, err := readTrust(verifyKey, false)
-	if err != nil {
-		return err
+	// With --verify-key only that signer passes; without, any pack whose
+	// integrity holds is reported, trusted when its signer's key is in
+	// $DAYI_HOME/trusted.
+	var trust pack.Trust
+	if verifyKey != "" {
+		k, err := pack.ReadPublicKey(verifyKey)
+		if err != nil {
+			return err
+		}
+		trust.Keys = []ed25519.PublicKey{k}
+	} else {
+		var err error
+		if trust, err = readTrust(nil); err != nil {
+			return err
+		}
+		trust.AllowUnsigned, trust.AnySigner = true, true
 	}
 	fh, err := os.Open(file)
 	if err != nil {
@@ -262,10 +294,10 @@ func verifyPack(ctx context.Context, cmd *cobra.Command, file, verifyKey string,
 	h, err := pack.Verify(ctx, fh, pack.ReadOptions{Trust: trust, Threads: threads, Progress: prog})
 	done()
 	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
+		return fmt.Errorf("%s: %w", file, explainUntrusted(err))
 	}
 	res := summarizePack(file, &h.Manifest, h.Signed(), st.Size(), time.Since(start))
-	res.Verified, res.Trusted = true, trust.Key != nil
+	res.Verified, res.Trusted = true, h.Trusted
 	if k, err := h.Manifest.SignerKey(); h.Signed() && err == nil {
 		res.Signer = pack.Fingerprint(k)
 	}
@@ -286,9 +318,9 @@ func describeVerified(w io.Writer, file string, h *pack.Header, res *packResult)
 	case !res.Signed:
 		fmt.Fprintln(w, "  unsigned: integrity checked, origin not authenticated")
 	case res.Trusted:
-		fmt.Fprintf(w, "  signed by %s (the trusted key)\n", res.Signer)
+		fmt.Fprintf(w, "  signed by %s (a trusted key)\n", res.Signer)
 	default:
-		fmt.Fprintf(w, "  signed by %s — not checked against a trusted key (pass --verify-key)\n", res.Signer)
+		fmt.Fprintf(w, "  signed by %s — not a trusted key (pass --verify-key, or add it to %s)\n", res.Signer, trustedDir())
 	}
 	if m.License == "" {
 		fmt.Fprintln(w, "  licence: none recorded")
@@ -300,28 +332,42 @@ func describeVerified(w io.Writer, file string, h *pack.Header, res *packResult)
 
 func newUnpackCmd() *cobra.Command {
 	var (
-		verifyKey, as          string
-		require, force, asJSON bool
-		noProgress             bool
-		threads                int
+		trustFiles                []string
+		verifyKey, as             string
+		require, force, asJSON    bool
+		allowUnsigned, noProgress bool
+		threads                   int
 	)
 	cmd := &cobra.Command{
-		Use:   "unpack FILE.dayipack [--verify-key KEY.pub]",
+		Use:   "unpack FILE.dayipack [--trust KEY.pub]... [--allow-unsigned]",
 		Short: "Install a .dayipack into dayi's store after verifying it",
 		Long: `Unpack checks the manifest and signature before reading any data, then streams the model into a
 temporary file in $DAYI_HOME/models while checking its size and sha256, and renames it into place only
 when everything verified. A truncated, damaged or wrongly signed pack is rejected and leaves nothing
-behind. With --verify-key, only packs signed by that key are accepted.`,
+behind.
+
+The pack must be signed by a trusted key: one given with --trust KEY.pub (repeatable), or one of the
+public keys (*.pub, from 'dayi keygen') in $DAYI_HOME/trusted/. A pack signed by any other key is
+refused with its signer's fingerprint; compare it with the sender's before trusting the key. An
+unsigned pack is refused unless --allow-unsigned is given.
+
+Before writing, unpack checks that the destination's file system has room for the files the
+manifest declares, and that the pack's compressed bytes could hold them at all; the zstd decoder's
+window is capped at 16 MiB.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			trust, err := readTrust(verifyKey, require)
+			if verifyKey != "" {
+				trustFiles = append(trustFiles, verifyKey)
+			}
+			trust, err := readTrust(trustFiles)
 			if err != nil {
 				return err
 			}
+			trust.AllowUnsigned = allowUnsigned
 			fh, err := os.Open(args[0])
 			if err != nil {
 				return err
@@ -365,12 +411,12 @@ behind. With --verify-key, only packs signed by that key are accepted.`,
 				}})
 			done()
 			if err != nil {
-				return fmt.Errorf("%s: %w (nothing was installed)", args[0], err)
+				return fmt.Errorf("%s: %w (nothing was installed)", args[0], explainUntrusted(err))
 			}
 			path, _ := s.PathFor(name)
 			origin := "unpacked from " + filepath.Base(args[0])
 			res := summarizePack(args[0], &h.Manifest, h.Signed(), st.Size(), time.Since(start))
-			res.Verified, res.Trusted = true, trust.Key != nil
+			res.Verified, res.Trusted = true, h.Trusted
 			if k, err := h.Manifest.SignerKey(); h.Signed() && err == nil {
 				res.Signer = pack.Fingerprint(k)
 				origin += ", signed by " + res.Signer
@@ -395,8 +441,12 @@ behind. With --verify-key, only packs signed by that key are accepted.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&verifyKey, "verify-key", "", "accept only packs signed by this public key")
-	f.BoolVar(&require, "require-signature", false, "refuse unsigned packs even without --verify-key")
+	f.StringArrayVar(&trustFiles, "trust", nil, "accept packs signed by this public key (repeatable; added to the keys in $DAYI_HOME/trusted)")
+	f.BoolVar(&allowUnsigned, "allow-unsigned", false, "also install unsigned packs (their integrity is still checked; their origin is not)")
+	f.StringVar(&verifyKey, "verify-key", "", "same as --trust")
+	f.BoolVar(&require, "require-signature", false, "no effect: a trusted signature is always required unless --allow-unsigned")
+	_ = f.MarkDeprecated("verify-key", "use --trust")
+	_ = f.MarkDeprecated("require-signature", "signatures are required by default")
 	f.StringVar(&as, "as", "", "install under this NAME[:TAG] instead of the pack's")
 	f.BoolVarP(&force, "force", "f", false, "replace an installed model of the same name")
 	f.IntVar(&threads, "threads", 0, "decompression threads (0 = default)")

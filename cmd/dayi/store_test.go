@@ -62,7 +62,7 @@ func TestStorePackCommands(t *testing.T) {
 	data, _ := os.ReadFile(packFile)
 	cut := filepath.Join(home, "cut.dayipack")
 	os.WriteFile(cut, data[:len(data)/2], 0o644)
-	if _, err := runDayiCmd(t, "unpack", cut); err == nil || !strings.Contains(err.Error(), "truncated") {
+	if _, err := runDayiCmd(t, "unpack", cut, "--trust", key+".pub"); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("unpack of a truncated pack: %v", err)
 	}
 	if ents, _ := os.ReadDir(models); len(ents) != 0 {

@@ -53,6 +53,23 @@ const (
 	maxFiles       = 64
 	signatureLabel = "dayipack v1 manifest\n" // domain separation: the key signs nothing else by accident
 	trailerSize    = 40
+
+	// maxRatio bounds the bytes a zstd stream can yield per compressed byte,
+	// so that a manifest cannot declare more than its pack can hold. RFC
+	// 8878 §3.1.1.2 caps a block's output at Block_Maximum_Size (128 KiB),
+	// and the cheapest block is an RLE block (§3.1.1.2.2): a 3-byte header
+	// and one byte repeated Block_Size times, so 4 compressed bytes give at
+	// most 131072 (a compressed block needs at least 5 bytes of headers for
+	// the same limit; frame headers and skippable frames only lower the
+	// ratio). klauspost/compress refuses larger blocks (blockdec.go).
+	maxRatio = (128 << 10) / 4
+
+	// maxWindow is the largest zstd window (and single-segment frame) a
+	// reader accepts. Write makes frames of chunkSize input with the
+	// encoder's 8 MiB window; twice that leaves room, while the decoder's
+	// defaults (512 MiB windows, 64 GiB) let a 40-byte frame header make it
+	// allocate hundreds of MiB per concurrent frame.
+	maxWindow = 2 * chunkSize
 )
 
 // trailerHead is the skippable-frame header of the trailer: magic
@@ -64,6 +81,11 @@ var (
 	ErrNotPack   = errors.New("not a dayipack file")
 	ErrCorrupt   = errors.New("corrupted or truncated dayipack")
 	ErrSignature = errors.New("dayipack signature check failed")
+	// ErrUntrusted (always with ErrSignature) is a pack that is unsigned or
+	// signed by a key the reader does not trust.
+	ErrUntrusted = errors.New("not signed by a trusted key")
+	// ErrNoSpace is a destination without room for the manifest's files.
+	ErrNoSpace = errors.New("not enough free disk space")
 )
 
 // File is one file of a pack.
@@ -157,6 +179,7 @@ type Header struct {
 	Raw       []byte // the manifest bytes as stored (and signed)
 	Signature []byte // nil when unsigned
 	Size      int64  // bytes before the zstd stream
+	Trusted   bool   // signed by one of the reader's trusted keys
 }
 
 // Signed reports whether the pack carries a signature.
@@ -179,14 +202,30 @@ func encodeHeader(raw, sig []byte) []byte {
 	return append(b, sig...)
 }
 
-// Trust says which signatures a reader accepts.
+// Trust says which packs a reader accepts. The zero value is the safe one:
+// only packs signed by one of Keys, so with no keys no pack at all. A pack
+// carries its signer's public key in the manifest; a signature that verifies
+// under that key proves only that the manifest was not changed since someone
+// signed it, which is why the signer must also be one the reader trusts.
 type Trust struct {
-	// Key, when set, is the only signer accepted, and an unsigned pack is
-	// rejected. When nil, a signed pack's signature must still verify under
-	// the key it names (damage shows), but any signer is accepted.
-	Key ed25519.PublicKey
-	// RequireSignature rejects unsigned packs even without Key.
-	RequireSignature bool
+	Keys []ed25519.PublicKey
+	// AllowUnsigned accepts packs without a signature (their integrity is
+	// still checked against the manifest's sha256 sums). A signed pack must
+	// still be signed by one of Keys.
+	AllowUnsigned bool
+	// AnySigner accepts a valid signature by a key outside Keys. Only for
+	// reports such as pack --verify, which installs nothing.
+	AnySigner bool
+}
+
+// Trusts reports whether pub is one of the trusted keys.
+func (t Trust) Trusts(pub ed25519.PublicKey) bool {
+	for _, k := range t.Keys {
+		if k.Equal(pub) {
+			return true
+		}
+	}
+	return false
 }
 
 // ReadHeader reads and checks the header: magic, version, manifest checksum,
@@ -247,10 +286,10 @@ func (h *Header) checkSignature(trust Trust) error {
 	switch {
 	case h.Signature == nil && m.Signer != "":
 		return fmt.Errorf("%w: the manifest names signer %s but the pack has no signature", ErrSignature, Fingerprint(mustKey(m)))
-	case h.Signature == nil && (trust.Key != nil || trust.RequireSignature):
-		return fmt.Errorf("%w: the pack is not signed", ErrSignature)
-	case h.Signature == nil:
+	case h.Signature == nil && trust.AllowUnsigned:
 		return nil
+	case h.Signature == nil:
+		return fmt.Errorf("%w: %w: the pack is not signed", ErrSignature, ErrUntrusted)
 	case m.Signer == "":
 		return fmt.Errorf("%w: the pack has a signature but the manifest names no signer", ErrSignature)
 	}
@@ -261,8 +300,9 @@ func (h *Header) checkSignature(trust Trust) error {
 	if !ed25519.Verify(pub, signedMessage(h.Raw), h.Signature) {
 		return fmt.Errorf("%w: the signature does not verify under the signer key %s (pack damaged or forged)", ErrSignature, Fingerprint(pub))
 	}
-	if trust.Key != nil && !pub.Equal(trust.Key) {
-		return fmt.Errorf("%w: signed by %s, not by the trusted key %s", ErrSignature, Fingerprint(pub), Fingerprint(trust.Key))
+	h.Trusted = trust.Trusts(pub)
+	if !h.Trusted && !trust.AnySigner {
+		return fmt.Errorf("%w: %w: signed by %s, which is not a trusted key", ErrSignature, ErrUntrusted, Fingerprint(pub))
 	}
 	return nil
 }

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -73,9 +75,55 @@ func ParsePrivateKey(text string) (ed25519.PrivateKey, error) {
 	return ed25519.NewKeyFromSeed(b), nil
 }
 
+// maxKeyFile bounds what is read of a key file: one line and a comment.
+const maxKeyFile = 64 << 10
+
+// readKeyFile reads at most maxKeyFile bytes of path.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > maxKeyFile {
+		return nil, fmt.Errorf("%s: over %d bytes, not a key file", path, maxKeyFile)
+	}
+	return b, nil
+}
+
+// ReadPublicKeys reads every *.pub file in dir (none when dir does not
+// exist), so that a hospital can keep the keys it trusts in one folder. A
+// file that is not a public key is an error naming it, never skipped: a
+// trust list that silently drops entries hides mistakes.
+func ReadPublicKeys(dir string) ([]ed25519.PublicKey, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("trusted keys: %w", err)
+	}
+	var keys []ed25519.PublicKey
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".pub") {
+			continue
+		}
+		k, err := ReadPublicKey(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("trusted keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
 // ReadPublicKey reads a public key file.
 func ReadPublicKey(path string) (ed25519.PublicKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +136,7 @@ func ReadPublicKey(path string) (ed25519.PublicKey, error) {
 
 // ReadPrivateKey reads a private key file.
 func ReadPrivateKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
 	}

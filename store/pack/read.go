@@ -25,12 +25,22 @@ type ReadOptions struct {
 	// Accept, when set, sees the verified header before any data is read
 	// (to show what is being installed, or to refuse a name).
 	Accept func(*Header) error
+	// PackSize is the pack's length in bytes from the reader's position;
+	// 0 = find it from the reader (a regular *os.File, or anything with
+	// Len, such as bytes.Reader) or, when it cannot be found, do without
+	// the ratio check. A manifest that declares more than maxRatio times the
+	// compressed bytes is refused before any data is decoded.
+	PackSize int64
+	// FreeSpace returns the bytes free for an unprivileged writer in the
+	// file system holding dir (default statfs; negative: unknown). Tests
+	// inject it to simulate a full disk.
+	FreeSpace func(dir string) (int64, error)
 }
 
 // Verify reads a whole pack, checking the header, the signature and every
 // file's size and sha256, and writes nothing.
 func Verify(ctx context.Context, r io.Reader, opt ReadOptions) (*Header, error) {
-	return extract(ctx, r, opt, PhaseVerify, func(*Header, File) (io.Writer, func() error, func(), error) {
+	return extract(ctx, r, opt, PhaseVerify, nil, func(*Header, File) (io.Writer, func() error, func(), error) {
 		return io.Discard, func() error { return nil }, func() {}, nil
 	})
 }
@@ -54,11 +64,36 @@ func Unpack(ctx context.Context, r io.Reader, place func(*Header, File) (string,
 			os.Remove(made[i]) // fails, harmlessly, if something else is in it
 		}
 	}
-	h, err := extract(ctx, r, opt, PhaseExtract, func(h *Header, f File) (io.Writer, func() error, func(), error) {
-		dst, err := place(h, f)
-		if err != nil {
-			return nil, nil, nil, err
+	// Every destination is known, and checked for room, before a byte is
+	// written.
+	dsts := map[string]string{}
+	ready := func(h *Header) error {
+		need := map[string]int64{}
+		for _, f := range h.Manifest.Files {
+			dst, err := place(h, f)
+			if err != nil {
+				return err
+			}
+			dsts[f.Name] = dst
+			need[existingDir(filepath.Dir(dst))] += f.Size
 		}
+		free := opt.FreeSpace
+		if free == nil {
+			free = diskFree
+		}
+		for dir, n := range need {
+			avail, err := free(dir)
+			if err != nil {
+				return fmt.Errorf("free space in %s: %w", dir, err)
+			}
+			if avail >= 0 && n > avail {
+				return fmt.Errorf("%w: the pack's files need %d bytes, %s has %d free", ErrNoSpace, n, dir, avail)
+			}
+		}
+		return nil
+	}
+	h, err := extract(ctx, r, opt, PhaseExtract, ready, func(h *Header, f File) (io.Writer, func() error, func(), error) {
+		dst := dsts[f.Name]
 		if !overwrite {
 			if _, err := os.Lstat(dst); err == nil {
 				return nil, nil, nil, fmt.Errorf("%s already exists", dst)
@@ -109,6 +144,22 @@ func Unpack(ctx context.Context, r io.Reader, place func(*Header, File) (string,
 	return h, nil
 }
 
+// existingDir is dir or its nearest ancestor that exists: where the space
+// for a directory still to be made comes from.
+func existingDir(dir string) string {
+	d := filepath.Clean(dir)
+	for {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			return d
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			return d
+		}
+		d = up
+	}
+}
+
 // mkdirAll is os.MkdirAll that returns the directories it created,
 // outermost first, so a failed unpack can remove them again.
 func mkdirAll(dir string) ([]string, error) {
@@ -145,11 +196,57 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// extract drives both readers. open returns, per file, the writer that
-// receives its bytes, a commit run after the file verified, and an abort run
-// when it did not.
-func extract(ctx context.Context, r io.Reader, opt ReadOptions, phase string,
+// remaining is how many bytes r has left to read, when that can be known
+// without reading them (0 otherwise).
+func remaining(r io.Reader) int64 {
+	switch v := r.(type) {
+	case interface{ Len() int }: // bytes.Reader, strings.Reader, bytes.Buffer
+		return int64(v.Len())
+	case *os.File:
+		st, err := v.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			return 0
+		}
+		cur, err := v.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return 0
+		}
+		return st.Size() - cur
+	}
+	return 0
+}
+
+// checkDeclared refuses a manifest whose files could not come out of the
+// packSize bytes the pack has (see maxRatio). It runs before anything is
+// decoded or written, so a forged size costs neither disk nor time.
+func checkDeclared(h *Header, packSize int64) error {
+	if packSize <= 0 {
+		return nil
+	}
+	data := packSize - h.Size - trailerSize
+	if data <= 0 {
+		return fmt.Errorf("%w: %d bytes leave no room for data after the %d-byte header (truncated pack)", ErrCorrupt, packSize, h.Size)
+	}
+	total := h.Manifest.TotalSize()
+	if limit := data * maxRatio; data <= (1<<62)/maxRatio && total > limit {
+		return fmt.Errorf("%w: the manifest declares %d bytes of files, but %d compressed bytes hold at most %d (zstd yields at most %d bytes per compressed byte)",
+			ErrCorrupt, total, data, limit, maxRatio)
+	}
+	return nil
+}
+
+// extract drives both readers. ready, when set, runs once the header is
+// accepted and before any data is read; open returns, per file, the writer
+// that receives its bytes, a commit run after the file verified, and an
+// abort run when it did not. A file's writer never receives more than its
+// declared size: the next bytes belong to the next file, and bytes after the
+// last file are an error.
+func extract(ctx context.Context, r io.Reader, opt ReadOptions, phase string, ready func(*Header) error,
 	open func(*Header, File) (w io.Writer, commit func() error, abort func(), err error)) (*Header, error) {
+	packSize := opt.PackSize
+	if packSize == 0 {
+		packSize = remaining(r)
+	}
 	br := bufio.NewReaderSize(ctxReader{ctx, r}, 256<<10)
 	h, err := ReadHeader(br, opt.Trust)
 	if err != nil {
@@ -160,7 +257,19 @@ func extract(ctx context.Context, r io.Reader, opt ReadOptions, phase string,
 			return nil, err
 		}
 	}
-	dopts := []zstd.DOption{zstd.WithDecoderLowmem(false)}
+	if err := checkDeclared(h, packSize); err != nil {
+		return nil, err
+	}
+	if ready != nil {
+		if err := ready(h); err != nil {
+			return nil, err
+		}
+	}
+	dopts := []zstd.DOption{zstd.WithDecoderLowmem(false),
+		// In streaming mode the memory limit is also a window limit, and it
+		// is the one that bounds single-segment frames (whose window is
+		// their content size).
+		zstd.WithDecoderMaxWindow(maxWindow), zstd.WithDecoderMaxMemory(maxWindow)}
 	if opt.Threads > 0 {
 		dopts = append(dopts, zstd.WithDecoderConcurrency(opt.Threads))
 	}
@@ -258,6 +367,9 @@ func (t *tailHasher) Read(p []byte) (int, error) {
 func dataError(ctx context.Context, f File, n int64, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		return fmt.Errorf("%w: %s: after %d bytes: a zstd frame asks for a window over the %d MiB limit (%v)", ErrCorrupt, f.Name, n, maxWindow>>20, err)
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: %s: data ends after %d of %d bytes (truncated pack)", ErrCorrupt, f.Name, n, f.Size)
