@@ -2,10 +2,12 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -59,9 +61,117 @@ CREATE TABLE IF NOT EXISTS %[1]s (
 	body    text NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS %[1]s_key ON %[1]s (patient, key) WHERE key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS %[1]s_patient ON %[1]s (patient, seq);`, s.table))
+CREATE INDEX IF NOT EXISTS %[1]s_patient ON %[1]s (patient, seq);
+CREATE TABLE IF NOT EXISTS %[1]s_meta (
+	name  text PRIMARY KEY,
+	value text NOT NULL
+);`, s.table))
 		return err
 	})
+}
+
+// sealedConstraint is the CHECK that keeps unsealed bodies out of a table
+// marked encrypted, whichever client writes to it.
+func (s *PGStore) sealedConstraint() string { return s.table + "_sealed" }
+
+// EncryptionMark implements markedStore.
+func (s *PGStore) EncryptionMark(ctx context.Context) (string, error) {
+	var mark string
+	err := s.pool.QueryRow(ctx, fmt.Sprintf(`SELECT value FROM %s_meta WHERE name = 'encryption'`, s.table)).Scan(&mark)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("memory postgres: %w", err)
+	}
+	return mark, nil
+}
+
+// MarkEncrypted implements markedStore. Under the table's advisory lock it
+// adds a CHECK constraint that every body is sealed (PostgreSQL validates
+// the rows already there, and refuses unsealed rows from then on) and
+// records the mark, in one transaction.
+func (s *PGStore) MarkEncrypted(ctx context.Context, mark string) (string, error) {
+	held := mark
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "dayi-memory:"+s.table); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT value FROM %s_meta WHERE name = 'encryption'`, s.table)).Scan(&held)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		var plain bool
+		if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM %s WHERE body NOT LIKE $1)`, s.table), encPrefix+"%").Scan(&plain); err != nil {
+			return err
+		}
+		if plain {
+			return ErrPlaintext
+		}
+		var has bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1 AND conrelid = $2::regclass)`,
+			s.sealedConstraint(), s.table).Scan(&has); err != nil {
+			return err
+		}
+		if !has {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s CHECK (body LIKE '%s%%')`, s.table, s.sealedConstraint(), encPrefix)); err != nil {
+				return err
+			}
+		}
+		held = mark
+		_, err = tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s_meta (name, value) VALUES ('encryption', $1)`, s.table), mark)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("memory postgres: marking encrypted: %w", err)
+	}
+	return held, nil
+}
+
+// plaintextError maps PostgreSQL's check_violation of the sealed
+// constraint to ErrPlaintext.
+func (s *PGStore) plaintextError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23514" && pe.ConstraintName == s.sealedConstraint() {
+		return ErrPlaintext
+	}
+	return err
+}
+
+// Replace implements markedStore: one transaction deletes the patient's
+// rows and inserts recs.
+func (s *PGStore) Replace(ctx context.Context, patient string, recs []Record) error {
+	if err := checkPatient(patient); err != nil {
+		return err
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE patient = $1`, s.table), patient); err != nil {
+			return err
+		}
+		return s.insert(ctx, tx, patient, recs)
+	})
+	if err != nil {
+		return fmt.Errorf("memory postgres: rewriting a patient's records: %w", s.plaintextError(err))
+	}
+	return nil
+}
+
+func (s *PGStore) insert(ctx context.Context, tx pgx.Tx, patient string, recs []Record) error {
+	for _, r := range recs {
+		var key any
+		if r.Key != "" {
+			key = r.Key
+		}
+		_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (patient, kind, at, key, body) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (patient, key) WHERE key IS NOT NULL DO NOTHING`, s.table), patient, r.Kind, r.Time.UTC(), key, r.Body)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Append implements Store.
@@ -69,22 +179,9 @@ func (s *PGStore) Append(ctx context.Context, patient string, recs []Record) err
 	if err := checkPatient(patient); err != nil {
 		return err
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, r := range recs {
-			var key any
-			if r.Key != "" {
-				key = r.Key
-			}
-			_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (patient, kind, at, key, body) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (patient, key) WHERE key IS NOT NULL DO NOTHING`, s.table), patient, r.Kind, r.Time.UTC(), key, r.Body)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.insert(ctx, tx, patient, recs) })
 	if err != nil {
-		return fmt.Errorf("memory postgres: patient %q: %w", patient, err)
+		return fmt.Errorf("memory postgres: patient %q: %w", patient, s.plaintextError(err))
 	}
 	return nil
 }
@@ -138,9 +235,9 @@ func (s *PGStore) Close() error {
 	return nil
 }
 
-// DropTable removes the store's table (used by tests and uninstalls).
+// DropTable removes the store's tables (used by tests and uninstalls).
 func (s *PGStore) DropTable(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s`, s.table)); err != nil {
+	if _, err := s.pool.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %[1]s; DROP TABLE IF EXISTS %[1]s_meta`, s.table)); err != nil {
 		return fmt.Errorf("memory postgres: dropping %s: %w", s.table, err)
 	}
 	return nil

@@ -45,34 +45,18 @@ func backends(t *testing.T) []backend {
 	bs := []backend{
 		{name: "bolt", open: bolts, file: func(s Store) string { return s.(*BoltStore).path }},
 		{name: "bolt+aes", open: func(t *testing.T) Store {
-			e, err := NewEncrypted(bolts(t), testKey(t))
+			e, err := OpenEncrypted(context.Background(), bolts(t), testKey(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			return e
 		}},
 	}
-	dsn := os.Getenv("DAYI_TEST_PG")
-	pgs := func(t *testing.T) Store {
-		if dsn == "" {
-			t.Skip("DAYI_TEST_PG (a PostgreSQL DSN) is not set; scripts/ci-postgres.sh starts a server")
-		}
-		ctx := context.Background()
-		table := fmt.Sprintf("dayi_memory_test_%d", time.Now().UnixNano())
-		s, err := OpenPG(ctx, dsn, table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = s.DropTable(ctx)
-			s.Close()
-		})
-		return s
-	}
+	pgs := func(t *testing.T) Store { return openTestPG(t) }
 	bs = append(bs,
 		backend{name: "postgres", open: pgs},
 		backend{name: "postgres+aes", open: func(t *testing.T) Store {
-			e, err := NewEncrypted(pgs(t), testKey(t))
+			e, err := OpenEncrypted(context.Background(), pgs(t), testKey(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,6 +64,26 @@ func backends(t *testing.T) []backend {
 		}},
 	)
 	return bs
+}
+
+// openTestPG opens a fresh table in the PostgreSQL at $DAYI_TEST_PG, dropped
+// after the test, or skips the test without one.
+func openTestPG(t *testing.T) *PGStore {
+	dsn := os.Getenv("DAYI_TEST_PG")
+	if dsn == "" {
+		t.Skip("DAYI_TEST_PG (a PostgreSQL DSN) is not set; scripts/ci-postgres.sh starts a server")
+	}
+	ctx := context.Background()
+	table := fmt.Sprintf("dayi_memory_test_%d", time.Now().UnixNano())
+	s, err := OpenPG(ctx, dsn, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.DropTable(ctx)
+		s.Close()
+	})
+	return s
 }
 
 // TestStores runs the same suite against every store.
