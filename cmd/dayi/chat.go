@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -47,7 +48,7 @@ replace them.`,
 			}
 			var mem server.Memory
 			if patient != "" {
-				st, err := openMemoryStore(ctx, memoryPG, memoryKey)
+				st, err := openMemoryStoreTo(ctx, memoryPG, memoryKey, cmd.ErrOrStderr())
 				if err != nil {
 					return fmt.Errorf("patient memory: %w", err)
 				}
@@ -109,7 +110,7 @@ replace them.`,
 	f.StringVar(&patient, "patient", "", "patient id: recall and store this patient's history")
 	f.StringVar(&kb, "kb", "", "knowledge base to ground answers in")
 	f.StringVar(&memoryPG, "memory-pg", "", "PostgreSQL DSN of a shared patient-memory store")
-	f.StringVar(&memoryKey, "memory-key", "", "AES-256 key file encrypting stored patient text")
+	f.StringVar(&memoryKey, "memory-key", os.Getenv("DAYI_MEMORY_KEY"), memoryKeyUsage)
 	f.IntVar(&budget, "grounding-tokens", 0, "token budget for recalled memory and passages (0 = a quarter of the context)")
 	return cmd
 }

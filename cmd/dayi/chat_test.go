@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,7 +26,7 @@ func TestChatPatientMemory(t *testing.T) {
 	}
 	run("I am allergic to penicillin.\nThank you.\n")
 	run("Which antibiotic?\n")
-	st, err := memory.OpenBolt(filepath.Join(home, "memory", "memory.db"))
+	st, err := openMemoryStore(context.Background(), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +15,8 @@ import (
 )
 
 // memoryFlags choose the patient-memory store: the embedded file under
-// $DAYI_HOME/memory, or PostgreSQL; optionally encrypted with a key file.
+// $DAYI_HOME/memory, or PostgreSQL; always encrypted, with the key file
+// --memory-key names or $DAYI_HOME/memory.key.
 type memoryFlags struct {
 	patient string
 	pg      string
@@ -25,37 +28,67 @@ func (mf *memoryFlags) register(cmd *cobra.Command, patient bool) {
 		cmd.Flags().StringVar(&mf.patient, "patient", "", "patient id (required)")
 	}
 	cmd.Flags().StringVar(&mf.pg, "pg", os.Getenv("DAYI_MEMORY_PG"), "PostgreSQL DSN of a shared memory store (default $DAYI_MEMORY_PG; empty: the embedded store)")
-	cmd.Flags().StringVar(&mf.keyFile, "key-file", os.Getenv("DAYI_MEMORY_KEY"), "AES-256 key file encrypting stored text (default $DAYI_MEMORY_KEY)")
+	cmd.Flags().StringVar(&mf.keyFile, "memory-key", os.Getenv("DAYI_MEMORY_KEY"), memoryKeyUsage)
+	cmd.Flags().StringVar(&mf.keyFile, "key-file", os.Getenv("DAYI_MEMORY_KEY"), "same as --memory-key")
+	_ = cmd.Flags().MarkDeprecated("key-file", "use --memory-key")
 }
 
-// openMemoryStore opens the store the flags (or a server's settings) name.
-func openMemoryStore(ctx context.Context, pg, keyFile string) (memory.Store, error) {
-	var s memory.Store
-	var err error
-	if pg != "" {
-		s, err = memory.OpenPG(ctx, pg, "")
-	} else {
-		s, err = memory.OpenBolt(filepath.Join(dayiHome(), "memory", "memory.db"))
+const memoryKeyUsage = "AES-256 key file encrypting patient memory (default $DAYI_MEMORY_KEY, else $DAYI_HOME/memory.key, created on first use)"
+
+// defaultMemoryKey is the key file used when none is named.
+func defaultMemoryKey() string { return filepath.Join(dayiHome(), "memory.key") }
+
+// memoryKey reads the key file named, or the default one, creating the
+// default on first use and saying so once on warn: the key is the only way
+// into the memory, so it must be backed up.
+func memoryKey(keyFile string, warn io.Writer) ([]byte, error) {
+	if keyFile != "" {
+		return memory.LoadKey(keyFile)
 	}
+	path := defaultMemoryKey()
+	key, created, err := memory.LoadOrCreateKey(path)
+	if created {
+		fmt.Fprintf(warn, "dayi: created the patient-memory encryption key %s (mode 0600). Back it up apart from the memory: losing it loses the memory.\n", path)
+	}
+	return key, err
+}
+
+// openRawMemoryStore opens the store without its key (for migration).
+func openRawMemoryStore(ctx context.Context, pg string) (memory.Store, error) {
+	if pg != "" {
+		return memory.OpenPG(ctx, pg, "")
+	}
+	return memory.OpenBolt(filepath.Join(dayiHome(), "memory", "memory.db"))
+}
+
+// openMemoryStore opens the store the flags (or a server's settings) name,
+// encrypted; the key-creation note goes to stderr.
+func openMemoryStore(ctx context.Context, pg, keyFile string) (memory.Store, error) {
+	return openMemoryStoreTo(ctx, pg, keyFile, os.Stderr)
+}
+
+func openMemoryStoreTo(ctx context.Context, pg, keyFile string, warn io.Writer) (memory.Store, error) {
+	key, err := memoryKey(keyFile, warn)
 	if err != nil {
 		return nil, err
 	}
-	if keyFile == "" {
-		return s, nil
+	s, err := openRawMemoryStore(ctx, pg)
+	if err != nil {
+		return nil, err
 	}
-	key, err := memory.LoadKey(keyFile)
-	if err == nil {
-		var e *memory.Encrypted
-		if e, err = memory.NewEncrypted(s, key); err == nil {
-			return e, nil
+	e, err := memory.OpenEncrypted(ctx, s, key)
+	if err != nil {
+		s.Close()
+		if errors.Is(err, memory.ErrNotEncrypted) {
+			return nil, fmt.Errorf("%w; run 'dayi memory encrypt' with the same --memory-key (and --pg) to encrypt it", err)
 		}
+		return nil, err
 	}
-	s.Close()
-	return nil, err
+	return e, nil
 }
 
 func (mf *memoryFlags) open(cmd *cobra.Command) (*memory.Memory, error) {
-	s, err := openMemoryStore(cmd.Context(), mf.pg, mf.keyFile)
+	s, err := openMemoryStoreTo(cmd.Context(), mf.pg, mf.keyFile, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}
@@ -69,9 +102,16 @@ func newMemoryCmd() *cobra.Command {
 		Long: `Patient memory keeps every turn of requests that carry a patient id, with the facts
 (allergies, diagnoses, medications, dated results) found in them, and recalls them into
 later prompts within a token budget. It lives in $DAYI_HOME/memory/memory.db, or in
-PostgreSQL with --pg.`,
+PostgreSQL with --pg.
+
+Stored text is always encrypted (AES-256-GCM) with the key file --memory-key names, else
+$DAYI_HOME/memory.key, created (mode 0600) on first use. Back that file up apart from the
+memory: without it the memory cannot be read. Servers sharing one PostgreSQL store need the
+same key file. A store written by an older dayi without encryption is refused until
+'dayi memory encrypt' migrates it.`,
 	}
-	cmd.AddCommand(newMemoryShowCmd(), newMemoryExportCmd(), newMemoryForgetCmd(), newMemoryListCmd(), newMemoryKeygenCmd())
+	cmd.AddCommand(newMemoryShowCmd(), newMemoryExportCmd(), newMemoryForgetCmd(), newMemoryListCmd(), newMemoryKeygenCmd(),
+		newMemoryEncryptCmd())
 	return cmd
 }
 
@@ -205,10 +245,54 @@ func newMemoryListCmd() *cobra.Command {
 	return cmd
 }
 
+func newMemoryEncryptCmd() *cobra.Command {
+	var mf memoryFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "encrypt [--memory-key FILE] [--pg DSN]",
+		Short: "Encrypt a patient-memory store written without encryption",
+		Long: `encrypt seals every unencrypted record of the store with the memory key (--memory-key, else
+$DAYI_HOME/memory.key, created on first use), one patient per transaction, then marks the store
+encrypted so that it refuses unencrypted records from then on, and compacts the embedded file so
+the plaintext does not linger in its free pages (PostgreSQL drops it at the next VACUUM). If it is
+interrupted, run it again: it carries on where it stopped. Stop 'dayi serve' first when the store
+is the embedded file (one process holds it at a time).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			key, err := memoryKey(mf.keyFile, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			s, err := openRawMemoryStore(ctx, mf.pg)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			st, err := memory.Encrypt(ctx, s, key, nil)
+			if err != nil {
+				return fmt.Errorf("memory encrypt: %w (run it again to resume)", err)
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), st)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "memory encrypted: %d records of %d patients sealed now, %d were sealed already\n",
+				st.Records, st.Patients, st.Sealed)
+			return nil
+		},
+	}
+	mf.register(cmd, false)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
 func newMemoryKeygenCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "keygen FILE",
-		Short: "Write a new random encryption key file (for --key-file)",
+		Short: "Write a new random encryption key file (for --memory-key)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := memory.NewKeyFile(args[0]); err != nil {

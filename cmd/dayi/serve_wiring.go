@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 
 	"dayi/clinic"
@@ -123,7 +124,7 @@ func (pf *productFlags) register(f interface {
 	f.BoolVar(&pf.noKB, "no-knowledge", false, "disable knowledge bases ($DAYI_HOME/kb) for the `knowledge` request field")
 	f.BoolVar(&pf.noMemory, "no-memory", false, "disable patient memory for the `patient_id` request field")
 	f.StringVar(&pf.memoryPG, "memory-pg", "", "PostgreSQL DSN of a shared patient-memory store (default: embedded under $DAYI_HOME/memory)")
-	f.StringVar(&pf.memoryKey, "memory-key", "", "AES-256 key file encrypting stored patient text")
+	f.StringVar(&pf.memoryKey, "memory-key", os.Getenv("DAYI_MEMORY_KEY"), memoryKeyUsage)
 	f.StringVar(&pf.clinicModel, "clinic-model", "", "GGUF model for /api/clinic/* (default: the embedded dayi-tiny)")
 	f.BoolVar(&pf.noClinic, "no-clinic", false, "disable the /api/clinic/* workflows")
 }
