@@ -79,7 +79,7 @@ func (s *BoltStore) Append(ctx context.Context, patient string, recs []Record) e
 	defer s.mu.RUnlock()
 	err := s.db.Update(func(tx *bolt.Tx) error { return putRecords(tx, patient, recs) })
 	if err != nil {
-		return fmt.Errorf("memory store %s: patient %q: %w", s.path, patient, err)
+		return fmt.Errorf("memory store %s: %w", s.path, err)
 	}
 	return nil
 }
@@ -278,7 +278,7 @@ func (s *BoltStore) List(ctx context.Context, patient string) ([]Record, error) 
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("memory store %s: patient %q: %w", s.path, patient, err)
+		return nil, fmt.Errorf("memory store %s: %w", s.path, err)
 	}
 	return out, nil
 }
@@ -314,7 +314,7 @@ func (s *BoltStore) Forget(ctx context.Context, patient string) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("memory store %s: forget %q: %w", s.path, patient, err)
+		return fmt.Errorf("memory store %s: forget: %w", s.path, err)
 	}
 	tmp := s.path + ".compact"
 	os.Remove(tmp)

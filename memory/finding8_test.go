@@ -281,3 +281,36 @@ func TestKeyFiles(t *testing.T) {
 		t.Errorf("read-only key: %v", err)
 	}
 }
+
+// TestErrorsNameNoPatient: memory errors end up in logs and responses, so
+// they name records and files, never the patient (issue 15, finding 10).
+func TestErrorsNameNoPatient(t *testing.T) {
+	ctx := context.Background()
+	for _, b := range rawBackends() {
+		t.Run(b.name, func(t *testing.T) {
+			raw := b.open(t)
+			enc, err := OpenEncrypted(ctx, raw, testKey(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const id = "MRN-4242-ZHANG"
+			m := New(enc, Options{})
+			if err := m.Record(ctx, id, Turn{User: "hello"}); err != nil {
+				t.Fatal(err)
+			}
+			b.inject(t, raw, id, plainTurn)
+			errs := map[string]error{}
+			_, errs["history"] = m.History(ctx, id)
+			errs["append"] = raw.Append(ctx, id, []Record{{Kind: KindTurn, Body: "x"}})
+			errs["bad id"] = m.Record(ctx, id+"\x01", Turn{User: "x"})
+			_, errs["wrong key"] = New(raw, Options{}).History(ctx, id)
+			for what, err := range errs {
+				if err == nil {
+					t.Errorf("%s: no error", what)
+				} else if strings.Contains(err.Error(), "MRN") {
+					t.Errorf("%s: error names the patient: %v", what, err)
+				}
+			}
+		})
+	}
+}

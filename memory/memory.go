@@ -84,7 +84,7 @@ func (m *Memory) Record(ctx context.Context, patientID string, turn Turn) error 
 		}
 		s, err := m.opt.Summarize(ctx, h.Summary, turn)
 		if err != nil {
-			slog.Warn("memory: summary not updated", "patient", patientID, "err", err)
+			slog.Warn("memory: summary not updated", "err", err) // never the patient id
 		} else if s = strings.TrimSpace(s); s != "" {
 			recs = append(recs, Record{Kind: KindSummary, Time: turn.Time, Body: s})
 		}
@@ -109,19 +109,19 @@ func (m *Memory) History(ctx context.Context, patientID string) (*History, error
 	h := &History{Patient: patientID}
 	for _, r := range recs {
 		if isSealed(r.Body) {
-			return nil, fmt.Errorf("patient %q: %w (give the key file)", patientID, ErrEncrypted)
+			return nil, fmt.Errorf("record %d: %w (give the key file)", r.Seq, ErrEncrypted)
 		}
 		switch r.Kind {
 		case KindTurn:
 			var t Turn
 			if err := json.Unmarshal([]byte(r.Body), &t); err != nil {
-				return nil, fmt.Errorf("patient %q record %d: %w", patientID, r.Seq, err)
+				return nil, fmt.Errorf("record %d: %w", r.Seq, err)
 			}
 			h.Turns = append(h.Turns, t)
 		case KindFact:
 			var f Fact
 			if err := json.Unmarshal([]byte(r.Body), &f); err != nil {
-				return nil, fmt.Errorf("patient %q record %d: %w", patientID, r.Seq, err)
+				return nil, fmt.Errorf("record %d: %w", r.Seq, err)
 			}
 			h.Facts = append(h.Facts, f)
 		case KindSummary:

@@ -159,7 +159,23 @@ func (s *PGStore) Replace(ctx context.Context, patient string, recs []Record) er
 	return nil
 }
 
+// insert adds recs in tx. An unsealed record is refused when the table is
+// marked encrypted even if its constraint was dropped; only then is the
+// mark read, so sealed writes cost no extra query.
 func (s *PGStore) insert(ctx context.Context, tx pgx.Tx, patient string, recs []Record) error {
+	for _, r := range recs {
+		if isSealed(r.Body) {
+			continue
+		}
+		var marked bool
+		if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM %s_meta WHERE name = 'encryption')`, s.table)).Scan(&marked); err != nil {
+			return err
+		}
+		if marked {
+			return ErrPlaintext
+		}
+		break
+	}
 	for _, r := range recs {
 		var key any
 		if r.Key != "" {
@@ -181,7 +197,7 @@ func (s *PGStore) Append(ctx context.Context, patient string, recs []Record) err
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.insert(ctx, tx, patient, recs) })
 	if err != nil {
-		return fmt.Errorf("memory postgres: patient %q: %w", patient, s.plaintextError(err))
+		return fmt.Errorf("memory postgres: %w", s.plaintextError(err))
 	}
 	return nil
 }
@@ -193,7 +209,7 @@ func (s *PGStore) List(ctx context.Context, patient string) ([]Record, error) {
 	}
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT seq, kind, at, coalesce(key, ''), body FROM %s WHERE patient = $1 ORDER BY seq`, s.table), patient)
 	if err != nil {
-		return nil, fmt.Errorf("memory postgres: patient %q: %w", patient, err)
+		return nil, fmt.Errorf("memory postgres: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Record, error) {
 		var r Record
@@ -202,7 +218,7 @@ func (s *PGStore) List(ctx context.Context, patient string) ([]Record, error) {
 		return r, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("memory postgres: patient %q: %w", patient, err)
+		return nil, fmt.Errorf("memory postgres: %w", err)
 	}
 	return out, nil
 }
@@ -224,7 +240,7 @@ func (s *PGStore) Forget(ctx context.Context, patient string) error {
 		return err
 	}
 	if _, err := s.pool.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE patient = $1`, s.table), patient); err != nil {
-		return fmt.Errorf("memory postgres: forget %q: %w", patient, err)
+		return fmt.Errorf("memory postgres: forget: %w", err)
 	}
 	return nil
 }

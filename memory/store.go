@@ -46,11 +46,11 @@ var ErrBadPatient = errors.New("invalid patient id")
 // checkPatient refuses ids that cannot be stored safely everywhere.
 func checkPatient(id string) error {
 	if id == "" || len(id) > 200 || !utf8.ValidString(id) {
-		return fmt.Errorf("%w %q (1-200 bytes of UTF-8)", ErrBadPatient, id)
+		return fmt.Errorf("%w: %d bytes (want 1-200 bytes of UTF-8)", ErrBadPatient, len(id))
 	}
 	for _, r := range id {
 		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%w %q (control character)", ErrBadPatient, id)
+			return fmt.Errorf("%w: it holds a control character", ErrBadPatient)
 		}
 	}
 	return nil

@@ -226,3 +226,35 @@ func TestFinding9_ZstdWindowCapped(t *testing.T) {
 		t.Errorf("crafted model installed as %q", got)
 	}
 }
+
+// TestWindowCapKeepsRealPacks: the window cap is no limit on pack size: a
+// 17 MiB file (three of Write's frames, more than maxWindow in all) packs
+// and unpacks with one decoder thread and with several.
+func TestWindowCapKeepsRealPacks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("packs 17 MiB")
+	}
+	dir := t.TempDir()
+	b := make([]byte, 17<<20)
+	for i := range b {
+		b[i] = byte(i*i>>7) ^ byte(i>>13)
+	}
+	p := filepath.Join(dir, "model.gguf")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, _ := GenerateKey(nil)
+	var buf bytes.Buffer
+	if _, err := Write(context.Background(), &buf, []Source{{Name: "model.gguf", Path: p}}, WriteOptions{Name: "big:1", Key: priv, Threads: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, threads := range []int{1, 3} {
+		out := t.TempDir()
+		if _, err := unpackOpt(out, bytes.NewReader(buf.Bytes()), ReadOptions{Trust: trustOnly(pub), Threads: threads}); err != nil {
+			t.Fatalf("%d decoder threads: %v", threads, err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(out, "model", "tag", "model.gguf")); !bytes.Equal(got, b) {
+			t.Fatalf("%d decoder threads: the file differs", threads)
+		}
+	}
+}
