@@ -295,10 +295,32 @@ func NewKeyFile(path string) error {
 		return fmt.Errorf("memory key file %s: %w", path, err)
 	}
 	if err := os.Link(f.Name(), path); err != nil { // fails if path exists
-		return fmt.Errorf("memory key file: %w", err)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("memory key file: %w", err)
+		}
+		// a file system without hard links: create the file exclusively
+		return writeKeyExcl(path, k)
 	}
 	syncDir(filepath.Dir(path))
 	return nil
+}
+
+func writeKeyExcl(path string, k []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("memory key file: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("memory key file %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("memory key file %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // LoadOrCreateKey loads the key at path, first creating it (NewKeyFile)

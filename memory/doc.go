@@ -8,5 +8,8 @@
 // Storage sits behind the Store interface with two implementations: an
 // embedded bbolt file (the default, one server) and PostgreSQL (several dayi
 // servers sharing one database). Encrypted wraps either with AES-GCM so that
-// stored text is unreadable without the key file.
+// stored text is unreadable without the key file; OpenEncrypted marks the
+// store with a check value of the key, after which the store itself refuses
+// unencrypted records and another key is refused before any record is read.
+// Encrypt migrates a store written before encryption was the default.
 package memory
