@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -200,5 +201,50 @@ func TestSourceReloads(t *testing.T) {
 	// An unreadable file at start is an error naming it.
 	if _, err := NewSource(path, nil); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("NewSource on a broken file: %v", err)
+	}
+}
+
+// Requests read the keys while `dayi keys` rewrites the file (run with -race).
+func TestSourceConcurrentReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	kf := &File{}
+	stable, _ := kf.Add("stable", []Scope{Generate}, time.Now())
+	if err := Save(path, kf); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewSource(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Interval = 0
+	done := make(chan struct{})
+	errs := make(chan string, 8)
+	for range 8 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- ""
+					return
+				default:
+				}
+				if _, ok := src.Keyring().Lookup(stable); !ok {
+					errs <- "the stable key was refused during a reload"
+					return
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		kf.Add(fmt.Sprintf("temp-%d", i), []Scope{Generate}, time.Now())
+		if err := Save(path, kf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	for range 8 {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
 	}
 }

@@ -424,6 +424,25 @@ func TestNoKeysLoopbackRules(t *testing.T) {
 	if _, err := New(Config{Addr: "localhost:0", OllamaModels: "-", Logger: cfg.Logger}); err != nil {
 		t.Errorf("localhost: %v", err)
 	}
+
+	// A network server started with keys serves nobody without one, even
+	// once every key is removed while it runs.
+	path, _ := keysFile(t, map[string][]auth.Scope{"ops": {auth.Admin}})
+	s, err := New(Config{Addr: "0.0.0.0:11435", KeysFile: path, OllamaModels: "-", Logger: cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.Save(path, &auth.File{}); err != nil {
+		t.Fatal(err)
+	}
+	s.keys.Interval = 0
+	rr := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/api/tags", nil)
+	req.Host = "127.0.0.1"
+	s.Handler().ServeHTTP(rr, req)
+	if rr.Code != 403 || !strings.Contains(rr.Body.String(), "dayi keys add") {
+		t.Fatalf("network server after the last key is removed: %d %s", rr.Code, rr.Body)
+	}
 }
 
 // keep_alive < 0 pins a model in memory forever: admin only.

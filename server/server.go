@@ -181,6 +181,11 @@ func New(cfg Config) (*Server, error) {
 		s.anon = slices.Clone(cfg.AnonymousScopes)
 	}
 	s.hosts = newHostPolicy(cfg.Addr, cfg.AllowedHosts, net.InterfaceAddrs)
+	if !isLoopbackAddr(cfg.Addr) && !cfg.InsecureNoKeys {
+		// Reachable from the network: should every key be removed while it
+		// runs, callers get nothing rather than an open server.
+		s.anon = nil
+	}
 	if !isLoopbackAddr(cfg.Addr) && keys.Keyring().Len() == 0 && !cfg.InsecureNoKeys {
 		return nil, fmt.Errorf("listening on %s, beyond loopback, with no API key: make one with "+
 			"'dayi keys add --name NAME --scope generate' (or pass --api-key-file), or accept an open server with --insecure-no-keys", cfg.Addr)
