@@ -359,8 +359,12 @@ func (s *Server) outer(mux *http.ServeMux) http.Handler {
 			s.auditRecord(r, ri, endpoint, status, 0)
 		}
 		if !s.hosts.allowed(r.Host) {
+			h := normHost(r.Host)
+			if len(h) > 253 { // longer than any DNS name: do not echo it all back
+				h = h[:253] + "…"
+			}
 			refuse(http.StatusForbidden, "forbidden_host", fmt.Errorf("host %q is not allowed: this server answers to loopback names, "+
-				"its listen address and the names given with --allowed-host", normHost(r.Host)))
+				"its listen address and the names given with --allowed-host", h))
 			return
 		}
 		if !s.originAllowed(r) {
