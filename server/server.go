@@ -398,7 +398,7 @@ func (s *Server) outer(mux *http.ServeMux) http.Handler {
 		}
 		if _, pattern := mux.Handler(r); pattern != "" {
 			if scope, _ := routeScope(pattern); scope != "" && !p.Has(scope) {
-				refuse(http.StatusForbidden, "forbidden", s.forbidden(p, scope, r.URL.Path))
+				refuse(http.StatusForbidden, "forbidden", s.forbidden(p, scope, pattern))
 				return
 			}
 			if !(p.Has(auth.Memory) && p.Has(auth.KBRead) && p.Has(auth.Admin)) {
