@@ -317,6 +317,12 @@ func TestHostPolicyAllInterfaces(t *testing.T) {
 	if hp := newHostPolicy("dayi.ward:11435", nil, ifaces); !hp.allowed("dayi.ward:11435") || hp.allowed("10.1.2.3") {
 		t.Error("listen on a name")
 	}
+	for _, bad := range []string{"http://ward7.hospital.local", "ward7/x", "", "a b"} {
+		_, err := New(Config{AllowedHosts: []string{bad}, OllamaModels: "-"})
+		if err == nil || !strings.Contains(err.Error(), "--allowed-host") {
+			t.Errorf("--allowed-host %q: %v", bad, err)
+		}
+	}
 }
 
 func TestUnauthorizedVsForbidden(t *testing.T) {

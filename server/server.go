@@ -180,6 +180,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AnonymousScopes != nil {
 		s.anon = slices.Clone(cfg.AnonymousScopes)
 	}
+	for _, h := range cfg.AllowedHosts {
+		if h = strings.TrimSpace(h); h == "" || strings.ContainsAny(h, "/ \t@?#") {
+			return nil, fmt.Errorf("--allowed-host %q: give a host name or address as in a URL's host (no scheme or path), or *", h)
+		}
+	}
 	s.hosts = newHostPolicy(cfg.Addr, cfg.AllowedHosts, net.InterfaceAddrs)
 	if !isLoopbackAddr(cfg.Addr) && !cfg.InsecureNoKeys {
 		// Reachable from the network: should every key be removed while it
