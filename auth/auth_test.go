@@ -248,3 +248,29 @@ func TestSourceConcurrentReload(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent `dayi keys add` commands keep every key.
+func TestUpdateConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "home", FileName)
+	errs := make(chan error, 16)
+	for i := range 16 {
+		go func() {
+			errs <- Update(path, func(kf *File) error {
+				_, err := kf.Add(fmt.Sprintf("k%d", i), []Scope{Generate}, time.Now())
+				return err
+			})
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	kf, err := Load(path)
+	if err != nil || len(kf.Keys) != 16 {
+		t.Fatalf("%d keys, %v", len(kf.Keys), err)
+	}
+	if err := Update(path, func(kf *File) error { return kf.Remove("nope") }); err == nil {
+		t.Fatal("a failed edit succeeded")
+	}
+}

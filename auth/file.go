@@ -205,3 +205,25 @@ func Save(path string, kf *File) error {
 	}
 	return nil
 }
+
+// Update applies edit to the keys file at path under an exclusive lock and
+// saves the result: the read-modify-write of `dayi keys add` and `rm`. A
+// missing file starts empty; the file is not written when edit fails.
+func Update(path string, edit func(*File) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("keys file %s: %w", path, err)
+	}
+	unlock, err := lockFile(path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	kf, err := LoadOrEmpty(path)
+	if err != nil {
+		return err
+	}
+	if err := edit(kf); err != nil {
+		return err
+	}
+	return Save(path, kf)
+}

@@ -66,15 +66,13 @@ Clients send "Authorization: Bearer KEY". Keys start with "dayi_", so a leaked o
 				return fmt.Errorf("--scope: %w", err)
 			}
 			p := path()
-			kf, err := auth.LoadOrEmpty(p)
-			if err != nil {
+			var key string
+			err = auth.Update(p, func(kf *auth.File) error {
+				var err error
+				key, err = kf.Add(name, sc, time.Now())
 				return err
-			}
-			key, err := kf.Add(name, sc, time.Now())
+			})
 			if err != nil {
-				return err
-			}
-			if err := auth.Save(p, kf); err != nil {
 				return err
 			}
 			if addJSON {
@@ -131,14 +129,13 @@ Clients send "Authorization: Bearer KEY". Keys start with "dayi_", so a leaked o
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := path()
-			kf, err := auth.Load(p)
+			err := auth.Update(p, func(kf *auth.File) error {
+				if err := kf.Remove(args[0]); err != nil {
+					return fmt.Errorf("%s: %w", p, err)
+				}
+				return nil
+			})
 			if err != nil {
-				return err
-			}
-			if err := kf.Remove(args[0]); err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-			if err := auth.Save(p, kf); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "key %q removed from %s\n", args[0], p)
