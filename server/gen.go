@@ -171,6 +171,19 @@ type statusErr interface{ StatusCode() int }
 func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(string) error) (*outcome, error) {
 	ri := info(r)
 	ri.model = canonical(j.model)
+	// outer already checked the body's fields against the access table;
+	// this second check keeps a patient's memory closed should a route
+	// ever reach here another way.
+	if j.patientID != "" {
+		if err := s.require(ctx, featureScope("patient_id"), "patient_id"); err != nil {
+			return nil, err
+		}
+	}
+	if j.knowledge != "" {
+		if err := s.require(ctx, featureScope("knowledge"), "knowledge"); err != nil {
+			return nil, err
+		}
+	}
 	if j.patientID != "" {
 		ri.patientID = j.patientID
 	}

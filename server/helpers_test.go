@@ -15,6 +15,7 @@ import (
 
 	"github.com/ollama/ollama/api"
 
+	"dayi/auth"
 	"dayi/engine"
 )
 
@@ -26,6 +27,12 @@ func testServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.AnonymousScopes == nil && len(cfg.APIKeys) == 0 && cfg.KeysFile == "" {
+		// Tests of everything but access control act as a trusted local
+		// caller; authz_test.go starts its servers with authServer, which
+		// keeps the real default.
+		cfg.AnonymousScopes = auth.All()
 	}
 	s, err := New(cfg)
 	if err != nil {

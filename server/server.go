@@ -3,11 +3,10 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"dayi/audit"
+	"dayi/auth"
 	"dayi/engine"
 	"dayi/weights"
 )
@@ -49,10 +49,24 @@ type Config struct {
 	MaxBodyBytes    int64 // request body limit (default 8 MiB)
 	MaxPromptTokens int   // 0: the model's context
 
-	APIKeys     []string // Bearer keys; none: no authentication
+	APIKeys     []string // Bearer keys with every scope (--api-key, DAYI_API_KEYS, --api-key-file)
 	TLSCert     string
 	TLSKey      string
-	CORSOrigins []string // allowed origins ("*" for any); none: no CORS headers
+	CORSOrigins []string // allowed origins ("*" for any); none: no CORS headers, and only same-origin browser requests
+
+	// KeysFile is a keys file of scoped keys (package auth, `dayi keys`),
+	// re-read when it changes. Empty: none; missing: no keys yet.
+	KeysFile string
+	// AllowedHosts are Host names accepted besides loopback and the listen
+	// address ("*": any Host). See hostPolicy.
+	AllowedHosts []string
+	// AnonymousScopes are what a request without a key may do while no key
+	// is configured. nil: generate and kb:read (patient data, clinic,
+	// knowledge writes and administration need a key).
+	AnonymousScopes []auth.Scope
+	// InsecureNoKeys lets a server whose address is not loopback start with
+	// no key configured; without it New refuses.
+	InsecureNoKeys bool
 
 	ReadHeaderTimeout time.Duration // default 10s (slowloris)
 	ReadTimeout       time.Duration // whole request body; default 60s
@@ -138,7 +152,10 @@ type Server struct {
 	admit    *admission
 	metrics  *metrics
 	fallback *fallback
-	keys     [][32]byte // SHA-256 of each API key
+	keys     *auth.Source
+	anon     []auth.Scope // scopes of a caller without a key while no key is configured
+	hosts    hostPolicy
+	patterns []string // every registered route pattern (the access table must cover them)
 	handler  http.Handler
 }
 
@@ -151,10 +168,32 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.reg = newRegistry(&s.cfg, s.log)
 	s.admit = newAdmission(cfg.MaxActive, cfg.MaxQueued)
-	for _, k := range cfg.APIKeys {
-		if k = strings.TrimSpace(k); k != "" {
-			s.keys = append(s.keys, sha256.Sum256([]byte(k)))
+	keys, err := auth.NewSource(cfg.KeysFile, cfg.APIKeys)
+	if err != nil {
+		return nil, err
+	}
+	keys.OnError = func(err error) {
+		s.log.Error("keys file changed but cannot be loaded; the previous keys stay in force", "err", err)
+	}
+	s.keys = keys
+	s.anon = defaultAnonymous()
+	if cfg.AnonymousScopes != nil {
+		s.anon = slices.Clone(cfg.AnonymousScopes)
+	}
+	for _, h := range cfg.AllowedHosts {
+		if h = strings.TrimSpace(h); h == "" || strings.ContainsAny(h, "/ \t@?#") {
+			return nil, fmt.Errorf("--allowed-host %q: give a host name or address as in a URL's host (no scheme or path), or *", h)
 		}
+	}
+	s.hosts = newHostPolicy(cfg.Addr, cfg.AllowedHosts, net.InterfaceAddrs)
+	if !isLoopbackAddr(cfg.Addr) && !cfg.InsecureNoKeys {
+		// Reachable from the network: should every key be removed while it
+		// runs, callers get nothing rather than an open server.
+		s.anon = nil
+	}
+	if !isLoopbackAddr(cfg.Addr) && keys.Keyring().Len() == 0 && !cfg.InsecureNoKeys {
+		return nil, fmt.Errorf("listening on %s, beyond loopback, with no API key: make one with "+
+			"'dayi keys add --name NAME --scope generate' (or pass --api-key-file), or accept an open server with --insecure-no-keys", cfg.Addr)
 	}
 	if cfg.FallbackOllama != "" {
 		fb, err := newFallback(cfg.FallbackOllama, cfg.FallbackModels)
@@ -265,7 +304,11 @@ func (w *statusWriter) Flush() {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	h := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, s.instrument(pattern, fn)) }
+	h := func(pattern string, fn http.HandlerFunc) {
+		s.patterns = append(s.patterns, pattern)
+		mux.Handle(pattern, s.instrument(pattern, fn))
+	}
+	s.patterns = append(s.patterns, "GET /{$}", "HEAD /{$}")
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		// Clients (and Ollama's own CLI) probe the root for this exact text.
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -293,27 +336,21 @@ func (s *Server) routes() http.Handler {
 	h("GET /v1/models/{model...}", s.handleOAModel)
 	h("GET /metrics", s.handleMetrics)
 	for pattern, handler := range s.cfg.Extra {
+		if _, known := routeScope(pattern); !known {
+			s.log.Warn("route not in the access table: it needs the admin scope", "pattern", pattern)
+		}
+		s.patterns = append(s.patterns, pattern)
 		mux.Handle(pattern, s.instrument(pattern, handler.ServeHTTP))
 	}
 	return s.outer(mux)
 }
 
-// outer applies, in order: CORS (preflights answered before auth), the
-// request id, authentication and the body limit.
-func (s *Server) outer(next http.Handler) http.Handler {
+// outer applies, in order: the request id, the Host check (DNS
+// rebinding), the Origin check (cross-site requests) and CORS (preflights
+// answered before auth), authentication (401), authorization by the access
+// table and the body's features (403), and the body limit.
+func (s *Server) outer(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if origin := r.Header.Get("Origin"); origin != "" && len(s.cfg.CORSOrigins) > 0 {
-			if slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, origin) {
-				w.Header().Set("Access-Control-Allow-Origin", origin)
-				w.Header().Set("Vary", "Origin")
-				w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-				w.Header().Set("Access-Control-Allow-Methods", "GET, POST, DELETE, HEAD, OPTIONS")
-				if r.Method == http.MethodOptions {
-					w.WriteHeader(http.StatusNoContent)
-					return
-				}
-			}
-		}
 		ri := &reqInfo{id: r.Header.Get("X-Request-Id")}
 		if ri.id == "" || len(ri.id) > 64 {
 			var b [12]byte
@@ -321,40 +358,83 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			ri.id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", ri.id)
-		if r.URL.Path != "/" && len(s.keys) > 0 {
-			id, ok := s.authenticate(r)
-			if !ok {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="dayi"`)
-				writeErr(w, r, http.StatusUnauthorized, errors.New("unauthorized: missing or invalid API key (Authorization: Bearer KEY)"))
-				s.metrics.request("unauthorized", http.StatusUnauthorized, 0)
-				s.auditRecord(r, ri, "unauthorized", http.StatusUnauthorized, 0)
+		refuse := func(status int, endpoint string, err error) {
+			writeErr(w, r, status, err)
+			s.metrics.request(endpoint, status, 0)
+			s.auditRecord(r, ri, endpoint, status, 0)
+		}
+		if !s.hosts.allowed(r.Host) {
+			h := normHost(r.Host)
+			if len(h) > 253 { // longer than any DNS name: do not echo it all back
+				h = h[:253] + "…"
+			}
+			refuse(http.StatusForbidden, "forbidden_host", fmt.Errorf("host %q is not allowed: this server answers to loopback names, "+
+				"its listen address and the names given with --allowed-host", h))
+			return
+		}
+		if !s.originAllowed(r) {
+			refuse(http.StatusForbidden, "forbidden_origin", errors.New("cross-origin request refused: allow the page's origin with --cors-origin"))
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" && s.corsAllows(origin) {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Set("Vary", "Origin")
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, DELETE, HEAD, OPTIONS")
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
 				return
 			}
-			ri.keyID = id
+		}
+		kr := s.keys.Keyring()
+		p := auth.Principal{Scopes: s.anon}
+		if kr.Len() > 0 {
+			var ok bool
+			if p, ok = kr.Lookup(bearerToken(r)); !ok {
+				if r.URL.Path == "/" {
+					p = auth.Principal{} // the health probe stays open
+				} else {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="dayi"`)
+					refuse(http.StatusUnauthorized, "unauthorized", errors.New("unauthorized: missing or invalid API key (Authorization: Bearer KEY)"))
+					return
+				}
+			}
+			ri.keyID = p.Name
+		}
+		if _, pattern := mux.Handler(r); pattern != "" {
+			if scope, _ := routeScope(pattern); scope != "" && !p.Has(scope) {
+				refuse(http.StatusForbidden, "forbidden", s.forbidden(p, scope, pattern))
+				return
+			}
+			if !(p.Has(auth.Memory) && p.Has(auth.KBRead) && p.Has(auth.Admin)) {
+				if err := s.checkFeatures(w, r, p); err != nil {
+					endpoint := "forbidden"
+					if st := statusOf(err); st != http.StatusForbidden {
+						endpoint = "bad_request"
+					}
+					refuse(statusOf(err), endpoint, err)
+					return
+				}
+			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, ri)))
+		ctx := context.WithValue(context.WithValue(r.Context(), infoKey{}, ri), principalKey{}, p)
+		mux.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
-// authenticate compares the Bearer token with every key in constant time
-// (hashing first makes the compared lengths equal) and returns the key id: a
-// short hash prefix that identifies the key in the audit log without
-// revealing it.
-func (s *Server) authenticate(r *http.Request) (string, bool) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return "", false
+// isLoopbackAddr reports whether a listen address only accepts local
+// connections (127.0.0.0/8, ::1, localhost).
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	match := 0
-	for _, k := range s.keys {
-		match |= subtle.ConstantTimeCompare(sum[:], k[:])
+	if strings.EqualFold(host, "localhost") {
+		return true
 	}
-	if match != 1 {
-		return "", false
-	}
-	return hex.EncodeToString(sum[:4]), true
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // instrument wraps a route with metrics, the request log line and the audit

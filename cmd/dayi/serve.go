@@ -6,12 +6,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"dayi/audit"
+	"dayi/auth"
 	"dayi/engine"
 	"dayi/server"
 )
@@ -20,6 +22,8 @@ func newServeCmd() *cobra.Command {
 	var (
 		cfg          server.Config
 		keys         []string
+		keysFile     string
+		apiKeyFiles  []string
 		fallbackList string
 		auditPath    string
 		auditContent bool
@@ -42,15 +46,47 @@ Models: the embedded dayi-tiny, every *.gguf in --models DIR, each --model PATH 
 name without .gguf), and the models already pulled with Ollama (~/.ollama/models or
 $OLLAMA_MODELS), read-only. Models load on first use and unload after keep_alive.
 
-API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients send
-"Authorization: Bearer KEY". The audit log (--audit FILE) is hash-chained; check it with
-'dayi audit verify FILE'.`,
+Access: clients send "Authorization: Bearer KEY". Keys made with 'dayi keys add' live in
+$DAYI_HOME/keys.json (--keys FILE for another), each with scopes (generate, kb:read, kb:write,
+memory, clinic, admin); the server re-reads the file when it changes, so 'dayi keys rm' revokes a
+key within seconds. --api-key-file FILE (one key per line, mode 0600), --api-key and DAYI_API_KEYS
+give keys with every scope (prefer the file: --api-key shows in ps). No key → 401; a key without
+the scope → 403 naming it. A request naming a patient (patient_id) needs the memory scope;
+/api/clinic/* needs clinic; create/copy/delete/pull, /api/ps, /metrics and keep_alive < 0 need
+admin. With no key configured at all, generation works on loopback as with Ollama, but patient
+memory, clinic workflows and administration answer 403; a server whose --addr is not loopback
+refuses to start without a key unless --insecure-no-keys.
+
+Browsers: a request whose Host does not name this server (localhost, 127.0.0.0/8, [::1], the
+--addr host, each --allowed-host) gets 403, which stops DNS rebinding. Listening on 0.0.0.0 or
+[::] accepts this machine's IP addresses; list the DNS names clients use with --allowed-host NAME,
+or accept any Host with --allowed-host '*'. A request from a web page (an Origin header) is
+refused unless it is same-origin or allowed by --cors-origin, which stops cross-site POSTs.
+Clients without an Origin (curl -d, SDKs) are unaffected.
+
+The audit log (--audit FILE) is hash-chained; check it with 'dayi audit verify FILE'. It names the
+key used by its name, never the key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if env := os.Getenv("DAYI_API_KEYS"); env != "" {
 				keys = append(keys, strings.Split(env, ",")...)
 			}
+			for _, f := range apiKeyFiles {
+				ks, err := readAPIKeyFile(f)
+				if err != nil {
+					return err
+				}
+				keys = append(keys, ks...)
+			}
 			cfg.APIKeys = keys
+			if keysFile != "" {
+				if _, err := auth.Load(keysFile); err != nil { // named explicitly: it must exist
+					return fmt.Errorf("--keys: %w", err)
+				}
+				cfg.KeysFile = keysFile
+			} else {
+				cfg.KeysFile = defaultKeysFile()
+			}
 			cfg.Engine = engine.Options{Backend: backend, Threads: threads, ContextLength: ctxLen, KVType: kvType}
 			cfg.CORSOrigins = cors
 			cfg.Version = version
@@ -91,9 +127,8 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 			if addr == "" {
 				addr = "127.0.0.1:11435"
 			}
-			host, _, _ := net.SplitHostPort(addr)
-			if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && len(cfg.APIKeys) == 0 {
-				cfg.Logger.Warn("listening beyond loopback without an API key: anyone on the network can use this server", "addr", addr)
+			if cfg.InsecureNoKeys {
+				cfg.Logger.Warn("--insecure-no-keys: if no key is configured, anyone who can reach this server can generate with it", "addr", addr)
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -103,7 +138,7 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 			if cfg.TLSCert != "" {
 				scheme = "https"
 			}
-			cfg.Logger.Info("dayi serving", "url", scheme+"://"+ln.Addr().String(), "auth", len(cfg.APIKeys) > 0,
+			cfg.Logger.Info("dayi serving", "url", scheme+"://"+ln.Addr().String(), "keys_file", cfg.KeysFile, "plain_keys", len(cfg.APIKeys),
 				"audit", auditPath != "", "fallback", cfg.FallbackOllama)
 			return srv.Serve(cmd.Context(), ln)
 		},
@@ -120,7 +155,11 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 	f.IntVar(&cfg.MaxQueued, "max-queued", 64, "generations waiting for a slot before 503")
 	f.Int64Var(&cfg.MaxBodyBytes, "max-body", 8<<20, "request body limit in bytes")
 	f.IntVar(&cfg.MaxPromptTokens, "max-prompt-tokens", 0, "prompt length limit in tokens (0 = the model's context)")
-	f.StringArrayVar(&keys, "api-key", nil, "accepted Bearer key (repeatable; also DAYI_API_KEYS)")
+	f.StringArrayVar(&keys, "api-key", nil, "accepted Bearer key with every scope (repeatable; also DAYI_API_KEYS; visible in ps: prefer --api-key-file)")
+	f.StringArrayVar(&apiKeyFiles, "api-key-file", nil, "file of Bearer keys with every scope, one per line, # comments (mode 0600; repeatable)")
+	f.StringVar(&keysFile, "keys", "", "keys file of scoped keys made with 'dayi keys add' (default $DAYI_HOME/keys.json)")
+	f.StringArrayVar(&cfg.AllowedHosts, "allowed-host", nil, "a Host name clients use to reach this server, besides loopback and --addr (repeatable; * for any)")
+	f.BoolVar(&cfg.InsecureNoKeys, "insecure-no-keys", false, "start on a non-loopback --addr with no API key (anyone on the network may generate)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringArrayVar(&cors, "cors-origin", nil, "allowed browser origin (repeatable; * for any; default: no CORS)")
@@ -139,4 +178,34 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 	f.BoolVar(&cfg.Open.NoMmap, "no-mmap", false, "read model files into private memory instead of mapping them")
 	f.BoolVar(&cfg.Open.Mlock, "mlock", false, "pin loaded weights in RAM (needs RLIMIT_MEMLOCK to cover the models)")
 	return cmd
+}
+
+// readAPIKeyFile reads --api-key-file: one key per line, blank lines and
+// # comments skipped. A file other users may read is refused: it holds the
+// keys themselves.
+func readAPIKeyFile(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--api-key-file: %w", err)
+	}
+	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("--api-key-file %s: readable or writable by group or others (mode %04o); run chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	if st.Size() > 1<<20 {
+		return nil, fmt.Errorf("--api-key-file %s: %d bytes, more than a key file holds", path, st.Size())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--api-key-file: %w", err)
+	}
+	var keys []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			keys = append(keys, line)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("--api-key-file %s: no key in it", path)
+	}
+	return keys, nil
 }
