@@ -151,6 +151,7 @@ var registry = map[string]factory{
 	"qwen2":  {hyper: qwen2Hyper, new: newQwen2},
 	"qwen3":  {hyper: qwen3Hyper, new: newQwen3},
 	"gemma3": {hyper: gemma3Hyper, new: newGemma3},
+	"gemma2": {hyper: gemma2Hyper, new: newGemma2},
 }
 
 // Supported lists the architecture names dayi runs.
