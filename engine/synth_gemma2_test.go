@@ -113,6 +113,33 @@ func TestSynthGemma2(t *testing.T) {
 				}
 				s.Close()
 			}
+			// Batched decode (one step over two sessions, each attending
+			// over its own cache) must give each session llama.cpp's
+			// logits of its second step.
+			var ss []*Session
+			var next []int32
+			for _, c := range ref.Cases[:2] {
+				s, err := m.NewSession()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				if _, err := s.Eval(ctx, c.PromptIDs); err != nil {
+					t.Fatal(err)
+				}
+				ss, next = append(ss, s), append(next, c.StepsTop[0].Token)
+			}
+			var sc StepScratch
+			if err := m.DecodeBatch(ctx, ss, next, &sc); err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range ss {
+				for _, top := range ref.Cases[i].StepsTop[1].Top {
+					if d := math.Abs(float64(s.Logits()[int(top[0])]) - top[1]); d > tol {
+						t.Errorf("batched decode, session %d: logit of id %d differs from llama.cpp's by %g", i, int(top[0]), d)
+					}
+				}
+			}
 		})
 	}
 }

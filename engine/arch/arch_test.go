@@ -328,6 +328,13 @@ func TestLayerKinds(t *testing.T) {
 			t.Errorf("gemma3 layer %d: rope %+v cache %+v (local %v)", l, r, c, local)
 		}
 	}
+	s.kv["rope.freq_base_swa"] = float32(20000)
+	if _, h, err = Load(s.file(t)); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.Ropes[h.Kinds[0].Rope]; r.Base != 20000 {
+		t.Errorf("gemma3 with rope.freq_base_swa 20000: local rope %+v", r)
+	}
 	// Without a window every gemma3 layer is global.
 	s = tinySpec("gemma3", 7)
 	if _, h, err = Load(s.file(t)); err != nil {

@@ -45,8 +45,9 @@ type gemma3Block struct {
 // gemma3SWAPattern: layer l is local unless (l+1) % 6 == 0.
 const gemma3SWAPattern = 6
 
-// gemma3LocalRopeBase is the rope base of the sliding-window layers
-// (Gemma 3's rope_local_base_freq; llama.cpp's rope_freq_base_train_swa).
+// gemma3LocalRopeBase is the rope base of the sliding-window layers when the
+// file has no rope.freq_base_swa (Gemma 3's rope_local_base_freq; llama.cpp
+// gemma3.cpp reads the key into rope_freq_base_train_swa).
 const gemma3LocalRopeBase = 10000
 
 func gemma3Hyper(f *weights.File) (*Hyper, error) {
@@ -58,7 +59,8 @@ func gemma3Hyper(f *weights.File) (*Hyper, error) {
 	// Sliding-window layers: their own rope (base 10000, no scaling) and a
 	// windowed view of the cache; the others keep commonHyper's kind.
 	if sw := int(f.Int(f.ArchKey("attention.sliding_window"), 0)); sw > 0 {
-		local := h.AddKind(Rope{Base: gemma3LocalRopeBase, Scale: 1}, Cache{Window: sw})
+		base := float32(f.Float(f.ArchKey("rope.freq_base_swa"), gemma3LocalRopeBase))
+		local := h.AddKind(Rope{Base: base, Scale: 1}, Cache{Window: sw})
 		for l := range h.Kinds {
 			if l%gemma3SWAPattern < gemma3SWAPattern-1 {
 				h.Kinds[l] = local
