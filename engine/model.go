@@ -413,15 +413,6 @@ func (m *Model) graphFor(k graphKey) (*stepGraph, error) {
 	return sg, nil
 }
 
-func (m *Model) hasLocal() bool {
-	for _, l := range m.Hyper.LocalLayer {
-		if l {
-			return true
-		}
-	}
-	return false
-}
-
 func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	defer recoverErr(&err)
 	h := m.Hyper
@@ -430,26 +421,26 @@ func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	rows := key.T * B
 	g := graph.NewGraph(m.backend, fmt.Sprintf("%s_step%dx%d", h.Arch, B, key.T))
 	f32 := dtypes.Float32
-	local := m.hasLocal()
 	c := &arch.Ctx{G: g, H: h, Seqs: make([]arch.Seq, B)}
-	// Parameter order (Session.run builds inputs in the same order): x, cos,
-	// sin, [cos_local, sin_local], last, then per sequence pos, mask,
-	// [mask_local]; then caches K (layer-major) and V; then the weights.
+	// Parameter order (Session.run builds inputs in the same order): x, then
+	// cos and sin of every rope the architecture declares (Hyper.Ropes), last,
+	// then per sequence pos and a mask per cache view (Hyper.Caches); then
+	// caches K (layer-major) and V; then the weights.
 	c.X = graph.Parameter(g, "x", shapes.Make(f32, rows, h.Dim))
-	c.Cos = graph.Parameter(g, "cos", shapes.Make(f32, rows, h.RopeDim/2))
-	c.Sin = graph.Parameter(g, "sin", shapes.Make(f32, rows, h.RopeDim/2))
-	if local {
-		c.CosLocal = graph.Parameter(g, "cos_local", shapes.Make(f32, rows, h.RopeDim/2))
-		c.SinLocal = graph.Parameter(g, "sin_local", shapes.Make(f32, rows, h.RopeDim/2))
+	c.Cos = make([]*arch.Node, len(h.Ropes))
+	c.Sin = make([]*arch.Node, len(h.Ropes))
+	for r := range h.Ropes {
+		c.Cos[r] = graph.Parameter(g, fmt.Sprintf("cos%d", r), shapes.Make(f32, rows, h.RopeDim/2))
+		c.Sin[r] = graph.Parameter(g, fmt.Sprintf("sin%d", r), shapes.Make(f32, rows, h.RopeDim/2))
 	}
 	last := graph.Parameter(g, "last", shapes.Make(dtypes.Int32, 1, 1))
 	for b := range c.Seqs {
 		sq := &c.Seqs[b]
 		sq.Rows = key.T
 		sq.Pos = graph.Parameter(g, fmt.Sprintf("pos%d", b), shapes.Make(dtypes.Int32))
-		sq.Mask = graph.Parameter(g, fmt.Sprintf("mask%d", b), shapes.Make(dtypes.Bool, key.T, S))
-		if local {
-			sq.MaskLocal = graph.Parameter(g, fmt.Sprintf("mask_local%d", b), shapes.Make(dtypes.Bool, key.T, S))
+		sq.Masks = make([]*arch.Node, len(h.Caches))
+		for v := range h.Caches {
+			sq.Masks[v] = graph.Parameter(g, fmt.Sprintf("mask%d_%d", b, v), shapes.Make(dtypes.Bool, key.T, S))
 		}
 	}
 	nInputs := g.NumParameters()
@@ -478,16 +469,15 @@ func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	c.DynamicUpdate = m.backend.Capabilities().Operations[backends.OpTypeDynamicUpdateSlice]
 
 	hidden := m.arch.Forward(c)
-	norm, out := m.arch.OutputWeights()
 	var result *arch.Node
 	switch {
 	case key.hidden:
-		result = c.RMSNorm(hidden, norm) // [rows, dim]
+		result = arch.Normed(c, m.arch, hidden) // [rows, dim]
 	case B > 1:
-		result = c.Linear(c.RMSNorm(hidden, norm), out) // [B, vocab]: one row per sequence
+		result = arch.Logits(c, m.arch, hidden) // [B, vocab]: one row per sequence
 	default:
 		hidden = graph.Gather(hidden, last) // [1, dim]: the row whose logits we need
-		result = c.Linear(c.RMSNorm(hidden, norm), out)
+		result = arch.Logits(c, m.arch, hidden)
 	}
 	outputs := []*arch.Node{result}
 	for _, cache := range [][][]*arch.Node{c.KCache, c.VCache} {

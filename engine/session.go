@@ -174,10 +174,11 @@ func (s *Session) Logits() []float32 { return s.logits }
 
 // StepScratch is reusable host staging for steps.
 type StepScratch struct {
-	x, cos, sin, cosL, sinL []float32
-	masks                   [][]bool
-	inputs                  []backends.Buffer
-	donate                  []bool
+	x        []float32
+	cos, sin [][]float32 // per rope (Hyper.Ropes)
+	masks    [][]bool    // per cache view (Hyper.Caches), then per sequence
+	inputs   []backends.Buffer
+	donate   []bool
 }
 
 // stepSeqs runs one compiled step over sequences ss (ids[i] are the rows of
@@ -192,18 +193,16 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 	B, T, S := len(ss), key.T, m.Ctx
 	rows := B * T
 	rd := h.RopeDim / 2
-	local := m.hasLocal()
+	nRope, nCache := len(h.Ropes), len(h.Caches)
 	sc.x = grow(sc.x, rows*h.Dim)
 	clear(sc.x)
-	sc.cos, sc.sin = grow(sc.cos, rows*rd), grow(sc.sin, rows*rd)
-	if local {
-		sc.cosL, sc.sinL = grow(sc.cosL, rows*rd), grow(sc.sinL, rows*rd)
+	for len(sc.cos) < nRope {
+		sc.cos, sc.sin = append(sc.cos, nil), append(sc.sin, nil)
 	}
-	nMask := B
-	if local {
-		nMask = 2 * B
+	for r := range nRope {
+		sc.cos[r], sc.sin[r] = grow(sc.cos[r], rows*rd), grow(sc.sin[r], rows*rd)
 	}
-	for len(sc.masks) < nMask {
+	for len(sc.masks) < nCache*B {
 		sc.masks = append(sc.masks, nil)
 	}
 	for b, s := range ss {
@@ -213,13 +212,13 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 				return err
 			}
 		}
-		ropeTable(sc.cos[r0*rd:], sc.sin[r0*rd:], T, h.RopeDim, s.pos, h.RopeBase, h.RopeScale, h.RopeFreqs)
-		sc.masks[b] = growB(sc.masks[b], T*S)
-		fillMask(sc.masks[b], T, S, s.pos, 0)
-		if local {
-			ropeTable(sc.cosL[r0*rd:], sc.sinL[r0*rd:], T, h.RopeDim, s.pos, h.RopeBaseLocal, 1, nil)
-			sc.masks[B+b] = growB(sc.masks[B+b], T*S)
-			fillMask(sc.masks[B+b], T, S, s.pos, h.SlidingWindow)
+		for r, rope := range h.Ropes {
+			ropeTable(sc.cos[r][r0*rd:], sc.sin[r][r0*rd:], T, h.RopeDim, s.pos, rope.Base, rope.Scale, rope.Freqs)
+		}
+		for v, cache := range h.Caches {
+			mk := &sc.masks[v*B+b]
+			*mk = growB(*mk, T*S)
+			fillMask(*mk, T, S, s.pos, cache.Window)
 		}
 	}
 	be := m.backend
@@ -238,18 +237,15 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 	}
 	f32 := dtypes.Float32
 	add(sc.x, shapes.Make(f32, rows, h.Dim))
-	add(sc.cos, shapes.Make(f32, rows, rd))
-	add(sc.sin, shapes.Make(f32, rows, rd))
-	if local {
-		add(sc.cosL, shapes.Make(f32, rows, rd))
-		add(sc.sinL, shapes.Make(f32, rows, rd))
+	for r := range nRope {
+		add(sc.cos[r], shapes.Make(f32, rows, rd))
+		add(sc.sin[r], shapes.Make(f32, rows, rd))
 	}
 	add([]int32{int32(len(ids[0]) - 1)}, shapes.Make(dtypes.Int32, 1, 1))
 	for b, s := range ss {
 		add([]int32{int32(s.pos)}, shapes.Make(dtypes.Int32))
-		add(sc.masks[b], shapes.Make(dtypes.Bool, T, S))
-		if local {
-			add(sc.masks[B+b], shapes.Make(dtypes.Bool, T, S))
+		for v := range nCache {
+			add(sc.masks[v*B+b], shapes.Make(dtypes.Bool, T, S))
 		}
 	}
 	if addErr != nil {

@@ -17,7 +17,7 @@ import (
 
 // Spec describes a model to synthesise.
 type Spec struct {
-	Arch          string // llama, qwen2, qwen3, gemma3
+	Arch          string // llama, qwen2, qwen3, gemma3, gemma2
 	Dim           int
 	Layers        int
 	Heads         int
@@ -26,8 +26,11 @@ type Spec struct {
 	FFN           int
 	ContextLength int
 	RopeBase      float64
-	SlidingWindow int  // gemma3
+	SlidingWindow int  // gemma3, gemma2
 	TiedOutput    bool // no output.weight
+	// AttnSoftcap and FinalSoftcap > 0 write gemma2's soft-caps of the
+	// attention scores and the logits.
+	AttnSoftcap, FinalSoftcap float64
 	// Llama3RopeFactor > 0 writes rope_freqs.weight as Llama 3.1's "llama3"
 	// rope scaling (factor, low 1, high 4, original context 8192).
 	Llama3RopeFactor float64
@@ -38,11 +41,13 @@ type Spec struct {
 
 // Presets are the shapes the benchmarks and tests use. Benchmark presets
 // follow the public configs of Llama-3.2-1B-like (llama-1b: the issue's
-// dims with a 32k SPM vocab), Qwen2.5-0.5B and Gemma-3-1B.
+// dims with a 32k SPM vocab), Qwen2.5-0.5B, Gemma-3-1B and Gemma-2-2B (with
+// Gemma 3's vocabulary file, the Gemma tokenizer llama.cpp ships).
 var presets = map[string]Spec{
 	"llama-1b":    {Arch: "llama", Dim: 2048, Layers: 16, Heads: 32, KVHeads: 8, FFN: 8192, ContextLength: 4096, RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"},
 	"qwen2-0.5b":  {Arch: "qwen2", Dim: 896, Layers: 24, Heads: 14, KVHeads: 2, FFN: 4864, ContextLength: 4096, RopeBase: 1e6, TiedOutput: true, VocabFile: "ggml-vocab-qwen2.gguf"},
 	"gemma3-1b":   {Arch: "gemma3", Dim: 1152, Layers: 26, Heads: 4, KVHeads: 1, HeadDim: 256, FFN: 6912, ContextLength: 4096, RopeBase: 1e6, SlidingWindow: 512, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	"gemma2-2b":   {Arch: "gemma2", Dim: 2304, Layers: 26, Heads: 8, KVHeads: 4, HeadDim: 256, FFN: 9216, ContextLength: 4096, RopeBase: 10000, SlidingWindow: 4096, TiedOutput: true, AttnSoftcap: 50, FinalSoftcap: 30, VocabFile: "ggml-vocab-gemma-4.gguf"},
 	"tiny-llama3": {Arch: "llama", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 500000, Llama3RopeFactor: 8, VocabFile: "ggml-vocab-llama-bpe.gguf"},
 	// K-quant-capable rows (multiples of 256) with a real 32k vocabulary: the
 	// smallest model on which llama.cpp's Q4_K_M mix really uses Q4_K/Q6_K.
@@ -50,7 +55,11 @@ var presets = map[string]Spec{
 	"tiny-llama":   {Arch: "llama", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"},
 	"tiny-qwen2":   {Arch: "qwen2", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 1e6, VocabFile: "ggml-vocab-qwen2.gguf"},
 	"tiny-qwen3":   {Arch: "qwen3", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, VocabFile: "ggml-vocab-qwen2.gguf"},
-	"tiny-gemma3":  {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	// Gemma 2 with soft-caps low enough to bite on random weights (the real
+	// 50 and 30 would leave tanh nearly linear) and a window of 4 so the
+	// prompts cross it on the sliding layers 0 and 2.
+	"tiny-gemma2": {Arch: "gemma2", Dim: 64, Layers: 4, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 10000, SlidingWindow: 4, TiedOutput: true, AttnSoftcap: 2, FinalSoftcap: 3, VocabFile: "ggml-vocab-llama-spm.gguf"},
+	"tiny-gemma3": {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
 }
 
 // Preset returns a named spec.
@@ -111,7 +120,7 @@ func (s *Spec) tensors(vocab int) []tensorSpec {
 	d, q, kv, ff := int64(s.Dim), int64(s.Heads*hd), int64(s.KVHeads*hd), int64(s.FFN)
 	std := func(fanIn int64) float64 { return 1 / math.Sqrt(float64(fanIn)) }
 	embStd := 1.0
-	if s.Arch == "gemma3" {
+	if s.Arch == "gemma3" || s.Arch == "gemma2" {
 		embStd = std(d) // gemma scales embeddings by √dim in the graph
 	}
 	ts := []tensorSpec{{name: "token_embd.weight", dims: []int64{d, int64(vocab)}, std: embStd}}
@@ -142,6 +151,10 @@ func (s *Spec) tensors(vocab int) []tensorSpec {
 			ts = append(ts,
 				tensorSpec{name: p + "attn_q_norm.weight", dims: []int64{int64(hd)}, norm: true},
 				tensorSpec{name: p + "attn_k_norm.weight", dims: []int64{int64(hd)}, norm: true},
+				tensorSpec{name: p + "post_attention_norm.weight", dims: []int64{d}, norm: true},
+				tensorSpec{name: p + "post_ffw_norm.weight", dims: []int64{d}, norm: true})
+		case "gemma2":
+			ts = append(ts,
 				tensorSpec{name: p + "post_attention_norm.weight", dims: []int64{d}, norm: true},
 				tensorSpec{name: p + "post_ffw_norm.weight", dims: []int64{d}, norm: true})
 		}
@@ -203,6 +216,17 @@ func Write(w io.Writer, s Spec, vocab *weights.File, seed uint64, typeFor TypeFu
 			k string
 			v any
 		}{a + ".attention.sliding_window", uint32(s.SlidingWindow)})
+	}
+	for _, c := range []struct {
+		key string
+		v   float64
+	}{{a + ".attn_logit_softcapping", s.AttnSoftcap}, {a + ".final_logit_softcapping", s.FinalSoftcap}} {
+		if c.v > 0 {
+			kvs = append(kvs, struct {
+				k string
+				v any
+			}{c.key, float32(c.v)})
+		}
 	}
 	for _, kv := range kvs {
 		if err := add(kv.k, kv.v); err != nil {

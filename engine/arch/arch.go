@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"dayi/weights"
@@ -30,7 +32,9 @@ const (
 	RopeNeoX RopeType = 2
 )
 
-// Hyper holds the hyper-parameters read from GGUF metadata.
+// Hyper holds the hyper-parameters read from GGUF metadata that the engine
+// and every architecture share. What only one family needs (gemma's
+// embedding scale, gemma2's soft-capping) lives in that family's own struct.
 type Hyper struct {
 	Arch          string
 	Dim           int // embedding length
@@ -43,17 +47,64 @@ type Hyper struct {
 	ContextLength int
 	NormEps       float32
 	RopeDim       int
-	RopeBase      float32
-	RopeBaseLocal float32 // gemma3 sliding-window layers
-	RopeScale     float32 // linear rope scaling factor (freq_scale = 1/factor)
-	// RopeFreqs are per-pair frequency divisors (tensor rope_freqs.weight,
-	// Llama 3.1+ "llama3" rope scaling); nil when absent. Global layers only.
-	RopeFreqs     []float32
 	RopeType      RopeType
-	SlidingWindow int    // 0 = none
-	LocalLayer    []bool // per layer: uses the sliding window
 	AttnScale     float32
-	EmbedScale    float32 // multiply token embeddings (gemma: sqrt(dim)); 0 = none
+	// Ropes are the rotary tables, Caches the views of the KV cache, that the
+	// layers read; Kinds[l] says which of each layer l uses. commonHyper
+	// declares one of each (every layer alike); an architecture with other
+	// layer kinds (gemma3's and gemma2's sliding-window layers) appends its
+	// own. The engine fills one rotary table per Rope and one mask per Cache
+	// for every step, not one per layer (as Ollama's gemma3 wraps a
+	// sliding-window cache and a causal one and picks one per layer).
+	Ropes  []Rope
+	Caches []Cache
+	Kinds  []LayerKind
+}
+
+// Rope is one rotary table: theta_i = Scale · pos / Freqs[i] · Base^(-2i/RopeDim)
+// (ggml_rope_ext with ext_factor 0).
+type Rope struct {
+	Base  float32
+	Scale float32 // linear scaling: freq_scale = 1/factor (1 = none)
+	// Freqs are per-pair frequency divisors (tensor rope_freqs.weight,
+	// Llama 3.1+ "llama3" rope scaling); nil = none.
+	Freqs []float32
+}
+
+// Cache is one view of the KV cache a layer attends over.
+type Cache struct {
+	// Window > 0 limits a query at position p to keys at positions
+	// p-Window+1 … p (llama.cpp's LLAMA_SWA_TYPE_STANDARD); 0 is plain causal
+	// attention over every earlier position.
+	Window int
+}
+
+// LayerKind is what one layer reads besides its weights: indexes into
+// Hyper.Ropes and Hyper.Caches.
+type LayerKind struct {
+	Rope, Cache int
+}
+
+// AddKind declares a rope and a cache (each appended unless an equal one is
+// already declared) and returns the kind that reads them.
+func (h *Hyper) AddKind(r Rope, c Cache) LayerKind {
+	k := LayerKind{Rope: -1, Cache: -1}
+	for i, have := range h.Ropes {
+		if have.Base == r.Base && have.Scale == r.Scale && slices.Equal(have.Freqs, r.Freqs) {
+			k.Rope = i
+			break
+		}
+	}
+	if k.Rope < 0 {
+		k.Rope = len(h.Ropes)
+		h.Ropes = append(h.Ropes, r)
+	}
+	k.Cache = slices.Index(h.Caches, c)
+	if k.Cache < 0 {
+		k.Cache = len(h.Caches)
+		h.Caches = append(h.Caches, c)
+	}
+	return k
 }
 
 // MaxKVHeads is the largest per-layer KV head count.
@@ -86,11 +137,12 @@ type Model interface {
 	TokenEmbedding() *Weight
 }
 
-// factory builds an architecture from its hyper-parameters; Bind fills the
-// tensors afterwards.
+// factory builds an architecture: hyper reads the hyper-parameters the
+// engine shares (and declares the layer kinds), new makes the model with
+// whatever else of f only it needs; Load binds the tensors afterwards.
 type factory struct {
 	hyper func(f *weights.File) (*Hyper, error)
-	new   func(h *Hyper) Model
+	new   func(f *weights.File, h *Hyper) (Model, error)
 }
 
 // registry is immutable: every architecture dayi supports, by GGUF name.
@@ -99,6 +151,7 @@ var registry = map[string]factory{
 	"qwen2":  {hyper: qwen2Hyper, new: newQwen2},
 	"qwen3":  {hyper: qwen3Hyper, new: newQwen3},
 	"gemma3": {hyper: gemma3Hyper, new: newGemma3},
+	"gemma2": {hyper: gemma2Hyper, new: newGemma2},
 }
 
 // Supported lists the architecture names dayi runs.
@@ -124,8 +177,15 @@ func Load(f *weights.File) (Model, *Hyper, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s hyper-parameters: %w", name, err)
 	}
-	m := fac.new(h)
-	if err := bind(f, reflect.ValueOf(m).Elem(), ""); err != nil {
+	if err := h.checkKinds(); err != nil {
+		return nil, nil, fmt.Errorf("%s hyper-parameters: %w", name, err)
+	}
+	m, err := fac.new(f, h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	b := binder{f: f, h: h, bound: map[*weights.TensorInfo]*Weight{}}
+	if err := b.bind(reflect.ValueOf(m).Elem(), "", -1); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if c, ok := m.(interface{ check() error }); ok {
@@ -136,13 +196,50 @@ func Load(f *weights.File) (Model, *Hyper, error) {
 	return m, h, nil
 }
 
-// bind fills *Weight fields tagged `gguf:"name"` (",optional" allowed) and
-// slices of layer structs tagged `gguf:"blk"` from f's tensors.
-func bind(f *weights.File, v reflect.Value, prefix string) error {
+// checkKinds makes sure every layer has a kind and every kind points at a
+// declared rope and cache, so the graph can index them without checks.
+func (h *Hyper) checkKinds() error {
+	if len(h.Kinds) != h.Layers {
+		return fmt.Errorf("%d layer kinds for %d layers", len(h.Kinds), h.Layers)
+	}
+	for l, k := range h.Kinds {
+		if k.Rope < 0 || k.Rope >= len(h.Ropes) || k.Cache < 0 || k.Cache >= len(h.Caches) {
+			return fmt.Errorf("layer %d: kind %+v outside %d ropes, %d caches", l, k, len(h.Ropes), len(h.Caches))
+		}
+	}
+	for i, c := range h.Caches {
+		if c.Window < 0 {
+			return fmt.Errorf("cache %d: sliding window %d", i, c.Window)
+		}
+	}
+	return nil
+}
+
+// binder fills a model's *Weight fields from a file's tensors.
+//
+// Field tags: `gguf:"NAME"` binds tensor NAME (prefixed by "blk.N." inside
+// a layer); options after commas:
+//
+//	optional        the tensor may be absent (the field stays nil)
+//	alt:OTHER       when NAME is absent, bind tensor OTHER instead: the tied
+//	                output projection, output.weight → token_embd.weight (a
+//	                top-level name, never layer-prefixed)
+//
+// and `dims:"A,B"` checks the tensor's ggml dimensions (innermost first)
+// against symbols of Hyper (see dimOf). A slice of layer structs is tagged
+// `gguf:"blk"`. One tensor bound by two fields gives both the same *Weight,
+// so Weights lists it (and the engine uploads it) once.
+type binder struct {
+	f     *weights.File
+	h     *Hyper
+	bound map[*weights.TensorInfo]*Weight
+}
+
+func (b *binder) bind(v reflect.Value, prefix string, layer int) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		if t.Field(i).Anonymous && v.Field(i).Kind() == reflect.Struct {
-			if err := bind(f, v.Field(i), prefix); err != nil {
+			if err := b.bind(v.Field(i), prefix, layer); err != nil {
 				return err
 			}
 			continue
@@ -151,33 +248,111 @@ func bind(f *weights.File, v reflect.Value, prefix string) error {
 		if !ok {
 			continue
 		}
-		name, opt, _ := strings.Cut(tag, ",")
+		name, opts, _ := strings.Cut(tag, ",")
 		fv := v.Field(i)
 		switch fv.Kind() {
 		case reflect.Slice: // layers
 			for l := 0; l < fv.Len(); l++ {
-				if err := bind(f, fv.Index(l), fmt.Sprintf("%s.%d.", name, l)); err != nil {
+				if err := b.bind(fv.Index(l), fmt.Sprintf("%s.%d.", name, l), l); err != nil {
 					return err
 				}
 			}
 		case reflect.Pointer:
 			full := prefix + name
-			info, found := f.Tensor(full)
+			info, found := b.f.Tensor(full)
+			optional, alt := false, ""
+			for _, o := range strings.Split(opts, ",") {
+				switch {
+				case o == "optional":
+					optional = true
+				case strings.HasPrefix(o, "alt:"):
+					alt = strings.TrimPrefix(o, "alt:")
+				}
+			}
+			if !found && alt != "" {
+				info, found = b.f.Tensor(alt)
+			}
 			if !found {
-				if opt == "optional" {
+				if optional {
 					continue
+				}
+				if alt != "" {
+					return fmt.Errorf("tensor %q is missing (and so is %q)", full, alt)
 				}
 				return fmt.Errorf("tensor %q is missing", full)
 			}
-			fv.Set(reflect.ValueOf(&Weight{Info: info}))
+			if dims, ok := t.Field(i).Tag.Lookup("dims"); ok {
+				if err := b.checkDims(info, dims, layer); err != nil {
+					return err
+				}
+			}
+			w := b.bound[info]
+			if w == nil {
+				w = &Weight{Info: info}
+				b.bound[info] = w
+			}
+			fv.Set(reflect.ValueOf(w))
 		}
 	}
 	return nil
 }
 
-// Weights lists every bound tensor of m in a stable order.
+// checkDims compares a tensor's dims with a `dims` tag.
+func (b *binder) checkDims(info *weights.TensorInfo, tag string, layer int) error {
+	syms := strings.Split(tag, ",")
+	want := make([]int64, len(syms))
+	for i, s := range syms {
+		n, err := b.h.dimOf(s, layer)
+		if err != nil {
+			return fmt.Errorf("tensor %q: %w", info.Name, err)
+		}
+		want[i] = n
+	}
+	ok := len(info.Dims) == len(want)
+	for i := 0; ok && i < len(want); i++ {
+		ok = want[i] < 0 || info.Dims[i] == want[i]
+	}
+	if !ok {
+		return fmt.Errorf("tensor %q has dims %v, want [%s] = %v", info.Name, info.Dims, tag, want)
+	}
+	return nil
+}
+
+// dimOf resolves one symbol of a `dims` tag for layer (-1 outside the
+// layers): dim (embedding length), q (heads × head size), kv (the layer's KV
+// heads × head size), head (head size), ffn, "*" (any size: the vocabulary,
+// which is read from token_embd itself) or a number.
+func (h *Hyper) dimOf(sym string, layer int) (int64, error) {
+	switch sym {
+	case "dim":
+		return int64(h.Dim), nil
+	case "q":
+		return int64(h.Heads * h.HeadDim), nil
+	case "kv":
+		if layer < 0 || layer >= len(h.KVHeads) {
+			return 0, fmt.Errorf("dims symbol kv outside a layer")
+		}
+		return int64(h.KVHeads[layer] * h.HeadDim), nil
+	case "head":
+		return int64(h.HeadDim), nil
+	case "ffn":
+		return int64(h.FFN), nil
+	case "*":
+		return -1, nil
+	}
+	n, err := strconv.ParseInt(sym, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("unknown dims symbol %q", sym)
+	}
+	return n, nil
+}
+
+// Weights lists every bound tensor of m once, in a stable order (field
+// order; a tensor bound by two fields, as a tied output, where it first
+// appears).
 func Weights(m Model) []*Weight {
 	var out []*Weight
+	seen := map[*Weight]bool{}
 	var walk func(v reflect.Value)
 	walk = func(v reflect.Value) {
 		t := v.Type()
@@ -196,14 +371,40 @@ func Weights(m Model) []*Weight {
 					walk(fv.Index(l))
 				}
 			case reflect.Pointer:
-				if !fv.IsNil() {
-					out = append(out, fv.Interface().(*Weight))
+				if w := fv.Interface().(*Weight); w != nil && !seen[w] {
+					seen[w] = true
+					out = append(out, w)
 				}
 			}
 		}
 	}
 	walk(reflect.ValueOf(m).Elem())
 	return out
+}
+
+// Logits is the output head on the hidden states x [T, dim] that Forward
+// returned: the final norm, the output projection, and whatever the
+// architecture does to the logits after it (gemma2's soft-capping: an
+// architecture implementing logitsFinisher).
+func Logits(c *Ctx, m Model, x *Node) *Node {
+	norm, out := m.OutputWeights()
+	y := c.Linear(c.RMSNorm(x, norm), out)
+	if f, ok := m.(logitsFinisher); ok {
+		y = f.finishLogits(c, y)
+	}
+	return y
+}
+
+// Normed is the final norm of the hidden states x [T, dim] (embeddings).
+func Normed(c *Ctx, m Model, x *Node) *Node {
+	norm, _ := m.OutputWeights()
+	return c.RMSNorm(x, norm)
+}
+
+// logitsFinisher is implemented by architectures that transform the logits
+// after the output projection.
+type logitsFinisher interface {
+	finishLogits(c *Ctx, logits *Node) *Node
 }
 
 // commonHyper reads the llama-family keys every architecture shares.
@@ -256,43 +457,57 @@ func commonHyper(f *weights.File) (*Hyper, error) {
 	if h.RopeDim <= 0 || h.RopeDim > h.HeadDim || h.RopeDim%2 != 0 {
 		return nil, fmt.Errorf("rope.dimension_count %d invalid for head size %d", h.RopeDim, h.HeadDim)
 	}
-	h.RopeBase = float32(f.Float(f.ArchKey("rope.freq_base"), 10000))
-	h.RopeScale = 1
+	rope := Rope{Base: float32(f.Float(f.ArchKey("rope.freq_base"), 10000)), Scale: 1}
 	switch st := f.String(f.ArchKey("rope.scaling.type"), "none"); st {
 	case "none", "":
 	case "linear":
 		if fac := f.Float(f.ArchKey("rope.scaling.factor"), 1); fac > 0 {
-			h.RopeScale = float32(1 / fac)
+			rope.Scale = float32(1 / fac)
 		}
 	default:
 		return nil, fmt.Errorf("rope scaling %q is not supported yet", st)
 	}
 	if fac := f.Float(f.ArchKey("rope.scale_linear"), 0); fac > 0 {
-		h.RopeScale = float32(1 / fac)
+		rope.Scale = float32(1 / fac)
 	}
 	if t, ok := f.Tensor("rope_freqs.weight"); ok {
 		if t.Type != weights.TypeF32 || t.Elements() != int64(h.RopeDim/2) {
 			return nil, fmt.Errorf("rope_freqs.weight: want %d f32 values, have %d %s", h.RopeDim/2, t.Elements(), t.Type)
 		}
-		h.RopeFreqs = make([]float32, h.RopeDim/2)
-		if err := weights.DequantizeRow(weights.TypeF32, h.RopeFreqs, f.TensorData(t)); err != nil {
+		rope.Freqs = make([]float32, h.RopeDim/2)
+		if err := weights.DequantizeRow(weights.TypeF32, rope.Freqs, f.TensorData(t)); err != nil {
 			return nil, fmt.Errorf("rope_freqs.weight: %w", err)
 		}
 	}
 	h.AttnScale = float32(1 / math.Sqrt(float64(h.HeadDim)))
-	h.LocalLayer = make([]bool, h.Layers)
+	// Every layer alike: one rope, plain causal attention. Architectures
+	// with other layer kinds replace Kinds[l] (AddKind).
+	kind := h.AddKind(rope, Cache{})
+	h.Kinds = make([]LayerKind, h.Layers)
+	for l := range h.Kinds {
+		h.Kinds[l] = kind
+	}
 	if tok := f.Strings("tokenizer.ggml.tokens"); len(tok) > 0 {
 		h.Vocab = len(tok)
 	}
 	return h, nil
 }
 
-// checkVocab sets the vocabulary size from the embedding table.
-func checkVocab(h *Hyper, emb *Weight) error {
+// checkVocab sets the vocabulary size from the embedding table and checks
+// that the output projection (when not the embedding itself) gives as many
+// logits.
+func checkVocab(h *Hyper, emb, out *Weight) error {
 	if emb == nil || len(emb.Info.Dims) != 2 || int(emb.Info.Dims[0]) != h.Dim {
 		return fmt.Errorf("token_embd.weight shape does not match embedding_length %d", h.Dim)
 	}
+	if v := emb.Info.Dims[1]; v <= 0 || v > math.MaxInt32 {
+		return fmt.Errorf("token_embd.weight: vocabulary of %d tokens", v)
+	}
 	h.Vocab = int(emb.Info.Dims[1])
+	if out != nil && out != emb && (len(out.Info.Dims) != 2 || int(out.Info.Dims[1]) != h.Vocab) {
+		return fmt.Errorf("tensor %q has dims %v, want [%d %d] (the vocabulary of token_embd.weight)",
+			out.Info.Name, out.Info.Dims, h.Dim, h.Vocab)
+	}
 	return nil
 }
 

@@ -28,9 +28,8 @@ type Ctx struct {
 	// X is the step's input embeddings [T, dim] (already looked up, unscaled):
 	// the rows of every sequence of the step, one after the other.
 	X *Node
-	// Cos and Sin are the rotary tables [T, RopeDim/2] for the global rope base;
-	// CosLocal/SinLocal for sliding-window layers (gemma3), nil otherwise.
-	Cos, Sin, CosLocal, SinLocal *Node
+	// Cos and Sin are the rotary tables [T, RopeDim/2], one per Hyper.Ropes.
+	Cos, Sin []*Node
 	// Seqs are the sequences of the step: a prefill step has one sequence of T
 	// rows, a batched decode step B sequences of one row each.
 	Seqs []Seq
@@ -46,9 +45,8 @@ type Ctx struct {
 type Seq struct {
 	Rows int   // rows of X that belong to it
 	Pos  *Node // absolute position of its first row (int32 scalar)
-	// Mask [Rows, S] (bool: true = attend) for global layers; MaskLocal for
-	// sliding-window layers.
-	Mask, MaskLocal *Node
+	// Masks [Rows, S] (bool: true = attend), one per Hyper.Caches.
+	Masks []*Node
 }
 
 // T returns the number of rows of the step.
@@ -119,8 +117,11 @@ func (c *Ctx) RMSNorm(x *Node, w *Weight) *Node {
 	return y
 }
 
-// Rope rotates the first RopeDim channels of each head of x [T, heads, D].
-func (c *Ctx) Rope(x, cos, sin *Node) *Node {
+// Rope rotates the first RopeDim channels of each head of x [T, heads, D]
+// with the rotary table of layer's kind.
+func (c *Ctx) Rope(layer int, x *Node) *Node {
+	r := c.H.Kinds[layer].Rope
+	cos, sin := c.Cos[r], c.Sin[r]
 	dims := x.Shape().Dimensions
 	T, nh, D := dims[0], dims[1], dims[2]
 	rd := c.H.RopeDim
@@ -156,10 +157,25 @@ func (c *Ctx) Rope(x, cos, sin *Node) *Node {
 }
 
 // Attention writes k and v ([T, KVHeads, D]) into each sequence's cache at
-// its position and attends q [T, Heads, D] over it; it returns [T, Heads*D].
-func (c *Ctx) Attention(layer int, q, k, v *Node, local bool) *Node {
+// its position and attends q [T, Heads, D] over the part of it that layer's
+// kind sees (Hyper.Caches); it returns [T, Heads*D]. Scores are scaled by
+// Hyper.AttnScale.
+func (c *Ctx) Attention(layer int, q, k, v *Node) *Node {
 	H, D := c.H.Heads, c.H.HeadDim
 	kv := c.H.KVHeads[layer]
+	return c.attend(layer, q, k, v, func(q4, kc, vc, mask *Node, rows int) *Node {
+		out := graph.BackendFusedScaledDotProductAttention(q4, kc, vc, mask, H, kv, backends.AxesLayoutBSHD,
+			float64(c.H.AttnScale), false, nil)
+		return graph.Reshape(out, rows, H*D)
+	})
+}
+
+// attend updates each sequence's caches of layer with its rows of k and v
+// and concatenates what one(q4 [1, rows, H, D], kcache, vcache, mask, rows)
+// returns for each sequence.
+func (c *Ctx) attend(layer int, q, k, v *Node, one func(q4, kc, vc, mask *Node, rows int) *Node) *Node {
+	H, D := c.H.Heads, c.H.HeadDim
+	cache := c.H.Kinds[layer].Cache
 	outs := make([]*Node, len(c.Seqs))
 	row := 0
 	for s, seq := range c.Seqs {
@@ -172,14 +188,8 @@ func (c *Ctx) Attention(layer int, q, k, v *Node, local bool) *Node {
 		kc := c.updateCache(c.KCache[layer][s], rows(k), seq.Pos)
 		vc := c.updateCache(c.VCache[layer][s], rows(v), seq.Pos)
 		c.KCache[layer][s], c.VCache[layer][s] = kc, vc
-		mask := seq.Mask
-		if local && seq.MaskLocal != nil {
-			mask = seq.MaskLocal
-		}
 		q4 := graph.Reshape(rows(q), 1, seq.Rows, H, D)
-		out := graph.BackendFusedScaledDotProductAttention(q4, kc, vc, mask, H, kv, backends.AxesLayoutBSHD,
-			float64(c.H.AttnScale), false, nil)
-		outs[s] = graph.Reshape(out, seq.Rows, H*D)
+		outs[s] = one(q4, kc, vc, seq.Masks[cache], seq.Rows)
 		row += seq.Rows
 	}
 	if len(outs) == 1 {

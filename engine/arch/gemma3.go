@@ -19,30 +19,36 @@ import (
 // llama-model.cpp).
 type gemma3 struct {
 	h          *Hyper
-	TokEmbd    *Weight       `gguf:"token_embd.weight"`
-	OutputNorm *Weight       `gguf:"output_norm.weight"`
-	Output     *Weight       `gguf:"output.weight,optional"`
+	embedScale float32       // √dim
+	TokEmbd    *Weight       `gguf:"token_embd.weight" dims:"dim,*"`
+	OutputNorm *Weight       `gguf:"output_norm.weight" dims:"dim"`
+	Output     *Weight       `gguf:"output.weight,alt:token_embd.weight" dims:"dim,*"`
 	Blocks     []gemma3Block `gguf:"blk"`
 }
 
 type gemma3Block struct {
-	AttnNorm     *Weight `gguf:"attn_norm.weight"`
-	Q            *Weight `gguf:"attn_q.weight"`
-	K            *Weight `gguf:"attn_k.weight"`
-	V            *Weight `gguf:"attn_v.weight"`
-	O            *Weight `gguf:"attn_output.weight"`
-	QNorm        *Weight `gguf:"attn_q_norm.weight"`
-	KNorm        *Weight `gguf:"attn_k_norm.weight"`
-	PostAttnNorm *Weight `gguf:"post_attention_norm.weight"`
-	FFNNorm      *Weight `gguf:"ffn_norm.weight"`
-	Gate         *Weight `gguf:"ffn_gate.weight"`
-	Up           *Weight `gguf:"ffn_up.weight"`
-	Down         *Weight `gguf:"ffn_down.weight"`
-	PostFFNNorm  *Weight `gguf:"post_ffw_norm.weight"`
+	AttnNorm     *Weight `gguf:"attn_norm.weight" dims:"dim"`
+	Q            *Weight `gguf:"attn_q.weight" dims:"dim,q"`
+	K            *Weight `gguf:"attn_k.weight" dims:"dim,kv"`
+	V            *Weight `gguf:"attn_v.weight" dims:"dim,kv"`
+	O            *Weight `gguf:"attn_output.weight" dims:"q,dim"`
+	QNorm        *Weight `gguf:"attn_q_norm.weight" dims:"head"`
+	KNorm        *Weight `gguf:"attn_k_norm.weight" dims:"head"`
+	PostAttnNorm *Weight `gguf:"post_attention_norm.weight" dims:"dim"`
+	FFNNorm      *Weight `gguf:"ffn_norm.weight" dims:"dim"`
+	Gate         *Weight `gguf:"ffn_gate.weight" dims:"dim,ffn"`
+	Up           *Weight `gguf:"ffn_up.weight" dims:"dim,ffn"`
+	Down         *Weight `gguf:"ffn_down.weight" dims:"ffn,dim"`
+	PostFFNNorm  *Weight `gguf:"post_ffw_norm.weight" dims:"dim"`
 }
 
 // gemma3SWAPattern: layer l is local unless (l+1) % 6 == 0.
 const gemma3SWAPattern = 6
+
+// gemma3LocalRopeBase is the rope base of the sliding-window layers when the
+// file has no rope.freq_base_swa (Gemma 3's rope_local_base_freq; llama.cpp
+// gemma3.cpp reads the key into rope_freq_base_train_swa).
+const gemma3LocalRopeBase = 10000
 
 func gemma3Hyper(f *weights.File) (*Hyper, error) {
 	h, err := commonHyper(f)
@@ -50,11 +56,16 @@ func gemma3Hyper(f *weights.File) (*Hyper, error) {
 		return nil, err
 	}
 	h.RopeType = RopeNeoX
-	h.EmbedScale = float32(math.Sqrt(float64(h.Dim)))
-	h.SlidingWindow = int(f.Int(f.ArchKey("attention.sliding_window"), 0))
-	h.RopeBaseLocal = 10000
-	for l := range h.LocalLayer {
-		h.LocalLayer[l] = h.SlidingWindow > 0 && l%gemma3SWAPattern < gemma3SWAPattern-1
+	// Sliding-window layers: their own rope (base 10000, no scaling) and a
+	// windowed view of the cache; the others keep commonHyper's kind.
+	if sw := int(f.Int(f.ArchKey("attention.sliding_window"), 0)); sw > 0 {
+		base := float32(f.Float(f.ArchKey("rope.freq_base_swa"), gemma3LocalRopeBase))
+		local := h.AddKind(Rope{Base: base, Scale: 1}, Cache{Window: sw})
+		for l := range h.Kinds {
+			if l%gemma3SWAPattern < gemma3SWAPattern-1 {
+				h.Kinds[l] = local
+			}
+		}
 	}
 	// llama.cpp (llama-model.cpp, LLM_ARCH_GEMMA3): f_attention_scale =
 	// 1/sqrt(n_embd_head_k), except the 27B model (62 layers), whose
@@ -66,33 +77,15 @@ func gemma3Hyper(f *weights.File) (*Hyper, error) {
 	return h, nil
 }
 
-func newGemma3(h *Hyper) Model { return &gemma3{h: h, Blocks: make([]gemma3Block, h.Layers)} }
+func newGemma3(_ *weights.File, h *Hyper) (Model, error) {
+	return &gemma3{h: h, embedScale: float32(math.Sqrt(float64(h.Dim))), Blocks: make([]gemma3Block, h.Layers)}, nil
+}
 
 func (m *gemma3) TokenEmbedding() *Weight { return m.TokEmbd }
 
-func (m *gemma3) OutputWeights() (norm, output *Weight) {
-	if m.Output == nil {
-		return m.OutputNorm, m.TokEmbd
-	}
-	return m.OutputNorm, m.Output
-}
+func (m *gemma3) OutputWeights() (norm, output *Weight) { return m.OutputNorm, m.Output }
 
-func (m *gemma3) check() error {
-	if err := checkVocab(m.h, m.TokEmbd); err != nil {
-		return err
-	}
-	h := m.h
-	for l := range m.Blocks {
-		b := &m.Blocks[l]
-		if err := expectDims(b.Q, int64(h.Dim), int64(h.Heads*h.HeadDim)); err != nil {
-			return err
-		}
-		if err := expectDims(b.QNorm, int64(h.HeadDim)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (m *gemma3) check() error { return checkVocab(m.h, m.TokEmbd, m.Output) }
 
 // geglu is llama.cpp's fused GeGLU (ggml_geglu_split → ggml-cpu vec.h
 // ggml_vec_geglu_f32 with GGML_GELU_FP16): gelu(x)·g where gelu is looked up
@@ -140,23 +133,18 @@ var geluTable = sync.OnceValue(func() []float32 {
 // Forward is the gemma3 decoder stack.
 func (m *gemma3) Forward(c *Ctx) *Node {
 	h := m.h
-	x := graph.MulScalar(c.X, float64(h.EmbedScale))
+	x := graph.MulScalar(c.X, float64(m.embedScale))
 	gelu := geluTableConst(c.G)
 	for l := range m.Blocks {
 		b := &m.Blocks[l]
 		kv := h.KVHeads[l]
-		local := h.LocalLayer[l]
-		cos, sin := c.Cos, c.Sin
-		if local && c.CosLocal != nil {
-			cos, sin = c.CosLocal, c.SinLocal
-		}
 		n := c.RMSNorm(x, b.AttnNorm)
 		q := c.RMSNorm(HeadsView(c.Linear(n, b.Q), h.Heads, h.HeadDim), b.QNorm)
 		k := c.RMSNorm(HeadsView(c.Linear(n, b.K), kv, h.HeadDim), b.KNorm)
 		v := HeadsView(c.Linear(n, b.V), kv, h.HeadDim)
-		q = c.Rope(q, cos, sin)
-		k = c.Rope(k, cos, sin)
-		att := c.Attention(l, q, k, v, local)
+		q = c.Rope(l, q)
+		k = c.Rope(l, k)
+		att := c.Attention(l, q, k, v)
 		att = c.RMSNorm(c.Linear(att, b.O), b.PostAttnNorm)
 		x = graph.Add(x, att)
 		n = c.RMSNorm(x, b.FFNNorm)

@@ -11,29 +11,29 @@ import (
 // permutes Q/K so adjacent pairs rotate), GQA, SwiGLU feed-forward.
 type llama struct {
 	h          *Hyper
-	TokEmbd    *Weight      `gguf:"token_embd.weight"`
-	OutputNorm *Weight      `gguf:"output_norm.weight"`
-	Output     *Weight      `gguf:"output.weight,optional"` // tied to token_embd when absent
+	TokEmbd    *Weight      `gguf:"token_embd.weight" dims:"dim,*"`
+	OutputNorm *Weight      `gguf:"output_norm.weight" dims:"dim"`
+	Output     *Weight      `gguf:"output.weight,alt:token_embd.weight" dims:"dim,*"` // tied when absent
 	Blocks     []llamaBlock `gguf:"blk"`
 }
 
 type llamaBlock struct {
-	AttnNorm *Weight `gguf:"attn_norm.weight"`
-	Q        *Weight `gguf:"attn_q.weight"`
-	K        *Weight `gguf:"attn_k.weight"`
-	V        *Weight `gguf:"attn_v.weight"`
-	O        *Weight `gguf:"attn_output.weight"`
-	FFNNorm  *Weight `gguf:"ffn_norm.weight"`
-	Gate     *Weight `gguf:"ffn_gate.weight"`
-	Up       *Weight `gguf:"ffn_up.weight"`
-	Down     *Weight `gguf:"ffn_down.weight"`
+	AttnNorm *Weight `gguf:"attn_norm.weight" dims:"dim"`
+	Q        *Weight `gguf:"attn_q.weight" dims:"dim,q"`
+	K        *Weight `gguf:"attn_k.weight" dims:"dim,kv"`
+	V        *Weight `gguf:"attn_v.weight" dims:"dim,kv"`
+	O        *Weight `gguf:"attn_output.weight" dims:"q,dim"`
+	FFNNorm  *Weight `gguf:"ffn_norm.weight" dims:"dim"`
+	Gate     *Weight `gguf:"ffn_gate.weight" dims:"dim,ffn"`
+	Up       *Weight `gguf:"ffn_up.weight" dims:"dim,ffn"`
+	Down     *Weight `gguf:"ffn_down.weight" dims:"ffn,dim"`
 	// Biases appear in some llama-arch conversions; qwen2 always has q/k/v ones.
-	QBias *Weight `gguf:"attn_q.bias,optional"`
-	KBias *Weight `gguf:"attn_k.bias,optional"`
-	VBias *Weight `gguf:"attn_v.bias,optional"`
+	QBias *Weight `gguf:"attn_q.bias,optional" dims:"q"`
+	KBias *Weight `gguf:"attn_k.bias,optional" dims:"kv"`
+	VBias *Weight `gguf:"attn_v.bias,optional" dims:"kv"`
 	// Q/K RMS norms over each head (qwen3).
-	QNorm *Weight `gguf:"attn_q_norm.weight,optional"`
-	KNorm *Weight `gguf:"attn_k_norm.weight,optional"`
+	QNorm *Weight `gguf:"attn_q_norm.weight,optional" dims:"head"`
+	KNorm *Weight `gguf:"attn_k_norm.weight,optional" dims:"head"`
 }
 
 func llamaHyper(f *weights.File) (*Hyper, error) {
@@ -45,46 +45,17 @@ func llamaHyper(f *weights.File) (*Hyper, error) {
 	return h, nil
 }
 
-func newLlama(h *Hyper) Model {
-	return &llama{h: h, Blocks: make([]llamaBlock, h.Layers)}
+func newLlama(_ *weights.File, h *Hyper) (Model, error) {
+	return &llama{h: h, Blocks: make([]llamaBlock, h.Layers)}, nil
 }
 
 func (m *llama) TokenEmbedding() *Weight { return m.TokEmbd }
 
-func (m *llama) OutputWeights() (norm, output *Weight) {
-	if m.Output == nil {
-		return m.OutputNorm, m.TokEmbd
-	}
-	return m.OutputNorm, m.Output
-}
+func (m *llama) OutputWeights() (norm, output *Weight) { return m.OutputNorm, m.Output }
 
-func (m *llama) check() error {
-	if err := checkVocab(m.h, m.TokEmbd); err != nil {
-		return err
-	}
-	h := m.h
-	for l := range m.Blocks {
-		b := &m.Blocks[l]
-		kvDim := int64(h.KVHeads[l] * h.HeadDim)
-		for _, c := range []struct {
-			w    *Weight
-			dims []int64
-		}{
-			{b.Q, []int64{int64(h.Dim), int64(h.Heads * h.HeadDim)}},
-			{b.K, []int64{int64(h.Dim), kvDim}},
-			{b.V, []int64{int64(h.Dim), kvDim}},
-			{b.O, []int64{int64(h.Heads * h.HeadDim), int64(h.Dim)}},
-			{b.Gate, []int64{int64(h.Dim), int64(h.FFN)}},
-			{b.Up, []int64{int64(h.Dim), int64(h.FFN)}},
-			{b.Down, []int64{int64(h.FFN), int64(h.Dim)}},
-		} {
-			if err := expectDims(c.w, c.dims...); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
+// check: shapes are checked by the dims tags as the tensors are bound; the
+// vocabulary size comes from the embedding.
+func (m *llama) check() error { return checkVocab(m.h, m.TokEmbd, m.Output) }
 
 // Forward is the llama decoder stack (llama.cpp src/models/llama.cpp).
 func (m *llama) Forward(c *Ctx) *Node {
@@ -103,9 +74,9 @@ func (m *llama) Forward(c *Ctx) *Node {
 		if b.KNorm != nil {
 			k = c.RMSNorm(k, b.KNorm)
 		}
-		q = c.Rope(q, c.Cos, c.Sin)
-		k = c.Rope(k, c.Cos, c.Sin)
-		att := c.Attention(l, q, k, v, false)
+		q = c.Rope(l, q)
+		k = c.Rope(l, k)
+		att := c.Attention(l, q, k, v)
 		x = graph.Add(x, c.Linear(att, b.O))
 		n = c.RMSNorm(x, b.FFNNorm)
 		ff := graph.Mul(c.LinearSiLU(n, b.Gate), c.Linear(n, b.Up))

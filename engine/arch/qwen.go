@@ -17,7 +17,9 @@ func qwen2Hyper(f *weights.File) (*Hyper, error) {
 	return h, nil
 }
 
-func newQwen2(h *Hyper) Model { return &qwen2{llama{h: h, Blocks: make([]llamaBlock, h.Layers)}} }
+func newQwen2(_ *weights.File, h *Hyper) (Model, error) {
+	return &qwen2{llama{h: h, Blocks: make([]llamaBlock, h.Layers)}}, nil
+}
 
 type qwen2 struct{ llama }
 
@@ -33,7 +35,9 @@ func (m *qwen2) check() error {
 
 func qwen3Hyper(f *weights.File) (*Hyper, error) { return qwen2Hyper(f) }
 
-func newQwen3(h *Hyper) Model { return &qwen3{llama{h: h, Blocks: make([]llamaBlock, h.Layers)}} }
+func newQwen3(_ *weights.File, h *Hyper) (Model, error) {
+	return &qwen3{llama{h: h, Blocks: make([]llamaBlock, h.Layers)}}, nil
+}
 
 type qwen3 struct{ llama }
 
