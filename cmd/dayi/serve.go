@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dayi/audit"
 	"dayi/engine"
 	"dayi/server"
 )
@@ -21,8 +20,7 @@ func newServeCmd() *cobra.Command {
 		cfg          server.Config
 		keys         []string
 		fallbackList string
-		auditPath    string
-		auditContent bool
+		auditOpts    auditFlags
 		threads      int
 		ctxLen       int
 		kvType       string
@@ -43,8 +41,11 @@ name without .gguf), and the models already pulled with Ollama (~/.ollama/models
 $OLLAMA_MODELS), read-only. Models load on first use and unload after keep_alive.
 
 API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients send
-"Authorization: Bearer KEY". The audit log (--audit FILE) is hash-chained; check it with
-'dayi audit verify FILE'.`,
+"Authorization: Bearer KEY".
+
+Audit: every request is recorded in $DAYI_HOME/audit/audit.jsonl (--audit FILE for another,
+--no-audit for none), sealed with $DAYI_HOME/audit.key; check it with 'dayi audit verify FILE'.
+If the log cannot be written the server answers 503 unless --audit-fail-open.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if env := os.Getenv("DAYI_API_KEYS"); env != "" {
@@ -65,16 +66,15 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 				h = slog.NewJSONHandler(os.Stderr, nil)
 			}
 			cfg.Logger = slog.New(h)
-			if auditPath != "" {
-				a, err := audit.Open(auditPath, auditContent)
-				if err != nil {
-					return err
-				}
+			a, err := auditOpts.open(cfg.Logger)
+			if err != nil {
+				return err
+			}
+			if a != nil {
 				defer a.Close()
 				cfg.Audit = a
-			} else if auditContent {
-				return fmt.Errorf("--audit-content needs --audit FILE")
 			}
+			cfg.AuditFailOpen = auditOpts.failOpen
 			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
@@ -104,7 +104,7 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 				scheme = "https"
 			}
 			cfg.Logger.Info("dayi serving", "url", scheme+"://"+ln.Addr().String(), "auth", len(cfg.APIKeys) > 0,
-				"audit", auditPath != "", "fallback", cfg.FallbackOllama)
+				"audit", cfg.Audit != nil, "fallback", cfg.FallbackOllama)
 			return srv.Serve(cmd.Context(), ln)
 		},
 	}
@@ -126,8 +126,7 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 	f.StringArrayVar(&cors, "cors-origin", nil, "allowed browser origin (repeatable; * for any; default: no CORS)")
 	f.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its headers")
 	f.DurationVar(&cfg.ReadTimeout, "read-timeout", 60*time.Second, "time a client has to send its whole request")
-	f.StringVar(&auditPath, "audit", "", "append-only, hash-chained audit log (JSONL)")
-	f.BoolVar(&auditContent, "audit-content", false, "also audit prompt and output text, with PHI redacted")
+	auditOpts.register(f)
 	f.StringVar(&cfg.FallbackOllama, "fallback-ollama", "", "Ollama server URL for models dayi cannot run")
 	f.StringVar(&fallbackList, "fallback-models", "", "comma-separated models always sent to the fallback")
 	f.StringVar(&backend, "backend", "", "GoMLX backend (default dayi)")
