@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -97,6 +98,9 @@ type Logger struct {
 	broken error
 	// behind is how many records the head lagged when the log was opened.
 	behind uint64
+	// unhealthy mirrors failed != nil || broken != nil, so that Ready, run
+	// before every request, does not wait behind an append's fsyncs.
+	unhealthy atomic.Bool
 }
 
 // Open opens (creating with mode 0600) the audit log at path, sealed with
@@ -213,14 +217,17 @@ func (l *Logger) Append(r Record) error {
 			l.broken = fmt.Errorf("audit log %s: %w: record %d half-written and not removed (%v): %w", l.path, ErrUnavailable, r.Seq, terr, err)
 		}
 		l.failed = fmt.Errorf("audit record %d: %w: %w", r.Seq, ErrUnavailable, err)
+		l.unhealthy.Store(true)
 		return l.failed
 	}
 	l.seq, l.prev, l.size = r.Seq, m, l.size+int64(len(line))
 	if err := l.writeHead(); err != nil {
 		l.failed = fmt.Errorf("audit head after record %d: %w: %w", r.Seq, ErrUnavailable, err)
+		l.unhealthy.Store(true)
 		return l.failed
 	}
 	l.failed = nil
+	l.unhealthy.Store(false)
 	return nil
 }
 
@@ -229,12 +236,16 @@ func (l *Logger) Append(r Record) error {
 // refuses requests while the log is unavailable resumes by itself once the
 // disk is back. It writes no record.
 func (l *Logger) Ready() error {
+	if !l.unhealthy.Load() {
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken != nil {
 		return l.broken
 	}
 	if l.failed == nil {
+		l.unhealthy.Store(false)
 		return nil
 	}
 	err := l.f.Sync()
@@ -246,6 +257,7 @@ func (l *Logger) Ready() error {
 		return l.failed
 	}
 	l.failed = nil
+	l.unhealthy.Store(false)
 	return nil
 }
 
@@ -256,6 +268,7 @@ func (l *Logger) Close() error {
 	if l.broken == nil {
 		l.broken = fmt.Errorf("audit log %s: %w: closed", l.path, ErrUnavailable)
 	}
+	l.unhealthy.Store(true)
 	return l.f.Close()
 }
 
