@@ -271,20 +271,30 @@ func TestDeniedTableBounded(t *testing.T) {
 	tb.now = func() time.Time { return now }
 	firsts := 0
 	for i := 0; i < 10000; i++ {
-		if first, _ := tb.hit(clientKey(fmt.Sprintf("10.%d.%d.%d:999", i>>16&255, i>>8&255, i&255))); first {
+		if first, _ := tb.hit(clientKey(fmt.Sprintf("10.%d.%d.%d:999", i>>16&255, i>>8&255, i&255)), "unauthorized", 401); first {
 			firsts++
 		}
 	}
 	if len(tb.m) != 9 || len(tb.order) != 9 || firsts != 9 {
 		t.Fatalf("table %d, order %d, records %d", len(tb.m), len(tb.order), firsts)
 	}
-	if e := tb.m[overflowClient]; e == nil || e.suppressed != 10000-9 {
+	if e := tb.m[overflowClient+" unauthorized 401"]; e == nil || e.suppressed != 10000-9 {
 		t.Fatalf("overflow entry: %+v", e)
 	}
 	now = now.Add(deniedWindow)
 	recs := tb.due()
 	if len(tb.m) != 0 || len(tb.order) != 0 || len(recs) != 1 || recs[0].Count != 10000-9 || recs[0].Client != overflowClient {
 		t.Fatalf("after the window: %d entries, %+v", len(tb.m), recs)
+	}
+	// Another kind of refusal from the same client has a window of its own.
+	if first, _ := tb.hit("192.0.2.1", "unauthorized", 401); !first {
+		t.Fatal("first 401")
+	}
+	if first, _ := tb.hit("192.0.2.1", "forbidden host", 403); !first {
+		t.Fatal("first 403 coalesced with the 401s")
+	}
+	if first, _ := tb.hit("192.0.2.1", "forbidden host", 403); first {
+		t.Fatal("second 403 recorded")
 	}
 	for _, c := range []struct{ addr, key string }{
 		{"[2001:db8:1:2:aaaa::1]:5", "2001:db8:1:2::/64"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -76,24 +77,26 @@ func replaceWith503(w http.ResponseWriter, r *http.Request) {
 	writeErr(w, r, http.StatusServiceUnavailable, errAuditDown)
 }
 
-// auditUnauthorized audits a request refused for want of a valid key,
-// before its 401 goes out, and reports whether the 401 may be sent (false:
-// the audit log failed and the server fails closed; 503 has been written).
+// auditRefusal audits a request refused before it reached a route (no
+// valid key: endpoint "unauthorized", 401; a refused Host or Origin, …)
+// before the refusal goes out, and reports whether the refusal may be sent
+// (false: the audit log failed and the server fails closed; 503 has been
+// written).
 //
-// Unauthenticated requests cost nothing to send, so each one must not cost
-// an fsync'd record: per client (an IPv4 address, or an IPv6 /64) the first
+// Such requests cost nothing to send, so each one must not cost an fsync'd
+// record: per client (an IPv4 address, or an IPv6 /64) and kind, the first
 // refusal in a minute is recorded at once and the rest of that minute's are
 // counted and recorded as one record with a count when the minute is over.
-func (s *Server) auditUnauthorized(w http.ResponseWriter, r *http.Request, ri *reqInfo) bool {
+func (s *Server) auditRefusal(w http.ResponseWriter, r *http.Request, ri *reqInfo, endpoint string, status int) bool {
 	if s.cfg.Audit == nil {
 		return true
 	}
-	first, flush := s.denied.hit(clientKey(r.RemoteAddr))
+	first, flush := s.denied.hit(clientKey(r.RemoteAddr), endpoint, status)
 	s.writeSummaries(flush)
 	if !first {
 		return true
 	}
-	rec := s.record(r, ri, "unauthorized", http.StatusUnauthorized, 0)
+	rec := s.record(r, ri, endpoint, status, 0)
 	if s.appendAudit(rec) {
 		return true
 	}
@@ -128,7 +131,7 @@ func clientKey(remoteAddr string) string {
 	return ip.String()
 }
 
-// deniedWindow is how long repeated 401s from one client share a record.
+// deniedWindow is how long repeated refusals of one client share a record.
 const deniedWindow = time.Minute
 
 // deniedMax bounds the clients tracked at once. Beyond it new clients share
@@ -139,7 +142,7 @@ const deniedMax = 1024
 // overflowClient names the shared entry in records.
 const overflowClient = "(other clients: table full)"
 
-// deniedTable counts 401s per client within the current window.
+// deniedTable counts refusals per client and kind within the current window.
 type deniedTable struct {
 	mu    sync.Mutex
 	now   func() time.Time
@@ -149,7 +152,10 @@ type deniedTable struct {
 }
 
 type deniedEntry struct {
+	key        string // client, endpoint and status
 	client     string
+	endpoint   string
+	status     int
 	start      time.Time
 	suppressed int // refusals after the first, not yet recorded
 }
@@ -158,26 +164,29 @@ func newDeniedTable() *deniedTable {
 	return &deniedTable{now: time.Now, max: deniedMax, m: map[string]*deniedEntry{}}
 }
 
-// hit counts one refusal from client. first says it opens a window (record
-// it now); flush holds summary records of windows that have ended.
-func (t *deniedTable) hit(client string) (first bool, flush []audit.Record) {
+// hit counts one refusal of client (endpoint names the kind). first says
+// it opens a window (record it now); flush holds summary records of windows
+// that have ended.
+func (t *deniedTable) hit(client, endpoint string, status int) (first bool, flush []audit.Record) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
 	flush = t.expire(now)
-	if e, ok := t.m[client]; ok {
+	kind := " " + endpoint + " " + strconv.Itoa(status)
+	key := client + kind
+	if e, ok := t.m[key]; ok {
 		e.suppressed++
 		return false, flush
 	}
 	if len(t.m) >= t.max {
-		client = overflowClient
-		if e, ok := t.m[client]; ok {
+		client, key = overflowClient, overflowClient+kind
+		if e, ok := t.m[key]; ok {
 			e.suppressed++
 			return false, flush
 		}
 	}
-	e := &deniedEntry{client: client, start: now}
-	t.m[client] = e
+	e := &deniedEntry{key: key, client: client, endpoint: endpoint, status: status, start: now}
+	t.m[key] = e
 	t.order = append(t.order, e)
 	return true, flush
 }
@@ -189,7 +198,7 @@ func (t *deniedTable) expire(now time.Time) []audit.Record {
 	i := 0
 	for ; i < len(t.order) && now.Sub(t.order[i].start) >= deniedWindow; i++ {
 		out = t.summary(out, t.order[i])
-		delete(t.m, t.order[i].client)
+		delete(t.m, t.order[i].key)
 		t.order[i] = nil
 	}
 	t.order = t.order[i:]
@@ -212,7 +221,7 @@ func (t *deniedTable) summary(out []audit.Record, e *deniedEntry) []audit.Record
 	if e.suppressed == 0 {
 		return out
 	}
-	return append(out, audit.Record{Endpoint: "unauthorized", Client: e.client, Status: http.StatusUnauthorized,
+	return append(out, audit.Record{Endpoint: e.endpoint, Client: e.client, Status: e.status,
 		Count: e.suppressed, DurationMS: float64(t.now().Sub(e.start).Microseconds()) / 1000})
 }
 

@@ -364,7 +364,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		if r.URL.Path != "/" && len(s.keys) > 0 {
 			id, ok := s.authenticate(r)
 			if !ok {
-				if !s.auditUnauthorized(w, r, ri) { // audited before the answer; 503 if it cannot be
+				if !s.auditRefusal(w, r, ri, "unauthorized", http.StatusUnauthorized) { // audited before the answer; 503 if it cannot be
 					s.metrics.request("unauthorized", http.StatusServiceUnavailable, 0)
 					return
 				}

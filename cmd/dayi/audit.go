@@ -165,7 +165,7 @@ It does not verify the log: run 'dayi audit verify' for that.`,
 				files = []string{defaultAuditLog()}
 			}
 			hash := key.PatientHash(id)
-			needle := []byte(`"patient_hash":"` + hash + `"`)
+			needle := []byte(hash)
 			var records []json.RawMessage
 			out := cmd.OutOrStdout()
 			for _, path := range files {
@@ -176,7 +176,12 @@ It does not verify the log: run 'dayi audit verify' for that.`,
 				sc := bufio.NewScanner(f)
 				sc.Buffer(make([]byte, 64<<10), 16<<20)
 				for sc.Scan() {
-					if !bytes.Contains(sc.Bytes(), needle) {
+					// The hash may appear inside another field (a
+					// request id is the client's choice): match the field.
+					var rec struct {
+						PatientHash string `json:"patient_hash"`
+					}
+					if !bytes.Contains(sc.Bytes(), needle) || json.Unmarshal(sc.Bytes(), &rec) != nil || rec.PatientHash != hash {
 						continue
 					}
 					if asJSON {
