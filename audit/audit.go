@@ -98,6 +98,7 @@ type Logger struct {
 	broken error
 	// behind is how many records the head lagged when the log was opened.
 	behind uint64
+	torn   int // bytes of a torn last record Open removed
 	// unhealthy mirrors failed != nil || broken != nil, so that Ready, run
 	// before every request, does not wait behind an append's fsyncs.
 	unhealthy atomic.Bool
@@ -111,7 +112,9 @@ type Logger struct {
 // not verify is refused: a server must not silently extend a chain that was
 // tampered with or cut; an operator must look (`dayi audit verify`). A head
 // that lags the file by records that verify (a crash between an append and
-// its head update) is brought up to date; HeadBehind reports it.
+// its head update) is brought up to date; HeadBehind reports it. A last
+// record cut short by a crash, which the head does not seal, is removed;
+// TornBytes reports it.
 func Open(path string, key *Key, content bool) (*Logger, error) {
 	if key == nil {
 		return nil, fmt.Errorf("audit log %s: no key", path)
@@ -137,12 +140,19 @@ func Open(path string, key *Key, content bool) (*Logger, error) {
 		return refuse(rep.Problem)
 	}
 	size, err := f.Seek(0, 2)
+	if err == nil && rep.TornBytes > 0 {
+		// A record cut short by a crash, never sealed nor answered.
+		size -= int64(rep.TornBytes)
+		if err = f.Truncate(size); err == nil {
+			err = f.Sync()
+		}
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit log %s: %w", path, err)
 	}
 	l := &Logger{path: path, f: f, key: key, seq: rep.Records, prev: rep.Last, size: size, content: content,
-		now: time.Now, behind: rep.HeadBehind}
+		now: time.Now, behind: rep.HeadBehind, torn: rep.TornBytes}
 	if h == nil || rep.HeadBehind > 0 {
 		if err := l.writeHead(); err != nil {
 			f.Close()
@@ -161,6 +171,10 @@ func (l *Logger) Content() bool { return l.content }
 // HeadBehind is how many records the head lagged when Open found it (a
 // crash or a failed head write between an append and its head update).
 func (l *Logger) HeadBehind() uint64 { return l.behind }
+
+// TornBytes is the length of the unsealed, half-written last record (a
+// crash during a write) that Open removed.
+func (l *Logger) TornBytes() int { return l.torn }
 
 // Records is the number of records in the log.
 func (l *Logger) Records() uint64 {

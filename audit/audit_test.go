@@ -173,11 +173,14 @@ func TestTamperDetected(t *testing.T) {
 			wantProblem(t, path, key, c.kind, c.line, c.reason)
 		})
 	}
-	t.Run("no newline at the end", func(t *testing.T) {
+	t.Run("sealed record cut inside", func(t *testing.T) {
 		path, key := writeLog(t, false, 5)
 		data, _ := os.ReadFile(path)
-		os.WriteFile(path, data[:len(data)-1], 0o600)
-		wantProblem(t, path, key, KindTruncated, 5, "no newline")
+		os.WriteFile(path, data[:len(data)-30], 0o600)
+		rep := wantProblem(t, path, key, KindCut, 0, "records 5..5 were cut from the end (the file ends inside a record)")
+		if rep.TornBytes == 0 {
+			t.Fatalf("%+v", rep)
+		}
 	})
 	t.Run("spliced from another log", func(t *testing.T) {
 		path, key := writeLog(t, false, 5)
@@ -359,6 +362,57 @@ func TestHeadUpdateInterrupted(t *testing.T) {
 	if _, err := VerifyFile(path, key); err != nil {
 		t.Fatalf("a torn temp head matters: %v", err)
 	}
+}
+
+// TestTornWrite: a crash in the middle of writing a record leaves the
+// file ending in part of a line that no head seals. verify calls the log
+// valid and reports the torn bytes; Open removes them and goes on.
+func TestTornWrite(t *testing.T) {
+	path, key := writeLog(t, false, 3)
+	lines := readLines(t, path)
+	appendRecords(t, path, key, false, 3, 1)
+	full := readLines(t, path)[3]
+	// The head from before record 4, and half of record 4 in the file.
+	writeLines(t, path, lines)
+	headData, _ := os.ReadFile(path + HeadSuffix)
+	var h head
+	json.Unmarshal(headData, &h)
+	if h.Seq != 4 {
+		t.Fatalf("head %+v", h)
+	}
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(full[:len(full)/2])
+	f.Close()
+	writeHeadAt := func(seq uint64, last string) {
+		h := head{Seq: seq, Last: last, Time: "2026-01-01T00:00:00Z"}
+		h.MAC = hex.EncodeToString(h.mac(key))
+		b, _ := json.Marshal(h)
+		os.WriteFile(path+HeadSuffix, b, 0o600)
+	}
+	writeHeadAt(3, lines[2][len(linePrefix):len(linePrefix)+64])
+	rep, err := VerifyFile(path, key)
+	if err != nil || !rep.OK || rep.Records != 3 || rep.TornBytes != len(full)/2 {
+		t.Fatalf("verify a torn write: %v %+v", err, rep)
+	}
+	l, err := Open(path, key, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.TornBytes() != len(full)/2 {
+		t.Fatalf("torn %d", l.TornBytes())
+	}
+	if err := l.Append(Record{RequestID: "after", Endpoint: "/api/tags", Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if rep, err := VerifyFile(path, key); err != nil || rep.Records != 4 || rep.TornBytes != 0 || rep.HeadBehind != 0 {
+		t.Fatalf("after Open: %v %+v", err, rep)
+	}
+	// A torn line in the middle is no crash: it is malformed.
+	lines = readLines(t, path)
+	lines[1] = lines[1][:40]
+	writeLines(t, path, lines)
+	wantProblem(t, path, key, KindMalformed, 2, "not an audit record")
 }
 
 // TestHeadWriteFails: when the head cannot be written the record stays, the

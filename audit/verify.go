@@ -20,7 +20,7 @@ const (
 	KindMissing   = "missing"   // a sequence gap: records were deleted
 	KindReordered = "reordered" // records out of order or duplicated
 	KindLink      = "link"      // a record that verifies but does not follow its predecessor (spliced from another log)
-	KindTruncated = "truncated" // the last line has no newline (a torn write or a cut inside a record)
+	KindTruncated = "truncated" // a line without its newline (only the last can be, and unsealed it is a torn write, not a problem)
 	KindMalformed = "malformed" // a line that is not a record
 	KindLegacy    = "legacy"    // an unkeyed record from an older dayi
 	KindCut       = "cut"       // the head names more records than the file holds, or the head is missing
@@ -65,8 +65,13 @@ type Report struct {
 	// with the key, so only the key holder wrote them: the server stopped
 	// (or failed to write the head) between an append and its head update.
 	// The next append, or the next Open, seals them.
-	HeadBehind uint64       `json:"head_behind,omitempty"`
-	Problem    *VerifyError `json:"problem,omitempty"`
+	HeadBehind uint64 `json:"head_behind,omitempty"`
+	// TornBytes is the length of a last line without its newline that
+	// the head does not seal: a write cut short by a crash. The request
+	// it would have recorded was never answered (records are written
+	// before responses). Open removes it.
+	TornBytes int          `json:"torn_bytes,omitempty"`
+	Problem   *VerifyError `json:"problem,omitempty"`
 }
 
 // VerifyFile checks the log at path and its head (path + ".head") with
@@ -147,6 +152,11 @@ func verify(r io.Reader, h *head, key *Key) Report {
 			return rep
 		}
 		rec, macOK, perr := parseLine(b, key)
+		if perr != nil && perr.Kind == KindTruncated && pending == nil {
+			// The last line: whether the head sealed it decides below.
+			rep.TornBytes = len(b)
+			break
+		}
 		if pending != nil { // only diagnosing now
 			later++
 			if perr == nil {
@@ -198,8 +208,12 @@ func verify(r io.Reader, h *head, key *Key) Report {
 	case h == nil && rep.Records > 0:
 		rep.Problem = &VerifyError{Kind: KindCut, Reason: fmt.Sprintf("no head file beside %d records: the head was deleted or the log cut before it", rep.Records)}
 	case h != nil && h.Seq > rep.Records:
+		what := "cut from the end"
+		if rep.TornBytes > 0 {
+			what = "cut from the end (the file ends inside a record)"
+		}
 		rep.Problem = &VerifyError{Kind: KindCut, Seq: rep.Records + 1,
-			Reason: fmt.Sprintf("the head seals %d records but the file holds %d: records %d..%d were cut from the end", h.Seq, rep.Records, rep.Records+1, h.Seq)}
+			Reason: fmt.Sprintf("the head seals %d records but the file holds %d: records %d..%d were %s", h.Seq, rep.Records, rep.Records+1, h.Seq, what)}
 	case h != nil && headMAC != h.Last:
 		rep.Problem = &VerifyError{Kind: KindHead, Seq: h.Seq,
 			Reason: fmt.Sprintf("record %d is not the record the head sealed: the file was rewritten, or the head belongs to another log", h.Seq)}

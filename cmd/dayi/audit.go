@@ -82,6 +82,9 @@ checks such a log, which proves only that it is self-consistent: anyone could ha
 				if rep.HeadBehind > 0 {
 					fmt.Fprintf(out, "; the head is %d record(s) behind (the server stopped between a record and its head update; those records verify)", rep.HeadBehind)
 				}
+				if rep.TornBytes > 0 {
+					fmt.Fprintf(out, "; the last %d bytes are a record cut short by a crash, never sealed (dayi serve removes them)", rep.TornBytes)
+				}
 				fmt.Fprintln(out)
 			}
 			if rep.Problem != nil {
@@ -256,6 +259,9 @@ func (a *auditFlags) open(log *slog.Logger) (*audit.Logger, error) {
 	l, err := audit.Open(path, key, a.content)
 	if err != nil {
 		return nil, err
+	}
+	if n := l.TornBytes(); n > 0 {
+		log.Warn("audit log ended in a record cut short by a crash; removed it (it was never sealed, its request never answered)", "file", path, "bytes", n)
 	}
 	if n := l.HeadBehind(); n > 0 {
 		log.Warn("audit log head was behind the file (the server stopped between a record and its head update); resealed", "file", path, "records", n)
