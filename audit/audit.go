@@ -141,7 +141,7 @@ func Open(path string, key *Key, content bool) (*Logger, error) {
 	}
 	size, err := f.Seek(0, 2)
 	if err == nil && rep.TornBytes > 0 {
-		// A record cut short by a crash, never sealed nor answered.
+		// A record cut short by a crash, never sealed.
 		size -= int64(rep.TornBytes)
 		if err = f.Truncate(size); err == nil {
 			err = f.Sync()

@@ -67,9 +67,10 @@ type Report struct {
 	// The next append, or the next Open, seals them.
 	HeadBehind uint64 `json:"head_behind,omitempty"`
 	// TornBytes is the length of a last line without its newline that
-	// the head does not seal: a write cut short by a crash. The request
-	// it would have recorded was never answered (records are written
-	// before responses). Open removes it.
+	// the head does not seal: a write cut short by a crash. Records are
+	// written before responses (a finished stream's after it), so its
+	// request was not answered, or was a stream that had ended. Open
+	// removes it.
 	TornBytes int          `json:"torn_bytes,omitempty"`
 	Problem   *VerifyError `json:"problem,omitempty"`
 }

@@ -261,7 +261,7 @@ func (a *auditFlags) open(log *slog.Logger) (*audit.Logger, error) {
 		return nil, err
 	}
 	if n := l.TornBytes(); n > 0 {
-		log.Warn("audit log ended in a record cut short by a crash; removed it (it was never sealed, its request never answered)", "file", path, "bytes", n)
+		log.Warn("audit log ended in a record cut short by a crash; removed it (it was never sealed)", "file", path, "bytes", n)
 	}
 	if n := l.HeadBehind(); n > 0 {
 		log.Warn("audit log head was behind the file (the server stopped between a record and its head update); resealed", "file", path, "records", n)
