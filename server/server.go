@@ -144,7 +144,7 @@ type Server struct {
 	fallback *fallback
 	keys     [][32]byte // SHA-256 of each API key
 	handler  http.Handler
-	denied   *deniedTable // 401s coalesced per client for the audit log
+	denied   *deniedTable // pre-route refusals (401s) coalesced per client for the audit log
 }
 
 // New builds a server from cfg.
@@ -175,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 // Handler is the whole API with its middleware.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close unloads idle models and records the coalesced 401s still pending.
+// Close unloads idle models and records the coalesced refusals still pending.
 func (s *Server) Close() {
 	s.reg.unload("")
 	s.writeSummaries(s.denied.drain())
