@@ -46,12 +46,7 @@ func TestFallbackToOllamaPeer(t *testing.T) {
 
 	localDir := t.TempDir()
 	os.WriteFile(filepath.Join(localDir, "weird.gguf"), foreignArch(t), 0o444)
-	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
-	al, err := audit.Open(auditPath, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer al.Close()
+	al, auditPath, auditKey := openTestAudit(t, false)
 	_, hs := testServer(t, Config{ModelsDir: localDir, FallbackOllama: peer.URL, FallbackModels: []string{"peer-only"}, Audit: al})
 	c := ollamaClient(t, hs)
 	ctx := context.Background()
@@ -112,9 +107,7 @@ func TestFallbackToOllamaPeer(t *testing.T) {
 	if n := strings.Count(string(data), `"backend":"ollama:`); n < 5 {
 		t.Fatalf("%d fallback records in audit:\n%s", n, data)
 	}
-	f, _ := os.Open(auditPath)
-	defer f.Close()
-	if _, err := audit.Verify(f); err != nil {
+	if _, err := audit.VerifyFile(auditPath, auditKey); err != nil {
 		t.Fatal(err)
 	}
 }

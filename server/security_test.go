@@ -223,12 +223,7 @@ func TestNoPromptInLogsMetricsOrAudit(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	lg := slog.New(slog.NewTextHandler(syncWriter{&logs, &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	al, err := audit.Open(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer al.Close()
+	al, path, key := openTestAudit(t, false)
 	_, hs := testServer(t, Config{Logger: lg, Audit: al, APIKeys: []string{"key1"}, MaxPromptTokens: 80})
 	const secret = "Patient Zhuang Xiaoming MRN 99887766 has chest pain"
 	auth := []string{"Authorization", "Bearer key1"}
@@ -284,9 +279,7 @@ func TestNoPromptInLogsMetricsOrAudit(t *testing.T) {
 	}
 	// The audit log has one verified record per request, with the key id and
 	// token counts but not the key.
-	f, _ := os.Open(path)
-	st, err := audit.Verify(f)
-	f.Close()
+	st, err := audit.VerifyFile(path, key)
 	if err != nil || st.Records != 6 {
 		t.Fatalf("audit: %d records, %v\n%s", st.Records, err, auditData)
 	}
@@ -309,12 +302,7 @@ func (w syncWriter) Write(p []byte) (int, error) {
 // TestAuditContentRedacted: with content auditing, prompts are kept but PHI
 // is not.
 func TestAuditContentRedacted(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	al, err := audit.Open(path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer al.Close()
+	al, path, _ := openTestAudit(t, true)
 	_, hs := testServer(t, Config{Audit: al})
 	st, body, _ := post(t, hs, "/api/chat", map[string]any{"model": "dayi-tiny", "stream": false, "options": greedy(4),
 		"messages": []map[string]string{{"role": "user", "content": "Mrs Eleanor Rigby, phone 13912345678, DOB 1950-02-03: dizziness"}}})

@@ -76,6 +76,10 @@ type Config struct {
 	Audit  *audit.Logger // nil: no audit log
 	Logger *slog.Logger  // nil: slog.Default()
 
+	// AuditFailOpen serves requests whose audit record cannot be written
+	// (the failure is logged). Otherwise the server fails closed: 503.
+	AuditFailOpen bool
+
 	FallbackOllama string   // URL of an Ollama server for models dayi cannot run
 	FallbackModels []string // names always sent to the fallback
 
@@ -157,12 +161,13 @@ type Server struct {
 	hosts    hostPolicy
 	patterns []string // every registered route pattern (the access table must cover them)
 	handler  http.Handler
+	denied   *deniedTable // pre-route refusals (401s) coalesced per client for the audit log
 }
 
 // New builds a server from cfg.
 func New(cfg Config) (*Server, error) {
 	cfg.defaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), denied: newDeniedTable()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -209,8 +214,11 @@ func New(cfg Config) (*Server, error) {
 // Handler is the whole API with its middleware.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close unloads idle models.
-func (s *Server) Close() { s.reg.unload("") }
+// Close unloads idle models and records the coalesced refusals still pending.
+func (s *Server) Close() {
+	s.reg.unload("")
+	s.writeSummaries(s.denied.drain())
+}
 
 // HTTPServer returns an http.Server with the configured timeouts: slow
 // clients cannot hold a connection open by trickling headers or a body.
@@ -274,22 +282,48 @@ func info(r *http.Request) *reqInfo {
 	return &reqInfo{}
 }
 
-// statusWriter records the status code.
+// statusWriter records the status code, and runs beforeHeader once, just
+// before the status line goes out, so the audit record of a response is
+// written before the client sees it.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	// beforeHeader, when set, sees the final status first; returning
+	// false means it has answered on the underlying writer instead, and
+	// the handler's header and body are dropped.
+	beforeHeader func(code int) bool
+	headerOut    bool
+	dropped      bool
 }
 
+// errDropped is what a handler's writes return once its response was
+// replaced (the audit log could not be written).
+var errDropped = errors.New("response replaced: audit log unavailable")
+
 func (w *statusWriter) WriteHeader(code int) {
+	if w.dropped {
+		return
+	}
 	if w.status == 0 {
 		w.status = code
+	}
+	if !w.headerOut && code >= 200 {
+		w.headerOut = true
+		if w.beforeHeader != nil && !w.beforeHeader(code) {
+			w.dropped = true
+			w.status = http.StatusServiceUnavailable
+			return
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+	if !w.headerOut {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.dropped {
+		return 0, errDropped
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -297,6 +331,12 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Flush() {
+	if !w.headerOut {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.dropped {
+		return
+	}
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
@@ -358,10 +398,16 @@ func (s *Server) outer(mux *http.ServeMux) http.Handler {
 			ri.id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", ri.id)
+		// refuse answers a request stopped before its route: audited first
+		// (coalesced per client and kind, so a flood costs one record a
+		// minute), 503 instead if the audit log cannot be written.
 		refuse := func(status int, endpoint string, err error) {
+			if !s.auditRefusal(w, r, ri, endpoint, status) {
+				s.metrics.request(endpoint, http.StatusServiceUnavailable, 0)
+				return
+			}
 			writeErr(w, r, status, err)
 			s.metrics.request(endpoint, status, 0)
-			s.auditRecord(r, ri, endpoint, status, 0)
 		}
 		if !s.hosts.allowed(r.Host) {
 			h := normHost(r.Host)
@@ -439,14 +485,40 @@ func isLoopbackAddr(addr string) bool {
 
 // instrument wraps a route with metrics, the request log line and the audit
 // record. None of them sees request or response bodies.
+//
+// The audit record is written before the response's status line goes out
+// (statusWriter.beforeHeader), so a request is on record before its client
+// learns the outcome; if it cannot be written the client gets 503 instead
+// (fail closed, unless AuditFailOpen). Streamed responses are recorded when
+// the stream ends, with their token counts; Ready, checked before the
+// handler runs, keeps a generation from starting while the log is failing.
 func (s *Server) instrument(pattern string, next http.HandlerFunc) http.Handler {
 	endpoint := pattern
 	if _, p, ok := strings.Cut(pattern, " "); ok {
 		endpoint = p
 	}
+	audited := endpoint != "/metrics" && s.cfg.Audit != nil
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		recorded := false
+		if audited {
+			if !s.auditReady(w, r) {
+				s.metrics.request(endpoint, http.StatusServiceUnavailable, time.Since(start))
+				return
+			}
+			sw.beforeHeader = func(code int) bool {
+				if code < 400 && streamingResponse(w.Header()) {
+					return true // recorded at the end of the stream
+				}
+				recorded = true
+				if s.appendAudit(s.record(r, info(r), endpoint, code, time.Since(start))) {
+					return true
+				}
+				replaceWith503(w, r)
+				return false
+			}
+		}
 		next(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
@@ -459,23 +531,24 @@ func (s *Server) instrument(pattern string, next http.HandlerFunc) http.Handler 
 		}
 		s.log.Info("request", "id", ri.id, "method", r.Method, "endpoint", endpoint, "model", ri.model,
 			"status", sw.status, "prompt_tokens", ri.in, "output_tokens", ri.out, "ms", d.Milliseconds())
-		if endpoint != "/metrics" {
-			s.auditRecord(r, ri, endpoint, sw.status, d)
+		if audited {
+			if !recorded {
+				s.auditRecord(sw, r, ri, endpoint, sw.status, d)
+			}
+			s.writeSummaries(s.denied.due())
 		}
 	})
 }
 
-func (s *Server) auditRecord(r *http.Request, ri *reqInfo, endpoint string, status int, d time.Duration) {
-	if s.cfg.Audit == nil {
+// auditRecord writes the record of a request whose status line went out
+// without one (a stream, or a client gone) or never went out (the handler
+// wrote nothing: then a failed record still turns the answer into 503).
+func (s *Server) auditRecord(sw *statusWriter, r *http.Request, ri *reqInfo, endpoint string, status int, d time.Duration) {
+	if s.appendAudit(s.record(r, ri, endpoint, status, d)) || sw.headerOut {
 		return
 	}
-	err := s.cfg.Audit.Append(audit.Record{RequestID: ri.id, Method: r.Method, Endpoint: endpoint, Model: ri.model,
-		Backend: ri.backend, PromptTokens: ri.in, OutputTokens: ri.out, Client: r.RemoteAddr, KeyID: ri.keyID,
-		Status: status, DurationMS: float64(d.Microseconds()) / 1000, PatientID: ri.patientID,
-		Prompt: ri.prompt, Output: ri.output})
-	if err != nil {
-		s.log.Error("audit log write failed", "id", ri.id, "err", err)
-	}
+	sw.headerOut, sw.dropped, sw.status = true, true, http.StatusServiceUnavailable
+	replaceWith503(sw.ResponseWriter, r)
 }
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dayi/audit"
 	"dayi/auth"
 	"dayi/engine"
 	"dayi/server"
@@ -25,8 +24,7 @@ func newServeCmd() *cobra.Command {
 		keysFile     string
 		apiKeyFiles  []string
 		fallbackList string
-		auditPath    string
-		auditContent bool
+		auditOpts    auditFlags
 		threads      int
 		ctxLen       int
 		kvType       string
@@ -64,8 +62,10 @@ or accept any Host with --allowed-host '*'. A request from a web page (an Origin
 refused unless it is same-origin or allowed by --cors-origin, which stops cross-site POSTs.
 Clients without an Origin (curl -d, SDKs) are unaffected.
 
-The audit log (--audit FILE) is hash-chained; check it with 'dayi audit verify FILE'. It names the
-key used by its name, never the key.`,
+Audit: every request is recorded in $DAYI_HOME/audit/audit.jsonl (--audit FILE for another,
+--no-audit for none), sealed with $DAYI_HOME/audit.key; check it with 'dayi audit verify FILE'.
+If the log cannot be written the server answers 503 unless --audit-fail-open. A record names the
+key used by its name, never the key, and a patient by a keyed hash.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if env := os.Getenv("DAYI_API_KEYS"); env != "" {
@@ -101,16 +101,15 @@ key used by its name, never the key.`,
 				h = slog.NewJSONHandler(os.Stderr, nil)
 			}
 			cfg.Logger = slog.New(h)
-			if auditPath != "" {
-				a, err := audit.Open(auditPath, auditContent)
-				if err != nil {
-					return err
-				}
+			a, err := auditOpts.open(cfg.Logger)
+			if err != nil {
+				return err
+			}
+			if a != nil {
 				defer a.Close()
 				cfg.Audit = a
-			} else if auditContent {
-				return fmt.Errorf("--audit-content needs --audit FILE")
 			}
+			cfg.AuditFailOpen = auditOpts.failOpen
 			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
@@ -139,7 +138,7 @@ key used by its name, never the key.`,
 				scheme = "https"
 			}
 			cfg.Logger.Info("dayi serving", "url", scheme+"://"+ln.Addr().String(), "keys_file", cfg.KeysFile, "plain_keys", len(cfg.APIKeys),
-				"audit", auditPath != "", "fallback", cfg.FallbackOllama)
+				"audit", cfg.Audit != nil, "fallback", cfg.FallbackOllama)
 			return srv.Serve(cmd.Context(), ln)
 		},
 	}
@@ -165,8 +164,7 @@ key used by its name, never the key.`,
 	f.StringArrayVar(&cors, "cors-origin", nil, "allowed browser origin (repeatable; * for any; default: no CORS)")
 	f.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its headers")
 	f.DurationVar(&cfg.ReadTimeout, "read-timeout", 60*time.Second, "time a client has to send its whole request")
-	f.StringVar(&auditPath, "audit", "", "append-only, hash-chained audit log (JSONL)")
-	f.BoolVar(&auditContent, "audit-content", false, "also audit prompt and output text, with PHI redacted")
+	auditOpts.register(f)
 	f.StringVar(&cfg.FallbackOllama, "fallback-ollama", "", "Ollama server URL for models dayi cannot run")
 	f.StringVar(&fallbackList, "fallback-models", "", "comma-separated models always sent to the fallback")
 	f.StringVar(&backend, "backend", "", "GoMLX backend (default dayi)")
