@@ -129,10 +129,7 @@ func (s *Scheduler) Generate(ctx context.Context, req *Request, onText func(stri
 		// below is registered later, so it runs first): draining the
 		// buffer to a slow client never holds a step.
 		defer func() {
-			if err != nil {
-				out.discard.Store(true) // the request failed: its client gets no more text
-			}
-			if ferr := out.finish(); ferr != nil && err == nil {
+			if ferr := out.finish(err); ferr != nil && err == nil {
 				res, err = nil, ferr
 			}
 		}()
@@ -183,6 +180,18 @@ func (s *Scheduler) join() {
 	s.mu.Lock()
 	s.active++
 	s.mu.Unlock()
+}
+
+type interruptKey struct{}
+
+// WithInterrupt returns a context carrying f, which a Scheduler calls (from
+// another goroutine) when it gives up on the request's reader while onText
+// may be blocked writing to it. f must make that write return: an HTTP
+// server expires the connection's write deadline. Generate never returns
+// while onText runs, so without f a reader that stopped would hold the
+// request until the write's own timeout.
+func WithInterrupt(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, interruptKey{}, f)
 }
 
 // output is one request's bounded buffer between its steps and its client.
@@ -244,6 +253,20 @@ func (o *output) push(p string) error {
 	}
 }
 
+// abort drops what is buffered, interrupts a blocked onText and waits for
+// the delivering goroutine to stop (o.ch must be closed).
+func (o *output) abort() {
+	o.discard.Store(true)
+	if f, ok := o.ctx.Value(interruptKey{}).(func()); ok && f != nil {
+		select {
+		case <-o.done:
+		default:
+			f()
+		}
+	}
+	<-o.done
+}
+
 func (o *output) slow() error {
 	return fmt.Errorf("%w: its output buffer of %d pieces stayed full for %v", ErrSlowReader, cap(o.ch), o.s.stall)
 }
@@ -251,19 +274,24 @@ func (o *output) slow() error {
 // finish delivers what is buffered (waiting at most the stall limit for a
 // slow client) and stops the delivering goroutine. It always waits for that
 // goroutine, so onText is never called after Generate returns.
-func (o *output) finish() error {
+func (o *output) finish(genErr error) error {
 	close(o.ch)
+	switch {
+	case errors.Is(genErr, ErrSlowReader):
+		o.abort()
+		return nil
+	case genErr != nil:
+		o.discard.Store(true) // the request failed: its client gets no more text
+	}
 	t := time.NewTimer(o.s.stall)
 	defer t.Stop()
 	select {
 	case <-o.done:
 	case <-t.C:
-		o.discard.Store(true)
-		<-o.done
+		o.abort()
 		return o.slow()
 	case <-o.ctx.Done():
-		o.discard.Store(true)
-		<-o.done
+		o.abort()
 		return o.ctx.Err()
 	}
 	select {

@@ -29,12 +29,21 @@ func TestSchedulerSlowReaderLeavesBatch(t *testing.T) {
 
 	slowErr := make(chan error, 1)
 	slowStarted := make(chan struct{})
+	// The slow client takes one piece a second; its second write blocks
+	// until the scheduler interrupts it (as an expired write deadline does).
+	interrupted := make(chan struct{})
+	var interruptOnce sync.Once
+	ictx := WithInterrupt(ctx, func() { interruptOnce.Do(func() { close(interrupted) }) })
 	go func() {
-		var once sync.Once
-		_, err := s.Generate(ctx, &Request{Prompt: "The little dog", MaxTokens: 200}, func(string) error {
-			once.Do(func() { close(slowStarted) })
-			time.Sleep(time.Second) // one piece a second: far slower than the model
-			return nil
+		n := 0
+		_, err := s.Generate(ictx, &Request{Prompt: "The little dog", MaxTokens: 200}, func(string) error {
+			if n++; n == 1 {
+				close(slowStarted)
+				time.Sleep(time.Second)
+				return nil
+			}
+			<-interrupted
+			return errors.New("write deadline exceeded")
 		})
 		slowErr <- err
 	}()
@@ -104,5 +113,37 @@ func TestSchedulerOutputBufferClientError(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("onText called %d times after failing on the 3rd", n)
+	}
+}
+
+// The estimate matches what Load allocates: the KV cache is exactly
+// Model.KVBytes, and the weights at least the file's tensor bytes bound to
+// the model (dayi's backend) or their f32 size (portable).
+func TestEstimateFootprintMatchesLoad(t *testing.T) {
+	for _, opt := range []Options{{Backend: "dayi"}, {Backend: "dayi", ContextLength: 128, KVType: "f32"}, {Backend: "go"}} {
+		f := openShared(t, "stories260K.gguf")
+		fp, err := EstimateFootprint(f, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Load(f, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fp.KV != m.KVBytes() || fp.Ctx != m.Ctx {
+			t.Errorf("%+v: estimated KV %d bytes for ctx %d, the model allocates %d for ctx %d", opt, fp.KV, fp.Ctx, m.KVBytes(), m.Ctx)
+		}
+		var tensors, f32 int64
+		for _, w := range m.weightList {
+			tensors += w.Info.Size
+			f32 += w.Info.Elements() * 4
+		}
+		want := tensors
+		if m.portable {
+			want = f32
+		}
+		if fp.Weights != want || want == 0 {
+			t.Errorf("%+v: estimated weights %d bytes, the model binds %d", opt, fp.Weights, want)
+		}
 	}
 }
