@@ -28,6 +28,10 @@ func defaultModelMemory() int64 {
 	return -1
 }
 
+// AvailableMemory is the memory that can be allocated now without swapping
+// (0 where it cannot be read): --max-model-memory's percentages use it.
+func AvailableMemory() int64 { return memAvailable() }
+
 // memAvailable reads MemAvailable from /proc/meminfo; 0 where there is none
 // (other systems): the budget is then off unless --max-model-memory sets it.
 func memAvailable() int64 {

@@ -138,5 +138,6 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 	f.BoolVar(&logJSON, "log-json", false, "JSON logs")
 	f.BoolVar(&cfg.Open.NoMmap, "no-mmap", false, "read model files into private memory instead of mapping them")
 	f.BoolVar(&cfg.Open.Mlock, "mlock", false, "pin loaded weights in RAM (needs RLIMIT_MEMLOCK to cover the models)")
+	addResourceFlags(cmd, &cfg)
 	return cmd
 }
