@@ -59,15 +59,19 @@ func smallBufServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 	return s, hs
 }
 
+// smallRcvBuf gives a client socket a small receive buffer (before it
+// connects, so the advertised window is small too).
+func smallRcvBuf(_, _ string, c syscall.RawConn) error {
+	return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048) })
+}
+
 // slowReader opens a streaming generation on a raw connection with a small
 // receive buffer and reads its response one byte a second (never, when
 // perSecond is 0). It returns once the response has begun, and a func that
 // closes the connection.
 func slowReader(t *testing.T, hs *httptest.Server, body string, perSecond int) func() {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048) })
-	}}
+	d := net.Dialer{Control: smallRcvBuf}
 	c, err := d.Dial("tcp", hs.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
