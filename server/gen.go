@@ -192,6 +192,11 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 		return nil, err
 	}
 	defer s.reg.release(l, j.keepAlive)
+	endSession, err := s.reg.session(l) // its KV cache counts against the model memory budget
+	if err != nil {
+		return nil, err
+	}
+	defer endSession()
 	ri.backend = "local"
 	lm := l.lm
 

@@ -372,6 +372,11 @@ func (s *Server) embed(ctx context.Context, r *http.Request, model string, texts
 		return nil, 0, 0, err
 	}
 	defer s.reg.release(l, ka)
+	endSession, err := s.reg.session(l) // embedding allocates a KV cache too
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer endSession()
 	ri.backend = "local"
 	out := make([][]float32, 0, len(texts))
 	total := 0

@@ -52,6 +52,8 @@ type loaded struct {
 	expires   time.Time
 	timer     *time.Timer
 	footprint int64     // estimated bytes, counted in registry.used while loaded
+	kv        int64     // one request's KV cache: each concurrent one past the first adds this
+	sessions  int       // requests holding a KV cache now (registry.session)
 	lastUsed  time.Time // eviction picks the idle model used longest ago
 }
 
@@ -335,7 +337,7 @@ func (r *registry) load(ctx context.Context, name string) (l *loaded, err error)
 		gen = lm.NewScheduler(r.cfg.MaxActive, r.cfg.MaxQueued,
 			engine.WithOutputBuffer(r.cfg.StreamBuffer, r.cfg.SlowReaderTimeout))
 	}
-	return &loaded{src: src, file: f, lm: lm, gen: gen, loadTime: time.Since(start), footprint: need}, nil
+	return &loaded{src: src, file: f, lm: lm, gen: gen, loadTime: time.Since(start), footprint: need, kv: fp.KV}, nil
 }
 
 // release ends one use. keepAlive < 0 keeps the model forever, 0 unloads it

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 
 	"dayi/engine"
 )
@@ -111,9 +112,9 @@ func (s *Server) withSlot(next http.HandlerFunc) http.HandlerFunc {
 // errModelMemory is the 503 for a load the budget cannot hold. It says how
 // much the model needs and how much is free, and counts (never names) the
 // models that could not be evicted.
-func errModelMemory(name string, need, budget, used int64, busy, pinned int) error {
-	msg := fmt.Sprintf("not enough model memory to load %s: it needs about %s, %s of the %s budget is free",
-		name, mib(need), mib(max(budget-used, 0)), mib(budget))
+func errModelMemory(what string, need, budget, used int64, busy, pinned int) error {
+	msg := fmt.Sprintf("not enough model memory %s: it needs about %s, %s of the %s budget is free",
+		what, mib(need), mib(max(budget-used, 0)), mib(budget))
 	if busy+pinned > 0 {
 		msg += fmt.Sprintf(" (%d loaded models are in use and %d are pinned by keep_alive < 0; none can be unloaded now)", busy, pinned)
 	}
@@ -139,12 +140,55 @@ func (r *registry) reserve(ctx context.Context, name string, need int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	budget := r.cfg.MaxModelMemory
 	r.mu.Lock()
-	if budget < 0 {
+	evicted, err := r.makeRoomLocked(name, need, "to load "+name)
+	if err == nil {
 		r.used += need
-		r.mu.Unlock()
-		return nil
+	}
+	r.mu.Unlock()
+	r.afterEviction(evicted)
+	return err
+}
+
+// session counts one more KV cache of l against the budget for a request
+// beyond its first (the load's footprint holds one), evicting idle models
+// as a load does: each concurrent request on a model allocates a KV cache
+// for the model's whole context. The returned func ends the session.
+func (r *registry) session(l *loaded) (func(), error) {
+	r.mu.Lock()
+	evicted := 0
+	if l.sessions > 0 && r.cfg.MaxModelMemory >= 0 {
+		var err error
+		if evicted, err = r.makeRoomLocked(l.src.Name, l.kv, "for another concurrent request on "+l.src.Name); err != nil {
+			r.mu.Unlock()
+			r.afterEviction(evicted)
+			return nil, err
+		}
+		r.used += l.kv
+	}
+	l.sessions++
+	r.mu.Unlock()
+	r.afterEviction(evicted)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			l.sessions--
+			if l.sessions > 0 && r.cfg.MaxModelMemory >= 0 {
+				r.used -= l.kv
+			}
+		})
+	}, nil
+}
+
+// makeRoomLocked evicts idle, unpinned models (least recently used first)
+// until need more bytes fit the budget, and returns how many it evicted, or
+// the 503 saying why they cannot fit (what says what the bytes are for).
+func (r *registry) makeRoomLocked(name string, need int64, what string) (int, error) {
+	budget := r.cfg.MaxModelMemory
+	if budget < 0 {
+		return 0, nil
 	}
 	evicted := 0
 	for r.used+need > budget {
@@ -167,26 +211,26 @@ func (r *registry) reserve(ctx context.Context, name string, need int64) error {
 					pinned++
 				}
 			}
-			used := r.used
-			r.mu.Unlock()
-			logMemory(r.log, "model load refused: over the memory budget", name, need, used, budget)
-			return errModelMemory(name, need, budget, used, busy, pinned)
+			logMemory(r.log, "refused: over the model memory budget", name, need, r.used, budget)
+			return evicted, errModelMemory(what, need, budget, r.used, busy, pinned)
 		}
-		logMemory(r.log, "evicting idle model for a load", victim.src.Name, victim.footprint, r.used, budget)
+		logMemory(r.log, "evicting an idle model for the memory budget", victim.src.Name, victim.footprint, r.used, budget)
 		r.unloadLocked(victim)
 		if r.onEvict != nil {
 			r.onEvict(victim.src.Name)
 		}
 		evicted++
 	}
-	r.used += need
-	r.mu.Unlock()
+	return evicted, nil
+}
+
+// afterEviction collects garbage once models were evicted: their private
+// weights are freed by a cleanup that runs after they are collected, and
+// the memory is wanted now.
+func (r *registry) afterEviction(evicted int) {
 	if evicted > 0 {
-		// An evicted model's private weights are freed by a cleanup that
-		// runs after it is collected: collect now, before the new copy.
 		runtime.GC()
 	}
-	return nil
 }
 
 // pinned reports a model kept loaded by keep_alive < 0 (not evictable).

@@ -197,7 +197,7 @@ func TestFinding6_SlowReaderDoesNotStallOthers(t *testing.T) {
 
 // twoModels writes the embedded model twice under different names and
 // returns the directory and one model's estimated footprint.
-func twoModels(t *testing.T) (string, int64) {
+func twoModels(t *testing.T) (string, engine.Footprint) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, n := range []string{"alpha", "beta"} {
@@ -213,7 +213,7 @@ func twoModels(t *testing.T) (string, int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir, fp.Total()
+	return dir, fp
 }
 
 func loadedNames(s *Server) []string {
@@ -230,7 +230,8 @@ func loadedNames(s *Server) []string {
 // load answer 503 saying how much is needed and how much is free, and
 // naming no other model.
 func TestFinding7_ModelMemoryBudget(t *testing.T) {
-	dir, need := twoModels(t)
+	dir, fp := twoModels(t)
+	need := fp.Total()
 	s, hs := testServer(t, Config{ModelsDir: dir, MaxModelMemory: need * 3 / 2})
 	load := func(model string, keepAlive any) (int, string) {
 		body := map[string]any{"model": model}
@@ -288,7 +289,8 @@ func TestFinding7_ModelMemoryBudget(t *testing.T) {
 // A model in use is not evicted: the load of another answers 503 while the
 // generation runs and succeeds, evicting it, once it has ended.
 func TestModelMemoryBudgetBusyNotEvicted(t *testing.T) {
-	dir, need := twoModels(t)
+	dir, fp := twoModels(t)
+	need := fp.Total()
 	g := &blockGen{started: make(chan struct{}, 1), release: make(chan struct{}), done: make(chan error, 1)}
 	s, hs := testServer(t, Config{ModelsDir: dir, MaxModelMemory: need * 3 / 2, NewGenerator: func(*engine.LM) Generator { return g }})
 	res := make(chan int, 1)
@@ -351,5 +353,52 @@ func TestFinding7_LoadCreateFallbackTakeSlots(t *testing.T) {
 	}
 	if st, body, _ := post(t, hs, "/api/create", map[string]any{"model": "copy", "from": "beta", "stream": false}); st != 200 {
 		t.Fatalf("create with a free slot: %d %s", st, body)
+	}
+}
+
+// Each concurrent request on a model allocates a KV cache for its context:
+// past the first (held by the load's footprint) each counts against the
+// budget, so a budget that holds one model and half a KV cache serves one
+// request at a time and answers 503 to a second, saying why.
+func TestModelMemoryBudgetCountsConcurrentKV(t *testing.T) {
+	dir, fp := twoModels(t)
+	g := &blockGen{started: make(chan struct{}, 2), release: make(chan struct{}), done: make(chan error, 2)}
+	_, hs := testServer(t, Config{ModelsDir: dir, MaxModelMemory: fp.Total() + fp.KV/2, NewGenerator: func(*engine.LM) Generator { return g }})
+	res := make(chan int, 2)
+	gen := func() {
+		st, _, _ := post(t, hs, "/api/generate", map[string]any{"model": "alpha", "prompt": "x", "stream": false})
+		res <- st
+	}
+	go gen()
+	<-g.started
+	st, body, _ := post(t, hs, "/api/generate", map[string]any{"model": "alpha", "prompt": "y", "stream": false})
+	if st != 503 || !strings.Contains(string(body), "another concurrent request") {
+		t.Fatalf("second concurrent request over the budget: %d %s", st, body)
+	}
+	if v := metricValue(t, hs, "dayi_model_memory_bytes"); v != float64(fp.Total()) {
+		t.Fatalf("a refused request left dayi_model_memory_bytes at %v, want %d", v, fp.Total())
+	}
+	g.release <- struct{}{}
+	if st := <-res; st != 200 {
+		t.Fatalf("first request: %d", st)
+	}
+
+	// With room for a second KV cache both run at once, and the count goes
+	// back when they end.
+	_, hs2 := testServer(t, Config{ModelsDir: dir, MaxModelMemory: fp.Total() + fp.KV, NewGenerator: func(*engine.LM) Generator { return g }})
+	hs = hs2
+	go gen()
+	go gen()
+	<-g.started
+	<-g.started
+	if v := metricValue(t, hs, "dayi_model_memory_bytes"); v != float64(fp.Total()+fp.KV) {
+		t.Fatalf("two requests: dayi_model_memory_bytes %v, want %d", v, fp.Total()+fp.KV)
+	}
+	close(g.release)
+	if a, b := <-res, <-res; a != 200 || b != 200 {
+		t.Fatalf("two requests within the budget: %d %d", a, b)
+	}
+	if v := metricValue(t, hs, "dayi_model_memory_bytes"); v != float64(fp.Total()) {
+		t.Fatalf("after both: dayi_model_memory_bytes %v, want %d", v, fp.Total())
 	}
 }
