@@ -13,6 +13,7 @@ import (
 // instead of running out of memory halfway through it.
 type Footprint struct {
 	Weights int64 // the weights the model computes with (a private copy per loaded model)
+	Mapped  bool  // the weights are too large to copy and run from the mapped file (not counted)
 	KV      int64 // one session's KV cache for the context length
 	Ctx     int   // the context length the KV cache is sized for
 }
@@ -20,10 +21,14 @@ type Footprint struct {
 // Total is the weights plus one context's KV cache.
 func (f Footprint) Total() int64 { return f.Weights + f.KV }
 
-// EstimateFootprint says what Load(f, opt) would allocate. On dayi's backend
-// the weights are a private copy of the file's tensor bytes (the mapped
-// file's pages are given back after the copy); on portable backends they are
-// dequantized to f32. The KV cache is per session (Model.KVBytes).
+// EstimateFootprint says what Load(f, opt) would allocate, following the
+// same rules: on dayi's backend privateWeights copies every graph weight
+// but a token embedding that is not also the output projection (its rows
+// are read from the file), 64-byte aligned, unless that copy would exceed
+// 80 % of the available memory, when the weights run from the mapped file
+// (page cache the kernel can reclaim, not counted). Portable backends hold
+// every weight dequantized to f32. The KV cache is per session
+// (Model.KVBytes).
 func EstimateFootprint(f *weights.File, opt Options) (Footprint, error) {
 	a, h, err := arch.Load(f)
 	if err != nil {
@@ -35,12 +40,26 @@ func EstimateFootprint(f *weights.File, opt Options) (Footprint, error) {
 	}
 	portable := !strings.HasPrefix(be, "dayi")
 	var fp Footprint
+	emb := a.TokenEmbedding().Info
+	_, out := a.OutputWeights()
+	seen := map[*weights.TensorInfo]bool{}
 	for _, w := range arch.Weights(a) {
-		if portable {
-			fp.Weights += w.Info.Elements() * 4
-		} else {
-			fp.Weights += w.Info.Size
+		info := w.Info
+		if seen[info] {
+			continue
 		}
+		seen[info] = true
+		switch {
+		case portable:
+			fp.Weights += info.Elements() * 4
+		case info == emb && (out == nil || out.Info != emb):
+			// read row by row from the file
+		default:
+			fp.Weights += (info.Size + 63) &^ 63
+		}
+	}
+	if avail := memAvailable(); !portable && avail > 0 && fp.Weights > avail*4/5 {
+		fp.Weights, fp.Mapped = 0, true
 	}
 	fp.Ctx = h.ContextLength
 	if opt.ContextLength > 0 && opt.ContextLength < fp.Ctx {

@@ -117,8 +117,9 @@ func TestSchedulerOutputBufferClientError(t *testing.T) {
 }
 
 // The estimate matches what Load allocates: the KV cache is exactly
-// Model.KVBytes, and the weights at least the file's tensor bytes bound to
-// the model (dayi's backend) or their f32 size (portable).
+// Model.KVBytes, and on dayi's backend the weights are the bytes of the
+// private copy privateWeights makes (measured here from its result), on
+// portable backends the f32 size of every bound weight.
 func TestEstimateFootprintMatchesLoad(t *testing.T) {
 	for _, opt := range []Options{{Backend: "dayi"}, {Backend: "dayi", ContextLength: 128, KVType: "f32"}, {Backend: "go"}} {
 		f := openShared(t, "stories260K.gguf")
@@ -133,17 +134,22 @@ func TestEstimateFootprintMatchesLoad(t *testing.T) {
 		if fp.KV != m.KVBytes() || fp.Ctx != m.Ctx {
 			t.Errorf("%+v: estimated KV %d bytes for ctx %d, the model allocates %d for ctx %d", opt, fp.KV, fp.Ctx, m.KVBytes(), m.Ctx)
 		}
-		var tensors, f32 int64
-		for _, w := range m.weightList {
-			tensors += w.Info.Size
-			f32 += w.Info.Elements() * 4
-		}
-		want := tensors
+		var want int64
 		if m.portable {
-			want = f32
+			for _, w := range m.weightList {
+				want += w.Info.Elements() * 4
+			}
+		} else {
+			priv, err := m.privateWeights(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range priv {
+				want += int64(len(p.data)+63) &^ 63
+			}
 		}
-		if fp.Weights != want || want == 0 {
-			t.Errorf("%+v: estimated weights %d bytes, the model binds %d", opt, fp.Weights, want)
+		if fp.Weights != want || want == 0 || fp.Mapped {
+			t.Errorf("%+v: estimated weights %d bytes (mapped %v), the model holds %d", opt, fp.Weights, fp.Mapped, want)
 		}
 	}
 }
