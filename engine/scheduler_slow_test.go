@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -151,5 +152,30 @@ func TestEstimateFootprintMatchesLoad(t *testing.T) {
 		if fp.Weights != want || want == 0 || fp.Mapped {
 			t.Errorf("%+v: estimated weights %d bytes (mapped %v), the model holds %d", opt, fp.Weights, fp.Mapped, want)
 		}
+	}
+}
+
+// Closing a model stops its backend's kernel workers: a server that loads
+// and unloads models must get its goroutines back.
+func TestModelCloseStopsWorkers(t *testing.T) {
+	runtime.GC()
+	base := runtime.NumGoroutine()
+	for range 3 {
+		lm := tinyLM(t, Options{Backend: "dayi:threads=4"})
+		if _, err := lm.Generate(context.Background(), &Request{Prompt: "Once", MaxTokens: 4}, func(string) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if runtime.NumGoroutine() < base+3 {
+			t.Fatalf("a 4-thread model runs %d goroutines beside %d: no workers to stop?", runtime.NumGoroutine(), base)
+		}
+		lm.Close()
+		lm.Close() // idempotent
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines: %d before 3 loads and closes, %d after", base, runtime.NumGoroutine())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

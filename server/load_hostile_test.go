@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"dayi/assets"
 )
 
 // hostileClient is one kind of hostile traffic in TestLoadHostile. do runs
@@ -128,6 +131,19 @@ var loadHostiles = []hostileClient{
 	{"slow reader (1 byte/s)", 3, rawClient(`{"model":"dayi-tiny","prompt":"The little dog","raw":true,"options":{"num_predict":400}}`, 1, 8*time.Second)},
 	{"never-reading client", 3, rawClient(`{"model":"dayi-tiny","prompt":"Lily","raw":true,"options":{"num_predict":400}}`, 0, 8*time.Second)},
 	{"client leaving mid-stream", 4, leaver},
+	// The server also serves alpha, beta and gamma under a memory budget
+	// (see TestLoadHostile): loads and unloads (keep_alive 0) of them run
+	// concurrently with everything else, and the budget's count must come
+	// out exact. Eviction itself is TestFinding7_ModelMemoryBudget's.
+	{"load and unload churn of other models", 6, func(ctx context.Context, hs *httptest.Server) error {
+		for _, b := range []string{`{"model":"alpha"}`, `{"model":"beta","keep_alive":0}`, `{"model":"gamma"}`, `{"model":"alpha","keep_alive":0}`} {
+			if err := expectStatus("POST", "/api/generate", b, []int{200, 503})(ctx, hs); err != nil {
+				return fmt.Errorf("%s: %w", b, err)
+			}
+		}
+		return nil
+	}},
+	{"embeddings on other models", 3, expectStatus("POST", "/api/embed", `{"model":"gamma","input":["a","b","c"]}`, []int{200, 503})},
 }
 
 // streamText runs one greedy streaming generation and returns its text.
@@ -199,8 +215,14 @@ func TestLoadHostile(t *testing.T) {
 	}
 	const streams, nPredict = 32, 48
 	const heapBudget, rssBudget = 192 << 20, 512 << 20
-	s, hs := smallBufServer(t, Config{MaxActive: 16, MaxQueued: 256, MaxBodyBytes: 1 << 20,
-		SlowReaderTimeout: time.Second, WriteChunkTimeout: 5 * time.Second})
+	dir, fp := twoModels(t)
+	os.WriteFile(filepath.Join(dir, "gamma.gguf"), assets.DefaultModel, 0o444)
+	const maxActive = 16
+	s, hs := smallBufServer(t, Config{ModelsDir: dir, MaxActive: maxActive, MaxQueued: 256, MaxBodyBytes: 1 << 20,
+		SlowReaderTimeout: time.Second, WriteChunkTimeout: 5 * time.Second,
+		// Room for all four models and a KV cache for every slot, so that
+		// no stream can be refused for memory; the count is checked after.
+		MaxModelMemory: 4*fp.Total() + maxActive*fp.KV})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	subjects := []string{"cat", "dog", "bird", "girl", "boy", "tree", "ball", "car"}
@@ -209,6 +231,9 @@ func TestLoadHostile(t *testing.T) {
 		prompts[i] = fmt.Sprintf("Once upon a time there was a %s who %s", subjects[i%len(subjects)], []string{"ran", "sang", "slept", "jumped"}[i/len(subjects)])
 	}
 	gen := func(p string) (string, error) { return streamText(ctx, hs, p, nPredict) }
+	if st, body, _ := post(t, hs, "/api/generate", map[string]any{"model": "dayi-tiny", "keep_alive": -1}); st != 200 {
+		t.Fatalf("pinning dayi-tiny: %d %s", st, body)
+	}
 	solo := make([]string, streams)
 	for i, p := range prompts {
 		var err error
@@ -308,11 +333,29 @@ func TestLoadHostile(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&ps)
 		resp.Body.Close()
 	}
-	if len(ps.Models) != 1 {
+	if len(ps.Models) < 1 {
 		t.Fatalf("/api/ps after the load lists %d models", len(ps.Models))
 	}
+	// The budget's count is exactly the loaded models' footprints: no
+	// reservation of a refused, evicted or cancelled request leaked.
+	s.reg.mu.Lock()
+	var sum int64
+	var names []string
+	for _, l := range s.reg.loaded {
+		sum += l.footprint
+		names = append(names, l.src.Name)
+	}
+	used := s.reg.used
+	s.reg.mu.Unlock()
+	if used != sum || !slices.Contains(names, "dayi-tiny") {
+		t.Fatalf("after the load: budget counts %d bytes, loaded models %v hold %d", used, names, sum)
+	}
+	t.Logf("loaded after the load: %v (%d bytes counted)", names, used)
 	hs.Client().Transport.(*http.Transport).CloseIdleConnections()
 	hs.CloseClientConnections()
+	for _, m := range []string{"alpha", "beta", "gamma"} { // their schedulers' goroutines were not there before
+		s.reg.unload(m)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > baseG+4 || s.admit.active() != 0 {
 		if time.Now().After(deadline) {

@@ -385,6 +385,7 @@ func (r *registry) unloadLocked(l *loaded) {
 	if c, ok := l.gen.(interface{ Close() }); ok && l.gen != Generator(l.lm) {
 		c.Close()
 	}
+	l.lm.Close() // its kernel workers: refs == 0, so no request is using it
 	l.file.Close()
 	r.log.Info("model unloaded", "model", l.src.Name)
 }
