@@ -3,12 +3,21 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // ErrBusy is returned by Scheduler.Generate when the active set and the
 // queue are full (the server answers 503 with Retry-After).
 var ErrBusy = errors.New("server busy: too many requests")
+
+// ErrSlowReader is returned by Scheduler.Generate when the request's output
+// buffer stayed full for longer than the scheduler's stall limit: its client
+// is not reading, and the request is cancelled so its slot and KV cache are
+// not held for a reader that may never come back.
+var ErrSlowReader = errors.New("client is not reading the response")
 
 // Scheduler runs many generations of one LM with continuous batching: every
 // step decodes one token for each active request in a single batched graph
@@ -29,6 +38,29 @@ type Scheduler struct {
 	pending []*ticket // tokens submitted for the next step
 	closed  bool
 	done    chan struct{}
+
+	outBuf int           // pieces buffered per request between a step and its client (0: none)
+	stall  time.Duration // how long a full buffer may wait for its client
+}
+
+// SchedulerOption configures NewScheduler.
+type SchedulerOption func(*Scheduler)
+
+// WithOutputBuffer puts a buffer of up to pieces text pieces between each
+// request's steps and its onText, delivered by a goroutine of its own, so a
+// client that reads slowly never delays a step of the other requests
+// (issue 15, finding 6: without it, every step waited for each request's
+// onText, which writes to that request's HTTP client). A request whose
+// buffer is full leaves the batch while it waits; if the buffer is still
+// full after stall, the request ends with ErrSlowReader.
+func WithOutputBuffer(pieces int, stall time.Duration) SchedulerOption {
+	return func(s *Scheduler) {
+		s.outBuf = max(pieces, 0)
+		s.stall = stall
+		if s.stall <= 0 {
+			s.stall = 10 * time.Second
+		}
+	}
 }
 
 type ticket struct {
@@ -39,7 +71,7 @@ type ticket struct {
 
 // NewScheduler starts a scheduler that decodes up to maxActive requests
 // together and queues up to maxQueued more.
-func (lm *LM) NewScheduler(maxActive, maxQueued int) *Scheduler {
+func (lm *LM) NewScheduler(maxActive, maxQueued int, opts ...SchedulerOption) *Scheduler {
 	maxActive = max(maxActive, 1)
 	s := &Scheduler{
 		lm:       lm,
@@ -47,6 +79,9 @@ func (lm *LM) NewScheduler(maxActive, maxQueued int) *Scheduler {
 		admit:    make(chan struct{}, maxActive+max(maxQueued, 0)),
 		slots:    make(chan struct{}, maxActive),
 		done:     make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	s.cond = sync.NewCond(&s.mu)
 	go s.loop()
@@ -72,7 +107,7 @@ func (s *Scheduler) Stats() (active, queued int) {
 }
 
 // Generate is LM.Generate through the scheduler.
-func (s *Scheduler) Generate(ctx context.Context, req *Request, onText func(string) error) (*Result, error) {
+func (s *Scheduler) Generate(ctx context.Context, req *Request, onText func(string) error) (res *Result, err error) {
 	select {
 	case s.admit <- struct{}{}:
 	default:
@@ -86,7 +121,20 @@ func (s *Scheduler) Generate(ctx context.Context, req *Request, onText func(stri
 	}
 	defer func() { <-s.slots }()
 
-	g, err := s.lm.start(ctx, req, onText)
+	emit := onText
+	if s.outBuf > 0 {
+		out := s.newOutput(ctx, onText)
+		emit = out.push
+		// Runs after the request has left the active set (the defer
+		// below is registered later, so it runs first): draining the
+		// buffer to a slow client never holds a step.
+		defer func() {
+			if ferr := out.finish(err); ferr != nil && err == nil {
+				res, err = nil, ferr
+			}
+		}()
+	}
+	g, err := s.lm.start(ctx, req, emit)
 	if err != nil {
 		return nil, err
 	}
@@ -98,17 +146,15 @@ func (s *Scheduler) Generate(ctx context.Context, req *Request, onText func(stri
 	}
 	s.active++
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.active--
-		s.cond.Broadcast()
-		s.mu.Unlock()
-	}()
+	defer s.leave()
 	t := &ticket{g: g, err: make(chan error, 1)}
 	for {
 		id, done, err := g.next(ctx)
 		if err != nil || done {
-			return g.res, err
+			if err != nil {
+				return nil, err
+			}
+			return g.res, nil
 		}
 		t.id = id
 		s.mu.Lock()
@@ -119,6 +165,141 @@ func (s *Scheduler) Generate(ctx context.Context, req *Request, onText func(stri
 			return nil, err
 		}
 	}
+}
+
+// leave removes a request from the active set (a step no longer waits for
+// its token); join puts it back.
+func (s *Scheduler) leave() {
+	s.mu.Lock()
+	s.active--
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+func (s *Scheduler) join() {
+	s.mu.Lock()
+	s.active++
+	s.mu.Unlock()
+}
+
+type interruptKey struct{}
+
+// WithInterrupt returns a context carrying f, which a Scheduler calls (from
+// another goroutine) when it gives up on the request's reader while onText
+// may be blocked writing to it. f must make that write return: an HTTP
+// server expires the connection's write deadline. Generate never returns
+// while onText runs, so without f a reader that stopped would hold the
+// request until the write's own timeout.
+func WithInterrupt(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, interruptKey{}, f)
+}
+
+// output is one request's bounded buffer between its steps and its client.
+type output struct {
+	s       *Scheduler
+	ctx     context.Context
+	ch      chan string
+	failed  chan struct{} // closed when onText failed (err is then set)
+	err     error
+	discard atomic.Bool // set when the request ends early: buffered pieces are dropped
+	done    chan struct{}
+}
+
+func (s *Scheduler) newOutput(ctx context.Context, onText func(string) error) *output {
+	o := &output{s: s, ctx: ctx, ch: make(chan string, s.outBuf), failed: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		failed := false
+		for p := range o.ch {
+			if failed || o.discard.Load() {
+				continue
+			}
+			if err := onText(p); err != nil {
+				o.err, failed = err, true
+				close(o.failed)
+			}
+		}
+	}()
+	return o
+}
+
+// push queues one piece without waiting while the buffer has room. When it
+// is full the request leaves the batch (the other requests' steps go on
+// without it) and waits up to the stall limit for its client.
+func (o *output) push(p string) error {
+	select {
+	case <-o.failed:
+		return o.err
+	default:
+	}
+	select {
+	case o.ch <- p:
+		return nil
+	default:
+	}
+	o.s.leave()
+	defer o.s.join()
+	t := time.NewTimer(o.s.stall)
+	defer t.Stop()
+	select {
+	case o.ch <- p:
+		return nil
+	case <-o.failed:
+		return o.err
+	case <-o.ctx.Done():
+		return o.ctx.Err()
+	case <-t.C:
+		return o.slow()
+	}
+}
+
+// abort drops what is buffered, interrupts a blocked onText and waits for
+// the delivering goroutine to stop (o.ch must be closed).
+func (o *output) abort() {
+	o.discard.Store(true)
+	if f, ok := o.ctx.Value(interruptKey{}).(func()); ok && f != nil {
+		select {
+		case <-o.done:
+		default:
+			f()
+		}
+	}
+	<-o.done
+}
+
+func (o *output) slow() error {
+	return fmt.Errorf("%w: its output buffer of %d pieces stayed full for %v", ErrSlowReader, cap(o.ch), o.s.stall)
+}
+
+// finish delivers what is buffered (waiting at most the stall limit for a
+// slow client) and stops the delivering goroutine. It always waits for that
+// goroutine, so onText is never called after Generate returns.
+func (o *output) finish(genErr error) error {
+	close(o.ch)
+	switch {
+	case errors.Is(genErr, ErrSlowReader):
+		o.abort()
+		return nil
+	case genErr != nil:
+		o.discard.Store(true) // the request failed: its client gets no more text
+	}
+	t := time.NewTimer(o.s.stall)
+	defer t.Stop()
+	select {
+	case <-o.done:
+	case <-t.C:
+		o.abort()
+		return o.slow()
+	case <-o.ctx.Done():
+		o.abort()
+		return o.ctx.Err()
+	}
+	select {
+	case <-o.failed:
+		return o.err
+	default:
+	}
+	return nil
 }
 
 // loop runs a step whenever every active request has submitted its token.

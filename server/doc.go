@@ -6,5 +6,8 @@
 // CORS, Bearer auth, scopes from the access table in authz.go, body limit) → route instrumentation (metrics, slog line, audit record; none of
 // them sees prompt or output text) → handler (decode, validate into a job) →
 // run (knowledge and patient-memory grounding, admission queue, model
-// registry, engine or Ollama fallback) → the API's own response writer.
+// registry under the model memory budget, engine or Ollama fallback) → the
+// API's own response writer, fed through a bounded buffer so a client that
+// stops reading is cancelled instead of stalling the other requests
+// (resources.go).
 package server

@@ -187,23 +187,29 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	if j.patientID != "" {
 		ri.patientID = j.patientID
 	}
-	if s.fallback != nil && s.fallback.named(j.model) {
-		return s.runFallback(ctx, ri, j, onText)
-	}
+	// Fallback requests hold a slot too: they cost a connection and a
+	// stream each, and must not bypass the server's limits.
 	release, err := s.admit.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
+	if s.fallback != nil && s.fallback.named(j.model) {
+		return s.runFallback(ctx, ri, j, onText)
+	}
 	l, loadDur, err := s.reg.acquire(ctx, j.model)
 	if err != nil {
-		release()
 		if errors.Is(err, ErrUnsupportedArch) && s.fallback != nil {
 			return s.runFallback(ctx, ri, j, onText)
 		}
 		return nil, err
 	}
-	defer release()
 	defer s.reg.release(l, j.keepAlive)
+	endSession, err := s.reg.session(l) // its KV cache counts against the model memory budget
+	if err != nil {
+		return nil, err
+	}
+	defer endSession()
 	ri.backend = "local"
 	lm := l.lm
 
@@ -286,6 +292,10 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	if err != nil {
 		if errors.Is(err, engine.ErrPromptTooLong) {
 			return nil, &reqError{status: http.StatusBadRequest, msg: err.Error()}
+		}
+		if errors.Is(err, engine.ErrSlowReader) {
+			// Before ctx: interrupting the blocked write may cancel it.
+			return nil, s.slowReader(ri, err)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,10 +10,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ollama/ollama/api"
 
+	"dayi/engine"
 	"dayi/engine/jsonschema"
 )
 
@@ -107,6 +110,22 @@ type streamer struct {
 	rc      *http.ResponseController
 	timeout time.Duration
 	started bool
+	aborted atomic.Bool // the scheduler gave up on this client: no write may block again
+}
+
+// watch returns ctx carrying st's interrupt (engine.WithInterrupt): when the
+// scheduler cancels a request whose client stopped reading, the write that
+// is blocked on that client fails at once instead of at its own deadline,
+// so the request's slot is free again. A nil streamer (no streaming) has
+// nothing to interrupt.
+func (st *streamer) watch(ctx context.Context) context.Context {
+	if st == nil {
+		return ctx
+	}
+	return engine.WithInterrupt(ctx, func() {
+		st.aborted.Store(true)
+		st.rc.SetWriteDeadline(time.Now())
+	})
 }
 
 func (s *Server) newStreamer(w http.ResponseWriter, contentType string) *streamer {
@@ -118,12 +137,17 @@ func (s *Server) newStreamer(w http.ResponseWriter, contentType string) *streame
 
 func (st *streamer) write(b []byte) error {
 	st.rc.SetWriteDeadline(time.Now().Add(st.timeout))
+	if st.aborted.Load() { // after the deadline: an abort in between still wins
+		return errStreamAborted
+	}
 	st.started = true
 	if _, err := st.w.Write(b); err != nil {
 		return err
 	}
 	return st.rc.Flush()
 }
+
+var errStreamAborted = errors.New("response stream aborted: the client was not reading")
 
 func (st *streamer) json(v any) error {
 	b, err := json.Marshal(v)

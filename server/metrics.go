@@ -21,6 +21,8 @@ type metrics struct {
 	latency   map[string]*histogram // endpoint
 	ttft      map[string]*histogram // model: time to first token
 	rejected  uint64
+	slow      map[string]uint64 // model: requests cancelled because their client did not read
+	evicted   map[string]uint64 // model: idle models unloaded to make room under the memory budget
 }
 
 // latencyBuckets are seconds, from a fast /api/tags to a long generation.
@@ -45,7 +47,8 @@ func (h *histogram) observe(v float64) {
 
 func newMetrics() *metrics {
 	return &metrics{requests: map[[2]string]uint64{}, tokensIn: map[string]uint64{}, tokensOut: map[string]uint64{},
-		latency: map[string]*histogram{}, ttft: map[string]*histogram{}}
+		latency: map[string]*histogram{}, ttft: map[string]*histogram{},
+		slow: map[string]uint64{}, evicted: map[string]uint64{}}
 }
 
 func (m *metrics) request(endpoint string, status int, d time.Duration) {
@@ -85,6 +88,7 @@ func (m *metrics) firstToken(model string, d time.Duration) {
 type gauges struct {
 	active, queued int
 	loaded         []string
+	modelMemory    memoryGauge
 }
 
 func (m *metrics) write(w io.Writer, g gauges) {
@@ -121,6 +125,7 @@ func (m *metrics) write(w io.Writer, g gauges) {
 	for _, n := range g.loaded {
 		fmt.Fprintf(w, "dayi_model_loaded{model=%s} 1\n", quote(n))
 	}
+	m.writeResources(w, g.modelMemory)
 }
 
 func writeCounter(w io.Writer, name, help string, m map[string]uint64) {

@@ -251,6 +251,14 @@ func (s *Server) loadOnly(w http.ResponseWriter, r *http.Request, j *job, isChat
 	info(r).model = canonical(j.model)
 	reason := "load"
 	if s.fallback == nil || !s.fallback.named(j.model) {
+		// A load-only request holds a slot like a generation: a burst of
+		// them must not load models past the server's limits.
+		release, err := s.admit.acquire(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		defer release()
 		l, _, err := s.reg.acquire(r.Context(), j.model)
 		if err != nil {
 			s.fail(w, r, err)
@@ -284,7 +292,7 @@ func (s *Server) ollamaStream(w http.ResponseWriter, r *http.Request, j *job, st
 	if stream {
 		onText = func(t string) error { return st.json(piece(t)) }
 	}
-	o, err := s.run(r.Context(), r, j, onText)
+	o, err := s.run(st.watch(r.Context()), r, j, onText)
 	if err != nil {
 		if st.started {
 			if statusOf(err) == 499 {
@@ -344,16 +352,16 @@ func inputs(raw json.RawMessage) ([]string, error) {
 func (s *Server) embed(ctx context.Context, r *http.Request, model string, texts []string, truncate bool, ka *time.Duration) ([][]float32, int, time.Duration, error) {
 	ri := info(r)
 	ri.model = canonical(model)
-	if s.fallback != nil && s.fallback.named(model) {
-		v, n, err := s.embedFallback(ctx, ri, model, texts, truncate)
-		ri.in = n
-		return v, n, 0, err
-	}
 	release, err := s.admit.acquire(ctx)
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	defer release()
+	if s.fallback != nil && s.fallback.named(model) {
+		v, n, err := s.embedFallback(ctx, ri, model, texts, truncate)
+		ri.in = n
+		return v, n, 0, err
+	}
 	l, loadDur, err := s.reg.acquire(ctx, model)
 	if err != nil {
 		if errors.Is(err, ErrUnsupportedArch) && s.fallback != nil {
@@ -364,6 +372,11 @@ func (s *Server) embed(ctx context.Context, r *http.Request, model string, texts
 		return nil, 0, 0, err
 	}
 	defer s.reg.release(l, ka)
+	endSession, err := s.reg.session(l) // embedding allocates a KV cache too
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer endSession()
 	ri.backend = "local"
 	out := make([][]float32, 0, len(texts))
 	total := 0

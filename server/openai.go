@@ -380,7 +380,7 @@ func (s *Server) openaiRun(w http.ResponseWriter, r *http.Request, j *job, strea
 			return sse(chunk(&oaDelta{Content: &t}, &t, nil))
 		}
 	}
-	o, err := s.run(r.Context(), r, j, onText)
+	o, err := s.run(st.watch(r.Context()), r, j, onText)
 	if err != nil {
 		if st != nil && st.started {
 			if statusOf(err) == 499 {

@@ -51,6 +51,10 @@ type loaded struct {
 	keepAlive time.Duration
 	expires   time.Time
 	timer     *time.Timer
+	footprint int64     // estimated bytes, counted in registry.used while loaded
+	kv        int64     // one request's KV cache: each concurrent one past the first adds this
+	sessions  int       // requests holding a KV cache now (registry.session)
+	lastUsed  time.Time // eviction picks the idle model used longest ago
 }
 
 // ErrUnknownModel is returned for a name no source provides.
@@ -69,6 +73,8 @@ type registry struct {
 	mu      sync.Mutex
 	loaded  map[string]*loaded
 	loading map[string]chan struct{} // closed when a load finishes
+	used    int64                    // footprints of loaded models and of loads under way
+	onEvict func(name string)        // counts evictions (metrics); may be nil
 }
 
 func newRegistry(cfg *Config, log *slog.Logger) *registry {
@@ -254,7 +260,7 @@ func (r *registry) acquire(ctx context.Context, name string) (*loaded, time.Dura
 		r.loading[name] = ch
 		r.mu.Unlock()
 
-		l, err := r.load(name)
+		l, err := r.load(ctx, name)
 		r.mu.Lock()
 		delete(r.loading, name)
 		close(ch)
@@ -270,7 +276,7 @@ func (r *registry) acquire(ctx context.Context, name string) (*loaded, time.Dura
 	}
 }
 
-func (r *registry) load(name string) (*loaded, error) {
+func (r *registry) load(ctx context.Context, name string) (l *loaded, err error) {
 	src, err := r.find(name)
 	if err != nil {
 		return nil, err
@@ -292,6 +298,25 @@ func (r *registry) load(name string) (*loaded, error) {
 		f.Close()
 		return nil, fmt.Errorf("model %s: %w %q (dayi runs: %s)", name, ErrUnsupportedArch, a, strings.Join(arch.Supported(), ", "))
 	}
+	// The budget is reserved before any weight is copied, evicting idle
+	// models if needed, so concurrent loads cannot overshoot it together.
+	fp, err := engine.EstimateFootprint(f, r.cfg.Engine)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("model %s: %w", name, err)
+	}
+	need := fp.Total()
+	if err := r.reserve(ctx, name, need); err != nil {
+		f.Close()
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			r.mu.Lock()
+			r.used -= need
+			r.mu.Unlock()
+		}
+	}()
 	m, err := engine.Load(f, r.cfg.Engine)
 	if err != nil {
 		f.Close()
@@ -305,11 +330,14 @@ func (r *registry) load(name string) (*loaded, error) {
 	// Continuous batching: the model's requests decode together, one
 	// batched step per token (engine.Scheduler); the server's own admission
 	// already bounds them, so the scheduler's queue never refuses first.
-	var gen Generator = lm.NewScheduler(r.cfg.MaxActive, r.cfg.MaxQueued)
+	var gen Generator
 	if r.cfg.NewGenerator != nil {
 		gen = r.cfg.NewGenerator(lm)
+	} else {
+		gen = lm.NewScheduler(r.cfg.MaxActive, r.cfg.MaxQueued,
+			engine.WithOutputBuffer(r.cfg.StreamBuffer, r.cfg.SlowReaderTimeout))
 	}
-	return &loaded{src: src, file: f, lm: lm, gen: gen, loadTime: time.Since(start)}, nil
+	return &loaded{src: src, file: f, lm: lm, gen: gen, loadTime: time.Since(start), footprint: need, kv: fp.KV}, nil
 }
 
 // release ends one use. keepAlive < 0 keeps the model forever, 0 unloads it
@@ -323,6 +351,7 @@ func (r *registry) release(l *loaded, keepAlive *time.Duration) {
 	defer r.mu.Unlock()
 	l.refs--
 	l.keepAlive = ka
+	l.lastUsed = time.Now()
 	if l.refs > 0 {
 		return
 	}
@@ -348,6 +377,7 @@ func (r *registry) unloadLocked(l *loaded) {
 		return
 	}
 	delete(r.loaded, l.src.Name)
+	r.used -= l.footprint
 	if l.timer != nil {
 		l.timer.Stop()
 		l.timer = nil
@@ -355,6 +385,7 @@ func (r *registry) unloadLocked(l *loaded) {
 	if c, ok := l.gen.(interface{ Close() }); ok && l.gen != Generator(l.lm) {
 		c.Close()
 	}
+	l.lm.Close() // its kernel workers: refs == 0, so no request is using it
 	l.file.Close()
 	r.log.Info("model unloaded", "model", l.src.Name)
 }

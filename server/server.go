@@ -49,6 +49,18 @@ type Config struct {
 	MaxBodyBytes    int64 // request body limit (default 8 MiB)
 	MaxPromptTokens int   // 0: the model's context
 
+	// StreamBuffer is how many text pieces each streaming request may have
+	// waiting for its client (default 256); SlowReaderTimeout is how long
+	// that buffer may stay full before the request is cancelled (default
+	// 10s). Generation never waits for a client (issue 15, finding 6).
+	StreamBuffer      int
+	SlowReaderTimeout time.Duration
+	// MaxModelMemory bounds the estimated memory of loaded models in bytes
+	// (0: 80 % of the memory available at start; < 0: no limit). A load
+	// that would exceed it evicts idle models, least recently used first,
+	// or is refused with 503 (issue 15, finding 7).
+	MaxModelMemory int64
+
 	APIKeys     []string // Bearer keys with every scope (--api-key, DAYI_API_KEYS, --api-key-file)
 	TLSCert     string
 	TLSKey      string
@@ -140,6 +152,15 @@ func (c *Config) defaults() {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 120 * time.Second
 	}
+	if c.StreamBuffer <= 0 {
+		c.StreamBuffer = 256
+	}
+	if c.SlowReaderTimeout <= 0 {
+		c.SlowReaderTimeout = 10 * time.Second
+	}
+	if c.MaxModelMemory == 0 {
+		c.MaxModelMemory = defaultModelMemory()
+	}
 	if c.DefaultTemplate == "" {
 		c.DefaultTemplate = "chatml"
 	}
@@ -172,6 +193,7 @@ func New(cfg Config) (*Server, error) {
 		s.log = slog.Default()
 	}
 	s.reg = newRegistry(&s.cfg, s.log)
+	s.reg.onEvict = s.metrics.eviction
 	s.admit = newAdmission(cfg.MaxActive, cfg.MaxQueued)
 	keys, err := auth.NewSource(cfg.KeysFile, cfg.APIKeys)
 	if err != nil {
@@ -367,7 +389,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /api/version", s.handleVersion)
 	h("POST /api/copy", s.handleCopy)
 	h("DELETE /api/delete", s.handleDelete)
-	h("POST /api/create", s.handleCreate)
+	h("POST /api/create", s.withSlot(s.handleCreate)) // creating reads and writes a whole model
 	h("POST /api/pull", s.handlePull)
 	h("POST /v1/chat/completions", s.handleOAChat)
 	h("POST /v1/completions", s.handleOACompletions)
@@ -557,5 +579,5 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		names = append(names, l.src.Name)
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	s.metrics.write(w, gauges{active: s.admit.active(), queued: s.admit.queued(), loaded: names})
+	s.metrics.write(w, gauges{active: s.admit.active(), queued: s.admit.queued(), loaded: names, modelMemory: s.reg.memory()})
 }

@@ -175,6 +175,7 @@ key used by its name, never the key, and a patient by a keyed hash.`,
 	f.BoolVar(&logJSON, "log-json", false, "JSON logs")
 	f.BoolVar(&cfg.Open.NoMmap, "no-mmap", false, "read model files into private memory instead of mapping them")
 	f.BoolVar(&cfg.Open.Mlock, "mlock", false, "pin loaded weights in RAM (needs RLIMIT_MEMLOCK to cover the models)")
+	addResourceFlags(cmd, &cfg)
 	return cmd
 }
 
