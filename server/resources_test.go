@@ -19,8 +19,8 @@ import (
 
 	"github.com/ollama/ollama/api"
 
-	"dayi/auth"
 	"dayi/assets"
+	"dayi/auth"
 	"dayi/engine"
 	"dayi/weights"
 )
