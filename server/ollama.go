@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"dayi/engine"
 	"dayi/engine/chat"
+	"dayi/internal/atomicfile"
 	"dayi/weights"
 )
 
@@ -646,15 +648,15 @@ func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if src.Path == "" {
-		err = writeFileAtomic(dst, func(f *os.File) error { _, err := f.Write(embeddedBytes()); return err })
+		err = atomicfile.WriteFile(dst, embeddedBytes(), 0o644)
 	} else if err = os.Link(src.Path, dst); err != nil { // a hard link costs no space
-		err = writeFileAtomic(dst, func(f *os.File) error {
+		err = atomicfile.Write(dst, 0o644, func(w io.Writer) error {
 			in, err := os.Open(src.Path)
 			if err != nil {
 				return err
 			}
 			defer in.Close()
-			_, err = f.ReadFrom(in)
+			_, err = io.Copy(w, in)
 			return err
 		})
 	}
@@ -756,7 +758,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	status("parsing GGUF")
-	err = writeFileAtomic(dst, func(f *os.File) error {
+	err = atomicfile.Write(dst, 0o644, func(f io.Writer) error {
 		if req.Quantize == "" {
 			_, err := f.Write(in.Data())
 			return err
@@ -783,22 +785,4 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handlePull(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, &reqError{status: http.StatusNotImplemented,
 		msg: "dayi is offline and never downloads models: copy a GGUF file to the models directory, or pull it with Ollama (its store is read here)"})
-}
-
-// writeFileAtomic writes path through a temporary file and a rename, so a
-// half-written model is never listed.
-func writeFileAtomic(path string, fill func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".dayi-create-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := fill(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
