@@ -466,7 +466,8 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 }
 
 // details reads a model's family, size and quantization from its GGUF
-// header (cheap: the file is memory-mapped and only the header is parsed).
+// header (cheap: the file is memory-mapped and only the header is parsed),
+// through weights.Summarize, the summary `dayi info` and `dayi show` print.
 func details(src modelSource) (api.ModelDetails, *weights.File, error) {
 	var f *weights.File
 	var err error
@@ -478,18 +479,10 @@ func details(src modelSource) (api.ModelDetails, *weights.File, error) {
 	if err != nil {
 		return api.ModelDetails{}, nil, err
 	}
-	var params uint64
-	for _, t := range f.Tensors {
-		n := uint64(1)
-		for _, d := range t.Dims {
-			n *= uint64(d)
-		}
-		params += n
-	}
-	ft, _ := weights.FileTypeOf(f)
-	a := f.Arch()
-	return api.ModelDetails{Format: "gguf", Family: a, Families: []string{a}, ParameterSize: format.HumanNumber(params),
-		QuantizationLevel: strings.ToUpper(ft.CLIName())}, f, nil
+	sum := weights.Summarize(f, false)
+	a := sum.Architecture
+	return api.ModelDetails{Format: "gguf", Family: a, Families: []string{a}, ParameterSize: format.HumanNumber(uint64(sum.Parameters)),
+		QuantizationLevel: sum.Quantization()}, f, nil
 }
 
 func (s *Server) handleTags(w http.ResponseWriter, r *http.Request) {

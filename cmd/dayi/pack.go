@@ -21,6 +21,7 @@ import (
 	"dayi/internal/atomicfile"
 	"dayi/store"
 	"dayi/store/pack"
+	"dayi/weights"
 )
 
 // packBar draws one bar per phase (hashing, compressing, extracting…) on a
@@ -136,7 +137,7 @@ dayi pack --verify FILE reads a whole pack and checks the manifest, the signatur
 			if err != nil {
 				return err
 			}
-			info := describeModel(f, false)
+			info := weights.Summarize(f, false)
 			opt.License = licenseOf(m, f)
 			f.Close()
 			if licenseFile != "" {
