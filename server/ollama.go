@@ -8,8 +8,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -19,7 +17,6 @@ import (
 
 	"dayi/engine"
 	"dayi/engine/chat"
-	"dayi/internal/atomicfile"
 	"dayi/weights"
 )
 
@@ -602,21 +599,6 @@ func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"version": s.cfg.Version})
 }
 
-// created returns the path a created or copied model is written to.
-func (s *Server) created(name string) (string, error) {
-	if s.cfg.CreateDir == "" {
-		return "", &reqError{status: http.StatusForbidden, msg: "this server has no writable model directory (start it with --create-dir or DAYI_HOME)"}
-	}
-	name = canonical(name)
-	if name == "" || strings.ContainsAny(name, `/\:`) || strings.HasPrefix(name, ".") {
-		return "", badRequest("model name %q: use letters, digits, '-', '_' and '.'", name)
-	}
-	if err := os.MkdirAll(s.cfg.CreateDir, 0o755); err != nil {
-		return "", err
-	}
-	return filepath.Join(s.cfg.CreateDir, name+".gguf"), nil
-}
-
 func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Source      string `json:"source"`
@@ -631,8 +613,7 @@ func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	dst, err := s.created(req.Destination)
-	if err != nil {
+	if err := s.writable(req.Destination); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -640,21 +621,18 @@ func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &reqError{status: http.StatusConflict, msg: fmt.Sprintf("model %q already exists", canonical(req.Destination))})
 		return
 	}
-	if src.Path == "" {
-		err = atomicfile.WriteFile(dst, embeddedBytes(), 0o644)
-	} else if err = os.Link(src.Path, dst); err != nil { // a hard link costs no space
-		err = atomicfile.Write(dst, 0o644, func(w io.Writer) error {
-			in, err := os.Open(src.Path)
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			_, err = io.Copy(w, in)
-			return err
-		})
-	}
+	in, err := openSource(src)
 	if err != nil {
-		s.fail(w, r, fmt.Errorf("copy %s to %s: %w", src.Name, req.Destination, err))
+		s.fail(w, r, s.modelWriteErr("copy", req.Destination, err))
+		return
+	}
+	defer in.Close()
+	_, err = s.cfg.Catalogue.Write(r.Context(), req.Destination, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	}, "copied from "+src.Name, false)
+	if err != nil {
+		s.fail(w, r, s.modelWriteErr("copy", req.Destination, err))
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -677,20 +655,21 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if src.ReadOnly {
-		s.fail(w, r, &reqError{status: http.StatusForbidden, msg: fmt.Sprintf("model %q comes from a read-only source (%s); only models made with /api/create or /api/copy can be deleted", src.Name, src.Origin)})
+	if src.ReadOnly || s.cfg.Catalogue == nil {
+		s.fail(w, r, readOnlyErr(src))
 		return
 	}
 	s.reg.unload(src.Name)
-	if err := os.Remove(src.Path); err != nil {
-		s.fail(w, r, fmt.Errorf("delete %s: %w", src.Name, err))
+	if _, err := s.cfg.Catalogue.Remove(src.Name); err != nil {
+		s.fail(w, r, s.modelWriteErr("delete", src.Name, err))
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-// handleCreate makes a model from a GGUF file (from: a path or a known
-// model name), optionally quantizing it, streaming progress as Ollama does.
+// handleCreate makes a model from a GGUF (from: a known model's name, or a
+// file inside an --import-dir directory), optionally quantizing it,
+// streaming progress as Ollama does.
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Model    string `json:"model"`
@@ -711,11 +690,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		req.Quantize = req.Quant
 	}
 	if req.From == "" {
-		s.fail(w, r, badRequest("from is required: a GGUF file path on the server or an existing model name"))
+		s.fail(w, r, badRequest("from is required: an existing model name, or a GGUF file in an import directory (--import-dir)"))
 		return
 	}
-	dst, err := s.created(req.Model)
-	if err != nil {
+	if err := s.writable(req.Model); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -727,19 +705,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var in *weights.File
-	if src, err := s.reg.find(req.From); err == nil {
-		if src.Path == "" {
-			in, err = openEmbedded()
-		} else {
-			in, err = weights.Open(src.Path)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-	} else if in, err = weights.Open(req.From); err != nil {
-		s.fail(w, r, badRequest("from %q: not a known model and not a readable GGUF file: %v", req.From, err))
+	in, origin, err := s.createSource(req.From)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	defer in.Close()
@@ -750,24 +718,31 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 			st.json(map[string]string{"status": msg})
 		}
 	}
-	status("parsing GGUF")
-	err = atomicfile.Write(dst, 0o644, func(f io.Writer) error {
+	// Write checks the name before it calls fill, so a bad name is still a
+	// plain 400, not an error inside a started stream.
+	_, err = s.cfg.Catalogue.Write(r.Context(), req.Model, func(w io.Writer) error {
+		status("parsing GGUF")
 		if req.Quantize == "" {
-			_, err := f.Write(in.Data())
+			_, err := w.Write(in.Data())
 			return err
 		}
 		status("quantizing to " + ft.CLIName())
-		_, err := weights.Quantize(r.Context(), f, in, ft, weights.QuantizeOptions{})
-		return err
-	})
+		if _, err := weights.Quantize(r.Context(), w, in, ft, weights.QuantizeOptions{}); err != nil {
+			return inputErr{err}
+		}
+		return nil
+	}, origin, true)
 	if err != nil {
+		err = s.modelWriteErr("create", req.Model, err)
 		if st.started {
 			st.json(ollamaErr{Error: err.Error()})
 			return
 		}
-		s.fail(w, r, badRequest("create %s: %v", req.Model, err))
+		w.Header().Del("Content-Type")
+		s.fail(w, r, err)
 		return
 	}
+	s.reg.unload(canonical(req.Model)) // an idle older model of that name
 	if !stream {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
 		return
