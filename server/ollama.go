@@ -548,12 +548,10 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 			caps = append(caps, "tools")
 		}
 	}
-	path := src.Path
-	if path == "" {
-		path = src.Name + " (embedded)"
-	}
+	// FROM names the model, not its file: clients need no server paths
+	// (issue 15, finding 10), and `dayi show` prints the path to operators.
 	resp := map[string]any{
-		"modelfile":    "# Modelfile served by dayi\nFROM " + path + "\n",
+		"modelfile":    "# Modelfile served by dayi\nFROM " + src.Name + "\n",
 		"parameters":   "",
 		"template":     tmplName,
 		"details":      d,

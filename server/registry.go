@@ -158,7 +158,9 @@ func (r *registry) find(name string) (modelSource, error) {
 			return m.source(), nil
 		}
 		if !errors.Is(err, ErrUnknownModel) {
-			return modelSource{}, err
+			// A damaged manifest or an unreadable directory: the log gets
+			// the details (they name server paths), the client a 404.
+			r.log.Warn("model catalogue", "err", err)
 		}
 	}
 	all := r.list()
