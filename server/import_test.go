@@ -157,3 +157,32 @@ func strconvQuote(s string) string {
 	b, _ := json.Marshal(fmt.Sprintf("%q", s))
 	return string(b[1 : len(b)-1])
 }
+
+// TestImportDirThroughLink: an import directory given through a symlink (a
+// mount point linked into place) matches files by either spelling, and a
+// sibling that shares its name as a prefix still does not.
+func TestImportDirThroughLink(t *testing.T) {
+	root := t.TempDir()
+	real := filepath.Join(root, "data")
+	os.MkdirAll(real, 0o755)
+	os.MkdirAll(real+"2", 0o755)
+	os.WriteFile(filepath.Join(real, "m.gguf"), assets.DefaultModel, 0o644)
+	os.WriteFile(filepath.Join(real+"2", "m.gguf"), assets.DefaultModel, 0o644)
+	link := filepath.Join(root, "imports")
+	if err := os.Symlink(real, link); err != nil {
+		t.Skipf("no symlinks here: %v", err)
+	}
+	want, _ := filepath.EvalSymlinks(filepath.Join(real, "m.gguf"))
+	for _, from := range []string{filepath.Join(link, "m.gguf"), filepath.Join(real, "m.gguf")} {
+		got, err := importPath([]string{link}, from)
+		if err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", from, got, err, want)
+		}
+	}
+	if _, err := importPath([]string{link}, filepath.Join(real+"2", "m.gguf")); err == nil || !strings.Contains(err.Error(), "not allowed") {
+		t.Errorf("a sibling sharing the prefix: %v", err)
+	}
+	if _, err := importPath([]string{filepath.Join(root, "missing")}, filepath.Join(real, "m.gguf")); err == nil {
+		t.Error("a missing import directory allowed a file")
+	}
+}

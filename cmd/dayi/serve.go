@@ -63,6 +63,9 @@ API keys: --api-key (repeatable) or DAYI_API_KEYS (comma-separated); clients sen
 				cfg.FallbackModels = strings.Split(fallbackList, ",")
 			}
 			cfg.Catalogue = serveCatalogue(modelsDir, createDir, ollamaDir)
+			if err := checkImportDirs(cfg.ImportDirs); err != nil {
+				return err
+			}
 			var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
 			if logJSON {
 				h = slog.NewJSONHandler(os.Stderr, nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"dayi/server"
 	"dayi/store"
@@ -105,4 +106,19 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.w.Write(p)
+}
+
+// checkImportDirs refuses --import-dir values that are not directories, so a
+// typo is found at start rather than as "not allowed" on every create.
+func checkImportDirs(dirs []string) error {
+	for _, d := range dirs {
+		st, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("--import-dir: %w", err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("--import-dir %s: not a directory", d)
+		}
+	}
+	return nil
 }

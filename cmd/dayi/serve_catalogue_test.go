@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -142,5 +143,27 @@ func TestListAndTagsAgree(t *testing.T) {
 	agree("delete", "dayi-tiny", "tinystories:260k", "tiny-q8")
 	if _, err := os.Stat(filepath.Join(home, "models", "ward")); !os.IsNotExist(err) {
 		t.Fatalf("deleting left its directory behind: %v", err)
+	}
+}
+
+// TestServeRefusesBadImportDir: a mistyped --import-dir stops `dayi serve`
+// before it listens, instead of answering "not allowed" to every create.
+func TestServeRefusesBadImportDir(t *testing.T) {
+	t.Setenv("DAYI_HOME", t.TempDir())
+	file := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(file, nil, 0o644)
+	for _, d := range []string{filepath.Join(t.TempDir(), "missing"), file} {
+		// A cancelled context: should the check ever pass, serve returns
+		// at once instead of listening until the test times out.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		root := newRootCmd()
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--no-clinic", "--no-memory", "--no-knowledge", "--import-dir", d})
+		err := root.ExecuteContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "--import-dir") {
+			t.Fatalf("--import-dir %s: %v", d, err)
+		}
 	}
 }
