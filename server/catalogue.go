@@ -143,7 +143,8 @@ func (s *Server) createSource(from string) (*weights.File, string, error) {
 			f, err = weights.Open(src.Path)
 		}
 		if err != nil {
-			return nil, "", s.modelWriteErr("create from", src.Name, err)
+			s.log.Error("model unreadable", "model", src.Name, "err", err)
+			return nil, "", &reqError{status: http.StatusInternalServerError, msg: fmt.Sprintf("from %s: the model could not be read (see the server log)", src.Name)}
 		}
 		return f, "created from " + src.Name, nil
 	}
