@@ -213,6 +213,14 @@ func (s *BoltStore) Forget(ctx context.Context, patient string) error {
 	return nil
 }
 
+// syncDir makes a rename durable.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
 // Close implements Store.
 func (s *BoltStore) Close() error {
 	s.mu.Lock()

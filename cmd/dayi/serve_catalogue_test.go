@@ -38,7 +38,9 @@ func TestListAndTagsAgree(t *testing.T) {
 	os.WriteFile(man, []byte(`{"schemaVersion":2,"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"`+digest+`","size":1}]}`), 0o444)
 	t.Setenv("OLLAMA_MODELS", ollama)
 
-	cfg := server.Config{Catalogue: serveCatalogue("", "", ""), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// An all-scope key: create, copy and delete are admin requests.
+	const key = "test-admin-key"
+	cfg := server.Config{Catalogue: serveCatalogue("", "", ""), APIKeys: []string{key}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +53,7 @@ func TestListAndTagsAgree(t *testing.T) {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest(method, hs.URL+path, bytes.NewReader(b))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -82,7 +85,9 @@ func TestListAndTagsAgree(t *testing.T) {
 	}
 	tags := func() map[string]string {
 		t.Helper()
-		resp, err := http.Get(hs.URL + "/api/tags")
+		req, _ := http.NewRequest(http.MethodGet, hs.URL+"/api/tags", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
