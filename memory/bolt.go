@@ -12,6 +12,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"dayi/internal/atomicfile"
 )
 
 // BoltStore is the embedded store: one bbolt file, one bucket per patient
@@ -334,14 +336,13 @@ func (s *BoltStore) Forget(ctx context.Context, patient string) error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("memory store %s: %w", s.path, err)
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
+	if err := atomicfile.Rename(tmp, s.path); err != nil {
 		os.Remove(tmp)
 		if db, rerr := openBoltDB(s.path); rerr == nil {
 			s.db = db // the uncompacted file, still whole
 		}
 		return fmt.Errorf("memory store %s: replacing with the compacted copy: %w", s.path, err)
 	}
-	syncDir(filepath.Dir(s.path))
 	db, err := openBoltDB(s.path)
 	if err != nil {
 		return err

@@ -21,7 +21,6 @@ import (
 // access rules exactly as `dayi serve` applies them.
 func authServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
-	cfg.OllamaModels = "-"
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -318,7 +317,7 @@ func TestHostPolicyAllInterfaces(t *testing.T) {
 		t.Error("listen on a name")
 	}
 	for _, bad := range []string{"http://ward7.hospital.local", "ward7/x", "", "a b"} {
-		_, err := New(Config{AllowedHosts: []string{bad}, OllamaModels: "-"})
+		_, err := New(Config{AllowedHosts: []string{bad}})
 		if err == nil || !strings.Contains(err.Error(), "--allowed-host") {
 			t.Errorf("--allowed-host %q: %v", bad, err)
 		}
@@ -417,24 +416,24 @@ func TestNoKeysLoopbackRules(t *testing.T) {
 		t.Fatal("the clinic handler ran without a key")
 	}
 
-	cfg := Config{Addr: "0.0.0.0:11435", OllamaModels: "-", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := Config{Addr: "0.0.0.0:11435", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "dayi keys add") || !strings.Contains(err.Error(), "--insecure-no-keys") {
 		t.Fatalf("open server beyond loopback: %v", err)
 	}
 	for _, ok := range []Config{{InsecureNoKeys: true}, {APIKeys: []string{"k"}}} {
-		ok.Addr, ok.OllamaModels, ok.Logger = cfg.Addr, cfg.OllamaModels, cfg.Logger
+		ok.Addr, ok.Logger = cfg.Addr, cfg.Logger
 		if _, err := New(ok); err != nil {
 			t.Errorf("%+v: %v", ok, err)
 		}
 	}
-	if _, err := New(Config{Addr: "localhost:0", OllamaModels: "-", Logger: cfg.Logger}); err != nil {
+	if _, err := New(Config{Addr: "localhost:0", Logger: cfg.Logger}); err != nil {
 		t.Errorf("localhost: %v", err)
 	}
 
 	// A network server started with keys serves nobody without one, even
 	// once every key is removed while it runs.
 	path, _ := keysFile(t, map[string][]auth.Scope{"ops": {auth.Admin}})
-	s, err := New(Config{Addr: "0.0.0.0:11435", KeysFile: path, OllamaModels: "-", Logger: cfg.Logger})
+	s, err := New(Config{Addr: "0.0.0.0:11435", KeysFile: path, Logger: cfg.Logger})
 	if err != nil {
 		t.Fatal(err)
 	}

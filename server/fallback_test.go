@@ -42,12 +42,12 @@ func TestFallbackToOllamaPeer(t *testing.T) {
 	peerDir := t.TempDir()
 	os.WriteFile(filepath.Join(peerDir, "peer-only.gguf"), assets.DefaultModel, 0o444)
 	os.WriteFile(filepath.Join(peerDir, "weird.gguf"), assets.DefaultModel, 0o444) // the peer can run "weird"
-	_, peer := testServer(t, Config{ModelsDir: peerDir})
+	_, peer := testServer(t, Config{Catalogue: dirCat(peerDir)})
 
 	localDir := t.TempDir()
 	os.WriteFile(filepath.Join(localDir, "weird.gguf"), foreignArch(t), 0o444)
 	al, auditPath, auditKey := openTestAudit(t, false)
-	_, hs := testServer(t, Config{ModelsDir: localDir, FallbackOllama: peer.URL, FallbackModels: []string{"peer-only"}, Audit: al})
+	_, hs := testServer(t, Config{Catalogue: dirCat(localDir), FallbackOllama: peer.URL, FallbackModels: []string{"peer-only"}, Audit: al})
 	c := ollamaClient(t, hs)
 	ctx := context.Background()
 
@@ -116,7 +116,7 @@ func TestFallbackToOllamaPeer(t *testing.T) {
 func TestUnsupportedArchWithoutFallback(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "weird.gguf"), foreignArch(t), 0o444)
-	_, hs := testServer(t, Config{ModelsDir: dir})
+	_, hs := testServer(t, Config{Catalogue: dirCat(dir)})
 	st, body, _ := post(t, hs, "/api/generate", map[string]any{"model": "weird", "prompt": "x"})
 	if st != 400 || !strings.Contains(string(body), `unsupported architecture \"mamba\"`) {
 		t.Fatalf("%d %s", st, body)

@@ -22,9 +22,6 @@ import (
 // testServer starts a server on a loopback httptest listener.
 func testServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
-	if cfg.OllamaModels == "" {
-		cfg.OllamaModels = "-" // never read the developer's own Ollama store
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

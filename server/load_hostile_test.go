@@ -218,7 +218,7 @@ func TestLoadHostile(t *testing.T) {
 	dir, fp := twoModels(t)
 	os.WriteFile(filepath.Join(dir, "gamma.gguf"), assets.DefaultModel, 0o444)
 	const maxActive = 16
-	s, hs := smallBufServer(t, Config{ModelsDir: dir, MaxActive: maxActive, MaxQueued: 256, MaxBodyBytes: 1 << 20,
+	s, hs := smallBufServer(t, Config{Catalogue: dirCat(dir), MaxActive: maxActive, MaxQueued: 256, MaxBodyBytes: 1 << 20,
 		SlowReaderTimeout: time.Second, WriteChunkTimeout: 5 * time.Second,
 		// Room for all four models and a KV cache for every slot, so that
 		// no stream can be refused for memory; the count is checked after.

@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -477,7 +476,8 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 }
 
 // details reads a model's family, size and quantization from its GGUF
-// header (cheap: the file is memory-mapped and only the header is parsed).
+// header (cheap: the file is memory-mapped and only the header is parsed),
+// through weights.Summarize, the summary `dayi info` and `dayi show` print.
 func details(src modelSource) (api.ModelDetails, *weights.File, error) {
 	var f *weights.File
 	var err error
@@ -489,18 +489,10 @@ func details(src modelSource) (api.ModelDetails, *weights.File, error) {
 	if err != nil {
 		return api.ModelDetails{}, nil, err
 	}
-	var params uint64
-	for _, t := range f.Tensors {
-		n := uint64(1)
-		for _, d := range t.Dims {
-			n *= uint64(d)
-		}
-		params += n
-	}
-	ft, _ := weights.FileTypeOf(f)
-	a := f.Arch()
-	return api.ModelDetails{Format: "gguf", Family: a, Families: []string{a}, ParameterSize: format.HumanNumber(params),
-		QuantizationLevel: strings.ToUpper(ft.CLIName())}, f, nil
+	sum := weights.Summarize(f, false)
+	a := sum.Architecture
+	return api.ModelDetails{Format: "gguf", Family: a, Families: []string{a}, ParameterSize: format.HumanNumber(uint64(sum.Parameters)),
+		QuantizationLevel: sum.Quantization()}, f, nil
 }
 
 func (s *Server) handleTags(w http.ResponseWriter, r *http.Request) {
@@ -569,12 +561,10 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 			caps = append(caps, "tools")
 		}
 	}
-	path := src.Path
-	if path == "" {
-		path = src.Name + " (embedded)"
-	}
+	// FROM names the model, not its file: clients need no server paths
+	// (issue 15, finding 10), and `dayi show` prints the path to operators.
 	resp := map[string]any{
-		"modelfile":    "# Modelfile served by dayi\nFROM " + path + "\n",
+		"modelfile":    "# Modelfile served by dayi\nFROM " + src.Name + "\n",
 		"parameters":   "",
 		"template":     tmplName,
 		"details":      d,
@@ -620,21 +610,6 @@ func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"version": s.cfg.Version})
 }
 
-// created returns the path a created or copied model is written to.
-func (s *Server) created(name string) (string, error) {
-	if s.cfg.CreateDir == "" {
-		return "", &reqError{status: http.StatusForbidden, msg: "this server has no writable model directory (start it with --create-dir or DAYI_HOME)"}
-	}
-	name = canonical(name)
-	if name == "" || strings.ContainsAny(name, `/\:`) || strings.HasPrefix(name, ".") {
-		return "", badRequest("model name %q: use letters, digits, '-', '_' and '.'", name)
-	}
-	if err := os.MkdirAll(s.cfg.CreateDir, 0o755); err != nil {
-		return "", err
-	}
-	return filepath.Join(s.cfg.CreateDir, name+".gguf"), nil
-}
-
 func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Source      string `json:"source"`
@@ -649,8 +624,7 @@ func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	dst, err := s.created(req.Destination)
-	if err != nil {
+	if err := s.writable(req.Destination); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -658,21 +632,18 @@ func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &reqError{status: http.StatusConflict, msg: fmt.Sprintf("model %q already exists", canonical(req.Destination))})
 		return
 	}
-	if src.Path == "" {
-		err = writeFileAtomic(dst, func(f *os.File) error { _, err := f.Write(embeddedBytes()); return err })
-	} else if err = os.Link(src.Path, dst); err != nil { // a hard link costs no space
-		err = writeFileAtomic(dst, func(f *os.File) error {
-			in, err := os.Open(src.Path)
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			_, err = f.ReadFrom(in)
-			return err
-		})
-	}
+	in, err := openSource(src)
 	if err != nil {
-		s.fail(w, r, fmt.Errorf("copy %s to %s: %w", src.Name, req.Destination, err))
+		s.fail(w, r, s.modelWriteErr("copy", req.Destination, err))
+		return
+	}
+	defer in.Close()
+	_, err = s.cfg.Catalogue.Write(r.Context(), req.Destination, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	}, "copied from "+src.Name, false)
+	if err != nil {
+		s.fail(w, r, s.modelWriteErr("copy", req.Destination, err))
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -695,20 +666,21 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if src.ReadOnly {
-		s.fail(w, r, &reqError{status: http.StatusForbidden, msg: fmt.Sprintf("model %q comes from a read-only source (%s); only models made with /api/create or /api/copy can be deleted", src.Name, src.Origin)})
+	if src.ReadOnly || s.cfg.Catalogue == nil {
+		s.fail(w, r, readOnlyErr(src))
 		return
 	}
 	s.reg.unload(src.Name)
-	if err := os.Remove(src.Path); err != nil {
-		s.fail(w, r, fmt.Errorf("delete %s: %w", src.Name, err))
+	if _, err := s.cfg.Catalogue.Remove(src.Name); err != nil {
+		s.fail(w, r, s.modelWriteErr("delete", src.Name, err))
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-// handleCreate makes a model from a GGUF file (from: a path or a known
-// model name), optionally quantizing it, streaming progress as Ollama does.
+// handleCreate makes a model from a GGUF (from: a known model's name, or a
+// file inside an --import-dir directory), optionally quantizing it,
+// streaming progress as Ollama does.
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Model    string `json:"model"`
@@ -729,11 +701,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		req.Quantize = req.Quant
 	}
 	if req.From == "" {
-		s.fail(w, r, badRequest("from is required: a GGUF file path on the server or an existing model name"))
+		s.fail(w, r, badRequest("from is required: an existing model name, or a GGUF file in an import directory (--import-dir)"))
 		return
 	}
-	dst, err := s.created(req.Model)
-	if err != nil {
+	if err := s.writable(req.Model); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -745,19 +716,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var in *weights.File
-	if src, err := s.reg.find(req.From); err == nil {
-		if src.Path == "" {
-			in, err = openEmbedded()
-		} else {
-			in, err = weights.Open(src.Path)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-	} else if in, err = weights.Open(req.From); err != nil {
-		s.fail(w, r, badRequest("from %q: not a known model and not a readable GGUF file: %v", req.From, err))
+	in, origin, err := s.createSource(req.From)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	defer in.Close()
@@ -768,24 +729,31 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 			st.json(map[string]string{"status": msg})
 		}
 	}
-	status("parsing GGUF")
-	err = writeFileAtomic(dst, func(f *os.File) error {
+	// Write checks the name before it calls fill, so a bad name is still a
+	// plain 400, not an error inside a started stream.
+	_, err = s.cfg.Catalogue.Write(r.Context(), req.Model, func(w io.Writer) error {
+		status("parsing GGUF")
 		if req.Quantize == "" {
-			_, err := f.Write(in.Data())
+			_, err := w.Write(in.Data())
 			return err
 		}
 		status("quantizing to " + ft.CLIName())
-		_, err := weights.Quantize(r.Context(), f, in, ft, weights.QuantizeOptions{})
-		return err
-	})
+		if _, err := weights.Quantize(r.Context(), w, in, ft, weights.QuantizeOptions{}); err != nil {
+			return inputErr{err}
+		}
+		return nil
+	}, origin, true)
 	if err != nil {
+		err = s.modelWriteErr("create", req.Model, err)
 		if st.started {
 			st.json(ollamaErr{Error: err.Error()})
 			return
 		}
-		s.fail(w, r, badRequest("create %s: %v", req.Model, err))
+		w.Header().Del("Content-Type")
+		s.fail(w, r, err)
 		return
 	}
+	s.reg.unload(canonical(req.Model)) // an idle older model of that name
 	if !stream {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
 		return
@@ -796,22 +764,4 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handlePull(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, &reqError{status: http.StatusNotImplemented,
 		msg: "dayi is offline and never downloads models: copy a GGUF file to the models directory, or pull it with Ollama (its store is read here)"})
-}
-
-// writeFileAtomic writes path through a temporary file and a rename, so a
-// half-written model is never listed.
-func writeFileAtomic(path string, fill func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".dayi-create-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := fill(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -268,8 +268,7 @@ func TestModelSources(t *testing.T) {
  "layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"`+digest+`","size":1},
            {"mediaType":"application/vnd.ollama.image.template","digest":"sha256:11","size":1}]}`), 0o444)
 
-	_, hs := testServer(t, Config{ModelsDir: modelsDir, ModelPaths: []string{single}, OllamaModels: store,
-		CreateDir: filepath.Join(dir, "created")})
+	_, hs := testServer(t, Config{ModelPaths: []string{single}, Catalogue: storeCat(filepath.Join(dir, "created"), store, modelsDir)})
 	c := ollamaClient(t, hs)
 	ctx := context.Background()
 	lr, err := c.List(ctx)

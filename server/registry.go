@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -86,8 +85,9 @@ func canonical(name string) string {
 	return strings.TrimSuffix(strings.TrimSpace(name), ":latest")
 }
 
-// list scans every source. Earlier sources win on name clashes: embedded,
-// --model, --models DIR, created models, then Ollama's store.
+// list scans every source. Earlier sources win on name clashes: the
+// embedded model, --model files, then the catalogue in its own order
+// (dayi's store, read-only directories, Ollama's store).
 func (r *registry) list() []modelSource {
 	var out []modelSource
 	seen := map[string]bool{}
@@ -98,35 +98,27 @@ func (r *registry) list() []modelSource {
 		seen[s.Name] = true
 		out = append(out, s)
 	}
-	add(modelSource{Name: assets.DefaultModelName, Size: int64(len(assets.DefaultModel)), Origin: "embedded", ReadOnly: true, Modified: r.started,
-		Digest: "sha256:" + hexSum(assets.DefaultModel)})
+	add(r.embedded())
 	for _, p := range r.cfg.ModelPaths {
 		if s, ok := fileSource(p, "model-flag", true); ok {
 			add(s)
 		}
 	}
-	for _, dir := range []string{r.cfg.ModelsDir, r.cfg.CreateDir} {
-		if dir == "" {
-			continue
+	if r.cfg.Catalogue != nil {
+		ms, err := r.cfg.Catalogue.List()
+		if err != nil {
+			r.log.Warn("model catalogue", "err", err)
 		}
-		ents, _ := os.ReadDir(dir)
-		for _, e := range ents {
-			if e.IsDir() || !strings.HasSuffix(e.Name(), ".gguf") {
-				continue
-			}
-			origin, ro := "models-dir", true
-			if dir == r.cfg.CreateDir {
-				origin, ro = "created", false
-			}
-			if s, ok := fileSource(filepath.Join(dir, e.Name()), origin, ro); ok {
-				add(s)
-			}
+		for _, m := range ms {
+			add(m.source())
 		}
-	}
-	for _, s := range ollamaStore(r.cfg.ollamaDir()) {
-		add(s)
 	}
 	return out
+}
+
+func (r *registry) embedded() modelSource {
+	return modelSource{Name: assets.DefaultModelName, Size: int64(len(assets.DefaultModel)), Origin: "embedded", ReadOnly: true,
+		Modified: r.started, Digest: "sha256:" + hexSum(assets.DefaultModel)}
 }
 
 func hexSum(b []byte) string {
@@ -134,95 +126,50 @@ func hexSum(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// fileSource describes a GGUF file. Its digest hashes path, size and time
-// rather than the content: hashing multi-gigabyte weights on every listing
-// would stall /api/tags, and clients only use the digest as an identity.
+// fileSource describes a GGUF file given with --model.
 func fileSource(path, origin string, ro bool) (modelSource, bool) {
 	st, err := os.Stat(path)
 	if err != nil || st.IsDir() {
 		return modelSource{}, false
 	}
 	name := strings.TrimSuffix(filepath.Base(path), ".gguf")
-	id := fmt.Sprintf("%s|%d|%d", path, st.Size(), st.ModTime().UnixNano())
 	return modelSource{Name: name, Path: path, Size: st.Size(), Modified: st.ModTime(), Origin: origin, ReadOnly: ro,
-		Digest: "sha256:" + hexSum([]byte(id))}, true
+		Digest: pseudoDigest(path, st.Size(), st.ModTime())}, true
 }
 
-// ollamaManifest is the part of an Ollama manifest we read: the layer whose
-// mediaType is application/vnd.ollama.image.model names the GGUF blob
-// (ollama/ollama server/internal/manifest docs; blobs/sha256-<hex>).
-type ollamaManifest struct {
-	Layers []struct {
-		MediaType string `json:"mediaType"`
-		Digest    string `json:"digest"`
-		Size      int64  `json:"size"`
-	} `json:"layers"`
+// pseudoDigest stands in for a model whose sha256 is not recorded: it hashes
+// path, size and time rather than the content, since hashing multi-gigabyte
+// weights on every listing would stall /api/tags and clients only use the
+// digest as an identity.
+func pseudoDigest(path string, size int64, mod time.Time) string {
+	return "sha256:" + hexSum([]byte(fmt.Sprintf("%s|%d|%d", path, size, mod.UnixNano())))
 }
 
-// ollamaStore lists the models in an Ollama models directory (read-only).
-// Library models are named NAME:TAG (NAME for the latest tag), others
-// NAMESPACE/NAME:TAG, and other registries HOST/NAMESPACE/NAME:TAG, as
-// Ollama names them.
-func ollamaStore(dir string) []modelSource {
-	if dir == "" {
-		return nil
-	}
-	root := filepath.Join(dir, "manifests")
-	var out []modelSource
-	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(root, path)
-		if err != nil {
-			return nil
-		}
-		parts := strings.Split(filepath.ToSlash(rel), "/")
-		if len(parts) != 4 {
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil || len(data) > 1<<20 {
-			return nil
-		}
-		var m ollamaManifest
-		if json.Unmarshal(data, &m) != nil {
-			return nil
-		}
-		for _, l := range m.Layers {
-			if l.MediaType != "application/vnd.ollama.image.model" || !strings.HasPrefix(l.Digest, "sha256:") {
-				continue
-			}
-			blob := filepath.Join(dir, "blobs", strings.Replace(l.Digest, ":", "-", 1))
-			st, err := os.Stat(blob)
-			if err != nil {
-				return nil
-			}
-			name := parts[2] + ":" + parts[3]
-			switch {
-			case parts[0] != "registry.ollama.ai":
-				name = parts[0] + "/" + parts[1] + "/" + name
-			case parts[1] != "library":
-				name = parts[1] + "/" + name
-			}
-			out = append(out, modelSource{Name: canonical(name), Path: blob, Size: st.Size(), Modified: st.ModTime(),
-				Origin: "ollama", ReadOnly: true, Digest: l.Digest})
-		}
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// find returns the source for name.
+// find returns the source for name: the embedded model and --model files by
+// their exact names, anything else through the catalogue (whose rules are
+// those of `dayi run NAME`).
 func (r *registry) find(name string) (modelSource, error) {
 	name = canonical(name)
-	all := r.list()
-	for _, s := range all {
-		if s.Name == name {
+	if name == assets.DefaultModelName {
+		return r.embedded(), nil
+	}
+	for _, p := range r.cfg.ModelPaths {
+		if s, ok := fileSource(p, "model-flag", true); ok && s.Name == name {
 			return s, nil
 		}
 	}
+	if r.cfg.Catalogue != nil {
+		m, err := r.cfg.Catalogue.Find(name)
+		if err == nil {
+			return m.source(), nil
+		}
+		if !errors.Is(err, ErrUnknownModel) {
+			// A damaged manifest or an unreadable directory: the log gets
+			// the details (they name server paths), the client a 404.
+			r.log.Warn("model catalogue", "err", err)
+		}
+	}
+	all := r.list()
 	names := make([]string, 0, len(all)+len(r.cfg.FallbackModels))
 	for _, s := range all {
 		names = append(names, s.Name)
@@ -231,11 +178,27 @@ func (r *registry) find(name string) (modelSource, error) {
 	return modelSource{}, fmt.Errorf("%w: %q (known models: %s)", ErrUnknownModel, name, strings.Join(names, ", "))
 }
 
+// resolve is the name a model is loaded under: a loaded name as it is,
+// otherwise the name find resolves it to (so "NAME" and "NAME:TAG" of one
+// model share one copy in memory).
+func (r *registry) resolve(name string) string {
+	name = canonical(name)
+	r.mu.Lock()
+	_, ok := r.loaded[name]
+	r.mu.Unlock()
+	if !ok {
+		if src, err := r.find(name); err == nil {
+			return src.Name
+		}
+	}
+	return name
+}
+
 // acquire returns the loaded model, loading it on first use. The caller must
 // call release with the keep-alive that applies after its request (nil: the
 // configured default).
 func (r *registry) acquire(ctx context.Context, name string) (*loaded, time.Duration, error) {
-	name = canonical(name)
+	name = r.resolve(name)
 	for {
 		r.mu.Lock()
 		if l, ok := r.loaded[name]; ok {

@@ -41,7 +41,6 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 // smallBufServer is testServer on a smallBufListener.
 func smallBufServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
-	cfg.OllamaModels = "-"
 	if cfg.AnonymousScopes == nil && len(cfg.APIKeys) == 0 && cfg.KeysFile == "" {
 		cfg.AnonymousScopes = auth.All() // as testServer: these tests are not about scopes
 	}
@@ -236,7 +235,7 @@ func loadedNames(s *Server) []string {
 func TestFinding7_ModelMemoryBudget(t *testing.T) {
 	dir, fp := twoModels(t)
 	need := fp.Total()
-	s, hs := testServer(t, Config{ModelsDir: dir, MaxModelMemory: need * 3 / 2})
+	s, hs := testServer(t, Config{Catalogue: dirCat(dir), MaxModelMemory: need * 3 / 2})
 	load := func(model string, keepAlive any) (int, string) {
 		body := map[string]any{"model": model}
 		if keepAlive != nil {
@@ -283,7 +282,7 @@ func TestFinding7_ModelMemoryBudget(t *testing.T) {
 	}
 
 	// A model larger than the whole budget is refused with the way out.
-	_, hs2 := testServer(t, Config{ModelsDir: dir, MaxModelMemory: need / 2})
+	_, hs2 := testServer(t, Config{Catalogue: dirCat(dir), MaxModelMemory: need / 2})
 	st, body, _ := post(t, hs2, "/api/generate", map[string]any{"model": "alpha"})
 	if st != 503 || !strings.Contains(string(body), "--max-model-memory") {
 		t.Fatalf("model over the whole budget: %d %s", st, body)
@@ -296,7 +295,7 @@ func TestModelMemoryBudgetBusyNotEvicted(t *testing.T) {
 	dir, fp := twoModels(t)
 	need := fp.Total()
 	g := &blockGen{started: make(chan struct{}, 1), release: make(chan struct{}), done: make(chan error, 1)}
-	s, hs := testServer(t, Config{ModelsDir: dir, MaxModelMemory: need * 3 / 2, NewGenerator: func(*engine.LM) Generator { return g }})
+	s, hs := testServer(t, Config{Catalogue: dirCat(dir), MaxModelMemory: need * 3 / 2, NewGenerator: func(*engine.LM) Generator { return g }})
 	res := make(chan int, 1)
 	go func() {
 		st, _, _ := post(t, hs, "/api/generate", map[string]any{"model": "alpha", "prompt": "x", "stream": false})
@@ -325,10 +324,10 @@ func TestModelMemoryBudgetBusyNotEvicted(t *testing.T) {
 func TestFinding7_LoadCreateFallbackTakeSlots(t *testing.T) {
 	peerDir := t.TempDir()
 	os.WriteFile(filepath.Join(peerDir, "peer-only.gguf"), assets.DefaultModel, 0o444)
-	_, peer := testServer(t, Config{ModelsDir: peerDir})
+	_, peer := testServer(t, Config{Catalogue: dirCat(peerDir)})
 	dir, _ := twoModels(t)
 	g := &blockGen{started: make(chan struct{}, 1), release: make(chan struct{}), done: make(chan error, 1)}
-	_, hs := testServer(t, Config{ModelsDir: dir, CreateDir: t.TempDir(), MaxActive: 1, MaxQueued: -1,
+	_, hs := testServer(t, Config{Catalogue: storeCat(t.TempDir(), "", dir), MaxActive: 1, MaxQueued: -1,
 		FallbackOllama: peer.URL, FallbackModels: []string{"peer-only"}, NewGenerator: func(*engine.LM) Generator { return g }})
 	res := make(chan int, 1)
 	go func() {
@@ -367,7 +366,7 @@ func TestFinding7_LoadCreateFallbackTakeSlots(t *testing.T) {
 func TestModelMemoryBudgetCountsConcurrentKV(t *testing.T) {
 	dir, fp := twoModels(t)
 	g := &blockGen{started: make(chan struct{}, 2), release: make(chan struct{}), done: make(chan error, 2)}
-	_, hs := testServer(t, Config{ModelsDir: dir, MaxModelMemory: fp.Total() + fp.KV/2, NewGenerator: func(*engine.LM) Generator { return g }})
+	_, hs := testServer(t, Config{Catalogue: dirCat(dir), MaxModelMemory: fp.Total() + fp.KV/2, NewGenerator: func(*engine.LM) Generator { return g }})
 	res := make(chan int, 2)
 	gen := func() {
 		st, _, _ := post(t, hs, "/api/generate", map[string]any{"model": "alpha", "prompt": "x", "stream": false})
@@ -389,7 +388,7 @@ func TestModelMemoryBudgetCountsConcurrentKV(t *testing.T) {
 
 	// With room for a second KV cache both run at once, and the count goes
 	// back when they end.
-	_, hs2 := testServer(t, Config{ModelsDir: dir, MaxModelMemory: fp.Total() + fp.KV, NewGenerator: func(*engine.LM) Generator { return g }})
+	_, hs2 := testServer(t, Config{Catalogue: dirCat(dir), MaxModelMemory: fp.Total() + fp.KV, NewGenerator: func(*engine.LM) Generator { return g }})
 	hs = hs2
 	go gen()
 	go gen()

@@ -111,9 +111,6 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 // serveReal runs the server through Serve (real timeouts, TLS) on loopback.
 func serveReal(t *testing.T, cfg Config) (addr string) {
 	t.Helper()
-	if cfg.OllamaModels == "" {
-		cfg.OllamaModels = "-"
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -26,12 +24,15 @@ import (
 // embedded model on loopback with no key.
 type Config struct {
 	Addr       string   // listen address; default 127.0.0.1:11435
-	ModelsDir  string   // *.gguf files, served under their file names (may be read-only)
 	ModelPaths []string // single GGUF files, served under their file names
-	CreateDir  string   // where /api/create and /api/copy write (empty: both are refused)
-	// OllamaModels is Ollama's models directory (manifests/ + blobs/), read
-	// only. Empty: $OLLAMA_MODELS, else ~/.ollama/models. "-" disables it.
-	OllamaModels string
+	// Catalogue is the model store (package store, adapted by cmd/dayi):
+	// what /api/tags lists and /api/create, /api/copy and /api/delete
+	// change. nil: only the embedded model and ModelPaths are served, and
+	// create, copy and delete are refused.
+	Catalogue Catalogue
+	// ImportDirs are the only directories /api/create may read a GGUF file
+	// from (besides models of the catalogue, by name). None: no file is read.
+	ImportDirs []string
 
 	Engine engine.Options
 	// Open says how model files are brought into memory (--no-mmap,
@@ -103,23 +104,6 @@ type Config struct {
 	Extra map[string]http.Handler
 
 	Version string
-}
-
-func (c *Config) ollamaDir() string {
-	switch c.OllamaModels {
-	case "-":
-		return ""
-	case "":
-		if d := os.Getenv("OLLAMA_MODELS"); d != "" {
-			return d
-		}
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		return filepath.Join(home, ".ollama", "models")
-	}
-	return c.OllamaModels
 }
 
 func (c *Config) defaults() {

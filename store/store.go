@@ -42,6 +42,10 @@ var ErrNotFound = errors.New("model not found")
 // ErrReadOnly is wrapped when a change is asked of a read-only source.
 var ErrReadOnly = errors.New("read-only model source")
 
+// ErrInvalidName is wrapped when a model name or tag breaks the naming
+// rules (see ParseName); such a name can never match a model.
+var ErrInvalidName = errors.New("invalid model name")
+
 // Model is one model the store can run.
 type Model struct {
 	Name     string    `json:"name"`
@@ -247,10 +251,10 @@ func ParseName(s string) (name, tag string, explicit bool, err error) {
 	name = strings.TrimPrefix(name, ollamaRegistry+"/")
 	name = strings.TrimPrefix(name, ollamaLibrary+"/")
 	if err := checkName(name); err != nil {
-		return "", "", false, fmt.Errorf("model name %q: %w", s, err)
+		return "", "", false, fmt.Errorf("%w %q: %w", ErrInvalidName, s, err)
 	}
 	if err := checkPart(tag); err != nil {
-		return "", "", false, fmt.Errorf("model tag in %q: %w", s, err)
+		return "", "", false, fmt.Errorf("%w %q: tag: %w", ErrInvalidName, s, err)
 	}
 	return name, tag, explicit, nil
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"dayi/internal/atomicfile"
 	"dayi/weights"
 )
 
@@ -38,12 +39,21 @@ type AddOptions struct {
 	Progress func(n int64) // called with bytes copied so far; may be nil
 }
 
-// Add copies the GGUF read from r into dayi's store as name. It writes to a
-// hidden temporary file in the destination directory, checks that the result
-// parses as GGUF, and only then renames it into place, so a failed or
-// interrupted copy leaves nothing behind. The sha256 computed on the way is
-// recorded in the sidecar.
-func (s *Store) Add(name string, r io.Reader, opt AddOptions) (m *Model, err error) {
+// Add copies the GGUF read from r into dayi's store as name (see Write).
+func (s *Store) Add(name string, r io.Reader, opt AddOptions) (*Model, error) {
+	return s.Write(name, func(w io.Writer) error {
+		_, err := io.CopyBuffer(w, r, make([]byte, 1<<20))
+		return err
+	}, opt)
+}
+
+// Write puts the GGUF that fill writes into dayi's store as name. It writes
+// to a hidden temporary file in the destination directory (atomicfile),
+// checks that the result parses as GGUF, and only then renames it into place,
+// so a failed or interrupted write leaves nothing behind. The sha256 computed
+// on the way is recorded in the sidecar, so `dayi list`, `dayi pack` and the
+// server's /api/tags all know the digest without hashing the file again.
+func (s *Store) Write(name string, fill func(io.Writer) error, opt AddOptions) (m *Model, err error) {
 	dst, err := s.PathFor(name)
 	if err != nil {
 		return nil, err
@@ -57,39 +67,32 @@ func (s *Store) Add(name string, r io.Reader, opt AddOptions) (m *Model, err err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("model directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".tmp-*")
+	f, err := atomicfile.Create(dst, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("model directory: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			f.Abort()
 			os.Remove(dir) // only if it is empty, i.e. was made for this copy
 		}
 	}()
 	h := sha256.New()
-	var w io.Writer = io.MultiWriter(tmp, h)
+	var w io.Writer = io.MultiWriter(f, h)
 	if opt.Progress != nil {
 		w = &progressWriter{w: w, fn: opt.Progress}
 	}
-	if _, err = io.CopyBuffer(w, r, make([]byte, 1<<20)); err != nil {
-		return nil, fmt.Errorf("copy to %s: %w", dst, err)
+	if err = fill(w); err != nil {
+		return nil, fmt.Errorf("write %s: %w", name, err)
 	}
-	if err = tmp.Sync(); err != nil {
-		return nil, fmt.Errorf("%s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Close(); err != nil {
-		return nil, fmt.Errorf("%s: %w", tmp.Name(), err)
-	}
-	if err = CheckGGUF(tmp.Name()); err != nil {
+	if err = f.Close(); err != nil {
 		return nil, err
 	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err = CheckGGUF(f.TempName()); err != nil {
 		return nil, err
 	}
-	if err = os.Rename(tmp.Name(), dst); err != nil {
-		return nil, fmt.Errorf("rename into %s: %w", dst, err)
+	if err = f.Commit(); err != nil {
+		return nil, err
 	}
 	digest := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if err := WriteSidecar(dst, digest, opt.License, opt.Origin); err != nil {
@@ -118,14 +121,8 @@ func WriteSidecar(path, digest, license, origin string) error {
 	if err != nil {
 		return err
 	}
-	sp := SidecarPath(path)
-	tmp := filepath.Join(filepath.Dir(sp), "."+filepath.Base(sp)+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("sidecar %s: %w", sp, err)
-	}
-	if err := os.Rename(tmp, sp); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("sidecar %s: %w", sp, err)
+	if err := atomicfile.WriteFile(SidecarPath(path), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("sidecar: %w", err)
 	}
 	return nil
 }

@@ -1,14 +1,13 @@
 package weights
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
+
+	"dayi/internal/atomicfile"
 )
 
 // Writer writes a GGUF version 3 file the way llama.cpp's gguf_write_out does
@@ -320,45 +319,11 @@ func CopyFile(w io.Writer, f *File) error {
 	return gw.Close()
 }
 
-// WriteFileAtomic creates path through a temporary file in the same directory:
-// fn writes the content (buffered), then the file is synced and renamed over
-// path. If fn or any step fails, the temporary file is removed and path is left
-// untouched, so an interrupted write never leaves a partial model behind.
-func WriteFileAtomic(path string, fn func(w io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = fn(bw); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+// WriteFileAtomic creates path (mode 0644) with what fn writes, through
+// atomicfile: a failed or interrupted write never leaves a partial model
+// behind and leaves an existing path untouched.
+func WriteFileAtomic(path string, fn func(w io.Writer) error) error {
+	return atomicfile.Write(path, 0o644, fn)
 }
 
 // ValueOf wraps a Go value as a metadata Value, inferring its GGUF type:

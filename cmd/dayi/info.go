@@ -11,105 +11,6 @@ import (
 	"dayi/weights"
 )
 
-// modelInfo is what `dayi info` reports; its JSON keys are a stable interface
-// for scripts.
-type modelInfo struct {
-	Path              string         `json:"path"`
-	Name              string         `json:"name,omitempty"`
-	Architecture      string         `json:"architecture"`
-	Parameters        int64          `json:"parameters"`
-	FileType          string         `json:"file_type"`
-	FileTypeID        uint32         `json:"file_type_id"`
-	FileTypeGuessed   bool           `json:"file_type_guessed"`
-	TensorTypes       map[string]int `json:"tensor_types"`
-	ContextLength     uint64         `json:"context_length"`
-	EmbeddingLength   uint64         `json:"embedding_length"`
-	FeedForwardLength uint64         `json:"feed_forward_length"`
-	BlockCount        uint64         `json:"block_count"`
-	HeadCount         uint64         `json:"head_count"`
-	HeadCountKV       uint64         `json:"head_count_kv"`
-	VocabSize         int            `json:"vocab_size"`
-	Tokenizer         string         `json:"tokenizer"`
-	ChatTemplate      bool           `json:"chat_template"`
-	FileSize          int64          `json:"file_size"`
-	GGUFVersion       uint32         `json:"gguf_version"`
-	Tensors           []tensorInfo   `json:"tensors,omitempty"`
-}
-
-type tensorInfo struct {
-	Name   string  `json:"name"`
-	Type   string  `json:"type"`
-	Dims   []int64 `json:"dims"`
-	Offset int64   `json:"offset"`
-	Size   int64   `json:"size"`
-}
-
-// describeModel gathers the facts of f. Per-layer arrays (head counts of
-// hybrid models) report their first layer, as llama.cpp prints n_head.
-func describeModel(f *weights.File, withTensors bool) *modelInfo {
-	ft, guessed := weights.FileTypeOf(f)
-	m := &modelInfo{
-		Path:              f.Path,
-		Name:              f.String("general.name", ""),
-		Architecture:      f.Arch(),
-		FileType:          ft.String(),
-		FileTypeID:        uint32(ft),
-		FileTypeGuessed:   guessed,
-		TensorTypes:       map[string]int{},
-		ContextLength:     f.Uint(f.ArchKey("context_length"), 0),
-		EmbeddingLength:   f.Uint(f.ArchKey("embedding_length"), 0),
-		FeedForwardLength: firstUint(f, f.ArchKey("feed_forward_length")),
-		BlockCount:        f.Uint(f.ArchKey("block_count"), 0),
-		HeadCount:         firstUint(f, f.ArchKey("attention.head_count")),
-		Tokenizer:         f.String("tokenizer.ggml.model", ""),
-		ChatTemplate:      f.String("tokenizer.chat_template", "") != "",
-		FileSize:          f.Size,
-		GGUFVersion:       f.Version,
-	}
-	// llama.cpp defaults head_count_kv to head_count.
-	m.HeadCountKV = m.HeadCount
-	if f.Has(f.ArchKey("attention.head_count_kv")) {
-		m.HeadCountKV = firstUint(f, f.ArchKey("attention.head_count_kv"))
-	}
-	if v, ok := f.Get("tokenizer.ggml.tokens"); ok {
-		m.VocabSize = v.Len()
-	} else {
-		m.VocabSize = int(f.Uint(f.ArchKey("vocab_size"), 0))
-	}
-	for i := range f.Tensors {
-		t := &f.Tensors[i]
-		m.Parameters += t.Elements()
-		m.TensorTypes[t.Type.String()]++
-		if withTensors {
-			m.Tensors = append(m.Tensors, tensorInfo{Name: t.Name, Type: t.Type.String(), Dims: t.Dims, Offset: t.Offset, Size: t.Size})
-		}
-	}
-	return m
-}
-
-// firstUint reads a scalar, or the first element of a per-layer array.
-func firstUint(f *weights.File, key string) uint64 {
-	v, ok := f.Get(key)
-	if !ok {
-		return 0
-	}
-	if v.Type == weights.ValArray {
-		if v.Len() == 0 {
-			return 0
-		}
-		switch x := v.Index(0).V.(type) {
-		case uint32:
-			return uint64(x)
-		case int32:
-			if x >= 0 {
-				return uint64(x)
-			}
-		}
-		return 0
-	}
-	return f.Uint(key, 0)
-}
-
 func newInfoCmd() *cobra.Command {
 	var asJSON, tensors bool
 	cmd := &cobra.Command{
@@ -128,7 +29,7 @@ With no MODEL, describes the embedded default model.`,
 				return err
 			}
 			defer f.Close()
-			m := describeModel(f, tensors)
+			m := weights.Summarize(f, tensors)
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), m)
 			}
@@ -140,7 +41,7 @@ With no MODEL, describes the embedded default model.`,
 	return cmd
 }
 
-func printInfo(w io.Writer, m *modelInfo) error {
+func printInfo(w io.Writer, m *weights.Summary) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	line := func(k string, format string, a ...any) {
 		fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...)

@@ -18,8 +18,10 @@ import (
 	"golang.org/x/term"
 
 	"dayi/assets"
+	"dayi/internal/atomicfile"
 	"dayi/store"
 	"dayi/store/pack"
+	"dayi/weights"
 )
 
 // packBar draws one bar per phase (hashing, compressing, extracting…) on a
@@ -135,7 +137,7 @@ dayi pack --verify FILE reads a whole pack and checks the manifest, the signatur
 			if err != nil {
 				return err
 			}
-			info := describeModel(f, false)
+			info := weights.Summarize(f, false)
 			opt.License = licenseOf(m, f)
 			f.Close()
 			if licenseFile != "" {
@@ -153,7 +155,7 @@ dayi pack --verify FILE reads a whole pack and checks the manifest, the signatur
 			src := pack.Source{Name: "model.gguf", Path: path, SHA256: strings.TrimPrefix(m.Digest, "sha256:")}
 			start := time.Now()
 			var man *pack.Manifest
-			err = atomicWrite(out, func(w io.Writer) error {
+			err = atomicfile.Write(out, 0o644, func(w io.Writer) error {
 				var err error
 				man, err = pack.Write(ctx, w, []pack.Source{src}, opt)
 				return err
@@ -201,34 +203,6 @@ func summarizePack(file string, man *pack.Manifest, signed bool, packBytes int64
 		r.MBPerSecond = float64(r.ModelBytes) / 1e6 / r.Seconds
 	}
 	return r
-}
-
-// atomicWrite writes path through a temporary file in its directory,
-// renamed at the end; on failure nothing is left.
-func atomicWrite(path string, fn func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = fn(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // trustedDir holds the public keys whose packs unpack installs without

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -32,6 +31,9 @@ func newServeCmd() *cobra.Command {
 		cors         []string
 		logJSON      bool
 		product      productFlags
+		modelsDir    string
+		createDir    string
+		ollamaDir    string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -40,9 +42,12 @@ func newServeCmd() *cobra.Command {
 and OpenAI's (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models), so existing
 clients work unchanged. Listens on loopback unless --addr says otherwise.
 
-Models: the embedded dayi-tiny, every *.gguf in --models DIR, each --model PATH (named by file
-name without .gguf), and the models already pulled with Ollama (~/.ollama/models or
-$OLLAMA_MODELS), read-only. Models load on first use and unload after keep_alive.
+Models: the embedded dayi-tiny, each --model PATH (named by file name without .gguf), then
+the same store 'dayi list' shows: dayi's own ($DAYI_HOME/models, or --create-dir), --models DIR
+and $DAYI_MODELS_PATH (read-only), and the models already pulled with Ollama (~/.ollama/models
+or $OLLAMA_MODELS, read-only). Models load on first use and unload after keep_alive.
+/api/create, /api/copy and /api/delete change dayi's store; /api/create reads files only
+from --import-dir directories (none by default).
 
 Access: clients send "Authorization: Bearer KEY". Keys made with 'dayi keys add' live in
 $DAYI_HOME/keys.json (--keys FILE for another), each with scopes (generate, kb:read, kb:write,
@@ -93,8 +98,9 @@ key used by its name, never the key, and a patient by a keyed hash.`,
 			if fallbackList != "" {
 				cfg.FallbackModels = strings.Split(fallbackList, ",")
 			}
-			if cfg.CreateDir == "" {
-				cfg.CreateDir = filepath.Join(dayiHome(), "models")
+			cfg.Catalogue = serveCatalogue(modelsDir, createDir, ollamaDir)
+			if err := checkImportDirs(cfg.ImportDirs); err != nil {
+				return err
 			}
 			var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
 			if logJSON {
@@ -145,10 +151,11 @@ key used by its name, never the key, and a patient by a keyed hash.`,
 	f := cmd.Flags()
 	product.register(f)
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:11435", "listen address (host:port)")
-	f.StringVar(&cfg.ModelsDir, "models", "", "directory of *.gguf models (read-only is fine)")
+	f.StringVar(&modelsDir, "models", "", "directory of *.gguf models (read-only is fine)")
 	f.StringArrayVar(&cfg.ModelPaths, "model", nil, "a GGUF model file, served under its file name (repeatable)")
-	f.StringVar(&cfg.CreateDir, "create-dir", "", "where /api/create and /api/copy write models (default $DAYI_HOME/models)")
-	f.StringVar(&cfg.OllamaModels, "ollama-models", "", "Ollama's model store (default $OLLAMA_MODELS or ~/.ollama/models; - to disable)")
+	f.StringVar(&createDir, "create-dir", "", "where /api/create and /api/copy write models (default $DAYI_HOME/models)")
+	f.StringVar(&ollamaDir, "ollama-models", "", "Ollama's model store (default $OLLAMA_MODELS or ~/.ollama/models; - to disable)")
+	f.StringArrayVar(&cfg.ImportDirs, "import-dir", nil, "directory /api/create may read GGUF files from (repeatable; default: none)")
 	f.DurationVar(&cfg.KeepAlive, "keep-alive", 5*time.Minute, "how long an idle model stays loaded (negative: forever)")
 	f.IntVar(&cfg.MaxActive, "max-active", 16, "generations running at once")
 	f.IntVar(&cfg.MaxQueued, "max-queued", 64, "generations waiting for a slot before 503")

@@ -119,9 +119,9 @@ func shortDigest(d string) string {
 
 // showOutput is `dayi show --json`.
 type showOutput struct {
-	Model   store.Model `json:"model"`
-	License string      `json:"license,omitempty"`
-	Info    *modelInfo  `json:"info"`
+	Model   store.Model      `json:"model"`
+	License string           `json:"license,omitempty"`
+	Info    *weights.Summary `json:"info"`
 }
 
 // findModel locates a model by name, path or the embedded name.
@@ -186,7 +186,7 @@ func newShowCmd() *cobra.Command {
 				return err
 			}
 			defer f.Close()
-			out := showOutput{Model: *m, License: licenseOf(m, f), Info: describeModel(f, false)}
+			out := showOutput{Model: *m, License: licenseOf(m, f), Info: weights.Summarize(f, false)}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), out)
 			}

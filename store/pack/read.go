@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 
 	"github.com/klauspost/compress/zstd"
+
+	"dayi/internal/atomicfile"
 )
 
 // ReadOptions control Unpack and Verify.
@@ -53,12 +55,11 @@ func Verify(ctx context.Context, r io.Reader, opt ReadOptions) (*Header, error) 
 // the temporary files are removed and nothing is left behind. An existing
 // destination is refused unless overwrite is set.
 func Unpack(ctx context.Context, r io.Reader, place func(*Header, File) (string, error), overwrite bool, opt ReadOptions) (*Header, error) {
-	type pending struct{ tmp, dst string }
-	var done []pending
+	var done []*atomicfile.File
 	var made []string // directories created here, deepest last
 	cleanup := func() {
-		for _, p := range done {
-			os.Remove(p.tmp)
+		for _, f := range done {
+			f.Abort()
 		}
 		for i := len(made) - 1; i >= 0; i-- {
 			os.Remove(made[i]) // fails, harmlessly, if something else is in it
@@ -104,41 +105,27 @@ func Unpack(ctx context.Context, r io.Reader, place func(*Header, File) (string,
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".unpack-*")
+		af, err := atomicfile.Create(dst, 0o644)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		done = append(done, pending{tmp.Name(), dst})
-		bw := bufio.NewWriterSize(tmp, 1<<20)
-		commit := func() error {
-			if err := bw.Flush(); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Sync(); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Chmod(0o644); err != nil {
-				tmp.Close()
-				return err
-			}
-			return tmp.Close()
-		}
-		return bw, commit, func() { tmp.Close() }, nil
+		done = append(done, af)
+		// Each file is finished (synced, closed) as soon as it is verified;
+		// all are renamed into place together below.
+		return af, af.Close, af.Abort, nil
 	})
 	if err != nil {
 		cleanup()
 		return nil, err
 	}
-	for i, p := range done {
-		if err := os.Rename(p.tmp, p.dst); err != nil {
+	for i, f := range done {
+		if err := f.Commit(); err != nil {
 			// Undo the files already moved, so a half-installed model cannot run.
 			for _, q := range done[:i] {
-				os.Remove(q.dst)
+				os.Remove(q.Path())
 			}
 			cleanup()
-			return nil, fmt.Errorf("install %s: %w", p.dst, err)
+			return nil, fmt.Errorf("install: %w", err)
 		}
 	}
 	return h, nil
