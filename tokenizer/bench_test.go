@@ -83,7 +83,17 @@ func TestLongWordIsNotQuadratic(t *testing.T) {
 			small, _ := timeIt(tok, in[:len(in)/8])
 			d, n := timeIt(tok, in)
 			t.Logf("%s: %d bytes -> %d tokens in %v (1/8 of it: %v)", name, len(in), n, d, small)
-			if d > 10*time.Second || (d > 200*time.Millisecond && d > 24*small) {
+			slow := func() bool { return d > 10*time.Second || (d > 200*time.Millisecond && d > 24*small) }
+			// On a loaded machine (CI, parallel builds) one run can stall for
+			// hundreds of milliseconds; a quadratic loop is slow on every run.
+			// So re-measure twice before failing and judge the fastest runs.
+			for try := 0; try < 2 && slow(); try++ {
+				s2, _ := timeIt(tok, in[:len(in)/8])
+				d2, _ := timeIt(tok, in)
+				small, d = min(small, s2), min(d, d2)
+				t.Logf("%s: again: %v (1/8 of it: %v)", name, d2, s2)
+			}
+			if slow() {
 				t.Errorf("%s: %d-byte word took %v, 1/8 of it %v", name, len(in), d, small)
 			}
 		}
