@@ -4,16 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-
+	"errors"
 	"math"
 	"os"
 	"testing"
 
 	"dayi/assets"
+	"dayi/internal/testref"
 	"dayi/weights"
 )
 
-// refCase is one case of llama.cpp's reference JSON (../shared/reference/README.md).
+// refCase is one case of llama.cpp's reference JSON (testdata/reference/README.md at
+// the repository root describes the layout).
 type refCase struct {
 	Prompt        string  `json:"prompt"`
 	PromptIDs     []int32 `json:"prompt_ids"`
@@ -31,15 +33,17 @@ type refCase struct {
 	} `json:"steps_top"`
 }
 
+// loadRef reads a llama.cpp reference: the engine's own ones (made with
+// dayi's synthesiser or a modified generator) are in engine/testdata, the
+// plain llama.cpp outputs in the repository's testdata/reference.
 func loadRef(t *testing.T, name string) []refCase {
 	t.Helper()
-	path := "testdata/" + name
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile("testdata/" + name)
+	if errors.Is(err, os.ErrNotExist) {
+		data, err = os.ReadFile(testref.File(t, "reference", name))
+	}
 	if err != nil {
-		data, err = os.ReadFile("../../shared/reference/" + name)
-		if err != nil {
-			t.Skipf("reference %s not present (neither engine/testdata nor ../shared): %v", name, err)
-		}
+		t.Fatal(err)
 	}
 	var ref struct {
 		Cases []refCase `json:"cases"`
@@ -59,9 +63,9 @@ func openShared(t *testing.T, name string) *weights.File {
 		}
 		return f
 	}
-	f, err := weights.Open("../../shared/models/" + name)
+	f, err := weights.Open(testref.File(t, "models", name))
 	if err != nil {
-		t.Skipf("model %s not present: %v", name, err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
@@ -224,7 +228,7 @@ func TestQuantizedStoriesMatchLlamaCpp(t *testing.T) {
 }
 
 // llama-2-tiny-random (F16 weights, random): llama.cpp's top-10 first-position
-// ids must be ours, logits within 1e-3 (../shared/reference/README.md).
+// ids must be ours, logits within 1e-3 (testdata/reference/README.md at the repository root).
 func TestLlama2TinyRandomTop10(t *testing.T) {
 	f := openShared(t, "llama-2-tiny-random.gguf")
 	m, err := Load(f, Options{Backend: "dayi", ContextLength: 256})
@@ -338,12 +342,9 @@ var jsonUnmarshal = json.Unmarshal
 // layouts sum in different orders), and the File's bytes of every repacked
 // tensor must still be the file's after their pages were given back.
 func TestRepackKeepsFile(t *testing.T) {
-	const path = "../../shared/models/stories260K-q4_0.gguf"
+	path := testref.File(t, "models", "stories260K-q4_0.gguf")
 	f, err := weights.OpenWith(path, weights.OpenOptions{NoMmap: true, Mlock: true})
 	if err != nil {
-		if _, serr := os.Stat(path); serr != nil {
-			t.Skipf("model not present: %v", serr)
-		}
 		t.Skipf("mlock refused here: %v", err)
 	}
 	defer f.Close()

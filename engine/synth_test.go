@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"dayi/benchmarks/synth"
+	"dayi/internal/testref"
 	"dayi/weights"
 )
 
@@ -22,9 +23,9 @@ func synthModel(t *testing.T, preset string) *weights.File {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vf, err := weights.Open("../../shared/vocab/" + spec.VocabFile)
+	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
 	if err != nil {
-		t.Skipf("vocabulary %s not present (../shared absent?): %v", spec.VocabFile, err)
+		t.Fatal(err)
 	}
 	defer vf.Close()
 	var buf bytes.Buffer
@@ -135,9 +136,9 @@ func TestSynthKQuantTop10(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vf, err := weights.Open("../../shared/vocab/" + spec.VocabFile)
+	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
 	if err != nil {
-		t.Skipf("vocabulary %s not present (../shared absent?): %v", spec.VocabFile, err)
+		t.Fatal(err)
 	}
 	defer vf.Close()
 	var f16 bytes.Buffer

@@ -4,13 +4,13 @@ import (
 	"encoding/binary"
 	"math"
 	"os"
-	"path/filepath"
 	"testing"
 
+	"dayi/internal/testref"
 	"dayi/weights"
 )
 
-// Test data: testdata/quant is a copy of ../shared/reference/quant - ggml's own
+// Test data: testdata/reference/quant at the repository root - ggml's own
 // quantized bytes (ggml_quantize_chunk) and dequantized floats for 4 rows of
 // 512 values. The weights under test are ggml's bytes; the reference result is
 // a float64 dot of ggml's dequantized weights with the activations quantized
@@ -18,7 +18,7 @@ import (
 
 func readF32(t testing.TB, name string) []float32 {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "quant", name))
+	b, err := os.ReadFile(testref.Path("reference", "quant", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func readF32(t testing.TB, name string) []float32 {
 
 func readBytes(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "quant", name))
+	b, err := os.ReadFile(testref.Path("reference", "quant", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestQuantizeQ8_0Ties(t *testing.T) {
 }
 
 // TestQuantizeQ8_0VsGGMLRef compares with ggml's reference quantizer bytes
-// (testdata/quant/q8_0.bin, made by quantize_row_q8_0_ref): the scales are the
+// (testdata/reference/quant/q8_0.bin, made by quantize_row_q8_0_ref): the scales are the
 // same formula and must match exactly; quants may differ by one only where
 // the two roundings disagree.
 func TestQuantizeQ8_0VsGGMLRef(t *testing.T) {

@@ -24,7 +24,7 @@ type refCase struct {
 }
 
 // llamaCppCases are llama.cpp's greedy continuations of stories260K (the
-// embedded model), copied from ../shared/reference.
+// embedded model), from testdata/reference at the repository root.
 func llamaCppCases(t *testing.T) []refCase {
 	data, err := os.ReadFile("testdata/llamacpp-stories260K.json")
 	if err != nil {

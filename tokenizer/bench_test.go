@@ -70,22 +70,33 @@ func TestLongWordIsNotQuadratic(t *testing.T) {
 	word := strings.Repeat("abcdefghij", 1<<20/10) // ~1 MB of letters
 	han := strings.Repeat("患者胸痛", 1<<20/12)        // ~1 MB of Han characters
 	toks := map[string]*Tokenizer{"stories260K": embeddedTokenizer(t)}
-	if _, err := os.Stat(vocabDir); err == nil {
-		for _, name := range []string{"llama-spm", "qwen2", "llama-bpe", "gemma-4"} {
-			toks[name] = openVocab(t, name)
-		}
+	for _, name := range []string{"llama-spm", "qwen2", "llama-bpe", "gemma-4"} {
+		toks[name] = openVocab(t, name)
 	}
+	// CPU time of the encoding thread, not wall time: a loaded machine
+	// stretches wall time by whatever it likes (a 2-core machine at load 20
+	// measured one 1 MB run at 1.9 s and its 1/8 at 50 ms).
 	timeIt := func(tok *Tokenizer, s string) (time.Duration, int) {
-		start := time.Now()
-		n := len(tok.Encode(s, false, false))
-		return time.Since(start), n
+		var n int
+		d := threadCPU(func() { n = len(tok.Encode(s, false, false)) })
+		return d, n
 	}
 	for name, tok := range toks {
 		for _, in := range []string{word, han} {
 			small, _ := timeIt(tok, in[:len(in)/8])
 			d, n := timeIt(tok, in)
-			t.Logf("%s: %d bytes -> %d tokens in %v (1/8 of it: %v)", name, len(in), n, d, small)
-			if d > 10*time.Second || (d > 200*time.Millisecond && d > 24*small) {
+			t.Logf("%s: %d bytes -> %d tokens in %v CPU (1/8 of it: %v)", name, len(in), n, d, small)
+			slow := func() bool { return d > 10*time.Second || (d > 200*time.Millisecond && d > 24*small) }
+			// A run can still be slowed (a GC cycle, caches shared with other
+			// work); a quadratic loop is slow on every run. So re-measure twice
+			// before failing and judge the fastest runs.
+			for try := 0; try < 2 && slow(); try++ {
+				s2, _ := timeIt(tok, in[:len(in)/8])
+				d2, _ := timeIt(tok, in)
+				small, d = min(small, s2), min(d, d2)
+				t.Logf("%s: again: %v (1/8 of it: %v)", name, d2, s2)
+			}
+			if slow() {
 				t.Errorf("%s: %d-byte word took %v, 1/8 of it %v", name, len(in), d, small)
 			}
 		}

@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"dayi/assets"
+	"dayi/internal/testref"
 	"dayi/weights"
 )
 
 // llamaRef is testdata/llama_reference.json: prompts, ids and text that
-// llama.cpp v0.5.0 produced (copied from ../shared/reference).
+// llama.cpp v0.5.0 produced (from llama.cpp's stories260K.json and llama-2-tiny-random.json, testdata/reference at the repository root).
 type llamaRef struct {
 	Source string `json:"source"`
 	Vocab  struct {
@@ -111,11 +112,7 @@ func TestStories260KMatchesLlamaCpp(t *testing.T) {
 }
 
 func TestLlama2TinyRandomMatchesLlamaCpp(t *testing.T) {
-	const path = "../../shared/models/llama-2-tiny-random.gguf"
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("%s not present (needs ../shared next to the repository): %v", path, err)
-	}
-	f, err := weights.Open(path)
+	f, err := weights.Open(testref.File(t, "models", "llama-2-tiny-random.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}

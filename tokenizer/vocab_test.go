@@ -3,19 +3,22 @@ package tokenizer
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"dayi/internal/testref"
 	"dayi/weights"
 )
 
-// vocabDir holds llama.cpp's ggml-vocab-*.gguf files and their test vectors
-// (see ../shared/vocab/README.md).
-const vocabDir = "../../shared/vocab"
+// vocabPath is llama.cpp's ggml-vocab-NAME.gguf in the repository's
+// testdata/vocab, next to its test vectors NAME.gguf.inp / .out (see
+// testdata/vocab/README.md).
+func vocabPath(name string) string {
+	return testref.Path("vocab", "ggml-vocab-"+name+".gguf")
+}
 
 // vocabCase is one test string and the ids llama.cpp's test-tokenizer-0 expects
 // (add_special=false, parse_special=false).
@@ -65,10 +68,8 @@ var vocabCache = struct {
 
 func openVocab(tb testing.TB, name string) *Tokenizer {
 	tb.Helper()
-	path := filepath.Join(vocabDir, "ggml-vocab-"+name+".gguf")
-	if _, err := os.Stat(path); err != nil {
-		tb.Skipf("%s not present (the vocabulary tests need ../shared next to the repository): %v", path, err)
-	}
+	path := vocabPath(name)
+	testref.Require(tb, path)
 	vocabCache.Lock()
 	defer vocabCache.Unlock()
 	if tok, ok := vocabCache.m[name]; ok {
@@ -93,13 +94,10 @@ var vocabsWithVectors = []string{"bert-bge", "command-r", "deepseek-coder", "dee
 
 // TestVocabVectors checks every llama.cpp tokenizer test vector: exact ids.
 func TestVocabVectors(t *testing.T) {
-	if _, err := os.Stat(vocabDir); err != nil {
-		t.Skipf("%s not present (the vocabulary tests need ../shared next to the repository)", vocabDir)
-	}
 	for _, name := range vocabsWithVectors {
 		t.Run(name, func(t *testing.T) {
 			tok := openVocab(t, name)
-			cases, err := readVocabCases(filepath.Join(vocabDir, "ggml-vocab-"+name+".gguf"))
+			cases, err := readVocabCases(vocabPath(name))
 			if err != nil {
 				t.Fatal(err)
 			}

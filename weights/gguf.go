@@ -480,68 +480,33 @@ func readArray(r *reader, key string, depth int) (Value, error) {
 		case ValUint8:
 			out.V = append([]uint8(nil), b...)
 		case ValInt8:
-			s := make([]int8, n)
-			for i := range s {
-				s[i] = int8(b[i])
-			}
-			out.V = s
+			out.V, err = decodeArray(b, 1, key, func(b []byte) (int8, error) { return int8(b[0]), nil })
 		case ValBool:
-			s := make([]bool, n)
-			for i := range s {
-				if b[i] > 1 {
-					return Value{}, fmt.Errorf("%w: metadata %q[%d]: bool byte %d", ErrFormat, key, i, b[i])
+			out.V, err = decodeArray(b, 1, key, func(b []byte) (bool, error) {
+				if b[0] > 1 {
+					return false, fmt.Errorf("bool byte %d", b[0])
 				}
-				s[i] = b[i] == 1
-			}
-			out.V = s
+				return b[0] == 1, nil
+			})
 		case ValUint16:
-			s := make([]uint16, n)
-			for i := range s {
-				s[i] = le.Uint16(b[2*i:])
-			}
-			out.V = s
+			out.V, err = decodeArray(b, 2, key, func(b []byte) (uint16, error) { return le.Uint16(b), nil })
 		case ValInt16:
-			s := make([]int16, n)
-			for i := range s {
-				s[i] = int16(le.Uint16(b[2*i:]))
-			}
-			out.V = s
+			out.V, err = decodeArray(b, 2, key, func(b []byte) (int16, error) { return int16(le.Uint16(b)), nil })
 		case ValUint32:
-			s := make([]uint32, n)
-			for i := range s {
-				s[i] = le.Uint32(b[4*i:])
-			}
-			out.V = s
+			out.V, err = decodeArray(b, 4, key, func(b []byte) (uint32, error) { return le.Uint32(b), nil })
 		case ValInt32:
-			s := make([]int32, n)
-			for i := range s {
-				s[i] = int32(le.Uint32(b[4*i:]))
-			}
-			out.V = s
+			out.V, err = decodeArray(b, 4, key, func(b []byte) (int32, error) { return int32(le.Uint32(b)), nil })
 		case ValFloat32:
-			s := make([]float32, n)
-			for i := range s {
-				s[i] = math.Float32frombits(le.Uint32(b[4*i:]))
-			}
-			out.V = s
+			out.V, err = decodeArray(b, 4, key, func(b []byte) (float32, error) { return math.Float32frombits(le.Uint32(b)), nil })
 		case ValUint64:
-			s := make([]uint64, n)
-			for i := range s {
-				s[i] = le.Uint64(b[8*i:])
-			}
-			out.V = s
+			out.V, err = decodeArray(b, 8, key, func(b []byte) (uint64, error) { return le.Uint64(b), nil })
 		case ValInt64:
-			s := make([]int64, n)
-			for i := range s {
-				s[i] = int64(le.Uint64(b[8*i:]))
-			}
-			out.V = s
+			out.V, err = decodeArray(b, 8, key, func(b []byte) (int64, error) { return int64(le.Uint64(b)), nil })
 		case ValFloat64:
-			s := make([]float64, n)
-			for i := range s {
-				s[i] = math.Float64frombits(le.Uint64(b[8*i:]))
-			}
-			out.V = s
+			out.V, err = decodeArray(b, 8, key, func(b []byte) (float64, error) { return math.Float64frombits(le.Uint64(b)), nil })
+		}
+		if err != nil {
+			return Value{}, err
 		}
 		return out, nil
 	}
@@ -563,4 +528,20 @@ func readArray(r *reader, key string, depth int) (Value, error) {
 	}
 	out.V = s
 	return out, nil
+}
+
+// decodeArray decodes the fixed-size elements of a metadata array: b holds
+// len(b)/size little-endian elements, each decoded by at. The element types
+// differ only in size and conversion, so one loop serves them all; an element
+// at refuses (a bool byte other than 0 or 1) is reported with its index.
+func decodeArray[T any](b []byte, size int, key string, at func([]byte) (T, error)) ([]T, error) {
+	s := make([]T, len(b)/size)
+	for i := range s {
+		v, err := at(b[i*size:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: metadata %q[%d]: %w", ErrFormat, key, i, err)
+		}
+		s[i] = v
+	}
+	return s, nil
 }

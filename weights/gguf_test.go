@@ -334,7 +334,7 @@ func TestTypedAccessors(t *testing.T) {
 }
 
 // TestEmbeddedModelFacts checks the parsed embedded model against the facts
-// ../shared/models/README.md states for stories260K (from llama.cpp).
+// testdata/models/README.md states for stories260K (from llama.cpp).
 func TestEmbeddedModelFacts(t *testing.T) {
 	f, err := Parse(assets.DefaultModel)
 	if err != nil {

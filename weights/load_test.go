@@ -11,13 +11,7 @@ import (
 // the plain mmap Open of llama.cpp's stories260K (its Q8_0 quantization, so
 // quantized blocks are compared byte for byte).
 func TestOpenWithModes(t *testing.T) {
-	path := filepath.Join("..", "..", "shared", "models", "stories260K-q8_0.gguf")
-	if _, err := os.Stat(path); err != nil {
-		path = filepath.Join("testdata", "stories260K-q8_0.gguf")
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Skip("no stories260K Q8_0 model in ../shared/models or testdata")
-	}
+	path := testModel(t, "stories260K-q8_0.gguf")
 	ref, err := Open(path)
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 // DequantizeRow: whole blocks must decode without panicking, and a length that
 // is not whole blocks must be refused with an error.
 func FuzzDequantize(f *testing.F) {
-	bins, _ := filepath.Glob(filepath.Join(quantDir, "*.bin"))
+	bins, _ := filepath.Glob(filepath.Join(quantDir(), "*.bin"))
 	for _, p := range bins {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b[:min(len(b), 600)])
@@ -45,7 +45,7 @@ func FuzzDequantize(f *testing.F) {
 // FuzzQuantize reads the bytes as float32s (NaN, Inf, subnormals included)
 // and runs every quantizer: it must never panic.
 func FuzzQuantize(f *testing.F) {
-	in, err := os.ReadFile(filepath.Join(quantDir, "input.f32"))
+	in, err := os.ReadFile(filepath.Join(quantDir(), "input.f32"))
 	if err == nil {
 		f.Add(in[:1024])
 	}

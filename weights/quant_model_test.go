@@ -1,28 +1,20 @@
 package weights
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // TestQuantizeModelTensors re-quantizes the F32 tensors of stories260K with
 // our codecs and compares them with the tensors llama.cpp's llama-quantize
 // wrote into its Q8_0 / Q4_0 / Q4_K_M files (real weights: Q8_0, Q4_0, Q5_0,
-// F16), byte for byte. See ../shared/models/README.md.
+// F16), byte for byte. See testdata/models/README.md at the repository root.
 func TestQuantizeModelTensors(t *testing.T) {
-	dir := filepath.Join("..", "..", "shared", "models")
-	if _, err := os.Stat(filepath.Join(dir, "stories260K.gguf")); err != nil {
-		t.Skipf("../shared/models not available (%v); skipping the model re-quantization check", err)
-	}
-	src, err := Open(filepath.Join(dir, "stories260K.gguf"))
+	src, err := Open(testModel(t, "stories260K.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
 	seen := map[Type]int{}
 	for _, name := range []string{"stories260K-q8_0.gguf", "stories260K-q4_0.gguf", "stories260K-q4_k_m.gguf"} {
-		q, err := Open(filepath.Join(dir, name))
+		q, err := Open(testModel(t, name))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,13 +10,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"dayi/internal/testref"
 )
 
 // The references in testdata/quant are ggml's own output (llama.cpp v0.5.0,
-// ggml_quantize_chunk without imatrix and type_traits to_float), copied from
-// ../shared/reference/quant; see testdata/quant/README.md.
+// ggml_quantize_chunk without imatrix and type_traits to_float), kept in
+// testdata/reference/quant at the repository root; see its README.md.
 
-const quantDir = "testdata/quant"
+// quantDir is the folder of ggml's quantized bytes and dequantized floats.
+func quantDir() string { return testref.Path("reference", "quant") }
 
 type quantManifest struct {
 	Input struct {
@@ -37,7 +40,7 @@ type quantManifest struct {
 
 func readQuantFile(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(quantDir, name))
+	b, err := os.ReadFile(filepath.Join(quantDir(), name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +72,7 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// referenceInput is the generator of ../shared/reference/quant/README.md.
+// referenceInput is the generator of testdata/reference/quant/README.md.
 func referenceInput() []float32 {
 	a := make([]float32, 2048)
 	x := uint32(42)

@@ -18,7 +18,7 @@ import (
 
 // llamaQuantized are the sha256 of the files llama.cpp's llama_model_quantize
 // made from stories260K.gguf (= assets.DefaultModel), from
-// ../shared/models/README.md. Our output must be the same file, byte for byte.
+// testdata/models/README.md. Our output must be the same file, byte for byte.
 var llamaQuantized = []struct {
 	ft   string
 	file string
@@ -59,7 +59,7 @@ func TestQuantizeMatchesLlamaCpp(t *testing.T) {
 }
 
 // TestQuantizeFallbackCount: llama.cpp reported "36 of 48 tensor(s) required
-// fallback quantization" for stories260K Q4_K_M (../shared/models/README.md).
+// fallback quantization" for stories260K Q4_K_M (testdata/models/README.md).
 func TestQuantizeFallbackCount(t *testing.T) {
 	src, err := Parse(assets.DefaultModel)
 	if err != nil {
@@ -77,7 +77,7 @@ func TestQuantizeFallbackCount(t *testing.T) {
 // diffAgainstShared explains a mismatch tensor by tensor when the llama.cpp
 // file is available.
 func diffAgainstShared(t *testing.T, got []byte, name string) {
-	p := filepath.Join(sharedModels, name)
+	p := modelPath(name)
 	want, err := os.ReadFile(p)
 	if err != nil {
 		t.Logf("(no %s to compare tensor by tensor: %v)", p, err)

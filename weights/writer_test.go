@@ -14,12 +14,11 @@ import (
 	"testing"
 
 	"dayi/assets"
+	"dayi/internal/testref"
 )
 
-const sharedModels = "../../shared/models"
-
 // llamaCppModels are files llama.cpp wrote, with the sha256 recorded in
-// ../shared/models/README.md.
+// testdata/models/README.md at the repository root.
 var llamaCppModels = map[string]string{
 	"stories260K.gguf":         "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d",
 	"llama-2-tiny-random.gguf": "81f226c62d28ed4a1a9b9fa080fcd9f0cc40e0f9d5680036583ff98fbcd035cb",
@@ -28,12 +27,20 @@ var llamaCppModels = map[string]string{
 	"stories260K-q4_k_m.gguf":  "7f61512f1889080c73b2afd3ac7fdfe55a368e83570b20e5019829adfa734a2a",
 }
 
-func sharedModel(t *testing.T, name string) string {
-	t.Helper()
-	p := filepath.Join(sharedModels, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("../shared/models/%s not available (%v); the shared test data is needed for this test", name, err)
+// modelPath is a test model: stories260K.gguf is the embedded default model
+// (assets/), the others are in the repository's testdata/models.
+func modelPath(name string) string {
+	if name == "stories260K.gguf" {
+		return filepath.Join("..", "assets", name)
 	}
+	return testref.Path("models", name)
+}
+
+// testModel is modelPath after testref.Require has checked the file.
+func testModel(t *testing.T, name string) string {
+	t.Helper()
+	p := modelPath(name)
+	testref.Require(t, p)
 	return p
 }
 
@@ -55,7 +62,7 @@ func TestCopyFileByteIdentical(t *testing.T) {
 	})
 	for name, sum := range llamaCppModels {
 		t.Run(name, func(t *testing.T) {
-			p := sharedModel(t, name)
+			p := testModel(t, name)
 			orig, err := os.ReadFile(p)
 			if err != nil {
 				t.Fatal(err)

@@ -7,12 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"dayi/internal/testref"
 	"dayi/weights"
 )
 
 // The testdata files were captured once from the llama-bench that
 // BuildLlamaBench makes (node-llama-cpp 3.22.1, llama.cpp v0.5.0) on
-// ../shared/models/stories260K-q8_0.gguf:
+// stories260K-q8_0.gguf (testdata/models at the repository root):
 //
 //	llama-bench -m stories260K-q8_0.gguf -p 128 -n 64 -t 1 -r 3 -o jsonl -lm none,mmap
 //	llama-bench --help
@@ -52,9 +53,9 @@ func TestParseBenchJSONL(t *testing.T) {
 		t.Errorf("load modes %v", modes)
 	}
 	// llama.cpp's model_size is every tensor's bytes: ours must agree.
-	f, err := weights.Open(filepath.Join("..", "..", "..", "shared", "models", "stories260K-q8_0.gguf"))
+	f, err := weights.Open(testref.File(t, "models", "stories260K-q8_0.gguf"))
 	if err != nil {
-		t.Skipf("../shared/models/stories260K-q8_0.gguf: %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	var all int64

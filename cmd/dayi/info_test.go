@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"dayi/internal/testref"
 )
 
 // runDayiCmd runs the root command with args and returns stdout.
@@ -20,7 +22,7 @@ func runDayiCmd(t *testing.T, args ...string) (string, error) {
 }
 
 // TestInfoEmbeddedModel checks `dayi info --json` on the embedded model
-// against the stories260K facts in ../shared/models/README.md (file size
+// against the stories260K facts in testdata/models/README.md (file size
 // 1185376, all tensors F32, vocab 512 SPM, n_embd 64, 5 layers, 8 heads / 4 KV
 // heads, n_ff 172, separate output.weight) and llama.cpp's loader, which
 // prints "file type = all F32 (guessed)" and n_ctx_train = 2048 for it.
@@ -85,12 +87,9 @@ func TestInfoEmbeddedModel(t *testing.T) {
 
 // TestInfoQuantizedFile reads general.file_type from a file llama.cpp wrote.
 func TestInfoQuantizedFile(t *testing.T) {
-	p := "../../../shared/models/stories260K-q4_k_m.gguf"
+	p := testref.File(t, "models", "stories260K-q4_k_m.gguf")
 	out, err := runDayiCmd(t, "info", "--json", p)
 	if err != nil {
-		if strings.Contains(err.Error(), "no such file") {
-			t.Skipf("%s not available: %v", p, err)
-		}
 		t.Fatal(err)
 	}
 	var m struct {
@@ -101,7 +100,7 @@ func TestInfoQuantizedFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatal(err)
 	}
-	// ../shared/models/README.md: file_type 15; only F32/F16/Q5_0/Q8_0 inside
+	// testdata/models/README.md: file_type 15; only F32/F16/Q5_0/Q8_0 inside
 	// (11 F32 norms, 5 F16 ffn_down, output + 2 attn_v Q8_0, the rest Q5_0).
 	if m.FileType != "MOSTLY_Q4_K_M" || m.Guessed || m.TensorTypes["f32"] != 11 || m.TensorTypes["f16"] != 5 ||
 		m.TensorTypes["q8_0"] != 3 || m.TensorTypes["q5_0"] != 29 {

@@ -12,7 +12,7 @@ import (
 
 // TestQuantizeCommand quantizes the embedded model (stories260K) to q4_0 and
 // requires the file llama.cpp's llama_model_quantize made from the same input
-// (sha256 from ../shared/models/README.md).
+// (sha256 from testdata/models/README.md).
 func TestQuantizeCommand(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "q4_0.gguf")

@@ -23,7 +23,7 @@ func runCmd(t *testing.T, stdin string, args ...string) string {
 	return out.String()
 }
 
-// The expected ids are llama.cpp's (../shared/reference/stories260K.json,
+// The expected ids are llama.cpp's (testdata/reference/stories260K.json,
 // "Once upon a time": prompt_ids [1 403 407 261 378]).
 func TestTokenizeCLI(t *testing.T) {
 	if got := runCmd(t, "Once upon a time", "tokenize"); got != "1 403 407 261 378\n" {
@@ -53,7 +53,7 @@ func TestTokenizeCLI(t *testing.T) {
 
 func TestDetokenizeCLI(t *testing.T) {
 	// llama.cpp's detokenize keeps the space after BOS and drops it when the
-	// sequence starts with a word (../shared/reference/README.md "Text vs ids").
+	// sequence starts with a word (testdata/reference/README.md "Text vs ids").
 	if got := runCmd(t, "403 407 261 378\n", "detokenize"); got != "Once upon a time" {
 		t.Errorf("detokenize = %q", got)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"dayi/internal/testref"
 )
 
 type manifestEntry struct {
@@ -163,15 +165,12 @@ func TestNamesAllRenderAndStop(t *testing.T) {
 	}
 }
 
-// The GGUF vocabularies in ../shared carry chat templates; every one that has a template must be recognised.
+// llama.cpp's GGUF vocabularies (testdata/vocab at the repository root) carry chat templates; every one that has a
+// template must be recognised.
 func TestDetectSharedVocab(t *testing.T) {
-	dir := "../../../shared/vocab"
-	if _, err := os.Stat(dir); err != nil {
-		t.Skip("../shared/vocab not present; the copies in testdata/templates cover the same templates")
-	}
 	want := map[string]string{"qwen2": "chatml", "qwen35": "chatml", "phi-3": "phi3", "command-r": "command-r", "gemma-4": "gemma4"}
 	for name, fam := range want {
-		src := readVocabTemplate(t, filepath.Join(dir, "ggml-vocab-"+name+".gguf"))
+		src := readVocabTemplate(t, testref.File(t, "vocab", "ggml-vocab-"+name+".gguf"))
 		tm, err := Detect(src)
 		if err != nil || tm.Name != fam {
 			t.Errorf("%s: %v %v, want %s", name, tm.Name, err, fam)

@@ -1,11 +1,11 @@
 package jsonschema
 
 import (
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 
+	"dayi/internal/testref"
 	"dayi/weights"
 )
 
@@ -21,14 +21,11 @@ func (v *ggufVocab) NumTokens() int             { return len(v.bytes) }
 func (v *ggufVocab) TokenBytes(id int32) []byte { return v.bytes[id] }
 func (v *ggufVocab) IsEOG(id int32) bool        { return id == v.eog }
 
-const spmVocab = "../../../shared/vocab/ggml-vocab-llama-spm.gguf"
-
+// loadSPM reads llama.cpp's Llama 2 vocabulary (testdata/vocab at the
+// repository root).
 func loadSPM(tb testing.TB) *ggufVocab {
 	tb.Helper()
-	if _, err := os.Stat(spmVocab); err != nil {
-		return nil
-	}
-	f, err := weights.Open(spmVocab)
+	f, err := weights.Open(testref.File(tb, "vocab", "ggml-vocab-llama-spm.gguf"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -52,33 +49,9 @@ func loadSPM(tb testing.TB) *ggufVocab {
 	return v
 }
 
-// synthVocab is used when ../shared is absent: 32000 tokens of words, pieces and bytes.
-func synthVocab() *ggufVocab {
-	v := &ggufVocab{eog: 2}
-	words := strings.Fields("the patient has a fever cough pain head chest blood pressure heart rate name age sex " +
-		"male female true false null { } [ ] \" : , 0 1 2 3 4 5 6 7 8 9 . - e")
-	for i := 0; i < 32000; i++ {
-		w := words[i%len(words)]
-		switch i % 4 {
-		case 1:
-			w = " " + w
-		case 2:
-			w = w + strconv.Itoa(i)
-		case 3:
-			w = "\"" + w
-		}
-		v.bytes = append(v.bytes, []byte(w))
-	}
-	v.bytes[2] = nil
-	return v
-}
-
 // On the real SPM vocabulary, the mask must equal Allowed for every token in several states.
 func TestMaskMatchesAllowedSPM(t *testing.T) {
 	v := loadSPM(t)
-	if v == nil {
-		t.Skip(spmVocab + " not present (../shared); the toy-vocabulary tests cover the same logic")
-	}
 	m, err := NewMasker(v)
 	if err != nil {
 		t.Fatal(err)
@@ -108,10 +81,6 @@ func TestMaskMatchesAllowedSPM(t *testing.T) {
 
 func BenchmarkMask32k(b *testing.B) {
 	v := loadSPM(b)
-	src := "llama-spm"
-	if v == nil {
-		v, src = synthVocab(), "synthetic"
-	}
 	m, err := NewMasker(v)
 	if err != nil {
 		b.Fatal(err)
@@ -134,7 +103,7 @@ func BenchmarkMask32k(b *testing.B) {
 		if err := st.Advance([]byte(c.prefix)); err != nil {
 			b.Fatal(err)
 		}
-		b.Run(src+"/"+c.name, func(b *testing.B) {
+		b.Run("llama-spm/"+c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				m.Fill(st, mask)
