@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"dayi/benchmarks/synth"
+	"dayi/internal/testref"
 	"dayi/weights"
 )
 
@@ -42,7 +43,7 @@ func TestSynthGemma2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vf, err := weights.Open("../testdata/vocab/" + spec.VocabFile)
+	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
 	if err != nil {
 		t.Fatal(err)
 	}
