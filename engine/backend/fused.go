@@ -202,35 +202,13 @@ func (f *Function) FusedDense(x, weight, bias backends.Value, activation backend
 
 // ---- FusedQuantizedDense with GGUF schemes ----
 
-// GGUFSchemeOffset is added to a ggml type id to form the
-// backends.QuantizationScheme that selects raw GGUF blocks in
-// FusedQuantizedDense; it stays clear of GoMLX's own schemes (0, 1, ...).
-const GGUFSchemeOffset = 1000
-
 // GGUFScheme is the quantization scheme for GGUF weights of type t: pass it
 // in graph.Quantization{Scheme: GGUFScheme(t), Scale: <any scalar>,
 // BlockAxis: 1, BlockSize: t.BlockSize()} to graph.BackendFusedQuantizedDense
-// with weights as a Uint8 [N, rowBytes] tensor of raw ggml blocks.
+// with weights as a Uint8 [N, rowBytes] tensor of raw ggml blocks. The
+// numbers are kernels.Scheme's (kernels.LayoutRows16 for repacked weights).
 func GGUFScheme(t weights.Type) backends.QuantizationScheme {
-	return backends.QuantizationScheme(GGUFSchemeOffset + int(t))
-}
-
-// Rows16SchemeOffset is GGUFSchemeOffset for weights repacked by
-// kernels.Repack into 16-row groups (kernels.LayoutRows16): same Uint8
-// [N, rowBytes] shape and size, rows interleaved per group of 16.
-const Rows16SchemeOffset = 3000
-
-// ggufType decodes a GGUF scheme (plain or Rows16).
-func ggufType(s backends.QuantizationScheme) (weights.Type, kernels.Layout, bool) {
-	l, base := kernels.LayoutGGUF, GGUFSchemeOffset
-	if int(s) >= Rows16SchemeOffset {
-		l, base = kernels.LayoutRows16, Rows16SchemeOffset
-	}
-	if int(s) < base {
-		return 0, l, false
-	}
-	t := weights.Type(int(s) - base)
-	return t, l, t.Known()
+	return backends.QuantizationScheme(kernels.Scheme(t, kernels.LayoutGGUF))
 }
 
 type qdenseData struct {
@@ -295,7 +273,7 @@ func (f *Function) FusedQuantizedDense(x, weightsV, bias backends.Value, wq *bac
 	if wq == nil {
 		return nil, fmt.Errorf("backend %s: FusedQuantizedDense: nil quantization", Name)
 	}
-	t, layout, ok := ggufType(wq.Scheme)
+	t, layout, ok := kernels.ParseScheme(int(wq.Scheme))
 	if !ok {
 		return nil, fmt.Errorf("backend %s: FusedQuantizedDense scheme %d: %w", Name, wq.Scheme, backends.ErrNotImplemented)
 	}
