@@ -50,6 +50,8 @@ type gemm16Func = func(w, x *byte, xstride, nb int, out *float32, ostride int)
 
 func gemmK16Kernels(weights.Type) ([4]gemm16Func, bool) { return [4]gemm16Func{}, false }
 
+func k16Decoder(weights.Type) func(w *byte, wstride, nb int, dst *byte) { return nil }
+
 func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int) {
 	decodeK16(t, dst, w, wstride, nb)
 }

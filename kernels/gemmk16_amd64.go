@@ -52,6 +52,15 @@ func gemmK16Kernels(t weights.Type) ([4]gemm16Func, bool) {
 	return [4]gemm16Func{}, false
 }
 
+// k16Decoder returns the group decoder of GGUF rows of q4_K/q6_K t into
+// the k16 layout (decK16Q4_K, decK16Q6_K).
+func k16Decoder(t weights.Type) func(w *byte, wstride, nb int, dst *byte) {
+	if t == weights.TypeQ6_K {
+		return decK16Q6_K
+	}
+	return decK16Q4_K
+}
+
 // decodeK16Asm is decodeK16 in one assembly pass (decK16Q4_K, decK16Q6_K).
 func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int) {
 	_, _ = dst[nb*k16BlockSize-1], w[15*wstride+nb*t.TypeSize()-1]

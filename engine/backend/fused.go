@@ -213,20 +213,21 @@ func GGUFScheme(t weights.Type) backends.QuantizationScheme {
 
 type qdenseData struct {
 	t       weights.Type
-	layout  kernels.Layout
 	M, N, K int
 	act     backends.ActivationType
 	hasBias bool
-	// kernel: kernels.MatMul handles t; otherwise rows are dequantized here.
-	kernel   bool
+	// plan: the kernels chosen for these weights when the node was built
+	// (kernels.NewPlan); nil where the kernels do not handle t and rows are
+	// dequantized here.
+	plan     *kernels.Plan
 	rowBytes int
 }
 
 func execQDense(st *state, n *node, ins []*Buffer, out *Buffer) error {
 	d := n.data.(*qdenseData)
 	x, w, o := ins[0].flat.([]float32), ins[1].raw, out.flat.([]float32)
-	if d.kernel {
-		if err := st.e.b.kern.MatMulLayout(d.t, d.layout, w, d.N, d.K, x, d.M, o); err != nil {
+	if d.plan != nil {
+		if err := st.e.b.kern.MatMulPlan(d.plan, w, x, d.M, o); err != nil {
 			return err
 		}
 	} else {
@@ -314,9 +315,16 @@ func (f *Function) FusedQuantizedDense(x, weightsV, bias backends.Value, wq *bac
 			return nil, fmt.Errorf("backend %s: FusedQuantizedDense: bias %s must be Float32 [%d]", Name, bs, N)
 		}
 	}
+	var plan *kernels.Plan
+	if kernel {
+		// The kernels for these weights are chosen once, here, not per call.
+		if plan, err = kernels.NewPlan(t, layout, N, K); err != nil {
+			return nil, fmt.Errorf("backend %s: FusedQuantizedDense: %w", Name, err)
+		}
+	}
 	outDims := append(append([]int{}, xs.Dimensions[:xs.Rank()-1]...), N)
 	out := f.newNode(backends.OpTypeFusedQuantizedDense, shapes.Make(dtypes.Float32, outDims...), execQDense, ns...)
-	out.data = &qdenseData{t: t, layout: layout, M: xs.Size() / K, N: N, K: K, act: activation, hasBias: bias != nil,
-		kernel: kernel, rowBytes: rowBytes}
+	out.data = &qdenseData{t: t, M: xs.Size() / K, N: N, K: K, act: activation, hasBias: bias != nil,
+		plan: plan, rowBytes: rowBytes}
 	return out, nil
 }
