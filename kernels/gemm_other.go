@@ -64,10 +64,6 @@ var gemm16Kernels = [6]gemm16Func{gemm16GoKernel(1), gemm16GoKernel(2), gemm16Go
 
 func k16Decoder(t weights.Type) func(w *byte, wstride, nb int, dst *byte) { return decK16Go(t) }
 
-func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int) {
-	decodeK16(t, dst, w, wstride, nb)
-}
-
 func siluV16(v *float32, n16 int) { siluV16Go(v, n16) }
 
 func q5_0Gemv4(w *byte, wstride int, x *byte, npairs int, acc *[64]float32) {
