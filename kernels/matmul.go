@@ -74,6 +74,7 @@ type matmulTask struct {
 	out      []float32
 	kbs      []kblock // per-worker k-quant decode scratch
 	kdec     [][]byte // per-worker decoded weights (gemmk.go, gemm16.go, gemmk16.go)
+	res      []workerRes
 
 	// Packed activations: for the 16-row kernels (gemm16.go, gemmk16.go,
 	// rows16.go, rows16k.go), m rows of x40Step bytes; for the VNNI block
@@ -82,6 +83,16 @@ type matmulTask struct {
 	x40Step  int
 	xp       []byte
 	xpStride int
+}
+
+// workerRes holds one worker's kernel results for the kernels called
+// through function values (runPacked, runKGemv): a local array passed to
+// them would escape, one heap allocation per call. Padded to two cache
+// lines so that workers do not share one.
+type workerRes struct {
+	r4  [4]float32
+	r16 [16]float32
+	_   [128 - 20*4]byte
 }
 
 // MatMul computes out[i*n+j] = sum_kk x[i*k+kk] * W[j][kk] for m activation
@@ -152,7 +163,7 @@ func (p *Pool) matMul(pl *Plan, w []byte, x []float32, m int, out []float32) {
 	pa := pl.path(m)
 	mt := &p.mm
 	*mt = matmulTask{pl: pl, pa: pa, t: pl.t, act: pl.act, w: w, rowBytes: pl.rowBytes, n: n, k: k, m: m, x: x, out: out,
-		xqStride: pl.xqStride, x40Step: pa.x40Step, xpStride: pa.xpStride, kbs: mt.kbs, kdec: mt.kdec}
+		xqStride: pl.xqStride, x40Step: pa.x40Step, xpStride: pa.xpStride, kbs: mt.kbs, kdec: mt.kdec, res: mt.res}
 	switch pl.act {
 	case actQ8_0, actQ8_1, actQ8_K:
 		if need := m * mt.xqStride; cap(p.act) < need {
@@ -215,7 +226,7 @@ func (p *Pool) matMul(pl *Plan, w []byte, x []float32, m int, out []float32) {
 	} else {
 		p.run(mt, units, grain)
 	}
-	*mt = matmulTask{kbs: mt.kbs, kdec: mt.kdec}
+	*mt = matmulTask{kbs: mt.kbs, kdec: mt.kdec, res: mt.res}
 }
 
 // run is phase 0 (quantize and pack activation rows [lo,hi)) or phase 1
@@ -360,10 +371,10 @@ func (mt *matmulTask) dotRows(j0, j1, worker int) {
 func (mt *matmulTask) runPacked(lo, hi, worker int) {
 	rb, n, nb, ps, gk := mt.rowBytes, mt.n, mt.k/32, mt.xpStride, &mt.pl.gk
 	if mt.m == 1 {
-		var r4 [4]float32
+		r4 := &mt.res[worker].r4
 		j := lo
 		for ; j+4 <= hi; j += 4 {
-			gk.gemv(&mt.w[j*rb], rb, &mt.xp[0], nb, &r4)
+			gk.gemv(&mt.w[j*rb], rb, &mt.xp[0], nb, r4)
 			copy(mt.out[j:j+4], r4[:])
 		}
 		for ; j < hi; j++ {
@@ -371,7 +382,7 @@ func (mt *matmulTask) runPacked(lo, hi, worker int) {
 		}
 		return
 	}
-	var res [16]float32
+	res := &mt.res[worker].r16
 	np := (mt.m + 1) / 2
 	tile := max(4, (256<<10)/rb) &^ 3
 	for j0 := lo; j0 < hi; j0 += tile {
@@ -384,7 +395,7 @@ func (mt *matmulTask) runPacked(lo, hi, worker int) {
 			}
 			x := &mt.xp[p0*ps]
 			for j := j0; j < j4; j += 4 {
-				g(&mt.w[j*rb], rb, x, ps, nb, &res)
+				g(&mt.w[j*rb], rb, x, ps, nb, res)
 				for r := 0; r < 4; r++ {
 					for h := 0; h < rows; h++ {
 						mt.out[(2*p0+h)*n+j+r] = res[4*r+h]
@@ -407,7 +418,7 @@ const parallelMinMACs = 1 << 18
 // cache across them); leftover rows take the single-row kernel.
 func (mt *matmulTask) runKGemv(lo, hi, worker int) {
 	gemv := mt.pl.kgemv
-	var r4 [4]float32
+	r4 := &mt.res[worker].r4
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.xqStride
 	tile := hi - lo
 	if mt.m > 1 {
@@ -418,7 +429,7 @@ func (mt *matmulTask) runKGemv(lo, hi, worker int) {
 		for i := 0; i < mt.m; i++ {
 			j := j0
 			for ; j+4 <= j1; j += 4 {
-				gemv(&mt.w[j*rb], rb, &mt.xq[i*xs], nb, &r4)
+				gemv(&mt.w[j*rb], rb, &mt.xq[i*xs], nb, r4)
 				for r := 0; r < 4; r++ {
 					mt.out[i*n+j+r] = r4[r]
 				}

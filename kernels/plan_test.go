@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -183,6 +184,49 @@ func TestMatMulPlanReuse(t *testing.T) {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("%s m=%d (%s): out[%d] = %g, fresh pool %g", c.t, m, pl.path(m).name, i, got[i], want[i])
 				}
+			}
+		}
+	}
+}
+
+// TestMatMulPlanAllocs checks that a call through a plan allocates nothing
+// once the pool's scratch has grown (the decode hot path: one call per
+// weight matrix and token). Only where the assembly runs: the Rows16 Go
+// twins that stand in for it elsewhere decode into fresh buffers.
+func TestMatMulPlanAllocs(t *testing.T) {
+	if !hasZVNNI {
+		t.Skip("no AVX-512 VNNI: the Rows16 paths run their allocating Go twins")
+	}
+	rng := rand.New(rand.NewPCG(83, 84))
+	const n, k = 64, 512
+	p := NewPool(2)
+	defer p.Close()
+	for _, c := range []struct {
+		t     weights.Type
+		l     Layout
+		dOffs []int
+	}{{weights.TypeQ4_0, LayoutGGUF, []int{0}}, {weights.TypeQ4_0, LayoutRows16, []int{0}},
+		{weights.TypeQ6_K, LayoutGGUF, []int{208}}, {weights.TypeQ6_K, LayoutRows16, []int{208}}, {weights.TypeF16, LayoutGGUF, nil}} {
+		w := randBlocks(rng, n*k/c.t.BlockSize(), c.t.TypeSize(), c.dOffs...)
+		if c.t == weights.TypeF16 {
+			for i := 0; i < n*k; i++ {
+				binary.LittleEndian.PutUint16(w[2*i:], weights.FP32ToFP16(float32(rng.NormFloat64())))
+			}
+		}
+		pl, err := NewPlan(c.t, c.l, n, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []int{1, 32} {
+			x, out := make([]float32, m*k), make([]float32, m*n)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			if err := p.MatMulPlan(pl, w, x, m, out); err != nil { // grows the scratch
+				t.Fatal(err)
+			}
+			if a := testing.AllocsPerRun(20, func() { _ = p.MatMulPlan(pl, w, x, m, out) }); a != 0 {
+				t.Errorf("%s m=%d (%s): %v allocations per call", c.t, m, pl.path(m).name, a)
 			}
 		}
 	}

@@ -121,6 +121,7 @@ func NewPool(threads int) *Pool {
 	p.q16 = make([][]uint16, threads)
 	p.mm.kbs = make([]kblock, threads)
 	p.mm.kdec = make([][]byte, threads)
+	p.mm.res = make([]workerRes, threads)
 	return p
 }
 
