@@ -25,8 +25,9 @@ import (
 //	                                                        q4_0 GEMV/GEMM; rows16.go, gemm16.go)
 //	rows16-gemm16 q4_0 q5_0 q8_0 (Rows16)    >= 4           same, through gemm16 (bit for bit equal)
 //	gemm16        q4_0 q5_0 q8_0 (GGUF)      >= 8           same as rows16 (gemm16.go)
-//	rows16k-gemv  q4_K q6_K (Rows16)         1..3           q4_K: per super-block acc += isum·d_w·d_x and
-//	                                                        acc_min += imin·dmin_w·d_x, out = acc - acc_min
+//	rows16k-gemv  q4_K q6_K (Rows16)         1..3           q4_K: per super-block acc = fma(float(isum),
+//	                                                        d_w·d_x, acc), acc_min = fma(float(imin),
+//	                                                        dmin_w·d_x, acc_min), out = acc - acc_min
 //	                                                        (llama.cpp's repacked q4_K GEMV); q6_K: per
 //	                                                        super-block acc = fma(float(isum), d_w·d_x, acc)
 //	rows16k-gemmk16 q4_K q6_K (Rows16)       >= 4           gemmK16Go's: q4_K folds per 64-element chunk
@@ -36,7 +37,7 @@ import (
 //	packed        q4_0 q8_0 (GGUF)           < 8            ggml's vec_dot order (dot.go: 8 float lanes per
 //	                                                        block, reduced at the end), bit for bit
 //	q5gemv        q5_0 (GGUF)                1              vec_dot order (dotQ5_0), bit for bit
-//	kgemv         q4_K q6_K (GGUF)           < 16           dotK's order (vec_dot), bit for bit
+//	kgemv         q4_K q6_K (GGUF)           < 16           dotK's order, bit for bit (dot.go)
 //	kpacked       q2_K q3_K q5_K (GGUF)      all            dotK's order, bit for bit (gemmk.go)
 //	f16           f16 (GGUF)                 all            vec_dot order for m = 1, tinyBLAS order for
 //	                                                        m >= 2 with k%16 = n%4 = 0 (f16TinyOrder)
