@@ -39,7 +39,7 @@ func synthModel(t *testing.T, preset string) *weights.File {
 	return f
 }
 
-// checkTop compares logits at llama.cpp's top ids and greedy decoding,
+// checkSynth compares logits at llama.cpp's top ids and greedy decoding,
 // accepting a divergence only where llama.cpp's own margin is within tol.
 func checkSynth(t *testing.T, preset string, opt Options, tol float64) {
 	f := synthModel(t, preset)

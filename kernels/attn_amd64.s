@@ -1,6 +1,6 @@
 #include "textflag.h"
 
-// AVX2/F16C/FMA attention kernels (see attn.go for the pure-Go twins and the
+// AVX2/F16C/FMA attention kernels (see attention.go for the pure-Go twins and the
 // accumulation orders they reproduce bit for bit). Head dimension d is a
 // multiple of 8. In the f16 kernels every product is of two values exactly
 // representable in f16, so it is exact in float32 and the fused multiply-add
@@ -353,7 +353,7 @@ mx_done:
 	MOVSS X0, ret+16(FP)
 	RET
 
-// Constants of expPoly (attn.go): clamps, log2(e), ln2 split in two, the
+// Constants of expPoly (attention.go): clamps, log2(e), ln2 split in two, the
 // 2^k bias and Taylor coefficients 1/i! for i = 12..2.
 DATA expc<>+0(SB)/8, $-120.0
 DATA expc<>+8(SB)/8, $100.0

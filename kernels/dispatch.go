@@ -2,8 +2,10 @@ package kernels
 
 import "dayi/weights"
 
-// Kernel selection. These are set once, at package initialisation, from the
-// CPU features (see dispatch_amd64.go) and never change afterwards.
+// Single-row dot kernels. These are the pure-Go twins here; the init
+// functions of dot_amd64.go and gemm_amd64.go replace them once, at package
+// initialisation, by the assembly the CPU features allow, and they never
+// change afterwards (plan.go chooses the multi-row paths per weight).
 var (
 	kq4_0 = dotQ4_0
 	kq8_0 = dotQ8_0

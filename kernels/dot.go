@@ -386,6 +386,15 @@ func f16Tail(w []byte, x []uint16, from, k int, part float32) float32 {
 	return float32(sumf)
 }
 
+// f16TailF is f16Tail for activations given as float32 copies of f16 values.
+func f16TailF(w []byte, x []float32, from, k int, part float32) float32 {
+	sumf := float64(part)
+	for i := from; i < k; i++ {
+		sumf += float64(weights.FP16ToFP32(uint16(w[2*i])|uint16(w[2*i+1])<<8) * x[i])
+	}
+	return float32(sumf)
+}
+
 // dotF16Tiny is an f16 weight row · f16 activations in the order of
 // llamafile's tinyBLAS<16, __m512> (ggml-cpu/llamafile/sgemm.cpp), which
 // llama.cpp's AVX-512 build uses for f16 matmuls of at least 2 activation

@@ -124,9 +124,10 @@ func gemm16Go(w, x []byte, xstride, nb, ncols int, out []float32, ostride int) {
 const gemm16MinRows = 8
 
 // runGemm16 computes the outputs of weight-row groups [lo,hi) (16 rows
-// each) for all m activation rows: each full group is decoded into the
-// worker's scratch and run against the activation rows 6 at a time; a
-// short last group (n not a multiple of 16) takes the per-row dots.
+// each) for all m activation rows: each full group is decoded by the
+// plan's g16dec (from GGUF rows, or from a Rows16 group) into the worker's
+// scratch and run against the activation rows 6 at a time; a short last
+// group (n not a multiple of 16) takes the per-row dots.
 func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.x40Step
 	if need := nb * w16BlockSize; cap(mt.kdec[worker]) < need {
@@ -139,7 +140,7 @@ func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 			mt.dotRows(j, n, worker)
 			return
 		}
-		mt.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
+		mt.pl.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
 		for c := 0; c < mt.m; c += 6 {
 			nc := min(6, mt.m-c)
 			gemm16Kernels[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)

@@ -122,15 +122,6 @@ func f16DotV(w *byte, x *float32, n64 int) float32
 //go:noescape
 func f16Gemv4V(w *byte, wstride int, x *float32, n64 int, res *[4]float32)
 
-// f16TailF is f16Tail for activations given as float32 copies of f16 values.
-func f16TailF(w []byte, x []float32, from, k int, part float32) float32 {
-	sumf := float64(part)
-	for i := from; i < k; i++ {
-		sumf += float64(weights.FP16ToFP32(uint16(w[2*i])|uint16(w[2*i+1])<<8) * x[i])
-	}
-	return float32(sumf)
-}
-
 // hasDirectK reports whether type t has a kernel on raw blocks (dot_amd64.s),
 // which beats decoding when few activation rows share the weights.
 func hasDirectK(t weights.Type) bool {

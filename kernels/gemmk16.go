@@ -168,9 +168,10 @@ func gemmK16Go(t weights.Type, w, x []byte, xstride, nb, ncols int, out []float3
 const k16MinRows = 16
 
 // runK16 is runGemm16 for q4_K/q6_K weights: each full group of 16 rows is
-// decoded into the worker's scratch (from GGUF rows, or by mt.g16dec from a
-// Rows16 group) and run against the activation rows 4 at a time; a short
-// last group takes the per-row dots.
+// decoded into the worker's scratch by the plan's g16dec (decK16Q4_K/
+// decK16Q6_K from GGUF rows, decR16Q4_K/decR16Q6_K from a Rows16 group)
+// and run against the activation rows 4 at a time; a short last group
+// takes the per-row dots.
 func (mt *matmulTask) runK16(lo, hi, worker int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.x40Step
 	size := nb * k16BlockSize
@@ -184,14 +185,11 @@ func (mt *matmulTask) runK16(lo, hi, worker int) {
 			mt.dotRows(j, n, worker)
 			return
 		}
-		if mt.r16 {
-			mt.g16dec(&mt.w[j*rb], rb, nb, &dec[0]) // a Rows16 group
-		} else {
-			decodeK16Asm(mt.t, dec, mt.w[j*rb:], rb, nb)
-		}
+		_ = mt.w[(j+w16Rows)*rb-1] // the group the decoder reads
+		mt.pl.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
 		for c := 0; c < mt.m; c += 4 {
 			nc := min(4, mt.m-c)
-			mt.k16k[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
+			mt.pl.k16k[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
 		}
 	}
 }

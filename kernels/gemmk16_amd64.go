@@ -52,15 +52,11 @@ func gemmK16Kernels(t weights.Type) ([4]gemm16Func, bool) {
 	return [4]gemm16Func{}, false
 }
 
-// decodeK16Asm is decodeK16 in one assembly pass (decK16Q4_K, decK16Q6_K).
-func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int) {
-	_, _ = dst[nb*k16BlockSize-1], w[15*wstride+nb*t.TypeSize()-1]
-	switch t {
-	case weights.TypeQ4_K:
-		decK16Q4_K(&w[0], wstride, nb, &dst[0])
-	case weights.TypeQ6_K:
-		decK16Q6_K(&w[0], wstride, nb, &dst[0])
-	default:
-		decodeK16(t, dst, w, wstride, nb)
+// k16Decoder returns the group decoder of GGUF rows of q4_K/q6_K t into
+// the k16 layout (decK16Q4_K, decK16Q6_K).
+func k16Decoder(t weights.Type) func(w *byte, wstride, nb int, dst *byte) {
+	if t == weights.TypeQ6_K {
+		return decK16Q6_K
 	}
+	return decK16Q4_K
 }

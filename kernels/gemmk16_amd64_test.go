@@ -111,3 +111,17 @@ func BenchmarkGemmK16(b *testing.B) {
 		})
 	}
 }
+
+// decodeK16Asm is decodeK16 in one assembly pass (decK16Q4_K, decK16Q6_K),
+// with the bounds runK16 checks before it calls them.
+func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int) {
+	_, _ = dst[nb*k16BlockSize-1], w[15*wstride+nb*t.TypeSize()-1]
+	switch t {
+	case weights.TypeQ4_K:
+		decK16Q4_K(&w[0], wstride, nb, &dst[0])
+	case weights.TypeQ6_K:
+		decK16Q6_K(&w[0], wstride, nb, &dst[0])
+	default:
+		decodeK16(t, dst, w, wstride, nb)
+	}
+}

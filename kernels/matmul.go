@@ -1,10 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-
-	"dayi/weights"
-)
+import "dayi/weights"
 
 // actKind is a ggml vec_dot_type for the activations of a matmul.
 type actKind int
@@ -58,9 +54,12 @@ func Supported(t weights.Type) bool {
 }
 
 // matmulTask holds one MatMul's operands; it is pool-owned so that
-// dispatching it to workers allocates nothing.
+// dispatching it to workers allocates nothing. The scalar fields are
+// copies of the plan's, for the runners' inner loops.
 type matmulTask struct {
-	phase    int // 0: quantize activations (over m), 1: dot products (over n)
+	phase    int   // 0: quantize activations (over m), 1: dot products (over n)
+	pl       *Plan // the kernels
+	pa       *path // the plan's path for this m
 	t        weights.Type
 	act      actKind
 	w        []byte
@@ -74,29 +73,26 @@ type matmulTask struct {
 	f16tiny  bool      // f16 dots in tinyBLAS order (f16TinyOrder), else vec_dot order
 	out      []float32
 	kbs      []kblock // per-worker k-quant decode scratch
-	kdec     [][]byte // per-worker decoded super-blocks (gemmk.go)
-	perDot   bool     // Pool.perDot
+	kdec     [][]byte // per-worker decoded weights (gemmk.go, gemm16.go, gemmk16.go)
+	res      []workerRes
 
-	// Packed activations for the 16-row prefill kernels (gemm16.go,
-	// gemmk16.go), when g16 or k16.
-	q5      bool // q5_0 decode through q5_0Gemv4 (gemv5.go), xp packed by packQ5
-	g16     bool
-	g16dec  func(w *byte, wstride, nb int, dst *byte)
-	g16bias int32
-	k16     bool
-	k16k    [4]gemm16Func
-	x40     []byte
-	x40Step int
-
-	// Rows16 weights (rows16.go): groups of 16 rows, g16 set as well.
-	r16     bool
-	r16gemv func(w, x []byte, nb int, out []float32)
-
-	// Packed activations for the VNNI block kernels (gemm.go), when pk.
-	pk       bool
-	gk       gemmKernels
+	// Packed activations: for the 16-row kernels (gemm16.go, gemmk16.go,
+	// rows16.go, rows16k.go), m rows of x40Step bytes; for the VNNI block
+	// kernels (gemm.go, gemv5.go), rows or row pairs of xpStride bytes.
+	x40      []byte
+	x40Step  int
 	xp       []byte
 	xpStride int
+}
+
+// workerRes holds one worker's kernel results for the kernels called
+// through function values (runPacked, runKGemv): a local array passed to
+// them would escape, one heap allocation per call. Padded to two cache
+// lines so that workers do not share one.
+type workerRes struct {
+	r4  [4]float32
+	r16 [16]float32
+	_   [128 - 20*4]byte
 }
 
 // MatMul computes out[i*n+j] = sum_kk x[i*k+kk] * W[j][kk] for m activation
@@ -104,128 +100,110 @@ type matmulTask struct {
 // blocks in w (each row t.RowSize(k) bytes, contiguous). Activations are first
 // converted to t's ggml vec_dot_type exactly as ggml-cpu's x86 build does.
 // Slices may be longer than needed. Unsupported types and bad lengths are
-// reported as errors.
+// reported as errors. MatMul looks its plan up per call; callers that
+// multiply the same weights repeatedly make a Plan once and call MatMulPlan.
 func (p *Pool) MatMul(t weights.Type, w []byte, n, k int, x []float32, m int, out []float32) error {
 	return p.MatMulLayout(t, LayoutGGUF, w, n, k, x, m, out)
 }
 
 // MatMulLayout is MatMul for weights in layout l (LayoutRows16: q4_0/q8_0/
-// q4_K/q6_K with n a multiple of 16, as Repack makes them).
+// q5_0/q4_K/q6_K with n a multiple of 16, as Repack makes them).
 func (p *Pool) MatMulLayout(t weights.Type, l Layout, w []byte, n, k int, x []float32, m int, out []float32) error {
-	if l != LayoutGGUF && (l != LayoutRows16 || !r16Type(t) || n%r16Rows != 0) {
-		return fmt.Errorf("kernels: matmul %s: layout %d not supported for %d rows", t, l, n)
-	}
-	act, ok := vecDotType(t)
-	if !ok {
-		return fmt.Errorf("kernels: matmul: weight type %s not supported", t)
-	}
-	if n < 0 || k <= 0 || m < 0 {
-		return fmt.Errorf("kernels: matmul %s: bad shape n=%d k=%d m=%d", t, n, k, m)
-	}
-	rs, err := t.RowSize(int64(k))
-	if err != nil {
-		return fmt.Errorf("kernels: matmul %s weights: %w", t, err)
-	}
-	if act == actQ8_0 || act == actQ8_1 {
-		if k%32 != 0 {
-			return fmt.Errorf("kernels: matmul %s: k=%d is not a multiple of 32", t, k)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := planKey{t, l, n, k, p.perDot}
+	pl := p.plans[key]
+	if pl == nil {
+		var err error
+		if pl, err = newPlan(t, l, n, k, p.perDot); err != nil {
+			return err
 		}
+		if p.plans == nil || len(p.plans) >= maxCachedPlans {
+			p.plans = make(map[planKey]*Plan)
+		}
+		p.plans[key] = pl
 	}
-	if int64(len(w)) < int64(n)*rs {
-		return fmt.Errorf("kernels: matmul %s: weights have %d bytes, %d rows of %d need %d", t, len(w), n, k, int64(n)*rs)
+	if err := pl.check(w, x, m, out); err != nil {
+		return err
 	}
-	if int64(len(x)) < int64(m)*int64(k) {
-		return fmt.Errorf("kernels: matmul %s: activations have %d values, need %d (m=%d, k=%d)", t, len(x), m*k, m, k)
-	}
-	if int64(len(out)) < int64(m)*int64(n) {
-		return fmt.Errorf("kernels: matmul %s: output has %d values, need %d (m=%d, n=%d)", t, len(out), m*n, m, n)
-	}
-	if m == 0 || n == 0 {
-		return nil
+	p.matMul(pl, w, x, m, out)
+	return nil
+}
+
+// planKey identifies a plan in Pool.plans (MatMul's cache).
+type planKey struct {
+	t      weights.Type
+	l      Layout
+	n, k   int
+	perDot bool
+}
+
+// maxCachedPlans bounds Pool.plans: past it the cache starts over.
+const maxCachedPlans = 64
+
+// MatMulPlan is MatMul for the weights pl was made for (NewPlan's type,
+// layout and n×k shape): out[i*n+j] = sum_kk x[i*k+kk] * W[j][kk] for m
+// activation rows, through the kernels the plan chose.
+func (p *Pool) MatMulPlan(pl *Plan, w []byte, x []float32, m int, out []float32) error {
+	if err := pl.check(w, x, m, out); err != nil {
+		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.matMul(pl, w, x, m, out)
+	return nil
+}
+
+// matMul runs a checked matmul; p.mu is held.
+func (p *Pool) matMul(pl *Plan, w []byte, x []float32, m int, out []float32) {
+	n, k := pl.n, pl.k
+	if m == 0 || n == 0 {
+		return
+	}
+	pa := pl.path(m)
 	mt := &p.mm
-	*mt = matmulTask{t: t, act: act, w: w, rowBytes: int(rs), n: n, k: k, m: m, x: x, out: out, kbs: mt.kbs, kdec: mt.kdec, perDot: p.perDot}
-	switch act {
+	*mt = matmulTask{pl: pl, pa: pa, t: pl.t, act: pl.act, w: w, rowBytes: pl.rowBytes, n: n, k: k, m: m, x: x, out: out,
+		xqStride: pl.xqStride, x40Step: pa.x40Step, xpStride: pa.xpStride, kbs: mt.kbs, kdec: mt.kdec, res: mt.res}
+	switch pl.act {
 	case actQ8_0, actQ8_1, actQ8_K:
-		mt.xqStride = actRowBytes(act, k)
 		if need := m * mt.xqStride; cap(p.act) < need {
 			p.act = make([]byte, need)
 		}
 		mt.xq = p.act[:m*mt.xqStride]
 	case actF16, actBF16:
-		mt.f16tiny = act == actF16 && f16TinyOrder(n, k, m)
+		mt.f16tiny = pl.act == actF16 && f16TinyOrder(n, k, m)
 		if need := m * k; cap(p.act16) < need {
 			p.act16 = make([]uint16, need)
 		}
 		mt.x16 = p.act16[:m*k]
-		if act == actF16 && hasZ512 && !p.perDot {
-			// f16 activations as float32 for the AVX-512 f16 kernels.
+		if pa.f16f {
 			if need := m * k; cap(p.act16f) < need {
 				p.act16f = make([]float32, need)
 			}
 			mt.x16f = p.act16f[:m*k]
 		}
 	}
-	if l == LayoutRows16 && r16KType(t) {
-		// q4_K/q6_K (rows16k.go): activations packed by packK16, g16dec
-		// holds the group decoder into the k16 layout.
-		mt.r16, mt.k16 = true, true
-		mt.r16gemv, mt.g16dec = r16kKernels(t)
-		mt.k16k, _ = gemmK16Kernels(t)
-		mt.x40Step = k / 256 * k16X
-		if need := m * mt.x40Step; cap(p.x40) < need {
+	if pa.x40Step > 0 {
+		if need := m * pa.x40Step; cap(p.x40) < need {
 			p.x40 = make([]byte, need)
 		}
-		mt.x40 = p.x40[:m*mt.x40Step]
-	} else if l == LayoutRows16 {
-		mt.r16, mt.g16, mt.g16bias = true, true, r16Bias(t)
-		mt.r16gemv, mt.g16dec = r16Kernels(t)
-		mt.x40Step = k / 32 * x40BlockSize
-		if need := m * mt.x40Step; cap(p.x40) < need {
-			p.x40 = make([]byte, need)
+		mt.x40 = p.x40[:m*pa.x40Step]
+	}
+	if pa.xpStride > 0 {
+		rows := m
+		if pa.xpPairs {
+			rows = (m + 1) / 2
 		}
-		mt.x40 = p.x40[:m*mt.x40Step]
-	} else if t == weights.TypeQ5_0 && m == 1 && hasZVNNI && !p.perDot {
-		mt.q5 = true
-		if need := k / 64 * xpBlockSize; cap(p.xpack) < need {
+		if need := rows * pa.xpStride; cap(p.xpack) < need {
 			p.xpack = make([]byte, need)
 		}
-		mt.xp = p.xpack[:k/64*xpBlockSize]
-	} else if dec, bias, ok := gemm16Decoder(t); ok && !p.perDot && m >= gemm16MinRows {
-		mt.g16, mt.g16dec, mt.g16bias = true, dec, bias
-		mt.x40Step = k / 32 * x40BlockSize
-		if need := m * mt.x40Step; cap(p.x40) < need {
-			p.x40 = make([]byte, need)
-		}
-		mt.x40 = p.x40[:m*mt.x40Step]
-	} else if kk, ok := gemmK16Kernels(t); ok && !p.perDot && m >= k16MinRows {
-		mt.k16, mt.k16k = true, kk
-		mt.x40Step = k / 256 * k16X
-		if need := m * mt.x40Step; cap(p.x40) < need {
-			p.x40 = make([]byte, need)
-		}
-		mt.x40 = p.x40[:m*mt.x40Step]
-	} else if gk, ok := packedKernels(t); ok && !p.perDot {
-		mt.pk, mt.gk = true, gk
-		mt.xpStride = k / 32 * xpBlockSize // one row pair
-		if need := (m + 1) / 2 * mt.xpStride; cap(p.xpack) < need {
-			p.xpack = make([]byte, need)
-		}
-		mt.xp = p.xpack[:(m+1)/2*mt.xpStride]
-	}
-	if act == actQ8_K && len(mt.kbs) < p.threads {
-		mt.kbs = make([]kblock, p.threads)
-	}
-	if (act == actQ8_K || mt.pk || mt.g16 || mt.k16) && len(mt.kdec) < p.threads {
-		mt.kdec = make([][]byte, p.threads)
+		mt.xp = p.xpack[:rows*pa.xpStride]
 	}
 	// Small products run on the calling thread alone: splitting them saves
 	// less than waking or synchronising a worker costs (tiny models, and
 	// the workers can then park instead of spinning).
 	serial := int64(m)*int64(n)*int64(k) < parallelMinMACs
-	if act != actF32 {
+	if pl.act != actF32 {
 		mt.phase = 0
 		if serial {
 			mt.run(0, m, 0)
@@ -239,7 +217,7 @@ func (p *Pool) MatMulLayout(t weights.Type, l Layout, w []byte, n, k int, x []fl
 		grain = 4
 	}
 	units := n
-	if mt.g16 || mt.k16 {
+	if pa.groups {
 		// Work units are groups of 16 weight rows (the last may be short).
 		units, grain = (n+w16Rows-1)/w16Rows, 1
 	}
@@ -248,67 +226,50 @@ func (p *Pool) MatMulLayout(t weights.Type, l Layout, w []byte, n, k int, x []fl
 	} else {
 		p.run(mt, units, grain)
 	}
-	*mt = matmulTask{kbs: mt.kbs, kdec: mt.kdec}
-	return nil
+	*mt = matmulTask{kbs: mt.kbs, kdec: mt.kdec, res: mt.res}
 }
 
+// run is phase 0 (quantize and pack activation rows [lo,hi)) or phase 1
+// (the plan's path over units [lo,hi)) of a matmul.
 func (mt *matmulTask) run(lo, hi, worker int) {
 	if mt.phase == 0 {
+		pack := mt.pa.pack
 		for i := lo; i < hi; i++ {
 			mt.quantizeRow(i)
-			if mt.q5 {
-				packQ5(mt.xp, mt.xq[i*mt.xqStride:], mt.k/32)
-			}
-			if mt.k16 {
-				packK16(mt.x40[i*mt.x40Step:(i+1)*mt.x40Step], mt.xq[i*mt.xqStride:], mt.k/256, mt.t)
-			}
-			if mt.g16 {
-				pack40(mt.x40[i*mt.x40Step:(i+1)*mt.x40Step], mt.xq[i*mt.xqStride:], mt.k/32, mt.g16bias)
-			}
-			if mt.pk {
-				pair := mt.xp[i/2*mt.xpStride : (i/2+1)*mt.xpStride]
-				packQ8(pair, i%2, mt.xq[i*mt.xqStride:], mt.k/32, mt.gk.bias)
-				if i == mt.m-1 && i%2 == 0 { // odd last row: pair it with itself
-					packQ8(pair, 1, mt.xq[i*mt.xqStride:], mt.k/32, mt.gk.bias)
-				}
+			if pack != nil {
+				pack(mt, i)
 			}
 		}
 		return
 	}
-	if mt.q5 {
-		mt.runQ5Gemv(lo, hi, worker)
-		return
+	mt.pa.run(mt, lo, hi, worker)
+}
+
+// The activation packings of the paths, after quantizeRow(i).
+
+func (mt *matmulTask) packQ5Row(i int) { packQ5(mt.xp, mt.xq[i*mt.xqStride:], mt.k/32) }
+
+func (mt *matmulTask) packK16Row(i int) {
+	packK16(mt.x40[i*mt.x40Step:(i+1)*mt.x40Step], mt.xq[i*mt.xqStride:], mt.k/256, mt.t)
+}
+
+func (mt *matmulTask) pack40Row(i int) {
+	pack40(mt.x40[i*mt.x40Step:(i+1)*mt.x40Step], mt.xq[i*mt.xqStride:], mt.k/32, mt.pl.g16bias)
+}
+
+func (mt *matmulTask) packQ8Row(i int) {
+	pair := mt.xp[i/2*mt.xpStride : (i/2+1)*mt.xpStride]
+	packQ8(pair, i%2, mt.xq[i*mt.xqStride:], mt.k/32, mt.pl.gk.bias)
+	if i == mt.m-1 && i%2 == 0 { // odd last row: pair it with itself
+		packQ8(pair, 1, mt.xq[i*mt.xqStride:], mt.k/32, mt.pl.gk.bias)
 	}
-	if mt.r16 {
-		mt.runR16(lo, hi, worker)
-		return
-	}
-	if mt.g16 {
-		mt.runGemm16(lo, hi, worker)
-		return
-	}
-	if mt.k16 {
-		mt.runK16(lo, hi, worker)
-		return
-	}
-	if mt.pk {
-		mt.runPacked(lo, hi, worker)
-		return
-	}
-	if mt.x16f != nil {
-		mt.runF16(lo, hi)
-		return
-	}
-	if hasKPacked(mt.t) && !mt.perDot && (mt.m >= kPackedMinRows || !hasDirectK(mt.t)) {
-		mt.runKPacked(lo, hi, worker)
-		return
-	}
-	if (mt.t == weights.TypeQ4_K || mt.t == weights.TypeQ6_K) && hasZVNNI && !mt.perDot {
-		mt.runKGemv(lo, hi, worker)
-		return
-	}
-	// Tile weight rows so a tile stays in cache while all m activation rows
-	// use it; for decode (m=1) this is a plain loop over rows.
+}
+
+// runDots computes output columns [lo,hi) one weight row · activation row
+// at a time (dot). Weight rows are tiled so a tile stays in cache while
+// all m activation rows use it; for decode (m=1) this is a plain loop over
+// rows.
+func (mt *matmulTask) runDots(lo, hi, worker int) {
 	tile := 1
 	if mt.m > 1 {
 		tile = 32 * 1024 / mt.rowBytes
@@ -408,12 +369,12 @@ func (mt *matmulTask) dotRows(j0, j1, worker int) {
 // weight rows beyond a multiple of 4 through the single-row dot kernels,
 // which compute the same values.
 func (mt *matmulTask) runPacked(lo, hi, worker int) {
-	rb, n, nb, ps := mt.rowBytes, mt.n, mt.k/32, mt.xpStride
+	rb, n, nb, ps, gk := mt.rowBytes, mt.n, mt.k/32, mt.xpStride, &mt.pl.gk
 	if mt.m == 1 {
-		var r4 [4]float32
+		r4 := &mt.res[worker].r4
 		j := lo
 		for ; j+4 <= hi; j += 4 {
-			mt.gk.gemv(&mt.w[j*rb], rb, &mt.xp[0], nb, &r4)
+			gk.gemv(&mt.w[j*rb], rb, &mt.xp[0], nb, r4)
 			copy(mt.out[j:j+4], r4[:])
 		}
 		for ; j < hi; j++ {
@@ -421,20 +382,20 @@ func (mt *matmulTask) runPacked(lo, hi, worker int) {
 		}
 		return
 	}
-	var res [16]float32
+	res := &mt.res[worker].r16
 	np := (mt.m + 1) / 2
 	tile := max(4, (256<<10)/rb) &^ 3
 	for j0 := lo; j0 < hi; j0 += tile {
 		j1 := min(j0+tile, hi)
 		j4 := j0 + (j1-j0)&^3
 		for p0 := 0; p0 < np; p0 += 2 {
-			g, rows := mt.gk.gemm2, min(4, mt.m-2*p0)
+			g, rows := gk.gemm2, min(4, mt.m-2*p0)
 			if p0+1 == np {
-				g = mt.gk.gemm1
+				g = gk.gemm1
 			}
 			x := &mt.xp[p0*ps]
 			for j := j0; j < j4; j += 4 {
-				g(&mt.w[j*rb], rb, x, ps, nb, &res)
+				g(&mt.w[j*rb], rb, x, ps, nb, res)
 				for r := 0; r < 4; r++ {
 					for h := 0; h < rows; h++ {
 						mt.out[(2*p0+h)*n+j+r] = res[4*r+h]
@@ -456,11 +417,8 @@ const parallelMinMACs = 1 << 18
 // kernels, activation row by activation row (a tile of weight rows stays in
 // cache across them); leftover rows take the single-row kernel.
 func (mt *matmulTask) runKGemv(lo, hi, worker int) {
-	gemv := q4_KGemv4
-	if mt.t == weights.TypeQ6_K {
-		gemv = q6_KGemv4
-	}
-	var r4 [4]float32
+	gemv := mt.pl.kgemv
+	r4 := &mt.res[worker].r4
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.xqStride
 	tile := hi - lo
 	if mt.m > 1 {
@@ -471,7 +429,7 @@ func (mt *matmulTask) runKGemv(lo, hi, worker int) {
 		for i := 0; i < mt.m; i++ {
 			j := j0
 			for ; j+4 <= j1; j += 4 {
-				gemv(&mt.w[j*rb], rb, &mt.xq[i*xs], nb, &r4)
+				gemv(&mt.w[j*rb], rb, &mt.xq[i*xs], nb, r4)
 				for r := 0; r < 4; r++ {
 					mt.out[i*n+j+r] = r4[r]
 				}
@@ -539,7 +497,7 @@ func (mt *matmulTask) runKPacked(lo, hi, worker int) {
 // per tile (8 independent FMA chains, each weight load used 4 times),
 // single dots for the rest. In vec_dot order: 4 weight rows per call for
 // decode, single dots otherwise, each plus ggml's float64 tail.
-func (mt *matmulTask) runF16(lo, hi int) {
+func (mt *matmulTask) runF16(lo, hi, _ int) {
 	k, n, rb := mt.k, mt.n, mt.rowBytes
 	if !mt.f16tiny {
 		np := k &^ 63

@@ -55,7 +55,8 @@ type Pool struct {
 	scratch [][]float32 // per-worker float scratch (attention scores, etc.)
 	q16     [][]uint16  // per-worker f16 scratch (attention q/p in f16)
 	mm      matmulTask
-	perDot  bool // benchmarks only: bypass the packed kernels (the reference speed)
+	plans   map[planKey]*Plan // MatMul's plans by type, layout and shape
+	perDot  bool              // benchmarks only: MatMul's plans have only the dots path (the reference speed)
 	at      attnTask
 }
 
@@ -118,6 +119,9 @@ func NewPool(threads int) *Pool {
 	}
 	p.scratch = make([][]float32, threads)
 	p.q16 = make([][]uint16, threads)
+	p.mm.kbs = make([]kblock, threads)
+	p.mm.kdec = make([][]byte, threads)
+	p.mm.res = make([]workerRes, threads)
 	return p
 }
 

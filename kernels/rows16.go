@@ -60,7 +60,8 @@ const r16Rows = 16
 
 // r16MaxGemvCols is the largest activation batch that runs the Rows16
 // decode kernel once per activation row (the group stays in L1/L2 between
-// them); larger batches decode the group once into the gemm16 layout.
+// them); larger batches decode the group once into the gemm16 layout
+// (where AVX-512 VNNI exists: plan.go).
 const r16MaxGemvCols = 3
 
 // CanRepack reports whether n×k weights of type t can take LayoutRows16
@@ -174,25 +175,16 @@ func r16Bias(t weights.Type) int32 {
 	return 8
 }
 
-// runR16 computes the outputs of Rows16 groups [lo,hi) for all m
-// activation rows: up to r16MaxGemvCols rows by the decode kernel per
-// row, more through a decode of the group (mt.g16dec) and the gemm16 or
-// gemmK16 kernels, which exist only with AVX-512 VNNI (without it every
-// batch takes the Go decode kernel).
-func (mt *matmulTask) runR16(lo, hi, worker int) {
-	if mt.m > r16MaxGemvCols && hasZVNNI {
-		if mt.k16 {
-			mt.runK16(lo, hi, worker)
-		} else {
-			mt.runGemm16(lo, hi, worker)
-		}
-		return
-	}
+// runR16Gemv computes the outputs of Rows16 groups [lo,hi) with the
+// decode kernel, once per activation row (up to r16MaxGemvCols rows with
+// AVX-512 VNNI, where larger batches decode each group once for the gemm16
+// or gemmK16 kernels; every batch without it, through the Go twins).
+func (mt *matmulTask) runR16Gemv(lo, hi, _ int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/mt.t.BlockSize(), mt.x40Step
 	for g := lo; g < hi; g++ {
 		j := g * r16Rows
 		for c := 0; c < mt.m; c++ {
-			mt.r16gemv(mt.w[j*rb:(j+r16Rows)*rb], mt.x40[c*xs:(c+1)*xs], nb, mt.out[c*n+j:c*n+j+r16Rows])
+			mt.pl.r16gemv(mt.w[j*rb:(j+r16Rows)*rb], mt.x40[c*xs:(c+1)*xs], nb, mt.out[c*n+j:c*n+j+r16Rows])
 		}
 	}
 }

@@ -2,10 +2,8 @@ package kernels
 
 import "dayi/weights"
 
-// q4_K/q6_K Rows16 kernels (rows16k_amd64.s, unrolled by gen_rows16k.py;
+// q4_K/q6_K Rows16 kernels (rows16k_amd64.s, written by internal/gen;
 // layout and twins in rows16k.go).
-
-//go:generate sh -c "python3 gen_rows16k.py > rows16k_amd64.s"
 
 //go:noescape
 func gemvR16Q4_K(w, x *byte, nb int, out *float32)

@@ -3,6 +3,7 @@ package arch
 import (
 	"fmt"
 
+	"dayi/kernels"
 	"dayi/weights"
 
 	"github.com/gomlx/gomlx/backends"
@@ -10,16 +11,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
-
-// GGUFSchemeBase is the offset at which GGUF quantization schemes are passed
-// through graph.Quantization.Scheme to a backend that understands them:
-// scheme = GGUFSchemeBase + ggml type id. (dayi's backend defines the same.)
-const GGUFSchemeBase = 1000
-
-// Rows16SchemeBase + ggml type id selects GGUF blocks repacked into the
-// kernels' 16-row groups (kernels.LayoutRows16; the types
-// kernels.LayoutSupported lists).
-const Rows16SchemeBase = 3000
 
 // Ctx carries the inputs of one forward step and collects its state outputs.
 type Ctx struct {
@@ -66,12 +57,12 @@ func (c *Ctx) Linear(x *Node, w *Weight) *Node {
 // fused quantized dense op, with an optional activation.
 func (c *Ctx) fusedQDense(x *Node, w *Weight, act backends.ActivationType) *Node {
 	t := w.Info.Type
-	base := GGUFSchemeBase
+	l := kernels.LayoutGGUF
 	if w.Rows16 {
-		base = Rows16SchemeBase
+		l = kernels.LayoutRows16
 	}
 	q := &graph.Quantization{
-		Scheme:    backends.QuantizationScheme(base + int(t)),
+		Scheme:    backends.QuantizationScheme(kernels.Scheme(t, l)), // kernels owns the numbers
 		Scale:     graph.Scalar(c.G, dtypes.Float32, 1),
 		BlockAxis: 1,
 		BlockSize: t.BlockSize(),

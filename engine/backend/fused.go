@@ -202,53 +202,32 @@ func (f *Function) FusedDense(x, weight, bias backends.Value, activation backend
 
 // ---- FusedQuantizedDense with GGUF schemes ----
 
-// GGUFSchemeOffset is added to a ggml type id to form the
-// backends.QuantizationScheme that selects raw GGUF blocks in
-// FusedQuantizedDense; it stays clear of GoMLX's own schemes (0, 1, ...).
-const GGUFSchemeOffset = 1000
-
 // GGUFScheme is the quantization scheme for GGUF weights of type t: pass it
 // in graph.Quantization{Scheme: GGUFScheme(t), Scale: <any scalar>,
 // BlockAxis: 1, BlockSize: t.BlockSize()} to graph.BackendFusedQuantizedDense
-// with weights as a Uint8 [N, rowBytes] tensor of raw ggml blocks.
+// with weights as a Uint8 [N, rowBytes] tensor of raw ggml blocks. The
+// numbers are kernels.Scheme's (kernels.LayoutRows16 for repacked weights).
 func GGUFScheme(t weights.Type) backends.QuantizationScheme {
-	return backends.QuantizationScheme(GGUFSchemeOffset + int(t))
-}
-
-// Rows16SchemeOffset is GGUFSchemeOffset for weights repacked by
-// kernels.Repack into 16-row groups (kernels.LayoutRows16): same Uint8
-// [N, rowBytes] shape and size, rows interleaved per group of 16.
-const Rows16SchemeOffset = 3000
-
-// ggufType decodes a GGUF scheme (plain or Rows16).
-func ggufType(s backends.QuantizationScheme) (weights.Type, kernels.Layout, bool) {
-	l, base := kernels.LayoutGGUF, GGUFSchemeOffset
-	if int(s) >= Rows16SchemeOffset {
-		l, base = kernels.LayoutRows16, Rows16SchemeOffset
-	}
-	if int(s) < base {
-		return 0, l, false
-	}
-	t := weights.Type(int(s) - base)
-	return t, l, t.Known()
+	return backends.QuantizationScheme(kernels.Scheme(t, kernels.LayoutGGUF))
 }
 
 type qdenseData struct {
 	t       weights.Type
-	layout  kernels.Layout
 	M, N, K int
 	act     backends.ActivationType
 	hasBias bool
-	// kernel: kernels.MatMul handles t; otherwise rows are dequantized here.
-	kernel   bool
+	// plan: the kernels chosen for these weights when the node was built
+	// (kernels.NewPlan); nil where the kernels do not handle t and rows are
+	// dequantized here.
+	plan     *kernels.Plan
 	rowBytes int
 }
 
 func execQDense(st *state, n *node, ins []*Buffer, out *Buffer) error {
 	d := n.data.(*qdenseData)
 	x, w, o := ins[0].flat.([]float32), ins[1].raw, out.flat.([]float32)
-	if d.kernel {
-		if err := st.e.b.kern.MatMulLayout(d.t, d.layout, w, d.N, d.K, x, d.M, o); err != nil {
+	if d.plan != nil {
+		if err := st.e.b.kern.MatMulPlan(d.plan, w, x, d.M, o); err != nil {
 			return err
 		}
 	} else {
@@ -295,7 +274,7 @@ func (f *Function) FusedQuantizedDense(x, weightsV, bias backends.Value, wq *bac
 	if wq == nil {
 		return nil, fmt.Errorf("backend %s: FusedQuantizedDense: nil quantization", Name)
 	}
-	t, layout, ok := ggufType(wq.Scheme)
+	t, layout, ok := kernels.ParseScheme(int(wq.Scheme))
 	if !ok {
 		return nil, fmt.Errorf("backend %s: FusedQuantizedDense scheme %d: %w", Name, wq.Scheme, backends.ErrNotImplemented)
 	}
@@ -336,9 +315,16 @@ func (f *Function) FusedQuantizedDense(x, weightsV, bias backends.Value, wq *bac
 			return nil, fmt.Errorf("backend %s: FusedQuantizedDense: bias %s must be Float32 [%d]", Name, bs, N)
 		}
 	}
+	var plan *kernels.Plan
+	if kernel {
+		// The kernels for these weights are chosen once, here, not per call.
+		if plan, err = kernels.NewPlan(t, layout, N, K); err != nil {
+			return nil, fmt.Errorf("backend %s: FusedQuantizedDense: %w", Name, err)
+		}
+	}
 	outDims := append(append([]int{}, xs.Dimensions[:xs.Rank()-1]...), N)
 	out := f.newNode(backends.OpTypeFusedQuantizedDense, shapes.Make(dtypes.Float32, outDims...), execQDense, ns...)
-	out.data = &qdenseData{t: t, layout: layout, M: xs.Size() / K, N: N, K: K, act: activation, hasBias: bias != nil,
-		kernel: kernel, rowBytes: rowBytes}
+	out.data = &qdenseData{t: t, M: xs.Size() / K, N: N, K: K, act: activation, hasBias: bias != nil,
+		plan: plan, rowBytes: rowBytes}
 	return out, nil
 }

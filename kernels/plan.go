@@ -1,0 +1,254 @@
+package kernels
+
+import (
+	"fmt"
+	"strings"
+
+	"dayi/weights"
+)
+
+// Kernel plans.
+//
+// Which kernels multiply a weight matrix depends on its type, its layout,
+// its shape and the CPU, all known when the weight is bound, and on the
+// activation batch m, known per call. As ggml-cpu does for repacked weights
+// (repack.cpp: ggml_repack_get_optimal_repack_type picks a tensor_traits,
+// i.e. a block type, its interleave and its gemv and gemm functions, once
+// per tensor when the weight is set; forward_mul_mat then only splits the
+// activation rows between gemm and gemv), NewPlan chooses everything but m
+// once, and a call only takes the first of at most maxPaths paths whose
+// minRows it reaches. The paths, with the float order of their outputs:
+//
+//	path          types (layout)             m              float order of an output
+//	rows16-gemv   q4_0 q5_0 q8_0 (Rows16)    1..3 (all      per block b in order: acc = fma(float(isum_b),
+//	                                         without VNNI)  d_w·d_x, acc) from 0 (llama.cpp's repacked
+//	                                                        q4_0 GEMV/GEMM; rows16.go, gemm16.go)
+//	rows16-gemm16 q4_0 q5_0 q8_0 (Rows16)    >= 4           same, through gemm16 (bit for bit equal)
+//	gemm16        q4_0 q5_0 q8_0 (GGUF)      >= 8           same as rows16 (gemm16.go)
+//	rows16k-gemv  q4_K q6_K (Rows16)         1..3           q4_K: per super-block acc = fma(float(isum),
+//	                                                        d_w·d_x, acc), acc_min = fma(float(imin),
+//	                                                        dmin_w·d_x, acc_min), out = acc - acc_min
+//	                                                        (llama.cpp's repacked q4_K GEMV); q6_K: per
+//	                                                        super-block acc = fma(float(isum), d_w·d_x, acc)
+//	rows16k-gemmk16 q4_K q6_K (Rows16)       >= 4           gemmK16Go's: q4_K folds per 64-element chunk
+//	                                                        (llama.cpp's repacked q4_K GEMM), q6_K per
+//	                                                        super-block (gemmk16.go)
+//	gemmk16       q4_K q6_K (GGUF)           >= 16          gemmK16Go's, as rows16k-gemmk16
+//	packed        q4_0 q8_0 (GGUF)           < 8            ggml's vec_dot order (dot.go: 8 float lanes per
+//	                                                        block, reduced at the end), bit for bit
+//	q5gemv        q5_0 (GGUF)                1              vec_dot order (dotQ5_0), bit for bit
+//	kgemv         q4_K q6_K (GGUF)           < 16           dotK's order, bit for bit (dot.go)
+//	kpacked       q2_K q3_K q5_K (GGUF)      all            dotK's order, bit for bit (gemmk.go)
+//	f16           f16 (GGUF)                 all            vec_dot order for m = 1, tinyBLAS order for
+//	                                                        m >= 2 with k%16 = n%4 = 0 (f16TinyOrder)
+//	dots          every type (GGUF)          the rest       vec_dot order: one weight row · one
+//	                                                        activation row per call (dot)
+//
+// Every path but dots needs AVX-512 VNNI (f16: AVX-512 F/BW/VL; q5_0's
+// Rows16 assembly also BITALG, else its Go twins run); without it a GGUF
+// weight takes dots and a Rows16 weight rows16(k)-gemv through the pure-Go
+// twins. Activations are always quantized to the type's vec_dot_type
+// first (quantizeRow), as ggml-cpu's x86 build does.
+
+// maxPaths bounds the paths of a plan (q5_0: gemm16, dots, q5gemv).
+const maxPaths = 4
+
+// path is one way to run a matmul: which activation packing follows the
+// quantization of each activation row, and which runner computes the
+// outputs.
+type path struct {
+	name     string
+	minRows  int                                      // the smallest batch m this path takes
+	run      func(mt *matmulTask, lo, hi, worker int) // phase 1 over units [lo,hi)
+	pack     func(mt *matmulTask, i int)              // packs activation row i after quantizeRow; nil: none
+	x40Step  int                                      // bytes per packed activation row in x40 (0: none)
+	xpStride int                                      // bytes per row (or row pair, xpPairs) in xp (0: none)
+	xpPairs  bool                                     // xp holds rows in pairs (packQ8)
+	groups   bool                                     // units are groups of 16 weight rows, not rows
+	f16f     bool                                     // needs the f16 activations as float32 (x16f)
+}
+
+// Plan is the kernel choice for one n×k weight matrix of one type and
+// layout on this CPU (see the table above). It is immutable and may be
+// shared by any number of Pools and goroutines.
+type Plan struct {
+	t        weights.Type
+	l        Layout
+	act      actKind
+	n, k     int
+	rowBytes int
+	xqStride int // bytes per quantized activation row (q8_0/q8_1/q8_K types)
+	paths    [maxPaths]path
+	np       int
+
+	// The kernels the paths call.
+	g16dec  func(w *byte, wstride, nb int, dst *byte)                    // group of 16 rows -> gemm16/k16 layout
+	g16bias int32                                                        // weight bias c (u = q + c) for pack40
+	k16k    [4]gemm16Func                                                // gemmK16 kernels for 1..4 columns
+	r16gemv func(w, x []byte, nb int, out []float32)                     // Rows16 decode kernel
+	gk      gemmKernels                                                  // packed kernels (q4_0/q8_0)
+	kgemv   func(w *byte, wstride int, x *byte, nb int, res *[4]float32) // q4_K/q6_K 4-row gemv
+}
+
+// NewPlan chooses the kernels for n×k weights of type t in layout l
+// (LayoutRows16: as Repack made them, n a multiple of 16). It fails for
+// types MatMul does not handle and for shapes the type cannot have.
+func NewPlan(t weights.Type, l Layout, n, k int) (*Plan, error) {
+	return newPlan(t, l, n, k, false)
+}
+
+// newPlan is NewPlan; perDot (benchmarks: the reference speed) leaves out
+// every GGUF path but dots.
+func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
+	if l != LayoutGGUF && (l != LayoutRows16 || !r16Type(t) || n%r16Rows != 0) {
+		return nil, fmt.Errorf("kernels: matmul %s: layout %d not supported for %d rows", t, l, n)
+	}
+	act, ok := vecDotType(t)
+	if !ok {
+		return nil, fmt.Errorf("kernels: matmul: weight type %s not supported", t)
+	}
+	if n < 0 || k <= 0 {
+		return nil, fmt.Errorf("kernels: matmul %s: bad shape n=%d k=%d", t, n, k)
+	}
+	rs, err := t.RowSize(int64(k))
+	if err != nil {
+		return nil, fmt.Errorf("kernels: matmul %s weights: %w", t, err)
+	}
+	if (act == actQ8_0 || act == actQ8_1) && k%32 != 0 {
+		return nil, fmt.Errorf("kernels: matmul %s: k=%d is not a multiple of 32", t, k)
+	}
+	pl := &Plan{t: t, l: l, act: act, n: n, k: k, rowBytes: int(rs), xqStride: actRowBytes(act, k)}
+	x40 := k / 32 * x40BlockSize // pack40 rows (q4_0/q5_0/q8_0)
+	xk := k / 256 * k16X         // packK16 rows (q4_K/q6_K)
+	switch {
+	case l == LayoutRows16 && r16KType(t):
+		pl.r16gemv, pl.g16dec = r16kKernels(t)
+		if kk, ok := gemmK16Kernels(t); ok {
+			pl.k16k = kk
+			pl.add(path{name: "rows16k-gemmk16", minRows: r16MaxGemvCols + 1, run: (*matmulTask).runK16,
+				pack: (*matmulTask).packK16Row, x40Step: xk, groups: true})
+		}
+		pl.add(path{name: "rows16k-gemv", minRows: 1, run: (*matmulTask).runR16Gemv,
+			pack: (*matmulTask).packK16Row, x40Step: xk, groups: true})
+	case l == LayoutRows16:
+		pl.r16gemv, pl.g16dec = r16Kernels(t)
+		pl.g16bias = r16Bias(t)
+		if hasZVNNI {
+			pl.add(path{name: "rows16-gemm16", minRows: r16MaxGemvCols + 1, run: (*matmulTask).runGemm16,
+				pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
+		}
+		pl.add(path{name: "rows16-gemv", minRows: 1, run: (*matmulTask).runR16Gemv,
+			pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
+	case perDot:
+	default:
+		if dec, bias, ok := gemm16Decoder(t); ok {
+			pl.g16dec, pl.g16bias = dec, bias
+			pl.add(path{name: "gemm16", minRows: gemm16MinRows, run: (*matmulTask).runGemm16,
+				pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
+		}
+		if kk, ok := gemmK16Kernels(t); ok {
+			pl.k16k, pl.g16dec = kk, k16Decoder(t)
+			pl.add(path{name: "gemmk16", minRows: k16MinRows, run: (*matmulTask).runK16,
+				pack: (*matmulTask).packK16Row, x40Step: xk, groups: true})
+		}
+		if t == weights.TypeQ5_0 && hasZVNNI {
+			// Only m = 1 takes q5_0Gemv4; 2..gemm16MinRows-1 rows the dots.
+			pl.add(path{name: "dots", minRows: 2, run: (*matmulTask).runDots})
+			pl.add(path{name: "q5gemv", minRows: 1, run: (*matmulTask).runQ5Gemv,
+				pack: (*matmulTask).packQ5Row, xpStride: k / 64 * xpBlockSize})
+		}
+		if gk, ok := packedKernels(t); ok {
+			pl.gk = gk
+			pl.add(path{name: "packed", minRows: 1, run: (*matmulTask).runPacked,
+				pack: (*matmulTask).packQ8Row, xpStride: k / 32 * xpBlockSize, xpPairs: true})
+		}
+		if act == actF16 && hasZ512 {
+			pl.add(path{name: "f16", minRows: 1, run: (*matmulTask).runF16, f16f: true})
+		}
+		if hasKPacked(t) {
+			// Decoding super-blocks once pays from kPackedMinRows rows on
+			// where a kernel on raw blocks exists, always where none does.
+			min := 1
+			if hasDirectK(t) {
+				min = kPackedMinRows
+			}
+			pl.add(path{name: "kpacked", minRows: min, run: (*matmulTask).runKPacked})
+		}
+		if (t == weights.TypeQ4_K || t == weights.TypeQ6_K) && hasZVNNI {
+			pl.kgemv = q4_KGemv4
+			if t == weights.TypeQ6_K {
+				pl.kgemv = q6_KGemv4
+			}
+			pl.add(path{name: "kgemv", minRows: 1, run: (*matmulTask).runKGemv})
+		}
+	}
+	pl.add(path{name: "dots", minRows: 1, run: (*matmulTask).runDots})
+	return pl, nil
+}
+
+// add appends p unless an earlier path already takes every batch p would
+// (a path is taken by the first match, so p could never run).
+func (pl *Plan) add(p path) {
+	for _, q := range pl.paths[:pl.np] {
+		if q.minRows <= p.minRows {
+			return
+		}
+	}
+	pl.paths[pl.np] = p
+	pl.np++
+}
+
+// path returns the path for a batch of m >= 1 activation rows.
+func (pl *Plan) path(m int) *path {
+	for i := 0; i < pl.np-1; i++ {
+		if m >= pl.paths[i].minRows {
+			return &pl.paths[i]
+		}
+	}
+	return &pl.paths[pl.np-1] // minRows 1
+}
+
+// String names the plan's paths and the batches they take, e.g.
+// "q4_0 gguf 2048x2048: m>=8 gemm16, m>=1 packed".
+func (pl *Plan) String() string {
+	var b strings.Builder
+	l := "gguf"
+	if pl.l == LayoutRows16 {
+		l = "rows16"
+	}
+	fmt.Fprintf(&b, "%s %s %dx%d:", pl.t, l, pl.n, pl.k)
+	for i, p := range pl.paths[:pl.np] {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " m>=%d %s", p.minRows, p.name)
+	}
+	return b.String()
+}
+
+// Type, Layout and Shape report what the plan was made for.
+func (pl *Plan) Type() weights.Type { return pl.t }
+
+// Layout is the weight layout the plan was made for.
+func (pl *Plan) Layout() Layout { return pl.l }
+
+// Shape is the weight shape (n rows of k) the plan was made for.
+func (pl *Plan) Shape() (n, k int) { return pl.n, pl.k }
+
+// check validates one call's operands against the plan.
+func (pl *Plan) check(w []byte, x []float32, m int, out []float32) error {
+	t, n, k := pl.t, pl.n, pl.k
+	if m < 0 {
+		return fmt.Errorf("kernels: matmul %s: bad batch m=%d", t, m)
+	}
+	if need := int64(n) * int64(pl.rowBytes); int64(len(w)) < need {
+		return fmt.Errorf("kernels: matmul %s: weights have %d bytes, %d rows of %d need %d", t, len(w), n, k, need)
+	}
+	if int64(len(x)) < int64(m)*int64(k) {
+		return fmt.Errorf("kernels: matmul %s: activations have %d values, need %d (m=%d, k=%d)", t, len(x), int64(m)*int64(k), m, k)
+	}
+	if int64(len(out)) < int64(m)*int64(n) {
+		return fmt.Errorf("kernels: matmul %s: output has %d values, need %d (m=%d, n=%d)", t, len(out), int64(m)*int64(n), m, n)
+	}
+	return nil
+}
