@@ -33,7 +33,8 @@ func decode(r *http.Request, v any) error {
 		case errors.As(err, &se):
 			return badRequest("invalid JSON at byte %d: %v", se.Offset, err)
 		case errors.As(err, &te):
-			return badRequest("invalid JSON: field %q must be %s, not %s", te.Field, te.Type, te.Value)
+			return &reqError{status: http.StatusBadRequest, param: te.Field,
+				msg: fmt.Sprintf("invalid JSON: field %q must be %s, not %s", te.Field, te.Type, te.Value)}
 		}
 		return badRequest("invalid JSON: %v", err)
 	}

@@ -24,6 +24,7 @@ import (
 type limit struct {
 	Field  string // the Ollama / dayi name, as clients send it ("options.top_k")
 	OpenAI string // the name under /v1/ where it differs; "-": not part of the OpenAI API
+	OnlyV1 bool   // an OpenAI field with no Ollama counterpart (Field is then its /v1/ name)
 	Unit   string // "" (a value), "items", "bytes" or "seconds"
 	Min    float64
 	Max    float64
@@ -71,9 +72,9 @@ var limits = []limit{
 
 	{Field: "options.num_predict", OpenAI: "-", Min: -2, Max: maxTokensAt,
 		Note: "tokens to generate; -1: until the end, -2: fill the context (Ollama)"},
-	{Field: "max_tokens", Min: 0, Max: maxTokensAt, Note: "/v1/ only (also max_completion_tokens); 0: until the end"},
+	{Field: "max_tokens", OnlyV1: true, Min: 0, Max: maxTokensAt, Note: "/v1/ only (also max_completion_tokens); 0: until the end"},
 	{Field: "options.temperature", OpenAI: "-", Min: 0, Max: 100, Note: "0: greedy; dayi's bound"},
-	{Field: "temperature", Min: 0, Max: 2, Note: "/v1/ only (OpenAI's range); 0: greedy"},
+	{Field: "temperature", OnlyV1: true, Min: 0, Max: 2, Note: "/v1/ only (OpenAI's range); 0: greedy"},
 	{Field: "options.top_k", OpenAI: "-", Min: 0, Max: math.MaxInt32, Model: "vocabulary", Note: "0: off (llama.cpp top_k <= 0)"},
 	{Field: "options.top_p", OpenAI: "top_p", Min: 0, Max: 1, Note: "a probability; 1: off"},
 	{Field: "options.min_p", OpenAI: "-", Min: 0, Max: 1, Note: "a probability; 0: off"},
@@ -92,9 +93,9 @@ var limits = []limit{
 	{Field: "options.num_thread", OpenAI: "-", Min: 0, Max: 1024, Note: "accepted for Ollama clients; threads are a server setting"},
 	{Field: "options.num_gpu", OpenAI: "-", Min: -1, Max: 1024, Note: "accepted for Ollama clients; unused"},
 	{Field: "options.main_gpu", OpenAI: "-", Min: 0, Max: 1024, Note: "accepted for Ollama clients; unused"},
-	{Field: "n", Min: 1, Max: 1, Note: "one choice per request"},
-	{Field: "logit_bias", Unit: "items", Max: 1024, Note: "entries; dayi's bound (each is applied at every token)"},
-	{Field: "logit_bias{}", OpenAI: "logit_bias", Min: -100, Max: 100, Note: "a bias (OpenAI's range); each key is a token id below the vocabulary size"},
+	{Field: "n", OnlyV1: true, Min: 1, Max: 1, Note: "one choice per request"},
+	{Field: "logit_bias", OnlyV1: true, Unit: "items", Max: 1024, Note: "entries; dayi's bound (each is applied at every token)"},
+	{Field: "logit_bias{}", OpenAI: "logit_bias", OnlyV1: true, Min: -100, Max: 100, Note: "a bias (OpenAI's range); each key is a token id below the vocabulary size"},
 }
 
 // lim returns the table's row for field. Fields are constants in the code;
@@ -251,10 +252,8 @@ func checkModelBounds(j *job, ctxLen, vocab int) error {
 			return err
 		}
 	}
-	if o.TopK != nil {
-		if err := lim("options.top_k").modelBound(j.openai, *o.TopK, vocab+1); err != nil {
-			return err
-		}
+	if o.TopK != nil && *o.TopK > vocab { // top_k may equal the vocabulary size: all tokens
+		return fieldError(lim("options.top_k").name(j.openai), "%d exceeds this model's vocabulary size %d", *o.TopK, vocab)
 	}
 	for id := range o.logitBias {
 		if int(id) >= vocab {
@@ -364,7 +363,7 @@ func checkEmbed(openai bool, model string, texts []string, dims int, ka *api.Dur
 // limitsMarkdown renders the table for docs/server.md.
 func limitsMarkdown() string {
 	var b strings.Builder
-	b.WriteString("| Field | Under /v1/ | Allowed | Also bounded by the model's | Notes |\n")
+	b.WriteString("| Field (Ollama API) | Under /v1/ | Allowed | Also bounded by the model's | Notes |\n")
 	b.WriteString("|---|---|---|---|---|\n")
 	for _, l := range limits {
 		oa := l.OpenAI
@@ -382,7 +381,11 @@ func limitsMarkdown() string {
 		if m == "" {
 			m = "—"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", l.Field, strings.ReplaceAll(code(oa), "|", "\\|"), r, m, l.Note)
+		field := code(l.Field)
+		if l.OnlyV1 {
+			field = "—"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", field, code(oa), r, m, l.Note)
 	}
 	return b.String()
 }

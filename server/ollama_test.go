@@ -25,7 +25,7 @@ type refCase struct {
 
 // llamaCppCases are llama.cpp's greedy continuations of stories260K (the
 // embedded model), copied from ../shared/reference.
-func llamaCppCases(t *testing.T) []refCase {
+func llamaCppCases(t testing.TB) []refCase {
 	data, err := os.ReadFile("testdata/llamacpp-stories260K.json")
 	if err != nil {
 		t.Fatal(err)
