@@ -43,10 +43,11 @@ const (
 // limits is the table. Sources: OpenAI's API reference (temperature 0–2,
 // top_p 0–1, penalties −2–2, logit_bias values −100–100, n, 128 tools, 2048
 // embedding inputs); Ollama's api.Options (field names, −1/−2 meanings of
-// num_predict, −1 of repeat_last_n, negative keep_alive) and llama.cpp's
-// sampler (common/sampling.cpp: top_k <= 0, top_p/min_p/typical_p as
-// probabilities, penalty_last_n −1 = context). Where none of them bounds a
-// field, the bound is dayi's and the note says why.
+// num_predict, −1 of repeat_last_n, negative keep_alive) and llama.cpp
+// (common/sampling.cpp: top_k <= 0 is off, top_p/min_p/typical_p are
+// probabilities; the server's params_from_json_cmpl: penalty_last_n −1 is
+// the context, logit_bias ids must be below n_vocab). Where none of them
+// bounds a field, the bound is dayi's and the note says why.
 var limits = []limit{
 	{Field: "model", Unit: "bytes", Min: 1, Max: 256, Note: "a model name"},
 	{Field: "prompt", Unit: "bytes", Max: 4 * mib, Model: "context",
