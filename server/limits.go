@@ -36,7 +36,12 @@ type limit struct {
 }
 
 const (
-	mib         = 1 << 20
+	// maxText bounds one text field (a prompt, a message, an embedding
+	// input). 1 MiB is more text than a 200K-token context holds (about 4.5
+	// bytes a token in English, fewer in Chinese), and bounds the tokenizer's
+	// work: a 1 MiB word costs BPE tokenizers over a second
+	// (tokenizer.TestLongWordIsNotQuadratic), 4 MiB would cost far more.
+	maxText     = 1 << 20
 	maxTokensAt = 1 << 20 // no model dayi runs has a longer context than 1M tokens
 )
 
@@ -50,12 +55,12 @@ const (
 // bounds a field, the bound is dayi's and the note says why.
 var limits = []limit{
 	{Field: "model", Unit: "bytes", Min: 1, Max: 256, Note: "a model name"},
-	{Field: "prompt", Unit: "bytes", Max: 4 * mib, Model: "context",
+	{Field: "prompt", Unit: "bytes", Max: maxText, Model: "context",
 		Note: "also at most the context length (or --max-prompt-tokens) less one, in tokens, with the template and grounding"},
-	{Field: "system", OpenAI: "-", Unit: "bytes", Max: 4 * mib, Note: "as prompt"},
+	{Field: "system", OpenAI: "-", Unit: "bytes", Max: maxText, Note: "as prompt"},
 	{Field: "template", OpenAI: "-", Unit: "bytes", Max: 64, Note: "the name of a built-in chat template"},
 	{Field: "messages", Unit: "items", Max: 4096, Note: "/v1/chat/completions needs at least one; an empty /api/chat only loads the model"},
-	{Field: "messages[].content", Unit: "bytes", Max: 4 * mib, Note: "the whole conversation must still fit the context"},
+	{Field: "messages[].content", Unit: "bytes", Max: maxText, Note: "the whole conversation must still fit the context"},
 	{Field: "images", OpenAI: "-", Unit: "items", Max: 0, Note: "dayi serves text-only models: any image is refused"},
 	{Field: "tools", Unit: "items", Max: 128, Note: "OpenAI's limit"},
 	{Field: "format", OpenAI: "response_format.json_schema.schema", Unit: "bytes", Max: 64 << 10,
@@ -68,7 +73,7 @@ var limits = []limit{
 	{Field: "knowledge", Unit: "bytes", Max: 256, Note: "a knowledge base name: a letter or digit, then letters, digits, _ . - (64 characters at most)"},
 	{Field: "patient_id", Unit: "bytes", Max: 200, Note: "UTF-8 without control characters (the patient memory's rule); never echoed in errors"},
 	{Field: "input", Unit: "items", Max: 2048, Note: "embedding inputs (OpenAI's limit); /v1/embeddings needs at least one"},
-	{Field: "input[]", Unit: "bytes", Max: 4 * mib, Note: "each embedding input; also at most the context length in tokens"},
+	{Field: "input[]", Unit: "bytes", Max: maxText, Note: "each embedding input; also at most the context length in tokens"},
 	{Field: "dimensions", Min: 0, Max: 1 << 16, Note: "0: the model's own; larger than the model's: the model's"},
 
 	{Field: "options.num_predict", OpenAI: "-", Min: -2, Max: maxTokensAt,
