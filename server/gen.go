@@ -254,7 +254,11 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 		limit = min(limit, s.cfg.MaxPromptTokens)
 	}
 	if len(ids) > limit {
-		return nil, &reqError{status: http.StatusBadRequest,
+		field := "prompt"
+		if j.chat {
+			field = "messages"
+		}
+		return nil, &reqError{status: http.StatusBadRequest, param: field,
 			msg: fmt.Sprintf("prompt is %d tokens, the limit is %d (model context %d); shorten it", len(ids), limit, lm.Ctx)}
 	}
 	if tmpl != nil {

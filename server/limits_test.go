@@ -228,6 +228,14 @@ func TestFinding1_OversizedOptionDoesNotKillServer(t *testing.T) {
 			t.Errorf("%s %s: %d-byte error echoes the request", h.path, h.field, len(msg))
 		}
 	}
+	// Within the byte bound but over the model's context: still a 400, and
+	// under /v1/ the param says which field to shorten.
+	st, body, _ := post(t, hs, "/v1/chat/completions", map[string]any{"model": "dayi-tiny",
+		"messages": []map[string]string{{"role": "user", "content": strings.Repeat("the cat sat. ", 1000)}}})
+	var oe openaiErr
+	if json.Unmarshal(body, &oe); st != 400 || oe.Error.Param == nil || *oe.Error.Param != "messages" {
+		t.Errorf("over the context: %d %s", st, body)
+	}
 	// The server is still up and generates exactly what it did before.
 	var out strings.Builder
 	err := ollamaClient(t, hs).Generate(context.Background(), &api.GenerateRequest{Model: "dayi-tiny", Prompt: rc.Prompt, Raw: true,
