@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"dayi/engine"
@@ -66,8 +68,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	var (
-		out any
-		err error
+		out     any
+		err     error
+		patient string // for redaction from the log
 	)
 	ctx := r.Context()
 	switch op {
@@ -82,6 +85,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err = dec.Decode(&req); err == nil {
 			if strings.TrimSpace(req.Complaint) == "" {
 				err = errBadRequest("complaint is empty")
+				break
+			}
+			if err = checkTemperature(req.Temp); err != nil {
 				break
 			}
 			out, err = Triage(ctx, h.deps, req.Complaint, TriageOptions{Lang: req.Lang, NoModel: req.NoModel, Sampling: h.sampling(req.Seed, req.Temp)})
@@ -104,16 +110,33 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				err = errBadRequest("transcript is empty")
 				break
 			}
+			if err = checkTemperature(req.Temp); err != nil {
+				break
+			}
+			if req.MaxTokens < 0 || req.MaxTokens > maxTokens {
+				err = errBadRequest(fmt.Sprintf("max_tokens: %d is out of range (allowed: 0 to %d)", req.MaxTokens, maxTokens))
+				break
+			}
 			out, err = EMR(ctx, h.deps, req.Transcript, EMROptions{Lang: req.Lang, Sampling: h.sampling(req.Seed, req.Temp), MaxTokens: req.MaxTokens})
 		}
 	case "followup":
 		var req FollowUpRequest
 		if err = dec.Decode(&req); err == nil {
+			patient = req.PatientID
 			out, err = FollowUp(ctx, h.deps, req)
 		}
 	}
 	if err != nil {
-		writeJSON(w, statusOf(err), apiError{err.Error()})
+		st := statusOf(err)
+		msg := err.Error()
+		if st >= 500 && !errors.Is(err, ErrNoModel) {
+			// A failure inside the server (the patient memory, the model) may name the patient and the
+			// store's path: the client gets the request id, the log the details without the patient
+			// (issue 15, finding 10).
+			slog.Error("clinic request failed", "id", w.Header().Get("X-Request-Id"), "op", op, "err", redact(msg, patient))
+			msg = fmt.Sprintf("internal server error (request id %s; the server log has the details)", w.Header().Get("X-Request-Id"))
+		}
+		writeJSON(w, st, apiError{msg})
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -129,6 +152,29 @@ func (h *handler) sampling(seed *int64, temp *float32) *sample.Options {
 		sp.Temperature = *temp
 	}
 	return &sp
+}
+
+// maxTokens and maxTemperature bound the sampling fields a clinic request may set, as the server's
+// options.num_predict and options.temperature are (server/limits.go).
+const (
+	maxTokens      = 1 << 20
+	maxTemperature = 100
+)
+
+func checkTemperature(t *float32) error {
+	if t != nil && (*t < 0 || *t > maxTemperature) {
+		return errBadRequest(fmt.Sprintf("temperature: %v is out of range (allowed: 0 to %d)", *t, maxTemperature))
+	}
+	return nil
+}
+
+// redact removes a patient id from text bound for the log (quoted as %q writes it, or bare).
+func redact(text, patient string) string {
+	if patient == "" {
+		return text
+	}
+	text = strings.ReplaceAll(text, strconv.Quote(patient), `"[patient]"`)
+	return strings.ReplaceAll(text, patient, "[patient]")
 }
 
 type badRequest string

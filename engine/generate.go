@@ -197,7 +197,13 @@ func (lm *LM) start(ctx context.Context, req *Request, onText func(string) error
 	}
 	g.res.PromptDuration = time.Since(t0)
 	g.evalAt = time.Now()
-	g.smp = sample.New(req.Sampling)
+	so := req.Sampling
+	if so.RepeatLastN < 0 || so.RepeatLastN > lm.Ctx {
+		// The penalty window never holds more than the context; bounding it here keeps the sampler's
+		// allocation independent of what a caller asked for (issue 15, finding 1).
+		so.RepeatLastN = lm.Ctx
+	}
+	g.smp = sample.New(so)
 	for _, id := range ids {
 		g.smp.Accept(id)
 	}

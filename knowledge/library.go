@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -45,7 +46,7 @@ func (l *Library) OpenReadOnly(name string) (*KB, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(p, "kb.db")); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("knowledge base %q not found in %s", name, l.Dir)
+		return nil, &notFoundError{name: name, dir: l.Dir}
 	}
 	return OpenReadOnly(p, l.Options)
 }
@@ -76,7 +77,7 @@ func (l *Library) Remove(name string) error {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(p, "kb.db")); err != nil {
-		return fmt.Errorf("knowledge base %q not found in %s", name, l.Dir)
+		return &notFoundError{name: name, dir: l.Dir}
 	}
 	return os.RemoveAll(p)
 }
@@ -120,3 +121,14 @@ func (l *Library) Retrieve(ctx context.Context, kb, query string, maxTokens int)
 	}
 	return out, nil
 }
+
+// notFoundError is a knowledge base that does not exist. It is an
+// fs.ErrNotExist, so callers (the server) can say "not found" without
+// showing the directory the text names.
+type notFoundError struct{ name, dir string }
+
+func (e *notFoundError) Error() string {
+	return fmt.Sprintf("knowledge base %q not found in %s", e.name, e.dir)
+}
+
+func (e *notFoundError) Unwrap() error { return fs.ErrNotExist }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -52,13 +51,14 @@ func openaiDefaults() sample.Options {
 	return sample.Options{Temperature: 1, TopP: 1, TypicalP: 1, RepeatPenalty: 1, RepeatLastN: 64, Seed: -1}
 }
 
-// sampling applies o over defaults. It validates ranges so a bad option is a
-// 400, not a strange generation.
+// sampling applies o over defaults. The parsers have already checked every
+// option against the limits table (validate); this checks again, so no path
+// reaches the sampler with an unchecked value.
 func (o *options) sampling(d sample.Options) (sample.Options, int, error) {
+	if err := o.validate(false); err != nil {
+		return d, 0, err
+	}
 	if o.Temperature != nil {
-		if *o.Temperature < 0 || *o.Temperature > 100 || math.IsNaN(float64(*o.Temperature)) {
-			return d, 0, badRequest("temperature %v out of range", *o.Temperature)
-		}
 		d.Temperature = *o.Temperature
 	}
 	if o.TopK != nil {
@@ -109,6 +109,7 @@ type job struct {
 	opts      options
 	defaults  sample.Options
 	keepAlive *time.Duration
+	openai    bool    // came through /v1/: errors name OpenAI's fields
 	context   []int32 // /api/generate context from a previous response
 	knowledge string
 	patientID string
@@ -135,6 +136,7 @@ type outcome struct {
 type reqError struct {
 	status int
 	msg    string
+	param  string // the request field at fault ("" if none): OpenAI's error param
 }
 
 func (e *reqError) Error() string { return e.msg }
@@ -219,10 +221,13 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 		return nil, err
 	}
 	req := &engine.Request{Template: j.template, Format: j.format}
+	if err := checkModelBounds(j, lm.Ctx, lm.Tok.NumTokens()); err != nil {
+		return nil, err
+	}
 	if req.Sampling, req.MaxTokens, err = j.opts.sampling(j.defaults); err != nil {
 		return nil, err
 	}
-	if req.Sampling.RepeatLastN < 0 {
+	if req.Sampling.RepeatLastN < 0 || req.Sampling.RepeatLastN > lm.Ctx {
 		req.Sampling.RepeatLastN = lm.Ctx
 	}
 	req.Stop = j.opts.Stop
@@ -268,7 +273,11 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 		limit = min(limit, s.cfg.MaxPromptTokens)
 	}
 	if len(ids) > limit {
-		return nil, &reqError{status: http.StatusBadRequest,
+		field := "prompt"
+		if j.chat {
+			field = "messages"
+		}
+		return nil, &reqError{status: http.StatusBadRequest, param: field,
 			msg: fmt.Sprintf("prompt is %d tokens, the limit is %d (model context %d); shorten it", len(ids), limit, lm.Ctx)}
 	}
 	if tmpl != nil {
@@ -349,7 +358,7 @@ func (s *Server) remember(ctx context.Context, j *job, answer string) {
 		q = lastUser(j.messages)
 	}
 	if err := s.cfg.Memory.Record(context.WithoutCancel(ctx), j.patientID, Turn{User: q, Assistant: answer, Time: time.Now()}); err != nil {
-		s.log.Warn("patient memory record failed", "err", err)
+		s.log.Warn("patient memory record failed", "err", redact(err.Error(), j.patientID))
 	}
 }
 

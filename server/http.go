@@ -36,7 +36,8 @@ func decode(r *http.Request, v any) error {
 		case errors.As(err, &se):
 			return badRequest("invalid JSON at byte %d: %v", se.Offset, err)
 		case errors.As(err, &te):
-			return badRequest("invalid JSON: field %q must be %s, not %s", te.Field, te.Type, te.Value)
+			return &reqError{status: http.StatusBadRequest, param: te.Field,
+				msg: fmt.Sprintf("invalid JSON: field %q must be %s, not %s", te.Field, te.Type, te.Value)}
 		}
 		return badRequest("invalid JSON: %v", err)
 	}
@@ -70,6 +71,9 @@ func writeErr(w http.ResponseWriter, r *http.Request, status int, err error) {
 		var e openaiErr
 		e.Error.Message = err.Error()
 		e.Error.Type = "invalid_request_error"
+		if re := (*reqError)(nil); errors.As(err, &re) && re.param != "" {
+			e.Error.Param = &re.param
+		}
 		switch {
 		case status == http.StatusUnauthorized:
 			e.Error.Type = "authentication_error"
@@ -97,9 +101,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if st >= 500 {
-		s.log.Error("request failed", "id", info(r).id, "status", st, "err", err)
+		s.log.Error("request failed", "id", info(r).id, "status", st, "err", redact(err.Error(), info(r).patientID))
 	}
-	writeErr(w, r, st, err)
+	writeErr(w, r, st, clientError(r, err))
 }
 
 // streamer writes one chunk at a time, flushing each and giving each its own

@@ -72,20 +72,61 @@ func decodeOptions(raw json.RawMessage) (options, error) {
 		if err := json.Unmarshal(raw, &o); err != nil {
 			var te *json.UnmarshalTypeError
 			if errors.As(err, &te) {
-				return o, badRequest("options.%s must be %s, not %s", te.Field, te.Type, te.Value)
+				return o, fieldError("options."+te.Field, "must be %s, not %s", te.Type, te.Value)
 			}
-			return o, badRequest("options: %v", err)
+			return o, fieldError("options", "%v", err)
 		}
 	}
-	return o, nil
+	return o, o.validate(false)
 }
 
-var errImages = badRequest("images are not supported: dayi serves text-only models")
+// checkGenerate bounds /api/generate's fields (limits.go) before any work.
+func checkGenerate(req *generateRequest) error {
+	if err := checkCommon(false, req.Model, req.Knowledge, req.PatientID); err != nil {
+		return err
+	}
+	for _, f := range []struct{ field, v string }{{"prompt", req.Prompt}, {"system", req.System}, {"template", req.Template}, {"format", string(req.Format)}} {
+		if err := lim(f.field).bytes(false, "", f.v); err != nil {
+			return err
+		}
+	}
+	if err := lim("context").count(false, len(req.Context)); err != nil {
+		return err
+	}
+	for i, id := range req.Context {
+		if err := lim("context[]").value(false, float64(id)); err != nil {
+			return fieldError(fmt.Sprintf("context[%d]", i), "token id %d is invalid", id)
+		}
+	}
+	return checkKeepAlive(req.KeepAlive)
+}
+
+// checkChat bounds /api/chat's fields (limits.go) before any work.
+func checkChat(req *chatRequest) error {
+	if err := checkCommon(false, req.Model, req.Knowledge, req.PatientID); err != nil {
+		return err
+	}
+	for _, f := range []struct{ field, v string }{{"template", req.Template}, {"format", string(req.Format)}} {
+		if err := lim(f.field).bytes(false, "", f.v); err != nil {
+			return err
+		}
+	}
+	contents := make([]string, 0, len(req.Messages))
+	for _, m := range req.Messages {
+		contents = append(contents, m.Content)
+	}
+	if err := checkMessages(false, contents); err != nil {
+		return err
+	}
+	return checkKeepAlive(req.KeepAlive)
+}
+
+var errImages = fieldError("images", "not supported: dayi serves text-only models")
 
 // parseGenerate turns a decoded /api/generate body into a job.
 func parseGenerate(req *generateRequest) (*job, error) {
-	if req.Model == "" {
-		return nil, badRequest("model is required")
+	if err := checkGenerate(req); err != nil {
+		return nil, err
 	}
 	if len(req.Images) > 0 {
 		return nil, errImages
@@ -114,8 +155,8 @@ func parseGenerate(req *generateRequest) (*job, error) {
 
 // parseChat turns a decoded /api/chat body into a job.
 func parseChat(req *chatRequest) (*job, error) {
-	if req.Model == "" {
-		return nil, badRequest("model is required")
+	if err := checkChat(req); err != nil {
+		return nil, err
 	}
 	opts, err := decodeOptions(req.Options)
 	if err != nil {
@@ -130,7 +171,10 @@ func parseChat(req *chatRequest) (*job, error) {
 	if t := strings.TrimSpace(string(req.Tools)); t != "" && t != "null" && t != "[]" {
 		var probe []json.RawMessage
 		if json.Unmarshal(req.Tools, &probe) != nil {
-			return nil, badRequest("tools must be an array")
+			return nil, fieldError("tools", "must be an array")
+		}
+		if err := lim("tools").count(false, len(probe)); err != nil {
+			return nil, err
 		}
 		j.tools = req.Tools
 	}
@@ -297,7 +341,8 @@ func (s *Server) ollamaStream(w http.ResponseWriter, r *http.Request, j *job, st
 			if statusOf(err) == 499 {
 				markGone(w)
 			} else {
-				st.json(ollamaErr{Error: err.Error()})
+				s.logStreamErr(r, err)
+				st.json(ollamaErr{Error: clientError(r, err).Error()})
 			}
 			return
 		}
@@ -426,11 +471,10 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if req.Model == "" {
-		s.fail(w, r, badRequest("model is required"))
-		return
-	}
 	texts, err := inputs(req.Input)
+	if err == nil {
+		err = checkEmbed(false, req.Model, texts, req.Dimensions, req.KeepAlive)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -455,8 +499,8 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if req.Model == "" {
-		s.fail(w, r, badRequest("model is required"))
+	if err := checkEmbed(false, req.Model, []string{req.Prompt}, 0, req.KeepAlive); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	if req.Prompt == "" { // Ollama answers an empty prompt with an empty embedding
@@ -580,25 +624,26 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handlePs(w http.ResponseWriter, r *http.Request) {
 	out := []api.ProcessModelResponse{}
-	for _, l := range s.reg.running() {
+	for _, l := range s.reg.psSnapshot() {
 		d, f, err := details(l.src)
 		if err == nil {
 			f.Close()
 		}
 		exp := l.expires
 		if l.refs > 0 || exp.IsZero() {
-			exp = time.Now().Add(l.keepAliveOr(s.cfg.KeepAlive))
+			exp = time.Now().Add(keepAliveOr(l.keepAlive, s.cfg.KeepAlive))
 		}
 		out = append(out, api.ProcessModelResponse{Name: l.src.Name, Model: l.src.Name, Size: l.src.Size,
-			Digest: strings.TrimPrefix(l.src.Digest, "sha256:"), Details: d, ExpiresAt: exp, ContextLength: l.lm.Ctx})
+			Digest: strings.TrimPrefix(l.src.Digest, "sha256:"), Details: d, ExpiresAt: exp, ContextLength: l.ctx})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	writeJSON(w, http.StatusOK, api.ProcessResponse{Models: out})
 }
 
-func (l *loaded) keepAliveOr(d time.Duration) time.Duration {
-	if l.keepAlive != 0 {
-		d = l.keepAlive
+// keepAliveOr is a model's keep-alive (ka), or the server's default d.
+func keepAliveOr(ka, d time.Duration) time.Duration {
+	if ka != 0 {
+		d = ka
 	}
 	if d < 0 {
 		return 100 * 365 * 24 * time.Hour

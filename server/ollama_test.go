@@ -25,7 +25,7 @@ type refCase struct {
 
 // llamaCppCases are llama.cpp's greedy continuations of stories260K (the
 // embedded model), from testdata/reference at the repository root.
-func llamaCppCases(t *testing.T) []refCase {
+func llamaCppCases(t testing.TB) []refCase {
 	data, err := os.ReadFile("testdata/llamacpp-stories260K.json")
 	if err != nil {
 		t.Fatal(err)
@@ -212,10 +212,11 @@ func TestOllamaClientAPI(t *testing.T) {
 		t.Fatalf("model still loaded after keep_alive 0: %+v", ps.Models)
 	}
 
-	// Unknown models: 404 naming the known ones.
+	// Unknown models: 404 naming the model asked for, not the known ones
+	// (issue 15, finding 10).
 	err = c.Generate(ctx, &api.GenerateRequest{Model: "llama3:70b", Prompt: "hi"}, func(api.GenerateResponse) error { return nil })
 	var se api.StatusError
-	if !errors.As(err, &se) || se.StatusCode != 404 || !strings.Contains(se.ErrorMessage, "dayi-tiny") {
+	if !errors.As(err, &se) || se.StatusCode != 404 || !strings.Contains(se.ErrorMessage, "llama3:70b") || strings.Contains(se.ErrorMessage, "dayi-tiny") {
 		t.Fatalf("unknown model: %v", err)
 	}
 	// Images are refused clearly.

@@ -96,7 +96,7 @@ func stops(raw json.RawMessage) ([]string, error) {
 	}
 	var many []string
 	if err := json.Unmarshal(raw, &many); err != nil {
-		return nil, badRequest("stop must be a string or an array of strings")
+		return nil, fieldError("stop", "must be a string or an array of strings")
 	}
 	return many, nil
 }
@@ -104,43 +104,47 @@ func stops(raw json.RawMessage) ([]string, error) {
 // commonOptions fills options from the OpenAI sampling fields.
 func commonOptions(maxTokens *int, temp, topP, freq, pres *float32, seed *int64, n *int, bias map[string]float32, stop json.RawMessage) (options, error) {
 	var o options
-	if n != nil && *n != 1 {
-		return o, badRequest("n=%d: only one choice per request is supported", *n)
-	}
-	if maxTokens != nil {
-		if *maxTokens < 0 {
-			return o, badRequest("max_tokens must be positive")
+	if n != nil {
+		if err := lim("n").value(true, float64(*n)); err != nil {
+			return o, fieldError("n", "%d: only one choice per request is supported", *n)
 		}
-		o.NumPredict = maxTokens
 	}
+	o.NumPredict = maxTokens
 	o.Temperature, o.TopP, o.FrequencyPenalty, o.PresencePenalty, o.Seed = temp, topP, freq, pres, seed
-	if temp != nil && *temp > 2 {
-		return o, badRequest("temperature %v: OpenAI allows 0..2", *temp)
-	}
 	var err error
 	if o.Stop, err = stops(stop); err != nil {
+		return o, err
+	}
+	if err := lim("logit_bias").count(true, len(bias)); err != nil {
 		return o, err
 	}
 	for k, v := range bias {
 		id, err := strconv.ParseInt(k, 10, 32)
 		if err != nil || id < 0 {
-			return o, badRequest("logit_bias key %q is not a token id", k)
+			return o, fieldError("logit_bias", "key %.20q is not a token id", k)
 		}
 		if o.logitBias == nil {
 			o.logitBias = map[int32]float32{}
 		}
 		o.logitBias[int32(id)] = v
 	}
-	return o, nil
+	return o, o.validate(true)
 }
 
 // parseOAChat turns a decoded chat completion request into a job.
 func parseOAChat(req *oaChatRequest) (*job, error) {
-	if req.Model == "" {
-		return nil, badRequest("model is required")
+	if err := checkCommon(true, req.Model, req.Knowledge, req.PatientID); err != nil {
+		return nil, err
 	}
 	if len(req.Messages) == 0 {
-		return nil, badRequest("messages must not be empty")
+		return nil, fieldError("messages", "must not be empty")
+	}
+	contents := make([]string, 0, len(req.Messages))
+	for _, m := range req.Messages {
+		contents = append(contents, string(m.Content))
+	}
+	if err := checkMessages(true, contents); err != nil {
+		return nil, err
 	}
 	mt := req.MaxTokens
 	if req.MaxCompletionTokens != nil {
@@ -150,7 +154,7 @@ func parseOAChat(req *oaChatRequest) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &job{model: req.Model, chat: true, opts: opts, defaults: openaiDefaults(), knowledge: req.Knowledge, patientID: req.PatientID}
+	j := &job{model: req.Model, chat: true, opts: opts, defaults: openaiDefaults(), knowledge: req.Knowledge, patientID: req.PatientID, openai: true}
 	if rf := req.ResponseFormat; rf != nil {
 		switch rf.Type {
 		case "", "text":
@@ -158,7 +162,10 @@ func parseOAChat(req *oaChatRequest) (*job, error) {
 			j.format = json.RawMessage(`"json"`)
 		case "json_schema":
 			if rf.JSONSchema == nil || len(rf.JSONSchema.Schema) == 0 {
-				return nil, badRequest("response_format.json_schema.schema is required")
+				return nil, fieldError("response_format.json_schema.schema", "required")
+			}
+			if err := lim("format").bytes(true, "", string(rf.JSONSchema.Schema)); err != nil {
+				return nil, err
 			}
 			if j.format, err = checkFormat(rf.JSONSchema.Schema); err != nil {
 				return nil, err
@@ -172,7 +179,10 @@ func parseOAChat(req *oaChatRequest) (*job, error) {
 			Function json.RawMessage `json:"function"`
 		}
 		if err := json.Unmarshal(req.Tools, &tools); err != nil {
-			return nil, badRequest("tools must be an array of {type, function}")
+			return nil, fieldError("tools", "must be an array of {type, function}")
+		}
+		if err := lim("tools").count(true, len(tools)); err != nil {
+			return nil, err
 		}
 		fns := make([]json.RawMessage, 0, len(tools))
 		for _, t := range tools {
@@ -234,15 +244,18 @@ func oaContent(raw json.RawMessage, i int) (string, error) {
 }
 
 func parseOACompletion(req *oaCompletionRequest) (*job, error) {
-	if req.Model == "" {
-		return nil, badRequest("model is required")
+	if err := checkCommon(true, req.Model, req.Knowledge, req.PatientID); err != nil {
+		return nil, err
 	}
 	if req.Suffix != "" || req.Echo {
 		return nil, badRequest("suffix and echo are not supported")
 	}
 	prompts, err := inputs(req.Prompt)
 	if err != nil || len(prompts) != 1 {
-		return nil, badRequest("prompt must be a string (or an array holding one string)")
+		return nil, fieldError("prompt", "must be a string (or an array holding one string)")
+	}
+	if err := lim("prompt").bytes(true, "", prompts[0]); err != nil {
+		return nil, err
 	}
 	mt := req.MaxTokens
 	if mt == nil {
@@ -254,7 +267,7 @@ func parseOACompletion(req *oaCompletionRequest) (*job, error) {
 		return nil, err
 	}
 	return &job{model: req.Model, prompt: prompts[0], raw: true, opts: opts, defaults: openaiDefaults(),
-		knowledge: req.Knowledge, patientID: req.PatientID}, nil
+		knowledge: req.Knowledge, patientID: req.PatientID, openai: true}, nil
 }
 
 type oaUsage struct {
@@ -386,8 +399,9 @@ func (s *Server) openaiRun(w http.ResponseWriter, r *http.Request, j *job, strea
 			if statusOf(err) == 499 {
 				markGone(w)
 			} else {
+				s.logStreamErr(r, err)
 				var e openaiErr
-				e.Error.Message, e.Error.Type = err.Error(), "server_error"
+				e.Error.Message, e.Error.Type = clientError(r, err).Error(), "server_error"
 				sse(e)
 			}
 			return
@@ -447,13 +461,13 @@ func (s *Server) handleOAEmbeddings(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if req.Model == "" {
-		s.fail(w, r, badRequest("model is required"))
-		return
-	}
 	texts, err := inputs(req.Input)
 	if err != nil || len(texts) == 0 {
-		s.fail(w, r, badRequest("input must be a non-empty string or array of strings (token arrays are not supported)"))
+		s.fail(w, r, fieldError("input", "must be a non-empty string or array of strings (token arrays are not supported)"))
+		return
+	}
+	if err := checkEmbed(true, req.Model, texts, req.Dimensions, nil); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	if req.EncodingFormat != "" && req.EncodingFormat != "float" && req.EncodingFormat != "base64" {

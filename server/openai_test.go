@@ -175,7 +175,7 @@ func TestOpenAIEmbeddingsModelsErrors(t *testing.T) {
 	}
 	st, body, _ := post(t, hs, "/v1/chat/completions", map[string]any{"model": "gpt-4o", "messages": []map[string]string{{"role": "user", "content": "x"}}})
 	var oe openaiErr
-	if st != 404 || json.Unmarshal(body, &oe) != nil || oe.Error.Code == nil || *oe.Error.Code != "model_not_found" || !strings.Contains(oe.Error.Message, "dayi-tiny") {
+	if st != 404 || json.Unmarshal(body, &oe) != nil || oe.Error.Code == nil || *oe.Error.Code != "model_not_found" || !strings.Contains(oe.Error.Message, "gpt-4o") || strings.Contains(oe.Error.Message, "dayi-tiny") {
 		t.Fatalf("unknown model: %d %s", st, body)
 	}
 	st, body, _ = post(t, hs, "/v1/chat/completions", map[string]any{"model": "dayi-tiny", "n": 3, "messages": []map[string]string{{"role": "user", "content": "x"}}})

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net/http"
 	"strings"
 	"time"
 
@@ -93,6 +96,10 @@ func Ground(ctx context.Context, knowledge Retriever, memory Memory, kb, patient
 		}
 		left := budget - count(b.String())
 		ps, err := knowledge.Retrieve(ctx, kb, query, left)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Not the library's text: it names the server's directory.
+			return "", nil, &reqError{status: http.StatusNotFound, msg: fmt.Sprintf("knowledge base %q not found", kb), param: "knowledge"}
+		}
 		if err != nil {
 			return "", nil, fmt.Errorf("knowledge base %q: %w", kb, err)
 		}

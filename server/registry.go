@@ -169,13 +169,10 @@ func (r *registry) find(name string) (modelSource, error) {
 			r.log.Warn("model catalogue", "err", err)
 		}
 	}
-	all := r.list()
-	names := make([]string, 0, len(all)+len(r.cfg.FallbackModels))
-	for _, s := range all {
-		names = append(names, s.Name)
-	}
-	names = append(names, r.cfg.FallbackModels...)
-	return modelSource{}, fmt.Errorf("%w: %q (known models: %s)", ErrUnknownModel, name, strings.Join(names, ", "))
+	// The error does not list the known models: any caller could read the
+	// whole catalogue from a typo (issue 15, finding 10); /api/tags lists
+	// them for callers allowed to.
+	return modelSource{}, fmt.Errorf("%w: %.256q", ErrUnknownModel, name)
 }
 
 // resolve is the name a model is loaded under: a loaded name as it is,

@@ -93,10 +93,16 @@ func New(opt Options) *Sampler {
 		counts: make(map[int32]int32),
 	}
 	if opt.RepeatLastN > 0 {
-		s.ring = make([]int32, 0, opt.RepeatLastN)
+		// The window size comes from a request: allocate for at most ringPrealloc ids and let Accept grow the
+		// ring one accepted token at a time, so memory follows the tokens actually seen (at most the context),
+		// never the size asked for (issue 15: repeat_last_n 10^13 made this make() kill the server).
+		s.ring = make([]int32, 0, min(opt.RepeatLastN, ringPrealloc))
 	}
 	return s
 }
+
+// ringPrealloc is the most penalty-window entries New allocates up front (Ollama's default window is 64).
+const ringPrealloc = 1024
 
 // Options returns the options the sampler was made with.
 func (s *Sampler) Options() Options { return s.opt }

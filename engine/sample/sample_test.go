@@ -442,3 +442,32 @@ func BenchmarkSample32k(b *testing.B) {
 		s.Sample(logits, nil)
 	}
 }
+
+// TestHugeRepeatWindowAllocatesByUse is the sampler half of issue 15's finding 1: a request's repeat_last_n of
+// 10^13 made New allocate the whole window up front and killed the server. The window must cost memory only
+// for the tokens accepted, and still penalise exactly those tokens.
+func TestHugeRepeatWindowAllocatesByUse(t *testing.T) {
+	s := New(Options{RepeatPenalty: 2, RepeatLastN: 10_000_000_000_000})
+	if c := cap(s.ring); c > ringPrealloc {
+		t.Fatalf("New allocated a window of %d ids for RepeatLastN 1e13", c)
+	}
+	for _, id := range []int32{1, 1, 3} {
+		s.Accept(id)
+	}
+	got := s.adjusted([]float32{2, 2, 2, 2}, nil)
+	if !slices.Equal(got, []float32{2, 1, 2, 1}) {
+		t.Fatalf("penalised logits %v, want [2 1 2 1]", got)
+	}
+	if len(s.ring) != 3 {
+		t.Fatalf("window holds %d ids after 3 accepted", len(s.ring))
+	}
+	// A window larger than the preallocation still slides correctly once full.
+	s = New(Options{RepeatPenalty: 2, RepeatLastN: ringPrealloc + 2})
+	for i := 0; i < ringPrealloc+2; i++ {
+		s.Accept(0)
+	}
+	s.Accept(1) // evicts one 0; 0 stays in the window, 1 joins it
+	if s.counts[0] != ringPrealloc+1 || s.counts[1] != 1 || len(s.ring) != ringPrealloc+2 {
+		t.Fatalf("after sliding: counts[0]=%d counts[1]=%d len=%d", s.counts[0], s.counts[1], len(s.ring))
+	}
+}
