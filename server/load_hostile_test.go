@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"dayi/assets"
+	"dayi/auth"
 )
 
 // hostileClient is one kind of hostile traffic in TestLoadHostile. do runs
@@ -42,6 +43,10 @@ func expectStatus(method, path, body string, want []int, hdr ...string) func(con
 		}
 		req.Header.Set("Content-Type", "application/json")
 		for i := 0; i+1 < len(hdr); i += 2 {
+			if hdr[i] == "Host" {
+				req.Host = hdr[i+1] // net/http ignores a Host header field
+				continue
+			}
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
 		resp, err := hs.Client().Do(req)
@@ -109,10 +114,18 @@ var (
 	okOr400       = []int{200, 400}
 )
 
-// loadHostiles is the hostile traffic of the load test. repeat_last_n
-// 10000000000000 (finding 1) is not here yet: on a branch without option
-// bounds it kills the whole test process; the bounds change adds it.
+// loadHostiles is the hostile traffic of the load test. The server runs
+// with the anonymous scopes generate and admin (TestLoadHostile), so a
+// request naming a patient is a missing scope.
 var loadHostiles = []hostileClient{
+	{"repeat_last_n 10^13 (finding 1)", 4, expectStatus("POST", "/api/generate",
+		`{"model":"dayi-tiny","prompt":"hi","options":{"repeat_last_n":10000000000000}}`, badRequest4xx)},
+	{"DNS-rebinding Host (finding 4)", 2, expectStatus("POST", "/api/generate", `{"model":"dayi-tiny","prompt":"hi"}`,
+		[]int{403}, "Host", "attacker.example")},
+	{"cross-site Origin (finding 4)", 2, expectStatus("POST", "/api/generate", `{"model":"dayi-tiny","prompt":"hi"}`,
+		[]int{403}, "Origin", "https://attacker.example")},
+	{"missing memory scope (finding 2)", 2, expectStatus("POST", "/api/generate",
+		`{"model":"dayi-tiny","prompt":"hi","raw":true,"patient_id":"p-1"}`, []int{403})},
 	{"bad JSON", 4, expectStatus("POST", "/api/generate", `{"model":"dayi-tiny","prompt":`, badRequest4xx)},
 	{"wrong JSON types", 2, expectStatus("POST", "/api/chat", `{"model":"dayi-tiny","messages":"hi","options":{"top_k":"x"}}`, badRequest4xx)},
 	{"body over the limit", 2, expectStatus("POST", "/api/generate", `{"model":"dayi-tiny","prompt":"`+strings.Repeat("a", 2<<20)+`"}`, []int{413})},
@@ -222,7 +235,8 @@ func TestLoadHostile(t *testing.T) {
 		SlowReaderTimeout: time.Second, WriteChunkTimeout: 5 * time.Second,
 		// Room for all four models and a KV cache for every slot, so that
 		// no stream can be refused for memory; the count is checked after.
-		MaxModelMemory: 4*fp.Total() + maxActive*fp.KV})
+		MaxModelMemory:  4*fp.Total() + maxActive*fp.KV,
+		AnonymousScopes: []auth.Scope{auth.Generate, auth.Admin}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	subjects := []string{"cat", "dog", "bird", "girl", "boy", "tree", "ball", "car"}
