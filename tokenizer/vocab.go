@@ -53,7 +53,8 @@ type Vocab struct {
 	IDs map[string]int64
 	// Flags holds the boolean keys present in the metadata: "add_bos_token",
 	// "add_eos_token", "add_sep_token", "add_space_prefix",
-	// "remove_extra_whitespaces".
+	// "remove_extra_whitespaces", "normalizer.lowercase",
+	// "normalizer.strip_accents".
 	Flags map[string]bool
 	// CharsMap is tokenizer.ggml.precompiled_charsmap, the SentencePiece
 	// normaliser of a unigram ("t5") vocabulary; nil means none.
@@ -64,7 +65,8 @@ type Vocab struct {
 var vocabIDKeys = []string{"bos", "eos", "eot", "eom", "unknown", "seperator", "padding", "mask"}
 
 // vocabFlagKeys are the boolean tokenizer.ggml.<key> keys FromGGUF reads.
-var vocabFlagKeys = []string{"add_bos_token", "add_eos_token", "add_sep_token", "add_space_prefix", "remove_extra_whitespaces"}
+var vocabFlagKeys = []string{"add_bos_token", "add_eos_token", "add_sep_token", "add_space_prefix",
+	"remove_extra_whitespaces", "normalizer.lowercase", "normalizer.strip_accents"}
 
 // FromGGUF builds the tokenizer described by f's tokenizer.ggml.* metadata.
 func FromGGUF(f *weights.File) (*Tokenizer, error) {
@@ -177,6 +179,7 @@ type Tokenizer struct {
 	addBOS, addEOS, addSep bool
 	addSpacePrefix         bool
 	escapeWhitespace       bool // replace ' ' with ▁ before BPE (gemma4)
+	wpmLower, wpmStrip     bool // WordPiece normalizer: lowercase, strip accents
 	cleanSpaces            bool // clean_up_tokenization_spaces when decoding
 
 	eog     []int32     // end-of-generation ids, sorted
@@ -239,6 +242,16 @@ func New(v Vocab) (*Tokenizer, error) {
 	}
 	if b, ok := v.Flags["add_space_prefix"]; ok {
 		t.addSpacePrefix = b
+	}
+	// BertNormalizer options (llama.cpp reads them for every model; only
+	// WordPiece uses them here).
+	t.wpmLower = true
+	if b, ok := v.Flags["normalizer.lowercase"]; ok {
+		t.wpmLower = b
+	}
+	t.wpmStrip = t.wpmLower
+	if b, ok := v.Flags["normalizer.strip_accents"]; ok {
+		t.wpmStrip = b
 	}
 
 	t.text = make([]string, n)
