@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"dayi/weights"
 )
@@ -123,5 +124,46 @@ func TestWPMNormalizerOptions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUGMAndWPMMegabyteMatchLlamaCpp encodes the 1 MB mixed zh/en text of
+// the benchmarks as one fragment (for the unigram model one Viterbi pass over
+// all of it) and compares with llama.cpp (testdata/llamacpp_ugm_long.json
+// from testdata/llamacpp_ugm_long.mjs).
+func TestUGMAndWPMMegabyteMatchLlamaCpp(t *testing.T) {
+	b, err := os.ReadFile("testdata/llamacpp_ugm_long.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref map[string]struct {
+		Bytes int   `json:"bytes"`
+		N     int   `json:"n"`
+		Sum   int64 `json:"sum"`
+		MS    int   `json:"ms"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	if len(ref) != 2 {
+		t.Fatalf("%d vocabularies in llamacpp_ugm_long.json, want 2", len(ref))
+	}
+	text := mixedText(1 << 20)
+	for name, r := range ref {
+		if len(text) != r.Bytes {
+			t.Fatalf("mixedText is %d bytes, the generator's %d: they no longer agree", len(text), r.Bytes)
+		}
+		tok := openFixtureVocab(t, name)
+		start := time.Now()
+		ids := tok.Encode(text, false, false)
+		d := time.Since(start)
+		var sum int64
+		for _, id := range ids {
+			sum = (sum*31 + int64(id)) % 1000000007
+		}
+		if len(ids) != r.N || sum != r.Sum {
+			t.Errorf("%s: %d ids, hash %d; llama.cpp %d ids, hash %d", name, len(ids), sum, r.N, r.Sum)
+		}
+		t.Logf("%s: %d bytes -> %d ids in %v (llama.cpp %d ms)", name, len(text), len(ids), d, r.MS)
 	}
 }
