@@ -140,8 +140,8 @@ type ugmModel struct {
 	mergeSpaces bool      // tokenizer.ggml.remove_extra_whitespaces
 }
 
-// newUGM builds the unigram model of t (whose tokens, scores and attributes
-// are set) from the precompiled charsmap.
+// newUGM builds the unigram model of t (whose tokens, scores and types are
+// set) from the precompiled charsmap.
 func (t *Tokenizer) newUGM(charsmap []byte, mergeSpaces bool) (*ugmModel, error) {
 	m := &ugmModel{mergeSpaces: mergeSpaces}
 	if len(charsmap) > 0 {
@@ -164,7 +164,10 @@ func (t *Tokenizer) newUGM(charsmap []byte, mergeSpaces bool) (*ugmModel, error)
 	userSeen := map[string]bool{}
 	minScore := float32(math.MaxFloat32)
 	for i, s := range t.text {
-		a := t.attr[i]
+		// llama.cpp builds the unigram model (init_tokenizer) before its
+		// text-based special-token detection changes attributes, so the
+		// matchers and the minimum score see the GGUF token types alone.
+		a := attrOfType(t.ttype[i])
 		if a&attrNormal != 0 {
 			minScore = min(minScore, t.score[i])
 		}
@@ -336,7 +339,7 @@ type ugmBest struct {
 // encodeUGM appends the unigram tokens of one raw fragment to out.
 func (t *Tokenizer) encodeUGM(text string, out []int32) []int32 {
 	m := t.ugm
-	norm := string(t.ugmNormalize(text, make([]byte, 0, len(text)+len(text)/2+3)))
+	norm := t.ugmNormalize(text, make([]byte, 0, len(text)+len(text)/2+3))
 	n := len(norm)
 	if n == 0 {
 		return out

@@ -170,21 +170,24 @@ func ugmVocab(tokens []string, scores []float32, types []int32, charsmap []byte,
 		CharsMap: charsmap, Flags: flags}
 }
 
-// charsmapAtoB is a precompiled charsmap, built by hand, that maps "A" to
-// "b": the root's BASE is 0, so "A" (0x41) leads to entry 0x41, whose LCHECK
-// is 0x41, LEAF is set and BASE is 1; entry 0x41^1 = 0x40 holds the value 0
-// (with bit 31, so it is no child of anything), the offset of "b\0" in the
-// replacement strings.
-func charsmapAtoB() []byte {
-	xcda := make([]uint32, 0x42)
-	xcda[0x41] = 1<<10 | 1<<8 | 0x41
-	xcda[0x40] = 1<<31 | 0
+// charsmapOne is a precompiled charsmap, built by hand, that maps the byte
+// from to the string to: the root's BASE is 0, so from leads to entry from,
+// whose LCHECK is from, LEAF is set and BASE is 1; entry from^1 holds the
+// value 0 (with bit 31, so it is no child of anything), the offset of to in
+// the replacement strings.
+func charsmapOne(from byte, to string) []byte {
+	xcda := make([]uint32, int(from|1)+1)
+	xcda[from] = 1<<10 | 1<<8 | uint32(from)
+	xcda[from^1] = 1<<31 | 0
 	b := binary.LittleEndian.AppendUint32(nil, uint32(4*len(xcda)))
 	for _, v := range xcda {
 		b = binary.LittleEndian.AppendUint32(b, v)
 	}
-	return append(b, 'b', 0)
+	return append(append(b, to...), 0)
 }
+
+// charsmapAtoB maps "A" to "b".
+func charsmapAtoB() []byte { return charsmapOne('A', "b") }
 
 // TestUGMHandWorked checks the unigram algorithm on cases worked out by hand
 // from llama.cpp's llm_tokenizer_ugm_session.
@@ -312,6 +315,27 @@ func TestUGMHostileCharsmap(t *testing.T) {
 				t.Errorf("xcda %x: Encode(%q) = %v, want %v", xcda, s, got, want)
 			}
 		}
+	}
+}
+
+// TestUGMMatchersUseGGUFTypes checks that the unigram model sees the token
+// types of the GGUF file, not the attributes llama.cpp's special-token
+// detection assigns afterwards (init_tokenizer runs before it): gpt-oss's
+// "<|channel|>" stored as a normal token becomes user-defined, but it is
+// not in the user-defined prefix matcher, so "<|x" is normalised by the
+// charsmap ('<' to 'b') and not kept as it is.
+func TestUGMMatchersUseGGUFTypes(t *testing.T) {
+	tok, err := New(ugmVocab([]string{"<|channel|>", "<", "|", "x", "b"}, []float32{-1, -1, -1, -1, -1},
+		[]int32{1, 1, 1, 1, 1}, charsmapOne('<', "b"), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tok.Encode("<|x", false, false), []int32{7, 5, 6}; !slices.Equal(got, want) {
+		t.Errorf("Encode(<|x) = %v, want %v (b | x)", got, want)
+	}
+	// The token itself is still split off as a user-defined token.
+	if got, want := tok.Encode("x<|channel|>", false, false), []int32{6, 3}; !slices.Equal(got, want) {
+		t.Errorf("Encode(x<|channel|>) = %v, want %v", got, want)
 	}
 }
 
