@@ -168,8 +168,8 @@ func (t *Tokenizer) newUGM(charsmap []byte, mergeSpaces bool) (*ugmModel, error)
 		// text-based special-token detection changes attributes, so the
 		// matchers and the minimum score see the GGUF token types alone.
 		a := attrOfType(t.ttype[i])
-		if a&attrNormal != 0 {
-			minScore = min(minScore, t.score[i])
+		if a&attrNormal != 0 && t.score[i] < minScore {
+			minScore = t.score[i] // std::min: a NaN score never becomes the minimum
 		}
 		if a&(attrNormal|attrUserDefined|attrUnused) != 0 {
 			if k, ok := seen[s]; ok {

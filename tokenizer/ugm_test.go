@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -336,6 +337,21 @@ func TestUGMMatchersUseGGUFTypes(t *testing.T) {
 	// The token itself is still split off as a user-defined token.
 	if got, want := tok.Encode("x<|channel|>", false, false), []int32{6, 3}; !slices.Equal(got, want) {
 		t.Errorf("Encode(x<|channel|>) = %v, want %v", got, want)
+	}
+}
+
+// TestUGMNaNScore checks that a NaN score does not poison the unknown score:
+// llama.cpp's std::min skips it, so the minimum stays -2 and an unknown
+// character still scores -12, which beats nothing and loses to a token.
+func TestUGMNaNScore(t *testing.T) {
+	tok, err := New(ugmVocab([]string{"a", "b"}, []float32{float32(math.NaN()), -2}, []int32{1, 1}, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "b" (-2) then the unknown "c" (-12): a NaN minimum would make every
+	// sum NaN, no proposal would win and the text would become one <unk>.
+	if got, want := tok.Encode("bc", false, false), []int32{4, 2}; !slices.Equal(got, want) {
+		t.Errorf("Encode(bc) = %v, want %v", got, want)
 	}
 }
 
