@@ -224,6 +224,10 @@ func TestUGMHandWorked(t *testing.T) {
 		{"unknown run", false, nil, nil, "adda", []int32{a, unk, a}},
 		// Malformed UTF-8 becomes U+FFFD (a token here), one per bad byte.
 		{"bad utf8", false, nil, nil, "a\xff\xfeb", []int32{a, repl, repl, b}},
+		// llama.cpp checks UTF-8 structure only: an overlong sequence is
+		// kept as one (unknown) character, not replaced; a lead byte
+		// 0xF8 and up is malformed.
+		{"overlong kept", false, nil, nil, "a\xc0\x80b\xf8", []int32{a, unk, b, repl}},
 		// The charsmap maps A to b: "Aa" is normalised to "ba".
 		{"charsmap", true, charsmapAtoB(), nil, "Aa", []int32{b, a}},
 		// User-defined tokens are matched before the charsmap, and score 0.
