@@ -387,3 +387,59 @@ func FuzzUGMEncode(f *testing.F) {
 		}
 	})
 }
+
+// TestUGMFlagsMatchLlamaCpp checks the unigram normaliser under the four
+// settings of add_space_prefix / remove_extra_whitespaces, with user-defined
+// tokens (matched whole by the partition, and as prefixes by the
+// normaliser), on nomic-bert-moe's charsmap and first 6000 tokens
+// (testdata/ugm-*.gguf from testdata/ugmvocab) against llama.cpp
+// (testdata/llamacpp_ugm_flags.json from testdata/llamacpp_ugm_flags.mjs).
+func TestUGMFlagsMatchLlamaCpp(t *testing.T) {
+	b, err := os.ReadFile("testdata/llamacpp_ugm_flags.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Texts  []string `json:"texts"`
+		Vocabs map[string]struct {
+			AddBOS  bool      `json:"add_bos"`
+			AddEOS  bool      `json:"add_eos"`
+			Plain   [][]int32 `json:"plain"`
+			Special [][]int32 `json:"special"`
+			Detok   []string  `json:"detok"`
+		} `json:"vocabs"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	if len(ref.Vocabs) != 4 {
+		t.Fatalf("%d vocabularies in llamacpp_ugm_flags.json, want 4", len(ref.Vocabs))
+	}
+	for name, r := range ref.Vocabs {
+		t.Run(name, func(t *testing.T) {
+			f, err := weights.Open("testdata/" + name + ".gguf")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			tok, err := FromGGUF(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.AddBOS() != r.AddBOS || tok.AddEOS() != r.AddEOS {
+				t.Errorf("add_bos/add_eos = %v/%v, llama.cpp %v/%v", tok.AddBOS(), tok.AddEOS(), r.AddBOS, r.AddEOS)
+			}
+			for i, s := range ref.Texts {
+				if got := tok.Encode(s, false, false); !slices.Equal(got, r.Plain[i]) && len(got)+len(r.Plain[i]) > 0 {
+					t.Errorf("Encode(%q) =\n  %v\nllama.cpp\n  %v", s, got, r.Plain[i])
+				}
+				if got := tok.Encode(s, false, true); !slices.Equal(got, r.Special[i]) && len(got)+len(r.Special[i]) > 0 {
+					t.Errorf("Encode(%q, parse special) =\n  %v\nllama.cpp\n  %v", s, got, r.Special[i])
+				}
+				if raw := tok.decodeBytes(r.Special[i], false); utf8.Valid(raw) && string(raw) != r.Detok[i] {
+					t.Errorf("Decode(%v) = %q, llama.cpp %q", r.Special[i], raw, r.Detok[i])
+				}
+			}
+		})
+	}
+}
