@@ -72,6 +72,8 @@ type llamacppUGM struct {
 		NVocab       int                  `json:"n_vocab"`
 		BOS          int32                `json:"bos"`
 		EOS          int32                `json:"eos"`
+		EOT          int32                `json:"eot"`
+		EOG          []int32              `json:"eog"`
 		AddBOS       bool                 `json:"add_bos"`
 		AddEOS       bool                 `json:"add_eos"`
 		Plain        [][]int32            `json:"plain"`
@@ -85,8 +87,8 @@ type llamacppUGM struct {
 // TestUGMAndWPMMatchLlamaCpp tokenizes 434 random and edge-case mixed zh/en
 // texts (full-width forms, ligatures, combining marks, odd whitespace,
 // emoji, special-token texts) with and without parse_special and with
-// add_special, detokenizes them and renders single pieces, all compared with
-// llama.cpp's results.
+// add_special, detokenizes them and renders single pieces, and checks the
+// special ids and end-of-generation set, all against llama.cpp's results.
 func TestUGMAndWPMMatchLlamaCpp(t *testing.T) {
 	b, err := os.ReadFile("testdata/llamacpp_ugm.json")
 	if err != nil {
@@ -107,6 +109,9 @@ func TestUGMAndWPMMatchLlamaCpp(t *testing.T) {
 				t.Errorf("n/bos/eos/add_bos/add_eos = %d/%d/%d/%v/%v, llama.cpp %d/%d/%d/%v/%v",
 					tok.NumTokens(), tok.BOS(), tok.EOS(), tok.AddBOS(), tok.AddEOS(),
 					r.NVocab, r.BOS, r.EOS, r.AddBOS, r.AddEOS)
+			}
+			if tok.EOT() != r.EOT || !slices.Equal(tok.EOG(), r.EOG) {
+				t.Errorf("EOT %d, EOG %v; llama.cpp EOT %d, EOG %v", tok.EOT(), tok.EOG(), r.EOT, r.EOG)
 			}
 			bad := 0
 			for i, s := range ref.Texts {

@@ -10,8 +10,8 @@
 //  2. llamacpp_ugm.json: 400 random mixed zh/en texts (seeded, made here) and
 //     hand-picked edge cases, with each vocabulary's ids without and with
 //     parse_special, the detokenized text of the parse_special ids without
-//     and with special tokens rendered, BOS/EOS and the add_bos/add_eos flags,
-//     and the pieces of 600 ids.
+//     and with special tokens rendered, BOS/EOS/EOT, the end-of-generation
+//     set and the add_bos/add_eos flags, and the pieces of 600 ids.
 //
 // Usage (from tokenizer/testdata):
 //   NLC_DIR=~/nlc node llamacpp_ugm.mjs ../../testdata/vocab llamacpp_ugm.json
@@ -111,7 +111,9 @@ for (const name of ["nomic-bert-moe", "bert-bge"]) {
   for (let id = 0; id < Math.min(n, 300); id++) ids.push(id);
   for (let k = 0; k < 300; k++) ids.push(Math.min(n - 1, Math.floor(k * n / 300) + (k % 7)));
   const pieces = ids.map(id => [id, m.detokenize(Uint32Array.from([id]), false), m.detokenize(Uint32Array.from([id]), true)]);
-  out.vocabs[name] = { n_vocab: n, bos: m.tokenBos(), eos: m.tokenEos(), add_bos: m.shouldPrependBosToken(),
+  const eog = [];
+  for (let id = 0; id < n; id++) if (m.isEogToken(id)) eog.push(id);
+  out.vocabs[name] = { n_vocab: n, bos: m.tokenBos(), eos: m.tokenEos(), eot: m.eotToken(), eog, add_bos: m.shouldPrependBosToken(),
     add_eos: m.shouldAppendEosToken(), plain, special, detok, detok_special: detokSpecial, pieces };
   await model.dispose();
 }
