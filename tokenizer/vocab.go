@@ -101,8 +101,8 @@ func FromGGUF(f *weights.File) (*Tokenizer, error) {
 	if f.Has("tokenizer.ggml.merges") && v.Merges == nil {
 		return nil, fmt.Errorf("tokenizer: %s: tokenizer.ggml.merges is not a string array", f.Path)
 	}
-	if val, ok := f.Get("tokenizer.ggml.precompiled_charsmap"); ok {
-		// llama.cpp accepts an int8 or uint8 array and nothing else.
+	if val, ok := f.Get("tokenizer.ggml.precompiled_charsmap"); ok && v.Model == "t5" {
+		// llama.cpp reads it for t5 only, as an int8 or uint8 array.
 		switch b := val.V.(type) {
 		case []uint8:
 			v.CharsMap = b
