@@ -298,8 +298,9 @@ func utf8Struct(s string, i int) int {
 	return n
 }
 
-// normalize is llm_tokenizer_ugm_session::normalize (escape_whitespaces is
-// always on for UGM in llama.cpp, treat_whitespace_as_suffix always off).
+// ugmNormalize appends the normalised form of s to dst, as
+// llm_tokenizer_ugm_session::normalize (escape_whitespaces is always on for
+// UGM in llama.cpp, treat_whitespace_as_suffix always off).
 func (t *Tokenizer) ugmNormalize(s string, dst []byte) []byte {
 	m := t.ugm
 	prepend := t.addSpacePrefix
