@@ -5,7 +5,10 @@
 // Supported tokenizer.ggml.model values: "llama" (SentencePiece BPE with
 // scores and <0xNN> byte fallback), "gpt2" (byte-level BPE with merges and the
 // pre-tokenizer named by tokenizer.ggml.pre), "gemma4" (BPE over raw UTF-8
-// with ▁ for spaces) and "bert" (WordPiece).
+// with ▁ for spaces), "bert" (WordPiece, with the BertNormalizer's lowercase
+// and strip_accents options) and "t5" (SentencePiece unigram with its
+// precompiled charsmap normaliser: XLM-RoBERTa vocabularies such as bge-m3
+// and nomic-embed-text v2).
 //
 // Text and ids:
 //   - Encode is llama_tokenize(text, add_special, parse_special).

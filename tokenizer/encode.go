@@ -57,6 +57,22 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 		if addSpecial && t.addEOS {
 			out = append(out, t.eos)
 		}
+	case kindUGM:
+		// llama.cpp's UGM branch: no per-fragment space handling here, the
+		// normaliser does it for each raw fragment.
+		if addSpecial && t.addBOS {
+			out = append(out, t.bos)
+		}
+		for _, f := range frags {
+			if f.tok >= 0 {
+				out = append(out, f.tok)
+				continue
+			}
+			out = t.encodeUGM(text[f.off:f.off+f.n], out)
+		}
+		if addSpecial && t.addEOS {
+			out = append(out, t.eos)
+		}
 	case kindWPM:
 		if addSpecial && t.bos >= 0 {
 			out = append(out, t.bos)

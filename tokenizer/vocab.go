@@ -38,7 +38,7 @@ const (
 // Vocab is the plain data a Tokenizer is built from: the tokenizer.ggml.*
 // metadata of a GGUF file, or a small hand-made vocabulary in tests.
 type Vocab struct {
-	Model  string    // tokenizer.ggml.model: "llama", "gpt2", "gemma4", "bert"
+	Model  string    // tokenizer.ggml.model: "llama", "gpt2", "gemma4", "bert", "t5"
 	Pre    string    // tokenizer.ggml.pre ("" = default)
 	Name   string    // general.name (llama.cpp keys per-token strip rules on it)
 	Arch   string    // general.architecture
@@ -52,15 +52,21 @@ type Vocab struct {
 	// model's default as in llama.cpp.
 	IDs map[string]int64
 	// Flags holds the boolean keys present in the metadata: "add_bos_token",
-	// "add_eos_token", "add_sep_token", "add_space_prefix".
+	// "add_eos_token", "add_sep_token", "add_space_prefix",
+	// "remove_extra_whitespaces", "normalizer.lowercase",
+	// "normalizer.strip_accents".
 	Flags map[string]bool
+	// CharsMap is tokenizer.ggml.precompiled_charsmap, the SentencePiece
+	// normaliser of a unigram ("t5") vocabulary; nil means none.
+	CharsMap []byte
 }
 
 // vocabIDKeys are the tokenizer.ggml.<key>_token_id keys FromGGUF reads.
 var vocabIDKeys = []string{"bos", "eos", "eot", "eom", "unknown", "seperator", "padding", "mask"}
 
 // vocabFlagKeys are the boolean tokenizer.ggml.<key> keys FromGGUF reads.
-var vocabFlagKeys = []string{"add_bos_token", "add_eos_token", "add_sep_token", "add_space_prefix"}
+var vocabFlagKeys = []string{"add_bos_token", "add_eos_token", "add_sep_token", "add_space_prefix",
+	"remove_extra_whitespaces", "normalizer.lowercase", "normalizer.strip_accents"}
 
 // FromGGUF builds the tokenizer described by f's tokenizer.ggml.* metadata.
 func FromGGUF(f *weights.File) (*Tokenizer, error) {
@@ -95,6 +101,20 @@ func FromGGUF(f *weights.File) (*Tokenizer, error) {
 	if f.Has("tokenizer.ggml.merges") && v.Merges == nil {
 		return nil, fmt.Errorf("tokenizer: %s: tokenizer.ggml.merges is not a string array", f.Path)
 	}
+	if val, ok := f.Get("tokenizer.ggml.precompiled_charsmap"); ok && v.Model == "t5" {
+		// llama.cpp reads it for t5 only, as an int8 or uint8 array.
+		switch b := val.V.(type) {
+		case []uint8:
+			v.CharsMap = b
+		case []int8:
+			v.CharsMap = make([]byte, len(b))
+			for i, c := range b {
+				v.CharsMap[i] = byte(c)
+			}
+		default:
+			return nil, fmt.Errorf("tokenizer: %s: tokenizer.ggml.precompiled_charsmap is %s, want an int8 or uint8 array", f.Path, val.Type)
+		}
+	}
 	for _, k := range vocabIDKeys {
 		key := "tokenizer.ggml." + k + "_token_id"
 		if f.Has(key) {
@@ -127,6 +147,7 @@ const (
 	kindSPM kind = iota
 	kindBPE
 	kindWPM
+	kindUGM
 )
 
 // Tokenizer encodes and decodes text for one vocabulary. It is immutable.
@@ -158,6 +179,7 @@ type Tokenizer struct {
 	addBOS, addEOS, addSep bool
 	addSpacePrefix         bool
 	escapeWhitespace       bool // replace ' ' with ▁ before BPE (gemma4)
+	wpmLower, wpmStrip     bool // WordPiece normalizer: lowercase, strip accents
 	cleanSpaces            bool // clean_up_tokenization_spaces when decoding
 
 	eog     []int32     // end-of-generation ids, sorted
@@ -167,6 +189,7 @@ type Tokenizer struct {
 
 	maxTokenLen int
 	spmPairs    map[string]struct{} // adjacent character pairs inside tokens (SPM)
+	ugm         *ugmModel           // unigram model (UGM)
 }
 
 // New builds a Tokenizer from plain vocabulary data.
@@ -195,6 +218,10 @@ func New(v Vocab) (*Tokenizer, error) {
 		t.kind = kindWPM
 		t.bos, t.eos, t.unk, t.sep, t.pad, t.mask = 101, -1, 100, 102, 0, 103
 		t.addBOS, t.addSep, t.cleanSpaces = true, true, true
+	case "t5":
+		t.kind = kindUGM
+		t.bos, t.eos, t.unk, t.sep, t.pad, t.mask = -1, 1, 2, -1, 0, -1
+		t.addEOS = true
 	case "gpt2", "gemma4":
 		t.kind = kindBPE
 		if v.Model == "gpt2" {
@@ -215,6 +242,16 @@ func New(v Vocab) (*Tokenizer, error) {
 	}
 	if b, ok := v.Flags["add_space_prefix"]; ok {
 		t.addSpacePrefix = b
+	}
+	// BertNormalizer options (llama.cpp reads them for every model; only
+	// WordPiece uses them here).
+	t.wpmLower = true
+	if b, ok := v.Flags["normalizer.lowercase"]; ok {
+		t.wpmLower = b
+	}
+	t.wpmStrip = t.wpmLower
+	if b, ok := v.Flags["normalizer.strip_accents"]; ok {
+		t.wpmStrip = b
 	}
 
 	t.text = make([]string, n)
@@ -274,12 +311,22 @@ func New(v Vocab) (*Tokenizer, error) {
 	if t.addBOS && t.bos < 0 || t.addEOS && t.eos < 0 {
 		return nil, fmt.Errorf("tokenizer: add_bos_token/add_eos_token is set but the token id is missing")
 	}
+	if t.kind == kindUGM && t.unk < 0 {
+		// llama.cpp would emit the null token for unknown text.
+		return nil, fmt.Errorf("tokenizer: t5 (unigram) vocabulary of %d tokens has no unknown token (tokenizer.ggml.unknown_token_id)", n)
+	}
 
 	t.detectSpecial()
 	t.buildSpecialCache(v)
 	t.buildByteTokens()
 	if t.kind == kindSPM {
 		t.buildSPMPairs()
+	}
+	if t.kind == kindUGM {
+		var err error
+		if t.ugm, err = t.newUGM(v.CharsMap, v.Flags["remove_extra_whitespaces"]); err != nil {
+			return nil, err
+		}
 	}
 	t.pieces = make([]string, n)
 	t.pieceOff = make([]int, n+1)
@@ -475,10 +522,10 @@ func (t *Tokenizer) buildByteTokens() {
 	for b := 0; b < 256; b++ {
 		t.byteTok[b] = -1
 		switch {
-		case t.kind == kindSPM || (t.kind == kindBPE && !t.byteEncode):
+		case t.kind == kindSPM || t.kind == kindUGM || (t.kind == kindBPE && !t.byteEncode):
 			if id, ok := t.toID[string([]byte{'<', '0', 'x', hex[b>>4], hex[b&15], '>'})]; ok {
 				t.byteTok[b] = id
-			} else if id, ok := t.toID[string([]byte{byte(b)})]; ok && t.kind == kindSPM {
+			} else if id, ok := t.toID[string([]byte{byte(b)})]; ok && (t.kind == kindSPM || t.kind == kindUGM) {
 				t.byteTok[b] = id
 			}
 		default:

@@ -7,15 +7,17 @@ import (
 )
 
 // WordPiece (BERT) as llama.cpp's llm_tokenizer_wpm_session: the text is
-// lowercased, accents are stripped (each code point replaced by the first code
-// point of its NFD form, marks dropped), split at whitespace and around
+// lowercased and accents are stripped (each code point replaced by the first
+// code point of its NFD form, marks dropped) unless the vocabulary's
+// tokenizer.ggml.normalizer.lowercase / .strip_accents say otherwise (cased
+// BERT models; strip_accents defaults to lowercase), split at whitespace and around
 // punctuation and CJK characters; each word gets a ▁ prefix and is covered
 // greedily by the longest vocabulary tokens; a word that cannot be covered
 // becomes [UNK].
 
 // encodeWPM appends the WordPiece tokens of text to out.
 func (t *Tokenizer) encodeWPM(text string, out []int32) []int32 {
-	for _, w := range wpmWords(text) {
+	for _, w := range wpmWords(text, t.wpmLower, t.wpmStrip) {
 		word := "▁" + w
 		n := len(word)
 		mark := len(out)
@@ -41,9 +43,9 @@ func (t *Tokenizer) encodeWPM(text string, out []int32) []int32 {
 	return out
 }
 
-// wpmWords is llm_tokenizer_wpm_session::preprocess with llama.cpp's default
-// normalizer options (lowercase and strip accents).
-func wpmWords(text string) []string {
+// wpmWords is llm_tokenizer_wpm_session::preprocess with the normalizer
+// options lower (lowercase) and strip (strip_accents).
+func wpmWords(text string, lower, strip bool) []string {
 	cpts, _ := decodeAll(nil, text)
 	var words []string
 	var cur []byte
@@ -54,16 +56,21 @@ func wpmWords(text string) []string {
 		}
 	}
 	for _, r := range cpts {
-		r = nfdFirst(r)
+		if strip {
+			r = nfdFirst(r)
+		}
 		f := cptFlags(r)
 		if f&flagWhitespace != 0 {
 			flush()
 			continue
 		}
-		if r == 0 || r == 0xFFFD || f&flagControl != 0 || f&flagAccentMark != 0 {
+		if r == 0 || r == 0xFFFD || f&flagControl != 0 || (strip && f&flagAccentMark != 0) {
 			continue
 		}
-		lr := unicode.ToLower(r)
+		lr := r
+		if lower {
+			lr = unicode.ToLower(r)
+		}
 		if f&flagPunctuation != 0 || (r < 0x7F && f&flagSymbol != 0) || isChineseChar(r) {
 			flush()
 			words = append(words, string(appendCpt(nil, lr)))
