@@ -455,3 +455,89 @@ func TestSuiteKillDuringIngest(t *testing.T) {
 		})
 	}
 }
+
+// TestSuiteLibrary runs the library's life cycle (open, list, retrieve
+// within a budget, remove) on the directory and on PostgreSQL.
+func TestSuiteLibrary(t *testing.T) {
+	libs := []struct {
+		name string
+		lib  func(t *testing.T) *Library
+	}{
+		{"bolt", func(t *testing.T) *Library { return &Library{Dir: t.TempDir()} }},
+		{"postgres", func(t *testing.T) *Library {
+			dsn, prefix := testPG(t)
+			db, err := OpenPG(context.Background(), dsn, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(db.Close)
+			return &Library{Dir: t.TempDir(), PG: db}
+		}},
+	}
+	for _, l := range libs {
+		t.Run(l.name, func(t *testing.T) {
+			ctx := context.Background()
+			lib := l.lib(t)
+			if _, err := lib.Open("../x"); err == nil {
+				t.Errorf("bad name accepted")
+			}
+			if _, err := lib.OpenReadOnly("guides"); err == nil {
+				t.Errorf("missing knowledge base opened read-only")
+			}
+			kb, err := lib.Open("guides")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = kb.Add(ctx, []string{"testdata/corpus.jsonl"})
+			kb.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := lib.Open("other")
+			if err != nil {
+				t.Fatal(err)
+			}
+			other.Close()
+			if names, _ := lib.List(); !slices.Equal(names, []string{"guides", "other"}) {
+				t.Errorf("list %v", names)
+			}
+			ps, err := lib.Retrieve(ctx, "guides", "warfarin INR 华法林", 80)
+			if err != nil || len(ps) == 0 || ps[0].Source != "zh/warfarin-inr" {
+				t.Fatalf("retrieve: %+v %v", ps, err)
+			}
+			used := 0
+			for _, p := range ps {
+				used += EstimateTokens(p.Text)
+			}
+			if used > 80 {
+				t.Errorf("retrieved %d tokens > 80", used)
+			}
+			if ps, err := lib.Retrieve(ctx, "other", "warfarin", 80); err != nil || len(ps) != 0 {
+				t.Errorf("another knowledge base's passages: %+v %v", ps, err)
+			}
+			if _, err := lib.Retrieve(ctx, "nope", "x", 100); err == nil {
+				t.Errorf("missing kb accepted")
+			}
+			if err := lib.Remove("guides"); err != nil {
+				t.Fatal(err)
+			}
+			if err := lib.Remove("guides"); err == nil {
+				t.Errorf("removed twice")
+			}
+			if lib.PG != nil {
+				var left int
+				err := lib.PG.pool.QueryRow(ctx, lib.PG.sql(`SELECT (SELECT count(*) FROM {files} WHERE kb = 'guides') +
+	(SELECT count(*) FROM {chunks} WHERE kb = 'guides') + (SELECT count(*) FROM {postings} WHERE kb = 'guides')`)).Scan(&left)
+				if err != nil || left != 0 {
+					t.Errorf("%d rows of the removed knowledge base left (%v)", left, err)
+				}
+			}
+			if names, _ := lib.List(); !slices.Equal(names, []string{"other"}) {
+				t.Errorf("after rm: %v", names)
+			}
+			if _, err := lib.Retrieve(ctx, "guides", "warfarin", 80); err == nil {
+				t.Errorf("removed knowledge base still answers")
+			}
+		})
+	}
+}
