@@ -46,7 +46,7 @@ func TestReplicasBehindNginx(t *testing.T) {
 		}
 	}
 	if nginx == "" {
-		t.Skip("nginx is not installed (Debian: apt-get install nginx-light); DAYI_TEST_NGINX names the binary")
+		t.Skip("nginx is not installed (Debian: apt-get install nginx); DAYI_TEST_NGINX names the binary")
 	}
 	if testing.Short() {
 		t.Skip("builds dayi and starts nginx and two servers")
