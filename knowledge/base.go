@@ -32,11 +32,13 @@ type Upload struct {
 // it can never name (or, through Remove, reach) a path of this machine.
 const uploadPrefix = "upload:"
 
-// uploadCandidate checks an upload's name and size.
+// uploadCandidate checks an upload's name and size. The name becomes a
+// citation's source, so it may hold no control characters (a newline would
+// let it pose as another line of whatever shows it).
 func uploadCandidate(opt *Options, d Upload) (candidate, error) {
 	name := d.Name
 	switch {
-	case name == "" || len(name) > 200 || strings.ContainsAny(name, "\x00\\") || strings.HasPrefix(name, "/") ||
+	case name == "" || len(name) > 200 || strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) >= 0 || strings.HasPrefix(name, "/") ||
 		path.Clean(name) != name || name == "." || strings.HasPrefix(name, "../") || name == "..":
 		return candidate{}, fmt.Errorf("invalid document name %q (a relative name of at most 200 bytes, no ..)", name)
 	case !Supported(name):

@@ -246,9 +246,10 @@ func TestSuiteUploads(t *testing.T) {
 				{Name: "../etc/passwd.txt", Data: []byte("x")},
 				{Name: "/abs.txt", Data: []byte("x")},
 				{Name: "a.exe", Data: []byte("x")},
+				{Name: "fake\nsource.txt", Data: []byte("x")},
 				{Name: "big.txt", Data: []byte(strings.Repeat("y ", 100))},
 			})
-			if err != nil || len(rep.Added) != 1 || len(rep.Skipped) != 4 {
+			if err != nil || len(rep.Added) != 1 || len(rep.Skipped) != 5 {
 				t.Fatalf("upload: %+v %v", rep, err)
 			}
 			rep, err = kb.AddDocs(ctx, []Upload{{Name: "sepsis.md", Data: []byte("# Sepsis\n\nLactate above 2 mmol/L.\n")}})
