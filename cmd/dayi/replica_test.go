@@ -62,7 +62,8 @@ func TestReplicasBehindNginx(t *testing.T) {
 	}
 	home := filepath.Join(dir, "home")
 	env := append(os.Environ(), "DAYI_HOME="+home, "DAYI_API_KEYS=", "DAYI_KB_PG=", "DAYI_AUDIT_PG=")
-	out, err := runBin(ctx, env, bin, "keys", "add", "--name", "ward", "--scope", "generate,kb:read,kb:write,memory", "--json")
+	keysFile := filepath.Join(dir, "keys.json") // both replicas read this one file
+	out, err := runBin(ctx, env, bin, "keys", "add", "--keys", keysFile, "--name", "ward", "--scope", "generate,kb:read,kb:write,memory", "--json")
 	if err != nil {
 		t.Fatalf("keys add: %v\n%s", err, out)
 	}
@@ -72,8 +73,9 @@ func TestReplicasBehindNginx(t *testing.T) {
 	}
 	key := made.Key
 
-	// Two replicas: one DAYI_HOME, so one keys file, one audit key and
-	// one memory key; everything else in the database.
+	// Two replicas: one keys file, and one DAYI_HOME for the audit and
+	// memory keys (which every replica must share); everything else in
+	// the database.
 	ports := []int{freePort(t), freePort(t)}
 	replicas := make([]*exec.Cmd, 2)
 	start := func(i int) {
@@ -82,7 +84,7 @@ func TestReplicasBehindNginx(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { logf.Close() })
-		cmd := exec.Command(bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", ports[i]),
+		cmd := exec.Command(bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", ports[i]), "--keys", keysFile,
 			"--kb-pg", db, "--memory-pg", db, "--audit-pg", db, "--no-clinic", "--ollama-models", "-", "--threads", "2")
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
 		if err := cmd.Start(); err != nil {
