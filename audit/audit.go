@@ -102,6 +102,8 @@ type Logger struct {
 	// unhealthy mirrors failed != nil || broken != nil, so that Ready, run
 	// before every request, does not wait behind an append's fsyncs.
 	unhealthy atomic.Bool
+	// pg, when set, holds the log in PostgreSQL (OpenPG) instead of f.
+	pg *pgLog
 }
 
 // Open opens (creating with mode 0600) the audit log at path, sealed with
@@ -199,6 +201,9 @@ func (l *Logger) Append(r Record) error {
 		r.Prompt, r.Output = "", ""
 	}
 	r.PatientHash, r.PatientID = l.key.PatientHash(r.PatientID), ""
+	if l.pg != nil {
+		return l.appendPG(r)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken != nil {
@@ -253,6 +258,9 @@ func (l *Logger) Ready() error {
 	if !l.unhealthy.Load() {
 		return nil
 	}
+	if l.pg != nil {
+		return l.readyPG()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken != nil {
@@ -283,6 +291,10 @@ func (l *Logger) Close() error {
 		l.broken = fmt.Errorf("audit log %s: %w: closed", l.path, ErrUnavailable)
 	}
 	l.unhealthy.Store(true)
+	if l.pg != nil {
+		l.pg.pool.Close()
+		return nil
+	}
 	return l.f.Close()
 }
 

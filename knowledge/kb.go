@@ -215,10 +215,10 @@ func (kb *KB) Close() error {
 
 // settings identifies how a file's chunks were made; a file whose bytes and
 // settings are unchanged is not re-ingested.
-func (kb *KB) settings() string {
-	s := "chunk=" + strconv.Itoa(kb.opt.ChunkTokens) + ";count=" + kb.opt.CounterName
-	if kb.opt.Embedder != nil {
-		s += ";embed=" + kb.opt.Embedder.Name()
+func (o *Options) settings() string {
+	s := "chunk=" + strconv.Itoa(o.ChunkTokens) + ";count=" + o.CounterName
+	if o.Embedder != nil {
+		s += ";embed=" + o.Embedder.Name()
 	}
 	return s
 }
@@ -227,11 +227,12 @@ func (kb *KB) settings() string {
 type candidate struct {
 	path, abs string
 	size      int64
+	data      []byte // the bytes of an uploaded document (nil: read path)
 }
 
 // walk expands paths (files or directories, recursively) into candidate
 // files; hidden files and directories are passed over silently.
-func (kb *KB) walk(paths []string, rep *Report) ([]candidate, error) {
+func walk(opt *Options, paths []string, rep *Report) ([]candidate, error) {
 	var out []candidate
 	seen := map[string]bool{}
 	add := func(p string, info fs.FileInfo) {
@@ -242,8 +243,8 @@ func (kb *KB) walk(paths []string, rep *Report) ([]candidate, error) {
 			rep.Skipped = append(rep.Skipped, Skipped{p, pdfReason})
 		case !Supported(p):
 			rep.Skipped = append(rep.Skipped, Skipped{p, fmt.Sprintf("unsupported file type %q (want .txt, .md, .html, .jsonl)", filepath.Ext(p))})
-		case info.Size() > kb.opt.MaxFileBytes:
-			rep.Skipped = append(rep.Skipped, Skipped{p, fmt.Sprintf("too large (%d bytes, limit %d)", info.Size(), kb.opt.MaxFileBytes)})
+		case info.Size() > opt.MaxFileBytes:
+			rep.Skipped = append(rep.Skipped, Skipped{p, fmt.Sprintf("too large (%d bytes, limit %d)", info.Size(), opt.MaxFileBytes)})
 		default:
 			abs, err := filepath.Abs(p)
 			if err != nil {
@@ -297,27 +298,53 @@ func (kb *KB) walk(paths []string, rep *Report) ([]candidate, error) {
 // atomic batches: an interruption (even kill -9) leaves every file either as
 // it was before or fully replaced. Unchanged files cost one hash.
 func (kb *KB) Add(ctx context.Context, paths []string) (*Report, error) {
+	return add(ctx, kb, &kb.opt, paths, nil)
+}
+
+// AddDocs ingests uploaded documents (the server's /api/kb/ route) as Add
+// ingests files.
+func (kb *KB) AddDocs(ctx context.Context, docs []Upload) (*Report, error) {
+	return add(ctx, kb, &kb.opt, nil, docs)
+}
+
+// ingestStore is what Add needs of a store: the bbolt file and PostgreSQL
+// share the walking, parsing, chunking and batching above it.
+type ingestStore interface {
+	fileRecord(ctx context.Context, abs string) (*fileRecord, error)
+	commit(ctx context.Context, batch []*prepared, settings string, rep *Report) error
+	checkEmbedder(ctx context.Context) error
+}
+
+func add(ctx context.Context, s ingestStore, opt *Options, paths []string, docs []Upload) (*Report, error) {
 	rep := &Report{}
-	cands, err := kb.walk(paths, rep)
+	cands, err := walk(opt, paths, rep)
 	if err != nil {
 		return rep, err
 	}
-	if err := kb.checkEmbedder(); err != nil {
+	for _, d := range docs {
+		c, err := uploadCandidate(opt, d)
+		if err != nil {
+			rep.Skipped = append(rep.Skipped, Skipped{d.Name, err.Error()})
+			continue
+		}
+		cands = append(cands, c)
+	}
+	if err := s.checkEmbedder(ctx); err != nil {
 		return rep, err
 	}
 	var total, done int64
 	for _, c := range cands {
 		total += c.size
 	}
-	settings := kb.settings()
-	ck := chunker{maxTokens: kb.opt.ChunkTokens, count: kb.opt.CountTokens}
+	settings := opt.settings()
+	ck := chunker{maxTokens: opt.ChunkTokens, count: opt.CountTokens}
 	var batch []*prepared
 	batchBytes := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := kb.commit(batch, settings, rep)
+		err := s.commit(ctx, batch, settings, rep)
 		batch, batchBytes = batch[:0], 0
 		return err
 	}
@@ -325,7 +352,7 @@ func (kb *KB) Add(ctx context.Context, paths []string) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return rep, errors.Join(err, flush())
 		}
-		p, err := kb.prepare(ctx, c, settings, &ck, rep)
+		p, err := prepare(ctx, s, opt, c, settings, &ck, rep)
 		switch {
 		case err != nil && errors.Is(err, errSkip):
 			rep.Skipped = append(rep.Skipped, Skipped{c.path, strings.TrimPrefix(err.Error(), errSkip.Error()+": ")})
@@ -343,8 +370,8 @@ func (kb *KB) Add(ctx context.Context, paths []string) (*Report, error) {
 			}
 		}
 		done += c.size
-		if kb.opt.Progress != nil {
-			kb.opt.Progress(done, total, c.path)
+		if opt.Progress != nil {
+			opt.Progress(done, total, c.path)
 		}
 	}
 	return rep, flush()
@@ -368,7 +395,7 @@ type prepared struct {
 }
 
 // checkEmbedder refuses to mix vectors of two models in one knowledge base.
-func (kb *KB) checkEmbedder() error {
+func (kb *KB) checkEmbedder(context.Context) error {
 	if kb.opt.Embedder == nil {
 		return nil
 	}
@@ -389,14 +416,17 @@ func (kb *KB) checkEmbedder() error {
 
 // prepare reads, parses, chunks and embeds a file; it returns nil for a file
 // whose bytes and settings are unchanged since it was last ingested.
-func (kb *KB) prepare(ctx context.Context, c candidate, settings string, ck *chunker, rep *Report) (*prepared, error) {
-	data, err := os.ReadFile(c.path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errSkip, err)
+func prepare(ctx context.Context, s ingestStore, opt *Options, c candidate, settings string, ck *chunker, rep *Report) (*prepared, error) {
+	data := c.data
+	if data == nil {
+		var err error
+		if data, err = os.ReadFile(c.path); err != nil {
+			return nil, fmt.Errorf("%w: %v", errSkip, err)
+		}
 	}
 	sum := sha256.Sum256(data)
 	hash := hex.EncodeToString(sum[:])
-	old, err := kb.fileRecord(c.abs)
+	old, err := s.fileRecord(ctx, c.abs)
 	if err != nil {
 		return nil, fmt.Errorf("kb add %s: reading its record: %w", c.path, err)
 	}
@@ -413,9 +443,9 @@ func (kb *KB) prepare(ctx context.Context, c candidate, settings string, ck *chu
 	for i := range docs {
 		p.chunks = append(p.chunks, ck.chunks(&docs[i])...)
 	}
-	if kb.opt.Embedder != nil {
+	if opt.Embedder != nil {
 		for _, ch := range p.chunks {
-			v, err := kb.opt.Embedder.Embed(ctx, indexText(ch.Title, ch.Heading, ch.Text))
+			v, err := opt.Embedder.Embed(ctx, indexText(ch.Title, ch.Heading, ch.Text))
 			if err != nil {
 				return nil, fmt.Errorf("kb add %s: embedding: %w", c.path, err)
 			}
@@ -425,7 +455,7 @@ func (kb *KB) prepare(ctx context.Context, c candidate, settings string, ck *chu
 	return p, nil
 }
 
-func (kb *KB) fileRecord(abs string) (*fileRecord, error) {
+func (kb *KB) fileRecord(_ context.Context, abs string) (*fileRecord, error) {
 	var rec *fileRecord
 	err := kb.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -449,7 +479,7 @@ func getFileRecord(tx *bolt.Tx, abs string) (*fileRecord, error) {
 
 // commit writes a batch of files in one transaction, each replacing the
 // chunks of its previous version.
-func (kb *KB) commit(batch []*prepared, settings string, rep *Report) error {
+func (kb *KB) commit(_ context.Context, batch []*prepared, settings string, rep *Report) error {
 	updated := make([]bool, len(batch))
 	err := kb.db.Update(func(tx *bolt.Tx) error {
 		var posts []kv
@@ -656,7 +686,7 @@ func (kb *KB) Remove(paths []string) (int, error) {
 		fb := tx.Bucket(bucketFiles)
 		var del [][]byte
 		for _, p := range paths {
-			abs, err := filepath.Abs(p)
+			abs, err := removeKey(p)
 			if err != nil {
 				return err
 			}
@@ -755,23 +785,18 @@ func topK(m map[uint64]float64, k int) []scored {
 	return out
 }
 
-// bm25 ranks chunks for the query terms.
+// posting is one chunk's entry for a term: its term frequency and length.
+type posting struct {
+	id     uint64
+	tf, dl float64
+}
+
+// bm25 ranks chunks for the query terms from the bbolt postings.
 func bm25(tx *bolt.Tx, query string, k int) []scored {
 	m := tx.Bucket(bucketMeta)
-	n := float64(counter(m, keyN))
-	if n == 0 {
-		return nil
-	}
-	avgdl := float64(counter(m, keyTotalLen)) / n
-	qtf, _ := termCounts(query)
-	scores := map[uint64]float64{}
 	c := tx.Bucket(bucketPost).Cursor()
-	type posting struct {
-		id     uint64
-		tf, dl float64
-	}
 	var ps []posting
-	for term, qn := range qtf {
+	return scoreBM25(float64(counter(m, keyN)), float64(counter(m, keyTotalLen)), query, k, func(term string) []posting {
 		prefix := append([]byte(term), 0)
 		ps = ps[:0]
 		for key, v := c.Seek(prefix); key != nil && bytes.HasPrefix(key, prefix); key, v = c.Next() {
@@ -785,6 +810,29 @@ func bm25(tx *bolt.Tx, query string, k int) []scored {
 			}
 			ps = append(ps, posting{binary.BigEndian.Uint64(key[len(prefix):]), float64(tf), float64(dl)})
 		}
+		return ps
+	})
+}
+
+// scoreBM25 is the one BM25 of both stores: given the chunk count n, the
+// total length and each query term's postings, it returns the k best
+// chunks. Terms are scored in sorted order so that the floating-point sums,
+// and with them the ranking of near ties, are the same on every run and in
+// every store.
+func scoreBM25(n, totalLen float64, query string, k int, postings func(term string) []posting) []scored {
+	if n == 0 {
+		return nil
+	}
+	avgdl := totalLen / n
+	qtf, _ := termCounts(query)
+	terms := make([]string, 0, len(qtf))
+	for t := range qtf {
+		terms = append(terms, t)
+	}
+	sort.Strings(terms)
+	scores := map[uint64]float64{}
+	for _, term := range terms {
+		ps := postings(term)
 		df := float64(len(ps))
 		if df == 0 {
 			continue
@@ -792,7 +840,7 @@ func bm25(tx *bolt.Tx, query string, k int) []scored {
 		// the idf of Lucene's BM25, always positive
 		idf := math.Log(1 + (n-df+0.5)/(df+0.5))
 		for _, p := range ps {
-			scores[p.id] += float64(qn) * idf * p.tf * (bm25K1 + 1) / (p.tf + bm25K1*(1-bm25B+bm25B*p.dl/avgdl))
+			scores[p.id] += float64(qtf[term]) * idf * p.tf * (bm25K1 + 1) / (p.tf + bm25K1*(1-bm25B+bm25B*p.dl/avgdl))
 		}
 	}
 	return topK(scores, k)
@@ -804,17 +852,25 @@ func bm25(tx *bolt.Tx, query string, k int) []scored {
 func dense(tx *bolt.Tx, q []float32, k int) []scored {
 	scores := map[uint64]float64{}
 	_ = tx.Bucket(bucketVecs).ForEach(func(key, v []byte) error {
-		if len(v) != 4*len(q) || len(key) != 8 {
-			return nil
+		if len(key) == 8 {
+			scoreVec(scores, binary.BigEndian.Uint64(key), q, v)
 		}
-		var dot float64
-		for i, x := range q {
-			dot += float64(x) * float64(math.Float32frombits(binary.LittleEndian.Uint32(v[4*i:])))
-		}
-		scores[binary.BigEndian.Uint64(key)] = dot
 		return nil
 	})
 	return topK(scores, k)
+}
+
+// scoreVec adds chunk id's dot product with q to scores; v is the stored
+// little-endian float32s (a vector of another length is passed over).
+func scoreVec(scores map[uint64]float64, id uint64, q []float32, v []byte) {
+	if len(v) != 4*len(q) {
+		return
+	}
+	var dot float64
+	for i, x := range q {
+		dot += float64(x) * float64(math.Float32frombits(binary.LittleEndian.Uint32(v[4*i:])))
+	}
+	scores[id] = dot
 }
 
 // ErrEmbedMismatch is returned when the query embedder is not the model the

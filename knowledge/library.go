@@ -13,10 +13,12 @@ import (
 )
 
 // Library is the set of knowledge bases under one directory
-// ($DAYI_HOME/kb), one subdirectory each.
+// ($DAYI_HOME/kb), one subdirectory each, or, when PG is set, in a
+// PostgreSQL database that several servers share.
 type Library struct {
 	Dir     string
 	Options Options // used for every knowledge base it opens
+	PG      *PG     // when set, the knowledge bases live here and Dir is unused
 }
 
 // validName keeps knowledge base names safe as directory names.
@@ -31,19 +33,25 @@ func (l *Library) Path(name string) (string, error) {
 }
 
 // Open opens (creating) knowledge base name for writing.
-func (l *Library) Open(name string) (*KB, error) {
+func (l *Library) Open(name string) (Base, error) {
 	p, err := l.Path(name)
 	if err != nil {
 		return nil, err
+	}
+	if l.PG != nil {
+		return l.PG.Open(context.Background(), name, l.Options, false)
 	}
 	return Open(p, l.Options)
 }
 
 // OpenReadOnly opens an existing knowledge base for queries.
-func (l *Library) OpenReadOnly(name string) (*KB, error) {
+func (l *Library) OpenReadOnly(name string) (Base, error) {
 	p, err := l.Path(name)
 	if err != nil {
 		return nil, err
+	}
+	if l.PG != nil {
+		return l.PG.Open(context.Background(), name, l.Options, true)
 	}
 	if _, err := os.Stat(filepath.Join(p, "kb.db")); errors.Is(err, os.ErrNotExist) {
 		return nil, &notFoundError{name: name, dir: l.Dir}
@@ -53,6 +61,9 @@ func (l *Library) OpenReadOnly(name string) (*KB, error) {
 
 // List returns the names of the knowledge bases, sorted.
 func (l *Library) List() ([]string, error) {
+	if l.PG != nil {
+		return l.PG.List(context.Background())
+	}
 	ents, err := os.ReadDir(l.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -75,6 +86,9 @@ func (l *Library) Remove(name string) error {
 	p, err := l.Path(name)
 	if err != nil {
 		return err
+	}
+	if l.PG != nil {
+		return l.PG.Remove(context.Background(), name)
 	}
 	if _, err := os.Stat(filepath.Join(p, "kb.db")); err != nil {
 		return &notFoundError{name: name, dir: l.Dir}
@@ -101,7 +115,12 @@ func (l *Library) Retrieve(ctx context.Context, kb, query string, maxTokens int)
 	hits, err := k.Query(ctx, query, depth)
 	if errors.Is(err, ErrEmbedMismatch) {
 		slog.Warn("knowledge: falling back to BM25", "kb", kb, "err", err)
-		k.opt.Embedder = nil
+		lexical := *l
+		lexical.Options.Embedder = nil
+		if k, err = lexical.OpenReadOnly(kb); err != nil {
+			return nil, err
+		}
+		defer k.Close()
 		hits, err = k.Query(ctx, query, depth)
 	}
 	if err != nil {
@@ -109,9 +128,13 @@ func (l *Library) Retrieve(ctx context.Context, kb, query string, maxTokens int)
 	}
 	var out []Passage
 	used := 0
+	count := l.Options.CountTokens
+	if count == nil {
+		count = EstimateTokens
+	}
 	for _, h := range hits {
 		if maxTokens > 0 {
-			n := k.opt.CountTokens(h.Text)
+			n := count(h.Text)
 			if used+n > maxTokens {
 				continue
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,9 +38,11 @@ func newAuditVerifyCmd() *cobra.Command {
 		keyPath string
 		asJSON  bool
 		legacy  bool
+		pgDSN   string
+		pgTable string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify FILE",
+		Use:   "verify FILE | verify --pg DSN",
 		Short: "Check an audit log against its key and head; report the first altered, missing, reordered or cut record",
 		Long: `Check every record's HMAC, sequence number and link to the record before it, then that
 FILE.head is signed with the key and seals a record the file holds. Reports the first problem:
@@ -52,11 +55,20 @@ A head one or more records behind the file is not a problem: the server stopped 
 a record and its head; the extra records verify with the key. dayi serve seals them on start.
 
 Logs written by dayi before the keyed format use an unkeyed SHA-256 chain; --legacy-unkeyed
-checks such a log, which proves only that it is self-consistent: anyone could have rebuilt it.`,
-		Args: cobra.ExactArgs(1),
+checks such a log, which proves only that it is self-consistent: anyone could have rebuilt it.
+
+--pg DSN verifies the log that replicas keep in PostgreSQL (dayi serve --audit-pg): the same
+records in sequence-number order and the signed head row, with the same findings.`,
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SilenceUsage = true
 			out := cmd.OutOrStdout()
+			if (pgDSN != "") == (len(args) == 1) {
+				return errors.New("give either FILE or --pg DSN")
+			}
+			if pgDSN != "" {
+				args = []string{"postgres:" + pgTableName(pgTable)}
+			}
 			if legacy {
 				return verifyLegacy(out, args[0], asJSON)
 			}
@@ -67,7 +79,12 @@ checks such a log, which proves only that it is self-consistent: anyone could ha
 			if err != nil {
 				return err
 			}
-			rep, err := audit.VerifyFile(args[0], key)
+			var rep audit.Report
+			if pgDSN != "" {
+				rep, err = audit.VerifyPG(cmd.Context(), pgDSN, pgTable, key)
+			} else {
+				rep, err = audit.VerifyFile(args[0], key)
+			}
 			if err != nil && rep.Problem == nil {
 				return err
 			}
@@ -96,6 +113,8 @@ checks such a log, which proves only that it is self-consistent: anyone could ha
 	cmd.Flags().StringVar(&keyPath, "key", "", "the audit key file (default $DAYI_HOME/audit.key)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().BoolVar(&legacy, "legacy-unkeyed", false, "check a log from before the keyed format (unkeyed SHA-256 chain; proves little)")
+	cmd.Flags().StringVar(&pgDSN, "pg", "", "verify the log dayi serve --audit-pg keeps in this PostgreSQL DSN instead of a FILE")
+	cmd.Flags().StringVar(&pgTable, "pg-table", "", "its table (default "+audit.DefaultPGTable+")")
 	return cmd
 }
 
@@ -220,6 +239,16 @@ type auditFlags struct {
 	off      bool
 	content  bool
 	failOpen bool
+	pg       string // PostgreSQL DSN: the log several replicas share
+	pgTable  string
+}
+
+// pgTableName is the audit table's name as reports show it.
+func pgTableName(t string) string {
+	if t == "" {
+		return audit.DefaultPGTable
+	}
+	return t
 }
 
 func (a *auditFlags) register(f interface {
@@ -231,6 +260,8 @@ func (a *auditFlags) register(f interface {
 	f.BoolVar(&a.off, "no-audit", false, "keep no audit log")
 	f.BoolVar(&a.content, "audit-content", false, "also audit prompt and output text, with PHI redacted")
 	f.BoolVar(&a.failOpen, "audit-fail-open", false, "when the audit log cannot be written, log it and serve anyway (default: answer 503)")
+	f.StringVar(&a.pg, "audit-pg", os.Getenv("DAYI_AUDIT_PG"), "PostgreSQL DSN of an audit log that replicas share, instead of the file (default $DAYI_AUDIT_PG)")
+	f.StringVar(&a.pgTable, "audit-pg-table", "", "table of the --audit-pg log (default "+audit.DefaultPGTable+")")
 }
 
 // open opens the audit log serve writes, or returns nil with --no-audit.
@@ -241,6 +272,20 @@ func (a *auditFlags) open(log *slog.Logger) (*audit.Logger, error) {
 			return nil, errors.New("--no-audit contradicts --audit and --audit-content")
 		}
 		return nil, nil
+	}
+	if a.pg != "" {
+		if a.path != "" {
+			return nil, errors.New("--audit-pg contradicts --audit: the log is in PostgreSQL or in a file")
+		}
+		keyPath := a.keyPath
+		if keyPath == "" {
+			keyPath = defaultAuditKey()
+		}
+		key, err := audit.LoadKey(keyPath, true)
+		if err != nil {
+			return nil, err
+		}
+		return audit.OpenPG(context.Background(), a.pg, a.pgTable, key, a.content)
 	}
 	path, keyPath := a.path, a.keyPath
 	if path == "" {

@@ -23,6 +23,7 @@ type kbFlags struct {
 	embedModel string
 	tokModel   string
 	chunk      int
+	pg         string // PostgreSQL DSN of shared knowledge bases (--pg)
 }
 
 // library opens the knowledge-base library under $DAYI_HOME/kb, with the
@@ -30,19 +31,30 @@ type kbFlags struct {
 func (kf *kbFlags) library(withEmbed bool) (*knowledge.Library, func(), error) {
 	lib := &knowledge.Library{Dir: filepath.Join(dayiHome(), "kb"), Options: knowledge.Options{ChunkTokens: kf.chunk}}
 	closeAll := func() {}
+	if kf.pg != "" {
+		db, err := knowledge.OpenPG(context.Background(), kf.pg, "")
+		if err != nil {
+			return nil, nil, err
+		}
+		lib.PG = db
+		closeAll = db.Close
+	}
 	if kf.tokModel != "" {
 		f, err := openModelFile(kf.tokModel)
 		if err != nil {
+			closeAll()
 			return nil, nil, err
 		}
 		tok, err := tokenizer.FromGGUF(f)
 		if err != nil {
 			f.Close()
+			closeAll()
 			return nil, nil, fmt.Errorf("%s: tokenizer: %w", kf.tokModel, err)
 		}
 		lib.Options.CountTokens = func(s string) int { return len(tok.Encode(s, false, false)) }
 		lib.Options.CounterName = "tokenizer:" + modelName(kf.tokModel)
-		closeAll = func() { f.Close() }
+		closePG := closeAll
+		closeAll = func() { f.Close(); closePG() }
 	}
 	if withEmbed && kf.embedModel != "" {
 		mf := modelFlags{model: kf.embedModel, kvType: "f16"}
@@ -92,6 +104,7 @@ replace their old chunks.`,
 
 func (kf *kbFlags) register(cmd *cobra.Command, embed bool) {
 	cmd.Flags().StringVar(&kf.name, "kb", "", "knowledge base name (required)")
+	cmd.Flags().StringVar(&kf.pg, "pg", os.Getenv("DAYI_KB_PG"), "PostgreSQL DSN of the knowledge bases several servers share, as dayi serve --kb-pg (default $DAYI_KB_PG; none: $DAYI_HOME/kb)")
 	if embed {
 		cmd.Flags().StringVar(&kf.embedModel, "embed-model", "", "GGUF model for dense embeddings (must be the same for add and query)")
 	}

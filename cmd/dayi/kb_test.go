@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -85,3 +86,36 @@ func TestMemoryCommands(t *testing.T) {
 func newMemoryFor(s memory.Store) *memory.Memory { return memory.New(s, memory.Options{}) }
 
 func turnFor(user string) memory.Turn { return memory.Turn{User: user} }
+
+// TestKBCommandsPG: `dayi kb … --pg DSN` keeps the knowledge base in
+// PostgreSQL, so a host with another $DAYI_HOME queries, lists and
+// removes what the first added.
+func TestKBCommandsPG(t *testing.T) {
+	dsn := os.Getenv("DAYI_TEST_PG")
+	if dsn == "" {
+		t.Skip("DAYI_TEST_PG (a PostgreSQL DSN) is not set; scripts/ci-postgres.sh starts a server")
+	}
+	db := freshDatabase(t, t.Context(), dsn)
+	t.Setenv("DAYI_HOME", t.TempDir())
+	if out, err := runDayi(t, "kb", "add", "--pg", db, "--kb", "g", "../../knowledge/testdata/corpus.jsonl"); err != nil || !strings.Contains(out, "1 added") {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	t.Setenv("DAYI_HOME", t.TempDir()) // another host
+	out, err := runDayi(t, "kb", "query", "--pg", db, "--kb", "g", "--json", "-k", "3", "华法林 INR 目标")
+	var hits []map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &hits) != nil || len(hits) != 3 || hits[0]["source"] != "zh/warfarin-inr" {
+		t.Fatalf("query through PostgreSQL: %v\n%s", err, out)
+	}
+	if out, _ := runDayi(t, "kb", "list", "--pg", db); !strings.Contains(out, "g ") {
+		t.Errorf("list:\n%s", out)
+	}
+	if _, err := runDayi(t, "kb", "query", "--kb", "g", "x"); err == nil {
+		t.Errorf("without --pg the local library answered for the shared one")
+	}
+	if _, err := runDayi(t, "kb", "rm", "--pg", db, "--kb", "g"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runDayi(t, "kb", "query", "--pg", db, "--kb", "g", "x"); err == nil {
+		t.Errorf("query of a removed kb succeeded")
+	}
+}

@@ -70,7 +70,12 @@ Clients without an Origin (curl -d, SDKs) are unaffected.
 Audit: every request is recorded in $DAYI_HOME/audit/audit.jsonl (--audit FILE for another,
 --no-audit for none), sealed with $DAYI_HOME/audit.key; check it with 'dayi audit verify FILE'.
 If the log cannot be written the server answers 503 unless --audit-fail-open. A record names the
-key used by its name, never the key, and a patient by a keyed hash.`,
+key used by its name, never the key, and a patient by a keyed hash.
+
+Replicas: --kb-pg, --memory-pg and --audit-pg DSN keep knowledge bases, patient memory and the
+audit chain in one PostgreSQL database that several servers behind a load balancer share;
+POST /api/kb/NAME/documents (kb:write) adds documents through any of them. See docs/replicas.md
+for the keys they must share and the nginx settings streaming needs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if env := os.Getenv("DAYI_API_KEYS"); env != "" {

@@ -58,6 +58,7 @@ type productFlags struct {
 	noKB        bool
 	noMemory    bool
 	memoryPG    string
+	kbPG        string // PostgreSQL DSN of knowledge bases replicas share
 	memoryKey   string
 	clinicModel string
 	noClinic    bool
@@ -72,7 +73,20 @@ func (pf *productFlags) wire(ctx context.Context, cfg *server.Config, eopt engin
 		}
 	}
 	if !pf.noKB {
-		cfg.Knowledge = kbRetriever{lib: &knowledge.Library{Dir: filepath.Join(dayiHome(), "kb")}}
+		lib := &knowledge.Library{Dir: filepath.Join(dayiHome(), "kb")}
+		if pf.kbPG != "" {
+			db, err := knowledge.OpenPG(ctx, pf.kbPG, "")
+			if err != nil {
+				return nil, err
+			}
+			closers = append(closers, db.Close)
+			lib.PG = db
+		}
+		cfg.Knowledge = kbRetriever{lib: lib}
+		if cfg.Extra == nil {
+			cfg.Extra = map[string]http.Handler{}
+		}
+		cfg.Extra["/api/kb/"] = kbHandler{lib: lib}
 	}
 	var mem *patientMemory
 	if !pf.noMemory {
@@ -124,6 +138,7 @@ func (pf *productFlags) register(f interface {
 	f.BoolVar(&pf.noKB, "no-knowledge", false, "disable knowledge bases ($DAYI_HOME/kb) for the `knowledge` request field")
 	f.BoolVar(&pf.noMemory, "no-memory", false, "disable patient memory for the `patient_id` request field")
 	f.StringVar(&pf.memoryPG, "memory-pg", "", "PostgreSQL DSN of a shared patient-memory store (default: embedded under $DAYI_HOME/memory)")
+	f.StringVar(&pf.kbPG, "kb-pg", os.Getenv("DAYI_KB_PG"), "PostgreSQL DSN of knowledge bases replicas share, also fed through POST /api/kb/NAME/documents (default $DAYI_KB_PG; none: $DAYI_HOME/kb)")
 	f.StringVar(&pf.memoryKey, "memory-key", os.Getenv("DAYI_MEMORY_KEY"), memoryKeyUsage)
 	f.StringVar(&pf.clinicModel, "clinic-model", "", "GGUF model for /api/clinic/* (default: the embedded dayi-tiny)")
 	f.BoolVar(&pf.noClinic, "no-clinic", false, "disable the /api/clinic/* workflows")
