@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -44,13 +45,15 @@ func (h kbHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case what == "files" && r.Method == http.MethodGet:
 		kb, err := h.lib.OpenReadOnly(name)
 		if err != nil {
-			kbError(w, http.StatusNotFound, err.Error())
+			// The library's error names its directory: a server path is
+			// none of the client's business (issue 15, finding 10).
+			kbError(w, http.StatusNotFound, fmt.Sprintf("knowledge base %q not found", name))
 			return
 		}
 		defer kb.Close()
 		files, err := kb.Files()
 		if err != nil {
-			kbError(w, http.StatusInternalServerError, err.Error())
+			kbInternal(w, r, err)
 			return
 		}
 		if files == nil {
@@ -83,13 +86,13 @@ func (h kbHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		kb, err := h.lib.Open(name)
 		if err != nil {
-			kbError(w, http.StatusInternalServerError, err.Error())
+			kbInternal(w, r, err)
 			return
 		}
 		defer kb.Close()
 		rep, err := kb.AddDocs(r.Context(), docs)
 		if err != nil {
-			kbError(w, http.StatusInternalServerError, err.Error())
+			kbInternal(w, r, err)
 			return
 		}
 		writeKBJSON(w, rep)
@@ -102,6 +105,14 @@ func (h kbHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func writeKBJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// kbInternal answers a server-side failure without its text (store errors
+// name files and database details); the log keeps it, by request id.
+func kbInternal(w http.ResponseWriter, r *http.Request, err error) {
+	id := w.Header().Get("X-Request-Id")
+	slog.Default().Error("knowledge upload failed", "id", id, "path", r.URL.Path, "err", err)
+	kbError(w, http.StatusInternalServerError, "internal server error (request id "+id+")")
 }
 
 func kbError(w http.ResponseWriter, status int, msg string) {

@@ -61,6 +61,8 @@ func TestKBHandler(t *testing.T) {
 		code, v := kbCall(t, h, c.method, c.path, c.body)
 		if msg, _ := v["error"].(string); code != c.code || !strings.Contains(msg, c.says) {
 			t.Errorf("%s %s: %d %q, want %d %q", c.method, c.path, code, msg, c.code, c.says)
+		} else if strings.Contains(msg, lib.Dir) {
+			t.Errorf("%s %s: the answer names a server path: %q", c.method, c.path, msg)
 		}
 	}
 	if names, _ := lib.List(); len(names) != 1 {
