@@ -102,6 +102,9 @@ func (s *Session) feed(ctx context.Context, ids []int32, hidden bool, out *[]flo
 	if s.pos+len(ids) > s.m.Ctx {
 		return fmt.Errorf("%w: %d tokens at position %d exceed the context length %d", ErrContextFull, len(ids), s.pos, s.m.Ctx)
 	}
+	if s.m.enc != nil {
+		return s.encode(ctx, ids, hidden, out)
+	}
 	for len(ids) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -212,13 +215,20 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 				return err
 			}
 		}
+		if m.enc != nil {
+			m.enc.addInputs(sc.x[r0*h.Dim:(r0+len(ids[b]))*h.Dim], s.pos, h.Dim)
+		}
 		for r, rope := range h.Ropes {
 			ropeTable(sc.cos[r][r0*rd:], sc.sin[r][r0*rd:], T, h.RopeDim, s.pos, rope.Base, rope.Scale, rope.Freqs)
 		}
 		for v, cache := range h.Caches {
 			mk := &sc.masks[v*B+b]
 			*mk = growB(*mk, T*S)
-			fillMask(*mk, T, S, s.pos, cache.Window)
+			if cache.Bidirectional {
+				fillMaskBidirectional(*mk, T, S, s.pos, len(ids[b]))
+			} else {
+				fillMask(*mk, T, S, s.pos, cache.Window)
+			}
 		}
 	}
 	be := m.backend
