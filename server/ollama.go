@@ -351,6 +351,11 @@ func inputs(raw json.RawMessage) ([]string, error) {
 func (s *Server) embed(ctx context.Context, r *http.Request, model string, texts []string, truncate bool, ka *time.Duration) ([][]float32, int, time.Duration, error) {
 	ri := info(r)
 	ri.model = canonical(model)
+	if len(texts) > 0 { // Ollama answers an empty list with no embeddings
+		if err := checkTexts("input", texts, maxEmbedInputs); err != nil {
+			return nil, 0, 0, err
+		}
+	}
 	release, err := s.admit.acquire(ctx)
 	if err != nil {
 		return nil, 0, 0, err
@@ -384,6 +389,9 @@ func (s *Server) embed(ctx context.Context, r *http.Request, model string, texts
 		if err != nil {
 			if errors.Is(err, engine.ErrPromptTooLong) {
 				return nil, 0, 0, badRequest("input[%d]: %v", i, err)
+			}
+			if errors.Is(err, engine.ErrEncoderOnly) {
+				return nil, 0, 0, badRequest("model %q: %v", model, err)
 			}
 			if t == "" {
 				return nil, 0, 0, badRequest("input[%d] is empty", i)
@@ -440,7 +448,10 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	shorten(vs, req.Dimensions)
+	if err := shortenChecked(vs, req.Dimensions); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"model": req.Model, "embeddings": vs,
 		"total_duration": ns(time.Since(start)), "load_duration": ns(load), "prompt_eval_count": n})
 }
