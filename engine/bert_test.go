@@ -156,6 +156,33 @@ func TestBertEmbeddingsMatchLlamaCpp(t *testing.T) {
 					t.Errorf("%q: normalised embedding differs by %g (tolerance %g), cosine %.7f, norm² %g", c.Text, diff, tc.tol, cos, na)
 				}
 			}
+			// Packed: several texts in one step, each attending to itself
+			// only and starting at position 0, give the same embeddings.
+			// Buckets 8 and 32 pack the 6+15, 13, 24 and 3-token texts
+			// into four steps (and the 3 after the 24 alone).
+			var texts []string
+			for _, c := range ref.Cases {
+				texts = append(texts, c.Text)
+			}
+			for _, buckets := range [][]int{tc.opt.Buckets, {64}} {
+				opt := tc.opt
+				opt.Buckets = buckets
+				blm := synthLM(t, tc.preset, opt)
+				embs, counts, err := blm.EmbedBatch(ctx, texts, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, c := range ref.Cases {
+					want := l2(c.Embedding)
+					diff := 0.0
+					for j := range want {
+						diff = math.Max(diff, math.Abs(float64(embs[i][j])-want[j]))
+					}
+					if diff > tc.tol || counts[i] != c.InputLength {
+						t.Errorf("packed (buckets %v) %q: differs by %g, %d tokens (llama.cpp %d)", buckets, c.Text, diff, counts[i], c.InputLength)
+					}
+				}
+			}
 			// An encoder does not generate.
 			s, err := lm.NewSession()
 			if err != nil {
@@ -206,6 +233,19 @@ func TestBertRerankMatchesLlamaCpp(t *testing.T) {
 					t.Errorf("%q: score %g, llama.cpp %g (|diff| %g > 1e-3)", c.Document, got, c.Score, d)
 				}
 				scores[got] = true
+			}
+			var docs []string
+			for _, c := range ref.Cases {
+				docs = append(docs, c.Document)
+			}
+			packed, counts, err := lm.RankBatch(ctx, ref.Query, docs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range ref.Cases {
+				if d := math.Abs(float64(packed[i]) - c.Score); d > 1e-3 || counts[i] != c.InputLength {
+					t.Errorf("packed %q: score %g, llama.cpp %g; %d tokens (llama.cpp %d)", c.Document, packed[i], c.Score, counts[i], c.InputLength)
+				}
 			}
 			if len(scores) < 3 {
 				t.Errorf("scores %v: the documents should score differently", scores)

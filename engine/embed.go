@@ -52,16 +52,7 @@ func (lm *LM) Embed(ctx context.Context, text string, truncate bool) ([]float32,
 	if err != nil {
 		return nil, 0, err
 	}
-	var n float64
-	for _, v := range out {
-		n += float64(v) * float64(v)
-	}
-	if n > 0 {
-		inv := 1 / math.Sqrt(n)
-		for j := range out {
-			out[j] = float32(float64(out[j]) * inv)
-		}
-	}
+	normalize(out)
 	return out, len(ids), nil
 }
 
@@ -81,25 +72,7 @@ func (lm *LM) Pooled(ctx context.Context, ids []int32) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	dim := lm.Hyper.Dim
-	out := make([]float32, dim)
-	switch lm.Pooling() {
-	case PoolCLS:
-		copy(out, h[:dim])
-	case PoolLast:
-		copy(out, h[len(h)-dim:])
-	default:
-		acc := make([]float64, dim)
-		for r := 0; r < len(ids); r++ {
-			for j := range acc {
-				acc[j] += float64(h[r*dim+j])
-			}
-		}
-		for j := range out {
-			out[j] = float32(acc[j] / float64(len(ids)))
-		}
-	}
-	return out, nil
+	return lm.pool(h), nil
 }
 
 // LogLikelihood returns the sum of log-probabilities of continuation after

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 
 	"dayi/engine/arch"
@@ -101,24 +102,43 @@ func (m *Model) dequantRows(t *weights.TensorInfo, n int) ([]float32, error) {
 	return out, nil
 }
 
-// addInputs adds, to the rows x [n, dim] of the token embeddings at
-// positions pos0…, token type 0's row then the position's row (bert.cpp:
-// inpL = tok + type_row0; inpL = pos + inpL).
-func (p *encoderParts) addInputs(x []float32, pos0, dim int) {
-	for r := 0; r*dim < len(x); r++ {
-		row := x[r*dim : (r+1)*dim]
-		if p.typRow != nil {
-			for j := range row {
-				row[j] += p.typRow[j]
+// addInputs adds, to the rows x [n, dim] of the token embeddings, token
+// type 0's row then the position's row (bert.cpp: inpL = tok + type_row0;
+// inpL = pos + inpL). Positions restart at 0 with each segment (the texts
+// packed into the step, segs their lengths).
+func (p *encoderParts) addInputs(x []float32, segs []int, dim int) {
+	r := 0
+	for _, n := range segs {
+		for pos := 0; pos < n && r*dim < len(x); pos, r = pos+1, r+1 {
+			row := x[r*dim : (r+1)*dim]
+			if p.typRow != nil {
+				for j := range row {
+					row[j] += p.typRow[j]
+				}
 			}
-		}
-		if p.posTable != nil {
-			pr := p.posTable[(pos0+r)*dim : (pos0+r+1)*dim]
-			for j := range row {
-				row[j] = pr[j] + row[j]
+			if p.posTable != nil {
+				pr := p.posTable[pos*dim : (pos+1)*dim]
+				for j := range row {
+					row[j] = pr[j] + row[j]
+				}
 			}
 		}
 	}
+}
+
+// encoderSegs are the segments of an encoder's step of T rows, n of them
+// real: the packed texts' lengths (s.segs, or one text of n), then the
+// padding rows as a segment of their own, so that they attend among
+// themselves only and no softmax row is empty.
+func (s *Session) encoderSegs(n, T int) []int {
+	segs := []int{n}
+	if len(s.segs) > 0 {
+		segs = append([]int(nil), s.segs...)
+	}
+	if T > n {
+		segs = append(segs, T-n)
+	}
+	return segs
 }
 
 // IsEncoder reports whether the model embeds (or ranks) rather than
@@ -163,15 +183,21 @@ func (s *Session) encode(ctx context.Context, ids []int32, hidden bool, out *[]f
 	return nil
 }
 
-// fillMaskBidirectional lets every row see keys pos … pos+n-1 (the n real
-// rows of the step; padding rows see them too, so that no softmax row is
-// empty, and are never read).
-func fillMaskBidirectional(mask []bool, T, S, pos, n int) {
-	for i := 0; i < T; i++ {
-		row := mask[i*S : (i+1)*S]
-		for j := range row {
-			row[j] = j >= pos && j < pos+n
+// fillMaskSegments is a block-diagonal bidirectional mask: a row sees
+// every row of its own segment (one packed text) and nothing else
+// (llama.cpp's non-causal mask over a batch of several sequences: same
+// sequence id). An encoder's step starts at position 0, so row i is cache
+// cell i.
+func fillMaskSegments(mask []bool, T, S int, segs []int) {
+	start := 0
+	for _, n := range segs {
+		for i := start; i < start+n && i < T; i++ {
+			row := mask[i*S : (i+1)*S]
+			for j := range row {
+				row[j] = j >= start && j < start+n
+			}
 		}
+		start += n
 	}
 }
 
@@ -245,4 +271,175 @@ func (lm *LM) RankIDs(ctx context.Context, ids []int32) (float32, int, error) {
 	// Rank pooling reads the first (CLS) row (build_pooling: inp_cls).
 	out := arch.Classify(h[:lm.Hyper.Dim], c.w, c.b, c.out, c.outB, c.labels)
 	return out[0], len(ids), nil
+}
+
+// InputError says which input of a batch failed.
+type InputError struct {
+	Index int
+	Err   error
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("input %d: %v", e.Index, e.Err) }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// packLimit is the most rows a packed encoder step holds: the largest
+// prefill bucket (a text longer than that runs alone).
+func (m *Model) packLimit() int {
+	return min(m.buckets[len(m.buckets)-1], m.Ctx)
+}
+
+// hiddenPacked evaluates texts (token ids, each at most the context) on an
+// encoder, packing consecutive texts into one step while they fit
+// packLimit rows (llama.cpp's embedding batches: several sequences in one
+// ubatch, each attending to itself only), and hands each text's hidden
+// states [len, dim] to fn in order.
+func (lm *LM) hiddenPacked(ctx context.Context, texts [][]int32, fn func(i int, h []float32) error) error {
+	s, err := lm.NewSession()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	dim, limit := lm.Hyper.Dim, lm.packLimit()
+	for i := 0; i < len(texts); {
+		j, rows := i, 0
+		for j < len(texts) && (j == i || rows+len(texts[j]) <= limit) {
+			rows += len(texts[j])
+			j++
+		}
+		ids := make([]int32, 0, rows)
+		s.segs = s.segs[:0]
+		for _, t := range texts[i:j] {
+			ids = append(ids, t...)
+			s.segs = append(s.segs, len(t))
+		}
+		s.Reset()
+		h, err := s.Hidden(ctx, ids)
+		s.segs = s.segs[:0]
+		if err != nil {
+			return &InputError{Index: i, Err: err}
+		}
+		off := 0
+		for k := i; k < j; k++ {
+			n := len(texts[k])
+			if err := fn(k, h[off*dim:(off+n)*dim]); err != nil {
+				return err
+			}
+			off += n
+		}
+		i = j
+	}
+	return nil
+}
+
+// pool pools the hidden states h [n, dim] of one text by the model's
+// pooling (mean, CLS or last; llama-graph.cpp build_pooling).
+func (lm *LM) pool(h []float32) []float32 {
+	dim := lm.Hyper.Dim
+	n := len(h) / dim
+	out := make([]float32, dim)
+	switch lm.Pooling() {
+	case PoolCLS, PoolRank:
+		copy(out, h[:dim])
+	case PoolLast:
+		copy(out, h[len(h)-dim:])
+	default:
+		acc := make([]float64, dim)
+		for r := 0; r < n; r++ {
+			for j := range acc {
+				acc[j] += float64(h[r*dim+j])
+			}
+		}
+		for j := range out {
+			out[j] = float32(acc[j] / float64(n))
+		}
+	}
+	return out
+}
+
+// normalize is common_embd_normalize(…, 2): divide by the Euclidean norm
+// (a sum of doubles).
+func normalize(v []float32) {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	if n > 0 {
+		inv := 1 / math.Sqrt(n)
+		for j := range v {
+			v[j] = float32(float64(v[j]) * inv)
+		}
+	}
+}
+
+// EmbedBatch embeds several texts as Embed does, each L2-normalised, and
+// returns the tokens each used. On an encoder the texts are packed into
+// shared steps; a decoder embeds them one by one. A failing text is
+// reported as an *InputError naming its index.
+func (lm *LM) EmbedBatch(ctx context.Context, texts []string, truncate bool) ([][]float32, []int, error) {
+	out := make([][]float32, len(texts))
+	counts := make([]int, len(texts))
+	if !lm.IsEncoder() {
+		for i, t := range texts {
+			v, n, err := lm.Embed(ctx, t, truncate)
+			if err != nil {
+				return nil, nil, &InputError{Index: i, Err: err}
+			}
+			out[i], counts[i] = v, n
+		}
+		return out, counts, nil
+	}
+	if lm.Pooling() == PoolRank {
+		return nil, nil, fmt.Errorf("%w: it ranks (rank pooling), use it to rerank", ErrEncoderOnly)
+	}
+	ids := make([][]int32, len(texts))
+	for i, t := range texts {
+		ids[i] = lm.Tok.Encode(t, true, false)
+		if len(ids[i]) == 0 {
+			return nil, nil, &InputError{Index: i, Err: fmt.Errorf("embed: empty input")}
+		}
+		if len(ids[i]) > lm.Ctx {
+			if !truncate {
+				return nil, nil, &InputError{Index: i, Err: fmt.Errorf("%w: %d tokens, context length %d", ErrPromptTooLong, len(ids[i]), lm.Ctx)}
+			}
+			ids[i] = ids[i][:lm.Ctx]
+		}
+		counts[i] = len(ids[i])
+	}
+	err := lm.hiddenPacked(ctx, ids, func(i int, h []float32) error {
+		out[i] = lm.pool(h)
+		normalize(out[i])
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, counts, nil
+}
+
+// RankBatch scores every document for query (Rank's scores), packing the
+// pairs into shared steps, and returns the tokens each pair used. A pair
+// longer than the context is an *InputError naming the document.
+func (lm *LM) RankBatch(ctx context.Context, query string, docs []string) ([]float32, []int, error) {
+	if !lm.IsReranker() {
+		return nil, nil, ErrNoClassifier
+	}
+	ids := make([][]int32, len(docs))
+	counts := make([]int, len(docs))
+	for i, d := range docs {
+		ids[i] = lm.RerankIDs(query, d)
+		if len(ids[i]) > lm.Ctx {
+			return nil, nil, &InputError{Index: i, Err: fmt.Errorf("%w: %d tokens, context length %d", ErrPromptTooLong, len(ids[i]), lm.Ctx)}
+		}
+		counts[i] = len(ids[i])
+	}
+	scores := make([]float32, len(docs))
+	c := &lm.enc.cls
+	err := lm.hiddenPacked(ctx, ids, func(i int, h []float32) error {
+		scores[i] = arch.Classify(h[:lm.Hyper.Dim], c.w, c.b, c.out, c.outB, c.labels)[0]
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return scores, counts, nil
 }

@@ -22,6 +22,9 @@ type Session struct {
 	scratch StepScratch       // host staging reused across steps
 	logits  []float32
 	hidden  []float32 // embedding mode: [rows, dim] of the last step
+	// segs are the lengths of the texts packed into an encoder's step
+	// (encoder.go); nil: one text.
+	segs []int
 }
 
 // NewSession allocates a zeroed KV cache of the model's context length.
@@ -215,17 +218,25 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 				return err
 			}
 		}
+		segs := []int{T}
 		if m.enc != nil {
-			m.enc.addInputs(sc.x[r0*h.Dim:(r0+len(ids[b]))*h.Dim], s.pos, h.Dim)
+			segs = s.encoderSegs(len(ids[b]), T)
+			m.enc.addInputs(sc.x[r0*h.Dim:(r0+len(ids[b]))*h.Dim], segs, h.Dim)
 		}
 		for r, rope := range h.Ropes {
-			ropeTable(sc.cos[r][r0*rd:], sc.sin[r][r0*rd:], T, h.RopeDim, s.pos, rope.Base, rope.Scale, rope.Freqs)
+			// Each packed text starts at position 0 (an encoder's step
+			// starts at 0, so s.pos is 0 then).
+			off := 0
+			for _, n := range segs {
+				ropeTable(sc.cos[r][(r0+off)*rd:], sc.sin[r][(r0+off)*rd:], n, h.RopeDim, s.pos, rope.Base, rope.Scale, rope.Freqs)
+				off += n
+			}
 		}
 		for v, cache := range h.Caches {
 			mk := &sc.masks[v*B+b]
 			*mk = growB(*mk, T*S)
 			if cache.Bidirectional {
-				fillMaskBidirectional(*mk, T, S, s.pos, len(ids[b]))
+				fillMaskSegments(*mk, T, S, segs)
 			} else {
 				fillMask(*mk, T, S, s.pos, cache.Window)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"sort"
@@ -187,21 +188,21 @@ func (s *Server) rerank(ctx context.Context, r *http.Request, model, query strin
 	}
 	defer endSession()
 	ri.backend = "local"
-	out := make([]float32, len(docs))
+	// The pairs are packed into shared steps (engine.RankBatch).
+	out, counts, err := l.lm.RankBatch(ctx, query, docs)
+	if err != nil {
+		var ie *engine.InputError
+		if errors.As(err, &ie) && errors.Is(err, engine.ErrPromptTooLong) {
+			return nil, 0, badRequest("documents[%d]: query and document: %v", ie.Index, ie.Err)
+		}
+		return nil, 0, err
+	}
 	total := 0
-	for i, d := range docs {
-		sc, n, err := l.lm.Rank(ctx, query, d)
-		if err != nil {
-			if errors.Is(err, engine.ErrPromptTooLong) {
-				return nil, 0, badRequest("documents[%d]: query and document: %v", i, err)
-			}
-			return nil, 0, err
-		}
+	for i, sc := range out {
 		if math.IsNaN(float64(sc)) || math.IsInf(float64(sc), 0) {
-			return nil, 0, errors.New("the reranker gave a score that is not a number")
+			return nil, 0, fmt.Errorf("the reranker gave document %d a score that is not a number", i)
 		}
-		out[i] = sc
-		total += n
+		total += counts[i]
 	}
 	ri.in = total
 	return out, total, nil
