@@ -15,13 +15,16 @@ const (
 	PoolMean Pooling = 1
 	PoolCLS  Pooling = 2
 	PoolLast Pooling = 3
+	// PoolRank is a reranker's: the classifier head's score of the CLS row
+	// (LM.Rank); such a model has no embedding to give.
+	PoolRank Pooling = 4
 )
 
 // Pooling returns the model's pooling from `<arch>.pooling_type`; decoder
 // chat models have none and get mean pooling.
 func (m *Model) Pooling() Pooling {
 	switch p := Pooling(m.File.Int(m.File.ArchKey("pooling_type"), int64(PoolMean))); p {
-	case PoolMean, PoolCLS, PoolLast:
+	case PoolMean, PoolCLS, PoolLast, PoolRank:
 		return p
 	}
 	return PoolMean
@@ -32,6 +35,9 @@ func (m *Model) Pooling() Pooling {
 // unless truncate is set, in which case it is cut to the context (Ollama's
 // `truncate` option) and the cut is reported by the token count.
 func (lm *LM) Embed(ctx context.Context, text string, truncate bool) ([]float32, int, error) {
+	if lm.Pooling() == PoolRank {
+		return nil, 0, fmt.Errorf("%w: it ranks (rank pooling), use it to rerank", ErrEncoderOnly)
+	}
 	ids := lm.Tok.Encode(text, true, false)
 	if len(ids) == 0 {
 		return nil, 0, fmt.Errorf("embed: empty input")
@@ -42,44 +48,31 @@ func (lm *LM) Embed(ctx context.Context, text string, truncate bool) ([]float32,
 		}
 		ids = ids[:lm.Ctx]
 	}
-	s, err := lm.NewSession()
+	out, err := lm.Pooled(ctx, ids)
 	if err != nil {
 		return nil, 0, err
+	}
+	normalize(out)
+	return out, len(ids), nil
+}
+
+// Pooled evaluates ids and pools their hidden states by the model's
+// pooling (mean, CLS or last; llama-graph.cpp build_pooling), without
+// normalisation: what llama_get_embeddings_seq gives.
+func (lm *LM) Pooled(ctx context.Context, ids []int32) ([]float32, error) {
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("embed: empty input")
+	}
+	s, err := lm.NewSession()
+	if err != nil {
+		return nil, err
 	}
 	defer s.Close()
 	h, err := s.Hidden(ctx, ids)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	dim := lm.Hyper.Dim
-	out := make([]float32, dim)
-	switch lm.Pooling() {
-	case PoolCLS:
-		copy(out, h[:dim])
-	case PoolLast:
-		copy(out, h[len(h)-dim:])
-	default:
-		acc := make([]float64, dim)
-		for r := 0; r < len(ids); r++ {
-			for j := range acc {
-				acc[j] += float64(h[r*dim+j])
-			}
-		}
-		for j := range out {
-			out[j] = float32(acc[j] / float64(len(ids)))
-		}
-	}
-	var n float64
-	for _, v := range out {
-		n += float64(v) * float64(v)
-	}
-	if n > 0 {
-		inv := 1 / math.Sqrt(n)
-		for j := range out {
-			out[j] = float32(float64(out[j]) * inv)
-		}
-	}
-	return out, len(ids), nil
+	return lm.pool(h), nil
 }
 
 // LogLikelihood returns the sum of log-probabilities of continuation after

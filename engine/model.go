@@ -66,6 +66,9 @@ type Model struct {
 	embd       *weights.TensorInfo
 	embdDeq    func(dst []float32, src []byte)
 	embdRow    int64
+	// enc is set for encoders (bert): their input embeddings and classifier
+	// head (encoder.go).
+	enc *encoderParts
 
 	mu     sync.Mutex
 	graphs map[graphKey]*stepGraph
@@ -148,6 +151,9 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	sort.Ints(m.buckets)
 	if err := m.bindWeights(opt.NoRepack); err != nil {
 		return nil, err
+	}
+	if err := m.bindEncoder(); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	return m, nil
 }

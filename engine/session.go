@@ -22,6 +22,9 @@ type Session struct {
 	scratch StepScratch       // host staging reused across steps
 	logits  []float32
 	hidden  []float32 // embedding mode: [rows, dim] of the last step
+	// segs are the lengths of the texts packed into an encoder's step
+	// (encoder.go); nil: one text.
+	segs []int
 }
 
 // NewSession allocates a zeroed KV cache of the model's context length.
@@ -101,6 +104,9 @@ func (s *Session) feed(ctx context.Context, ids []int32, hidden bool, out *[]flo
 	}
 	if s.pos+len(ids) > s.m.Ctx {
 		return fmt.Errorf("%w: %d tokens at position %d exceed the context length %d", ErrContextFull, len(ids), s.pos, s.m.Ctx)
+	}
+	if s.m.enc != nil {
+		return s.encode(ctx, ids, hidden, out)
 	}
 	for len(ids) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -212,13 +218,28 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 				return err
 			}
 		}
+		segs := []int{T}
+		if m.enc != nil {
+			segs = s.encoderSegs(len(ids[b]), T)
+			m.enc.addInputs(sc.x[r0*h.Dim:(r0+len(ids[b]))*h.Dim], segs, h.Dim)
+		}
 		for r, rope := range h.Ropes {
-			ropeTable(sc.cos[r][r0*rd:], sc.sin[r][r0*rd:], T, h.RopeDim, s.pos, rope.Base, rope.Scale, rope.Freqs)
+			// Each packed text starts at position 0 (an encoder's step
+			// starts at 0, so s.pos is 0 then).
+			off := 0
+			for _, n := range segs {
+				ropeTable(sc.cos[r][(r0+off)*rd:], sc.sin[r][(r0+off)*rd:], n, h.RopeDim, s.pos, rope.Base, rope.Scale, rope.Freqs)
+				off += n
+			}
 		}
 		for v, cache := range h.Caches {
 			mk := &sc.masks[v*B+b]
 			*mk = growB(*mk, T*S)
-			fillMask(*mk, T, S, s.pos, cache.Window)
+			if cache.Bidirectional {
+				fillMaskSegments(*mk, T, S, segs)
+			} else {
+				fillMask(*mk, T, S, s.pos, cache.Window)
+			}
 		}
 	}
 	be := m.backend

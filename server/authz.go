@@ -45,6 +45,8 @@ func accessTable() []accessRule {
 		{Route: "POST /v1/chat/completions", Scope: g},
 		{Route: "POST /v1/completions", Scope: g},
 		{Route: "POST /v1/embeddings", Scope: g},
+		{Route: "POST /v1/rerank", Scope: g},
+		{Route: "POST /api/rerank", Scope: g},
 		{Route: "GET /v1/models", Scope: g},
 		{Route: "GET /v1/models/{model...}", Scope: g},
 		{Route: "GET /api/ps", Scope: a},

@@ -214,6 +214,9 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	defer endSession()
 	ri.backend = "local"
 	lm := l.lm
+	if lm.IsEncoder() {
+		return nil, badRequest("model %q is an embedding or reranker model: it does not generate (use /api/embed, /v1/embeddings or /v1/rerank)", j.model)
+	}
 
 	budget := min(1024, lm.Ctx/2)
 	g, err := s.groundJob(ctx, j, budget, func(t string) int { return len(lm.Tok.Encode(t, false, false)) })

@@ -396,6 +396,11 @@ func inputs(raw json.RawMessage) ([]string, error) {
 func (s *Server) embed(ctx context.Context, r *http.Request, model string, texts []string, truncate bool, ka *time.Duration) ([][]float32, int, time.Duration, error) {
 	ri := info(r)
 	ri.model = canonical(model)
+	if len(texts) > 0 { // Ollama answers an empty list with no embeddings
+		if err := checkTexts("input", texts, maxEmbedInputs); err != nil {
+			return nil, 0, 0, err
+		}
+	}
 	release, err := s.admit.acquire(ctx)
 	if err != nil {
 		return nil, 0, 0, err
@@ -422,20 +427,22 @@ func (s *Server) embed(ctx context.Context, r *http.Request, model string, texts
 	}
 	defer endSession()
 	ri.backend = "local"
-	out := make([][]float32, 0, len(texts))
-	total := 0
-	for i, t := range texts {
-		v, n, err := l.lm.Embed(ctx, t, truncate)
-		if err != nil {
-			if errors.Is(err, engine.ErrPromptTooLong) {
-				return nil, 0, 0, badRequest("input[%d]: %v", i, err)
-			}
-			if t == "" {
-				return nil, 0, 0, badRequest("input[%d] is empty", i)
-			}
-			return nil, 0, 0, err
+	// An encoder packs several texts into one step (engine.EmbedBatch).
+	out, counts, err := l.lm.EmbedBatch(ctx, texts, truncate)
+	if err != nil {
+		var ie *engine.InputError
+		switch {
+		case errors.Is(err, engine.ErrEncoderOnly):
+			return nil, 0, 0, badRequest("model %q: %v", model, err)
+		case errors.As(err, &ie) && errors.Is(err, engine.ErrPromptTooLong):
+			return nil, 0, 0, badRequest("input[%d]: %v", ie.Index, ie.Err)
+		case errors.As(err, &ie) && ie.Index < len(texts) && texts[ie.Index] == "":
+			return nil, 0, 0, badRequest("input[%d] is empty", ie.Index)
 		}
-		out = append(out, v)
+		return nil, 0, 0, err
+	}
+	total := 0
+	for _, n := range counts {
 		total += n
 	}
 	ri.in = total
@@ -484,7 +491,10 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	shorten(vs, req.Dimensions)
+	if err := shortenChecked(vs, req.Dimensions); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"model": req.Model, "embeddings": vs,
 		"total_duration": ns(time.Since(start)), "load_duration": ns(load), "prompt_eval_count": n})
 }

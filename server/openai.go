@@ -479,7 +479,10 @@ func (s *Server) handleOAEmbeddings(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	shorten(vs, req.Dimensions)
+	if err := shortenChecked(vs, req.Dimensions); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	data := make([]map[string]any, len(vs))
 	for i, v := range vs {
 		var e any = v

@@ -378,6 +378,8 @@ func (s *Server) routes() http.Handler {
 	h("POST /v1/chat/completions", s.handleOAChat)
 	h("POST /v1/completions", s.handleOACompletions)
 	h("POST /v1/embeddings", s.handleOAEmbeddings)
+	h("POST /v1/rerank", s.handleRerank) // llama.cpp server's, Jina's and Cohere's shape
+	h("POST /api/rerank", s.handleRerank)
 	h("GET /v1/models", s.handleOAModels)
 	h("GET /v1/models/{model...}", s.handleOAModel)
 	h("GET /metrics", s.handleMetrics)

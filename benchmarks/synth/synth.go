@@ -37,6 +37,12 @@ type Spec struct {
 	// VocabFile is a GGUF whose tokenizer.* metadata is copied (llama.cpp's
 	// ggml-vocab-*.gguf files).
 	VocabFile string
+	// Pooling is the bert encoders' <arch>.pooling_type (llama.cpp's enum
+	// llama_pooling_type: 1 mean, 2 CLS, 3 last, 4 rank).
+	Pooling int
+	// ClassifierHead writes a reranker's classifier (cls.weight, cls.bias,
+	// cls.output.weight, cls.output.bias: one score) to a bert encoder.
+	ClassifierHead bool
 }
 
 // Presets are the shapes the benchmarks and tests use. Benchmark presets
@@ -59,7 +65,13 @@ var presets = map[string]Spec{
 	// 50 and 30 would leave tanh nearly linear) and a window of 4 so the
 	// prompts cross it on the sliding layers 0 and 2.
 	"tiny-gemma2": {Arch: "gemma2", Dim: 64, Layers: 4, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 10000, SlidingWindow: 4, TiedOutput: true, AttnSoftcap: 2, FinalSoftcap: 3, VocabFile: "ggml-vocab-llama-spm.gguf"},
-	"tiny-gemma3": {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	// BERT encoders (bge-small's layout: post-LayerNorm blocks with biases,
+	// learned positions, token types) on bge's WordPiece vocabulary: mean and
+	// CLS pooling, and a reranker with a classifier head (rank pooling).
+	"tiny-bert":      {Arch: "bert", Dim: 64, Layers: 2, Heads: 4, KVHeads: 4, FFN: 128, ContextLength: 256, Pooling: 1, VocabFile: "ggml-vocab-bert-bge.gguf"},
+	"tiny-bert-cls":  {Arch: "bert", Dim: 64, Layers: 2, Heads: 4, KVHeads: 4, FFN: 128, ContextLength: 256, Pooling: 2, VocabFile: "ggml-vocab-bert-bge.gguf"},
+	"tiny-bert-rank": {Arch: "bert", Dim: 64, Layers: 2, Heads: 4, KVHeads: 4, FFN: 128, ContextLength: 256, Pooling: 4, ClassifierHead: true, VocabFile: "ggml-vocab-bert-bge.gguf"},
+	"tiny-gemma3":    {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
 }
 
 // Preset returns a named spec.
@@ -112,7 +124,56 @@ func llama3RopeFactors(s *Spec, hd int) []float32 {
 	return out
 }
 
+// bertTensors is llama.cpp's LLM_ARCH_BERT layout (llama-model.cpp
+// load_tensors; tensor names from llama-arch.cpp): learned token, token-type
+// and position embeddings, an embedding LayerNorm, and per layer Q/K/V/O with
+// biases, a LayerNorm after attention, a GELU feed-forward and a LayerNorm
+// after it; no output head, except a reranker's classifier.
+func (s *Spec) bertTensors(vocab int) []tensorSpec {
+	d, ff := int64(s.Dim), int64(s.FFN)
+	std := func(fanIn int64) float64 { return 1 / math.Sqrt(float64(fanIn)) }
+	ts := []tensorSpec{
+		{name: "token_embd.weight", dims: []int64{d, int64(vocab)}, std: 1},
+		{name: "token_types.weight", dims: []int64{d, 2}, std: 1},
+		{name: "position_embd.weight", dims: []int64{d, int64(s.ContextLength)}, std: 1},
+		{name: "token_embd_norm.weight", dims: []int64{d}, norm: true},
+		{name: "token_embd_norm.bias", dims: []int64{d}, std: 0.1},
+	}
+	for l := 0; l < s.Layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		ts = append(ts,
+			tensorSpec{name: p + "attn_q.weight", dims: []int64{d, d}, std: std(d)},
+			tensorSpec{name: p + "attn_q.bias", dims: []int64{d}, std: 0.1},
+			tensorSpec{name: p + "attn_k.weight", dims: []int64{d, d}, std: std(d)},
+			tensorSpec{name: p + "attn_k.bias", dims: []int64{d}, std: 0.1},
+			tensorSpec{name: p + "attn_v.weight", dims: []int64{d, d}, std: std(d)},
+			tensorSpec{name: p + "attn_v.bias", dims: []int64{d}, std: 0.1},
+			tensorSpec{name: p + "attn_output.weight", dims: []int64{d, d}, std: std(d)},
+			tensorSpec{name: p + "attn_output.bias", dims: []int64{d}, std: 0.1},
+			tensorSpec{name: p + "attn_output_norm.weight", dims: []int64{d}, norm: true},
+			tensorSpec{name: p + "attn_output_norm.bias", dims: []int64{d}, std: 0.1},
+			tensorSpec{name: p + "ffn_up.weight", dims: []int64{d, ff}, std: std(d)},
+			tensorSpec{name: p + "ffn_up.bias", dims: []int64{ff}, std: 0.1},
+			tensorSpec{name: p + "ffn_down.weight", dims: []int64{ff, d}, std: std(ff)},
+			tensorSpec{name: p + "ffn_down.bias", dims: []int64{d}, std: 0.1},
+			tensorSpec{name: p + "layer_output_norm.weight", dims: []int64{d}, norm: true},
+			tensorSpec{name: p + "layer_output_norm.bias", dims: []int64{d}, std: 0.1},
+		)
+	}
+	if s.ClassifierHead {
+		ts = append(ts,
+			tensorSpec{name: "cls.weight", dims: []int64{d, d}, std: std(d)},
+			tensorSpec{name: "cls.bias", dims: []int64{d}, std: 0.1},
+			tensorSpec{name: "cls.output.weight", dims: []int64{d, 1}, std: std(d)},
+			tensorSpec{name: "cls.output.bias", dims: []int64{1}, std: 0.1})
+	}
+	return ts
+}
+
 func (s *Spec) tensors(vocab int) []tensorSpec {
+	if s.Arch == "bert" {
+		return s.bertTensors(vocab)
+	}
 	hd := s.HeadDim
 	if hd == 0 {
 		hd = s.Dim / s.Heads
@@ -207,9 +268,26 @@ func Write(w io.Writer, s Spec, vocab *weights.File, seed uint64, typeFor TypeFu
 		{a + ".attention.head_count_kv", uint32(s.KVHeads)},
 		{a + ".attention.key_length", uint32(hd)},
 		{a + ".attention.value_length", uint32(hd)},
-		{a + ".attention.layer_norm_rms_epsilon", float32(1e-6)},
-		{a + ".rope.freq_base", float32(s.RopeBase)},
-		{a + ".rope.dimension_count", uint32(hd)},
+	}
+	if a == "bert" {
+		// bge's LayerNorm epsilon; encoders attend both ways.
+		kvs = append(kvs, []struct {
+			k string
+			v any
+		}{
+			{a + ".attention.layer_norm_epsilon", float32(1e-12)},
+			{a + ".attention.causal", false},
+			{a + ".pooling_type", uint32(s.Pooling)},
+		}...)
+	} else {
+		kvs = append(kvs, []struct {
+			k string
+			v any
+		}{
+			{a + ".attention.layer_norm_rms_epsilon", float32(1e-6)},
+			{a + ".rope.freq_base", float32(s.RopeBase)},
+			{a + ".rope.dimension_count", uint32(hd)},
+		}...)
 	}
 	if s.SlidingWindow > 0 {
 		kvs = append(kvs, struct {

@@ -77,6 +77,10 @@ type Cache struct {
 	// p-Window+1 … p (llama.cpp's LLAMA_SWA_TYPE_STANDARD); 0 is plain causal
 	// attention over every earlier position.
 	Window int
+	// Bidirectional: every row of a text sees every row of it, later ones
+	// too (encoders: llama.cpp's non-causal attention). The engine then
+	// evaluates a text in one step, from position 0.
+	Bidirectional bool
 }
 
 // LayerKind is what one layer reads besides its weights: indexes into
@@ -152,6 +156,7 @@ var registry = map[string]factory{
 	"qwen3":  {hyper: qwen3Hyper, new: newQwen3},
 	"gemma3": {hyper: gemma3Hyper, new: newGemma3},
 	"gemma2": {hyper: gemma2Hyper, new: newGemma2},
+	"bert":   {hyper: bertHyper, new: newBert},
 }
 
 // Supported lists the architecture names dayi runs.
@@ -395,9 +400,15 @@ func Logits(c *Ctx, m Model, x *Node) *Node {
 	return y
 }
 
-// Normed is the final norm of the hidden states x [T, dim] (embeddings).
+// Normed is the final norm of the hidden states x [T, dim] (embeddings); an
+// encoder without one (bert) gives its last layer's states.
 func Normed(c *Ctx, m Model, x *Node) *Node {
 	norm, _ := m.OutputWeights()
+	if norm == nil {
+		if _, ok := m.(Encoder); ok {
+			return x
+		}
+	}
 	return c.RMSNorm(x, norm)
 }
 
