@@ -294,15 +294,27 @@ func TestNginxConfig(t *testing.T) {
 	site = replaceAll(t, site, siteCert, cert)
 	site = replaceAll(t, site, siteKey, key)
 	site = replaceAll(t, site, siteLogs, dir+"/")
+	// nginx -t binds the listen sockets: use free loopback ports, so the test
+	// needs no root and does not collide with a web server on this host (or
+	// with hosts without IPv6).
+	site = replaceAll(t, site, "listen 80;", "listen "+freePort(t)+";")
+	site = replaceAll(t, site, "listen 443 ssl http2;", "listen "+freePort(t)+" ssl http2;")
+	site = replaceAll(t, site, "listen [::]:80;", "")
+	site = replaceAll(t, site, "listen [::]:443 ssl http2;", "")
 
 	check := func(site string) (string, error) {
 		d := t.TempDir()
 		if err := os.WriteFile(filepath.Join(d, "site.conf"), []byte(site), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// Every compiled-in path (logs, temp folders) points into d, so the
+		// check runs without root.
 		conf := "pid " + d + "/nginx.pid;\nerror_log " + d + "/error.log;\nevents {}\nhttp {\n" +
-			"\tclient_body_temp_path " + d + "/body;\n\tproxy_temp_path " + d + "/proxy;\n" +
-			"\tinclude " + d + "/site.conf;\n}\n"
+			"\taccess_log " + d + "/access.log;\n"
+		for _, tmp := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+			conf += "\t" + tmp + "_temp_path " + d + "/" + tmp + ";\n"
+		}
+		conf += "\tinclude " + d + "/site.conf;\n}\n"
 		if err := os.WriteFile(filepath.Join(d, "nginx.conf"), []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -316,6 +328,17 @@ func TestNginxConfig(t *testing.T) {
 	if out, err := check(broken); err == nil {
 		t.Errorf("nginx -t accepted a broken site:\n%s", out)
 	}
+}
+
+// freePort returns a loopback address that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // writeSelfSigned writes a throwaway P-256 certificate for localhost.
