@@ -282,7 +282,8 @@ func buildBOM(bins []binaryInfo, sums map[string]string, appVersion string, ts t
 		b.Dependencies = append(b.Dependencies, dependency{Ref: r, DependsOn: []string{}})
 	}
 	b.Dependencies = append([]dependency{{Ref: app.BOMRef, DependsOn: appDeps}}, b.Dependencies...)
-	s := serial.Sum([]byte(appVersion))
+	serial.Write([]byte(appVersion))
+	s := serial.Sum(nil)
 	// A UUID-shaped serial (RFC 4122 layout, version 5 bits) derived from the
 	// content, so identical inputs give identical documents.
 	s[6] = s[6]&0x0f | 0x50

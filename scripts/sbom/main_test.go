@@ -162,6 +162,13 @@ func TestBOMFromFixture(t *testing.T) {
 	if other.SerialNumber == b.SerialNumber {
 		t.Error("different binaries got the same serial number")
 	}
+	if v, _ := buildBOM(bins, map[string]string{"dist/dayi-arm64": sum}, "1.2.4", ts); v.SerialNumber == b.SerialNumber {
+		t.Error("another version got the same serial number")
+	}
+	// The serial is a hash, not the version's bytes (1.2.3 is 312e322e33).
+	if strings.Contains(b.SerialNumber, "312e322e") {
+		t.Errorf("serial %s embeds the version string", b.SerialNumber)
+	}
 	if _, err := buildBOM(bins, map[string]string{}, "1.2.3", ts); err == nil {
 		t.Error("a binary without a hash was accepted")
 	}
