@@ -1,0 +1,17 @@
+package kernels
+
+// The instruction-set paths SIMD reports. They are what an operator reads in
+// `dayi version` to know which kernels a box runs: the Go-assembly kernels
+// exist for amd64 only, so every other architecture (the arm64 boxes of small
+// clinics) computes with the pure-Go twins.
+const (
+	SIMDAVX512VNNI    = "AVX-512 VNNI"           // 512-bit VNNI gemm/gemv, 16-row repacked weights
+	SIMDAVX512VNNI256 = "AVX-512 VNNI (256-bit)" // VNNI dot products on 256-bit registers
+	SIMDAVX512        = "AVX-512 (no VNNI)"      // AVX-512 float kernels, AVX2 quantized dots
+	SIMDAVX2          = "AVX2"                   // AVX2+FMA+F16C kernels
+	SIMDPureGo        = "pure Go"                // no assembly: the portable twins
+)
+
+// SIMD names the kernel path that dispatch chose for this CPU when the package
+// was initialised (one of the SIMD* constants). It never changes afterwards.
+func SIMD() string { return simdPath() }
