@@ -40,6 +40,10 @@ type Options struct {
 	// backend instead of repacking them into 16-row groups at load
 	// (kernels.Repack; for A/B comparisons and debugging).
 	NoRepack bool
+	// PrefixCacheBytes bounds the prefix cache (prefixcache.go): KV rows of
+	// recent sequences that later requests starting with the same tokens
+	// reuse. 0: DefaultPrefixCacheBytes; < 0: off.
+	PrefixCacheBytes int64
 }
 
 // byteBufferer is implemented by backends that can wrap existing memory (the
@@ -66,6 +70,7 @@ type Model struct {
 	embd       *weights.TensorInfo
 	embdDeq    func(dst []float32, src []byte)
 	embdRow    int64
+	prefix     *prefixCache // nil: off
 
 	mu     sync.Mutex
 	graphs map[graphKey]*stepGraph
@@ -149,6 +154,7 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	if err := m.bindWeights(opt.NoRepack); err != nil {
 		return nil, err
 	}
+	m.prefix = newPrefixCache(m, prefixBudget(opt, m.KVBytes()))
 	return m, nil
 }
 
