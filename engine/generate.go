@@ -276,7 +276,11 @@ func (g *generation) next(ctx context.Context) (int32, bool, error) {
 		return 0, false, err
 	}
 	lm, res := g.lm, g.res
-	if g.req.MaxTokens > 0 && len(res.Tokens) >= g.req.MaxTokens {
+	limit := g.req.MaxTokens
+	if limit == 0 && g.req.Shift {
+		limit = MaxShiftedTokens(lm.Ctx)
+	}
+	if limit > 0 && len(res.Tokens) >= limit {
 		return 0, true, g.finish(DoneLength)
 	}
 	var m []bool
@@ -319,7 +323,7 @@ func (g *generation) next(ctx context.Context) (int32, bool, error) {
 		return 0, true, g.finish(DoneStop)
 	}
 	if g.sess.Pos() >= lm.Ctx {
-		if !g.req.Shift || !lm.canShift() || (g.req.MaxTokens == 0 && len(res.Tokens) >= MaxShiftedTokens(lm.Ctx)) {
+		if !g.req.Shift || !lm.canShift() {
 			return 0, true, g.finish(DoneLength)
 		}
 		if err := g.shift(); err != nil {

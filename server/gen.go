@@ -38,6 +38,9 @@ type options struct {
 	NumGPU           *int     `json:"num_gpu,omitempty"`
 	MainGPU          *int     `json:"main_gpu,omitempty"`
 	UseMMap          *bool    `json:"use_mmap,omitempty"`
+	// Shift: false ends a generation that fills the context (done_reason
+	// "length") instead of shifting it (shiftOptions, kvshift.go).
+	Shift *bool `json:"shift,omitempty"`
 
 	logitBias map[int32]float32
 }
@@ -275,6 +278,9 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 		req.Stop = append(append([]string(nil), req.Stop...), tmpl.StopStrings()...)
 	}
 	req.Tokens, req.Messages, req.Prompt = ids, nil, ""
+	if req.Shift, req.NumKeep, err = s.shiftOptions(&j.opts, len(ids)); err != nil {
+		return nil, err
+	}
 	ri.in = len(ids)
 	if s.cfg.Audit != nil && s.cfg.Audit.Content() {
 		ri.prompt = promptText(j)
@@ -303,6 +309,7 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 		return nil, err
 	}
 	ri.out = len(res.Tokens)
+	s.metrics.generation(ri.model, res)
 	if s.cfg.Audit != nil && s.cfg.Audit.Content() {
 		ri.output = res.Text
 	}
