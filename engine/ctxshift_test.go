@@ -46,11 +46,25 @@ func storyTokens(lm *LM, n int) []int32 {
 // (they depend only on the token and the position) up to float rounding of
 // the extra rotation, and its values are moved unchanged. f32 cache: within
 // 1e-5 of the keys' scale; f16: one more f16 rounding, within 2^-10
-// relative plus 1e-3 absolute.
+// relative plus 1e-3 absolute. Llama's adjacent pairs, qwen2's NeoX halves
+// and gemma3's two ropes (local and global layers: layer 0 is local).
 func TestContextShiftRotatesKeys(t *testing.T) {
-	for _, kv := range []string{"f32", "f16"} {
-		t.Run(kv, func(t *testing.T) {
-			lm := tinyLM(t, Options{Backend: "dayi", KVType: kv, ContextLength: 96, Buckets: []int{8, 32}, PrefixCacheBytes: -1})
+	for _, c := range []struct{ model, kv string }{{"stories260K", "f32"}, {"stories260K", "f16"}, {"tiny-qwen2", "f32"}, {"tiny-gemma3", "f16"}} {
+		t.Run(c.model+"/"+c.kv, func(t *testing.T) {
+			kv := c.kv
+			opt := Options{Backend: "dayi", KVType: kv, ContextLength: 96, Buckets: []int{8, 32}, PrefixCacheBytes: -1}
+			var lm *LM
+			if c.model == "stories260K" { // llama: adjacent rotary pairs
+				lm = tinyLM(t, opt)
+			} else { // NeoX halves; gemma3 has two ropes (local and global layers)
+				m, err := Load(synthModel(t, c.model), opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if lm, err = NewLM(m); err != nil {
+					t.Fatal(err)
+				}
+			}
 			toks := storyTokens(lm, 90)
 			keep, discard := 4, 43
 			s, err := lm.NewSession()

@@ -232,3 +232,23 @@ func TestDefaultPrefixCacheBytes(t *testing.T) {
 		t.Fatalf("disabled cache reserved %d bytes", fp.PrefixCache)
 	}
 }
+
+// The portable path (simplego, f32 cache) restores prefixes and shifts too.
+func TestPrefixCachePortable(t *testing.T) {
+	warm := tinyLM(t, Options{Backend: "go", Buckets: []int{8, 32}})
+	cold := tinyLM(t, Options{Backend: "go", Buckets: []int{8, 32}, PrefixCacheBytes: -1})
+	if warm.prefix == nil {
+		t.Skip("backend go exposes no shared buffers")
+	}
+	p1 := warm.Tok.Encode("Once upon a time, there was a little girl named Lily.", true, false)
+	prefillLogits(t, warm, p1)
+	p2 := append(slices.Clone(p1), warm.Tok.Encode(" She had a cat", false, false)...)
+	wl, n := prefillLogits(t, warm, p2)
+	cl, _ := prefillLogits(t, cold, p2)
+	if n != len(p1) {
+		t.Fatalf("reused %d tokens, want %d", n, len(p1))
+	}
+	if d, at := maxDiff(wl, cl); d != 0 {
+		t.Fatalf("portable path: logits differ by %g at %d", d, at)
+	}
+}
