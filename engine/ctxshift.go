@@ -28,15 +28,19 @@ import (
 // request does not say (Ollama's api.DefaultOptions NumKeep).
 const DefaultNumKeep = 4
 
-// MaxShiftedTokens bounds a generation that shifts its context and has no
-// MaxTokens, so a model that never emits end-of-generation cannot hold a
-// slot (and grow its result) forever: four contexts' worth of tokens.
-func MaxShiftedTokens(ctxLen int) int { return 4 * ctxLen }
+// MaxShiftedTokens bounds a generation that may shift its context, whatever
+// its MaxTokens, so a model that never emits end-of-generation cannot hold a
+// slot (and grow its result) forever: four contexts' worth of tokens, at
+// least 16,384. (Without shift the context itself was the bound.)
+func MaxShiftedTokens(ctxLen int) int { return max(4*ctxLen, 16384) }
 
-// shift makes room in a full session for the generation to go on.
+// shift makes room in a full session for the generation to go on. It keeps
+// at most half of the context, so every shift frees at least a quarter of
+// it: a num_keep near the context size would otherwise make every token
+// shift (and re-rotate) the whole cache.
 func (g *generation) shift() error {
 	pos := g.sess.Pos()
-	keep := min(max(g.req.NumKeep, 0), pos-2)
+	keep := min(max(g.req.NumKeep, 0), pos/2)
 	discard := (pos - keep) / 2
 	if err := g.sess.Shift(keep, discard); err != nil {
 		return err

@@ -184,10 +184,16 @@ func TestContextShiftContinues(t *testing.T) {
 	if sres.Text != res.Text || sres.Shifts != res.Shifts {
 		t.Fatalf("scheduler: %d shifts %q, alone: %d shifts %q", sres.Shifts, sres.Text, res.Shifts, res.Text)
 	}
-	// No MaxTokens: MaxShiftedTokens ends it.
-	res = generate(t, lm, &Request{Tokens: prompt, Sampling: noEOS, Shift: true})
-	if res.DoneReason != DoneLength || len(res.Tokens) != MaxShiftedTokens(64) {
-		t.Fatalf("unbounded: %d tokens, %q", len(res.Tokens), res.DoneReason)
+	// MaxShiftedTokens bounds what shifting may generate (running it to the
+	// bound, 16,384 tokens, would take the test too long on a shared host).
+	if MaxShiftedTokens(64) != 16384 || MaxShiftedTokens(8192) != 32768 {
+		t.Fatalf("MaxShiftedTokens: %d, %d", MaxShiftedTokens(64), MaxShiftedTokens(8192))
+	}
+	// A num_keep past half the context keeps half, so a shift still frees
+	// a quarter of it instead of one token per step.
+	res = generate(t, lm, &Request{Tokens: prompt, MaxTokens: 120, Sampling: noEOS, Shift: true, NumKeep: 1 << 30})
+	if len(res.Tokens) != 120 || res.Shifts > 6 {
+		t.Fatalf("huge num_keep: %d tokens, %d shifts", len(res.Tokens), res.Shifts)
 	}
 	// A shifted sequence is not stored in the prefix cache (a cold run
 	// would not reproduce its re-rotated keys).

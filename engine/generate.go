@@ -35,8 +35,7 @@ type Request struct {
 	// Shift lets a generation that fills the context go on (context shift,
 	// ctxshift.go): the first NumKeep tokens stay, half of the rest is
 	// dropped. Without it a full context ends the generation with
-	// DoneLength. With Shift and no MaxTokens, MaxShiftedTokens bounds the
-	// generation.
+	// DoneLength. With Shift, MaxShiftedTokens bounds the generation.
 	Shift   bool
 	NumKeep int
 }
@@ -277,7 +276,7 @@ func (g *generation) next(ctx context.Context) (int32, bool, error) {
 	}
 	lm, res := g.lm, g.res
 	limit := g.req.MaxTokens
-	if limit == 0 && g.req.Shift {
+	if g.req.Shift && (limit == 0 || limit > MaxShiftedTokens(lm.Ctx)) {
 		limit = MaxShiftedTokens(lm.Ctx)
 	}
 	if limit > 0 && len(res.Tokens) >= limit {

@@ -19,7 +19,7 @@ func (s *Server) shiftOptions(o *options, promptTokens int) (bool, int, error) {
 		case k < 0:
 			return false, 0, badRequest("num_keep %d: want -1 (the whole prompt) or a token count ≥ 0", k)
 		default:
-			keep = k // the engine keeps at most all but two tokens of a full context
+			keep = k // the engine keeps at most half of the context
 		}
 	}
 	return shift, keep, nil
