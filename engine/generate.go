@@ -38,6 +38,11 @@ type Request struct {
 	// DoneLength. With Shift, MaxShiftedTokens bounds the generation.
 	Shift   bool
 	NumKeep int
+	// CacheScope partitions the prefix cache: a request reuses only what
+	// requests of the same scope left (the server passes the API key's
+	// identity), so a cache hit's speed tells nothing about other clients'
+	// prompts.
+	CacheScope string
 }
 
 // Done reasons, as Ollama reports them.
@@ -234,7 +239,7 @@ func (g *generation) prefill(ctx context.Context, ids []int32) error {
 	n := 0
 	if pc != nil {
 		var err error
-		if n, err = pc.restore(g.sess, ids); err != nil {
+		if n, err = pc.restore(g.sess, g.req.CacheScope, ids); err != nil {
 			return err
 		}
 	}
@@ -244,7 +249,7 @@ func (g *generation) prefill(ctx context.Context, ids []int32) error {
 	}
 	g.fed = append(make([]int32, 0, len(ids)+64), ids...)
 	if pc != nil {
-		return pc.store(g.sess, g.fed)
+		return pc.store(g.sess, g.req.CacheScope, g.fed)
 	}
 	return nil
 }
@@ -252,7 +257,7 @@ func (g *generation) prefill(ctx context.Context, ids []int32) error {
 func (g *generation) finish(reason string) error {
 	if pc := g.lm.prefix; pc != nil && !g.shifted {
 		// The whole exchange: the next chat turn starts with it.
-		if err := pc.store(g.sess, g.fed); err != nil {
+		if err := pc.store(g.sess, g.req.CacheScope, g.fed); err != nil {
 			return err
 		}
 	}

@@ -28,6 +28,12 @@ import (
 // entry whose tokens are a prefix of a new one is dropped when the longer one
 // is stored (a chat's turn n is superseded by turn n+1), which removes the
 // common case of duplication.
+//
+// Entries are scoped (Request.CacheScope; the server uses the API key): a
+// request only reuses entries of its own scope. A cache hit shows in the
+// time to first token, so without scopes one client could learn whether
+// another sent a given prompt prefix (the timing probe vLLM's cache_salt
+// closes the same way).
 type prefixCache struct {
 	budget int64 // bytes of host memory the entries may hold
 	rowKV  []int // bytes per token in each of the session's cache buffers
@@ -43,6 +49,7 @@ type prefixCache struct {
 // every layer, then V), the bytes of rows [0, len(toks)). Never modified once
 // stored.
 type prefixEntry struct {
+	scope string
 	toks  []int32
 	kv    [][]byte
 	bytes int64
@@ -132,14 +139,17 @@ func commonPrefix(a, b []int32) int {
 	return n
 }
 
-// restore copies into s (a fresh session) the longest cached prefix of ids,
-// leaving at least one token of ids to evaluate (its logits are needed), and
-// returns how many tokens it restored.
-func (c *prefixCache) restore(s *Session, ids []int32) (int, error) {
+// restore copies into s (a fresh session) the longest prefix of ids cached
+// in scope, leaving at least one token of ids to evaluate (its logits are
+// needed), and returns how many tokens it restored.
+func (c *prefixCache) restore(s *Session, scope string, ids []int32) (int, error) {
 	c.mu.Lock()
 	var best *prefixEntry
 	n := 0
 	for _, e := range c.entries {
+		if e.scope != scope {
+			continue
+		}
 		if k := min(commonPrefix(e.toks, ids), len(ids)-1); k > n {
 			best, n = e, k
 		}
@@ -170,7 +180,7 @@ func (c *prefixCache) restore(s *Session, ids []int32) (int, error) {
 // store keeps the KV rows of toks (the tokens s has evaluated, s.pos ==
 // len(toks)) unless an entry already holds them. Entries that toks extends
 // are dropped; the least recently used go until the budget holds.
-func (c *prefixCache) store(s *Session, toks []int32) error {
+func (c *prefixCache) store(s *Session, scope string, toks []int32) error {
 	if len(toks) < 2 || s.pos != len(toks) {
 		return nil
 	}
@@ -183,7 +193,7 @@ func (c *prefixCache) store(s *Session, toks []int32) error {
 	}
 	c.mu.Lock()
 	for _, e := range c.entries {
-		if len(e.toks) >= len(toks) && commonPrefix(e.toks, toks) == len(toks) {
+		if e.scope == scope && len(e.toks) >= len(toks) && commonPrefix(e.toks, toks) == len(toks) {
 			c.tick++
 			e.used = c.tick
 			c.mu.Unlock()
@@ -191,7 +201,7 @@ func (c *prefixCache) store(s *Session, toks []int32) error {
 		}
 	}
 	c.mu.Unlock()
-	e := &prefixEntry{toks: append([]int32(nil), toks...), bytes: size}
+	e := &prefixEntry{scope: scope, toks: append([]int32(nil), toks...), bytes: size}
 	for i, row := range c.rowKV {
 		mem, err := s.kvMem(i)
 		if err != nil {
@@ -203,7 +213,7 @@ func (c *prefixCache) store(s *Session, toks []int32) error {
 	defer c.mu.Unlock()
 	kept := c.entries[:0]
 	for _, o := range c.entries {
-		if len(o.toks) <= len(toks) && commonPrefix(o.toks, toks) == len(o.toks) {
+		if o.scope == scope && len(o.toks) <= len(toks) && commonPrefix(o.toks, toks) == len(o.toks) {
 			c.used -= o.bytes // superseded: e holds all of it
 			continue
 		}

@@ -252,3 +252,30 @@ func TestPrefixCachePortable(t *testing.T) {
 		t.Fatalf("portable path: logits differ by %g at %d", d, at)
 	}
 }
+
+// Entries are per scope: another client's identical prompt is computed,
+// not restored, so its time to first token reveals nothing.
+func TestPrefixCacheScopes(t *testing.T) {
+	lm := tinyLM(t, Options{Backend: "dayi", Buckets: []int{8, 32}})
+	p := lm.Tok.Encode("Once upon a time, there was a little girl named Lily.", true, false)
+	start := func(scope string) int {
+		g, err := lm.start(context.Background(), &Request{Tokens: p, CacheScope: scope}, func(string) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.sess.Close()
+		return g.res.PromptCached
+	}
+	if n := start("key-a"); n != 0 {
+		t.Fatalf("first request reused %d", n)
+	}
+	if n := start("key-b"); n != 0 {
+		t.Fatalf("another scope reused %d tokens of key-a's prompt", n)
+	}
+	if n := start("key-a"); n != len(p)-1 {
+		t.Fatalf("same scope reused %d, want %d", n, len(p)-1)
+	}
+	if st := lm.PrefixCacheStats(); st.Entries != 2 {
+		t.Fatalf("entries %d, want one per scope", st.Entries)
+	}
+}

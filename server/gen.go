@@ -281,6 +281,7 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	if req.Shift, req.NumKeep, err = s.shiftOptions(&j.opts, len(ids)); err != nil {
 		return nil, err
 	}
+	req.CacheScope = ri.keyID // a client never times another's cached prompts
 	ri.in = len(ids)
 	if s.cfg.Audit != nil && s.cfg.Audit.Content() {
 		ri.prompt = promptText(j)
