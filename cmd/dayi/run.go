@@ -75,7 +75,7 @@ type samplingFlags struct {
 func (sf *samplingFlags) register(cmd *cobra.Command) {
 	d := sample.DefaultOptions()
 	f := cmd.Flags()
-	f.IntVarP(&sf.n, "num-predict", "n", 0, "maximum tokens to generate (0 = until end of text or context)")
+	f.IntVarP(&sf.n, "num-predict", "n", 0, "maximum tokens to generate (0 = until end of text; with --no-ctx-shift also the end of the context)")
 	f.Float32Var(&sf.temp, "temperature", d.Temperature, "sampling temperature (0 = greedy)")
 	f.IntVar(&sf.topK, "top-k", d.TopK, "top-k sampling (0 = off)")
 	f.Float32Var(&sf.topP, "top-p", d.TopP, "top-p sampling (1 = off)")
