@@ -244,7 +244,7 @@ func (g *generation) prefill(ctx context.Context, ids []int32) error {
 		}
 	}
 	g.res.PromptCached = n
-	if _, err := g.sess.Eval(ctx, ids[n:]); err != nil {
+	if err := g.lm.evalTail(ctx, g.sess, ids[n:], n > 0); err != nil {
 		return err
 	}
 	g.fed = append(make([]int32, 0, len(ids)+64), ids...)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -127,6 +128,34 @@ func (s *Session) kvMem(i int) ([]byte, error) {
 		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x)), nil
 	}
 	return nil, fmt.Errorf("KV cache buffer %d: unexpected data %T", i, flat)
+}
+
+// evalTail evaluates ids in s. After a cache hit (hit) the rest of a prompt
+// is typically a few dozen tokens (a new question), which Eval would run in
+// the smallest prefill bucket that holds them all: 24 tokens as 64 rows, 40
+// of them padding, each attending over the whole cached history. Here they
+// run in the largest buckets that they fill, the remainder in one more step
+// (24: 16 + 8 padded to 16), which halves the rows computed for a typical
+// question. A cold prompt keeps Eval's steps.
+func (m *Model) evalTail(ctx context.Context, s *Session, ids []int32, hit bool) error {
+	for hit && len(ids) > 0 {
+		n := len(ids)
+		for i := len(m.buckets) - 1; i >= 0; i-- {
+			if b := m.buckets[i]; b <= n && b <= m.Ctx-s.pos {
+				n = b
+				break
+			}
+		}
+		if n == len(ids) {
+			break
+		}
+		if _, err := s.Eval(ctx, ids[:n]); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	_, err := s.Eval(ctx, ids)
+	return err
 }
 
 func commonPrefix(a, b []int32) int {
