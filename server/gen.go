@@ -116,6 +116,8 @@ type job struct {
 	knowledge string
 	patientID string
 	tools     json.RawMessage
+	shift     *bool // Ollama's request-level shift (options.shift also works)
+	truncate  *bool
 }
 
 // outcome is what every API writer needs at the end.
@@ -270,6 +272,9 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	if s.cfg.MaxPromptTokens > 0 {
 		limit = min(limit, s.cfg.MaxPromptTokens)
 	}
+	if len(ids) > limit && j.truncate != nil && *j.truncate {
+		ids = truncatePrompt(ids, limit, &j.opts)
+	}
 	if len(ids) > limit {
 		return nil, &reqError{status: http.StatusBadRequest,
 			msg: fmt.Sprintf("prompt is %d tokens, the limit is %d (model context %d); shorten it", len(ids), limit, lm.Ctx)}
@@ -278,7 +283,7 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 		req.Stop = append(append([]string(nil), req.Stop...), tmpl.StopStrings()...)
 	}
 	req.Tokens, req.Messages, req.Prompt = ids, nil, ""
-	if req.Shift, req.NumKeep, err = s.shiftOptions(&j.opts, len(ids)); err != nil {
+	if req.Shift, req.NumKeep, err = s.shiftOptions(j, len(ids)); err != nil {
 		return nil, err
 	}
 	req.CacheScope = ri.keyID // a client never times another's cached prompts

@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
 	"dayi/engine"
@@ -69,6 +71,24 @@ func TestServerContextShiftAndPrefixMetrics(t *testing.T) {
 		if st, r = generateOnce(t, postGen, body); st != 200 || r.EvalCount != ctxLen-r.PromptEval+1 {
 			t.Fatalf("num_predict -2: %d, %d tokens, %q", st, r.EvalCount, r.DoneReason)
 		}
+		// Ollama's request-level "shift": false stops too.
+		opts["num_predict"] = 150
+		body["shift"] = false
+		if st, r = generateOnce(t, postGen, body); st != 200 || r.DoneReason != "length" || r.EvalCount != ctxLen-r.PromptEval+1 {
+			t.Fatalf(`"shift": false: %d, %d tokens, %q`, st, r.EvalCount, r.DoneReason)
+		}
+		delete(body, "shift")
+		// A prompt longer than the context is refused unless truncate is
+		// asked for; then its first num_keep tokens and its end are kept.
+		long := strings.Repeat("Once upon a time there was a dog. ", 20)
+		lb := map[string]any{"model": "dayi-tiny", "prompt": long, "stream": false, "options": greedy(3)}
+		if st, r = generateOnce(t, postGen, lb); st != 400 || !strings.Contains(r.Error, "prompt is") {
+			t.Fatalf("long prompt: %d %q", st, r.Error)
+		}
+		lb["truncate"] = true
+		if st, r = generateOnce(t, postGen, lb); st != 200 || r.PromptEval != ctxLen-1 || r.EvalCount != 3 {
+			t.Fatalf("truncated prompt: %d, %d prompt tokens, %d generated, %q", st, r.PromptEval, r.EvalCount, r.Error)
+		}
 		opts["num_keep"] = -7
 		if st, r = generateOnce(t, postGen, body); st != 400 {
 			t.Fatalf("num_keep -7: status %d %q", st, r.Error)
@@ -85,6 +105,29 @@ func TestServerContextShiftAndPrefixMetrics(t *testing.T) {
 		}
 		if n := mv("dayi_context_shifts_total"); n < 4 {
 			t.Errorf("context shifts %d, want ≥ 4 (two generations of 150 tokens in a context of %d)", n, ctxLen)
+		}
+	}
+}
+
+// truncatePrompt keeps the first num_keep tokens (at most half the limit)
+// and the most recent ones.
+func TestTruncatePrompt(t *testing.T) {
+	ids := make([]int32, 100)
+	for i := range ids {
+		ids[i] = int32(i)
+	}
+	cases := []struct {
+		keep       *int
+		limit      int
+		head, tail int
+	}{
+		{nil, 10, 4, 6}, {ptr(0), 10, 0, 10}, {ptr(2), 10, 2, 8}, {ptr(50), 10, 5, 5}, {ptr(-1), 10, 5, 5},
+	}
+	for _, c := range cases {
+		got := truncatePrompt(ids, c.limit, &options{NumKeep: c.keep})
+		want := append(append([]int32(nil), ids[:c.head]...), ids[100-c.tail:]...)
+		if len(got) != c.limit || !slices.Equal(got, want) {
+			t.Errorf("keep %v limit %d: %v, want %v", c.keep, c.limit, got, want)
 		}
 	}
 }
