@@ -64,13 +64,13 @@ type Model struct {
 	portable bool
 	kvDType  dtypes.DType
 	buckets  []int
+	prefix   *prefixCache // nil: off
 
 	weightList []*arch.Weight
 	weightBufs []backends.Buffer
 	embd       *weights.TensorInfo
 	embdDeq    func(dst []float32, src []byte)
 	embdRow    int64
-	prefix     *prefixCache // nil: off
 
 	mu     sync.Mutex
 	graphs map[graphKey]*stepGraph
@@ -146,6 +146,7 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 		return nil, fmt.Errorf("a KV cache for the context length %d needs %.1f GiB but %.1f GiB of memory is available; set a smaller context (--ctx)",
 			m.Ctx, float64(need)/(1<<30), float64(avail)/(1<<30))
 	}
+	m.prefix = newPrefixCache(m, prefixBudget(opt, m.KVBytes()))
 	m.buckets = opt.Buckets
 	if len(m.buckets) == 0 {
 		m.buckets = []int{16, 64, 256}
@@ -154,7 +155,6 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	if err := m.bindWeights(opt.NoRepack); err != nil {
 		return nil, err
 	}
-	m.prefix = newPrefixCache(m, prefixBudget(opt, m.KVBytes()))
 	return m, nil
 }
 
