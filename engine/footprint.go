@@ -16,10 +16,13 @@ type Footprint struct {
 	Mapped  bool  // the weights are too large to copy and run from the mapped file (not counted)
 	KV      int64 // one session's KV cache for the context length
 	Ctx     int   // the context length the KV cache is sized for
+	// PrefixCache is the prefix cache's budget (Options.PrefixCacheBytes),
+	// reserved whole: its entries grow into it as requests finish.
+	PrefixCache int64
 }
 
-// Total is the weights plus one context's KV cache.
-func (f Footprint) Total() int64 { return f.Weights + f.KV }
+// Total is the weights, one context's KV cache and the prefix cache budget.
+func (f Footprint) Total() int64 { return f.Weights + f.KV + f.PrefixCache }
 
 // EstimateFootprint says what Load(f, opt) would allocate, following the
 // same rules: on dayi's backend privateWeights copies every graph weight
@@ -72,5 +75,6 @@ func EstimateFootprint(f *weights.File, opt Options) (Footprint, error) {
 	for _, kv := range h.KVHeads {
 		fp.KV += 2 * int64(kv) * int64(h.HeadDim) * int64(fp.Ctx) * per
 	}
+	fp.PrefixCache = prefixBudget(opt, fp.KV)
 	return fp, nil
 }

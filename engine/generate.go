@@ -32,6 +32,17 @@ type Request struct {
 	Stop      []string
 	// Format constrains the output: nil, `"json"` (any JSON) or a JSON schema.
 	Format []byte
+	// Shift lets a generation that fills the context go on (context shift,
+	// ctxshift.go): the first NumKeep tokens stay, half of the rest is
+	// dropped. Without it a full context ends the generation with
+	// DoneLength. With Shift, MaxShiftedTokens bounds the generation.
+	Shift   bool
+	NumKeep int
+	// CacheScope partitions the prefix cache: a request reuses only what
+	// requests of the same scope left (the server passes the API key's
+	// identity), so a cache hit's speed tells nothing about other clients'
+	// prompts.
+	CacheScope string
 }
 
 // Done reasons, as Ollama reports them.
@@ -45,6 +56,8 @@ type Result struct {
 	Text           string
 	Tokens         []int32 // generated ids
 	PromptTokens   int
+	PromptCached   int // prompt tokens taken from the prefix cache, not computed
+	Shifts         int // context shifts made
 	DoneReason     string
 	StopString     string // the stop string that ended it, if any
 	PromptDuration time.Duration
@@ -153,6 +166,11 @@ type generation struct {
 	text    []byte
 	res     *Result
 	evalAt  time.Time
+	// fed are the tokens the session has evaluated (fed[i] at position i),
+	// for the prefix cache; shifted: a context shift re-rotated the cache,
+	// which a cold run would not reproduce, so it is not cached again.
+	fed     []int32
+	shifted bool
 }
 
 // start tokenizes and prefills req; the session's logits then predict the
@@ -191,7 +209,7 @@ func (lm *LM) start(ctx context.Context, req *Request, onText func(string) error
 		return nil, err
 	}
 	t0 := time.Now()
-	if _, err := g.sess.Eval(ctx, ids); err != nil {
+	if err := g.prefill(ctx, ids); err != nil {
 		g.sess.Close()
 		return nil, err
 	}
@@ -220,7 +238,35 @@ func (g *generation) emit(s string) error {
 	return g.onText(s)
 }
 
+// prefill evaluates the prompt, starting from its longest prefix in the
+// model's prefix cache, and caches the prompt for the requests that follow.
+func (g *generation) prefill(ctx context.Context, ids []int32) error {
+	pc := g.lm.prefix
+	n := 0
+	if pc != nil {
+		var err error
+		if n, err = pc.restore(g.sess, g.req.CacheScope, ids); err != nil {
+			return err
+		}
+	}
+	g.res.PromptCached = n
+	if err := g.lm.evalTail(ctx, g.sess, ids[n:], n > 0); err != nil {
+		return err
+	}
+	g.fed = append(make([]int32, 0, len(ids)+64), ids...)
+	if pc != nil {
+		return pc.store(g.sess, g.req.CacheScope, g.fed)
+	}
+	return nil
+}
+
 func (g *generation) finish(reason string) error {
+	if pc := g.lm.prefix; pc != nil && !g.shifted {
+		// The whole exchange: the next chat turn starts with it.
+		if err := pc.store(g.sess, g.req.CacheScope, g.fed); err != nil {
+			return err
+		}
+	}
 	if g.res.StopString == "" {
 		if err := g.emit(g.stopper.Flush()); err != nil {
 			return err
@@ -240,7 +286,11 @@ func (g *generation) next(ctx context.Context) (int32, bool, error) {
 		return 0, false, err
 	}
 	lm, res := g.lm, g.res
-	if g.req.MaxTokens > 0 && len(res.Tokens) >= g.req.MaxTokens {
+	limit := g.req.MaxTokens
+	if g.req.Shift && (limit == 0 || limit > MaxShiftedTokens(lm.Ctx)) {
+		limit = MaxShiftedTokens(lm.Ctx)
+	}
+	if limit > 0 && len(res.Tokens) >= limit {
 		return 0, true, g.finish(DoneLength)
 	}
 	var m []bool
@@ -283,9 +333,14 @@ func (g *generation) next(ctx context.Context) (int32, bool, error) {
 		return 0, true, g.finish(DoneStop)
 	}
 	if g.sess.Pos() >= lm.Ctx {
-		// Context full: generation ends here; nothing is shifted out.
-		return 0, true, g.finish(DoneLength)
+		if !g.req.Shift || !lm.canShift() {
+			return 0, true, g.finish(DoneLength)
+		}
+		if err := g.shift(); err != nil {
+			return 0, false, err
+		}
 	}
+	g.fed = append(g.fed, id)
 	return id, false, nil
 }
 

@@ -40,6 +40,10 @@ type Options struct {
 	// backend instead of repacking them into 16-row groups at load
 	// (kernels.Repack; for A/B comparisons and debugging).
 	NoRepack bool
+	// PrefixCacheBytes bounds the prefix cache (prefixcache.go): KV rows of
+	// recent sequences that later requests starting with the same tokens
+	// reuse. 0: DefaultPrefixCacheBytes; < 0: off.
+	PrefixCacheBytes int64
 }
 
 // byteBufferer is implemented by backends that can wrap existing memory (the
@@ -60,6 +64,7 @@ type Model struct {
 	portable bool
 	kvDType  dtypes.DType
 	buckets  []int
+	prefix   *prefixCache // nil: off
 
 	weightList []*arch.Weight
 	weightBufs []backends.Buffer
@@ -144,6 +149,7 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 		return nil, fmt.Errorf("a KV cache for the context length %d needs %.1f GiB but %.1f GiB of memory is available; set a smaller context (--ctx)",
 			m.Ctx, float64(need)/(1<<30), float64(avail)/(1<<30))
 	}
+	m.prefix = newPrefixCache(m, prefixBudget(opt, m.KVBytes()))
 	m.buckets = opt.Buckets
 	if len(m.buckets) == 0 {
 		m.buckets = []int{16, 64, 256}

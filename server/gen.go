@@ -37,6 +37,9 @@ type options struct {
 	NumGPU           *int     `json:"num_gpu,omitempty"`
 	MainGPU          *int     `json:"main_gpu,omitempty"`
 	UseMMap          *bool    `json:"use_mmap,omitempty"`
+	// Shift: false ends a generation that fills the context (done_reason
+	// "length") instead of shifting it (shiftOptions, kvshift.go).
+	Shift *bool `json:"shift,omitempty"`
 
 	logitBias map[int32]float32
 }
@@ -114,6 +117,8 @@ type job struct {
 	knowledge string
 	patientID string
 	tools     json.RawMessage
+	shift     *bool // Ollama's request-level shift (options.shift also works)
+	truncate  *bool
 }
 
 // outcome is what every API writer needs at the end.
@@ -275,6 +280,9 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	if s.cfg.MaxPromptTokens > 0 {
 		limit = min(limit, s.cfg.MaxPromptTokens)
 	}
+	if len(ids) > limit && j.truncate != nil && *j.truncate {
+		ids = truncatePrompt(ids, limit, &j.opts)
+	}
 	if len(ids) > limit {
 		field := "prompt"
 		if j.chat {
@@ -287,6 +295,10 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 		req.Stop = append(append([]string(nil), req.Stop...), tmpl.StopStrings()...)
 	}
 	req.Tokens, req.Messages, req.Prompt = ids, nil, ""
+	if req.Shift, req.NumKeep, err = s.shiftOptions(j, len(ids)); err != nil {
+		return nil, err
+	}
+	req.CacheScope = ri.keyID // a client never times another's cached prompts
 	ri.in = len(ids)
 	if s.cfg.Audit != nil && s.cfg.Audit.Content() {
 		ri.prompt = promptText(j)
@@ -315,6 +327,7 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 		return nil, err
 	}
 	ri.out = len(res.Tokens)
+	s.metrics.generation(ri.model, res)
 	if s.cfg.Audit != nil && s.cfg.Audit.Content() {
 		ri.output = res.Text
 	}

@@ -23,6 +23,7 @@ type metrics struct {
 	rejected  uint64
 	slow      map[string]uint64 // model: requests cancelled because their client did not read
 	evicted   map[string]uint64 // model: idle models unloaded to make room under the memory budget
+	kv        kvCounters        // prefix cache and context shift (kvmetrics.go)
 }
 
 // latencyBuckets are seconds, from a fast /api/tags to a long generation.
@@ -48,7 +49,7 @@ func (h *histogram) observe(v float64) {
 func newMetrics() *metrics {
 	return &metrics{requests: map[[2]string]uint64{}, tokensIn: map[string]uint64{}, tokensOut: map[string]uint64{},
 		latency: map[string]*histogram{}, ttft: map[string]*histogram{},
-		slow: map[string]uint64{}, evicted: map[string]uint64{}}
+		slow: map[string]uint64{}, evicted: map[string]uint64{}, kv: newKVCounters()}
 }
 
 func (m *metrics) request(endpoint string, status int, d time.Duration) {
@@ -126,6 +127,7 @@ func (m *metrics) write(w io.Writer, g gauges) {
 		fmt.Fprintf(w, "dayi_model_loaded{model=%s} 1\n", quote(n))
 	}
 	m.writeResources(w, g.modelMemory)
+	m.kv.write(w)
 }
 
 func writeCounter(w io.Writer, name, help string, m map[string]uint64) {

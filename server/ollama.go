@@ -37,6 +37,8 @@ type generateRequest struct {
 	Options   json.RawMessage   `json:"options"`
 	Knowledge string            `json:"knowledge"`
 	PatientID string            `json:"patient_id"`
+	Shift     *bool             `json:"shift"`    // Ollama's: false stops at the context end (kvshift.go)
+	Truncate  *bool             `json:"truncate"` // true: a prompt over the context is cut, not refused (kvshift.go)
 }
 
 // chatMessage is one /api/chat message.
@@ -64,6 +66,8 @@ type chatRequest struct {
 	Template  string          `json:"template"`
 	Knowledge string          `json:"knowledge"`
 	PatientID string          `json:"patient_id"`
+	Shift     *bool           `json:"shift"`    // as generateRequest
+	Truncate  *bool           `json:"truncate"` // as generateRequest
 }
 
 func decodeOptions(raw json.RawMessage) (options, error) {
@@ -143,7 +147,8 @@ func parseGenerate(req *generateRequest) (*job, error) {
 		return nil, err
 	}
 	j := &job{model: req.Model, prompt: req.Prompt, system: req.System, raw: req.Raw, template: req.Template, format: f,
-		opts: opts, defaults: ollamaDefaults(), keepAlive: keepAlive(req.KeepAlive), knowledge: req.Knowledge, patientID: req.PatientID}
+		opts: opts, defaults: ollamaDefaults(), keepAlive: keepAlive(req.KeepAlive), knowledge: req.Knowledge, patientID: req.PatientID,
+		shift: req.Shift, truncate: req.Truncate}
 	for _, id := range req.Context {
 		if id < 0 || id > math.MaxInt32 {
 			return nil, badRequest("context holds an invalid token id %d", id)
@@ -167,7 +172,7 @@ func parseChat(req *chatRequest) (*job, error) {
 		return nil, err
 	}
 	j := &job{model: req.Model, chat: true, template: req.Template, format: f, opts: opts, defaults: ollamaDefaults(),
-		keepAlive: keepAlive(req.KeepAlive), knowledge: req.Knowledge, patientID: req.PatientID}
+		keepAlive: keepAlive(req.KeepAlive), knowledge: req.Knowledge, patientID: req.PatientID, shift: req.Shift, truncate: req.Truncate}
 	if t := strings.TrimSpace(string(req.Tools)); t != "" && t != "null" && t != "[]" {
 		var probe []json.RawMessage
 		if json.Unmarshal(req.Tools, &probe) != nil {

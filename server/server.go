@@ -61,6 +61,10 @@ type Config struct {
 	// that would exceed it evicts idle models, least recently used first,
 	// or is refused with 503 (issue 15, finding 7).
 	MaxModelMemory int64
+	// NoCtxShift ends a generation that fills the context with
+	// done_reason "length" instead of shifting the context (--no-ctx-shift;
+	// per request: options.shift=false).
+	NoCtxShift bool
 
 	APIKeys     []string // Bearer keys with every scope (--api-key, DAYI_API_KEYS, --api-key-file)
 	TLSCert     string

@@ -28,6 +28,7 @@ type modelFlags struct {
 	kvType  string
 	noMmap  bool
 	mlock   bool
+	prefix  int64 // engine.Options.PrefixCacheBytes (run: --prefix-cache-mb)
 }
 
 func (mf *modelFlags) register(cmd *cobra.Command) {
@@ -48,7 +49,7 @@ func (mf *modelFlags) load() (*engine.LM, time.Duration, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	m, err := engine.Load(f, engine.Options{Backend: mf.backend, Threads: mf.threads, ContextLength: mf.ctx, KVType: mf.kvType})
+	m, err := engine.Load(f, engine.Options{Backend: mf.backend, Threads: mf.threads, ContextLength: mf.ctx, KVType: mf.kvType, PrefixCacheBytes: mf.prefix})
 	if err != nil {
 		f.Close()
 		return nil, 0, err
@@ -74,7 +75,7 @@ type samplingFlags struct {
 func (sf *samplingFlags) register(cmd *cobra.Command) {
 	d := sample.DefaultOptions()
 	f := cmd.Flags()
-	f.IntVarP(&sf.n, "num-predict", "n", 0, "maximum tokens to generate (0 = until end of text or context)")
+	f.IntVarP(&sf.n, "num-predict", "n", 0, "maximum tokens to generate (0 = until end of text; with --no-ctx-shift also the end of the context)")
 	f.Float32Var(&sf.temp, "temperature", d.Temperature, "sampling temperature (0 = greedy)")
 	f.IntVar(&sf.topK, "top-k", d.TopK, "top-k sampling (0 = off)")
 	f.Float32Var(&sf.topP, "top-p", d.TopP, "top-p sampling (1 = off)")
@@ -117,6 +118,7 @@ func (sf *samplingFlags) request() (*engine.Request, error) {
 func newRunCmd() *cobra.Command {
 	var mf modelFlags
 	var sf samplingFlags
+	var kv kvFlags
 	var verbose, chatMode, asJSON bool
 	var system, template, cpuProfile string
 	cmd := &cobra.Command{
@@ -152,6 +154,7 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 				}
 				defer pprof.StopCPUProfile()
 			}
+			mf.prefix = kv.prefixBytes()
 			lm, loadDur, err := mf.load()
 			if err != nil {
 				return err
@@ -161,6 +164,7 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 				return err
 			}
 			req.Template = template
+			req.Shift, req.NumKeep = !kv.noShift, kv.keep
 			out := cmd.OutOrStdout()
 			if interactive {
 				return interactiveChat(ctx, lm, req, system, cmd.InOrStdin(), out)
@@ -203,6 +207,8 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 	}
 	mf.register(cmd)
 	sf.register(cmd)
+	kv.registerCache(cmd)
+	kv.registerShift(cmd, true)
 	f := cmd.Flags()
 	f.BoolVar(&verbose, "verbose", false, "print timings (Ollama's format) to stderr")
 	f.BoolVar(&chatMode, "chat", false, "treat the prompt as a chat message (uses the chat template)")

@@ -27,6 +27,7 @@ func newServeCmd() *cobra.Command {
 		threads      int
 		ctxLen       int
 		kvType       string
+		kv           kvFlags
 		backend      string
 		cors         []string
 		logJSON      bool
@@ -98,6 +99,7 @@ for the keys they must share and the nginx settings streaming needs.`,
 				cfg.KeysFile = defaultKeysFile()
 			}
 			cfg.Engine = engine.Options{Backend: backend, Threads: threads, ContextLength: ctxLen, KVType: kvType}
+			cfg.Engine.PrefixCacheBytes, cfg.NoCtxShift = kv.prefixBytes(), kv.noShift
 			cfg.CORSOrigins = cors
 			cfg.Version = version
 			if fallbackList != "" {
@@ -188,6 +190,8 @@ for the keys they must share and the nginx settings streaming needs.`,
 	f.BoolVar(&cfg.Open.NoMmap, "no-mmap", false, "read model files into private memory instead of mapping them")
 	f.BoolVar(&cfg.Open.Mlock, "mlock", false, "pin loaded weights in RAM (needs RLIMIT_MEMLOCK to cover the models)")
 	addResourceFlags(cmd, &cfg)
+	kv.registerCache(cmd)
+	kv.registerShift(cmd, false) // per request: options.num_keep, options.shift
 	return cmd
 }
 
