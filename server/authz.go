@@ -35,6 +35,9 @@ func accessTable() []accessRule {
 	g, a := auth.Generate, auth.Admin
 	return []accessRule{
 		{Route: "GET /{$}"}, {Route: "HEAD /{$}"}, // "Ollama is running": clients probe it before anything else
+		{Route: "GET /ui/"}, // the web app's static files (no data; its API calls carry the key)
+		{Route: "GET /api/kb", Scope: auth.KBRead},
+		{Route: "GET /api/kb/{name}/chunks/{id}", Scope: auth.KBRead},
 		{Route: "POST /api/generate", Scope: g},
 		{Route: "POST /api/chat", Scope: g},
 		{Route: "POST /api/embed", Scope: g},
