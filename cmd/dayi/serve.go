@@ -64,6 +64,12 @@ or accept any Host with --allowed-host '*'. A request from a web page (an Origin
 refused unless it is same-origin or allowed by --cors-origin, which stops cross-site POSTs.
 Clients without an Origin (curl -d, SDKs) are unaffected.
 
+Web app: a browser opening the server's address gets the clinicians' app at /ui/ (chat with
+citations, patient memory, triage, EMR notes, admin); its files need no key, its API calls send the
+user's key. --no-web-ui turns it off. Its endpoints: GET /api/kb and /api/kb/NAME/chunks/ID
+(kb:read), POST /api/kb/NAME/files?filename=F (kb:write), POST /api/memory/items and
+/api/memory/forget (memory).
+
 The audit log (--audit FILE) is hash-chained; check it with 'dayi audit verify FILE'. It names the
 key used by its name, never the key.`,
 		Args: cobra.NoArgs,

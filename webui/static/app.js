@@ -185,8 +185,10 @@ async function openPassage(kb, c) {
   $('passage-title').textContent = '[' + c.id + '] ' + (c.title || base(c.source));
   $('passage-source').textContent = base(c.source) + (c.location ? ' · ' + c.location : '');
   $('passage-text').textContent = '…';
-  $('passage').hidden = false;
-  document.querySelector('.chat-layout').classList.add('with-passage');
+  keepBottom(() => {
+    $('passage').hidden = false;
+    document.querySelector('.chat-layout').classList.add('with-passage');
+  });
   try {
     const p = await api('/api/kb/' + encodeURIComponent(kb) + '/chunks/' + c.chunk_id);
     $('passage-text').textContent = p.text;
@@ -197,8 +199,19 @@ async function openPassage(kb, c) {
 }
 
 function closePassage() {
-  $('passage').hidden = true;
-  document.querySelector('.chat-layout').classList.remove('with-passage');
+  keepBottom(() => {
+    $('passage').hidden = true;
+    document.querySelector('.chat-layout').classList.remove('with-passage');
+  });
+}
+
+/** keepBottom runs a layout change that reflows the chat log, keeping the
+ * log scrolled to its end (where the latest sources are) if it was there. */
+function keepBottom(change) {
+  const log = $('chat-log');
+  const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 8;
+  change();
+  if (atEnd) log.scrollTop = log.scrollHeight;
 }
 
 function streaming(on) {
@@ -271,6 +284,7 @@ async function send() {
       el('ol', { class: 'cites' }, citations.map((c) => el('li', {}, citeButton(c, kb), ' ',
         (c.title || base(c.source)) + (c.title && base(c.source) !== c.title ? ' — ' + base(c.source) : '') + (c.location ? ' (' + c.location + ')' : '')))));
   }
+  log.scrollTop = log.scrollHeight;
   $('chat-input').focus();
 }
 
@@ -328,11 +342,19 @@ function forgetButton(item, what) {
 
 // ---- triage ----
 
+let lastTriage = null; // [complaint, result], drawn again when the language changes
+
 async function triage() {
   const complaint = $('triage-input').value.trim();
   if (!complaint) return;
   clearError();
   const r = await api('/api/clinic/triage', { json: { complaint, lang: current() } });
+  lastTriage = [complaint, r];
+  showTriage(complaint, r);
+  (r.urgency === 'emergency' ? $('triage-emergency') : $('triage-result')).scrollIntoView({ block: 'nearest' });
+}
+
+function showTriage(complaint, r) {
   const em = r.urgency === 'emergency';
   $('triage-result').hidden = false;
   $('triage-emergency').hidden = !em;
@@ -348,7 +370,6 @@ async function triage() {
   $('triage-text').textContent = complaint;
   $('triage-questions-box').hidden = !(r.questions && r.questions.length);
   $('triage-questions').replaceChildren(...(r.questions || []).map((q) => el('li', {}, q)));
-  (em ? $('triage-emergency') : $('triage-result')).scrollIntoView({ block: 'nearest' });
 }
 
 // ---- EMR and follow-up ----
@@ -511,6 +532,7 @@ function init() {
   on('lang', 'click', () => {
     setLang(current() === 'zh' ? 'en' : 'zh');
     apply();
+    if (lastTriage) showTriage(...lastTriage);
     $('lang').textContent = current() === 'zh' ? 'English' : '中文';
   });
   on('error-close', 'click', clearError);
