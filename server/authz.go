@@ -52,6 +52,7 @@ func accessTable() []accessRule {
 		{Route: "GET /v1/models/{model...}", Scope: g},
 		{Route: "GET /api/ps", Scope: a},
 		{Route: "GET /metrics", Scope: a},
+		{Route: "GET /api/audit/verify", Scope: a}, // the web app's audit check (with --audit)
 		{Route: "POST /api/copy", Scope: a},
 		{Route: "DELETE /api/delete", Scope: a},
 		{Route: "POST /api/create", Scope: a},

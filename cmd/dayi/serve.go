@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 	"dayi/auth"
 	"dayi/engine"
 	"dayi/server"
+	"dayi/webui"
 )
 
 func newServeCmd() *cobra.Command {
@@ -68,7 +70,7 @@ Web app: a browser opening the server's address gets the clinicians' app at /ui/
 citations, patient memory, triage, EMR notes, admin); its files need no key, its API calls send the
 user's key. --no-web-ui turns it off. Its endpoints: GET /api/kb and /api/kb/NAME/chunks/ID
 (kb:read), POST /api/kb/NAME/files?filename=F (kb:write), POST /api/memory/items and
-/api/memory/forget (memory).
+/api/memory/forget (memory), GET /api/audit/verify (admin, with --audit).
 
 The audit log (--audit FILE) is hash-chained; check it with 'dayi audit verify FILE'. It names the
 key used by its name, never the key.`,
@@ -114,6 +116,10 @@ key used by its name, never the key.`,
 				}
 				defer a.Close()
 				cfg.Audit = a
+				if cfg.Extra == nil {
+					cfg.Extra = map[string]http.Handler{}
+				}
+				cfg.Extra["GET /api/audit/verify"] = webui.AuditStatus(auditPath) // the web app's admin page
 			} else if auditContent {
 				return fmt.Errorf("--audit-content needs --audit FILE")
 			}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,10 +22,12 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"dayi/audit"
 	"dayi/auth"
 	"dayi/engine"
 	"dayi/knowledge"
 	"dayi/server"
+	"dayi/webui"
 )
 
 var updateScreenshots = flag.Bool("update", false, "rewrite docs/screenshots/*.png from the browser test")
@@ -84,6 +87,15 @@ func startUIServer(t *testing.T) *uiServer {
 
 	u.cfg = server.Config{Addr: "127.0.0.1:0", KeysFile: keysPath, OllamaModels: "-",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// the audit log as serve wires it with --audit
+	auditPath := filepath.Join(home, "audit.jsonl")
+	al, err := audit.Open(auditPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { al.Close() })
+	u.cfg.Audit = al
+	u.cfg.Extra = map[string]http.Handler{"GET /api/audit/verify": webui.AuditStatus(auditPath)}
 	var pf productFlags
 	closeAll, err := pf.wire(ctx, &u.cfg, engine.Options{Backend: "dayi"})
 	if err != nil {
@@ -364,6 +376,7 @@ func TestWebUIBrowser(t *testing.T) {
 	os.WriteFile(upload, []byte("# Sepsis\n\nGive antibiotics within one hour of recognising sepsis.\n"), 0o644)
 	b.do(t, chromedp.Click(chromedp.CSS(`#nav button[data-screen="admin"]`)))
 	b.wait(t, "the admin tables", `document.querySelector('#admin-kbs tbody').textContent.includes('guide') && document.querySelector('#admin-models tbody').textContent.includes('dayi-tiny')`, long)
+	b.wait(t, "the audit check", `/^Intact: [1-9][0-9]* records/.test(document.getElementById('admin-audit').textContent)`, long)
 	b.do(t, chromedp.SendKeys(chromedp.ID("kb-name"), "protocols"), chromedp.SetUploadFiles(chromedp.ID("kb-file"), []string{upload}),
 		chromedp.Click(chromedp.CSS(`#kb-upload button[type=submit]`)))
 	b.wait(t, "the upload", `document.querySelector('#admin-kbs tbody').textContent.includes('protocols') && document.getElementById('kb-progress').textContent.includes('sepsis.md')`, long)

@@ -480,7 +480,17 @@ function size(n) {
 }
 
 loaders.admin = async () => {
-  const [ps, kbs] = await Promise.allSettled([api('/api/ps'), api('/api/kb')]);
+  const [ps, kbs, au] = await Promise.allSettled([api('/api/ps'), api('/api/kb'), api('/api/audit/verify')]);
+  const audit = $('admin-audit');
+  if (au.status === 'fulfilled') {
+    const a = au.value;
+    audit.className = a.intact ? 'ok' : 'alert emergency';
+    audit.textContent = a.intact ? t('audit.ok', { n: a.records })
+      : t('audit.broken', { line: a.broken_line, seq: a.broken_record, reason: a.reason });
+  } else {
+    audit.className = 'muted';
+    audit.textContent = au.reason.status === 404 ? t('audit.none') : describe(au.reason);
+  }
   if (ps.status === 'fulfilled') {
     const ms = ps.value.models || [];
     $('admin-models').tBodies[0].replaceChildren(...ms.map((m) => el('tr', {}, el('td', {}, m.name), el('td', {}, size(m.size)),

@@ -1,0 +1,57 @@
+package webui
+
+import (
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"dayi/audit"
+)
+
+// The admin page's audit check: a whole chain is intact, an edited record is
+// named, and a record half-written at the end is not taken for damage.
+func TestAuditStatus(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := audit.Open(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := l.Append(audit.Record{Method: "POST", Endpoint: "/api/chat", Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	check := func() map[string]any {
+		t.Helper()
+		code, out := call(t, AuditStatus(path), "GET", "/api/audit/verify", "")
+		if code != 200 {
+			t.Fatalf("%d %v", code, out)
+		}
+		return out
+	}
+	if out := check(); out["intact"] != true || out["records"].(float64) != 3 {
+		t.Fatalf("whole chain: %v", out)
+	}
+	data, _ := os.ReadFile(path)
+	// a record being appended: its first half only
+	os.WriteFile(path, append(append([]byte{}, data...), []byte(`{"hash":"abc`)...), 0o600)
+	if out := check(); out["intact"] != true || out["records"].(float64) != 3 {
+		t.Fatalf("with a half-written last line: %v", out)
+	}
+	tampered := strings.Replace(string(data), `"status":200`, `"status":201`, 1)
+	if tampered == string(data) {
+		t.Fatal("test setup: no status field to edit")
+	}
+	os.WriteFile(path, []byte(tampered), 0o600)
+	if out := check(); out["intact"] != false || out["broken_line"].(float64) != 1 {
+		t.Fatalf("edited first record: %v", out)
+	}
+	rec := httptest.NewRecorder()
+	AuditStatus(filepath.Join(t.TempDir(), "missing")).ServeHTTP(rec, httptest.NewRequest("GET", "/api/audit/verify", nil))
+	if rec.Code != 500 || strings.Contains(rec.Body.String(), "\"intact\"") {
+		t.Fatalf("missing file: %d %s", rec.Code, rec.Body.String())
+	}
+}
