@@ -334,14 +334,17 @@ func TestWebUIBrowser(t *testing.T) {
 		String(document.getElementById('triage-emergency').compareDocumentPosition(document.querySelector('#triage-result .facts')) & Node.DOCUMENT_POSITION_FOLLOWING)]`); got[0] != "badge emergency" || got[1] == "None" || got[2] != "rgb(179, 38, 30)" || got[3] == "0" {
 		t.Errorf("emergency triage shown as %q", got)
 	}
+	if marks := jsEval[[]string](t, b, `[...document.querySelectorAll('#triage-text mark.redflag')].map(m => m.textContent)`); len(marks) < 2 || !strings.Contains(strings.Join(marks, " "), "chest") {
+		t.Errorf("red flags highlighted in the complaint: %q, want chest pain and sweating", marks)
+	}
 	b.screenshot(t, "triage")
 	// A negated complaint is not an emergency.
 	jsEval[chromedp.Void](t, b, `document.getElementById('triage-input').value = ''`)
 	b.do(t, chromedp.SendKeys(chromedp.ID("triage-input"), "No chest pain. A mild cough for three days."),
 		chromedp.Click(chromedp.CSS(`#triage-form button[type=submit]`)))
 	b.wait(t, "the negated complaint", `document.getElementById('triage-emergency').hidden && document.getElementById('triage-text').textContent.startsWith('No chest pain')`, long)
-	if cls := jsEval[string](t, b, `document.getElementById('triage-urgency').className`); cls == "badge emergency" {
-		t.Errorf("negated complaint triaged as %q", cls)
+	if cls := jsEval[string](t, b, `document.getElementById('triage-urgency').className + document.querySelectorAll('#triage-text mark').length`); cls != "badge routine0" {
+		t.Errorf("negated complaint triaged as %q, want routine with nothing marked", cls)
 	}
 
 	// EMR: a SOAP note from a transcript, editable, marked as a draft, and a follow-up plan.

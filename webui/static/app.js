@@ -367,7 +367,9 @@ function showTriage(complaint, r) {
   $('triage-department').textContent = r.department;
   const flags = r.red_flags || [];
   $('triage-flags').replaceChildren(...(flags.length ? flags.map((f) => el('span', { class: 'flag' }, f.replaceAll('_', ' '))) : [t('triage.noflags')]));
-  $('triage-text').textContent = complaint;
+  // an emergency's evidence: the complaint as the rules read it, the words that fired marked
+  $('triage-text').replaceChildren(...(r.evidence ? r.evidence.map((sg) => (sg.concept
+    ? el('mark', { class: 'redflag', title: sg.concept.replaceAll('_', ' ') }, sg.text) : sg.text)) : [complaint]));
   $('triage-questions-box').hidden = !(r.questions && r.questions.length);
   $('triage-questions').replaceChildren(...(r.questions || []).map((q) => el('li', {}, q)));
 }
