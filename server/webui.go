@@ -29,3 +29,12 @@ func openRoute(mux *http.ServeMux, r *http.Request) bool {
 	scope, known := routeScope(pattern)
 	return known && scope == ""
 }
+
+// NotePatient tells the audit record of a request which patient it acted on,
+// for handlers mounted through Config.Extra (the server's own handlers note
+// it themselves). Outside the server's middleware it does nothing.
+func NotePatient(r *http.Request, patientID string) {
+	if ri, ok := r.Context().Value(infoKey{}).(*reqInfo); ok {
+		ri.patientID = patientID
+	}
+}

@@ -226,8 +226,13 @@ type PatientMemory interface {
 	Forget(ctx context.Context, patientID string) error
 }
 
-// MemoryAPI serves /api/memory/items and /api/memory/forget.
-func MemoryAPI(m PatientMemory) http.Handler {
+// MemoryAPI serves /api/memory/items and /api/memory/forget. note, when
+// not nil, is told the patient each request acts on, for the audit log
+// (server.NotePatient).
+func MemoryAPI(m PatientMemory, note func(r *http.Request, patientID string)) http.Handler {
+	if note == nil {
+		note = func(*http.Request, string) {}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/memory/items", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -236,6 +241,7 @@ func MemoryAPI(m PatientMemory) http.Handler {
 		if !decode(w, r, &req) {
 			return
 		}
+		note(r, req.PatientID)
 		items, err := m.Items(r.Context(), req.PatientID)
 		if err != nil {
 			memoryFail(w, err)
@@ -252,6 +258,7 @@ func MemoryAPI(m PatientMemory) http.Handler {
 		if !decode(w, r, &req) {
 			return
 		}
+		note(r, req.PatientID)
 		var err error
 		switch {
 		case req.All && req.Seq == nil:

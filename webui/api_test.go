@@ -114,7 +114,8 @@ func TestMemoryAPI(t *testing.T) {
 	if err := m.Record(ctx, "p2", memory.Turn{User: "I am allergic to latex."}); err != nil {
 		t.Fatal(err)
 	}
-	h := MemoryAPI(m)
+	var noted []string
+	h := MemoryAPI(m, func(_ *http.Request, id string) { noted = append(noted, id) })
 	code, out := call(t, h, "POST", "/api/memory/items", `{"patient_id":"p1"}`)
 	items, _ := out["items"].([]any)
 	if code != 200 || len(items) < 2 || strings.Contains(mustJSON(t, out), "latex") {
@@ -149,6 +150,9 @@ func TestMemoryAPI(t *testing.T) {
 	}
 	if _, out := call(t, h, "POST", "/api/memory/items", `{"patient_id":"p2"}`); !strings.Contains(mustJSON(t, out), "latex") {
 		t.Fatalf("the other patient lost memory: %v", out)
+	}
+	if len(noted) == 0 || noted[0] != "p1" {
+		t.Errorf("patients noted for the audit log: %q", noted)
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/memory/items", nil))

@@ -93,7 +93,7 @@ func (pf *productFlags) wire(ctx context.Context, cfg *server.Config, eopt engin
 		closers = append(closers, func() { st.Close() })
 		mem = &patientMemory{m: memory.New(st, memory.Options{})}
 		cfg.Memory = mem
-		cfg.Extra["/api/memory/"] = webui.MemoryAPI(mem.m)
+		cfg.Extra["/api/memory/"] = webui.MemoryAPI(mem.m, server.NotePatient)
 	}
 	if !pf.noClinic {
 		mf := modelFlags{model: pf.clinicModel, backend: eopt.Backend, threads: eopt.Threads, ctx: eopt.ContextLength, kvType: eopt.KVType,

@@ -149,7 +149,7 @@ func startBrowser(t *testing.T) *browser {
 		chromedp.UserDataDir(t.TempDir()))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	tctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
+	tctx, cancelT := context.WithTimeout(ctx, 8*time.Minute)
 	t.Cleanup(func() { cancelT(); cancel(); cancelA() })
 	b := &browser{ctx: tctx}
 	if err := chromedp.Do(tctx); err != nil { // start the browser and its tab
@@ -277,7 +277,7 @@ func throttle(t *testing.T, b *browser, bytesPerSec float64) {
 func TestWebUIBrowser(t *testing.T) {
 	b := startBrowser(t)
 	u := startUIServer(t)
-	const long = 90 * time.Second
+	const long = 3 * time.Minute // generous: CI machines may be loaded
 
 	// A browser opening the server's root lands on the app, which asks for
 	// a key because the server requires one.
@@ -372,6 +372,39 @@ func TestWebUIBrowser(t *testing.T) {
 	recall, err := u.cfg.Memory.Recall(context.Background(), "P-1001", "allergies", 500)
 	if err != nil || strings.Contains(recall, "penicillin") || !strings.Contains(recall, "metformin") {
 		t.Errorf("after forgetting in the browser the server recalls %q (%v)", recall, err)
+	}
+
+	// A chat about this patient is recorded in the patient's memory; then
+	// forget everything, confirmed.
+	b.do(t, chromedp.Click(chromedp.ID("patient-chat")))
+	b.wait(t, "the chat about the patient", `!document.getElementById('chat-patient').hidden && document.getElementById('chat-patient-id').textContent === 'P-1001'`, long)
+	b.do(t, chromedp.SendKeys(chromedp.ID("chat-input"), "Any new allergies since last visit?"), chromedp.Click(chromedp.ID("chat-send")))
+	b.wait(t, "the answer", `document.querySelector('.msg.assistant:last-child .body').textContent.length > 0 && !document.getElementById('chat-send').disabled`, long)
+	b.do(t, chromedp.Click(chromedp.CSS(`#nav button[data-screen="patient"]`)), chromedp.Click(chromedp.CSS(`#patient-form button[type=submit]`)))
+	b.wait(t, "the chat in the patient's memory", `document.getElementById('patient-turns').textContent.includes('Any new allergies since last visit?')`, long)
+	b.do(t, chromedp.Click(chromedp.ID("patient-forget-all")))
+	b.wait(t, "the confirmation", `document.getElementById('confirm').open && document.getElementById('confirm-text').textContent.includes('P-1001')`, long)
+	b.do(t, chromedp.Click(chromedp.CSS(`#confirm button[value=cancel]`)))
+	b.wait(t, "the cancel", `!document.getElementById('confirm').open`, long)
+	if got, _ := u.cfg.Memory.Recall(context.Background(), "P-1001", "", 500); !strings.Contains(got, "metformin") {
+		t.Fatalf("cancelled forget-all forgot: %q", got)
+	}
+	b.do(t, chromedp.Click(chromedp.ID("patient-forget-all")))
+	b.wait(t, "the confirmation", `document.getElementById('confirm').open`, long)
+	b.do(t, chromedp.Click(chromedp.ID("confirm-ok")))
+	b.wait(t, "everything forgotten", `!document.getElementById('patient-empty').hidden && !document.getElementById('patient-turns').textContent`, long)
+	if got, err := u.cfg.Memory.Recall(context.Background(), "P-1001", "", 500); err != nil || got != "" {
+		t.Errorf("after forgetting everything the server recalls %q (%v)", got, err)
+	}
+	auditLog, _ := os.ReadFile(filepath.Join(os.Getenv("DAYI_HOME"), "audit.jsonl"))
+	memoryAudited := 0
+	for _, line := range strings.Split(string(auditLog), "\n") {
+		if strings.Contains(line, `"endpoint":"/api/memory/"`) && strings.Contains(line, `"patient_id":"P-1001"`) {
+			memoryAudited++
+		}
+	}
+	if memoryAudited < 4 { // shown three times, forgotten twice
+		t.Errorf("the audit log records %d memory requests naming their patient, want at least 4", memoryAudited)
 	}
 
 	// Admin: loaded models, knowledge bases, and a document added by upload.

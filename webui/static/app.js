@@ -38,6 +38,7 @@ class APIError extends Error {
 function describe(err) {
   if (err instanceof APIError && err.status === 403) {
     const m = /"([a-z:]+)" scope/.exec(err.message);
+    if (m && !sessionStorage.getItem(KEY)) return t('err.scopenokey', { scope: m[1] });
     if (m) return t('err.scope', { scope: m[1] }) + ' (' + err.message + ')';
   }
   if (err instanceof TypeError) return t('err.network');
@@ -115,7 +116,9 @@ async function start() {
     showError(err);
   }
   $('nav').hidden = false;
-  $('logout').hidden = !sessionStorage.getItem(KEY);
+  $('logout').hidden = false;
+  $('logout').dataset.i18n = sessionStorage.getItem(KEY) ? 'logout' : 'login.submit';
+  $('logout').textContent = t($('logout').dataset.i18n);
   const want = location.hash.slice(1);
   show(screens.includes(want) ? want : 'chat');
 }
@@ -564,6 +567,7 @@ function init() {
     await start();
   });
   on('logout', 'click', () => {
+    if (!sessionStorage.getItem(KEY)) return showLogin(); // open server: sign in for more scopes
     sessionStorage.removeItem(KEY);
     history_ = [];
     location.hash = '';

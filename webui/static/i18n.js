@@ -48,6 +48,7 @@ const en = {
   'audit.none': 'No audit log is configured (dayi serve --audit FILE).', 'admin.audithelp': 'Verify the hash chain on the server with: dayi audit verify FILE',
   'err.scope': 'Your API key lacks the "{scope}" scope, which this needs. Ask your administrator for a key with it.',
   'err.network': 'The server could not be reached.',
+  'err.scopenokey': 'This needs an API key with the "{scope}" scope: sign in with one.',
   disclaimer: 'dayi supports clinicians; it does not replace them. Every answer is a draft for a clinician to check.',
 };
 
@@ -94,6 +95,7 @@ const zh = {
   'audit.none': '未配置审计日志（dayi serve --audit FILE）。', 'admin.audithelp': '在服务器上校验哈希链：dayi audit verify FILE',
   'err.scope': '您的 API 密钥缺少此操作所需的“{scope}”权限。请向管理员申请。',
   'err.network': '无法连接服务器。',
+  'err.scopenokey': '此操作需要具有“{scope}”权限的 API 密钥，请用该密钥登录。',
   disclaimer: '大医辅助医生，不能代替医生。所有回答都是草稿，须由医生核对。',
 };
 
