@@ -51,7 +51,9 @@ type uiServer struct {
 	cfg  server.Config
 }
 
-func startUIServer(t *testing.T) *uiServer {
+func startUIServer(t *testing.T) *uiServer { return startUIServerKeys(t, true) }
+
+func startUIServerKeys(t *testing.T, withKeys bool) *uiServer {
 	t.Helper()
 	home := t.TempDir()
 	t.Setenv("DAYI_HOME", home)
@@ -81,7 +83,9 @@ func startUIServer(t *testing.T) *uiServer {
 		}
 		u.keys[name] = k
 	}
-	if err := auth.Save(keysPath, kf); err != nil {
+	if !withKeys {
+		keysPath = filepath.Join(home, "no-keys.json") // missing: no keys yet
+	} else if err := auth.Save(keysPath, kf); err != nil {
 		t.Fatal(err)
 	}
 
@@ -467,6 +471,32 @@ func TestWebUIBrowser(t *testing.T) {
 			t.Errorf("the page requested %q, outside its own origin %s", r, u.url)
 		}
 	}
+	for _, p := range b.problems {
+		t.Errorf("browser reported: %s", p)
+	}
+}
+
+// On a loopback server with no key configured the app opens without a
+// login, chat works, and a screen that needs a key says so and offers to
+// sign in.
+func TestWebUIBrowserOpenServer(t *testing.T) {
+	b := startBrowser(t)
+	u := startUIServerKeys(t, false)
+	const long = 3 * time.Minute
+	b.do(t, chromedp.EmulateViewport(1280, 720), chromedp.Navigate(u.url+"/ui/#patient"))
+	b.wait(t, "the patient screen without a login", `!document.getElementById('screen-patient').hidden && document.getElementById('screen-login').hidden`, long)
+	if got := jsEval[string](t, b, `document.getElementById('logout').textContent`); got != "Sign in" {
+		t.Errorf("header button on an open server reads %q, want Sign in", got)
+	}
+	b.do(t, chromedp.SendKeys(chromedp.ID("patient-id"), "P-1001\r"))
+	b.wait(t, "the scope error", `document.getElementById('error-text').textContent.includes('needs an API key with the "memory" scope')`, long)
+	if jsEval[bool](t, b, `!document.getElementById('patient-view').hidden`) {
+		t.Error("patient memory shown without a key")
+	}
+	b.do(t, chromedp.Click(chromedp.ID("logout")))
+	b.wait(t, "the login", `!document.getElementById('screen-login').hidden && document.activeElement.id === 'login-key'`, long)
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for _, p := range b.problems {
 		t.Errorf("browser reported: %s", p)
 	}
