@@ -184,9 +184,14 @@ func startBrowser(t *testing.T) *browser {
 	return b
 }
 
+// do runs actions, each sequence within 3 minutes: an action waiting for an
+// element that never shows (Click waits for visibility) fails the test
+// instead of using up the browser's whole context.
 func (b *browser) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(b.ctx, steps...); err != nil {
+	ctx, cancel := context.WithTimeout(b.ctx, 3*time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -353,6 +358,29 @@ func TestWebUIBrowser(t *testing.T) {
 
 	// EMR: a SOAP note from a transcript, editable, marked as a draft, and a follow-up plan.
 	b.do(t, chromedp.Click(chromedp.CSS(`#nav button[data-screen="emr"]`)))
+	// Guided intake: a red flag in any answer ends it with the fixed advice;
+	// a full one becomes the transcript.
+	b.do(t, chromedp.Click(chromedp.CSS(`#intake summary`)))
+	b.wait(t, "the first intake question", `document.getElementById('intake-question').textContent.length > 5`, long)
+	answer := func(a string) {
+		t.Helper()
+		n := jsEval[int](t, b, `document.querySelectorAll('#intake-qa li').length`)
+		b.do(t, chromedp.SendKeys(chromedp.ID("intake-answer"), a), chromedp.Click(chromedp.CSS(`#intake-form button[type=submit]`)))
+		b.wait(t, "the next intake step", fmt.Sprintf(`document.querySelectorAll('#intake-qa li').length === %d`, n+1), long)
+	}
+	answer("Crushing chest pain and I am sweating")
+	b.wait(t, "the intake emergency", `!document.getElementById('intake-emergency').hidden && document.getElementById('intake-form').hidden && document.getElementById('intake-advice').textContent.length > 10`, long)
+	b.do(t, chromedp.Click(chromedp.ID("intake-restart")))
+	b.wait(t, "a new intake", `!document.getElementById('intake-form').hidden && document.getElementById('intake-emergency').hidden && !document.querySelector('#intake-qa li')`, long)
+	for _, a := range []string{"A cough", "Two weeks ago, getting worse", "Dry cough, worse at night", "None", "Penicillin", "Asthma as a child"} {
+		answer(a)
+	}
+	b.wait(t, "the intake's end", `!document.getElementById('intake-done').hidden && document.getElementById('intake-form').hidden`, long)
+	b.do(t, chromedp.Click(chromedp.ID("intake-use")))
+	if got := jsEval[string](t, b, `document.getElementById('emr-input').value`); !strings.Contains(got, "A: A cough") || !strings.Contains(got, "A: Penicillin") {
+		t.Errorf("intake as transcript: %q", got)
+	}
+	jsEval[chromedp.Void](t, b, `document.getElementById('intake').open = false; document.getElementById('emr-input').value = ''`)
 	b.do(t, chromedp.SendKeys(chromedp.ID("emr-input"), "Doctor: What brings you in?\nPatient: A cough for two weeks, worse at night. I take no medicines. No allergies.\nDoctor: Lungs are clear. Temperature 37.2."),
 		chromedp.Click(chromedp.ID("emr-submit")))
 	b.wait(t, "the EMR note", `!document.getElementById('emr-result').hidden && document.getElementById('soap-subjective-chief_complaint') && document.getElementById('soap-plan-treatment')`, 3*time.Minute)

@@ -377,6 +377,34 @@ function showTriage(complaint, r) {
   $('triage-questions').replaceChildren(...(r.questions || []).map((q) => el('li', {}, q)));
 }
 
+// ---- guided intake ----
+
+let intake = { answers: {}, step: '', question: '', qa: [] };
+
+/** intakeNext sends the answers so far and shows the next question, or the
+ * end: an emergency (the red-flag rules run on every answer) or done. */
+async function intakeNext() {
+  const r = await api('/api/clinic/intake', { json: { lang: current(), answers: intake.answers } });
+  $('intake-qa').replaceChildren(...intake.qa.map(([q, a]) => el('li', {}, el('span', { class: 'q' }, q), el('br'), a)));
+  $('intake-emergency').hidden = r.urgency !== 'emergency';
+  $('intake-advice').textContent = r.advice || '';
+  $('intake-form').hidden = r.done;
+  $('intake-done').hidden = !r.done || !r.summary;
+  $('intake-use').hidden = !r.done || !r.summary;
+  if (!r.done) {
+    intake.step = r.step;
+    intake.question = r.question;
+    $('intake-question').textContent = r.question;
+    $('intake-answer').value = '';
+    $('intake-answer').focus();
+  }
+}
+
+function intakeRestart() {
+  intake = { answers: {}, step: '', question: '', qa: [] };
+  return intakeNext();
+}
+
 // ---- EMR and follow-up ----
 
 const soap = {
@@ -609,6 +637,19 @@ function init() {
   on('emr-copy-text', 'click', () => copy(noteText()));
   on('emr-copy-json', 'click', () => copy(JSON.stringify(editedNote(), null, 2)));
   on('fu-form', 'submit', followup);
+  on('intake', 'toggle', () => ($('intake').open && !intake.step ? intakeRestart() : null));
+  on('intake-restart', 'click', intakeRestart);
+  on('intake-form', 'submit', () => {
+    const a = $('intake-answer').value.trim();
+    if (!a) return null;
+    intake.answers[intake.step] = a;
+    intake.qa.push([intake.question, a]);
+    return intakeNext();
+  });
+  on('intake-use', 'click', () => {
+    $('emr-input').value = intake.qa.map(([q, a]) => t('intake.q') + ': ' + q + '\n' + t('intake.a') + ': ' + a).join('\n');
+    $('emr-input').focus();
+  });
   on('kb-upload', 'submit', upload);
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && !$('passage').hidden) closePassage();
