@@ -38,6 +38,7 @@ func accessTable() []accessRule {
 		{Route: "GET /ui/"}, // the web app's static files (no data; its API calls carry the key)
 		{Route: "GET /api/kb", Scope: auth.KBRead},
 		{Route: "GET /api/kb/{name}/chunks/{id}", Scope: auth.KBRead},
+		{Route: "POST /api/kb/{name}/files", Scope: auth.KBWrite}, // the web app's upload
 		{Route: "POST /api/generate", Scope: g},
 		{Route: "POST /api/chat", Scope: g},
 		{Route: "POST /api/embed", Scope: g},

@@ -59,9 +59,15 @@ type Knowledge struct {
 func (k *Knowledge) Mount(extra map[string]http.Handler) {
 	extra["GET /api/kb"] = http.HandlerFunc(k.list)
 	extra["GET /api/kb/{name}/chunks/{id}"] = http.HandlerFunc(k.passage)
-	writes := http.NewServeMux()
-	writes.HandleFunc("POST /api/kb/{name}/files", k.upload)
-	extra["/api/kb/"] = writes
+	// its own pattern, not the /api/kb/ subtree, which other handlers may hold
+	extra["POST /api/kb/{name}/files"] = http.HandlerFunc(k.upload)
+}
+
+// passager is a knowledge base that can open one passage by chunk id (the
+// bbolt one can); asserted on any, so it holds whatever type the library's
+// Open returns.
+type passager interface {
+	Passage(id int) (knowledge.Passage, error)
 }
 
 // KBInfo is one knowledge base as listed.
@@ -131,7 +137,12 @@ func (k *Knowledge) passage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer kb.Close()
-	p, err := kb.Passage(id)
+	pg, ok := any(kb).(passager)
+	if !ok {
+		fail(w, http.StatusNotImplemented, "knowledge base %q cannot open single passages", name)
+		return
+	}
+	p, err := pg.Passage(id)
 	if errors.Is(err, knowledge.ErrNoPassage) {
 		fail(w, http.StatusNotFound, "knowledge base %q has no passage %d", name, id)
 		return
