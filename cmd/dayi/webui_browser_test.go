@@ -218,10 +218,11 @@ func (b *browser) wait(t *testing.T, what, cond string, timeout time.Duration) {
 		}
 		if time.Now().After(deadline) {
 			shot, _ := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
-			p := filepath.Join(t.TempDir(), "failed.png")
+			p := filepath.Join(os.TempDir(), "dayi-webui-failed.png") // outlives the test's temp dirs
 			os.WriteFile(p, shot, 0o644)
-			body, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.querySelector('main').innerText + ' | ' + document.getElementById('error').innerText"))
-			t.Fatalf("waiting for %s (%s): %v; page: %.600s; screenshot %s", what, cond, err, body, p)
+			state, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`'error banner: ' + (document.getElementById('error').hidden ? '(none)' : document.getElementById('error-text').textContent) + '; dialog open: ' + document.getElementById('confirm').open`))
+			body, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.querySelector('main').innerText"))
+			t.Fatalf("waiting for %s (%s): %v; %s; page: %.600s; screenshot %s", what, cond, err, state, body, p)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -424,6 +425,7 @@ func TestWebUIBrowser(t *testing.T) {
 	b.do(t, chromedp.Click(chromedp.ID("patient-forget-all")))
 	b.wait(t, "the confirmation", `document.getElementById('confirm').open`, long)
 	b.do(t, chromedp.Click(chromedp.ID("confirm-ok")))
+	b.wait(t, "the confirmed dialog closed", `!document.getElementById('confirm').open`, long)
 	b.wait(t, "everything forgotten", `!document.getElementById('patient-empty').hidden && !document.getElementById('patient-turns').textContent`, long)
 	if got, err := u.cfg.Memory.Recall(context.Background(), "P-1001", "", 500); err != nil || got != "" {
 		t.Errorf("after forgetting everything the server recalls %q (%v)", got, err)
