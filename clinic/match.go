@@ -24,6 +24,9 @@ type Findings struct {
 	Count    map[string]int // not-negated occurrences per concept
 	AgesDays []int
 	TempsC   []float64
+	// Spans are the byte spans in Text of each concept's not-negated
+	// occurrences, so a reader can be shown what fired a rule.
+	Spans map[string][][2]int
 }
 
 // occ is one occurrence of a term in the normalised text (byte offsets).
@@ -178,7 +181,8 @@ func findTerm(s string, t *term) []span {
 // Analyze reads text: which concepts are present and not negated, and the ages and temperatures stated.
 func (rs *analyzer) Analyze(text string) *Findings {
 	s := Normalize(text)
-	f := &Findings{Text: s, Present: map[string]bool{}, Count: map[string]int{}, AgesDays: parseAges(s), TempsC: parseTemps(s)}
+	f := &Findings{Text: s, Present: map[string]bool{}, Count: map[string]int{}, AgesDays: parseAges(s), TempsC: parseTemps(s),
+		Spans: map[string][][2]int{}}
 
 	var pseudo, termSpans, cueSpans []span
 	for _, p := range rs.pseudo {
@@ -262,6 +266,7 @@ func (rs *analyzer) Analyze(text string) *Findings {
 		if !o.negated {
 			f.Present[names[o.concept]] = true
 			f.Count[names[o.concept]]++
+			f.Spans[names[o.concept]] = append(f.Spans[names[o.concept]], [2]int{o.start, o.end})
 		}
 	}
 	for ci, lo := range rs.tempMin {

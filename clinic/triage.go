@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"dayi/engine"
@@ -27,6 +28,51 @@ type TriageResult struct {
 	Department string   `json:"department"`
 	Advice     string   `json:"advice"`
 	Questions  []string `json:"questions"`
+	// Evidence, for an emergency, is the complaint as the rules read it
+	// (normalised), cut into segments; a segment with a concept is words
+	// that fired a red flag, for a screen to highlight.
+	Evidence []Segment `json:"evidence,omitempty"`
+}
+
+// Segment is a piece of the normalised complaint; Concept names the red-flag
+// concept it states, "" for the text between.
+type Segment struct {
+	Text    string `json:"text"`
+	Concept string `json:"concept,omitempty"`
+}
+
+// evidence cuts f.Text into segments marking the occurrences of the
+// concepts that made the matches fire (overlaps: the earlier one wins).
+func evidence(f *Findings, matches []Match) []Segment {
+	type mark struct {
+		start, end int
+		concept    string
+	}
+	var marks []mark
+	for _, m := range matches {
+		for _, c := range m.Evidence {
+			for _, sp := range f.Spans[c] {
+				marks = append(marks, mark{sp[0], sp[1], c})
+			}
+		}
+	}
+	slices.SortStableFunc(marks, func(a, b mark) int { return a.start - b.start })
+	var out []Segment
+	at := 0
+	for _, mk := range marks {
+		if mk.start < at || mk.end > len(f.Text) {
+			continue
+		}
+		if mk.start > at {
+			out = append(out, Segment{Text: f.Text[at:mk.start]})
+		}
+		out = append(out, Segment{Text: f.Text[mk.start:mk.end], Concept: mk.concept})
+		at = mk.end
+	}
+	if at < len(f.Text) {
+		out = append(out, Segment{Text: f.Text[at:]})
+	}
+	return out
 }
 
 // TriageOptions tune one triage.
@@ -49,9 +95,10 @@ func Triage(ctx context.Context, deps Deps, complaint string, opt TriageOptions)
 	}
 	lang := normLang(opt.Lang, complaint)
 	rt := deps.Routing
-	if matches := deps.Rules.Match(complaint); len(matches) > 0 {
+	f := deps.Rules.Analyze(complaint)
+	if matches := deps.Rules.MatchFindings(f); len(matches) > 0 {
 		em, _ := rt.Department(rt.File.Emergency)
-		res := &TriageResult{Urgency: Emergency, Department: em.Name.In(lang), Questions: []string{}}
+		res := &TriageResult{Urgency: Emergency, Department: em.Name.In(lang), Questions: []string{}, Evidence: evidence(f, matches)}
 		var advice []string
 		for _, m := range matches {
 			res.RedFlags = append(res.RedFlags, m.ID)

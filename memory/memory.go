@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"dayi/knowledge"
@@ -36,6 +37,9 @@ type Options struct {
 type Memory struct {
 	store Store
 	opt   Options
+	// mu orders Record against ForgetRecord, which rewrites a patient's
+	// records: a turn recorded in between would otherwise be lost.
+	mu sync.Mutex
 }
 
 // New returns a Memory over store.
@@ -59,6 +63,8 @@ func (m *Memory) Record(ctx context.Context, patientID string, turn Turn) error 
 	if err := checkPatient(patientID); err != nil {
 		return err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if turn.Time.IsZero() {
 		turn.Time = m.opt.Now()
 	}

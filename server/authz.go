@@ -35,6 +35,10 @@ func accessTable() []accessRule {
 	g, a := auth.Generate, auth.Admin
 	return []accessRule{
 		{Route: "GET /{$}"}, {Route: "HEAD /{$}"}, // "Ollama is running": clients probe it before anything else
+		{Route: "GET /ui/"}, // the web app's static files (no data; its API calls carry the key)
+		{Route: "GET /api/kb", Scope: auth.KBRead},
+		{Route: "GET /api/kb/{name}/chunks/{id}", Scope: auth.KBRead},
+		{Route: "POST /api/kb/{name}/files", Scope: auth.KBWrite}, // the web app's upload
 		{Route: "POST /api/generate", Scope: g},
 		{Route: "POST /api/chat", Scope: g},
 		{Route: "POST /api/embed", Scope: g},
@@ -51,6 +55,7 @@ func accessTable() []accessRule {
 		{Route: "GET /v1/models/{model...}", Scope: g},
 		{Route: "GET /api/ps", Scope: a},
 		{Route: "GET /metrics", Scope: a},
+		{Route: "GET /api/audit/verify", Scope: a}, // the web app's audit check (with --audit)
 		{Route: "POST /api/copy", Scope: a},
 		{Route: "DELETE /api/delete", Scope: a},
 		{Route: "POST /api/create", Scope: a},

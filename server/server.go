@@ -107,6 +107,13 @@ type Config struct {
 	// behind the same auth, limits, audit and metrics.
 	Extra map[string]http.Handler
 
+	// WebUI is the clinicians' web app (package webui), served at /ui/
+	// without a key (static files only: every call it makes carries the
+	// user's key), behind the Host and Origin checks. A browser asking for
+	// / (Accept: text/html) is redirected there; other clients still get
+	// "Ollama is running". nil: no web app.
+	WebUI http.Handler
+
 	Version string
 }
 
@@ -360,6 +367,10 @@ func (s *Server) routes() http.Handler {
 	}
 	s.patterns = append(s.patterns, "GET /{$}", "HEAD /{$}")
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.WebUI != nil && wantsHTML(r) {
+			http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+			return
+		}
 		// Clients (and Ollama's own CLI) probe the root for this exact text.
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("Ollama is running"))
@@ -387,6 +398,11 @@ func (s *Server) routes() http.Handler {
 	h("GET /v1/models", s.handleOAModels)
 	h("GET /v1/models/{model...}", s.handleOAModel)
 	h("GET /metrics", s.handleMetrics)
+	if s.cfg.WebUI != nil {
+		// Not instrumented: static files are neither metrics nor audit records.
+		s.patterns = append(s.patterns, "GET /ui/")
+		mux.Handle("GET /ui/", s.cfg.WebUI)
+	}
 	for pattern, handler := range s.cfg.Extra {
 		if _, known := routeScope(pattern); !known {
 			s.log.Warn("route not in the access table: it needs the admin scope", "pattern", pattern)
@@ -449,8 +465,8 @@ func (s *Server) outer(mux *http.ServeMux) http.Handler {
 		if kr.Len() > 0 {
 			var ok bool
 			if p, ok = kr.Lookup(bearerToken(r)); !ok {
-				if r.URL.Path == "/" {
-					p = auth.Principal{} // the health probe stays open
+				if openRoute(mux, r) {
+					p = auth.Principal{} // the health probe and the web app's static files stay open
 				} else {
 					w.Header().Set("WWW-Authenticate", `Bearer realm="dayi"`)
 					refuse(http.StatusUnauthorized, "unauthorized", errors.New("unauthorized: missing or invalid API key (Authorization: Bearer KEY)"))

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"dayi/audit"
+	"dayi/webui"
 )
 
 // defaultAuditKey and defaultAuditLog are where dayi serve keeps its audit
@@ -312,4 +313,27 @@ func (a *auditFlags) open(log *slog.Logger) (*audit.Logger, error) {
 		log.Warn("audit log head was behind the file (the server stopped between a record and its head update); resealed", "file", path, "records", n)
 	}
 	return l, nil
+}
+
+// verifier checks the log these flags open, from its first record, as
+// 'dayi audit verify' does: the web app's admin page shows the result.
+func (a *auditFlags) verifier() webui.AuditVerifier {
+	return func(ctx context.Context) (audit.Report, error) {
+		keyPath := a.keyPath
+		if keyPath == "" {
+			keyPath = defaultAuditKey()
+		}
+		key, err := audit.LoadKey(keyPath, false)
+		if err != nil {
+			return audit.Report{}, err
+		}
+		if a.pg != "" {
+			return audit.VerifyPG(ctx, a.pg, a.pgTable, key)
+		}
+		path := a.path
+		if path == "" {
+			path = defaultAuditLog()
+		}
+		return audit.VerifyFile(path, key)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"dayi/auth"
 	"dayi/engine"
 	"dayi/server"
+	"dayi/webui"
 )
 
 func newServeCmd() *cobra.Command {
@@ -76,7 +78,13 @@ key used by its name, never the key, and a patient by a keyed hash.
 Replicas: --kb-pg, --memory-pg and --audit-pg DSN keep knowledge bases, patient memory and the
 audit chain in one PostgreSQL database that several servers behind a load balancer share;
 POST /api/kb/NAME/documents (kb:write) adds documents through any of them. See docs/replicas.md
-for the keys they must share and the nginx settings streaming needs.`,
+for the keys they must share and the nginx settings streaming needs.
+
+Web app: a browser opening the server's address gets the clinicians' app at /ui/ (chat with
+citations, patient memory, triage, EMR notes, admin); its files need no key, its API calls send the
+user's key. --no-web-ui turns it off. Its endpoints: GET /api/kb and /api/kb/NAME/chunks/ID
+(kb:read), POST /api/kb/NAME/files?filename=F (kb:write), POST /api/memory/items and
+/api/memory/forget (memory), GET /api/audit/verify (admin, with --audit).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if env := os.Getenv("DAYI_API_KEYS"); env != "" {
@@ -121,6 +129,10 @@ for the keys they must share and the nginx settings streaming needs.`,
 			if a != nil {
 				defer a.Close()
 				cfg.Audit = a
+				if cfg.Extra == nil {
+					cfg.Extra = map[string]http.Handler{}
+				}
+				cfg.Extra["GET /api/audit/verify"] = webui.AuditStatus(auditOpts.verifier()) // the web app's admin page
 			}
 			cfg.AuditFailOpen = auditOpts.failOpen
 			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {

@@ -13,6 +13,7 @@ import (
 	"dayi/knowledge"
 	"dayi/memory"
 	"dayi/server"
+	"dayi/webui"
 )
 
 // kbRetriever serves the knowledge bases under $DAYI_HOME/kb to the server.
@@ -62,6 +63,7 @@ type productFlags struct {
 	memoryKey   string
 	clinicModel string
 	noClinic    bool
+	noWebUI     bool
 }
 
 // wire adds the product layers to cfg and returns a closer.
@@ -71,6 +73,9 @@ func (pf *productFlags) wire(ctx context.Context, cfg *server.Config, eopt engin
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
+	}
+	if cfg.Extra == nil {
+		cfg.Extra = map[string]http.Handler{}
 	}
 	if !pf.noKB {
 		lib := &knowledge.Library{Dir: filepath.Join(dayiHome(), "kb")}
@@ -87,6 +92,10 @@ func (pf *productFlags) wire(ctx context.Context, cfg *server.Config, eopt engin
 			cfg.Extra = map[string]http.Handler{}
 		}
 		cfg.Extra["/api/kb/"] = kbHandler{lib: lib}
+		(&webui.Knowledge{Lib: lib, FilesDir: filepath.Join(dayiHome(), "kb-files")}).Mount(cfg.Extra)
+	}
+	if !pf.noWebUI {
+		cfg.WebUI = webui.Handler("/ui/")
 	}
 	var mem *patientMemory
 	if !pf.noMemory {
@@ -97,6 +106,7 @@ func (pf *productFlags) wire(ctx context.Context, cfg *server.Config, eopt engin
 		closers = append(closers, func() { st.Close() })
 		mem = &patientMemory{m: memory.New(st, memory.Options{})}
 		cfg.Memory = mem
+		cfg.Extra["/api/memory/"] = webui.MemoryAPI(mem.m, server.NotePatient)
 	}
 	if !pf.noClinic {
 		mf := modelFlags{model: pf.clinicModel, backend: eopt.Backend, threads: eopt.Threads, ctx: eopt.ContextLength, kvType: eopt.KVType,
@@ -123,9 +133,6 @@ func (pf *productFlags) wire(ctx context.Context, cfg *server.Config, eopt engin
 		if mem != nil {
 			deps.Memory = mem
 		}
-		if cfg.Extra == nil {
-			cfg.Extra = map[string]http.Handler{}
-		}
 		cfg.Extra["/api/clinic/"] = clinic.NewHandler(deps)
 	}
 	return closeAll, nil
@@ -142,4 +149,5 @@ func (pf *productFlags) register(f interface {
 	f.StringVar(&pf.memoryKey, "memory-key", os.Getenv("DAYI_MEMORY_KEY"), memoryKeyUsage)
 	f.StringVar(&pf.clinicModel, "clinic-model", "", "GGUF model for /api/clinic/* (default: the embedded dayi-tiny)")
 	f.BoolVar(&pf.noClinic, "no-clinic", false, "disable the /api/clinic/* workflows")
+	f.BoolVar(&pf.noWebUI, "no-web-ui", false, "do not serve the clinicians' web app at /ui/")
 }
