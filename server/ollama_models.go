@@ -11,6 +11,8 @@ import (
 	"github.com/ollama/ollama/api"
 	"github.com/ollama/ollama/format"
 
+	"dayi/engine"
+	"dayi/engine/arch"
 	"dayi/engine/chat"
 	"dayi/weights"
 )
@@ -93,14 +95,7 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 		}
 		mi[kv.Key] = kv.Value.V
 	}
-	tmplName := ""
-	caps := []string{"completion", "embedding"}
-	if src := f.String("tokenizer.chat_template", ""); src != "" {
-		if t, err := chat.Detect(src); err == nil {
-			tmplName = t.Name
-			caps = append(caps, "tools")
-		}
-	}
+	caps, tmplName := capabilities(f)
 	// FROM names the model, not its file: clients need no server paths
 	// (issue 15, finding 10), and `dayi show` prints the path to operators.
 	resp := map[string]any{
@@ -305,4 +300,29 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handlePull(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, &reqError{status: http.StatusNotImplemented,
 		msg: "dayi is offline and never downloads models: copy a GGUF file to the models directory, or pull it with Ollama (its store is read here)"})
+}
+
+// capabilities are Ollama's names for what the model in f serves, and the
+// name of its chat template. Ollama's Model.Capabilities lists "embedding"
+// for a GGUF with a pooling type and "completion" otherwise; dayi decides
+// by architecture instead: an encoder (bert) embeds and never generates,
+// and a reranker (rank pooling) only ranks, through /v1/rerank, for which
+// Ollama has no name, so it lists none. A decoder completes, embeds too
+// (dayi pools its hidden states) and calls tools when its chat template is
+// one dayi knows.
+func capabilities(f *weights.File) (caps []string, template string) {
+	if arch.IsEncoder(f) {
+		if engine.Pooling(f.Int(f.ArchKey("pooling_type"), int64(engine.PoolMean))) == engine.PoolRank {
+			return []string{}, ""
+		}
+		return []string{"embedding"}, ""
+	}
+	caps = []string{"completion", "embedding"}
+	if src := f.String("tokenizer.chat_template", ""); src != "" {
+		if t, err := chat.Detect(src); err == nil {
+			template = t.Name
+			caps = append(caps, "tools")
+		}
+	}
+	return caps, template
 }
