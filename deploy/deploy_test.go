@@ -147,6 +147,11 @@ func TestUnitSandboxing(t *testing.T) {
 	if _, ok := flags["--insecure-no-keys"]; ok {
 		t.Error("the unit starts dayi with --insecure-no-keys")
 	}
+	// An empty keys file would otherwise leave loopback, and so every
+	// client behind nginx, served anonymously.
+	if v, ok := flags["--require-keys"]; !ok || len(v) != 1 || (v[0] != "" && v[0] != "true") {
+		t.Errorf("--require-keys = %q, want the flag set", v)
+	}
 	if a := flags["--audit"]; len(a) != 1 || !strings.HasPrefix(a[0], "/var/lib/dayi/audit/") {
 		t.Errorf("--audit = %q, want a file in the audit state directory", a)
 	}

@@ -328,7 +328,8 @@ var expCoef = [...]float64{
 }
 
 // scoresH16Go sets s[j] = (q·k_j)*scale for f16 rows k_j and a query whose
-// values are f16 values (so products are exact), in dotH16's 16-lane order.
+// values are f16 values (so products are exact): product d goes to lane d%16
+// and reduce16 folds the lanes, as in dotF32s.
 func scoresH16Go(s []float32, k []uint16, stride int, q []float32, scale float32) {
 	for j := range s {
 		kj := k[j*stride : j*stride+len(q)]
@@ -401,15 +402,6 @@ func pvF32Go(o, v []float32, stride int, p []float32) {
 			o[d] += float32(pj * vj[d])
 		}
 	}
-}
-
-// dotH16 is a·b for f16 vectors in dotF16's 16-lane order.
-func dotH16(a, b []uint16) float32 {
-	var acc [16]float32
-	for i := range a {
-		acc[i&15] += weights.FP16ToFP32(a[i]) * weights.FP16ToFP32(b[i])
-	}
-	return reduce16(&acc)
 }
 
 // dotF32s is a·b for f32 vectors in dotF32's 16-lane order.

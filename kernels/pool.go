@@ -53,7 +53,6 @@ type Pool struct {
 	xpack   []byte      // packed activations (gemm.go)
 	x40     []byte      // packed activations (gemm16.go)
 	scratch [][]float32 // per-worker float scratch (attention scores, etc.)
-	q16     [][]uint16  // per-worker f16 scratch (attention q/p in f16)
 	mm      matmulTask
 	plans   map[planKey]*Plan // MatMul's plans by type, layout and shape
 	perDot  bool              // benchmarks only: MatMul's plans have only the dots path (the reference speed)
@@ -118,7 +117,6 @@ func NewPool(threads int) *Pool {
 		go p.worker(&p.ws[i], i+1)
 	}
 	p.scratch = make([][]float32, threads)
-	p.q16 = make([][]uint16, threads)
 	p.mm.kbs = make([]kblock, threads)
 	p.mm.kdec = make([][]byte, threads)
 	p.mm.res = make([]workerRes, threads)
@@ -249,12 +247,4 @@ func (p *Pool) floatScratch(w, n int) []float32 {
 		p.scratch[w] = make([]float32, n)
 	}
 	return p.scratch[w][:n]
-}
-
-// halfScratch returns worker w's uint16 scratch of at least n elements.
-func (p *Pool) halfScratch(w, n int) []uint16 {
-	if cap(p.q16[w]) < n {
-		p.q16[w] = make([]uint16, n)
-	}
-	return p.q16[w][:n]
 }

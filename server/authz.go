@@ -95,6 +95,22 @@ func featureScope(feature string) auth.Scope {
 // writes and administration need a key.
 func defaultAnonymous() []auth.Scope { return []auth.Scope{auth.Generate, auth.KBRead} }
 
+// checkRequireKeys refuses a --require-keys server that has no key (n is
+// how many are configured) or that was also told to run open.
+func checkRequireKeys(cfg *Config, n int) error {
+	if !cfg.RequireKeys {
+		return nil
+	}
+	if cfg.InsecureNoKeys {
+		return errors.New("--require-keys and --insecure-no-keys contradict each other: give one")
+	}
+	if n == 0 {
+		return errors.New("--require-keys: no API key is configured: make one with " +
+			"'dayi keys add --name NAME --scope generate' (or pass --api-key-file)")
+	}
+	return nil
+}
+
 type principalKey struct{}
 
 // principalOf is who the request acts as (set by outer).

@@ -123,18 +123,17 @@ type job struct {
 
 // outcome is what every API writer needs at the end.
 type outcome struct {
-	text          string
-	promptTokens  int
-	evalCount     int
-	doneReason    string
-	promptDur     time.Duration
-	evalDur       time.Duration
-	loadDur       time.Duration
-	context       []int32
-	citations     []Citation
-	toolCalls     []toolCall
-	backend       string
-	remoteMessage json.RawMessage
+	text         string
+	promptTokens int
+	evalCount    int
+	doneReason   string
+	promptDur    time.Duration
+	evalDur      time.Duration
+	loadDur      time.Duration
+	context      []int32
+	citations    []Citation
+	toolCalls    []toolCall
+	backend      string
 }
 
 // reqError is a client error with its status code.

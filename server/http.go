@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -193,8 +192,6 @@ func keepAlive(d *api.Duration) *time.Duration {
 }
 
 func ns(d time.Duration) int64 { return int64(d) }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // markGone records that the client left mid-stream (status 499 in metrics,
 // logs and the audit log, though 200 was already sent).

@@ -84,6 +84,10 @@ type Config struct {
 	// InsecureNoKeys lets a server whose address is not loopback start with
 	// no key configured; without it New refuses.
 	InsecureNoKeys bool
+	// RequireKeys refuses to start with no key configured and never serves
+	// a caller without a key, even on loopback: behind a reverse proxy on
+	// the same machine every client looks like loopback (--require-keys).
+	RequireKeys bool
 
 	ReadHeaderTimeout time.Duration // default 10s (slowloris)
 	ReadTimeout       time.Duration // whole request body; default 60s
@@ -208,9 +212,13 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.hosts = newHostPolicy(cfg.Addr, cfg.AllowedHosts, net.InterfaceAddrs)
-	if !isLoopbackAddr(cfg.Addr) && !cfg.InsecureNoKeys {
-		// Reachable from the network: should every key be removed while it
-		// runs, callers get nothing rather than an open server.
+	if err := checkRequireKeys(&cfg, keys.Keyring().Len()); err != nil {
+		return nil, err
+	}
+	if (!isLoopbackAddr(cfg.Addr) && !cfg.InsecureNoKeys) || cfg.RequireKeys {
+		// Reachable from the network (or told to act so): should every key
+		// be removed while it runs, callers get nothing rather than an open
+		// server.
 		s.anon = nil
 	}
 	if !isLoopbackAddr(cfg.Addr) && keys.Keyring().Len() == 0 && !cfg.InsecureNoKeys {

@@ -88,7 +88,3 @@ func le16(b []byte) uint16 { return binary.LittleEndian.Uint16(b) }
 func f16At(b []byte) float32 { return FP16ToFP32(binary.LittleEndian.Uint16(b)) }
 
 func putF16(b []byte, f float32) { binary.LittleEndian.PutUint16(b, FP32ToFP16(f)) }
-
-// fp16Round returns f as it reads back after storing it as binary16, the
-// GGML_FP16_TO_FP32(GGML_FP32_TO_FP16(f)) the quantizers rely on.
-func fp16Round(f float32) float32 { return FP16ToFP32(FP32ToFP16(f)) }

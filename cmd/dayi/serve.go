@@ -61,7 +61,9 @@ the scope → 403 naming it. A request naming a patient (patient_id) needs the m
 /api/clinic/* needs clinic; create/copy/delete/pull, /api/ps, /metrics and keep_alive < 0 need
 admin. With no key configured at all, generation works on loopback as with Ollama, but patient
 memory, clinic workflows and administration answer 403; a server whose --addr is not loopback
-refuses to start without a key unless --insecure-no-keys.
+refuses to start without a key unless --insecure-no-keys. Behind a reverse proxy on the same
+machine every client looks like loopback: there pass --require-keys, which refuses to start
+without a key and never serves a caller without one, even on loopback.
 
 Browsers: a request whose Host does not name this server (localhost, 127.0.0.0/8, [::1], the
 --addr host, each --allowed-host) gets 403, which stops DNS rebinding. Listening on 0.0.0.0 or
@@ -185,6 +187,7 @@ user's key. --no-web-ui turns it off. Its endpoints: GET /api/kb and /api/kb/NAM
 	f.StringVar(&keysFile, "keys", "", "keys file of scoped keys made with 'dayi keys add' (default $DAYI_HOME/keys.json)")
 	f.StringArrayVar(&cfg.AllowedHosts, "allowed-host", nil, "a Host name clients use to reach this server, besides loopback and --addr (repeatable; * for any)")
 	f.BoolVar(&cfg.InsecureNoKeys, "insecure-no-keys", false, "start on a non-loopback --addr with no API key (anyone on the network may generate)")
+	f.BoolVar(&cfg.RequireKeys, "require-keys", false, "refuse to start with no API key, and never serve a caller without one, even on loopback (behind a local reverse proxy)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringArrayVar(&cors, "cors-origin", nil, "allowed browser origin (repeatable; * for any; default: no CORS)")

@@ -169,6 +169,26 @@ func Supported() []string {
 	return names
 }
 
+// IsEncoder reports whether f's architecture embeds rather than generates
+// (its model implements Encoder), from the header alone: no tensor is
+// bound. An unknown or malformed model is not an encoder.
+func IsEncoder(f *weights.File) bool {
+	fac, ok := registry[f.Arch()]
+	if !ok {
+		return false
+	}
+	h, err := fac.hyper(f)
+	if err != nil {
+		return false
+	}
+	m, err := fac.new(f, h)
+	if err != nil {
+		return false
+	}
+	_, ok = m.(Encoder)
+	return ok
+}
+
 // Load reads the hyper-parameters and binds every declared tensor of the
 // model in f. Unknown architectures and missing or mis-shaped tensors are
 // errors that name them.

@@ -1,10 +1,7 @@
 package arch
 
 import (
-	"fmt"
-
 	"dayi/kernels"
-	"dayi/weights"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -226,22 +223,3 @@ func GeLUTanh(x *Node) *Node {
 func HeadsView(x *Node, n, d int) *Node {
 	return graph.Reshape(x, x.Shape().Dimensions[0], n, d)
 }
-
-// expectType reports a clear error when a weight is not of a usable shape.
-func expectDims(w *Weight, dims ...int64) error {
-	if w == nil {
-		return nil
-	}
-	got := w.Info.Dims
-	if len(got) != len(dims) {
-		return fmt.Errorf("tensor %q has dims %v, want %v", w.Info.Name, got, dims)
-	}
-	for i := range dims {
-		if got[i] != dims[i] {
-			return fmt.Errorf("tensor %q has dims %v, want %v", w.Info.Name, got, dims)
-		}
-	}
-	return nil
-}
-
-var _ = weights.TypeF32

@@ -981,9 +981,6 @@ const (
 	ln2HiN  = 0x1.62e42ffp-9
 	ln2LoN  = math.Ln2/expTabN - ln2HiN
 	invLn2N = expTabN / math.Ln2
-	// logisticFastMin: below -87 e^y (and a negative input's result) leaves
-	// the float32 normal range, where rounding boundaries sit elsewhere.
-	logisticFastMin = -87
 	// logisticGuard is the distance, in float64 ulps, from a float32
 	// rounding boundary within which the exact formula is used: far above
 	// the measured error of the fast quotient (a few ulps, see
@@ -1008,7 +1005,7 @@ var expTab = func() (t [expTabN]float64) {
 // and a sum into an FMA (Go spec, "Floating-point operators").
 func expNegAbsGo(x []float32, e []float64) {
 	const (
-		maxAbs = 0x42ae0000         // math.Float32bits(87) (= -logisticFastMin)
+		maxAbs = 0x42ae0000         // math.Float32bits(87)
 		rebias = (1023 - 127) << 52 // float32 -> float64 exponent bias
 		// shifter rounds y·256/ln2 to the nearest integer k with no
 		// rounding instruction: (z + 1.5·2^52) - 1.5·2^52.
@@ -1049,9 +1046,12 @@ func logisticF32(x, o []float32) {
 	const (
 		one     = 0x3ff0000000000000 // math.Float64bits(1)
 		minNorm = 0x00800000         // smallest normal float32
-		maxAbs  = 0x42ae0000         // math.Float32bits(87) (= -logisticFastMin)
-		rebias  = (1023 - 127) << 52 // float32 -> float64 exponent bias
-		block   = 128
+		// maxAbs is math.Float32bits(87): below -87 e^y (and a negative
+		// input's result) leaves the float32 normal range, where rounding
+		// boundaries sit elsewhere, so such inputs take logisticRef.
+		maxAbs = 0x42ae0000
+		rebias = (1023 - 127) << 52 // float32 -> float64 exponent bias
+		block  = 128
 	)
 	var eb [block]float64
 	for len(x) > 0 {
