@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"context"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestNomicEmbeddingsMatchLlamaCpp compares dayi's nomic-bert (rotary,
+// fused QKV, SwiGLU; bge's WordPiece vocabulary) and nomic-bert-moe (GELU
+// experts every other layer, top-2 of 4; the XLM-R unigram vocabulary)
+// encoders with llama.cpp on the tiny-nomic presets (references:
+// testdata/embed/README.md): the token ids, the pooled vector and the
+// L2-normalised embedding within 1e-4 and cosine ≥ 0.9999 (issue 18), one
+// text at a time and packed. F16 caches are compared with llama.cpp's
+// flash attention, as in TestBertEmbeddingsMatchLlamaCpp.
+func TestNomicEmbeddingsMatchLlamaCpp(t *testing.T) {
+	for _, tc := range []struct {
+		preset, ref, arch string
+		bos, eos          int32 // [CLS]/[SEP] or <s>/</s>
+		opt               Options
+		tol               float64
+	}{
+		{"tiny-nomic", "tiny-nomic.json", "nomic-bert", 101, 102, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4},
+		{"tiny-nomic", "tiny-nomic.json", "nomic-bert", 101, 102, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4},
+		{"tiny-nomic", "tiny-nomic-fa.json", "nomic-bert", 101, 102, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4},
+		{"tiny-nomic-moe", "tiny-nomic-moe.json", "nomic-bert-moe", 0, 2, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4},
+		{"tiny-nomic-moe", "tiny-nomic-moe.json", "nomic-bert-moe", 0, 2, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4},
+		{"tiny-nomic-moe", "tiny-nomic-moe-fa.json", "nomic-bert-moe", 0, 2, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4},
+	} {
+		t.Run(tc.ref+"/"+tc.opt.Backend+"-"+tc.opt.KVType, func(t *testing.T) {
+			ref := readBertRef(t, tc.ref)
+			// The loader's own line, e.g. "print_info: arch = nomic-bert".
+			if f := strings.Fields(ref.Arch); len(f) == 0 || f[len(f)-1] != tc.arch {
+				t.Fatalf("llama.cpp's log does not say it loaded %s: %q", tc.arch, ref.Arch)
+			}
+			lm := synthLM(t, tc.preset, tc.opt)
+			if !lm.IsEncoder() || lm.IsReranker() || lm.Pooling() != PoolMean {
+				t.Fatalf("encoder %v reranker %v pooling %d", lm.IsEncoder(), lm.IsReranker(), lm.Pooling())
+			}
+			ctx := context.Background()
+			var texts []string
+			for _, c := range ref.Cases {
+				texts = append(texts, c.Text)
+				ids := lm.Tok.Encode(c.Text, true, false)
+				want := slices.Concat([]int32{tc.bos}, c.TextIDs, []int32{tc.eos})
+				if !slices.Equal(ids, want) || len(ids) != c.InputLength {
+					t.Fatalf("%q: ids %v, llama.cpp's %v (%d)", c.Text, ids, want, c.InputLength)
+				}
+				pooled, err := lm.Pooled(ctx, ids)
+				if err != nil {
+					t.Fatal(err)
+				}
+				emb, n, err := lm.Embed(ctx, c.Text, false)
+				if err != nil || n != len(ids) {
+					t.Fatalf("%q: embed: %v (%d tokens)", c.Text, err, n)
+				}
+				wantN := l2(c.Embedding)
+				var rawDiff, diff, dot, na, nb float64
+				for j, v := range c.Embedding {
+					rawDiff = math.Max(rawDiff, math.Abs(float64(pooled[j])-v))
+					diff = math.Max(diff, math.Abs(float64(emb[j])-wantN[j]))
+					dot += float64(emb[j]) * wantN[j]
+					na += float64(emb[j]) * float64(emb[j])
+					nb += wantN[j] * wantN[j]
+				}
+				cos := dot / math.Sqrt(na*nb)
+				t.Logf("%q: %d tokens, pooled max|diff| %.2g, normalised %.2g, cosine %.9f", c.Text, n, rawDiff, diff, cos)
+				if diff > tc.tol || cos < 0.9999 || math.Abs(na-1) > 1e-5 {
+					t.Errorf("%q: normalised embedding differs by %g (tolerance %g), cosine %.7f, norm² %g", c.Text, diff, tc.tol, cos, na)
+				}
+			}
+			// Packed: each text's rotary positions restart at 0.
+			embs, counts, err := lm.EmbedBatch(ctx, texts, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range ref.Cases {
+				want := l2(c.Embedding)
+				diff := 0.0
+				for j := range want {
+					diff = math.Max(diff, math.Abs(float64(embs[i][j])-want[j]))
+				}
+				if diff > tc.tol || counts[i] != c.InputLength {
+					t.Errorf("packed %q: differs by %g, %d tokens (llama.cpp %d)", c.Text, diff, counts[i], c.InputLength)
+				}
+			}
+		})
+	}
+}
