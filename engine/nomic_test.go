@@ -11,7 +11,8 @@ import (
 // TestNomicEmbeddingsMatchLlamaCpp compares dayi's nomic-bert (rotary,
 // fused QKV, SwiGLU; bge's WordPiece vocabulary) and nomic-bert-moe (GELU
 // experts every other layer, top-2 of 4; the XLM-R unigram vocabulary)
-// encoders with llama.cpp on the tiny-nomic presets (references:
+// encoders, and bert on the XLM-R vocabulary (bge-m3's layout), with
+// llama.cpp on the tiny-nomic and tiny-xlmr presets (references:
 // testdata/embed/README.md): the token ids, the pooled vector and the
 // L2-normalised embedding within 1e-4 and cosine ≥ 0.9999 (issue 18), one
 // text at a time and packed. F16 caches are compared with llama.cpp's
@@ -20,15 +21,21 @@ func TestNomicEmbeddingsMatchLlamaCpp(t *testing.T) {
 	for _, tc := range []struct {
 		preset, ref, arch string
 		bos, eos          int32 // [CLS]/[SEP] or <s>/</s>
+		pool              Pooling
 		opt               Options
 		tol               float64
 	}{
-		{"tiny-nomic", "tiny-nomic.json", "nomic-bert", 101, 102, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4},
-		{"tiny-nomic", "tiny-nomic.json", "nomic-bert", 101, 102, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4},
-		{"tiny-nomic", "tiny-nomic-fa.json", "nomic-bert", 101, 102, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4},
-		{"tiny-nomic-moe", "tiny-nomic-moe.json", "nomic-bert-moe", 0, 2, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4},
-		{"tiny-nomic-moe", "tiny-nomic-moe.json", "nomic-bert-moe", 0, 2, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4},
-		{"tiny-nomic-moe", "tiny-nomic-moe-fa.json", "nomic-bert-moe", 0, 2, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4},
+		{"tiny-nomic", "tiny-nomic.json", "nomic-bert", 101, 102, PoolMean, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4},
+		{"tiny-nomic", "tiny-nomic.json", "nomic-bert", 101, 102, PoolMean, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4},
+		{"tiny-nomic", "tiny-nomic-fa.json", "nomic-bert", 101, 102, PoolMean, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4},
+		{"tiny-nomic-moe", "tiny-nomic-moe.json", "nomic-bert-moe", 0, 2, PoolMean, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4},
+		{"tiny-nomic-moe", "tiny-nomic-moe.json", "nomic-bert-moe", 0, 2, PoolMean, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4},
+		{"tiny-nomic-moe", "tiny-nomic-moe-fa.json", "nomic-bert-moe", 0, 2, PoolMean, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4},
+		// bge-m3's layout (XLM-RoBERTa as llama.cpp converts it: bert with
+		// the XLM-R unigram vocabulary, one token type, CLS pooling).
+		{"tiny-xlmr", "tiny-xlmr.json", "bert", 0, 2, PoolCLS, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4},
+		{"tiny-xlmr", "tiny-xlmr.json", "bert", 0, 2, PoolCLS, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4},
+		{"tiny-xlmr", "tiny-xlmr-fa.json", "bert", 0, 2, PoolCLS, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4},
 	} {
 		t.Run(tc.ref+"/"+tc.opt.Backend+"-"+tc.opt.KVType, func(t *testing.T) {
 			ref := readBertRef(t, tc.ref)
@@ -37,7 +44,7 @@ func TestNomicEmbeddingsMatchLlamaCpp(t *testing.T) {
 				t.Fatalf("llama.cpp's log does not say it loaded %s: %q", tc.arch, ref.Arch)
 			}
 			lm := synthLM(t, tc.preset, tc.opt)
-			if !lm.IsEncoder() || lm.IsReranker() || lm.Pooling() != PoolMean {
+			if !lm.IsEncoder() || lm.IsReranker() || lm.Pooling() != tc.pool {
 				t.Fatalf("encoder %v reranker %v pooling %d", lm.IsEncoder(), lm.IsReranker(), lm.Pooling())
 			}
 			ctx := context.Background()

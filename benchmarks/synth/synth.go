@@ -84,7 +84,12 @@ var presets = map[string]Spec{
 	// unigram vocabulary, narrower to keep its 250k-row table small.
 	"tiny-nomic":     {Arch: "nomic-bert", Dim: 64, Layers: 2, Heads: 4, KVHeads: 4, FFN: 128, ContextLength: 256, RopeBase: 1000, Pooling: 1, VocabFile: "ggml-vocab-bert-bge.gguf"},
 	"tiny-nomic-moe": {Arch: "nomic-bert-moe", Dim: 32, Layers: 2, Heads: 2, KVHeads: 2, FFN: 64, ContextLength: 256, RopeBase: 10000, Pooling: 1, Experts: 4, ExpertsUsed: 2, MoEEvery: 2, VocabFile: "ggml-vocab-nomic-bert-moe.gguf"},
-	"tiny-gemma3":    {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	// bge-m3's layout as llama.cpp's converter writes XLM-RoBERTa: arch
+	// bert with the XLM-R unigram vocabulary, one token type, CLS pooling
+	// (the converter drops RoBERTa's two padding position rows, so
+	// positions start at 0 as in bert).
+	"tiny-xlmr":   {Arch: "bert", Dim: 32, Layers: 2, Heads: 2, KVHeads: 2, FFN: 64, ContextLength: 256, Pooling: 2, VocabFile: "ggml-vocab-nomic-bert-moe.gguf"},
+	"tiny-gemma3": {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
 }
 
 // Preset returns a named spec.
@@ -147,7 +152,7 @@ func (s *Spec) bertTensors(vocab int) []tensorSpec {
 	std := func(fanIn int64) float64 { return 1 / math.Sqrt(float64(fanIn)) }
 	ts := []tensorSpec{
 		{name: "token_embd.weight", dims: []int64{d, int64(vocab)}, std: 1},
-		{name: "token_types.weight", dims: []int64{d, 2}, std: 1},
+		{name: "token_types.weight", dims: []int64{d, max(s.tokenTypes, 1)}, std: 1},
 		{name: "position_embd.weight", dims: []int64{d, int64(s.ContextLength)}, std: 1},
 		{name: "token_embd_norm.weight", dims: []int64{d}, norm: true},
 		{name: "token_embd_norm.bias", dims: []int64{d}, std: 0.1},
