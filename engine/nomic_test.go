@@ -1,12 +1,52 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"slices"
 	"strings"
 	"testing"
+
+	"dayi/benchmarks/synth"
+	"dayi/internal/testref"
+	"dayi/weights"
 )
+
+// synthLMTyped is synthLM with the matrices and expert tables stored as typ
+// (as `dayi bench synth --type` writes them).
+func synthLMTyped(t *testing.T, preset string, opt Options, typ weights.Type) *LM {
+	t.Helper()
+	if typ == weights.TypeF32 {
+		return synthLM(t, preset, opt)
+	}
+	spec, err := synth.Preset(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vf.Close()
+	var buf bytes.Buffer
+	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return typ }, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := weights.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(f, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := NewLM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lm
+}
 
 // TestNomicEmbeddingsMatchLlamaCpp compares dayi's nomic-bert (rotary,
 // fused QKV, SwiGLU; bge's WordPiece vocabulary) and nomic-bert-moe (GELU
@@ -24,18 +64,22 @@ func TestNomicEmbeddingsMatchLlamaCpp(t *testing.T) {
 		pool              Pooling
 		opt               Options
 		tol               float64
+		typ               weights.Type
 	}{
-		{"tiny-nomic", "tiny-nomic.json", "nomic-bert", 101, 102, PoolMean, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4},
-		{"tiny-nomic", "tiny-nomic.json", "nomic-bert", 101, 102, PoolMean, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4},
-		{"tiny-nomic", "tiny-nomic-fa.json", "nomic-bert", 101, 102, PoolMean, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4},
-		{"tiny-nomic-moe", "tiny-nomic-moe.json", "nomic-bert-moe", 0, 2, PoolMean, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4},
-		{"tiny-nomic-moe", "tiny-nomic-moe.json", "nomic-bert-moe", 0, 2, PoolMean, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4},
-		{"tiny-nomic-moe", "tiny-nomic-moe-fa.json", "nomic-bert-moe", 0, 2, PoolMean, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4},
+		{"tiny-nomic", "tiny-nomic.json", "nomic-bert", 101, 102, PoolMean, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4, weights.TypeF32},
+		{"tiny-nomic", "tiny-nomic.json", "nomic-bert", 101, 102, PoolMean, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4, weights.TypeF32},
+		{"tiny-nomic", "tiny-nomic-fa.json", "nomic-bert", 101, 102, PoolMean, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4, weights.TypeF32},
+		{"tiny-nomic-moe", "tiny-nomic-moe.json", "nomic-bert-moe", 0, 2, PoolMean, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4, weights.TypeF32},
+		{"tiny-nomic-moe", "tiny-nomic-moe.json", "nomic-bert-moe", 0, 2, PoolMean, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4, weights.TypeF32},
+		{"tiny-nomic-moe", "tiny-nomic-moe-fa.json", "nomic-bert-moe", 0, 2, PoolMean, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4, weights.TypeF32},
 		// bge-m3's layout (XLM-RoBERTa as llama.cpp converts it: bert with
 		// the XLM-R unigram vocabulary, one token type, CLS pooling).
-		{"tiny-xlmr", "tiny-xlmr.json", "bert", 0, 2, PoolCLS, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4},
-		{"tiny-xlmr", "tiny-xlmr.json", "bert", 0, 2, PoolCLS, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4},
-		{"tiny-xlmr", "tiny-xlmr-fa.json", "bert", 0, 2, PoolCLS, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4},
+		{"tiny-xlmr", "tiny-xlmr.json", "bert", 0, 2, PoolCLS, Options{Backend: "go", Buckets: []int{8, 32}}, 1e-4, weights.TypeF32},
+		{"tiny-xlmr", "tiny-xlmr.json", "bert", 0, 2, PoolCLS, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4, weights.TypeF32},
+		{"tiny-xlmr", "tiny-xlmr-fa.json", "bert", 0, 2, PoolCLS, Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}, 4e-4, weights.TypeF32},
+		// Q8_0 matrices and expert tables (3-D, through the fused quantized
+		// dense) against llama.cpp on the same Q8_0 file.
+		{"tiny-nomic-moe", "tiny-nomic-moe-q8_0.json", "nomic-bert-moe", 0, 2, PoolMean, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-4, weights.TypeQ8_0},
 	} {
 		t.Run(tc.ref+"/"+tc.opt.Backend+"-"+tc.opt.KVType, func(t *testing.T) {
 			ref := readBertRef(t, tc.ref)
@@ -43,7 +87,7 @@ func TestNomicEmbeddingsMatchLlamaCpp(t *testing.T) {
 			if f := strings.Fields(ref.Arch); len(f) == 0 || f[len(f)-1] != tc.arch {
 				t.Fatalf("llama.cpp's log does not say it loaded %s: %q", tc.arch, ref.Arch)
 			}
-			lm := synthLM(t, tc.preset, tc.opt)
+			lm := synthLMTyped(t, tc.preset, tc.opt, tc.typ)
 			if !lm.IsEncoder() || lm.IsReranker() || lm.Pooling() != tc.pool {
 				t.Fatalf("encoder %v reranker %v pooling %d", lm.IsEncoder(), lm.IsReranker(), lm.Pooling())
 			}

@@ -311,7 +311,17 @@ func (s *Spec) tensors(vocab int) []tensorSpec {
 	return ts
 }
 
-// TypeFunc chooses the storage type of a 2-D tensor (1-D tensors stay F32).
+// keepF32 reports the tensors llama.cpp's quantizer leaves unquantized
+// (llama-quant.cpp: BERT's position and token-type tables, which the graph
+// adds rather than multiplies, and MoE routers, ffn_gate_inp), so that a
+// quantized synthetic model has the layout llama.cpp itself would write
+// (its CPU add cannot take a q8_0 token-type row).
+func keepF32(name string) bool {
+	return name == "position_embd.weight" || name == "token_types.weight" || strings.HasSuffix(name, ".ffn_gate_inp.weight")
+}
+
+// TypeFunc chooses the storage type of a matrix or a 3-D expert table (1-D
+// tensors stay F32).
 type TypeFunc func(name string, dims []int64) weights.Type
 
 // Write synthesises the model into w. vocab is the opened VocabFile. The
@@ -424,7 +434,7 @@ func Write(w io.Writer, s Spec, vocab *weights.File, seed uint64, typeFor TypeFu
 	types := make([]weights.Type, len(ts))
 	for i, t := range ts {
 		types[i] = weights.TypeF32
-		if len(t.dims) == 2 && typeFor != nil {
+		if len(t.dims) >= 2 && typeFor != nil && !keepF32(t.name) { // matrices and expert tables
 			types[i] = typeFor(t.name, t.dims)
 		}
 		if err := gw.AddTensor(t.name, types[i], t.dims); err != nil {
