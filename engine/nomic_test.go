@@ -141,3 +141,64 @@ func TestNomicEmbeddingsMatchLlamaCpp(t *testing.T) {
 		})
 	}
 }
+
+// TestXLMRRerankMatchesLlamaCpp: a reranker in bge-reranker-v2-m3's layout
+// (tiny-xlmr-rank: bert, XLM-R unigram vocabulary, classifier head,
+// add_sep_token) against llama.cpp's ranking context: the pair's ids
+// <s> query </s></s> document </s> and the raw score within 1e-3, one pair
+// at a time and packed.
+func TestXLMRRerankMatchesLlamaCpp(t *testing.T) {
+	for _, tc := range []struct {
+		ref string
+		opt Options
+	}{
+		{"tiny-xlmr-rank.json", Options{Backend: "go", Buckets: []int{8, 32}}},
+		{"tiny-xlmr-rank.json", Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}},
+		{"tiny-xlmr-rank-fa.json", Options{Backend: "dayi", KVType: "f16", Buckets: []int{8, 32}}},
+	} {
+		t.Run(tc.ref+"/"+tc.opt.Backend, func(t *testing.T) {
+			ref := readBertRef(t, tc.ref)
+			if f := strings.Fields(ref.Arch); len(f) == 0 || f[len(f)-1] != "bert" {
+				t.Fatalf("llama.cpp's log does not say it loaded bert: %q", ref.Arch)
+			}
+			lm := synthLM(t, "tiny-xlmr-rank", tc.opt)
+			if !lm.IsReranker() || lm.Pooling() != PoolRank {
+				t.Fatalf("reranker %v pooling %d", lm.IsReranker(), lm.Pooling())
+			}
+			ctx := context.Background()
+			var docs []string
+			scores := map[float32]bool{}
+			for _, c := range ref.Cases {
+				docs = append(docs, c.Document)
+				ids := lm.RerankIDs(ref.Query, c.Document)
+				q := lm.Tok.Encode(ref.Query, false, false)
+				d := lm.Tok.Encode(c.Document, false, false)
+				want := slices.Concat([]int32{0}, q, []int32{2, 2}, d, []int32{2})
+				if !slices.Equal(ids, want) || len(ids) != c.InputLength {
+					t.Fatalf("%q: ids %v, want %v (llama.cpp: %d tokens)", c.Document, ids, want, c.InputLength)
+				}
+				got, n, err := lm.Rank(ctx, ref.Query, c.Document)
+				if err != nil || n != len(ids) {
+					t.Fatalf("%q: rank: %v (%d tokens)", c.Document, err, n)
+				}
+				t.Logf("%q: score %.6f, llama.cpp %.6f", c.Document, got, c.Score)
+				if d := math.Abs(float64(got) - c.Score); d > 1e-3 {
+					t.Errorf("%q: score %g, llama.cpp %g (|diff| %g > 1e-3)", c.Document, got, c.Score, d)
+				}
+				scores[got] = true
+			}
+			if len(scores) < 3 {
+				t.Errorf("scores %v: the documents should score differently", scores)
+			}
+			packed, counts, err := lm.RankBatch(ctx, ref.Query, docs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range ref.Cases {
+				if d := math.Abs(float64(packed[i]) - c.Score); d > 1e-3 || counts[i] != c.InputLength {
+					t.Errorf("packed %q: score %g, llama.cpp %g; %d tokens (llama.cpp %d)", c.Document, packed[i], c.Score, counts[i], c.InputLength)
+				}
+			}
+		})
+	}
+}

@@ -47,6 +47,10 @@ type Spec struct {
 	// nomic-bert-moe a mixture of Experts GELU experts, ExpertsUsed of them
 	// per token.
 	Experts, ExpertsUsed, MoEEvery int
+	// AddSepToken writes tokenizer.ggml.add_sep_token = true over the
+	// vocabulary's: a reranker's pair is then BOS query EOS SEP doc EOS
+	// (llama.cpp server's format_prompt_rerank), XLM-R's <s> q </s></s> d </s>.
+	AddSepToken bool
 	// tokenTypes is the token-type table's row count (the vocabulary's
 	// tokenizer.ggml.token_type_count, which llama.cpp checks it against).
 	tokenTypes int64
@@ -88,8 +92,11 @@ var presets = map[string]Spec{
 	// bert with the XLM-R unigram vocabulary, one token type, CLS pooling
 	// (the converter drops RoBERTa's two padding position rows, so
 	// positions start at 0 as in bert).
-	"tiny-xlmr":   {Arch: "bert", Dim: 32, Layers: 2, Heads: 2, KVHeads: 2, FFN: 64, ContextLength: 256, Pooling: 2, VocabFile: "ggml-vocab-nomic-bert-moe.gguf"},
-	"tiny-gemma3": {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	"tiny-xlmr": {Arch: "bert", Dim: 32, Layers: 2, Heads: 2, KVHeads: 2, FFN: 64, ContextLength: 256, Pooling: 2, VocabFile: "ggml-vocab-nomic-bert-moe.gguf"},
+	// bge-reranker-v2-m3's layout: tiny-xlmr with a classifier head and
+	// the XLM-R pair format.
+	"tiny-xlmr-rank": {Arch: "bert", Dim: 32, Layers: 2, Heads: 2, KVHeads: 2, FFN: 64, ContextLength: 256, Pooling: 4, ClassifierHead: true, AddSepToken: true, VocabFile: "ggml-vocab-nomic-bert-moe.gguf"},
+	"tiny-gemma3":    {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
 }
 
 // Preset returns a named spec.
@@ -422,7 +429,15 @@ func Write(w io.Writer, s Spec, vocab *weights.File, seed uint64, typeFor TypeFu
 			return err
 		}
 	}
+	if s.AddSepToken {
+		if err := add("tokenizer.ggml.add_sep_token", true); err != nil {
+			return err
+		}
+	}
 	for _, kv := range vocab.KV {
+		if s.AddSepToken && kv.Key == "tokenizer.ggml.add_sep_token" {
+			continue
+		}
 		if strings.HasPrefix(kv.Key, "tokenizer.") {
 			if err := gw.AddKV(kv.Key, kv.Value); err != nil {
 				return err
