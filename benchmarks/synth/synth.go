@@ -43,6 +43,17 @@ type Spec struct {
 	// ClassifierHead writes a reranker's classifier (cls.weight, cls.bias,
 	// cls.output.weight, cls.output.bias: one score) to a bert encoder.
 	ClassifierHead bool
+	// Experts > 0 makes every MoEEvery-th layer (l % MoEEvery == 1) of a
+	// nomic-bert-moe a mixture of Experts GELU experts, ExpertsUsed of them
+	// per token.
+	Experts, ExpertsUsed, MoEEvery int
+	// AddSepToken writes tokenizer.ggml.add_sep_token = true over the
+	// vocabulary's: a reranker's pair is then BOS query EOS SEP doc EOS
+	// (llama.cpp server's format_prompt_rerank), XLM-R's <s> q </s></s> d </s>.
+	AddSepToken bool
+	// tokenTypes is the token-type table's row count (the vocabulary's
+	// tokenizer.ggml.token_type_count, which llama.cpp checks it against).
+	tokenTypes int64
 }
 
 // Presets are the shapes the benchmarks and tests use. Benchmark presets
@@ -71,6 +82,20 @@ var presets = map[string]Spec{
 	"tiny-bert":      {Arch: "bert", Dim: 64, Layers: 2, Heads: 4, KVHeads: 4, FFN: 128, ContextLength: 256, Pooling: 1, VocabFile: "ggml-vocab-bert-bge.gguf"},
 	"tiny-bert-cls":  {Arch: "bert", Dim: 64, Layers: 2, Heads: 4, KVHeads: 4, FFN: 128, ContextLength: 256, Pooling: 2, VocabFile: "ggml-vocab-bert-bge.gguf"},
 	"tiny-bert-rank": {Arch: "bert", Dim: 64, Layers: 2, Heads: 4, KVHeads: 4, FFN: 128, ContextLength: 256, Pooling: 4, ClassifierHead: true, VocabFile: "ggml-vocab-bert-bge.gguf"},
+	// nomic-embed-text v1.5's layout (nomic-bert: rotary, fused QKV,
+	// SwiGLU) on the bert WordPiece vocabulary, and v2's (nomic-bert-moe:
+	// biases, every other layer a mixture of experts) on its own XLM-R
+	// unigram vocabulary, narrower to keep its 250k-row table small.
+	"tiny-nomic":     {Arch: "nomic-bert", Dim: 64, Layers: 2, Heads: 4, KVHeads: 4, FFN: 128, ContextLength: 256, RopeBase: 1000, Pooling: 1, VocabFile: "ggml-vocab-bert-bge.gguf"},
+	"tiny-nomic-moe": {Arch: "nomic-bert-moe", Dim: 32, Layers: 2, Heads: 2, KVHeads: 2, FFN: 64, ContextLength: 256, RopeBase: 10000, Pooling: 1, Experts: 4, ExpertsUsed: 2, MoEEvery: 2, VocabFile: "ggml-vocab-nomic-bert-moe.gguf"},
+	// bge-m3's layout as llama.cpp's converter writes XLM-RoBERTa: arch
+	// bert with the XLM-R unigram vocabulary, one token type, CLS pooling
+	// (the converter drops RoBERTa's two padding position rows, so
+	// positions start at 0 as in bert).
+	"tiny-xlmr": {Arch: "bert", Dim: 32, Layers: 2, Heads: 2, KVHeads: 2, FFN: 64, ContextLength: 256, Pooling: 2, VocabFile: "ggml-vocab-nomic-bert-moe.gguf"},
+	// bge-reranker-v2-m3's layout: tiny-xlmr with a classifier head and
+	// the XLM-R pair format.
+	"tiny-xlmr-rank": {Arch: "bert", Dim: 32, Layers: 2, Heads: 2, KVHeads: 2, FFN: 64, ContextLength: 256, Pooling: 4, ClassifierHead: true, AddSepToken: true, VocabFile: "ggml-vocab-nomic-bert-moe.gguf"},
 	"tiny-gemma3":    {Arch: "gemma3", Dim: 64, Layers: 6, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128, ContextLength: 256, RopeBase: 1e6, SlidingWindow: 4, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
 }
 
@@ -134,7 +159,7 @@ func (s *Spec) bertTensors(vocab int) []tensorSpec {
 	std := func(fanIn int64) float64 { return 1 / math.Sqrt(float64(fanIn)) }
 	ts := []tensorSpec{
 		{name: "token_embd.weight", dims: []int64{d, int64(vocab)}, std: 1},
-		{name: "token_types.weight", dims: []int64{d, 2}, std: 1},
+		{name: "token_types.weight", dims: []int64{d, max(s.tokenTypes, 1)}, std: 1},
 		{name: "position_embd.weight", dims: []int64{d, int64(s.ContextLength)}, std: 1},
 		{name: "token_embd_norm.weight", dims: []int64{d}, norm: true},
 		{name: "token_embd_norm.bias", dims: []int64{d}, std: 0.1},
@@ -170,9 +195,72 @@ func (s *Spec) bertTensors(vocab int) []tensorSpec {
 	return ts
 }
 
+// nomicTensors is llama.cpp's LLM_ARCH_NOMIC_BERT(_MOE) layout
+// (llama-model.cpp load_tensors): bert's without the position table, with
+// a fused attn_qkv; nomic-bert's feed-forward is SwiGLU without biases,
+// nomic-bert-moe's GELU with biases and, on its MoE layers, a router
+// (ffn_gate_inp) and expert-major up/down tables; nomic-bert-moe has
+// biases on QKV and the attention output.
+func (s *Spec) nomicTensors(vocab int) []tensorSpec {
+	d, ff, e := int64(s.Dim), int64(s.FFN), int64(s.Experts)
+	moe := s.Arch == "nomic-bert-moe"
+	std := func(fanIn int64) float64 { return 1 / math.Sqrt(float64(fanIn)) }
+	types := s.tokenTypes
+	if types <= 0 {
+		types = 2
+	}
+	ts := []tensorSpec{
+		{name: "token_embd.weight", dims: []int64{d, int64(vocab)}, std: 1},
+		{name: "token_types.weight", dims: []int64{d, types}, std: 1},
+		{name: "token_embd_norm.weight", dims: []int64{d}, norm: true},
+		{name: "token_embd_norm.bias", dims: []int64{d}, std: 0.1},
+	}
+	for l := 0; l < s.Layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		ts = append(ts, tensorSpec{name: p + "attn_qkv.weight", dims: []int64{d, 3 * d}, std: std(d)})
+		if moe {
+			ts = append(ts, tensorSpec{name: p + "attn_qkv.bias", dims: []int64{3 * d}, std: 0.1})
+		}
+		ts = append(ts, tensorSpec{name: p + "attn_output.weight", dims: []int64{d, d}, std: std(d)})
+		if moe {
+			ts = append(ts, tensorSpec{name: p + "attn_output.bias", dims: []int64{d}, std: 0.1})
+		}
+		ts = append(ts,
+			tensorSpec{name: p + "attn_output_norm.weight", dims: []int64{d}, norm: true},
+			tensorSpec{name: p + "attn_output_norm.bias", dims: []int64{d}, std: 0.1})
+		switch {
+		case moe && s.MoEEvery > 0 && l%s.MoEEvery == 1:
+			// A router with std 1 so that the gate probabilities differ
+			// clearly and the top-k choice matters.
+			ts = append(ts,
+				tensorSpec{name: p + "ffn_gate_inp.weight", dims: []int64{d, e}, std: 1},
+				tensorSpec{name: p + "ffn_up_exps.weight", dims: []int64{d, ff, e}, std: std(d)},
+				tensorSpec{name: p + "ffn_down_exps.weight", dims: []int64{ff, d, e}, std: std(ff)})
+		case moe:
+			ts = append(ts,
+				tensorSpec{name: p + "ffn_up.weight", dims: []int64{d, ff}, std: std(d)},
+				tensorSpec{name: p + "ffn_up.bias", dims: []int64{ff}, std: 0.1},
+				tensorSpec{name: p + "ffn_down.weight", dims: []int64{ff, d}, std: std(ff)},
+				tensorSpec{name: p + "ffn_down.bias", dims: []int64{d}, std: 0.1})
+		default:
+			ts = append(ts,
+				tensorSpec{name: p + "ffn_up.weight", dims: []int64{d, ff}, std: std(d)},
+				tensorSpec{name: p + "ffn_gate.weight", dims: []int64{d, ff}, std: std(d)},
+				tensorSpec{name: p + "ffn_down.weight", dims: []int64{ff, d}, std: std(ff)})
+		}
+		ts = append(ts,
+			tensorSpec{name: p + "layer_output_norm.weight", dims: []int64{d}, norm: true},
+			tensorSpec{name: p + "layer_output_norm.bias", dims: []int64{d}, std: 0.1})
+	}
+	return ts
+}
+
 func (s *Spec) tensors(vocab int) []tensorSpec {
-	if s.Arch == "bert" {
+	switch s.Arch {
+	case "bert":
 		return s.bertTensors(vocab)
+	case "nomic-bert", "nomic-bert-moe":
+		return s.nomicTensors(vocab)
 	}
 	hd := s.HeadDim
 	if hd == 0 {
@@ -230,7 +318,17 @@ func (s *Spec) tensors(vocab int) []tensorSpec {
 	return ts
 }
 
-// TypeFunc chooses the storage type of a 2-D tensor (1-D tensors stay F32).
+// keepF32 reports the tensors llama.cpp's quantizer leaves unquantized
+// (llama-quant.cpp: BERT's position and token-type tables, which the graph
+// adds rather than multiplies, and MoE routers, ffn_gate_inp), so that a
+// quantized synthetic model has the layout llama.cpp itself would write
+// (its CPU add cannot take a q8_0 token-type row).
+func keepF32(name string) bool {
+	return name == "position_embd.weight" || name == "token_types.weight" || strings.HasSuffix(name, ".ffn_gate_inp.weight")
+}
+
+// TypeFunc chooses the storage type of a matrix or a 3-D expert table (1-D
+// tensors stay F32).
 type TypeFunc func(name string, dims []int64) weights.Type
 
 // Write synthesises the model into w. vocab is the opened VocabFile. The
@@ -269,7 +367,27 @@ func Write(w io.Writer, s Spec, vocab *weights.File, seed uint64, typeFor TypeFu
 		{a + ".attention.key_length", uint32(hd)},
 		{a + ".attention.value_length", uint32(hd)},
 	}
-	if a == "bert" {
+	if a == "nomic-bert" || a == "nomic-bert-moe" {
+		kvs = append(kvs, []struct {
+			k string
+			v any
+		}{
+			{a + ".attention.layer_norm_epsilon", float32(1e-12)},
+			{a + ".attention.causal", false},
+			{a + ".pooling_type", uint32(s.Pooling)},
+			{a + ".rope.freq_base", float32(s.RopeBase)},
+		}...)
+		if s.Experts > 0 {
+			kvs = append(kvs, []struct {
+				k string
+				v any
+			}{
+				{a + ".moe_every_n_layers", uint32(s.MoEEvery)},
+				{a + ".expert_count", uint32(s.Experts)},
+				{a + ".expert_used_count", uint32(s.ExpertsUsed)},
+			}...)
+		}
+	} else if a == "bert" {
 		// bge's LayerNorm epsilon; encoders attend both ways.
 		kvs = append(kvs, []struct {
 			k string
@@ -311,18 +429,27 @@ func Write(w io.Writer, s Spec, vocab *weights.File, seed uint64, typeFor TypeFu
 			return err
 		}
 	}
+	if s.AddSepToken {
+		if err := add("tokenizer.ggml.add_sep_token", true); err != nil {
+			return err
+		}
+	}
 	for _, kv := range vocab.KV {
+		if s.AddSepToken && kv.Key == "tokenizer.ggml.add_sep_token" {
+			continue
+		}
 		if strings.HasPrefix(kv.Key, "tokenizer.") {
 			if err := gw.AddKV(kv.Key, kv.Value); err != nil {
 				return err
 			}
 		}
 	}
+	s.tokenTypes = vocab.Int("tokenizer.ggml.token_type_count", 2)
 	ts := s.tensors(len(tokens))
 	types := make([]weights.Type, len(ts))
 	for i, t := range ts {
 		types[i] = weights.TypeF32
-		if len(t.dims) == 2 && typeFor != nil {
+		if len(t.dims) >= 2 && typeFor != nil && !keepF32(t.name) { // matrices and expert tables
 			types[i] = typeFor(t.name, t.dims)
 		}
 		if err := gw.AddTensor(t.name, types[i], t.dims); err != nil {

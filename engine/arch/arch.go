@@ -157,6 +157,9 @@ var registry = map[string]factory{
 	"gemma3": {hyper: gemma3Hyper, new: newGemma3},
 	"gemma2": {hyper: gemma2Hyper, new: newGemma2},
 	"bert":   {hyper: bertHyper, new: newBert},
+	// nomic-embed-text v1.5 and v2 (nomic.go).
+	"nomic-bert":     {hyper: nomicHyper, new: newNomicBert},
+	"nomic-bert-moe": {hyper: nomicHyper, new: newNomicBert},
 }
 
 // Supported lists the architecture names dayi runs.

@@ -55,8 +55,18 @@ if (mode === "embed") {
     const ids = model.tokenize(text, false, "trimLeadingSpace");
     const full = [...ids];
     // What LlamaEmbeddingContext._prepareInput adds for this vocabulary.
-    const n = ctx.calculateInputLength(text);
-    const e = await ctx.getEmbeddingFor(text);
+    let n = ctx.calculateInputLength(text);
+    let input = text;
+    if (model.vocabularyType === "ugm") {
+      // node-llama-cpp prepends nothing to a UGM text, but llama.cpp's own
+      // llama_tokenize(add_special) (llama-embedding, llama-server) adds
+      // BOS and EOS as the vocabulary's add_bos/add_eos say: feed that.
+      input = [...ids];
+      if (model.tokens.shouldPrependBosToken) input.unshift(model.tokens.bos);
+      if (model.tokens.shouldAppendEosToken) input.push(model.tokens.eos);
+      n = input.length;
+    }
+    const e = await ctx.getEmbeddingFor(input);
     out.cases.push({ text, text_ids: full, input_length: n, embedding: Array.from(e.vector) });
   }
 } else if (mode === "rank") {
