@@ -180,11 +180,12 @@ func TestFinding6_SlowReaderDoesNotStallOthers(t *testing.T) {
 			}
 		}
 		t.Logf("reader %d/s: solo %v, 7 beside a slow reader %v", perSecond, solo, others)
-		// Generous for two loaded cores; the old scheduler needs 30 s.
-		if limit := 10*solo + 3*time.Second; others > limit {
+		// Generous for two loaded cores (CI runs this under the race
+		// detector too), yet short of the old scheduler's 30 s.
+		if limit := min(10*solo+8*time.Second, 25*time.Second); others > limit {
 			t.Fatalf("reader %d/s: 7 requests beside a slow reader took %v (solo %v, limit %v)", perSecond, others, solo, limit)
 		}
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(20 * time.Second) // the loop ends as soon as it is counted
 		for metricValue(t, hs, `dayi_slow_reader_cancelled_total{model="dayi-tiny"}`) != before+1 {
 			if time.Now().After(deadline) {
 				t.Fatalf("reader %d/s: slow request not cancelled and counted in /metrics", perSecond)
