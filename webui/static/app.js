@@ -3,6 +3,8 @@
 // as text nodes (never as HTML), so nothing it says can run.
 import { t, apply, current, setLang } from './i18n.js';
 
+// The longest chat answer the app asks for, in tokens.
+const MAX_ANSWER_TOKENS = 1024;
 const $ = (id) => document.getElementById(id);
 const KEY = 'dayi.key';
 /** base is a document's name without the server's folders. */
@@ -238,7 +240,10 @@ async function send() {
   $('chat-input').value = '';
   history_.push({ role: 'user', content: text });
   const kb = $('chat-kb').value;
-  const req = { model, messages: history_, stream: true };
+  // An answer is bounded: the server shifts the context instead of stopping
+  // at its end (as Ollama does), so without a limit a model that never emits
+  // its end token would run for thousands of tokens; Stop ends it sooner.
+  const req = { model, messages: history_, stream: true, options: { num_predict: MAX_ANSWER_TOKENS } };
   if (kb) req.knowledge = kb;
   if (chatPatient) req.patient_id = chatPatient;
   controller = new AbortController();
