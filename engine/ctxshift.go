@@ -65,6 +65,9 @@ func (s *Session) Shift(keep, discard int) error {
 	if keep < 0 || discard <= 0 || keep+discard > s.pos {
 		return fmt.Errorf("context shift: keep %d, discard %d of %d tokens", keep, discard, s.pos)
 	}
+	if s.m.kvQuant != 0 {
+		return fmt.Errorf("context shift: a %s KV cache cannot be re-rotated (use f16 or f32)", s.m.kvQuant)
+	}
 	if !s.m.canShift() {
 		return fmt.Errorf("context shift: backend %s cannot rewrite the KV cache", s.m.backend.Name())
 	}
