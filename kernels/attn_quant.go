@@ -141,31 +141,41 @@ func DequantizeRow(t KVQuant, dst []float32, row []byte) {
 	}
 }
 
-// vecDotQ8 is the dot product of a row of type t with a q8_0 row y, in
+// kVecDotQ8 is vecDotQ8Go or its assembly twin (attnq_amd64.go).
+var kVecDotQ8 = vecDotQ8Go
+
+// vecDotQ8Go is the dot product of a row of type t with a q8_0 row y, in
 // ggml-cpu's x86 order for ggml_vec_dot_q8_0_q8_0 / ggml_vec_dot_q4_0_q8_0
 // (AVX2): per block, 8 lanes each summing the exact integer products of 4
 // consecutive values, acc[l] = fma(d_x*d_y, lane_l, acc[l]); then
 // hsum_float_8: ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
-func vecDotQ8(t KVQuant, x, y []byte, nb int) float32 {
+func vecDotQ8Go(t KVQuant, x, y []byte, nb int) float32 {
 	var acc [8]float32
 	bs := t.BlockBytes()
+	x, y = x[:nb*bs], y[:nb*34]
 	for b := 0; b < nb; b++ {
 		xb, yb := x[b*bs:(b+1)*bs], y[b*34:(b+1)*34]
-		d := getF16(xb) * getF16(yb)
-		var lane [8]int32
-		switch t {
-		case KVQ8_0:
-			for j := 0; j < QK; j++ {
-				lane[j>>2] += int32(int8(xb[2+j])) * int32(int8(yb[2+j]))
+		d := float64(getF16(xb) * getF16(yb))
+		yq := yb[2:34]
+		if t == KVQ8_0 {
+			xq := xb[2:34]
+			for l := 0; l < 8; l++ {
+				xl, yl := xq[4*l:4*l+4], yq[4*l:4*l+4]
+				lane := int32(int8(xl[0]))*int32(int8(yl[0])) + int32(int8(xl[1]))*int32(int8(yl[1])) +
+					int32(int8(xl[2]))*int32(int8(yl[2])) + int32(int8(xl[3]))*int32(int8(yl[3]))
+				acc[l] = float32(math.FMA(d, float64(lane), float64(acc[l])))
 			}
-		case KVQ4_0:
-			for j := 0; j < QK/2; j++ {
-				lane[j>>2] += int32(int(xb[2+j]&15)-8) * int32(int8(yb[2+j]))
-				lane[(j+QK/2)>>2] += int32(int(xb[2+j]>>4)-8) * int32(int8(yb[2+j+QK/2]))
-			}
+			continue
 		}
-		for l := range acc {
-			acc[l] = float32(math.FMA(float64(d), float64(lane[l]), float64(acc[l])))
+		xq := xb[2:18] // q4_0: values l*4.. of lanes 0-3 in the low nibbles, lanes 4-7 in the high ones
+		for l := 0; l < 4; l++ {
+			xl, ylo, yhi := xq[4*l:4*l+4], yq[4*l:4*l+4], yq[16+4*l:16+4*l+4]
+			lo := (int32(xl[0]&15)-8)*int32(int8(ylo[0])) + (int32(xl[1]&15)-8)*int32(int8(ylo[1])) +
+				(int32(xl[2]&15)-8)*int32(int8(ylo[2])) + (int32(xl[3]&15)-8)*int32(int8(ylo[3]))
+			hi := (int32(xl[0]>>4)-8)*int32(int8(yhi[0])) + (int32(xl[1]>>4)-8)*int32(int8(yhi[1])) +
+				(int32(xl[2]>>4)-8)*int32(int8(yhi[2])) + (int32(xl[3]>>4)-8)*int32(int8(yhi[3]))
+			acc[l] = float32(math.FMA(d, float64(lo), float64(acc[l])))
+			acc[l+4] = float32(math.FMA(d, float64(hi), float64(acc[l+4])))
 		}
 	}
 	return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
@@ -219,9 +229,9 @@ func (p *Pool) AttentionQuant(q []float32, T, H, D int, k, v []byte, kt, vt KVQu
 	at := &attnQTask{q: q, T: T, H: H, D: D, k: k, v: v, kt: kt, vt: vt,
 		S: S, Hkv: Hkv, kvLen: kvLen, pos0: pos0, win: window, scale: scale, out: out, p: p}
 	if T*H*kvLen*D < parallelMinMACs/2 {
-		at.run(0, T*H, 0)
+		at.run(0, T*Hkv, 0)
 	} else {
-		p.run(at, T*H, 1)
+		p.run(at, T*Hkv, 1)
 	}
 	return nil
 }
@@ -231,63 +241,91 @@ func (at *attnQTask) run(lo, hi, worker int) {
 	nb := D / QK
 	group := at.H / at.Hkv
 	kRow, vRow := at.kt.RowBytes(D), at.vt.RowBytes(D)
-	sc := at.p.floatScratch(worker, D+(34*nb+3)/4)
-	v32 := sc[:D]
-	// The q8_0 query lives in the scratch's tail, viewed as bytes.
-	qq := f32Bytes(sc[D:])[:34*nb]
+	// Scratch: the dequantized V row, per group head its running max, sum
+	// and weight, and the group's q8_0 queries (viewed as bytes).
+	sc := at.p.floatScratch(worker, 2*D+3*group+(group*34*nb+3)/4)
+	v32, rot := sc[:D], sc[D:2*D]
+	mx, sum, vs := sc[2*D:2*D+group], sc[2*D+group:2*D+2*group], sc[2*D+2*group:2*D+3*group]
+	qq := f32Bytes(sc[2*D+3*group:])[:group*34*nb]
+	rk, rv := RotK(D), RotV(D)
+	// Items are (query row, KV head): the heads of a group read the same K/V
+	// rows, so each V row is dequantized once for all of them. Every head
+	// keeps its own running max and sum, in key order, as ggml does per head.
 	for item := lo; item < hi; item++ {
-		i, h := item/at.H, item%at.H
-		kvh := h / group
+		i, kvh := item/at.Hkv, item%at.Hkv
 		pos := at.pos0 + i
 		jhi := min(at.kvLen, pos+1)
 		jlo := 0
 		if at.win > 0 {
 			jlo = max(0, pos+1-at.win)
 		}
-		o := at.out[(i*at.H+h)*D : (i*at.H+h+1)*D]
-		clear(o)
+		h0 := kvh * group
+		outs := at.out[(i*at.H+h0)*D : (i*at.H+h0+group)*D]
+		clear(outs)
 		if jhi <= jlo {
 			continue
 		}
-		qrow := at.q[(i*at.H+h)*D : (i*at.H+h+1)*D]
-		if rk := RotK(D); rk != 0 {
-			copy(v32, qrow)
-			FWHT(v32, rk)
-			qrow = v32
+		for g := 0; g < group; g++ {
+			qrow := at.q[(i*at.H+h0+g)*D : (i*at.H+h0+g+1)*D]
+			if rk != 0 {
+				copy(rot, qrow)
+				FWHT(rot, rk)
+				qrow = rot
+			}
+			QuantizeRow(KVQ8_0, qq[g*34*nb:(g+1)*34*nb], qrow)
+			mx[g], sum[g] = float32(math.Inf(-1)), 0
 		}
-		QuantizeRow(KVQ8_0, qq, qrow)
-		var sum float32
-		mx := float32(math.Inf(-1))
 		for j := jlo; j < jhi; j++ {
 			r := j*at.Hkv + kvh
-			s := vecDotQ8(at.kt, at.k[r*kRow:(r+1)*kRow], qq, nb) * at.scale
-			ms, vs := float32(1), float32(1)
-			if s > mx {
-				old := mx
-				mx = s
-				ms = expPoly(old - mx)
-				for d := range o {
-					o[d] *= ms
+			krow := at.k[r*kRow : (r+1)*kRow]
+			for g := 0; g < group; g++ {
+				s := kVecDotQ8(at.kt, krow, qq[g*34*nb:(g+1)*34*nb], nb) * at.scale
+				ms, w := float32(1), float32(1)
+				if s > mx[g] {
+					old := mx[g]
+					mx[g] = s
+					ms = expPoly(old - s)
+					o := outs[g*D : (g+1)*D]
+					for d := range o {
+						o[d] *= ms
+					}
+				} else {
+					w = expPoly(s - mx[g])
 				}
-			} else {
-				vs = expPoly(s - mx)
+				vs[g] = w
+				sum[g] = float32(sum[g]*ms) + w
 			}
 			DequantizeRow(at.vt, v32, at.v[r*vRow:(r+1)*vRow])
-			for d, x := range v32 {
-				o[d] = float32(math.FMA(float64(x), float64(vs), float64(o[d])))
+			for g := 0; g < group; g++ {
+				kFMARow(outs[g*D:(g+1)*D], v32, vs[g])
 			}
-			sum = float32(sum*ms) + vs
 		}
-		var inv float32
-		if sum != 0 {
-			inv = 1 / sum
+		for g := 0; g < group; g++ {
+			o := outs[g*D : (g+1)*D]
+			var inv float32
+			if sum[g] != 0 {
+				inv = 1 / sum[g]
+			}
+			for d := range o {
+				o[d] *= inv
+			}
+			if rv != 0 {
+				FWHT(o, rv) // rotate back: the Hadamard matrix is its own inverse
+			}
 		}
-		for d := range o {
-			o[d] *= inv
-		}
-		if rv := RotV(D); rv != 0 {
-			FWHT(o, rv) // rotate back: the Hadamard matrix is its own inverse
-		}
+	}
+}
+
+// kFMARow is fmaRowGo or its assembly twin (attnq_amd64.go).
+var kFMARow = fmaRowGo
+
+// fmaRowGo sets o[d] = fma(v[d], w, o[d]) (ggml_vec_mad_f32's fused
+// multiply-add, computed in float64 and rounded once more to float32).
+func fmaRowGo(o, v []float32, w float32) {
+	v = v[:len(o)]
+	wf := float64(w)
+	for d := range o {
+		o[d] = float32(math.FMA(float64(v[d]), wf, float64(o[d])))
 	}
 }
 

@@ -183,3 +183,86 @@ func TestAttentionQuantRejectsBadShapes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAttentionDepth4096 is one decode query's attention of one layer
+// with Llama-3-8B's shape (32 heads, 8 KV heads, head size 128) over 4096
+// cached positions, one thread, per cache type.
+func BenchmarkAttentionDepth4096(b *testing.B) {
+	const H, Hkv, D, S = 32, 8, 128, 4096
+	r := rand.New(rand.NewPCG(7, 8))
+	randv := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	q, kf, vf := randv(H*D), randv(S*Hkv*D), randv(S*Hkv*D)
+	out := make([]float32, H*D)
+	p := NewPool(1)
+	defer p.Close()
+	b.Run("f32", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := p.Attention(q, 1, H, D, kf, vf, nil, nil, S, Hkv, S, S-1, 0, 0.088, out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("f16", func(b *testing.B) {
+		kh, vh := make([]uint16, len(kf)), make([]uint16, len(vf))
+		for i := range kf {
+			kh[i], vh[i] = weights.FP32ToFP16(kf[i]), weights.FP32ToFP16(vf[i])
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := p.Attention(q, 1, H, D, nil, nil, kh, vh, S, Hkv, S, S-1, 0, 0.088, out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, typ := range []KVQuant{KVQ8_0, KVQ4_0} {
+		b.Run(typ.String(), func(b *testing.B) {
+			rb := typ.RowBytes(D)
+			k, v := make([]byte, S*Hkv*rb), make([]byte, S*Hkv*rb)
+			for row := 0; row < S*Hkv; row++ {
+				QuantizeRow(typ, k[row*rb:], kf[row*D:(row+1)*D])
+				QuantizeRow(typ, v[row*rb:], vf[row*D:(row+1)*D])
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := p.AttentionQuant(q, 1, H, D, k, v, typ, typ, S, Hkv, S, S-1, 0, 0.088, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestVecDotQ8AsmMatchesGo: the assembly block dot products (where the CPU
+// has them) equal the Go twin bit for bit, including blocks with -127/127
+// extremes and zero scales.
+func TestVecDotQ8AsmMatchesGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const nb = 8
+	x := make([]float32, nb*QK)
+	y := make([]float32, nb*QK)
+	for trial := 0; trial < 50; trial++ {
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * math.Exp(r.NormFloat64()))
+			y[i] = float32(r.NormFloat64())
+		}
+		if trial%5 == 0 {
+			clear(x[QK : 2*QK]) // a zero block
+		}
+		yq := make([]byte, nb*34)
+		QuantizeRow(KVQ8_0, yq, y)
+		for _, typ := range []KVQuant{KVQ8_0, KVQ4_0} {
+			xq := make([]byte, nb*typ.BlockBytes())
+			QuantizeRow(typ, xq, x)
+			got, want := kVecDotQ8(typ, xq, yq, nb), vecDotQ8Go(typ, xq, yq, nb)
+			if math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("%s trial %d: kernel %g, Go twin %g", typ, trial, got, want)
+			}
+		}
+	}
+}
