@@ -55,7 +55,6 @@ func BenchmarkDecodeDepth4096(b *testing.B) {
 			if _, err := s.Eval(ctx, prompt); err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(float64(m.KVBytes())/float64(m.Ctx), "KVbytes/token")
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if err := s.Truncate(depth); err != nil {
@@ -65,6 +64,7 @@ func BenchmarkDecodeDepth4096(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(m.KVBytes())/float64(m.Ctx), "KVbytes/token")
 		})
 	}
 }

@@ -66,7 +66,7 @@ TEXT ·dotQ8Q8(SB), NOSPLIT, $0-28
 	MOVQ         nb+16(FP), CX
 	VXORPS       Y0, Y0, Y0
 	MOVL         $0x00010001, AX
-	MOVQ         AX, X7
+	VMOVQ        AX, X7
 	VPBROADCASTD X7, Y7
 	TESTQ        CX, CX
 	JZ           q8_done
@@ -84,7 +84,7 @@ q8_loop:
 q8_done:
 	HSUM
 	VZEROUPPER
-	MOVSS X0, ret+24(FP)
+	VMOVSS X0, ret+24(FP)
 	RET
 
 // func dotQ4Q8(x, y *byte, nb int) float32
@@ -96,13 +96,13 @@ TEXT ·dotQ4Q8(SB), NOSPLIT, $0-28
 	MOVQ         nb+16(FP), CX
 	VXORPS       Y0, Y0, Y0
 	MOVL         $0x00010001, AX
-	MOVQ         AX, X7
+	VMOVQ        AX, X7
 	VPBROADCASTD X7, Y7
 	MOVL         $0x0f0f0f0f, AX
-	MOVQ         AX, X9
+	VMOVQ        AX, X9
 	VPBROADCASTD X9, Y9
 	MOVL         $0x08080808, AX
-	MOVQ         AX, X10
+	VMOVQ        AX, X10
 	VPBROADCASTD X10, Y10
 	TESTQ        CX, CX
 	JZ           q4_done
@@ -124,5 +124,5 @@ q4_loop:
 q4_done:
 	HSUM
 	VZEROUPPER
-	MOVSS X0, ret+24(FP)
+	VMOVSS X0, ret+24(FP)
 	RET
