@@ -147,7 +147,8 @@ func TestQuantizeKVGraphMatchesKernel(t *testing.T) {
 
 // TestKVQuantRefused: a quantized cache is refused, naming the reason, for a
 // head size that is not a multiple of 32 (stories260K's 8, as llama.cpp
-// refuses it), on the portable backend, and an unknown type is refused.
+// refuses it), for gemma2 (graph-op attention), on the portable backend,
+// and an unknown type is refused.
 func TestKVQuantRefused(t *testing.T) {
 	cases := []struct {
 		name string
@@ -162,6 +163,10 @@ func TestKVQuantRefused(t *testing.T) {
 			_, err := Load(synthModel(t, "tiny-llama-k"), Options{Backend: "go", KVType: "q4_0"})
 			return err
 		}, "dayi's backend"},
+		{"gemma2", func() error {
+			_, err := Load(synthModel(t, "tiny-gemma2"), Options{Backend: "dayi", KVType: "q8_0"})
+			return err
+		}, "gemma2"},
 		{"unknown", func() error {
 			_, err := Load(synthModel(t, "tiny-llama-k"), Options{Backend: "dayi", KVType: "q5_1"})
 			return err

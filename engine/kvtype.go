@@ -27,11 +27,17 @@ func kvQuantOf(name string) kernels.KVQuant {
 
 // checkKVQuant refuses a quantized cache where it cannot run: the blocks
 // hold 32 values, so the head size must be a multiple of 32 (llama.cpp
-// refuses the same models), and only dayi's backend has the quantized
+// refuses the same models), gemma2's attention reads the cache with graph
+// ops, and only dayi's backend has the quantized
 // attention kernel and writes the cache through DynamicUpdateSlice.
 func checkKVQuant(q kernels.KVQuant, h *arch.Hyper, portable bool, backend string) error {
 	if q == 0 {
 		return nil
+	}
+	if h.Arch == "gemma2" {
+		// Its soft-capped attention is made of graph ops that read the cache
+		// as values (arch/gemma2.go), not the fused kernel.
+		return fmt.Errorf("KV cache type %s: not for gemma2's soft-capped attention; use f16 or f32", q)
 	}
 	if h.HeadDim%kernels.QK != 0 {
 		return fmt.Errorf("KV cache type %s: the head size %d is not a multiple of %d", q, h.HeadDim, kernels.QK)
