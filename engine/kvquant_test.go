@@ -187,10 +187,10 @@ func TestKVQuantRefused(t *testing.T) {
 func TestKVQuantBytesPerToken(t *testing.T) {
 	f := synthModel(t, "tiny-llama-k") // 2 layers, 2 KV heads, head size 64
 	for typ, perToken := range map[string]int64{
-		"f32":  2 * 2 * 2 * 64 * 4, // 1024
-		"f16":  2 * 2 * 2 * 64 * 2, // 512
-		"q8_0": 2 * 2 * 2 * 2 * 34, // 272
-		"q4_0": 2 * 2 * 2 * 2 * 18, // 144
+		"f32":  2 * 2 * 2 * 64 * 4, // 2048
+		"f16":  2 * 2 * 2 * 64 * 2, // 1024
+		"q8_0": 2 * 2 * 2 * 2 * 34, // 544
+		"q4_0": 2 * 2 * 2 * 2 * 18, // 288
 	} {
 		opt := Options{Backend: "dayi", KVType: typ, Buckets: []int{8}}
 		m, err := Load(f, opt)
