@@ -52,8 +52,11 @@ func (g *generation) shift() error {
 }
 
 // canShift reports whether the backend lets the engine rewrite a session's
-// cache in place (dayi's and simplego's do).
-func (m *Model) canShift() bool { return m.backend.HasSharedBuffers() }
+// cache in place (dayi's and simplego's do). A q8_0/q4_0 cache is not
+// shifted: re-rotating its keys would need a dequantize-rotate-requantize
+// pass that is not written (llama.cpp does that); such a chat ends with
+// done_reason "length" as with --no-ctx-shift.
+func (m *Model) canShift() bool { return m.backend.HasSharedBuffers() && m.kvQuant == 0 }
 
 // Shift drops positions [keep, keep+discard) from the session's cache: the
 // rows after them move down by discard, their keys re-rotated to their new
@@ -61,6 +64,9 @@ func (m *Model) canShift() bool { return m.backend.HasSharedBuffers() }
 func (s *Session) Shift(keep, discard int) error {
 	if keep < 0 || discard <= 0 || keep+discard > s.pos {
 		return fmt.Errorf("context shift: keep %d, discard %d of %d tokens", keep, discard, s.pos)
+	}
+	if s.m.kvQuant != 0 {
+		return fmt.Errorf("context shift: a %s KV cache cannot be re-rotated (use f16 or f32)", s.m.kvQuant)
 	}
 	if !s.m.canShift() {
 		return fmt.Errorf("context shift: backend %s cannot rewrite the KV cache", s.m.backend.Name())

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"dayi/engine/arch"
+	"dayi/kernels"
 	"dayi/weights"
 )
 
@@ -73,7 +74,11 @@ func EstimateFootprint(f *weights.File, opt Options) (Footprint, error) {
 		per = 4
 	}
 	for _, kv := range h.KVHeads {
-		fp.KV += 2 * int64(kv) * int64(h.HeadDim) * int64(fp.Ctx) * per
+		row := int64(kv) * int64(h.HeadDim) * per
+		if q := kvQuantOf(opt.KVType); q != 0 && !portable && h.HeadDim%kernels.QK == 0 {
+			row = int64(kv) * int64(q.RowBytes(h.HeadDim))
+		}
+		fp.KV += 2 * row * int64(fp.Ctx)
 	}
 	fp.PrefixCache = prefixBudget(opt, fp.KV)
 	return fp, nil

@@ -32,7 +32,9 @@ type Options struct {
 	Threads int
 	// ContextLength caps the context (0 = the model's).
 	ContextLength int
-	// KVType is "f16" (default, as llama.cpp) or "f32".
+	// KVType is "f16" (default, as llama.cpp), "f32", or the block types
+	// "q8_0" and "q4_0" (llama.cpp's quantized caches with its flash-attention
+	// numerics; dayi's backend only, head size a multiple of 32: kvtype.go).
 	KVType string
 	// Buckets are the prefill graph sizes (tokens per prefill step).
 	Buckets []int
@@ -63,6 +65,7 @@ type Model struct {
 	// DotGeneral, so any GoMLX backend (simplego, XLA) runs the model.
 	portable bool
 	kvDType  dtypes.DType
+	kvQuant  kernels.KVQuant // q8_0/q4_0 cache (kvDType is then Uint8); 0: f16/f32
 	buckets  []int
 	prefix   *prefixCache // nil: off
 
@@ -139,8 +142,13 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 		m.kvDType = dtypes.Float16
 	case "f32":
 		m.kvDType = dtypes.Float32
+	case "q8_0", "q4_0":
+		m.kvDType, m.kvQuant = dtypes.Uint8, kvQuantOf(opt.KVType)
+		if err := checkKVQuant(m.kvQuant, h, m.portable, cfg); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("KV cache type %q: want f16 or f32", opt.KVType)
+		return nil, fmt.Errorf("KV cache type %q: want f16, f32, q8_0 or q4_0", opt.KVType)
 	}
 	if m.portable {
 		m.kvDType = dtypes.Float32 // simplego's attention takes one dtype
@@ -166,13 +174,9 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 
 // KVBytes is the size of one session's KV cache.
 func (m *Model) KVBytes() int64 {
-	per := int64(4)
-	if m.kvDType == dtypes.Float16 {
-		per = 2
-	}
 	var n int64
-	for _, kv := range m.Hyper.KVHeads {
-		n += 2 * int64(kv) * int64(m.Hyper.HeadDim) * int64(m.Ctx) * per
+	for l := range m.Hyper.KVHeads {
+		n += 2 * int64(m.kvRowBytes(l)) * int64(m.Ctx)
 	}
 	return n
 }
@@ -466,8 +470,7 @@ func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 		for l := 0; l < L; l++ {
 			cache.dst[l] = make([]*arch.Node, B)
 			for b := 0; b < B; b++ {
-				cache.dst[l][b] = graph.Parameter(g, fmt.Sprintf("%s%d_%d", cache.name, l, b),
-					shapes.Make(m.kvDType, 1, S, h.KVHeads[l], h.HeadDim))
+				cache.dst[l][b] = graph.Parameter(g, fmt.Sprintf("%s%d_%d", cache.name, l, b), m.kvShape(l, S))
 			}
 		}
 	}

@@ -90,14 +90,9 @@ func newPrefixCache(m *Model, budget int64) *prefixCache {
 	if budget <= 0 || !m.backend.HasSharedBuffers() {
 		return nil
 	}
-	per := 4
-	if m.kvDType.Size() == 2 {
-		per = 2
-	}
 	c := &prefixCache{budget: budget}
 	for i := 0; i < 2*m.Hyper.Layers; i++ {
-		l := i % m.Hyper.Layers
-		c.rowKV = append(c.rowKV, m.Hyper.KVHeads[l]*m.Hyper.HeadDim*per)
+		c.rowKV = append(c.rowKV, m.kvRowBytes(i%m.Hyper.Layers))
 	}
 	return c
 }
@@ -126,6 +121,8 @@ func (s *Session) kvMem(i int) ([]byte, error) {
 		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 2*len(x)), nil
 	case []float32:
 		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x)), nil
+	case []uint8:
+		return x, nil // q8_0/q4_0 blocks: rows copy as bytes
 	}
 	return nil, fmt.Errorf("KV cache buffer %d: unexpected data %T", i, flat)
 }

@@ -33,12 +33,15 @@ func (m *Model) NewSession() (*Session, error) {
 	s := &Session{m: m, logits: make([]float32, h.Vocab)}
 	for i := 0; i < 2*h.Layers; i++ {
 		l := i % h.Layers
-		shape := shapes.Make(m.kvDType, 1, m.Ctx, h.KVHeads[l], h.HeadDim)
+		shape := m.kvShape(l, m.Ctx)
 		var flat any
 		n := shape.Size()
-		if m.kvDType == dtypes.Float16 {
+		switch m.kvDType {
+		case dtypes.Float16:
 			flat = make([]float16.Float16, n)
-		} else {
+		case dtypes.Uint8:
+			flat = make([]uint8, n) // q8_0/q4_0 blocks
+		default:
 			flat = make([]float32, n)
 		}
 		buf, err := m.backend.BufferFromFlatData(0, flat, shape)

@@ -37,7 +37,7 @@ func (mf *modelFlags) register(cmd *cobra.Command) {
 	f.StringVar(&mf.backend, "backend", "", "GoMLX backend: dayi (default), go (portable simplego), or $GOMLX_BACKEND")
 	f.IntVarP(&mf.threads, "threads", "t", 0, "CPU threads (0 = all cores)")
 	f.IntVarP(&mf.ctx, "ctx", "c", 0, "context length in tokens (0 = the model's)")
-	f.StringVar(&mf.kvType, "kv-type", "f16", "KV cache type: f16 or f32")
+	f.StringVar(&mf.kvType, "kv-type", "f16", "KV cache type: f16, f32, q8_0 or q4_0 (q8_0/q4_0: llama.cpp's quantized caches, dayi backend, head size a multiple of 32; no context shift)")
 	f.BoolVar(&mf.noMmap, "no-mmap", false, "read the whole file into private memory instead of mapping it (the weights the model computes with get a private, repacked copy either way)")
 	f.BoolVar(&mf.mlock, "mlock", false, "pin the weights in RAM (needs RLIMIT_MEMLOCK to cover the model)")
 }

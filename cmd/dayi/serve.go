@@ -200,7 +200,7 @@ user's key. --no-web-ui turns it off. Its endpoints: GET /api/kb and /api/kb/NAM
 	f.IntVarP(&threads, "threads", "t", 0, "CPU threads (0 = all cores)")
 	f.IntVarP(&ctxLen, "ctx", "c", 0, "context length cap in tokens (0 = each model's)")
 	f.StringVar(&cfg.DefaultTemplate, "default-template", "chatml", "chat template for models whose GGUF has none (none: refuse chat)")
-	f.StringVar(&kvType, "kv-type", "f16", "KV cache type: f16 or f32")
+	f.StringVar(&kvType, "kv-type", "f16", "KV cache type: f16, f32, q8_0 or q4_0 (q8_0/q4_0: llama.cpp's quantized caches, dayi backend, head size a multiple of 32; no context shift)")
 	f.BoolVar(&logJSON, "log-json", false, "JSON logs")
 	f.BoolVar(&cfg.Open.NoMmap, "no-mmap", false, "read model files into private memory instead of mapping them")
 	f.BoolVar(&cfg.Open.Mlock, "mlock", false, "pin loaded weights in RAM (needs RLIMIT_MEMLOCK to cover the models)")

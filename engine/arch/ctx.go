@@ -173,8 +173,9 @@ func (c *Ctx) attend(layer int, q, k, v *Node, one func(q4, kc, vc, mask *Node, 
 			}
 			return graph.SliceAxis(x, 0, graph.AxisRange(row, row+seq.Rows))
 		}
-		kc := c.updateCache(c.KCache[layer][s], rows(k), seq.Pos)
-		vc := c.updateCache(c.VCache[layer][s], rows(v), seq.Pos)
+		kr, vr := RotateKV(c.KCache[layer][s], rows(k), rows(v)) // q8_0/q4_0 caches only (kvquant.go)
+		kc := c.updateCache(c.KCache[layer][s], kr, seq.Pos)
+		vc := c.updateCache(c.VCache[layer][s], vr, seq.Pos)
 		c.KCache[layer][s], c.VCache[layer][s] = kc, vc
 		q4 := graph.Reshape(rows(q), 1, seq.Rows, H, D)
 		outs[s] = one(q4, kc, vc, seq.Masks[cache], seq.Rows)
@@ -190,7 +191,12 @@ func (c *Ctx) attend(layer int, q, k, v *Node, one func(q4, kc, vc, mask *Node, 
 func (c *Ctx) updateCache(cache, rows, pos *Node) *Node {
 	dims := rows.Shape().Dimensions
 	T := dims[0]
-	upd := graph.ConvertDType(graph.Reshape(rows, 1, T, dims[1], dims[2]), cache.DType())
+	var upd *Node
+	if q := kernels.KVQuantFromRow(cache.Shape().Dimensions[3], dims[2]); cache.DType() == dtypes.Uint8 && q != 0 {
+		upd = graph.Reshape(QuantizeKV(rows, q), 1, T, dims[1], q.RowBytes(dims[2])) // q8_0/q4_0 cache (kvquant.go)
+	} else {
+		upd = graph.ConvertDType(graph.Reshape(rows, 1, T, dims[1], dims[2]), cache.DType())
+	}
 	if c.DynamicUpdate {
 		zero := graph.Scalar(c.G, dtypes.Int32, 0)
 		return graph.DynamicUpdateSlice(cache, upd, []*Node{zero, pos, zero, zero})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"dayi/kernels"
 	"dayi/weights"
 
 	"github.com/gomlx/gomlx/backends"
@@ -14,6 +15,7 @@ type sdpaData struct {
 	B, T, S, H, Hkv, D int
 	bshd               bool
 	f16                bool
+	quant              kernels.KVQuant // block-quantized K/V rows (Uint8); 0: f16/f32
 	scale              float32
 	causal             bool
 	mask               int // node id of the mask, -1 if none
@@ -133,6 +135,20 @@ func execSDPA(st *state, n *node, ins []*Buffer, out *Buffer) error {
 	}
 	kr := st.ranges(n, d, mask)
 	q, o := ins[0].flat.([]float32), out.flat.([]float32)
+	if d.quant != 0 {
+		if !kr.ok {
+			return fmt.Errorf("backend %s: attention over a %s KV cache needs a causal or sliding-window mask", Name, d.quant)
+		}
+		qs, kvs := d.T*d.H*d.D, d.S*d.Hkv*d.quant.RowBytes(d.D)
+		for b := 0; b < d.B; b++ {
+			err := st.e.b.kern.AttentionQuant(q[b*qs:(b+1)*qs], d.T, d.H, d.D, ins[1].raw[b*kvs:(b+1)*kvs], ins[2].raw[b*kvs:(b+1)*kvs],
+				d.quant, d.quant, d.S, d.Hkv, kr.kvLen, kr.pos0, kr.window, d.scale, o[b*qs:(b+1)*qs])
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if kr.ok && d.bshd {
 		qs, kvs := d.T*d.H*d.D, d.S*d.Hkv*d.D
 		for b := 0; b < d.B; b++ {
@@ -272,11 +288,20 @@ func (f *Function) FusedScaledDotProductAttention(query, key, value, mask backen
 			Name, qs, ks, vs, axesLayout, why, backends.ErrNotImplemented)
 	}
 	if qs.Rank() != 4 || ks.Rank() != 4 || !sameShape(ks, vs) || qs.DType != dtypes.Float32 ||
-		(ks.DType != dtypes.Float32 && ks.DType != dtypes.Float16) {
-		return fail("want rank-4 Float32 q and Float32/Float16 k, v of equal shapes")
+		(ks.DType != dtypes.Float32 && ks.DType != dtypes.Float16 && ks.DType != dtypes.Uint8) {
+		return fail("want rank-4 Float32 q and Float32/Float16/Uint8 k, v of equal shapes")
 	}
 	d := &sdpaData{B: qs.Dimensions[0], D: qs.Dimensions[3], scale: float32(scale), causal: causal, mask: -1,
 		f16: ks.DType == dtypes.Float16}
+	if ks.DType == dtypes.Uint8 {
+		// A block-quantized cache (engine KVType q8_0/q4_0): rows of bytes
+		// whose length names the type. Only the BSHD causal/window form
+		// runs (kernels.AttentionQuant).
+		d.quant = kernels.KVQuantFromRow(ks.Dimensions[3], d.D)
+		if d.quant == 0 || axesLayout != backends.AxesLayoutBSHD {
+			return fail(fmt.Sprintf("a Uint8 K/V cache needs BSHD rows of q8_0 or q4_0 blocks of head dim %d", d.D))
+		}
+	}
 	switch axesLayout {
 	case backends.AxesLayoutBSHD:
 		d.bshd = true
@@ -287,7 +312,7 @@ func (f *Function) FusedScaledDotProductAttention(query, key, value, mask backen
 		return fail("unknown layout")
 	}
 	if d.H != numHeads || d.Hkv != numKVHeads || numKVHeads <= 0 || numHeads%numKVHeads != 0 ||
-		ks.Dimensions[0] != d.B || ks.Dimensions[3] != d.D || d.T == 0 {
+		ks.Dimensions[0] != d.B || (d.quant == 0 && ks.Dimensions[3] != d.D) || d.T == 0 {
 		return fail(fmt.Sprintf("heads %d/%d do not fit", numHeads, numKVHeads))
 	}
 	if mask != nil {
