@@ -634,8 +634,12 @@ function init() {
   });
   on('patient-forget-all', 'click', async () => {
     if (!(await confirmDialog(t('patient.confirmall', { id: patientID })))) return;
-    await api('/api/memory/forget', { json: { patient_id: patientID, all: true } });
-    await loadPatient();
+    try {
+      await api('/api/memory/forget', { json: { patient_id: patientID, all: true } });
+      await loadPatient();
+    } catch (err) {
+      showError(err);
+    }
   });
   on('triage-form', 'submit', triage);
   on('emr-form', 'submit', emr);
