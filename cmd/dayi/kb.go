@@ -57,29 +57,38 @@ func (kf *kbFlags) library(withEmbed bool) (*knowledge.Library, func(), error) {
 		closePG := closeAll
 		closeAll = func() { f.Close(); closePG() }
 	}
-	if withEmbed && kf.embedModel != "" {
-		mf := modelFlags{model: kf.embedModel, kvType: "f16"}
-		lm, _, err := mf.load()
-		if err != nil {
+	if withEmbed {
+		if err := useKBModels(&lib.Options, kf.embedModel, kf.rerankModel); err != nil {
 			closeAll()
-			return nil, nil, fmt.Errorf("embedding model: %w", err)
+			return nil, nil, err
 		}
-		lib.Options.Embedder = &lmEmbedder{lm: lm, name: modelName(kf.embedModel)}
-	}
-	if withEmbed && kf.rerankModel != "" {
-		mf := modelFlags{model: kf.rerankModel, kvType: "f16"}
-		lm, _, err := mf.load()
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("reranker: %w", err)
-		}
-		if !lm.IsReranker() {
-			closeAll()
-			return nil, nil, fmt.Errorf("reranker: %s is not a reranker (no classifier head with rank pooling)", modelName(kf.rerankModel))
-		}
-		lib.Options.Reranker = lmReranker{lm}
 	}
 	return lib, closeAll, nil
+}
+
+// useKBModels loads the embedding model and the reranker a knowledge base
+// retrieves with (either may be empty) into opt.
+func useKBModels(opt *knowledge.Options, embedModel, rerankModel string) error {
+	if embedModel != "" {
+		mf := modelFlags{model: embedModel, kvType: "f16"}
+		lm, _, err := mf.load()
+		if err != nil {
+			return fmt.Errorf("embedding model: %w", err)
+		}
+		opt.Embedder = &lmEmbedder{lm: lm, name: modelName(embedModel)}
+	}
+	if rerankModel != "" {
+		mf := modelFlags{model: rerankModel, kvType: "f16"}
+		lm, _, err := mf.load()
+		if err != nil {
+			return fmt.Errorf("reranker: %w", err)
+		}
+		if !lm.IsReranker() {
+			return fmt.Errorf("reranker: %s is not a reranker (no classifier head with rank pooling)", modelName(rerankModel))
+		}
+		opt.Reranker = lmReranker{lm}
+	}
+	return nil
 }
 
 func modelName(path string) string {

@@ -10,6 +10,7 @@ import (
 
 	"dayi/engine"
 	"dayi/knowledge"
+	"dayi/server"
 	"dayi/weights"
 )
 
@@ -146,4 +147,39 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// TestServeKBModels: dayi serve --kb-embed-model/--kb-rerank-model give the
+// `knowledge` retrieval the same passages, in the same order, as kb query
+// with those models (which TestKBQueryRerank checks against the reranker's
+// scores), and a model without a classifier head is refused at start.
+func TestServeKBModels(t *testing.T) {
+	t.Setenv("DAYI_HOME", t.TempDir())
+	t.Setenv("DAYI_KB_PG", "")
+	bert, rank := synthFile(t, "tiny-bert"), synthFile(t, "tiny-bert-rank")
+	if out, err := runDayi(t, "kb", "add", "--kb", "e", "--chunk-tokens", "100", "--embed-model", bert, kbCorpus); err != nil {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	const q = "高血压 起始 药物"
+	want := kbQueryJSON(t, "--kb", "e", "--embed-model", bert, "--rerank-model", rank, "-k", "5", q)
+	pf := productFlags{kbEmbed: bert, kbRerank: rank, noMemory: true, noClinic: true, noWebUI: true}
+	var cfg server.Config
+	closeAll, err := pf.wire(t.Context(), &cfg, engine.Options{Backend: "dayi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	got, err := cfg.Knowledge.Retrieve(t.Context(), "e", q, 0)
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("retrieve: %v, %d passages, want %d", err, len(got), len(want))
+	}
+	for i := range got {
+		if got[i].ID != want[i].ID {
+			t.Errorf("passage %d: chunk %d, kb query gives %d", i, got[i].ID, want[i].ID)
+		}
+	}
+	pf.kbRerank = bert
+	if _, err := pf.wire(t.Context(), &server.Config{}, engine.Options{Backend: "dayi"}); err == nil || !strings.Contains(err.Error(), "not a reranker") {
+		t.Fatalf("wire with an embedding model as reranker: %v", err)
+	}
 }
