@@ -58,6 +58,7 @@ type Options struct {
 	CountTokens  func(string) int // token counter (default EstimateTokens)
 	CounterName  string           // names CountTokens (e.g. the model's tokenizer); a change re-chunks every file
 	Embedder     Embedder         // optional dense retrieval
+	Reranker     Reranker         // optional: Retrieve reorders the top RerankDepth by its scores
 	MaxFileBytes int64            // larger files are skipped (default 32 MiB)
 	// Progress, when set, is called after each file with the bytes done so far.
 	Progress func(done, total int64, path string)

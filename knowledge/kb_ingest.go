@@ -201,7 +201,7 @@ func (kb *KB) checkEmbedder(context.Context) error {
 		case have == name:
 			return nil
 		case have != "":
-			return fmt.Errorf("knowledge base was embedded with %q, not %q: remove it and add again to change models", have, name)
+			return fmt.Errorf("%w: knowledge base was embedded with %q, not %q: remove it and add again to change models", ErrEmbedMismatch, have, name)
 		case tx.Bucket(bucketChunks).Stats().KeyN > 0:
 			return fmt.Errorf("knowledge base has chunks without embeddings: remove it and add again with --embed-model %s", name)
 		}

@@ -112,6 +112,10 @@ func (l *Library) Retrieve(ctx context.Context, kb, query string, maxTokens int)
 	if maxTokens > 0 {
 		depth = 20
 	}
+	want := depth
+	if l.Options.Reranker != nil {
+		depth = RerankDepth
+	}
 	hits, err := k.Query(ctx, query, depth)
 	if errors.Is(err, ErrEmbedMismatch) {
 		slog.Warn("knowledge: falling back to BM25", "kb", kb, "err", err)
@@ -125,6 +129,11 @@ func (l *Library) Retrieve(ctx context.Context, kb, query string, maxTokens int)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("knowledge base %q: %w", kb, err)
+	}
+	if l.Options.Reranker != nil {
+		if hits, err = Rerank(ctx, l.Options.Reranker, query, hits, want); err != nil {
+			return nil, fmt.Errorf("knowledge base %q: %w", kb, err)
+		}
 	}
 	var out []Passage
 	used := 0

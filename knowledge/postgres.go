@@ -251,7 +251,7 @@ func (k *PGKB) checkEmbedder(ctx context.Context) error {
 		case have == name:
 			return nil
 		case have != "":
-			return fmt.Errorf("knowledge base was embedded with %q, not %q: remove it and add again to change models", have, name)
+			return fmt.Errorf("%w: knowledge base was embedded with %q, not %q: remove it and add again to change models", ErrEmbedMismatch, have, name)
 		case chunks > 0:
 			return fmt.Errorf("knowledge base has chunks without embeddings: remove it and add again with --embed-model %s", name)
 		}

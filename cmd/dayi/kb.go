@@ -19,11 +19,12 @@ import (
 
 // kbFlags are shared by the kb subcommands.
 type kbFlags struct {
-	name       string
-	embedModel string
-	tokModel   string
-	chunk      int
-	pg         string // PostgreSQL DSN of shared knowledge bases (--pg)
+	name        string
+	embedModel  string
+	rerankModel string // kb query --rerank-model
+	tokModel    string
+	chunk       int
+	pg          string // PostgreSQL DSN of shared knowledge bases (--pg)
 }
 
 // library opens the knowledge-base library under $DAYI_HOME/kb, with the
@@ -56,16 +57,38 @@ func (kf *kbFlags) library(withEmbed bool) (*knowledge.Library, func(), error) {
 		closePG := closeAll
 		closeAll = func() { f.Close(); closePG() }
 	}
-	if withEmbed && kf.embedModel != "" {
-		mf := modelFlags{model: kf.embedModel, kvType: "f16"}
-		lm, _, err := mf.load()
-		if err != nil {
+	if withEmbed {
+		if err := useKBModels(&lib.Options, kf.embedModel, kf.rerankModel); err != nil {
 			closeAll()
-			return nil, nil, fmt.Errorf("embedding model: %w", err)
+			return nil, nil, err
 		}
-		lib.Options.Embedder = &lmEmbedder{lm: lm, name: modelName(kf.embedModel)}
 	}
 	return lib, closeAll, nil
+}
+
+// useKBModels loads the embedding model and the reranker a knowledge base
+// retrieves with (either may be empty) into opt.
+func useKBModels(opt *knowledge.Options, embedModel, rerankModel string) error {
+	if embedModel != "" {
+		mf := modelFlags{model: embedModel, kvType: "f16"}
+		lm, _, err := mf.load()
+		if err != nil {
+			return fmt.Errorf("embedding model: %w", err)
+		}
+		opt.Embedder = &lmEmbedder{lm: lm, name: modelName(embedModel)}
+	}
+	if rerankModel != "" {
+		mf := modelFlags{model: rerankModel, kvType: "f16"}
+		lm, _, err := mf.load()
+		if err != nil {
+			return fmt.Errorf("reranker: %w", err)
+		}
+		if !lm.IsReranker() {
+			return fmt.Errorf("reranker: %s is not a reranker (no classifier head with rank pooling)", modelName(rerankModel))
+		}
+		opt.Reranker = lmReranker{lm}
+	}
+	return nil
 }
 
 func modelName(path string) string {
@@ -84,9 +107,22 @@ type lmEmbedder struct {
 
 func (e *lmEmbedder) Name() string { return e.name }
 
+// Embed goes through EmbedBatch, which runs encoders (bert, nomic-bert,
+// XLM-R) as well as a chat model's mean hidden state.
 func (e *lmEmbedder) Embed(ctx context.Context, text string) ([]float32, error) {
-	v, _, err := e.lm.Embed(ctx, text, true)
-	return v, err
+	v, _, err := e.lm.EmbedBatch(ctx, []string{text}, true)
+	if err != nil {
+		return nil, err
+	}
+	return v[0], nil
+}
+
+// lmReranker adapts a reranker engine.LM to knowledge.Reranker.
+type lmReranker struct{ lm *engine.LM }
+
+func (r lmReranker) Rank(ctx context.Context, query string, docs []string) ([]float32, error) {
+	s, _, err := r.lm.RankBatch(ctx, query, docs)
+	return s, err
 }
 
 func newKBCmd() *cobra.Command {
@@ -199,9 +235,19 @@ func newKBQueryCmd() *cobra.Command {
 				return err
 			}
 			defer kb.Close()
-			hits, err := kb.Query(cmd.Context(), strings.Join(args, " "), k)
+			q := strings.Join(args, " ")
+			depth := k
+			if lib.Options.Reranker != nil {
+				depth = max(k, knowledge.RerankDepth)
+			}
+			hits, err := kb.Query(cmd.Context(), q, depth)
 			if err != nil {
 				return err
+			}
+			if r := lib.Options.Reranker; r != nil {
+				if hits, err = knowledge.Rerank(cmd.Context(), r, q, hits, k); err != nil {
+					return err
+				}
 			}
 			out := make([]kbHit, len(hits))
 			for i, h := range hits {
@@ -225,6 +271,7 @@ func newKBQueryCmd() *cobra.Command {
 		},
 	}
 	kf.register(cmd, true)
+	cmd.Flags().StringVar(&kf.rerankModel, "rerank-model", "", "reranker GGUF (e.g. bge-reranker-v2-m3) that reorders the top 50 by its scores; the score printed is then the reranker's")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON (source, title, location, score, text)")
 	cmd.Flags().IntVarP(&k, "k", "k", 5, "number of results")
 	return cmd

@@ -39,6 +39,7 @@ dayi supports clinicians; it does not replace them.`,
 		newListCmd(), newShowCmd(), newCpCmd(), newRmCmd(),
 		newPackCmd(), newUnpackCmd(), newKeygenCmd(),
 		newEvalCmd(),
+		newEmbedCmd(), newRerankCmd(),
 		newClinicCmd(),
 	)
 	return root

@@ -60,6 +60,8 @@ type productFlags struct {
 	noMemory    bool
 	memoryPG    string
 	kbPG        string // PostgreSQL DSN of knowledge bases replicas share
+	kbEmbed     string // --kb-embed-model: dense retrieval for the `knowledge` field
+	kbRerank    string // --kb-rerank-model: reorders the top 50 retrieved passages
 	memoryKey   string
 	clinicModel string
 	noClinic    bool
@@ -86,6 +88,10 @@ func (pf *productFlags) wire(ctx context.Context, cfg *server.Config, eopt engin
 			}
 			closers = append(closers, db.Close)
 			lib.PG = db
+		}
+		if err := useKBModels(&lib.Options, pf.kbEmbed, pf.kbRerank); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("knowledge: %w", err)
 		}
 		cfg.Knowledge = kbRetriever{lib: lib}
 		if cfg.Extra == nil {
@@ -146,6 +152,8 @@ func (pf *productFlags) register(f interface {
 	f.BoolVar(&pf.noMemory, "no-memory", false, "disable patient memory for the `patient_id` request field")
 	f.StringVar(&pf.memoryPG, "memory-pg", "", "PostgreSQL DSN of a shared patient-memory store (default: embedded under $DAYI_HOME/memory)")
 	f.StringVar(&pf.kbPG, "kb-pg", os.Getenv("DAYI_KB_PG"), "PostgreSQL DSN of knowledge bases replicas share, also fed through POST /api/kb/NAME/documents (default $DAYI_KB_PG; none: $DAYI_HOME/kb)")
+	f.StringVar(&pf.kbEmbed, "kb-embed-model", "", "GGUF embedding model the knowledge bases were added with (dayi kb add --embed-model): retrieval fuses BM25 with its vectors, and uploads are embedded with it; a knowledge base embedded otherwise is searched by BM25 alone")
+	f.StringVar(&pf.kbRerank, "kb-rerank-model", "", "GGUF reranker (e.g. bge-reranker-v2-m3) that reorders the top 50 passages retrieved for the `knowledge` field")
 	f.StringVar(&pf.memoryKey, "memory-key", os.Getenv("DAYI_MEMORY_KEY"), memoryKeyUsage)
 	f.StringVar(&pf.clinicModel, "clinic-model", "", "GGUF model for /api/clinic/* (default: the embedded dayi-tiny)")
 	f.BoolVar(&pf.noClinic, "no-clinic", false, "disable the /api/clinic/* workflows")
