@@ -576,6 +576,7 @@ async function upload() {
           item = el('li', {}, t('admin.uploaded', { file: file.name, kb, chunks: r.chunks }));
         }
       } catch (err) {
+        showError(err); // the banner too: a missing scope or key concerns every file
         item = el('li', { class: 'failed' }, file.name + ': ' + describe(err));
       }
       list.append(item);
