@@ -100,3 +100,87 @@ var tradToSimp = map[rune]rune{
 	'鐘': '钟', '鍾': '钟', '塗': '涂', '術': '术', '數': '数', '測': '测', '陽': '阳', '喪': '丧',
 	'惡': '恶', '睏': '困', '喚': '唤', '閉': '闭', '嚮': '向',
 }
+
+// normalizeMapped is Normalize that also tells, for each byte of its result,
+// the byte range of s it came from, so that spans found in the normalised
+// text can be shown on the text the patient typed (upper case, full-width
+// letters, traditional characters and all). It walks s one NFKC segment at a
+// time (norm.Iter's segments normalise independently, so their results
+// concatenate to the whole string's) and folds each segment as Normalize
+// folds the whole; callers check that the text equals Normalize(s) and fall
+// back to the normalised text if a folding ever depended on its neighbours.
+// src[i] is the [start, end) in s of the segment that wrote byte i.
+func normalizeMapped(s string) (string, [][2]int) {
+	if !utf8.ValidString(s) {
+		return Normalize(s), nil // offsets into a repaired string would not fit s
+	}
+	fold := cases.Fold()
+	var out []byte
+	var src [][2]int
+	put := func(b []byte, from [2]int) {
+		out = append(out, b...)
+		for range b {
+			src = append(src, from)
+		}
+	}
+	trim := func() {
+		for len(out) > 0 && out[len(out)-1] == ' ' {
+			out, src = out[:len(out)-1], src[:len(src)-1]
+		}
+	}
+	space := true
+	var it norm.Iter
+	it.InitString(norm.NFKC, s)
+	var buf [utf8.UTFMax]byte
+	p0, seg := 0, ""
+	for !it.Done() {
+		// A long expansion ("ﬁ", "㎒") may come in pieces that leave Pos
+		// where it was; gather them until the input moves on.
+		seg += string(it.Next())
+		if it.Pos() == p0 && !it.Done() {
+			continue
+		}
+		from := [2]int{p0, it.Pos()}
+		p0 = it.Pos()
+		for _, r := range strings.ToLower(fold.String(seg)) {
+			if m, ok := tradToSimp[r]; ok {
+				r = m
+			}
+			switch r {
+			case '\u2018', '\u2019', '\u02bc', '`', '\u00b4':
+				r = '\''
+			case '\u201c', '\u201d', '\u300c', '\u300d', '\u300e', '\u300f':
+				r = '"'
+			case '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2212', '\u30fc':
+				r = '-'
+			case '\u3002', '\uff61':
+				r = '.'
+			case '\u3001', '\uff64':
+				r = '、'
+			}
+			if unicode.IsSpace(r) || unicode.IsControl(r) {
+				if r == '\n' || r == '\r' {
+					trim()
+					if len(out) > 0 && !strings.ContainsRune(".;!?", rune(out[len(out)-1])) {
+						put([]byte{'.'}, from)
+					}
+					if len(out) > 0 {
+						put([]byte{' '}, from)
+					}
+					space = true
+					continue
+				}
+				if !space {
+					put([]byte{' '}, from)
+					space = true
+				}
+				continue
+			}
+			put(buf[:utf8.EncodeRune(buf[:], r)], from)
+			space = false
+		}
+		seg = ""
+	}
+	trim()
+	return string(out), src
+}

@@ -23,27 +23,49 @@ const (
 
 // TriageResult is the triage answer; its JSON is the shape of schemas/triage.schema.json.
 type TriageResult struct {
-	Urgency    string   `json:"urgency"`
-	RedFlags   []string `json:"red_flags"`
-	Department string   `json:"department"`
-	Advice     string   `json:"advice"`
-	Questions  []string `json:"questions"`
-	// Evidence, for an emergency, is the complaint as the rules read it
-	// (normalised), cut into segments; a segment with a concept is words
-	// that fired a red flag, for a screen to highlight.
+	Urgency  string   `json:"urgency"`
+	RedFlags []string `json:"red_flags"`
+	// RedFlagTitles are the fired rules' titles in the answer's language,
+	// index for index with RedFlags: a clinician reads "Chest pain of cardiac
+	// type", not a rule ID.
+	RedFlagTitles []string `json:"red_flag_titles,omitempty"`
+	Department    string   `json:"department"`
+	Advice        string   `json:"advice"`
+	Questions     []string `json:"questions"`
+	// Evidence, for an emergency, is the complaint as the patient wrote it,
+	// cut into segments; a segment with a concept is words that fired a red
+	// flag, for a screen to highlight. The rules read the normalised text;
+	// its spans are mapped back to the original (normalizeMapped), so the
+	// segments join to the complaint exactly.
 	Evidence []Segment `json:"evidence,omitempty"`
 }
 
-// Segment is a piece of the normalised complaint; Concept names the red-flag
-// concept it states, "" for the text between.
+// Segment is a piece of the complaint; Concept names the red-flag concept it
+// states, "" for the text between.
 type Segment struct {
 	Text    string `json:"text"`
 	Concept string `json:"concept,omitempty"`
 }
 
-// evidence cuts f.Text into segments marking the occurrences of the
-// concepts that made the matches fire (overlaps: the earlier one wins).
-func evidence(f *Findings, matches []Match) []Segment {
+// evidence cuts the complaint into segments marking the occurrences of the
+// concepts that made the matches fire (overlaps: the earlier one wins). The
+// spans are in f.Text, the normalised complaint; they are mapped back to the
+// complaint's own bytes, or, should the mapping not reproduce f.Text, the
+// normalised text is cut instead (still correct, only lower-cased).
+func evidence(complaint string, f *Findings, matches []Match) []Segment {
+	text, src := normalizeMapped(complaint)
+	if text != f.Text || len(src) != len(text) {
+		text, src = f.Text, nil
+	}
+	orig := func(start, end int) (int, int) {
+		if src == nil {
+			return start, end
+		}
+		return src[start][0], src[end-1][1]
+	}
+	if src != nil {
+		text = complaint
+	}
 	type mark struct {
 		start, end int
 		concept    string
@@ -52,7 +74,11 @@ func evidence(f *Findings, matches []Match) []Segment {
 	for _, m := range matches {
 		for _, c := range m.Evidence {
 			for _, sp := range f.Spans[c] {
-				marks = append(marks, mark{sp[0], sp[1], c})
+				if sp[0] < 0 || sp[0] >= sp[1] || sp[1] > len(f.Text) {
+					continue
+				}
+				a, b := orig(sp[0], sp[1])
+				marks = append(marks, mark{a, b, c})
 			}
 		}
 	}
@@ -60,17 +86,17 @@ func evidence(f *Findings, matches []Match) []Segment {
 	var out []Segment
 	at := 0
 	for _, mk := range marks {
-		if mk.start < at || mk.end > len(f.Text) {
+		if mk.start < at || mk.end > len(text) {
 			continue
 		}
 		if mk.start > at {
-			out = append(out, Segment{Text: f.Text[at:mk.start]})
+			out = append(out, Segment{Text: text[at:mk.start]})
 		}
-		out = append(out, Segment{Text: f.Text[mk.start:mk.end], Concept: mk.concept})
+		out = append(out, Segment{Text: text[mk.start:mk.end], Concept: mk.concept})
 		at = mk.end
 	}
-	if at < len(f.Text) {
-		out = append(out, Segment{Text: f.Text[at:]})
+	if at < len(text) {
+		out = append(out, Segment{Text: text[at:]})
 	}
 	return out
 }
@@ -98,10 +124,15 @@ func Triage(ctx context.Context, deps Deps, complaint string, opt TriageOptions)
 	f := deps.Rules.Analyze(complaint)
 	if matches := deps.Rules.MatchFindings(f); len(matches) > 0 {
 		em, _ := rt.Department(rt.File.Emergency)
-		res := &TriageResult{Urgency: Emergency, Department: em.Name.In(lang), Questions: []string{}, Evidence: evidence(f, matches)}
+		res := &TriageResult{Urgency: Emergency, Department: em.Name.In(lang), Questions: []string{}, Evidence: evidence(complaint, f, matches)}
 		var advice []string
 		for _, m := range matches {
 			res.RedFlags = append(res.RedFlags, m.ID)
+			title := m.Title.In(lang)
+			if title == "" { // a hospital's own rules file may leave titles out
+				title = m.ID
+			}
+			res.RedFlagTitles = append(res.RedFlagTitles, title)
 			advice = append(advice, m.Advice.In(lang))
 		}
 		res.Advice = strings.Join(advice, "\n")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -337,7 +338,7 @@ func TestWebUIBrowser(t *testing.T) {
 
 	// Triage: an emergency shows its fixed advice first, in red.
 	b.do(t, chromedp.Click(chromedp.CSS(`#nav button[data-screen="triage"]`)))
-	b.do(t, chromedp.SendKeys(chromedp.ID("triage-input"), "Crushing chest pain radiating to my left arm, and I am sweating"),
+	b.do(t, chromedp.SendKeys(chromedp.ID("triage-input"), "Crushing CHEST pain radiating to my left arm, and I am Sweating"),
 		chromedp.Click(chromedp.CSS(`#triage-form button[type=submit]`)))
 	b.wait(t, "the emergency", `!document.getElementById('triage-emergency').hidden && document.getElementById('triage-advice').textContent.length > 10`, long)
 	if got := jsEval[[]string](t, b, `[document.getElementById('triage-urgency').className, document.getElementById('triage-flags').textContent,
@@ -345,8 +346,17 @@ func TestWebUIBrowser(t *testing.T) {
 		String(document.getElementById('triage-emergency').compareDocumentPosition(document.querySelector('#triage-result .facts')) & Node.DOCUMENT_POSITION_FOLLOWING)]`); got[0] != "badge emergency" || got[1] == "None" || got[2] != "rgb(179, 38, 30)" || got[3] == "0" {
 		t.Errorf("emergency triage shown as %q", got)
 	}
-	if marks := jsEval[[]string](t, b, `[...document.querySelectorAll('#triage-text mark.redflag')].map(m => m.textContent)`); len(marks) < 2 || !strings.Contains(strings.Join(marks, " "), "chest") {
-		t.Errorf("red flags highlighted in the complaint: %q, want chest pain and sweating", marks)
+	// The marks are on the words as typed (the rules read lower case), and
+	// the text around them is the complaint itself.
+	if marks := jsEval[[]string](t, b, `[...document.querySelectorAll('#triage-text mark.redflag')].map(m => m.textContent)`); len(marks) < 2 || !strings.Contains(strings.Join(marks, " "), "CHEST") || !slices.Contains(marks, "Sweating") {
+		t.Errorf("red flags highlighted in the complaint: %q, want CHEST and Sweating as typed", marks)
+	}
+	if text := jsEval[string](t, b, `document.getElementById('triage-text').textContent`); text != "Crushing CHEST pain radiating to my left arm, and I am Sweating" {
+		t.Errorf("the highlighted complaint reads %q, want the text as typed", text)
+	}
+	// Red flags are named by their rules' titles, not by rule IDs.
+	if flags := jsEval[string](t, b, `document.getElementById('triage-flags').textContent`); !strings.Contains(flags, "possible heart attack") || strings.Contains(flags, "chest pain cardiac") {
+		t.Errorf("red flags shown as %q, want the rule's English title", flags)
 	}
 	b.screenshot(t, "triage")
 	// A negated complaint is not an emergency.
@@ -452,14 +462,29 @@ func TestWebUIBrowser(t *testing.T) {
 	}
 
 	// Admin: loaded models, knowledge bases, and a document added by upload.
-	upload := filepath.Join(t.TempDir(), "sepsis.md")
+	upDir := t.TempDir()
+	upload, upload2 := filepath.Join(upDir, "sepsis.md"), filepath.Join(upDir, "stroke.txt")
 	os.WriteFile(upload, []byte("# Sepsis\n\nGive antibiotics within one hour of recognising sepsis.\n"), 0o644)
+	os.WriteFile(upload2, []byte("Stroke: call the stroke team; note the time the symptoms began.\n"), 0o644)
 	b.do(t, chromedp.Click(chromedp.CSS(`#nav button[data-screen="admin"]`)))
 	b.wait(t, "the admin tables", `document.querySelector('#admin-kbs tbody').textContent.includes('guide') && document.querySelector('#admin-models tbody').textContent.includes('dayi-tiny')`, long)
 	b.wait(t, "the audit check", `/^Intact: [1-9][0-9]* records/.test(document.getElementById('admin-audit').textContent)`, long)
-	b.do(t, chromedp.SendKeys(chromedp.ID("kb-name"), "protocols"), chromedp.SetUploadFiles(chromedp.ID("kb-file"), []string{upload}),
+	// While the files are ingested the region is aria-busy with a progress
+	// bar; an observer records that, since the upload may finish quickly.
+	jsEval[chromedp.Void](t, b, `window.__busy = [];
+		new MutationObserver(() => { const g = document.getElementById('kb-ingest'), bar = document.getElementById('kb-bar');
+			if (g.getAttribute('aria-busy') === 'true') window.__busy.push((bar.hidden ? 'hidden' : 'shown') + ' ' + bar.value + '/' + bar.max); })
+		.observe(document.getElementById('kb-ingest'), { attributes: true, subtree: true, childList: true })`)
+	b.do(t, chromedp.SendKeys(chromedp.ID("kb-name"), "protocols"), chromedp.SetUploadFiles(chromedp.ID("kb-file"), []string{upload, upload2}),
 		chromedp.Click(chromedp.CSS(`#kb-upload button[type=submit]`)))
-	b.wait(t, "the upload", `document.querySelector('#admin-kbs tbody').textContent.includes('protocols') && document.getElementById('kb-progress').textContent.includes('sepsis.md')`, long)
+	b.wait(t, "the upload", `document.querySelector('#admin-kbs tbody').textContent.includes('protocols') && document.getElementById('kb-ingest').getAttribute('aria-busy') === 'false'`, long)
+	if got := jsEval[[]string](t, b, `[...document.querySelectorAll('#kb-results li')].map(li => li.textContent)
+		.concat([document.getElementById('kb-progress').textContent, document.getElementById('kb-bar').value + '/' + document.getElementById('kb-bar').max,
+			document.getElementById('kb-bar').getAttribute('role'), String(window.__busy.some(s => s.startsWith('shown')))])`); len(got) != 6 ||
+		!strings.HasPrefix(got[0], "sepsis.md: ") || !strings.HasPrefix(got[1], "stroke.txt: ") || !strings.Contains(got[0], "passages indexed") ||
+		got[2] != "2 of 2 files added to protocols." || got[3] != "2/2" || got[4] != "progressbar" || got[5] != "true" {
+		t.Errorf("upload progress and results: %q", got)
+	}
 	b.screenshot(t, "admin")
 	ps, err := (&knowledge.Library{Dir: filepath.Join(os.Getenv("DAYI_HOME"), "kb")}).Retrieve(context.Background(), "protocols", "antibiotics sepsis", 0)
 	if err != nil || len(ps) == 0 {

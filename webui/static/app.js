@@ -374,8 +374,10 @@ function showTriage(complaint, r) {
   badge.textContent = t('urgency.' + r.urgency);
   $('triage-department').textContent = r.department;
   const flags = r.red_flags || [];
-  $('triage-flags').replaceChildren(...(flags.length ? flags.map((f) => el('span', { class: 'flag' }, f.replaceAll('_', ' '))) : [t('triage.noflags')]));
-  // an emergency's evidence: the complaint as the rules read it, the words that fired marked
+  // each rule by its title in the page's language (the server answers in it); the ID stays as a tooltip
+  const titles = r.red_flag_titles || [];
+  $('triage-flags').replaceChildren(...(flags.length ? flags.map((f, i) => el('span', { class: 'flag', title: f }, titles[i] || f.replaceAll('_', ' '))) : [t('triage.noflags')]));
+  // an emergency's evidence: the complaint as the patient typed it, the words that fired marked
   $('triage-text').replaceChildren(...(r.evidence ? r.evidence.map((sg) => (sg.concept
     ? el('mark', { class: 'redflag', title: sg.concept.replaceAll('_', ' ') }, sg.text) : sg.text)) : [complaint]));
   $('triage-questions-box').hidden = !(r.questions && r.questions.length);
@@ -545,23 +547,51 @@ loaders.admin = async () => {
   if (failed) throw failed.reason;
 };
 
+/** upload adds the chosen files one request each (the server ingests a file
+ * before it answers, so there is no finer progress to show): the bar counts
+ * files done of the total, and is indeterminate while a lone file is being
+ * ingested; each file's result is listed as it finishes, and the region is
+ * aria-busy until the last one. */
 async function upload() {
   const kb = $('kb-name').value.trim();
-  const file = $('kb-file').files[0];
-  if (!kb || !file) return;
+  const files = [...$('kb-file').files];
+  if (!kb || !files.length) return;
   clearError();
-  const status = $('kb-progress');
-  status.textContent = t('admin.uploading', { file: file.name, kb });
+  const region = $('kb-ingest'), bar = $('kb-bar'), status = $('kb-progress'), list = $('kb-results');
+  const button = $('kb-upload').querySelector('button[type=submit]');
+  list.replaceChildren();
+  bar.hidden = false;
+  bar.max = files.length;
+  bar.value = 0;
+  if (files.length === 1) bar.removeAttribute('value');
+  region.setAttribute('aria-busy', 'true');
+  button.disabled = true;
+  let added = 0;
   try {
-    const r = await api('/api/kb/' + encodeURIComponent(kb) + '/files?filename=' + encodeURIComponent(file.name),
-      { method: 'POST', body: file, headers: { 'Content-Type': 'application/octet-stream' } });
-    status.textContent = r.skipped.length
-      ? t('admin.skipped', { file: file.name, why: r.skipped.join('; ') })
-      : t('admin.uploaded', { file: file.name, kb, chunks: r.chunks });
+    for (const [i, file] of files.entries()) {
+      status.textContent = t('admin.uploading', { file: file.name, kb, n: i + 1, total: files.length });
+      let item;
+      try {
+        const r = await api('/api/kb/' + encodeURIComponent(kb) + '/files?filename=' + encodeURIComponent(file.name),
+          { method: 'POST', body: file, headers: { 'Content-Type': 'application/octet-stream' } });
+        if (r.skipped.length) {
+          item = el('li', { class: 'warn' }, t('admin.skipped', { file: file.name, why: r.skipped.join('; ') }));
+        } else {
+          added++;
+          item = el('li', {}, t('admin.uploaded', { file: file.name, kb, chunks: r.chunks }));
+        }
+      } catch (err) {
+        showError(err); // the banner too: a missing scope or key concerns every file
+        item = el('li', { class: 'failed' }, file.name + ': ' + describe(err));
+      }
+      list.append(item);
+      bar.value = i + 1;
+    }
+    status.textContent = t('admin.ingested', { n: added, total: files.length, kb });
     await loaders.admin();
-  } catch (err) {
-    status.textContent = '';
-    showError(err);
+  } finally {
+    region.setAttribute('aria-busy', 'false');
+    button.disabled = false;
   }
 }
 
