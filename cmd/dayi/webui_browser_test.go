@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -224,7 +225,13 @@ func (b *browser) wait(t *testing.T, what, cond string, timeout time.Duration) {
 			os.WriteFile(p, shot, 0o644)
 			state, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`'error banner: ' + (document.getElementById('error').hidden ? '(none)' : document.getElementById('error-text').textContent) + '; dialog open: ' + document.getElementById('confirm').open`))
 			body, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.querySelector('main').innerText"))
-			t.Fatalf("waiting for %s (%s): %v; %s; page: %.600s; screenshot %s", what, cond, err, state, body, p)
+			// The server runs in this process: its goroutines say where a
+			// request that never answered is stuck.
+			stacks := make([]byte, 1<<20)
+			stacks = stacks[:goruntime.Stack(stacks, true)]
+			sp := filepath.Join(os.TempDir(), "dayi-webui-failed-goroutines.txt")
+			os.WriteFile(sp, stacks, 0o644)
+			t.Fatalf("waiting for %s (%s): %v; %s; page: %.600s; screenshot %s; goroutines %s", what, cond, err, state, body, p, sp)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
