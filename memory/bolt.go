@@ -223,6 +223,13 @@ func (s *BoltStore) MarkEncrypted(ctx context.Context, mark string) (string, err
 func (s *BoltStore) Compact(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.compactLocked()
+}
+
+// compactLocked rewrites the file without its free pages and swaps it in
+// (the caller holds s.mu). If the swap fails the uncompacted file, still
+// whole, is opened again, so the store keeps working.
+func (s *BoltStore) compactLocked() error {
 	tmp := s.path + ".compact"
 	os.Remove(tmp)
 	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 10 * time.Second})
@@ -241,10 +248,13 @@ func (s *BoltStore) Compact(ctx context.Context) error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("memory store %s: %w", s.path, err)
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
+	if err := atomicfile.Rename(tmp, s.path); err != nil {
+		os.Remove(tmp)
+		if db, rerr := openBoltDB(s.path); rerr == nil {
+			s.db = db // the uncompacted file, still whole
+		}
 		return fmt.Errorf("memory store %s: replacing with the compacted copy: %w", s.path, err)
 	}
-	syncDir(filepath.Dir(s.path))
 	db, err := openBoltDB(s.path)
 	if err != nil {
 		return err
@@ -318,37 +328,7 @@ func (s *BoltStore) Forget(ctx context.Context, patient string) error {
 	if err != nil {
 		return fmt.Errorf("memory store %s: forget: %w", s.path, err)
 	}
-	tmp := s.path + ".compact"
-	os.Remove(tmp)
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 10 * time.Second})
-	if err != nil {
-		return fmt.Errorf("memory store %s: compacting: %w", s.path, err)
-	}
-	if err := bolt.Compact(dst, s.db, 64<<20); err != nil {
-		dst.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("memory store %s: compacting: %w", s.path, err)
-	}
-	if err := dst.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("memory store %s: compacting: %w", s.path, err)
-	}
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("memory store %s: %w", s.path, err)
-	}
-	if err := atomicfile.Rename(tmp, s.path); err != nil {
-		os.Remove(tmp)
-		if db, rerr := openBoltDB(s.path); rerr == nil {
-			s.db = db // the uncompacted file, still whole
-		}
-		return fmt.Errorf("memory store %s: replacing with the compacted copy: %w", s.path, err)
-	}
-	db, err := openBoltDB(s.path)
-	if err != nil {
-		return err
-	}
-	s.db = db
-	return nil
+	return s.compactLocked()
 }
 
 // syncDir makes a rename durable.
