@@ -69,7 +69,7 @@ func TestEveryCodePointMatchesLlamaCpp(t *testing.T) {
 	}
 	for name, exp := range ref.Expect {
 		t.Run(name, func(t *testing.T) {
-			tok := openFixtureVocab(t, name)
+			tok := openVocab(t, name)
 			bad := 0
 			for i, s := range texts {
 				ids := tok.Encode(s, false, false)
@@ -153,7 +153,7 @@ func TestUGMAndWPMMegabyteMatchLlamaCpp(t *testing.T) {
 		if len(text) != r.Bytes {
 			t.Fatalf("mixedText is %d bytes, the generator's %d: they no longer agree", len(text), r.Bytes)
 		}
-		tok := openFixtureVocab(t, name)
+		tok := openVocab(t, name)
 		start := time.Now()
 		ids := tok.Encode(text, false, false)
 		d := time.Since(start)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,42 +13,14 @@ import (
 	"dayi/weights"
 )
 
-// fixtureVocabDir holds byte-identical copies of the llama.cpp vocabularies
-// that these tests need (testdata/vocab at the repository root), so that they
-// never read ../shared.
-const fixtureVocabDir = "../testdata/vocab"
-
-// openFixtureVocab loads testdata/vocab/ggml-vocab-NAME.gguf once per test
-// binary (nomic-bert-moe takes a second to load).
-func openFixtureVocab(tb testing.TB, name string) *Tokenizer {
-	tb.Helper()
-	key := "fixture:" + name
-	vocabCache.Lock()
-	defer vocabCache.Unlock()
-	if tok, ok := vocabCache.m[key]; ok {
-		return tok
-	}
-	f, err := weights.Open(filepath.Join(fixtureVocabDir, "ggml-vocab-"+name+".gguf"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	tok, err := FromGGUF(f)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	vocabCache.m[key] = tok
-	return tok
-}
-
 // TestUGMAndWPMVocabVectors checks llama.cpp's test-tokenizer-0 strings:
 // bert-bge against upstream's vectors, nomic-bert-moe (unigram, no upstream
 // vectors) against ids made by llama.cpp with testdata/llamacpp_ugm.mjs.
 func TestUGMAndWPMVocabVectors(t *testing.T) {
 	for _, name := range []string{"nomic-bert-moe", "bert-bge"} {
 		t.Run(name, func(t *testing.T) {
-			tok := openFixtureVocab(t, name)
-			cases, err := readVocabCases(filepath.Join(fixtureVocabDir, "ggml-vocab-"+name+".gguf"))
+			tok := openVocab(t, name)
+			cases, err := readVocabCases(vocabPath(name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +74,7 @@ func TestUGMAndWPMMatchLlamaCpp(t *testing.T) {
 	}
 	for name, r := range ref.Vocabs {
 		t.Run(name, func(t *testing.T) {
-			tok := openFixtureVocab(t, name)
+			tok := openVocab(t, name)
 			if tok.NumTokens() != r.NVocab || tok.BOS() != r.BOS || tok.EOS() != r.EOS ||
 				tok.AddBOS() != r.AddBOS || tok.AddEOS() != r.AddEOS {
 				t.Errorf("n/bos/eos/add_bos/add_eos = %d/%d/%d/%v/%v, llama.cpp %d/%d/%d/%v/%v",
