@@ -9,10 +9,6 @@ import (
 	"os"
 	"slices"
 	"testing"
-
-	"dayi/benchmarks/synth"
-	"dayi/internal/testref"
-	"dayi/weights"
 )
 
 // bertRef is gen.mjs's output (engine/testdata/embed/README.md).
@@ -32,23 +28,7 @@ type bertRef struct {
 // synthLM writes a preset (seed 7, f32) in memory and loads it with opt.
 func synthLM(t *testing.T, preset string, opt Options) *LM {
 	t.Helper()
-	spec, err := synth.Preset(preset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := synthModel(t, preset)
 	m, err := Load(f, opt)
 	if err != nil {
 		t.Fatal(err)

@@ -1,16 +1,11 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"math"
 	"os"
 	"testing"
-
-	"dayi/benchmarks/synth"
-	"dayi/internal/testref"
-	"dayi/weights"
 )
 
 // gemma2Ref is the part of an nlc_ref.mjs reference the gemma2 test reads.
@@ -39,23 +34,7 @@ type gemma2Ref struct {
 // upstream difference of 1e-7 that crosses an f16 rounding boundary moves an
 // activation by an f16 ulp.
 func TestSynthGemma2(t *testing.T) {
-	spec, err := synth.Preset("tiny-gemma2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := synthModel(t, "tiny-gemma2")
 	data, err := os.ReadFile("testdata/synth/tiny-gemma2-f32kv.json")
 	if err != nil {
 		t.Fatal(err)
