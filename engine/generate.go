@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"sync"
 	"time"
 
@@ -43,6 +44,9 @@ type Request struct {
 	// identity), so a cache hit's speed tells nothing about other clients'
 	// prompts.
 	CacheScope string
+	// Images are the request's decoded images, in the order of the
+	// ImageMarker occurrences in the prompt text (image.go).
+	Images []image.Image
 }
 
 // Done reasons, as Ollama reports them.
@@ -176,6 +180,9 @@ type generation struct {
 // start tokenizes and prefills req; the session's logits then predict the
 // first generated token.
 func (lm *LM) start(ctx context.Context, req *Request, onText func(string) error) (*generation, error) {
+	if err := lm.checkImages(req.Images); err != nil {
+		return nil, err
+	}
 	ids, tmpl, err := lm.PromptTokens(req)
 	if err != nil {
 		return nil, err
