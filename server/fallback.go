@@ -78,6 +78,9 @@ func (s *Server) runFallback(ctx context.Context, ri *reqInfo, j *job, onText fu
 	if s.fallback == nil {
 		return nil, fmt.Errorf("no fallback configured")
 	}
+	if len(j.images) > 0 {
+		return nil, fieldError("images", "not forwarded to the Ollama fallback (only models dayi runs with a vision projector take images)")
+	}
 	fb := s.fallback
 	ri.backend = "ollama:" + fb.host
 	// Without the peer's tokenizer, passages are budgeted at ~4 bytes a token.

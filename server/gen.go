@@ -119,6 +119,7 @@ type job struct {
 	tools     json.RawMessage
 	shift     *bool // Ollama's request-level shift (options.shift also works)
 	truncate  *bool
+	images    []imageRef // in the order of the engine.ImageMarkers in the text (images.go)
 }
 
 // outcome is what every API writer needs at the end.
@@ -162,7 +163,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, engine.ErrPromptTooLong), errors.Is(err, ErrUnsupportedArch):
+	case errors.Is(err, engine.ErrPromptTooLong), errors.Is(err, ErrUnsupportedArch), errors.Is(err, engine.ErrNoVision):
 		return http.StatusBadRequest
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return 499 // client closed the request (nginx's code); nobody reads it
@@ -203,6 +204,12 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	if s.fallback != nil && s.fallback.named(j.model) {
 		return s.runFallback(ctx, ri, j, onText)
 	}
+	// Decoded here, after admission: at most MaxActive requests hold
+	// decoded pixels, and a corrupt image is a 400 before any model loads.
+	images, err := decodeImages(j.images)
+	if err != nil {
+		return nil, err
+	}
 	l, loadDur, err := s.reg.acquire(ctx, j.model)
 	if err != nil {
 		if errors.Is(err, ErrUnsupportedArch) && s.fallback != nil {
@@ -221,13 +228,16 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	if lm.IsEncoder() {
 		return nil, badRequest("model %q is an embedding or reranker model: it does not generate (use /api/embed, /v1/embeddings or /v1/rerank)", j.model)
 	}
+	if len(images) > 0 && !lm.HasVision() {
+		return nil, noVision(j.model)
+	}
 
 	budget := min(1024, lm.Ctx/2)
 	g, err := s.groundJob(ctx, j, budget, func(t string) int { return len(lm.Tok.Encode(t, false, false)) })
 	if err != nil {
 		return nil, err
 	}
-	req := &engine.Request{Template: j.template, Format: j.format}
+	req := &engine.Request{Template: j.template, Format: j.format, Images: images}
 	if err := checkModelBounds(j, lm.Ctx, lm.Tok.NumTokens()); err != nil {
 		return nil, err
 	}
@@ -359,6 +369,9 @@ func (s *Server) groundJob(ctx context.Context, j *job, budget int, count func(s
 	if len(j.tools) > 0 {
 		g.system = strings.TrimSpace(g.system + "\n\n" + toolsPrompt(j.tools))
 	}
+	// A knowledge passage or a remembered turn holding the image marker
+	// would take the place of one of the request's images.
+	g.system = strings.ReplaceAll(g.system, engine.ImageMarker, "")
 	return g, nil
 }
 
@@ -372,6 +385,7 @@ func (s *Server) remember(ctx context.Context, j *job, answer string) {
 	if j.chat {
 		q = lastUser(j.messages)
 	}
+	q = strings.ReplaceAll(q, engine.ImageMarker, "[image]") // the memory keeps text, not the images
 	if err := s.cfg.Memory.Record(context.WithoutCancel(ctx), j.patientID, Turn{User: q, Assistant: answer, Time: time.Now()}); err != nil {
 		s.log.Warn("patient memory record failed", "err", redact(err.Error(), j.patientID))
 	}

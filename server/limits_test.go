@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/ollama/ollama/api"
+
+	"dayi/engine"
 )
 
 const (
@@ -152,7 +154,15 @@ func hostileRequests() []hostile {
 		{"/api/generate", "context[0]", map[string]any{"model": "dayi-tiny", "prompt": "hi", "context": []int{huge}}},
 		{"/api/generate", "keep_alive", map[string]any{"model": "dayi-tiny", "prompt": "hi", "keep_alive": 1e30}},
 		{"/api/generate", "keep_alive", map[string]any{"model": "dayi-tiny", "prompt": "hi", "keep_alive": "100000h"}},
-		{"/api/generate", "images", map[string]any{"model": "dayi-tiny", "prompt": "hi", "images": []string{"aGk="}}},
+		{"/api/generate", "images[0]", map[string]any{"model": "dayi-tiny", "prompt": "hi", "images": []string{"aGk="}}},
+		{"/api/generate", "images", map[string]any{"model": "dayi-tiny", "prompt": "hi", "images": many(9, "aGk=")}},
+		{"/api/generate", "images[1]", map[string]any{"model": "dayi-tiny", "prompt": "hi", "images": []any{tinyPNG, 7}}},
+		{"/api/generate", "prompt", map[string]any{"model": "dayi-tiny", "prompt": "hi " + engine.ImageMarker}},
+		{"/api/chat", "messages[0].images[0]", map[string]any{"model": "dayi-tiny", "messages": []map[string]any{{"role": "user", "content": "x", "images": []string{"%%%"}}}}},
+		{"/v1/chat/completions", "messages[0].content[0].image_url", map[string]any{"model": "dayi-tiny", "messages": []map[string]any{{"role": "user",
+			"content": []map[string]any{{"type": "image_url", "image_url": map[string]any{"url": "file:///etc/passwd"}}}}}}},
+		{"/v1/chat/completions", "messages[0].content[1].type", map[string]any{"model": "dayi-tiny", "messages": []map[string]any{{"role": "user",
+			"content": []map[string]any{{"type": "text", "text": "x"}, {"type": "input_audio"}}}}}},
 		{"/api/generate", "format", map[string]any{"model": "dayi-tiny", "prompt": "hi", "format": map[string]any{"description": strings.Repeat("x", 64<<10)}}},
 		{"/api/generate", "prompt", map[string]any{"model": "dayi-tiny", "prompt": strings.Repeat("x", maxText+1)}},
 		{"/api/generate", "system", map[string]any{"model": "dayi-tiny", "prompt": "hi", "system": strings.Repeat("x", maxText+1)}},

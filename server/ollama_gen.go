@@ -121,15 +121,24 @@ func checkChat(req *chatRequest) error {
 	return checkKeepAlive(req.KeepAlive)
 }
 
-var errImages = fieldError("images", "not supported: dayi serves text-only models")
-
 // parseGenerate turns a decoded /api/generate body into a job.
 func parseGenerate(req *generateRequest) (*job, error) {
 	if err := checkGenerate(req); err != nil {
 		return nil, err
 	}
-	if len(req.Images) > 0 {
-		return nil, errImages
+	if err := checkImageCount(false, len(req.Images)); err != nil {
+		return nil, err
+	}
+	images, err := ollamaImages("images", req.Images)
+	if err != nil {
+		return nil, err
+	}
+	prompt, err := placeImages("prompt", req.Prompt, len(images))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := placeImages("system", req.System, 0); err != nil {
+		return nil, err
 	}
 	if req.Suffix != "" {
 		return nil, badRequest("suffix (fill-in-the-middle) is not supported")
@@ -142,9 +151,9 @@ func parseGenerate(req *generateRequest) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &job{model: req.Model, prompt: req.Prompt, system: req.System, raw: req.Raw, template: req.Template, format: f,
+	j := &job{model: req.Model, prompt: prompt, system: req.System, raw: req.Raw, template: req.Template, format: f,
 		opts: opts, defaults: ollamaDefaults(), keepAlive: keepAlive(req.KeepAlive), knowledge: req.Knowledge, patientID: req.PatientID,
-		shift: req.Shift, truncate: req.Truncate}
+		shift: req.Shift, truncate: req.Truncate, images: images}
 	for _, id := range req.Context {
 		if id < 0 || id > math.MaxInt32 {
 			return nil, badRequest("context holds an invalid token id %d", id)
@@ -179,10 +188,23 @@ func parseChat(req *chatRequest) (*job, error) {
 		}
 		j.tools = req.Tools
 	}
+	n := 0
+	for _, m := range req.Messages {
+		n += len(m.Images)
+	}
+	if err := checkImageCount(false, n); err != nil {
+		return nil, err
+	}
 	for i, m := range req.Messages {
-		if len(m.Images) > 0 {
-			return nil, errImages
+		field := fmt.Sprintf("messages[%d]", i)
+		images, err := ollamaImages(field+".images", m.Images)
+		if err != nil {
+			return nil, err
 		}
+		if m.Content, err = placeImages(field+".content", m.Content, len(images)); err != nil {
+			return nil, err
+		}
+		j.images = append(j.images, images...)
 		role := strings.ToLower(m.Role)
 		switch role {
 		case "system", "user", "assistant", "tool":
@@ -270,7 +292,7 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if req.Prompt == "" && req.System == "" && len(req.Context) == 0 {
+	if j.prompt == "" && req.System == "" && len(req.Context) == 0 {
 		s.loadOnly(w, r, j, false)
 		return
 	}

@@ -139,11 +139,25 @@ func parseOAChat(req *oaChatRequest) (*job, error) {
 	if len(req.Messages) == 0 {
 		return nil, fieldError("messages", "must not be empty")
 	}
+	// Contents are flattened first: an image_url part's data: URL is
+	// bounded by the image rows, not by a message's text limit.
+	if err := lim("messages").count(true, len(req.Messages)); err != nil {
+		return nil, err
+	}
 	contents := make([]string, 0, len(req.Messages))
-	for _, m := range req.Messages {
-		contents = append(contents, string(m.Content))
+	var images []imageRef
+	for i, m := range req.Messages {
+		text, refs, err := oaContentImages(m.Content, i)
+		if err != nil {
+			return nil, err
+		}
+		contents = append(contents, text)
+		images = append(images, refs...)
 	}
 	if err := checkMessages(true, contents); err != nil {
+		return nil, err
+	}
+	if err := checkImageCount(true, len(images)); err != nil {
 		return nil, err
 	}
 	mt := req.MaxTokens
@@ -154,7 +168,8 @@ func parseOAChat(req *oaChatRequest) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &job{model: req.Model, chat: true, opts: opts, defaults: openaiDefaults(), knowledge: req.Knowledge, patientID: req.PatientID, openai: true}
+	j := &job{model: req.Model, chat: true, opts: opts, defaults: openaiDefaults(), knowledge: req.Knowledge, patientID: req.PatientID, openai: true,
+		images: images}
 	if rf := req.ResponseFormat; rf != nil {
 		switch rf.Type {
 		case "", "text":
@@ -199,10 +214,7 @@ func parseOAChat(req *oaChatRequest) (*job, error) {
 		default:
 			return nil, badRequest("messages[%d].role %q is not supported", i, m.Role)
 		}
-		text, err := oaContent(m.Content, i)
-		if err != nil {
-			return nil, err
-		}
+		text := contents[i]
 		for _, tc := range m.ToolCalls {
 			args := json.RawMessage(tc.Function.Arguments)
 			if !json.Valid(args) {
@@ -214,33 +226,6 @@ func parseOAChat(req *oaChatRequest) (*job, error) {
 		j.messages = append(j.messages, chat.Message{Role: role, Content: text})
 	}
 	return j, nil
-}
-
-// oaContent flattens a message content (string or text parts).
-func oaContent(raw json.RawMessage, i int) (string, error) {
-	s := strings.TrimSpace(string(raw))
-	if s == "" || s == "null" {
-		return "", nil
-	}
-	var str string
-	if json.Unmarshal(raw, &str) == nil {
-		return str, nil
-	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return "", badRequest("messages[%d].content must be a string or an array of content parts", i)
-	}
-	var b strings.Builder
-	for _, p := range parts {
-		if p.Type != "text" {
-			return "", badRequest("messages[%d]: content part type %q is not supported (dayi serves text-only models)", i, p.Type)
-		}
-		b.WriteString(p.Text)
-	}
-	return b.String(), nil
 }
 
 func parseOACompletion(req *oaCompletionRequest) (*job, error) {
@@ -255,6 +240,9 @@ func parseOACompletion(req *oaCompletionRequest) (*job, error) {
 		return nil, fieldError("prompt", "must be a string (or an array holding one string)")
 	}
 	if err := lim("prompt").bytes(true, "", prompts[0]); err != nil {
+		return nil, err
+	}
+	if _, err := placeImages("prompt", prompts[0], 0); err != nil { // no images here: a marker would be a stray one
 		return nil, err
 	}
 	mt := req.MaxTokens
