@@ -47,6 +47,9 @@ type CatalogModel struct {
 	Modified time.Time
 	Source   string // where it was found ("dayi", "extra", "ollama"), shown in errors
 	Writable bool   // Remove and replacing Write are allowed
+	// Projector is the model's vision projector (an mmproj GGUF: a
+	// sibling mmproj-*.gguf or an Ollama projector layer); "" for none.
+	Projector string
 }
 
 // Errors a Catalogue wraps, so that the server answers with the right status
@@ -60,7 +63,7 @@ var (
 // source turns a catalogue entry into the registry's description.
 func (m CatalogModel) source() modelSource {
 	s := modelSource{Name: canonical(m.Name), Path: m.Path, Size: m.Size, Modified: m.Modified, Digest: m.Digest,
-		Origin: m.Source, ReadOnly: !m.Writable}
+		Origin: m.Source, ReadOnly: !m.Writable, Projector: m.Projector}
 	if s.Digest == "" {
 		s.Digest = pseudoDigest(m.Path, m.Size, m.Modified)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -96,6 +97,9 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 		mi[kv.Key] = kv.Value.V
 	}
 	caps, tmplName := capabilities(f)
+	if src.Projector != "" && slices.Contains(caps, "completion") {
+		caps = append(caps, "vision") // Ollama's name for a model with a projector
+	}
 	// FROM names the model, not its file: clients need no server paths
 	// (issue 15, finding 10), and `dayi show` prints the path to operators.
 	resp := map[string]any{

@@ -36,12 +36,16 @@ type modelSource struct {
 	Modified time.Time
 	Origin   string // "embedded", "models-dir", "model-flag", "ollama", "created"
 	ReadOnly bool
+	// Projector is the vision projector (mmproj GGUF) attached at load;
+	// "" for none (projectors.go).
+	Projector string
 }
 
 // loaded is a model in memory.
 type loaded struct {
 	src      modelSource
 	file     *weights.File
+	proj     *weights.File // the attached vision projector, nil for none
 	lm       *engine.LM
 	gen      Generator
 	loadTime time.Duration
@@ -149,6 +153,14 @@ func pseudoDigest(path string, size int64, mod time.Time) string {
 // their exact names, anything else through the catalogue (whose rules are
 // those of `dayi run NAME`).
 func (r *registry) find(name string) (modelSource, error) {
+	src, err := r.findSource(name)
+	if err == nil {
+		src.Projector = r.projectorFor(src)
+	}
+	return src, err
+}
+
+func (r *registry) findSource(name string) (modelSource, error) {
 	name = canonical(name)
 	if name == assets.DefaultModelName {
 		return r.embedded(), nil
@@ -297,7 +309,8 @@ func (r *registry) load(ctx context.Context, name string) (l *loaded, err error)
 		gen = lm.NewScheduler(r.cfg.MaxActive, r.cfg.MaxQueued,
 			engine.WithOutputBuffer(r.cfg.StreamBuffer, r.cfg.SlowReaderTimeout))
 	}
-	return &loaded{src: src, file: f, lm: lm, gen: gen, loadTime: time.Since(start), footprint: need, kv: fp.KV}, nil
+	proj := r.attachProjector(lm, src)
+	return &loaded{src: src, file: f, proj: proj, lm: lm, gen: gen, loadTime: time.Since(start), footprint: need, kv: fp.KV}, nil
 }
 
 // release ends one use. keepAlive < 0 keeps the model forever, 0 unloads it
@@ -347,6 +360,9 @@ func (r *registry) unloadLocked(l *loaded) {
 	}
 	l.lm.Close() // its kernel workers: refs == 0, so no request is using it
 	l.file.Close()
+	if l.proj != nil {
+		l.proj.Close()
+	}
 	r.log.Info("model unloaded", "model", l.src.Name)
 }
 

@@ -33,6 +33,11 @@ type Config struct {
 	// ImportDirs are the only directories /api/create may read a GGUF file
 	// from (besides models of the catalogue, by name). None: no file is read.
 	ImportDirs []string
+	// Projectors pairs models with vision projectors (mmproj GGUF files):
+	// model name (as served, without ":latest") → file. They override what
+	// the catalogue pairs (a sibling mmproj-*.gguf, an Ollama projector
+	// layer). `dayi serve --mmproj` and --model siblings fill it.
+	Projectors map[string]string
 
 	Engine engine.Options
 	// Open says how model files are brought into memory (--no-mmap,

@@ -21,8 +21,11 @@ const (
 	ollamaLibrary      = "library"
 	ollamaModelMedia   = "application/vnd.ollama.image.model"
 	ollamaLicenseMedia = "application/vnd.ollama.image.license"
-	maxManifestBytes   = 1 << 20
-	maxLicenseBytes    = 1 << 20
+	// ollamaProjectorMedia is the layer of a vision model's projector
+	// (Ollama's server/images.go: a model with one has the vision capability).
+	ollamaProjectorMedia = "application/vnd.ollama.image.projector"
+	maxManifestBytes     = 1 << 20
+	maxLicenseBytes      = 1 << 20
 )
 
 type ollamaManifest struct {
@@ -132,9 +135,20 @@ func readOllamaModel(root, manifest string) (*Model, error) {
 		return nil, fmt.Errorf("ollama manifest %s: %w", manifest, err)
 	}
 	var m *Model
-	var license string
+	var license, projector string
 	for _, l := range man.Layers {
 		switch l.MediaType {
+		case ollamaProjectorMedia:
+			if projector != "" {
+				continue
+			}
+			bp, err := blobPath(root, l.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("ollama manifest %s: %w", manifest, err)
+			}
+			if st, err := os.Stat(bp); err == nil && st.Mode().IsRegular() {
+				projector = bp
+			}
 		case ollamaModelMedia:
 			if m != nil {
 				continue // the first model layer is the model, as Ollama takes it
@@ -160,7 +174,7 @@ func readOllamaModel(root, manifest string) (*Model, error) {
 		}
 	}
 	if m != nil {
-		m.License = license
+		m.License, m.Projector = license, projector
 	}
 	return m, nil
 }

@@ -58,6 +58,10 @@ type Model struct {
 	Root     string    `json:"root"`             // the directory it was found under
 	License  string    `json:"-"`                // licence text when the source records one (sidecar, Ollama layer)
 	Origin   string    `json:"origin,omitempty"` // where it came from (a pack, a copied file), from the sidecar
+	// Projector is the vision projector (mmproj GGUF) paired with the
+	// model: a sibling mmproj-*.gguf or an Ollama projector layer
+	// (projector.go); "" for a text-only model.
+	Projector string `json:"projector,omitempty"`
 }
 
 // FullName is NAME:TAG.
@@ -326,7 +330,7 @@ func scanDir(dir, source string) ([]Model, error) {
 			}
 			return nil
 		}
-		if strings.HasPrefix(d.Name(), ".") || !strings.HasSuffix(d.Name(), ".gguf") {
+		if strings.HasPrefix(d.Name(), ".") || !strings.HasSuffix(d.Name(), ".gguf") || IsProjectorFile(d.Name()) {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, p)
@@ -351,7 +355,7 @@ func scanDir(dir, source string) ([]Model, error) {
 				return nil
 			}
 		}
-		m := Model{Name: name, Tag: tag, Path: p, Size: st.Size(), Modified: st.ModTime(), Source: source, Root: dir}
+		m := Model{Name: name, Tag: tag, Path: p, Size: st.Size(), Modified: st.ModTime(), Source: source, Root: dir, Projector: SiblingProjector(p, filepath.Dir(p) != filepath.Clean(dir))}
 		if sc, err := ReadSidecar(p); err == nil {
 			if sc.Size == m.Size && sc.Modified.Equal(m.Modified) {
 				m.Digest = sc.Digest

@@ -1,0 +1,40 @@
+package server
+
+import (
+	"dayi/engine"
+	"dayi/weights"
+)
+
+// projectorFor is the vision projector of a model: Config.Projectors by
+// the model's name (--mmproj, --model siblings) first, then the
+// catalogue's pairing.
+func (r *registry) projectorFor(src modelSource) string {
+	if p, ok := r.cfg.Projectors[src.Name]; ok {
+		return p
+	}
+	return src.Projector
+}
+
+// attachProjector pairs a freshly loaded model with its projector. A
+// projector that cannot be read or attached leaves the model text-only
+// (requests with images then get ErrNoVision's 400) rather than failing the
+// text requests too; the log says why. The file stays open while the model
+// is loaded, since the projector may keep views of its weights.
+func (r *registry) attachProjector(lm *engine.LM, src modelSource) *weights.File {
+	if src.Projector == "" {
+		return nil
+	}
+	pf, err := weights.OpenWith(src.Projector, r.cfg.Open)
+	if err == nil {
+		err = lm.AttachProjector(pf)
+		if err != nil {
+			pf.Close()
+		}
+	}
+	if err != nil {
+		r.log.Warn("vision projector not attached; the model serves text only", "model", src.Name, "err", err)
+		return nil
+	}
+	r.log.Info("vision projector attached", "model", src.Name)
+	return pf
+}

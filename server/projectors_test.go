@@ -1,0 +1,128 @@
+package server
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"dayi/engine"
+	"dayi/weights"
+)
+
+// A model paired with a projector lists Ollama's "vision" capability. A
+// projector that cannot be attached (here: not a GGUF; on a branch without
+// the vision encoder: any) leaves the model serving text, and images get
+// ErrNoVision's 400, not a 500.
+func TestProjectorPairedShowAndFallbackToText(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "mmproj-dayi-tiny.gguf")
+	if err := os.WriteFile(bad, []byte("not a gguf"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, hs := testServer(t, Config{Projectors: map[string]string{"dayi-tiny": bad}})
+	st, body, _ := post(t, hs, "/api/show", map[string]any{"model": "dayi-tiny"})
+	var resp struct {
+		Capabilities []string `json:"capabilities"`
+	}
+	if json.Unmarshal(body, &resp); st != 200 || !slices.Contains(resp.Capabilities, "vision") {
+		t.Fatalf("show: %d %s, want the vision capability", st, body)
+	}
+	if strings.Contains(string(body), bad) {
+		t.Fatalf("show leaks the projector's path: %s", body)
+	}
+	st, body, _ = post(t, hs, "/api/chat", map[string]any{"model": "dayi-tiny", "stream": false,
+		"messages": []map[string]any{{"role": "user", "content": "what is it?", "images": []string{tinyPNG}}}})
+	if st != 400 || !strings.Contains(errText(t, body), engine.ErrNoVision.Error()) {
+		t.Fatalf("image to a model whose projector failed: %d %s", st, body)
+	}
+	st, body, _ = post(t, hs, "/api/generate", map[string]any{"model": "dayi-tiny", "prompt": "Once", "raw": true, "stream": false,
+		"options": greedy(2)})
+	if st != 200 {
+		t.Fatalf("text after a failed attach: %d %s", st, body)
+	}
+	// Unpaired: no vision capability (TestShowCapabilities has the rest).
+	_, plain := testServer(t, Config{})
+	_, body, _ = post(t, plain, "/api/show", map[string]any{"model": "dayi-tiny"})
+	if json.Unmarshal(body, &resp); slices.Contains(resp.Capabilities, "vision") {
+		t.Fatalf("unpaired model lists vision: %s", body)
+	}
+}
+
+// TestImageEndToEnd runs a vision model pair through both APIs:
+// DAYI_VISION_MODEL and DAYI_VISION_MMPROJ name a gemma3 GGUF and its
+// mmproj (the vision branch's tiny pair). It skips unless the projector
+// attaches (lm.HasVision), so it runs once the vision encoder is merged.
+// The same image and question must give the same greedy text through
+// Ollama's /api/chat (images before the text) and OpenAI's image_url part
+// placed first, and the image must add prompt tokens.
+func TestImageEndToEnd(t *testing.T) {
+	model, mmproj := os.Getenv("DAYI_VISION_MODEL"), os.Getenv("DAYI_VISION_MMPROJ")
+	if model == "" || mmproj == "" {
+		t.Skip("DAYI_VISION_MODEL and DAYI_VISION_MMPROJ name no vision pair")
+	}
+	lm := loadLM(t, model)
+	pf, err := weights.Open(mmproj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	if err := lm.AttachProjector(pf); err != nil || !lm.HasVision() {
+		t.Skipf("projector does not attach on this branch: %v", err)
+	}
+	name := strings.TrimSuffix(filepath.Base(model), ".gguf")
+	_, hs := testServer(t, Config{ModelPaths: []string{model}, Projectors: map[string]string{name: mmproj}})
+	q := "Describe the image."
+	st, body, _ := post(t, hs, "/api/chat", map[string]any{"model": name, "stream": false, "options": greedy(8),
+		"messages": []map[string]any{{"role": "user", "content": q, "images": []string{tinyPNG}}}})
+	var oll struct {
+		Message struct {
+			Content string `json:"content"`
+		} `json:"message"`
+		PromptEvalCount int `json:"prompt_eval_count"`
+	}
+	if json.Unmarshal(body, &oll); st != 200 || oll.Message.Content == "" {
+		t.Fatalf("/api/chat with an image: %d %s", st, body)
+	}
+	st, body, _ = post(t, hs, "/api/chat", map[string]any{"model": name, "stream": false, "options": greedy(8),
+		"messages": []map[string]any{{"role": "user", "content": q}}})
+	var text struct {
+		PromptEvalCount int `json:"prompt_eval_count"`
+	}
+	if json.Unmarshal(body, &text); st != 200 || text.PromptEvalCount >= oll.PromptEvalCount {
+		t.Fatalf("the image added no prompt tokens: %d with, %d without (%s)", oll.PromptEvalCount, text.PromptEvalCount, body)
+	}
+	st, body, _ = post(t, hs, "/v1/chat/completions", map[string]any{"model": name, "max_tokens": 8, "temperature": 0,
+		"messages": []map[string]any{{"role": "user", "content": []map[string]any{
+			{"type": "image_url", "image_url": map[string]string{"url": dataURL(tinyPNG)}}, {"type": "text", "text": q}}}}})
+	var oa struct {
+		Choices []struct {
+			Message struct {
+				Content string `json:"content"`
+			} `json:"message"`
+		} `json:"choices"`
+	}
+	if json.Unmarshal(body, &oa); st != 200 || len(oa.Choices) != 1 || oa.Choices[0].Message.Content != oll.Message.Content {
+		t.Fatalf("OpenAI with the same image: %d %s, want Ollama's %q", st, body, oll.Message.Content)
+	}
+}
+
+// loadLM loads a GGUF as the server would.
+func loadLM(t *testing.T, path string) *engine.LM {
+	t.Helper()
+	f, err := weights.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.Load(f, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := engine.NewLM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lm.Close(); f.Close() })
+	return lm
+}
