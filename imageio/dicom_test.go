@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"dayi/imageio/internal/dcmtest"
+	"dayi/imageio/dcmtest"
 )
 
 const patient = "DOE^JANE" // in every synthetic file: no error may quote it

@@ -6,7 +6,7 @@ import (
 	"image/jpeg"
 	"testing"
 
-	"dayi/imageio/internal/dcmtest"
+	"dayi/imageio/dcmtest"
 )
 
 // FuzzDecode feeds hostile bytes to every decoder: no input may panic,

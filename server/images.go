@@ -40,13 +40,13 @@ func checkImageCount(openai bool, n int) error {
 // becomes the next image's tag; images without one go before the text).
 const imgPlaceholder = "[img]"
 
-// placeImages puts n image markers into text: where the client wrote
+// PlaceImages puts n image markers (engine.ImageMarker) into text: where the client wrote
 // markers itself (llama.cpp's server convention, one per image), there;
 // else at its [img] placeholders in order, and the rest before the text,
 // as Ollama does for gemma3. A marker in text that carries no image, or a
 // count that differs from n, is refused: a marker the client typed would
 // otherwise take the place of another image.
-func placeImages(field, text string, n int) (string, error) {
+func PlaceImages(field, text string, n int) (string, error) {
 	k := strings.Count(text, engine.ImageMarker)
 	switch {
 	case k == n:
@@ -151,7 +151,7 @@ func oaContentImages(raw json.RawMessage, i int) (string, []imageRef, error) {
 	}
 	var str string
 	if json.Unmarshal(raw, &str) == nil {
-		text, err := placeImages(field, str, 0)
+		text, err := PlaceImages(field, str, 0)
 		return text, nil, err
 	}
 	var parts []json.RawMessage

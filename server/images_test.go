@@ -64,17 +64,17 @@ func TestPlaceImages(t *testing.T) {
 		{"[img] vs", 2, m + m + " vs"},
 		{"x " + m + " y", 1, "x " + m + " y"}, // the client placed it (llama.cpp's convention)
 	} {
-		got, err := placeImages("prompt", tc.text, tc.n)
+		got, err := PlaceImages("prompt", tc.text, tc.n)
 		if err != nil || got != tc.want {
-			t.Errorf("placeImages(%q, %d) = %q, %v; want %q", tc.text, tc.n, got, err, tc.want)
+			t.Errorf("PlaceImages(%q, %d) = %q, %v; want %q", tc.text, tc.n, got, err, tc.want)
 		}
 	}
 	for _, tc := range []struct {
 		text string
 		n    int
 	}{{m, 0}, {m + m, 1}, {"a" + m, 2}} {
-		if _, err := placeImages("prompt", tc.text, tc.n); err == nil || !strings.HasPrefix(err.Error(), "prompt:") {
-			t.Errorf("placeImages(%q, %d): err = %v, want a 400 naming prompt", tc.text, tc.n, err)
+		if _, err := PlaceImages("prompt", tc.text, tc.n); err == nil || !strings.HasPrefix(err.Error(), "prompt:") {
+			t.Errorf("PlaceImages(%q, %d): err = %v, want a 400 naming prompt", tc.text, tc.n, err)
 		}
 	}
 }

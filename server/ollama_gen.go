@@ -133,11 +133,11 @@ func parseGenerate(req *generateRequest) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	prompt, err := placeImages("prompt", req.Prompt, len(images))
+	prompt, err := PlaceImages("prompt", req.Prompt, len(images))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := placeImages("system", req.System, 0); err != nil {
+	if _, err := PlaceImages("system", req.System, 0); err != nil {
 		return nil, err
 	}
 	if req.Suffix != "" {
@@ -201,7 +201,7 @@ func parseChat(req *chatRequest) (*job, error) {
 		if err != nil {
 			return nil, err
 		}
-		if m.Content, err = placeImages(field+".content", m.Content, len(images)); err != nil {
+		if m.Content, err = PlaceImages(field+".content", m.Content, len(images)); err != nil {
 			return nil, err
 		}
 		j.images = append(j.images, images...)

@@ -242,7 +242,7 @@ func parseOACompletion(req *oaCompletionRequest) (*job, error) {
 	if err := lim("prompt").bytes(true, "", prompts[0]); err != nil {
 		return nil, err
 	}
-	if _, err := placeImages("prompt", prompts[0], 0); err != nil { // no images here: a marker would be a stray one
+	if _, err := PlaceImages("prompt", prompts[0], 0); err != nil { // no images here: a marker would be a stray one
 		return nil, err
 	}
 	mt := req.MaxTokens

@@ -121,13 +121,16 @@ func newRunCmd() *cobra.Command {
 	var kv kvFlags
 	var verbose, chatMode, asJSON bool
 	var system, template, cpuProfile string
+	var imagePaths []string
+	var mmproj string
 	cmd := &cobra.Command{
 		Use:   "run [flags] [PROMPT]",
 		Short: "Generate text from a prompt (or chat interactively)",
 		Long: `run completes PROMPT (from the arguments, else stdin) with the model and streams the text to stdout.
 Without --model it runs the embedded dayi-tiny story model. With --chat the prompt is a user message
 rendered with the model's chat template. With no prompt on a terminal it starts an interactive chat.
---verbose prints Ollama's timing lines to stderr after the text.`,
+--verbose prints Ollama's timing lines to stderr after the text.
+--image FILE (repeatable) adds images for a vision model paired with --mmproj P.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			prompt := strings.Join(args, " ")
@@ -154,17 +157,33 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 				}
 				defer pprof.StopCPUProfile()
 			}
+			images, err := readImages(imagePaths) // before the model loads: a bad file fails fast
+			if err != nil {
+				return err
+			}
+			if interactive && len(images) > 0 {
+				return fmt.Errorf("--image needs a prompt (the interactive chat takes text only)")
+			}
+			if prompt, err = placeRunImages(prompt, len(images)); err != nil {
+				return err
+			}
 			mf.prefix = kv.prefixBytes()
 			lm, loadDur, err := mf.load()
 			if err != nil {
 				return err
 			}
+			closeProj, err := attachProjector(lm, mf.model, mmproj, len(images))
+			if err != nil {
+				return err
+			}
+			defer closeProj()
 			req, err := sf.request()
 			if err != nil {
 				return err
 			}
 			req.Template = template
 			req.Shift, req.NumKeep = !kv.noShift, kv.keep
+			req.Images = images
 			out := cmd.OutOrStdout()
 			if interactive {
 				return interactiveChat(ctx, lm, req, system, cmd.InOrStdin(), out)
@@ -216,6 +235,8 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 	f.StringVar(&template, "template", "", "chat template name overriding the model's (chatml, llama3, gemma…)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object (Ollama's generate response fields) instead of streaming")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
+	f.StringArrayVar(&imagePaths, "image", nil, "an image (PNG, JPEG or uncompressed DICOM) for a vision model, placed before the prompt text or at its [img] placeholders (repeatable)")
+	f.StringVar(&mmproj, "mmproj", "", "vision projector GGUF (llama.cpp's mmproj) for --image (default: a sibling mmproj-*.gguf, or the Ollama model's projector)")
 	return cmd
 }
 

@@ -37,6 +37,7 @@ func newServeCmd() *cobra.Command {
 		modelsDir    string
 		createDir    string
 		ollamaDir    string
+		mmprojs      []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -116,6 +117,11 @@ user's key. --no-web-ui turns it off. Its endpoints: GET /api/kb and /api/kb/NAM
 				cfg.FallbackModels = strings.Split(fallbackList, ",")
 			}
 			cfg.Catalogue = serveCatalogue(modelsDir, createDir, ollamaDir)
+			projectors, err := projectorPairs(mmprojs, cfg.ModelPaths)
+			if err != nil {
+				return err
+			}
+			cfg.Projectors = projectors
 			if err := checkImportDirs(cfg.ImportDirs); err != nil {
 				return err
 			}
@@ -174,6 +180,7 @@ user's key. --no-web-ui turns it off. Its endpoints: GET /api/kb and /api/kb/NAM
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:11435", "listen address (host:port)")
 	f.StringVar(&modelsDir, "models", "", "directory of *.gguf models (read-only is fine)")
 	f.StringArrayVar(&cfg.ModelPaths, "model", nil, "a GGUF model file, served under its file name (repeatable)")
+	f.StringArrayVar(&mmprojs, "mmproj", nil, "vision projector: NAME=PATH of an mmproj GGUF, or PATH with one --model (repeatable; a sibling mmproj-*.gguf pairs by itself)")
 	f.StringVar(&createDir, "create-dir", "", "where /api/create and /api/copy write models (default $DAYI_HOME/models)")
 	f.StringVar(&ollamaDir, "ollama-models", "", "Ollama's model store (default $OLLAMA_MODELS or ~/.ollama/models; - to disable)")
 	f.StringArrayVar(&cfg.ImportDirs, "import-dir", nil, "directory /api/create may read GGUF files from (repeatable; default: none)")

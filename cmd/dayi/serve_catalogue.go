@@ -39,7 +39,7 @@ func serveCatalogue(modelsDir, createDir, ollama string) storeCatalogue {
 
 func catalogModel(m *store.Model) server.CatalogModel {
 	return server.CatalogModel{Name: m.FullName(), Path: m.Path, Size: m.Size, Digest: m.Digest, Modified: m.Modified,
-		Source: m.Source, Writable: m.Writable()}
+		Source: m.Source, Writable: m.Writable(), Projector: m.Projector}
 }
 
 // catalogErr wraps store errors in the server's, which choose the status.

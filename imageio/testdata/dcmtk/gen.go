@@ -12,7 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"dayi/imageio/internal/dcmtest"
+	"dayi/imageio/dcmtest"
 )
 
 func main() {
