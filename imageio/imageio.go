@@ -151,7 +151,10 @@ func decodeStd(data []byte, lim Limits, name string, config func(io.Reader) (ima
 // without padding, or as a data: URL; its decoded size is checked before
 // the string is decoded.
 func DecodeBase64(s string, lim Limits) (image.Image, error) {
-	if strings.HasPrefix(s, "data:") {
+	// ':' is not in the base64 alphabet: a string holding one is a URL
+	// (a data: URL is decoded; any other scheme gets ErrScheme's offline
+	// error rather than "invalid base64").
+	if strings.Contains(s[:min(len(s), 64)], ":") {
 		return DecodeDataURL(s, lim)
 	}
 	data, err := decodeB64(s, lim)

@@ -212,6 +212,11 @@ func TestDataURLAndBase64(t *testing.T) {
 			t.Errorf("%.40q: err = %v, want %v", s, err, want)
 		}
 	}
+	for _, u := range []string{"https://example.org/x.png", "file:///etc/passwd", "http://[::1]:8080/x"} {
+		if _, err := DecodeBase64(u, lim); !errors.Is(err, ErrScheme) {
+			t.Errorf("Ollama image %q: err = %v, want ErrScheme", u, err)
+		}
+	}
 	if _, err := DecodeDataURL("file:///etc/passwd", lim); err == nil || !strings.Contains(err.Error(), "file:") {
 		t.Errorf("file URL error %v should name the scheme", err)
 	}

@@ -206,6 +206,9 @@ func TestImageAttacks(t *testing.T) {
 		{"huge data URL", "/v1/chat/completions", oa([]any{part(dataURL(huge))}), 400, []string{"messages[0].content[0].image_url:", "the limit is 8388608"}},
 		{"corrupt second image", "/api/generate", gen(tinyPNG, base64.StdEncoding.EncodeToString([]byte("\x89PNG\r\n\x1a\nbroken"))), 400, []string{"images[1]:", "not a readable image"}},
 		{"not base64", "/api/generate", gen("%%% not base64 %%%"), 400, []string{"images[0]:", "invalid base64"}},
+		{"Ollama image as a URL", "/api/generate", gen(tinyPNG, "https://example.org/cxr.png"), 400, []string{"images[1]:", "offline"}},
+		{"Ollama image as a file URL", "/api/chat", map[string]any{"model": "dayi-tiny", "messages": []map[string]any{
+			{"role": "user", "content": "x", "images": []string{"file:///etc/passwd"}}}}, 400, []string{"messages[0].images[0]:", "file:"}},
 		{"a number", "/api/generate", gen(12), 400, []string{"images[0]:", "base64 string"}},
 		{"png bomb", "/api/generate", gen(pngBombB64()), 400, []string{"images[0]:", "10000000000 pixels", `"images[].pixels"`}},
 		{"file URL", "/v1/chat/completions", oa([]any{part("file:///etc/passwd")}), 400, []string{"messages[0].content[0].image_url:", "offline", "file:"}},
