@@ -277,6 +277,10 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
+	if len(images) > 0 && len(j.context) > 0 {
+		// context holds token ids, which cannot say where an image was.
+		return nil, fieldError("context", "cannot be combined with images: send the conversation as /api/chat messages")
+	}
 	if len(j.context) > 0 && !useChat {
 		ids = append(append([]int32(nil), j.context...), lm.Tok.Encode(req.Prompt, false, req.ParseSpecial)...)
 	}
@@ -289,7 +293,7 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	if s.cfg.MaxPromptTokens > 0 {
 		limit = min(limit, s.cfg.MaxPromptTokens)
 	}
-	if len(ids) > limit && j.truncate != nil && *j.truncate {
+	if len(ids) > limit && j.truncate != nil && *j.truncate && len(images) == 0 { // cutting could cut an image in half
 		ids = truncatePrompt(ids, limit, &j.opts)
 	}
 	if len(ids) > limit {
@@ -303,7 +307,13 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	if tmpl != nil {
 		req.Stop = append(append([]string(nil), req.Stop...), tmpl.StopStrings()...)
 	}
-	req.Tokens, req.Messages, req.Prompt = ids, nil, ""
+	if len(images) == 0 {
+		req.Tokens, req.Messages, req.Prompt = ids, nil, ""
+	}
+	// With images the engine tokenizes the prompt itself: each marker
+	// becomes its image's soft tokens (engine.ImageMarker), which token
+	// ids cannot carry. ids above counted each marker as text, so the
+	// engine's own context check is the one that binds.
 	if req.Shift, req.NumKeep, err = s.shiftOptions(j, len(ids)); err != nil {
 		return nil, err
 	}
@@ -336,13 +346,16 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 		return nil, err
 	}
 	ri.out = len(res.Tokens)
+	if len(images) > 0 {
+		ri.in = res.PromptTokens // with the images' soft tokens
+	}
 	s.metrics.generation(ri.model, res)
 	if s.cfg.Audit != nil && s.cfg.Audit.Content() {
 		ri.output = res.Text
 	}
 	out := &outcome{text: res.Text, promptTokens: res.PromptTokens, evalCount: len(res.Tokens), doneReason: res.DoneReason,
 		promptDur: res.PromptDuration, evalDur: res.EvalDuration, loadDur: loadDur, citations: g.citations, backend: "local"}
-	if !useChat {
+	if !useChat && len(images) == 0 {
 		out.context = append(append([]int32(nil), ids...), res.Tokens...)
 	}
 	if len(j.tools) > 0 {

@@ -106,6 +106,11 @@ func TestImageEndToEnd(t *testing.T) {
 	if json.Unmarshal(body, &oa); st != 200 || len(oa.Choices) != 1 || oa.Choices[0].Message.Content != oll.Message.Content {
 		t.Fatalf("OpenAI with the same image: %d %s, want Ollama's %q", st, body, oll.Message.Content)
 	}
+	// /api/generate's context (token ids) cannot say where an image was.
+	st, body, _ = post(t, hs, "/api/generate", map[string]any{"model": name, "prompt": q, "images": []string{tinyPNG}, "context": []int{1, 2}})
+	if st != 400 || !strings.HasPrefix(errText(t, body), "context:") {
+		t.Fatalf("images with context: %d %s", st, body)
+	}
 }
 
 // loadLM loads a GGUF as the server would.
