@@ -15,6 +15,7 @@ import (
 
 	"dayi/engine"
 	"dayi/imageio"
+	"dayi/imageio/dcmtest"
 )
 
 // tinyPNG is a 3×2 PNG, base64-encoded as Ollama clients send images.
@@ -191,6 +192,12 @@ func TestImageAttacks(t *testing.T) {
 		tenKParts[i] = part(dataURL(tinyPNG))
 	}
 	huge := strings.Repeat("QUFB", 3<<20) // 12 MiB of base64: 9 MiB decoded
+	dcm := dcmtest.File{Rows: 2, Cols: 2, BitsAlloc: 8, BitsStored: 8, Photometric: "MONOCHROME2", Pixels: []byte{1, 2, 3, 4}, PatientName: "DOE^JANE"}
+	dcm.TransferSyntax = "1.2.840.10008.1.2.4.50"
+	jpegDICOM := base64.StdEncoding.EncodeToString(dcm.Bytes())
+	dcm.TransferSyntax = ""
+	whole := dcm.Bytes()
+	cutDICOM := base64.StdEncoding.EncodeToString(whole[:len(whole)-3])
 	for _, tc := range []struct {
 		name, path string
 		body       any
@@ -210,6 +217,8 @@ func TestImageAttacks(t *testing.T) {
 		{"Ollama image as a file URL", "/api/chat", map[string]any{"model": "dayi-tiny", "messages": []map[string]any{
 			{"role": "user", "content": "x", "images": []string{"file:///etc/passwd"}}}}, 400, []string{"messages[0].images[0]:", "file:"}},
 		{"a number", "/api/generate", gen(12), 400, []string{"images[0]:", "base64 string"}},
+		{"compressed DICOM", "/api/generate", gen(jpegDICOM), 400, []string{"images[0]:", "JPEG Baseline", "1.2.840.10008.1.2.4.50"}},
+		{"truncated DICOM", "/v1/chat/completions", oa([]any{part("data:application/dicom;base64," + cutDICOM)}), 400, []string{"image_url:", "DICOM truncated", "(7FE0,0010)"}},
 		{"png bomb", "/api/generate", gen(pngBombB64()), 400, []string{"images[0]:", "10000000000 pixels", `"images[].pixels"`}},
 		{"file URL", "/v1/chat/completions", oa([]any{part("file:///etc/passwd")}), 400, []string{"messages[0].content[0].image_url:", "offline", "file:"}},
 		{"https URL", "/v1/chat/completions", oa([]any{part("https://example.org/cxr.png")}), 400, []string{"image_url:", "never fetches"}},
@@ -236,7 +245,7 @@ func TestImageAttacks(t *testing.T) {
 				t.Errorf("%s: %q does not say %q", tc.name, msg, w)
 			}
 		}
-		if len(msg) > 400 || strings.Contains(msg, "QUFB") || strings.Contains(msg, "iVBOR") || strings.Contains(msg, "passwd") {
+		if len(msg) > 400 || strings.Contains(msg, "DOE") || strings.Contains(msg, "QUFB") || strings.Contains(msg, "iVBOR") || strings.Contains(msg, "passwd") {
 			t.Errorf("%s: the error echoes the request: %.300s", tc.name, msg)
 		}
 	}
