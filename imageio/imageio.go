@@ -32,8 +32,10 @@ type Limits struct {
 // server's default body limit (so over HTTP, where base64 adds a third, a
 // 6 MiB image is the largest that arrives); 4096×4096 covers a digital
 // chest radiograph or mammogram (gemma3 resizes every image to 896×896
-// anyway) while one decoded image stays within 64 MiB; 8 images keep a
-// request's decoded images within 512 MiB.
+// anyway) while one decoded image stays within 64 MiB as 8-bit RGBA (128
+// MiB for a 16-bit RGBA PNG, the widest the decoders make); 8 images bound
+// a request's decoded pixels to 512 MiB (1 GiB at 16 bits). The server
+// decodes only after admission, so --max-active bounds the whole.
 func DefaultLimits() Limits {
 	return Limits{MaxBytes: 8 << 20, MaxPixels: 4096 * 4096, MaxImages: 8}
 }
