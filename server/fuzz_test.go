@@ -34,6 +34,20 @@ var fuzzSeeds = []string{
 	`{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"schema":{"enum":[1,"a",null]}}}}`,
 	`{"model":"m","messages":[{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"{bad"}}]}],"logit_bias":{"12":5,"x":1}}`,
 	`{"model":"m","prompt":["a","b"],"stop":"\n","max_tokens":-4}`, `{"model":"m","input":[1,2,3]}`, "{\"model\":\"\u0000\"}",
+	// images (images.go): base64, data: URLs, other schemes, markers
+	`{"model":"m","prompt":"[img] x","images":["iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABc3UBGAAAAABJRU5ErkJggg=="]}`,
+	`{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABc3UBGAAAAABJRU5ErkJggg=="}},{"type":"text","text":"?"}]}]}`,
+	`{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":"file:///etc/passwd"}]}]}`,
+	`{"model":"m","messages":[{"role":"user","content":"<__media__>","images":["data:image/png;base64,AAAA"]}]}`,
+}
+
+// decoded also decodes a parsed job's images, as run does after admission.
+func decoded(j *job, err error) error {
+	if err != nil {
+		return err
+	}
+	_, err = decodeImages(j.images)
+	return err
 }
 
 func FuzzGenerateRequest(f *testing.F) {
@@ -42,7 +56,7 @@ func FuzzGenerateRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req generateRequest
-		fuzzBody(t, body, &req, func() error { _, err := parseGenerate(&req); return err })
+		fuzzBody(t, body, &req, func() error { return decoded(parseGenerate(&req)) })
 	})
 }
 
@@ -52,7 +66,7 @@ func FuzzChatRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req chatRequest
-		fuzzBody(t, body, &req, func() error { _, err := parseChat(&req); return err })
+		fuzzBody(t, body, &req, func() error { return decoded(parseChat(&req)) })
 	})
 }
 
@@ -62,7 +76,7 @@ func FuzzOpenAIChatRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req oaChatRequest
-		fuzzBody(t, body, &req, func() error { _, err := parseOAChat(&req); return err })
+		fuzzBody(t, body, &req, func() error { return decoded(parseOAChat(&req)) })
 	})
 }
 
