@@ -131,8 +131,8 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	m.portable = !zeroCopy
 	m.Ctx = h.ContextLength
 	if opt.ContextLength > 0 {
-		if opt.ContextLength > h.ContextLength {
-			return nil, fmt.Errorf("context length %d exceeds the model's %d", opt.ContextLength, h.ContextLength)
+		if opt.ContextLength > h.MaxContext() {
+			return nil, fmt.Errorf("context length %d exceeds the model's %d", opt.ContextLength, h.MaxContext())
 		}
 		m.Ctx = opt.ContextLength
 	}

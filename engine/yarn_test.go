@@ -198,3 +198,35 @@ func TestRopeScalingIsNotANoOp(t *testing.T) {
 		})
 	}
 }
+
+// Load accepts a context past context_length up to YaRN's original context
+// times its factor (tiny-llama's shape with context_length 128, YaRN 4 over
+// 64), and its footprint counts that context.
+func TestRopeScalingContextLength(t *testing.T) {
+	spec, err := synth.Preset("tiny-llama")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.ContextLength, spec.RopeScaling, spec.RopeFactor, spec.RopeOrigCtx = 128, "yarn", 4, 64
+	f := synthSpecModel(t, spec)
+	opt := Options{Backend: "dayi", ContextLength: 256, PrefixCacheBytes: -1}
+	m, err := Load(f, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Ctx != 256 {
+		t.Errorf("context %d, want 256", m.Ctx)
+	}
+	if fp, err := EstimateFootprint(f, opt); err != nil || fp.Ctx != 256 {
+		t.Errorf("footprint context %d (%v), want 256", fp.Ctx, err)
+	}
+	opt.ContextLength = 257
+	if _, err := Load(f, opt); err == nil {
+		t.Errorf("a context of 257 past YaRN's 4×64 was accepted")
+	}
+	spec.RopeScaling = "linear"
+	if _, err := Load(synthSpecModel(t, spec), Options{Backend: "dayi", ContextLength: 256, PrefixCacheBytes: -1}); err == nil {
+		t.Errorf("linear scaling: a context past context_length 128 was accepted")
+	}
+}

@@ -108,6 +108,21 @@ func readRope(f *weights.File, rd, ctxTrain int) (Rope, error) {
 	return rope, nil
 }
 
+// MaxContext is the longest context the model is meant for:
+// context_length, or YaRN's original context times its factor when that is
+// longer (a Qwen2.5 GGUF converted with YaRN states context_length 32768,
+// original 32768, factor 4: 131072 tokens). llama.cpp accepts any n_ctx and
+// only warns past n_ctx_train; dayi refuses contexts past this.
+func (h *Hyper) MaxContext() int {
+	n := h.ContextLength
+	for _, r := range h.Ropes {
+		if r.ExtFactor != 0 && r.Scale > 0 && r.Scale < 1 {
+			n = max(n, int(min(float64(r.OrigCtx)/float64(r.Scale), math.MaxInt32)))
+		}
+	}
+	return n
+}
+
 // Scaling names the rope's scaling for humans: "none", "linear x4",
 // "yarn x4 from 32768".
 func (r Rope) Scaling() string {

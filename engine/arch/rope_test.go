@@ -144,3 +144,29 @@ func TestYarnTable(t *testing.T) {
 		}
 	}
 }
+
+// A YaRN model may run past context_length up to its original context
+// times its factor; linear scaling and none keep context_length.
+func TestRopeMaxContext(t *testing.T) {
+	for _, c := range []struct {
+		kv   map[string]any
+		want int
+	}{
+		{nil, 64},
+		{map[string]any{"rope.scaling.type": "linear", "rope.scaling.factor": float32(4)}, 64},
+		{map[string]any{"rope.scaling.type": "yarn", "rope.scaling.factor": float32(4)}, 256},
+		{map[string]any{"rope.scaling.type": "yarn", "rope.scaling.factor": float32(4), "rope.scaling.original_context_length": uint32(8)}, 64},
+	} {
+		s := tinySpec("qwen2", 2)
+		for k, v := range c.kv {
+			s.kv[k] = v
+		}
+		_, h, err := Load(s.file(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.MaxContext(); got != c.want {
+			t.Errorf("%v: max context %d, want %d", c.kv, got, c.want)
+		}
+	}
+}
