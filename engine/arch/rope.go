@@ -123,20 +123,6 @@ func (h *Hyper) MaxContext() int {
 	return n
 }
 
-// Scaling names the rope's scaling for humans: "none", "linear x4",
-// "yarn x4 from 32768".
-func (r Rope) Scaling() string {
-	switch {
-	case r.ExtFactor != 0:
-		return fmt.Sprintf("yarn x%g from %d", 1/r.Scale, r.OrigCtx)
-	case r.Scale != 1:
-		return fmt.Sprintf("linear x%g", 1/r.Scale)
-	case r.Freqs != nil:
-		return "llama3 (rope_freqs)"
-	}
-	return "none"
-}
-
 // Table fills cos and sin [T, rd/2] for positions pos0… as ggml-cpu's rope
 // cache does (ops.cpp ggml_rope_cache_init and rope_yarn): theta starts at
 // p and is multiplied by base^(-2/rd) in float32 for each pair, divided by
