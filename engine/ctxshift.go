@@ -84,8 +84,9 @@ func (s *Session) Shift(keep, discard int) error {
 		}
 		w := h.KVHeads[l] * h.HeadDim
 		if i < L { // keys: rotate by -discard
-			r := h.Ropes[h.Kinds[l].Rope]
-			ropeTable(cos, sin, 1, rd, -discard, r.Base, r.Scale, r.Freqs)
+			// The rotation only: the cached keys already carry the
+			// rope's magnitude (YaRN's mscale, rope.scaling.attn_factor).
+			h.Ropes[h.Kinds[l].Rope].Rotation(cos, sin, rd, -discard)
 		}
 		for p := keep + discard; p < s.pos; p++ {
 			src, dst := p*w, (p-discard)*w

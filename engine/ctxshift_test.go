@@ -48,8 +48,12 @@ func storyTokens(lm *LM, n int) []int32 {
 // 1e-5 of the keys' scale; f16: one more f16 rounding, within 2^-10
 // relative plus 1e-3 absolute. Llama's adjacent pairs, qwen2's NeoX halves
 // and gemma3's two ropes (local and global layers: layer 0 is local).
+// Scaled ropes too (YaRN past its original context of 64, linear with an
+// attention factor): the re-rotation must turn by the scaled angles without
+// applying the rope's magnitude a second time.
 func TestContextShiftRotatesKeys(t *testing.T) {
-	for _, c := range []struct{ model, kv string }{{"stories260K", "f32"}, {"stories260K", "f16"}, {"tiny-qwen2", "f32"}, {"tiny-gemma3", "f16"}} {
+	for _, c := range []struct{ model, kv string }{{"stories260K", "f32"}, {"stories260K", "f16"}, {"tiny-qwen2", "f32"}, {"tiny-gemma3", "f16"},
+		{"tiny-qwen2-yarn", "f32"}, {"tiny-llama-linear", "f32"}, {"tiny-gemma3-yarn", "f16"}} {
 		t.Run(c.model+"/"+c.kv, func(t *testing.T) {
 			kv := c.kv
 			opt := Options{Backend: "dayi", KVType: kv, ContextLength: 96, Buckets: []int{8, 32}, PrefixCacheBytes: -1}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -132,8 +131,8 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	m.portable = !zeroCopy
 	m.Ctx = h.ContextLength
 	if opt.ContextLength > 0 {
-		if opt.ContextLength > h.ContextLength {
-			return nil, fmt.Errorf("context length %d exceeds the model's %d", opt.ContextLength, h.ContextLength)
+		if opt.ContextLength > h.MaxContext() {
+			return nil, fmt.Errorf("context length %d exceeds the model's %d", opt.ContextLength, h.MaxContext())
 		}
 		m.Ctx = opt.ContextLength
 	}
@@ -502,29 +501,6 @@ func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	}
 	g.Compile(outputs...)
 	return &stepGraph{g: g, T: key.T, nInputs: nInputs}, nil
-}
-
-// ropeTable fills cos/sin [T, RopeDim/2] for positions pos0… exactly as
-// ggml-cpu's rope cache: theta starts at p·freq_scale and is multiplied by
-// base^(-2/n_dims) in float32 for each pair (ggml-cpu ops.cpp rope_cache_init,
-// rope_yarn with ext_factor 0).
-//
-// freqs (Llama 3.1 rope_freqs) divide each pair's theta, as ggml's
-// freq_factors do; nil means 1.
-func ropeTable(cos, sin []float32, T, rd, pos0 int, base, freqScale float32, freqs []float32) {
-	thetaScale := float32(math.Pow(float64(base), -2.0/float64(rd)))
-	for t := 0; t < T; t++ {
-		theta := float32(pos0 + t)
-		for i := 0; i < rd/2; i++ {
-			th := freqScale * theta
-			if freqs != nil {
-				th = freqScale * (theta / freqs[i])
-			}
-			cos[t*rd/2+i] = float32(math.Cos(float64(th)))
-			sin[t*rd/2+i] = float32(math.Sin(float64(th)))
-			theta *= thetaScale
-		}
-	}
 }
 
 // ErrContextFull is returned when a step would run past the context length.

@@ -226,12 +226,12 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 			segs = s.encoderSegs(len(ids[b]), T)
 			m.enc.addInputs(sc.x[r0*h.Dim:(r0+len(ids[b]))*h.Dim], segs, h.Dim)
 		}
-		for r, rope := range h.Ropes {
+		for r := range h.Ropes {
 			// Each packed text starts at position 0 (an encoder's step
 			// starts at 0, so s.pos is 0 then).
 			off := 0
 			for _, n := range segs {
-				ropeTable(sc.cos[r][(r0+off)*rd:], sc.sin[r][(r0+off)*rd:], n, h.RopeDim, s.pos, rope.Base, rope.Scale, rope.Freqs)
+				h.Ropes[r].Table(sc.cos[r][(r0+off)*rd:], sc.sin[r][(r0+off)*rd:], n, h.RopeDim, s.pos)
 				off += n
 			}
 		}

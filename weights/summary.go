@@ -28,6 +28,7 @@ type Summary struct {
 	ChatTemplate      bool            `json:"chat_template"`
 	FileSize          int64           `json:"file_size"`
 	GGUFVersion       uint32          `json:"gguf_version"`
+	RopeScaling       *RopeScaling    `json:"rope_scaling,omitempty"`
 	Tensors           []TensorSummary `json:"tensors,omitempty"`
 }
 
@@ -64,6 +65,7 @@ func Summarize(f *File, withTensors bool) *Summary {
 		FileSize:          f.Size,
 		GGUFVersion:       f.Version,
 	}
+	m.RopeScaling = ropeScaling(f)
 	// llama.cpp defaults head_count_kv to head_count.
 	m.HeadCountKV = m.HeadCount
 	if f.Has(f.ArchKey("attention.head_count_kv")) {

@@ -34,6 +34,13 @@ type Spec struct {
 	// Llama3RopeFactor > 0 writes rope_freqs.weight as Llama 3.1's "llama3"
 	// rope scaling (factor, low 1, high 4, original context 8192).
 	Llama3RopeFactor float64
+	// RopeScaling ("linear" or "yarn") with RopeFactor, RopeOrigCtx and
+	// RopeAttnFactor (each written when non-zero) write the rope.scaling.*
+	// keys convert_hf_to_gguf writes for such a model (see rope.go).
+	RopeScaling    string
+	RopeFactor     float64
+	RopeOrigCtx    int
+	RopeAttnFactor float64
 	// VocabFile is a GGUF whose tokenizer.* metadata is copied (llama.cpp's
 	// ggml-vocab-*.gguf files).
 	VocabFile string
@@ -103,6 +110,9 @@ var presets = map[string]Spec{
 func Preset(name string) (Spec, error) {
 	s, ok := presets[name]
 	if !ok {
+		s, ok = ropePresets[name]
+	}
+	if !ok {
 		return Spec{}, fmt.Errorf("unknown preset %q (have: %s)", name, strings.Join(PresetNames(), ", "))
 	}
 	return s, nil
@@ -112,6 +122,9 @@ func Preset(name string) (Spec, error) {
 func PresetNames() []string {
 	var n []string
 	for k := range presets {
+		n = append(n, k)
+	}
+	for k := range ropePresets {
 		n = append(n, k)
 	}
 	sort.Strings(n)
@@ -413,6 +426,7 @@ func Write(w io.Writer, s Spec, vocab *weights.File, seed uint64, typeFor TypeFu
 			v any
 		}{a + ".attention.sliding_window", uint32(s.SlidingWindow)})
 	}
+	kvs = append(kvs, s.ropeScalingKV()...)
 	for _, c := range []struct {
 		key string
 		v   float64

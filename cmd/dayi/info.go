@@ -75,6 +75,13 @@ func printInfo(w io.Writer, m *weights.Summary) error {
 	line("tensor types", "%s", hist)
 	line("file size", "%s (%d bytes)", humanBytes(m.FileSize), m.FileSize)
 	line("context length", "%d", m.ContextLength)
+	if r := m.RopeScaling; r != nil {
+		orig := ""
+		if r.OriginalContextLength > 0 {
+			orig = fmt.Sprintf(" from %d", r.OriginalContextLength)
+		}
+		line("rope scaling", "%s x%g%s", r.Type, r.Factor, orig)
+	}
 	line("embedding length", "%d", m.EmbeddingLength)
 	line("feed forward", "%d", m.FeedForwardLength)
 	line("layers", "%d", m.BlockCount)

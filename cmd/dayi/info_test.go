@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"dayi/internal/testref"
+	"dayi/weights"
 )
 
 // runDayiCmd runs the root command with args and returns stdout.
@@ -105,5 +106,18 @@ func TestInfoQuantizedFile(t *testing.T) {
 	if m.FileType != "MOSTLY_Q4_K_M" || m.Guessed || m.TensorTypes["f32"] != 11 || m.TensorTypes["f16"] != 5 ||
 		m.TensorTypes["q8_0"] != 3 || m.TensorTypes["q5_0"] != 29 {
 		t.Fatalf("%s", out)
+	}
+}
+
+// `dayi info` names a model's rope scaling (YaRN with its original context).
+func TestInfoRopeScaling(t *testing.T) {
+	var b strings.Builder
+	m := &weights.Summary{Architecture: "qwen3", TensorTypes: map[string]int{},
+		RopeScaling: &weights.RopeScaling{Type: "yarn", Factor: 4, OriginalContextLength: 32768}}
+	if err := printInfo(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "rope scaling      yarn x4 from 32768\n") {
+		t.Errorf("info output lacks the rope scaling:\n%s", b.String())
 	}
 }

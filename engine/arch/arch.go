@@ -61,14 +61,41 @@ type Hyper struct {
 	Kinds  []LayerKind
 }
 
-// Rope is one rotary table: theta_i = Scale · pos / Freqs[i] · Base^(-2i/RopeDim)
-// (ggml_rope_ext with ext_factor 0).
+// Rope is one rotary table: theta_i = Scale · pos / Freqs[i] · Base^(-2i/RopeDim),
+// with YaRN's ramp and magnitude when ExtFactor is set: ggml_rope_ext's
+// parameters (see rope.go for how they are read and applied).
 type Rope struct {
 	Base  float32
-	Scale float32 // linear scaling: freq_scale = 1/factor (1 = none)
+	Scale float32 // freq_scale = 1/factor (linear and yarn; 1 = none)
 	// Freqs are per-pair frequency divisors (tensor rope_freqs.weight,
 	// Llama 3.1+ "llama3" rope scaling); nil = none.
 	Freqs []float32
+	// ExtFactor is ggml's ext_factor: 0 plain (or linear) rope, 1 YaRN.
+	ExtFactor float32
+	// AttnFactor is ggml's attn_factor: it multiplies cos and sin (1 = none;
+	// a rope built by hand must set it).
+	AttnFactor float32
+	// OrigCtx (n_ctx_orig) and BetaFast, BetaSlow place YaRN's ramp; unused
+	// when ExtFactor is 0.
+	OrigCtx            int
+	BetaFast, BetaSlow float32
+}
+
+// equal reports whether two ropes give the same tables.
+func (r Rope) equal(o Rope) bool {
+	return r.Base == o.Base && r.Scale == o.Scale && slices.Equal(r.Freqs, o.Freqs) &&
+		r.ExtFactor == o.ExtFactor && r.AttnFactor == o.AttnFactor && r.OrigCtx == o.OrigCtx &&
+		r.BetaFast == o.BetaFast && r.BetaSlow == o.BetaSlow
+}
+
+// WithBase is the rope of another layer kind that llama.cpp builds with its
+// own base and freq_scale but the context's YaRN parameters (ext_factor,
+// attn_factor, n_ctx_orig, betas apply to every layer, as in
+// llama_model::get_rope_freq_base/scale): gemma2's and gemma3's
+// sliding-window layers. It has no Freqs.
+func (r Rope) WithBase(base, scale float32) Rope {
+	r.Base, r.Scale, r.Freqs = base, scale, nil
+	return r
 }
 
 // Cache is one view of the KV cache a layer attends over.
@@ -94,7 +121,7 @@ type LayerKind struct {
 func (h *Hyper) AddKind(r Rope, c Cache) LayerKind {
 	k := LayerKind{Rope: -1, Cache: -1}
 	for i, have := range h.Ropes {
-		if have.Base == r.Base && have.Scale == r.Scale && slices.Equal(have.Freqs, r.Freqs) {
+		if have.equal(r) {
 			k.Rope = i
 			break
 		}
@@ -491,18 +518,9 @@ func commonHyper(f *weights.File) (*Hyper, error) {
 	if h.RopeDim <= 0 || h.RopeDim > h.HeadDim || h.RopeDim%2 != 0 {
 		return nil, fmt.Errorf("rope.dimension_count %d invalid for head size %d", h.RopeDim, h.HeadDim)
 	}
-	rope := Rope{Base: float32(f.Float(f.ArchKey("rope.freq_base"), 10000)), Scale: 1}
-	switch st := f.String(f.ArchKey("rope.scaling.type"), "none"); st {
-	case "none", "":
-	case "linear":
-		if fac := f.Float(f.ArchKey("rope.scaling.factor"), 1); fac > 0 {
-			rope.Scale = float32(1 / fac)
-		}
-	default:
-		return nil, fmt.Errorf("rope scaling %q is not supported yet", st)
-	}
-	if fac := f.Float(f.ArchKey("rope.scale_linear"), 0); fac > 0 {
-		rope.Scale = float32(1 / fac)
+	rope, err := readRope(f, h.RopeDim, h.ContextLength)
+	if err != nil {
+		return nil, err
 	}
 	if t, ok := f.Tensor("rope_freqs.weight"); ok {
 		if t.Type != weights.TypeF32 || t.Elements() != int64(h.RopeDim/2) {

@@ -69,7 +69,7 @@ func gemma2Hyper(f *weights.File) (*Hyper, error) {
 	// The sliding-window layers' rope: rope.freq_base_swa, else the global
 	// one (llama.cpp: rope_freq_base_train_swa = rope_freq_base_train).
 	global := h.Ropes[h.Kinds[0].Rope]
-	local := Rope{Base: float32(f.Float(f.ArchKey("rope.freq_base_swa"), float64(global.Base))), Scale: global.Scale}
+	local := global.WithBase(float32(f.Float(f.ArchKey("rope.freq_base_swa"), float64(global.Base))), global.Scale)
 	swa := h.AddKind(local, Cache{Window: int(window)})
 	for l := range h.Kinds {
 		// set_swa_pattern: a layer slides unless it ends a period.

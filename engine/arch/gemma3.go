@@ -56,11 +56,13 @@ func gemma3Hyper(f *weights.File) (*Hyper, error) {
 		return nil, err
 	}
 	h.RopeType = RopeNeoX
-	// Sliding-window layers: their own rope (base 10000, no scaling) and a
-	// windowed view of the cache; the others keep commonHyper's kind.
+	// Sliding-window layers: their own rope (base 10000, no scaling, but
+	// the context's YaRN parameters: WithBase) and a windowed view of the
+	// cache; the others keep commonHyper's kind.
 	if sw := int(f.Int(f.ArchKey("attention.sliding_window"), 0)); sw > 0 {
 		base := float32(f.Float(f.ArchKey("rope.freq_base_swa"), gemma3LocalRopeBase))
-		local := h.AddKind(Rope{Base: base, Scale: 1}, Cache{Window: sw})
+		global := h.Ropes[h.Kinds[0].Rope]
+		local := h.AddKind(global.WithBase(base, 1), Cache{Window: sw})
 		for l := range h.Kinds {
 			if l%gemma3SWAPattern < gemma3SWAPattern-1 {
 				h.Kinds[l] = local
