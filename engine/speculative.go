@@ -60,19 +60,18 @@ type Speculation struct {
 	PMin float32
 }
 
-// Defaults. A round verifies its proposals plus the token before them in a
-// step of the next power of two of rows (EvalRows), so the draft lengths
-// fill a 16-row and an 8-row step: 15 is llama.cpp's n_max of 16 made to
-// fit, and n-gram proposals get 8 rows because a copied stretch of a
-// transcript breaks off within a few words more often than a draft model's
-// run does, and the rows of rejected guesses are wasted.
+// Defaults. DraftMax bounds the adaptive draft length (speculator.adapt).
+// 16 is llama.cpp's n_max for a draft model. N-gram proposals get 8: a
+// copied stretch of a transcript breaks off within a few words more often
+// than a draft model's run does, and on a CPU each verified row costs a
+// fraction of a decode step (EvalRows).
 const (
-	DefaultDraftMax      = 15
-	DefaultNGramDraftMax = 7
+	DefaultDraftMax      = 16
+	DefaultNGramDraftMax = 8
 	DefaultNGramMin      = 1
 	DefaultNGramMax      = 3
 	DefaultDraftPMin     = 0.75 // llama.cpp common_params_speculative.p_min
-	maxDraft             = 63   // verification steps of at most 64 rows
+	maxDraft             = 64   // verification steps of at most 65 rows
 )
 
 // specConfig is an LM's speculation and its counters.
@@ -176,6 +175,7 @@ func CheckDraftVocab(target, draft *LM) error {
 type speculator struct {
 	cfg    *specConfig
 	greedy bool
+	k      int       // proposals asked for in the next round (adapt)
 	drafts []int32   // this round's proposals
 	batch  []int32   // the token before them and the proposals
 	p      []float32 // target distribution scratch [vocab]
@@ -194,7 +194,7 @@ func (lm *LM) newSpeculator(so sample.Options) *speculator {
 	sp := &speculator{
 		cfg: cfg, greedy: so.Temperature <= 0,
 		drafts: make([]int32, 0, cfg.DraftMax), batch: make([]int32, 0, cfg.DraftMax+1),
-		p: make([]float32, v),
+		p: make([]float32, v), k: cfg.DraftMax,
 	}
 	if cfg.Draft != nil {
 		// The draft draws from q, the target's chain without penalties
@@ -213,6 +213,21 @@ func (lm *LM) newSpeculator(so sample.Options) *speculator {
 	return sp
 }
 
+// adapt sets the next round's draft length from this one's outcome, with
+// the schedule of Hugging Face transformers' assisted generation
+// ("heuristic" num_assistant_tokens): two more after a round whose
+// proposals were all accepted, one fewer otherwise. On a CPU every
+// verified row costs a good fraction of a decode step, so a proposer that
+// is often wrong must not keep paying for long proposals; a copying
+// stretch grows them back within a few rounds.
+func (sp *speculator) adapt(accepted, drafted int) {
+	if accepted == drafted {
+		sp.k = min(sp.k+2, sp.cfg.DraftMax)
+	} else {
+		sp.k = max(sp.k-1, sp.cfg.DraftMin)
+	}
+}
+
 func (sp *speculator) close() {
 	if sp.dsess != nil {
 		sp.dsess.Close()
@@ -227,11 +242,8 @@ func (sp *speculator) close() {
 // reports them).
 func (g *generation) speculate(ctx context.Context, id int32) (next int32, fed, done bool, err error) {
 	sp, lm := g.spec, g.lm
-	P := g.sess.Pos() // == len(g.fed)-1: id is the last of g.fed
-	k := sp.cfg.DraftMax
-	for k > 0 && P+verifyRows(k+1) > lm.Ctx {
-		k--
-	}
+	P := g.sess.Pos()          // == len(g.fed)-1: id is the last of g.fed
+	k := min(sp.k, lm.Ctx-P-1) // the step of k+1 rows fits the context
 	limit := g.req.MaxTokens
 	if g.req.Shift && (limit == 0 || limit > MaxShiftedTokens(lm.Ctx)) {
 		limit = MaxShiftedTokens(lm.Ctx)
@@ -249,6 +261,7 @@ func (g *generation) speculate(ctx context.Context, id int32) (next int32, fed, 
 	if len(drafts) < sp.cfg.DraftMin {
 		return id, false, false, nil
 	}
+
 	sp.batch = append(append(sp.batch[:0], id), drafts...)
 	rows, err := g.sess.EvalRows(ctx, sp.batch)
 	if err != nil {
@@ -261,6 +274,7 @@ func (g *generation) speculate(ctx context.Context, id int32) (next int32, fed, 
 	defer func() {
 		g.res.DraftAccepted += accepted
 		sp.cfg.accepted.Add(int64(accepted))
+		sp.adapt(accepted, len(drafts))
 	}()
 	for i := 0; ; i++ {
 		// The rows of the step stay valid up to P+1+len(drafts); moving
@@ -323,7 +337,7 @@ func (sp *speculator) propose(ctx context.Context, g *generation, k int) ([]int3
 		return nil, err
 	}
 	sp.dtoks = append(sp.dtoks[:n], fed[n:]...)
-	if err := dm.evalTail(ctx, sp.dsess, fed[n:], n > 0); err != nil {
+	if err := sp.catchUp(ctx, dm, fed[n:], n > 0); err != nil {
 		sp.dtoks = sp.dtoks[:sp.dsess.Pos()]
 		return nil, draftErr(err)
 	}
@@ -360,6 +374,23 @@ func (sp *speculator) propose(ctx context.Context, g *generation, k int) ([]int3
 	}
 	sp.drafts = out
 	return out, nil
+}
+
+// catchUp feeds the draft session the tokens it has not seen: the prompt
+// (through the prefill buckets, from the draft's prefix cache), or after a
+// round the few tokens the target accepted beyond the draft's own, in one
+// step of exactly their number of rows: Eval would pad 2 tokens to the
+// smallest prefill bucket (16 rows), which costs the draft as much as
+// several decode steps.
+func (sp *speculator) catchUp(ctx context.Context, dm *LM, ids []int32, hit bool) error {
+	s := sp.dsess
+	if len(ids) == 1 || len(ids) > sp.cfg.DraftMax+1 || s.pos+len(ids) > dm.Ctx {
+		return dm.evalTail(ctx, s, ids, hit)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.step(ids, graphKey{T: len(ids)})
 }
 
 // draftErr passes on a draft model's error, except that its context being

@@ -64,7 +64,7 @@ func TestRunSpeculative(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "llama-2-tiny-random.gguf") || !strings.Contains(err.Error(), "stories260K-q8_0.gguf") {
 		t.Fatalf("other vocabulary: %v", err)
 	}
-	for _, bad := range [][]string{{"--spec", "ngram", "--draft", "dayi-tiny"}, {"--spec", "medusa"}, {"--draft-max", "4"}, {"--spec", "ngram", "--draft-max", "99"}} {
+	for _, bad := range [][]string{{"--spec", "ngram", "--draft", "dayi-tiny"}, {"--spec", "medusa"}, {"--draft-max", "4"}, {"--spec", "ngram", "--draft-max", "65"}} {
 		if _, _, err := runDayiSpec(t, append([]string{"run", "-m", q8, "-n", "2"}, append(bad, "x")...)...); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

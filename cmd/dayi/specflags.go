@@ -17,14 +17,16 @@ type specFlags struct {
 	mode               string
 	draftMax, draftMin int
 	ngramMin, ngramMax int
+	pMin               float32
 }
 
 func (sf *specFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&sf.draft, "draft", "", "draft model for speculative decoding: a smaller GGUF with the same vocabulary (file, store name, or dayi-tiny) that proposes tokens the model verifies several per step: greedy output is unchanged, sampled output keeps its distribution, and it is faster when most proposals are accepted")
 	f.StringVar(&sf.mode, "spec", "", `speculative decoding without a draft model: "ngram" proposes what followed the last 1-3 tokens where they occur earlier in the prompt or output (notes that copy a transcript); "draft" is implied by --draft`)
-	f.IntVar(&sf.draftMax, "draft-max", 0, fmt.Sprintf("most tokens proposed per verification step (0 = %d with --draft, %d with --spec ngram; at most 63)", engine.DefaultDraftMax, engine.DefaultNGramDraftMax))
+	f.IntVar(&sf.draftMax, "draft-max", 0, fmt.Sprintf("most tokens proposed per verification step (0 = %d with --draft, %d with --spec ngram; at most 64)", engine.DefaultDraftMax, engine.DefaultNGramDraftMax))
 	f.IntVar(&sf.draftMin, "draft-min", 0, "fewest proposed tokens worth a verification step; shorter proposals are dropped and the token decoded plainly (0 = 1)")
+	f.Float32Var(&sf.pMin, "draft-p-min", engine.DefaultDraftPMin, "--draft: stop a proposal when the draft model's top probability falls below this (llama.cpp's --draft-p-min; 0 = never)")
 	f.IntVar(&sf.ngramMin, "spec-ngram-min", 0, fmt.Sprintf("--spec ngram: shortest suffix looked up (0 = %d)", engine.DefaultNGramMin))
 	f.IntVar(&sf.ngramMax, "spec-ngram-max", 0, fmt.Sprintf("--spec ngram: longest suffix looked up, tried first (0 = %d)", engine.DefaultNGramMax))
 }
@@ -44,7 +46,10 @@ func (sf *specFlags) speculation(opt engine.Options, open weights.OpenOptions) (
 		}
 		return nil, close, nil
 	}
-	sp = &engine.Speculation{DraftMax: sf.draftMax, DraftMin: sf.draftMin, NGramMin: sf.ngramMin, NGramMax: sf.ngramMax}
+	sp = &engine.Speculation{DraftMax: sf.draftMax, DraftMin: sf.draftMin, NGramMin: sf.ngramMin, NGramMax: sf.ngramMax, PMin: sf.pMin}
+	if sf.pMin <= 0 {
+		sp.PMin = -1 // engine: 0 is the default, < 0 never stops
+	}
 	switch mode {
 	case "ngram":
 		if sf.draft != "" {
