@@ -407,3 +407,18 @@ func TestSpeculativeSampledDistribution(t *testing.T) {
 }
 
 func key3(ids []int32) string { return fmt.Sprint(ids) }
+
+// The portable backend (simplego) runs the all-rows verification graph too.
+func TestSpeculativePortable(t *testing.T) {
+	opt := Options{Backend: "go", Buckets: []int{16}, PrefixCacheBytes: -1}
+	plain := loadLM(t, "stories260K-q8_0.gguf", opt)
+	spec := loadLM(t, "stories260K-q8_0.gguf", opt)
+	if err := spec.SetSpeculation(Speculation{Draft: loadLM(t, "stories260K-q4_0.gguf", opt), DraftMax: 4, PMin: -1}); err != nil {
+		t.Fatal(err)
+	}
+	req := func() *Request { return &Request{Prompt: "Once upon a time", MaxTokens: 24} }
+	want, got := generate(t, plain, req()), generate(t, spec, req())
+	if !slices.Equal(got.Tokens, want.Tokens) || got.DraftAccepted == 0 {
+		t.Fatalf("speculative %v (accepted %d of %d)\nplain       %v", got.Tokens, got.DraftAccepted, got.Drafted, want.Tokens)
+	}
+}
