@@ -422,3 +422,33 @@ func TestSpeculativePortable(t *testing.T) {
 		t.Fatalf("speculative %v (accepted %d of %d)\nplain       %v", got.Tokens, got.DraftAccepted, got.Drafted, want.Tokens)
 	}
 }
+
+// Stop strings met inside an accepted run, repeat penalties (each accepted
+// proposal counts for the next position's penalty) and a JSON grammar
+// (proposals the grammar forbids are rejected) all give the plain result.
+func TestSpeculativeStopPenaltiesGrammar(t *testing.T) {
+	for _, sp := range []Speculation{{NGram: true}, {DraftMax: 6, PMin: -1}} {
+		plain, spec := specLMsDraft(t, "f16", sp, "stories260K-q4_0.gguf", Options{Backend: "dayi", Buckets: []int{8, 32}})
+		for _, req := range []func() *Request{
+			func() *Request { return &Request{Prompt: "Once upon a time", MaxTokens: 80, Stop: []string{"park"}} },
+			func() *Request {
+				return &Request{Prompt: "Lily and Ben went to the park", MaxTokens: 60,
+					Sampling: sample.Options{RepeatPenalty: 1.3, RepeatLastN: 32, PresencePenalty: 0.2}}
+			},
+			func() *Request { return &Request{Prompt: "Lily said", MaxTokens: 30, Format: []byte(`"json"`)} },
+		} {
+			want, got := generate(t, plain, req()), generate(t, spec, req())
+			if got.Text != want.Text || !slices.Equal(got.Tokens, want.Tokens) || got.DoneReason != want.DoneReason || got.StopString != want.StopString {
+				t.Fatalf("ngram=%v %+v:\nspeculative %q %s %q\nplain       %q %s %q", sp.NGram, req(), got.Text, got.DoneReason, got.StopString,
+					want.Text, want.DoneReason, want.StopString)
+			}
+			if got.Drafted == 0 {
+				t.Errorf("ngram=%v %q: nothing proposed", sp.NGram, req().Prompt)
+			}
+			t.Logf("ngram=%v: %q %s %q, drafted %d accepted %d", sp.NGram, got.Text, got.DoneReason, got.StopString, got.Drafted, got.DraftAccepted)
+			if r := req(); len(r.Stop) > 0 && got.StopString != "park" || r.Format != nil && len(got.Tokens) == 0 {
+				t.Fatalf("the case did not exercise its feature: %q %q", got.Text, got.StopString)
+			}
+		}
+	}
+}
