@@ -350,16 +350,20 @@ func (sp *speculator) propose(ctx context.Context, g *generation, k int) ([]int3
 	V := dm.Hyper.Vocab
 	out := sp.drafts[:0]
 	for i := range k {
+		// The draft's confidence is measured as llama.cpp does whatever
+		// the sampling (softmaxTop); the token is its argmax when greedy,
+		// else a draw from q, the distribution the acceptance rule needs.
+		if softmaxTop(logits) < sp.cfg.PMin {
+			break
+		}
 		var d int32
-		var top float32
 		if sp.greedy {
-			d, top = sp.dsmp.Sample(logits, nil), softmaxTop(logits)
+			d = sp.dsmp.Sample(logits, nil)
 		} else {
-			var q []float32
-			q, top = sp.dsmp.Probs(logits, nil, sp.q[i*V:(i+1)*V])
+			q, _ := sp.dsmp.Probs(logits, nil, sp.q[i*V:(i+1)*V])
 			d = sp.dsmp.DrawFrom(q)
 		}
-		if d == sample.NoToken || top < sp.cfg.PMin {
+		if d == sample.NoToken {
 			break
 		}
 		out = append(out, d)
