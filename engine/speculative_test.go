@@ -452,3 +452,29 @@ func TestSpeculativeStopPenaltiesGrammar(t *testing.T) {
 		}
 	}
 }
+
+// Speculation allocates nothing per token beyond what a plain step does:
+// the allocations a generation makes per extra token are no more with
+// n-gram speculation than without (its scratch is allocated once per
+// request).
+func TestSpeculativeAllocsPerToken(t *testing.T) {
+	plain, spec := specLMs(t, "f32", Speculation{NGram: true}, Options{})
+	prompt := strings.Repeat("Lily saw a big red ball. ", 4)
+	perToken := func(lm *LM) (float64, *Result) {
+		var res *Result
+		at := func(n int) float64 {
+			return testing.AllocsPerRun(3, func() { res = generate(t, lm, &Request{Prompt: prompt, MaxTokens: n}) })
+		}
+		short, long := at(20), at(120)
+		return (long - short) / 100, res
+	}
+	p, _ := perToken(plain)
+	s, res := perToken(spec)
+	t.Logf("allocations per generated token: plain %.2f, n-gram speculation %.2f (drafted %d accepted %d)", p, s, res.Drafted, res.DraftAccepted)
+	if res.Drafted == 0 {
+		t.Fatal("nothing proposed")
+	}
+	if s > p+0.5 {
+		t.Fatalf("speculation allocates %.2f per token, plain decoding %.2f", s, p)
+	}
+}
