@@ -66,6 +66,9 @@ type Result struct {
 	StopString     string // the stop string that ended it, if any
 	PromptDuration time.Duration
 	EvalDuration   time.Duration
+	// Drafted and DraftAccepted count the speculative proposals verified
+	// and accepted (speculative.go); zero without speculation.
+	Drafted, DraftAccepted int
 }
 
 // ErrPromptTooLong is returned when the prompt does not fit the context; the
@@ -82,6 +85,8 @@ type LM struct {
 	maskOnce sync.Once
 	masker   *jsonschema.Masker
 	maskErr  error
+
+	spec *specConfig // speculative decoding (SetSpeculation); nil: off
 }
 
 // NewLM wraps a loaded model with its tokenizer and chat template.
@@ -142,9 +147,17 @@ func (lm *LM) Generate(ctx context.Context, req *Request, onText func(string) er
 	if err != nil {
 		return nil, err
 	}
-	defer g.sess.Close()
+	defer g.close()
 	for {
 		id, done, err := g.next(ctx)
+		for g.spec != nil && err == nil && !done {
+			// Speculative rounds while they find something to propose;
+			// each leaves the next token to feed.
+			var fed bool
+			if id, fed, done, err = g.speculate(ctx, id); !fed {
+				break
+			}
+		}
 		if err != nil || done {
 			return g.res, err
 		}
@@ -175,6 +188,15 @@ type generation struct {
 	// which a cold run would not reproduce, so it is not cached again.
 	fed     []int32
 	shifted bool
+	spec    *speculator // nil: no speculative decoding
+}
+
+// close frees the generation's sessions.
+func (g *generation) close() {
+	g.sess.Close()
+	if g.spec != nil {
+		g.spec.close()
+	}
 }
 
 // start tokenizes and prefills req; the session's logits then predict the
@@ -234,6 +256,7 @@ func (lm *LM) start(ctx context.Context, req *Request, onText func(string) error
 	}
 	g.stream = lm.Tok.NewStream()
 	g.stopper = sample.NewStopMatcher(stops)
+	g.spec = lm.newSpeculator(so)
 	return g, nil
 }
 
@@ -289,6 +312,15 @@ func (g *generation) finish(reason string) error {
 // token to feed next, or done when the generation has ended (g.res is then
 // complete).
 func (g *generation) next(ctx context.Context) (int32, bool, error) {
+	return g.nextFrom(ctx, g.sess.Logits(), sample.NoToken, nil)
+}
+
+// nextFrom is next with the logits of the session's last position given:
+// the current ones, or a row of a speculative verification step, where
+// draft is the proposed token (judged by the speculative acceptance rule
+// instead of drawn afresh; q its draft distribution, nil for a
+// deterministic proposal). The session's Pos must equal len(g.fed).
+func (g *generation) nextFrom(ctx context.Context, logits []float32, draft int32, q []float32) (int32, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, false, err
 	}
@@ -307,7 +339,12 @@ func (g *generation) next(ctx context.Context) (int32, bool, error) {
 		}
 		m = g.mask
 	}
-	id := g.smp.Sample(g.sess.Logits(), m)
+	var id int32
+	if draft == sample.NoToken {
+		id = g.smp.Sample(logits, m)
+	} else {
+		id = g.smp.Verify(logits, m, draft, q, g.spec.p)
+	}
 	if id == sample.NoToken {
 		return 0, false, fmt.Errorf("sampling: no token allowed")
 	}
@@ -339,7 +376,7 @@ func (g *generation) next(ctx context.Context) (int32, bool, error) {
 	if g.grammar != nil && g.grammar.Done() && !lm.anyAllowed(g.masker, g.grammar, g.mask) {
 		return 0, true, g.finish(DoneStop)
 	}
-	if g.sess.Pos() >= lm.Ctx {
+	if len(g.fed) >= lm.Ctx {
 		if !g.req.Shift || !lm.canShift() {
 			return 0, true, g.finish(DoneLength)
 		}

@@ -409,6 +409,9 @@ type graphKey struct {
 	T      int  // rows per sequence
 	B      int  // sequences (batched decode); 0 means 1
 	hidden bool // return normalised hidden states instead of last-row logits
+	// all returns the logits of every row ([T, vocab]): a speculative
+	// verification step judges each proposed token (speculative.go).
+	all bool
 }
 
 func (k graphKey) seqs() int { return max(k.B, 1) }
@@ -487,8 +490,8 @@ func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	switch {
 	case key.hidden:
 		result = arch.Normed(c, m.arch, hidden) // [rows, dim]
-	case B > 1:
-		result = arch.Logits(c, m.arch, hidden) // [B, vocab]: one row per sequence
+	case B > 1, key.all:
+		result = arch.Logits(c, m.arch, hidden) // [B·T, vocab]: one row per sequence (decode) or per row (all)
 	default:
 		hidden = graph.Gather(hidden, last) // [1, dim]: the row whose logits we need
 		result = arch.Logits(c, m.arch, hidden)

@@ -138,7 +138,7 @@ func (s *Scheduler) Generate(ctx context.Context, req *Request, onText func(stri
 	if err != nil {
 		return nil, err
 	}
-	defer g.sess.Close()
+	defer g.close()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -150,6 +150,9 @@ func (s *Scheduler) Generate(ctx context.Context, req *Request, onText func(stri
 	t := &ticket{g: g, err: make(chan error, 1)}
 	for {
 		id, done, err := g.next(ctx)
+		if g.spec != nil && err == nil && !done {
+			id, done, err = s.speculate(ctx, g, id)
+		}
 		if err != nil || done {
 			if err != nil {
 				return nil, err
@@ -164,6 +167,26 @@ func (s *Scheduler) Generate(ctx context.Context, req *Request, onText func(stri
 		if err := <-t.err; err != nil {
 			return nil, err
 		}
+	}
+}
+
+// speculate runs g's speculative rounds while they find something to
+// propose, and returns the token to feed in the next batched step. A round
+// drafts and verifies in a step of its own (several rows of this one
+// sequence), so the request leaves the active set meanwhile: the others'
+// batched steps go on without waiting for it, and the model's execMu
+// serialises the two kinds of step. This is the simplest correct design;
+// folding verification rows into the shared batch would need a graph with
+// a different row count per sequence.
+func (s *Scheduler) speculate(ctx context.Context, g *generation, id int32) (int32, bool, error) {
+	s.leave()
+	defer s.join()
+	for {
+		next, fed, done, err := g.speculate(ctx, id)
+		if !fed || done || err != nil {
+			return next, done, err
+		}
+		id = next
 	}
 }
 

@@ -299,6 +299,11 @@ func (r *registry) load(ctx context.Context, name string) (l *loaded, err error)
 		f.Close()
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
+	if sp := r.cfg.Speculation; sp != nil {
+		if err := lm.SetSpeculation(*sp); err != nil {
+			r.log.Warn("speculative decoding off for this model", "model", name, "err", err)
+		}
+	}
 	// Continuous batching: the model's requests decode together, one
 	// batched step per token (engine.Scheduler); the server's own admission
 	// already bounds them, so the scheduler's queue never refuses first.

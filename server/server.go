@@ -70,6 +70,10 @@ type Config struct {
 	// done_reason "length" instead of shifting the context (--no-ctx-shift;
 	// per request: options.shift=false).
 	NoCtxShift bool
+	// Speculation turns on speculative decoding for every model loaded
+	// (dayi serve --spec ngram / --draft FILE; registry.go). A model whose
+	// vocabulary is not the draft's is served without it (logged).
+	Speculation *engine.Speculation
 
 	APIKeys     []string // Bearer keys with every scope (--api-key, DAYI_API_KEYS, --api-key-file)
 	TLSCert     string

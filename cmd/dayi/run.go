@@ -119,6 +119,7 @@ func newRunCmd() *cobra.Command {
 	var mf modelFlags
 	var sf samplingFlags
 	var kv kvFlags
+	var spf specFlags
 	var verbose, chatMode, asJSON bool
 	var system, template, cpuProfile string
 	var imagePaths []string
@@ -177,6 +178,9 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 				return err
 			}
 			defer closeProj()
+			if err := mf.speculate(lm, &spf); err != nil {
+				return err
+			}
 			req, err := sf.request()
 			if err != nil {
 				return err
@@ -213,6 +217,7 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 					"prompt_eval_count": res.PromptTokens, "prompt_eval_duration": res.PromptDuration.Nanoseconds(),
 					"eval_count": len(res.Tokens), "eval_duration": res.EvalDuration.Nanoseconds(),
 					"load_duration": loadDur.Nanoseconds(), "total_duration": total.Nanoseconds(),
+					"draft_count": res.Drafted, "draft_accepted": res.DraftAccepted,
 				})
 			}
 			if !strings.HasSuffix(res.Text, "\n") {
@@ -228,6 +233,7 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 	sf.register(cmd)
 	kv.registerCache(cmd)
 	kv.registerShift(cmd, true)
+	spf.register(cmd)
 	f := cmd.Flags()
 	f.BoolVar(&verbose, "verbose", false, "print timings (Ollama's format) to stderr")
 	f.BoolVar(&chatMode, "chat", false, "treat the prompt as a chat message (uses the chat template)")
@@ -256,6 +262,7 @@ func printStats(w io.Writer, res *engine.Result, load, total time.Duration) {
 	fmt.Fprintf(w, "eval count:           %d token(s)\n", len(res.Tokens))
 	fmt.Fprintf(w, "eval duration:        %v\n", res.EvalDuration)
 	fmt.Fprintf(w, "eval rate:            %.2f tokens/s\n", rate(len(res.Tokens), res.EvalDuration))
+	printSpecStats(w, res)
 }
 
 // interactiveChat is a line-based chat on a terminal. Models without a chat

@@ -30,6 +30,7 @@ func newServeCmd() *cobra.Command {
 		ctxLen       int
 		kvType       string
 		kv           kvFlags
+		spf          specFlags
 		backend      string
 		cors         []string
 		logJSON      bool
@@ -111,6 +112,12 @@ user's key. --no-web-ui turns it off. Its endpoints: GET /api/kb and /api/kb/NAM
 			}
 			cfg.Engine = engine.Options{Backend: backend, Threads: threads, ContextLength: ctxLen, KVType: kvType}
 			cfg.Engine.PrefixCacheBytes, cfg.NoCtxShift = kv.prefixBytes(), kv.noShift
+			sp, closeDraft, err := spf.speculation(cfg.Engine, cfg.Open)
+			if err != nil {
+				return err
+			}
+			defer closeDraft()
+			cfg.Speculation = sp
 			cfg.CORSOrigins = cors
 			cfg.Version = version
 			if fallbackList != "" {
@@ -214,6 +221,7 @@ user's key. --no-web-ui turns it off. Its endpoints: GET /api/kb and /api/kb/NAM
 	addResourceFlags(cmd, &cfg)
 	kv.registerCache(cmd)
 	kv.registerShift(cmd, false) // per request: options.num_keep, options.shift
+	spf.register(cmd)            // every loaded model with the draft's vocabulary speculates
 	return cmd
 }
 
