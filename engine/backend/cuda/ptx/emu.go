@@ -49,6 +49,21 @@ func (m *Memory) Bytes(addr uint64) []byte {
 	return b
 }
 
+// Slice returns n bytes of memory at addr, or an error when they are not
+// inside one allocation.
+func (m *Memory) Slice(addr uint64, n int) ([]byte, error) { return m.slice(addr, n) }
+
+// Free forgets the allocation at addr.
+func (m *Memory) Free(addr uint64) error {
+	for i, a := range m.allocs {
+		if a.base == addr {
+			m.allocs = append(m.allocs[:i], m.allocs[i+1:]...)
+			return nil
+		}
+	}
+	return fmt.Errorf("ptx emulator: free of %#x, which is not an allocation", addr)
+}
+
 func (m *Memory) slice(addr uint64, n int) ([]byte, error) {
 	i := sort.Search(len(m.allocs), func(i int) bool { return m.allocs[i].base > addr }) - 1
 	if i >= 0 {
