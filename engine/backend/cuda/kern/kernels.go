@@ -1,11 +1,15 @@
 // Package kern defines dayi's CUDA kernels (as ptx IR), their launch
 // geometry, typed launch helpers and CPU references of their math.
 //
-// The kernels follow the math of ggml's CUDA backend (ggml/src/ggml-cuda in
-// llama.cpp v0.5.0): activations of a quantized matrix-vector product are
+// The kernels follow ggml's CUDA backend (ggml/src/ggml-cuda in llama.cpp
+// v0.5.0) in form: activations of a quantized matrix-vector product are
 // quantized to q8_1 blocks (32 int8 values, an f16 scale d = amax/127 and the
 // f16 sum of the original values, quantize.cu quantize_q8_1), and weight
-// blocks are multiplied against them with dp4a as in vecdotq.cuh. The
+// blocks are multiplied against them with dp4a as in vecdotq.cuh. Where
+// ggml-cuda's arithmetic differs from ggml-cpu's (q4_0/q5_0 offsets from the
+// f16 sum; attention without f16 roundings) they follow ggml-cpu's, whose
+// outputs are the references dayi is tested against: the integer parts of
+// every dot product are then exactly llama.cpp's. The
 // schedule is ours and deliberately plain: one warp per output row (GEMV,
 // norms, softmax) or per head (attention), one thread per element otherwise,
 // no shared memory, warp shuffles for reductions.
@@ -142,15 +146,18 @@ func dotQ8_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 	return k.Fl("mul.f32", k.Fl("mul.f32", dw, dx), sf)
 }
 
-// vec_dot_q4_0_q8_1: d_w * (d_x Σ nib·q - 8 s_x); nibble j is element j,
-// the high nibble element j+16.
+// q4_0 against q8_1: d_w·d_x·Σ (nib-8)·q, the nibble j being element j and
+// the high nibble element j+16. ggml-cuda's vec_dot_q4_0_q8_1 subtracts the
+// offset as 8·s_x with the block's f16 sum of the unquantized x; we subtract
+// 8·Σq exactly (one more dp4a), which is ggml-cpu's vec_dot_q4_0_q8_0: the
+// f16 sum moved stories260K-q4_0's logits by up to 0.65 from llama.cpp's
+// CPU references, through later quantization steps.
 func dotQ4_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 	blk := k.Addr(row, bc, 18)
 	dw := f16(k, ptx.Addr{Base: blk})
 	dx := f16(k, ptx.Addr{Base: xb})
-	sx := f16(k, ptx.Addr{Base: xb, Off: 2})
 	u := q8Ints(k, xb, 0, 8)
-	var s ptx.Operand = ptx.Imm(0)
+	var s, us ptx.Operand = ptx.Imm(0), ptx.Imm(0)
 	for i := 0; i < 4; i++ {
 		v := k.LoadInt2(blk, int64(2+4*i))
 		lo := k.I32("and.b32", v, ptx.Imm(0x0F0F0F0F))
@@ -158,20 +165,22 @@ func dotQ4_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 		s = dp4a(k, lo, u[i], s)
 		s = dp4a(k, hi, u[i+4], s)
 	}
-	sf := k.Fl("cvt.rn.f32.s32", s)
-	t := k.Fl("mul.f32", sx, ptx.FImm(8))
-	return k.Fl("mul.f32", dw, k.Fl("fma.rn.f32", sf, dx, k.Fl("neg.f32", t)))
+	for i := 0; i < 8; i++ {
+		us = dp4a(k, ptx.Imm(0x01010101), u[i], us)
+	}
+	si := k.I32("sub.s32", s, k.I32("shl.b32", us, ptx.Imm(3)))
+	return k.Fl("mul.f32", k.Fl("mul.f32", dw, dx), k.Fl("cvt.rn.f32.s32", si))
 }
 
-// vec_dot_q5_0_q8_1: as q4_0 with a fifth bit from qh and an offset of 16.
+// q5_0 against q8_1: as q4_0 with a fifth bit from qh and an offset of 16
+// (exact, as ggml-cpu's vec_dot_q5_0_q8_0).
 func dotQ5_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 	blk := k.Addr(row, bc, 22)
 	dw := f16(k, ptx.Addr{Base: blk})
 	dx := f16(k, ptx.Addr{Base: xb})
-	sx := f16(k, ptx.Addr{Base: xb, Off: 2})
 	qh := k.LoadInt2(blk, 2)
 	u := q8Ints(k, xb, 0, 8)
-	var s ptx.Operand = ptx.Imm(0)
+	var s, us ptx.Operand = ptx.Imm(0), ptx.Imm(0)
 	for i := 0; i < 4; i++ {
 		v := k.LoadInt2(blk, int64(6+4*i))
 		for half := 0; half < 2; half++ {
@@ -183,9 +192,11 @@ func dotQ5_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 			s = dp4a(k, q, u[i+4*half], s)
 		}
 	}
-	sf := k.Fl("cvt.rn.f32.s32", s)
-	t := k.Fl("mul.f32", sx, ptx.FImm(16))
-	return k.Fl("mul.f32", dw, k.Fl("fma.rn.f32", sf, dx, k.Fl("neg.f32", t)))
+	for i := 0; i < 8; i++ {
+		us = dp4a(k, ptx.Imm(0x01010101), u[i], us)
+	}
+	si := k.I32("sub.s32", s, k.I32("shl.b32", us, ptx.Imm(4)))
+	return k.Fl("mul.f32", k.Fl("mul.f32", dw, dx), k.Fl("cvt.rn.f32.s32", si))
 }
 
 // vec_dot_q4_K_q8_1 for one 32-value sub-block j of a super-block:
@@ -318,6 +329,11 @@ func gemvF(name string, half bool) *ptx.Kernel {
 			k.OpIf(valid, "ld.global.f32", wv, ptx.Addr{Base: k.Addr(w, wi, 4)})
 		}
 		k.OpIf(valid, "ld.global.f32", xv, ptx.Addr{Base: k.Addr(x, i, 4)})
+		if half {
+			xh := k.R(ptx.B16)
+			k.Op("cvt.rn.f16.f32", xh, xv)
+			k.Op("cvt.f32.f16", xv, xh)
+		}
 		k.Op("fma.rn.f32", acc, wv, xv, acc)
 	})
 	s := k.WarpSum(acc)
@@ -487,10 +503,16 @@ func softmax() *ptx.Kernel {
 	return k
 }
 
-// attention: one query per head over an f16 KV cache, online softmax in key
-// order (as a flash-attention kernel does), one warp per head.
+// attention: one query per head over an f16 KV cache, one warp per head,
+// with ggml-cpu's roundings in llama.cpp's default (non-flash) attention
+// with an f16 cache: q is rounded to f16 for K·q (vec_dot_f16), and the
+// softmax weights are rounded to f16 before they multiply V. Matching them
+// matters more than it seems: a later q8_1 quantization turns a last-bit
+// difference into a whole quantization step. Two passes over the keys:
+// the first finds the max and the sum of exponentials (online), the second
+// recomputes each score and adds its rounded weight times V.
 func attention() *ptx.Kernel {
-	k := ptx.NewKernel("attention", `o[h] = Σ_t softmax_t(scale·q[h]·K[t,g]) V[t,g] for keys start ≤ t < n, g = h/group;
+	k := ptx.NewKernel("attention", `o[h] = Σ_t f16(softmax_t(scale·f16(q[h])·K[t,g])) V[t,g] for keys start ≤ t < n, g = h/group;
 K, V: f16 rows of kvstride values per position, head g at g*hd; hd ≤ 256;
 one warp per head, lane l holding dimensions l, l+32, …`,
 		p64("q"), p64("k"), p64("v"), p64("o"), p32("heads"), p32("group"), p32("hd"), p32("kvstride"),
@@ -504,20 +526,19 @@ one warp per head, lane l holding dimensions l, l+32, …`,
 	kvOff := k.I32("mul.lo.u32", g, hd)
 	qOff := k.I32("mul.lo.u32", h, hd)
 	const J = MaxHeadDim / 32
-	var dims [J]ptx.Reg
-	var valid [J]ptx.Reg
-	var qv, acc [J]ptx.Reg
+	var dims, valid, qv, acc [J]ptx.Reg
 	for j := 0; j < J; j++ {
 		dims[j] = k.I32("add.u32", lane, ptx.Imm(int64(32*j)))
 		valid[j] = k.Setp("setp.lt.u32", dims[j], hd)
 		qv[j] = k.F(0)
 		k.OpIf(valid[j], "ld.global.f32", qv[j], ptx.Addr{Base: k.Addr(q, k.I32("add.u32", qOff, dims[j]), 4)})
+		qh := k.R(ptx.B16)
+		k.Op("cvt.rn.f16.f32", qh, qv[j])
+		k.Op("cvt.f32.f16", qv[j], qh)
 		acc[j] = k.F(0)
 	}
-	m := k.F(float32(negInf()))
-	l := k.F(0)
-	k.Loop(start, n, 1, func(t ptx.Reg) {
-		rowOff := k.I32("mad.lo.u32", t, stride, kvOff)
+	score := func(t ptx.Reg) (rowOff, s ptx.Reg) {
+		rowOff = k.I32("mad.lo.u32", t, stride, kvOff)
 		part := k.F(0)
 		for j := 0; j < J; j++ {
 			kh := k.R(ptx.B16)
@@ -526,24 +547,35 @@ one warp per head, lane l holding dimensions l, l+32, …`,
 			k.OpIf(valid[j], "cvt.f32.f16", kf, kh)
 			k.Op("fma.rn.f32", part, qv[j], kf, part)
 		}
-		s := k.Fl("mul.f32", k.WarpSum(part), scale)
+		return rowOff, k.Fl("mul.f32", k.WarpSum(part), scale)
+	}
+	m := k.F(float32(negInf()))
+	l := k.F(0)
+	k.Loop(start, n, 1, func(t ptx.Reg) {
+		_, s := score(t)
 		mNew := k.Fl("max.f32", m, s)
 		corr := k.Exp(k.Fl("sub.f32", m, mNew))
 		pw := k.Exp(k.Fl("sub.f32", s, mNew))
 		k.Op("fma.rn.f32", l, l, corr, pw)
+		k.Op("mov.f32", m, mNew)
+	})
+	inv := k.Fl("rcp.rn.f32", l)
+	k.Loop(start, n, 1, func(t ptx.Reg) {
+		rowOff, s := score(t)
+		p := k.Fl("mul.f32", k.Exp(k.Fl("sub.f32", s, m)), inv)
+		ph := k.R(ptx.B16)
+		k.Op("cvt.rn.f16.f32", ph, p)
+		k.Op("cvt.f32.f16", p, ph)
 		for j := 0; j < J; j++ {
 			vh := k.R(ptx.B16)
 			k.OpIf(valid[j], "ld.global.b16", vh, ptx.Addr{Base: k.Addr(vc, k.I32("add.u32", rowOff, dims[j]), 2)})
 			vf := k.F(0)
 			k.OpIf(valid[j], "cvt.f32.f16", vf, vh)
-			k.Op("mul.f32", acc[j], acc[j], corr)
-			k.Op("fma.rn.f32", acc[j], pw, vf, acc[j])
+			k.Op("fma.rn.f32", acc[j], p, vf, acc[j])
 		}
-		k.Op("mov.f32", m, mNew)
 	})
-	inv := k.Fl("rcp.rn.f32", l)
 	for j := 0; j < J; j++ {
-		k.OpIf(valid[j], "st.global.f32", ptx.Addr{Base: k.Addr(o, k.I32("add.u32", qOff, dims[j]), 4)}, k.Fl("mul.f32", acc[j], inv))
+		k.OpIf(valid[j], "st.global.f32", ptx.Addr{Base: k.Addr(o, k.I32("add.u32", qOff, dims[j]), 4)}, acc[j])
 	}
 	k.Op("ret")
 	return k

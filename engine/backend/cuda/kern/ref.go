@@ -60,9 +60,10 @@ func DequantQ8_1(b []byte) []float32 {
 	return out
 }
 
-// RefGemv computes W·x as the GEMV kernels do: for quantized t, against
-// q8_1 blocks xq, including ggml-cuda's use of the blocks' stored sums for
-// q4_0/q5_0's offsets (8 and 16); for f32/f16, against f32 x.
+// RefGemv computes W·x as the GEMV kernels do: for quantized t, the
+// dequantized weights against the dequantized q8_1 blocks xq; for f32/f16,
+// against f32 x (rounded to f16 for f16 weights, as ggml-cpu converts
+// activations to the weights' vec_dot_type).
 func RefGemv(t weights.Type, w []byte, rows, k int, xq []byte, x []float32) ([]float64, error) {
 	rb, err := t.RowSize(int64(k))
 	if err != nil {
@@ -73,6 +74,11 @@ func RefGemv(t weights.Type, w []byte, rows, k int, xq []byte, x []float32) ([]f
 		return nil, err
 	} else if q8 {
 		xv = DequantQ8_1(xq)
+	} else if t == weights.TypeF16 {
+		xv = make([]float32, len(x))
+		for i, v := range x {
+			xv[i] = r16(v)
+		}
 	} else {
 		xv = x
 	}
@@ -86,21 +92,6 @@ func RefGemv(t weights.Type, w []byte, rows, k int, xq []byte, x []float32) ([]f
 		var s float64
 		for i := 0; i < k; i++ {
 			s += float64(row[i]) * float64(xv[i])
-		}
-		if off := map[weights.Type]float64{weights.TypeQ4_0: 8, weights.TypeQ5_0: 16}[t]; off != 0 {
-			bs := int(rb) / (k / 32)
-			for b := 0; b < k/32; b++ {
-				dw := float64(weights.FP16ToFP32(binary.LittleEndian.Uint16(wr[b*bs:])))
-				xb := xq[b*Q81Bytes:]
-				dx := float64(weights.FP16ToFP32(binary.LittleEndian.Uint16(xb)))
-				sx := float64(weights.FP16ToFP32(binary.LittleEndian.Uint16(xb[2:])))
-				var qs float64
-				for j := 0; j < 32; j++ {
-					qs += float64(int8(xb[4+j]))
-				}
-				// dequantized: dw·(q-off)·dx summed; the kernel: dw·(dx Σ q·nib - off·sx)
-				s += dw * off * (dx*qs - sx)
-			}
 		}
 		out[r] = s
 	}
@@ -182,7 +173,8 @@ func RefSoftmax(x []float32, n int) []float64 {
 	return out
 }
 
-// RefAttention: one query per head over f16 caches k, v ([pos][kvHeads][hd]).
+// RefAttention: one query per head over f16 caches k, v ([pos][kvHeads][hd]),
+// with q and the softmax weights rounded to f16 as ggml-cpu does.
 func RefAttention(q []float32, k, v []uint16, heads, kvHeads, hd, start, n int, scale float32) []float64 {
 	out := make([]float64, heads*hd)
 	group := heads / kvHeads
@@ -193,7 +185,7 @@ func RefAttention(q []float32, k, v []uint16, heads, kvHeads, hd, start, n int, 
 		for t := start; t < n; t++ {
 			var s float64
 			for d := 0; d < hd; d++ {
-				s += float64(q[h*hd+d]) * float64(weights.FP16ToFP32(k[(t*kvHeads+g)*hd+d]))
+				s += float64(r16(q[h*hd+d])) * float64(weights.FP16ToFP32(k[(t*kvHeads+g)*hd+d]))
 			}
 			scores[t] = s * float64(scale)
 			m = math.Max(m, scores[t])
@@ -205,9 +197,11 @@ func RefAttention(q []float32, k, v []uint16, heads, kvHeads, hd, start, n int, 
 		}
 		for t := start; t < n; t++ {
 			for d := 0; d < hd; d++ {
-				out[h*hd+d] += scores[t] / sum * float64(weights.FP16ToFP32(v[(t*kvHeads+g)*hd+d]))
+				out[h*hd+d] += float64(r16(float32(scores[t]/sum))) * float64(weights.FP16ToFP32(v[(t*kvHeads+g)*hd+d]))
 			}
 		}
 	}
 	return out
 }
+
+func r16(f float32) float32 { return weights.FP16ToFP32(weights.FP32ToFP16(f)) }

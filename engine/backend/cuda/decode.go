@@ -1,0 +1,376 @@
+package cuda
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"dayi/engine/arch"
+	"dayi/engine/backend/cuda/kern"
+	"dayi/weights"
+)
+
+// Backend is what the decode driver needs from a device: memory and
+// launches. *Device implements it.
+type Backend interface {
+	kern.Launcher
+	Alloc(n int, what string) (uint64, error)
+	Write(p uint64, b []byte) error
+	Read(p uint64, b []byte) error
+	MemInfo() (free, total uint64, err error)
+}
+
+// matrix is a weight on the device, in its GGUF blocks as the file has them.
+type matrix struct {
+	name       string
+	t          weights.Type
+	p          uint64
+	rows, cols int
+}
+
+type layer struct {
+	attnNorm, ffnNorm uint64
+	q, k, v, o        matrix
+	gate, up, down    matrix
+	kcache, vcache    uint64
+}
+
+// Llama runs llama-architecture decode steps on a device: one token at a
+// time, the KV cache in f16 on the device, every matrix-vector product on
+// the quantized blocks uploaded unchanged. It is the check that the kernels
+// compose into llama.cpp's forward pass; prefill batching, sampling and the
+// engine's scheduler are not wired to it yet.
+type Llama struct {
+	b      Backend
+	h      *arch.Hyper
+	ctx    int
+	rope   arch.Rope
+	emb    *weights.TensorInfo
+	embRow []byte // the file's token_embd rows (host)
+	layers []layer
+	norm   uint64
+	out    matrix
+
+	// scratch
+	x, xn, xq, q, k, v, att, tmp, g, u, cs, logits uint64
+	hostX, hostCS, hostLogits                      []byte
+	row, cos, outF32                               []float32
+	pos                                            int
+}
+
+// LoadLlama uploads f's weights and allocates a KV cache of ctx positions.
+// It fails with an OutOfMemoryError naming the sizes when the model and
+// cache do not fit in the device's free memory.
+func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
+	if a := f.Arch(); a != "llama" {
+		return nil, fmt.Errorf("cuda: decode supports the llama architecture, %s is %q", f.Path, a)
+	}
+	_, h, err := arch.Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("cuda: %s: %w", f.Path, err)
+	}
+	if h.RopeType != arch.RopeNorm || len(h.Ropes) != 1 {
+		return nil, fmt.Errorf("cuda: %s: only one normal (mode 0) rope is supported", f.Path)
+	}
+	for l, kv := range h.KVHeads {
+		if kv != h.KVHeads[0] {
+			return nil, fmt.Errorf("cuda: %s: layer %d has %d KV heads, layer 0 %d: per-layer KV heads are not supported", f.Path, l, kv, h.KVHeads[0])
+		}
+	}
+	if h.HeadDim > kern.MaxHeadDim {
+		return nil, fmt.Errorf("cuda: %s: head size %d (the attention kernel takes at most %d)", f.Path, h.HeadDim, kern.MaxHeadDim)
+	}
+	if ctx <= 0 || ctx > 1<<20 {
+		return nil, fmt.Errorf("cuda: context of %d positions", ctx)
+	}
+	m := &Llama{b: b, h: h, ctx: ctx, rope: h.Ropes[0]}
+	tensor := func(name string) (*weights.TensorInfo, error) {
+		t, ok := f.Tensor(name)
+		if !ok {
+			return nil, fmt.Errorf("cuda: %s: tensor %s missing", f.Path, name)
+		}
+		return t, nil
+	}
+	if m.emb, err = tensor("token_embd.weight"); err != nil {
+		return nil, err
+	}
+	m.embRow = f.TensorData(m.emb)
+	outName := "output.weight"
+	if _, ok := f.Tensor(outName); !ok {
+		outName = "token_embd.weight"
+	}
+	names := []string{"output_norm.weight", outName}
+	for l := 0; l < h.Layers; l++ {
+		for _, s := range []string{"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"} {
+			names = append(names, fmt.Sprintf("blk.%d.%s.weight", l, s))
+		}
+	}
+	// Sizes first: one clear error when the model does not fit.
+	kvDim := h.KVHeads[0] * h.HeadDim
+	qDim := h.Heads * h.HeadDim
+	cacheBytes := uint64(2 * h.Layers * ctx * kvDim * 2)
+	var need uint64 = cacheBytes
+	for _, n := range names {
+		t, err := tensor(n)
+		if err != nil {
+			return nil, err
+		}
+		need += uint64(t.Size)
+	}
+	vocab, _ := m.emb.Rows()
+	wide := max(h.Dim, h.FFN, qDim)
+	need += uint64(4 * (int(vocab) + 8*wide))
+	if free, total, err := b.MemInfo(); err == nil && need > free {
+		return nil, &OutOfMemoryError{What: fmt.Sprintf("%s (weights and a %d-position f16 KV cache)", f.Path, ctx), Need: need, Free: free, Total: total}
+	}
+	upload := func(name string) (uint64, error) {
+		t, _ := f.Tensor(name)
+		p, err := b.Alloc(int(t.Size), name)
+		if err != nil {
+			return 0, err
+		}
+		return p, b.Write(p, f.TensorData(t))
+	}
+	mat := func(name string, rows, cols int) (matrix, error) {
+		t, _ := f.Tensor(name)
+		r, c := t.Rows()
+		if int(r) != rows || int(c) != cols {
+			return matrix{}, fmt.Errorf("cuda: %s: %s is %d×%d, want %d×%d", f.Path, name, r, c, rows, cols)
+		}
+		if _, _, err := kern.GemvKernel(t.Type); err != nil {
+			return matrix{}, fmt.Errorf("%s: %w", name, err)
+		}
+		if _, q8, _ := kern.GemvKernel(t.Type); q8 && cols%32 != 0 {
+			return matrix{}, fmt.Errorf("cuda: %s: %s rows of %d values", f.Path, name, cols)
+		}
+		p, err := upload(name)
+		return matrix{name: name, t: t.Type, p: p, rows: rows, cols: cols}, err
+	}
+	norm := func(name string, n int) (uint64, error) {
+		t, _ := f.Tensor(name)
+		if t.Type != weights.TypeF32 || t.Elements() != int64(n) {
+			return 0, fmt.Errorf("cuda: %s: %s is %d %s values, want %d f32", f.Path, name, t.Elements(), t.Type, n)
+		}
+		return upload(name)
+	}
+	if m.norm, err = norm("output_norm.weight", h.Dim); err != nil {
+		return nil, err
+	}
+	if m.out, err = mat(outName, int(vocab), h.Dim); err != nil {
+		return nil, err
+	}
+	m.layers = make([]layer, h.Layers)
+	for l := range m.layers {
+		L := &m.layers[l]
+		p := func(s string) string { return fmt.Sprintf("blk.%d.%s.weight", l, s) }
+		var errs []error
+		var e error
+		L.attnNorm, e = norm(p("attn_norm"), h.Dim)
+		errs = append(errs, e)
+		L.ffnNorm, e = norm(p("ffn_norm"), h.Dim)
+		errs = append(errs, e)
+		for _, w := range []struct {
+			m          *matrix
+			s          string
+			rows, cols int
+		}{
+			{&L.q, "attn_q", qDim, h.Dim}, {&L.k, "attn_k", kvDim, h.Dim}, {&L.v, "attn_v", kvDim, h.Dim},
+			{&L.o, "attn_output", h.Dim, qDim}, {&L.gate, "ffn_gate", h.FFN, h.Dim}, {&L.up, "ffn_up", h.FFN, h.Dim},
+			{&L.down, "ffn_down", h.Dim, h.FFN},
+		} {
+			*w.m, e = mat(p(w.s), w.rows, w.cols)
+			errs = append(errs, e)
+		}
+		if L.kcache, e = b.Alloc(ctx*kvDim*2, "K cache"); e == nil {
+			L.vcache, e = b.Alloc(ctx*kvDim*2, "V cache")
+		}
+		errs = append(errs, e)
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range []struct {
+		p *uint64
+		n int
+	}{{&m.x, 4 * h.Dim}, {&m.xn, 4 * wide}, {&m.xq, wide / 32 * kern.Q81Bytes}, {&m.q, 4 * qDim}, {&m.k, 4 * kvDim},
+		{&m.v, 4 * kvDim}, {&m.att, 4 * qDim}, {&m.tmp, 4 * wide}, {&m.g, 4 * h.FFN}, {&m.u, 4 * h.FFN},
+		{&m.cs, 4 * h.RopeDim}, {&m.logits, 4 * int(vocab)}} {
+		if *s.p, err = b.Alloc(max(s.n, 4), "scratch"); err != nil {
+			return nil, err
+		}
+	}
+	m.hostX = make([]byte, 4*h.Dim)
+	m.hostLogits = make([]byte, 4*int(vocab))
+	m.cos = make([]float32, h.RopeDim)
+	m.hostCS = make([]byte, 4*h.RopeDim)
+	m.row = make([]float32, h.Dim)
+	m.outF32 = make([]float32, vocab)
+	return m, nil
+}
+
+// Vocab is the number of logits a step returns.
+func (m *Llama) Vocab() int { return len(m.hostLogits) / 4 }
+
+// Pos is the position of the next token.
+func (m *Llama) Pos() int { return m.pos }
+
+// Reset forgets the sequence (the cache is overwritten from position 0).
+func (m *Llama) Reset() { m.pos = 0 }
+
+// ropeTable fills (cos θ_i, sin θ_i) for pos as ggml-cpu's rope cache does
+// (theta multiplied by base^(-2/n_dims) in float32 per pair, divided by
+// rope_freqs when present, times the linear freq_scale), so the GPU path
+// rotates by the same angles as the CPU path (engine.ropeTable).
+func (m *Llama) ropeTable(pos int) {
+	rd := m.h.RopeDim
+	scale := float32(math.Pow(float64(m.rope.Base), -2.0/float64(rd)))
+	theta := float32(pos)
+	for i := 0; i < rd/2; i++ {
+		th := m.rope.Scale * theta
+		if m.rope.Freqs != nil {
+			th = m.rope.Scale * (theta / m.rope.Freqs[i])
+		}
+		m.cos[2*i], m.cos[2*i+1] = float32(math.Cos(float64(th))), float32(math.Sin(float64(th)))
+		theta *= scale
+	}
+}
+
+// matvec computes y = W·x, quantizing x to q8_1 first for quantized W
+// unless xq already holds it (quantized tells).
+func (m *Llama) matvec(w matrix, x, y uint64, quantized *bool) error {
+	_, q8, _ := kern.GemvKernel(w.t)
+	if !q8 {
+		return kern.Gemv(m.b, w.t, w.p, x, y, w.rows, w.cols)
+	}
+	if !*quantized {
+		if err := kern.QuantizeQ8_1(m.b, x, m.xq, w.cols); err != nil {
+			return err
+		}
+		*quantized = true
+	}
+	if err := kern.Gemv(m.b, w.t, w.p, m.xq, y, w.rows, w.cols); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Step evaluates token at the next position and returns the logits (valid
+// until the next Step). It allocates nothing: the host staging buffers are
+// the model's, and each launch reuses the device's argument slots.
+func (m *Llama) Step(token int) ([]float32, error) {
+	h := m.h
+	vocab, _ := m.emb.Rows()
+	if token < 0 || int64(token) >= vocab {
+		return nil, fmt.Errorf("cuda: token %d outside the vocabulary of %d", token, vocab)
+	}
+	if m.pos >= m.ctx {
+		return nil, fmt.Errorf("cuda: context of %d positions is full", m.ctx)
+	}
+	rb, err := m.emb.Type.RowSize(int64(h.Dim))
+	if err != nil {
+		return nil, err
+	}
+	if err := weights.DequantizeRow(m.emb.Type, m.row, m.embRow[int64(token)*rb:int64(token+1)*rb]); err != nil {
+		return nil, fmt.Errorf("cuda: token_embd.weight row %d: %w", token, err)
+	}
+	putF32s(m.hostX, m.row)
+	if err := m.b.Write(m.x, m.hostX); err != nil {
+		return nil, err
+	}
+	m.ropeTable(m.pos)
+	putF32s(m.hostCS, m.cos)
+	if err := m.b.Write(m.cs, m.hostCS); err != nil {
+		return nil, err
+	}
+	for l := range m.layers {
+		if err := m.layer(&m.layers[l]); err != nil {
+			return nil, fmt.Errorf("cuda: layer %d: %w", l, err)
+		}
+	}
+	quant := false
+	if err := kern.RMSNorm(m.b, m.x, m.norm, m.xn, 1, h.Dim, h.NormEps); err != nil {
+		return nil, err
+	}
+	if err := m.matvec(m.out, m.xn, m.logits, &quant); err != nil {
+		return nil, err
+	}
+	if err := m.b.Read(m.logits, m.hostLogits); err != nil {
+		return nil, err
+	}
+	for i := range m.outF32 {
+		m.outF32[i] = math.Float32frombits(binary.LittleEndian.Uint32(m.hostLogits[4*i:]))
+	}
+	m.pos++
+	return m.outF32, nil
+}
+
+// layer runs one decoder block on m.x in place (llama.cpp's llama graph:
+// pre-norm attention and SwiGLU FFN, each added to the residual).
+func (m *Llama) layer(L *layer) error {
+	h := m.h
+	kvHeads := h.KVHeads[0]
+	kvDim := kvHeads * h.HeadDim
+	quant := false
+	if err := kern.RMSNorm(m.b, m.x, L.attnNorm, m.xn, 1, h.Dim, h.NormEps); err != nil {
+		return err
+	}
+	if err := m.matvec(L.q, m.xn, m.q, &quant); err != nil {
+		return err
+	}
+	if err := m.matvec(L.k, m.xn, m.k, &quant); err != nil {
+		return err
+	}
+	if err := m.matvec(L.v, m.xn, m.v, &quant); err != nil {
+		return err
+	}
+	if err := kern.Rope(m.b, m.q, m.cs, h.Heads, h.HeadDim, h.RopeDim, false); err != nil {
+		return err
+	}
+	if err := kern.Rope(m.b, m.k, m.cs, kvHeads, h.HeadDim, h.RopeDim, false); err != nil {
+		return err
+	}
+	// Append this position's K and V to the f16 caches.
+	at := uint64(2 * m.pos * kvDim)
+	if err := kern.Unary(m.b, "f32_to_f16", m.k, L.kcache+at, kvDim); err != nil {
+		return err
+	}
+	if err := kern.Unary(m.b, "f32_to_f16", m.v, L.vcache+at, kvDim); err != nil {
+		return err
+	}
+	if err := kern.Attention(m.b, kern.AttentionArgs{Q: m.q, K: L.kcache, V: L.vcache, O: m.att,
+		Heads: h.Heads, KVHeads: kvHeads, HeadDim: h.HeadDim, Start: 0, N: m.pos + 1, Scale: h.AttnScale}); err != nil {
+		return err
+	}
+	quant = false
+	if err := m.matvec(L.o, m.att, m.tmp, &quant); err != nil {
+		return err
+	}
+	if err := kern.Binary(m.b, "add", m.x, m.tmp, m.x, h.Dim); err != nil {
+		return err
+	}
+	if err := kern.RMSNorm(m.b, m.x, L.ffnNorm, m.xn, 1, h.Dim, h.NormEps); err != nil {
+		return err
+	}
+	quant = false
+	if err := m.matvec(L.gate, m.xn, m.g, &quant); err != nil {
+		return err
+	}
+	if err := m.matvec(L.up, m.xn, m.u, &quant); err != nil {
+		return err
+	}
+	if err := kern.Binary(m.b, "swiglu", m.g, m.u, m.g, h.FFN); err != nil {
+		return err
+	}
+	quant = false
+	if err := m.matvec(L.down, m.g, m.tmp, &quant); err != nil {
+		return err
+	}
+	return kern.Binary(m.b, "add", m.x, m.tmp, m.x, h.Dim)
+}
+
+func putF32s(dst []byte, src []float32) {
+	for i, v := range src {
+		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
+	}
+}
