@@ -212,6 +212,9 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 // Vocab is the number of logits a step returns.
 func (m *Llama) Vocab() int { return len(m.hostLogits) / 4 }
 
+// Ctx is the number of positions the KV cache holds.
+func (m *Llama) Ctx() int { return m.ctx }
+
 // Pos is the position of the next token.
 func (m *Llama) Pos() int { return m.pos }
 
