@@ -57,6 +57,7 @@ type Llama struct {
 	hostX, hostCS, hostLogits                      []byte
 	row, cos, outF32                               []float32
 	pos                                            int
+	allocs                                         []uint64 // everything alloc gave, for Free
 }
 
 // LoadLlama uploads f's weights and allocates a KV cache of ctx positions.
@@ -126,7 +127,7 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 	}
 	upload := func(name string) (uint64, error) {
 		t, _ := f.Tensor(name)
-		p, err := b.Alloc(int(t.Size), name)
+		p, err := m.alloc(int(t.Size), name)
 		if err != nil {
 			return 0, err
 		}
@@ -182,8 +183,8 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 			*w.m, e = mat(p(w.s), w.rows, w.cols)
 			errs = append(errs, e)
 		}
-		if L.kcache, e = b.Alloc(ctx*kvDim*2, "K cache"); e == nil {
-			L.vcache, e = b.Alloc(ctx*kvDim*2, "V cache")
+		if L.kcache, e = m.alloc(ctx*kvDim*2, "K cache"); e == nil {
+			L.vcache, e = m.alloc(ctx*kvDim*2, "V cache")
 		}
 		errs = append(errs, e)
 		if err := errors.Join(errs...); err != nil {
@@ -196,7 +197,7 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 	}{{&m.x, 4 * h.Dim}, {&m.xn, 4 * wide}, {&m.xq, wide / 32 * kern.Q81Bytes}, {&m.q, 4 * qDim}, {&m.k, 4 * kvDim},
 		{&m.v, 4 * kvDim}, {&m.att, 4 * qDim}, {&m.tmp, 4 * wide}, {&m.g, 4 * h.FFN}, {&m.u, 4 * h.FFN},
 		{&m.cs, 4 * h.RopeDim}, {&m.logits, 4 * int(vocab)}} {
-		if *s.p, err = b.Alloc(max(s.n, 4), "scratch"); err != nil {
+		if *s.p, err = m.alloc(max(s.n, 4), "scratch"); err != nil {
 			return nil, err
 		}
 	}
@@ -207,6 +208,21 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 	m.row = make([]float32, h.Dim)
 	m.outF32 = make([]float32, vocab)
 	return m, nil
+}
+
+// Free releases the model's device memory when the backend can free
+// (a Device); the model must not be used afterwards.
+func (m *Llama) Free() error {
+	fr, ok := m.b.(interface{ Free(uint64) error })
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for _, p := range m.allocs {
+		errs = append(errs, fr.Free(p))
+	}
+	m.allocs = nil
+	return errors.Join(errs...)
 }
 
 // Vocab is the number of logits a step returns.
@@ -376,4 +392,13 @@ func putF32s(dst []byte, src []float32) {
 	for i, v := range src {
 		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
 	}
+}
+
+// alloc allocates device memory that Free releases.
+func (m *Llama) alloc(n int, what string) (uint64, error) {
+	p, err := m.b.Alloc(n, what)
+	if err == nil {
+		m.allocs = append(m.allocs, p)
+	}
+	return p, err
 }

@@ -126,29 +126,47 @@ func TestLlamaDecodeMatchesLlamaCpp(t *testing.T) {
 		{"llama-2-tiny-random.gguf", "llama-2-tiny-random.json", 1e-4},
 	} {
 		t.Run(strings.TrimSuffix(tc.model, ".gguf"), func(t *testing.T) {
-			if testing.Short() && tc.model == "llama-2-tiny-random.gguf" {
-				t.Skip("32000-row output in the emulator; -short")
-			}
 			f := openModel(t, tc.model)
-			fake := newFake(t)
-			d, err := open(fake.api(), 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			m, err := LoadLlama(d, f, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
 			cases := loadRef(t, tc.ref)
-			for _, c := range cases[:1] { // one prompt: the emulator runs ~10^8 lane-instructions a model
-				worst, same := decodeCase(t, m, c, 4)
-				t.Logf("%q: max |logit diff| %.3g, %d greedy ids agree", c.Prompt, worst, same)
-				if worst > tc.tol {
-					t.Errorf("%q: logits differ by %g (tolerance %g)", c.Prompt, worst, tc.tol)
+			// The emulator behind Device's own code (the fake driver), one
+			// prompt (it runs ~10^8 lane-instructions a model); a GPU, every
+			// prompt.
+			fake := newFake(t)
+			emu, err := open(fake.api(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer emu.Close()
+			devs := []struct {
+				name  string
+				b     Backend
+				cases []refCase
+			}{{"emulator", emu, cases[:1]}}
+			if testing.Short() && tc.model == "llama-2-tiny-random.gguf" {
+				devs = nil // its 32000-row output is slow in the emulator
+			}
+			if gpu, err := Open(0); err == nil {
+				defer gpu.Close()
+				devs = append(devs, struct {
+					name  string
+					b     Backend
+					cases []refCase
+				}{"gpu", gpu, cases})
+			}
+			for _, d := range devs {
+				m, err := LoadLlama(d.b, f, 64)
+				if err != nil {
+					t.Fatal(err)
 				}
-				if same < min(4, len(c.GeneratedIDs)) {
-					t.Errorf("%q: only %d greedy ids agree with llama.cpp", c.Prompt, same)
+				for _, c := range d.cases {
+					worst, same := decodeCase(t, m, c, 4)
+					t.Logf("%s %q: max |logit diff| %.3g, %d greedy ids agree", d.name, c.Prompt, worst, same)
+					if worst > tc.tol {
+						t.Errorf("%s %q: logits differ by %g (tolerance %g)", d.name, c.Prompt, worst, tc.tol)
+					}
+					if same < min(4, len(c.GeneratedIDs)) {
+						t.Errorf("%s %q: only %d greedy ids agree with llama.cpp", d.name, c.Prompt, same)
+					}
 				}
 			}
 		})

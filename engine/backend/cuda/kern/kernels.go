@@ -92,9 +92,9 @@ d = amax/127, q = roundf(x/d), sum = Σx; one warp per block.`, p64("x"), p64("y
 	// roundf: half away from zero, exactly (|t| - trunc|t| is exact).
 	a := k.Fl("abs.f32", t)
 	tr := k.Fl("cvt.rzi.f32.f32", a)
-	fr := k.Fl("sub.f32", a, tr)
+	fr := k.Fl("sub.rn.f32", a, tr)
 	up := k.Setp("setp.ge.f32", fr, ptx.FImm(0.5))
-	tr1 := k.Fl("add.f32", tr, ptx.FImm(1))
+	tr1 := k.Fl("add.rn.f32", tr, ptx.FImm(1))
 	r := k.Fl("selp.f32", tr1, tr, up)
 	qa := k.I32("cvt.rzi.s32.f32", r)
 	qn := k.I32("sub.s32", ptx.Imm(0), qa)
@@ -143,7 +143,7 @@ func dotQ8_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 		s = dp4a(k, k.LoadInt2(blk, int64(2+4*i)), u[i], s)
 	}
 	sf := k.Fl("cvt.rn.f32.s32", s)
-	return k.Fl("mul.f32", k.Fl("mul.f32", dw, dx), sf)
+	return k.Fl("mul.rn.f32", k.Fl("mul.rn.f32", dw, dx), sf)
 }
 
 // q4_0 against q8_1: d_w·d_x·Σ (nib-8)·q, the nibble j being element j and
@@ -169,7 +169,7 @@ func dotQ4_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 		us = dp4a(k, ptx.Imm(0x01010101), u[i], us)
 	}
 	si := k.I32("sub.s32", s, k.I32("shl.b32", us, ptx.Imm(3)))
-	return k.Fl("mul.f32", k.Fl("mul.f32", dw, dx), k.Fl("cvt.rn.f32.s32", si))
+	return k.Fl("mul.rn.f32", k.Fl("mul.rn.f32", dw, dx), k.Fl("cvt.rn.f32.s32", si))
 }
 
 // q5_0 against q8_1: as q4_0 with a fifth bit from qh and an offset of 16
@@ -196,7 +196,7 @@ func dotQ5_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 		us = dp4a(k, ptx.Imm(0x01010101), u[i], us)
 	}
 	si := k.I32("sub.s32", s, k.I32("shl.b32", us, ptx.Imm(4)))
-	return k.Fl("mul.f32", k.Fl("mul.f32", dw, dx), k.Fl("cvt.rn.f32.s32", si))
+	return k.Fl("mul.rn.f32", k.Fl("mul.rn.f32", dw, dx), k.Fl("cvt.rn.f32.s32", si))
 }
 
 // vec_dot_q4_K_q8_1 for one 32-value sub-block j of a super-block:
@@ -232,8 +232,8 @@ func dotQ4_K(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 	dx := f16(k, ptx.Addr{Base: xb})
 	fd := k.Fl("cvt.rn.f32.s32", k.I32("mul.lo.s32", s, sc))
 	fm := k.Fl("cvt.rn.f32.s32", k.I32("mul.lo.s32", us, m))
-	t := k.Fl("mul.f32", dmin, fm)
-	return k.Fl("mul.f32", dx, k.Fl("fma.rn.f32", d, fd, k.Fl("neg.f32", t)))
+	t := k.Fl("mul.rn.f32", dmin, fm)
+	return k.Fl("mul.rn.f32", dx, k.Fl("fma.rn.f32", d, fd, k.Fl("neg.f32", t)))
 }
 
 // vec_dot_q6_K_q8_1 for one 32-value unit j (half h = j/4, quarter kk):
@@ -270,7 +270,7 @@ func dotQ6_K(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 		tot = k.I32("mad.lo.s32", si, sc, tot)
 	}
 	dx := f16(k, ptx.Addr{Base: xb})
-	return k.Fl("mul.f32", k.Fl("mul.f32", d, dx), k.Fl("cvt.rn.f32.s32", tot))
+	return k.Fl("mul.rn.f32", k.Fl("mul.rn.f32", d, dx), k.Fl("cvt.rn.f32.s32", tot))
 }
 
 // gemvQ builds y[r] = Σ_b dot(W[r], b, x[b]) over nb 32-value units, one
@@ -293,7 +293,7 @@ func gemvQ(name, typ string, dot blockDot) *ptx.Kernel {
 		xb := k.Addr(x, bc, Q81Bytes)
 		c := dot(k, row, bc, xb)
 		c = k.Fl("selp.f32", c, ptx.FImm(0), valid)
-		k.Op("add.f32", acc, acc, c)
+		k.Op("add.rn.f32", acc, acc, c)
 	})
 	s := k.WarpSum(acc)
 	first := k.Setp("setp.eq.u32", lane, ptx.Imm(0))
@@ -362,7 +362,7 @@ func rmsNorm() *ptx.Kernel {
 	})
 	ss = k.WarpSum(ss)
 	mean := k.Fl("div.rn.f32", ss, k.Fl("cvt.rn.f32.u32", n))
-	scale := k.Fl("rcp.rn.f32", k.Fl("sqrt.rn.f32", k.Fl("add.f32", mean, eps)))
+	scale := k.Fl("rcp.rn.f32", k.Fl("sqrt.rn.f32", k.Fl("add.rn.f32", mean, eps)))
 	k.Loop(ptx.Imm(0), n, 32, func(base ptx.Reg) {
 		i := k.I32("add.u32", base, lane)
 		valid := k.Setp("setp.lt.u32", i, n)
@@ -370,7 +370,7 @@ func rmsNorm() *ptx.Kernel {
 		xv, wv := k.R(ptx.F32), k.R(ptx.F32)
 		k.OpIf(valid, "ld.global.f32", xv, ptx.Addr{Base: k.Addr(x, at, 4)})
 		k.OpIf(valid, "ld.global.f32", wv, ptx.Addr{Base: k.Addr(w, i, 4)})
-		v := k.Fl("mul.f32", k.Fl("mul.f32", xv, scale), wv)
+		v := k.Fl("mul.rn.f32", k.Fl("mul.rn.f32", xv, scale), wv)
 		k.OpIf(valid, "st.global.f32", ptx.Addr{Base: k.Addr(y, at, 4)}, v)
 	})
 	k.Op("ret")
@@ -407,8 +407,8 @@ a, b = 2i, 2i+1 (neox == 0, ggml rope mode 0) or i, i+nrot/2 (neox != 0); one th
 	k.OpIf(valid, "ld.global.f32", x1, ptx.Addr{Base: pb})
 	k.OpIf(valid, "ld.global.f32", c, ptx.Addr{Base: pc})
 	k.OpIf(valid, "ld.global.f32", s, ptx.Addr{Base: pc, Off: 4})
-	y0 := k.Fl("sub.f32", k.Fl("mul.f32", x0, c), k.Fl("mul.f32", x1, s))
-	y1 := k.Fl("add.f32", k.Fl("mul.f32", x0, s), k.Fl("mul.f32", x1, c))
+	y0 := k.Fl("sub.rn.f32", k.Fl("mul.rn.f32", x0, c), k.Fl("mul.rn.f32", x1, s))
+	y1 := k.Fl("add.rn.f32", k.Fl("mul.rn.f32", x0, s), k.Fl("mul.rn.f32", x1, c))
 	k.OpIf(valid, "st.global.f32", ptx.Addr{Base: pa}, y0)
 	k.OpIf(valid, "st.global.f32", ptx.Addr{Base: pb}, y1)
 	k.Op("ret")
@@ -447,18 +447,18 @@ func elementwise(name, doc string, inputs []string, f func(k *ptx.Kernel, in []p
 
 func silu(k *ptx.Kernel, x ptx.Reg) ptx.Reg {
 	e := k.Exp(k.Fl("neg.f32", x))
-	return k.Fl("div.rn.f32", x, k.Fl("add.f32", e, ptx.FImm(1)))
+	return k.Fl("div.rn.f32", x, k.Fl("add.rn.f32", e, ptx.FImm(1)))
 }
 
 // gelu: ggml's tanh form 0.5x(1+tanh(√(2/π)(x+0.044715x³))), with
 // tanh z = 1 - 2/(e^{2z}+1) (saturates correctly at ±∞).
 func gelu(k *ptx.Kernel, x ptx.Reg) ptx.Reg {
-	x2 := k.Fl("mul.f32", x, x)
+	x2 := k.Fl("mul.rn.f32", x, x)
 	inner := k.Fl("fma.rn.f32", x2, ptx.FImm(0.044715), ptx.FImm(1))
-	z := k.Fl("mul.f32", k.Fl("mul.f32", x, inner), ptx.FImm(0.7978845608028654))
-	e := k.Exp(k.Fl("add.f32", z, z))
-	th := k.Fl("sub.f32", ptx.FImm(1), k.Fl("div.rn.f32", ptx.FImm(2), k.Fl("add.f32", e, ptx.FImm(1))))
-	return k.Fl("mul.f32", k.Fl("mul.f32", x, ptx.FImm(0.5)), k.Fl("add.f32", th, ptx.FImm(1)))
+	z := k.Fl("mul.rn.f32", k.Fl("mul.rn.f32", x, inner), ptx.FImm(0.7978845608028654))
+	e := k.Exp(k.Fl("add.rn.f32", z, z))
+	th := k.Fl("sub.rn.f32", ptx.FImm(1), k.Fl("div.rn.f32", ptx.FImm(2), k.Fl("add.rn.f32", e, ptx.FImm(1))))
+	return k.Fl("mul.rn.f32", k.Fl("mul.rn.f32", x, ptx.FImm(0.5)), k.Fl("add.rn.f32", th, ptx.FImm(1)))
 }
 
 // softmax normalises each row of n values in place; one warp per row.
@@ -485,10 +485,10 @@ func softmax() *ptx.Kernel {
 		a := k.Addr(x, k.I32("add.u32", rowStart, i), 4)
 		v := k.R(ptx.F32)
 		k.OpIf(valid, "ld.global.f32", v, ptx.Addr{Base: a})
-		e := k.Exp(k.Fl("sub.f32", v, m))
+		e := k.Exp(k.Fl("sub.rn.f32", v, m))
 		e = k.Fl("selp.f32", e, ptx.FImm(0), valid)
 		k.OpIf(valid, "st.global.f32", ptx.Addr{Base: a}, e)
-		k.Op("add.f32", sum, sum, e)
+		k.Op("add.rn.f32", sum, sum, e)
 	})
 	inv := k.Fl("rcp.rn.f32", k.WarpSum(sum))
 	k.Loop(ptx.Imm(0), n, 32, func(base ptx.Reg) {
@@ -497,7 +497,7 @@ func softmax() *ptx.Kernel {
 		a := k.Addr(x, k.I32("add.u32", rowStart, i), 4)
 		v := k.R(ptx.F32)
 		k.OpIf(valid, "ld.global.f32", v, ptx.Addr{Base: a})
-		k.OpIf(valid, "st.global.f32", ptx.Addr{Base: a}, k.Fl("mul.f32", v, inv))
+		k.OpIf(valid, "st.global.f32", ptx.Addr{Base: a}, k.Fl("mul.rn.f32", v, inv))
 	})
 	k.Op("ret")
 	return k
@@ -547,22 +547,22 @@ one warp per head, lane l holding dimensions l, l+32, …`,
 			k.OpIf(valid[j], "cvt.f32.f16", kf, kh)
 			k.Op("fma.rn.f32", part, qv[j], kf, part)
 		}
-		return rowOff, k.Fl("mul.f32", k.WarpSum(part), scale)
+		return rowOff, k.Fl("mul.rn.f32", k.WarpSum(part), scale)
 	}
 	m := k.F(float32(negInf()))
 	l := k.F(0)
 	k.Loop(start, n, 1, func(t ptx.Reg) {
 		_, s := score(t)
 		mNew := k.Fl("max.f32", m, s)
-		corr := k.Exp(k.Fl("sub.f32", m, mNew))
-		pw := k.Exp(k.Fl("sub.f32", s, mNew))
+		corr := k.Exp(k.Fl("sub.rn.f32", m, mNew))
+		pw := k.Exp(k.Fl("sub.rn.f32", s, mNew))
 		k.Op("fma.rn.f32", l, l, corr, pw)
 		k.Op("mov.f32", m, mNew)
 	})
 	inv := k.Fl("rcp.rn.f32", l)
 	k.Loop(start, n, 1, func(t ptx.Reg) {
 		rowOff, s := score(t)
-		p := k.Fl("mul.f32", k.Exp(k.Fl("sub.f32", s, m)), inv)
+		p := k.Fl("mul.rn.f32", k.Exp(k.Fl("sub.rn.f32", s, m)), inv)
 		ph := k.R(ptx.B16)
 		k.Op("cvt.rn.f16.f32", ph, p)
 		k.Op("cvt.f32.f16", p, ph)
@@ -606,10 +606,10 @@ func buildModule() *ptx.Module {
 		rmsNorm(),
 		rope(),
 		elementwise("swiglu", "y = silu(g)·u (ggml swiglu)", []string{"g", "u"}, func(k *ptx.Kernel, in []ptx.Reg) ptx.Reg {
-			return k.Fl("mul.f32", silu(k, in[0]), in[1])
+			return k.Fl("mul.rn.f32", silu(k, in[0]), in[1])
 		}),
 		elementwise("geglu", "y = gelu(g)·u (ggml geglu, tanh form)", []string{"g", "u"}, func(k *ptx.Kernel, in []ptx.Reg) ptx.Reg {
-			return k.Fl("mul.f32", gelu(k, in[0]), in[1])
+			return k.Fl("mul.rn.f32", gelu(k, in[0]), in[1])
 		}),
 		elementwise("gelu", "y = gelu(x) (tanh form)", []string{"x"}, func(k *ptx.Kernel, in []ptx.Reg) ptx.Reg {
 			return gelu(k, in[0])
@@ -622,10 +622,10 @@ func buildModule() *ptx.Module {
 			return h
 		}),
 		elementwise("add", "y = a + b", []string{"a", "b"}, func(k *ptx.Kernel, in []ptx.Reg) ptx.Reg {
-			return k.Fl("add.f32", in[0], in[1])
+			return k.Fl("add.rn.f32", in[0], in[1])
 		}),
 		elementwise("mul", "y = a · b", []string{"a", "b"}, func(k *ptx.Kernel, in []ptx.Reg) ptx.Reg {
-			return k.Fl("mul.f32", in[0], in[1])
+			return k.Fl("mul.rn.f32", in[0], in[1])
 		}),
 	}
 	return m

@@ -101,7 +101,7 @@ func (k *Kernel) WarpSum(v Reg) Reg {
 	for _, m := range []int64{16, 8, 4, 2, 1} {
 		o := k.R(F32)
 		k.Op("shfl.sync.bfly.b32", o, v, Imm(m), Imm(31), Imm(-1))
-		v = k.Fl("add.f32", v, o)
+		v = k.Fl("add.rn.f32", v, o)
 	}
 	return v
 }
@@ -119,7 +119,7 @@ func (k *Kernel) WarpMax(v Reg) Reg {
 // Exp computes e^x as 2^(x·log2 e) with ex2.approx (2 ulp), as CUDA's
 // __expf does.
 func (k *Kernel) Exp(x Reg) Reg {
-	t := k.Fl("mul.f32", x, FImm(1.4426950408889634))
+	t := k.Fl("mul.rn.f32", x, FImm(1.4426950408889634))
 	return k.Fl("ex2.approx.f32", t)
 }
 

@@ -62,7 +62,7 @@ var opSpecs = withSetp(map[string]string{
 	"and.b32": "I i i", "or.b32": "I i i", "xor.b32": "I i i", "shl.b32": "I i i", "shr.u32": "I i i", "shr.s32": "I i i",
 	"dp4a.s32.s32": "I i i i",
 	"add.s64":      "D D D", "mul.wide.u32": "D i i", "mul.wide.s32": "D i i",
-	"add.f32": "F f f", "sub.f32": "F f f", "mul.f32": "F f f", "div.rn.f32": "F f f",
+	"add.rn.f32": "F f f", "sub.rn.f32": "F f f", "mul.rn.f32": "F f f", "div.rn.f32": "F f f",
 	"max.f32": "F f f", "min.f32": "F f f", "fma.rn.f32": "F f f f",
 	"abs.f32": "F f", "neg.f32": "F f", "sqrt.rn.f32": "F f", "rcp.rn.f32": "F f", "ex2.approx.f32": "F f",
 	"cvt.rzi.f32.f32": "F f", "cvt.rn.f32.s32": "F I", "cvt.rn.f32.u32": "F I", "cvt.rzi.s32.f32": "I F",

@@ -12,7 +12,7 @@ func sample() *Module {
 	k.ExitIf(k.Setp("setp.ge.u32", tid, n))
 	a := k.Addr(x, tid, 4)
 	v := k.Load("ld.global.f32", F32, Addr{Base: a})
-	k.Op("st.global.f32", Addr{Base: a}, k.Fl("mul.f32", v, s))
+	k.Op("st.global.f32", Addr{Base: a}, k.Fl("mul.rn.f32", v, s))
 	k.Op("ret")
 	return &Module{Header: "test", Version: "7.0", Target: "sm_61", Kernels: []*Kernel{k}}
 }
@@ -33,15 +33,15 @@ func TestCheckRejects(t *testing.T) {
 	for _, tc := range []struct{ name, from, to, want string }{
 		{"no version", ".version 7.0\n", "", ".version"},
 		{"no target", ".target sm_61\n", "", ".target"},
-		{"undeclared register", "mul.f32 %f2, %f1, %f0;", "mul.f32 %f9, %f1, %f0;", "not declared"},
+		{"undeclared register", "mul.rn.f32 %f2, %f1, %f0;", "mul.rn.f32 %f9, %f1, %f0;", "not declared"},
 		{"f32 register in integer op", "setp.ge.u32 %p0, %r1, %r0;", "setp.ge.u32 %p0, %f0, %r0;", "32-bit integer"},
-		{"integer immediate in float op", "mul.f32 %f2, %f1, %f0;", "mul.f32 %f2, %f1, 2;", "0fXXXXXXXX"},
+		{"integer immediate in float op", "mul.rn.f32 %f2, %f1, %f0;", "mul.rn.f32 %f2, %f1, 2;", "0fXXXXXXXX"},
 		{"undefined label", "@%p0 ret;", "@%p0 bra.uni $L_nowhere;", "undefined label"},
 		{"unknown parameter", "[k_n]", "[k_m]", "not a parameter"},
 		{"parameter type", "ld.param.f32 %f0, [k_s];", "ld.param.u32 %r0, [k_s];", "declared .f32"},
 		{"missing semicolon", "ret;\n}", "ret\n}", "without ';'"},
-		{"unknown instruction", "mul.f32 %f2, %f1, %f0;", "mul.ftz.f32 %f2, %f1, %f0;", "checked set"},
-		{"operand count", "mul.f32 %f2, %f1, %f0;", "mul.f32 %f2, %f1;", "operands"},
+		{"unknown instruction", "mul.rn.f32 %f2, %f1, %f0;", "mul.rn.ftz.f32 %f2, %f1, %f0;", "checked set"},
+		{"operand count", "mul.rn.f32 %f2, %f1, %f0;", "mul.rn.f32 %f2, %f1;", "operands"},
 		{"predicate as value", "@%p0 ret;", "@%r0 ret;", "predicate"},
 		{"wrong declaration type", ".reg .f32 %f<3>;", ".reg .b32 %f<3>;", "declared .b32"},
 	} {

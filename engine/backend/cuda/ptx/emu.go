@@ -396,11 +396,11 @@ func (p *Program) op(in *Instr) (func(w *warp, lane int), error) {
 		f2 = func(x, y uint64) uint64 { return uint64(int64(int32(x)) * int64(int32(y))) }
 	case "cvt.u64.u32":
 		f1 = func(x uint64) uint64 { return uint64(uint32(x)) }
-	case "add.f32":
+	case "add.rn.f32":
 		f2 = func(x, y uint64) uint64 { return u(f32(x) + f32(y)) }
-	case "sub.f32":
+	case "sub.rn.f32":
 		f2 = func(x, y uint64) uint64 { return u(f32(x) - f32(y)) }
-	case "mul.f32":
+	case "mul.rn.f32":
 		f2 = func(x, y uint64) uint64 { return u(f32(x) * f32(y)) }
 	case "div.rn.f32":
 		f2 = func(x, y uint64) uint64 { return u(f32(x) / f32(y)) }
