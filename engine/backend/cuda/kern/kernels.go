@@ -128,8 +128,24 @@ func q8Ints(k *ptx.Kernel, xb ptx.Reg, from, n int) []ptx.Reg {
 	return u
 }
 
+// dp4a: c + Σ of the four signed byte products of a and b. Immediate
+// operands are moved into registers first: the PTX ISA lists dp4a's a, b
+// and c as registers, and ptxas is not here to tell whether it accepts more.
 func dp4a(k *ptx.Kernel, a, b ptx.Operand, c ptx.Operand) ptx.Reg {
-	return k.I32("dp4a.s32.s32", a, b, c)
+	reg := func(o ptx.Operand) ptx.Operand {
+		if imm, ok := o.(ptx.Imm); ok {
+			return k.U32(int64(imm))
+		}
+		return o
+	}
+	return k.I32("dp4a.s32.s32", reg(a), reg(b), reg(c))
+}
+
+// loadS8 loads a signed byte, widened to 32 bits explicitly ((b^0x80)-0x80)
+// rather than relying on ld.s8's extension into a .b32 register.
+func loadS8(k *ptx.Kernel, a ptx.Addr) ptx.Reg {
+	b := k.Load("ld.global.u8", ptx.B32, a)
+	return k.I32("sub.s32", k.I32("xor.b32", b, ptx.Imm(0x80)), ptx.Imm(0x80))
 }
 
 // vec_dot_q8_0_q8_1: d_w * d_x * Σ q_w q_x.
@@ -250,8 +266,8 @@ func dotQ6_K(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 	ql := k.Addr(blk, qlOff, 1)
 	qh := k.Addr(blk, h, 32)
 	scs := k.Addr(blk, k.I32("mad.lo.u32", h, ptx.Imm(8), k.I32("shl.b32", kk, ptx.Imm(1))), 1)
-	sc0 := k.Load("ld.global.s8", ptx.B32, ptx.Addr{Base: scs, Off: 192})
-	sc1 := k.Load("ld.global.s8", ptx.B32, ptx.Addr{Base: scs, Off: 193})
+	sc0 := loadS8(k, ptx.Addr{Base: scs, Off: 192})
+	sc1 := loadS8(k, ptx.Addr{Base: scs, Off: 193})
 	shL := k.I32("shl.b32", k.I32("shr.u32", kk, ptx.Imm(1)), ptx.Imm(2))
 	shH := k.I32("shl.b32", kk, ptx.Imm(1))
 	u := q8Ints(k, xb, 0, 8)
