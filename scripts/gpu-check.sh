@@ -51,7 +51,7 @@ run)
 	echo "== tests (kernels on the GPU vs CPU references, decode vs llama.cpp)"
 	set +e
 	timeout 240 "$bin" -test.v -test.short -test.run \
-		'TestOpen|TestQuantizeQ8_1|TestGemvTypes|TestRMSNorm|TestRope|TestElementwise|TestSoftmax|TestAttention|TestLlamaDecodeMatchesLlamaCpp|TestDeviceLaunch|TestOutOfMemory' \
+		'TestOpen|TestQuantizeQ8_1|TestGemvTypes|TestRMSNorm|TestRope|TestElementwise|TestSoftmax|TestAttention|TestLlamaDecodeMatchesLlamaCpp|TestLlamaDecodeKQuants|TestDeviceLaunch|TestOutOfMemory' \
 		>"$logdir/gpu-tests.log" 2>&1
 	rc=$?
 	set -e

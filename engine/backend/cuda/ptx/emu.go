@@ -2,11 +2,15 @@ package ptx
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/x448/float16"
 )
@@ -501,6 +505,25 @@ func (p *Program) Launch(mem *Memory, grid, block uint32, params map[string]uint
 		}
 		named[p.k.PTXParam(pa.Name)] = v
 	}
+	// Blocks are independent (no shared memory, no barriers, no atomics in
+	// the subset), so they run on parallel workers, each with its own warp
+	// state; outputs of different threads never overlap.
+	workers := min(runtime.GOMAXPROCS(0), int(grid))
+	var next atomic.Uint32
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for wk := 0; wk < workers; wk++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[wk] = p.runBlocks(mem, block, named, &next, grid)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (p *Program) runBlocks(mem *Memory, block uint32, named map[string]uint64, next *atomic.Uint32, grid uint32) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(error); ok {
@@ -511,7 +534,11 @@ func (p *Program) Launch(mem *Memory, grid, block uint32, params map[string]uint
 		}
 	}()
 	w := &warp{r: make([]uint64, p.nslot*32), p: make([]bool, p.npred*32), mem: mem, params: named, ntid: block}
-	for c := uint32(0); c < grid; c++ {
+	for {
+		c := next.Add(1) - 1
+		if c >= grid {
+			return nil
+		}
 		for wi := 0; wi < int(block/32); wi++ {
 			w.ctaid, w.warpID = c, wi
 			if err := p.runWarp(w); err != nil {
@@ -519,7 +546,6 @@ func (p *Program) Launch(mem *Memory, grid, block uint32, params map[string]uint
 			}
 		}
 	}
-	return nil
 }
 
 func (p *Program) runWarp(w *warp) error {
