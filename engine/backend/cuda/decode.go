@@ -53,11 +53,11 @@ type Llama struct {
 	out    matrix
 
 	// scratch
-	x, xn, xq, q, k, v, att, tmp, g, u, cs, logits uint64
-	hostX, hostCS, hostLogits                      []byte
-	row, cos, outF32                               []float32
-	pos                                            int
-	allocs                                         []uint64 // everything alloc gave, for Free
+	x, xn, xq, xqk, q, k, v, att, tmp, g, u, cs, logits uint64
+	hostX, hostCS, hostLogits                           []byte
+	row, cos, outF32                                    []float32
+	pos                                                 int
+	allocs                                              []uint64 // everything alloc gave, for Free
 }
 
 // LoadLlama uploads f's weights and allocates a KV cache of ctx positions.
@@ -142,7 +142,7 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 		if _, _, err := kern.GemvKernel(t.Type); err != nil {
 			return matrix{}, fmt.Errorf("%s: %w", name, err)
 		}
-		if _, q8, _ := kern.GemvKernel(t.Type); q8 && cols%32 != 0 {
+		if cols%t.Type.BlockSize() != 0 {
 			return matrix{}, fmt.Errorf("cuda: %s: %s rows of %d values", f.Path, name, cols)
 		}
 		p, err := upload(name)
@@ -194,7 +194,7 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 	for _, s := range []struct {
 		p *uint64
 		n int
-	}{{&m.x, 4 * h.Dim}, {&m.xn, 4 * wide}, {&m.xq, wide / 32 * kern.Q81Bytes}, {&m.q, 4 * qDim}, {&m.k, 4 * kvDim},
+	}{{&m.x, 4 * h.Dim}, {&m.xn, 4 * wide}, {&m.xq, wide / 32 * kern.Q81Bytes}, {&m.xqk, wide / 256 * kern.Q8KBytes}, {&m.q, 4 * qDim}, {&m.k, 4 * kvDim},
 		{&m.v, 4 * kvDim}, {&m.att, 4 * qDim}, {&m.tmp, 4 * wide}, {&m.g, 4 * h.FFN}, {&m.u, 4 * h.FFN},
 		{&m.cs, 4 * h.RopeDim}, {&m.logits, 4 * int(vocab)}} {
 		if *s.p, err = m.alloc(max(s.n, 4), "scratch"); err != nil {
@@ -255,24 +255,36 @@ func (m *Llama) ropeTable(pos int) {
 	}
 }
 
-// matvec computes y = W·x, quantizing x to q8_1 first for quantized W
-// unless xq already holds it (quantized tells).
-func (m *Llama) matvec(w matrix, x, y uint64, quantized *bool) error {
-	_, q8, _ := kern.GemvKernel(w.t)
-	if !q8 {
-		return kern.Gemv(m.b, w.t, w.p, x, y, w.rows, w.cols)
-	}
-	if !*quantized {
-		if err := kern.QuantizeQ8_1(m.b, x, m.xq, w.cols); err != nil {
-			return err
+// matvec computes y = W·x, quantizing x first into the form W's kernel
+// reads unless q already holds it (q8_1 and q8_K are tracked apart: a
+// q4_k_m layer mixes q4_K, q6_K and, in fallbacks, q8_0/q5_0).
+func (m *Llama) matvec(w matrix, x, y uint64, q *quantized) error {
+	_, act, _ := kern.GemvKernel(w.t)
+	in := x
+	switch act {
+	case kern.ActQ8_1:
+		in = m.xq
+		if !q.q81 {
+			if err := kern.Quantize(m.b, act, x, m.xq, w.cols); err != nil {
+				return err
+			}
+			q.q81 = true
 		}
-		*quantized = true
+	case kern.ActQ8_K:
+		in = m.xqk
+		if !q.q8k {
+			if err := kern.Quantize(m.b, act, x, m.xqk, w.cols); err != nil {
+				return err
+			}
+			q.q8k = true
+		}
 	}
-	if err := kern.Gemv(m.b, w.t, w.p, m.xq, y, w.rows, w.cols); err != nil {
-		return err
-	}
-	return nil
+	return kern.Gemv(m.b, w.t, w.p, in, y, w.rows, w.cols)
 }
+
+// quantized says which quantized forms of the current input vector the
+// scratch buffers hold.
+type quantized struct{ q81, q8k bool }
 
 // Step evaluates token at the next position and returns the logits (valid
 // until the next Step). It allocates nothing: the host staging buffers are
@@ -307,7 +319,7 @@ func (m *Llama) Step(token int) ([]float32, error) {
 			return nil, fmt.Errorf("cuda: layer %d: %w", l, err)
 		}
 	}
-	quant := false
+	quant := quantized{}
 	if err := kern.RMSNorm(m.b, m.x, m.norm, m.xn, 1, h.Dim, h.NormEps); err != nil {
 		return nil, err
 	}
@@ -330,7 +342,7 @@ func (m *Llama) layer(L *layer) error {
 	h := m.h
 	kvHeads := h.KVHeads[0]
 	kvDim := kvHeads * h.HeadDim
-	quant := false
+	quant := quantized{}
 	if err := kern.RMSNorm(m.b, m.x, L.attnNorm, m.xn, 1, h.Dim, h.NormEps); err != nil {
 		return err
 	}
@@ -361,7 +373,7 @@ func (m *Llama) layer(L *layer) error {
 		Heads: h.Heads, KVHeads: kvHeads, HeadDim: h.HeadDim, Start: 0, N: m.pos + 1, Scale: h.AttnScale}); err != nil {
 		return err
 	}
-	quant = false
+	quant = quantized{}
 	if err := m.matvec(L.o, m.att, m.tmp, &quant); err != nil {
 		return err
 	}
@@ -371,7 +383,7 @@ func (m *Llama) layer(L *layer) error {
 	if err := kern.RMSNorm(m.b, m.x, L.ffnNorm, m.xn, 1, h.Dim, h.NormEps); err != nil {
 		return err
 	}
-	quant = false
+	quant = quantized{}
 	if err := m.matvec(L.gate, m.xn, m.g, &quant); err != nil {
 		return err
 	}
@@ -381,7 +393,7 @@ func (m *Llama) layer(L *layer) error {
 	if err := kern.Binary(m.b, "swiglu", m.g, m.u, m.g, h.FFN); err != nil {
 		return err
 	}
-	quant = false
+	quant = quantized{}
 	if err := m.matvec(L.down, m.g, m.tmp, &quant); err != nil {
 		return err
 	}

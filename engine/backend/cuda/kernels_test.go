@@ -109,7 +109,7 @@ func TestQuantizeQ8_1(t *testing.T) {
 			n := 32 * 19 // more blocks than one thread block holds
 			x := randF32(r, n, 3)
 			copy(x[64:96], make([]float32, 32)) // an all-zero block: d = 0, q = 0
-			x[100] = 2.5                        // ties must round away from zero
+			x[100] = 2.5                        // a tie (with amax 127·k): rounds to even
 			xa, ya := e.putF32(x), e.alloc(n/32*kern.Q81Bytes)
 			if err := kern.QuantizeQ8_1(e, xa, ya, n); err != nil {
 				t.Fatal(err)
@@ -132,6 +132,37 @@ func TestQuantizeQ8_1(t *testing.T) {
 				t.Fatal("33 values accepted")
 			}
 
+		})
+	}
+}
+
+// quantize_q8_k writes exactly ggml-cpu's q8_K blocks (weights.QuantizeRow,
+// quantize_row_q8_K_ref): scale, quants and the 16-value sums, with ties of
+// the largest magnitude resolved to the first, and an all-zero block.
+func TestQuantizeQ8_K(t *testing.T) {
+	for name, e := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			e.t = t
+			r := rand.New(rand.NewPCG(11, 12))
+			n := 256 * 11
+			x := randF32(r, n, 2)
+			copy(x[256:512], make([]float32, 256)) // all zero
+			x[600], x[700] = 9, -9                 // a tie of magnitudes: the first (positive) wins
+			x[1000], x[1001] = -7.5, 7.5           // and here the negative one
+			xa, ya := e.putF32(x), e.alloc(n/256*kern.Q8KBytes)
+			if err := kern.Quantize(e, kern.ActQ8_K, xa, ya, n); err != nil {
+				t.Fatal(err)
+			}
+			want := make([]byte, n/256*kern.Q8KBytes)
+			if err := weights.QuantizeRow(weights.TypeQ8_K, want, x); err != nil {
+				t.Fatal(err)
+			}
+			got := e.bytes(ya, len(want))
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("byte %d (block %d, offset %d) = %d, want %d", i, i/kern.Q8KBytes, i%kern.Q8KBytes, got[i], want[i])
+				}
+			}
 		})
 	}
 }
@@ -164,15 +195,16 @@ func TestGemvTypes(t *testing.T) {
 					}
 					x := randF32(r, tc.k, 1)
 					wa, xa, ya := e.putBytes(w), e.putF32(x), e.alloc(4*tc.rows)
-					_, q8, _ := kern.GemvKernel(tc.typ)
+					_, act, _ := kern.GemvKernel(tc.typ)
 					var xq []byte
 					in := xa
-					if q8 {
-						in = e.alloc(tc.k / 32 * kern.Q81Bytes)
-						if err := kern.QuantizeQ8_1(e, xa, in, tc.k); err != nil {
+					if act != kern.ActF32 {
+						n := kern.ActBytes(act, tc.k)
+						in = e.alloc(n)
+						if err := kern.Quantize(e, act, xa, in, tc.k); err != nil {
 							t.Fatal(err)
 						}
-						xq = e.bytes(in, tc.k/32*kern.Q81Bytes)
+						xq = e.bytes(in, n)
 					}
 					if err := kern.Gemv(e, tc.typ, wa, in, ya, tc.rows, tc.k); err != nil {
 						t.Fatal(err)

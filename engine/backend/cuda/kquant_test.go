@@ -15,14 +15,9 @@ import (
 
 // The decode driver on q4_K and q6_K matrices (tiny-llama-k quantized to
 // q4_k_m, as llama.cpp's reference was made) matches llama.cpp's top-10
-// first-position logits within 0.06 and its greedy ids.
-//
-// Why not 1e-4 as for q4_0: for k-quants ggml-cpu quantizes activations to
-// q8_K (one f32 scale per 256 values, iscale = -127/max), ggml-cuda and we
-// to q8_1 (an f16 scale per 32), so the activations' quantization errors
-// differ, not only the float order (measured 0.049 here; the engine's own
-// tolerance on hosts without its VNNI order is 0.05). A q8_K path for exact
-// CPU parity is future work (docs/gpu.md).
+// first-position logits within 1e-4 and its greedy ids. The k-quant GEMVs
+// read q8_K activations as ggml-cpu's do (ggml-cuda uses q8_1 there, which
+// moved these logits by 0.049).
 func TestLlamaDecodeKQuants(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 32000-row q6_K output in the emulator; -short")
@@ -92,8 +87,8 @@ func TestLlamaDecodeKQuants(t *testing.T) {
 		for _, c := range cases {
 			worst, same := decodeCase(t, m, c, 2)
 			t.Logf("%s %q: top-10 max |logit diff| %.3g, %d greedy ids agree", name, c.Prompt, worst, same)
-			if worst > 0.06 || math.IsNaN(worst) {
-				t.Errorf("%s %q: top-10 logits differ by %g (tolerance 0.06)", name, c.Prompt, worst)
+			if worst > 1e-4 || math.IsNaN(worst) {
+				t.Errorf("%s %q: top-10 logits differ by %g (tolerance 1e-4)", name, c.Prompt, worst)
 			}
 			if same < 2 {
 				t.Errorf("%s %q: %d greedy ids agree with llama.cpp", name, c.Prompt, same)

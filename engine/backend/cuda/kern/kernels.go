@@ -78,8 +78,8 @@ func f16(k *ptx.Kernel, a ptx.Addr) ptx.Reg {
 
 // QuantizeQ8_1 quantizes nb*32 f32 values to nb q8_1 blocks.
 func quantizeQ8_1() *ptx.Kernel {
-	k := ptx.NewKernel("quantize_q8_1", `y[b] = q8_1 block of x[32b:32b+32] (ggml-cuda quantize.cu quantize_q8_1):
-d = amax/127, q = roundf(x/d), sum = Σx; one warp per block.`, p64("x"), p64("y"), p32("nb"))
+	k := ptx.NewKernel("quantize_q8_1", `y[b] = q8_1 block of x[32b:32b+32] (ggml-cuda quantize.cu quantize_q8_1's layout):
+d = amax/127, q = round-half-even(x·127/amax) (ggml-cpu x86 q8_0), sum = Σx; one warp per block.`, p64("x"), p64("y"), p32("nb"))
 	x, y, nb := k.Param("x"), k.Param("y"), k.Param("nb")
 	lane, blk := rowOfWarp(k)
 	k.ExitIf(k.Setp("setp.ge.u32", blk, nb))
@@ -87,19 +87,12 @@ d = amax/127, q = roundf(x/d), sum = Σx; one warp per block.`, p64("x"), p64("y
 	xi := k.Load("ld.global.f32", ptx.F32, ptx.Addr{Base: k.Addr(x, i, 4)})
 	amax := k.WarpMax(k.Fl("abs.f32", xi))
 	sum := k.WarpSum(xi)
+	// As ggml-cpu's x86 quantize_row_q8_0 (the activations' vec_dot_type
+	// there): d = amax/127, q = round-half-even(x·(127/amax)). ggml-cuda's
+	// roundf(x/d) can land on the other side of a midpoint.
 	d := k.Fl("div.rn.f32", amax, ptx.FImm(127))
-	t := k.Fl("div.rn.f32", xi, d)
-	// roundf: half away from zero, exactly (|t| - trunc|t| is exact).
-	a := k.Fl("abs.f32", t)
-	tr := k.Fl("cvt.rzi.f32.f32", a)
-	fr := k.Fl("sub.rn.f32", a, tr)
-	up := k.Setp("setp.ge.f32", fr, ptx.FImm(0.5))
-	tr1 := k.Fl("add.rn.f32", tr, ptx.FImm(1))
-	r := k.Fl("selp.f32", tr1, tr, up)
-	qa := k.I32("cvt.rzi.s32.f32", r)
-	qn := k.I32("sub.s32", ptx.Imm(0), qa)
-	neg := k.Setp("setp.lt.f32", t, ptx.FImm(0))
-	q := k.I32("selp.b32", qn, qa, neg)
+	id := k.Fl("div.rn.f32", ptx.FImm(127), amax)
+	q := k.I32("cvt.rni.s32.f32", k.Fl("mul.rn.f32", xi, id))
 	zero := k.Setp("setp.eq.f32", amax, ptx.FImm(0))
 	q = k.I32("selp.b32", ptx.Imm(0), q, zero)
 	yb := k.Addr(y, blk, Q81Bytes)
@@ -116,9 +109,81 @@ d = amax/127, q = roundf(x/d), sum = Σx; one warp per block.`, p64("x"), p64("y
 	return k
 }
 
+// Q8K block: f32 d, 256 int8 quants, 16 int16 sums of 16 quants.
+const Q8KBytes = 292
+
+// quantizeQ8_K quantizes nb*256 values to q8_K blocks as ggml-cpu does for
+// the k-quants' activations (quantize_row_q8_K_ref, weights.quantQ8K):
+// max = the value of largest magnitude (the first on ties), iscale =
+// -127/max, q = min(127, nearest(iscale·x)), d = 1/iscale, and the sums of
+// each 16 quants. One warp per block, lane l holding values 8l…8l+7.
+func quantizeQ8_K() *ptx.Kernel {
+	k := ptx.NewKernel("quantize_q8_k", `y[b] = q8_K block of x[256b:256b+256] (ggml quantize_row_q8_K_ref); one warp per block.`,
+		p64("x"), p64("y"), p32("nb"))
+	x, y, nb := k.Param("x"), k.Param("y"), k.Param("nb")
+	lane, blk := rowOfWarp(k)
+	k.ExitIf(k.Setp("setp.ge.u32", blk, nb))
+	first := k.I32("mad.lo.u32", blk, ptx.Imm(256), k.I32("shl.b32", lane, ptx.Imm(3)))
+	xa := k.Addr(x, first, 4)
+	var v [8]ptx.Reg
+	amax, mx, idx := k.F(0), k.F(0), k.I32("shl.b32", lane, ptx.Imm(3))
+	for i := range v {
+		v[i] = k.Load("ld.global.f32", ptx.F32, ptx.Addr{Base: xa, Off: int64(4 * i)})
+		a := k.Fl("abs.f32", v[i])
+		gt := k.Setp("setp.gt.f32", a, amax)
+		k.Op("selp.f32", amax, a, amax, gt)
+		k.Op("selp.f32", mx, v[i], mx, gt)
+		k.Op("selp.b32", idx, k.I32("add.u32", k.I32("shl.b32", lane, ptx.Imm(3)), ptx.Imm(int64(i))), idx, gt)
+	}
+	// Butterfly: keep the larger |x|, or on a tie the lower index.
+	for _, m := range []int64{16, 8, 4, 2, 1} {
+		oa, om, oi := k.R(ptx.F32), k.R(ptx.F32), k.R(ptx.B32)
+		k.Op("shfl.sync.bfly.b32", oa, amax, ptx.Imm(m), ptx.Imm(31), ptx.Imm(-1))
+		k.Op("shfl.sync.bfly.b32", om, mx, ptx.Imm(m), ptx.Imm(31), ptx.Imm(-1))
+		k.Op("shfl.sync.bfly.b32", oi, idx, ptx.Imm(m), ptx.Imm(31), ptx.Imm(-1))
+		gt := k.Setp("setp.gt.f32", oa, amax)
+		eq := k.Setp("setp.eq.f32", oa, amax)
+		lo := k.Setp("setp.lt.u32", oi, idx)
+		take := k.R(ptx.Pred)
+		tie := k.R(ptx.Pred)
+		k.Op("and.pred", tie, eq, lo)
+		k.Op("or.pred", take, gt, tie)
+		k.Op("selp.f32", amax, oa, amax, take)
+		k.Op("selp.f32", mx, om, mx, take)
+		k.Op("selp.b32", idx, oi, idx, take)
+	}
+	zero := k.Setp("setp.eq.f32", amax, ptx.FImm(0))
+	iscale := k.Fl("div.rn.f32", ptx.FImm(-127), mx)
+	yb := k.Addr(y, blk, Q8KBytes)
+	ql := k.Addr(yb, k.I32("shl.b32", lane, ptx.Imm(3)), 1)
+	var sum ptx.Operand = ptx.Imm(0)
+	for i := range v {
+		q := k.I32("cvt.rni.s32.f32", k.Fl("mul.rn.f32", iscale, v[i]))
+		q = k.I32("min.s32", q, ptx.Imm(127))
+		q = k.I32("selp.b32", ptx.Imm(0), q, zero)
+		k.Op("st.global.u8", ptx.Addr{Base: ql, Off: int64(4 + i)}, q)
+		sum = k.I32("add.s32", sum, q)
+	}
+	// Lanes 2j and 2j+1 hold the 16 values of sum j.
+	other := k.R(ptx.B32)
+	k.Op("shfl.sync.bfly.b32", other, sum, ptx.Imm(1), ptx.Imm(31), ptx.Imm(-1))
+	pair := k.I32("add.s32", sum, other)
+	even := k.Setp("setp.eq.u32", k.I32("and.b32", lane, ptx.Imm(1)), ptx.Imm(0))
+	k.OpIf(even, "st.global.u16", ptx.Addr{Base: k.Addr(yb, lane, 1), Off: 4 + 256}, pair)
+	d := k.Fl("rcp.rn.f32", iscale)
+	d = k.Fl("selp.f32", ptx.FImm(0), d, zero)
+	lane0 := k.Setp("setp.eq.u32", lane, ptx.Imm(0))
+	k.OpIf(lane0, "st.global.f32", ptx.Addr{Base: yb}, d)
+	k.Op("ret")
+	return k
+}
+
 // blockDot emits the contribution of 32-value unit bc of a weight row
-// (base address row) against q8_1 block xb, in ggml-cuda's math.
-type blockDot func(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg
+// (base address row) against the quantized activations at x.
+type blockDot func(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg
+
+// q81Block returns the address of q8_1 block bc of x.
+func q81Block(k *ptx.Kernel, x, bc ptx.Reg) ptx.Reg { return k.Addr(x, bc, Q81Bytes) }
 
 func q8Ints(k *ptx.Kernel, xb ptx.Reg, from, n int) []ptx.Reg {
 	u := make([]ptx.Reg, n)
@@ -149,7 +214,8 @@ func loadS8(k *ptx.Kernel, a ptx.Addr) ptx.Reg {
 }
 
 // vec_dot_q8_0_q8_1: d_w * d_x * Σ q_w q_x.
-func dotQ8_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
+func dotQ8_0(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg {
+	xb := q81Block(k, x, bc)
 	blk := k.Addr(row, bc, 34)
 	dw := f16(k, ptx.Addr{Base: blk})
 	dx := f16(k, ptx.Addr{Base: xb})
@@ -168,7 +234,8 @@ func dotQ8_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 // 8·Σq exactly (one more dp4a), which is ggml-cpu's vec_dot_q4_0_q8_0: the
 // f16 sum moved stories260K-q4_0's logits by up to 0.65 from llama.cpp's
 // CPU references, through later quantization steps.
-func dotQ4_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
+func dotQ4_0(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg {
+	xb := q81Block(k, x, bc)
 	blk := k.Addr(row, bc, 18)
 	dw := f16(k, ptx.Addr{Base: blk})
 	dx := f16(k, ptx.Addr{Base: xb})
@@ -190,7 +257,8 @@ func dotQ4_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 
 // q5_0 against q8_1: as q4_0 with a fifth bit from qh and an offset of 16
 // (exact, as ggml-cpu's vec_dot_q5_0_q8_0).
-func dotQ5_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
+func dotQ5_0(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg {
+	xb := q81Block(k, x, bc)
 	blk := k.Addr(row, bc, 22)
 	dw := f16(k, ptx.Addr{Base: blk})
 	dx := f16(k, ptx.Addr{Base: xb})
@@ -215,9 +283,10 @@ func dotQ5_0(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 	return k.Fl("mul.rn.f32", k.Fl("mul.rn.f32", dw, dx), k.Fl("cvt.rn.f32.s32", si))
 }
 
-// vec_dot_q4_K_q8_1 for one 32-value sub-block j of a super-block:
-// d_x (d·sc·Σ nib·q - dmin·m·Σ q), scales by get_scale_min_k4.
-func dotQ4_K(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
+// q4_K against q8_K for one 32-value sub-block j of a super-block, as
+// ggml-cpu's vec_dot_q4_K_q8_K: d_x·(d·sc·Σ nib·q - dmin·m·Σq), the scales
+// unpacked as get_scale_min_k4, Σq from the activation block's bsums.
+func dotQ4_K(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg {
 	sb := k.I32("shr.u32", bc, ptx.Imm(3))
 	j := k.I32("and.b32", bc, ptx.Imm(7))
 	blk := k.Addr(row, sb, 144)
@@ -237,25 +306,36 @@ func dotQ4_K(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 	m := k.I32("selp.b32", mLo, mHi, lo)
 	qs := k.Addr(blk, k.I32("shr.u32", j, ptx.Imm(1)), 32)
 	shift := k.I32("shl.b32", k.I32("and.b32", j, ptx.Imm(1)), ptx.Imm(2))
-	u := q8Ints(k, xb, 0, 8)
-	var s, us ptx.Operand = ptx.Imm(0), ptx.Imm(0)
+	xsb := k.Addr(x, sb, Q8KBytes)
+	xq := k.Addr(xsb, j, 32) // this sub-block's 32 quants at +4
+	var s ptx.Operand = ptx.Imm(0)
 	for i := 0; i < 8; i++ {
 		v := k.LoadInt2(qs, int64(16+4*i))
 		v = k.I32("and.b32", k.I32("shr.u32", v, shift), ptx.Imm(0x0F0F0F0F))
-		s = dp4a(k, v, u[i], s)
-		us = dp4a(k, ptx.Imm(0x01010101), u[i], us)
+		u := k.Load("ld.global.b32", ptx.B32, ptx.Addr{Base: xq, Off: int64(4 + 4*i)})
+		s = dp4a(k, v, u, s)
 	}
-	dx := f16(k, ptx.Addr{Base: xb})
+	bs := k.Addr(xsb, j, 4) // bsums 2j and 2j+1 at +260
+	us := k.I32("add.s32", loadS16(k, ptx.Addr{Base: bs, Off: 260}), loadS16(k, ptx.Addr{Base: bs, Off: 262}))
+	dx := k.Load("ld.global.f32", ptx.F32, ptx.Addr{Base: xsb})
 	fd := k.Fl("cvt.rn.f32.s32", k.I32("mul.lo.s32", s, sc))
 	fm := k.Fl("cvt.rn.f32.s32", k.I32("mul.lo.s32", us, m))
 	t := k.Fl("mul.rn.f32", dmin, fm)
 	return k.Fl("mul.rn.f32", dx, k.Fl("fma.rn.f32", d, fd, k.Fl("neg.f32", t)))
 }
 
-// vec_dot_q6_K_q8_1 for one 32-value unit j (half h = j/4, quarter kk):
-// ql nibbles at 64h+32(kk&1) shifted 4(kk>>1), qh bits 2kk of 128+32h,
-// int8 scales 192+8h+2kk (+1 for the second 16 values), d at 208.
-func dotQ6_K(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
+// loadS16 loads a signed 16-bit value, widened explicitly.
+func loadS16(k *ptx.Kernel, a ptx.Addr) ptx.Reg {
+	h := k.Load("ld.global.u16", ptx.B32, a)
+	return k.I32("sub.s32", k.I32("xor.b32", h, ptx.Imm(0x8000)), ptx.Imm(0x8000))
+}
+
+// q6_K against q8_K for one 32-value unit j (half h = j/4, quarter kk), as
+// ggml-cpu's vec_dot_q6_K_q8_K: d_x·d·Σ sc·Σ (v-32)·q. ql nibbles at
+// 64h+32(kk&1) shifted 4(kk>>1), qh bits 2kk of 128+32h, int8 scales
+// 192+8h+2kk (+1 for the second 16 values), d at 208; Σq per 16 values
+// from the activation's bsums.
+func dotQ6_K(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg {
 	sb := k.I32("shr.u32", bc, ptx.Imm(3))
 	j := k.I32("and.b32", bc, ptx.Imm(7))
 	h := k.I32("shr.u32", j, ptx.Imm(2))
@@ -270,30 +350,33 @@ func dotQ6_K(k *ptx.Kernel, row, bc, xb ptx.Reg) ptx.Reg {
 	sc1 := loadS8(k, ptx.Addr{Base: scs, Off: 193})
 	shL := k.I32("shl.b32", k.I32("shr.u32", kk, ptx.Imm(1)), ptx.Imm(2))
 	shH := k.I32("shl.b32", kk, ptx.Imm(1))
-	u := q8Ints(k, xb, 0, 8)
+	xsb := k.Addr(x, sb, Q8KBytes)
+	xq := k.Addr(xsb, j, 32)
+	bs := k.Addr(xsb, j, 4)
 	var tot ptx.Operand = ptx.Imm(0)
 	for g, sc := range []ptx.Reg{sc0, sc1} {
-		var s, us ptx.Operand = ptx.Imm(0), ptx.Imm(0)
+		var s ptx.Operand = ptx.Imm(0)
 		for i := 4 * g; i < 4*g+4; i++ {
 			vl := k.I32("and.b32", k.I32("shr.u32", k.LoadInt2(ql, int64(4*i)), shL), ptx.Imm(0x0F0F0F0F))
 			vh := k.I32("and.b32", k.I32("shr.u32", k.LoadInt2(qh, int64(128+4*i)), shH), ptx.Imm(0x03030303))
 			v := k.I32("or.b32", vl, k.I32("shl.b32", vh, ptx.Imm(4)))
-			s = dp4a(k, v, u[i], s)
-			us = dp4a(k, ptx.Imm(0x01010101), u[i], us)
+			u := k.Load("ld.global.b32", ptx.B32, ptx.Addr{Base: xq, Off: int64(4 + 4*i)})
+			s = dp4a(k, v, u, s)
 		}
 		// Σ (v-32)·q = Σ v·q - 32 Σ q
+		us := loadS16(k, ptx.Addr{Base: bs, Off: int64(260 + 2*g)})
 		si := k.I32("sub.s32", s, k.I32("shl.b32", us, ptx.Imm(5)))
 		tot = k.I32("mad.lo.s32", si, sc, tot)
 	}
-	dx := f16(k, ptx.Addr{Base: xb})
+	dx := k.Load("ld.global.f32", ptx.F32, ptx.Addr{Base: xsb})
 	return k.Fl("mul.rn.f32", k.Fl("mul.rn.f32", d, dx), k.Fl("cvt.rn.f32.s32", tot))
 }
 
 // gemvQ builds y[r] = Σ_b dot(W[r], b, x[b]) over nb 32-value units, one
 // warp per row, lane l taking units l, l+32, …
 func gemvQ(name, typ string, dot blockDot) *ptx.Kernel {
-	k := ptx.NewKernel(name, `y[r] = W[r]·x for `+typ+` weight rows of rowbytes bytes against q8_1 x
-(ggml-cuda vecdotq.cuh math); one warp per row, nb 32-value units per row.`,
+	k := ptx.NewKernel(name, `y[r] = W[r]·x for `+typ+` weight rows of rowbytes bytes against quantized x
+(q8_1, or q8_K for k-quants; integer dots as ggml-cpu's vec_dot); one warp per row, nb 32-value units per row.`,
 		p64("w"), p64("x"), p64("y"), p32("rows"), p32("nb"), p32("rowbytes"))
 	w, x, y := k.Param("w"), k.Param("x"), k.Param("y")
 	rows, nb, rb := k.Param("rows"), k.Param("nb"), k.Param("rowbytes")
@@ -306,8 +389,7 @@ func gemvQ(name, typ string, dot blockDot) *ptx.Kernel {
 		b := k.I32("add.u32", base, lane)
 		valid := k.Setp("setp.lt.u32", b, nb)
 		bc := k.I32("min.u32", b, last)
-		xb := k.Addr(x, bc, Q81Bytes)
-		c := dot(k, row, bc, xb)
+		c := dot(k, row, bc, x)
 		c = k.Fl("selp.f32", c, ptx.FImm(0), valid)
 		k.Op("add.rn.f32", acc, acc, c)
 	})
@@ -612,6 +694,7 @@ func buildModule() *ptx.Module {
 	}
 	m.Kernels = []*ptx.Kernel{
 		quantizeQ8_1(),
+		quantizeQ8_K(),
 		gemvQ("gemv_q4_0", "q4_0", dotQ4_0),
 		gemvQ("gemv_q5_0", "q5_0", dotQ5_0),
 		gemvQ("gemv_q8_0", "q8_0", dotQ8_0),

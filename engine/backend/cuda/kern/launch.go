@@ -44,26 +44,62 @@ func limit32(what string, n int) error {
 	return nil
 }
 
-// GemvKernel names the kernel for weight type t and whether it reads q8_1
-// activations (quantized types) or f32 ones.
-func GemvKernel(t weights.Type) (name string, q8 bool, err error) {
+// Act is the form a GEMV kernel reads its activations in.
+type Act int
+
+const (
+	ActF32  Act = iota // f32 values
+	ActQ8_1            // q8_1 blocks of 32 (quantize_q8_1): q4_0, q5_0, q8_0
+	ActQ8_K            // q8_K blocks of 256 (quantize_q8_k): q4_K, q6_K
+)
+
+// ActBytes is the size of n activations in form a.
+func ActBytes(a Act, n int) int {
+	switch a {
+	case ActQ8_1:
+		return n / 32 * Q81Bytes
+	case ActQ8_K:
+		return n / 256 * Q8KBytes
+	}
+	return 4 * n
+}
+
+// GemvKernel names the kernel for weight type t and the activation form it
+// reads: the one ggml-cpu's vec_dot_type gives t (q8_0 for the legacy
+// quants, here q8_1 whose quants and scale are the same; q8_K for k-quants).
+func GemvKernel(t weights.Type) (name string, act Act, err error) {
 	switch t {
 	case weights.TypeQ4_0:
-		return "gemv_q4_0", true, nil
+		return "gemv_q4_0", ActQ8_1, nil
 	case weights.TypeQ5_0:
-		return "gemv_q5_0", true, nil
+		return "gemv_q5_0", ActQ8_1, nil
 	case weights.TypeQ8_0:
-		return "gemv_q8_0", true, nil
+		return "gemv_q8_0", ActQ8_1, nil
 	case weights.TypeQ4_K:
-		return "gemv_q4_k", true, nil
+		return "gemv_q4_k", ActQ8_K, nil
 	case weights.TypeQ6_K:
-		return "gemv_q6_k", true, nil
+		return "gemv_q6_k", ActQ8_K, nil
 	case weights.TypeF32:
-		return "gemv_f32", false, nil
+		return "gemv_f32", ActF32, nil
 	case weights.TypeF16:
-		return "gemv_f16", false, nil
+		return "gemv_f16", ActF32, nil
 	}
-	return "", false, fmt.Errorf("cuda: no GEMV kernel for %s weights (have q4_0, q5_0, q8_0, q4_K, q6_K, f16, f32)", t)
+	return "", ActF32, fmt.Errorf("cuda: no GEMV kernel for %s weights (have q4_0, q5_0, q8_0, q4_K, q6_K, f16, f32)", t)
+}
+
+// Quantize quantizes n f32 values at x into form a at y.
+func Quantize(l Launcher, a Act, x, y uint64, n int) error {
+	switch a {
+	case ActQ8_1:
+		return QuantizeQ8_1(l, x, y, n)
+	case ActQ8_K:
+		if n%256 != 0 || n <= 0 {
+			return fmt.Errorf("cuda: quantize_q8_k: %d values is not a positive multiple of 256", n)
+		}
+		g := Geometry{Grid: ceilDiv(n/256, QuantWarps), Block: 32 * QuantWarps}
+		return l.Launch("quantize_q8_k", g.Grid, g.Block, x, y, uint64(n/256))
+	}
+	return fmt.Errorf("cuda: no quantization to activation form %d", a)
 }
 
 // QuantizeQ8_1 quantizes n f32 values at x (n a multiple of 32) into n/32
@@ -76,10 +112,10 @@ func QuantizeQ8_1(l Launcher, x, y uint64, n int) error {
 	return l.Launch("quantize_q8_1", g.Grid, g.Block, x, y, uint64(n/32))
 }
 
-// Gemv computes y = W·x for rows×k weights of type t at w; x is q8_1
-// blocks for quantized types, f32 otherwise.
+// Gemv computes y = W·x for rows×k weights of type t at w; x is in the
+// activation form GemvKernel names (q8_1, q8_K or f32).
 func Gemv(l Launcher, t weights.Type, w, x, y uint64, rows, k int) error {
-	name, q8, err := GemvKernel(t)
+	name, act, err := GemvKernel(t)
 	if err != nil {
 		return err
 	}
@@ -94,9 +130,9 @@ func Gemv(l Launcher, t weights.Type, w, x, y uint64, rows, k int) error {
 		return err
 	}
 	g := RowGeometry(rows)
-	if q8 {
-		if k%32 != 0 {
-			return fmt.Errorf("cuda: %s: row of %d values is not a multiple of 32", name, k)
+	if act != ActF32 {
+		if bs := t.BlockSize(); k%bs != 0 {
+			return fmt.Errorf("cuda: %s: row of %d values is not a multiple of %d", name, k, bs)
 		}
 		return l.Launch(name, g.Grid, g.Block, w, x, y, uint64(rows), uint64(k/32), uint64(rb))
 	}

@@ -14,7 +14,9 @@ import (
 // dequantizers (tested against ggml) rather than the kernels' bit tricks,
 // so a layout mistake in a kernel cannot hide in its reference.
 
-// RefQuantizeQ8_1 quantizes x (a multiple of 32 values) as quantize_q8_1.
+// RefQuantizeQ8_1 quantizes x (a multiple of 32 values) as quantize_q8_1:
+// ggml-cpu x86 q8_0 codes (round-half-even of x·127/amax) and d, plus the
+// f16 sum of x in the warp's butterfly order.
 func RefQuantizeQ8_1(x []float32) []byte {
 	out := make([]byte, len(x)/32*Q81Bytes)
 	for b := 0; b < len(x)/32; b++ {
@@ -33,12 +35,13 @@ func RefQuantizeQ8_1(x []float32) []byte {
 			lanes = next
 		}
 		d := amax / 127
+		id := float32(0)
+		if amax != 0 {
+			id = 127 / amax
+		}
 		o := out[b*Q81Bytes:]
 		for i, v := range blk {
-			q := 0.0
-			if amax != 0 {
-				q = math.Round(float64(v / d))
-			}
+			q := math.RoundToEven(float64(v * id))
 			o[4+i] = byte(int8(q))
 		}
 		binary.LittleEndian.PutUint16(o, weights.FP32ToFP16(d))
@@ -61,7 +64,8 @@ func DequantQ8_1(b []byte) []float32 {
 }
 
 // RefGemv computes W·x as the GEMV kernels do: for quantized t, the
-// dequantized weights against the dequantized q8_1 blocks xq; for f32/f16,
+// dequantized weights against the dequantized activation blocks xq (q8_1
+// or q8_K, as GemvKernel says); for f32/f16,
 // against f32 x (rounded to f16 for f16 weights, as ggml-cpu converts
 // activations to the weights' vec_dot_type).
 func RefGemv(t weights.Type, w []byte, rows, k int, xq []byte, x []float32) ([]float64, error) {
@@ -70,10 +74,15 @@ func RefGemv(t weights.Type, w []byte, rows, k int, xq []byte, x []float32) ([]f
 		return nil, err
 	}
 	var xv []float32
-	if _, q8, err := GemvKernel(t); err != nil {
+	if _, act, err := GemvKernel(t); err != nil {
 		return nil, err
-	} else if q8 {
+	} else if act == ActQ8_1 {
 		xv = DequantQ8_1(xq)
+	} else if act == ActQ8_K {
+		xv = make([]float32, k)
+		if err := weights.DequantizeRow(weights.TypeQ8_K, xv, xq); err != nil {
+			return nil, err
+		}
 	} else if t == weights.TypeF16 {
 		xv = make([]float32, len(x))
 		for i, v := range x {

@@ -66,13 +66,14 @@ var opSpecs = withSetp(map[string]string{
 	"max.f32": "F f f", "min.f32": "F f f", "fma.rn.f32": "F f f f",
 	"abs.f32": "F f", "neg.f32": "F f", "sqrt.rn.f32": "F f", "rcp.rn.f32": "F f", "ex2.approx.f32": "F f",
 	"cvt.rzi.f32.f32": "F f", "cvt.rn.f32.s32": "F I", "cvt.rn.f32.u32": "F I", "cvt.rzi.s32.f32": "I F",
-	"cvt.f32.f16": "F H", "cvt.rn.f16.f32": "H F",
+	"cvt.f32.f16": "F H", "cvt.rn.f16.f32": "H F", "cvt.rni.s32.f32": "I F",
+	"and.pred": "P P P", "or.pred": "P P P",
 	"selp.b32": "I i i P", "selp.f32": "F f f P",
 	"shfl.sync.bfly.b32": "X X i i i",
 	"ld.param.u64":       "D M", "ld.param.u32": "I M", "ld.param.f32": "F M",
 	"ld.global.u8": "I A", "ld.global.u16": "I A", "ld.global.b32": "I A",
 	"ld.global.u32": "I A", "ld.global.f32": "F A", "ld.global.b16": "H A",
-	"st.global.u8": "A I", "st.global.u32": "A I", "st.global.f32": "A F", "st.global.b16": "A H",
+	"st.global.u8": "A I", "st.global.u16": "A I", "st.global.u32": "A I", "st.global.f32": "A F", "st.global.b16": "A H",
 	"bra.uni": "L", "bra": "L", "ret": "",
 })
 

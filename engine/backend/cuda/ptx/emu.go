@@ -319,6 +319,17 @@ func (p *Program) op(in *Instr) (func(w *warp, lane int), error) {
 			w.p[d*32+lane] = res
 		}, nil
 	}
+	if op == "and.pred" || op == "or.pred" {
+		d, x, y := a[0].(Reg).N, a[1].(Reg).N, a[2].(Reg).N
+		and := op == "and.pred"
+		return func(w *warp, lane int) {
+			if and {
+				w.p[d*32+lane] = w.p[x*32+lane] && w.p[y*32+lane]
+			} else {
+				w.p[d*32+lane] = w.p[x*32+lane] || w.p[y*32+lane]
+			}
+		}, nil
+	}
 	if op == "selp.b32" || op == "selp.f32" {
 		d, x, y, pr := p.slot(a[0].(Reg)), p.src(a[1]), p.src(a[2]), a[3].(Reg).N
 		return func(w *warp, lane int) {
@@ -432,6 +443,8 @@ func (p *Program) op(in *Instr) (func(w *warp, lane int), error) {
 		f1 = func(x uint64) uint64 { return u(float32(uint32(x))) }
 	case "cvt.rzi.s32.f32":
 		f1 = func(x uint64) uint64 { return uint64(uint32(int32(f32(x)))) }
+	case "cvt.rni.s32.f32":
+		f1 = func(x uint64) uint64 { return uint64(uint32(int32(math.RoundToEven(float64(f32(x)))))) }
 	case "cvt.rzi.f32.f32":
 		f1 = func(x uint64) uint64 { return u(float32(math.Trunc(float64(f32(x))))) }
 	case "cvt.f32.f16":
