@@ -103,3 +103,26 @@ func TestRunGPUEmulatedMatchesLlamaCpp(t *testing.T) {
 		t.Errorf("device %q", res.Device)
 	}
 }
+
+// dayi bench gpu reports the device and decode speed (here on the emulator).
+func TestBenchGPUEmulated(t *testing.T) {
+	out, err := runCmdErr("bench", "gpu", "--gpu-emulate", "-p", "3", "-n", "2", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	for _, k := range []string{"device", "load_s", "prompt_tok_s", "decode_tok_s", "decode_median_ms"} {
+		if _, ok := res[k]; !ok {
+			t.Errorf("bench gpu --json has no %q: %v", k, res)
+		}
+	}
+	if tps, _ := res["decode_tok_s"].(float64); !(tps > 0) {
+		t.Errorf("decode_tok_s %v", res["decode_tok_s"])
+	}
+	if _, err := runCmdErr("bench", "gpu", "--gpu-emulate", "-p", "300", "-n", "300", "-c", "64"); err == nil || !strings.Contains(err.Error(), "exceed the context") {
+		t.Errorf("prompt+gen past the context: %v", err)
+	}
+}
