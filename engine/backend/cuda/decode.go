@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"dayi/engine/arch"
 	"dayi/engine/backend/cuda/kern"
@@ -70,6 +71,16 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 	_, h, err := arch.Load(f)
 	if err != nil {
 		return nil, fmt.Errorf("cuda: %s: %w", f.Path, err)
+	}
+	// Tensors the llama graph can carry that this driver does not apply: a
+	// model with them must not decode silently wrong.
+	for _, ti := range f.Tensors {
+		for _, suffix := range []string{".attn_q.bias", ".attn_k.bias", ".attn_v.bias", ".attn_output.bias",
+			".attn_q_norm.weight", ".attn_k_norm.weight", ".ffn_gate_inp.weight", ".ffn_gate_exps.weight"} {
+			if strings.HasSuffix(ti.Name, suffix) {
+				return nil, fmt.Errorf("cuda: %s: tensor %s (biases, q/k norms, experts) is not supported on the GPU path yet", f.Path, ti.Name)
+			}
+		}
 	}
 	if h.RopeType != arch.RopeNorm || len(h.Ropes) != 1 {
 		return nil, fmt.Errorf("cuda: %s: only one normal (mode 0) rope is supported", f.Path)
