@@ -15,7 +15,8 @@
 #      TestRope, TestElementwise, TestSoftmax, TestAttention), Device's errors
 #      and argument marshalling, and the llama decode driver against
 #      llama.cpp's logits (TestLlamaDecodeMatchesLlamaCpp: stories260K f32,
-#      q8_0, q4_0, q4_k_m, llama-2-tiny-random; every prompt on the GPU);
+#      q8_0, q4_0, q4_k_m, llama-2-tiny-random; tiny-llama-k q4_k_m for q4_K/q6_K;
+#      tiny-llama, tiny-qwen2, tiny-qwen3 with an f32 cache; every prompt on the GPU);
 #   3. decode tok/s on the llama-1b preset in q4_0 and q8_0
 #      (TestGPUDecodeSpeed; DAYI_GPU_BENCH_8B=1 adds Llama-3-8B's shape,
 #      whose synthesis takes minutes).
@@ -51,7 +52,7 @@ run)
 	echo "== tests (kernels on the GPU vs CPU references, decode vs llama.cpp)"
 	set +e
 	timeout 240 "$bin" -test.v -test.short -test.run \
-		'TestOpen|TestQuantizeQ8_1|TestGemvTypes|TestRMSNorm|TestRope|TestElementwise|TestSoftmax|TestAttention|TestLlamaDecodeMatchesLlamaCpp|TestLlamaDecodeKQuants|TestDeviceLaunch|TestOutOfMemory' \
+		'TestOpen|TestQuantizeQ8_1|TestGemvTypes|TestRMSNorm|TestRope|TestElementwise|TestSoftmax|TestAttention|TestLlamaDecodeMatchesLlamaCpp|TestLlamaDecodeKQuants|TestSynthDecodeF32Cache|TestLlamaRejects|TestDeviceLaunch|TestOutOfMemory' \
 		>"$logdir/gpu-tests.log" 2>&1
 	rc=$?
 	set -e

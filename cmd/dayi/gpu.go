@@ -14,9 +14,10 @@ import (
 	"dayi/weights"
 )
 
-// gpuFlags select the CUDA device (issue 23). The GPU path is a llama decode
-// driver (engine/backend/cuda): greedy decoding, one token a step; the
-// engine's scheduler, sampling and serve do not use it yet.
+// gpuFlags select the CUDA device (issue 23). The GPU path is a decode
+// driver for llama, qwen2 and qwen3 models (engine/backend/cuda): greedy
+// decoding, one token a step, an f16 or f32 (--kv-type) cache; the engine's
+// scheduler, sampling and serve do not use it yet.
 type gpuFlags struct {
 	gpu     bool
 	emulate bool
@@ -25,7 +26,7 @@ type gpuFlags struct {
 
 func (g *gpuFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.BoolVar(&g.gpu, "gpu", false, "run on an NVIDIA GPU (same as --backend cuda; llama models, greedy decoding; needs a binary built with -tags cuda)")
+	f.BoolVar(&g.gpu, "gpu", false, "run on an NVIDIA GPU (same as --backend cuda; llama/qwen2/qwen3 models, greedy decoding; needs a binary built with -tags cuda)")
 	f.IntVar(&g.device, "gpu-device", 0, "CUDA device ordinal for --gpu")
 	f.BoolVar(&g.emulate, "gpu-emulate", false, "run the GPU kernels in the CPU emulator instead (slow; for tests)")
 	_ = f.MarkHidden("gpu-emulate")
@@ -74,7 +75,16 @@ func (g *gpuFlags) load(mf *modelFlags) (*cuda.Llama, *tokenizer.Tokenizer, stri
 	if ctx <= 0 {
 		ctx = int(min(f.Int(f.ArchKey("context_length"), 4096), 4096))
 	}
-	m, err := cuda.LoadLlama(dev, f, ctx)
+	var f32Cache bool
+	switch mf.kvType {
+	case "", "f16":
+	case "f32":
+		f32Cache = true
+	default:
+		done()
+		return nil, nil, "", nil, fmt.Errorf("--gpu: --kv-type %s: the GPU cache is f16 or f32", mf.kvType)
+	}
+	m, err := cuda.LoadLlamaWith(dev, f, cuda.Options{Ctx: ctx, F32Cache: f32Cache})
 	if err != nil {
 		done()
 		return nil, nil, "", nil, err

@@ -32,9 +32,11 @@ type matrix struct {
 
 type layer struct {
 	attnNorm, ffnNorm uint64
-	q, k, v, o        matrix
-	gate, up, down    matrix
-	kcache, vcache    uint64
+	// optional (0 = absent): qwen2's Q/K/V biases, qwen3's Q/K norms
+	qBias, kBias, vBias, qNorm, kNorm uint64
+	q, k, v, o                        matrix
+	gate, up, down                    matrix
+	kcache, vcache                    uint64
 }
 
 // Llama runs llama-architecture decode steps on a device: one token at a
@@ -59,14 +61,35 @@ type Llama struct {
 	row, cos, outF32                                    []float32
 	pos                                                 int
 	allocs                                              []uint64 // everything alloc gave, for Free
+	f32Cache                                            bool
 }
 
-// LoadLlama uploads f's weights and allocates a KV cache of ctx positions.
-// It fails with an OutOfMemoryError naming the sizes when the model and
-// cache do not fit in the device's free memory.
+// Options configure LoadLlamaWith.
+type Options struct {
+	// Ctx is the number of positions the KV cache holds.
+	Ctx int
+	// F32Cache keeps K and V in f32 (llama.cpp's --cache-type f32),
+	// without the f16 roundings of the default cache.
+	F32Cache bool
+}
+
+// LoadLlama uploads f's weights and allocates an f16 KV cache of ctx
+// positions (LoadLlamaWith).
 func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
-	if a := f.Arch(); a != "llama" {
-		return nil, fmt.Errorf("cuda: decode supports the llama architecture, %s is %q", f.Path, a)
+	return LoadLlamaWith(b, f, Options{Ctx: ctx})
+}
+
+// LoadLlamaWith uploads f's weights (llama, qwen2 or qwen3: the llama block,
+// with qwen2's Q/K/V biases and qwen3's per-head Q/K norms where the file
+// has them) and allocates the KV cache. It fails with an OutOfMemoryError
+// naming the sizes when the model and cache do not fit in the device's free
+// memory.
+func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
+	ctx := opt.Ctx
+	switch a := f.Arch(); a {
+	case "llama", "qwen2", "qwen3":
+	default:
+		return nil, fmt.Errorf("cuda: decode supports the llama, qwen2 and qwen3 architectures, %s is %q", f.Path, a)
 	}
 	_, h, err := arch.Load(f)
 	if err != nil {
@@ -75,15 +98,14 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 	// Tensors the llama graph can carry that this driver does not apply: a
 	// model with them must not decode silently wrong.
 	for _, ti := range f.Tensors {
-		for _, suffix := range []string{".attn_q.bias", ".attn_k.bias", ".attn_v.bias", ".attn_output.bias",
-			".attn_q_norm.weight", ".attn_k_norm.weight", ".ffn_gate_inp.weight", ".ffn_gate_exps.weight"} {
+		for _, suffix := range []string{".attn_output.bias", ".ffn_gate_inp.weight", ".ffn_gate_exps.weight"} {
 			if strings.HasSuffix(ti.Name, suffix) {
-				return nil, fmt.Errorf("cuda: %s: tensor %s (biases, q/k norms, experts) is not supported on the GPU path yet", f.Path, ti.Name)
+				return nil, fmt.Errorf("cuda: %s: tensor %s (output bias, experts) is not supported on the GPU path yet", f.Path, ti.Name)
 			}
 		}
 	}
-	if h.RopeType != arch.RopeNorm || len(h.Ropes) != 1 {
-		return nil, fmt.Errorf("cuda: %s: only one normal (mode 0) rope is supported", f.Path)
+	if len(h.Ropes) != 1 || (h.RopeType != arch.RopeNorm && h.RopeType != arch.RopeNeoX) {
+		return nil, fmt.Errorf("cuda: %s: only one rope, normal or neox, is supported", f.Path)
 	}
 	for l, kv := range h.KVHeads {
 		if kv != h.KVHeads[0] {
@@ -96,7 +118,11 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 	if ctx <= 0 || ctx > 1<<20 {
 		return nil, fmt.Errorf("cuda: context of %d positions", ctx)
 	}
-	m := &Llama{b: b, h: h, ctx: ctx, rope: h.Ropes[0]}
+	m := &Llama{b: b, h: h, ctx: ctx, rope: h.Ropes[0], f32Cache: opt.F32Cache}
+	esz := 2
+	if opt.F32Cache {
+		esz = 4
+	}
 	tensor := func(name string) (*weights.TensorInfo, error) {
 		t, ok := f.Tensor(name)
 		if !ok {
@@ -121,7 +147,7 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 	// Sizes first: one clear error when the model does not fit.
 	kvDim := h.KVHeads[0] * h.HeadDim
 	qDim := h.Heads * h.HeadDim
-	cacheBytes := uint64(2 * h.Layers * ctx * kvDim * 2)
+	cacheBytes := uint64(2 * h.Layers * ctx * kvDim * esz)
 	var need uint64 = cacheBytes
 	for _, n := range names {
 		t, err := tensor(n)
@@ -194,8 +220,22 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 			*w.m, e = mat(p(w.s), w.rows, w.cols)
 			errs = append(errs, e)
 		}
-		if L.kcache, e = m.alloc(ctx*kvDim*2, "K cache"); e == nil {
-			L.vcache, e = m.alloc(ctx*kvDim*2, "V cache")
+		if L.kcache, e = m.alloc(ctx*kvDim*esz, "K cache"); e == nil {
+			L.vcache, e = m.alloc(ctx*kvDim*esz, "V cache")
+		}
+		// Optional: qwen2's biases, qwen3's per-head norms.
+		for _, o := range []struct {
+			p    *uint64
+			name string
+			n    int
+		}{
+			{&L.qBias, fmt.Sprintf("blk.%d.attn_q.bias", l), qDim}, {&L.kBias, fmt.Sprintf("blk.%d.attn_k.bias", l), kvDim},
+			{&L.vBias, fmt.Sprintf("blk.%d.attn_v.bias", l), kvDim},
+			{&L.qNorm, p("attn_q_norm"), h.HeadDim}, {&L.kNorm, p("attn_k_norm"), h.HeadDim},
+		} {
+			if _, ok := f.Tensor(o.name); ok && e == nil {
+				*o.p, e = norm(o.name, o.n)
+			}
 		}
 		errs = append(errs, e)
 		if err := errors.Join(errs...); err != nil {
@@ -353,6 +393,7 @@ func (m *Llama) layer(L *layer) error {
 	h := m.h
 	kvHeads := h.KVHeads[0]
 	kvDim := kvHeads * h.HeadDim
+	qDim := h.Heads * h.HeadDim
 	quant := quantized{}
 	if err := kern.RMSNorm(m.b, m.x, L.attnNorm, m.xn, 1, h.Dim, h.NormEps); err != nil {
 		return err
@@ -366,21 +407,46 @@ func (m *Llama) layer(L *layer) error {
 	if err := m.matvec(L.v, m.xn, m.v, &quant); err != nil {
 		return err
 	}
-	if err := kern.Rope(m.b, m.q, m.cs, h.Heads, h.HeadDim, h.RopeDim, false); err != nil {
+	for _, b := range []struct {
+		x, bias uint64
+		n       int
+	}{{m.q, L.qBias, qDim}, {m.k, L.kBias, kvDim}, {m.v, L.vBias, kvDim}} {
+		if b.bias != 0 {
+			if err := kern.Binary(m.b, "add", b.x, b.bias, b.x, b.n); err != nil {
+				return err
+			}
+		}
+	}
+	if L.qNorm != 0 { // qwen3: RMS norm of each head before the rotation
+		if err := kern.RMSNorm(m.b, m.q, L.qNorm, m.q, h.Heads, h.HeadDim, h.NormEps); err != nil {
+			return err
+		}
+	}
+	if L.kNorm != 0 {
+		if err := kern.RMSNorm(m.b, m.k, L.kNorm, m.k, kvHeads, h.HeadDim, h.NormEps); err != nil {
+			return err
+		}
+	}
+	neox := h.RopeType == arch.RopeNeoX
+	if err := kern.Rope(m.b, m.q, m.cs, h.Heads, h.HeadDim, h.RopeDim, neox); err != nil {
 		return err
 	}
-	if err := kern.Rope(m.b, m.k, m.cs, kvHeads, h.HeadDim, h.RopeDim, false); err != nil {
+	if err := kern.Rope(m.b, m.k, m.cs, kvHeads, h.HeadDim, h.RopeDim, neox); err != nil {
 		return err
 	}
-	// Append this position's K and V to the f16 caches.
-	at := uint64(2 * m.pos * kvDim)
-	if err := kern.Unary(m.b, "f32_to_f16", m.k, L.kcache+at, kvDim); err != nil {
+	// Append this position's K and V to the caches.
+	conv, esz := "f32_to_f16", 2
+	if m.f32Cache {
+		conv, esz = "copy", 4
+	}
+	at := uint64(esz * m.pos * kvDim)
+	if err := kern.Unary(m.b, conv, m.k, L.kcache+at, kvDim); err != nil {
 		return err
 	}
-	if err := kern.Unary(m.b, "f32_to_f16", m.v, L.vcache+at, kvDim); err != nil {
+	if err := kern.Unary(m.b, conv, m.v, L.vcache+at, kvDim); err != nil {
 		return err
 	}
-	if err := kern.Attention(m.b, kern.AttentionArgs{Q: m.q, K: L.kcache, V: L.vcache, O: m.att,
+	if err := kern.Attention(m.b, kern.AttentionArgs{Q: m.q, K: L.kcache, V: L.vcache, O: m.att, F32: m.f32Cache,
 		Heads: h.Heads, KVHeads: kvHeads, HeadDim: h.HeadDim, Start: 0, N: m.pos + 1, Scale: h.AttnScale}); err != nil {
 		return err
 	}

@@ -81,15 +81,15 @@ func TestLlamaRejects(t *testing.T) {
 	if _, err := LoadLlama(em, q2, 8); err == nil || !strings.Contains(err.Error(), "no GEMV kernel for q2_K") {
 		t.Errorf("q2_K model: %v", err)
 	}
-	// A llama-architecture file with tensors the driver does not apply
-	// (qwen-style biases) is refused, not decoded without them.
+	// A file with tensors the driver does not apply (an attention output
+	// bias) is refused, not decoded without them.
 	biased := openModel(t, "stories260K.gguf")
-	biased.Tensors = append(biased.Tensors, weights.TensorInfo{Name: "blk.0.attn_q.bias", Dims: []int64{64}, Type: weights.TypeF32})
-	if _, err := LoadLlama(em, biased, 8); err == nil || !strings.Contains(err.Error(), "blk.0.attn_q.bias") {
-		t.Errorf("model with a q bias: %v", err)
+	biased.Tensors = append(biased.Tensors, weights.TensorInfo{Name: "blk.0.attn_output.bias", Dims: []int64{64}, Type: weights.TypeF32})
+	if _, err := LoadLlama(em, biased, 8); err == nil || !strings.Contains(err.Error(), "blk.0.attn_output.bias") {
+		t.Errorf("model with an output bias: %v", err)
 	}
 	// Not a llama.
-	if _, err := LoadLlama(em, &weights.File{Path: "x.gguf"}, 8); err == nil || !strings.Contains(err.Error(), "llama architecture") {
+	if _, err := LoadLlama(em, &weights.File{Path: "x.gguf"}, 8); err == nil || !strings.Contains(err.Error(), "llama, qwen2 and qwen3 architectures") {
 		t.Errorf("no architecture: %v", err)
 	}
 }

@@ -309,6 +309,10 @@ func TestElementwise(t *testing.T) {
 				t.Fatal(err)
 			}
 			check("gelu", func(i int) float64 { return kern.RefGELU(float64(a[i])) }, 1e-5)
+			if err := kern.Unary(e, "copy", aa, ya, n); err != nil {
+				t.Fatal(err)
+			}
+			check("copy", func(i int) float64 { return float64(a[i]) }, 0)
 			ha := e.alloc(2 * n)
 			if err := kern.Unary(e, "f32_to_f16", aa, ha, n); err != nil {
 				t.Fatal(err)
@@ -369,6 +373,12 @@ func TestAttention(t *testing.T) {
 					t.Fatal(err)
 				}
 				near(t, "attention", e.f32s(a.O, len(q)), kern.RefAttention(q, k16, v16, tc.heads, tc.kv, tc.hd, tc.start, tc.n, scale), 1e-5, 1e-4)
+				// The f32 cache.
+				a.K, a.V, a.F32 = e.putF32(kf), e.putF32(vf), true
+				if err := kern.Attention(e, a); err != nil {
+					t.Fatal(err)
+				}
+				near(t, "attention_f32", e.f32s(a.O, len(q)), kern.RefAttentionF32(q, kf, vf, tc.heads, tc.kv, tc.hd, tc.start, tc.n, scale), 1e-5, 1e-4)
 			}
 
 		})

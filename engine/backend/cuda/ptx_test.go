@@ -36,7 +36,7 @@ func TestPTXStructure(t *testing.T) {
 	}
 	want := []string{"quantize_q8_1", "quantize_q8_k", "gemv_q4_0", "gemv_q5_0", "gemv_q8_0", "gemv_q4_k", "gemv_q6_k",
 		"gemv_f32", "gemv_f16", "rms_norm", "rope", "swiglu", "geglu", "gelu", "softmax", "attention",
-		"f32_to_f16", "add", "mul"}
+		"attention_f32", "f32_to_f16", "copy", "add", "mul"}
 	var names []string
 	for i, e := range es {
 		names = append(names, e.Name)

@@ -609,10 +609,20 @@ func softmax() *ptx.Kernel {
 // difference into a whole quantization step. Two passes over the keys:
 // the first finds the max and the sum of exponentials (online), the second
 // recomputes each score and adds its rounded weight times V.
-func attention() *ptx.Kernel {
-	k := ptx.NewKernel("attention", `o[h] = Σ_t f16(softmax_t(scale·f16(q[h])·K[t,g])) V[t,g] for keys start ≤ t < n, g = h/group;
+func attention(f16 bool) *ptx.Kernel {
+	name := "attention"
+	if !f16 {
+		name = "attention_f32"
+	}
+	doc := `o[h] = Σ_t f16(softmax_t(scale·f16(q[h])·K[t,g])) V[t,g] for keys start ≤ t < n, g = h/group;
 K, V: f16 rows of kvstride values per position, head g at g*hd; hd ≤ 256;
-one warp per head, lane l holding dimensions l, l+32, …`,
+one warp per head, lane l holding dimensions l, l+32, …`
+	if !f16 {
+		doc = `o[h] = Σ_t softmax_t(scale·q[h]·K[t,g]) V[t,g] for keys start ≤ t < n, g = h/group (f32 cache, no roundings);
+K, V: f32 rows of kvstride values per position, head g at g*hd; hd ≤ 256;
+one warp per head, lane l holding dimensions l, l+32, …`
+	}
+	k := ptx.NewKernel(name, doc,
 		p64("q"), p64("k"), p64("v"), p64("o"), p32("heads"), p32("group"), p32("hd"), p32("kvstride"),
 		p32("start"), p32("n"), pf("scale"))
 	q, kc, vc, o := k.Param("q"), k.Param("k"), k.Param("v"), k.Param("o")
@@ -630,19 +640,18 @@ one warp per head, lane l holding dimensions l, l+32, …`,
 		valid[j] = k.Setp("setp.lt.u32", dims[j], hd)
 		qv[j] = k.F(0)
 		k.OpIf(valid[j], "ld.global.f32", qv[j], ptx.Addr{Base: k.Addr(q, k.I32("add.u32", qOff, dims[j]), 4)})
-		qh := k.R(ptx.B16)
-		k.Op("cvt.rn.f16.f32", qh, qv[j])
-		k.Op("cvt.f32.f16", qv[j], qh)
+		if f16 {
+			qh := k.R(ptx.B16)
+			k.Op("cvt.rn.f16.f32", qh, qv[j])
+			k.Op("cvt.f32.f16", qv[j], qh)
+		}
 		acc[j] = k.F(0)
 	}
 	score := func(t ptx.Reg) (rowOff, s ptx.Reg) {
 		rowOff = k.I32("mad.lo.u32", t, stride, kvOff)
 		part := k.F(0)
 		for j := 0; j < J; j++ {
-			kh := k.R(ptx.B16)
-			k.OpIf(valid[j], "ld.global.b16", kh, ptx.Addr{Base: k.Addr(kc, k.I32("add.u32", rowOff, dims[j]), 2)})
-			kf := k.F(0)
-			k.OpIf(valid[j], "cvt.f32.f16", kf, kh)
+			kf := loadCache(k, valid[j], kc, k.I32("add.u32", rowOff, dims[j]), f16)
 			k.Op("fma.rn.f32", part, qv[j], kf, part)
 		}
 		return rowOff, k.Fl("mul.rn.f32", k.WarpSum(part), scale)
@@ -661,14 +670,13 @@ one warp per head, lane l holding dimensions l, l+32, …`,
 	k.Loop(start, n, 1, func(t ptx.Reg) {
 		rowOff, s := score(t)
 		p := k.Fl("mul.rn.f32", k.Exp(k.Fl("sub.rn.f32", s, m)), inv)
-		ph := k.R(ptx.B16)
-		k.Op("cvt.rn.f16.f32", ph, p)
-		k.Op("cvt.f32.f16", p, ph)
+		if f16 {
+			ph := k.R(ptx.B16)
+			k.Op("cvt.rn.f16.f32", ph, p)
+			k.Op("cvt.f32.f16", p, ph)
+		}
 		for j := 0; j < J; j++ {
-			vh := k.R(ptx.B16)
-			k.OpIf(valid[j], "ld.global.b16", vh, ptx.Addr{Base: k.Addr(vc, k.I32("add.u32", rowOff, dims[j]), 2)})
-			vf := k.F(0)
-			k.OpIf(valid[j], "cvt.f32.f16", vf, vh)
+			vf := loadCache(k, valid[j], vc, k.I32("add.u32", rowOff, dims[j]), f16)
 			k.Op("fma.rn.f32", acc[j], p, vf, acc[j])
 		}
 	})
@@ -677,6 +685,19 @@ one warp per head, lane l holding dimensions l, l+32, …`,
 	}
 	k.Op("ret")
 	return k
+}
+
+// loadCache loads cache element i (f16 or f32) as f32, 0 where !valid.
+func loadCache(k *ptx.Kernel, valid, base, i ptx.Reg, f16 bool) ptx.Reg {
+	v := k.F(0)
+	if f16 {
+		h := k.R(ptx.B16)
+		k.OpIf(valid, "ld.global.b16", h, ptx.Addr{Base: k.Addr(base, i, 2)})
+		k.OpIf(valid, "cvt.f32.f16", v, h)
+		return v
+	}
+	k.OpIf(valid, "ld.global.f32", v, ptx.Addr{Base: k.Addr(base, i, 4)})
+	return v
 }
 
 // Module returns every kernel dayi's CUDA device loads, in a fixed order.
@@ -714,11 +735,15 @@ func buildModule() *ptx.Module {
 			return gelu(k, in[0])
 		}),
 		softmax(),
-		attention(),
+		attention(true),
+		attention(false),
 		elementwise("f32_to_f16", "y = f16(x), round to nearest even (KV-cache append)", []string{"x"}, func(k *ptx.Kernel, in []ptx.Reg) ptx.Reg {
 			h := k.R(ptx.B16)
 			k.Op("cvt.rn.f16.f32", h, in[0])
 			return h
+		}),
+		elementwise("copy", "y = x (f32 KV-cache append)", []string{"x"}, func(k *ptx.Kernel, in []ptx.Reg) ptx.Reg {
+			return in[0]
 		}),
 		elementwise("add", "y = a + b", []string{"a", "b"}, func(k *ptx.Kernel, in []ptx.Reg) ptx.Reg {
 			return k.Fl("add.rn.f32", in[0], in[1])

@@ -179,10 +179,11 @@ func Softmax(l Launcher, x uint64, rows, n int) error {
 
 // AttentionArgs describes one decode step's attention.
 type AttentionArgs struct {
-	Q, K, V, O              uint64 // f32 q and output [heads][hd]; f16 caches
+	Q, K, V, O              uint64 // f32 q and output [heads][hd]; f16 caches (f32 when F32)
 	Heads, KVHeads, HeadDim int
 	Start, N                int // keys start ≤ t < N
 	Scale                   float32
+	F32                     bool // f32 caches: attention_f32, without f16 roundings
 }
 
 // Attention runs the decode attention.
@@ -197,7 +198,11 @@ func Attention(l Launcher, a AttentionArgs) error {
 		return fmt.Errorf("cuda: attention: key range [%d, %d)", a.Start, a.N)
 	}
 	g := RowGeometry(a.Heads)
-	return l.Launch("attention", g.Grid, g.Block, a.Q, a.K, a.V, a.O, uint64(a.Heads),
+	name := "attention"
+	if a.F32 {
+		name = "attention_f32"
+	}
+	return l.Launch(name, g.Grid, g.Block, a.Q, a.K, a.V, a.O, uint64(a.Heads),
 		uint64(a.Heads/a.KVHeads), uint64(a.HeadDim), uint64(a.KVHeads*a.HeadDim),
 		uint64(a.Start), uint64(a.N), f32bits(a.Scale))
 }

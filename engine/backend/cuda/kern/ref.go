@@ -214,3 +214,33 @@ func RefAttention(q []float32, k, v []uint16, heads, kvHeads, hd, start, n int, 
 }
 
 func r16(f float32) float32 { return weights.FP16ToFP32(weights.FP32ToFP16(f)) }
+
+// RefAttentionF32: one query per head over f32 caches, no roundings.
+func RefAttentionF32(q, k, v []float32, heads, kvHeads, hd, start, n int, scale float32) []float64 {
+	out := make([]float64, heads*hd)
+	group := heads / kvHeads
+	for h := 0; h < heads; h++ {
+		g := h / group
+		scores := make([]float64, n)
+		m := math.Inf(-1)
+		for t := start; t < n; t++ {
+			var s float64
+			for d := 0; d < hd; d++ {
+				s += float64(q[h*hd+d]) * float64(k[(t*kvHeads+g)*hd+d])
+			}
+			scores[t] = s * float64(scale)
+			m = math.Max(m, scores[t])
+		}
+		var sum float64
+		for t := start; t < n; t++ {
+			scores[t] = math.Exp(scores[t] - m)
+			sum += scores[t]
+		}
+		for t := start; t < n; t++ {
+			for d := 0; d < hd; d++ {
+				out[h*hd+d] += scores[t] / sum * float64(v[(t*kvHeads+g)*hd+d])
+			}
+		}
+	}
+	return out
+}
