@@ -148,6 +148,12 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 					prompt = string(b)
 				}
 			}
+			if gpu.wanted(&mf) {
+				if interactive || chatMode {
+					return errors.New("--gpu completes a prompt (no --chat or interactive chat yet)")
+				}
+				return runGPU(cmd, &gpu, &mf, &sf, prompt, asJSON)
+			}
 			if cpuProfile != "" {
 				pf, err := os.Create(cpuProfile)
 				if err != nil {
@@ -158,12 +164,6 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 					return err
 				}
 				defer pprof.StopCPUProfile()
-			}
-			if gpu.wanted(&mf) {
-				if interactive || chatMode {
-					return errors.New("--gpu completes a prompt (no --chat or interactive chat yet)")
-				}
-				return runGPU(cmd, &gpu, &mf, &sf, prompt, asJSON)
 			}
 			mf.prefix = kv.prefixBytes()
 			lm, loadDur, err := mf.load()

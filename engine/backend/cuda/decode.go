@@ -291,7 +291,9 @@ func (m *Llama) Reset() { m.pos = 0 }
 // ropeTable fills (cos θ_i, sin θ_i) for pos as ggml-cpu's rope cache does
 // (theta multiplied by base^(-2/n_dims) in float32 per pair, divided by
 // rope_freqs when present, times the linear freq_scale), so the GPU path
-// rotates by the same angles as the CPU path (engine.ropeTable).
+// rotates by the same angles as the CPU path (engine.ropeTable). YaRN (the
+// ext_factor/attn_factor fields arch.Rope gains with the rope-scaling work)
+// is not applied here: such a rope must be refused in LoadLlamaWith.
 func (m *Llama) ropeTable(pos int) {
 	rd := m.h.RopeDim
 	scale := float32(math.Pow(float64(m.rope.Base), -2.0/float64(rd)))
