@@ -12,7 +12,7 @@ import (
 	"dayi/internal/testref"
 )
 
-func runCmdErr(args ...string) (string, error) {
+func runGPUCmd(args ...string) (string, error) {
 	root := newRootCmd()
 	var out bytes.Buffer
 	root.SetIn(strings.NewReader(""))
@@ -36,7 +36,7 @@ func TestGPUFlagsWithoutGPU(t *testing.T) {
 		{"run", "--backend", "cuda", "--temperature", "0", "Once upon a time"},
 		{"bench", "gpu", "-n", "2", "-p", "2"},
 	} {
-		_, err := runCmdErr(args...)
+		_, err := runGPUCmd(args...)
 		if err == nil {
 			t.Fatalf("dayi %v succeeded without a GPU", args)
 		}
@@ -53,10 +53,10 @@ func TestGPUFlagsWithoutGPU(t *testing.T) {
 			t.Errorf("dayi %v: %v, want the no-GPU error", args, err)
 		}
 	}
-	if _, err := runCmdErr("embed", "--backend", "cuda", "hello"); err == nil || !strings.Contains(err.Error(), "only `dayi run` and `dayi bench gpu`") {
+	if _, err := runGPUCmd("embed", "--backend", "cuda", "hello"); err == nil || !strings.Contains(err.Error(), "only `dayi run` and `dayi bench gpu`") {
 		t.Errorf("embed --backend cuda: %v", err)
 	}
-	if _, err := runCmdErr("run", "--gpu-emulate", "Once upon a time"); err == nil || !strings.Contains(err.Error(), "--temperature 0") {
+	if _, err := runGPUCmd("run", "--gpu-emulate", "Once upon a time"); err == nil || !strings.Contains(err.Error(), "--temperature 0") {
 		t.Errorf("sampled --gpu run: %v", err)
 	}
 }
@@ -79,7 +79,7 @@ func TestRunGPUEmulatedMatchesLlamaCpp(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := ref.Cases[0]
-	out, err := runCmdErr("run", "--gpu-emulate", "--temperature", "0", "-n", "12", "--json", c.Prompt)
+	out, err := runGPUCmd("run", "--gpu-emulate", "--temperature", "0", "-n", "12", "--json", c.Prompt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestRunGPUEmulatedMatchesLlamaCpp(t *testing.T) {
 
 // dayi bench gpu reports the device and decode speed (here on the emulator).
 func TestBenchGPUEmulated(t *testing.T) {
-	out, err := runCmdErr("bench", "gpu", "--gpu-emulate", "-p", "3", "-n", "2", "--json")
+	out, err := runGPUCmd("bench", "gpu", "--gpu-emulate", "-p", "3", "-n", "2", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestBenchGPUEmulated(t *testing.T) {
 	if tps, _ := res["decode_tok_s"].(float64); !(tps > 0) {
 		t.Errorf("decode_tok_s %v", res["decode_tok_s"])
 	}
-	if _, err := runCmdErr("bench", "gpu", "--gpu-emulate", "-p", "300", "-n", "300", "-c", "64"); err == nil || !strings.Contains(err.Error(), "exceed the context") {
+	if _, err := runGPUCmd("bench", "gpu", "--gpu-emulate", "-p", "300", "-n", "300", "-c", "64"); err == nil || !strings.Contains(err.Error(), "exceed the context") {
 		t.Errorf("prompt+gen past the context: %v", err)
 	}
 }
