@@ -21,6 +21,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Benchmarks: synthetic models and side-by-side runs against llama.cpp",
 	}
 	cmd.AddCommand(newBenchSynthCmd(), newBenchCompareCmd(), newBenchDayiRunCmd())
+	cmd.AddCommand(newBenchGPUCmd())
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,7 +35,7 @@ type modelFlags struct {
 func (mf *modelFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVarP(&mf.model, "model", "m", "", "GGUF model file (default: the embedded dayi-tiny model)")
-	f.StringVar(&mf.backend, "backend", "", "GoMLX backend: dayi (default), go (portable simplego), or $GOMLX_BACKEND")
+	f.StringVar(&mf.backend, "backend", "", "GoMLX backend: dayi (default), go (portable simplego), or $GOMLX_BACKEND; cuda = --gpu (run, bench gpu)")
 	f.IntVarP(&mf.threads, "threads", "t", 0, "CPU threads (0 = all cores)")
 	f.IntVarP(&mf.ctx, "ctx", "c", 0, "context length in tokens (0 = the model's)")
 	f.StringVar(&mf.kvType, "kv-type", "f16", "KV cache type: f16, f32, q8_0 or q4_0 (q8_0/q4_0: llama.cpp's quantized caches, dayi backend, head size a multiple of 32; no context shift)")
@@ -44,6 +45,9 @@ func (mf *modelFlags) register(cmd *cobra.Command) {
 
 // load opens and prepares the model.
 func (mf *modelFlags) load() (*engine.LM, time.Duration, error) {
+	if mf.backend == "cuda" {
+		return nil, 0, errGPUCommand
+	}
 	start := time.Now()
 	f, err := openModelFileWith(mf.model, weights.OpenOptions{NoMmap: mf.noMmap, Mlock: mf.mlock})
 	if err != nil {
@@ -120,6 +124,7 @@ func newRunCmd() *cobra.Command {
 	var sf samplingFlags
 	var kv kvFlags
 	var spf specFlags
+	var gpu gpuFlags
 	var verbose, chatMode, asJSON bool
 	var system, template, cpuProfile string
 	var imagePaths []string
@@ -146,6 +151,15 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 					}
 					prompt = string(b)
 				}
+			}
+			if gpu.wanted(&mf) {
+				if interactive || chatMode {
+					return errors.New("--gpu completes a prompt (no --chat or interactive chat yet)")
+				}
+				if len(imagePaths) > 0 || spf.draft != "" || spf.mode != "" {
+					return errors.New("--gpu runs text prompts with plain decoding (no --image, --draft or --spec yet)")
+				}
+				return runGPU(cmd, &gpu, &mf, &sf, prompt, asJSON)
 			}
 			if cpuProfile != "" {
 				pf, err := os.Create(cpuProfile)
@@ -231,6 +245,7 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 	}
 	mf.register(cmd)
 	sf.register(cmd)
+	gpu.register(cmd)
 	kv.registerCache(cmd)
 	kv.registerShift(cmd, true)
 	spf.register(cmd)

@@ -1,0 +1,489 @@
+package cuda
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"dayi/engine/arch"
+	"dayi/engine/backend/cuda/kern"
+	"dayi/weights"
+)
+
+// Backend is what the decode driver needs from a device: memory and
+// launches. *Device implements it.
+type Backend interface {
+	kern.Launcher
+	Alloc(n int, what string) (uint64, error)
+	Write(p uint64, b []byte) error
+	Read(p uint64, b []byte) error
+	MemInfo() (free, total uint64, err error)
+}
+
+// matrix is a weight on the device, in its GGUF blocks as the file has them.
+type matrix struct {
+	name       string
+	t          weights.Type
+	p          uint64
+	rows, cols int
+}
+
+type layer struct {
+	attnNorm, ffnNorm uint64
+	// optional (0 = absent): qwen2's Q/K/V biases, qwen3's Q/K norms
+	qBias, kBias, vBias, qNorm, kNorm uint64
+	q, k, v, o                        matrix
+	gate, up, down                    matrix
+	kcache, vcache                    uint64
+}
+
+// Llama runs llama-architecture decode steps on a device: one token at a
+// time, the KV cache in f16 on the device, every matrix-vector product on
+// the quantized blocks uploaded unchanged. It is the check that the kernels
+// compose into llama.cpp's forward pass; prefill batching, sampling and the
+// engine's scheduler are not wired to it yet.
+type Llama struct {
+	b      Backend
+	h      *arch.Hyper
+	ctx    int
+	rope   arch.Rope
+	emb    *weights.TensorInfo
+	embRow []byte // the file's token_embd rows (host)
+	layers []layer
+	norm   uint64
+	out    matrix
+
+	// scratch
+	x, xn, xq, xqk, q, k, v, att, tmp, g, u, cs, logits uint64
+	hostX, hostCS, hostLogits                           []byte
+	row, cos, outF32                                    []float32
+	ropeCos, ropeSin                                    []float32 // arch.Rope.Table output for one position
+	pos                                                 int
+	allocs                                              []uint64 // everything alloc gave, for Free
+	f32Cache                                            bool
+}
+
+// Options configure LoadLlamaWith.
+type Options struct {
+	// Ctx is the number of positions the KV cache holds.
+	Ctx int
+	// F32Cache keeps K and V in f32 (llama.cpp's --cache-type f32),
+	// without the f16 roundings of the default cache.
+	F32Cache bool
+}
+
+// LoadLlama uploads f's weights and allocates an f16 KV cache of ctx
+// positions (LoadLlamaWith).
+func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
+	return LoadLlamaWith(b, f, Options{Ctx: ctx})
+}
+
+// LoadLlamaWith uploads f's weights (llama, qwen2 or qwen3: the llama block,
+// with qwen2's Q/K/V biases and qwen3's per-head Q/K norms where the file
+// has them) and allocates the KV cache. It fails with an OutOfMemoryError
+// naming the sizes when the model and cache do not fit in the device's free
+// memory.
+func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
+	ctx := opt.Ctx
+	switch a := f.Arch(); a {
+	case "llama", "qwen2", "qwen3":
+	default:
+		return nil, fmt.Errorf("cuda: decode supports the llama, qwen2 and qwen3 architectures, %s is %q", f.Path, a)
+	}
+	_, h, err := arch.Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("cuda: %s: %w", f.Path, err)
+	}
+	// Tensors the llama graph can carry that this driver does not apply: a
+	// model with them must not decode silently wrong.
+	for _, ti := range f.Tensors {
+		for _, suffix := range []string{".attn_output.bias", ".ffn_gate_inp.weight", ".ffn_gate_exps.weight"} {
+			if strings.HasSuffix(ti.Name, suffix) {
+				return nil, fmt.Errorf("cuda: %s: tensor %s (output bias, experts) is not supported on the GPU path yet", f.Path, ti.Name)
+			}
+		}
+	}
+	if len(h.Ropes) != 1 || (h.RopeType != arch.RopeNorm && h.RopeType != arch.RopeNeoX) {
+		return nil, fmt.Errorf("cuda: %s: only one rope, normal or neox, is supported", f.Path)
+	}
+	for l, kv := range h.KVHeads {
+		if kv != h.KVHeads[0] {
+			return nil, fmt.Errorf("cuda: %s: layer %d has %d KV heads, layer 0 %d: per-layer KV heads are not supported", f.Path, l, kv, h.KVHeads[0])
+		}
+	}
+	if h.HeadDim > kern.MaxHeadDim {
+		return nil, fmt.Errorf("cuda: %s: head size %d (the attention kernel takes at most %d)", f.Path, h.HeadDim, kern.MaxHeadDim)
+	}
+	if ctx <= 0 || ctx > 1<<20 {
+		return nil, fmt.Errorf("cuda: context of %d positions", ctx)
+	}
+	m := &Llama{b: b, h: h, ctx: ctx, rope: h.Ropes[0], f32Cache: opt.F32Cache}
+	esz := 2
+	if opt.F32Cache {
+		esz = 4
+	}
+	tensor := func(name string) (*weights.TensorInfo, error) {
+		t, ok := f.Tensor(name)
+		if !ok {
+			return nil, fmt.Errorf("cuda: %s: tensor %s missing", f.Path, name)
+		}
+		return t, nil
+	}
+	if m.emb, err = tensor("token_embd.weight"); err != nil {
+		return nil, err
+	}
+	m.embRow = f.TensorData(m.emb)
+	outName := "output.weight"
+	if _, ok := f.Tensor(outName); !ok {
+		outName = "token_embd.weight"
+	}
+	names := []string{"output_norm.weight", outName}
+	for l := 0; l < h.Layers; l++ {
+		for _, s := range []string{"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"} {
+			names = append(names, fmt.Sprintf("blk.%d.%s.weight", l, s))
+		}
+	}
+	// Sizes first: one clear error when the model does not fit.
+	kvDim := h.KVHeads[0] * h.HeadDim
+	qDim := h.Heads * h.HeadDim
+	cacheBytes := uint64(2 * h.Layers * ctx * kvDim * esz)
+	var need uint64 = cacheBytes
+	for _, n := range names {
+		t, err := tensor(n)
+		if err != nil {
+			return nil, err
+		}
+		need += uint64(t.Size)
+	}
+	vocab, _ := m.emb.Rows()
+	wide := max(h.Dim, h.FFN, qDim)
+	need += uint64(4 * (int(vocab) + 8*wide))
+	if free, total, err := b.MemInfo(); err == nil && need > free {
+		return nil, &OutOfMemoryError{What: fmt.Sprintf("%s (weights and a %d-position f16 KV cache)", f.Path, ctx), Need: need, Free: free, Total: total}
+	}
+	upload := func(name string) (uint64, error) {
+		t, _ := f.Tensor(name)
+		p, err := m.alloc(int(t.Size), name)
+		if err != nil {
+			return 0, err
+		}
+		return p, b.Write(p, f.TensorData(t))
+	}
+	mat := func(name string, rows, cols int) (matrix, error) {
+		t, _ := f.Tensor(name)
+		r, c := t.Rows()
+		if int(r) != rows || int(c) != cols {
+			return matrix{}, fmt.Errorf("cuda: %s: %s is %d×%d, want %d×%d", f.Path, name, r, c, rows, cols)
+		}
+		if _, _, err := kern.GemvKernel(t.Type); err != nil {
+			return matrix{}, fmt.Errorf("%s: %w", name, err)
+		}
+		if cols%t.Type.BlockSize() != 0 {
+			return matrix{}, fmt.Errorf("cuda: %s: %s rows of %d values", f.Path, name, cols)
+		}
+		p, err := upload(name)
+		return matrix{name: name, t: t.Type, p: p, rows: rows, cols: cols}, err
+	}
+	norm := func(name string, n int) (uint64, error) {
+		t, _ := f.Tensor(name)
+		if t.Type != weights.TypeF32 || t.Elements() != int64(n) {
+			return 0, fmt.Errorf("cuda: %s: %s is %d %s values, want %d f32", f.Path, name, t.Elements(), t.Type, n)
+		}
+		return upload(name)
+	}
+	if m.norm, err = norm("output_norm.weight", h.Dim); err != nil {
+		return nil, err
+	}
+	if m.out, err = mat(outName, int(vocab), h.Dim); err != nil {
+		return nil, err
+	}
+	m.layers = make([]layer, h.Layers)
+	for l := range m.layers {
+		L := &m.layers[l]
+		p := func(s string) string { return fmt.Sprintf("blk.%d.%s.weight", l, s) }
+		var errs []error
+		var e error
+		L.attnNorm, e = norm(p("attn_norm"), h.Dim)
+		errs = append(errs, e)
+		L.ffnNorm, e = norm(p("ffn_norm"), h.Dim)
+		errs = append(errs, e)
+		for _, w := range []struct {
+			m          *matrix
+			s          string
+			rows, cols int
+		}{
+			{&L.q, "attn_q", qDim, h.Dim}, {&L.k, "attn_k", kvDim, h.Dim}, {&L.v, "attn_v", kvDim, h.Dim},
+			{&L.o, "attn_output", h.Dim, qDim}, {&L.gate, "ffn_gate", h.FFN, h.Dim}, {&L.up, "ffn_up", h.FFN, h.Dim},
+			{&L.down, "ffn_down", h.Dim, h.FFN},
+		} {
+			*w.m, e = mat(p(w.s), w.rows, w.cols)
+			errs = append(errs, e)
+		}
+		if L.kcache, e = m.alloc(ctx*kvDim*esz, "K cache"); e == nil {
+			L.vcache, e = m.alloc(ctx*kvDim*esz, "V cache")
+		}
+		// Optional: qwen2's biases, qwen3's per-head norms.
+		for _, o := range []struct {
+			p    *uint64
+			name string
+			n    int
+		}{
+			{&L.qBias, fmt.Sprintf("blk.%d.attn_q.bias", l), qDim}, {&L.kBias, fmt.Sprintf("blk.%d.attn_k.bias", l), kvDim},
+			{&L.vBias, fmt.Sprintf("blk.%d.attn_v.bias", l), kvDim},
+			{&L.qNorm, p("attn_q_norm"), h.HeadDim}, {&L.kNorm, p("attn_k_norm"), h.HeadDim},
+		} {
+			if _, ok := f.Tensor(o.name); ok && e == nil {
+				*o.p, e = norm(o.name, o.n)
+			}
+		}
+		errs = append(errs, e)
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range []struct {
+		p *uint64
+		n int
+	}{{&m.x, 4 * h.Dim}, {&m.xn, 4 * wide}, {&m.xq, wide / 32 * kern.Q81Bytes}, {&m.xqk, wide / 256 * kern.Q8KBytes}, {&m.q, 4 * qDim}, {&m.k, 4 * kvDim},
+		{&m.v, 4 * kvDim}, {&m.att, 4 * qDim}, {&m.tmp, 4 * wide}, {&m.g, 4 * h.FFN}, {&m.u, 4 * h.FFN},
+		{&m.cs, 4 * h.RopeDim}, {&m.logits, 4 * int(vocab)}} {
+		if *s.p, err = m.alloc(max(s.n, 4), "scratch"); err != nil {
+			return nil, err
+		}
+	}
+	m.hostX = make([]byte, 4*h.Dim)
+	m.hostLogits = make([]byte, 4*int(vocab))
+	m.cos = make([]float32, h.RopeDim)
+	m.ropeCos, m.ropeSin = make([]float32, h.RopeDim/2), make([]float32, h.RopeDim/2)
+	m.hostCS = make([]byte, 4*h.RopeDim)
+	m.row = make([]float32, h.Dim)
+	m.outF32 = make([]float32, vocab)
+	return m, nil
+}
+
+// Free releases the model's device memory when the backend can free
+// (a Device); the model must not be used afterwards.
+func (m *Llama) Free() error {
+	fr, ok := m.b.(interface{ Free(uint64) error })
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for _, p := range m.allocs {
+		errs = append(errs, fr.Free(p))
+	}
+	m.allocs = nil
+	return errors.Join(errs...)
+}
+
+// Vocab is the number of logits a step returns.
+func (m *Llama) Vocab() int { return len(m.hostLogits) / 4 }
+
+// Ctx is the number of positions the KV cache holds.
+func (m *Llama) Ctx() int { return m.ctx }
+
+// Pos is the position of the next token.
+func (m *Llama) Pos() int { return m.pos }
+
+// Reset forgets the sequence (the cache is overwritten from position 0).
+func (m *Llama) Reset() { m.pos = 0 }
+
+// ropeTable fills the interleaved (cos θ_i, sin θ_i) for pos from the same
+// table the CPU path uses (arch.Rope.Table: ggml-cpu's rope cache, with
+// linear and YaRN scaling and the attention factor's magnitude), so the GPU
+// path rotates by exactly the CPU path's angles.
+func (m *Llama) ropeTable(pos int) {
+	n := m.h.RopeDim / 2
+	m.rope.Table(m.ropeCos, m.ropeSin, 1, m.h.RopeDim, pos)
+	for i := range n {
+		m.cos[2*i], m.cos[2*i+1] = m.ropeCos[i], m.ropeSin[i]
+	}
+}
+
+// matvec computes y = W·x, quantizing x first into the form W's kernel
+// reads unless q already holds it (q8_1 and q8_K are tracked apart: a
+// q4_k_m layer mixes q4_K, q6_K and, in fallbacks, q8_0/q5_0).
+func (m *Llama) matvec(w matrix, x, y uint64, q *quantized) error {
+	_, act, _ := kern.GemvKernel(w.t)
+	in := x
+	switch act {
+	case kern.ActQ8_1:
+		in = m.xq
+		if !q.q81 {
+			if err := kern.Quantize(m.b, act, x, m.xq, w.cols); err != nil {
+				return err
+			}
+			q.q81 = true
+		}
+	case kern.ActQ8_K:
+		in = m.xqk
+		if !q.q8k {
+			if err := kern.Quantize(m.b, act, x, m.xqk, w.cols); err != nil {
+				return err
+			}
+			q.q8k = true
+		}
+	}
+	return kern.Gemv(m.b, w.t, w.p, in, y, w.rows, w.cols)
+}
+
+// quantized says which quantized forms of the current input vector the
+// scratch buffers hold.
+type quantized struct{ q81, q8k bool }
+
+// Step evaluates token at the next position and returns the logits (valid
+// until the next Step). It allocates nothing: the host staging buffers are
+// the model's, and each launch reuses the device's argument slots.
+func (m *Llama) Step(token int) ([]float32, error) {
+	h := m.h
+	vocab, _ := m.emb.Rows()
+	if token < 0 || int64(token) >= vocab {
+		return nil, fmt.Errorf("cuda: token %d outside the vocabulary of %d", token, vocab)
+	}
+	if m.pos >= m.ctx {
+		return nil, fmt.Errorf("cuda: context of %d positions is full", m.ctx)
+	}
+	rb, err := m.emb.Type.RowSize(int64(h.Dim))
+	if err != nil {
+		return nil, err
+	}
+	if err := weights.DequantizeRow(m.emb.Type, m.row, m.embRow[int64(token)*rb:int64(token+1)*rb]); err != nil {
+		return nil, fmt.Errorf("cuda: token_embd.weight row %d: %w", token, err)
+	}
+	putF32s(m.hostX, m.row)
+	if err := m.b.Write(m.x, m.hostX); err != nil {
+		return nil, err
+	}
+	m.ropeTable(m.pos)
+	putF32s(m.hostCS, m.cos)
+	if err := m.b.Write(m.cs, m.hostCS); err != nil {
+		return nil, err
+	}
+	for l := range m.layers {
+		if err := m.layer(&m.layers[l]); err != nil {
+			return nil, fmt.Errorf("cuda: layer %d: %w", l, err)
+		}
+	}
+	quant := quantized{}
+	if err := kern.RMSNorm(m.b, m.x, m.norm, m.xn, 1, h.Dim, h.NormEps); err != nil {
+		return nil, err
+	}
+	if err := m.matvec(m.out, m.xn, m.logits, &quant); err != nil {
+		return nil, err
+	}
+	if err := m.b.Read(m.logits, m.hostLogits); err != nil {
+		return nil, err
+	}
+	for i := range m.outF32 {
+		m.outF32[i] = math.Float32frombits(binary.LittleEndian.Uint32(m.hostLogits[4*i:]))
+	}
+	m.pos++
+	return m.outF32, nil
+}
+
+// layer runs one decoder block on m.x in place (llama.cpp's llama graph:
+// pre-norm attention and SwiGLU FFN, each added to the residual).
+func (m *Llama) layer(L *layer) error {
+	h := m.h
+	kvHeads := h.KVHeads[0]
+	kvDim := kvHeads * h.HeadDim
+	qDim := h.Heads * h.HeadDim
+	quant := quantized{}
+	if err := kern.RMSNorm(m.b, m.x, L.attnNorm, m.xn, 1, h.Dim, h.NormEps); err != nil {
+		return err
+	}
+	if err := m.matvec(L.q, m.xn, m.q, &quant); err != nil {
+		return err
+	}
+	if err := m.matvec(L.k, m.xn, m.k, &quant); err != nil {
+		return err
+	}
+	if err := m.matvec(L.v, m.xn, m.v, &quant); err != nil {
+		return err
+	}
+	for _, b := range []struct {
+		x, bias uint64
+		n       int
+	}{{m.q, L.qBias, qDim}, {m.k, L.kBias, kvDim}, {m.v, L.vBias, kvDim}} {
+		if b.bias != 0 {
+			if err := kern.Binary(m.b, "add", b.x, b.bias, b.x, b.n); err != nil {
+				return err
+			}
+		}
+	}
+	if L.qNorm != 0 { // qwen3: RMS norm of each head before the rotation
+		if err := kern.RMSNorm(m.b, m.q, L.qNorm, m.q, h.Heads, h.HeadDim, h.NormEps); err != nil {
+			return err
+		}
+	}
+	if L.kNorm != 0 {
+		if err := kern.RMSNorm(m.b, m.k, L.kNorm, m.k, kvHeads, h.HeadDim, h.NormEps); err != nil {
+			return err
+		}
+	}
+	neox := h.RopeType == arch.RopeNeoX
+	if err := kern.Rope(m.b, m.q, m.cs, h.Heads, h.HeadDim, h.RopeDim, neox); err != nil {
+		return err
+	}
+	if err := kern.Rope(m.b, m.k, m.cs, kvHeads, h.HeadDim, h.RopeDim, neox); err != nil {
+		return err
+	}
+	// Append this position's K and V to the caches.
+	conv, esz := "f32_to_f16", 2
+	if m.f32Cache {
+		conv, esz = "copy", 4
+	}
+	at := uint64(esz * m.pos * kvDim)
+	if err := kern.Unary(m.b, conv, m.k, L.kcache+at, kvDim); err != nil {
+		return err
+	}
+	if err := kern.Unary(m.b, conv, m.v, L.vcache+at, kvDim); err != nil {
+		return err
+	}
+	if err := kern.Attention(m.b, kern.AttentionArgs{Q: m.q, K: L.kcache, V: L.vcache, O: m.att, F32: m.f32Cache,
+		Heads: h.Heads, KVHeads: kvHeads, HeadDim: h.HeadDim, Start: 0, N: m.pos + 1, Scale: h.AttnScale}); err != nil {
+		return err
+	}
+	quant = quantized{}
+	if err := m.matvec(L.o, m.att, m.tmp, &quant); err != nil {
+		return err
+	}
+	if err := kern.Binary(m.b, "add", m.x, m.tmp, m.x, h.Dim); err != nil {
+		return err
+	}
+	if err := kern.RMSNorm(m.b, m.x, L.ffnNorm, m.xn, 1, h.Dim, h.NormEps); err != nil {
+		return err
+	}
+	quant = quantized{}
+	if err := m.matvec(L.gate, m.xn, m.g, &quant); err != nil {
+		return err
+	}
+	if err := m.matvec(L.up, m.xn, m.u, &quant); err != nil {
+		return err
+	}
+	if err := kern.Binary(m.b, "swiglu", m.g, m.u, m.g, h.FFN); err != nil {
+		return err
+	}
+	quant = quantized{}
+	if err := m.matvec(L.down, m.g, m.tmp, &quant); err != nil {
+		return err
+	}
+	return kern.Binary(m.b, "add", m.x, m.tmp, m.x, h.Dim)
+}
+
+func putF32s(dst []byte, src []float32) {
+	for i, v := range src {
+		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
+	}
+}
+
+// alloc allocates device memory that Free releases.
+func (m *Llama) alloc(n int, what string) (uint64, error) {
+	p, err := m.b.Alloc(n, what)
+	if err == nil {
+		m.allocs = append(m.allocs, p)
+	}
+	return p, err
+}
