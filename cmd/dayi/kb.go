@@ -140,7 +140,7 @@ into chunks at headings and sentence ends, indexed for BM25 (Chinese and English
 --embed-model, for dense retrieval. Re-adding unchanged files costs nothing; changed files
 replace their old chunks.`,
 	}
-	cmd.AddCommand(newKBAddCmd(), newKBQueryCmd(), newKBListCmd(), newKBRmCmd(), newKBReembedCmd())
+	cmd.AddCommand(newKBAddCmd(), newKBQueryCmd(), newKBListCmd(), newKBRmCmd(), newKBReembedCmd(), newKBEvalCmd())
 	return cmd
 }
 
