@@ -65,7 +65,7 @@ func (kb *KB) reembedPending(ctx context.Context, model string) ([]pendingChunk,
 }
 
 func (kb *KB) reembedPut(_ context.Context, model string, ids []uint64, vecs [][]float32) error {
-	return kb.db.Update(func(tx *bolt.Tx) error {
+	err := kb.db.Update(func(tx *bolt.Tx) error {
 		rb := tx.Bucket(bucketReembed)
 		if rb == nil || string(tx.Bucket(bucketMeta).Get(keyReembed)) != model {
 			return fmt.Errorf("another re-embed (not %q) took over the knowledge base", model)
@@ -81,6 +81,10 @@ func (kb *KB) reembedPut(_ context.Context, model string, ids []uint64, vecs [][
 		}
 		return nil
 	})
+	if err == nil && kb.afterCommit != nil {
+		kb.afterCommit()
+	}
+	return err
 }
 
 func (kb *KB) reembedSwap(_ context.Context, model string) (missing, chunks int, err error) {

@@ -52,9 +52,13 @@ func (k *PGKB) reembedPut(ctx context.Context, model string, ids []uint64, vecs 
 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM {chunks} WHERE kb = $1 AND id = $2)
 ON CONFLICT (kb, chunk) DO UPDATE SET model = $3, vec = $4`), k.name, int64(id), model, vecs[i])
 	}
-	return pgx.BeginFunc(ctx, k.db.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, k.db.pool, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, b).Close()
 	})
+	if err == nil && k.afterCommit != nil {
+		k.afterCommit()
+	}
+	return err
 }
 
 func (k *PGKB) reembedSwap(ctx context.Context, model string) (missing, chunks int, err error) {

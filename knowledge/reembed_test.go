@@ -1,12 +1,16 @@
 package knowledge
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"math"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // topicsV2 is another model of the same topics: one dimension more, so that
@@ -134,4 +138,145 @@ func TestWithEmbedSetting(t *testing.T) {
 			t.Errorf("%q → %q, want %q", in, got, want)
 		}
 	}
+}
+
+// slowEmbedder gives the parent of TestSuiteKillDuringReembed time to kill
+// its child between two batches.
+type slowEmbedder struct{ topicsV2 }
+
+func (e slowEmbedder) Embed(ctx context.Context, text string) ([]float32, error) {
+	time.Sleep(50 * time.Millisecond)
+	return e.topicsV2.Embed(ctx, text)
+}
+
+// TestSuiteKillDuringReembed re-embeds in a child process and kills it
+// (SIGKILL) after its first batch of new vectors is set aside: the
+// knowledge base still answers with its old model, its invariants hold,
+// and a re-embed in this process resumes from the batch set aside.
+func TestSuiteKillDuringReembed(t *testing.T) {
+	if os.Getenv("DAYI_KB_REEMBED_CHILD") != "" {
+		var kb Base
+		hook := func() { os.Stdout.WriteString("committed\n") }
+		if pfx := os.Getenv("DAYI_KB_PREFIX"); pfx != "" {
+			db, err := OpenPG(context.Background(), os.Getenv("DAYI_TEST_PG"), pfx)
+			if err != nil {
+				os.Exit(2)
+			}
+			k, err := db.Open(context.Background(), "guides", Options{}, true)
+			if err != nil {
+				os.Exit(2)
+			}
+			k.afterCommit = hook
+			kb = k
+		} else {
+			k, err := Open(os.Getenv("DAYI_KB_DIR"), Options{})
+			if err != nil {
+				os.Exit(2)
+			}
+			k.afterCommit = hook
+			kb = k
+		}
+		_, _ = Reembed(context.Background(), kb, slowEmbedder{}, nil)
+		os.Exit(0)
+	}
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	docs := t.TempDir()
+	var b strings.Builder
+	b.WriteString(`{"text":"Turn the patient every two hours to prevent pressure ulcers.","source":"ulcer"}` + "\n")
+	for i := 0; i < 2*reembedBatch; i++ {
+		b.WriteString(`{"text":"Ward round note number ` + itoa(i) + ` lists the beds seen.","source":"note"}` + "\n")
+	}
+	writeFile(t, filepath.Join(docs, "c.jsonl"), b.String())
+	const chunks = 2*reembedBatch + 1
+	for _, st := range stores(t) {
+		t.Run(st.name, func(t *testing.T) {
+			env := []string{"DAYI_KB_REEMBED_CHILD=1"}
+			var kb Base
+			if st.name == "postgres" {
+				dsn, prefix := testPG(t)
+				env = append(env, "DAYI_KB_PREFIX="+prefix)
+				db, err := OpenPG(context.Background(), dsn, prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(db.Close)
+				if kb, err = db.Open(context.Background(), "guides", Options{Embedder: topicEmbedder{}}, false); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				dir := t.TempDir()
+				env = append(env, "DAYI_KB_DIR="+dir)
+				k, err := Open(dir, Options{Embedder: topicEmbedder{}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				kb = k
+			}
+			if _, err := kb.Add(context.Background(), []string{docs}); err != nil {
+				t.Fatal(err)
+			}
+			if st.name == "bolt" {
+				kb.Close() // the child takes the file's lock
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^TestSuiteKillDuringReembed$")
+			cmd.Env = append(os.Environ(), env...)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			committed := make(chan bool, 1)
+			go func() {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() {
+					if sc.Text() == "committed" {
+						select {
+						case committed <- true:
+						default:
+						}
+					}
+				}
+			}()
+			select {
+			case <-committed:
+			case <-time.After(60 * time.Second):
+				t.Error("child set nothing aside in 60 s")
+			}
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if st.name == "bolt" {
+				kb = openKB(t, envValue(env, "DAYI_KB_DIR"), Options{Embedder: topicEmbedder{}})
+			}
+			st.consistent(t, kb)
+			if s, _ := kb.Stats(); s.EmbedModel != "topics" || s.Chunks != chunks {
+				t.Errorf("after the kill: %+v", s)
+			}
+			hits, err := kb.Query(context.Background(), "褥疮怎么预防", 3)
+			if err != nil || len(hits) == 0 || hits[0].Source != "ulcer" {
+				t.Errorf("old model no longer answers: %+v %v", hits, err)
+			}
+			rep, err := Reembed(context.Background(), kb, topicsV2{}, nil)
+			if err != nil || rep.Resumed < reembedBatch || rep.Resumed >= chunks || rep.Resumed+rep.Embedded != chunks || rep.Chunks != chunks {
+				t.Errorf("resume: %+v %v", rep, err)
+			}
+			if s, _ := kb.Stats(); s.EmbedModel != "topics-v2" {
+				t.Errorf("after the resumed re-embed: %+v", s)
+			}
+			st.consistent(t, kb)
+			t.Logf("killed with %d of %d set aside", rep.Resumed, chunks)
+		})
+	}
+}
+
+func envValue(env []string, key string) string {
+	for _, e := range env {
+		if k, v, ok := strings.Cut(e, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -63,5 +64,40 @@ func TestKBReembed(t *testing.T) {
 	}
 	if _, err := runDayi(t, "kb", "reembed", "e"); err == nil || !strings.Contains(err.Error(), "--embed-model") {
 		t.Errorf("no model: %v", err)
+	}
+}
+
+// TestKBReembedPG: `kb reembed --pg` re-embeds a knowledge base held in
+// PostgreSQL; another host then queries it with the new model only.
+func TestKBReembedPG(t *testing.T) {
+	dsn := os.Getenv("DAYI_TEST_PG")
+	if dsn == "" {
+		t.Skip("DAYI_TEST_PG (a PostgreSQL DSN) is not set; scripts/ci-postgres.sh starts a server")
+	}
+	db := freshDatabase(t, t.Context(), dsn)
+	t.Setenv("DAYI_HOME", t.TempDir())
+	bert, nomic := synthFile(t, "tiny-bert"), synthFile(t, "tiny-nomic")
+	if out, err := runDayi(t, "kb", "add", "--pg", db, "--kb", "g", "--chunk-tokens", "100", "--embed-model", bert, kbCorpus); err != nil {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	out, err := runDayi(t, "kb", "reembed", "--pg", db, "--embed-model", nomic, "--kb", "g")
+	if err != nil || !strings.Contains(out, "tiny-bert.gguf → tiny-nomic.gguf") {
+		t.Fatalf("reembed: %v\n%s", err, out)
+	}
+	t.Setenv("DAYI_HOME", t.TempDir()) // another host
+	if out, _ := runDayi(t, "kb", "list", "--pg", db, "--json"); !strings.Contains(out, `"tiny-nomic.gguf"`) {
+		t.Errorf("list: %s", out)
+	}
+	if hits := kbQueryJSON(t, "--pg", db, "--kb", "g", "--embed-model", nomic, "-k", "3", "华法林 INR 目标"); len(hits) != 3 || hits[0].Score > 2.0/61+1e-9 {
+		t.Errorf("fused query: %+v", hits)
+	}
+	if _, err := runDayi(t, "kb", "query", "--pg", db, "--kb", "g", "--embed-model", bert, "x"); !errors.Is(err, knowledge.ErrEmbedMismatch) {
+		t.Errorf("old model after reembed: %v", err)
+	}
+	if _, err := runDayi(t, "kb", "reembed", "--pg", db, "--embed-model", nomic, "nope"); err == nil {
+		t.Error("reembed of a missing knowledge base succeeded")
+	}
+	if out, _ := runDayi(t, "kb", "list", "--pg", db); strings.Contains(out, "nope") {
+		t.Errorf("reembed created a knowledge base: %s", out)
 	}
 }
