@@ -41,7 +41,7 @@ type benchEmbedRow struct {
 
 func newBenchEmbedCmd() *cobra.Command {
 	var mf modelFlags
-	var passages, tokens, reps int
+	var passages, tokens, reps, llamaBatch int
 	var llamaEmbedding string
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -50,8 +50,9 @@ func newBenchEmbedCmd() *cobra.Command {
 		Long: `Makes --passages synthetic zh/en passages of exactly --tokens tokens each (with CLS and SEP, as
 both engines tokenize them), and embeds them all, --reps times: with dayi in this process (after one
 untimed run that compiles the graphs), and, with --llama-embedding, with llama.cpp's llama-embedding
-in a fresh process each time (its own warm-up run; batch and context 2048 tokens, so 8 passages of 256
-per step). Engines alternate within each repetition. Times exclude loading: dayi's EmbedBatch wall
+in a fresh process each time (its own warm-up run; batch, ubatch and context --llama-batch tokens,
+by default one passage per step as dayi packs 256-token passages: llama.cpp's encoder attends over
+the whole ubatch with a mask, so packing 8 passages into 2048 rows costs it 8 times the attention). Engines alternate within each repetition. Times exclude loading: dayi's EmbedBatch wall
 time, and llama.cpp's "prompt eval time" (llama_perf_context_print). Best of the repetitions.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -96,7 +97,7 @@ time, and llama.cpp's "prompt eval time" (llama_perf_context_print). Best of the
 			rows = append(rows, dayiRow)
 			for r := 0; r < reps; r++ {
 				if llamaRow != nil {
-					s, n, err := runLlamaEmbedding(ctx, llamaEmbedding, mf.model, file, threads)
+					s, n, err := runLlamaEmbedding(ctx, llamaEmbedding, mf.model, file, threads, max(llamaBatch, tokens))
 					if err != nil {
 						return err
 					}
@@ -135,6 +136,7 @@ time, and llama.cpp's "prompt eval time" (llama_perf_context_print). Best of the
 	cmd.Flags().IntVar(&tokens, "tokens", 256, "tokens per passage, CLS and SEP included")
 	cmd.Flags().IntVar(&reps, "reps", 3, "repetitions (best is reported)")
 	cmd.Flags().StringVar(&llamaEmbedding, "llama-embedding", "", "path of llama.cpp's llama-embedding, to measure it on the same passages")
+	cmd.Flags().IntVar(&llamaBatch, "llama-batch", 0, "llama-embedding's -b, -ub and -c (default and minimum: --tokens)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the rows as JSON")
 	return cmd
 }
@@ -173,20 +175,17 @@ func benchEmbedTexts(lm *engine.LM, n, want int) ([]string, int) {
 	return texts, total
 }
 
-var (
-	llamaEvalRe   = regexp.MustCompile(`prompt eval time =\s*([0-9.]+) ms /\s*([0-9]+) tokens`)
-	llamaEmbedCtx = "2048"
-)
+var llamaEvalRe = regexp.MustCompile(`prompt eval time =\s*([0-9.]+) ms /\s*([0-9]+) tokens`)
 
 // runLlamaEmbedding embeds file's lines with llama-embedding and returns
 // its prompt eval time in seconds and the tokens it counted.
-func runLlamaEmbedding(ctx context.Context, bin, model, file string, threads int) (float64, int, error) {
+func runLlamaEmbedding(ctx context.Context, bin, model, file string, threads, batch int) (float64, int, error) {
 	if threads <= 0 {
 		threads = -1
 	}
-	t := strconv.Itoa(threads)
+	t, b := strconv.Itoa(threads), strconv.Itoa(batch)
 	c := exec.CommandContext(ctx, bin, "-m", model, "-f", file, "-t", t, "-tb", t,
-		"-b", llamaEmbedCtx, "-ub", llamaEmbedCtx, "-c", llamaEmbedCtx, "--perf", "-lv", "4", "--embd-output-format", "array")
+		"-b", b, "-ub", b, "-c", b, "--perf", "-lv", "4", "--embd-output-format", "array")
 	var stderr bytes.Buffer
 	c.Stdout, c.Stderr = nil, &stderr
 	if err := c.Run(); err != nil {
