@@ -69,7 +69,7 @@ func (db *PG) t(name string) string { return db.prefix + "_" + name }
 
 // sql expands {bases}, {files}, … in q to the table names.
 func (db *PG) sql(q string) string {
-	for _, n := range []string{"bases", "files", "chunks", "postings", "vectors"} {
+	for _, n := range []string{"bases", "files", "chunks", "postings", "vectors", "reembed"} {
 		q = strings.ReplaceAll(q, "{"+n+"}", db.t(n))
 	}
 	return q
@@ -128,6 +128,14 @@ CREATE INDEX IF NOT EXISTS {postings}_chunk ON {postings} (kb, chunk);
 CREATE TABLE IF NOT EXISTS {vectors} (
 	kb    text NOT NULL,
 	chunk bigint NOT NULL,
+	vec   real[] NOT NULL,
+	PRIMARY KEY (kb, chunk),
+	FOREIGN KEY (kb, chunk) REFERENCES {chunks} (kb, id) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS {reembed} (
+	kb    text NOT NULL,
+	chunk bigint NOT NULL,
+	model text NOT NULL,
 	vec   real[] NOT NULL,
 	PRIMARY KEY (kb, chunk),
 	FOREIGN KEY (kb, chunk) REFERENCES {chunks} (kb, id) ON DELETE CASCADE
@@ -269,6 +277,16 @@ func (k *PGKB) commit(ctx context.Context, batch []*prepared, settings string, r
 	err := pgx.BeginFunc(ctx, k.db.pool, func(tx pgx.Tx) error {
 		if err := k.lock(ctx, tx); err != nil {
 			return err
+		}
+		if e := k.opt.Embedder; e != nil {
+			// a re-embed may have switched the model since checkEmbedder
+			var have string
+			if err := tx.QueryRow(ctx, k.db.sql(`SELECT embed_model FROM {bases} WHERE name = $1`), k.name).Scan(&have); err != nil {
+				return fmt.Errorf("knowledge base %q: %w", k.name, err)
+			}
+			if have != e.Name() {
+				return fmt.Errorf("%w: knowledge base is now embedded with %q, not %q", ErrEmbedMismatch, have, e.Name())
+			}
 		}
 		nChunks := 0
 		for _, p := range batch {

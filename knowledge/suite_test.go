@@ -71,7 +71,7 @@ func dropPG(t *testing.T, dsn, prefix string) {
 		return
 	}
 	defer db.Close()
-	if _, err := db.pool.Exec(context.Background(), db.sql(`DROP TABLE {vectors}, {postings}, {chunks}, {files}, {bases}`)); err != nil {
+	if _, err := db.pool.Exec(context.Background(), db.sql(`DROP TABLE {reembed}, {vectors}, {postings}, {chunks}, {files}, {bases}`)); err != nil {
 		t.Errorf("dropping %s_*: %v", prefix, err)
 	}
 }

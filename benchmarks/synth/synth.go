@@ -100,6 +100,11 @@ var presets = map[string]Spec{
 	// (the converter drops RoBERTa's two padding position rows, so
 	// positions start at 0 as in bert).
 	"tiny-xlmr": {Arch: "bert", Dim: 32, Layers: 2, Heads: 2, KVHeads: 2, FFN: 64, ContextLength: 256, Pooling: 2, VocabFile: "ggml-vocab-nomic-bert-moe.gguf"},
+	// bge-m3 itself (XLM-RoBERTa large: 24 layers, 1024 wide, 16 heads,
+	// FFN 4096, 8192 positions; 568 M parameters, 256 M of them the
+	// 250k-row token table), for the embedding speed rows of
+	// benchmarks/README.md.
+	"bge-m3": {Arch: "bert", Dim: 1024, Layers: 24, Heads: 16, KVHeads: 16, FFN: 4096, ContextLength: 8192, Pooling: 2, VocabFile: "ggml-vocab-nomic-bert-moe.gguf"},
 	// bge-reranker-v2-m3's layout: tiny-xlmr with a classifier head and
 	// the XLM-R pair format.
 	"tiny-xlmr-rank": {Arch: "bert", Dim: 32, Layers: 2, Heads: 2, KVHeads: 2, FFN: 64, ContextLength: 256, Pooling: 4, ClassifierHead: true, AddSepToken: true, VocabFile: "ggml-vocab-nomic-bert-moe.gguf"},

@@ -117,6 +117,12 @@ func (e *lmEmbedder) Embed(ctx context.Context, text string) ([]float32, error) 
 	return v[0], nil
 }
 
+// EmbedBatch embeds many texts in one step (knowledge.Reembed uses it).
+func (e *lmEmbedder) EmbedBatch(ctx context.Context, texts []string) ([][]float32, error) {
+	v, _, err := e.lm.EmbedBatch(ctx, texts, true)
+	return v, err
+}
+
 // lmReranker adapts a reranker engine.LM to knowledge.Reranker.
 type lmReranker struct{ lm *engine.LM }
 
@@ -134,7 +140,7 @@ into chunks at headings and sentence ends, indexed for BM25 (Chinese and English
 --embed-model, for dense retrieval. Re-adding unchanged files costs nothing; changed files
 replace their old chunks.`,
 	}
-	cmd.AddCommand(newKBAddCmd(), newKBQueryCmd(), newKBListCmd(), newKBRmCmd())
+	cmd.AddCommand(newKBAddCmd(), newKBQueryCmd(), newKBListCmd(), newKBRmCmd(), newKBReembedCmd(), newKBEvalCmd())
 	return cmd
 }
 
