@@ -42,7 +42,10 @@ models with dayi (cached too), then runs llama-bench (-p/-n, without and with mm
 one prefill step, then greedy decode steps, in a fresh process each time) on the same files with the same
 threads, alternating the engines. It prints a markdown table of medians whose last line is
 "decode_ratio=X.XX prefill_ratio=Y.YY" (geometric means of dayi/llama.cpp).
---quick: one preset, one type, one thread count, one repetition, a short prompt (a smoke test).`,
+--quick: one preset, one type, one thread count, one repetition, a short prompt (a smoke test).
+The real-shape presets llama-8b (Llama-3.1-8B), gemma3-4b (MedGemma-4B) and qwen3-8b (Qwen3-8B) are not in
+the default list: their files are made on demand (an F16 intermediate of up to 16 GB, then ~5 GB per Q4_K_M
+file) into the cache; name them with --presets.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -105,8 +108,8 @@ threads, alternating the engines. It prints a markdown table of medians whose la
 	}
 	f := cmd.Flags()
 	f.IntSliceVar(&threads, "threads", []int{1, 2}, "thread counts")
-	f.StringSliceVar(&presets, "presets", []string{"llama-1b", "qwen2-0.5b", "gemma3-1b"}, "model presets (dayi bench synth)")
-	f.StringSliceVar(&types, "types", []string{"q4_0", "q8_0", "q4_k_m"}, "model file types (dayi quantize)")
+	f.StringSliceVar(&presets, "presets", []string{"llama-1b", "qwen2-0.5b", "gemma3-1b"}, "model presets (dayi bench synth; real shapes: llama-8b, gemma3-4b, qwen3-8b)")
+	f.StringSliceVar(&types, "types", []string{"q4_0", "q8_0", "q4_k_m", "q5_k_m", "q6_k"}, "model file types (dayi quantize)")
 	f.StringSliceVar(&modes, "modes", []string{"no-mmap", "mmap"}, "memory modes to run both engines in")
 	f.BoolVar(&quick, "quick", false, "smoke test: one preset, type and thread count, 1 repetition, short prompt")
 	f.IntVar(&reps, "reps", 3, "repetitions (medians are reported)")
