@@ -42,6 +42,9 @@ type Options struct {
 	// backend instead of repacking them into 16-row groups at load
 	// (kernels.Repack; for A/B comparisons and debugging).
 	NoRepack bool
+	// NoWarmup leaves the step graphs to be built on first use instead of
+	// at load (warmup.go; for A/B comparisons of the first prompt).
+	NoWarmup bool
 	// PrefixCacheBytes bounds the prefix cache (prefixcache.go): KV rows of
 	// recent sequences that later requests starting with the same tokens
 	// reuse. 0: DefaultPrefixCacheBytes; < 0: off.
@@ -168,6 +171,11 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	}
 	if err := m.bindEncoder(); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	if !opt.NoWarmup {
+		if err := m.warmup(); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
 	}
 	return m, nil
 }
