@@ -3,6 +3,7 @@ package kernels
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 
 	"dayi/weights"
 )
@@ -42,8 +43,9 @@ const (
 )
 
 // decodeK16 decodes nb super-blocks of the 16 rows w + r*wstride of type t
-// (q4_K or q6_K) into dst (nb*k16BlockSize bytes). It is the twin of
-// decK16Q4_K/decK16Q6_K.
+// (q4_K, q5_K or q6_K) into dst (nb*k16BlockSize bytes). It is the twin of
+// decK16Q4_K/decK16Q5_K/decK16Q6_K. q5_K decodes as q4_K does (same scales
+// and mins), its quants 5-bit.
 func decodeK16(t weights.Type, dst, w []byte, wstride, nb int) {
 	tmp := make([]byte, 16*256)
 	ts := t.TypeSize()
@@ -64,7 +66,11 @@ func decodeK16(t weights.Type, dst, w []byte, wstride, nb int) {
 				binary.LittleEndian.PutUint32(d[k16DM+4*r:], 0)
 				continue
 			}
-			unpackQ4_K(blk, u)
+			if t == weights.TypeQ5_K {
+				unpackQ5_K(blk, u)
+			} else {
+				unpackQ4_K(blk, u)
+			}
 			s := blk[4:16]
 			for j := 0; j < 8; j++ {
 				sc, m := scaleMinK4(j, s)
@@ -76,6 +82,38 @@ func decodeK16(t weights.Type, dst, w []byte, wstride, nb int) {
 			binary.LittleEndian.PutUint32(d[k16DM+4*r:], math.Float32bits(f16(blk[2:])))
 		}
 		transposeK16(tmp, d[k16Q:k16SC])
+	}
+}
+
+// decK16Q5_K is decodeK16 for q5_K without its allocation and byte
+// copies: each row's 256 quants are unpacked 8 at a time (unpackQ5_K) and
+// stored as 64 dwords of the transposed layout. Go, not assembly: from
+// k16MinRows activation rows on, the kernels' work per group is several
+// times the decode's (BenchmarkGemmK16).
+func decK16Q5_K(w *byte, wstride, nb int, dst *byte) {
+	const ts = 176
+	src := unsafe.Slice(w, 15*wstride+nb*ts)
+	out := unsafe.Slice(dst, nb*k16BlockSize)
+	var u [256]byte
+	le := binary.LittleEndian
+	for b := 0; b < nb; b++ {
+		d := out[b*k16BlockSize : (b+1)*k16BlockSize]
+		for r := 0; r < w16Rows; r++ {
+			blk := src[r*wstride+b*ts : r*wstride+(b+1)*ts]
+			unpackQ5_K(blk, u[:])
+			for s := 0; s < 64; s++ {
+				le.PutUint32(d[k16Q+64*s+4*r:], le.Uint32(u[4*s:]))
+			}
+			sc := blk[4:16]
+			for j := 0; j < 8; j++ {
+				a, m := scaleMinK4(j, sc)
+				le.PutUint32(d[k16SC+64*(2*j)+4*r:], uint32(a))
+				le.PutUint32(d[k16SC+64*(2*j+1)+4*r:], uint32(a))
+				le.PutUint32(d[k16M+64*j+4*r:], uint32(m)*0x10001)
+			}
+			le.PutUint32(d[k16D+4*r:], math.Float32bits(f16(blk)))
+			le.PutUint32(d[k16DM+4*r:], math.Float32bits(f16(blk[2:])))
+		}
 	}
 }
 
@@ -118,12 +156,15 @@ func packK16(dst, x []byte, nb int, t weights.Type) {
 // one accumulator; q4_K folds each 64-element chunk into two (acc and
 // acc_min, subtracted at the end), in the order of llama.cpp's repacked
 // q4_K GEMM, which is what llama.cpp itself runs for batches on x86.
+// q5_K, which llama.cpp does not repack, folds each super-block in dotK's
+// (ggml vec_dot_q5_K_q8_K's) order, so its results equal dotK's bit for bit.
 func gemmK16Go(t weights.Type, w, x []byte, xstride, nb, ncols int, out []float32, ostride int) {
 	le := binary.LittleEndian
 	chunk := 16 // groups per float fold: the whole super-block
 	if t == weights.TypeQ4_K {
 		chunk = 4
 	}
+	mins := t == weights.TypeQ4_K || t == weights.TypeQ5_K
 	for c := 0; c < ncols; c++ {
 		var acc, accm [w16Rows]float32
 		for b := 0; b < nb; b++ {
@@ -148,8 +189,13 @@ func gemmK16Go(t weights.Type, w, x []byte, xstride, nb, ncols int, out []float3
 						p := le.Uint32(xb[320+4*j:])
 						imin += int32(int16(m))*int32(int16(p)) + int32(int16(m>>16))*int32(int16(p>>16))
 					}
+					if t == weights.TypeQ5_K { // dotK's steps
+						acc[r] += float32(float32(isum) * float32(dw*dx))
+						acc[r] -= float32(float32(imin) * float32(dm*dx))
+						continue
+					}
 					acc[r] = fma32(float32(isum), dw*dx, acc[r])
-					if t == weights.TypeQ4_K {
+					if mins {
 						accm[r] = fma32(float32(imin), dm*dx, accm[r])
 					}
 				}

@@ -50,7 +50,12 @@ func wantPath(t weights.Type, l Layout, m int) string {
 			return "gemmk16"
 		}
 		return "kgemv"
-	case weights.TypeQ2_K, weights.TypeQ3_K, weights.TypeQ5_K:
+	case weights.TypeQ5_K:
+		if m >= k16MinRows && hasZVNNI {
+			return "gemmk16"
+		}
+		return "kpacked"
+	case weights.TypeQ2_K, weights.TypeQ3_K:
 		return "kpacked"
 	case weights.TypeF16:
 		return "f16"

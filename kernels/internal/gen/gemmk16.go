@@ -41,6 +41,10 @@ func gemmk16() []byte {
 		}
 		gemmK16Kernel(&a, 6, c)
 	}
+	for c := 1; c <= 4; c++ {
+		a.l("")
+		gemmK16Kernel(&a, 5, c)
+	}
 	return a.bytes()
 }
 
@@ -49,11 +53,13 @@ func gemmk16() []byte {
 // ISUM = Z13+i, IMIN = Z17+i (q4_K), ACC = Z21+i and ACCM = Z25+i (q4_K).
 // q4_K folds each 64-element chunk into ACC and ACCM (KSB4, after the
 // chunk's 4 groups and 2 min pairs); q6_K folds the super-block once
-// (KFIN6). This is gemmK16Go's order.
+// (KFIN6); q5_K keeps whole super-block sums and folds them in dotK's
+// order, a product then an add or subtract (KFIN5), so its prefill stays bit
+// for bit what llama.cpp's vec_dot computes. This is gemmK16Go's order.
 func gemmK16Kernel(a *asm, q, c int) {
 	p := [4]string{"DI", "R8", "R9", "R10"}
-	name := map[int]string{4: "Q4_K", 6: "Q6_K"}[q]
-	label := "k" + map[int]string{4: "4", 6: "6"}[q] + "x" + string(rune('0'+c))
+	name := map[int]string{4: "Q4_K", 5: "Q5_K", 6: "Q6_K"}[q]
+	label := "k" + map[int]string{4: "4", 5: "5", 6: "6"}[q] + "x" + string(rune('0'+c))
 	a.l("// func gemmK16%sx%d(w, x *byte, xstride, nb int, out *float32, ostride int)", name, c)
 	a.l("TEXT ·gemmK16%sx%d(SB), NOSPLIT, $0-48", name, c)
 	a.l("\tMOVQ w+0(FP), SI")
@@ -75,14 +81,18 @@ func gemmK16Kernel(a *asm, q, c int) {
 	a.l("\tJLE   %sdone", label)
 	a.l("")
 	a.l("%sloop:", label)
-	if q == 4 {
+	if q == 4 || q == 5 {
 		a.l("\tVMOVUPS 5632(SI), Z6")
 		a.l("\tVMOVUPS 5696(SI), Z7")
+	}
+	col := "KCOL4" // unsigned quants: q4_K, q5_K
+	if q == 6 {
+		col = "KCOL6"
 	}
 	for g := 0; g < 16; g++ {
 		a.l("\tKGRP(%d)", g)
 		for i := 0; i < c; i++ {
-			a.l("\tKCOL%d(%d, %s, Z%d, Z%d)", q, g, p[i], 9+i, 13+i)
+			a.l("\t%s(%d, %s, Z%d, Z%d)", col, g, p[i], 9+i, 13+i)
 		}
 		if q == 4 && g%4 == 3 {
 			for j := g/2 - 1; j <= g/2; j++ {
@@ -100,6 +110,17 @@ func gemmK16Kernel(a *asm, q, c int) {
 		a.l("\tVMOVUPS 5632(SI), Z6")
 		for i := 0; i < c; i++ {
 			a.l("\tKFIN6(%s, Z%d, Z%d, Z%d, Z%d)", p[i], 9+i, 13+i, 17+i, 21+i)
+		}
+	}
+	if q == 5 {
+		for j := 0; j < 8; j++ {
+			a.l("\tVMOVDQU64 (5120+64*%d)(SI), Z5", j)
+			for i := 0; i < c; i++ {
+				a.l("\tKMIN(%s, %d, Z%d)", p[i], j, 17+i)
+			}
+		}
+		for i := 0; i < c; i++ {
+			a.l("\tKFIN5(%s, Z%d, Z%d, Z%d, Z%d)", p[i], 9+i, 13+i, 17+i, 21+i)
 		}
 	}
 	a.l("\tADDQ $5760, SI")
@@ -352,6 +373,22 @@ k6ddone:
 	VFMADD231PS  Z8, T, ACC; \
 	VPXORD       ISUM, ISUM, ISUM
 
+
+// KFIN5 folds a q5_K super-block into ACC in dotK's order (ggml's
+// vec_dot_q5_K_q8_K, one float step per super-block): ACC += float(ISUM) *
+// (d_w*d_x), then ACC -= float(IMIN) * (dmin_w*d_x), each product rounded
+// before the add; and clears the sums.
+#define KFIN5(P, T, ISUM, IMIN, ACC) \
+	VCVTDQ2PS   ISUM, T; \
+	VMULPS.BCST 352(P), Z6, Z8; \
+	VMULPS      Z8, T, T; \
+	VADDPS      T, ACC, ACC; \
+	VCVTDQ2PS   IMIN, T; \
+	VMULPS.BCST 352(P), Z7, Z8; \
+	VMULPS      Z8, T, T; \
+	VSUBPS      T, ACC, ACC; \
+	VPXORD      ISUM, ISUM, ISUM; \
+	VPXORD      IMIN, IMIN, IMIN
 
 // KSB4 folds one 64-element chunk (2 sub-blocks) of q4_K into the two
 // float accumulators, as llama.cpp's repacked q4_K GEMM does (ggml-cpu
