@@ -3,7 +3,6 @@ package kernels
 import (
 	"encoding/binary"
 	"math"
-	"unsafe"
 
 	"dayi/weights"
 )
@@ -82,38 +81,6 @@ func decodeK16(t weights.Type, dst, w []byte, wstride, nb int) {
 			binary.LittleEndian.PutUint32(d[k16DM+4*r:], math.Float32bits(f16(blk[2:])))
 		}
 		transposeK16(tmp, d[k16Q:k16SC])
-	}
-}
-
-// decK16Q5_K is decodeK16 for q5_K without its allocation and byte
-// copies: each row's 256 quants are unpacked 8 at a time (unpackQ5_K) and
-// stored as 64 dwords of the transposed layout. Go, not assembly: from
-// k16MinRows activation rows on, the kernels' work per group is several
-// times the decode's (BenchmarkGemmK16).
-func decK16Q5_K(w *byte, wstride, nb int, dst *byte) {
-	const ts = 176
-	src := unsafe.Slice(w, 15*wstride+nb*ts)
-	out := unsafe.Slice(dst, nb*k16BlockSize)
-	var u [256]byte
-	le := binary.LittleEndian
-	for b := 0; b < nb; b++ {
-		d := out[b*k16BlockSize : (b+1)*k16BlockSize]
-		for r := 0; r < w16Rows; r++ {
-			blk := src[r*wstride+b*ts : r*wstride+(b+1)*ts]
-			unpackQ5_K(blk, u[:])
-			for s := 0; s < 64; s++ {
-				le.PutUint32(d[k16Q+64*s+4*r:], le.Uint32(u[4*s:]))
-			}
-			sc := blk[4:16]
-			for j := 0; j < 8; j++ {
-				a, m := scaleMinK4(j, sc)
-				le.PutUint32(d[k16SC+64*(2*j)+4*r:], uint32(a))
-				le.PutUint32(d[k16SC+64*(2*j+1)+4*r:], uint32(a))
-				le.PutUint32(d[k16M+64*j+4*r:], uint32(m)*0x10001)
-			}
-			le.PutUint32(d[k16D+4*r:], math.Float32bits(f16(blk)))
-			le.PutUint32(d[k16DM+4*r:], math.Float32bits(f16(blk[2:])))
-		}
 	}
 }
 

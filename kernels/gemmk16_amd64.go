@@ -12,6 +12,9 @@ func decK16Q4_K(w *byte, wstride, nb int, dst *byte)
 func decK16Q6_K(w *byte, wstride, nb int, dst *byte)
 
 //go:noescape
+func decK16Q5_K(w *byte, wstride, nb int, dst *byte)
+
+//go:noescape
 func gemmK16Q4_Kx1(w, x *byte, xstride, nb int, out *float32, ostride int)
 
 //go:noescape
@@ -67,8 +70,7 @@ func gemmK16Kernels(t weights.Type) ([4]gemm16Func, bool) {
 }
 
 // k16Decoder returns the group decoder of GGUF rows of q4_K/q5_K/q6_K t
-// into the k16 layout (decK16Q4_K, decK16Q6_K in assembly; decK16Q5_K in
-// Go, which at 16+ activation rows costs a fraction of the kernels).
+// into the k16 layout (decK16Q4_K, decK16Q5_K, decK16Q6_K).
 func k16Decoder(t weights.Type) func(w *byte, wstride, nb int, dst *byte) {
 	switch t {
 	case weights.TypeQ6_K:

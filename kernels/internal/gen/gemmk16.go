@@ -45,6 +45,7 @@ func gemmk16() []byte {
 		a.l("")
 		gemmK16Kernel(&a, 5, c)
 	}
+	a.text(k16DecQ5)
 	return a.bytes()
 }
 
@@ -406,3 +407,107 @@ k6ddone:
 	VPXORD      IMIN, IMIN, IMIN
 
 `
+
+const k16DecQ5 = `
+// func decK16Q5_K(w *byte, wstride, nb int, dst *byte)
+// decK16Q4_K for q5_K (176-byte blocks: qh[32] at 16, qs[128] at 48): the
+// nibbles as there, ORed with bit 4 = the quant's fifth bit, bit 2c of
+// qh[i] for element 64c+i and bit 2c+1 for element 64c+32+i (Z12: qh in
+// both 256-bit halves; shifted right by 2c, the upper half once more (K2),
+// masked to bit 0 of each byte (Z30) and moved to bit 4). Scales, mins, d
+// and dmin have q4_K's layout.
+TEXT ·decK16Q5_K(SB), NOSPLIT, $0-32
+	MOVQ         w+0(FP), SI
+	MOVQ         wstride+8(FP), R14
+	MOVQ         nb+16(FP), CX
+	MOVQ         dst+24(FP), DI
+	VMOVDQU32    idxK16<>(SB), Z20
+	VMOVDQU32    dupK16<>(SB), Z21
+	MOVL         $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z29
+	MOVL         $0x01010101, AX
+	VPBROADCASTD AX, Z30
+	MOVL         $0xFFFF0000, AX
+	KMOVD        AX, K2
+	MOVL         $0x10001, AX
+	VPBROADCASTD AX, Y23
+	TESTQ        CX, CX
+	JLE          k5ddone
+
+k5dsb:
+	MOVQ SI, R8
+	MOVQ DI, R9
+	MOVQ DI, R10
+
+k5drow:
+	VMOVDQU64       48(R8), Z0
+	VMOVDQU64       112(R8), Z1
+	VPSRLW          $4, Z0, Z2
+	VPSRLW          $4, Z1, Z3
+	VPANDD          Z29, Z0, Z0
+	VPANDD          Z29, Z1, Z1
+	VPANDD          Z29, Z2, Z2
+	VPANDD          Z29, Z3, Z3
+	VSHUFI64X2      $0x44, Z2, Z0, Z4
+	VSHUFI64X2      $0xEE, Z2, Z0, Z5
+	VSHUFI64X2      $0x44, Z3, Z1, Z6
+	VSHUFI64X2      $0xEE, Z3, Z1, Z7
+	VBROADCASTI64X4 16(R8), Z12
+	VPSRLW          $1, Z12, K2, Z12
+	VPANDD          Z30, Z12, Z13
+	VPSLLW          $4, Z13, Z13
+	VPORD           Z13, Z4, Z4
+	VPSRLW          $2, Z12, Z13
+	VPANDD          Z30, Z13, Z13
+	VPSLLW          $4, Z13, Z13
+	VPORD           Z13, Z5, Z5
+	VPSRLW          $4, Z12, Z13
+	VPANDD          Z30, Z13, Z13
+	VPSLLW          $4, Z13, Z13
+	VPORD           Z13, Z6, Z6
+	VPSRLW          $6, Z12, Z13
+	VPANDD          Z30, Z13, Z13
+	VPSLLW          $4, Z13, Z13
+	VPORD           Z13, Z7, Z7
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Z4, K1, (R9)(Z20*1)
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Z5, K1, 1024(R9)(Z20*1)
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Z6, K1, 2048(R9)(Z20*1)
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Z7, K1, 3072(R9)(Z20*1)
+	MOVL            0(R8), AX
+	MOVW            AX, 5632(R10)
+	SHRL            $16, AX
+	MOVW            AX, 5696(R10)
+	KSC(R8)
+	VMOVQ           AX, X8
+	VPMOVZXBD       X8, Y8
+	VPERMD          Z8, Z21, Z8
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Z8, K1, 4096(R9)(Z20*1)
+	VMOVQ           R13, X9
+	VPMOVZXBD       X9, Y9
+	VPMULLD         Y23, Y9, Y9
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Y9, K1, 5120(R9)(Y20*1)
+	ADDQ            R14, R8
+	ADDQ            $4, R9
+	ADDQ            $2, R10
+	LEAQ            32(DI), AX
+	CMPQ            R10, AX
+	JNE             k5drow
+
+	VCVTPH2PS 5632(DI), Z10
+	VMOVUPS   Z10, 5632(DI)
+	VCVTPH2PS 5696(DI), Z11
+	VMOVUPS   Z11, 5696(DI)
+	ADDQ      $176, SI
+	ADDQ      $5760, DI
+	DECQ      CX
+	JNZ       k5dsb
+
+k5ddone:
+	VZEROUPPER
+	RET`
