@@ -86,13 +86,15 @@ func gemmK16Kernel(a *asm, q, c int) {
 		a.l("\tVMOVUPS 5632(SI), Z6")
 		a.l("\tVMOVUPS 5696(SI), Z7")
 	}
-	col := "KCOL4" // unsigned quants: q4_K, q5_K
-	if q == 6 {
-		col = "KCOL6"
-	}
 	for g := 0; g < 16; g++ {
 		a.l("\tKGRP(%d)", g)
 		for i := 0; i < c; i++ {
+			// q4_K/q5_K: the two groups of a sub-block share its scale,
+			// so their sums meet in T before one multiply (KCOLA, KCOLB).
+			col := map[bool]string{true: "KCOLA", false: "KCOLB"}[g%2 == 0]
+			if q == 6 {
+				col = "KCOL6"
+			}
 			a.l("\t%s(%d, %s, Z%d, Z%d)", col, g, p[i], 9+i, 13+i)
 		}
 		if q == 4 && g%4 == 3 {
@@ -343,9 +345,9 @@ k6ddone:
 	VMOVDQU64 (256*g+192)(SI), Z3; \
 	VMOVDQU64 (4096+64*g)(SI), Z4
 
-// KCOL4/KCOL6 add group g of the activation block at P to ISUM: T = the
-// exact 16-element sums of the 16 rows (from 0 for q4_K, from the bias
-// -32*bsum_g for q6_K), times the rows' scales.
+// KCOL6 adds group g of the activation block at P to ISUM: T = the exact
+// 16-element sums of the 16 rows (from the bias -32*bsum_g of q6_K), times
+// the rows' scales.
 #define KDOT(g, P, T, ISUM) \
 	VPDPBUSD.BCST (16*g)(P), Z0, T; \
 	VPDPBUSD.BCST (16*g+4)(P), Z1, T; \
@@ -354,9 +356,25 @@ k6ddone:
 	VPMULLD       Z4, T, T; \
 	VPADDD        T, ISUM, ISUM
 
-#define KCOL4(g, P, T, ISUM) \
+// KCOLA/KCOLB: q4_K and q5_K, whose 32-element sub-block scale covers
+// groups 2j and 2j+1: KCOLA starts T with group 2j's exact sums, KCOLB adds
+// group 2j+1's and then scales and adds T to ISUM once (|T| <= 32*31*127,
+// the same integers as per-group products: one VPMULLD and VPADDD per
+// sub-block instead of per group).
+#define KDOT4(g, P, T) \
+	VPDPBUSD.BCST (16*g)(P), Z0, T; \
+	VPDPBUSD.BCST (16*g+4)(P), Z1, T; \
+	VPDPBUSD.BCST (16*g+8)(P), Z2, T; \
+	VPDPBUSD.BCST (16*g+12)(P), Z3, T
+
+#define KCOLA(g, P, T, ISUM) \
 	VPXORD T, T, T; \
-	KDOT(g, P, T, ISUM)
+	KDOT4(g, P, T)
+
+#define KCOLB(g, P, T, ISUM) \
+	KDOT4(g, P, T); \
+	VPMULLD Z4, T, T; \
+	VPADDD  T, ISUM, ISUM
 
 #define KCOL6(g, P, T, ISUM) \
 	VPBROADCASTD (256+4*g)(P), T; \
