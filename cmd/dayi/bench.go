@@ -31,7 +31,7 @@ func newBenchCompareCmd() *cobra.Command {
 	var threads []int
 	var presets, types, modes []string
 	var quick, asJSON bool
-	var reps, prompt, gen int
+	var reps, prompt, gen, depth int
 	var cache, vocabDir, llamaBench string
 	cmd := &cobra.Command{
 		Use:   "compare",
@@ -69,6 +69,9 @@ file) into the cache; name them with --presets.`,
 			if len(threads) == 0 || len(presets) == 0 || len(types) == 0 {
 				return fmt.Errorf("need at least one thread count, preset and type")
 			}
+			if prompt < 1 || gen < 1 || depth < 0 {
+				return fmt.Errorf("--prompt %d and --gen %d must be positive, --depth %d not negative", prompt, gen, depth)
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("locating the dayi binary: %w", err)
@@ -88,12 +91,12 @@ file) into the cache; name them with --presets.`,
 				}
 			}
 			cfg := compare.Config{
-				Presets: presets, Types: types, Threads: threads, Modes: ms, Reps: reps, Prompt: prompt, Gen: gen,
+				Presets: presets, Types: types, Threads: threads, Modes: ms, Reps: reps, Prompt: prompt, Gen: gen, Depth: depth,
 				Model: func(ctx context.Context, preset, typ string) (string, error) {
 					return compare.EnsureModel(ctx, filepath.Join(cache, "models"), vocabDir, preset, typ, log)
 				},
-				Llama: compare.LlamaRunner(llamaBench, prompt, gen, compare.LlamaBenchHelp(ctx, llamaBench)),
-				Dayi:  compare.DayiRunner(exe, prompt, gen),
+				Llama: compare.LlamaRunner(llamaBench, prompt, gen, depth, compare.LlamaBenchHelp(ctx, llamaBench)),
+				Dayi:  compare.DayiRunner(exe, prompt, gen, depth),
 				Log:   log,
 			}
 			rep, err := compare.Run(ctx, cfg)
@@ -115,6 +118,7 @@ file) into the cache; name them with --presets.`,
 	f.IntVar(&reps, "reps", 3, "repetitions (medians are reported)")
 	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens (one prefill step)")
 	f.IntVarP(&gen, "gen", "n", 64, "generated tokens")
+	f.IntVarP(&depth, "depth", "d", 0, "tokens already in the context when prefill and decode are timed (llama-bench -d)")
 	f.StringVar(&cache, "cache", benchCacheDir(), "cache folder for the llama.cpp build and the models")
 	f.StringVar(&vocabDir, "vocab-dir", "../shared/vocab", "folder with llama.cpp ggml-vocab-*.gguf files")
 	f.StringVar(&llamaBench, "llama-bench", "", "use this llama-bench binary instead of building one")
@@ -126,7 +130,7 @@ file) into the cache; name them with --presets.`,
 // printed as JSON with the process's peak RSS.
 func newBenchDayiRunCmd() *cobra.Command {
 	var mf modelFlags
-	var prompt, gen int
+	var prompt, gen, depth int
 	var seed uint64
 	cmd := &cobra.Command{
 		Use:    "dayi-run --model FILE",
@@ -140,7 +144,7 @@ func newBenchDayiRunCmd() *cobra.Command {
 			}
 			defer f.Close()
 			res, err := compare.MeasureDayi(cmd.Context(), f, compare.DayiOptions{
-				Threads: mf.threads, Prompt: prompt, Gen: gen, Backend: mf.backend, Seed: seed})
+				Threads: mf.threads, Prompt: prompt, Gen: gen, Depth: depth, Backend: mf.backend, Seed: seed})
 			if err != nil {
 				return err
 			}
@@ -151,6 +155,7 @@ func newBenchDayiRunCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens (one prefill step)")
 	f.IntVarP(&gen, "gen", "n", 64, "generated tokens")
+	f.IntVarP(&depth, "depth", "d", 0, "untimed tokens in the context before the timed prompt and decode")
 	f.Uint64Var(&seed, "seed", 1, "seed of the random prompt")
 	return cmd
 }
