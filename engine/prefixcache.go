@@ -136,9 +136,13 @@ func (s *Session) kvMem(i int) ([]byte, error) {
 // one step of the smallest bucket is padding. Issue 16's first-prompt gap
 // was mostly this: `dayi run` padded a 129-token prompt to 256 rows where
 // llama-bench ran 128. Each step still has at least the smallest bucket's
-// rows, so the kernels take the same batched paths (and float orders) as
-// one big step would. The last argument, whether the prefix cache hit, no
-// longer changes the steps (kept so the callers need not change).
+// rows, so the matmuls take the same batched paths (and float orders) as
+// one big step would; with an f32 cache the logits are the same, with the
+// default f16 cache the attention's f16 sums may round differently in the
+// last place (tiny-llama: <= 1.1e-6 on logits of ~10), as after a cache hit
+// (TestWarmupAndSplitPrefillKeepLlamaCppLogits). The last argument, whether
+// the prefix cache hit, no longer changes the steps (kept so the callers
+// need not change).
 func (m *Model) evalTail(ctx context.Context, s *Session, ids []int32, _ bool) error {
 	for len(ids) > 0 {
 		n := len(ids)
