@@ -163,7 +163,10 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	m.prefix = newPrefixCache(m, prefixBudget(opt, m.KVBytes()))
 	m.buckets = opt.Buckets
 	if len(m.buckets) == 0 {
-		m.buckets = []int{16, 64, 256}
+		// 4: a prompt or chat-turn tail of a few tokens runs as 4 rows, not
+		// 16 (issue 16: a 2-token prompt on an 8B ran at 2 tok/s); every
+		// batched kernel path starts at 4 rows (kernels/plan.go).
+		m.buckets = []int{4, 16, 64, 256}
 	}
 	sort.Ints(m.buckets)
 	if err := m.bindWeights(opt.NoRepack); err != nil {

@@ -22,6 +22,8 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +44,8 @@ func main() {
 	mode := flag.String("mode", "new", "new (warm-up, filled buckets) or old (emulated: no warm-up, one padded step)")
 	second := flag.Bool("second", false, "also time a second prompt of the same length")
 	gen := flag.Int("gen", 0, "decode steps to time after the prompt")
+	bucketList := flag.String("buckets", "4,16,64,256", "prefill step sizes (engine.Options.Buckets; engine's default)")
+	text := flag.String("text", "", "the first prompt's text instead of the default 155-token one")
 	flag.Parse()
 	if *mode != "old" && *mode != "new" {
 		log.Fatalf("-mode %q: want old or new", *mode)
@@ -51,7 +55,16 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := engine.Load(f, engine.Options{Threads: *threads, ContextLength: 512, PrefixCacheBytes: -1, NoWarmup: *mode == "old"})
+	var buckets []int
+	for _, b := range strings.Split(*bucketList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(b))
+		if err != nil || n < 1 {
+			log.Fatalf("-buckets %q: want positive step sizes", *bucketList)
+		}
+		buckets = append(buckets, n)
+	}
+	slices.Sort(buckets)
+	m, err := engine.Load(f, engine.Options{Threads: *threads, ContextLength: 512, PrefixCacheBytes: -1, NoWarmup: *mode == "old", Buckets: buckets})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -61,6 +74,9 @@ func main() {
 	}
 	prompts := []string{strings.Repeat("The patient reports chest pain and shortness of breath since yesterday. ", 11),
 		strings.Repeat("The child reports belly pain and loss of appetite since last Tuesday. ", 11)}
+	if *text != "" {
+		prompts[0] = *text
+	}
 	for i, p := range prompts {
 		if i == 1 && !*second {
 			break
@@ -74,13 +90,15 @@ func main() {
 		if *mode == "old" {
 			_, err = s.Eval(ctx, ids)
 		} else {
-			buckets := []int{16, 64, 256}
 			rest := ids
 			for len(rest) > 0 && err == nil {
 				n := len(rest)
 				for j := len(buckets) - 1; j >= 0; j-- {
 					if buckets[j] <= n {
 						n = buckets[j]
+						if j == 0 && len(buckets) > 1 { // evalTail: no run of smallest-bucket steps
+							n = len(rest)
+						}
 						break
 					}
 				}
