@@ -41,6 +41,9 @@ type Options struct {
 	// backend instead of repacking them into 16-row groups at load
 	// (kernels.Repack; for A/B comparisons and debugging).
 	NoRepack bool
+	// NoWarmup leaves the step graphs to be built on first use instead of
+	// at load (warmup.go; for A/B comparisons of the first prompt).
+	NoWarmup bool
 	// PrefixCacheBytes bounds the prefix cache (prefixcache.go): KV rows of
 	// recent sequences that later requests starting with the same tokens
 	// reuse. 0: DefaultPrefixCacheBytes; < 0: off.
@@ -159,7 +162,10 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	m.prefix = newPrefixCache(m, prefixBudget(opt, m.KVBytes()))
 	m.buckets = opt.Buckets
 	if len(m.buckets) == 0 {
-		m.buckets = []int{16, 64, 256}
+		// 4: a prompt or chat-turn tail of a few tokens runs as 4 rows, not
+		// 16 (issue 16: a 2-token prompt on an 8B ran at 2 tok/s); every
+		// batched kernel path starts at 4 rows (kernels/plan.go).
+		m.buckets = []int{4, 16, 64, 256}
 	}
 	sort.Ints(m.buckets)
 	if err := m.bindWeights(opt.NoRepack); err != nil {
@@ -167,6 +173,11 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	}
 	if err := m.bindEncoder(); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	if !opt.NoWarmup {
+		if err := m.warmup(); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
 	}
 	return m, nil
 }

@@ -17,6 +17,10 @@ type attnTask struct {
 	scale                    float32
 	out                      []float32
 	p                        *Pool
+	// quad: every item is 4 query heads of one GQA group, scored in one
+	// pass over their K rows (kScoresH16V4); set where scores take
+	// ggml_vec_dot_f16's order (decode) from an f16 cache.
+	quad bool
 }
 
 // Attention computes causal (optionally sliding-window) grouped-query
@@ -56,10 +60,14 @@ func (p *Pool) Attention(q []float32, T, H, D int, kf32, vf32 []float32, kf16, v
 	at := &p.at
 	*at = attnTask{q: q, T: T, H: H, D: D, kf32: kf32, vf32: vf32, kf16: kf16, vf16: vf16,
 		S: S, Hkv: Hkv, kvLen: kvLen, pos0: pos0, win: window, scale: scale, out: out, p: p}
+	items := T * H
+	if scoreTiny, _ := f16Order(T, D, ggmlNKV(kvLen, S)); f16 && !scoreTiny && kScoresH16V4 != nil && (H/Hkv)%4 == 0 && D%64 == 0 {
+		at.quad, items = true, T*H/4
+	}
 	if T*H*kvLen*D < parallelMinMACs/2 { // q·K and p·V: 2·T·H·kvLen·D MACs
-		at.run(0, T*H, 0)
+		at.run(0, items, 0)
 	} else {
-		p.run(at, T*H, 1)
+		p.run(at, items, 1)
 	}
 	*at = attnTask{}
 	return nil
@@ -73,6 +81,10 @@ func (at *attnTask) run(lo, hi, worker int) {
 	scoreTiny, pvTiny := f16Order(at.T, D, nkv)
 	// Worker scratch: scores/probabilities for up to kvLen keys, the
 	// f16-rounded query, and the p·V lane sums with their gathered p.
+	if at.quad {
+		at.runQuad(lo, hi, worker)
+		return
+	}
 	sc := at.p.floatScratch(worker, 2*at.kvLen+D+64*D+64)
 	qf := sc[at.kvLen : at.kvLen+D]
 	pvs := sc[at.kvLen+D:]
@@ -123,6 +135,53 @@ func (at *attnTask) run(lo, hi, worker int) {
 				s[j] *= inv
 			}
 			kPVF32(o, at.vf32[off:], stride, s)
+		}
+	}
+}
+
+// runQuad is run for quad tasks: item = query row i and group of 4 heads
+// 4g..4g+3, which share kv head 4g/group and the key range. The scores of
+// the 4 heads come from one kScoresH16V4 pass (bit for bit kScoresH16V's);
+// the softmax and p·V then run per head as in run.
+func (at *attnTask) runQuad(lo, hi, worker int) {
+	D, H4 := at.D, at.H/4
+	group := at.H / at.Hkv
+	stride := at.Hkv * D
+	nkv := ggmlNKV(at.kvLen, at.S)
+	_, pvTiny := f16Order(at.T, D, nkv)
+	lanes := 64
+	if pvTiny {
+		lanes = 16
+	}
+	// Worker scratch: 4 score rows, 4 f16-rounded queries, then run's p·V
+	// lane sums with their gathered p.
+	sc := at.p.floatScratch(worker, 5*at.kvLen+4*D+64*D+64)
+	qf := sc[4*at.kvLen : 4*at.kvLen+4*D]
+	pvs := sc[4*at.kvLen+4*D:]
+	for item := lo; item < hi; item++ {
+		i, h0 := item/H4, 4*(item%H4)
+		pos := at.pos0 + i
+		jhi := min(at.kvLen, pos+1)
+		jlo := 0
+		if at.win > 0 {
+			jlo = max(0, pos+1-at.win)
+		}
+		if jhi <= jlo {
+			clear(at.out[(i*at.H+h0)*D : (i*at.H+h0+4)*D])
+			continue
+		}
+		n := jhi - jlo
+		off := (jlo*at.Hkv + h0/group) * D
+		for d, v := range at.q[(i*at.H+h0)*D : (i*at.H+h0+4)*D] {
+			qf[d] = weights.FP16ToFP32(weights.FP32ToFP16(v))
+		}
+		kScoresH16V4(sc[:4*n], n, at.kf16[off:], stride, qf, D, D, at.scale)
+		for r := 0; r < 4; r++ {
+			s := sc[r*n : (r+1)*n]
+			o := at.out[(i*at.H+h0+r)*D : (i*at.H+h0+r+1)*D]
+			inv := float32(1 / kSoftmax(s))
+			kProbsH16(s, inv)
+			pvH16Lanes(o, at.vf16[off:], stride, s, jlo, nkv, lanes, pvs)
 		}
 	}
 }
@@ -253,12 +312,16 @@ var (
 	kScoresH16 = scoresH16Go
 	// kScoresH16V: scores in ggml_vec_dot_f16 order (scoresH16VGo).
 	kScoresH16V = scoresH16VGo
-	kPVTail     = pvTailGo
-	kScoresF32  = scoresF32Go
-	kProbsH16   = probsH16Go
-	kPVH16      = pvH16Go
-	kPVF32      = pvF32Go
-	kSoftmax    = softmaxGo
+	// kScoresH16V4, when set, is kScoresH16V for the 4 query heads of a
+	// GQA group at once (scoresH16VGroupGo's contract): each K row is
+	// read and converted once instead of 4 times.
+	kScoresH16V4 func(s []float32, sstride int, k []uint16, stride int, q []float32, qstride, d int, scale float32)
+	kPVTail      = pvTailGo
+	kScoresF32   = scoresF32Go
+	kProbsH16    = probsH16Go
+	kPVH16       = pvH16Go
+	kPVF32       = pvF32Go
+	kSoftmax     = softmaxGo
 	// kPVLanes, when set, does pvH16Lanes' lane sums and lane reduction
 	// in one pass (o = reduced lanes of p over positions jlo..); it
 	// reports false for shapes it does not handle.
@@ -366,6 +429,15 @@ func scoresH16VGo(s []float32, k []uint16, stride int, q []float32, scale float3
 			part += float64(weights.FP16ToFP32(kj[e]) * q[e])
 		}
 		s[j] = float32(part) * scale
+	}
+}
+
+// scoresH16VGroupGo is scoresH16VGo for 4 queries q[h*qstride:][:d] over the
+// same sstride K rows, scores of query h to s[h*sstride:][:sstride]: the twin
+// of scoresH16V4.
+func scoresH16VGroupGo(s []float32, sstride int, k []uint16, stride int, q []float32, qstride, d int, scale float32) {
+	for h := 0; h < 4; h++ {
+		scoresH16VGo(s[h*sstride:(h+1)*sstride], k, stride, q[h*qstride:h*qstride+d], scale)
 	}
 }
 

@@ -13,6 +13,19 @@ func scoresF32(sc, k *float32, stride, n int, q *float32, d int, scale float32)
 func scoresH16V(sc *float32, k *uint16, stride, n int, q *float32, d int, scale float32)
 
 //go:noescape
+func scoresH16V4(sc *float32, scStride int, k *uint16, stride, n int, q *float32, qStride, d int, scale float32)
+
+// scoresH16V4Asm is scoresH16VGroupGo through scoresH16V4 (d a multiple of 64).
+func scoresH16V4Asm(s []float32, sstride int, k []uint16, stride int, q []float32, qstride, d int, scale float32) {
+	n := sstride
+	if d == 0 || d%64 != 0 || n == 0 || len(s) < 3*sstride+n || len(q) < 3*qstride+d || qstride < d || !rowsFit(n, d, stride, len(k)) {
+		scoresH16VGroupGo(s, sstride, k, stride, q, qstride, d, scale)
+		return
+	}
+	scoresH16V4(&s[0], sstride, &k[0], stride, n, &q[0], qstride, d, scale)
+}
+
+//go:noescape
 func pvTailH16(o *float32, v *uint16, stride, n int, p *float32, d int)
 
 //go:noescape
@@ -117,6 +130,7 @@ func pvLanesAsm(o, acc []float32, v []uint16, stride int, p []float32, jlo, lane
 func init() {
 	if hasZ512 {
 		kPVLanes = pvLanesAsm
+		kScoresH16V4 = scoresH16V4Asm
 	}
 	if hasAVX2 {
 		kScoresH16, kScoresF32, kProbsH16 = scoresH16Asm, scoresF32Asm, probsH16Asm

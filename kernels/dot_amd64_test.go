@@ -123,7 +123,7 @@ func TestAsmTwinF16(t *testing.T) {
 	}
 }
 
-// TestKGemv4Twins checks the 4-row AVX-512 q4_K and q6_K gemv kernels
+// TestKGemv4Twins checks the 4-row AVX-512 q4_K, q5_K and q6_K gemv kernels
 // against dotK on each row, bit for bit.
 func TestKGemv4Twins(t *testing.T) {
 	if !hasZVNNI {
@@ -133,7 +133,7 @@ func TestKGemv4Twins(t *testing.T) {
 		typ   weights.Type
 		dOffs []int
 		f     func(w *byte, wstride int, x *byte, nb int, res *[4]float32)
-	}{{weights.TypeQ4_K, []int{0, 2}, q4_KGemv4}, {weights.TypeQ6_K, []int{208}, q6_KGemv4}} {
+	}{{weights.TypeQ4_K, []int{0, 2}, q4_KGemv4}, {weights.TypeQ6_K, []int{208}, q6_KGemv4}, {weights.TypeQ5_K, []int{0, 2}, q5_KGemv4}} {
 		testKGemv4(t, c.typ, c.dOffs, c.f)
 	}
 }

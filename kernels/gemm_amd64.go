@@ -74,6 +74,11 @@ func q4_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
 //go:noescape
 func q6_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
 
+// q5_KGemv4 is q4_KGemv4 for q5_K weights (gemvk5_amd64.s).
+//
+//go:noescape
+func q5_KGemv4(w *byte, wstride int, x *byte, nb int, res *[4]float32)
+
 //go:noescape
 func gemmKx4(w, x *byte, xstride, nb int, res *[4]float32)
 
@@ -122,8 +127,9 @@ func f16DotV(w *byte, x *float32, n64 int) float32
 //go:noescape
 func f16Gemv4V(w *byte, wstride int, x *float32, n64 int, res *[4]float32)
 
-// hasDirectK reports whether type t has a kernel on raw blocks (dot_amd64.s),
+// hasDirectK reports whether type t has a kernel on raw blocks (dot_amd64.s;
+// q5_K: q5_KGemv4, gemvk5_amd64.s),
 // which beats decoding when few activation rows share the weights.
 func hasDirectK(t weights.Type) bool {
-	return hasAVX2 && (t == weights.TypeQ4_K || t == weights.TypeQ6_K)
+	return hasAVX2 && (t == weights.TypeQ4_K || t == weights.TypeQ6_K) || hasZVNNI && t == weights.TypeQ5_K
 }

@@ -55,6 +55,7 @@ func f16Gemv4V(w *byte, wstride int, x *float32, n64 int, res *[4]float32) {
 var (
 	q4_KGemv4 = kGemv4Go(weights.TypeQ4_K)
 	q6_KGemv4 = kGemv4Go(weights.TypeQ6_K)
+	q5_KGemv4 = kGemv4Go(weights.TypeQ5_K)
 	dec16Q4_0 = dec16Go(weights.TypeQ4_0)
 	dec16Q8_0 = dec16Go(weights.TypeQ8_0)
 )

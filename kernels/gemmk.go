@@ -107,6 +107,12 @@ func unpackQ4_K(blk, dst []byte) {
 // decodeQ5_KPacked is decodeKPacked for q5_K: nibble | high bit << 4
 // (element order of dequantize_row_q5_K), 8 at a time.
 func decodeQ5_KPacked(blk, dst []byte) {
+	unpackQ5_K(blk, dst)
+	putScalesK4(blk, dst)
+}
+
+// unpackQ5_K writes the 256 5-bit quants of a q5_K block to dst as bytes.
+func unpackQ5_K(blk, dst []byte) {
 	const lo4, lo1 = 0x0F0F0F0F0F0F0F0F, 0x0101010101010101
 	qh := blk[16:48]
 	qs := blk[48:176]
@@ -118,7 +124,6 @@ func decodeQ5_KPacked(blk, dst []byte) {
 			binary.LittleEndian.PutUint64(dst[64*c+32+i:], v>>4&lo4|(h>>(2*c+1)&lo1)<<4)
 		}
 	}
-	putScalesK4(blk, dst)
 }
 
 // putScalesK4 writes the scales, mins and super-scales of a q4_K or q5_K

@@ -42,8 +42,9 @@ const (
 )
 
 // decodeK16 decodes nb super-blocks of the 16 rows w + r*wstride of type t
-// (q4_K or q6_K) into dst (nb*k16BlockSize bytes). It is the twin of
-// decK16Q4_K/decK16Q6_K.
+// (q4_K, q5_K or q6_K) into dst (nb*k16BlockSize bytes). It is the twin of
+// decK16Q4_K/decK16Q5_K/decK16Q6_K. q5_K decodes as q4_K does (same scales
+// and mins), its quants 5-bit.
 func decodeK16(t weights.Type, dst, w []byte, wstride, nb int) {
 	tmp := make([]byte, 16*256)
 	ts := t.TypeSize()
@@ -64,7 +65,11 @@ func decodeK16(t weights.Type, dst, w []byte, wstride, nb int) {
 				binary.LittleEndian.PutUint32(d[k16DM+4*r:], 0)
 				continue
 			}
-			unpackQ4_K(blk, u)
+			if t == weights.TypeQ5_K {
+				unpackQ5_K(blk, u)
+			} else {
+				unpackQ4_K(blk, u)
+			}
 			s := blk[4:16]
 			for j := 0; j < 8; j++ {
 				sc, m := scaleMinK4(j, s)
@@ -118,12 +123,15 @@ func packK16(dst, x []byte, nb int, t weights.Type) {
 // one accumulator; q4_K folds each 64-element chunk into two (acc and
 // acc_min, subtracted at the end), in the order of llama.cpp's repacked
 // q4_K GEMM, which is what llama.cpp itself runs for batches on x86.
+// q5_K, which llama.cpp does not repack, folds each super-block in dotK's
+// (ggml vec_dot_q5_K_q8_K's) order, so its results equal dotK's bit for bit.
 func gemmK16Go(t weights.Type, w, x []byte, xstride, nb, ncols int, out []float32, ostride int) {
 	le := binary.LittleEndian
 	chunk := 16 // groups per float fold: the whole super-block
 	if t == weights.TypeQ4_K {
 		chunk = 4
 	}
+	mins := t == weights.TypeQ4_K || t == weights.TypeQ5_K
 	for c := 0; c < ncols; c++ {
 		var acc, accm [w16Rows]float32
 		for b := 0; b < nb; b++ {
@@ -148,8 +156,13 @@ func gemmK16Go(t weights.Type, w, x []byte, xstride, nb, ncols int, out []float3
 						p := le.Uint32(xb[320+4*j:])
 						imin += int32(int16(m))*int32(int16(p)) + int32(int16(m>>16))*int32(int16(p>>16))
 					}
+					if t == weights.TypeQ5_K { // dotK's steps
+						acc[r] += float32(float32(isum) * float32(dw*dx))
+						acc[r] -= float32(float32(imin) * float32(dm*dx))
+						continue
+					}
 					acc[r] = fma32(float32(isum), dw*dx, acc[r])
-					if t == weights.TypeQ4_K {
+					if mins {
 						accm[r] = fma32(float32(imin), dm*dx, accm[r])
 					}
 				}

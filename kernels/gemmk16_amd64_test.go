@@ -40,7 +40,7 @@ func TestGemmK16Twins(t *testing.T) {
 		t.Skip("no AVX-512 VNNI")
 	}
 	rng := rand.New(rand.NewPCG(71, 72))
-	for _, typ := range []weights.Type{weights.TypeQ4_K, weights.TypeQ6_K} {
+	for _, typ := range []weights.Type{weights.TypeQ4_K, weights.TypeQ6_K, weights.TypeQ5_K} {
 		ks, _ := gemmK16Kernels(typ)
 		for _, k := range []int{256, 512, 2048} {
 			nb := k / 256
@@ -72,6 +72,10 @@ func TestGemmK16Twins(t *testing.T) {
 				for c := 0; c < nc; c++ {
 					for r := 0; r < 16; r++ {
 						ref := dotK(typ, w[r*rs:(r+1)*rs], xq[c*nb*q8_KSize:], nb, &kb)
+						if typ == weights.TypeQ5_K && math.Float32bits(wantOut[c*ostride+r]) != math.Float32bits(ref) {
+							// q5_K keeps vec_dot's order: llama.cpp computes it so.
+							t.Errorf("%s k=%d col %d row %d: %g, dotK %g (must be equal)", typ, k, c, r, wantOut[c*ostride+r], ref)
+						}
 						if d := math.Abs(float64(wantOut[c*ostride+r] - ref)); d > 2e-5*math.Max(1, math.Abs(float64(ref))) {
 							t.Errorf("%s k=%d col %d row %d: block order %g, dotK %g", typ, k, c, r, wantOut[c*ostride+r], ref)
 						}
@@ -91,7 +95,7 @@ func BenchmarkGemmK16(b *testing.B) {
 	rng := rand.New(rand.NewPCG(73, 74))
 	const k = 2048
 	nb := k / 256
-	for _, typ := range []weights.Type{weights.TypeQ4_K, weights.TypeQ6_K} {
+	for _, typ := range []weights.Type{weights.TypeQ4_K, weights.TypeQ6_K, weights.TypeQ5_K} {
 		w, _, xk := gemmK16Case(rng, typ, k, 4)
 		rs := nb * typ.TypeSize()
 		dec := make([]byte, nb*k16BlockSize)
@@ -121,6 +125,8 @@ func decodeK16Asm(t weights.Type, dst, w []byte, wstride, nb int) {
 		decK16Q4_K(&w[0], wstride, nb, &dst[0])
 	case weights.TypeQ6_K:
 		decK16Q6_K(&w[0], wstride, nb, &dst[0])
+	case weights.TypeQ5_K:
+		decK16Q5_K(&w[0], wstride, nb, &dst[0])
 	default:
 		decodeK16(t, dst, w, wstride, nb)
 	}

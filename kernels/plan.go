@@ -34,11 +34,14 @@ import (
 //	                                                        (llama.cpp's repacked q4_K GEMM), q6_K per
 //	                                                        super-block (gemmk16.go)
 //	gemmk16       q4_K q6_K (GGUF)           >= 16          gemmK16Go's, as rows16k-gemmk16
+//	gemmk16       q5_K (GGUF)                >= 16          dotK's order, bit for bit (gemmk16.go: per
+//	                                                        super-block acc += isum·(d_w·d_x), then
+//	                                                        acc -= imin·(dmin_w·d_x), products rounded)
 //	packed        q4_0 q8_0 (GGUF)           < 8            ggml's vec_dot order (dot.go: 8 float lanes per
 //	                                                        block, reduced at the end), bit for bit
 //	q5gemv        q5_0 (GGUF)                1              vec_dot order (dotQ5_0), bit for bit
-//	kgemv         q4_K q6_K (GGUF)           < 16           dotK's order, bit for bit (dot.go)
-//	kpacked       q2_K q3_K q5_K (GGUF)      all            dotK's order, bit for bit (gemmk.go)
+//	kgemv         q4_K q5_K q6_K (GGUF)      < 16           dotK's order, bit for bit (dot.go)
+//	kpacked       q2_K q3_K (GGUF)           all            dotK's order, bit for bit (gemmk.go)
 //	f16           f16 (GGUF)                 all            vec_dot order for m = 1, tinyBLAS order for
 //	                                                        m >= 2 with k%16 = n%4 = 0 (f16TinyOrder)
 //	dots          every type (GGUF)          the rest       vec_dot order: one weight row · one
@@ -174,9 +177,13 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 			}
 			pl.add(path{name: "kpacked", minRows: min, run: (*matmulTask).runKPacked})
 		}
-		if (t == weights.TypeQ4_K || t == weights.TypeQ6_K) && hasZVNNI {
-			pl.kgemv = q4_KGemv4
-			if t == weights.TypeQ6_K {
+		if (t == weights.TypeQ4_K || t == weights.TypeQ5_K || t == weights.TypeQ6_K) && hasZVNNI {
+			switch t {
+			case weights.TypeQ4_K:
+				pl.kgemv = q4_KGemv4
+			case weights.TypeQ5_K:
+				pl.kgemv = q5_KGemv4
+			default:
 				pl.kgemv = q6_KGemv4
 			}
 			pl.add(path{name: "kgemv", minRows: 1, run: (*matmulTask).runKGemv})

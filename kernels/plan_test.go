@@ -45,12 +45,12 @@ func wantPath(t weights.Type, l Layout, m int) string {
 			return "q5gemv"
 		}
 		return "dots"
-	case weights.TypeQ4_K, weights.TypeQ6_K:
+	case weights.TypeQ4_K, weights.TypeQ5_K, weights.TypeQ6_K:
 		if m >= k16MinRows {
 			return "gemmk16"
 		}
 		return "kgemv"
-	case weights.TypeQ2_K, weights.TypeQ3_K, weights.TypeQ5_K:
+	case weights.TypeQ2_K, weights.TypeQ3_K:
 		return "kpacked"
 	case weights.TypeF16:
 		return "f16"

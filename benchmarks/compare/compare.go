@@ -45,6 +45,7 @@ type Config struct {
 	Reps    int
 	Prompt  int // prompt tokens (llama-bench -p)
 	Gen     int // generated tokens (llama-bench -n)
+	Depth   int // tokens already in the context when both are timed (llama-bench -d)
 	// Model returns the GGUF path for a preset and type (EnsureModel).
 	Model func(ctx context.Context, preset, typ string) (string, error)
 	Llama Runner
@@ -81,6 +82,7 @@ type Report struct {
 	Bandwidth map[int]float64 `json:"read_bandwidth"` // threads → bytes/s
 	Prompt    int             `json:"prompt"`
 	Gen       int             `json:"gen"`
+	Depth     int             `json:"depth,omitempty"`
 	Reps      int             `json:"reps"`
 	Rows      []Row           `json:"rows"`
 	// Geometric means of dayi/llama.cpp over all dayi rows.
@@ -101,8 +103,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if len(cfg.Modes) == 0 {
 		cfg.Modes = []Mode{NoMmap, Mmap}
 	}
-	rep := &Report{Date: time.Now(), CPU: CPUModel(), Bandwidth: map[int]float64{},
-		Prompt: cfg.Prompt, Gen: cfg.Gen, Reps: cfg.Reps}
+	cpu := CPUModel()
+	if f := CPUSIMD(); f != "" {
+		cpu += " (" + f + ")"
+	}
+	rep := &Report{Date: time.Now(), CPU: cpu, Bandwidth: map[int]float64{},
+		Prompt: cfg.Prompt, Gen: cfg.Gen, Depth: cfg.Depth, Reps: cfg.Reps}
 	bwSize := cfg.BandwidthBytes
 	if bwSize == 0 {
 		bwSize = 512 << 20
@@ -217,8 +223,12 @@ func (r *Report) Markdown(w io.Writer) error {
 		}
 		fmt.Fprintf(bw, "%d thread(s) %.1f GB/s", t, r.Bandwidth[t]/1e9)
 	}
-	fmt.Fprintf(w, "%s, %s; read bandwidth %s; prompt %d, generate %d tokens, median of %d\n\n",
-		r.Date.Format("2006-01-02 15:04 MST"), r.CPU, bw, r.Prompt, r.Gen, r.Reps)
+	depth := ""
+	if r.Depth > 0 {
+		depth = fmt.Sprintf(" at depth %d", r.Depth)
+	}
+	fmt.Fprintf(w, "%s, %s; read bandwidth %s; prompt %d, generate %d tokens%s, median of %d\n\n",
+		r.Date.Format("2006-01-02 15:04 MST"), r.CPU, bw, r.Prompt, r.Gen, depth, r.Reps)
 	fmt.Fprintln(w, "| engine | load | model | type | threads | prefill tok/s | decode tok/s | peak RSS | prefill ratio | decode ratio | decode % of bandwidth |")
 	fmt.Fprintln(w, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, row := range r.Rows {
@@ -259,13 +269,54 @@ func CPUModel() string {
 	return "unknown CPU"
 }
 
-// LlamaRunner runs llama-bench at bin.
-func LlamaRunner(bin string, prompt, gen int, help string) Runner {
+// simdFlags are the /proc/cpuinfo flags that decide dayi's and llama.cpp's
+// kernels, in the order CPUSIMD lists them.
+var simdFlags = []string{"avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+	"avx512_bf16", "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16"}
+
+// CPUSIMD lists the host's SIMD flags that matter to the kernels (issue 16:
+// every table names its CPU and flags), space-separated.
+func CPUSIMD() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	return simdOf(string(b))
+}
+
+// simdOf is CPUSIMD for the text of /proc/cpuinfo.
+func simdOf(cpuinfo string) string {
+	have := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(cpuinfo))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == "flags" {
+			for _, f := range strings.Fields(v) {
+				have[f] = true
+			}
+			break
+		}
+	}
+	var out []string
+	for _, f := range simdFlags {
+		if have[f] {
+			out = append(out, f)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// LlamaRunner runs llama-bench at bin; depth > 0 adds -d depth.
+func LlamaRunner(bin string, prompt, gen, depth int, help string) Runner {
 	noMmap, mmap := LoadModeFlags(help)
 	return func(ctx context.Context, model string, threads int, mode Mode) (Sample, error) {
 		flags := mmap
 		if mode == NoMmap {
 			flags = noMmap
+		}
+		if depth > 0 {
+			flags = append(slices.Clone(flags), "-d", strconv.Itoa(depth))
 		}
 		r, err := RunLlamaBench(ctx, bin, model, threads, prompt, gen, flags)
 		return Sample{PrefillTPS: r.PrefillTPS, DecodeTPS: r.DecodeTPS, PeakRSS: r.PeakRSS}, err
@@ -274,10 +325,10 @@ func LlamaRunner(bin string, prompt, gen int, help string) Runner {
 
 // DayiRunner runs dayi in a fresh process (exe bench dayi-run …), so that its
 // peak RSS is its own and every run starts cold like llama-bench's.
-func DayiRunner(exe string, prompt, gen int) Runner {
+func DayiRunner(exe string, prompt, gen, depth int) Runner {
 	return func(ctx context.Context, model string, threads int, mode Mode) (Sample, error) {
 		args := []string{"bench", "dayi-run", "--model", model, "--threads", strconv.Itoa(threads),
-			"--prompt", strconv.Itoa(prompt), "--gen", strconv.Itoa(gen)}
+			"--prompt", strconv.Itoa(prompt), "--gen", strconv.Itoa(gen), "--depth", strconv.Itoa(depth)}
 		if mode == NoMmap {
 			args = append(args, "--no-mmap")
 		}

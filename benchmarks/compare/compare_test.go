@@ -97,6 +97,34 @@ func TestMeasureDayiTiny(t *testing.T) {
 	if _, err := MeasureDayi(context.Background(), f, DayiOptions{Prompt: 0, Gen: 8}); err == nil {
 		t.Error("empty prompt accepted")
 	}
+	// At depth: the context holds depth+prompt+gen tokens, so a depth the
+	// model's context cannot hold fails, and a negative one is refused.
+	if res, err := MeasureDayi(context.Background(), f, DayiOptions{Threads: 1, Prompt: 16, Gen: 8, Depth: 40}); err != nil || res.DecodeTPS <= 0 {
+		t.Errorf("depth 40: %+v, %v", res, err)
+	}
+	if _, err := MeasureDayi(context.Background(), f, DayiOptions{Prompt: 16, Gen: 8, Depth: 1 << 24}); err == nil {
+		t.Error("a depth beyond the model's context accepted")
+	}
+	if _, err := MeasureDayi(context.Background(), f, DayiOptions{Prompt: 16, Gen: 8, Depth: -1}); err == nil {
+		t.Error("negative depth accepted")
+	}
+}
+
+// TestCPUSIMD reads the SIMD flags from a /proc/cpuinfo excerpt of the
+// 2-core dev VM (Intel Xeon, family 6 model 207; trimmed flags line).
+func TestCPUSIMD(t *testing.T) {
+	const cpuinfo = `processor	: 0
+vendor_id	: GenuineIntel
+model name	: Intel(R) Xeon(R) Processor
+flags		: fpu vme sse sse2 ssse3 fma cx16 sse4_1 sse4_2 avx f16c rdrand avx2 bmi2 avx512f avx512dq avx512cd avx512bw avx512vl avx_vnni avx512_bf16 avx512vbmi avx512_vbmi2 gfni avx512_vnni avx512_bitalg avx512_fp16
+`
+	want := "avx2 fma f16c avx_vnni avx512f avx512bw avx512vl avx512_vnni avx512_bf16 avx512_fp16"
+	if got := simdOf(cpuinfo); got != want {
+		t.Errorf("simdOf = %q, want %q", got, want)
+	}
+	if got := simdOf("model name : x\n"); got != "" {
+		t.Errorf("no flags line: %q", got)
+	}
 }
 
 func TestReadBandwidth(t *testing.T) {

@@ -23,13 +23,18 @@ type DayiOptions struct {
 	Threads int
 	Prompt  int // tokens, evaluated as one prefill step
 	Gen     int // greedy decode steps after the prompt
+	// Depth tokens (random ids) fill the context, untimed, before the
+	// prompt and the decode steps are timed (llama-bench -d).
+	Depth   int
 	Backend string
 	Seed    uint64
 }
 
 // MeasureDayi loads f and times a prompt of opt.Prompt random token ids as one
 // prefill step, then opt.Gen greedy decode steps, after an untimed warm-up of
-// both graph sizes (llama-bench also warms up). The context is the smallest
+// both graph sizes (llama-bench also warms up) and, with opt.Depth, after
+// opt.Depth untimed tokens (in prompt-sized steps) that the timed steps
+// attend to. The context is the smallest
 // multiple of 256 that holds the run (llama.cpp pads its KV cache the same
 // way), F16 KV as llama.cpp's default.
 func MeasureDayi(ctx context.Context, f *weights.File, opt DayiOptions) (DayiResult, error) {
@@ -37,8 +42,11 @@ func MeasureDayi(ctx context.Context, f *weights.File, opt DayiOptions) (DayiRes
 	if opt.Prompt < 1 || opt.Gen < 1 {
 		return res, fmt.Errorf("prompt %d and gen %d tokens: both must be positive", opt.Prompt, opt.Gen)
 	}
+	if opt.Depth < 0 {
+		return res, fmt.Errorf("depth %d: must not be negative", opt.Depth)
+	}
 	start := time.Now()
-	n := opt.Prompt + opt.Gen
+	n := opt.Depth + opt.Prompt + opt.Gen
 	ctxLen := (n + 255) / 256 * 256
 	m, err := engine.Load(f, engine.Options{Backend: opt.Backend, Threads: opt.Threads, KVType: "f16",
 		ContextLength: ctxLen, Buckets: []int{opt.Prompt}})
@@ -61,6 +69,15 @@ func MeasureDayi(ctx context.Context, f *weights.File, opt DayiOptions) (DayiRes
 	for i := range prompt {
 		prompt[i] = int32(rng.IntN(m.Hyper.Vocab))
 	}
+	if opt.Depth > 0 {
+		fill := make([]int32, opt.Depth)
+		for i := range fill {
+			fill[i] = int32(rng.IntN(m.Hyper.Vocab))
+		}
+		if _, err := s.Eval(ctx, fill); err != nil {
+			return res, fmt.Errorf("filling the context to depth %d: %w", opt.Depth, err)
+		}
+	}
 	// warm-up: compile and run both step graphs once
 	logits, err := s.Eval(ctx, prompt)
 	if err != nil {
@@ -69,7 +86,9 @@ func MeasureDayi(ctx context.Context, f *weights.File, opt DayiOptions) (DayiRes
 	if _, err := s.Eval(ctx, []int32{argmax(logits)}); err != nil {
 		return res, err
 	}
-	s.Reset()
+	if err := s.Truncate(opt.Depth); err != nil {
+		return res, err
+	}
 
 	t0 := time.Now()
 	logits, err = s.Eval(ctx, prompt)

@@ -68,10 +68,19 @@ type Spec struct {
 // dims with a 32k SPM vocab), Qwen2.5-0.5B, Gemma-3-1B and Gemma-2-2B (with
 // Gemma 3's vocabulary file, the Gemma tokenizer llama.cpp ships).
 var presets = map[string]Spec{
-	"llama-1b":    {Arch: "llama", Dim: 2048, Layers: 16, Heads: 32, KVHeads: 8, FFN: 8192, ContextLength: 4096, RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"},
-	"qwen2-0.5b":  {Arch: "qwen2", Dim: 896, Layers: 24, Heads: 14, KVHeads: 2, FFN: 4864, ContextLength: 4096, RopeBase: 1e6, TiedOutput: true, VocabFile: "ggml-vocab-qwen2.gguf"},
-	"gemma3-1b":   {Arch: "gemma3", Dim: 1152, Layers: 26, Heads: 4, KVHeads: 1, HeadDim: 256, FFN: 6912, ContextLength: 4096, RopeBase: 1e6, SlidingWindow: 512, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
-	"gemma2-2b":   {Arch: "gemma2", Dim: 2304, Layers: 26, Heads: 8, KVHeads: 4, HeadDim: 256, FFN: 9216, ContextLength: 4096, RopeBase: 10000, SlidingWindow: 4096, TiedOutput: true, AttnSoftcap: 50, FinalSoftcap: 30, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	"llama-1b":   {Arch: "llama", Dim: 2048, Layers: 16, Heads: 32, KVHeads: 8, FFN: 8192, ContextLength: 4096, RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"},
+	"qwen2-0.5b": {Arch: "qwen2", Dim: 896, Layers: 24, Heads: 14, KVHeads: 2, FFN: 4864, ContextLength: 4096, RopeBase: 1e6, TiedOutput: true, VocabFile: "ggml-vocab-qwen2.gguf"},
+	"gemma3-1b":  {Arch: "gemma3", Dim: 1152, Layers: 26, Heads: 4, KVHeads: 1, HeadDim: 256, FFN: 6912, ContextLength: 4096, RopeBase: 1e6, SlidingWindow: 512, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	"gemma2-2b":  {Arch: "gemma2", Dim: 2304, Layers: 26, Heads: 8, KVHeads: 4, HeadDim: 256, FFN: 9216, ContextLength: 4096, RopeBase: 10000, SlidingWindow: 4096, TiedOutput: true, AttnSoftcap: 50, FinalSoftcap: 30, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	// Real-shape presets (issue 16): the 4B–8B models hospitals run, from
+	// the public configs of Llama-3.1-8B (with its llama3 rope scaling and
+	// 128k context), MedGemma-4B (Gemma 3 4B's text tower: 2560 wide, 8/4
+	// heads of 256, sliding window 1024, tied output) and Qwen3-8B. The
+	// files are ~5 GB in Q4_K_M: make them on demand into a cache, never
+	// in tests or CI.
+	"llama-8b":    {Arch: "llama", Dim: 4096, Layers: 32, Heads: 32, KVHeads: 8, FFN: 14336, ContextLength: 131072, RopeBase: 500000, Llama3RopeFactor: 8, VocabFile: "ggml-vocab-llama-bpe.gguf"},
+	"gemma3-4b":   {Arch: "gemma3", Dim: 2560, Layers: 34, Heads: 8, KVHeads: 4, HeadDim: 256, FFN: 10240, ContextLength: 131072, RopeBase: 1e6, SlidingWindow: 1024, TiedOutput: true, VocabFile: "ggml-vocab-gemma-4.gguf"},
+	"qwen3-8b":    {Arch: "qwen3", Dim: 4096, Layers: 36, Heads: 32, KVHeads: 8, HeadDim: 128, FFN: 12288, ContextLength: 40960, RopeBase: 1e6, VocabFile: "ggml-vocab-qwen2.gguf"},
 	"tiny-llama3": {Arch: "llama", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, ContextLength: 256, RopeBase: 500000, Llama3RopeFactor: 8, VocabFile: "ggml-vocab-llama-bpe.gguf"},
 	// K-quant-capable rows (multiples of 256) with a real 32k vocabulary: the
 	// smallest model on which llama.cpp's Q4_K_M mix really uses Q4_K/Q6_K.

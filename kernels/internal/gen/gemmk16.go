@@ -41,6 +41,11 @@ func gemmk16() []byte {
 		}
 		gemmK16Kernel(&a, 6, c)
 	}
+	for c := 1; c <= 4; c++ {
+		a.l("")
+		gemmK16Kernel(&a, 5, c)
+	}
+	a.text(k16DecQ5)
 	return a.bytes()
 }
 
@@ -49,11 +54,13 @@ func gemmk16() []byte {
 // ISUM = Z13+i, IMIN = Z17+i (q4_K), ACC = Z21+i and ACCM = Z25+i (q4_K).
 // q4_K folds each 64-element chunk into ACC and ACCM (KSB4, after the
 // chunk's 4 groups and 2 min pairs); q6_K folds the super-block once
-// (KFIN6). This is gemmK16Go's order.
+// (KFIN6); q5_K keeps whole super-block sums and folds them in dotK's
+// order, a product then an add or subtract (KFIN5), so its prefill stays bit
+// for bit what llama.cpp's vec_dot computes. This is gemmK16Go's order.
 func gemmK16Kernel(a *asm, q, c int) {
 	p := [4]string{"DI", "R8", "R9", "R10"}
-	name := map[int]string{4: "Q4_K", 6: "Q6_K"}[q]
-	label := "k" + map[int]string{4: "4", 6: "6"}[q] + "x" + string(rune('0'+c))
+	name := map[int]string{4: "Q4_K", 5: "Q5_K", 6: "Q6_K"}[q]
+	label := "k" + map[int]string{4: "4", 5: "5", 6: "6"}[q] + "x" + string(rune('0'+c))
 	a.l("// func gemmK16%sx%d(w, x *byte, xstride, nb int, out *float32, ostride int)", name, c)
 	a.l("TEXT ·gemmK16%sx%d(SB), NOSPLIT, $0-48", name, c)
 	a.l("\tMOVQ w+0(FP), SI")
@@ -75,14 +82,20 @@ func gemmK16Kernel(a *asm, q, c int) {
 	a.l("\tJLE   %sdone", label)
 	a.l("")
 	a.l("%sloop:", label)
-	if q == 4 {
+	if q == 4 || q == 5 {
 		a.l("\tVMOVUPS 5632(SI), Z6")
 		a.l("\tVMOVUPS 5696(SI), Z7")
 	}
 	for g := 0; g < 16; g++ {
 		a.l("\tKGRP(%d)", g)
 		for i := 0; i < c; i++ {
-			a.l("\tKCOL%d(%d, %s, Z%d, Z%d)", q, g, p[i], 9+i, 13+i)
+			// q4_K/q5_K: the two groups of a sub-block share its scale,
+			// so their sums meet in T before one multiply (KCOLA, KCOLB).
+			col := map[bool]string{true: "KCOLA", false: "KCOLB"}[g%2 == 0]
+			if q == 6 {
+				col = "KCOL6"
+			}
+			a.l("\t%s(%d, %s, Z%d, Z%d)", col, g, p[i], 9+i, 13+i)
 		}
 		if q == 4 && g%4 == 3 {
 			for j := g/2 - 1; j <= g/2; j++ {
@@ -100,6 +113,17 @@ func gemmK16Kernel(a *asm, q, c int) {
 		a.l("\tVMOVUPS 5632(SI), Z6")
 		for i := 0; i < c; i++ {
 			a.l("\tKFIN6(%s, Z%d, Z%d, Z%d, Z%d)", p[i], 9+i, 13+i, 17+i, 21+i)
+		}
+	}
+	if q == 5 {
+		for j := 0; j < 8; j++ {
+			a.l("\tVMOVDQU64 (5120+64*%d)(SI), Z5", j)
+			for i := 0; i < c; i++ {
+				a.l("\tKMIN(%s, %d, Z%d)", p[i], j, 17+i)
+			}
+		}
+		for i := 0; i < c; i++ {
+			a.l("\tKFIN5(%s, Z%d, Z%d, Z%d, Z%d)", p[i], 9+i, 13+i, 17+i, 21+i)
 		}
 	}
 	a.l("\tADDQ $5760, SI")
@@ -321,9 +345,9 @@ k6ddone:
 	VMOVDQU64 (256*g+192)(SI), Z3; \
 	VMOVDQU64 (4096+64*g)(SI), Z4
 
-// KCOL4/KCOL6 add group g of the activation block at P to ISUM: T = the
-// exact 16-element sums of the 16 rows (from 0 for q4_K, from the bias
-// -32*bsum_g for q6_K), times the rows' scales.
+// KCOL6 adds group g of the activation block at P to ISUM: T = the exact
+// 16-element sums of the 16 rows (from the bias -32*bsum_g of q6_K), times
+// the rows' scales.
 #define KDOT(g, P, T, ISUM) \
 	VPDPBUSD.BCST (16*g)(P), Z0, T; \
 	VPDPBUSD.BCST (16*g+4)(P), Z1, T; \
@@ -332,9 +356,25 @@ k6ddone:
 	VPMULLD       Z4, T, T; \
 	VPADDD        T, ISUM, ISUM
 
-#define KCOL4(g, P, T, ISUM) \
+// KCOLA/KCOLB: q4_K and q5_K, whose 32-element sub-block scale covers
+// groups 2j and 2j+1: KCOLA starts T with group 2j's exact sums, KCOLB adds
+// group 2j+1's and then scales and adds T to ISUM once (|T| <= 32*31*127,
+// the same integers as per-group products: one VPMULLD and VPADDD per
+// sub-block instead of per group).
+#define KDOT4(g, P, T) \
+	VPDPBUSD.BCST (16*g)(P), Z0, T; \
+	VPDPBUSD.BCST (16*g+4)(P), Z1, T; \
+	VPDPBUSD.BCST (16*g+8)(P), Z2, T; \
+	VPDPBUSD.BCST (16*g+12)(P), Z3, T
+
+#define KCOLA(g, P, T, ISUM) \
 	VPXORD T, T, T; \
-	KDOT(g, P, T, ISUM)
+	KDOT4(g, P, T)
+
+#define KCOLB(g, P, T, ISUM) \
+	KDOT4(g, P, T); \
+	VPMULLD Z4, T, T; \
+	VPADDD  T, ISUM, ISUM
 
 #define KCOL6(g, P, T, ISUM) \
 	VPBROADCASTD (256+4*g)(P), T; \
@@ -353,6 +393,22 @@ k6ddone:
 	VPXORD       ISUM, ISUM, ISUM
 
 
+// KFIN5 folds a q5_K super-block into ACC in dotK's order (ggml's
+// vec_dot_q5_K_q8_K, one float step per super-block): ACC += float(ISUM) *
+// (d_w*d_x), then ACC -= float(IMIN) * (dmin_w*d_x), each product rounded
+// before the add; and clears the sums.
+#define KFIN5(P, T, ISUM, IMIN, ACC) \
+	VCVTDQ2PS   ISUM, T; \
+	VMULPS.BCST 352(P), Z6, Z8; \
+	VMULPS      Z8, T, T; \
+	VADDPS      T, ACC, ACC; \
+	VCVTDQ2PS   IMIN, T; \
+	VMULPS.BCST 352(P), Z7, Z8; \
+	VMULPS      Z8, T, T; \
+	VSUBPS      T, ACC, ACC; \
+	VPXORD      ISUM, ISUM, ISUM; \
+	VPXORD      IMIN, IMIN, IMIN
+
 // KSB4 folds one 64-element chunk (2 sub-blocks) of q4_K into the two
 // float accumulators, as llama.cpp's repacked q4_K GEMM does (ggml-cpu
 // arch/x86/repack.cpp ggml_gemm_q4_K_8x8_q8_K: per chunk, acc += isum·(d_w·d_x)
@@ -369,3 +425,107 @@ k6ddone:
 	VPXORD      IMIN, IMIN, IMIN
 
 `
+
+const k16DecQ5 = `
+// func decK16Q5_K(w *byte, wstride, nb int, dst *byte)
+// decK16Q4_K for q5_K (176-byte blocks: qh[32] at 16, qs[128] at 48): the
+// nibbles as there, ORed with bit 4 = the quant's fifth bit, bit 2c of
+// qh[i] for element 64c+i and bit 2c+1 for element 64c+32+i (Z12: qh in
+// both 256-bit halves; shifted right by 2c, the upper half once more (K2),
+// masked to bit 0 of each byte (Z30) and moved to bit 4). Scales, mins, d
+// and dmin have q4_K's layout.
+TEXT ·decK16Q5_K(SB), NOSPLIT, $0-32
+	MOVQ         w+0(FP), SI
+	MOVQ         wstride+8(FP), R14
+	MOVQ         nb+16(FP), CX
+	MOVQ         dst+24(FP), DI
+	VMOVDQU32    idxK16<>(SB), Z20
+	VMOVDQU32    dupK16<>(SB), Z21
+	MOVL         $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z29
+	MOVL         $0x01010101, AX
+	VPBROADCASTD AX, Z30
+	MOVL         $0xFFFF0000, AX
+	KMOVD        AX, K2
+	MOVL         $0x10001, AX
+	VPBROADCASTD AX, Y23
+	TESTQ        CX, CX
+	JLE          k5ddone
+
+k5dsb:
+	MOVQ SI, R8
+	MOVQ DI, R9
+	MOVQ DI, R10
+
+k5drow:
+	VMOVDQU64       48(R8), Z0
+	VMOVDQU64       112(R8), Z1
+	VPSRLW          $4, Z0, Z2
+	VPSRLW          $4, Z1, Z3
+	VPANDD          Z29, Z0, Z0
+	VPANDD          Z29, Z1, Z1
+	VPANDD          Z29, Z2, Z2
+	VPANDD          Z29, Z3, Z3
+	VSHUFI64X2      $0x44, Z2, Z0, Z4
+	VSHUFI64X2      $0xEE, Z2, Z0, Z5
+	VSHUFI64X2      $0x44, Z3, Z1, Z6
+	VSHUFI64X2      $0xEE, Z3, Z1, Z7
+	VBROADCASTI64X4 16(R8), Z12
+	VPSRLW          $1, Z12, K2, Z12
+	VPANDD          Z30, Z12, Z13
+	VPSLLW          $4, Z13, Z13
+	VPORD           Z13, Z4, Z4
+	VPSRLW          $2, Z12, Z13
+	VPANDD          Z30, Z13, Z13
+	VPSLLW          $4, Z13, Z13
+	VPORD           Z13, Z5, Z5
+	VPSRLW          $4, Z12, Z13
+	VPANDD          Z30, Z13, Z13
+	VPSLLW          $4, Z13, Z13
+	VPORD           Z13, Z6, Z6
+	VPSRLW          $6, Z12, Z13
+	VPANDD          Z30, Z13, Z13
+	VPSLLW          $4, Z13, Z13
+	VPORD           Z13, Z7, Z7
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Z4, K1, (R9)(Z20*1)
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Z5, K1, 1024(R9)(Z20*1)
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Z6, K1, 2048(R9)(Z20*1)
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Z7, K1, 3072(R9)(Z20*1)
+	MOVL            0(R8), AX
+	MOVW            AX, 5632(R10)
+	SHRL            $16, AX
+	MOVW            AX, 5696(R10)
+	KSC(R8)
+	VMOVQ           AX, X8
+	VPMOVZXBD       X8, Y8
+	VPERMD          Z8, Z21, Z8
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Z8, K1, 4096(R9)(Z20*1)
+	VMOVQ           R13, X9
+	VPMOVZXBD       X9, Y9
+	VPMULLD         Y23, Y9, Y9
+	KXNORW          K1, K1, K1
+	VPSCATTERDD     Y9, K1, 5120(R9)(Y20*1)
+	ADDQ            R14, R8
+	ADDQ            $4, R9
+	ADDQ            $2, R10
+	LEAQ            32(DI), AX
+	CMPQ            R10, AX
+	JNE             k5drow
+
+	VCVTPH2PS 5632(DI), Z10
+	VMOVUPS   Z10, 5632(DI)
+	VCVTPH2PS 5696(DI), Z11
+	VMOVUPS   Z11, 5696(DI)
+	ADDQ      $176, SI
+	ADDQ      $5760, DI
+	DECQ      CX
+	JNZ       k5dsb
+
+k5ddone:
+	VZEROUPPER
+	RET`
