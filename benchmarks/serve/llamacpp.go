@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -143,4 +145,28 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// EnsureBatchedBench returns llama-batched-bench from the same CMake build
+// as llamaBench (dayi bench compare's cached build: <dir>/build/bin/…),
+// building that one target there when it is missing; the libraries are
+// built already, so this is a link step.
+func EnsureBatchedBench(ctx context.Context, llamaBench string, log io.Writer) (string, error) {
+	binDir := filepath.Dir(llamaBench)
+	bin := filepath.Join(binDir, "llama-batched-bench")
+	if st, err := os.Stat(bin); err == nil && st.Mode().IsRegular() {
+		return bin, nil
+	}
+	build := filepath.Dir(binDir)
+	args := []string{"--build", build, "--config", "Release", "--target", "llama-batched-bench", "-j"}
+	fmt.Fprintf(log, "$ cmake %s\n", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, "cmake", args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building llama-batched-bench in %s: %w", build, err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("llama-batched-bench not found after the build: %w", err)
+	}
+	return bin, nil
 }

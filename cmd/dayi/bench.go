@@ -20,7 +20,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks: synthetic models and side-by-side runs against llama.cpp",
 	}
-	cmd.AddCommand(newBenchSynthCmd(), newBenchCompareCmd(), newBenchDayiRunCmd())
+	cmd.AddCommand(newBenchSynthCmd(), newBenchCompareCmd(), newBenchDayiRunCmd(), newBenchServeCmd())
 	return cmd
 }
 
