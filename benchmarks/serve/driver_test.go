@@ -35,7 +35,7 @@ func (p *probe) Generate(ctx context.Context, req *engine.Request, onText func(s
 		p.mu.Lock()
 		p.peak = max(p.peak, active)
 		p.mu.Unlock()
-		time.Sleep(3 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 		return onText(s)
 	})
 }
