@@ -20,7 +20,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks: synthetic models and side-by-side runs against llama.cpp",
 	}
-	cmd.AddCommand(newBenchSynthCmd(), newBenchCompareCmd(), newBenchDayiRunCmd(), newBenchEmbedCmd())
+	cmd.AddCommand(newBenchSynthCmd(), newBenchCompareCmd(), newBenchDayiRunCmd(), newBenchEmbedCmd(), newBenchServeCmd())
 	cmd.AddCommand(newBenchGPUCmd())
 	return cmd
 }
