@@ -1,10 +1,14 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"net/http"
 	"strings"
 
@@ -198,4 +202,27 @@ func oaContentImages(raw json.RawMessage, i int) (string, []imageRef, error) {
 		}
 	}
 	return b.String(), refs, nil
+}
+
+// cacheScope is a request's prefix-cache scope (engine.Request.CacheScope):
+// the API key, and with images a digest of them. The prefix cache matches
+// token ids only, and an image's soft tokens are the same placeholder ids
+// whatever the image shows, so two requests with the same text and
+// different images would otherwise share the KV rows computed from the
+// first one's pixels: the second patient's radiograph answered from the
+// first's. The digest is of the images as sent (length-prefixed, in
+// order): equal strings decode to equal pixels, so requests that repeat
+// the same images (a chat's next turn) still share their prefix.
+func cacheScope(keyID string, refs []imageRef) string {
+	if len(refs) == 0 {
+		return keyID
+	}
+	h := sha256.New()
+	var n [8]byte
+	for _, r := range refs {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(r.data)))
+		h.Write(n[:])
+		io.WriteString(h, r.data)
+	}
+	return keyID + "\x00images:" + hex.EncodeToString(h.Sum(nil))
 }
