@@ -226,3 +226,13 @@ func cacheScope(keyID string, refs []imageRef) string {
 	}
 	return keyID + "\x00images:" + hex.EncodeToString(h.Sum(nil))
 }
+
+// textOnly refuses an image field on a route whose models read text only
+// (embeddings, rerank): ignoring it would answer for the text alone as if
+// the image had been read.
+func textOnly(field string, raw json.RawMessage) error {
+	if t := strings.TrimSpace(string(raw)); t == "" || t == "null" || t == "[]" {
+		return nil
+	}
+	return fieldError(field, "not accepted here: embedding and reranker models read text only (send images to /api/chat, /api/generate or /v1/chat/completions with a vision model)")
+}

@@ -114,3 +114,42 @@ func dataOf(refs []imageRef) []string {
 	}
 	return out
 }
+
+// Images sent to the routes whose models read text only are refused with
+// a 400 naming the field, not dropped: an embedding or a rerank score of
+// the text alone would be taken for one of the image. (The clinic and web
+// UI routes refuse unknown fields, images among them, already.)
+func TestImagesOnTextOnlyRoutes(t *testing.T) {
+	_, hs := testServer(t, Config{})
+	for _, tc := range []struct {
+		name, path string
+		body       any
+		want       string
+	}{
+		{"embed", "/api/embed", map[string]any{"model": "dayi-tiny", "input": "x", "images": []string{tinyPNG}}, "images: not accepted"},
+		{"embeddings", "/api/embeddings", map[string]any{"model": "dayi-tiny", "prompt": "x", "images": []string{tinyPNG}}, "images: not accepted"},
+		{"rerank image document", "/v1/rerank", map[string]any{"model": "dayi-tiny", "query": "x",
+			"documents": []map[string]any{{"text": "a"}, {"image": dataURL(tinyPNG)}}}, "documents[1].image: not accepted"},
+		{"rerank image_url document", "/api/rerank", map[string]any{"model": "dayi-tiny", "query": "x",
+			"documents": []map[string]any{{"text": "a", "image_url": map[string]string{"url": dataURL(tinyPNG)}}}}, "documents[0].image_url: not accepted"},
+		{"rerank document without text", "/v1/rerank", map[string]any{"model": "dayi-tiny", "query": "x",
+			"documents": []map[string]any{{"text": "a"}, {"title": "b"}}}, "documents[1].text: required"},
+		{"OpenAI embeddings image part", "/v1/embeddings", map[string]any{"model": "dayi-tiny",
+			"input": []any{map[string]any{"type": "image_url", "image_url": map[string]string{"url": dataURL(tinyPNG)}}}}, "input: must be a non-empty string or array of strings"},
+	} {
+		st, resp, _ := post(t, hs, tc.path, tc.body)
+		msg := errText(t, resp)
+		if st != 400 || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: %d %q, want 400 saying %q", tc.name, st, msg, tc.want)
+		}
+		if strings.Contains(msg, "iVBOR") {
+			t.Errorf("%s: the error quotes the image", tc.name)
+		}
+	}
+	// Empty or null image fields are what some clients send always.
+	for _, body := range []string{`{"model":"dayi-tiny","input":"x","images":null}`, `{"model":"dayi-tiny","input":"x","images":[]}`} {
+		if st, resp, _ := post(t, hs, "/api/embed", body); st != 200 {
+			t.Errorf("%s: %d %s", body, st, resp)
+		}
+	}
+}
