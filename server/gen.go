@@ -206,10 +206,11 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	}
 	// Decoded here, after admission: at most MaxActive requests hold
 	// decoded pixels, and a corrupt image is a 400 before any model loads.
-	images, err := decodeImages(j.images)
+	images, releasePixels, err := s.decodeImages(ctx, j.images)
 	if err != nil {
 		return nil, err
 	}
+	defer releasePixels()
 	l, loadDur, err := s.reg.acquire(ctx, j.model)
 	if err != nil {
 		if errors.Is(err, ErrUnsupportedArch) && s.fallback != nil {

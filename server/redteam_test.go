@@ -1,9 +1,15 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"errors"
+	"image"
+	"image/png"
 	"strings"
 	"testing"
+	"time"
 
 	"dayi/engine"
 )
@@ -151,5 +157,83 @@ func TestImagesOnTextOnlyRoutes(t *testing.T) {
 		if st, resp, _ := post(t, hs, "/api/embed", body); st != 200 {
 			t.Errorf("%s: %d %s", body, st, resp)
 		}
+	}
+}
+
+// pngOf encodes a w×h 16-bit RGBA PNG (flat, so a 4096×4096 one is a few
+// hundred KB), base64 as Ollama clients send it.
+func pngOf(t *testing.T, w, h int) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewRGBA64(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b.Bytes())
+}
+
+// A request's decoded images are reserved from the server's budget, by
+// their headers, before any is decoded, and given back when it ends:
+// admission alone let --max-active requests hold 1 GiB of pixels each.
+// A request that the budget cannot hold now waits (bounded by its
+// context); one that it can never hold is a 400 naming images.
+func TestImageMemoryBudget(t *testing.T) {
+	s := &Server{pixels: newByteBudget(10 * 10 * maxBytesPerPixel)}
+	ref := func(b64 string) imageRef { return imageRef{field: "images[0]", data: b64} }
+	small, big := pngOf(t, 10, 5), pngOf(t, 11, 10)
+	imgs, release, err := s.decodeImages(context.Background(), []imageRef{ref(small)})
+	if err != nil || len(imgs) != 1 || imgs[0].Bounds().Dx() != 10 {
+		t.Fatalf("decode: %v", err)
+	}
+	if n := s.pixels.inUse(); n != 10*5*maxBytesPerPixel {
+		t.Fatalf("reserved %d bytes for a 10×5 image, want %d", n, 10*5*maxBytesPerPixel)
+	}
+	// The budget holds one more 10×5 image, not two: a second request
+	// waits for the first to end.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, _, err := s.decodeImages(ctx, []imageRef{ref(small), ref(small)}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("over the budget while another request holds it: %v, want a wait that ends with the context", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, rel, err := s.decodeImages(context.Background(), []imageRef{ref(small), ref(small)})
+		if err == nil {
+			rel()
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	release()
+	release() // twice is once
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting request did not run once the budget was free")
+	}
+	if n := s.pixels.inUse(); n != 0 {
+		t.Fatalf("%d bytes still reserved", n)
+	}
+	// More than the whole budget: refused at once, naming the field.
+	_, _, err = s.decodeImages(context.Background(), []imageRef{ref(big)})
+	if statusOf(err) != 400 || !strings.HasPrefix(err.Error(), "images: ") {
+		t.Fatalf("over the whole budget: %v", err)
+	}
+
+	// The worst request the limits allow (8 × 4096² pixels at 16 bits)
+	// fits the default budget, so every acceptable request can run.
+	if l := imageLimits(); int64(l.MaxImages)*l.MaxPixels*maxBytesPerPixel > maxDecodedImageBytes {
+		t.Fatalf("the image limits' worst request needs more than the budget %d", maxDecodedImageBytes)
+	}
+	// Over HTTP nothing stays reserved after a request with images.
+	srv, hs := testServer(t, Config{})
+	st, body, _ := post(t, hs, "/api/generate", map[string]any{"model": "dayi-tiny", "prompt": "x", "stream": false, "images": []string{tinyPNG, small}})
+	if st != 400 || !strings.Contains(errText(t, body), engine.ErrNoVision.Error()) {
+		t.Fatalf("images over HTTP: %d %s", st, body)
+	}
+	if n := srv.pixels.inUse(); n != 0 {
+		t.Fatalf("%d image bytes still reserved after the request", n)
 	}
 }
