@@ -7,11 +7,14 @@ import (
 	"errors"
 	"image"
 	"image/png"
+	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"dayi/engine"
+	"dayi/imageio/dcmtest"
 )
 
 // Regression tests for the holes found attacking the image paths merged on
@@ -235,5 +238,49 @@ func TestImageMemoryBudget(t *testing.T) {
 	}
 	if n := srv.pixels.inUse(); n != 0 {
 		t.Fatalf("%d image bytes still reserved after the request", n)
+	}
+}
+
+// Neither the audit log (with content recording on) nor the server's log
+// holds an image's bytes or a DICOM header's values, for an image that
+// decodes, one that does not, and one over the limits.
+func TestImagesNeverLogged(t *testing.T) {
+	al, path, _ := openTestAudit(t, true)
+	var logged bytes.Buffer
+	lg := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	_, hs := testServer(t, Config{Audit: al, Logger: lg})
+	dcm := dcmtest.File{Rows: 2, Cols: 2, BitsAlloc: 8, BitsStored: 8, Photometric: "MONOCHROME2", Pixels: []byte{1, 2, 3, 4},
+		PatientName: "DOE^JANE"}
+	good := base64.StdEncoding.EncodeToString(dcm.Bytes())
+	dcm.Photometric = "PALETTE COLOR"
+	unsupported := base64.StdEncoding.EncodeToString(dcm.Bytes())
+	for _, body := range []map[string]any{
+		{"model": "dayi-tiny", "prompt": "x", "stream": false, "images": []string{good}},
+		{"model": "dayi-tiny", "prompt": "x", "stream": false, "images": []string{unsupported}},
+		{"model": "dayi-tiny", "prompt": "x", "stream": false, "images": []string{pngBombB64()}},
+		{"model": "dayi-tiny", "messages": []map[string]any{{"role": "user", "content": []map[string]any{
+			{"type": "image_url", "image_url": map[string]string{"url": "data:application/dicom;base64," + good}}}}}},
+	} {
+		path := "/api/generate"
+		if body["messages"] != nil {
+			path = "/v1/chat/completions"
+		}
+		if st, resp, _ := post(t, hs, path, body); st != 400 {
+			t.Fatalf("%d %s", st, resp)
+		}
+	}
+	recs, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(recs), "\n"); n < 4 {
+		t.Fatalf("%d audit records, want the 4 requests'", n)
+	}
+	for what, text := range map[string]string{"audit log": string(recs), "server log": logged.String()} {
+		for _, secret := range []string{"DOE", "JANE", good[:40], good[len(good)-40:], unsupported[200:240], pngBombB64()[:24]} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s holds %q", what, secret)
+			}
+		}
 	}
 }
