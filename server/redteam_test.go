@@ -284,3 +284,19 @@ func TestImagesNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+// A request with images never shifts its context (the shift could cut an
+// image's soft tokens in half); the same request without images does.
+func TestNoContextShiftWithImages(t *testing.T) {
+	s := &Server{}
+	for _, shiftReq := range []*bool{nil, ptr(true)} {
+		j := &job{shift: shiftReq}
+		if shift, _, err := s.shiftOptions(j, 10); err != nil || !shift {
+			t.Fatalf("text request (shift %v): shift %v, %v", shiftReq, shift, err)
+		}
+		j.images = []imageRef{{field: "images[0]", data: tinyPNG}}
+		if shift, _, err := s.shiftOptions(j, 10); err != nil || shift {
+			t.Fatalf("request with images (shift %v): shift %v, %v", shiftReq, shift, err)
+		}
+	}
+}
