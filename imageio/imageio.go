@@ -153,17 +153,47 @@ func decodeStd(data []byte, lim Limits, name string, config func(io.Reader) (ima
 // without padding, or as a data: URL; its decoded size is checked before
 // the string is decoded.
 func DecodeBase64(s string, lim Limits) (image.Image, error) {
-	// ':' is not in the base64 alphabet: a string holding one is a URL
-	// (a data: URL is decoded; any other scheme gets ErrScheme's offline
-	// error rather than "invalid base64").
-	if strings.Contains(s[:min(len(s), 64)], ":") {
-		return DecodeDataURL(s, lim)
-	}
-	data, err := decodeB64(s, lim)
+	data, err := Bytes(s, lim)
 	if err != nil {
 		return nil, err
 	}
 	return Decode(data, lim)
+}
+
+// Bytes returns the encoded image of a base64 string or a data: URL, with
+// DecodeBase64's checks, for a caller that reads its header (Pixels) before
+// deciding to decode it.
+func Bytes(s string, lim Limits) ([]byte, error) {
+	// ':' is not in the base64 alphabet: a string holding one is a URL
+	// (a data: URL is decoded; any other scheme gets ErrScheme's offline
+	// error rather than "invalid base64").
+	if strings.Contains(s[:min(len(s), 64)], ":") {
+		return dataURLBytes(s, lim)
+	}
+	return decodeB64(s, lim)
+}
+
+// Pixels returns the width × height that an image's header declares (a
+// DICOM file's first frame), checked as Decode checks it, without
+// allocating a pixel: a server can then budget the decoded memory of a
+// request's images before decoding any of them. It runs Decode with a
+// pixel limit of 0, which every well-formed header exceeds
+// (checkPixels refuses an empty image), so Decode stops at the header.
+func Pixels(data []byte, lim Limits) (int64, error) {
+	probe := lim
+	probe.MaxPixels = 0
+	_, err := Decode(data, probe)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != "pixels" {
+		if err == nil {
+			err = formatErr("image has no pixels")
+		}
+		return 0, err
+	}
+	if le.Got > lim.MaxPixels {
+		return 0, &LimitError{Limit: "pixels", Got: le.Got, Max: lim.MaxPixels}
+	}
+	return le.Got, nil
 }
 
 func decodeB64(s string, lim Limits) ([]byte, error) {
@@ -187,6 +217,14 @@ var ErrScheme = errors.New("only data: URLs are accepted (dayi is offline: it ne
 // DecodeDataURL decodes an RFC 2397 URL "data:image/png;base64,…" (any
 // image/* or application/dicom type; the bytes decide the format).
 func DecodeDataURL(u string, lim Limits) (image.Image, error) {
+	data, err := dataURLBytes(u, lim)
+	if err != nil {
+		return nil, err
+	}
+	return Decode(data, lim)
+}
+
+func dataURLBytes(u string, lim Limits) ([]byte, error) {
 	if !strings.HasPrefix(strings.ToLower(u), "data:") {
 		scheme, _, ok := strings.Cut(u, ":")
 		if !ok || len(scheme) > 16 || strings.ContainsAny(scheme, "/?#") {
@@ -205,9 +243,5 @@ func DecodeDataURL(u string, lim Limits) (image.Image, error) {
 	if mt := strings.ToLower(params[0]); mt != "" && !strings.HasPrefix(mt, "image/") && mt != "application/dicom" && mt != "application/octet-stream" {
 		return nil, formatErr("data: URL media type is not an image")
 	}
-	data, err := decodeB64(payload, lim)
-	if err != nil {
-		return nil, err
-	}
-	return Decode(data, lim)
+	return decodeB64(payload, lim)
 }

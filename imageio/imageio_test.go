@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"dayi/imageio/dcmtest"
 )
 
 func encodePNG(t testing.TB, img image.Image) []byte {
@@ -233,5 +235,34 @@ func TestDataURLAndBase64(t *testing.T) {
 	}
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<10 {
 		t.Fatalf("refusing a huge base64 string allocated %d bytes", grew)
+	}
+}
+
+// Pixels reads what Decode would allocate from the header alone: the same
+// width × height as the decoded image, the same refusals.
+func TestPixels(t *testing.T) {
+	lim := DefaultLimits()
+	var jb bytes.Buffer
+	jpeg.Encode(&jb, gradient(9, 7), nil)
+	dcm := dcmtest.File{Rows: 3, Cols: 2, BitsAlloc: 16, BitsStored: 12, Photometric: "MONOCHROME2", Pixels: dcmtest.U16(1, 2, 3, 4, 5, 6)}
+	for name, data := range map[string][]byte{"png": encodePNG(t, gradient(5, 3)), "jpeg": jb.Bytes(), "dicom": dcm.Bytes()} {
+		n, err := Pixels(data, lim)
+		img, derr := Decode(data, lim)
+		if err != nil || derr != nil {
+			t.Fatalf("%s: %v / %v", name, err, derr)
+		}
+		if b := img.Bounds(); n != int64(b.Dx()*b.Dy()) {
+			t.Errorf("%s: Pixels %d, decoded %v", name, n, b)
+		}
+	}
+	var le *LimitError
+	if _, err := Pixels(pngBomb(100000, 100000), lim); !errors.As(err, &le) || le.Got != 1e10 || le.Max != lim.MaxPixels {
+		t.Errorf("bomb: %v", err)
+	}
+	if _, err := Pixels([]byte("\x89PNG\r\n\x1a\nbroken"), lim); !errors.Is(err, ErrFormat) {
+		t.Errorf("corrupt: %v", err)
+	}
+	if _, err := Pixels(make([]byte, 100), Limits{MaxBytes: 10, MaxPixels: 1}); !errors.As(err, &le) || le.Limit != "bytes" {
+		t.Errorf("over MaxBytes: %v", err)
 	}
 }

@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -46,7 +48,14 @@ func decoded(j *job, err error) error {
 	if err != nil {
 		return err
 	}
-	_, err = decodeImages(j.images)
+	s := &Server{pixels: newByteBudget(maxDecodedImageBytes)}
+	_, release, err := s.decodeImages(context.Background(), j.images)
+	if err == nil {
+		release()
+		if n := s.pixels.inUse(); n != 0 {
+			return fmt.Errorf("%d image bytes still reserved after release", n)
+		}
+	}
 	return err
 }
 

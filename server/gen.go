@@ -206,10 +206,11 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	}
 	// Decoded here, after admission: at most MaxActive requests hold
 	// decoded pixels, and a corrupt image is a 400 before any model loads.
-	images, err := decodeImages(j.images)
+	images, releasePixels, err := s.decodeImages(ctx, j.images)
 	if err != nil {
 		return nil, err
 	}
+	defer releasePixels()
 	l, loadDur, err := s.reg.acquire(ctx, j.model)
 	if err != nil {
 		if errors.Is(err, ErrUnsupportedArch) && s.fallback != nil {
@@ -317,7 +318,7 @@ func (s *Server) run(ctx context.Context, r *http.Request, j *job, onText func(s
 	if req.Shift, req.NumKeep, err = s.shiftOptions(j, len(ids)); err != nil {
 		return nil, err
 	}
-	req.CacheScope = ri.keyID // a client never times another's cached prompts
+	req.CacheScope = cacheScope(ri.keyID, j.images) // a client never times another's cached prompts
 	ri.in = len(ids)
 	if s.cfg.Audit != nil && s.cfg.Audit.Content() {
 		ri.prompt = promptText(j)
@@ -382,10 +383,22 @@ func (s *Server) groundJob(ctx context.Context, j *job, budget int, count func(s
 	if len(j.tools) > 0 {
 		g.system = strings.TrimSpace(g.system + "\n\n" + toolsPrompt(j.tools))
 	}
-	// A knowledge passage or a remembered turn holding the image marker
-	// would take the place of one of the request's images.
-	g.system = strings.ReplaceAll(g.system, engine.ImageMarker, "")
+	// A knowledge passage, a remembered turn or a tool description holding
+	// the image marker would take the place of one of the request's images.
+	g.system = stripMarkers(g.system)
 	return g, nil
+}
+
+// stripMarkers removes every engine.ImageMarker from s until none is left:
+// one pass of strings.ReplaceAll leaves a marker behind when the text nests
+// one inside another ("<__med" + marker + "ia__>"), which a client can send
+// in a tool description and a document can carry into a knowledge base.
+// Each pass shortens s, so the loop ends.
+func stripMarkers(s string) string {
+	for strings.Contains(s, engine.ImageMarker) {
+		s = strings.ReplaceAll(s, engine.ImageMarker, "")
+	}
+	return s
 }
 
 // remember records the exchange in patient memory. A failure is logged, not

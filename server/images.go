@@ -1,12 +1,18 @@
 package server
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"dayi/engine"
 	"dayi/imageio"
@@ -83,31 +89,119 @@ func ollamaImages(field string, raws []json.RawMessage) ([]imageRef, error) {
 }
 
 // decodeImages decodes a job's images. A corrupt or oversized image is a
-// 400 naming its field; its bytes are never quoted back.
-func decodeImages(refs []imageRef) ([]image.Image, error) {
+// 400 naming its field; its bytes are never quoted back. The decoded
+// memory of all of them, read from their headers first, is reserved from
+// the server's budget (s.pixels) before any is decoded, and held until
+// release: admission alone bounded it by --max-active × a request's worst
+// case (16 × 8 images × 4096² pixels × 8 bytes = 16 GiB from a few
+// hundred KB of flat 16-bit PNGs).
+func (s *Server) decodeImages(ctx context.Context, refs []imageRef) ([]image.Image, func(), error) {
 	if len(refs) == 0 {
-		return nil, nil
+		return nil, func() {}, nil
 	}
 	lim := imageLimits()
-	out := make([]image.Image, 0, len(refs))
-	for _, r := range refs {
-		var img image.Image
+	data := make([][]byte, len(refs))
+	var need int64
+	for i, r := range refs {
 		var err error
-		if strings.HasPrefix(r.field, "messages[") && strings.HasSuffix(r.field, ".image_url") {
-			img, err = imageio.DecodeDataURL(r.data, lim)
-		} else {
-			img, err = imageio.DecodeBase64(r.data, lim)
+		if data[i], err = imageio.Bytes(r.data, lim); err != nil {
+			return nil, nil, imageErr(r.field, err)
 		}
+		n, err := imageio.Pixels(data[i], lim)
 		if err != nil {
-			var le *imageio.LimitError
-			if errors.As(err, &le) {
-				return nil, fieldError(r.field, "%v (limit %q)", err, "images[]"+map[string]string{"pixels": ".pixels"}[le.Limit])
-			}
-			return nil, fieldError(r.field, "%v", err)
+			return nil, nil, imageErr(r.field, err)
 		}
+		need += n * maxBytesPerPixel
+	}
+	release, err := s.pixels.acquire(ctx, need)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]image.Image, 0, len(refs))
+	for i, r := range refs {
+		img, err := imageio.Decode(data[i], lim)
+		if err != nil {
+			release()
+			return nil, nil, imageErr(r.field, err)
+		}
+		data[i] = nil // the encoded bytes can go while the rest decode
 		out = append(out, img)
 	}
-	return out, nil
+	return out, release, nil
+}
+
+// imageErr is the 400 for one image, naming its field and the limit.
+func imageErr(field string, err error) error {
+	var le *imageio.LimitError
+	if errors.As(err, &le) {
+		return fieldError(field, "%v (limit %q)", err, "images[]"+map[string]string{"pixels": ".pixels"}[le.Limit])
+	}
+	return fieldError(field, "%v", err)
+}
+
+// maxBytesPerPixel is the widest pixel the decoders make (16-bit RGBA:
+// image.RGBA64/NRGBA64); budgeting every image at it keeps the budget an
+// upper bound whatever the format.
+const maxBytesPerPixel = 8
+
+// maxDecodedImageBytes is the server's budget of decoded image memory:
+// one request at the image limits' worst case (8 images of 4096×4096 at 8
+// bytes a pixel, 1 GiB), so every acceptable request can run, or many
+// requests with ordinary images (a 2048×2048 radiograph reserves 32 MiB)
+// at once. Requests past it wait (their context bounds the wait).
+const maxDecodedImageBytes = 8 * 4096 * 4096 * maxBytesPerPixel
+
+// byteBudget is a counting budget of bytes whose acquirers wait, without
+// a queue: a request reserves all it needs at once, so two requests never
+// hold part of what each other waits for.
+type byteBudget struct {
+	mu   sync.Mutex
+	max  int64
+	used int64
+	wake chan struct{} // closed (and replaced) whenever bytes are released
+}
+
+func newByteBudget(max int64) *byteBudget {
+	return &byteBudget{max: max, wake: make(chan struct{})}
+}
+
+// acquire reserves n bytes, waiting for them while ctx lasts, and returns
+// the function that gives them back (once).
+func (b *byteBudget) acquire(ctx context.Context, n int64) (func(), error) {
+	if n > b.max {
+		return nil, fieldError("images", "the images decode to %d bytes, more than the server's %d for images in flight", n, b.max)
+	}
+	for {
+		b.mu.Lock()
+		if b.used+n <= b.max {
+			b.used += n
+			b.mu.Unlock()
+			var once sync.Once
+			return func() {
+				once.Do(func() {
+					b.mu.Lock()
+					b.used -= n
+					close(b.wake)
+					b.wake = make(chan struct{})
+					b.mu.Unlock()
+				})
+			}, nil
+		}
+		wake := b.wake
+		b.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// inUse reports the bytes reserved now.
+func (b *byteBudget) inUse() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
 }
 
 // noVision is the 400 for images sent to a model without a projector.
@@ -198,4 +292,37 @@ func oaContentImages(raw json.RawMessage, i int) (string, []imageRef, error) {
 		}
 	}
 	return b.String(), refs, nil
+}
+
+// cacheScope is a request's prefix-cache scope (engine.Request.CacheScope):
+// the API key, and with images a digest of them. The prefix cache matches
+// token ids only, and an image's soft tokens are the same placeholder ids
+// whatever the image shows, so two requests with the same text and
+// different images would otherwise share the KV rows computed from the
+// first one's pixels: the second patient's radiograph answered from the
+// first's. The digest is of the images as sent (length-prefixed, in
+// order): equal strings decode to equal pixels, so requests that repeat
+// the same images (a chat's next turn) still share their prefix.
+func cacheScope(keyID string, refs []imageRef) string {
+	if len(refs) == 0 {
+		return keyID
+	}
+	h := sha256.New()
+	var n [8]byte
+	for _, r := range refs {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(r.data)))
+		h.Write(n[:])
+		io.WriteString(h, r.data)
+	}
+	return keyID + "\x00images:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// textOnly refuses an image field on a route whose models read text only
+// (embeddings, rerank): ignoring it would answer for the text alone as if
+// the image had been read.
+func textOnly(field string, raw json.RawMessage) error {
+	if t := strings.TrimSpace(string(raw)); t == "" || t == "null" || t == "[]" {
+		return nil
+	}
+	return fieldError(field, "not accepted here: embedding and reranker models read text only (send images to /api/chat, /api/generate or /v1/chat/completions with a vision model)")
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -117,7 +118,10 @@ func TestImagePlumbing(t *testing.T) {
 	if j.messages[1].Content != "left: "+m+" right: "+m+" which?" || len(j.images) != 2 || j.images[1].field != "messages[1].content[3].image_url" {
 		t.Fatalf("OpenAI: %q %+v", j.messages[1].Content, j.images)
 	}
-	imgs, err := decodeImages(j.images)
+	imgs, release, err := (&Server{pixels: newByteBudget(maxDecodedImageBytes)}).decodeImages(context.Background(), j.images)
+	if err == nil {
+		defer release()
+	}
 	if err != nil || len(imgs) != 2 || imgs[0].Bounds().Dx() != 3 || imgs[0].Bounds().Dy() != 2 {
 		t.Fatalf("decode: %v %d", err, len(imgs))
 	}

@@ -11,8 +11,14 @@ import "dayi/engine"
 // and completion requests alike, so dayi does too.
 func (s *Server) shiftOptions(j *job, promptTokens int) (bool, int, error) {
 	o := &j.opts
+	// No shift with images: it drops the oldest tokens after num_keep,
+	// which could keep half of an image's soft tokens, and a model reading
+	// half a radiograph answers about something else. llama.cpp's server
+	// disables the shift for multimodal models the same way (its
+	// "ctx_shift is not supported by multimodal" warning); the generation
+	// ends at the context's end ("length") instead.
 	shift := !s.cfg.NoCtxShift && (j.shift == nil || *j.shift) && (o.Shift == nil || *o.Shift) &&
-		(o.NumPredict == nil || *o.NumPredict != -2)
+		(o.NumPredict == nil || *o.NumPredict != -2) && len(j.images) == 0
 	keep := engine.DefaultNumKeep
 	if o.NumKeep != nil {
 		switch k := *o.NumKeep; {

@@ -400,6 +400,7 @@ type embedRequest struct {
 	Dimensions int             `json:"dimensions"`
 	KeepAlive  *api.Duration   `json:"keep_alive"`
 	Options    json.RawMessage `json:"options"`
+	Images     json.RawMessage `json:"images"` // refused (textOnly): embedding models read text
 }
 
 // inputs reads a string or an array of strings.
@@ -503,6 +504,9 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 	}
 	texts, err := inputs(req.Input)
 	if err == nil {
+		err = textOnly("images", req.Images)
+	}
+	if err == nil {
 		err = checkEmbed(false, req.Model, texts, req.Dimensions, req.KeepAlive)
 	}
 	if err != nil {
@@ -524,11 +528,16 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Model     string        `json:"model"`
-		Prompt    string        `json:"prompt"`
-		KeepAlive *api.Duration `json:"keep_alive"`
+		Model     string          `json:"model"`
+		Prompt    string          `json:"prompt"`
+		KeepAlive *api.Duration   `json:"keep_alive"`
+		Images    json.RawMessage `json:"images"`
 	}
 	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := textOnly("images", req.Images); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"fmt"
+	"os"
+
 	"dayi/engine"
 	"dayi/weights"
 )
@@ -24,7 +27,11 @@ func (r *registry) attachProjector(lm *engine.LM, src modelSource) *weights.File
 	if src.Projector == "" {
 		return nil
 	}
-	pf, err := weights.OpenWith(src.Projector, r.cfg.Open)
+	var pf *weights.File
+	err := regularFile(src.Projector)
+	if err == nil {
+		pf, err = weights.OpenWith(src.Projector, r.cfg.Open)
+	}
 	if err == nil {
 		err = lm.AttachProjector(pf)
 		if err != nil {
@@ -37,4 +44,20 @@ func (r *registry) attachProjector(lm *engine.LM, src modelSource) *weights.File
 	}
 	r.log.Info("vision projector attached", "model", src.Name)
 	return pf
+}
+
+// regularFile refuses a projector path that is not a regular file (after
+// symlinks): opening a FIFO blocks until something writes to it, which
+// would hang the model's load and every request waiting on it, and a
+// device or directory is no GGUF. The catalogue's pairings are checked the
+// same way (store.SiblingProjector, the Ollama layer); --mmproj is not.
+func regularFile(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("projector %s is not a regular file (%v)", path, st.Mode().Type())
+	}
+	return nil
 }

@@ -75,6 +75,16 @@ type rerankDocument struct {
 	Text string `json:"text"`
 }
 
+// rerankDocIn is a document object as a request sends it.
+type rerankDocIn struct {
+	Text *string `json:"text"`
+	// Image and ImageURL are what multimodal rerankers (Jina's) take; a
+	// reranker here reads text, so they are refused rather than scored as
+	// an empty text.
+	Image    json.RawMessage `json:"image"`
+	ImageURL json.RawMessage `json:"image_url"`
+}
+
 type rerankResult struct {
 	Index          int             `json:"index"`
 	RelevanceScore float64         `json:"relevance_score"`
@@ -90,13 +100,23 @@ func rerankDocuments(raw json.RawMessage) ([]string, error) {
 	if err := json.Unmarshal(raw, &strs); err == nil {
 		return strs, nil
 	}
-	var objs []rerankDocument
+	var objs []rerankDocIn
 	if err := json.Unmarshal(raw, &objs); err != nil {
 		return nil, badRequest("documents must be an array of strings (or of objects with a text)")
 	}
 	out := make([]string, len(objs))
 	for i, o := range objs {
-		out[i] = o.Text
+		f := fmt.Sprintf("documents[%d]", i)
+		if err := textOnly(f+".image", o.Image); err != nil {
+			return nil, err
+		}
+		if err := textOnly(f+".image_url", o.ImageURL); err != nil {
+			return nil, err
+		}
+		if o.Text == nil {
+			return nil, fieldError(f+".text", "required (a string)")
+		}
+		out[i] = *o.Text
 	}
 	return out, nil
 }

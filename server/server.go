@@ -183,6 +183,7 @@ type Server struct {
 	log      *slog.Logger
 	reg      *registry
 	admit    *admission
+	pixels   *byteBudget // decoded image memory of the requests in flight (images.go)
 	metrics  *metrics
 	fallback *fallback
 	keys     *auth.Source
@@ -203,6 +204,7 @@ func New(cfg Config) (*Server, error) {
 	s.reg = newRegistry(&s.cfg, s.log)
 	s.reg.onEvict = s.metrics.eviction
 	s.admit = newAdmission(cfg.MaxActive, cfg.MaxQueued)
+	s.pixels = newByteBudget(maxDecodedImageBytes)
 	keys, err := auth.NewSource(cfg.KeysFile, cfg.APIKeys)
 	if err != nil {
 		return nil, err

@@ -492,7 +492,13 @@ func commonHyper(f *weights.File) (*Hyper, error) {
 		// per-layer arrays of feed_forward_length exist in some models; we need the scalar
 		return nil, err
 	}
-	h.ContextLength = int(f.Int(f.ArchKey("context_length"), 2048))
+	ctxTrain := f.Int(f.ArchKey("context_length"), 2048)
+	if ctxTrain < 1 || ctxTrain > MaxContextLength {
+		// Negative or 2^62 loaded (the KV footprint overflowed past the
+		// memory check) and failed at the first session.
+		return nil, fmt.Errorf("metadata %s: context length %d outside 1..%d", f.ArchKey("context_length"), ctxTrain, MaxContextLength)
+	}
+	h.ContextLength = int(ctxTrain)
 	h.KVHeads = make([]int, h.Layers)
 	if arr := f.Int32s(f.ArchKey("attention.head_count_kv")); len(arr) == h.Layers {
 		for i, v := range arr {

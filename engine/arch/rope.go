@@ -108,6 +108,11 @@ func readRope(f *weights.File, rd, ctxTrain int) (Rope, error) {
 	return rope, nil
 }
 
+// MaxContextLength bounds <arch>.context_length: 2^24 tokens is past the
+// longest context any released model states (10M) and keeps every
+// footprint product in int64.
+const MaxContextLength = 1 << 24
+
 // MaxContext is the longest context the model is meant for:
 // context_length, or YaRN's original context times its factor when that is
 // longer (a Qwen2.5 GGUF converted with YaRN states context_length 32768,
@@ -117,7 +122,7 @@ func (h *Hyper) MaxContext() int {
 	n := h.ContextLength
 	for _, r := range h.Ropes {
 		if r.ExtFactor != 0 && r.Scale > 0 && r.Scale < 1 {
-			n = max(n, int(min(float64(r.OrigCtx)/float64(r.Scale), math.MaxInt32)))
+			n = max(n, int(min(float64(r.OrigCtx)/float64(r.Scale), MaxContextLength)))
 		}
 	}
 	return n
