@@ -1,0 +1,88 @@
+// Command gen writes the inputs of dayi's vision references: the tiny
+// random gemma3 language model (benchmarks/synth preset tiny-gemma3, f32,
+// seed 7, as engine's synth tests build it), the tiny random gemma3
+// projector (vision.SynthPreset "tiny", seed 7, f16 and q8_0 matrices) and
+// the 32×48 gradient PNG; mtmd_ref.cpp then runs them through llama.cpp.
+// See ../README.md for the commands.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"image"
+	"image/color"
+	"image/png"
+	"log"
+	"os"
+	"path/filepath"
+
+	"dayi/benchmarks/synth"
+	"dayi/vision"
+	"dayi/weights"
+)
+
+func main() {
+	out := flag.String("o", "/tmp/vision-ref", "output directory")
+	vocab := flag.String("vocab", "testdata/vocab", "directory of llama.cpp's ggml-vocab-*.gguf")
+	png := flag.String("png", "", "also write the gradient PNG here")
+	flag.Parse()
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	spec, err := synth.Preset("tiny-gemma3")
+	if err != nil {
+		log.Fatal(err)
+	}
+	vf, err := weights.Open(filepath.Join(*vocab, spec.VocabFile))
+	if err != nil {
+		log.Fatal(err)
+	}
+	var lm bytes.Buffer
+	if err := synth.Write(&lm, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
+		log.Fatal(err)
+	}
+	write(filepath.Join(*out, "tiny-gemma3.gguf"), lm.Bytes())
+	ps, err := vision.SynthPreset("tiny")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, t := range []struct {
+		name string
+		typ  weights.Type
+	}{{"f16", weights.TypeF16}, {"q8_0", weights.TypeQ8_0}} {
+		var b bytes.Buffer
+		if err := vision.WriteSynth(&b, ps, 7, t.typ); err != nil {
+			log.Fatal(err)
+		}
+		write(filepath.Join(*out, "mmproj-tiny-"+t.name+".gguf"), b.Bytes())
+	}
+	if *png != "" {
+		write(*png, gradient())
+	}
+}
+
+// gradient is a 32×48 RGB image: red across, green down, blue on the
+// diagonal, and a bright square off centre so that the two halves differ.
+func gradient() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 32, 48))
+	for y := 0; y < 48; y++ {
+		for x := 0; x < 32; x++ {
+			c := color.RGBA{uint8(x * 255 / 31), uint8(y * 255 / 47), uint8((x + y) * 255 / 78), 255}
+			if x >= 6 && x < 14 && y >= 10 && y < 20 {
+				c = color.RGBA{250, 240, 30, 255}
+			}
+			img.SetRGBA(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		log.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func write(path string, b []byte) {
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
