@@ -420,3 +420,6 @@ func recoverErr(err *error) {
 		}
 	}
 }
+
+// File is the mmproj the encoder reads.
+func (e *Encoder) File() *weights.File { return e.f }

@@ -1,0 +1,211 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"slices"
+	"testing"
+
+	"dayi/vision"
+	"dayi/weights"
+)
+
+// visionRef is llama.cpp's (libmtmd's) run of the tiny gemma3 LM with the
+// tiny projector on testdata/vision/gradient-32x48.png
+// (vision/testdata/README.md has the generator; this is a copy of
+// vision/testdata/tiny-f16.json).
+type visionRef struct {
+	Prompt string `json:"prompt"`
+	Chunks []struct {
+		Type    string    `json:"type"`
+		Tokens  []int32   `json:"tokens"`
+		NTokens int       `json:"n_tokens"`
+		Embd    []float32 `json:"embd"`
+	} `json:"chunks"`
+	NPast    int          `json:"n_past"`
+	FirstTop [][2]float64 `json:"first_top"`
+	Greedy   []int32      `json:"greedy"`
+	Margins  []float64    `json:"greedy_margins"`
+}
+
+func loadVisionRef(t *testing.T) (*visionRef, image.Image) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/vision/tiny-f16.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r visionRef
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	pb, err := os.ReadFile("testdata/vision/gradient-32x48.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(pb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &r, img
+}
+
+// tinyVisionLM is tiny-gemma3 (f32 KV, as the reference) with the tiny f16
+// projector attached.
+func tinyVisionLM(t *testing.T, opt Options) *LM {
+	t.Helper()
+	m, err := Load(synthModel(t, "tiny-gemma3"), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := NewLM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := vision.SynthPreset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := vision.WriteSynth(&b, spec, 7, weights.TypeF16); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := weights.Parse(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lm.HasVision() {
+		t.Fatal("HasVision before AttachProjector")
+	}
+	if _, err := lm.Generate(context.Background(), &Request{Prompt: "x" + ImageMarker, Images: []image.Image{image.NewGray(image.Rect(0, 0, 2, 2))}}, func(string) error { return nil }); !errors.Is(err, ErrNoVision) {
+		t.Fatalf("image request without a projector: %v, want ErrNoVision", err)
+	}
+	if err := lm.AttachProjector(pf); err != nil {
+		t.Fatal(err)
+	}
+	if !lm.HasVision() {
+		t.Fatal("HasVision false after AttachProjector")
+	}
+	return lm
+}
+
+// TestImagePromptMatchesLlamaCpp: a prompt with an image marker and an
+// image.Image gives libmtmd's chunks (text tokens around
+// <start_of_image>/<end_of_image>, 16 soft tokens), llama.cpp's logits
+// after the prompt (top-40 within 1e-3: the image chunk evaluated
+// non-causally, unscaled, at positions 14..29) and its greedy text, where
+// llama.cpp's own top-1/top-2 margin exceeds the tolerance.
+func TestImagePromptMatchesLlamaCpp(t *testing.T) {
+	ref, img := loadVisionRef(t)
+	const tol = 1e-3
+	for _, opt := range []Options{
+		{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, // the image's 16 rows padded to a step of 32
+		{Backend: "dayi", KVType: "f32"},                        // default buckets: exactly 16
+	} {
+		t.Run(opt.Backend+"/"+string(rune('0'+len(opt.Buckets))), func(t *testing.T) {
+			lm := tinyVisionLM(t, opt)
+			req := &Request{Prompt: ref.Prompt, Images: []image.Image{img}, MaxTokens: len(ref.Greedy)}
+			mp, _, err := lm.imagePrompt(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(mp.parts) != len(ref.Chunks) {
+				t.Fatalf("%d chunks, llama.cpp %d", len(mp.parts), len(ref.Chunks))
+			}
+			for i, c := range ref.Chunks {
+				p := mp.parts[i]
+				if (c.Type == "image") != (p.img >= 0) || (c.Type == "text" && !slices.Equal(p.ids, c.Tokens)) {
+					t.Fatalf("chunk %d: got %v (image %d), llama.cpp %s %v", i, p.ids, p.img, c.Type, c.Tokens)
+				}
+			}
+			if len(mp.ids) != ref.NPast {
+				t.Fatalf("%d positions, llama.cpp %d", len(mp.ids), ref.NPast)
+			}
+			ctx := context.Background()
+			g, err := lm.start(ctx, req, func(string) error { return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			logits := g.sess.Logits()
+			worst := 0.0
+			for _, tp := range ref.FirstTop {
+				worst = math.Max(worst, math.Abs(float64(logits[int(tp[0])])-tp[1]))
+			}
+			t.Logf("max |diff| over llama.cpp's top-%d after the image prompt: %.3g", len(ref.FirstTop), worst)
+			if worst > tol {
+				t.Errorf("first logits differ from llama.cpp by %g (tolerance %g)", worst, tol)
+			}
+			g.sess.Close()
+
+			res, err := lm.Generate(ctx, req, func(string) error { return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.PromptTokens != ref.NPast {
+				t.Errorf("PromptTokens %d, llama.cpp n_past %d", res.PromptTokens, ref.NPast)
+			}
+			for i, want := range ref.Greedy {
+				if i >= len(res.Tokens) {
+					t.Fatalf("generated %d tokens, llama.cpp %d", len(res.Tokens), len(ref.Greedy))
+				}
+				if res.Tokens[i] != want {
+					if ref.Margins[i] > 2*tol {
+						t.Fatalf("greedy step %d: got %d, llama.cpp %d (its margin %.3g)", i, res.Tokens[i], want, ref.Margins[i])
+					}
+					t.Logf("step %d diverges within llama.cpp's margin %.3g", i, ref.Margins[i])
+					break
+				}
+			}
+		})
+	}
+}
+
+// TestImageRequestsRefused: mismatched markers, token-id prompts with
+// images, images on a model with no projector, and projectors on models
+// that cannot read them are clear errors, not panics.
+func TestImageRequestsRefused(t *testing.T) {
+	_, img := loadVisionRef(t)
+	lm := tinyVisionLM(t, Options{Backend: "dayi", KVType: "f32"})
+	ctx := context.Background()
+	nop := func(string) error { return nil }
+	for name, req := range map[string]*Request{
+		"no marker":      {Prompt: "describe", Images: []image.Image{img}},
+		"two markers":    {Prompt: ImageMarker + ImageMarker, Images: []image.Image{img}},
+		"token ids":      {Tokens: []int32{2, 3}, Images: []image.Image{img}},
+		"missing image":  {Prompt: ImageMarker, Images: []image.Image{nil}},
+		"too many pixel": {Prompt: ImageMarker, Images: []image.Image{hugeImage{}}},
+	} {
+		if _, err := lm.Generate(ctx, req, nop); !errors.Is(err, ErrImagePrompt) {
+			t.Errorf("%s: %v, want ErrImagePrompt", name, err)
+		}
+	}
+	// A projector on a model that does not read images.
+	m, err := Load(synthModel(t, "tiny-qwen3"), Options{Backend: "dayi", KVType: "f32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qlm, err := NewLM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := qlm.AttachProjector(lm.proj.File()); err == nil {
+		t.Error("a gemma3 projector attached to a qwen3 model")
+	}
+	if _, err := qlm.Generate(ctx, &Request{Prompt: ImageMarker, Images: []image.Image{img}}, nop); !errors.Is(err, ErrNoVision) {
+		t.Errorf("image on qwen3: %v, want ErrNoVision", err)
+	}
+}
+
+// hugeImage claims more pixels than the preprocessing accepts, without
+// holding them.
+type hugeImage struct{}
+
+func (hugeImage) ColorModel() color.Model { return color.RGBAModel }
+func (hugeImage) Bounds() image.Rectangle { return image.Rect(0, 0, 1<<16, 1<<16) }
+func (hugeImage) At(x, y int) color.Color { return color.RGBA{} }
