@@ -11,8 +11,10 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
+	"dayi/engine/chat"
 	"dayi/vision"
 	"dayi/weights"
 )
@@ -209,3 +211,32 @@ type hugeImage struct{}
 func (hugeImage) ColorModel() color.Model { return color.RGBAModel }
 func (hugeImage) Bounds() image.Rectangle { return image.Rect(0, 0, 1<<16, 1<<16) }
 func (hugeImage) At(x, y int) color.Color { return color.RGBA{} }
+
+// TestImageChatMatchesMtmdCli: the same pair through the chat path (a user
+// message holding the marker, rendered with the gemma template) gives the
+// text llama.cpp's own llama-mtmd-cli printed with --temp 0
+// (testdata/vision/mtmd-cli-gemma.txt: its stdout, a newline before and
+// two after the 16 generated tokens; command in vision/testdata/README.md).
+func TestImageChatMatchesMtmdCli(t *testing.T) {
+	ref, img := loadVisionRef(t)
+	out, err := os.ReadFile("testdata/vision/mtmd-cli-gemma.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, ok := strings.CutPrefix(string(out), "\n")
+	want, ok2 := strings.CutSuffix(want, "\n\n")
+	if !ok || !ok2 {
+		t.Fatalf("unexpected llama-mtmd-cli output %q", out)
+	}
+	lm := tinyVisionLM(t, Options{Backend: "dayi", KVType: "f32"})
+	res, err := lm.Generate(context.Background(), &Request{
+		Messages: []chat.Message{{Role: "user", Content: ref.Prompt}}, Template: "gemma", MaxTokens: 16,
+		Images: []image.Image{img},
+	}, func(string) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Text != want {
+		t.Errorf("greedy text %q, llama-mtmd-cli %q", res.Text, want)
+	}
+}
