@@ -71,7 +71,9 @@ func tinyProjector(t *testing.T, typ weights.Type) *weights.File {
 	return f
 }
 
-func gradient(t *testing.T) image.Image {
+func gradient(t *testing.T) image.Image { return gradientB(t) }
+
+func gradientB(t testing.TB) image.Image {
 	t.Helper()
 	b, err := os.ReadFile("testdata/gradient-32x48.png")
 	if err != nil {

@@ -25,7 +25,12 @@ func main() {
 	out := flag.String("o", "/tmp/vision-ref", "output directory")
 	vocab := flag.String("vocab", "testdata/vocab", "directory of llama.cpp's ggml-vocab-*.gguf")
 	png := flag.String("png", "", "also write the gradient PNG here")
+	real := flag.Bool("medgemma", false, "write the speed test's real-shape pair instead: MedGemma 4B's projector (f16) and a one-layer gemma3 of its width (2560) for libmtmd to pair it with")
 	flag.Parse()
+	if *real {
+		writeReal(*out, *vocab)
+		return
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
 	}
@@ -85,4 +90,37 @@ func write(path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// writeReal writes mmproj-medgemma-4b-f16.gguf (vision.SynthPreset
+// "medgemma-4b", seed 7) and gemma3-2560.gguf: libmtmd only loads a
+// projector next to a text model of its output width, so the speed test
+// pairs it with a one-layer gemma3 that wide (llama-spm's 32k vocabulary
+// keeps it small; the text model plays no part in the timing).
+func writeReal(out, vocab string) {
+	ps, err := vision.SynthPreset("medgemma-4b")
+	if err != nil {
+		log.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(out, "mmproj-medgemma-4b-f16.gguf"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := vision.WriteSynth(f, ps, 7, weights.TypeF16); err != nil {
+		log.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		log.Fatal(err)
+	}
+	spec := synth.Spec{Arch: "gemma3", Dim: 2560, Layers: 1, Heads: 8, KVHeads: 4, HeadDim: 256, FFN: 512,
+		ContextLength: 1024, RopeBase: 1e6, SlidingWindow: 1024, TiedOutput: true, VocabFile: "ggml-vocab-llama-spm.gguf"}
+	vf, err := weights.Open(filepath.Join(vocab, spec.VocabFile))
+	if err != nil {
+		log.Fatal(err)
+	}
+	var lm bytes.Buffer
+	if err := synth.Write(&lm, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF16 }, nil); err != nil {
+		log.Fatal(err)
+	}
+	write(filepath.Join(out, "gemma3-2560.gguf"), lm.Bytes())
 }
