@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -39,7 +40,13 @@ type visionRef struct {
 
 func loadVisionRef(t *testing.T) (*visionRef, image.Image) {
 	t.Helper()
-	b, err := os.ReadFile("testdata/vision/tiny-f16.json")
+	r := readVisionRef(t, "tiny-f16.json")
+	return r, readVisionPNG(t, "gradient-32x48.png")
+}
+
+func readVisionRef(t *testing.T, name string) *visionRef {
+	t.Helper()
+	b, err := os.ReadFile("testdata/vision/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +54,12 @@ func loadVisionRef(t *testing.T) (*visionRef, image.Image) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
-	pb, err := os.ReadFile("testdata/vision/gradient-32x48.png")
+	return &r
+}
+
+func readVisionPNG(t *testing.T, name string) image.Image {
+	t.Helper()
+	pb, err := os.ReadFile("testdata/vision/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +67,7 @@ func loadVisionRef(t *testing.T) (*visionRef, image.Image) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &r, img
+	return img
 }
 
 // tinyVisionLM is tiny-gemma3 (f32 KV, as the reference) with the tiny f16
@@ -103,16 +115,31 @@ func tinyVisionLM(t *testing.T, opt Options) *LM {
 // after the prompt (top-40 within 1e-3: the image chunk evaluated
 // non-causally, unscaled, at positions 14..29) and its greedy text, where
 // llama.cpp's own top-1/top-2 margin exceeds the tolerance.
+//
+// The second case has two images (the 32×48 gradient and 25×10 stripes):
+// positions go on after the first image, and each image is its own
+// non-causal step.
 func TestImagePromptMatchesLlamaCpp(t *testing.T) {
-	ref, img := loadVisionRef(t)
 	const tol = 1e-3
-	for _, opt := range []Options{
-		{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, // the image's 16 rows padded to a step of 32
-		{Backend: "dayi", KVType: "f32"},                        // default buckets: exactly 16
+	for _, c := range []struct {
+		ref  string
+		pngs []string
+		opt  Options
+	}{
+		// the image's 16 rows padded to a step of 32
+		{"tiny-f16.json", []string{"gradient-32x48.png"}, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}},
+		// default buckets: a step of exactly 16
+		{"tiny-f16.json", []string{"gradient-32x48.png"}, Options{Backend: "dayi", KVType: "f32"}},
+		{"tiny-f16-two.json", []string{"gradient-32x48.png", "stripes-25x10.png"}, Options{Backend: "dayi", KVType: "f32"}},
 	} {
-		t.Run(opt.Backend+"/"+string(rune('0'+len(opt.Buckets))), func(t *testing.T) {
-			lm := tinyVisionLM(t, opt)
-			req := &Request{Prompt: ref.Prompt, Images: []image.Image{img}, MaxTokens: len(ref.Greedy)}
+		t.Run(fmt.Sprintf("%s/%v", c.ref, c.opt.Buckets), func(t *testing.T) {
+			ref := readVisionRef(t, c.ref)
+			var imgs []image.Image
+			for _, p := range c.pngs {
+				imgs = append(imgs, readVisionPNG(t, p))
+			}
+			lm := tinyVisionLM(t, c.opt)
+			req := &Request{Prompt: ref.Prompt, Images: imgs, MaxTokens: len(ref.Greedy)}
 			mp, _, err := lm.imagePrompt(req)
 			if err != nil {
 				t.Fatal(err)

@@ -30,7 +30,8 @@ type ref struct {
 	} `json:"chunks"`
 }
 
-func loadRef(t *testing.T, name string) []float32 {
+// loadRef returns the embeddings of every image chunk of a reference.
+func loadRef(t *testing.T, name string) [][]float32 {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {
@@ -40,16 +41,19 @@ func loadRef(t *testing.T, name string) []float32 {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
+	var out [][]float32
 	for _, c := range r.Chunks {
 		if c.Type == "image" {
 			if len(c.Embd) != c.NTokens*c.NEmbd || c.NTokens == 0 {
 				t.Fatalf("%s: image chunk has %d values for %d×%d", name, len(c.Embd), c.NTokens, c.NEmbd)
 			}
-			return c.Embd
+			out = append(out, c.Embd)
 		}
 	}
-	t.Fatalf("%s: no image chunk", name)
-	return nil
+	if len(out) == 0 {
+		t.Fatalf("%s: no image chunk", name)
+	}
+	return out
 }
 
 // tinyProjector rebuilds the reference projector in memory (the generator
@@ -73,9 +77,11 @@ func tinyProjector(t *testing.T, typ weights.Type) *weights.File {
 
 func gradient(t *testing.T) image.Image { return gradientB(t) }
 
-func gradientB(t testing.TB) image.Image {
+func gradientB(t testing.TB) image.Image { return readPNG(t, "gradient-32x48.png") }
+
+func readPNG(t testing.TB, name string) image.Image {
 	t.Helper()
-	b, err := os.ReadFile("testdata/gradient-32x48.png")
+	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,13 +101,22 @@ func gradientB(t testing.TB) image.Image {
 // (f32 weights; q8_0 there skips ggml's q8_0 rounding of the activations, an
 // approximation this test does not hold to 1e-3).
 func TestEncoderMatchesLlamaCpp(t *testing.T) {
-	img := gradient(t)
 	for _, c := range []struct {
 		name string
 		typ  weights.Type
 		ref  string
-	}{{"f16", weights.TypeF16, "tiny-f16.json"}, {"q8_0", weights.TypeQ8_0, "tiny-q8_0.json"}} {
+		pngs []string // one per image chunk of ref
+	}{
+		{"f16", weights.TypeF16, "tiny-f16.json", []string{"gradient-32x48.png"}},
+		// the second image of the two-image prompt: 25×10 stripes, upscaled
+		// and padded above and below.
+		{"f16-two", weights.TypeF16, "tiny-f16-two.json", []string{"gradient-32x48.png", "stripes-25x10.png"}},
+		{"q8_0", weights.TypeQ8_0, "tiny-q8_0.json", []string{"gradient-32x48.png"}},
+	} {
 		want := loadRef(t, c.ref)
+		if len(want) != len(c.pngs) {
+			t.Fatalf("%s: %d image chunks, %d images", c.ref, len(want), len(c.pngs))
+		}
 		bes := []string{"dayi:threads=1", "go"}
 		if c.typ == weights.TypeQ8_0 {
 			bes = bes[:1]
@@ -119,20 +134,22 @@ func TestEncoderMatchesLlamaCpp(t *testing.T) {
 				if enc.H.Tokens() != 16 || enc.H.TextDim != 64 {
 					t.Fatalf("tokens %d, width %d; want 16, 64", enc.H.Tokens(), enc.H.TextDim)
 				}
-				got, err := enc.Encode(context.Background(), img)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(got) != len(want) {
-					t.Fatalf("%d values, llama.cpp %d", len(got), len(want))
-				}
-				worst := 0.0
-				for i := range got {
-					worst = math.Max(worst, math.Abs(float64(got[i]-want[i])))
-				}
-				t.Logf("max |diff| against llama.cpp: %.3g", worst)
-				if worst > 1e-3 {
-					t.Errorf("image embeddings differ from llama.cpp by %g (tolerance 1e-3)", worst)
+				for i, name := range c.pngs {
+					got, err := enc.Encode(context.Background(), readPNG(t, name))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(got) != len(want[i]) {
+						t.Fatalf("%s: %d values, llama.cpp %d", name, len(got), len(want[i]))
+					}
+					worst := 0.0
+					for j := range got {
+						worst = math.Max(worst, math.Abs(float64(got[j]-want[i][j])))
+					}
+					t.Logf("%s: max |diff| against llama.cpp: %.3g", name, worst)
+					if worst > 1e-3 {
+						t.Errorf("%s: image embeddings differ from llama.cpp by %g (tolerance 1e-3)", name, worst)
+					}
 				}
 			})
 		}

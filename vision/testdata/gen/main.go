@@ -25,6 +25,7 @@ func main() {
 	out := flag.String("o", "/tmp/vision-ref", "output directory")
 	vocab := flag.String("vocab", "testdata/vocab", "directory of llama.cpp's ggml-vocab-*.gguf")
 	png := flag.String("png", "", "also write the gradient PNG here")
+	wide := flag.String("png-wide", "", "also write the 25×10 stripes PNG here")
 	real := flag.Bool("medgemma", false, "write the speed test's real-shape pair instead: MedGemma 4B's projector (f16) and a one-layer gemma3 of its width (2560) for libmtmd to pair it with")
 	flag.Parse()
 	if *real {
@@ -64,6 +65,9 @@ func main() {
 	if *png != "" {
 		write(*png, gradient())
 	}
+	if *wide != "" {
+		write(*wide, stripes())
+	}
 }
 
 // gradient is a 32×48 RGB image: red across, green down, blue on the
@@ -77,6 +81,24 @@ func gradient() []byte {
 				c = color.RGBA{250, 240, 30, 255}
 			}
 			img.SetRGBA(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		log.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// stripes is a 25×10 RGB image of coloured vertical stripes: wider than
+// tall and upscaled (to 32×13, padded above and below), so the horizontal
+// pass of the resize, upscaling and the vertical padding are exercised.
+func stripes() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 25, 10))
+	for y := 0; y < 10; y++ {
+		for x := 0; x < 25; x++ {
+			v := uint8((x / 3 % 2) * 200)
+			img.SetRGBA(x, y, color.RGBA{v, uint8(255 - y*25), uint8(x * 10), 255})
 		}
 	}
 	var b bytes.Buffer

@@ -55,12 +55,21 @@ int main(int argc, char ** argv) {
     mparams.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     mtmd_context * mctx = mtmd_init_from_file(mmproj, model, mparams);
     if (!mctx) { fprintf(stderr, "mmproj failed\n"); return 1; }
-    mtmd_helper_bitmap_wrapper bw = mtmd_helper_bitmap_init_from_file(mctx, image, false, mtmd_helper_init_opt_default());
-    if (!bw.bitmap) { fprintf(stderr, "image failed\n"); return 1; }
+    // IMAGE may list several files, comma-separated, one per marker.
+    std::vector<const mtmd_bitmap *> bmps;
+    std::string images = image;
+    for (size_t at = 0; at <= images.size();) {
+        size_t end = images.find(',', at);
+        if (end == std::string::npos) end = images.size();
+        std::string one = images.substr(at, end - at);
+        mtmd_helper_bitmap_wrapper bw = mtmd_helper_bitmap_init_from_file(mctx, one.c_str(), false, mtmd_helper_init_opt_default());
+        if (!bw.bitmap) { fprintf(stderr, "image %s failed\n", one.c_str()); return 1; }
+        bmps.push_back(bw.bitmap);
+        at = end + 1;
+    }
     mtmd_input_text text = {prompt, strlen(prompt), true, true};
     mtmd_input_chunks * chunks = mtmd_input_chunks_init();
-    const mtmd_bitmap * bmps[1] = {bw.bitmap};
-    if (mtmd_tokenize(mctx, chunks, &text, bmps, 1) != 0) { fprintf(stderr, "tokenize failed\n"); return 1; }
+    if (mtmd_tokenize(mctx, chunks, &text, bmps.data(), bmps.size()) != 0) { fprintf(stderr, "tokenize failed\n"); return 1; }
     const llama_vocab * vocab = llama_model_get_vocab(model);
     int n_vocab = llama_vocab_n_tokens(vocab);
     int n_embd = llama_model_n_embd_inp(model);
@@ -118,7 +127,7 @@ int main(int argc, char ** argv) {
     for (unsigned char ch : out) printf("%02x", ch);
     printf("\"\n}\n");
     mtmd_input_chunks_free(chunks);
-    mtmd_bitmap_free(bw.bitmap);
+    for (const mtmd_bitmap * b : bmps) mtmd_bitmap_free(const_cast<mtmd_bitmap *>(b));
     mtmd_free(mctx);
     llama_free(lctx);
     llama_model_free(model);
