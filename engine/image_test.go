@@ -120,19 +120,27 @@ func tinyVisionLM(t *testing.T, opt Options) *LM {
 // positions go on after the first image, and each image is its own
 // non-causal step.
 func TestImagePromptMatchesLlamaCpp(t *testing.T) {
-	const tol = 1e-3
 	for _, c := range []struct {
 		ref  string
 		pngs []string
 		opt  Options
+		tol  float64
 	}{
 		// the image's 16 rows padded to a step of 32
-		{"tiny-f16.json", []string{"gradient-32x48.png"}, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}},
+		{"tiny-f16.json", []string{"gradient-32x48.png"}, Options{Backend: "dayi", KVType: "f32", Buckets: []int{8, 32}}, 1e-3},
 		// default buckets: a step of exactly 16
-		{"tiny-f16.json", []string{"gradient-32x48.png"}, Options{Backend: "dayi", KVType: "f32"}},
-		{"tiny-f16-two.json", []string{"gradient-32x48.png", "stripes-25x10.png"}, Options{Backend: "dayi", KVType: "f32"}},
+		{"tiny-f16.json", []string{"gradient-32x48.png"}, Options{Backend: "dayi", KVType: "f32"}, 1e-3},
+		{"tiny-f16-two.json", []string{"gradient-32x48.png", "stripes-25x10.png"}, Options{Backend: "dayi", KVType: "f32"}, 1e-3},
+		// The default f16 KV cache against llama.cpp's f16 cache. On this
+		// random tiny-gemma3 the text path alone already differs by up to
+		// 1.9e-3 with f16 caches (measured on a 26-token text prompt against
+		// node-llama-cpp; f16 roundings of keys and values crossing the f16
+		// GELU table's steps), so these are held to 3e-3; measured 1.3e-3.
+		{"tiny-f16-kv16.json", []string{"gradient-32x48.png"}, Options{Backend: "dayi", KVType: "f16"}, 3e-3},
+		{"tiny-f16-two-kv16.json", []string{"gradient-32x48.png", "stripes-25x10.png"}, Options{Backend: "dayi", KVType: "f16"}, 3e-3},
 	} {
-		t.Run(fmt.Sprintf("%s/%v", c.ref, c.opt.Buckets), func(t *testing.T) {
+		tol := c.tol
+		t.Run(fmt.Sprintf("%s/%s/%v", c.ref, c.opt.KVType, c.opt.Buckets), func(t *testing.T) {
 			ref := readVisionRef(t, c.ref)
 			var imgs []image.Image
 			for _, p := range c.pngs {

@@ -27,7 +27,7 @@ static void top(const float * l, int n, int k, std::vector<int> & ids) {
 
 int main(int argc, char ** argv) {
     if (argc < 7) {
-        fprintf(stderr, "usage: %s MODEL MMPROJ IMAGE PROMPT N_GREEDY TOPK\n", argv[0]);
+        fprintf(stderr, "usage: %s MODEL MMPROJ IMAGE PROMPT N_GREEDY TOPK [f32|f16 KV cache, default f32]\n", argv[0]);
         return 2;
     }
     const char * model_path = argv[1], * mmproj = argv[2], * image = argv[3], * prompt = argv[4];
@@ -44,7 +44,9 @@ int main(int argc, char ** argv) {
     cp.n_ctx = 256; cp.n_batch = 256; cp.n_ubatch = 256;
     cp.n_threads = 1; cp.n_threads_batch = 1;
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    cp.type_k = GGML_TYPE_F32; cp.type_v = GGML_TYPE_F32;
+    bool kv16 = argc > 7 && strcmp(argv[7], "f16") == 0;
+    cp.type_k = kv16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
+    cp.type_v = cp.type_k;
     llama_context * lctx = llama_init_from_model(model, cp);
     if (!lctx) { fprintf(stderr, "context failed\n"); return 1; }
     mtmd_context_params mparams = mtmd_context_params_default();
