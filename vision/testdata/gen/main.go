@@ -1,7 +1,7 @@
 // Command gen writes the inputs of dayi's vision references: the tiny
 // random gemma3 language model (benchmarks/synth preset tiny-gemma3, f32,
 // seed 7, as engine's synth tests build it), the tiny random gemma3
-// projector (vision.SynthPreset "tiny", seed 7, f16 and q8_0 matrices) and
+// projector (vision.SynthPreset "tiny", seed 7, f32, f16 and q8_0 matrices) and
 // the 32×48 gradient PNG; mtmd_ref.cpp then runs them through llama.cpp.
 // See ../README.md for the commands.
 package main
@@ -55,7 +55,7 @@ func main() {
 	for _, t := range []struct {
 		name string
 		typ  weights.Type
-	}{{"f16", weights.TypeF16}, {"q8_0", weights.TypeQ8_0}} {
+	}{{"f32", weights.TypeF32}, {"f16", weights.TypeF16}, {"q8_0", weights.TypeQ8_0}} {
 		var b bytes.Buffer
 		if err := vision.WriteSynth(&b, ps, 7, t.typ); err != nil {
 			log.Fatal(err)
