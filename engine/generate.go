@@ -12,6 +12,7 @@ import (
 	"dayi/engine/jsonschema"
 	"dayi/engine/sample"
 	"dayi/tokenizer"
+	"dayi/vision"
 )
 
 // Request is one generation.
@@ -80,7 +81,8 @@ var ErrPromptTooLong = errors.New("prompt too long")
 type LM struct {
 	*Model
 	Tok      *tokenizer.Tokenizer
-	Template *chat.Template // nil when the model has none and none is named
+	Template *chat.Template  // nil when the model has none and none is named
+	proj     *vision.Encoder // the attached vision projector (image.go); nil: none
 
 	maskOnce sync.Once
 	masker   *jsonschema.Masker
@@ -188,7 +190,10 @@ type generation struct {
 	// which a cold run would not reproduce, so it is not cached again.
 	fed     []int32
 	shifted bool
-	spec    *speculator // nil: no speculative decoding
+	// media is a prompt with images (image.go); its generation bypasses the
+	// prefix cache, whose entries are keyed by token ids alone.
+	media *mediaPrompt
+	spec  *speculator // nil: no speculative decoding
 }
 
 // close frees the generation's sessions.
@@ -205,7 +210,17 @@ func (lm *LM) start(ctx context.Context, req *Request, onText func(string) error
 	if err := lm.checkImages(req.Images); err != nil {
 		return nil, err
 	}
-	ids, tmpl, err := lm.PromptTokens(req)
+	var media *mediaPrompt // a prompt with images (image.go)
+	var ids []int32
+	var tmpl *chat.Template
+	var err error
+	if len(req.Images) > 0 {
+		if media, tmpl, err = lm.imagePrompt(req); err == nil {
+			ids = media.ids
+		}
+	} else {
+		ids, tmpl, err = lm.PromptTokens(req)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +233,7 @@ func (lm *LM) start(ctx context.Context, req *Request, onText func(string) error
 	if len(ids) >= lm.Ctx {
 		return nil, fmt.Errorf("%w: %d tokens, context length %d", ErrPromptTooLong, len(ids), lm.Ctx)
 	}
-	g := &generation{lm: lm, req: req, onText: onText, res: &Result{PromptTokens: len(ids)}}
+	g := &generation{lm: lm, req: req, onText: onText, res: &Result{PromptTokens: len(ids)}, media: media}
 	if len(req.Format) > 0 {
 		gr, err := jsonschema.Compile(req.Format)
 		if err != nil {
@@ -252,11 +267,18 @@ func (lm *LM) start(ctx context.Context, req *Request, onText func(string) error
 	}
 	g.smp = sample.New(so)
 	for _, id := range ids {
-		g.smp.Accept(id)
+		if id >= 0 { // image rows have no id
+			g.smp.Accept(id)
+		}
 	}
 	g.stream = lm.Tok.NewStream()
 	g.stopper = sample.NewStopMatcher(stops)
-	g.spec = lm.newSpeculator(so)
+	if media == nil {
+		// A draft model cannot see the images, and an n-gram proposer would
+		// copy image rows (id -1) as tokens: requests with images decode
+		// plainly.
+		g.spec = lm.newSpeculator(so)
+	}
 	return g, nil
 }
 
@@ -271,6 +293,10 @@ func (g *generation) emit(s string) error {
 // prefill evaluates the prompt, starting from its longest prefix in the
 // model's prefix cache, and caches the prompt for the requests that follow.
 func (g *generation) prefill(ctx context.Context, ids []int32) error {
+	if g.media != nil {
+		g.fed = append(make([]int32, 0, len(ids)+64), ids...)
+		return g.prefillMedia(ctx, g.media)
+	}
 	pc := g.lm.prefix
 	n := 0
 	if pc != nil {
@@ -291,7 +317,7 @@ func (g *generation) prefill(ctx context.Context, ids []int32) error {
 }
 
 func (g *generation) finish(reason string) error {
-	if pc := g.lm.prefix; pc != nil && !g.shifted {
+	if pc := g.lm.prefix; pc != nil && !g.shifted && g.media == nil {
 		// The whole exchange: the next chat turn starts with it.
 		if err := pc.store(g.sess, g.req.CacheScope, g.fed); err != nil {
 			return err
@@ -377,7 +403,9 @@ func (g *generation) nextFrom(ctx context.Context, logits []float32, draft int32
 		return 0, true, g.finish(DoneStop)
 	}
 	if len(g.fed) >= lm.Ctx {
-		if !g.req.Shift || !lm.canShift() {
+		// No shift with images: dropping half the history could cut an
+		// image's soft tokens in two (llama.cpp's server refuses it too).
+		if !g.req.Shift || !lm.canShift() || g.media != nil {
 			return 0, true, g.finish(DoneLength)
 		}
 		if err := g.shift(); err != nil {

@@ -423,6 +423,9 @@ type graphKey struct {
 	// all returns the logits of every row ([T, vocab]): a speculative
 	// verification step judges each proposed token (speculative.go).
 	all bool
+	// embd: the rows are caller-given embeddings (an image's soft tokens,
+	// image.go), not token-table rows (arch.Ctx.Embeddings).
+	embd bool
 }
 
 func (k graphKey) seqs() int { return max(k.B, 1) }
@@ -448,9 +451,13 @@ func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	S := m.Ctx
 	B := key.seqs()
 	rows := key.T * B
-	g := graph.NewGraph(m.backend, fmt.Sprintf("%s_step%dx%d", h.Arch, B, key.T))
+	name := fmt.Sprintf("%s_step%dx%d", h.Arch, B, key.T)
+	if key.embd {
+		name += "_embd"
+	}
+	g := graph.NewGraph(m.backend, name)
 	f32 := dtypes.Float32
-	c := &arch.Ctx{G: g, H: h, Seqs: make([]arch.Seq, B)}
+	c := &arch.Ctx{G: g, H: h, Seqs: make([]arch.Seq, B), Embeddings: key.embd}
 	// Parameter order (Session.run builds inputs in the same order): x, then
 	// cos and sin of every rope the architecture declares (Hyper.Ropes), last,
 	// then per sequence pos and a mask per cache view (Hyper.Caches); then

@@ -219,6 +219,11 @@ type StepScratch struct {
 	masks    [][]bool    // per cache view (Hyper.Caches), then per sequence
 	inputs   []backends.Buffer
 	donate   []bool
+	// embd are the rows of an embeddings step (graphKey.embd: [n, dim],
+	// Session.EvalEmbeddings); nonCausal lets every one of them see all
+	// of them (image.go).
+	embd      []float32
+	nonCausal bool
 }
 
 // stepSeqs runs one compiled step over sequences ss (ids[i] are the rows of
@@ -247,9 +252,13 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 	}
 	for b, s := range ss {
 		r0 := b * T
-		for i, id := range ids[b] {
-			if err := m.embed(id, sc.x[(r0+i)*h.Dim:(r0+i+1)*h.Dim]); err != nil {
-				return err
+		if key.embd {
+			copy(sc.x[r0*h.Dim:], sc.embd[:len(ids[b])*h.Dim])
+		} else {
+			for i, id := range ids[b] {
+				if err := m.embed(id, sc.x[(r0+i)*h.Dim:(r0+i+1)*h.Dim]); err != nil {
+					return err
+				}
 			}
 		}
 		segs := []int{T}
@@ -271,6 +280,8 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 			*mk = growB(*mk, T*S)
 			if cache.Bidirectional {
 				fillMaskSegments(*mk, T, S, segs)
+			} else if key.embd && sc.nonCausal {
+				fillMaskNonCausal(*mk, T, S, s.pos, len(ids[b]), cache.Window)
 			} else {
 				fillMask(*mk, T, S, s.pos, cache.Window)
 			}

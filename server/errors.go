@@ -22,7 +22,7 @@ func clientError(r *http.Request, err error) error {
 	var se statusErr
 	switch {
 	case errors.As(err, &re), errors.As(err, &se), errors.Is(err, ErrBusy), errors.Is(err, ErrUnknownModel),
-		errors.Is(err, ErrUnsupportedArch), errors.Is(err, engine.ErrPromptTooLong), errors.Is(err, engine.ErrNoVision):
+		errors.Is(err, ErrUnsupportedArch), errors.Is(err, engine.ErrPromptTooLong), errors.Is(err, engine.ErrNoVision), errors.Is(err, engine.ErrImagePrompt):
 		return err
 	}
 	if statusOf(err) < 500 {

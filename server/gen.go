@@ -163,7 +163,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, engine.ErrPromptTooLong), errors.Is(err, ErrUnsupportedArch), errors.Is(err, engine.ErrNoVision):
+	case errors.Is(err, engine.ErrPromptTooLong), errors.Is(err, ErrUnsupportedArch), errors.Is(err, engine.ErrNoVision), errors.Is(err, engine.ErrImagePrompt):
 		return http.StatusBadRequest
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return 499 // client closed the request (nginx's code); nobody reads it

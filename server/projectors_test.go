@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"dayi/engine"
+	"dayi/vision"
 	"dayi/weights"
 )
 
@@ -50,17 +52,26 @@ func TestProjectorPairedShowAndFallbackToText(t *testing.T) {
 	}
 }
 
-// TestImageEndToEnd runs a vision model pair through both APIs:
-// DAYI_VISION_MODEL and DAYI_VISION_MMPROJ name a gemma3 GGUF and its
-// mmproj (the vision branch's tiny pair). It skips unless the projector
-// attaches (lm.HasVision), so it runs once the vision encoder is merged.
-// The same image and question must give the same greedy text through
-// Ollama's /api/chat (images before the text) and OpenAI's image_url part
-// placed first, and the image must add prompt tokens.
+// TestImageEndToEnd runs a vision model pair through both APIs: the tiny
+// gemma3 synth model and the tiny synthetic mmproj (the pair the engine's
+// and vision's tests check against llama.cpp). The same image and question
+// must give the same greedy text through Ollama's /api/chat (images before
+// the text) and OpenAI's image_url part placed first, and the image must
+// add prompt tokens.
 func TestImageEndToEnd(t *testing.T) {
-	model, mmproj := os.Getenv("DAYI_VISION_MODEL"), os.Getenv("DAYI_VISION_MMPROJ")
-	if model == "" || mmproj == "" {
-		t.Skip("DAYI_VISION_MODEL and DAYI_VISION_MMPROJ name no vision pair")
+	dir := t.TempDir()
+	model := writeSynth(t, dir, "tiny-gemma3")
+	mmproj := filepath.Join(dir, "tiny-mmproj.gguf")
+	spec, err := vision.SynthPreset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := vision.WriteSynth(&buf, spec, 7, weights.TypeF16); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mmproj, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	lm := loadLM(t, model)
 	pf, err := weights.Open(mmproj)
@@ -69,7 +80,7 @@ func TestImageEndToEnd(t *testing.T) {
 	}
 	defer pf.Close()
 	if err := lm.AttachProjector(pf); err != nil || !lm.HasVision() {
-		t.Skipf("projector does not attach on this branch: %v", err)
+		t.Fatalf("the tiny projector does not attach: %v", err)
 	}
 	name := strings.TrimSuffix(filepath.Base(model), ".gguf")
 	_, hs := testServer(t, Config{ModelPaths: []string{model}, Projectors: map[string]string{name: mmproj}})

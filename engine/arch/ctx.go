@@ -27,6 +27,12 @@ type Ctx struct {
 	// DynamicUpdate tells whether the backend has DynamicUpdateSlice; without it
 	// the cache update uses a one-hot select (portable, O(S) per step).
 	DynamicUpdate bool
+	// Embeddings: X holds embeddings given by the caller (an image's soft
+	// tokens from a vision projector), not token-table rows. llama.cpp
+	// applies a family's token-embedding scale to token rows only
+	// (gemma3.cpp: ggml_scale by ubatch.token ? sqrt(n_embd) : 1), so an
+	// architecture that scales must skip it for these.
+	Embeddings bool
 }
 
 // Seq is one sequence of a step.

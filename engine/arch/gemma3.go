@@ -89,6 +89,11 @@ func (m *gemma3) OutputWeights() (norm, output *Weight) { return m.OutputNorm, m
 
 func (m *gemma3) check() error { return checkVocab(m.h, m.TokEmbd, m.Output) }
 
+// AcceptsImages marks gemma3 as a family that reads a vision projector's
+// soft tokens (MedGemma, Gemma 3 with a gemma3 mmproj): the engine refuses
+// images on models without it.
+func (m *gemma3) AcceptsImages() bool { return true }
+
 // geglu is llama.cpp's fused GeGLU (ggml_geglu_split → ggml-cpu vec.h
 // ggml_vec_geglu_f32 with GGML_GELU_FP16): gelu(x)·g where gelu is looked up
 // in a table of f16 results indexed by the f16-rounded input, except that
@@ -135,7 +140,10 @@ var geluTable = sync.OnceValue(func() []float32 {
 // Forward is the gemma3 decoder stack.
 func (m *gemma3) Forward(c *Ctx) *Node {
 	h := m.h
-	x := graph.MulScalar(c.X, float64(m.embedScale))
+	x := c.X
+	if !c.Embeddings {
+		x = graph.MulScalar(c.X, float64(m.embedScale)) // token rows only (Ctx.Embeddings)
+	}
 	gelu := geluTableConst(c.G)
 	for l := range m.Blocks {
 		b := &m.Blocks[l]
