@@ -23,7 +23,9 @@ import (
 //	rows16-gemv   q4_0 q5_0 q8_0 (Rows16)    1..3 (all      per block b in order: acc = fma(float(isum_b),
 //	                                         without VNNI)  d_w·d_x, acc) from 0 (llama.cpp's repacked
 //	                                                        q4_0 GEMV/GEMM; rows16.go, gemm16.go)
-//	rows16-gemm16 q4_0 q5_0 q8_0 (Rows16)    >= 4           same, through gemm16 (bit for bit equal)
+//	rows16-gemvm  q4_0 q8_0 (Rows16)         2..16          same, 4 or 2 rows per tile load (rows16m.go)
+//	rows16-gemm16 q4_0 q5_0 q8_0 (Rows16)    >= 4 (q4_0,    same, through gemm16 (bit for bit equal)
+//	                                         q8_0: >= 17)
 //	gemm16        q4_0 q5_0 q8_0 (GGUF)      >= 8           same as rows16 (gemm16.go)
 //	rows16k-gemv  q4_K q6_K (Rows16)         1..3           q4_K: per super-block acc = fma(float(isum),
 //	                                                        d_w·d_x, acc), acc_min = fma(float(imin),
@@ -85,12 +87,14 @@ type Plan struct {
 	np       int
 
 	// The kernels the paths call.
-	g16dec  func(w *byte, wstride, nb int, dst *byte)                    // group of 16 rows -> gemm16/k16 layout
-	g16bias int32                                                        // weight bias c (u = q + c) for pack40
-	k16k    [4]gemm16Func                                                // gemmK16 kernels for 1..4 columns
-	r16gemv func(w, x []byte, nb int, out []float32)                     // Rows16 decode kernel
-	gk      gemmKernels                                                  // packed kernels (q4_0/q8_0)
-	kgemv   func(w *byte, wstride int, x *byte, nb int, res *[4]float32) // q4_K/q6_K 4-row gemv
+	g16dec   func(w *byte, wstride, nb int, dst *byte)                    // group of 16 rows -> gemm16/k16 layout
+	g16bias  int32                                                        // weight bias c (u = q + c) for pack40
+	k16k     [4]gemm16Func                                                // gemmK16 kernels for 1..4 columns
+	r16gemv  func(w, x []byte, nb int, out []float32)                     // Rows16 decode kernel
+	r16gemv4 gemvmFunc                                                    // Rows16 decode kernel, 4 rows (rows16m.go)
+	r16gemv2 gemvmFunc                                                    // Rows16 decode kernel, 2 rows
+	gk       gemmKernels                                                  // packed kernels (q4_0/q8_0)
+	kgemv    func(w *byte, wstride int, x *byte, nb int, res *[4]float32) // q4_K/q6_K 4-row gemv
 }
 
 // NewPlan chooses the kernels for n×k weights of type t in layout l
@@ -136,8 +140,18 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 	case l == LayoutRows16:
 		pl.r16gemv, pl.g16dec = r16Kernels(t)
 		pl.g16bias = r16Bias(t)
+		k4, k2, multi := r16MultiKernels(t)
 		if hasZVNNI {
-			pl.add(path{name: "rows16-gemm16", minRows: r16MaxGemvCols + 1, run: (*matmulTask).runGemm16,
+			min := r16MaxGemvCols + 1
+			if multi {
+				min = r16MaxGemvmRows + 1
+			}
+			pl.add(path{name: "rows16-gemm16", minRows: min, run: (*matmulTask).runGemm16,
+				pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
+		}
+		if multi {
+			pl.r16gemv4, pl.r16gemv2 = k4, k2
+			pl.add(path{name: "rows16-gemvm", minRows: 2, run: (*matmulTask).runR16Gemvm,
 				pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
 		}
 		pl.add(path{name: "rows16-gemv", minRows: 1, run: (*matmulTask).runR16Gemv,

@@ -17,7 +17,12 @@ func wantPath(t weights.Type, l Layout, m int) string {
 		if r16KType(t) {
 			name = "rows16k"
 		}
+		multi := hasZVNNI && (t == weights.TypeQ4_0 || t == weights.TypeQ8_0)
 		switch {
+		case multi && m > r16MaxGemvmRows:
+			return name + "-gemm16"
+		case multi && m >= 2:
+			return name + "-gemvm"
 		case m > r16MaxGemvCols && hasZVNNI && r16KType(t):
 			return name + "-gemmk16"
 		case m > r16MaxGemvCols && hasZVNNI:
