@@ -32,8 +32,9 @@ import (
 //	                                                        dmin_w·d_x, acc_min), out = acc - acc_min
 //	                                                        (llama.cpp's repacked q4_K GEMV); q6_K: per
 //	                                                        super-block acc = fma(float(isum), d_w·d_x, acc)
-//	rows16k-gemmk16 q4_K q6_K (Rows16)       >= 4           gemmK16Go's: q4_K folds per 64-element chunk
-//	                                                        (llama.cpp's repacked q4_K GEMM), q6_K per
+//	rows16k-gemvm q4_K (Rows16)              2..16          rows16k-gemv's, 2 rows per tile load (rows16m.go)
+//	rows16k-gemmk16 q4_K q6_K (Rows16)       >= 4 (q4_K:    gemmK16Go's: q4_K folds per 64-element chunk
+//	                                         >= 17)         (llama.cpp's repacked q4_K GEMM), q6_K per
 //	                                                        super-block (gemmk16.go)
 //	gemmk16       q4_K q6_K (GGUF)           >= 16          gemmK16Go's, as rows16k-gemmk16
 //	gemmk16       q5_K (GGUF)                >= 16          dotK's order, bit for bit (gemmk16.go: per
@@ -130,9 +131,19 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 	switch {
 	case l == LayoutRows16 && r16KType(t):
 		pl.r16gemv, pl.g16dec = r16kKernels(t)
+		k4, k2, multi := r16MultiKernels(t)
 		if kk, ok := gemmK16Kernels(t); ok {
 			pl.k16k = kk
-			pl.add(path{name: "rows16k-gemmk16", minRows: r16MaxGemvCols + 1, run: (*matmulTask).runK16,
+			min := r16MaxGemvCols + 1
+			if multi {
+				min = r16kMaxGemvmRows + 1
+			}
+			pl.add(path{name: "rows16k-gemmk16", minRows: min, run: (*matmulTask).runK16,
+				pack: (*matmulTask).packK16Row, x40Step: xk, groups: true})
+		}
+		if multi {
+			pl.r16gemv4, pl.r16gemv2 = k4, k2
+			pl.add(path{name: "rows16k-gemvm", minRows: 2, run: (*matmulTask).runR16Gemvm,
 				pack: (*matmulTask).packK16Row, x40Step: xk, groups: true})
 		}
 		pl.add(path{name: "rows16k-gemv", minRows: 1, run: (*matmulTask).runR16Gemv,

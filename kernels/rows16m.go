@@ -10,13 +10,17 @@ package kernels
 // (decR16*, writing twice the group's bytes to scratch) before gemm16 ran,
 // and BenchmarkVerifyStep on llama-1b q4_0 measured a 4-row step at 3.2 and
 // a 16-row step at 10.9 one-row steps, with decR16Q4_0 and gemm16x6 at the
-// top of the profile. The multi-row decode kernels (rows16m_amd64.s) load
-// and split each tile once and run it against 4 (or 2) activation rows
-// held in registers, the way llama.cpp's repacked q4_0 GEMM runs a block
+// top of the profile. The multi-row decode kernels (rows16m_amd64.s: q4_0,
+// q8_0 for 4 and 2 rows; rows16km_amd64.s: q4_K for 2 rows) load and split
+// each tile once and run it against the activation rows in registers, the way llama.cpp's repacked q4_0 GEMM runs a block
 // against 4 activation rows (ggml-cpu repack.cpp, ggml_gemm_q4_0_8x8_q8_0
 // over block_q8_0x4), so batches up to r16MaxGemvmRows never decode a group.
-// They keep GEMV_R16's float order per row, so every batch size gives
-// bit for bit what one-row decode and gemm16 give.
+// They keep the one-row kernels' float order per row, so every batch size
+// gives bit for bit what one-row decode gives (and, for q4_0/q8_0, gemm16).
+// BenchmarkRows16Multi (2048×2048, one thread, min of 3 alternating runs on
+// a loaded 2-core host) put them ahead of decode+gemm at every m ≤ 16:
+// q4_0 m=2/4/8/16 72/105/204/407 µs against 154/190/271/434, q4_K
+// 72/134/265/515 against 212/240/388/566 (m=1: 65 and 63).
 
 // r16MaxGemvmRows is the largest batch that takes the multi-row decode
 // kernels where they exist (q4_0 and q8_0 with AVX-512 VNNI); larger ones
@@ -30,21 +34,27 @@ const r16MaxGemvmRows = 16
 type gemvmFunc func(w, x *byte, xs, nb int, out *float32, ostride int)
 
 // runR16Gemvm computes the outputs of Rows16 groups [lo,hi) for all m
-// activation rows, 4 rows per kernel call, then 2, then 1.
+// activation rows, 4 rows per kernel call (where the type has a 4-row
+// kernel), then 2, then 1.
 func (mt *matmulTask) runR16Gemvm(lo, hi, _ int) {
-	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.x40Step
+	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/mt.t.BlockSize(), mt.x40Step
 	for g := lo; g < hi; g++ {
 		j := g * r16Rows
 		c := 0
-		for ; c+4 <= mt.m; c += 4 {
-			mt.pl.r16gemv4(&mt.w[j*rb], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
+		if mt.pl.r16gemv4 != nil {
+			for ; c+4 <= mt.m; c += 4 {
+				mt.pl.r16gemv4(&mt.w[j*rb], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
+			}
 		}
-		if c+2 <= mt.m {
+		for ; c+2 <= mt.m; c += 2 {
 			mt.pl.r16gemv2(&mt.w[j*rb], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
-			c += 2
 		}
 		if c < mt.m {
 			mt.pl.r16gemv(mt.w[j*rb:(j+r16Rows)*rb], mt.x40[c*xs:(c+1)*xs], nb, mt.out[c*n+j:c*n+j+r16Rows])
 		}
 	}
 }
+
+// r16kMaxGemvmRows is r16MaxGemvmRows for q4_K, which has a 2-row kernel
+// only (gemvR16x2Q4_K).
+const r16kMaxGemvmRows = 16
