@@ -80,6 +80,10 @@ type Model struct {
 	// head (encoder.go).
 	enc *encoderParts
 
+	// noWarmup (Options.NoWarmup) leaves every graph to its first use,
+	// also the verification graphs SetSpeculation would build.
+	noWarmup bool
+
 	mu     sync.Mutex
 	graphs map[graphKey]*stepGraph
 	// execMu serialises graph executions: a compiled executable reuses its
@@ -174,6 +178,7 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	if err := m.bindEncoder(); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
+	m.noWarmup = opt.NoWarmup
 	if !opt.NoWarmup {
 		if err := m.warmup(); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)

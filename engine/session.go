@@ -89,11 +89,11 @@ func (s *Session) Truncate(n int) error {
 // EvalRows feeds ids (at least two) in one step and returns the logits of
 // every one of them ([len(ids), vocab], row-major: row i predicts the token
 // after ids[i]), for a speculative verification step. The step has exactly
-// len(ids) rows (a graph per length, compiled on first use): on a CPU a
-// step's cost grows with its rows (measured on a 1B q4_0 model, 2 cores: 2
-// rows 1.6×, 4 rows 2.8×, 8 rows 4× a one-row step), so padding a proposal
-// to a power of two would cost more than the compilations. The returned
-// slice is reused by the next call.
+// len(ids) rows (a graph per length, built by SetSpeculation or on first
+// use): on a CPU a step's cost grows with its rows (1B q4_0, one thread,
+// docs/speculative.md: 2 rows 1.1×, 4 rows 1.3×, 8 rows 2.1× a one-row
+// step), so padding a proposal to a power of two would cost more than the
+// compilations. The returned slice is reused by the next call.
 func (s *Session) EvalRows(ctx context.Context, ids []int32) ([]float32, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -140,6 +140,10 @@ func (lm *LM) SetSpeculation(sp Speculation) error {
 	if sp.PMin == 0 {
 		sp.PMin = DefaultDraftPMin
 	}
+	// Build the verification steps now rather than in the first rounds.
+	if err := lm.warmVerify(sp.DraftMax + 1); err != nil {
+		return fmt.Errorf("%s: speculative decoding: %w", lm.File.Path, err)
+	}
 	lm.spec = &specConfig{Speculation: sp}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"testing"
 
 	"dayi/weights"
@@ -17,6 +18,11 @@ import (
 // the proposer's own cost (docs/speculative.md).
 //
 //	DAYI_SPEC_BENCH_MODEL=/path/model.gguf go test ./engine/ -run '^$' -bench VerifyStep -benchtime 20x
+//
+// $DAYI_SPEC_BENCH_THREADS sets the kernel threads (0: all cores). Each
+// size also reports cpu-ns/op, the process's CPU time per step: on a host
+// shared with other jobs, with one thread (no spinning workers), it is a
+// steadier measure of a step's work than the wall time.
 func BenchmarkVerifyStep(b *testing.B) {
 	path := os.Getenv("DAYI_SPEC_BENCH_MODEL")
 	if path == "" {
@@ -27,7 +33,8 @@ func BenchmarkVerifyStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	m, err := Load(f, Options{ContextLength: 1024, PrefixCacheBytes: -1})
+	threads, _ := strconv.Atoi(os.Getenv("DAYI_SPEC_BENCH_THREADS"))
+	m, err := Load(f, Options{ContextLength: 1024, PrefixCacheBytes: -1, Threads: threads})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,11 +59,15 @@ func BenchmarkVerifyStep(b *testing.B) {
 		}
 		_ = s.Truncate(len(prompt))
 		b.Run(fmt.Sprintf("T=%d", T), func(b *testing.B) {
+			cpu0 := processCPU()
 			for range b.N {
 				if err := runRows(ctx, s, ids); err != nil {
 					b.Fatal(err)
 				}
 				_ = s.Truncate(len(prompt))
+			}
+			if cpu := processCPU(); cpu > 0 {
+				b.ReportMetric(float64(cpu-cpu0)/float64(b.N), "cpu-ns/op")
 			}
 		})
 	}

@@ -30,3 +30,22 @@ func (m *Model) warmup() error {
 	}
 	return nil
 }
+
+// warmVerify builds the speculative verification graphs (every row's
+// logits, graphKey.all) of 2..maxRows rows, one per step length a round
+// can verify (the token fed plus 1..DraftMax proposals), so that the first
+// rounds after SetSpeculation do not pay for graph building: the perf
+// notes measured a first step's build at several decode steps. Nothing is
+// built for an encoder or a model loaded with NoWarmup (tests that count
+// graphs), and never past the context length.
+func (m *Model) warmVerify(maxRows int) error {
+	if m.enc != nil || m.noWarmup {
+		return nil
+	}
+	for T := 2; T <= min(maxRows, m.Ctx); T++ {
+		if _, err := m.graphFor(graphKey{T: T, all: true}); err != nil {
+			return fmt.Errorf("warm-up: verification graph of %d rows: %w", T, err)
+		}
+	}
+	return nil
+}

@@ -93,3 +93,29 @@ func TestWarmupAndSplitPrefillKeepLlamaCppLogits(t *testing.T) {
 		}
 	}
 }
+
+// SetSpeculation builds the verification graphs of every step length a
+// round can take (the token fed plus 1..DraftMax proposals) before the
+// first round; with NoWarmup it builds none. The verification steps these
+// graphs run are checked against llama.cpp by the speculative tests.
+func TestSetSpeculationBuildsVerifyGraphs(t *testing.T) {
+	for _, noWarmup := range []bool{false, true} {
+		m, err := Load(synthModel(t, "tiny-llama"), Options{Backend: "dayi", KVType: "f32", PrefixCacheBytes: -1, NoWarmup: noWarmup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lm, err := NewLM(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lm.SetSpeculation(Speculation{NGram: true, DraftMax: 5}); err != nil {
+			t.Fatal(err)
+		}
+		for T := 2; T <= 7; T++ {
+			_, ok := lm.graphs[graphKey{T: T, all: true}]
+			if want := !noWarmup && T <= 6; ok != want {
+				t.Errorf("NoWarmup %v: verification graph of %d rows built: %v, want %v", noWarmup, T, ok, want)
+			}
+		}
+	}
+}

@@ -23,15 +23,18 @@ import (
 //	rows16-gemv   q4_0 q5_0 q8_0 (Rows16)    1..3 (all      per block b in order: acc = fma(float(isum_b),
 //	                                         without VNNI)  d_w·d_x, acc) from 0 (llama.cpp's repacked
 //	                                                        q4_0 GEMV/GEMM; rows16.go, gemm16.go)
-//	rows16-gemm16 q4_0 q5_0 q8_0 (Rows16)    >= 4           same, through gemm16 (bit for bit equal)
+//	rows16-gemvm  q4_0 q8_0 (Rows16)         2..16          same, 4 or 2 rows per tile load (rows16m.go)
+//	rows16-gemm16 q4_0 q5_0 q8_0 (Rows16)    >= 4 (q4_0,    same, through gemm16 (bit for bit equal)
+//	                                         q8_0: >= 17)
 //	gemm16        q4_0 q5_0 q8_0 (GGUF)      >= 8           same as rows16 (gemm16.go)
 //	rows16k-gemv  q4_K q6_K (Rows16)         1..3           q4_K: per super-block acc = fma(float(isum),
 //	                                                        d_w·d_x, acc), acc_min = fma(float(imin),
 //	                                                        dmin_w·d_x, acc_min), out = acc - acc_min
 //	                                                        (llama.cpp's repacked q4_K GEMV); q6_K: per
 //	                                                        super-block acc = fma(float(isum), d_w·d_x, acc)
-//	rows16k-gemmk16 q4_K q6_K (Rows16)       >= 4           gemmK16Go's: q4_K folds per 64-element chunk
-//	                                                        (llama.cpp's repacked q4_K GEMM), q6_K per
+//	rows16k-gemvm q4_K (Rows16)              2..16          rows16k-gemv's, 2 rows per tile load (rows16m.go)
+//	rows16k-gemmk16 q4_K q6_K (Rows16)       >= 4 (q4_K:    gemmK16Go's: q4_K folds per 64-element chunk
+//	                                         >= 17)         (llama.cpp's repacked q4_K GEMM), q6_K per
 //	                                                        super-block (gemmk16.go)
 //	gemmk16       q4_K q6_K (GGUF)           >= 16          gemmK16Go's, as rows16k-gemmk16
 //	gemmk16       q5_K (GGUF)                >= 16          dotK's order, bit for bit (gemmk16.go: per
@@ -85,12 +88,14 @@ type Plan struct {
 	np       int
 
 	// The kernels the paths call.
-	g16dec  func(w *byte, wstride, nb int, dst *byte)                    // group of 16 rows -> gemm16/k16 layout
-	g16bias int32                                                        // weight bias c (u = q + c) for pack40
-	k16k    [4]gemm16Func                                                // gemmK16 kernels for 1..4 columns
-	r16gemv func(w, x []byte, nb int, out []float32)                     // Rows16 decode kernel
-	gk      gemmKernels                                                  // packed kernels (q4_0/q8_0)
-	kgemv   func(w *byte, wstride int, x *byte, nb int, res *[4]float32) // q4_K/q6_K 4-row gemv
+	g16dec   func(w *byte, wstride, nb int, dst *byte)                    // group of 16 rows -> gemm16/k16 layout
+	g16bias  int32                                                        // weight bias c (u = q + c) for pack40
+	k16k     [4]gemm16Func                                                // gemmK16 kernels for 1..4 columns
+	r16gemv  func(w, x []byte, nb int, out []float32)                     // Rows16 decode kernel
+	r16gemv4 gemvmFunc                                                    // Rows16 decode kernel, 4 rows (rows16m.go)
+	r16gemv2 gemvmFunc                                                    // Rows16 decode kernel, 2 rows
+	gk       gemmKernels                                                  // packed kernels (q4_0/q8_0)
+	kgemv    func(w *byte, wstride int, x *byte, nb int, res *[4]float32) // q4_K/q6_K 4-row gemv
 }
 
 // NewPlan chooses the kernels for n×k weights of type t in layout l
@@ -126,9 +131,19 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 	switch {
 	case l == LayoutRows16 && r16KType(t):
 		pl.r16gemv, pl.g16dec = r16kKernels(t)
+		k4, k2, multi := r16MultiKernels(t)
 		if kk, ok := gemmK16Kernels(t); ok {
 			pl.k16k = kk
-			pl.add(path{name: "rows16k-gemmk16", minRows: r16MaxGemvCols + 1, run: (*matmulTask).runK16,
+			min := r16MaxGemvCols + 1
+			if multi {
+				min = r16kMaxGemvmRows + 1
+			}
+			pl.add(path{name: "rows16k-gemmk16", minRows: min, run: (*matmulTask).runK16,
+				pack: (*matmulTask).packK16Row, x40Step: xk, groups: true})
+		}
+		if multi {
+			pl.r16gemv4, pl.r16gemv2 = k4, k2
+			pl.add(path{name: "rows16k-gemvm", minRows: 2, run: (*matmulTask).runR16Gemvm,
 				pack: (*matmulTask).packK16Row, x40Step: xk, groups: true})
 		}
 		pl.add(path{name: "rows16k-gemv", minRows: 1, run: (*matmulTask).runR16Gemv,
@@ -136,8 +151,18 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 	case l == LayoutRows16:
 		pl.r16gemv, pl.g16dec = r16Kernels(t)
 		pl.g16bias = r16Bias(t)
+		k4, k2, multi := r16MultiKernels(t)
 		if hasZVNNI {
-			pl.add(path{name: "rows16-gemm16", minRows: r16MaxGemvCols + 1, run: (*matmulTask).runGemm16,
+			min := r16MaxGemvCols + 1
+			if multi {
+				min = r16MaxGemvmRows + 1
+			}
+			pl.add(path{name: "rows16-gemm16", minRows: min, run: (*matmulTask).runGemm16,
+				pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
+		}
+		if multi {
+			pl.r16gemv4, pl.r16gemv2 = k4, k2
+			pl.add(path{name: "rows16-gemvm", minRows: 2, run: (*matmulTask).runR16Gemvm,
 				pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
 		}
 		pl.add(path{name: "rows16-gemv", minRows: 1, run: (*matmulTask).runR16Gemv,

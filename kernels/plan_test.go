@@ -17,7 +17,15 @@ func wantPath(t weights.Type, l Layout, m int) string {
 		if r16KType(t) {
 			name = "rows16k"
 		}
+		multi := hasZVNNI && (t == weights.TypeQ4_0 || t == weights.TypeQ8_0)
+		multiK := hasZVNNI && t == weights.TypeQ4_K
 		switch {
+		case multi && m > r16MaxGemvmRows:
+			return name + "-gemm16"
+		case multiK && m > r16kMaxGemvmRows:
+			return name + "-gemmk16"
+		case (multi || multiK) && m >= 2:
+			return name + "-gemvm"
 		case m > r16MaxGemvCols && hasZVNNI && r16KType(t):
 			return name + "-gemmk16"
 		case m > r16MaxGemvCols && hasZVNNI:
