@@ -1,0 +1,55 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestAttentionFullF32 holds the blocked non-causal path (attn_full.go:
+// T >= fullMinT queries all seeing keys [0, kvLen)) to the float64
+// definition, over shapes that leave partial query and key blocks, GQA,
+// a K/V cache longer than kvLen, D on the assembly path (72, SigLIP's head)
+// and off it (20), and checks 1 and 2 threads give the same bits.
+func TestAttentionFullF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	cases := []struct{ T, H, Hkv, D, S, kvLen int }{
+		{T: 70, H: 4, Hkv: 2, D: 72, S: 310, kvLen: 300},
+		{T: 64, H: 3, Hkv: 3, D: 20, S: 129, kvLen: 129},
+		{T: 100, H: 2, Hkv: 1, D: 16, S: 64, kvLen: 50},
+	}
+	p1, p2 := NewPool(1), NewPool(2)
+	defer p1.Close()
+	defer p2.Close()
+	for ci, c := range cases {
+		q := make([]float32, c.T*c.H*c.D)
+		k := make([]float32, c.S*c.Hkv*c.D)
+		v := make([]float32, len(k))
+		for _, a := range [][]float32{q, k, v} {
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+		}
+		scale := float32(1 / math.Sqrt(float64(c.D)))
+		pos0 := c.kvLen - 1 // every query sees every key: non-causal
+		ref := refAttention(q, c.T, c.H, c.D, k, v, c.Hkv, c.kvLen, pos0, 0, scale, false)
+		var outs [2][]float32
+		for pi, p := range []*Pool{p1, p2} {
+			out := make([]float32, len(q))
+			if err := p.Attention(q, c.T, c.H, c.D, k, v, nil, nil, c.S, c.Hkv, c.kvLen, pos0, 0, scale, out); err != nil {
+				t.Fatal(err)
+			}
+			for i := range out {
+				if e := math.Abs(float64(out[i]) - ref[i]); e > 1e-5*(1+math.Abs(ref[i])) {
+					t.Fatalf("case %d threads %d: out[%d] = %g, want %g", ci, pi+1, i, out[i], ref[i])
+				}
+			}
+			outs[pi] = out
+		}
+		for i := range outs[0] {
+			if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+				t.Fatalf("case %d: out[%d] differs between 1 and 2 threads: %g vs %g", ci, i, outs[0][i], outs[1][i])
+			}
+		}
+	}
+}
