@@ -10,8 +10,11 @@ package kernels
 // 83 % of the encode, against 26 GMAC/s for the f16 weight GEMMs. Here a
 // worker copies one kv head's K and V into contiguous scratch once and runs
 // a block of queries over blocks of keys that stay in L1 (fullKB rows of D),
-// so each K/V row read from memory serves fullQB queries. The arithmetic
-// is the same kernels' (kScoresF32, kSoftmax, kPVF32): scores, an exact
+// so each K/V row read from memory serves fullQB queries. On AVX-512 the K
+// block is stored transposed and kScoresT makes 16 scores per vector with
+// no horizontal sum per key (kScoresF32's per-key reduction was then the
+// top item), in kScoresF32's order of additions. The rest is the same kernels'
+// (kSoftmax, kPVF32): scores, an exact
 // softmax over the whole row (ggml_soft_max_ext: exp, float64 sum, p = e *
 // 1/sum), then p·V, whose sum is taken per key block and the block sums
 // added in order (a different association of the same f32 sum; clip.cpp's
@@ -48,19 +51,22 @@ func (p *Pool) attentionFullF32(q []float32, T, H, D int, k, v []float32, Hkv, k
 func (at *fullAttnTask) run(lo, hi, worker int) {
 	D, n, H := at.D, at.kvLen, at.H
 	group := H / at.Hkv
-	sc := at.p.floatScratch(worker, 2*n*D+fullQB*n+D)
-	kp, vp := sc[:n*D], sc[n*D:2*n*D]
-	s := sc[2*n*D : 2*n*D+fullQB*n]
-	tmp := sc[2*n*D+fullQB*n:]
+	// With kScoresT the K rows are packed transposed in blocks of fullKB
+	// keys (the last one zero-padded) and each score row is npad long.
+	trans := kScoresT != nil
+	npad := n
+	if trans {
+		npad = (n + fullKB - 1) / fullKB * fullKB
+	}
+	sc := at.p.floatScratch(worker, npad*D+n*D+fullQB*npad+D)
+	kp, vp := sc[:npad*D], sc[npad*D:npad*D+n*D]
+	s := sc[npad*D+n*D : npad*D+n*D+fullQB*npad]
+	tmp := sc[npad*D+n*D+fullQB*npad:]
 	packed := -1
 	for item := lo; item < hi; item++ {
 		h, qb := item/at.nqb, item%at.nqb
 		if kvh := h / group; kvh != packed {
-			for j := range n {
-				src := (j*at.Hkv + kvh) * D
-				copy(kp[j*D:(j+1)*D], at.k[src:src+D])
-				copy(vp[j*D:(j+1)*D], at.v[src:src+D])
-			}
+			at.pack(kp, vp, kvh, trans)
 			packed = kvh
 		}
 		i0 := qb * fullQB
@@ -69,11 +75,16 @@ func (at *fullAttnTask) run(lo, hi, worker int) {
 			j1 := min(n, j0+fullKB)
 			for r := range rows {
 				i := i0 + r
-				kScoresF32(s[r*n+j0:r*n+j1], kp[j0*D:j1*D], D, at.q[(i*H+h)*D:(i*H+h+1)*D], at.scale)
+				qi := at.q[(i*H+h)*D : (i*H+h+1)*D]
+				if trans {
+					kScoresT(s[r*npad+j0:r*npad+j0+fullKB], kp[j0*D:(j0+fullKB)*D], qi, at.scale)
+				} else {
+					kScoresF32(s[r*npad+j0:r*npad+j1], kp[j0*D:j1*D], D, qi, at.scale)
+				}
 			}
 		}
 		for r := range rows {
-			row := s[r*n : (r+1)*n]
+			row := s[r*npad : r*npad+n]
 			inv := float32(1 / kSoftmax(row))
 			for j := range row {
 				row[j] *= inv
@@ -85,9 +96,48 @@ func (at *fullAttnTask) run(lo, hi, worker int) {
 			j1 := min(n, j0+fullKB)
 			for r := range rows {
 				i := i0 + r
-				kPVF32(tmp[:D], vp[j0*D:j1*D], D, s[r*n+j0:r*n+j1])
+				kPVF32(tmp[:D], vp[j0*D:j1*D], D, s[r*npad+j0:r*npad+j1])
 				addRow(at.out[(i*H+h)*D:(i*H+h+1)*D], tmp[:D])
 			}
 		}
+	}
+}
+
+// pack copies kv head kvh's K and V rows into kp and vp: V as n rows of D,
+// K the same or, with trans, as blocks of fullKB keys stored transposed
+// (element i of key j0+jj at kp[j0*D+i*fullKB+jj]), keys past kvLen zero.
+func (at *fullAttnTask) pack(kp, vp []float32, kvh int, trans bool) {
+	D, n := at.D, at.kvLen
+	if trans {
+		clear(kp[n/fullKB*fullKB*D:]) // the last, partial block
+	}
+	for j := range n {
+		src := (j*at.Hkv + kvh) * D
+		copy(vp[j*D:(j+1)*D], at.v[src:src+D])
+		if !trans {
+			copy(kp[j*D:(j+1)*D], at.k[src:src+D])
+			continue
+		}
+		j0, jj := j/fullKB*fullKB, j%fullKB
+		blk := kp[j0*D : (j0+fullKB)*D]
+		for i, x := range at.k[src : src+D] {
+			blk[i*fullKB+jj] = x
+		}
+	}
+}
+
+// kScoresT, when set (AVX-512, attnfull_amd64.go), computes the fullKB
+// scores s[j] = (q·k_j)*scale of one transposed block kt (pack's layout).
+var kScoresT func(s, kt, q []float32, scale float32)
+
+// scoresTGo is kScoresT's definition (and its assembly's fallback): each
+// score in dotF32s's order, so the transposed path gives kScoresF32's bits.
+func scoresTGo(s, kt, q []float32, scale float32) {
+	for j := range fullKB {
+		var acc [16]float32
+		for i, x := range q {
+			acc[i&15] += float32(x * kt[i*fullKB+j])
+		}
+		s[j] = reduce16(&acc) * scale
 	}
 }

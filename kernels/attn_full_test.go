@@ -21,6 +21,17 @@ func TestAttentionFullF32(t *testing.T) {
 	p1, p2 := NewPool(1), NewPool(2)
 	defer p1.Close()
 	defer p2.Close()
+	// Both score paths: kScoresT (transposed blocks; its assembly where
+	// the CPU has AVX-512, else the Go definition) and kScoresF32.
+	saved := kScoresT
+	defer func() { kScoresT = saved }()
+	for _, st := range []func(s, kt, q []float32, scale float32){saved, scoresTGo, nil} {
+		kScoresT = st
+		testAttentionFull(t, rng, cases, p1, p2)
+	}
+}
+
+func testAttentionFull(t *testing.T, rng *rand.Rand, cases []struct{ T, H, Hkv, D, S, kvLen int }, p1, p2 *Pool) {
 	for ci, c := range cases {
 		q := make([]float32, c.T*c.H*c.D)
 		k := make([]float32, c.S*c.Hkv*c.D)
@@ -41,7 +52,7 @@ func TestAttentionFullF32(t *testing.T) {
 			}
 			for i := range out {
 				if e := math.Abs(float64(out[i]) - ref[i]); e > 1e-5*(1+math.Abs(ref[i])) {
-					t.Fatalf("case %d threads %d: out[%d] = %g, want %g", ci, pi+1, i, out[i], ref[i])
+					t.Fatalf("case %d threads %d (kScoresT %v): out[%d] = %g, want %g", ci, pi+1, kScoresT != nil, i, out[i], ref[i])
 				}
 			}
 			outs[pi] = out
@@ -49,6 +60,42 @@ func TestAttentionFullF32(t *testing.T) {
 		for i := range outs[0] {
 			if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
 				t.Fatalf("case %d: out[%d] differs between 1 and 2 threads: %g vs %g", ci, i, outs[0][i], outs[1][i])
+			}
+		}
+	}
+}
+
+// TestScoresTBits checks the transposed-block scores (assembly and Go)
+// equal kScoresF32's bit for bit: the vision references match llama.cpp
+// exactly at f16 and a different order of additions shows there.
+func TestScoresTBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, d := range []int{8, 16, 72, 128} {
+		k := make([]float32, fullKB*d)
+		q := make([]float32, d)
+		for _, a := range [][]float32{k, q} {
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+		}
+		kt := make([]float32, len(k))
+		for j := range fullKB {
+			for i := range d {
+				kt[i*fullKB+j] = k[j*d+i]
+			}
+		}
+		want := make([]float32, fullKB)
+		kScoresF32(want, k, d, q, 0.125)
+		for name, f := range map[string]func(s, kt, q []float32, scale float32){"kScoresT": kScoresT, "go": scoresTGo} {
+			if f == nil {
+				continue
+			}
+			got := make([]float32, fullKB)
+			f(got, kt, q, 0.125)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("%s d=%d: s[%d] = %g, kScoresF32 %g", name, d, j, got[j], want[j])
+				}
 			}
 		}
 	}

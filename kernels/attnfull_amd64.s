@@ -1,0 +1,150 @@
+#include "textflag.h"
+
+// AVX-512 scores for the blocked full attention (attn_full.go): 128 keys
+// packed transposed (kt[d][128]: element i of key j at kt[i*128+j]), so a
+// vector holds one element of 16 keys and no horizontal sum per key is
+// needed. Each 16-key group keeps 16 lane accumulators (Z0..Z15) and adds
+// product i into accumulator i%16, product rounded before the add, then
+// folds them as reduce16 does: bit for bit dotF32s(q, k_j)*scale, the
+// order of kScoresF32 (and of ggml's f32 dot, which the vision references
+// hold to f16-rounding exactness).
+
+// func scoresT128(s, kt *float32, d int, q *float32, scale float32)
+// s[j] = dotF32s(q, column j of kt)*scale for j < 128; d a positive
+// multiple of 8.
+TEXT ·scoresT128(SB), NOSPLIT, $0-36
+	MOVQ         s+0(FP), DI
+	MOVQ         kt+8(FP), SI
+	MOVQ         d+16(FP), R9
+	VBROADCASTSS scale+32(FP), Z31
+	MOVQ         $8, R11 // 16-key groups left
+
+st_group:
+	VXORPS       Z0, Z0, Z0
+	VXORPS       Z1, Z1, Z1
+	VXORPS       Z2, Z2, Z2
+	VXORPS       Z3, Z3, Z3
+	VXORPS       Z4, Z4, Z4
+	VXORPS       Z5, Z5, Z5
+	VXORPS       Z6, Z6, Z6
+	VXORPS       Z7, Z7, Z7
+	VXORPS       Z8, Z8, Z8
+	VXORPS       Z9, Z9, Z9
+	VXORPS       Z10, Z10, Z10
+	VXORPS       Z11, Z11, Z11
+	VXORPS       Z12, Z12, Z12
+	VXORPS       Z13, Z13, Z13
+	VXORPS       Z14, Z14, Z14
+	VXORPS       Z15, Z15, Z15
+	MOVQ         SI, AX
+	MOVQ         q+24(FP), DX
+	MOVQ         R9, CX
+	SHRQ         $4, CX // whole 16-element steps
+	JZ           st_tail
+
+st_step:
+	VBROADCASTSS 0(DX), Z16
+	VMULPS       0(AX), Z16, Z17
+	VADDPS       Z17, Z0, Z0
+	VBROADCASTSS 4(DX), Z16
+	VMULPS       512(AX), Z16, Z17
+	VADDPS       Z17, Z1, Z1
+	VBROADCASTSS 8(DX), Z16
+	VMULPS       1024(AX), Z16, Z17
+	VADDPS       Z17, Z2, Z2
+	VBROADCASTSS 12(DX), Z16
+	VMULPS       1536(AX), Z16, Z17
+	VADDPS       Z17, Z3, Z3
+	VBROADCASTSS 16(DX), Z16
+	VMULPS       2048(AX), Z16, Z17
+	VADDPS       Z17, Z4, Z4
+	VBROADCASTSS 20(DX), Z16
+	VMULPS       2560(AX), Z16, Z17
+	VADDPS       Z17, Z5, Z5
+	VBROADCASTSS 24(DX), Z16
+	VMULPS       3072(AX), Z16, Z17
+	VADDPS       Z17, Z6, Z6
+	VBROADCASTSS 28(DX), Z16
+	VMULPS       3584(AX), Z16, Z17
+	VADDPS       Z17, Z7, Z7
+	VBROADCASTSS 32(DX), Z16
+	VMULPS       4096(AX), Z16, Z17
+	VADDPS       Z17, Z8, Z8
+	VBROADCASTSS 36(DX), Z16
+	VMULPS       4608(AX), Z16, Z17
+	VADDPS       Z17, Z9, Z9
+	VBROADCASTSS 40(DX), Z16
+	VMULPS       5120(AX), Z16, Z17
+	VADDPS       Z17, Z10, Z10
+	VBROADCASTSS 44(DX), Z16
+	VMULPS       5632(AX), Z16, Z17
+	VADDPS       Z17, Z11, Z11
+	VBROADCASTSS 48(DX), Z16
+	VMULPS       6144(AX), Z16, Z17
+	VADDPS       Z17, Z12, Z12
+	VBROADCASTSS 52(DX), Z16
+	VMULPS       6656(AX), Z16, Z17
+	VADDPS       Z17, Z13, Z13
+	VBROADCASTSS 56(DX), Z16
+	VMULPS       7168(AX), Z16, Z17
+	VADDPS       Z17, Z14, Z14
+	VBROADCASTSS 60(DX), Z16
+	VMULPS       7680(AX), Z16, Z17
+	VADDPS       Z17, Z15, Z15
+	ADDQ         $64, DX
+	ADDQ         $8192, AX
+	DECQ         CX
+	JNZ          st_step
+
+st_tail:
+	TESTQ        $8, R9
+	JZ           st_reduce
+	VBROADCASTSS 0(DX), Z16
+	VMULPS       0(AX), Z16, Z17
+	VADDPS       Z17, Z0, Z0
+	VBROADCASTSS 4(DX), Z16
+	VMULPS       512(AX), Z16, Z17
+	VADDPS       Z17, Z1, Z1
+	VBROADCASTSS 8(DX), Z16
+	VMULPS       1024(AX), Z16, Z17
+	VADDPS       Z17, Z2, Z2
+	VBROADCASTSS 12(DX), Z16
+	VMULPS       1536(AX), Z16, Z17
+	VADDPS       Z17, Z3, Z3
+	VBROADCASTSS 16(DX), Z16
+	VMULPS       2048(AX), Z16, Z17
+	VADDPS       Z17, Z4, Z4
+	VBROADCASTSS 20(DX), Z16
+	VMULPS       2560(AX), Z16, Z17
+	VADDPS       Z17, Z5, Z5
+	VBROADCASTSS 24(DX), Z16
+	VMULPS       3072(AX), Z16, Z17
+	VADDPS       Z17, Z6, Z6
+	VBROADCASTSS 28(DX), Z16
+	VMULPS       3584(AX), Z16, Z17
+	VADDPS       Z17, Z7, Z7
+
+st_reduce:
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z9, Z1, Z1
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z11, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z13, Z5, Z5
+	VADDPS       Z14, Z6, Z6
+	VADDPS       Z15, Z7, Z7
+	VADDPS       Z4, Z0, Z0 // t0
+	VADDPS       Z5, Z1, Z1 // t1
+	VADDPS       Z6, Z2, Z2 // t2
+	VADDPS       Z7, Z3, Z3 // t3
+	VADDPS       Z2, Z0, Z0 // t0+t2
+	VADDPS       Z3, Z1, Z1 // t1+t3
+	VADDPS       Z1, Z0, Z0
+	VMULPS       Z31, Z0, Z0
+	VMOVUPS      Z0, (DI)
+	ADDQ         $64, DI
+	ADDQ         $64, SI
+	DECQ         R11
+	JNZ          st_group
+	VZEROUPPER
+	RET
