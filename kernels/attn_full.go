@@ -96,8 +96,13 @@ func (at *fullAttnTask) run(lo, hi, worker int) {
 			j1 := min(n, j0+fullKB)
 			for r := range rows {
 				i := i0 + r
+				o := at.out[(i*H+h)*D : (i*H+h+1)*D]
+				if kPVAcc != nil {
+					kPVAcc(o, vp[j0*D:j1*D], s[r*npad+j0:r*npad+j1])
+					continue
+				}
 				kPVF32(tmp[:D], vp[j0*D:j1*D], D, s[r*npad+j0:r*npad+j1])
-				addRow(at.out[(i*H+h)*D:(i*H+h+1)*D], tmp[:D])
+				addRow(o, tmp[:D])
 			}
 		}
 	}
@@ -122,6 +127,22 @@ func (at *fullAttnTask) pack(kp, vp []float32, kvh int, trans bool) {
 		blk := kp[j0*D : (j0+fullKB)*D]
 		for i, x := range at.k[src : src+D] {
 			blk[i*fullKB+jj] = x
+		}
+	}
+}
+
+// kPVAcc, when set (AVX-512), adds sum_j p[j]*v_j to o continuing pvF32's
+// order of additions (rows v_j of len(o) contiguous): key blocks chained
+// through it give the per-row path's bits.
+var kPVAcc func(o, v, p []float32)
+
+// pvAccGo is kPVAcc's definition (and its assembly's fallback).
+func pvAccGo(o, v, p []float32) {
+	D := len(o)
+	for j, pj := range p {
+		vj := v[j*D : (j+1)*D]
+		for d := range o {
+			o[d] += float32(pj * vj[d])
 		}
 	}
 }

@@ -23,11 +23,13 @@ func TestAttentionFullF32(t *testing.T) {
 	defer p2.Close()
 	// Both score paths: kScoresT (transposed blocks; its assembly where
 	// the CPU has AVX-512, else the Go definition) and kScoresF32.
-	saved := kScoresT
-	defer func() { kScoresT = saved }()
+	saved, savedPV := kScoresT, kPVAcc
+	defer func() { kScoresT, kPVAcc = saved, savedPV }()
 	for _, st := range []func(s, kt, q []float32, scale float32){saved, scoresTGo, nil} {
-		kScoresT = st
-		testAttentionFull(t, rng, cases, p1, p2)
+		for _, pv := range []func(o, v, p []float32){savedPV, pvAccGo, nil} {
+			kScoresT, kPVAcc = st, pv
+			testAttentionFull(t, rng, cases, p1, p2)
+		}
 	}
 }
 
@@ -96,6 +98,43 @@ func TestScoresTBits(t *testing.T) {
 				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
 					t.Fatalf("%s d=%d: s[%d] = %g, kScoresF32 %g", name, d, j, got[j], want[j])
 				}
+			}
+		}
+	}
+}
+
+// TestAttentionFullBits checks that the blocked path with this CPU's
+// kernels gives the per-row path's bits (each query attended alone, T=1)
+// when its score and p·V kernels keep their order (kScoresT, kPVAcc).
+func TestAttentionFullBits(t *testing.T) {
+	if kScoresT == nil || kPVAcc == nil {
+		t.Skip("no order-keeping kernels on this CPU (AVX-512)")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	const T, H, Hkv, D, kvLen = 64, 2, 1, 72, 300
+	q := make([]float32, T*H*D)
+	k := make([]float32, kvLen*Hkv*D)
+	v := make([]float32, len(k))
+	for _, a := range [][]float32{q, k, v} {
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+		}
+	}
+	p := NewPool(2)
+	defer p.Close()
+	scale := float32(1 / math.Sqrt(D))
+	full := make([]float32, len(q))
+	if err := p.Attention(q, T, H, D, k, v, nil, nil, kvLen, Hkv, kvLen, kvLen-1, 0, scale, full); err != nil {
+		t.Fatal(err)
+	}
+	for i := range T {
+		row := make([]float32, H*D)
+		if err := p.Attention(q[i*H*D:(i+1)*H*D], 1, H, D, k, v, nil, nil, kvLen, Hkv, kvLen, kvLen-1, 0, scale, row); err != nil {
+			t.Fatal(err)
+		}
+		for j, x := range row {
+			if math.Float32bits(x) != math.Float32bits(full[i*H*D+j]) {
+				t.Fatalf("query %d: out[%d] = %g blocked, %g per row", i, j, full[i*H*D+j], x)
 			}
 		}
 	}

@@ -148,3 +148,101 @@ st_reduce:
 	JNZ          st_group
 	VZEROUPPER
 	RET
+
+// func pvAccZ(o, v *float32, n int, p *float32, d int)
+// o[i] += p[j]*v[j*d+i] for j < n in order (product rounded before the
+// add), i < d: pvF32's additions continued from o, so calls over
+// consecutive key blocks give pvF32's bits over all of them. d a positive
+// multiple of 8, v rows contiguous.
+TEXT ·pvAccZ(SB), NOSPLIT, $0-40
+	MOVQ o+0(FP), DI
+	MOVQ v+8(FP), SI
+	MOVQ n+16(FP), R10
+	MOVQ p+24(FP), DX
+	MOVQ d+32(FP), R9
+	MOVQ R9, R8
+	SHLQ $2, R8 // row bytes
+	TESTQ R10, R10
+	JZ   pa_done
+
+pa64_pass:
+	CMPQ    R9, $64
+	JLT     pa16_pass
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	MOVQ    SI, AX
+	MOVQ    DX, BX
+	MOVQ    R10, CX
+
+pa64_row:
+	VBROADCASTSS (BX), Z4
+	VMULPS       0(AX), Z4, Z5
+	VMULPS       64(AX), Z4, Z6
+	VMULPS       128(AX), Z4, Z7
+	VMULPS       192(AX), Z4, Z8
+	VADDPS       Z5, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z7, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+	ADDQ         $4, BX
+	ADDQ         R8, AX
+	DECQ         CX
+	JNZ          pa64_row
+	VMOVUPS      Z0, 0(DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	ADDQ         $256, DI
+	ADDQ         $256, SI
+	SUBQ         $64, R9
+	JMP          pa64_pass
+
+pa16_pass:
+	CMPQ    R9, $16
+	JLT     pa8_pass
+	VMOVUPS (DI), Z0
+	MOVQ    SI, AX
+	MOVQ    DX, BX
+	MOVQ    R10, CX
+
+pa16_row:
+	VBROADCASTSS (BX), Z4
+	VMULPS       (AX), Z4, Z5
+	VADDPS       Z5, Z0, Z0
+	ADDQ         $4, BX
+	ADDQ         R8, AX
+	DECQ         CX
+	JNZ          pa16_row
+	VMOVUPS      Z0, (DI)
+	ADDQ         $64, DI
+	ADDQ         $64, SI
+	SUBQ         $16, R9
+	JMP          pa16_pass
+
+pa8_pass:
+	CMPQ    R9, $8
+	JLT     pa_done
+	VMOVUPS (DI), Y0
+	MOVQ    SI, AX
+	MOVQ    DX, BX
+	MOVQ    R10, CX
+
+pa8_row:
+	VBROADCASTSS (BX), Y4
+	VMULPS       (AX), Y4, Y5
+	VADDPS       Y5, Y0, Y0
+	ADDQ         $4, BX
+	ADDQ         R8, AX
+	DECQ         CX
+	JNZ          pa8_row
+	VMOVUPS      Y0, (DI)
+	ADDQ         $32, DI
+	ADDQ         $32, SI
+	SUBQ         $8, R9
+	JMP          pa8_pass
+
+pa_done:
+	VZEROUPPER
+	RET
