@@ -57,6 +57,10 @@ func (p *Pool) Attention(q []float32, T, H, D int, kf32, vf32 []float32, kf16, v
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if f32 && window <= 0 && kvLen > 0 && pos0+1 >= kvLen && T >= fullMinT {
+		p.attentionFullF32(q, T, H, D, kf32, vf32, Hkv, kvLen, scale, out) // attn_full.go
+		return nil
+	}
 	at := &p.at
 	*at = attnTask{q: q, T: T, H: H, D: D, kf32: kf32, vf32: vf32, kf16: kf16, vf16: vf16,
 		S: S, Hkv: Hkv, kvLen: kvLen, pos0: pos0, win: window, scale: scale, out: out, p: p}

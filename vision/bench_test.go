@@ -5,6 +5,8 @@ package vision_test
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 
@@ -24,6 +26,12 @@ func BenchmarkEncodeMedGemma4B(b *testing.B) {
 	if path == "" {
 		b.Skip("set DAYI_MMPROJ to a real-shape mmproj (go run ./vision/testdata/gen -medgemma)")
 	}
+	benchEncodeFile(b, path)
+}
+
+// benchEncodeFile times Encode of one image through the projector at path
+// on dayi's backend with 2 threads, after one untimed run (the compile).
+func benchEncodeFile(b *testing.B, path string) {
 	f, err := weights.Open(path)
 	if err != nil {
 		b.Fatal(err)
@@ -51,6 +59,36 @@ func BenchmarkEncodeMedGemma4B(b *testing.B) {
 	// On a machine shared with other work the wall time depends on the
 	// load; the process's CPU time much less (mtmd_bench reports both too).
 	b.ReportMetric((cpuSeconds()-c0)/float64(b.N), "cpu-s/op")
+}
+
+// BenchmarkEncodeSo400mLayers times the real SigLIP-So400m widths and
+// 4096 patches with few layers ($DAYI_VISION_LAYERS, default 1), f16
+// matrices, so a profile of the per-layer work (attention over 4096 rows,
+// the f16 GEMMs, GELU, LayerNorm) takes seconds, not minutes. The file is
+// written to a temporary folder (~60 MB for one layer).
+func BenchmarkEncodeSo400mLayers(b *testing.B) {
+	spec, err := vision.SynthPreset("medgemma-4b")
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec.Layers = 1
+	if s := os.Getenv("DAYI_VISION_LAYERS"); s != "" {
+		if spec.Layers, err = strconv.Atoi(s); err != nil || spec.Layers < 1 {
+			b.Fatalf("DAYI_VISION_LAYERS=%q", s)
+		}
+	}
+	path := filepath.Join(b.TempDir(), "mmproj.gguf")
+	w, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := vision.WriteSynth(w, spec, 7, weights.TypeF16); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	benchEncodeFile(b, path)
 }
 
 // cpuSeconds is the process's user+system CPU time.
