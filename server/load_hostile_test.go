@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -256,9 +257,13 @@ func TestLoadHostile(t *testing.T) {
 		}
 	}
 	hs.Client().Transport.(*http.Transport).CloseIdleConnections()
-	runtime.GC()
+	// Return what earlier tests in this binary freed (the image and vision
+	// tests' buffers) to the OS, so the RSS peak measured below is this
+	// load's, not a high-water mark the heap kept from before.
+	debug.FreeOSMemory()
 	baseG := runtime.NumGoroutine()
 	rssChecked := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil // resets VmHWM
+	t.Logf("RSS before the load %.1f MiB", float64(peakRSS())/(1<<20))
 
 	var peakHeap atomic.Uint64
 	stopSampling := make(chan struct{})
@@ -323,6 +328,11 @@ func TestLoadHostile(t *testing.T) {
 		t.Errorf("peak Go heap %d MiB, budget %d MiB", p>>20, heapBudget>>20)
 	} else {
 		t.Logf("peak Go heap %.1f MiB (budget %d MiB)", float64(p)/(1<<20), heapBudget>>20)
+	}
+	if raceDetector {
+		// The race detector's shadow memory is in the RSS: the plain
+		// run (.ci/run runs both) checks this budget.
+		rssChecked = false
 	}
 	if rss := peakRSS(); rssChecked && rss > rssBudget {
 		t.Errorf("peak RSS %d MiB, budget %d MiB", rss>>20, rssBudget>>20)
