@@ -29,7 +29,7 @@ func TestOllamaProjectorLayerHostile(t *testing.T) {
 		{"sha256:" + hexSum([]byte("x"))[:63] + "/", true},
 		{"md5:" + hexSum([]byte("x")), true},
 		{"sha256:" + hexSum([]byte("absent")), false}, // no such blob
-		{"sha256:" + hexDir, false},                    // a directory
+		{"sha256:" + hexDir, false},                   // a directory
 	} {
 		ollamaFixture(t, root, ollamaRegistry, ollamaLibrary, "medgemma", "4b", []byte("GGUF-model"), "")
 		manPath := filepath.Join(root, "manifests", ollamaRegistry, ollamaLibrary, "medgemma", "4b")
