@@ -13,16 +13,54 @@ import (
 
 // bertRef is gen.mjs's output (engine/testdata/embed/README.md).
 type bertRef struct {
-	Arch  string `json:"llama_cpp_arch_log"`
-	Query string `json:"query"`
-	Cases []struct {
-		Text        string    `json:"text"`
-		TextIDs     []int32   `json:"text_ids"`
-		InputLength int       `json:"input_length"`
-		Embedding   []float64 `json:"embedding"`
-		Document    string    `json:"document"`
-		Score       float64   `json:"score"`
-	} `json:"cases"`
+	Arch  string     `json:"llama_cpp_arch_log"`
+	Query string     `json:"query"`
+	Cases []bertCase `json:"cases"`
+}
+
+// bertCase is one text of a bertRef with llama.cpp's ids and embedding.
+type bertCase struct {
+	Text        string    `json:"text"`
+	TextIDs     []int32   `json:"text_ids"`
+	InputLength int       `json:"input_length"`
+	Embedding   []float64 `json:"embedding"`
+	Document    string    `json:"document"`
+	Score       float64   `json:"score"`
+}
+
+// checkEmbedding checks one text against llama.cpp: its ids (BOS, text,
+// EOS), the pooled vector, and the L2-normalised embedding within tol
+// (cosine ≥ 0.9999, unit norm).
+func checkEmbedding(t *testing.T, lm *LM, c bertCase, bos, eos int32, tol float64) {
+	t.Helper()
+	ctx := context.Background()
+	ids := lm.Tok.Encode(c.Text, true, false)
+	want := slices.Concat([]int32{bos}, c.TextIDs, []int32{eos})
+	if !slices.Equal(ids, want) || len(ids) != c.InputLength {
+		t.Fatalf("%q: ids %v, llama.cpp's %v (%d)", c.Text, ids, want, c.InputLength)
+	}
+	pooled, err := lm.Pooled(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, n, err := lm.Embed(ctx, c.Text, false)
+	if err != nil || n != len(ids) {
+		t.Fatalf("%q: embed: %v (%d tokens)", c.Text, err, n)
+	}
+	wantN := l2(c.Embedding)
+	var rawDiff, diff, dot, na, nb float64
+	for j, v := range c.Embedding {
+		rawDiff = math.Max(rawDiff, math.Abs(float64(pooled[j])-v))
+		diff = math.Max(diff, math.Abs(float64(emb[j])-wantN[j]))
+		dot += float64(emb[j]) * wantN[j]
+		na += float64(emb[j]) * float64(emb[j])
+		nb += wantN[j] * wantN[j]
+	}
+	cos := dot / math.Sqrt(na*nb)
+	t.Logf("%q: %d tokens, pooled max|diff| %.2g, normalised %.2g, cosine %.9f", c.Text, n, rawDiff, diff, cos)
+	if diff > tol || cos < 0.9999 || math.Abs(na-1) > 1e-5 {
+		t.Errorf("%q: normalised embedding differs by %g (tolerance %g), cosine %.7f, norm² %g", c.Text, diff, tol, cos, na)
+	}
 }
 
 // synthLM writes a preset (seed 7, f32) in memory and loads it with opt.
@@ -108,33 +146,7 @@ func TestBertEmbeddingsMatchLlamaCpp(t *testing.T) {
 			}
 			ctx := context.Background()
 			for _, c := range ref.Cases {
-				ids := lm.Tok.Encode(c.Text, true, false)
-				want := append(append([]int32{101}, c.TextIDs...), 102)
-				if !slices.Equal(ids, want) || len(ids) != c.InputLength {
-					t.Fatalf("%q: ids %v, llama.cpp's %v (%d)", c.Text, ids, want, c.InputLength)
-				}
-				pooled, err := lm.Pooled(ctx, ids)
-				if err != nil {
-					t.Fatal(err)
-				}
-				emb, n, err := lm.Embed(ctx, c.Text, false)
-				if err != nil || n != len(ids) {
-					t.Fatalf("%q: embed: %v (%d tokens)", c.Text, err, n)
-				}
-				wantN := l2(c.Embedding)
-				var rawDiff, diff, dot, na, nb float64
-				for j, v := range c.Embedding {
-					rawDiff = math.Max(rawDiff, math.Abs(float64(pooled[j])-v))
-					diff = math.Max(diff, math.Abs(float64(emb[j])-wantN[j]))
-					dot += float64(emb[j]) * wantN[j]
-					na += float64(emb[j]) * float64(emb[j])
-					nb += wantN[j] * wantN[j]
-				}
-				cos := dot / math.Sqrt(na*nb)
-				t.Logf("%q: %d tokens, pooled max|diff| %.2g, normalised %.2g, cosine %.9f", c.Text, n, rawDiff, diff, cos)
-				if diff > tc.tol || cos < 0.9999 || math.Abs(na-1) > 1e-5 {
-					t.Errorf("%q: normalised embedding differs by %g (tolerance %g), cosine %.7f, norm² %g", c.Text, diff, tc.tol, cos, na)
-				}
+				checkEmbedding(t, lm, c, 101, 102, tc.tol)
 			}
 			// Packed: several texts in one step, each attending to itself
 			// only and starting at position 0, give the same embeddings.

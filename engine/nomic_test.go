@@ -95,33 +95,7 @@ func TestNomicEmbeddingsMatchLlamaCpp(t *testing.T) {
 			var texts []string
 			for _, c := range ref.Cases {
 				texts = append(texts, c.Text)
-				ids := lm.Tok.Encode(c.Text, true, false)
-				want := slices.Concat([]int32{tc.bos}, c.TextIDs, []int32{tc.eos})
-				if !slices.Equal(ids, want) || len(ids) != c.InputLength {
-					t.Fatalf("%q: ids %v, llama.cpp's %v (%d)", c.Text, ids, want, c.InputLength)
-				}
-				pooled, err := lm.Pooled(ctx, ids)
-				if err != nil {
-					t.Fatal(err)
-				}
-				emb, n, err := lm.Embed(ctx, c.Text, false)
-				if err != nil || n != len(ids) {
-					t.Fatalf("%q: embed: %v (%d tokens)", c.Text, err, n)
-				}
-				wantN := l2(c.Embedding)
-				var rawDiff, diff, dot, na, nb float64
-				for j, v := range c.Embedding {
-					rawDiff = math.Max(rawDiff, math.Abs(float64(pooled[j])-v))
-					diff = math.Max(diff, math.Abs(float64(emb[j])-wantN[j]))
-					dot += float64(emb[j]) * wantN[j]
-					na += float64(emb[j]) * float64(emb[j])
-					nb += wantN[j] * wantN[j]
-				}
-				cos := dot / math.Sqrt(na*nb)
-				t.Logf("%q: %d tokens, pooled max|diff| %.2g, normalised %.2g, cosine %.9f", c.Text, n, rawDiff, diff, cos)
-				if diff > tc.tol || cos < 0.9999 || math.Abs(na-1) > 1e-5 {
-					t.Errorf("%q: normalised embedding differs by %g (tolerance %g), cosine %.7f, norm² %g", c.Text, diff, tc.tol, cos, na)
-				}
+				checkEmbedding(t, lm, c, tc.bos, tc.eos, tc.tol)
 			}
 			// Packed: each text's rotary positions restart at 0.
 			embs, counts, err := lm.EmbedBatch(ctx, texts, false)
