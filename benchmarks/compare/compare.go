@@ -30,7 +30,10 @@ const (
 // Sample is one timed run of one engine.
 type Sample struct {
 	PrefillTPS, DecodeTPS float64
-	PeakRSS               int64 // bytes
+	// FirstPrefillTPS is the first prompt after loading (dayi only; 0
+	// where the engine does not report it: llama-bench warms up untimed).
+	FirstPrefillTPS float64
+	PeakRSS         int64 // bytes
 }
 
 // Runner runs one engine once on model with threads in mode.
@@ -65,14 +68,22 @@ type Row struct {
 	PrefillTPS    float64   `json:"prefill_tps"`
 	DecodeTPS     float64   `json:"decode_tps"`
 	DecodeSamples []float64 `json:"decode_samples"`
-	PeakRSS       int64     `json:"peak_rss"`
-	BytesPerToken int64     `json:"weight_bytes_per_token"`
+	// PrefillSamples and FirstPrefillTPS (the median first prompt after
+	// loading, dayi only) sit beside the warm medians: the issue asks for
+	// cold and warm separately, and for spreads.
+	PrefillSamples  []float64 `json:"prefill_samples"`
+	FirstPrefillTPS float64   `json:"first_prefill_tps,omitempty"`
+	PeakRSS         int64     `json:"peak_rss"`
+	BytesPerToken   int64     `json:"weight_bytes_per_token"`
 	// DecodeBW is the weight bytes read per second while decoding as a
 	// fraction of the host's read bandwidth at the same thread count.
 	DecodeBW float64 `json:"decode_bw_fraction"`
 	// Ratios of dayi to llama.cpp in the same mode (dayi rows only).
 	PrefillRatio float64 `json:"prefill_ratio,omitempty"`
 	DecodeRatio  float64 `json:"decode_ratio,omitempty"`
+	// FirstPrefillRatio is dayi's first prompt against llama-bench's warm
+	// prefill (the issue's bar for `dayi run`).
+	FirstPrefillRatio float64 `json:"first_prefill_ratio,omitempty"`
 }
 
 // Report is a finished comparison.
@@ -160,12 +171,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					for _, engine := range []string{"llama.cpp", "dayi"} {
 						ss := samples[key{engine, mode}]
 						row := Row{Engine: engine, Mode: mode, Preset: preset, Type: typ, Threads: threads, BytesPerToken: bpt}
-						var pp, tg []float64
+						var pp, tg, first []float64
 						for _, s := range ss {
 							pp, tg = append(pp, s.PrefillTPS), append(tg, s.DecodeTPS)
+							if s.FirstPrefillTPS > 0 {
+								first = append(first, s.FirstPrefillTPS)
+							}
 							row.PeakRSS = max(row.PeakRSS, s.PeakRSS)
 						}
 						row.PrefillTPS, row.DecodeTPS, row.DecodeSamples = median(pp), median(tg), tg
+						row.PrefillSamples, row.FirstPrefillTPS = pp, median(first)
 						if bw := rep.Bandwidth[threads]; bw > 0 {
 							row.DecodeBW = float64(bpt) * row.DecodeTPS / bw
 						}
@@ -174,6 +189,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 						} else if llama.DecodeTPS > 0 && llama.PrefillTPS > 0 {
 							row.DecodeRatio = row.DecodeTPS / llama.DecodeTPS
 							row.PrefillRatio = row.PrefillTPS / llama.PrefillTPS
+							row.FirstPrefillRatio = row.FirstPrefillTPS / llama.PrefillTPS
 						}
 						rep.Rows = append(rep.Rows, row)
 					}
@@ -229,19 +245,38 @@ func (r *Report) Markdown(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "%s, %s; read bandwidth %s; prompt %d, generate %d tokens%s, median of %d\n\n",
 		r.Date.Format("2006-01-02 15:04 MST"), r.CPU, bw, r.Prompt, r.Gen, depth, r.Reps)
-	fmt.Fprintln(w, "| engine | load | model | type | threads | prefill tok/s | decode tok/s | peak RSS | prefill ratio | decode ratio | decode % of bandwidth |")
-	fmt.Fprintln(w, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "Prefill and decode are medians ± half the spread (max − min) of the repetitions, in % of the median;")
+	fmt.Fprintln(w, "first prompt is dayi's first prompt after loading, its ratio against llama-bench's warm prefill.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| engine | load | model | type | threads | prefill tok/s | first prompt tok/s | decode tok/s | peak RSS | prefill ratio | first-prompt ratio | decode ratio | decode % of bandwidth |")
+	fmt.Fprintln(w, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, row := range r.Rows {
-		pr, dr := "", ""
+		pr, fr, dr, first := "", "", "", ""
 		if row.DecodeRatio > 0 {
 			pr, dr = fmt.Sprintf("%.2f", row.PrefillRatio), fmt.Sprintf("%.2f", row.DecodeRatio)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %.1f | %.2f | %s | %s | %s | %.0f %% |\n",
-			row.Engine, row.Mode, row.Preset, row.Type, row.Threads, row.PrefillTPS, row.DecodeTPS,
-			fmtBytes(row.PeakRSS), pr, dr, 100*row.DecodeBW)
+		if row.FirstPrefillRatio > 0 {
+			fr = fmt.Sprintf("%.2f", row.FirstPrefillRatio)
+		}
+		if row.FirstPrefillTPS > 0 {
+			first = fmt.Sprintf("%.1f", row.FirstPrefillTPS)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %.1f%s | %s | %.2f%s | %s | %s | %s | %s | %.0f %% |\n",
+			row.Engine, row.Mode, row.Preset, row.Type, row.Threads, row.PrefillTPS, spread(row.PrefillSamples),
+			first, row.DecodeTPS, spread(row.DecodeSamples), fmtBytes(row.PeakRSS), pr, fr, dr, 100*row.DecodeBW)
 	}
 	_, err := fmt.Fprintf(w, "\ndecode_ratio=%.2f prefill_ratio=%.2f\n", r.DecodeRatio, r.PrefillRatio)
 	return err
+}
+
+// spread formats half the range of x in % of its median (" ±3 %"), or
+// nothing for fewer than two samples.
+func spread(x []float64) string {
+	m := median(x)
+	if len(x) < 2 || m <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" ±%.0f %%", 50*(slices.Max(x)-slices.Min(x))/m)
 }
 
 func fmtBytes(n int64) string {
@@ -345,6 +380,7 @@ func DayiRunner(exe string, prompt, gen, depth int) Runner {
 		if r.PeakRSS == 0 {
 			r.PeakRSS = maxRSS(cmd.ProcessState)
 		}
-		return Sample{PrefillTPS: r.PrefillTPS, DecodeTPS: r.DecodeTPS, PeakRSS: r.PeakRSS}, nil
+		return Sample{PrefillTPS: r.PrefillTPS, DecodeTPS: r.DecodeTPS, FirstPrefillTPS: r.FirstPrefillTPS,
+			PeakRSS: r.PeakRSS}, nil
 	}
 }

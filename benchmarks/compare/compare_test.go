@@ -22,7 +22,7 @@ func TestRunRatios(t *testing.T) {
 		t.Fatal(err)
 	}
 	var order []string
-	fixed := func(name string, pp, tg []float64) Runner {
+	fixed := func(name string, pp, tg, first []float64) Runner {
 		seen := map[Mode]int{}
 		return func(_ context.Context, path string, threads int, mode Mode) (Sample, error) {
 			if path != model {
@@ -31,16 +31,20 @@ func TestRunRatios(t *testing.T) {
 			order = append(order, name)
 			i := seen[mode]
 			seen[mode]++
-			return Sample{PrefillTPS: pp[i], DecodeTPS: tg[i], PeakRSS: 100 << 20}, nil
+			s := Sample{PrefillTPS: pp[i], DecodeTPS: tg[i], PeakRSS: 100 << 20}
+			if first != nil {
+				s.FirstPrefillTPS = first[i]
+			}
+			return s, nil
 		}
 	}
 	// Per mode, llama.cpp's medians are pp 100 and tg 10 whatever the order;
-	// dayi's are half and twice those.
+	// dayi's are half and twice those, its first prompts a quarter.
 	cfg := Config{
 		Presets: []string{"p"}, Types: []string{"q8_0"}, Threads: []int{1}, Reps: 3, Prompt: 128, Gen: 64,
 		Model:          func(context.Context, string, string) (string, error) { return model, nil },
-		Llama:          fixed("llama.cpp", []float64{90, 110, 100}, []float64{10, 9, 11}),
-		Dayi:           fixed("dayi", []float64{60, 50, 40}, []float64{20, 22, 18}),
+		Llama:          fixed("llama.cpp", []float64{90, 110, 100}, []float64{10, 9, 11}, nil),
+		Dayi:           fixed("dayi", []float64{60, 50, 40}, []float64{20, 22, 18}, []float64{30, 20, 25}),
 		BandwidthBytes: 8 << 20,
 	}
 	rep, err := Run(context.Background(), cfg)
@@ -60,6 +64,9 @@ func TestRunRatios(t *testing.T) {
 		if math.Abs(r.PrefillRatio-0.5) > 1e-9 || math.Abs(r.DecodeRatio-2) > 1e-9 {
 			t.Errorf("%s %s: ratios pp %v tg %v, want 0.5 and 2", r.Engine, r.Mode, r.PrefillRatio, r.DecodeRatio)
 		}
+		if math.Abs(r.FirstPrefillRatio-0.25) > 1e-9 {
+			t.Errorf("%s %s: first-prompt ratio %v, want 0.25", r.Engine, r.Mode, r.FirstPrefillRatio)
+		}
 		if r.BytesPerToken <= 0 || r.DecodeBW <= 0 {
 			t.Errorf("bytes per token %d, bandwidth share %v", r.BytesPerToken, r.DecodeBW)
 		}
@@ -72,8 +79,12 @@ func TestRunRatios(t *testing.T) {
 	if last := lines[len(lines)-1]; last != "decode_ratio=2.00 prefill_ratio=0.50" {
 		t.Errorf("last line %q", last)
 	}
-	if !regexp.MustCompile(`(?m)^\| dayi \| mmap \| p \| q8_0 \| 1 \| 50\.0 \| 20\.00 \| 100 MiB \| 0\.50 \| 2\.00 \| \d+ % \|$`).MatchString(buf.String()) {
+	if !regexp.MustCompile(`(?m)^\| dayi \| mmap \| p \| q8_0 \| 1 \| 50\.0 ±20 % \| 25\.0 \| 20\.00 ±10 % \| 100 MiB \| 0\.50 \| 0\.25 \| 2\.00 \| \d+ % \|$`).MatchString(buf.String()) {
 		t.Errorf("table:\n%s", buf.String())
+	}
+	// llama-bench reports no first prompt: its cells stay empty
+	if !regexp.MustCompile(`(?m)^\| llama\.cpp \| mmap \| p \| q8_0 \| 1 \| 100\.0 ±10 % \|  \| 10\.00 ±10 % \| 100 MiB \|  \|  \|  \| \d+ % \|$`).MatchString(buf.String()) {
+		t.Errorf("llama.cpp row:\n%s", buf.String())
 	}
 }
 
@@ -88,7 +99,7 @@ func TestMeasureDayiTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.PrefillTPS <= 0 || res.DecodeTPS <= 0 || math.IsInf(res.DecodeTPS, 0) {
+	if res.PrefillTPS <= 0 || res.FirstPrefillTPS <= 0 || res.DecodeTPS <= 0 || math.IsInf(res.DecodeTPS, 0) {
 		t.Errorf("speeds %+v", res)
 	}
 	if _, err := os.Stat("/proc/self/status"); err == nil && res.PeakRSS <= 0 {

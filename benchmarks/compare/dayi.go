@@ -13,9 +13,13 @@ import (
 // DayiResult is one in-process dayi run, as llama-bench's pp/tg pair.
 type DayiResult struct {
 	PrefillTPS float64 `json:"prefill_tps"`
-	DecodeTPS  float64 `json:"decode_tps"`
-	PeakRSS    int64   `json:"peak_rss"` // VmHWM of the process, bytes
-	LoadSec    float64 `json:"load_s"`
+	// FirstPrefillTPS is the first prompt after loading (and after the
+	// depth fill), before any untimed warm-up of ours: what `dayi run`
+	// meets. The load-time warm-up (engine/warmup.go) is in LoadSec.
+	FirstPrefillTPS float64 `json:"first_prefill_tps"`
+	DecodeTPS       float64 `json:"decode_tps"`
+	PeakRSS         int64   `json:"peak_rss"` // VmHWM of the process, bytes
+	LoadSec         float64 `json:"load_s"`
 }
 
 // DayiOptions shape a dayi run.
@@ -31,8 +35,9 @@ type DayiOptions struct {
 }
 
 // MeasureDayi loads f and times a prompt of opt.Prompt random token ids as one
-// prefill step, then opt.Gen greedy decode steps, after an untimed warm-up of
-// both graph sizes (llama-bench also warms up) and, with opt.Depth, after
+// prefill step, then opt.Gen greedy decode steps, after a warm-up of both
+// graph sizes (llama-bench also warms up; the warm-up's prompt is timed too,
+// as FirstPrefillTPS) and, with opt.Depth, after
 // opt.Depth untimed tokens (in prompt-sized steps) that the timed steps
 // attend to. The context is the smallest
 // multiple of 256 that holds the run (llama.cpp pads its KV cache the same
@@ -78,11 +83,14 @@ func MeasureDayi(ctx context.Context, f *weights.File, opt DayiOptions) (DayiRes
 			return res, fmt.Errorf("filling the context to depth %d: %w", opt.Depth, err)
 		}
 	}
-	// warm-up: compile and run both step graphs once
+	// warm-up: run both step graphs once; the prompt is the first one this
+	// loaded model sees, so it is also the cold figure
+	t00 := time.Now()
 	logits, err := s.Eval(ctx, prompt)
 	if err != nil {
 		return res, err
 	}
+	res.FirstPrefillTPS = float64(opt.Prompt) / time.Since(t00).Seconds()
 	if _, err := s.Eval(ctx, []int32{argmax(logits)}); err != nil {
 		return res, err
 	}
