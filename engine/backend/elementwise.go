@@ -406,9 +406,19 @@ type binData struct {
 	plan *bplan
 }
 
-func execBinary[T number](st *state, n *node, ins []*Buffer, out *Buffer) error {
-	parElems(st, n, ins, out, len(out.flat.([]T)), binChunk[T])
-	return nil
+// elemsExec returns the exec that runs body over the node's output
+// elements. The body is bound here, when the graph is built: an exec that
+// named a generic instantiation (binChunk[T]) inside its own generic body
+// would allocate that func value on every run, ~140 allocations per decode
+// token on the embedded model.
+func elemsExec(body parBody) execFn {
+	if body == nil {
+		return nil
+	}
+	return func(st *state, n *node, ins []*Buffer, out *Buffer) error {
+		parElems(st, n, ins, out, n.shape.Size(), body)
+		return nil
+	}
 }
 
 func binChunk[T number](n *node, ins []*Buffer, out *Buffer, lo, hi int) {
@@ -420,11 +430,6 @@ func binChunk[T number](n *node, ins []*Buffer, out *Buffer, lo, hi int) {
 		return
 	}
 	p.span(lo, hi, func(ia, ib, io, cnt int) { binRow(d.op, a, ia, p.sa, b, ib, p.sb, o[io:io+cnt]) })
-}
-
-func execCompare[T number](st *state, n *node, ins []*Buffer, out *Buffer) error {
-	parElems(st, n, ins, out, len(out.flat.([]bool)), cmpChunk[T])
-	return nil
 }
 
 func cmpChunk[T number](n *node, ins []*Buffer, out *Buffer, lo, hi int) {
@@ -446,8 +451,9 @@ func boolChunk(n *node, ins []*Buffer, out *Buffer, lo, hi int) {
 	p.span(lo, hi, func(ia, ib, io, cnt int) { boolRow(d.op, a, ia, p.sa, b, ib, p.sb, o[io:io+cnt]) })
 }
 
-// numberExec picks the instantiation of a generic exec for dtype.
-func numberExec(dtype dtypes.DType, f32, f64, i8, i16, i32, i64, u8, u16, u32, u64 execFn) execFn {
+// numberExec picks the instantiation of a generic exec (or chunk body) for
+// dtype; the zero F where there is none.
+func numberExec[F any](dtype dtypes.DType, f32, f64, i8, i16, i32, i64, u8, u16, u32, u64 F) F {
 	switch dtype {
 	case dtypes.Float32:
 		return f32
@@ -470,7 +476,8 @@ func numberExec(dtype dtypes.DType, f32, f64, i8, i16, i32, i64, u8, u16, u32, u
 	case dtypes.Uint64:
 		return u64
 	}
-	return nil
+	var none F
+	return none
 }
 
 func (f *Function) binary(opType backends.OpType, lhs, rhs backends.Value) (backends.Value, error) {
@@ -505,13 +512,13 @@ func (f *Function) binary(opType backends.OpType, lhs, rhs backends.Value) (back
 			exec = execBool
 		}
 	case isCmp:
-		exec = numberExec(dt, execCompare[float32], execCompare[float64], execCompare[int8], execCompare[int16],
-			execCompare[int32], execCompare[int64], execCompare[uint8], execCompare[uint16], execCompare[uint32],
-			execCompare[uint64])
+		exec = elemsExec(numberExec[parBody](dt, cmpChunk[float32], cmpChunk[float64], cmpChunk[int8],
+			cmpChunk[int16], cmpChunk[int32], cmpChunk[int64], cmpChunk[uint8], cmpChunk[uint16], cmpChunk[uint32],
+			cmpChunk[uint64]))
 	case op <= bRem:
-		exec = numberExec(dt, execBinary[float32], execBinary[float64], execBinary[int8], execBinary[int16],
-			execBinary[int32], execBinary[int64], execBinary[uint8], execBinary[uint16], execBinary[uint32],
-			execBinary[uint64])
+		exec = elemsExec(numberExec[parBody](dt, binChunk[float32], binChunk[float64], binChunk[int8],
+			binChunk[int16], binChunk[int32], binChunk[int64], binChunk[uint8], binChunk[uint16], binChunk[uint32],
+			binChunk[uint64]))
 	}
 	if exec == nil {
 		return nil, fmt.Errorf("backend %s: op %s for dtype %s: %w", Name, opType, dt, backends.ErrNotImplemented)
@@ -682,13 +689,16 @@ func unHeavy(op unOp) bool {
 	return op >= uSqrt && op <= uSin
 }
 
-func execUnaryFloat[T float](st *state, n *node, ins []*Buffer, out *Buffer) error {
-	minSize := parMinCheap
-	if unHeavy(n.data.(*unData).op) {
-		minSize = parMinHeavy
+// unaryFloatExec is elemsExec with the threshold of transcendental ops.
+func unaryFloatExec(body parBody) execFn {
+	return func(st *state, n *node, ins []*Buffer, out *Buffer) error {
+		minSize := parMinCheap
+		if unHeavy(n.data.(*unData).op) {
+			minSize = parMinHeavy
+		}
+		parallel(st, n, ins, out, n.shape.Size(), minSize, parBlock, body)
+		return nil
 	}
-	parallel(st, n, ins, out, len(out.flat.([]T)), minSize, parBlock, unaryFloatChunk[T])
-	return nil
 }
 
 func unaryFloatChunk[T float](n *node, ins []*Buffer, out *Buffer, lo, hi int) {
@@ -729,11 +739,6 @@ func unaryFloatChunk[T float](n *node, ins []*Buffer, out *Buffer, lo, hi int) {
 			o[i] = T(unFloat64(op, float64(v)))
 		}
 	}
-}
-
-func execUnaryInt[T integer](st *state, n *node, ins []*Buffer, out *Buffer) error {
-	parElems(st, n, ins, out, len(out.flat.([]T)), unaryIntChunk[T])
-	return nil
 }
 
 func unaryIntChunk[T integer](n *node, ins []*Buffer, out *Buffer, lo, hi int) {
@@ -799,12 +804,13 @@ func (f *Function) unary(opType backends.OpType, op unOp, x backends.Value) (bac
 	var exec execFn
 	switch {
 	case dt == dtypes.Float32:
-		exec = execUnaryFloat[float32]
+		exec = unaryFloatExec(unaryFloatChunk[float32])
 	case dt == dtypes.Float64:
-		exec = execUnaryFloat[float64]
+		exec = unaryFloatExec(unaryFloatChunk[float64])
 	case op <= uSign || op >= uFloor:
-		exec = numberExec(dt, nil, nil, execUnaryInt[int8], execUnaryInt[int16], execUnaryInt[int32],
-			execUnaryInt[int64], execUnaryInt[uint8], execUnaryInt[uint16], execUnaryInt[uint32], execUnaryInt[uint64])
+		exec = elemsExec(numberExec[parBody](dt, nil, nil, unaryIntChunk[int8], unaryIntChunk[int16],
+			unaryIntChunk[int32], unaryIntChunk[int64], unaryIntChunk[uint8], unaryIntChunk[uint16],
+			unaryIntChunk[uint32], unaryIntChunk[uint64]))
 	}
 	if exec == nil {
 		return nil, fmt.Errorf("backend %s: op %s for dtype %s: %w", Name, opType, dt, backends.ErrNotImplemented)

@@ -353,11 +353,6 @@ func (f *Function) Iota(shape shapes.Shape, iotaAxis int) (backends.Value, error
 
 // ---- Clamp ----
 
-func execClamp[T number](st *state, n *node, ins []*Buffer, out *Buffer) error {
-	parElems(st, n, ins, out, len(out.flat.([]T)), clampChunk[T])
-	return nil
-}
-
 func clampChunk[T number](_ *node, ins []*Buffer, out *Buffer, lo, hi int) {
 	lo0, x, hi0, o := ins[0].flat.([]T), ins[1].flat.([]T), ins[2].flat.([]T), out.flat.([]T)
 	for i := lo; i < hi; i++ {
@@ -391,8 +386,9 @@ func (f *Function) Clamp(lo, x, hi backends.Value) (backends.Value, error) {
 			return nil, fmt.Errorf("backend %s: Clamp: bound %s does not fit %s", Name, b.shape, xs)
 		}
 	}
-	exec := numberExec(xs.DType, execClamp[float32], execClamp[float64], execClamp[int8], execClamp[int16],
-		execClamp[int32], execClamp[int64], execClamp[uint8], execClamp[uint16], execClamp[uint32], execClamp[uint64])
+	exec := elemsExec(numberExec[parBody](xs.DType, clampChunk[float32], clampChunk[float64], clampChunk[int8],
+		clampChunk[int16], clampChunk[int32], clampChunk[int64], clampChunk[uint8], clampChunk[uint16],
+		clampChunk[uint32], clampChunk[uint64]))
 	if exec == nil {
 		return nil, fmt.Errorf("backend %s: Clamp for %s: %w", Name, xs, backends.ErrNotImplemented)
 	}

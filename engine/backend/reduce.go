@@ -18,6 +18,9 @@ type reduceData struct {
 	// output element reduces a contiguous run of `inner` inputs.
 	trailing bool
 	inner    int
+	// rows is reduceRows for the dtype, bound at build time (elemsExec
+	// says why).
+	rows parBody
 }
 
 func reduceInit[T number](op backends.ReduceOpType) T {
@@ -111,7 +114,7 @@ func execReduce[T number](st *state, n *node, ins []*Buffer, out *Buffer) error 
 		// Rows are independent: split them over the pool when the input is
 		// large (RMSNorm's sums of squares in prefill).
 		minRows := max(1, parMinCheap/max(1, d.inner))
-		parallel(st, n, ins, out, len(o), minRows, max(1, parBlock/max(1, d.inner)), reduceRows[T])
+		parallel(st, n, ins, out, len(o), minRows, max(1, parBlock/max(1, d.inner)), d.rows)
 		return nil
 	}
 	for i := range o {
@@ -188,7 +191,10 @@ func (f *Function) reduce(opType backends.OpType, op backends.ReduceOpType, x ba
 	for _, a := range axes {
 		reduced[a] = true
 	}
-	d := &reduceData{op: op, inDims: n.shape.Dimensions, outStr: make([]int, r), inner: 1}
+	d := &reduceData{op: op, inDims: n.shape.Dimensions, outStr: make([]int, r), inner: 1,
+		rows: numberExec[parBody](n.shape.DType, reduceRows[float32], reduceRows[float64], reduceRows[int8],
+			reduceRows[int16], reduceRows[int32], reduceRows[int64], reduceRows[uint8], reduceRows[uint16],
+			reduceRows[uint32], reduceRows[uint64])}
 	acc := 1
 	for a := r - 1; a >= 0; a-- {
 		if !reduced[a] {
