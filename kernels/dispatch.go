@@ -10,6 +10,8 @@ var (
 	kq4_0 = dotQ4_0
 	kq8_0 = dotQ8_0
 	kq5_0 = dotQ5_0
+	kq4_1 = func(w, x []byte, nb int) float32 { return dotQx_1(w, x, nb, false) }
+	kq5_1 = func(w, x []byte, nb int) float32 { return dotQx_1(w, x, nb, true) }
 	kq4_K = func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ4_K, w, x, nb, kb) }
 	kq6_K = func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ6_K, w, x, nb, kb) }
 	kf16  = dotF16

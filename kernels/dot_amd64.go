@@ -24,6 +24,18 @@ func q5_0DotAVX2(w, x *byte, nb int) float32
 func q5_0DotVNNI(w, x *byte, nb int) float32
 
 //go:noescape
+func q4_1DotAVX2(w, x *byte, nb int) float32
+
+//go:noescape
+func q4_1DotVNNI(w, x *byte, nb int) float32
+
+//go:noescape
+func q5_1DotAVX2(w, x *byte, nb int) float32
+
+//go:noescape
+func q5_1DotVNNI(w, x *byte, nb int) float32
+
+//go:noescape
 func q4_KDotAVX2(w, x *byte, nb int) float32
 
 //go:noescape
@@ -38,14 +50,19 @@ func f16DotAVX2V(w *byte, x *uint16, n64 int) float32
 type asmDot func(w, x *byte, nb int) float32
 
 // wrap32 adapts an assembly kernel for a 32-element block type with wsize
-// weight bytes per block to the pure-Go signature.
+// weight bytes per block (q8_0 activations) to the pure-Go signature.
 func wrap32(f asmDot, wsize int) func(w, x []byte, nb int) float32 {
+	return wrapBlocks(f, wsize, q8_0Size)
+}
+
+// wrapBlocks is wrap32 for xsize activation bytes per block (q8_1: 36).
+func wrapBlocks(f asmDot, wsize, xsize int) func(w, x []byte, nb int) float32 {
 	return func(w, x []byte, nb int) float32 {
 		if nb <= 0 {
 			return 0
 		}
 		_ = w[nb*wsize-1]
-		_ = x[nb*q8_0Size-1]
+		_ = x[nb*xsize-1]
 		return f(&w[0], &x[0], nb)
 	}
 }
@@ -103,9 +120,13 @@ func init() {
 		kq4_0 = wrap32(q4_0DotVNNI, 18)
 		kq8_0 = wrap32(q8_0DotVNNI, 34)
 		kq5_0 = wrap32(q5_0DotVNNI, 22)
+		kq4_1 = wrapBlocks(q4_1DotVNNI, 20, q8_1Size)
+		kq5_1 = wrapBlocks(q5_1DotVNNI, 24, q8_1Size)
 	case hasAVX2:
 		kq4_0 = wrap32(q4_0DotAVX2, 18)
 		kq8_0 = wrap32(q8_0DotAVX2, 34)
 		kq5_0 = wrap32(q5_0DotAVX2, 22)
+		kq4_1 = wrapBlocks(q4_1DotAVX2, 20, q8_1Size)
+		kq5_1 = wrapBlocks(q5_1DotAVX2, 24, q8_1Size)
 	}
 }

@@ -223,6 +223,90 @@ TEXT ·q5_0DotAVX2(SB), NOSPLIT, $0-28
 TEXT ·q5_0DotVNNI(SB), NOSPLIT, $0-28
 	Q5_0_BODY(SUMI8_VNNI)
 
+// ---- q4_1 / q5_1 x q8_1 ----
+// The weights are unsigned (0..15, 0..31), so VPMADDUBSW and VPDPBUSD take
+// them as they are, without the sign trick; dotQx_1's min term
+// (f16(m_w)*f16(s_x), exact in float32) is summed in X1 block by block and
+// added after hsum_float_8. Y15 holds 0x10 bytes (the fifth bit).
+
+#define SUMU8_AVX2 \
+	VPMADDUBSW Y3, Y2, Y6; \
+	VPMADDWD   Y13, Y6, Y6
+
+#define SUMU8_VNNI \
+	VPXOR    Y6, Y6, Y6; \
+	VPDPBUSD Y3, Y2, Y6
+
+#define MINSUM(wm, xs) \
+	BLOCKD(wm, xs); \
+	VADDSS X7, X1, X1
+
+#define Q4_1_BLOCK(SUMI) \
+	MINSUM(2(SI), 2(DI)); \
+	VMOVDQU     4(SI), X2; \
+	VPSRLW      $4, X2, X3; \
+	VINSERTI128 $1, X3, Y2, Y2; \
+	VPAND       Y12, Y2, Y2; \
+	VMOVDQU     4(DI), Y3; \
+	SUMI; \
+	BLOCKD(0(SI), 0(DI)); \
+	ACCUM(Y0)
+
+#define Q5_1_BLOCK(SUMI) \
+	MINSUM(2(SI), 2(DI)); \
+	VMOVDQU      8(SI), X2; \
+	VPSRLW       $4, X2, X3; \
+	VINSERTI128  $1, X3, Y2, Y2; \
+	VPAND        Y12, Y2, Y2; \
+	VPBROADCASTD 4(SI), Y8; \
+	VPSHUFB      Y10, Y8, Y8; \
+	VPOR         Y9, Y8, Y8; \
+	VPCMPEQB     Y14, Y8, Y8; \
+	VPAND        Y15, Y8, Y8; \
+	VPOR         Y8, Y2, Y2; \
+	VMOVDQU      4(DI), Y3; \
+	SUMI; \
+	BLOCKD(0(SI), 0(DI)); \
+	ACCUM(Y0)
+
+#define QX_1_BODY(BLOCK, WSIZE, SUMI) \
+	SETUP; \
+	Q5_SETUP; \
+	MOVL  $0x10101010, AX; \
+	VMOVD AX, X15; \
+	VPBROADCASTD X15, Y15; \
+loop: \
+	CMPQ CX, $1; \
+	JLT  done; \
+	BLOCK(SUMI); \
+	ADDQ $WSIZE, SI; \
+	ADDQ $36, DI; \
+	DECQ CX; \
+	JMP  loop; \
+done: \
+	VMOVAPS X1, X5; \
+	HSUM8; \
+	VADDSS X5, X0, X0; \
+	VZEROUPPER; \
+	MOVSS X0, ret+24(FP); \
+	RET
+
+// func q4_1DotAVX2(w, x *byte, nb int) float32
+TEXT ·q4_1DotAVX2(SB), NOSPLIT, $0-28
+	QX_1_BODY(Q4_1_BLOCK, 20, SUMU8_AVX2)
+
+// func q4_1DotVNNI(w, x *byte, nb int) float32
+TEXT ·q4_1DotVNNI(SB), NOSPLIT, $0-28
+	QX_1_BODY(Q4_1_BLOCK, 20, SUMU8_VNNI)
+
+// func q5_1DotAVX2(w, x *byte, nb int) float32
+TEXT ·q5_1DotAVX2(SB), NOSPLIT, $0-28
+	QX_1_BODY(Q5_1_BLOCK, 24, SUMU8_AVX2)
+
+// func q5_1DotVNNI(w, x *byte, nb int) float32
+TEXT ·q5_1DotVNNI(SB), NOSPLIT, $0-28
+	QX_1_BODY(Q5_1_BLOCK, 24, SUMU8_VNNI)
+
 // ---- f16 x f16 ----
 // Products of two f16 values are exact in float32, so the fused multiply-add
 // rounds exactly like dotF16's separate multiply and add. Elements i..i+7 of

@@ -58,6 +58,52 @@ func TestAsmTwins(t *testing.T) {
 	}
 }
 
+// TestAsmTwinsQx_1 checks the q4_1 and q5_1 kernels (q8_1 activations)
+// against dotQx_1, bit for bit.
+func TestAsmTwinsQx_1(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2+FMA: assembly kernels unused on this CPU")
+	}
+	type kern struct {
+		name string
+		f    asmDot
+		ok   bool
+	}
+	cases := []struct {
+		name  string
+		wsize int
+		five  bool
+		asm   []kern
+	}{
+		{"q4_1", 20, false, []kern{{"avx2", q4_1DotAVX2, hasAVX2}, {"vnni", q4_1DotVNNI, hasVNNI}}},
+		{"q5_1", 24, true, []kern{{"avx2", q5_1DotAVX2, hasAVX2}, {"vnni", q5_1DotVNNI, hasVNNI}}},
+	}
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, c := range cases {
+		for _, nb := range []int{0, 1, 2, 3, 7, 64, 65} {
+			for rep := 0; rep < 20; rep++ {
+				w := randBlocks(rng, nb, c.wsize, 0, 2) // d and m
+				xf := make([]float32, nb*32)
+				for i := range xf {
+					xf[i] = float32(rng.NormFloat64())
+				}
+				x := make([]byte, nb*q8_1Size)
+				quantizeQ8_1Go(x, xf)
+				want := dotQx_1(w, x, nb, c.five)
+				for _, k := range c.asm {
+					if !k.ok {
+						continue
+					}
+					got := wrapBlocks(k.f, c.wsize, q8_1Size)(w, x, nb)
+					if math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%s %s nb=%d: asm %g (%#x), Go %g (%#x)", c.name, k.name, nb, got, math.Float32bits(got), want, math.Float32bits(want))
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestAsmTwinsK checks the k-quant kernels against dotK, bit for bit.
 func TestAsmTwinsK(t *testing.T) {
 	if !hasAVX2 {

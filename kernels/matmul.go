@@ -329,9 +329,9 @@ func (mt *matmulTask) dot(j, i, worker int) float32 {
 	case weights.TypeQ5_0:
 		return kq5_0(w, xq, k/32)
 	case weights.TypeQ4_1:
-		return dotQx_1(w, xq, k/32, false)
+		return kq4_1(w, xq, k/32)
 	case weights.TypeQ5_1:
-		return dotQx_1(w, xq, k/32, true)
+		return kq5_1(w, xq, k/32)
 	case weights.TypeQ4_K:
 		return kq4_K(w, xq, k/256, &mt.kbs[worker])
 	case weights.TypeQ6_K:
