@@ -76,6 +76,13 @@ type Model struct {
 	embd       *weights.TensorInfo
 	embdDeq    func(dst []float32, src []byte)
 	embdRow    int64
+	// embdPriv is the private copy of a token embedding that is also the
+	// output projection (its file pages were given back), embdR16 its row
+	// reader when repacked, embdBuf that reader's row buffers: embed reads
+	// the private copy so the file's pages stay out of resident memory.
+	embdPriv []byte
+	embdR16  func(dst, packed []byte, k, row int)
+	embdBuf  sync.Pool // *[]byte of embdRow bytes
 	// enc is set for encoders (bert): their input embeddings and classifier
 	// head (encoder.go).
 	enc *encoderParts
@@ -288,6 +295,14 @@ func (m *Model) bindWeights(noRepack bool) error {
 		return fmt.Errorf("tensor %q: %w", emb.Info.Name, err)
 	}
 	m.embdRow = rs
+	if p, ok := priv[emb.Info]; ok {
+		m.embdPriv = p.data
+		if p.rows16 {
+			if m.embdR16, err = kernels.Rows16RowReader(emb.Info.Type); err != nil {
+				return fmt.Errorf("tensor %q: %w", emb.Info.Name, err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -405,8 +420,22 @@ func (m *Model) embed(id int32, dst []float32) error {
 	if id < 0 || int(id) >= m.Hyper.Vocab {
 		return fmt.Errorf("token id %d outside the vocabulary (%d)", id, m.Hyper.Vocab)
 	}
-	data := m.File.TensorData(m.embd)
-	m.embdDeq(dst, data[int64(id)*m.embdRow:int64(id+1)*m.embdRow])
+	switch {
+	case m.embdR16 != nil:
+		bp, _ := m.embdBuf.Get().(*[]byte)
+		if bp == nil {
+			b := make([]byte, m.embdRow)
+			bp = &b
+		}
+		m.embdR16(*bp, m.embdPriv, int(m.embd.Dims[0]), int(id))
+		m.embdDeq(dst, *bp)
+		m.embdBuf.Put(bp)
+	case m.embdPriv != nil:
+		m.embdDeq(dst, m.embdPriv[int64(id)*m.embdRow:int64(id+1)*m.embdRow])
+	default:
+		data := m.File.TensorData(m.embd)
+		m.embdDeq(dst, data[int64(id)*m.embdRow:int64(id+1)*m.embdRow])
+	}
 	return nil
 }
 
