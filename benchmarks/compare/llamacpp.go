@@ -149,8 +149,17 @@ func RunLlamaBench(ctx context.Context, bin, model string, threads, nPrompt, nGe
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
-	res := LlamaResult{Wall: time.Since(start), PeakRSS: maxRSS(cmd.ProcessState)}
+	var peak int64 // its own VmHWM, polled: see maxRSS for why not rusage
+	err := cmd.Start()
+	if err == nil {
+		stop := watchPeakRSS(cmd.Process.Pid)
+		err = cmd.Wait()
+		peak = stop()
+	}
+	res := LlamaResult{Wall: time.Since(start), PeakRSS: peak}
+	if peak == 0 {
+		res.PeakRSS = maxRSS(cmd.ProcessState)
+	}
 	if err != nil {
 		return res, fmt.Errorf("llama-bench %s: %w: %s", strings.Join(args, " "), err, tail(stderr.String(), 400))
 	}
