@@ -300,11 +300,26 @@ async function send() {
 
 let patientID = '';
 
+// confirmSeq numbers the openings of the confirm dialog. Its close event is
+// queued, not dispatched at close(): the one of an earlier opening (Cancel,
+// then at once "Forget everything" again) can arrive after the next
+// showModal. It then resolves its own, superseded opening as cancelled and
+// leaves the new one waiting for its own close; before, it resolved the new
+// opening as cancelled and that opening's OK did nothing.
+let confirmSeq = 0;
+
 function confirmDialog(text) {
   return new Promise((resolve) => {
     const d = $('confirm');
+    const seq = ++confirmSeq;
     $('confirm-text').textContent = text;
-    d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true });
+    const onClose = () => {
+      const current = seq === confirmSeq;
+      if (current && d.open) return; // an earlier opening's late event
+      d.removeEventListener('close', onClose);
+      resolve(current && d.returnValue === 'ok');
+    };
+    d.addEventListener('close', onClose);
     d.returnValue = '';
     d.showModal();
     d.querySelector('button[value="cancel"]').focus();
