@@ -1,11 +1,8 @@
 package engine
 
 import (
-	"bytes"
 	"testing"
 
-	"dayi/benchmarks/synth"
-	"dayi/internal/testref"
 	"dayi/kernels"
 	"dayi/weights"
 )
@@ -15,30 +12,13 @@ import (
 // given back; embed must then read the private copy and give exactly the
 // file's rows.
 func TestEmbedTiedPrivateCopy(t *testing.T) {
-	spec, err := synth.Preset("tiny-gemma3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
 	for _, typ := range []weights.Type{weights.TypeQ8_0, weights.TypeQ4_0} {
-		var buf bytes.Buffer
-		q := func(_ string, dims []int64) weights.Type {
+		f := synthModelTyped(t, "tiny-gemma3", func(_ string, dims []int64) weights.Type {
 			if len(dims) == 2 && dims[0]%int64(typ.BlockSize()) == 0 {
 				return typ
 			}
 			return weights.TypeF32
-		}
-		if err := synth.Write(&buf, spec, vf, 7, q, nil); err != nil {
-			t.Fatal(err)
-		}
-		f, err := weights.Parse(buf.Bytes())
-		if err != nil {
-			t.Fatal(err)
-		}
+		})
 		m, err := Load(f, Options{Backend: "dayi", Buckets: []int{8}})
 		if err != nil {
 			t.Fatal(err)

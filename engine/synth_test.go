@@ -19,6 +19,12 @@ import (
 // testdata/synth were made (see its README).
 func synthModel(t *testing.T, preset string) *weights.File {
 	t.Helper()
+	return synthModelTyped(t, preset, func(string, []int64) weights.Type { return weights.TypeF32 })
+}
+
+// synthModelTyped is synthModel with each tensor's type chosen by typeFor.
+func synthModelTyped(t *testing.T, preset string, typeFor func(string, []int64) weights.Type) *weights.File {
+	t.Helper()
 	spec, err := synth.Preset(preset)
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +35,7 @@ func synthModel(t *testing.T, preset string) *weights.File {
 	}
 	defer vf.Close()
 	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
+	if err := synth.Write(&buf, spec, vf, 7, typeFor, nil); err != nil {
 		t.Fatal(err)
 	}
 	f, err := weights.Parse(buf.Bytes())

@@ -19,16 +19,22 @@ func TestAsmTwins(t *testing.T) {
 		f    asmDot
 		ok   bool
 	}
+	qx1 := func(five bool) func(w, x []byte, nb int) float32 {
+		return func(w, x []byte, nb int) float32 { return dotQx_1(w, x, nb, five) }
+	}
+	// q4_1/q5_1 take q8_1 activations (xsize 36) and have a min at byte 2.
 	cases := []struct {
-		name  string
-		wsize int
-		dOffs []int
-		twin  func(w, x []byte, nb int) float32
-		asm   []kern
+		name         string
+		wsize, xsize int
+		dOffs        []int
+		twin         func(w, x []byte, nb int) float32
+		asm          []kern
 	}{
-		{"q8_0", 34, []int{0}, dotQ8_0, []kern{{"avx2", q8_0DotAVX2, hasAVX2}, {"vnni", q8_0DotVNNI, hasVNNI}}},
-		{"q4_0", 18, []int{0}, dotQ4_0, []kern{{"avx2", q4_0DotAVX2, hasAVX2}, {"vnni", q4_0DotVNNI, hasVNNI}}},
-		{"q5_0", 22, []int{0}, dotQ5_0, []kern{{"avx2", q5_0DotAVX2, hasAVX2}, {"vnni", q5_0DotVNNI, hasVNNI}}},
+		{"q8_0", 34, q8_0Size, []int{0}, dotQ8_0, []kern{{"avx2", q8_0DotAVX2, hasAVX2}, {"vnni", q8_0DotVNNI, hasVNNI}}},
+		{"q4_0", 18, q8_0Size, []int{0}, dotQ4_0, []kern{{"avx2", q4_0DotAVX2, hasAVX2}, {"vnni", q4_0DotVNNI, hasVNNI}}},
+		{"q5_0", 22, q8_0Size, []int{0}, dotQ5_0, []kern{{"avx2", q5_0DotAVX2, hasAVX2}, {"vnni", q5_0DotVNNI, hasVNNI}}},
+		{"q4_1", 20, q8_1Size, []int{0, 2}, qx1(false), []kern{{"avx2", q4_1DotAVX2, hasAVX2}, {"vnni", q4_1DotVNNI, hasVNNI}}},
+		{"q5_1", 24, q8_1Size, []int{0, 2}, qx1(true), []kern{{"avx2", q5_1DotAVX2, hasAVX2}, {"vnni", q5_1DotVNNI, hasVNNI}}},
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, c := range cases {
@@ -43,58 +49,20 @@ func TestAsmTwins(t *testing.T) {
 					}
 				}
 				x := randActQ8_0(rng, nb)
+				if c.xsize == q8_1Size {
+					xf := make([]float32, nb*32)
+					for i := range xf {
+						xf[i] = float32(rng.NormFloat64())
+					}
+					x = make([]byte, nb*q8_1Size)
+					quantizeQ8_1Go(x, xf)
+				}
 				want := c.twin(w, x, nb)
 				for _, k := range c.asm {
 					if !k.ok {
 						continue
 					}
-					got := wrap32(k.f, c.wsize)(w, x, nb)
-					if math.Float32bits(got) != math.Float32bits(want) {
-						t.Fatalf("%s %s nb=%d: asm %g (%#x), Go %g (%#x)", c.name, k.name, nb, got, math.Float32bits(got), want, math.Float32bits(want))
-					}
-				}
-			}
-		}
-	}
-}
-
-// TestAsmTwinsQx_1 checks the q4_1 and q5_1 kernels (q8_1 activations)
-// against dotQx_1, bit for bit.
-func TestAsmTwinsQx_1(t *testing.T) {
-	if !hasAVX2 {
-		t.Skip("no AVX2+FMA: assembly kernels unused on this CPU")
-	}
-	type kern struct {
-		name string
-		f    asmDot
-		ok   bool
-	}
-	cases := []struct {
-		name  string
-		wsize int
-		five  bool
-		asm   []kern
-	}{
-		{"q4_1", 20, false, []kern{{"avx2", q4_1DotAVX2, hasAVX2}, {"vnni", q4_1DotVNNI, hasVNNI}}},
-		{"q5_1", 24, true, []kern{{"avx2", q5_1DotAVX2, hasAVX2}, {"vnni", q5_1DotVNNI, hasVNNI}}},
-	}
-	rng := rand.New(rand.NewPCG(17, 18))
-	for _, c := range cases {
-		for _, nb := range []int{0, 1, 2, 3, 7, 64, 65} {
-			for rep := 0; rep < 20; rep++ {
-				w := randBlocks(rng, nb, c.wsize, 0, 2) // d and m
-				xf := make([]float32, nb*32)
-				for i := range xf {
-					xf[i] = float32(rng.NormFloat64())
-				}
-				x := make([]byte, nb*q8_1Size)
-				quantizeQ8_1Go(x, xf)
-				want := dotQx_1(w, x, nb, c.five)
-				for _, k := range c.asm {
-					if !k.ok {
-						continue
-					}
-					got := wrapBlocks(k.f, c.wsize, q8_1Size)(w, x, nb)
+					got := wrapBlocks(k.f, c.wsize, c.xsize)(w, x, nb)
 					if math.Float32bits(got) != math.Float32bits(want) {
 						t.Fatalf("%s %s nb=%d: asm %g (%#x), Go %g (%#x)", c.name, k.name, nb, got, math.Float32bits(got), want, math.Float32bits(want))
 					}
