@@ -420,22 +420,22 @@ func (m *Model) embed(id int32, dst []float32) error {
 	if id < 0 || int(id) >= m.Hyper.Vocab {
 		return fmt.Errorf("token id %d outside the vocabulary (%d)", id, m.Hyper.Vocab)
 	}
-	switch {
-	case m.embdR16 != nil:
-		bp, _ := m.embdBuf.Get().(*[]byte)
-		if bp == nil {
-			b := make([]byte, m.embdRow)
-			bp = &b
-		}
-		m.embdR16(*bp, m.embdPriv, int(m.embd.Dims[0]), int(id))
-		m.embdDeq(dst, *bp)
-		m.embdBuf.Put(bp)
-	case m.embdPriv != nil:
-		m.embdDeq(dst, m.embdPriv[int64(id)*m.embdRow:int64(id+1)*m.embdRow])
-	default:
-		data := m.File.TensorData(m.embd)
-		m.embdDeq(dst, data[int64(id)*m.embdRow:int64(id+1)*m.embdRow])
+	data := m.embdPriv
+	if data == nil {
+		data = m.File.TensorData(m.embd)
 	}
+	if m.embdR16 == nil {
+		m.embdDeq(dst, data[int64(id)*m.embdRow:int64(id+1)*m.embdRow])
+		return nil
+	}
+	bp, _ := m.embdBuf.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, m.embdRow)
+		bp = &b
+	}
+	m.embdR16(*bp, data, int(m.embd.Dims[0]), int(id))
+	m.embdDeq(dst, *bp)
+	m.embdBuf.Put(bp)
 	return nil
 }
 
