@@ -21,6 +21,10 @@ type attnTask struct {
 	// pass over their K rows (kScoresH16V4); set where scores take
 	// ggml_vec_dot_f16's order (decode) from an f16 cache.
 	quad bool
+	// blocked: every item is one kv head and a block of tileRows query
+	// rows (runBlocked); set where both f16 matmuls take tinyBLAS's order
+	// (prefill).
+	blocked bool
 }
 
 // Attention computes causal (optionally sliding-window) grouped-query
@@ -65,8 +69,12 @@ func (p *Pool) Attention(q []float32, T, H, D int, kf32, vf32 []float32, kf16, v
 	*at = attnTask{q: q, T: T, H: H, D: D, kf32: kf32, vf32: vf32, kf16: kf16, vf16: vf16,
 		S: S, Hkv: Hkv, kvLen: kvLen, pos0: pos0, win: window, scale: scale, out: out, p: p}
 	items := T * H
-	if scoreTiny, _ := f16Order(T, D, ggmlNKV(kvLen, S)); f16 && !scoreTiny && kScoresH16V4 != nil && (H/Hkv)%4 == 0 && D%64 == 0 {
+	scoreTiny, pvTiny := f16Order(T, D, ggmlNKV(kvLen, S))
+	switch {
+	case f16 && !scoreTiny && kScoresH16V4 != nil && (H/Hkv)%4 == 0 && D%64 == 0:
 		at.quad, items = true, T*H/4
+	case f16 && scoreTiny && pvTiny:
+		at.blocked, items = true, Hkv*((T+tileRows-1)/tileRows)
 	}
 	if T*H*kvLen*D < parallelMinMACs/2 { // q·K and p·V: 2·T·H·kvLen·D MACs
 		at.run(0, items, 0)
@@ -78,68 +86,78 @@ func (p *Pool) Attention(q []float32, T, H, D int, kf32, vf32 []float32, kf16, v
 }
 
 func (at *attnTask) run(lo, hi, worker int) {
+	if at.quad {
+		at.runQuad(lo, hi, worker)
+		return
+	}
+	if at.blocked {
+		at.runBlocked(lo, hi, worker) // attn_tile.go
+		return
+	}
+	sc := at.p.floatScratch(worker, at.rowScratch())
+	for item := lo; item < hi; item++ {
+		at.row(item/at.H, item%at.H, sc)
+	}
+}
+
+// rowScratch is the scratch row needs: scores/probabilities for up to kvLen
+// keys, the f16-rounded query, and the p·V lane sums with their gathered p.
+func (at *attnTask) rowScratch() int { return 2*at.kvLen + at.D + 64*at.D + 64 }
+
+// row computes query row i of head h into out (sc: rowScratch floats).
+func (at *attnTask) row(i, h int, sc []float32) {
 	D := at.D
 	group := at.H / at.Hkv
 	stride := at.Hkv * D
 	nkv := ggmlNKV(at.kvLen, at.S)
 	scoreTiny, pvTiny := f16Order(at.T, D, nkv)
-	// Worker scratch: scores/probabilities for up to kvLen keys, the
-	// f16-rounded query, and the p·V lane sums with their gathered p.
-	if at.quad {
-		at.runQuad(lo, hi, worker)
-		return
-	}
-	sc := at.p.floatScratch(worker, 2*at.kvLen+D+64*D+64)
 	qf := sc[at.kvLen : at.kvLen+D]
 	pvs := sc[at.kvLen+D:]
 	half := at.kf16 != nil
-	for item := lo; item < hi; item++ {
-		i, h := item/at.H, item%at.H
-		kvh := h / group
-		pos := at.pos0 + i
-		jhi := min(at.kvLen, pos+1)
-		jlo := 0
-		if at.win > 0 {
-			jlo = max(0, pos+1-at.win)
+	kvh := h / group
+	pos := at.pos0 + i
+	jhi := min(at.kvLen, pos+1)
+	jlo := 0
+	if at.win > 0 {
+		jlo = max(0, pos+1-at.win)
+	}
+	q := at.q[(i*at.H+h)*D : (i*at.H+h+1)*D]
+	o := at.out[(i*at.H+h)*D : (i*at.H+h+1)*D]
+	if jhi <= jlo {
+		clear(o)
+		return
+	}
+	n := jhi - jlo
+	s := sc[:n]
+	off := (jlo*at.Hkv + kvh) * D
+	// Scores s[j-jlo] = (q·k_j)*scale.
+	if half {
+		for d, v := range q {
+			qf[d] = weights.FP16ToFP32(weights.FP32ToFP16(v))
 		}
-		q := at.q[(i*at.H+h)*D : (i*at.H+h+1)*D]
-		o := at.out[(i*at.H+h)*D : (i*at.H+h+1)*D]
-		if jhi <= jlo {
-			clear(o)
-			continue
-		}
-		n := jhi - jlo
-		s := sc[:n]
-		off := (jlo*at.Hkv + kvh) * D
-		// Scores s[j-jlo] = (q·k_j)*scale.
-		if half {
-			for d, v := range q {
-				qf[d] = weights.FP16ToFP32(weights.FP32ToFP16(v))
-			}
-			if scoreTiny {
-				kScoresH16(s, at.kf16[off:], stride, qf, at.scale)
-			} else {
-				kScoresH16V(s, at.kf16[off:], stride, qf, at.scale)
-			}
+		if scoreTiny {
+			kScoresH16(s, at.kf16[off:], stride, qf, at.scale)
 		} else {
-			kScoresF32(s, at.kf32[off:], stride, q, at.scale)
+			kScoresH16V(s, at.kf16[off:], stride, qf, at.scale)
 		}
-		// Softmax: exp in float32 precision, sum in float64 (ggml_vec_soft_max_f32).
-		inv := float32(1 / kSoftmax(s))
-		// Weighted values.
-		if half {
-			kProbsH16(s, inv)
-			lanes := 64
-			if pvTiny {
-				lanes = 16
-			}
-			pvH16Lanes(o, at.vf16[off:], stride, s, jlo, nkv, lanes, pvs)
-		} else {
-			for j := range s {
-				s[j] *= inv
-			}
-			kPVF32(o, at.vf32[off:], stride, s)
+	} else {
+		kScoresF32(s, at.kf32[off:], stride, q, at.scale)
+	}
+	// Softmax: exp in float32 precision, sum in float64 (ggml_vec_soft_max_f32).
+	inv := float32(1 / kSoftmax(s))
+	// Weighted values.
+	if half {
+		kProbsH16(s, inv)
+		lanes := 64
+		if pvTiny {
+			lanes = 16
 		}
+		pvH16Lanes(o, at.vf16[off:], stride, s, jlo, nkv, lanes, pvs)
+	} else {
+		for j := range s {
+			s[j] *= inv
+		}
+		kPVF32(o, at.vf32[off:], stride, s)
 	}
 }
 

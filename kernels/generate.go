@@ -1,6 +1,7 @@
 package kernels
 
-// The unrolled q4_K/q6_K assembly (rows16k_amd64.s, gemmk16_amd64.s) is
-// written by the Go program in internal/gen; its TestGenerated checks that
-// the committed files are exactly its output.
+// The unrolled q4_K/q6_K assembly (rows16k_amd64.s, gemmk16_amd64.s) and
+// the attention tiles (attntile_amd64.s) are written by the Go program in
+// internal/gen; its TestGenerated checks that the committed files are
+// exactly its output.
 //go:generate go run ./internal/gen

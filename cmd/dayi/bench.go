@@ -133,6 +133,7 @@ func newBenchDayiRunCmd() *cobra.Command {
 	var mf modelFlags
 	var prompt, gen, depth int
 	var seed uint64
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:    "dayi-run --model FILE",
 		Short:  "Time one prefill and decode run of dayi (the child process of compare)",
@@ -144,6 +145,11 @@ func newBenchDayiRunCmd() *cobra.Command {
 				return err
 			}
 			defer f.Close()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			res, err := compare.MeasureDayi(cmd.Context(), f, compare.DayiOptions{
 				Threads: mf.threads, Prompt: prompt, Gen: gen, Depth: depth, Backend: mf.backend, Seed: seed})
 			if err != nil {
@@ -158,6 +164,7 @@ func newBenchDayiRunCmd() *cobra.Command {
 	f.IntVarP(&gen, "gen", "n", 64, "generated tokens")
 	f.IntVarP(&depth, "depth", "d", 0, "untimed tokens in the context before the timed prompt and decode")
 	f.Uint64Var(&seed, "seed", 1, "seed of the random prompt")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file")
 	return cmd
 }
 

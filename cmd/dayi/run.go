@@ -161,17 +161,11 @@ rendered with the model's chat template. With no prompt on a terminal it starts 
 				}
 				return runGPU(cmd, &gpu, &mf, &sf, prompt, asJSON)
 			}
-			if cpuProfile != "" {
-				pf, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer pf.Close()
-				if err := pprof.StartCPUProfile(pf); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			images, err := readImages(imagePaths) // before the model loads: a bad file fails fast
 			if err != nil {
 				return err
@@ -323,4 +317,21 @@ func interactiveChat(ctx context.Context, lm *engine.LM, base *engine.Request, s
 			msgs = append(msgs, chat.Message{Role: "assistant", Content: res.Text})
 		}
 	}
+}
+
+// startCPUProfile starts a Go CPU profile into path (none when path is
+// empty) and returns the function that stops and closes it.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("cpu profile %s: %w", path, err)
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
 }

@@ -1,0 +1,195 @@
+package main
+
+// attntile writes attntile_amd64.s: the AVX-512 multi-query attention tiles
+// of a prefill step (layouts, reasoning and pure-Go twins in
+// kernels/attn_tile.go). scoresTile4 scores 4 queries against 4 keys per
+// pass, 16 zmm accumulators of tinyBLAS's 16 lanes, folded together by one
+// transposed reduce16; pvTile4 adds p·V for 4 queries per V row it
+// converts, one 16-lane class of positions at a time.
+func attntile() []byte {
+	var a asm
+	a.text(tileHead)
+	scoresTile4(&a)
+	a.l("")
+	pvTile4(&a)
+	return a.bytes()
+}
+
+const tileHead = `#include "textflag.h"
+
+// Products of two f16 values are exact in float32, so each fused
+// multiply-add below rounds like the twins' separate multiply and add.
+`
+
+// scoresTile4 writes the score tile. Registers: DI scores, R8 their row
+// stride (bytes), R10 = 3*R8; SI key j, R11..R13 keys j+1..j+3, R9 the key
+// stride (bytes); DX the interleaved queries; AX the byte offset into a key
+// row (the query offset is 8*AX); BX = 2*d; CX keys left. Accumulator
+// Z(4*key+query); keys in Z16..Z19, queries in Z20..Z23, scale in Z31.
+func scoresTile4(a *asm) {
+	a.text(`// func scoresTile4(s *float32, sstride int, k *uint16, kstride, n int, q *float32, d int, scale float32)
+// For j < n (a positive multiple of 4) and r < 4: s[r*sstride+j] =
+// reduce16 of the 16 lane sums over e of k_j[e]*q_r[e], lane e%16, times
+// scale, where k_j = k[j*kstride:] and q_r[e] = q[(e/16*4+r)*16+e%16]
+// (scoresTile4Go). d is a positive multiple of 16.
+TEXT ·scoresTile4(SB), NOSPLIT, $0-60
+	MOVQ         s+0(FP), DI
+	MOVQ         sstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R10
+	MOVQ         k+16(FP), SI
+	MOVQ         kstride+24(FP), R9
+	SHLQ         $1, R9
+	MOVQ         n+32(FP), CX
+	MOVQ         q+40(FP), DX
+	MOVQ         d+48(FP), BX
+	SHLQ         $1, BX
+	VBROADCASTSS scale+56(FP), Z31
+
+quad:`)
+	for m := 0; m < 16; m++ {
+		a.l("\tVPXORD       Z%d, Z%d, Z%d", m, m, m)
+	}
+	a.text(`	LEAQ         (SI)(R9*1), R11
+	LEAQ         (SI)(R9*2), R12
+	LEAQ         (R11)(R9*2), R13
+	XORQ         AX, AX
+
+chunk:`)
+	for r := 0; r < 4; r++ {
+		a.l("\tVMOVUPS      %d(DX)(AX*8), Z%d", 64*r, 20+r)
+	}
+	for kk, reg := range []string{"SI", "R11", "R12", "R13"} {
+		a.l("\tVCVTPH2PS    (%s)(AX*1), Z%d", reg, 16+kk)
+	}
+	for kk := 0; kk < 4; kk++ {
+		for r := 0; r < 4; r++ {
+			a.l("\tVFMADD231PS  Z%d, Z%d, Z%d", 20+r, 16+kk, 4*kk+r)
+		}
+	}
+	a.text(`	ADDQ         $32, AX
+	CMPQ         AX, BX
+	JLT          chunk`)
+	// Transposed reduce16 (dot.go): h_l = a_l + a_{l+8} pairs accumulators
+	// 2p, 2p+1 into Z(p) (block-halves of each); t_l = h_l + h_{l+4} pairs
+	// those into Z0..Z3 (one accumulator per 128-bit block); then
+	// (t0+t2) + (t1+t3) within blocks. Block r of Z0 ends up holding
+	// accumulators r, 4+r, 8+r, 12+r: query r against keys 0..3.
+	a.l("\t// reduce16 of all 16 accumulators at once; block r of Z0 = query r")
+	for p := 0; p < 8; p++ {
+		a.l("\tVSHUFF32X4   $0x44, Z%d, Z%d, Z16", 2*p+1, 2*p)
+		a.l("\tVSHUFF32X4   $0xee, Z%d, Z%d, Z17", 2*p+1, 2*p)
+		a.l("\tVADDPS       Z17, Z16, Z%d", p)
+	}
+	for p := 0; p < 4; p++ {
+		a.l("\tVSHUFF32X4   $0x88, Z%d, Z%d, Z16", 2*p+1, 2*p)
+		a.l("\tVSHUFF32X4   $0xdd, Z%d, Z%d, Z17", 2*p+1, 2*p)
+		a.l("\tVADDPS       Z17, Z16, Z%d", p)
+	}
+	for p := 0; p < 2; p++ {
+		a.l("\tVSHUFPS      $0x44, Z%d, Z%d, Z16", 2*p+1, 2*p)
+		a.l("\tVSHUFPS      $0xee, Z%d, Z%d, Z17", 2*p+1, 2*p)
+		a.l("\tVADDPS       Z17, Z16, Z%d", p)
+	}
+	a.text(`	VSHUFPS      $0x88, Z1, Z0, Z16
+	VSHUFPS      $0xdd, Z1, Z0, Z17
+	VADDPS       Z17, Z16, Z0
+	VMULPS       Z31, Z0, Z0
+	VMOVUPS      X0, (DI)
+	VEXTRACTF32X4 $1, Z0, (DI)(R8*1)
+	VEXTRACTF32X4 $2, Z0, (DI)(R8*2)
+	VEXTRACTF32X4 $3, Z0, (DI)(R10*1)
+	ADDQ         $16, DI
+	LEAQ         (SI)(R9*4), SI
+	SUBQ         $4, CX
+	JG           quad
+	VZEROUPPER
+	RET`)
+}
+
+// pvTile4 writes the p·V tile. Registers: DI the lane rows, R15 the byte
+// size of one query's 16 lane rows; BX = d; SI the V rows, R8 their stride
+// (bytes), R14 = 16*R8; DX the interleaved probabilities; CX = n; R9 =
+// lane0; R10 the column (floats); R11 the lane; AX the position; R12, R13
+// the V row and probability pointers of the position. Accumulator
+// Z(4*query+chunk); V chunks in Z16..Z19, probabilities in Z20..Z23.
+func pvTile4(a *asm) {
+	a.text(`// func pvTile4(acc *float32, d int, v *uint16, vstride int, p *float32, n, lane0 int)
+// For r < 4, lane l < 16 and e < d: acc[(r*16+l)*d+e] = the sum over
+// positions i < n with (lane0+i)%16 == l, in order i, of p[4*i+r]*v_i[e]
+// (v_i = v[i*vstride:]), from +0 (pvTile4Go). d is a positive multiple of
+// 64.
+TEXT ·pvTile4(SB), NOSPLIT, $0-56
+	MOVQ acc+0(FP), DI
+	MOVQ d+8(FP), BX
+	MOVQ BX, R15
+	SHLQ $6, R15
+	MOVQ v+16(FP), SI
+	MOVQ vstride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ R8, R14
+	SHLQ $4, R14
+	MOVQ p+32(FP), DX
+	MOVQ n+40(FP), CX
+	MOVQ lane0+48(FP), R9
+	XORQ R10, R10
+
+col:
+	XORQ R11, R11
+
+lane:`)
+	for m := 0; m < 16; m++ {
+		a.l("\tVPXORD       Z%d, Z%d, Z%d", m, m, m)
+	}
+	a.text(`	MOVQ         R11, AX
+	SUBQ         R9, AX
+	ANDQ         $15, AX // first position of lane R11
+	CMPQ         AX, CX
+	JGE          store
+	MOVQ         AX, R12
+	IMULQ        R8, R12
+	ADDQ         SI, R12
+	LEAQ         (R12)(R10*2), R12
+	MOVQ         AX, R13
+	SHLQ         $4, R13
+	ADDQ         DX, R13
+
+pos:`)
+	for c := 0; c < 4; c++ {
+		a.l("\tVCVTPH2PS    %d(R12), Z%d", 32*c, 16+c)
+	}
+	for r := 0; r < 4; r++ {
+		a.l("\tVBROADCASTSS %d(R13), Z%d", 4*r, 20+r)
+	}
+	for r := 0; r < 4; r++ {
+		for c := 0; c < 4; c++ {
+			a.l("\tVFMADD231PS  Z%d, Z%d, Z%d", 20+r, 16+c, 4*r+c)
+		}
+	}
+	a.text(`	ADDQ         R14, R12
+	ADDQ         $256, R13
+	ADDQ         $16, AX
+	CMPQ         AX, CX
+	JLT          pos
+
+store:
+	MOVQ         R11, R12
+	IMULQ        BX, R12
+	ADDQ         R10, R12
+	LEAQ         (DI)(R12*4), R12 // query 0, lane R11, column R10
+	LEAQ         (R12)(R15*2), R13 // query 2`)
+	for r := 0; r < 4; r++ {
+		base := [...]string{"(R12)", "(R12)(R15*1)", "(R13)", "(R13)(R15*1)"}[r]
+		for c := 0; c < 4; c++ {
+			a.l("\tVMOVUPS      Z%d, %d%s", 4*r+c, 64*c, base)
+		}
+	}
+	a.text(`	INCQ         R11
+	CMPQ         R11, $16
+	JLT          lane
+	ADDQ         $64, R10
+	CMPQ         R10, BX
+	JLT          col
+	VZEROUPPER
+	RET`)
+}
