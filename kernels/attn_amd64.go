@@ -145,8 +145,12 @@ func maxF32(s *float32, n int) float32
 //go:noescape
 func expSum4(s *float32, n4 int, mx float32, acc *[4]float64)
 
+//go:noescape
+func expSum8(s *float32, n8 int, mx float32, acc *[4]float64)
+
 // softmaxAsm is softmaxGo with the max and the first len(s)&^3 exponentials
-// in assembly; the tail uses the same scalar expPoly.
+// in assembly (8 at a time with AVX-512, then 4); the tail uses the same
+// scalar expPoly.
 func softmaxAsm(s []float32) float64 {
 	n := len(s)
 	if n == 0 {
@@ -154,9 +158,16 @@ func softmaxAsm(s []float32) float64 {
 	}
 	mx := maxF32(&s[0], n)
 	var acc [4]float64
+	n8 := 0
+	if hasZ512 {
+		n8 = n &^ 7
+		if n8 > 0 {
+			expSum8(&s[0], n8, mx, &acc)
+		}
+	}
 	n4 := n &^ 3
-	if n4 > 0 {
-		expSum4(&s[0], n4, mx, &acc)
+	if n4 > n8 {
+		expSum4(&s[n8], n4-n8, mx, &acc)
 	}
 	for j := n4; j < n; j++ {
 		e := expPoly(s[j] - mx)

@@ -436,6 +436,77 @@ ex_done:
 	VZEROUPPER
 	RET
 
+// at a time, its constants held in registers instead of broadcast per use.
+
+// func expSum8(s *float32, n8 int, mx float32, acc *[4]float64)
+// For j < n8 (a positive multiple of 8): s[j] = expPoly(s[j]-mx) and
+// acc[j&3] += s[j], added in order j (lanes j..j+3, then j+4..j+7), as
+// expSum4 does.
+TEXT ·expSum8(SB), NOSPLIT, $0-32
+	MOVQ         s+0(FP), SI
+	MOVQ         n8+8(FP), CX
+	VBROADCASTSS mx+16(FP), Y15
+	MOVQ         acc+24(FP), DI
+	VMOVUPD      0(DI), Y0
+	VBROADCASTSD expc<>+0(SB), Z10
+	VBROADCASTSD expc<>+8(SB), Z11
+	VBROADCASTSD expc<>+16(SB), Z12
+	VBROADCASTSD expc<>+24(SB), Z13
+	VBROADCASTSD expc<>+32(SB), Z14
+	VBROADCASTSD expc<>+40(SB), Z9
+	VBROADCASTSD expc<>+48(SB), Z16
+	VBROADCASTSD expc<>+56(SB), Z17
+	VBROADCASTSD expc<>+64(SB), Z18
+	VBROADCASTSD expc<>+72(SB), Z19
+	VBROADCASTSD expc<>+80(SB), Z20
+	VBROADCASTSD expc<>+88(SB), Z21
+	VBROADCASTSD expc<>+96(SB), Z22
+	VBROADCASTSD expc<>+104(SB), Z23
+	VBROADCASTSD expc<>+112(SB), Z24
+	VBROADCASTSD expc<>+120(SB), Z25
+	VBROADCASTSD expc<>+128(SB), Z26
+	VBROADCASTSD expc<>+136(SB), Z27
+
+ex8:
+	VMOVUPS      0(SI), Y1
+	VSUBPS       Y15, Y1, Y1
+	VCVTPS2PD    Y1, Z1
+	VMAXPD       Z1, Z10, Z1 // NaN in Z1 propagates
+	VMINPD       Z1, Z11, Z1
+	VMULPD       Z12, Z1, Z2
+	VRNDSCALEPD  $0, Z2, Z2 // k, rounded to nearest even
+	VMOVAPD      Z1, Z3
+	VFNMADD231PD Z13, Z2, Z3 // r = x - k*ln2hi
+	VFNMADD231PD Z14, Z2, Z3 // r -= k*ln2lo
+	VMOVAPD      Z16, Z4
+	VFMADD213PD  Z17, Z3, Z4
+	VFMADD213PD  Z18, Z3, Z4
+	VFMADD213PD  Z19, Z3, Z4
+	VFMADD213PD  Z20, Z3, Z4
+	VFMADD213PD  Z21, Z3, Z4
+	VFMADD213PD  Z22, Z3, Z4
+	VFMADD213PD  Z23, Z3, Z4
+	VFMADD213PD  Z24, Z3, Z4
+	VFMADD213PD  Z25, Z3, Z4
+	VFMADD213PD  Z26, Z3, Z4
+	VFMADD213PD  Z27, Z3, Z4
+	VFMADD213PD  Z27, Z3, Z4
+	VADDPD       Z9, Z2, Z2
+	VPSLLQ       $52, Z2, Z2 // 2^k
+	VMULPD       Z2, Z4, Z4
+	VCVTPD2PS    Z4, Y4
+	VMOVUPS      Y4, 0(SI)
+	VCVTPS2PD    Y4, Z4
+	VADDPD       Y4, Y0, Y0
+	VEXTRACTF64X4 $1, Z4, Y5
+	VADDPD       Y5, Y0, Y0
+	ADDQ         $32, SI
+	SUBQ         $8, CX
+	JG           ex8
+	VMOVUPD      Y0, 0(DI)
+	VZEROUPPER
+	RET
+
 // SV_ACC converts 16 f16 keys at byte offset koff of AX and adds their
 // products with the 16 queries at offset qoff of BX to accumulator lanes
 // 0..7 (YL) and 8..15 (YH).

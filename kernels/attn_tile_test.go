@@ -30,7 +30,7 @@ func TestAttentionBlocked(t *testing.T) {
 	type impl struct {
 		name     string
 		sc       func(s []float32, sstride int, k []uint16, kstride, n int, q []float32, d int, scale float32)
-		pv       func(acc []float32, d int, v []uint16, vstride int, p []float32, n, lane0 int)
+		pv       func(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0 int)
 		selected bool
 	}
 	impls := []impl{{name: "selected", sc: kScoresTile4, pv: kPVTile4, selected: true},
@@ -90,7 +90,7 @@ func TestAttentionBlocked(t *testing.T) {
 // swapTiles selects the given tile kernels (nil: none, row by row) and
 // returns the undo.
 func swapTiles(sc func(s []float32, sstride int, k []uint16, kstride, n int, q []float32, d int, scale float32),
-	pv func(acc []float32, d int, v []uint16, vstride int, p []float32, n, lane0 int)) func() {
+	pv func(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0 int)) func() {
 	a, b := kScoresTile4, kPVTile4
 	kScoresTile4, kPVTile4 = sc, pv
 	return func() { kScoresTile4, kPVTile4 = a, b }
@@ -146,17 +146,14 @@ func TestTileTwins(t *testing.T) {
 	}
 	// p·V: lane sums of 4 queries, positions lane0+i.
 	const dv, lane0 = 16, 13
-	p := make([]float32, 4*n)
+	p := make([]float32, 3*(n+2)+n)
 	for i := range p {
 		p[i] = weights.FP16ToFP32(weights.FP32ToFP16(float32(rng.Float64())))
 	}
 	acc := make([]float32, 64*dv)
-	pvTile4Go(acc, dv, k, kstride, p, n, lane0)
+	pvTile4Go(acc, dv, k, kstride, p, n+2, n, lane0)
 	for r := range 4 {
-		pr := make([]float32, n)
-		for i := range pr {
-			pr[i] = p[4*i+r]
-		}
+		pr := p[r*(n+2) : r*(n+2)+n]
 		o := make([]float32, dv)
 		reduceLanes16(o, acc[r*16*dv:(r+1)*16*dv])
 		want := make([]float32, dv)

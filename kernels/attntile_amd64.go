@@ -8,7 +8,7 @@ package kernels
 func scoresTile4(s *float32, sstride int, k *uint16, kstride, n int, q *float32, d int, scale float32)
 
 //go:noescape
-func pvTile4(acc *float32, d int, v *uint16, vstride int, p *float32, n, lane0 int)
+func pvTile4(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
 
 func scoresTile4Asm(s []float32, sstride int, k []uint16, kstride, n int, q []float32, d int, scale float32) {
 	if n <= 0 || n%4 != 0 || d <= 0 || d%16 != 0 || sstride < n || len(s) < 3*sstride+n || len(q) < 4*d || !rowsFit(n, d, kstride, len(k)) {
@@ -18,12 +18,12 @@ func scoresTile4Asm(s []float32, sstride int, k []uint16, kstride, n int, q []fl
 	scoresTile4(&s[0], sstride, &k[0], kstride, n, &q[0], d, scale)
 }
 
-func pvTile4Asm(acc []float32, d int, v []uint16, vstride int, p []float32, n, lane0 int) {
-	if n <= 0 || d <= 0 || d%64 != 0 || len(acc) < 64*d || len(p) < 4*n || !rowsFit(n, d, vstride, len(v)) {
-		pvTile4Go(acc, d, v, vstride, p, n, lane0)
+func pvTile4Asm(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0 int) {
+	if n <= 0 || d <= 0 || d%64 != 0 || len(acc) < 64*d || pstride < n || len(p) < 3*pstride+n || !rowsFit(n, d, vstride, len(v)) {
+		pvTile4Go(acc, d, v, vstride, p, pstride, n, lane0)
 		return
 	}
-	pvTile4(&acc[0], d, &v[0], vstride, &p[0], n, lane0&15)
+	pvTile4(&acc[0], d, &v[0], vstride, &p[0], pstride, n, lane0&15)
 }
 
 // reduceLanes16Asm is reduceLanes16 through reduceLanesZ.

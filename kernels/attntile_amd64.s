@@ -132,24 +132,23 @@ chunk:
 	VZEROUPPER
 	RET
 
-// func pvTile4(acc *float32, d int, v *uint16, vstride int, p *float32, n, lane0 int)
+// func pvTile4(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
 // For r < 4, lane l < 16 and e < d: acc[(r*16+l)*d+e] = the sum over
-// positions i < n with (lane0+i)%16 == l, in order i, of p[4*i+r]*v_i[e]
-// (v_i = v[i*vstride:]), from +0 (pvTile4Go). d is a positive multiple of
-// 64.
-TEXT ·pvTile4(SB), NOSPLIT, $0-56
+// positions i < n with (lane0+i)%16 == l, in order i, of
+// p[r*pstride+i]*v_i[e] (v_i = v[i*vstride:]), from +0 (pvTile4Go). d is a
+// positive multiple of 64.
+TEXT ·pvTile4(SB), NOSPLIT, $0-64
 	MOVQ acc+0(FP), DI
 	MOVQ d+8(FP), BX
-	MOVQ BX, R15
-	SHLQ $6, R15
 	MOVQ v+16(FP), SI
 	MOVQ vstride+24(FP), R8
 	SHLQ $1, R8
 	MOVQ R8, R14
 	SHLQ $4, R14
 	MOVQ p+32(FP), DX
-	MOVQ n+40(FP), CX
-	MOVQ lane0+48(FP), R9
+	MOVQ pstride+40(FP), R9
+	SHLQ $2, R9
+	MOVQ n+48(FP), CX
 	XORQ R10, R10
 
 col:
@@ -173,7 +172,7 @@ lane:
 	VPXORD       Z14, Z14, Z14
 	VPXORD       Z15, Z15, Z15
 	MOVQ         R11, AX
-	SUBQ         R9, AX
+	SUBQ         lane0+56(FP), AX
 	ANDQ         $15, AX // first position of lane R11
 	CMPQ         AX, CX
 	JGE          store
@@ -181,19 +180,18 @@ lane:
 	IMULQ        R8, R12
 	ADDQ         SI, R12
 	LEAQ         (R12)(R10*2), R12
-	MOVQ         AX, R13
-	SHLQ         $4, R13
-	ADDQ         DX, R13
+	LEAQ         (DX)(AX*4), R13
+	LEAQ         (R13)(R9*2), R15
 
 pos:
 	VCVTPH2PS    0(R12), Z16
 	VCVTPH2PS    32(R12), Z17
 	VCVTPH2PS    64(R12), Z18
 	VCVTPH2PS    96(R12), Z19
-	VBROADCASTSS 0(R13), Z20
-	VBROADCASTSS 4(R13), Z21
-	VBROADCASTSS 8(R13), Z22
-	VBROADCASTSS 12(R13), Z23
+	VBROADCASTSS (R13), Z20
+	VBROADCASTSS (R13)(R9*1), Z21
+	VBROADCASTSS (R15), Z22
+	VBROADCASTSS (R15)(R9*1), Z23
 	VFMADD231PS  Z20, Z16, Z0
 	VFMADD231PS  Z20, Z17, Z1
 	VFMADD231PS  Z20, Z18, Z2
@@ -211,7 +209,8 @@ pos:
 	VFMADD231PS  Z23, Z18, Z14
 	VFMADD231PS  Z23, Z19, Z15
 	ADDQ         R14, R12
-	ADDQ         $256, R13
+	ADDQ         $64, R13
+	ADDQ         $64, R15
 	ADDQ         $16, AX
 	CMPQ         AX, CX
 	JLT          pos
@@ -221,6 +220,8 @@ store:
 	IMULQ        BX, R12
 	ADDQ         R10, R12
 	LEAQ         (DI)(R12*4), R12 // query 0, lane R11, column R10
+	MOVQ         BX, R15
+	SHLQ         $6, R15 // one query's 16 lane rows, in bytes
 	LEAQ         (R12)(R15*2), R13 // query 2
 	VMOVUPS      Z0, 0(R12)
 	VMOVUPS      Z1, 64(R12)

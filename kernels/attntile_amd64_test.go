@@ -40,7 +40,8 @@ func TestAttnTileAsm(t *testing.T) {
 				if d%64 != 0 {
 					continue
 				}
-				p := make([]float32, 4*n)
+				pstride := n + 5
+				p := make([]float32, 4*pstride)
 				for i := range p {
 					p[i] = weights.FP16ToFP32(h16(rng.Float64()))
 				}
@@ -49,8 +50,8 @@ func TestAttnTileAsm(t *testing.T) {
 					for i := range got {
 						got[i] = float32(math.NaN()) // every lane row must be written
 					}
-					pvTile4Asm(got, d, k, stride, p, n, lane0)
-					pvTile4Go(want, d, k, stride, p, n, lane0)
+					pvTile4Asm(got, d, k, stride, p, pstride, n, lane0)
+					pvTile4Go(want, d, k, stride, p, pstride, n, lane0)
 					if i := sameBits(got, want); i >= 0 {
 						t.Fatalf("pvTile4 d=%d n=%d stride=%d lane0=%d: [%d] asm %g, Go %g", d, n, stride, lane0, i, got[i], want[i])
 					}

@@ -53,6 +53,7 @@ type Pool struct {
 	xpack   []byte      // packed activations (gemm.go)
 	x40     []byte      // packed activations (gemm16.go)
 	scratch [][]float32 // per-worker float scratch (attention scores, etc.)
+	halves  [][]uint16  // per-worker f16 scratch (attention's compact K/V rows)
 	mm      matmulTask
 	plans   map[planKey]*Plan // MatMul's plans by type, layout and shape
 	perDot  bool              // benchmarks only: MatMul's plans have only the dots path (the reference speed)
@@ -117,6 +118,7 @@ func NewPool(threads int) *Pool {
 		go p.worker(&p.ws[i], i+1)
 	}
 	p.scratch = make([][]float32, threads)
+	p.halves = make([][]uint16, threads)
 	p.mm.kbs = make([]kblock, threads)
 	p.mm.kdec = make([][]byte, threads)
 	p.mm.res = make([]workerRes, threads)
@@ -247,4 +249,12 @@ func (p *Pool) floatScratch(w, n int) []float32 {
 		p.scratch[w] = make([]float32, n)
 	}
 	return p.scratch[w][:n]
+}
+
+// halfScratch returns worker w's f16 scratch of at least n elements.
+func (p *Pool) halfScratch(w, n int) []uint16 {
+	if cap(p.halves[w]) < n {
+		p.halves[w] = make([]uint16, n)
+	}
+	return p.halves[w][:n]
 }

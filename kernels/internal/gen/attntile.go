@@ -107,31 +107,31 @@ chunk:`)
 	RET`)
 }
 
-// pvTile4 writes the p·V tile. Registers: DI the lane rows, R15 the byte
-// size of one query's 16 lane rows; BX = d; SI the V rows, R8 their stride
-// (bytes), R14 = 16*R8; DX the interleaved probabilities; CX = n; R9 =
-// lane0; R10 the column (floats); R11 the lane; AX the position; R12, R13
-// the V row and probability pointers of the position. Accumulator
-// Z(4*query+chunk); V chunks in Z16..Z19, probabilities in Z20..Z23.
+// pvTile4 writes the p·V tile. Registers: DI the lane rows; BX = d; SI
+// the V rows, R8 their stride (bytes), R14 = 16*R8; DX the probabilities,
+// R9 their row stride (bytes); CX = n; R10 the column (floats); R11 the
+// lane; AX the position; R12 the V row of the position, R13 and R15 its
+// probabilities of queries 0 and 2 (R15 also serves the stores).
+// Accumulator Z(4*query+chunk); V chunks in Z16..Z19, probabilities in
+// Z20..Z23.
 func pvTile4(a *asm) {
-	a.text(`// func pvTile4(acc *float32, d int, v *uint16, vstride int, p *float32, n, lane0 int)
+	a.text(`// func pvTile4(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
 // For r < 4, lane l < 16 and e < d: acc[(r*16+l)*d+e] = the sum over
-// positions i < n with (lane0+i)%16 == l, in order i, of p[4*i+r]*v_i[e]
-// (v_i = v[i*vstride:]), from +0 (pvTile4Go). d is a positive multiple of
-// 64.
-TEXT ·pvTile4(SB), NOSPLIT, $0-56
+// positions i < n with (lane0+i)%16 == l, in order i, of
+// p[r*pstride+i]*v_i[e] (v_i = v[i*vstride:]), from +0 (pvTile4Go). d is a
+// positive multiple of 64.
+TEXT ·pvTile4(SB), NOSPLIT, $0-64
 	MOVQ acc+0(FP), DI
 	MOVQ d+8(FP), BX
-	MOVQ BX, R15
-	SHLQ $6, R15
 	MOVQ v+16(FP), SI
 	MOVQ vstride+24(FP), R8
 	SHLQ $1, R8
 	MOVQ R8, R14
 	SHLQ $4, R14
 	MOVQ p+32(FP), DX
-	MOVQ n+40(FP), CX
-	MOVQ lane0+48(FP), R9
+	MOVQ pstride+40(FP), R9
+	SHLQ $2, R9
+	MOVQ n+48(FP), CX
 	XORQ R10, R10
 
 col:
@@ -142,7 +142,7 @@ lane:`)
 		a.l("\tVPXORD       Z%d, Z%d, Z%d", m, m, m)
 	}
 	a.text(`	MOVQ         R11, AX
-	SUBQ         R9, AX
+	SUBQ         lane0+56(FP), AX
 	ANDQ         $15, AX // first position of lane R11
 	CMPQ         AX, CX
 	JGE          store
@@ -150,16 +150,15 @@ lane:`)
 	IMULQ        R8, R12
 	ADDQ         SI, R12
 	LEAQ         (R12)(R10*2), R12
-	MOVQ         AX, R13
-	SHLQ         $4, R13
-	ADDQ         DX, R13
+	LEAQ         (DX)(AX*4), R13
+	LEAQ         (R13)(R9*2), R15
 
 pos:`)
 	for c := 0; c < 4; c++ {
 		a.l("\tVCVTPH2PS    %d(R12), Z%d", 32*c, 16+c)
 	}
-	for r := 0; r < 4; r++ {
-		a.l("\tVBROADCASTSS %d(R13), Z%d", 4*r, 20+r)
+	for r, src := range []string{"(R13)", "(R13)(R9*1)", "(R15)", "(R15)(R9*1)"} {
+		a.l("\tVBROADCASTSS %s, Z%d", src, 20+r)
 	}
 	for r := 0; r < 4; r++ {
 		for c := 0; c < 4; c++ {
@@ -167,7 +166,8 @@ pos:`)
 		}
 	}
 	a.text(`	ADDQ         R14, R12
-	ADDQ         $256, R13
+	ADDQ         $64, R13
+	ADDQ         $64, R15
 	ADDQ         $16, AX
 	CMPQ         AX, CX
 	JLT          pos
@@ -177,6 +177,8 @@ store:
 	IMULQ        BX, R12
 	ADDQ         R10, R12
 	LEAQ         (DI)(R12*4), R12 // query 0, lane R11, column R10
+	MOVQ         BX, R15
+	SHLQ         $6, R15 // one query's 16 lane rows, in bytes
 	LEAQ         (R12)(R15*2), R13 // query 2`)
 	for r := 0; r < 4; r++ {
 		base := [...]string{"(R12)", "(R12)(R15*1)", "(R13)", "(R13)(R15*1)"}[r]
