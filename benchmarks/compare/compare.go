@@ -49,6 +49,9 @@ type Config struct {
 	Prompt  int // prompt tokens (llama-bench -p)
 	Gen     int // generated tokens (llama-bench -n)
 	Depth   int // tokens already in the context when both are timed (llama-bench -d)
+	// UBatch is the most prompt tokens per step in both engines
+	// (llama-bench -ub; 0: DefaultUBatch, llama-bench's own default).
+	UBatch int
 	// Model returns the GGUF path for a preset and type (EnsureModel).
 	Model func(ctx context.Context, preset, typ string) (string, error)
 	Llama Runner
@@ -94,6 +97,7 @@ type Report struct {
 	Prompt    int             `json:"prompt"`
 	Gen       int             `json:"gen"`
 	Depth     int             `json:"depth,omitempty"`
+	UBatch    int             `json:"ubatch"`
 	Reps      int             `json:"reps"`
 	Rows      []Row           `json:"rows"`
 	// Geometric means of dayi/llama.cpp over all dayi rows.
@@ -119,7 +123,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cpu += " (" + f + ")"
 	}
 	rep := &Report{Date: time.Now(), CPU: cpu, Bandwidth: map[int]float64{},
-		Prompt: cfg.Prompt, Gen: cfg.Gen, Depth: cfg.Depth, Reps: cfg.Reps}
+		Prompt: cfg.Prompt, Gen: cfg.Gen, Depth: cfg.Depth, UBatch: cfg.UBatch, Reps: cfg.Reps}
+	if rep.UBatch == 0 {
+		rep.UBatch = DefaultUBatch
+	}
 	bwSize := cfg.BandwidthBytes
 	if bwSize == 0 {
 		bwSize = 512 << 20
@@ -243,8 +250,12 @@ func (r *Report) Markdown(w io.Writer) error {
 	if r.Depth > 0 {
 		depth = fmt.Sprintf(" at depth %d", r.Depth)
 	}
-	fmt.Fprintf(w, "%s, %s; read bandwidth %s; prompt %d, generate %d tokens%s, median of %d\n\n",
-		r.Date.Format("2006-01-02 15:04 MST"), r.CPU, bw, r.Prompt, r.Gen, depth, r.Reps)
+	steps := ""
+	if r.UBatch > 0 && r.Prompt > r.UBatch {
+		steps = fmt.Sprintf(" in steps of %d", r.UBatch)
+	}
+	fmt.Fprintf(w, "%s, %s; read bandwidth %s; prompt %d%s, generate %d tokens%s, median of %d\n\n",
+		r.Date.Format("2006-01-02 15:04 MST"), r.CPU, bw, r.Prompt, steps, r.Gen, depth, r.Reps)
 	fmt.Fprintln(w, "Prefill and decode are medians ± half the spread (max − min) of the repetitions, in % of the median;")
 	fmt.Fprintln(w, "first prompt is dayi's first prompt after loading, its ratio against llama-bench's warm prefill.")
 	fmt.Fprintln(w)
@@ -342,8 +353,9 @@ func simdOf(cpuinfo string) string {
 	return strings.Join(out, " ")
 }
 
-// LlamaRunner runs llama-bench at bin; depth > 0 adds -d depth.
-func LlamaRunner(bin string, prompt, gen, depth int, help string) Runner {
+// LlamaRunner runs llama-bench at bin; depth > 0 adds -d depth, ubatch > 0
+// -ub ubatch (with -b raised to it where it exceeds llama-bench's 2048).
+func LlamaRunner(bin string, prompt, gen, depth, ubatch int, help string) Runner {
 	noMmap, mmap := LoadModeFlags(help)
 	return func(ctx context.Context, model string, threads int, mode Mode) (Sample, error) {
 		flags := mmap
@@ -353,6 +365,9 @@ func LlamaRunner(bin string, prompt, gen, depth int, help string) Runner {
 		if depth > 0 {
 			flags = append(slices.Clone(flags), "-d", strconv.Itoa(depth))
 		}
+		if ubatch > 0 {
+			flags = append(slices.Clone(flags), "-ub", strconv.Itoa(ubatch), "-b", strconv.Itoa(max(ubatch, 2048)))
+		}
 		r, err := RunLlamaBench(ctx, bin, model, threads, prompt, gen, flags)
 		return Sample{PrefillTPS: r.PrefillTPS, DecodeTPS: r.DecodeTPS, PeakRSS: r.PeakRSS}, err
 	}
@@ -360,10 +375,11 @@ func LlamaRunner(bin string, prompt, gen, depth int, help string) Runner {
 
 // DayiRunner runs dayi in a fresh process (exe bench dayi-run …), so that its
 // peak RSS is its own and every run starts cold like llama-bench's.
-func DayiRunner(exe string, prompt, gen, depth int) Runner {
+func DayiRunner(exe string, prompt, gen, depth, ubatch int) Runner {
 	return func(ctx context.Context, model string, threads int, mode Mode) (Sample, error) {
 		args := []string{"bench", "dayi-run", "--model", model, "--threads", strconv.Itoa(threads),
-			"--prompt", strconv.Itoa(prompt), "--gen", strconv.Itoa(gen), "--depth", strconv.Itoa(depth)}
+			"--prompt", strconv.Itoa(prompt), "--gen", strconv.Itoa(gen), "--depth", strconv.Itoa(depth),
+			"--ubatch", strconv.Itoa(ubatch)}
 		if mode == NoMmap {
 			args = append(args, "--no-mmap")
 		}

@@ -119,6 +119,13 @@ func TestMeasureDayiTiny(t *testing.T) {
 	if _, err := MeasureDayi(context.Background(), f, DayiOptions{Prompt: 16, Gen: 8, Depth: -1}); err == nil {
 		t.Error("negative depth accepted")
 	}
+	// A prompt longer than one step runs as several (llama-bench -ub).
+	if res, err := MeasureDayi(context.Background(), f, DayiOptions{Threads: 1, Prompt: 40, Gen: 4, UBatch: 16}); err != nil || res.PrefillTPS <= 0 {
+		t.Errorf("prompt 40 in steps of 16: %+v, %v", res, err)
+	}
+	if _, err := MeasureDayi(context.Background(), f, DayiOptions{Prompt: 16, Gen: 8, UBatch: -1}); err == nil {
+		t.Error("negative ubatch accepted")
+	}
 }
 
 // TestCPUSIMD reads the SIMD flags from a /proc/cpuinfo excerpt of the

@@ -25,8 +25,11 @@ type DayiResult struct {
 // DayiOptions shape a dayi run.
 type DayiOptions struct {
 	Threads int
-	Prompt  int // tokens, evaluated as one prefill step
+	Prompt  int // tokens, evaluated in UBatch-sized prefill steps
 	Gen     int // greedy decode steps after the prompt
+	// UBatch is the most tokens of one prefill step (0: DefaultUBatch),
+	// as llama-bench's -ub.
+	UBatch int
 	// Depth tokens (random ids) fill the context, untimed, before the
 	// prompt and the decode steps are timed (llama-bench -d).
 	Depth   int
@@ -34,8 +37,12 @@ type DayiOptions struct {
 	Seed    uint64
 }
 
-// MeasureDayi loads f and times a prompt of opt.Prompt random token ids as one
-// prefill step, then opt.Gen greedy decode steps, after a warm-up of both
+// DefaultUBatch is llama-bench's default -ub (n_ubatch): a longer prompt
+// runs as steps of this many tokens in both engines.
+const DefaultUBatch = 512
+
+// MeasureDayi loads f and times a prompt of opt.Prompt random token ids in
+// prefill steps of at most opt.UBatch tokens, then opt.Gen greedy decode steps, after a warm-up of both
 // graph sizes (llama-bench also warms up; the warm-up's prompt is timed too,
 // as FirstPrefillTPS) and, with opt.Depth, after
 // opt.Depth untimed tokens (in prompt-sized steps) that the timed steps
@@ -50,15 +57,23 @@ func MeasureDayi(ctx context.Context, f *weights.File, opt DayiOptions) (DayiRes
 	if opt.Depth < 0 {
 		return res, fmt.Errorf("depth %d: must not be negative", opt.Depth)
 	}
+	if opt.UBatch < 0 {
+		return res, fmt.Errorf("ubatch %d: must not be negative", opt.UBatch)
+	}
+	ub := opt.UBatch
+	if ub == 0 {
+		ub = DefaultUBatch
+	}
+	step := []int{min(ub, opt.Prompt)}
 	start := time.Now()
 	n := opt.Depth + opt.Prompt + opt.Gen
 	ctxLen := (n + 255) / 256 * 256
 	m, err := engine.Load(f, engine.Options{Backend: opt.Backend, Threads: opt.Threads, KVType: "f16",
-		ContextLength: ctxLen, Buckets: []int{opt.Prompt}})
+		ContextLength: ctxLen, Buckets: step})
 	if err != nil {
 		// a model whose own context is shorter than the padded length
 		m, err = engine.Load(f, engine.Options{Backend: opt.Backend, Threads: opt.Threads, KVType: "f16",
-			ContextLength: n, Buckets: []int{opt.Prompt}})
+			ContextLength: n, Buckets: step})
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", f.Path, err)
 		}

@@ -32,7 +32,7 @@ func newBenchCompareCmd() *cobra.Command {
 	var threads []int
 	var presets, types, modes []string
 	var quick, asJSON bool
-	var reps, prompt, gen, depth int
+	var reps, prompt, gen, depth, ubatch int
 	var cache, vocabDir, llamaBench string
 	cmd := &cobra.Command{
 		Use:   "compare",
@@ -70,8 +70,8 @@ file) into the cache; name them with --presets.`,
 			if len(threads) == 0 || len(presets) == 0 || len(types) == 0 {
 				return fmt.Errorf("need at least one thread count, preset and type")
 			}
-			if prompt < 1 || gen < 1 || depth < 0 {
-				return fmt.Errorf("--prompt %d and --gen %d must be positive, --depth %d not negative", prompt, gen, depth)
+			if prompt < 1 || gen < 1 || depth < 0 || ubatch < 0 {
+				return fmt.Errorf("--prompt %d and --gen %d must be positive, --depth %d and --ubatch %d not negative", prompt, gen, depth, ubatch)
 			}
 			exe, err := os.Executable()
 			if err != nil {
@@ -92,12 +92,12 @@ file) into the cache; name them with --presets.`,
 				}
 			}
 			cfg := compare.Config{
-				Presets: presets, Types: types, Threads: threads, Modes: ms, Reps: reps, Prompt: prompt, Gen: gen, Depth: depth,
+				Presets: presets, Types: types, Threads: threads, Modes: ms, Reps: reps, Prompt: prompt, Gen: gen, Depth: depth, UBatch: ubatch,
 				Model: func(ctx context.Context, preset, typ string) (string, error) {
 					return compare.EnsureModel(ctx, filepath.Join(cache, "models"), vocabDir, preset, typ, log)
 				},
-				Llama: compare.LlamaRunner(llamaBench, prompt, gen, depth, compare.LlamaBenchHelp(ctx, llamaBench)),
-				Dayi:  compare.DayiRunner(exe, prompt, gen, depth),
+				Llama: compare.LlamaRunner(llamaBench, prompt, gen, depth, ubatch, compare.LlamaBenchHelp(ctx, llamaBench)),
+				Dayi:  compare.DayiRunner(exe, prompt, gen, depth, ubatch),
 				Log:   log,
 			}
 			rep, err := compare.Run(ctx, cfg)
@@ -117,7 +117,8 @@ file) into the cache; name them with --presets.`,
 	f.StringSliceVar(&modes, "modes", []string{"no-mmap", "mmap"}, "memory modes to run both engines in")
 	f.BoolVar(&quick, "quick", false, "smoke test: one preset, type and thread count, 1 repetition, short prompt")
 	f.IntVar(&reps, "reps", 3, "repetitions (medians are reported)")
-	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens (one prefill step)")
+	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens")
+	f.IntVar(&ubatch, "ubatch", 0, "most prompt tokens per prefill step in both engines (llama-bench -ub; 0: its default, 512)")
 	f.IntVarP(&gen, "gen", "n", 64, "generated tokens")
 	f.IntVarP(&depth, "depth", "d", 0, "tokens already in the context when prefill and decode are timed (llama-bench -d)")
 	f.StringVar(&cache, "cache", benchCacheDir(), "cache folder for the llama.cpp build and the models")
@@ -131,7 +132,7 @@ file) into the cache; name them with --presets.`,
 // printed as JSON with the process's peak RSS.
 func newBenchDayiRunCmd() *cobra.Command {
 	var mf modelFlags
-	var prompt, gen, depth int
+	var prompt, gen, depth, ubatch int
 	var seed uint64
 	var cpuProfile string
 	cmd := &cobra.Command{
@@ -151,7 +152,7 @@ func newBenchDayiRunCmd() *cobra.Command {
 			}
 			defer stop()
 			res, err := compare.MeasureDayi(cmd.Context(), f, compare.DayiOptions{
-				Threads: mf.threads, Prompt: prompt, Gen: gen, Depth: depth, Backend: mf.backend, Seed: seed})
+				Threads: mf.threads, Prompt: prompt, Gen: gen, Depth: depth, UBatch: ubatch, Backend: mf.backend, Seed: seed})
 			if err != nil {
 				return err
 			}
@@ -160,7 +161,8 @@ func newBenchDayiRunCmd() *cobra.Command {
 	}
 	mf.register(cmd)
 	f := cmd.Flags()
-	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens (one prefill step)")
+	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens")
+	f.IntVar(&ubatch, "ubatch", 0, "most prompt tokens per prefill step (0: 512, llama-bench's default -ub)")
 	f.IntVarP(&gen, "gen", "n", 64, "generated tokens")
 	f.IntVarP(&depth, "depth", "d", 0, "untimed tokens in the context before the timed prompt and decode")
 	f.Uint64Var(&seed, "seed", 1, "seed of the random prompt")
