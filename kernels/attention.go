@@ -175,9 +175,9 @@ func (at *attnTask) runQuad(lo, hi, worker int) {
 	if pvTiny {
 		lanes = 16
 	}
-	// Worker scratch: 4 score rows, 4 f16-rounded queries, then run's p·V
-	// lane sums with their gathered p.
-	sc := at.p.floatScratch(worker, 5*at.kvLen+4*D+64*D+64)
+	// Worker scratch: 4 score rows, 4 f16-rounded queries, then the p·V
+	// lane sums: of 4 heads for kPVTile4, else of one with its gathered p.
+	sc := at.p.floatScratch(worker, 5*at.kvLen+4*D+4*64*D+64)
 	qf := sc[4*at.kvLen : 4*at.kvLen+4*D]
 	pvs := sc[4*at.kvLen+4*D:]
 	for item := lo; item < hi; item++ {
@@ -198,12 +198,40 @@ func (at *attnTask) runQuad(lo, hi, worker int) {
 			qf[d] = weights.FP16ToFP32(weights.FP32ToFP16(v))
 		}
 		kScoresH16V4(sc[:4*n], n, at.kf16[off:], stride, qf, D, D, at.scale)
+		if kPVTile4 == nil {
+			for r := 0; r < 4; r++ {
+				s := sc[r*n : (r+1)*n]
+				o := at.out[(i*at.H+h0+r)*D : (i*at.H+h0+r+1)*D]
+				inv := float32(1 / kSoftmax(s))
+				kProbsH16(s, inv)
+				pvH16Lanes(o, at.vf16[off:], stride, s, jlo, nkv, lanes, pvs)
+			}
+			continue
+		}
+		// The 4 heads' p·V lane sums in one pass over V (pvH16Lanes'
+		// lanes and tail, per head).
 		for r := 0; r < 4; r++ {
 			s := sc[r*n : (r+1)*n]
-			o := at.out[(i*at.H+h0+r)*D : (i*at.H+h0+r+1)*D]
 			inv := float32(1 / kSoftmax(s))
 			kProbsH16(s, inv)
-			pvH16Lanes(o, at.vf16[off:], stride, s, jlo, nkv, lanes, pvs)
+		}
+		nIn := max(0, min(n, nkv&^(lanes-1)-jlo)) // positions in lanes
+		if nIn > 0 {
+			kPVTile4(pvs, D, at.vf16[off:], stride, sc, n, nIn, jlo, lanes)
+		}
+		for r := 0; r < 4; r++ {
+			o := at.out[(i*at.H+h0+r)*D : (i*at.H+h0+r+1)*D]
+			switch {
+			case nIn == 0:
+				clear(o)
+			case lanes == 16:
+				kReduceLanes16(o, pvs[r*16*D:(r+1)*16*D])
+			default:
+				kReduceLanes64(o, pvs[r*64*D:(r+1)*64*D])
+			}
+			if nIn < n {
+				kPVTail(o, at.vf16[off+nIn*stride:], stride, sc[r*n+nIn:(r+1)*n])
+			}
 		}
 	}
 }

@@ -23,9 +23,11 @@ var (
 	// contract); nil where no tile kernel exists.
 	kScoresTile4 func(s []float32, sstride int, k []uint16, kstride, n int, q []float32, d int, scale float32)
 	// kPVTile4 is pvTile4Go's lane sums for 4 queries.
-	kPVTile4 func(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0 int)
-	// kReduceLanes16 folds 16 lane rows as reduceLanes16 does.
+	kPVTile4 func(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0, lanes int)
+	// kReduceLanes16 folds 16 lane rows as reduceLanes16 does, and
+	// kReduceLanes64 64 rows as reduceLanes4x16.
 	kReduceLanes16 = reduceLanes16
+	kReduceLanes64 = reduceLanes4x16
 )
 
 // blockOrder maps work item b of nb query blocks to the block it runs:
@@ -183,7 +185,7 @@ func (at *attnTask) tile4(i0, h int, tl *tileBufs, nmax int, kv kvRows) {
 		clear(row[:a])
 		clear(row[b:])
 	}
-	kPVTile4(tl.acc, D, kv.v[off:], stride, tl.s, nmax, n, lo%16)
+	kPVTile4(tl.acc, D, kv.v[off:], stride, tl.s, nmax, n, lo, 16)
 	for r := range 4 {
 		o := at.out[((i0+r)*at.H+h)*D:][:D]
 		if jhi[r] <= jlo[r] {
@@ -212,19 +214,20 @@ func scoresTile4Go(s []float32, sstride int, k []uint16, kstride, n int, q []flo
 	}
 }
 
-// pvTile4Go sets the lane sums of 4 queries: acc[(r*16+l)*d+e] = sum over
-// positions i < n with (lane0+i)%16 == l, in order i, of
-// p[r*pstride+i]*v_i[e], where v_i = v[i*vstride:][:d] (p holds f16 values,
-// so products are exact). The twin of pvTile4; kReduceLanes16 of query r's
-// 16 rows is then pvH16Lanes' output.
-func pvTile4Go(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0 int) {
-	clear(acc[:64*d])
+// pvTile4Go sets the lane sums of 4 queries over lanes (16 or 64) lanes:
+// acc[(r*lanes+l)*d+e] = sum over positions i < n with (lane0+i)%lanes ==
+// l, in order i, of p[r*pstride+i]*v_i[e], where v_i = v[i*vstride:][:d]
+// (p holds f16 values, so products are exact). The twin of pvTile4 and
+// pvTile4L64; kReduceLanes16 (kReduceLanes64) of query r's rows is then
+// pvH16Lanes' lane total.
+func pvTile4Go(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0, lanes int) {
+	clear(acc[:4*lanes*d])
 	for i := 0; i < n; i++ {
-		l := (lane0 + i) & 15
+		l := (lane0 + i) & (lanes - 1)
 		vi := v[i*vstride : i*vstride+d]
 		for r := range 4 {
 			pr := p[r*pstride+i]
-			row := acc[(r*16+l)*d : (r*16+l+1)*d]
+			row := acc[(r*lanes+l)*d : (r*lanes+l+1)*d]
 			for e, x := range vi {
 				row[e] += pr * weights.FP16ToFP32(x)
 			}

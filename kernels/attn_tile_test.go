@@ -30,21 +30,13 @@ func TestAttentionBlocked(t *testing.T) {
 	type impl struct {
 		name     string
 		sc       func(s []float32, sstride int, k []uint16, kstride, n int, q []float32, d int, scale float32)
-		pv       func(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0 int)
+		pv       func(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0, lanes int)
 		selected bool
 	}
 	impls := []impl{{name: "selected", sc: kScoresTile4, pv: kPVTile4, selected: true},
 		{name: "twins", sc: scoresTile4Go, pv: pvTile4Go}, {name: "rows"}}
 	for _, c := range cases {
-		q := make([]float32, c.T*c.H*c.D)
-		for i := range q {
-			q[i] = float32(rng.NormFloat64())
-		}
-		k16, v16 := make([]uint16, c.S*c.Hkv*c.D), make([]uint16, c.S*c.Hkv*c.D)
-		for i := range k16 {
-			k16[i] = weights.FP32ToFP16(float32(rng.NormFloat64()))
-			v16[i] = weights.FP32ToFP16(float32(rng.NormFloat64() * 2))
-		}
+		q, k16, v16 := wideAttnData(rng, c.T*c.H*c.D, c.S*c.Hkv*c.D)
 		scale := float32(1 / math.Sqrt(float64(c.D)))
 		if st, pt := f16Order(c.T, c.D, ggmlNKV(c.kvLen, c.S)); !st || !pt {
 			t.Fatalf("%+v: not a tinyBLAS-order shape", c)
@@ -87,10 +79,74 @@ func TestAttentionBlocked(t *testing.T) {
 	}
 }
 
+// TestAttentionDecodeQuad checks decode (T = 1, ggml_vec_dot_f16's orders),
+// where runQuad runs the 4 heads of a GQA group through one score pass and
+// one p·V tile of 64 lanes (or head by head without tiles), bit for bit
+// against row: caches whose used length leaves positions for the float64
+// tail, windows, and a window that starts inside a lane block.
+func TestAttentionDecodeQuad(t *testing.T) {
+	type tc struct{ H, Hkv, D, S, kvLen, win int }
+	cases := []tc{
+		{H: 8, Hkv: 2, D: 64, S: 256, kvLen: 1},
+		{H: 8, Hkv: 2, D: 64, S: 256, kvLen: 100},  // nkv 128: no tail
+		{H: 4, Hkv: 1, D: 128, S: 160, kvLen: 150}, // nkv 160: 32 tail positions
+		{H: 8, Hkv: 1, D: 256, S: 256, kvLen: 200, win: 77},
+		{H: 4, Hkv: 1, D: 64, S: 96, kvLen: 70, win: 5}, // all in the tail
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, c := range cases {
+		q, k16, v16 := wideAttnData(rng, c.H*c.D, c.S*c.Hkv*c.D)
+		scale := float32(1 / math.Sqrt(float64(c.D)))
+		want := make([]float32, len(q))
+		ref := attnTask{q: q, T: 1, H: c.H, D: c.D, kf16: k16, vf16: v16, S: c.S, Hkv: c.Hkv,
+			kvLen: c.kvLen, pos0: c.kvLen - 1, win: c.win, scale: scale, out: want}
+		sc := make([]float32, ref.rowScratch())
+		for h := range c.H {
+			ref.row(0, h, sc)
+		}
+		for _, tiles := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%+v/tiles=%v", c, tiles), func(t *testing.T) {
+				if !tiles {
+					defer swapTiles(nil, nil)()
+				}
+				p := NewPool(2)
+				defer p.Close()
+				got := make([]float32, len(q))
+				if err := p.Attention(q, 1, c.H, c.D, nil, nil, k16, v16, c.S, c.Hkv, c.kvLen, c.kvLen-1, c.win, scale, got); err != nil {
+					t.Fatal(err)
+				}
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("out[%d] (head %d) = %g, row path %g", i, i/c.D, got[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}
+
+// wideAttnData returns nq query values and nkv f16 keys and values whose
+// magnitudes span 2^-6..2^6, so that scores spread the probabilities over
+// many binades and p·V sums round: with values of one scale most sums are
+// exact in float32 and a wrong summation order would go unseen.
+func wideAttnData(rng *rand.Rand, nq, nkv int) (q []float32, k16, v16 []uint16) {
+	wide := func() float32 { return float32(rng.NormFloat64() * math.Ldexp(1, rng.IntN(13)-6)) }
+	q = make([]float32, nq)
+	for i := range q {
+		q[i] = float32(rng.NormFloat64() * 2)
+	}
+	k16, v16 = make([]uint16, nkv), make([]uint16, nkv)
+	for i := range k16 {
+		k16[i] = weights.FP32ToFP16(float32(rng.NormFloat64()))
+		v16[i] = weights.FP32ToFP16(wide())
+	}
+	return q, k16, v16
+}
+
 // swapTiles selects the given tile kernels (nil: none, row by row) and
 // returns the undo.
 func swapTiles(sc func(s []float32, sstride int, k []uint16, kstride, n int, q []float32, d int, scale float32),
-	pv func(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0 int)) func() {
+	pv func(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0, lanes int)) func() {
 	a, b := kScoresTile4, kPVTile4
 	kScoresTile4, kPVTile4 = sc, pv
 	return func() { kScoresTile4, kPVTile4 = a, b }
@@ -151,7 +207,7 @@ func TestTileTwins(t *testing.T) {
 		p[i] = weights.FP16ToFP32(weights.FP32ToFP16(float32(rng.Float64())))
 	}
 	acc := make([]float32, 64*dv)
-	pvTile4Go(acc, dv, k, kstride, p, n+2, n, lane0)
+	pvTile4Go(acc, dv, k, kstride, p, n+2, n, lane0, 16)
 	for r := range 4 {
 		pr := p[r*(n+2) : r*(n+2)+n]
 		o := make([]float32, dv)

@@ -10,6 +10,9 @@ func scoresTile4(s *float32, sstride int, k *uint16, kstride, n int, q *float32,
 //go:noescape
 func pvTile4(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
 
+//go:noescape
+func pvTile4L64(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
+
 func scoresTile4Asm(s []float32, sstride int, k []uint16, kstride, n int, q []float32, d int, scale float32) {
 	if n <= 0 || n%4 != 0 || d <= 0 || d%16 != 0 || sstride < n || len(s) < 3*sstride+n || len(q) < 4*d || !rowsFit(n, d, kstride, len(k)) {
 		scoresTile4Go(s, sstride, k, kstride, n, q, d, scale)
@@ -18,12 +21,26 @@ func scoresTile4Asm(s []float32, sstride int, k []uint16, kstride, n int, q []fl
 	scoresTile4(&s[0], sstride, &k[0], kstride, n, &q[0], d, scale)
 }
 
-func pvTile4Asm(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0 int) {
-	if n <= 0 || d <= 0 || d%64 != 0 || len(acc) < 64*d || pstride < n || len(p) < 3*pstride+n || !rowsFit(n, d, vstride, len(v)) {
-		pvTile4Go(acc, d, v, vstride, p, pstride, n, lane0)
+func pvTile4Asm(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0, lanes int) {
+	if n <= 0 || d <= 0 || d%64 != 0 || (lanes != 16 && lanes != 64) || len(acc) < 4*lanes*d || pstride < n || len(p) < 3*pstride+n || !rowsFit(n, d, vstride, len(v)) {
+		pvTile4Go(acc, d, v, vstride, p, pstride, n, lane0, lanes)
 		return
 	}
-	pvTile4(&acc[0], d, &v[0], vstride, &p[0], pstride, n, lane0&15)
+	if lanes == 16 {
+		pvTile4(&acc[0], d, &v[0], vstride, &p[0], pstride, n, lane0&15)
+	} else {
+		pvTile4L64(&acc[0], d, &v[0], vstride, &p[0], pstride, n, lane0&63)
+	}
+}
+
+// reduceLanes64Asm is reduceLanes4x16 through reduceLanesZ.
+func reduceLanes64Asm(o, acc []float32) {
+	d := len(o)
+	if d == 0 || d%16 != 0 || len(acc) < 64*d {
+		reduceLanes4x16(o, acc)
+		return
+	}
+	reduceLanesZ(&o[0], &acc[0], d, 64)
 }
 
 // reduceLanes16Asm is reduceLanes16 through reduceLanesZ.
@@ -38,6 +55,7 @@ func reduceLanes16Asm(o, acc []float32) {
 
 func init() {
 	if hasZ512 {
-		kScoresTile4, kPVTile4, kReduceLanes16 = scoresTile4Asm, pvTile4Asm, reduceLanes16Asm
+		kScoresTile4, kPVTile4 = scoresTile4Asm, pvTile4Asm
+		kReduceLanes16, kReduceLanes64 = reduceLanes16Asm, reduceLanes64Asm
 	}
 }

@@ -247,3 +247,119 @@ store:
 	JLT          col
 	VZEROUPPER
 	RET
+
+// func pvTile4L64(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
+// For r < 4, lane l < 64 and e < d: acc[(r*64+l)*d+e] = the sum over
+// positions i < n with (lane0+i)%64 == l, in order i, of
+// p[r*pstride+i]*v_i[e] (v_i = v[i*vstride:]), from +0 (pvTile4Go). d is a
+// positive multiple of 64.
+TEXT ·pvTile4L64(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DI
+	MOVQ d+8(FP), BX
+	MOVQ v+16(FP), SI
+	MOVQ vstride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ R8, R14
+	SHLQ $6, R14
+	MOVQ p+32(FP), DX
+	MOVQ pstride+40(FP), R9
+	SHLQ $2, R9
+	MOVQ n+48(FP), CX
+	XORQ R10, R10
+
+col:
+	XORQ R11, R11
+
+lane:
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+	VPXORD       Z6, Z6, Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	VPXORD       Z13, Z13, Z13
+	VPXORD       Z14, Z14, Z14
+	VPXORD       Z15, Z15, Z15
+	MOVQ         R11, AX
+	SUBQ         lane0+56(FP), AX
+	ANDQ         $63, AX // first position of lane R11
+	CMPQ         AX, CX
+	JGE          store
+	MOVQ         AX, R12
+	IMULQ        R8, R12
+	ADDQ         SI, R12
+	LEAQ         (R12)(R10*2), R12
+	LEAQ         (DX)(AX*4), R13
+	LEAQ         (R13)(R9*2), R15
+
+pos:
+	VCVTPH2PS    0(R12), Z16
+	VCVTPH2PS    32(R12), Z17
+	VCVTPH2PS    64(R12), Z18
+	VCVTPH2PS    96(R12), Z19
+	VBROADCASTSS (R13), Z20
+	VBROADCASTSS (R13)(R9*1), Z21
+	VBROADCASTSS (R15), Z22
+	VBROADCASTSS (R15)(R9*1), Z23
+	VFMADD231PS  Z20, Z16, Z0
+	VFMADD231PS  Z20, Z17, Z1
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	VFMADD231PS  Z21, Z16, Z4
+	VFMADD231PS  Z21, Z17, Z5
+	VFMADD231PS  Z21, Z18, Z6
+	VFMADD231PS  Z21, Z19, Z7
+	VFMADD231PS  Z22, Z16, Z8
+	VFMADD231PS  Z22, Z17, Z9
+	VFMADD231PS  Z22, Z18, Z10
+	VFMADD231PS  Z22, Z19, Z11
+	VFMADD231PS  Z23, Z16, Z12
+	VFMADD231PS  Z23, Z17, Z13
+	VFMADD231PS  Z23, Z18, Z14
+	VFMADD231PS  Z23, Z19, Z15
+	ADDQ         R14, R12
+	ADDQ         $256, R13
+	ADDQ         $256, R15
+	ADDQ         $64, AX
+	CMPQ         AX, CX
+	JLT          pos
+
+store:
+	MOVQ         R11, R12
+	IMULQ        BX, R12
+	ADDQ         R10, R12
+	LEAQ         (DI)(R12*4), R12 // query 0, lane R11, column R10
+	MOVQ         BX, R15
+	SHLQ         $8, R15 // one query's 64 lane rows, in bytes
+	LEAQ         (R12)(R15*2), R13 // query 2
+	VMOVUPS      Z0, 0(R12)
+	VMOVUPS      Z1, 64(R12)
+	VMOVUPS      Z2, 128(R12)
+	VMOVUPS      Z3, 192(R12)
+	VMOVUPS      Z4, 0(R12)(R15*1)
+	VMOVUPS      Z5, 64(R12)(R15*1)
+	VMOVUPS      Z6, 128(R12)(R15*1)
+	VMOVUPS      Z7, 192(R12)(R15*1)
+	VMOVUPS      Z8, 0(R13)
+	VMOVUPS      Z9, 64(R13)
+	VMOVUPS      Z10, 128(R13)
+	VMOVUPS      Z11, 192(R13)
+	VMOVUPS      Z12, 0(R13)(R15*1)
+	VMOVUPS      Z13, 64(R13)(R15*1)
+	VMOVUPS      Z14, 128(R13)(R15*1)
+	VMOVUPS      Z15, 192(R13)(R15*1)
+	INCQ         R11
+	CMPQ         R11, $64
+	JLT          lane
+	ADDQ         $64, R10
+	CMPQ         R10, BX
+	JLT          col
+	VZEROUPPER
+	RET

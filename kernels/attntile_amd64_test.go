@@ -8,8 +8,9 @@ import (
 	"dayi/weights"
 )
 
-// TestAttnTileAsm checks scoresTile4 and pvTile4 against their Go twins bit
-// for bit over head sizes, key counts, strides and lane offsets.
+// TestAttnTileAsm checks scoresTile4, pvTile4 and pvTile4L64 against their
+// Go twins bit for bit over head sizes, key counts, strides, lane counts
+// and lane offsets.
 func TestAttnTileAsm(t *testing.T) {
 	if !hasZ512 {
 		t.Skip("no AVX-512: tile kernels unused on this CPU")
@@ -45,15 +46,17 @@ func TestAttnTileAsm(t *testing.T) {
 				for i := range p {
 					p[i] = weights.FP16ToFP32(h16(rng.Float64()))
 				}
-				for _, lane0 := range []int{0, 5, 15} {
-					got, want := make([]float32, 64*d), make([]float32, 64*d)
-					for i := range got {
-						got[i] = float32(math.NaN()) // every lane row must be written
-					}
-					pvTile4Asm(got, d, k, stride, p, pstride, n, lane0)
-					pvTile4Go(want, d, k, stride, p, pstride, n, lane0)
-					if i := sameBits(got, want); i >= 0 {
-						t.Fatalf("pvTile4 d=%d n=%d stride=%d lane0=%d: [%d] asm %g, Go %g", d, n, stride, lane0, i, got[i], want[i])
+				for _, lanes := range []int{16, 64} {
+					for _, lane0 := range []int{0, 5, 15, 63} {
+						got, want := make([]float32, 4*lanes*d), make([]float32, 4*lanes*d)
+						for i := range got {
+							got[i] = float32(math.NaN()) // every lane row must be written
+						}
+						pvTile4Asm(got, d, k, stride, p, pstride, n, lane0, lanes)
+						pvTile4Go(want, d, k, stride, p, pstride, n, lane0, lanes)
+						if i := sameBits(got, want); i >= 0 {
+							t.Fatalf("pvTile4 lanes=%d d=%d n=%d stride=%d lane0=%d: [%d] asm %g, Go %g", lanes, d, n, stride, lane0, i, got[i], want[i])
+						}
 					}
 				}
 			}

@@ -4,14 +4,16 @@ package main
 // of a prefill step (layouts, reasoning and pure-Go twins in
 // kernels/attn_tile.go). scoresTile4 scores 4 queries against 4 keys per
 // pass, 16 zmm accumulators of tinyBLAS's 16 lanes, folded together by one
-// transposed reduce16; pvTile4 adds p·V for 4 queries per V row it
-// converts, one 16-lane class of positions at a time.
+// transposed reduce16; pvTile4 (pvTile4L64) adds p·V for 4 queries per V
+// row it converts, one 16-lane (64-lane) class of positions at a time.
 func attntile() []byte {
 	var a asm
 	a.text(tileHead)
 	scoresTile4(&a)
 	a.l("")
-	pvTile4(&a)
+	pvTile4(&a, 16)
+	a.l("")
+	pvTile4(&a, 64)
 	return a.bytes()
 }
 
@@ -107,27 +109,33 @@ chunk:`)
 	RET`)
 }
 
-// pvTile4 writes the p·V tile. Registers: DI the lane rows; BX = d; SI
-// the V rows, R8 their stride (bytes), R14 = 16*R8; DX the probabilities,
-// R9 their row stride (bytes); CX = n; R10 the column (floats); R11 the
-// lane; AX the position; R12 the V row of the position, R13 and R15 its
-// probabilities of queries 0 and 2 (R15 also serves the stores).
-// Accumulator Z(4*query+chunk); V chunks in Z16..Z19, probabilities in
-// Z20..Z23.
-func pvTile4(a *asm) {
-	a.text(`// func pvTile4(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
-// For r < 4, lane l < 16 and e < d: acc[(r*16+l)*d+e] = the sum over
-// positions i < n with (lane0+i)%16 == l, in order i, of
+// pvTile4 writes the p·V tile of the given lane count (16: pvTile4, the
+// tinyBLAS order of a prefill; 64: pvTile4L64, ggml_vec_dot_f16's 4
+// accumulators of 16 lanes, for decode). Registers: DI the lane rows; BX =
+// d; SI the V rows, R8 their stride (bytes), R14 = lanes*R8; DX the
+// probabilities, R9 their row stride (bytes); CX = n; R10 the column
+// (floats); R11 the lane; AX the position; R12 the V row of the position,
+// R13 and R15 its probabilities of queries 0 and 2 (R15 also serves the
+// stores). Accumulator Z(4*query+chunk); V chunks in Z16..Z19,
+// probabilities in Z20..Z23.
+func pvTile4(a *asm, lanes int) {
+	name, shift := "pvTile4", 4
+	if lanes == 64 {
+		name, shift = "pvTile4L64", 6
+	}
+	a.l(`// func %[1]s(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
+// For r < 4, lane l < %[2]d and e < d: acc[(r*%[2]d+l)*d+e] = the sum over
+// positions i < n with (lane0+i)%%%[2]d == l, in order i, of
 // p[r*pstride+i]*v_i[e] (v_i = v[i*vstride:]), from +0 (pvTile4Go). d is a
 // positive multiple of 64.
-TEXT ·pvTile4(SB), NOSPLIT, $0-64
+TEXT ·%[1]s(SB), NOSPLIT, $0-64
 	MOVQ acc+0(FP), DI
 	MOVQ d+8(FP), BX
 	MOVQ v+16(FP), SI
 	MOVQ vstride+24(FP), R8
 	SHLQ $1, R8
 	MOVQ R8, R14
-	SHLQ $4, R14
+	SHLQ $%[3]d, R14
 	MOVQ p+32(FP), DX
 	MOVQ pstride+40(FP), R9
 	SHLQ $2, R9
@@ -137,13 +145,13 @@ TEXT ·pvTile4(SB), NOSPLIT, $0-64
 col:
 	XORQ R11, R11
 
-lane:`)
+lane:`, name, lanes, shift)
 	for m := 0; m < 16; m++ {
 		a.l("\tVPXORD       Z%d, Z%d, Z%d", m, m, m)
 	}
-	a.text(`	MOVQ         R11, AX
+	a.l(`	MOVQ         R11, AX
 	SUBQ         lane0+56(FP), AX
-	ANDQ         $15, AX // first position of lane R11
+	ANDQ         $%d, AX // first position of lane R11
 	CMPQ         AX, CX
 	JGE          store
 	MOVQ         AX, R12
@@ -153,7 +161,7 @@ lane:`)
 	LEAQ         (DX)(AX*4), R13
 	LEAQ         (R13)(R9*2), R15
 
-pos:`)
+pos:`, lanes-1)
 	for c := 0; c < 4; c++ {
 		a.l("\tVCVTPH2PS    %d(R12), Z%d", 32*c, 16+c)
 	}
@@ -165,10 +173,10 @@ pos:`)
 			a.l("\tVFMADD231PS  Z%d, Z%d, Z%d", 20+r, 16+c, 4*r+c)
 		}
 	}
-	a.text(`	ADDQ         R14, R12
-	ADDQ         $64, R13
-	ADDQ         $64, R15
-	ADDQ         $16, AX
+	a.l(`	ADDQ         R14, R12
+	ADDQ         $%d, R13
+	ADDQ         $%d, R15
+	ADDQ         $%d, AX
 	CMPQ         AX, CX
 	JLT          pos
 
@@ -178,20 +186,20 @@ store:
 	ADDQ         R10, R12
 	LEAQ         (DI)(R12*4), R12 // query 0, lane R11, column R10
 	MOVQ         BX, R15
-	SHLQ         $6, R15 // one query's 16 lane rows, in bytes
-	LEAQ         (R12)(R15*2), R13 // query 2`)
+	SHLQ         $%d, R15 // one query's %d lane rows, in bytes
+	LEAQ         (R12)(R15*2), R13 // query 2`, 4*lanes, 4*lanes, lanes, shift+2, lanes)
 	for r := 0; r < 4; r++ {
 		base := [...]string{"(R12)", "(R12)(R15*1)", "(R13)", "(R13)(R15*1)"}[r]
 		for c := 0; c < 4; c++ {
 			a.l("\tVMOVUPS      Z%d, %d%s", 4*r+c, 64*c, base)
 		}
 	}
-	a.text(`	INCQ         R11
-	CMPQ         R11, $16
+	a.l(`	INCQ         R11
+	CMPQ         R11, $%d
 	JLT          lane
 	ADDQ         $64, R10
 	CMPQ         R10, BX
 	JLT          col
 	VZEROUPPER
-	RET`)
+	RET`, lanes)
 }
