@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -167,6 +168,8 @@ func compile(bl *Builder) (*Executable, error) {
 	// Slot assignment in execution order, reusing slots of dead groups.
 	free := make(map[poolKey][]int32)
 	slotOf := make([]int32, nn)
+	hasSlot := make([]bool, nn)
+	handedOn := make([]bool, nn)         // a slot taken over by an elementwise consumer
 	releaseAt := make(map[int32][]int32) // step -> roots whose group dies there
 	for _, n := range f.nodes {
 		if !live[n.id] {
@@ -196,26 +199,63 @@ func compile(bl *Builder) (*Executable, error) {
 			s.kind = stEscape
 		default:
 			key := poolKey{n.shape.DType, n.shape.Size()}
-			if l := free[key]; len(l) > 0 {
+			if in := inPlaceOperand(n, hasSlot, groupLast); in >= 0 {
+				// Write over an operand that dies here: one buffer of the
+				// step's largest activations (a 512-row FFN's are 16 MiB
+				// on llama-1b) instead of two.
+				s.slot = slotOf[in]
+				handedOn[in] = true
+			} else if l := free[key]; len(l) > 0 {
 				s.slot = l[len(l)-1]
 				free[key] = l[:len(l)-1]
 			} else {
 				s.slot = int32(len(e.slotShapes))
 				e.slotShapes = append(e.slotShapes, n.shape)
 			}
-			slotOf[id] = s.slot
+			slotOf[id], hasSlot[id] = s.slot, true
 			if gl := groupLast[id]; gl != forever {
 				releaseAt[gl] = append(releaseAt[gl], id)
 			}
 		}
 		e.steps = append(e.steps, s)
 		for _, r := range releaseAt[id] {
+			if handedOn[r] {
+				continue
+			}
 			rn := f.nodes[r]
 			key := poolKey{rn.shape.DType, rn.shape.Size()}
 			free[key] = append(free[key], slotOf[r])
 		}
 	}
 	return e, nil
+}
+
+// inPlaceOperand returns an operand of n whose slot n may write its output
+// into, or -1: n must be an elementwise op that reads each operand element
+// only for the output element at the same index (binary arithmetic through
+// binRow, float unary ops), and the operand must hold a slot of its own
+// (not a parameter, constant, view or escaping value), have n's exact shape
+// (so its index is the output's: no broadcast) and have n as the last
+// reader of its memory.
+func inPlaceOperand(n *node, hasSlot []bool, groupLast []int32) int {
+	switch d := n.data.(type) {
+	case *binData:
+		if d.op > bRem || n.shape.DType == dtypes.Bool {
+			return -1
+		}
+	case *unData:
+		if n.shape.DType != dtypes.Float32 && n.shape.DType != dtypes.Float64 {
+			return -1
+		}
+	default:
+		return -1
+	}
+	for _, in := range n.inputs {
+		if hasSlot[in.id] && groupLast[in.id] == int32(n.id) && sameShape(in.shape, n.shape) {
+			return in.id
+		}
+	}
+	return -1
 }
 
 // Finalize implements backends.Executable.
