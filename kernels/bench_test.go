@@ -210,7 +210,7 @@ var qx1Shapes = []struct{ n, k int }{{896, 896}, {4864, 896}, {896, 4864}, {1152
 // BenchmarkMatMulQx1 times q4_1/q5_1 matmuls at decode (m = 1) and prompt
 // (m = 128) batches through the plan's path ("new") and through the
 // per-row dots every batch took before ("dots", the reference plan).
-// Run e.g.
+// Both compute the same bits (TestQx1Paths). Run e.g.
 //
 //	go test ./kernels -run '^$' -bench 'MatMulQx1/q5_1/896x4864' -benchtime 20x
 func BenchmarkMatMulQx1(b *testing.B) {
@@ -246,5 +246,53 @@ func BenchmarkMatMulQx1(b *testing.B) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkQx1Paths times both q4_1/q5_1 paths on the same small batches,
+// alternating inside one loop, for qx1GemmMinRows: the fastest run of each
+// as GB/s of weights, and gemv's time over gemm's.
+func BenchmarkQx1Paths(b *testing.B) {
+	const n, k = 896, 4864
+	w := benchWeights(weights.TypeQ5_1, []int{0, 2}, n, k)
+	for _, m := range []int{2, 3, 4, 5, 6, 8} {
+		x := make([]float32, m*k)
+		rng := rand.New(rand.NewPCG(3, 4))
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		out := make([]float32, m*n)
+		b.Run(fmt.Sprintf("q5_1/m%d", m), func(b *testing.B) {
+			pl, err := NewPlan(weights.TypeQ5_1, LayoutGGUF, n, k)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if pl.path(1).name != "qx1gemv" {
+				b.Skip("no qx1 paths on this CPU")
+			}
+			gemv, gemm := *pl, *pl
+			gemv.np, gemm.np = 1, 1
+			gemv.paths[0], gemm.paths[0] = *pl.path(1), *pl.path(1 << 20)
+			p := NewPool(1)
+			defer p.Close()
+			tv, tm := time.Duration(1<<62), time.Duration(1<<62)
+			for b.Loop() {
+				for _, q := range []*Plan{&gemv, &gemm} {
+					t0 := time.Now()
+					if err := p.MatMulPlan(q, w, x, m, out); err != nil {
+						b.Fatal(err)
+					}
+					if d := time.Since(t0); q == &gemv {
+						tv = min(tv, d)
+					} else {
+						tm = min(tm, d)
+					}
+				}
+			}
+			gb := func(d time.Duration) float64 { return float64(len(w)) / d.Seconds() / 1e9 }
+			b.ReportMetric(gb(tv), "GB/s-gemv")
+			b.ReportMetric(gb(tm), "GB/s-gemm")
+			b.ReportMetric(tv.Seconds()/tm.Seconds(), "gemv/gemm")
+		})
 	}
 }

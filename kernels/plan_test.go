@@ -58,6 +58,14 @@ func wantPath(t weights.Type, l Layout, m int) string {
 			return "gemmk16"
 		}
 		return "kgemv"
+	case weights.TypeQ4_1, weights.TypeQ5_1:
+		if t == weights.TypeQ5_1 && !hasQx1Bits {
+			return "dots"
+		}
+		if m >= qx1GemmMinRows {
+			return "qx1gemm"
+		}
+		return "qx1gemv"
 	case weights.TypeQ2_K, weights.TypeQ3_K:
 		return "kpacked"
 	case weights.TypeF16:
@@ -167,7 +175,7 @@ func TestMatMulPlanReuse(t *testing.T) {
 	for _, c := range []struct {
 		t     weights.Type
 		dOffs []int
-	}{{weights.TypeQ4_0, []int{0}}, {weights.TypeQ5_0, []int{0}}, {weights.TypeQ4_K, []int{0, 2}}, {weights.TypeQ6_K, []int{208}}} {
+	}{{weights.TypeQ4_0, []int{0}}, {weights.TypeQ5_0, []int{0}}, {weights.TypeQ5_1, []int{0, 2}}, {weights.TypeQ4_K, []int{0, 2}}, {weights.TypeQ6_K, []int{208}}} {
 		w := randBlocks(rng, n*k/c.t.BlockSize(), c.t.TypeSize(), c.dOffs...)
 		pl, err := NewPlan(c.t, LayoutGGUF, n, k)
 		if err != nil {
@@ -214,7 +222,8 @@ func TestMatMulPlanAllocs(t *testing.T) {
 		l     Layout
 		dOffs []int
 	}{{weights.TypeQ4_0, LayoutGGUF, []int{0}}, {weights.TypeQ4_0, LayoutRows16, []int{0}},
-		{weights.TypeQ6_K, LayoutGGUF, []int{208}}, {weights.TypeQ6_K, LayoutRows16, []int{208}}, {weights.TypeF16, LayoutGGUF, nil}} {
+		{weights.TypeQ6_K, LayoutGGUF, []int{208}}, {weights.TypeQ6_K, LayoutRows16, []int{208}}, {weights.TypeF16, LayoutGGUF, nil},
+		{weights.TypeQ4_1, LayoutGGUF, []int{0, 2}}, {weights.TypeQ5_1, LayoutGGUF, []int{0, 2}}} {
 		w := randBlocks(rng, n*k/c.t.BlockSize(), c.t.TypeSize(), c.dOffs...)
 		if c.t == weights.TypeF16 {
 			for i := 0; i < n*k; i++ {

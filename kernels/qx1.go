@@ -1,0 +1,319 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"math"
+	"unsafe"
+)
+
+// Multi-row q4_1 and q5_1 matmuls (paths qx1gemv and qx1gemm).
+//
+// Q5_K_M files of models whose rows are not multiples of 256 (qwen2-0.5b:
+// 896 wide, gemma3-1b: 1152) hold most of their weights as q5_1, some as
+// q4_1: llama-quantize falls back from q5_K/q4_K to them. llama.cpp has no
+// repacked or tinyBLAS kernel for these types, so every batch goes
+// through ggml_vec_dot_q{4,5}_1_q8_1 (ggml-cpu arch/x86/quants.c, __AVX2__
+// branch), and dayi keeps that float order exactly (dot.go's dotQx_1):
+// per output, block b's 32 products are summed in 8 int32 lanes (lane l =
+// elements 4l..4l+3), acc[l] = fma(d_w·d_x, float(lane_l), acc[l]) in 8
+// float lanes, block after block, then hsum_float_8(acc) plus
+// sum_b m_w·s_x (summed sequentially; each product of two f16 values is
+// exact).
+//
+// That order costs a convert and an FMA per block and lane of every
+// weight-row × activation-row pair; the single-row dot (q5_1DotVNNI) adds
+// to it the decode of the block and two scalar f16 scale conversions per
+// pair, ~8 cycles per pair and block on the Intel dev VM. The kernels here
+// keep the lanes but share the rest, with 4 rows of one block per ZMM
+// register (128-bit lane r = row r; its int32 lane l is elements 4l..4l+3
+// of the row's low half, elements 0..15, or of its high half, 16..31): one
+// VPDPBUSD of such a register against the activation half broadcast to all
+// four 128-bit lanes yields 16 of the lane sums at once (the quants are
+// unsigned, 0..15 or 0..31, exactly VPDPBUSD's u8 operand), one VCVTDQ2PS
+// and one FMA by d_w·d_x (the 4 rows' d_w spread over their lanes, times
+// the broadcast d_x: exact, two f16 values) accumulate them, and the end
+// sums the 8 lanes of each row as hsum_float_8 does, lane by lane in the
+// same order. So every output is, bit for bit, dotQx_1's.
+//
+//   - qx1gemv (decode, m < qx1GemmMinRows): qx1Gemv4<T>x<c> reads 4 GGUF
+//     rows block by block and decodes each block in registers (the qs of
+//     the 4 rows inserted into one register, the nibbles split by a shift
+//     and a mask, q5_1's fifth bits added through VPSHUFBITQMB masks), for
+//     c = 1..4 activation rows at a time.
+//   - qx1gemm (prefill): 8 rows at a time are decoded once (qx1Dec8<T>)
+//     into worker scratch, qx1DecBlock bytes per block: [0:64) and
+//     [64:128) the low and high quants of rows 0..3 as above, [128:256)
+//     those of rows 4..7, [256:320) and [320:384) d_w of the two groups
+//     spread over their lanes (float32), [384:400) and [400:416) m_w of
+//     the two groups (float32), [416:448) zero; qx1Gemm8<T>x<c> runs such
+//     a decoded pair against c = 1..4 activation rows, 16 accumulators.
+//
+// Both read the activations as quantizeQ8_1 left them (the 32 int8 of
+// each block at byte 4 of its 36) plus a scale pack (qx1PackRow): per
+// block, for each activation row i of the batch rounded up to 4 (mp),
+// s_x as float32 four times at 16·i (so that the 4 rows' m_w·s_x of a
+// group of 4 activation rows is one FMA against 64 bytes), then d_x as
+// float32 at 16·mp + 4·i; qx1ScBlock·mp bytes per block. The rows past the
+// batch are zero. Weight rows beyond a multiple of 4 (gemv) or 8 (gemm)
+// take the single-row dots, which compute the same values.
+const (
+	qx1DecBlock = 448 // decoded bytes per block of an 8-row pair
+	qx1ScBlock  = 20  // scale-pack bytes per block and activation row
+)
+
+// qx1GemmMinRows is the batch from which the 8-row pairs are decoded once
+// (qx1gemm) rather than in registers for every 4 activation rows (qx1gemv):
+// BenchmarkQx1Paths (q5_1 896x4864, one thread, Intel dev VM) had gemv
+// 1.5x, 1.3x, 1.2x faster at m = 2, 3, 4 and gemm 1.02x, 1.08x, 1.13x
+// at m = 5, 6, 8 (4864x896 alike).
+const qx1GemmMinRows = 5
+
+// qx1GemmTile is the decoded bytes of weight rows a worker keeps (in L2)
+// while every activation row runs against them.
+const qx1GemmTile = 512 << 10
+
+// qx1Kernels are the kernels of one of q4_1, q5_1.
+type qx1Kernels struct {
+	gemv [4]qx1GemvFunc // 4 rows × 1..4 activation rows
+	gemm [4]qx1GemmFunc // decoded 8-row pair × 1..4 activation rows
+	dec  qx1DecFunc     // 8 GGUF rows -> decoded pair
+}
+
+// qx1GemvFunc computes the 4 weight rows w, w+wstride, ... (GGUF blocks)
+// times c activation rows x, x+xstride, ... (q8_1 blocks) whose scale-pack
+// entries start at s4 (s_x) and dx (d_x), sstride bytes per block, over
+// nb blocks: out[i*ostride+r] for row r and activation row i.
+type qx1GemvFunc func(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+// qx1GemmFunc is qx1GemvFunc for a decoded pair w (8 rows, nb blocks).
+type qx1GemmFunc func(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+// qx1DecFunc decodes nb blocks of the 8 rows w + r*wstride into dst.
+type qx1DecFunc func(w *byte, wstride, nb int, dst *byte)
+
+// qx1Geom is the byte layout of one block of type five ? q5_1 : q4_1:
+// its size and the offset of its 16 qs bytes.
+func qx1Geom(five bool) (bs, qs int) {
+	if five {
+		return 24, 8
+	}
+	return 20, 4
+}
+
+// qx1PackRow writes activation row i's scales (from its q8_1 blocks xq)
+// into the scale pack sc of a batch of m rows, and zeroes the padding rows
+// with the batch's last row.
+func qx1PackRow(sc, xq []byte, nb, i, m int) {
+	mp := (m + 3) &^ 3
+	bstride := mp * qx1ScBlock
+	for b := 0; b < nb; b++ {
+		blk := sc[b*bstride : (b+1)*bstride]
+		s := math.Float32bits(f16(xq[b*q8_1Size+2:]))
+		for j := 0; j < 4; j++ {
+			binary.LittleEndian.PutUint32(blk[16*i+4*j:], s)
+		}
+		binary.LittleEndian.PutUint32(blk[16*mp+4*i:], math.Float32bits(f16(xq[b*q8_1Size:])))
+		if i == m-1 {
+			clear(blk[16*m : 16*mp])
+			clear(blk[16*mp+4*m : 20*mp])
+		}
+	}
+}
+
+// qx1DotPacked is one output of the kernels: weight row w (GGUF blocks)
+// times activation row x, with d_x and s_x taken from the scale pack
+// (sc, its float32 entries at dx and s4, sstride bytes per block). It is
+// dotQx_1 step for step; the pack holds the same values as the blocks.
+func qx1DotPacked(w, x, s4, dx []byte, sstride, nb int, five bool) float32 {
+	bs, qo := qx1Geom(five)
+	var acc [8]float32
+	var summ float32
+	for b := 0; b < nb; b++ {
+		wb := w[b*bs : (b+1)*bs]
+		xq := x[b*q8_1Size+4 : (b+1)*q8_1Size]
+		sx := math.Float32frombits(binary.LittleEndian.Uint32(s4[b*sstride:]))
+		d := f16(wb) * math.Float32frombits(binary.LittleEndian.Uint32(dx[b*sstride:]))
+		summ += float32(f16(wb[2:]) * sx)
+		var qh uint32
+		if five {
+			qh = binary.LittleEndian.Uint32(wb[4:])
+		}
+		var s [8]int32
+		for e := 0; e < 32; e++ {
+			nib := wb[qo+(e&15)]
+			if e >= 16 {
+				nib >>= 4
+			}
+			q := int32(nib&15) | int32((qh>>uint(e))&1)<<4
+			s[e/4] += q * int32(int8(xq[e]))
+		}
+		laneFMA(&acc, &s, d)
+	}
+	return hsum8(&acc) + summ
+}
+
+// qx1GemvGo is the twin of qx1Gemv4<T>x<c> (c = ncols).
+func qx1GemvGo(five bool, ncols int) qx1GemvFunc {
+	return func(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int) {
+		bs, _ := qx1Geom(five)
+		ws := unsafe.Slice(w, 3*wstride+nb*bs)
+		xs := unsafe.Slice(x, (ncols-1)*xstride+nb*q8_1Size)
+		ss := unsafe.Slice(s4, (nb-1)*sstride+16*ncols)
+		ds := unsafe.Slice(dx, (nb-1)*sstride+4*ncols)
+		os := unsafe.Slice(out, (ncols-1)*ostride+4)
+		for i := 0; i < ncols; i++ {
+			for r := 0; r < 4; r++ {
+				os[i*ostride+r] = qx1DotPacked(ws[r*wstride:], xs[i*xstride:], ss[16*i:], ds[4*i:], sstride, nb, five)
+			}
+		}
+	}
+}
+
+// qx1DecGo is the twin of qx1Dec8<T>: the decoded pair layout of the 8
+// rows w + r*wstride.
+func qx1DecGo(five bool) qx1DecFunc {
+	return func(w *byte, wstride, nb int, dst *byte) {
+		bs, qo := qx1Geom(five)
+		ws := unsafe.Slice(w, 7*wstride+nb*bs)
+		ds := unsafe.Slice(dst, nb*qx1DecBlock)
+		le := binary.LittleEndian
+		for b := 0; b < nb; b++ {
+			d := ds[b*qx1DecBlock : (b+1)*qx1DecBlock]
+			for r := 0; r < 8; r++ {
+				g, rr := r/4, r%4
+				wb := ws[r*wstride+b*bs : r*wstride+(b+1)*bs]
+				var qh uint32
+				if five {
+					qh = le.Uint32(wb[4:])
+				}
+				for e := 0; e < 16; e++ {
+					q := wb[qo+e]
+					d[128*g+16*rr+e] = q&15 | byte(qh>>uint(e)&1)<<4
+					d[128*g+64+16*rr+e] = q>>4 | byte(qh>>uint(16+e)&1)<<4
+				}
+				for l := 0; l < 4; l++ {
+					le.PutUint32(d[256+64*g+16*rr+4*l:], math.Float32bits(f16(wb)))
+				}
+				le.PutUint32(d[384+16*g+4*rr:], math.Float32bits(f16(wb[2:])))
+			}
+			clear(d[416:])
+		}
+	}
+}
+
+// qx1GemmGo is the twin of qx1Gemm8<T>x<c> (c = ncols): the decoded pair w
+// against ncols activation rows, in dotQx_1's order, reading only the
+// decoded bytes.
+func qx1GemmGo(ncols int) qx1GemmFunc {
+	return func(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int) {
+		ws := unsafe.Slice(w, nb*qx1DecBlock)
+		xs := unsafe.Slice(x, (ncols-1)*xstride+nb*q8_1Size)
+		ss := unsafe.Slice(s4, (nb-1)*sstride+16*ncols)
+		ds := unsafe.Slice(dx, (nb-1)*sstride+4*ncols)
+		os := unsafe.Slice(out, (ncols-1)*ostride+8)
+		le := binary.LittleEndian
+		for i := 0; i < ncols; i++ {
+			for r := 0; r < 8; r++ {
+				g, rr := r/4, r%4
+				var acc [8]float32
+				var summ float32
+				for b := 0; b < nb; b++ {
+					d := ws[b*qx1DecBlock : (b+1)*qx1DecBlock]
+					xq := xs[i*xstride+b*q8_1Size+4:]
+					sx := math.Float32frombits(le.Uint32(ss[b*sstride+16*i:]))
+					dxv := math.Float32frombits(le.Uint32(ds[b*sstride+4*i:]))
+					dw := math.Float32frombits(le.Uint32(d[256+64*g+16*rr:]))
+					mw := math.Float32frombits(le.Uint32(d[384+16*g+4*rr:]))
+					summ += float32(mw * sx)
+					var s [8]int32
+					for e := 0; e < 16; e++ {
+						s[e/4] += int32(d[128*g+16*rr+e]) * int32(int8(xq[e]))
+						s[4+e/4] += int32(d[128*g+64+16*rr+e]) * int32(int8(xq[16+e]))
+					}
+					laneFMA(&acc, &s, dw*dxv)
+				}
+				os[i*ostride+r] = hsum8(&acc) + summ
+			}
+		}
+	}
+}
+
+// qx1GoKernels are the pure-Go twins of all of a type's kernels.
+func qx1GoKernels(five bool) qx1Kernels {
+	var k qx1Kernels
+	for c := 1; c <= 4; c++ {
+		k.gemv[c-1] = qx1GemvGo(five, c)
+		k.gemm[c-1] = qx1GemmGo(c)
+	}
+	k.dec = qx1DecGo(five)
+	return k
+}
+
+// packQx1Row packs activation row i's scales after quantizeRow.
+func (mt *matmulTask) packQx1Row(i int) {
+	qx1PackRow(mt.x40, mt.xq[i*mt.xqStride:(i+1)*mt.xqStride], mt.k/32, i, mt.m)
+}
+
+// qx1Scales returns the scale-pack pointers of activation row i (a
+// multiple of 4 or the batch's first) and the pack's block stride.
+func (mt *matmulTask) qx1Scales(i int) (s4, dx *byte, sstride int) {
+	mp := (mt.m + 3) &^ 3
+	return &mt.x40[16*i], &mt.x40[16*mp+4*i], mp * qx1ScBlock
+}
+
+// runQx1Gemv computes the outputs of weight-row groups [lo,hi) (16 rows
+// each) 4 rows and up to 4 activation rows per kernel call; for more than
+// 4 activation rows a tile of weight rows stays in cache across them.
+func (mt *matmulTask) runQx1Gemv(lo, hi, worker int) {
+	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.xqStride
+	j0, j1 := lo*w16Rows, min(hi*w16Rows, n)
+	j4 := j0 + (j1-j0)&^3
+	tile := j4 - j0
+	if mt.m > 4 {
+		tile = max(4, (256<<10)/rb) &^ 3
+	}
+	k := &mt.pl.qx1.gemv
+	for t0 := j0; t0 < j4; t0 += tile {
+		t1 := min(t0+tile, j4)
+		for i := 0; i < mt.m; i += 4 {
+			c := min(4, mt.m-i)
+			s4, dx, ss := mt.qx1Scales(i)
+			for j := t0; j < t1; j += 4 {
+				k[c-1](&mt.w[j*rb], rb, &mt.xq[i*xs], xs, s4, dx, ss, nb, &mt.out[i*n+j], n)
+			}
+		}
+	}
+	mt.dotRows(j4, j1, worker)
+}
+
+// runQx1Gemm computes the outputs of weight-row groups [lo,hi) (16 rows
+// each): tiles of up to qx1GemmTile decoded bytes, 8 rows decoded at a
+// time into the worker's scratch, then every 4 activation rows against
+// each decoded pair (the 4 activation rows stay in L1, the tile in L2).
+func (mt *matmulTask) runQx1Gemm(lo, hi, worker int) {
+	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.xqStride
+	j0, j1 := lo*w16Rows, min(hi*w16Rows, n)
+	j8 := j0 + (j1-j0)&^7
+	pair := nb * qx1DecBlock
+	tile := max(8, min(j8-j0, qx1GemmTile/pair*8))
+	if need := tile/8*pair + 64; cap(mt.kdec[worker]) < need {
+		mt.kdec[worker] = make([]byte, need)
+	}
+	buf := mt.kdec[worker][:tile/8*pair+64]
+	buf = buf[(64-uintptr(unsafe.Pointer(&buf[0]))%64)%64:] // 64-byte aligned pairs
+	k := &mt.pl.qx1
+	for t0 := j0; t0 < j8; t0 += tile {
+		t1 := min(t0+tile, j8)
+		for j := t0; j < t1; j += 8 {
+			k.dec(&mt.w[j*rb], rb, nb, &buf[(j-t0)/8*pair])
+		}
+		for i := 0; i < mt.m; i += 4 {
+			c := min(4, mt.m-i)
+			s4, dx, ss := mt.qx1Scales(i)
+			for j := t0; j < t1; j += 8 {
+				k.gemm[c-1](&buf[(j-t0)/8*pair], &mt.xq[i*xs], xs, s4, dx, ss, nb, &mt.out[i*n+j], n)
+			}
+		}
+	}
+	mt.dotRows(j8, j1, worker)
+}

@@ -1,0 +1,88 @@
+package kernels
+
+import (
+	"golang.org/x/sys/cpu"
+
+	"dayi/weights"
+)
+
+// The q4_1/q5_1 multi-row kernels (qx1_amd64.s, generated; layouts and
+// twins in qx1.go).
+
+//go:noescape
+func qx1Gemv4Q4_1x1(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemv4Q4_1x2(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemv4Q4_1x3(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemv4Q4_1x4(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemv4Q5_1x1(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemv4Q5_1x2(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemv4Q5_1x3(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemv4Q5_1x4(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Dec8Q4_1(w *byte, wstride, nb int, dst *byte)
+
+//go:noescape
+func qx1Dec8Q5_1(w *byte, wstride, nb int, dst *byte)
+
+//go:noescape
+func qx1Gemm8Q4_1x1(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemm8Q4_1x2(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemm8Q4_1x3(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemm8Q4_1x4(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemm8Q5_1x1(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemm8Q5_1x2(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemm8Q5_1x3(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func qx1Gemm8Q5_1x4(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+
+// hasQx1Bits gates the q5_1 kernels, whose fifth bits come from
+// VPSHUFBITQMB (AVX512_BITALG; Ice Lake and Zen 4 on, not Cascade Lake).
+var hasQx1Bits = hasZVNNI && cpu.X86.HasAVX512BITALG
+
+// qx1KernelsFor returns the multi-row kernels of t (q4_1 or q5_1) where
+// the CPU runs them.
+func qx1KernelsFor(t weights.Type) (qx1Kernels, bool) {
+	switch {
+	case t == weights.TypeQ4_1 && hasZVNNI:
+		return qx1Kernels{
+			gemv: [4]qx1GemvFunc{qx1Gemv4Q4_1x1, qx1Gemv4Q4_1x2, qx1Gemv4Q4_1x3, qx1Gemv4Q4_1x4},
+			gemm: [4]qx1GemmFunc{qx1Gemm8Q4_1x1, qx1Gemm8Q4_1x2, qx1Gemm8Q4_1x3, qx1Gemm8Q4_1x4},
+			dec:  qx1Dec8Q4_1,
+		}, true
+	case t == weights.TypeQ5_1 && hasQx1Bits:
+		return qx1Kernels{
+			gemv: [4]qx1GemvFunc{qx1Gemv4Q5_1x1, qx1Gemv4Q5_1x2, qx1Gemv4Q5_1x3, qx1Gemv4Q5_1x4},
+			gemm: [4]qx1GemmFunc{qx1Gemm8Q5_1x1, qx1Gemm8Q5_1x2, qx1Gemm8Q5_1x3, qx1Gemm8Q5_1x4},
+			dec:  qx1Dec8Q5_1,
+		}, true
+	}
+	return qx1Kernels{}, false
+}
