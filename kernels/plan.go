@@ -45,8 +45,8 @@ import (
 //	qx1gemv       q4_1 q5_1 (GGUF)           1..4           vec_dot order (dotQx_1: 8 float lanes per block,
 //	                                                        hsum_float_8, plus the sequential m_w·s_x sum),
 //	                                                        bit for bit (qx1.go: 4 rows, decoded in registers)
-//	qx1gemm       q4_1 q5_1 (GGUF)           >= 5           same, bit for bit (qx1.go: 8 rows decoded once
-//	                                                        per matmul, × 4 activation rows per call)
+//	qx1gemm       q4_1 q5_1 (GGUF)           >= 5 (AVX2:    same, bit for bit (qx1.go: 8 rows, AVX2 4, decoded
+//	                                         all)           once per matmul, × 4 (2) activation rows per call)
 //	q5gemv        q5_0 (GGUF)                1              vec_dot order (dotQ5_0), bit for bit
 //	kgemv         q4_K q5_K q6_K (GGUF)      < 16           dotK's order, bit for bit (dot.go)
 //	kpacked       q2_K q3_K (GGUF)           all            dotK's order, bit for bit (gemmk.go)
@@ -55,11 +55,11 @@ import (
 //	dots          every type (GGUF)          the rest       vec_dot order: one weight row · one
 //	                                                        activation row per call (dot)
 //
-// Every path but dots needs AVX-512 VNNI (f16: AVX-512 F/BW/VL; q5_0's
-// Rows16 assembly also BITALG, else its Go twins run; q5_1's qx1 paths
-// also BITALG, else the dots); without it a GGUF
-// weight takes dots and a Rows16 weight rows16(k)-gemv through the pure-Go
-// twins. Activations are always quantized to the type's vec_dot_type
+// Every path but dots and qx1gemm needs AVX-512 VNNI (f16: AVX-512
+// F/BW/VL; q5_0's Rows16 assembly also BITALG, else its Go twins run;
+// q5_1's qx1gemv also BITALG); without it a GGUF weight takes dots (q4_1
+// and q5_1: qx1gemm's AVX2 kernels where AVX2 is, for every batch) and a
+// Rows16 weight rows16(k)-gemv through the pure-Go twins. Activations are always quantized to the type's vec_dot_type
 // first (quantizeRow), as ggml-cpu's x86 build does.
 
 // maxPaths bounds the paths of a plan (q5_0: gemm16, dots, q5gemv).
@@ -196,10 +196,12 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 		if qk, ok := qx1KernelsFor(t); ok {
 			pl.qx1 = qk
 			xs := k / 32 * qx1ScBlock
-			pl.add(path{name: "qx1gemm", minRows: qx1GemmMinRows, run: (*matmulTask).runQx1Gemm,
+			pl.add(path{name: "qx1gemm", minRows: qk.minRows, run: (*matmulTask).runQx1Gemm,
 				pack: (*matmulTask).packQx1Row, x40Step: xs, x40Pad4: true, groups: true})
-			pl.add(path{name: "qx1gemv", minRows: 1, run: (*matmulTask).runQx1Gemv,
-				pack: (*matmulTask).packQx1Row, x40Step: xs, x40Pad4: true, groups: true})
+			if qk.gemv[0] != nil {
+				pl.add(path{name: "qx1gemv", minRows: 1, run: (*matmulTask).runQx1Gemv,
+					pack: (*matmulTask).packQx1Row, x40Step: xs, x40Pad4: true, groups: true})
+			}
 		}
 		if gk, ok := packedKernels(t); ok {
 			pl.gk = gk

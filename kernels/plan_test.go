@@ -33,6 +33,18 @@ func wantPath(t weights.Type, l Layout, m int) string {
 		}
 		return name + "-gemv"
 	}
+	if t == weights.TypeQ4_1 || t == weights.TypeQ5_1 {
+		avx512 := hasZVNNI && (t == weights.TypeQ4_1 || hasQx1Bits)
+		switch {
+		case avx512 && m >= qx1GemmMinRows:
+			return "qx1gemm"
+		case avx512:
+			return "qx1gemv"
+		case hasAVX2 && m >= qx1GemmMinRows2:
+			return "qx1gemm"
+		}
+		return "dots"
+	}
 	if !hasZVNNI {
 		if t == weights.TypeF16 && hasZ512 {
 			return "f16"
@@ -58,14 +70,6 @@ func wantPath(t weights.Type, l Layout, m int) string {
 			return "gemmk16"
 		}
 		return "kgemv"
-	case weights.TypeQ4_1, weights.TypeQ5_1:
-		if t == weights.TypeQ5_1 && !hasQx1Bits {
-			return "dots"
-		}
-		if m >= qx1GemmMinRows {
-			return "qx1gemm"
-		}
-		return "qx1gemv"
 	case weights.TypeQ2_K, weights.TypeQ3_K:
 		return "kpacked"
 	case weights.TypeF16:

@@ -48,6 +48,16 @@ import (
 //     the two groups (float32), [416:448) zero; qx1Gemm8<T>x<c> runs such
 //     a decoded pair against c = 1..4 activation rows, 16 accumulators.
 //
+// Without AVX-512 VNNI (AVX2 hosts such as Zen 2/3 EPYCs, and q5_1 on
+// CPUs without BITALG) only the prefill has a path: qx1Dec4<T>AVX2 decodes
+// 4 rows at a time into qx1DecBlock2 bytes per block (each row's 32 quants
+// in element order at 32·r, then d_w of the 4 rows at 128 and m_w at 144,
+// float32), and qx1Gemm4<T>AVX2x<c> runs such a group against c = 1, 2
+// activation rows with one row's 8 lanes per YMM register (VPMADDUBSW +
+// VPMADDWD give the lane sums, as ggml's AVX2 mul_sum_us8_pairs_float).
+// That beats the AVX2 dots from a single activation row on
+// (qx1GemmMinRows2), so there it serves decode as well.
+//
 // Both read the activations as quantizeQ8_1 left them (the 32 int8 of
 // each block at byte 4 of its 36) plus a scale pack (qx1PackRow): per
 // block, for each activation row i of the batch rounded up to 4 (mp),
@@ -57,8 +67,9 @@ import (
 // batch are zero. Weight rows beyond a multiple of 4 (gemv) or 8 (gemm)
 // take the single-row dots, which compute the same values.
 const (
-	qx1DecBlock = 448 // decoded bytes per block of an 8-row pair
-	qx1ScBlock  = 20  // scale-pack bytes per block and activation row
+	qx1DecBlock  = 448 // decoded bytes per block of an 8-row pair
+	qx1DecBlock2 = 160 // decoded bytes per block of an AVX2 4-row group
+	qx1ScBlock   = 20  // scale-pack bytes per block and activation row
 )
 
 // qx1GemmMinRows is the batch from which the 8-row pairs are decoded once
@@ -68,15 +79,26 @@ const (
 // at m = 5, 6, 8 (4864x896 alike).
 const qx1GemmMinRows = 5
 
+// qx1GemmMinRows2 is qx1GemmMinRows for the AVX2 kernels, against the
+// AVX2 dots: decoding 4 rows once and running them against the activation
+// row(s) pays from a single row on (BenchmarkQx1Paths, q5_1 896x4864, one
+// thread, Intel dev VM: AVX2 gemm 1.3x the AVX2 dots at m = 1, 1.9x at
+// m = 2, 2.5x at m = 4).
+const qx1GemmMinRows2 = 1
+
 // qx1GemmTile is the decoded bytes of weight rows a worker keeps (in L2)
 // while every activation row runs against them.
 const qx1GemmTile = 512 << 10
 
-// qx1Kernels are the kernels of one of q4_1, q5_1.
+// qx1Kernels are the kernels of one of q4_1, q5_1 for one instruction set.
 type qx1Kernels struct {
-	gemv [4]qx1GemvFunc // 4 rows × 1..4 activation rows
-	gemm [4]qx1GemmFunc // decoded 8-row pair × 1..4 activation rows
-	dec  qx1DecFunc     // 8 GGUF rows -> decoded pair
+	gemv     [4]qx1GemvFunc // 4 rows × 1..4 activation rows; nil: no gemv path (AVX2)
+	gemm     [4]qx1GemmFunc // decoded unit × 1..cols activation rows
+	dec      qx1DecFunc     // unit GGUF rows -> decoded unit
+	rows     int            // weight rows per decoded unit (8, AVX2: 4)
+	cols     int            // activation rows per gemm call at most (4, AVX2: 2)
+	decBlock int            // decoded bytes per block of a unit
+	minRows  int            // the batch from which the gemm path runs
 }
 
 // qx1GemvFunc computes the 4 weight rows w, w+wstride, ... (GGUF blocks)
@@ -85,10 +107,11 @@ type qx1Kernels struct {
 // nb blocks: out[i*ostride+r] for row r and activation row i.
 type qx1GemvFunc func(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
 
-// qx1GemmFunc is qx1GemvFunc for a decoded pair w (8 rows, nb blocks).
+// qx1GemmFunc is qx1GemvFunc for a decoded unit w (nb blocks), its rows'
+// results at out[i*ostride+r].
 type qx1GemmFunc func(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
 
-// qx1DecFunc decodes nb blocks of the 8 rows w + r*wstride into dst.
+// qx1DecFunc decodes nb blocks of a unit's rows w + r*wstride into dst.
 type qx1DecFunc func(w *byte, wstride, nb int, dst *byte)
 
 // qx1Geom is the byte layout of one block of type five ? q5_1 : q4_1:
@@ -238,14 +261,80 @@ func qx1GemmGo(ncols int) qx1GemmFunc {
 	}
 }
 
-// qx1GoKernels are the pure-Go twins of all of a type's kernels.
-func qx1GoKernels(five bool) qx1Kernels {
-	var k qx1Kernels
+// qx1Dec2Go is the twin of qx1Dec4<T>AVX2: the AVX2 group layout of the
+// 4 rows w + r*wstride.
+func qx1Dec2Go(five bool) qx1DecFunc {
+	return func(w *byte, wstride, nb int, dst *byte) {
+		bs, qo := qx1Geom(five)
+		ws := unsafe.Slice(w, 3*wstride+nb*bs)
+		ds := unsafe.Slice(dst, nb*qx1DecBlock2)
+		le := binary.LittleEndian
+		for b := 0; b < nb; b++ {
+			d := ds[b*qx1DecBlock2 : (b+1)*qx1DecBlock2]
+			for r := 0; r < 4; r++ {
+				wb := ws[r*wstride+b*bs : r*wstride+(b+1)*bs]
+				var qh uint32
+				if five {
+					qh = le.Uint32(wb[4:])
+				}
+				for e := 0; e < 16; e++ {
+					q := wb[qo+e]
+					d[32*r+e] = q&15 | byte(qh>>uint(e)&1)<<4
+					d[32*r+16+e] = q>>4 | byte(qh>>uint(16+e)&1)<<4
+				}
+				le.PutUint32(d[128+4*r:], math.Float32bits(f16(wb)))
+				le.PutUint32(d[144+4*r:], math.Float32bits(f16(wb[2:])))
+			}
+		}
+	}
+}
+
+// qx1Gemm2Go is the twin of qx1Gemm4<T>AVX2x<c> (c = ncols): the decoded
+// AVX2 group w against ncols activation rows, in dotQx_1's order.
+func qx1Gemm2Go(ncols int) qx1GemmFunc {
+	return func(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int) {
+		ws := unsafe.Slice(w, nb*qx1DecBlock2)
+		xs := unsafe.Slice(x, (ncols-1)*xstride+nb*q8_1Size)
+		ss := unsafe.Slice(s4, (nb-1)*sstride+16*ncols)
+		ds := unsafe.Slice(dx, (nb-1)*sstride+4*ncols)
+		os := unsafe.Slice(out, (ncols-1)*ostride+4)
+		le := binary.LittleEndian
+		for i := 0; i < ncols; i++ {
+			for r := 0; r < 4; r++ {
+				var acc [8]float32
+				var summ float32
+				for b := 0; b < nb; b++ {
+					d := ws[b*qx1DecBlock2 : (b+1)*qx1DecBlock2]
+					xq := xs[i*xstride+b*q8_1Size+4:]
+					sx := math.Float32frombits(le.Uint32(ss[b*sstride+16*i:]))
+					dxv := math.Float32frombits(le.Uint32(ds[b*sstride+4*i:]))
+					dw := math.Float32frombits(le.Uint32(d[128+4*r:]))
+					mw := math.Float32frombits(le.Uint32(d[144+4*r:]))
+					summ += float32(mw * sx)
+					var s [8]int32
+					for e := 0; e < 32; e++ {
+						s[e/4] += int32(d[32*r+e]) * int32(int8(xq[e]))
+					}
+					laneFMA(&acc, &s, dw*dxv)
+				}
+				os[i*ostride+r] = hsum8(&acc) + summ
+			}
+		}
+	}
+}
+
+// qx1GoKernels are the pure-Go twins of a type's AVX-512 kernels (avx2:
+// of its AVX2 kernels).
+func qx1GoKernels(five, avx2 bool) qx1Kernels {
+	if avx2 {
+		return qx1Kernels{gemm: [4]qx1GemmFunc{qx1Gemm2Go(1), qx1Gemm2Go(2)}, dec: qx1Dec2Go(five),
+			rows: 4, cols: 2, decBlock: qx1DecBlock2, minRows: qx1GemmMinRows2}
+	}
+	k := qx1Kernels{dec: qx1DecGo(five), rows: 8, cols: 4, decBlock: qx1DecBlock, minRows: qx1GemmMinRows}
 	for c := 1; c <= 4; c++ {
 		k.gemv[c-1] = qx1GemvGo(five, c)
 		k.gemm[c-1] = qx1GemmGo(c)
 	}
-	k.dec = qx1DecGo(five)
 	return k
 }
 
@@ -255,7 +344,7 @@ func (mt *matmulTask) packQx1Row(i int) {
 }
 
 // qx1Scales returns the scale-pack pointers of activation row i (a
-// multiple of 4 or the batch's first) and the pack's block stride.
+// multiple of 2 or 4) and the pack's block stride.
 func (mt *matmulTask) qx1Scales(i int) (s4, dx *byte, sstride int) {
 	mp := (mt.m + 3) &^ 3
 	return &mt.x40[16*i], &mt.x40[16*mp+4*i], mp * qx1ScBlock
@@ -287,33 +376,34 @@ func (mt *matmulTask) runQx1Gemv(lo, hi, worker int) {
 }
 
 // runQx1Gemm computes the outputs of weight-row groups [lo,hi) (16 rows
-// each): tiles of up to qx1GemmTile decoded bytes, 8 rows decoded at a
-// time into the worker's scratch, then every 4 activation rows against
-// each decoded pair (the 4 activation rows stay in L1, the tile in L2).
+// each): tiles of up to qx1GemmTile decoded bytes, a unit of rows (8, AVX2:
+// 4) decoded at a time into the worker's scratch, then every few
+// activation rows (4, AVX2: 2) against each decoded unit (those activation
+// rows stay in L1, the tile in L2).
 func (mt *matmulTask) runQx1Gemm(lo, hi, worker int) {
+	k := &mt.pl.qx1
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.xqStride
 	j0, j1 := lo*w16Rows, min(hi*w16Rows, n)
-	j8 := j0 + (j1-j0)&^7
-	pair := nb * qx1DecBlock
-	tile := max(8, min(j8-j0, qx1GemmTile/pair*8))
-	if need := tile/8*pair + 64; cap(mt.kdec[worker]) < need {
+	ju := j0 + (j1-j0)/k.rows*k.rows
+	unit := nb * k.decBlock
+	tile := max(1, min((ju-j0)/k.rows, qx1GemmTile/unit)) // units
+	if need := tile*unit + 64; cap(mt.kdec[worker]) < need {
 		mt.kdec[worker] = make([]byte, need)
 	}
-	buf := mt.kdec[worker][:tile/8*pair+64]
-	buf = buf[(64-uintptr(unsafe.Pointer(&buf[0]))%64)%64:] // 64-byte aligned pairs
-	k := &mt.pl.qx1
-	for t0 := j0; t0 < j8; t0 += tile {
-		t1 := min(t0+tile, j8)
-		for j := t0; j < t1; j += 8 {
-			k.dec(&mt.w[j*rb], rb, nb, &buf[(j-t0)/8*pair])
+	buf := mt.kdec[worker][:tile*unit+64]
+	buf = buf[(64-uintptr(unsafe.Pointer(&buf[0]))%64)%64:] // 64-byte aligned units
+	for t0 := j0; t0 < ju; t0 += tile * k.rows {
+		t1 := min(t0+tile*k.rows, ju)
+		for j := t0; j < t1; j += k.rows {
+			k.dec(&mt.w[j*rb], rb, nb, &buf[(j-t0)/k.rows*unit])
 		}
-		for i := 0; i < mt.m; i += 4 {
-			c := min(4, mt.m-i)
+		for i := 0; i < mt.m; i += k.cols {
+			c := min(k.cols, mt.m-i)
 			s4, dx, ss := mt.qx1Scales(i)
-			for j := t0; j < t1; j += 8 {
-				k.gemm[c-1](&buf[(j-t0)/8*pair], &mt.xq[i*xs], xs, s4, dx, ss, nb, &mt.out[i*n+j], n)
+			for j := t0; j < t1; j += k.rows {
+				k.gemm[c-1](&buf[(j-t0)/k.rows*unit], &mt.xq[i*xs], xs, s4, dx, ss, nb, &mt.out[i*n+j], n)
 			}
 		}
 	}
-	mt.dotRows(j8, j1, worker)
+	mt.dotRows(ju, j1, worker)
 }

@@ -2346,3 +2346,692 @@ m5x4done:
 	VMOVUPS   X0, 16(AX)
 	VZEROUPPER
 	RET
+
+// AVX2 kernels (hosts without AVX-512 VNNI): a decoded group of 4 rows
+// (qx1Dec4<T>AVX2: per block the rows' 32 quants in element order, then
+// d_w x4 and m_w x4 as float32) against 1 or 2 activation rows, one row's
+// 8 lanes per YMM register: VPMADDUBSW + VPMADDWD make ggml's lane sums
+// (mul_sum_us8_pairs_float's integer part), then the same convert and FMA.
+
+// qx1Shuf: ggml's bytes_from_bits_32 shuffle (byte i/8 of qh to byte i).
+DATA qx1Shuf<>+0(SB)/8, $0x0000000000000000
+DATA qx1Shuf<>+8(SB)/8, $0x0101010101010101
+DATA qx1Shuf<>+16(SB)/8, $0x0202020202020202
+DATA qx1Shuf<>+24(SB)/8, $0x0303030303030303
+GLOBL qx1Shuf<>(SB), RODATA|NOPTR, $32
+// qx1DM: the 4 rows' f16 d_w, m_w pairs reordered to d_w x4, m_w x4.
+DATA qx1DM<>+0(SB)/8, $0x0d0c090805040100
+DATA qx1DM<>+8(SB)/8, $0x0f0e0b0a07060302
+GLOBL qx1DM<>(SB), RODATA|NOPTR, $16
+
+// func qx1Dec4Q4_1AVX2(w *byte, wstride, nb int, dst *byte)
+TEXT ·qx1Dec4Q4_1AVX2(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), R8
+	MOVQ nb+16(FP), CX
+	MOVQ dst+24(FP), DI
+	LEAQ (R8)(R8*2), R9
+	MOVL         $0x0F0F0F0F, AX
+	VMOVD        AX, X12
+	VPBROADCASTD X12, Y12
+	VMOVDQU      qx1DM<>(SB), X14
+	TESTQ CX, CX
+	JLE   a4done
+
+a4loop:
+	VMOVDQU      4(SI), X2
+	VPSRLW       $4, X2, X3
+	VINSERTI128  $1, X3, Y2, Y2
+	VPAND        Y12, Y2, Y2
+	VMOVDQU      Y2, 0(DI)
+	VMOVDQU      4(SI)(R8*1), X2
+	VPSRLW       $4, X2, X3
+	VINSERTI128  $1, X3, Y2, Y2
+	VPAND        Y12, Y2, Y2
+	VMOVDQU      Y2, 32(DI)
+	VMOVDQU      4(SI)(R8*2), X2
+	VPSRLW       $4, X2, X3
+	VINSERTI128  $1, X3, Y2, Y2
+	VPAND        Y12, Y2, Y2
+	VMOVDQU      Y2, 64(DI)
+	VMOVDQU      4(SI)(R9*1), X2
+	VPSRLW       $4, X2, X3
+	VINSERTI128  $1, X3, Y2, Y2
+	VPAND        Y12, Y2, Y2
+	VMOVDQU      Y2, 96(DI)
+	VMOVD        (SI), X5
+	VPINSRD      $1, (SI)(R8*1), X5, X5
+	VPINSRD      $2, (SI)(R8*2), X5, X5
+	VPINSRD      $3, (SI)(R9*1), X5, X5
+	VPSHUFB      X14, X5, X5
+	VCVTPH2PS    X5, Y5
+	VMOVUPS      Y5, 128(DI)
+	ADDQ $20, SI
+	ADDQ $160, DI
+	DECQ CX
+	JNZ  a4loop
+
+a4done:
+	VZEROUPPER
+	RET
+
+// func qx1Dec4Q5_1AVX2(w *byte, wstride, nb int, dst *byte)
+TEXT ·qx1Dec4Q5_1AVX2(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), R8
+	MOVQ nb+16(FP), CX
+	MOVQ dst+24(FP), DI
+	LEAQ (R8)(R8*2), R9
+	MOVL         $0x0F0F0F0F, AX
+	VMOVD        AX, X12
+	VPBROADCASTD X12, Y12
+	MOVQ         $0x7fbfdfeff7fbfdfe, AX
+	VMOVQ        AX, X9
+	VPBROADCASTQ X9, Y9
+	VMOVDQU      qx1Shuf<>(SB), Y10
+	VPCMPEQB     Y11, Y11, Y11
+	MOVL         $0x10101010, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	VMOVDQU      qx1DM<>(SB), X14
+	TESTQ CX, CX
+	JLE   a5done
+
+a5loop:
+	VMOVDQU      8(SI), X2
+	VPSRLW       $4, X2, X3
+	VINSERTI128  $1, X3, Y2, Y2
+	VPAND        Y12, Y2, Y2
+	VPBROADCASTD 4(SI), Y4
+	VPSHUFB      Y10, Y4, Y4
+	VPOR         Y9, Y4, Y4
+	VPCMPEQB     Y11, Y4, Y4
+	VPAND        Y13, Y4, Y4
+	VPOR         Y4, Y2, Y2
+	VMOVDQU      Y2, 0(DI)
+	VMOVDQU      8(SI)(R8*1), X2
+	VPSRLW       $4, X2, X3
+	VINSERTI128  $1, X3, Y2, Y2
+	VPAND        Y12, Y2, Y2
+	VPBROADCASTD 4(SI)(R8*1), Y4
+	VPSHUFB      Y10, Y4, Y4
+	VPOR         Y9, Y4, Y4
+	VPCMPEQB     Y11, Y4, Y4
+	VPAND        Y13, Y4, Y4
+	VPOR         Y4, Y2, Y2
+	VMOVDQU      Y2, 32(DI)
+	VMOVDQU      8(SI)(R8*2), X2
+	VPSRLW       $4, X2, X3
+	VINSERTI128  $1, X3, Y2, Y2
+	VPAND        Y12, Y2, Y2
+	VPBROADCASTD 4(SI)(R8*2), Y4
+	VPSHUFB      Y10, Y4, Y4
+	VPOR         Y9, Y4, Y4
+	VPCMPEQB     Y11, Y4, Y4
+	VPAND        Y13, Y4, Y4
+	VPOR         Y4, Y2, Y2
+	VMOVDQU      Y2, 64(DI)
+	VMOVDQU      8(SI)(R9*1), X2
+	VPSRLW       $4, X2, X3
+	VINSERTI128  $1, X3, Y2, Y2
+	VPAND        Y12, Y2, Y2
+	VPBROADCASTD 4(SI)(R9*1), Y4
+	VPSHUFB      Y10, Y4, Y4
+	VPOR         Y9, Y4, Y4
+	VPCMPEQB     Y11, Y4, Y4
+	VPAND        Y13, Y4, Y4
+	VPOR         Y4, Y2, Y2
+	VMOVDQU      Y2, 96(DI)
+	VMOVD        (SI), X5
+	VPINSRD      $1, (SI)(R8*1), X5, X5
+	VPINSRD      $2, (SI)(R8*2), X5, X5
+	VPINSRD      $3, (SI)(R9*1), X5, X5
+	VPSHUFB      X14, X5, X5
+	VCVTPH2PS    X5, Y5
+	VMOVUPS      Y5, 128(DI)
+	ADDQ $24, SI
+	ADDQ $160, DI
+	DECQ CX
+	JNZ  a5loop
+
+a5done:
+	VZEROUPPER
+	RET
+
+// func qx1Gemm4Q4_1AVX2x1(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+TEXT ·qx1Gemm4Q4_1AVX2x1(SB), NOSPLIT, $0-72
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ xstride+16(FP), R10
+	MOVQ s4+24(FP), BX
+	MOVQ dx+32(FP), DX
+	MOVQ sstride+40(FP), R12
+	MOVQ nb+48(FP), CX
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR        Y14, Y14, Y14
+	VPXOR        Y6, Y6, Y6
+	VPXOR        Y8, Y8, Y8
+	VPXOR        Y10, Y10, Y10
+	VPXOR        Y12, Y12, Y12
+	TESTQ CX, CX
+	JLE   b4x1done
+
+b4x1loop:
+	VBROADCASTF128 144(SI), Y4
+	VFMADD231PS    (BX), Y4, Y14
+	VBROADCASTSS   0(DX), Y0
+	VMOVDQU        0(SI), Y2
+	VBROADCASTSS   128(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y6
+	VMOVDQU        32(SI), Y2
+	VBROADCASTSS   132(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y8
+	VMOVDQU        64(SI), Y2
+	VBROADCASTSS   136(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y10
+	VMOVDQU        96(SI), Y2
+	VBROADCASTSS   140(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y12
+	ADDQ $160, SI
+	ADDQ $36, DI
+	ADDQ R12, BX
+	ADDQ R12, DX
+	DECQ CX
+	JNZ  b4x1loop
+
+b4x1done:
+	MOVQ out+56(FP), AX
+	MOVQ ostride+64(FP), R8
+	SHLQ $2, R8
+	VEXTRACTF128 $0, Y14, X2
+	VEXTRACTF128 $1, Y6, X1
+	VADDPS       X1, X6, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $0, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 0(AX)
+	VEXTRACTF128 $1, Y8, X1
+	VADDPS       X1, X8, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $1, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $1, Y10, X1
+	VADDPS       X1, X10, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $2, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $1, Y12, X1
+	VADDPS       X1, X12, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $3, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 12(AX)
+	VZEROUPPER
+	RET
+
+// func qx1Gemm4Q4_1AVX2x2(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+TEXT ·qx1Gemm4Q4_1AVX2x2(SB), NOSPLIT, $0-72
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ xstride+16(FP), R10
+	MOVQ s4+24(FP), BX
+	MOVQ dx+32(FP), DX
+	MOVQ sstride+40(FP), R12
+	MOVQ nb+48(FP), CX
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR        Y14, Y14, Y14
+	VPXOR        Y6, Y6, Y6
+	VPXOR        Y7, Y7, Y7
+	VPXOR        Y8, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPXOR        Y10, Y10, Y10
+	VPXOR        Y11, Y11, Y11
+	VPXOR        Y12, Y12, Y12
+	VPXOR        Y13, Y13, Y13
+	TESTQ CX, CX
+	JLE   b4x2done
+
+b4x2loop:
+	VBROADCASTF128 144(SI), Y4
+	VFMADD231PS    (BX), Y4, Y14
+	VBROADCASTSS   0(DX), Y0
+	VBROADCASTSS   4(DX), Y1
+	VMOVDQU        0(SI), Y2
+	VBROADCASTSS   128(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y6
+	VPMADDUBSW     4(DI)(R10*1), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y1, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y7
+	VMOVDQU        32(SI), Y2
+	VBROADCASTSS   132(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y8
+	VPMADDUBSW     4(DI)(R10*1), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y1, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y9
+	VMOVDQU        64(SI), Y2
+	VBROADCASTSS   136(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y10
+	VPMADDUBSW     4(DI)(R10*1), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y1, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y11
+	VMOVDQU        96(SI), Y2
+	VBROADCASTSS   140(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y12
+	VPMADDUBSW     4(DI)(R10*1), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y1, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y13
+	ADDQ $160, SI
+	ADDQ $36, DI
+	ADDQ R12, BX
+	ADDQ R12, DX
+	DECQ CX
+	JNZ  b4x2loop
+
+b4x2done:
+	MOVQ out+56(FP), AX
+	MOVQ ostride+64(FP), R8
+	SHLQ $2, R8
+	VEXTRACTF128 $0, Y14, X2
+	VEXTRACTF128 $1, Y6, X1
+	VADDPS       X1, X6, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $0, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 0(AX)
+	VEXTRACTF128 $1, Y8, X1
+	VADDPS       X1, X8, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $1, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $1, Y10, X1
+	VADDPS       X1, X10, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $2, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $1, Y12, X1
+	VADDPS       X1, X12, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $3, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 12(AX)
+	ADDQ R8, AX
+	VEXTRACTF128 $1, Y14, X2
+	VEXTRACTF128 $1, Y7, X1
+	VADDPS       X1, X7, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $0, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 0(AX)
+	VEXTRACTF128 $1, Y9, X1
+	VADDPS       X1, X9, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $1, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $1, Y11, X1
+	VADDPS       X1, X11, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $2, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $1, Y13, X1
+	VADDPS       X1, X13, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $3, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 12(AX)
+	VZEROUPPER
+	RET
+
+// func qx1Gemm4Q5_1AVX2x1(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+TEXT ·qx1Gemm4Q5_1AVX2x1(SB), NOSPLIT, $0-72
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ xstride+16(FP), R10
+	MOVQ s4+24(FP), BX
+	MOVQ dx+32(FP), DX
+	MOVQ sstride+40(FP), R12
+	MOVQ nb+48(FP), CX
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR        Y14, Y14, Y14
+	VPXOR        Y6, Y6, Y6
+	VPXOR        Y8, Y8, Y8
+	VPXOR        Y10, Y10, Y10
+	VPXOR        Y12, Y12, Y12
+	TESTQ CX, CX
+	JLE   b5x1done
+
+b5x1loop:
+	VBROADCASTF128 144(SI), Y4
+	VFMADD231PS    (BX), Y4, Y14
+	VBROADCASTSS   0(DX), Y0
+	VMOVDQU        0(SI), Y2
+	VBROADCASTSS   128(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y6
+	VMOVDQU        32(SI), Y2
+	VBROADCASTSS   132(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y8
+	VMOVDQU        64(SI), Y2
+	VBROADCASTSS   136(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y10
+	VMOVDQU        96(SI), Y2
+	VBROADCASTSS   140(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y12
+	ADDQ $160, SI
+	ADDQ $36, DI
+	ADDQ R12, BX
+	ADDQ R12, DX
+	DECQ CX
+	JNZ  b5x1loop
+
+b5x1done:
+	MOVQ out+56(FP), AX
+	MOVQ ostride+64(FP), R8
+	SHLQ $2, R8
+	VEXTRACTF128 $0, Y14, X2
+	VEXTRACTF128 $1, Y6, X1
+	VADDPS       X1, X6, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $0, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 0(AX)
+	VEXTRACTF128 $1, Y8, X1
+	VADDPS       X1, X8, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $1, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $1, Y10, X1
+	VADDPS       X1, X10, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $2, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $1, Y12, X1
+	VADDPS       X1, X12, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $3, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 12(AX)
+	VZEROUPPER
+	RET
+
+// func qx1Gemm4Q5_1AVX2x2(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
+TEXT ·qx1Gemm4Q5_1AVX2x2(SB), NOSPLIT, $0-72
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ xstride+16(FP), R10
+	MOVQ s4+24(FP), BX
+	MOVQ dx+32(FP), DX
+	MOVQ sstride+40(FP), R12
+	MOVQ nb+48(FP), CX
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR        Y14, Y14, Y14
+	VPXOR        Y6, Y6, Y6
+	VPXOR        Y7, Y7, Y7
+	VPXOR        Y8, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPXOR        Y10, Y10, Y10
+	VPXOR        Y11, Y11, Y11
+	VPXOR        Y12, Y12, Y12
+	VPXOR        Y13, Y13, Y13
+	TESTQ CX, CX
+	JLE   b5x2done
+
+b5x2loop:
+	VBROADCASTF128 144(SI), Y4
+	VFMADD231PS    (BX), Y4, Y14
+	VBROADCASTSS   0(DX), Y0
+	VBROADCASTSS   4(DX), Y1
+	VMOVDQU        0(SI), Y2
+	VBROADCASTSS   128(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y6
+	VPMADDUBSW     4(DI)(R10*1), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y1, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y7
+	VMOVDQU        32(SI), Y2
+	VBROADCASTSS   132(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y8
+	VPMADDUBSW     4(DI)(R10*1), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y1, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y9
+	VMOVDQU        64(SI), Y2
+	VBROADCASTSS   136(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y10
+	VPMADDUBSW     4(DI)(R10*1), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y1, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y11
+	VMOVDQU        96(SI), Y2
+	VBROADCASTSS   140(SI), Y3
+	VPMADDUBSW     4(DI), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y0, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y12
+	VPMADDUBSW     4(DI)(R10*1), Y2, Y4
+	VPMADDWD       Y15, Y4, Y4
+	VCVTDQ2PS      Y4, Y4
+	VMULPS         Y1, Y3, Y5
+	VFMADD231PS    Y5, Y4, Y13
+	ADDQ $160, SI
+	ADDQ $36, DI
+	ADDQ R12, BX
+	ADDQ R12, DX
+	DECQ CX
+	JNZ  b5x2loop
+
+b5x2done:
+	MOVQ out+56(FP), AX
+	MOVQ ostride+64(FP), R8
+	SHLQ $2, R8
+	VEXTRACTF128 $0, Y14, X2
+	VEXTRACTF128 $1, Y6, X1
+	VADDPS       X1, X6, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $0, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 0(AX)
+	VEXTRACTF128 $1, Y8, X1
+	VADDPS       X1, X8, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $1, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $1, Y10, X1
+	VADDPS       X1, X10, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $2, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $1, Y12, X1
+	VADDPS       X1, X12, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $3, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 12(AX)
+	ADDQ R8, AX
+	VEXTRACTF128 $1, Y14, X2
+	VEXTRACTF128 $1, Y7, X1
+	VADDPS       X1, X7, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $0, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 0(AX)
+	VEXTRACTF128 $1, Y9, X1
+	VADDPS       X1, X9, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $1, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $1, Y11, X1
+	VADDPS       X1, X11, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $2, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $1, Y13, X1
+	VADDPS       X1, X13, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VPERMILPS    $3, X2, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 12(AX)
+	VZEROUPPER
+	RET

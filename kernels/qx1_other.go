@@ -8,3 +8,6 @@ import "dayi/weights"
 func qx1KernelsFor(weights.Type) (qx1Kernels, bool) { return qx1Kernels{}, false }
 
 const hasQx1Bits = false
+
+// hasAVX2 is false off amd64 (the plan tests ask it of every CPU).
+const hasAVX2 = false

@@ -51,18 +51,19 @@ func (c *qx1Case) dot(r, i int) float32 {
 	return dotQx_1(c.w[r*c.nb*bs:], c.xq[i*c.nb*q8_1Size:], c.nb, c.five)
 }
 
-// checkQx1Kernels runs k's gemv, decoder and gemm kernels on cases of
-// every block count and column count and compares every output with
-// dotQx_1, bit for bit; with ref (the Go twins) also the decoded bytes.
+// checkQx1Kernels runs k's gemv (if any), decoder and gemm kernels on
+// cases of several block counts and every column count and compares every
+// output with dotQx_1, bit for bit; with ref (the Go twins) also the
+// decoded bytes.
 func checkQx1Kernels(t *testing.T, name string, five bool, k, ref *qx1Kernels) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(101, 102))
 	bs, _ := qx1Geom(five)
 	for _, nb := range []int{1, 2, 3, 7, 28, 36} {
-		c := newQx1Case(rng, five, 8, nb, 7)
+		c := newQx1Case(rng, five, 9, nb, 7)
 		rb := nb * bs
 		const ostride = 13
-		for ncols := 1; ncols <= 4; ncols++ {
+		for ncols := 1; ncols <= 4 && k.gemv[0] != nil; ncols++ {
 			for i0 := 0; i0+ncols <= c.m; i0 += 3 {
 				out := make([]float32, ncols*ostride)
 				s4, dx, ss := c.scales(i0)
@@ -76,21 +77,21 @@ func checkQx1Kernels(t *testing.T, name string, five bool, k, ref *qx1Kernels) {
 				}
 			}
 		}
-		dec := make([]byte, nb*qx1DecBlock+1)
+		dec := make([]byte, nb*k.decBlock+1)
 		dec[len(dec)-1] = 0x5a
-		k.dec(&c.w[0], rb, nb, &dec[0])
+		k.dec(&c.w[rb], rb, nb, &dec[0])
 		if dec[len(dec)-1] != 0x5a {
 			t.Fatalf("%s nb=%d: decoder wrote past its blocks", name, nb)
 		}
-		dec = dec[:nb*qx1DecBlock]
+		dec = dec[:nb*k.decBlock]
 		if ref != nil {
 			want := make([]byte, len(dec))
-			ref.dec(&c.w[0], rb, nb, &want[0])
+			ref.dec(&c.w[rb], rb, nb, &want[0])
 			if !bytes.Equal(dec, want) {
-				t.Fatalf("%s nb=%d: decoded pair differs from the twin's", name, nb)
+				t.Fatalf("%s nb=%d: decoded unit differs from the twin's", name, nb)
 			}
 		}
-		for ncols := 1; ncols <= 4; ncols++ {
+		for ncols := 1; ncols <= k.cols; ncols++ {
 			for _, i0 := range []int{0, 4} {
 				if i0+ncols > c.m {
 					continue
@@ -99,8 +100,8 @@ func checkQx1Kernels(t *testing.T, name string, five bool, k, ref *qx1Kernels) {
 				s4, dx, ss := c.scales(i0)
 				k.gemm[ncols-1](&dec[0], &c.xq[i0*nb*q8_1Size], nb*q8_1Size, s4, dx, ss, nb, &out[0], ostride)
 				for i := 0; i < ncols; i++ {
-					for r := 0; r < 8; r++ {
-						if g, w := out[i*ostride+r], c.dot(r, i0+i); math.Float32bits(g) != math.Float32bits(w) {
+					for r := 0; r < k.rows; r++ {
+						if g, w := out[i*ostride+r], c.dot(1+r, i0+i); math.Float32bits(g) != math.Float32bits(w) {
 							t.Fatalf("%s nb=%d gemm x%d (from %d): row %d col %d = %g, dot %g", name, nb, ncols, i0, r, i, g, w)
 						}
 					}
@@ -114,8 +115,10 @@ func checkQx1Kernels(t *testing.T, name string, five bool, k, ref *qx1Kernels) {
 // dotQx_1's bits (through the scale pack and the decoded pair layout).
 func TestQx1GoTwins(t *testing.T) {
 	for _, five := range []bool{false, true} {
-		k := qx1GoKernels(five)
-		checkQx1Kernels(t, fmt.Sprintf("go five=%v", five), five, &k, nil)
+		for _, avx2 := range []bool{false, true} {
+			k := qx1GoKernels(five, avx2)
+			checkQx1Kernels(t, fmt.Sprintf("go five=%v avx2=%v", five, avx2), five, &k, nil)
+		}
 	}
 }
 

@@ -53,6 +53,26 @@ func qx1() []byte {
 			qx1Gemm(&a, five, c)
 		}
 	}
+	a.text(qx1Avx2Head)
+	a.text("// qx1Shuf: ggml's bytes_from_bits_32 shuffle (byte i/8 of qh to byte i).")
+	for i := 0; i < 4; i++ {
+		a.l("DATA qx1Shuf<>+%d(SB)/8, $0x%016x", 8*i, uint64(0x0101010101010101)*uint64(i))
+	}
+	a.l("GLOBL qx1Shuf<>(SB), RODATA|NOPTR, $32")
+	a.text("// qx1DM: the 4 rows' f16 d_w, m_w pairs reordered to d_w x4, m_w x4.")
+	a.l("DATA qx1DM<>+0(SB)/8, $0x0d0c090805040100")
+	a.l("DATA qx1DM<>+8(SB)/8, $0x0f0e0b0a07060302")
+	a.l("GLOBL qx1DM<>(SB), RODATA|NOPTR, $16")
+	for _, five := range []bool{false, true} {
+		a.l("")
+		qx1Avx2Dec(&a, five)
+	}
+	for _, five := range []bool{false, true} {
+		for c := 1; c <= 2; c++ {
+			a.l("")
+			qx1Avx2Gemm(&a, five, c)
+		}
+	}
 	return a.bytes()
 }
 
@@ -68,6 +88,14 @@ const qx1Head = `#include "textflag.h"
 // VPDPBUSD against the activation half broadcast to all four 128-bit lanes
 // makes the 16 lane sums, one FMA adds them times d_w·d_x (exact: two f16
 // values), in the block order of ggml_vec_dot_q{4,5}_1_q8_1.
+`
+
+const qx1Avx2Head = `
+// AVX2 kernels (hosts without AVX-512 VNNI): a decoded group of 4 rows
+// (qx1Dec4<T>AVX2: per block the rows' 32 quants in element order, then
+// d_w x4 and m_w x4 as float32) against 1 or 2 activation rows, one row's
+// 8 lanes per YMM register: VPMADDUBSW + VPMADDWD make ggml's lane sums
+// (mul_sum_us8_pairs_float's integer part), then the same convert and FMA.
 `
 
 // qx1Type names the type in the kernel names.
@@ -337,6 +365,167 @@ func qx1Gemm(a *asm, five bool, c int) {
 		}
 		if i < c-1 {
 			a.l("\tADDQ      R8, AX")
+		}
+	}
+	a.l("\tVZEROUPPER")
+	a.l("\tRET")
+}
+
+// qx1Avx2Decode leaves row r's block (at B + r·R8, r < 3, or B + R9) in
+// Y2 as 32 quants in element order (u = q, 0..31): the nibbles split by a
+// shift and a mask, q5_1's fifth bits expanded as ggml's
+// bytes_from_bits_32 does (Y9 bit-select mask, Y10 byte shuffle, Y11 all
+// ones, Y13 0x10 bytes). Y12 = 0x0F bytes. Uses Y3, Y4.
+func qx1Avx2Decode(a *asm, five bool, b string, r int) {
+	qo := 4
+	if five {
+		qo = 8
+	}
+	addr := func(off int) string {
+		return [4]string{fmt.Sprintf("%d(%s)", off, b), fmt.Sprintf("%d(%s)(R8*1)", off, b),
+			fmt.Sprintf("%d(%s)(R8*2)", off, b), fmt.Sprintf("%d(%s)(R9*1)", off, b)}[r]
+	}
+	a.l("\tVMOVDQU      %s, X2", addr(qo))
+	a.l("\tVPSRLW       $4, X2, X3")
+	a.l("\tVINSERTI128  $1, X3, Y2, Y2")
+	a.l("\tVPAND        Y12, Y2, Y2")
+	if five {
+		a.l("\tVPBROADCASTD %s, Y4", addr(4))
+		a.l("\tVPSHUFB      Y10, Y4, Y4")
+		a.l("\tVPOR         Y9, Y4, Y4")
+		a.l("\tVPCMPEQB     Y11, Y4, Y4")
+		a.l("\tVPAND        Y13, Y4, Y4")
+		a.l("\tVPOR         Y4, Y2, Y2")
+	}
+}
+
+// qx1Avx2Dec writes qx1Dec4<T>AVX2: nb blocks of the 4 rows at w +
+// r·wstride into the AVX2 group layout (qx1DecBlock2 bytes per block).
+func qx1Avx2Dec(a *asm, five bool) {
+	t := qx1Type(five)
+	bs := 20
+	if five {
+		bs = 24
+	}
+	lbl := "a" + t[1:2]
+	a.l("// func qx1Dec4%sAVX2(w *byte, wstride, nb int, dst *byte)", t)
+	a.l("TEXT ·qx1Dec4%sAVX2(SB), NOSPLIT, $0-32", t)
+	a.l("\tMOVQ w+0(FP), SI")
+	a.l("\tMOVQ wstride+8(FP), R8")
+	a.l("\tMOVQ nb+16(FP), CX")
+	a.l("\tMOVQ dst+24(FP), DI")
+	a.l("\tLEAQ (R8)(R8*2), R9")
+	a.l("\tMOVL         $0x0F0F0F0F, AX")
+	a.l("\tVMOVD        AX, X12")
+	a.l("\tVPBROADCASTD X12, Y12")
+	if five {
+		a.l("\tMOVQ         $0x7fbfdfeff7fbfdfe, AX")
+		a.l("\tVMOVQ        AX, X9")
+		a.l("\tVPBROADCASTQ X9, Y9")
+		a.l("\tVMOVDQU      qx1Shuf<>(SB), Y10")
+		a.l("\tVPCMPEQB     Y11, Y11, Y11")
+		a.l("\tMOVL         $0x10101010, AX")
+		a.l("\tVMOVD        AX, X13")
+		a.l("\tVPBROADCASTD X13, Y13")
+	}
+	a.l("\tVMOVDQU      qx1DM<>(SB), X14")
+	a.l("\tTESTQ CX, CX")
+	a.l("\tJLE   %sdone", lbl)
+	a.l("")
+	a.l("%sloop:", lbl)
+	for r := 0; r < 4; r++ {
+		qx1Avx2Decode(a, five, "SI", r)
+		a.l("\tVMOVDQU      Y2, %d(DI)", 32*r)
+	}
+	a.l("\tVMOVD        (SI), X5")
+	a.l("\tVPINSRD      $1, (SI)(R8*1), X5, X5")
+	a.l("\tVPINSRD      $2, (SI)(R8*2), X5, X5")
+	a.l("\tVPINSRD      $3, (SI)(R9*1), X5, X5")
+	a.l("\tVPSHUFB      X14, X5, X5")
+	a.l("\tVCVTPH2PS    X5, Y5")
+	a.l("\tVMOVUPS      Y5, 128(DI)")
+	a.l("\tADDQ $%d, SI", bs)
+	a.l("\tADDQ $160, DI")
+	a.l("\tDECQ CX")
+	a.l("\tJNZ  %sloop", lbl)
+	a.l("")
+	a.l("%sdone:", lbl)
+	a.l("\tVZEROUPPER")
+	a.l("\tRET")
+}
+
+// qx1Avx2Gemm writes qx1Gemm4<T>AVX2x<c> (c = 1, 2): a decoded 4-row group
+// × c activation rows. Row r and activation row i accumulate their 8 lanes
+// in Y6+2r+i; Y14 holds m_w·s_x (lane 4i+r); Y15 = 0x0001 words.
+func qx1Avx2Gemm(a *asm, five bool, c int) {
+	t := qx1Type(five)
+	lbl := fmt.Sprintf("b%sx%d", t[1:2], c)
+	a.l("// func qx1Gemm4%sAVX2x%d(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)", t, c)
+	a.l("TEXT ·qx1Gemm4%sAVX2x%d(SB), NOSPLIT, $0-72", t, c)
+	a.l("\tMOVQ w+0(FP), SI")
+	a.l("\tMOVQ x+8(FP), DI")
+	a.l("\tMOVQ xstride+16(FP), R10")
+	a.l("\tMOVQ s4+24(FP), BX")
+	a.l("\tMOVQ dx+32(FP), DX")
+	a.l("\tMOVQ sstride+40(FP), R12")
+	a.l("\tMOVQ nb+48(FP), CX")
+	a.l("\tMOVL         $0x00010001, AX")
+	a.l("\tVMOVD        AX, X15")
+	a.l("\tVPBROADCASTD X15, Y15")
+	a.l("\tVPXOR        Y14, Y14, Y14")
+	for r := 0; r < 4; r++ {
+		for i := 0; i < c; i++ {
+			a.l("\tVPXOR        Y%d, Y%d, Y%d", 6+2*r+i, 6+2*r+i, 6+2*r+i)
+		}
+	}
+	a.l("\tTESTQ CX, CX")
+	a.l("\tJLE   %sdone", lbl)
+	a.l("")
+	a.l("%sloop:", lbl)
+	a.l("\tVBROADCASTF128 144(SI), Y4")
+	a.l("\tVFMADD231PS    (BX), Y4, Y14")
+	for i := 0; i < c; i++ {
+		a.l("\tVBROADCASTSS   %d(DX), Y%d", 4*i, i)
+	}
+	xs := [2]string{"4(DI)", "4(DI)(R10*1)"}
+	for r := 0; r < 4; r++ {
+		a.l("\tVMOVDQU        %d(SI), Y2", 32*r)
+		a.l("\tVBROADCASTSS   %d(SI), Y3", 128+4*r)
+		for i := 0; i < c; i++ {
+			a.l("\tVPMADDUBSW     %s, Y2, Y4", xs[i])
+			a.l("\tVPMADDWD       Y15, Y4, Y4")
+			a.l("\tVCVTDQ2PS      Y4, Y4")
+			a.l("\tVMULPS         Y%d, Y3, Y5", i)
+			a.l("\tVFMADD231PS    Y5, Y4, Y%d", 6+2*r+i)
+		}
+	}
+	a.l("\tADDQ $160, SI")
+	a.l("\tADDQ $36, DI")
+	a.l("\tADDQ R12, BX")
+	a.l("\tADDQ R12, DX")
+	a.l("\tDECQ CX")
+	a.l("\tJNZ  %sloop", lbl)
+	a.l("")
+	a.l("%sdone:", lbl)
+	a.l("\tMOVQ out+56(FP), AX")
+	a.l("\tMOVQ ostride+64(FP), R8")
+	a.l("\tSHLQ $2, R8")
+	for i := 0; i < c; i++ {
+		a.l("\tVEXTRACTF128 $%d, Y14, X2", i)
+		for r := 0; r < 4; r++ {
+			acc := 6 + 2*r + i
+			a.l("\tVEXTRACTF128 $1, Y%d, X1", acc)
+			a.l("\tVADDPS       X1, X%d, X0", acc)
+			a.l("\tVMOVHLPS     X0, X0, X1")
+			a.l("\tVADDPS       X1, X0, X0")
+			a.l("\tVMOVSHDUP    X0, X1")
+			a.l("\tVADDSS       X1, X0, X0")
+			a.l("\tVPERMILPS    $%d, X2, X1", r)
+			a.l("\tVADDSS       X1, X0, X0")
+			a.l("\tVMOVSS       X0, %d(AX)", 4*r)
+		}
+		if i < c-1 {
+			a.l("\tADDQ R8, AX")
 		}
 	}
 	a.l("\tVZEROUPPER")
