@@ -56,8 +56,8 @@ import (
 //	                                                        activation row per call (dot)
 //
 // Every path but dots and qx1gemm needs AVX-512 VNNI (f16: AVX-512
-// F/BW/VL; q5_0's Rows16 assembly also BITALG, else its Go twins run;
-// q5_1's qx1gemv also BITALG); without it a GGUF weight takes dots (q4_1
+// F/BW/VL; q5_0's Rows16 assembly also BITALG, else its Go twins run);
+// without it a GGUF weight takes dots (q4_1
 // and q5_1: qx1gemm's AVX2 kernels where AVX2 is, for every batch) and a
 // Rows16 weight rows16(k)-gemv through the pure-Go twins. Activations are always quantized to the type's vec_dot_type
 // first (quantizeRow), as ggml-cpu's x86 build does.

@@ -34,11 +34,10 @@ func wantPath(t weights.Type, l Layout, m int) string {
 		return name + "-gemv"
 	}
 	if t == weights.TypeQ4_1 || t == weights.TypeQ5_1 {
-		avx512 := hasZVNNI && (t == weights.TypeQ4_1 || hasQx1Bits)
 		switch {
-		case avx512 && m >= qx1GemmMinRows:
+		case hasZVNNI && m >= qx1GemmMinRows:
 			return "qx1gemm"
-		case avx512:
+		case hasZVNNI:
 			return "qx1gemv"
 		case hasAVX2 && m >= qx1GemmMinRows2:
 			return "qx1gemm"

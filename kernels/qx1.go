@@ -38,7 +38,8 @@ import (
 //   - qx1gemv (decode, m < qx1GemmMinRows): qx1Gemv4<T>x<c> reads 4 GGUF
 //     rows block by block and decodes each block in registers (the qs of
 //     the 4 rows inserted into one register, the nibbles split by a shift
-//     and a mask, q5_1's fifth bits added through VPSHUFBITQMB masks), for
+//     and a mask, q5_1's fifth bits added under byte masks gathered in
+//     general registers), for
 //     c = 1..4 activation rows at a time.
 //   - qx1gemm (prefill): 8 rows at a time are decoded once (qx1Dec8<T>)
 //     into worker scratch, qx1DecBlock bytes per block: [0:64) and
@@ -48,8 +49,8 @@ import (
 //     the two groups (float32), [416:448) zero; qx1Gemm8<T>x<c> runs such
 //     a decoded pair against c = 1..4 activation rows, 16 accumulators.
 //
-// Without AVX-512 VNNI (AVX2 hosts such as Zen 2/3 EPYCs, and q5_1 on
-// CPUs without BITALG) only the prefill has a path: qx1Dec4<T>AVX2 decodes
+// Without AVX-512 VNNI (AVX2 hosts such as Zen 2/3 EPYCs) one path
+// remains, qx1gemm with AVX2 kernels: qx1Dec4<T>AVX2 decodes
 // 4 rows at a time into qx1DecBlock2 bytes per block (each row's 32 quants
 // in element order at 32·r, then d_w of the 4 rows at 128 and m_w at 144,
 // float32), and qx1Gemm4<T>AVX2x<c> runs such a group against c = 1, 2

@@ -1,10 +1,6 @@
 package kernels
 
-import (
-	"golang.org/x/sys/cpu"
-
-	"dayi/weights"
-)
+import "dayi/weights"
 
 // The q4_1/q5_1 multi-row kernels (qx1_amd64.s, generated; layouts and
 // twins in qx1.go).
@@ -81,10 +77,6 @@ func qx1Gemm4Q5_1AVX2x1(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, 
 //go:noescape
 func qx1Gemm4Q5_1AVX2x2(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
 
-// hasQx1Bits gates the AVX-512 q5_1 kernels, whose fifth bits come from
-// VPSHUFBITQMB (AVX512_BITALG; Ice Lake and Zen 4 on, not Cascade Lake).
-var hasQx1Bits = hasZVNNI && cpu.X86.HasAVX512BITALG
-
 // qx1KernelsFor returns the multi-row kernels of t (q4_1 or q5_1) that
 // the CPU runs: AVX-512 VNNI (gemv and gemm), else AVX2 (gemm only).
 func qx1KernelsFor(t weights.Type) (qx1Kernels, bool) {
@@ -99,7 +91,7 @@ func qx1KernelsFor(t weights.Type) (qx1Kernels, bool) {
 			gemm: [4]qx1GemmFunc{qx1Gemm8Q4_1x1, qx1Gemm8Q4_1x2, qx1Gemm8Q4_1x3, qx1Gemm8Q4_1x4},
 			dec:  qx1Dec8Q4_1, rows: 8, cols: 4, decBlock: qx1DecBlock, minRows: qx1GemmMinRows,
 		}, true
-	case hasQx1Bits && five:
+	case hasZVNNI:
 		return qx1Kernels{
 			gemv: [4]qx1GemvFunc{qx1Gemv4Q5_1x1, qx1Gemv4Q5_1x2, qx1Gemv4Q5_1x3, qx1Gemv4Q5_1x4},
 			gemm: [4]qx1GemmFunc{qx1Gemm8Q5_1x1, qx1Gemm8Q5_1x2, qx1Gemm8Q5_1x3, qx1Gemm8Q5_1x4},

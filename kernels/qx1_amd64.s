@@ -4,7 +4,7 @@
 
 // q4_1/q5_1 multi-row kernels (kernels/qx1.go has the layouts, the float
 // order and the pure-Go twins, which these equal bit for bit). AVX-512
-// F/BW/VL + VNNI; q5_1 also BITALG (VPSHUFBITQMB).
+// F/BW/VL + VNNI, then AVX2 kernels for hosts without them.
 //
 // A register of quants holds 4 rows of one block: 128-bit lane r is row r,
 // its int32 lane l elements 4l..4l+3 of the row's low (elements 0..15) or
@@ -32,25 +32,6 @@ DATA qx1D<>+52(SB)/4, $12
 DATA qx1D<>+56(SB)/4, $12
 DATA qx1D<>+60(SB)/4, $12
 GLOBL qx1D<>(SB), RODATA|NOPTR, $64
-// qx1H: VPERMD indexes putting row r's qh (header dword 2r+1) in both
-// halves of qwords 2r and 2r+1.
-DATA qx1H<>+0(SB)/4, $1
-DATA qx1H<>+4(SB)/4, $1
-DATA qx1H<>+8(SB)/4, $1
-DATA qx1H<>+12(SB)/4, $1
-DATA qx1H<>+16(SB)/4, $3
-DATA qx1H<>+20(SB)/4, $3
-DATA qx1H<>+24(SB)/4, $3
-DATA qx1H<>+28(SB)/4, $3
-DATA qx1H<>+32(SB)/4, $5
-DATA qx1H<>+36(SB)/4, $5
-DATA qx1H<>+40(SB)/4, $5
-DATA qx1H<>+44(SB)/4, $5
-DATA qx1H<>+48(SB)/4, $7
-DATA qx1H<>+52(SB)/4, $7
-DATA qx1H<>+56(SB)/4, $7
-DATA qx1H<>+60(SB)/4, $7
-GLOBL qx1H<>(SB), RODATA|NOPTR, $64
 // qx1M: VPERMPS indexes of lanes 0, 4, 8, 12 (row sums, d_w) and
 // 1, 5, 9, 13 (m_w) into lanes 0..3 and 4..7.
 DATA qx1M<>+0(SB)/4, $0
@@ -70,25 +51,6 @@ DATA qx1M<>+52(SB)/4, $5
 DATA qx1M<>+56(SB)/4, $9
 DATA qx1M<>+60(SB)/4, $13
 GLOBL qx1M<>(SB), RODATA|NOPTR, $64
-// qx1Bits: the VPSHUFBITQMB bit indexes of byte p of the low (first
-// 64 bytes) and high quants (second 64): qh bit p%16 and 16 + p%16.
-DATA qx1Bits<>+0(SB)/8, $0x0706050403020100
-DATA qx1Bits<>+8(SB)/8, $0x0f0e0d0c0b0a0908
-DATA qx1Bits<>+16(SB)/8, $0x0706050403020100
-DATA qx1Bits<>+24(SB)/8, $0x0f0e0d0c0b0a0908
-DATA qx1Bits<>+32(SB)/8, $0x0706050403020100
-DATA qx1Bits<>+40(SB)/8, $0x0f0e0d0c0b0a0908
-DATA qx1Bits<>+48(SB)/8, $0x0706050403020100
-DATA qx1Bits<>+56(SB)/8, $0x0f0e0d0c0b0a0908
-DATA qx1Bits<>+64(SB)/8, $0x1716151413121110
-DATA qx1Bits<>+72(SB)/8, $0x1f1e1d1c1b1a1918
-DATA qx1Bits<>+80(SB)/8, $0x1716151413121110
-DATA qx1Bits<>+88(SB)/8, $0x1f1e1d1c1b1a1918
-DATA qx1Bits<>+96(SB)/8, $0x1716151413121110
-DATA qx1Bits<>+104(SB)/8, $0x1f1e1d1c1b1a1918
-DATA qx1Bits<>+112(SB)/8, $0x1716151413121110
-DATA qx1Bits<>+120(SB)/8, $0x1f1e1d1c1b1a1918
-GLOBL qx1Bits<>(SB), RODATA|NOPTR, $128
 
 // func qx1Gemv4Q4_1x1(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
 TEXT ·qx1Gemv4Q4_1x1(SB), NOSPLIT, $0-80
@@ -555,7 +517,6 @@ TEXT ·qx1Gemv4Q5_1x1(SB), NOSPLIT, $0-80
 	VMOVDQU32    qx1D<>(SB), Z13
 	MOVL         $0x10101010, AX
 	VPBROADCASTD AX, Z14
-	VMOVDQU32    qx1H<>(SB), Z12
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 	VPXORD Z18, Z18, Z18
@@ -577,9 +538,28 @@ g5x1loop:
 	VPSRLW         $4, Z5, Z6
 	VPANDD         Z15, Z5, Z5
 	VPANDD         Z15, Z6, Z6
-	VPERMD         Z0, Z12, Z4
-	VPSHUFBITQMB   qx1Bits<>+0(SB), Z4, K1
-	VPSHUFBITQMB   qx1Bits<>+64(SB), Z4, K2
+	MOVWQZX        4(SI), AX
+	MOVWQZX        4(SI)(R8*1), R13
+	SHLQ           $16, R13
+	ORQ            R13, AX
+	MOVWQZX        4(SI)(R8*2), R13
+	SHLQ           $32, R13
+	ORQ            R13, AX
+	MOVWQZX        4(SI)(R9*1), R13
+	SHLQ           $48, R13
+	ORQ            R13, AX
+	KMOVQ          AX, K1
+	MOVWQZX        6(SI), AX
+	MOVWQZX        6(SI)(R8*1), R13
+	SHLQ           $16, R13
+	ORQ            R13, AX
+	MOVWQZX        6(SI)(R8*2), R13
+	SHLQ           $32, R13
+	ORQ            R13, AX
+	MOVWQZX        6(SI)(R9*1), R13
+	SHLQ           $48, R13
+	ORQ            R13, AX
+	KMOVQ          AX, K2
 	VPADDB         Z14, Z5, K1, Z5
 	VPADDB         Z14, Z6, K2, Z6
 	VMULPS.BCST      0(DX), Z3, Z7
@@ -636,7 +616,6 @@ TEXT ·qx1Gemv4Q5_1x2(SB), NOSPLIT, $0-80
 	VMOVDQU32    qx1D<>(SB), Z13
 	MOVL         $0x10101010, AX
 	VPBROADCASTD AX, Z14
-	VMOVDQU32    qx1H<>(SB), Z12
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 	VPXORD Z18, Z18, Z18
@@ -661,9 +640,28 @@ g5x2loop:
 	VPSRLW         $4, Z5, Z6
 	VPANDD         Z15, Z5, Z5
 	VPANDD         Z15, Z6, Z6
-	VPERMD         Z0, Z12, Z4
-	VPSHUFBITQMB   qx1Bits<>+0(SB), Z4, K1
-	VPSHUFBITQMB   qx1Bits<>+64(SB), Z4, K2
+	MOVWQZX        4(SI), AX
+	MOVWQZX        4(SI)(R8*1), R13
+	SHLQ           $16, R13
+	ORQ            R13, AX
+	MOVWQZX        4(SI)(R8*2), R13
+	SHLQ           $32, R13
+	ORQ            R13, AX
+	MOVWQZX        4(SI)(R9*1), R13
+	SHLQ           $48, R13
+	ORQ            R13, AX
+	KMOVQ          AX, K1
+	MOVWQZX        6(SI), AX
+	MOVWQZX        6(SI)(R8*1), R13
+	SHLQ           $16, R13
+	ORQ            R13, AX
+	MOVWQZX        6(SI)(R8*2), R13
+	SHLQ           $32, R13
+	ORQ            R13, AX
+	MOVWQZX        6(SI)(R9*1), R13
+	SHLQ           $48, R13
+	ORQ            R13, AX
+	KMOVQ          AX, K2
 	VPADDB         Z14, Z5, K1, Z5
 	VPADDB         Z14, Z6, K2, Z6
 	VMULPS.BCST      0(DX), Z3, Z7
@@ -743,7 +741,6 @@ TEXT ·qx1Gemv4Q5_1x3(SB), NOSPLIT, $0-80
 	VMOVDQU32    qx1D<>(SB), Z13
 	MOVL         $0x10101010, AX
 	VPBROADCASTD AX, Z14
-	VMOVDQU32    qx1H<>(SB), Z12
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 	VPXORD Z18, Z18, Z18
@@ -771,9 +768,28 @@ g5x3loop:
 	VPSRLW         $4, Z5, Z6
 	VPANDD         Z15, Z5, Z5
 	VPANDD         Z15, Z6, Z6
-	VPERMD         Z0, Z12, Z4
-	VPSHUFBITQMB   qx1Bits<>+0(SB), Z4, K1
-	VPSHUFBITQMB   qx1Bits<>+64(SB), Z4, K2
+	MOVWQZX        4(SI), AX
+	MOVWQZX        4(SI)(R8*1), R13
+	SHLQ           $16, R13
+	ORQ            R13, AX
+	MOVWQZX        4(SI)(R8*2), R13
+	SHLQ           $32, R13
+	ORQ            R13, AX
+	MOVWQZX        4(SI)(R9*1), R13
+	SHLQ           $48, R13
+	ORQ            R13, AX
+	KMOVQ          AX, K1
+	MOVWQZX        6(SI), AX
+	MOVWQZX        6(SI)(R8*1), R13
+	SHLQ           $16, R13
+	ORQ            R13, AX
+	MOVWQZX        6(SI)(R8*2), R13
+	SHLQ           $32, R13
+	ORQ            R13, AX
+	MOVWQZX        6(SI)(R9*1), R13
+	SHLQ           $48, R13
+	ORQ            R13, AX
+	KMOVQ          AX, K2
 	VPADDB         Z14, Z5, K1, Z5
 	VPADDB         Z14, Z6, K2, Z6
 	VMULPS.BCST      0(DX), Z3, Z7
@@ -876,7 +892,6 @@ TEXT ·qx1Gemv4Q5_1x4(SB), NOSPLIT, $0-80
 	VMOVDQU32    qx1D<>(SB), Z13
 	MOVL         $0x10101010, AX
 	VPBROADCASTD AX, Z14
-	VMOVDQU32    qx1H<>(SB), Z12
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 	VPXORD Z18, Z18, Z18
@@ -907,9 +922,28 @@ g5x4loop:
 	VPSRLW         $4, Z5, Z6
 	VPANDD         Z15, Z5, Z5
 	VPANDD         Z15, Z6, Z6
-	VPERMD         Z0, Z12, Z4
-	VPSHUFBITQMB   qx1Bits<>+0(SB), Z4, K1
-	VPSHUFBITQMB   qx1Bits<>+64(SB), Z4, K2
+	MOVWQZX        4(SI), AX
+	MOVWQZX        4(SI)(R8*1), R13
+	SHLQ           $16, R13
+	ORQ            R13, AX
+	MOVWQZX        4(SI)(R8*2), R13
+	SHLQ           $32, R13
+	ORQ            R13, AX
+	MOVWQZX        4(SI)(R9*1), R13
+	SHLQ           $48, R13
+	ORQ            R13, AX
+	KMOVQ          AX, K1
+	MOVWQZX        6(SI), AX
+	MOVWQZX        6(SI)(R8*1), R13
+	SHLQ           $16, R13
+	ORQ            R13, AX
+	MOVWQZX        6(SI)(R8*2), R13
+	SHLQ           $32, R13
+	ORQ            R13, AX
+	MOVWQZX        6(SI)(R9*1), R13
+	SHLQ           $48, R13
+	ORQ            R13, AX
+	KMOVQ          AX, K2
 	VPADDB         Z14, Z5, K1, Z5
 	VPADDB         Z14, Z6, K2, Z6
 	VMULPS.BCST      0(DX), Z3, Z7
@@ -1099,7 +1133,6 @@ TEXT ·qx1Dec8Q5_1(SB), NOSPLIT, $0-32
 	VMOVDQU32    qx1D<>(SB), Z13
 	MOVL         $0x10101010, AX
 	VPBROADCASTD AX, Z14
-	VMOVDQU32    qx1H<>(SB), Z12
 	VMOVDQU32 qx1M<>(SB), Z11
 	VPXORD    Z10, Z10, Z10
 	TESTQ CX, CX
@@ -1120,9 +1153,28 @@ d5loop:
 	VPSRLW         $4, Z5, Z6
 	VPANDD         Z15, Z5, Z5
 	VPANDD         Z15, Z6, Z6
-	VPERMD         Z0, Z12, Z4
-	VPSHUFBITQMB   qx1Bits<>+0(SB), Z4, K1
-	VPSHUFBITQMB   qx1Bits<>+64(SB), Z4, K2
+	MOVWQZX        4(SI), AX
+	MOVWQZX        4(SI)(R8*1), BX
+	SHLQ           $16, BX
+	ORQ            BX, AX
+	MOVWQZX        4(SI)(R8*2), BX
+	SHLQ           $32, BX
+	ORQ            BX, AX
+	MOVWQZX        4(SI)(R9*1), BX
+	SHLQ           $48, BX
+	ORQ            BX, AX
+	KMOVQ          AX, K1
+	MOVWQZX        6(SI), AX
+	MOVWQZX        6(SI)(R8*1), BX
+	SHLQ           $16, BX
+	ORQ            BX, AX
+	MOVWQZX        6(SI)(R8*2), BX
+	SHLQ           $32, BX
+	ORQ            BX, AX
+	MOVWQZX        6(SI)(R9*1), BX
+	SHLQ           $48, BX
+	ORQ            BX, AX
+	KMOVQ          AX, K2
 	VPADDB         Z14, Z5, K1, Z5
 	VPADDB         Z14, Z6, K2, Z6
 	VMOVDQU64      Z5, 0(DI)
@@ -1145,9 +1197,28 @@ d5loop:
 	VPSRLW         $4, Z5, Z6
 	VPANDD         Z15, Z5, Z5
 	VPANDD         Z15, Z6, Z6
-	VPERMD         Z0, Z12, Z4
-	VPSHUFBITQMB   qx1Bits<>+0(SB), Z4, K1
-	VPSHUFBITQMB   qx1Bits<>+64(SB), Z4, K2
+	MOVWQZX        4(R13), AX
+	MOVWQZX        4(R13)(R8*1), BX
+	SHLQ           $16, BX
+	ORQ            BX, AX
+	MOVWQZX        4(R13)(R8*2), BX
+	SHLQ           $32, BX
+	ORQ            BX, AX
+	MOVWQZX        4(R13)(R9*1), BX
+	SHLQ           $48, BX
+	ORQ            BX, AX
+	KMOVQ          AX, K1
+	MOVWQZX        6(R13), AX
+	MOVWQZX        6(R13)(R8*1), BX
+	SHLQ           $16, BX
+	ORQ            BX, AX
+	MOVWQZX        6(R13)(R8*2), BX
+	SHLQ           $32, BX
+	ORQ            BX, AX
+	MOVWQZX        6(R13)(R9*1), BX
+	SHLQ           $48, BX
+	ORQ            BX, AX
+	KMOVQ          AX, K2
 	VPADDB         Z14, Z5, K1, Z5
 	VPADDB         Z14, Z6, K2, Z6
 	VMOVDQU64      Z5, 128(DI)

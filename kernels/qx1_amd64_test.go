@@ -84,9 +84,9 @@ func TestQx1Fallbacks(t *testing.T) {
 func qx1WithFeatures(t *testing.T, typ weights.Type, avx2 bool, dot func(w, x []byte, nb int) float32, path string,
 	w []byte, n, k int, x []float32, m int) []float32 {
 	t.Helper()
-	zv, bits, a2, k4, k5 := hasZVNNI, hasQx1Bits, hasAVX2, kq4_1, kq5_1
-	defer func() { hasZVNNI, hasQx1Bits, hasAVX2, kq4_1, kq5_1 = zv, bits, a2, k4, k5 }()
-	hasZVNNI, hasQx1Bits, hasAVX2 = false, false, avx2
+	zv, a2, k4, k5 := hasZVNNI, hasAVX2, kq4_1, kq5_1
+	defer func() { hasZVNNI, hasAVX2, kq4_1, kq5_1 = zv, a2, k4, k5 }()
+	hasZVNNI, hasAVX2 = false, avx2
 	if typ == weights.TypeQ5_1 {
 		kq5_1 = dot
 	} else {
