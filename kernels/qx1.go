@@ -9,9 +9,11 @@ import (
 // Multi-row q4_1 and q5_1 matmuls (paths qx1gemv and qx1gemm).
 //
 // Q5_K_M files of models whose rows are not multiples of 256 (qwen2-0.5b:
-// 896 wide, gemma3-1b: 1152) hold most of their weights as q5_1, some as
-// q4_1: llama-quantize falls back from q5_K/q4_K to them. llama.cpp has no
-// repacked or tinyBLAS kernel for these types, so every batch goes
+// 896 wide, gemma3-1b: 1152) hold most of their weights as q5_1:
+// llama-quantize falls back from q5_K to q5_1 there (llama_tensor_get_type;
+// weights.Quantize follows it). q4_1 (Q4_1 files) is the same block
+// without the fifth bits. llama.cpp has no repacked or tinyBLAS kernel for
+// these types, so every batch goes
 // through ggml_vec_dot_q{4,5}_1_q8_1 (ggml-cpu arch/x86/quants.c, __AVX2__
 // branch), and dayi keeps that float order exactly (dot.go's dotQx_1):
 // per output, block b's 32 products are summed in 8 int32 lanes (lane l =
@@ -39,8 +41,7 @@ import (
 //     rows block by block and decodes each block in registers (the qs of
 //     the 4 rows inserted into one register, the nibbles split by a shift
 //     and a mask, q5_1's fifth bits added under byte masks gathered in
-//     general registers), for
-//     c = 1..4 activation rows at a time.
+//     general registers), for c = 1..4 activation rows at a time.
 //   - qx1gemm (prefill): 8 rows at a time are decoded once (qx1Dec8<T>)
 //     into worker scratch, qx1DecBlock bytes per block: [0:64) and
 //     [64:128) the low and high quants of rows 0..3 as above, [128:256)
@@ -145,9 +146,9 @@ func qx1PackRow(sc, xq []byte, nb, i, m int) {
 }
 
 // qx1DotPacked is one output of the kernels: weight row w (GGUF blocks)
-// times activation row x, with d_x and s_x taken from the scale pack
-// (sc, its float32 entries at dx and s4, sstride bytes per block). It is
-// dotQx_1 step for step; the pack holds the same values as the blocks.
+// times activation row x (q8_1 blocks), with d_x and s_x read from the
+// scale pack (the float32 entries at dx and s4, sstride bytes per block).
+// It is dotQx_1 step for step; the pack holds the blocks' values.
 func qx1DotPacked(w, x, s4, dx []byte, sstride, nb int, five bool) float32 {
 	bs, qo := qx1Geom(five)
 	var acc [8]float32
