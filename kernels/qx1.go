@@ -61,17 +61,19 @@ import (
 // (qx1GemmMinRows2), so there it serves decode as well.
 //
 // Both read the activations as quantizeQ8_1 left them (the 32 int8 of
-// each block at byte 4 of its 36) plus a scale pack (qx1PackRow): per
-// block, for each activation row i of the batch rounded up to 4 (mp),
-// s_x as float32 four times at 16·i (so that the 4 rows' m_w·s_x of a
-// group of 4 activation rows is one FMA against 64 bytes), then d_x as
-// float32 at 16·mp + 4·i; qx1ScBlock·mp bytes per block. The rows past the
+// each block at byte 4 of its 36) plus a scale pack (qx1PackRow) that
+// holds, for each quad of activation rows (the batch rounded up to 4) and
+// each block, qx1ScQuad bytes: s_x of each of the 4 rows as float32 four
+// times (16 bytes a row, so that 4 weight rows' m_w·s_x for the quad are
+// one FMA against 64 bytes), then d_x of the 4 rows as float32. A kernel
+// call thus reads its scales from one run of memory. The rows past the
 // batch are zero. Weight rows beyond a multiple of 4 (gemv) or 8 (gemm)
 // take the single-row dots, which compute the same values.
 const (
 	qx1DecBlock  = 448 // decoded bytes per block of an 8-row pair
 	qx1DecBlock2 = 160 // decoded bytes per block of an AVX2 4-row group
 	qx1ScBlock   = 20  // scale-pack bytes per block and activation row
+	qx1ScQuad    = 4 * qx1ScBlock
 )
 
 // qx1GemmMinRows is the batch from which the 8-row pairs are decoded once
@@ -106,11 +108,13 @@ type qx1Kernels struct {
 // qx1GemvFunc computes the 4 weight rows w, w+wstride, ... (GGUF blocks)
 // times c activation rows x, x+xstride, ... (q8_1 blocks) whose scale-pack
 // entries start at s4 (s_x) and dx (d_x), sstride bytes per block, over
-// nb blocks: out[i*ostride+r] for row r and activation row i.
+// nb blocks: out[i*ostride+r] for row r and activation row i. The c rows
+// lie in one quad of the pack.
 type qx1GemvFunc func(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
 
 // qx1GemmFunc is qx1GemvFunc for a decoded unit w (nb blocks), its rows'
-// results at out[i*ostride+r].
+// results at out[i*ostride+r]. The c rows start a quad of the pack (AVX2:
+// a pair): the kernels read s_x of the whole quad (pair) at once.
 type qx1GemmFunc func(w, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)
 
 // qx1DecFunc decodes nb blocks of a unit's rows w + r*wstride into dst.
@@ -129,20 +133,26 @@ func qx1Geom(five bool) (bs, qs int) {
 // into the scale pack sc of a batch of m rows, and zeroes the padding rows
 // with the batch's last row.
 func qx1PackRow(sc, xq []byte, nb, i, m int) {
-	mp := (m + 3) &^ 3
-	bstride := mp * qx1ScBlock
+	q, j := i/4, i%4
 	for b := 0; b < nb; b++ {
-		blk := sc[b*bstride : (b+1)*bstride]
+		e := sc[(q*nb+b)*qx1ScQuad : (q*nb+b+1)*qx1ScQuad]
 		s := math.Float32bits(f16(xq[b*q8_1Size+2:]))
-		for j := 0; j < 4; j++ {
-			binary.LittleEndian.PutUint32(blk[16*i+4*j:], s)
+		for l := 0; l < 4; l++ {
+			binary.LittleEndian.PutUint32(e[16*j+4*l:], s)
 		}
-		binary.LittleEndian.PutUint32(blk[16*mp+4*i:], math.Float32bits(f16(xq[b*q8_1Size:])))
+		binary.LittleEndian.PutUint32(e[64+4*j:], math.Float32bits(f16(xq[b*q8_1Size:])))
 		if i == m-1 {
-			clear(blk[16*m : 16*mp])
-			clear(blk[16*mp+4*m : 20*mp])
+			clear(e[16*(j+1) : 64])
+			clear(e[64+4*(j+1):])
 		}
 	}
+}
+
+// qx1ScalesAt returns the pointers to activation row i's entries in the
+// scale pack sc (nb blocks) and the pack's stride from block to block.
+func qx1ScalesAt(sc []byte, nb, i int) (s4, dx *byte, sstride int) {
+	o := i / 4 * nb * qx1ScQuad
+	return &sc[o+16*(i%4)], &sc[o+64+4*(i%4)], qx1ScQuad
 }
 
 // qx1DotPacked is one output of the kernels: weight row w (GGUF blocks)
@@ -348,8 +358,7 @@ func (mt *matmulTask) packQx1Row(i int) {
 // qx1Scales returns the scale-pack pointers of activation row i (a
 // multiple of 2 or 4) and the pack's block stride.
 func (mt *matmulTask) qx1Scales(i int) (s4, dx *byte, sstride int) {
-	mp := (mt.m + 3) &^ 3
-	return &mt.x40[16*i], &mt.x40[16*mp+4*i], mp * qx1ScBlock
+	return qx1ScalesAt(mt.x40, mt.k/32, i)
 }
 
 // runQx1Gemv computes the outputs of weight-row groups [lo,hi) (16 rows

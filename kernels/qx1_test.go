@@ -40,8 +40,7 @@ func newQx1Case(rng *rand.Rand, five bool, nw, nb, m int) *qx1Case {
 
 // scales returns the pack pointers of activation row i and the stride.
 func (c *qx1Case) scales(i int) (s4, dx *byte, ss int) {
-	mp := (c.m + 3) &^ 3
-	return &c.sc[16*i], &c.sc[16*mp+4*i], mp * qx1ScBlock
+	return qx1ScalesAt(c.sc, c.nb, i)
 }
 
 // dot is dotQx_1 of weight row r and activation row i: what every kernel
@@ -64,7 +63,7 @@ func checkQx1Kernels(t *testing.T, name string, five bool, k, ref *qx1Kernels) {
 		rb := nb * bs
 		const ostride = 13
 		for ncols := 1; ncols <= 4 && k.gemv[0] != nil; ncols++ {
-			for i0 := 0; i0+ncols <= c.m; i0 += 3 {
+			for i0 := 0; i0+ncols <= c.m; i0 += 4 {
 				out := make([]float32, ncols*ostride)
 				s4, dx, ss := c.scales(i0)
 				k.gemv[ncols-1](&c.w[rb], rb, &c.xq[i0*nb*q8_1Size], nb*q8_1Size, s4, dx, ss, nb, &out[0], ostride)
