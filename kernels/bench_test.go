@@ -201,3 +201,50 @@ func BenchmarkQ5_K(b *testing.B) {
 		})
 	}
 }
+
+// qx1Shapes are the q4_1/q5_1 matrices of the Q5_K_M files whose widths are
+// not multiples of 256 (llama-quantize falls back to q5_1 there):
+// qwen2-0.5b (896 wide, FFN 4864) and gemma3-1b (1152 wide, FFN 6912).
+var qx1Shapes = []struct{ n, k int }{{896, 896}, {4864, 896}, {896, 4864}, {1152, 1152}, {6912, 1152}, {1152, 6912}}
+
+// BenchmarkMatMulQx1 times q4_1/q5_1 matmuls at decode (m = 1) and prompt
+// (m = 128) batches through the plan's path ("new") and through the
+// per-row dots every batch took before ("dots", the reference plan).
+// Both compute the same bits (TestQx1Paths). Run e.g.
+//
+//	go test ./kernels -run '^$' -bench 'MatMulQx1/q5_1/896x4864' -benchtime 20x
+func BenchmarkMatMulQx1(b *testing.B) {
+	for _, typ := range []weights.Type{weights.TypeQ5_1, weights.TypeQ4_1} {
+		for _, s := range qx1Shapes {
+			w := benchWeights(typ, []int{0, 2}, s.n, s.k)
+			for _, m := range []int{1, 128} {
+				x := make([]float32, m*s.k)
+				rng := rand.New(rand.NewPCG(3, 4))
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				out := make([]float32, m*s.n)
+				for _, th := range []int{1, 2} {
+					for _, old := range []bool{true, false} {
+						path := "new"
+						if old {
+							path = "dots"
+						}
+						b.Run(fmt.Sprintf("%s/%dx%d/m%d/t%d/%s", typ, s.n, s.k, m, th, path), func(b *testing.B) {
+							p := NewPool(th)
+							defer p.Close()
+							p.perDot = old
+							b.SetBytes(int64(len(w)))
+							b.ReportAllocs()
+							for b.Loop() {
+								if err := p.MatMul(typ, w, s.n, s.k, x, m, out); err != nil {
+									b.Fatal(err)
+								}
+							}
+						})
+					}
+				}
+			}
+		}
+	}
+}

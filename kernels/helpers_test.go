@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"encoding/binary"
+	"math"
 	"math/rand/v2"
 
 	"dayi/weights"
@@ -30,4 +31,15 @@ func randActQ8_0(rng *rand.Rand, nb int) []byte {
 	q := make([]byte, nb*q8_0Size)
 	quantizeQ8_0(q, x)
 	return q
+}
+
+// sameBits returns the first index where a and b differ in their bits, or
+// -1.
+func sameBits(a, b []float32) int {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
+		}
+	}
+	return -1
 }

@@ -184,10 +184,14 @@ func (p *Pool) matMul(pl *Plan, w []byte, x []float32, m int, out []float32) {
 		}
 	}
 	if pa.x40Step > 0 {
-		if need := m * pa.x40Step; cap(p.x40) < need {
+		rows := m
+		if pa.x40Pad4 {
+			rows = (m + 3) &^ 3
+		}
+		if need := rows * pa.x40Step; cap(p.x40) < need {
 			p.x40 = make([]byte, need)
 		}
-		mt.x40 = p.x40[:m*pa.x40Step]
+		mt.x40 = p.x40[:rows*pa.x40Step]
 	}
 	if pa.xpStride > 0 {
 		rows := m

@@ -42,6 +42,11 @@ import (
 //	                                                        acc -= imin·(dmin_w·d_x), products rounded)
 //	packed        q4_0 q8_0 (GGUF)           < 8            ggml's vec_dot order (dot.go: 8 float lanes per
 //	                                                        block, reduced at the end), bit for bit
+//	qx1gemv       q4_1 q5_1 (GGUF)           1..4           vec_dot order (dotQx_1: 8 float lanes per block,
+//	                                                        hsum_float_8, plus the sequential m_w·s_x sum),
+//	                                                        bit for bit (qx1.go: 4 rows, decoded in registers)
+//	qx1gemm       q4_1 q5_1 (GGUF)           >= 5 (AVX2:    same, bit for bit (qx1.go: 8 rows, AVX2 4, decoded
+//	                                         all)           once per matmul, × 4 (2) activation rows per call)
 //	q5gemv        q5_0 (GGUF)                1              vec_dot order (dotQ5_0), bit for bit
 //	kgemv         q4_K q5_K q6_K (GGUF)      < 16           dotK's order, bit for bit (dot.go)
 //	kpacked       q2_K q3_K (GGUF)           all            dotK's order, bit for bit (gemmk.go)
@@ -50,10 +55,11 @@ import (
 //	dots          every type (GGUF)          the rest       vec_dot order: one weight row · one
 //	                                                        activation row per call (dot)
 //
-// Every path but dots needs AVX-512 VNNI (f16: AVX-512 F/BW/VL; q5_0's
-// Rows16 assembly also BITALG, else its Go twins run); without it a GGUF
-// weight takes dots and a Rows16 weight rows16(k)-gemv through the pure-Go
-// twins. Activations are always quantized to the type's vec_dot_type
+// Every path but dots and qx1gemm needs AVX-512 VNNI (f16: AVX-512
+// F/BW/VL; q5_0's Rows16 assembly also BITALG, else its Go twins run);
+// without it a GGUF weight takes dots (q4_1
+// and q5_1: qx1gemm's AVX2 kernels where AVX2 is, for every batch) and a
+// Rows16 weight rows16(k)-gemv through the pure-Go twins. Activations are always quantized to the type's vec_dot_type
 // first (quantizeRow), as ggml-cpu's x86 build does.
 
 // maxPaths bounds the paths of a plan (q5_0: gemm16, dots, q5gemv).
@@ -71,6 +77,7 @@ type path struct {
 	xpStride int                                      // bytes per row (or row pair, xpPairs) in xp (0: none)
 	xpPairs  bool                                     // xp holds rows in pairs (packQ8)
 	groups   bool                                     // units are groups of 16 weight rows, not rows
+	x40Pad4  bool                                     // x40 holds m rounded up to 4 rows (qx1's scale pack)
 	f16f     bool                                     // needs the f16 activations as float32 (x16f)
 }
 
@@ -96,6 +103,7 @@ type Plan struct {
 	r16gemv2 gemvmFunc                                                    // Rows16 decode kernel, 2 rows
 	gk       gemmKernels                                                  // packed kernels (q4_0/q8_0)
 	kgemv    func(w *byte, wstride int, x *byte, nb int, res *[4]float32) // q4_K/q6_K 4-row gemv
+	qx1      qx1Kernels                                                   // q4_1/q5_1 multi-row kernels
 }
 
 // NewPlan chooses the kernels for n×k weights of type t in layout l
@@ -184,6 +192,16 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 			pl.add(path{name: "dots", minRows: 2, run: (*matmulTask).runDots})
 			pl.add(path{name: "q5gemv", minRows: 1, run: (*matmulTask).runQ5Gemv,
 				pack: (*matmulTask).packQ5Row, xpStride: k / 64 * xpBlockSize})
+		}
+		if qk, ok := qx1KernelsFor(t); ok {
+			pl.qx1 = qk
+			xs := k / 32 * qx1ScBlock
+			pl.add(path{name: "qx1gemm", minRows: qk.minRows, run: (*matmulTask).runQx1Gemm,
+				pack: (*matmulTask).packQx1Row, x40Step: xs, x40Pad4: true, groups: true})
+			if qk.gemv[0] != nil {
+				pl.add(path{name: "qx1gemv", minRows: 1, run: (*matmulTask).runQx1Gemv,
+					pack: (*matmulTask).packQx1Row, x40Step: xs, x40Pad4: true, groups: true})
+			}
 		}
 		if gk, ok := packedKernels(t); ok {
 			pl.gk = gk

@@ -33,6 +33,17 @@ func wantPath(t weights.Type, l Layout, m int) string {
 		}
 		return name + "-gemv"
 	}
+	if t == weights.TypeQ4_1 || t == weights.TypeQ5_1 {
+		switch {
+		case hasZVNNI && m >= qx1GemmMinRows:
+			return "qx1gemm"
+		case hasZVNNI:
+			return "qx1gemv"
+		case hasAVX2 && m >= qx1GemmMinRows2:
+			return "qx1gemm"
+		}
+		return "dots"
+	}
 	if !hasZVNNI {
 		if t == weights.TypeF16 && hasZ512 {
 			return "f16"
@@ -167,7 +178,7 @@ func TestMatMulPlanReuse(t *testing.T) {
 	for _, c := range []struct {
 		t     weights.Type
 		dOffs []int
-	}{{weights.TypeQ4_0, []int{0}}, {weights.TypeQ5_0, []int{0}}, {weights.TypeQ4_K, []int{0, 2}}, {weights.TypeQ6_K, []int{208}}} {
+	}{{weights.TypeQ4_0, []int{0}}, {weights.TypeQ5_0, []int{0}}, {weights.TypeQ5_1, []int{0, 2}}, {weights.TypeQ4_K, []int{0, 2}}, {weights.TypeQ6_K, []int{208}}} {
 		w := randBlocks(rng, n*k/c.t.BlockSize(), c.t.TypeSize(), c.dOffs...)
 		pl, err := NewPlan(c.t, LayoutGGUF, n, k)
 		if err != nil {
@@ -214,7 +225,8 @@ func TestMatMulPlanAllocs(t *testing.T) {
 		l     Layout
 		dOffs []int
 	}{{weights.TypeQ4_0, LayoutGGUF, []int{0}}, {weights.TypeQ4_0, LayoutRows16, []int{0}},
-		{weights.TypeQ6_K, LayoutGGUF, []int{208}}, {weights.TypeQ6_K, LayoutRows16, []int{208}}, {weights.TypeF16, LayoutGGUF, nil}} {
+		{weights.TypeQ6_K, LayoutGGUF, []int{208}}, {weights.TypeQ6_K, LayoutRows16, []int{208}}, {weights.TypeF16, LayoutGGUF, nil},
+		{weights.TypeQ4_1, LayoutGGUF, []int{0, 2}}, {weights.TypeQ5_1, LayoutGGUF, []int{0, 2}}} {
 		w := randBlocks(rng, n*k/c.t.BlockSize(), c.t.TypeSize(), c.dOffs...)
 		if c.t == weights.TypeF16 {
 			for i := 0; i < n*k; i++ {

@@ -12,15 +12,6 @@ import (
 // The twins of twins.go (what gemm_other.go binds the kernel names to off
 // amd64) against the assembly they stand for, call by call, bit for bit.
 
-func sameBits(a, b []float32) int {
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return i
-		}
-	}
-	return -1
-}
-
 // TestTwinsKPacked: gemmKx1/gemmKx4 on decoded super-blocks of every
 // k-quant type.
 func TestTwinsKPacked(t *testing.T) {

@@ -2,8 +2,9 @@
 // whose bodies repeat one pattern hundreds of times: rows16k_amd64.s (the
 // q4_K/q6_K Rows16 decode and group-decode kernels, with their prefetch
 // schedule), gemmk16_amd64.s (the q4_K/q6_K 16-row prefill kernels for
-// 1..4 activation columns) and attntile_amd64.s (the 4-query attention
-// tiles of a prefill step). Run it through go generate in kernels:
+// 1..4 activation columns), attntile_amd64.s (the 4-query attention
+// tiles of a prefill step) and qx1_amd64.s (the q4_1/q5_1 multi-row
+// kernels). Run it through go generate in kernels:
 //
 //	go generate ./kernels
 //
@@ -40,7 +41,7 @@ type file struct {
 }
 
 func files(p params) []file {
-	return []file{{"rows16k_amd64.s", rows16k(p)}, {"gemmk16_amd64.s", gemmk16()}, {"attntile_amd64.s", attntile()}}
+	return []file{{"rows16k_amd64.s", rows16k(p)}, {"gemmk16_amd64.s", gemmk16()}, {"attntile_amd64.s", attntile()}, {"qx1_amd64.s", qx1()}}
 }
 
 func main() {
