@@ -248,3 +248,36 @@ func BenchmarkMatMulQx1(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQx1Stream times q5_1 decode matmuls over 240 MB of gemma3-1b
+// ffn_gate-shaped weights (6912×1152, 40 of them), more than the last-level
+// cache holds, so the weights stream from memory as in a real decode step;
+// BenchmarkMatMulQx1's single matrix stays in cache. It chose qx1Gemv's
+// prefetch distances (kernels/internal/gen/qx1.go).
+func BenchmarkQx1Stream(b *testing.B) {
+	const n, k, layers = 6912, 1152, 40
+	ws := make([][]byte, layers)
+	for i := range ws {
+		ws[i] = benchWeights(weights.TypeQ5_1, []int{0, 2}, n, k)
+	}
+	x := make([]float32, k)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	out := make([]float32, n)
+	for _, th := range []int{1, 2} {
+		b.Run(fmt.Sprintf("t%d", th), func(b *testing.B) {
+			p := NewPool(th)
+			defer p.Close()
+			b.SetBytes(int64(layers * len(ws[0])))
+			for b.Loop() {
+				for _, w := range ws {
+					if err := p.MatMul(weights.TypeQ5_1, w, n, k, x, 1, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

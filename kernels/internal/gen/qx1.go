@@ -159,6 +159,15 @@ func qx1X(c, off int) string {
 		fmt.Sprintf("%d(DI)(R10*2)", off), fmt.Sprintf("%d(DI)(R11*1)", off)}[c]
 }
 
+// qx1PF is how far ahead (bytes) qx1Gemv prefetches each of its 4 weight
+// rows into L1 (and twice as far into L2). Without a far prefetch the 4
+// interleaved row streams ran at 5-6 GB/s from memory on one thread (a
+// decode of gemma3-1b q5_k_m spent 59 % in this kernel); BenchmarkQx1Stream
+// (Intel Xeon VM, 240 MB of q5_1): 768 bytes 5.8, 4096 9.5–10.8, 8192
+// 9.1–11.4, 4096 with the L2 prefetch at 8192 11.5–12.1 GB/s (two threads
+// 11.7 -> 20.3–24.6).
+const qx1PF = 4096
+
 // qx1Gemv writes qx1Gemv4<T>x<c>. Activation row i keeps its low/high
 // lane accumulators in Z16+3i, Z17+3i and its m_w·s_x sums (lanes 4r+1)
 // in Z18+3i.
@@ -192,6 +201,12 @@ func qx1Gemv(a *asm, five bool, c int) {
 	a.l("\tJLE   %sdone", lbl)
 	a.l("")
 	a.l("%sloop:", lbl)
+	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
+		a.l("\tPREFETCHT0     %d(SI)%s", qx1PF, ix)
+	}
+	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
+		a.l("\tPREFETCHT2     %d(SI)%s", 2*qx1PF, ix)
+	}
 	qx1Decode4(a, five, "SI", "AX", "R13")
 	for i := 0; i < c; i++ {
 		a.l("\tVMULPS.BCST      %d(DX), Z3, Z7", 4*i)
