@@ -33,29 +33,22 @@ func pvTile4Asm(acc []float32, d int, v []uint16, vstride int, p []float32, pstr
 	}
 }
 
-// reduceLanes64Asm is reduceLanes4x16 through reduceLanesZ.
-func reduceLanes64Asm(o, acc []float32) {
-	d := len(o)
-	if d == 0 || d%16 != 0 || len(acc) < 64*d {
-		reduceLanes4x16(o, acc)
-		return
+// reduceLanesAsm is fold (reduceLanes16 for 16 lanes, reduceLanes4x16 for
+// 64) through reduceLanesZ, which makes the same additions.
+func reduceLanesAsm(lanes int, fold func(o, acc []float32)) func(o, acc []float32) {
+	return func(o, acc []float32) {
+		d := len(o)
+		if d == 0 || d%16 != 0 || len(acc) < lanes*d {
+			fold(o, acc)
+			return
+		}
+		reduceLanesZ(&o[0], &acc[0], d, lanes)
 	}
-	reduceLanesZ(&o[0], &acc[0], d, 64)
-}
-
-// reduceLanes16Asm is reduceLanes16 through reduceLanesZ.
-func reduceLanes16Asm(o, acc []float32) {
-	d := len(o)
-	if d == 0 || d%16 != 0 || len(acc) < 16*d {
-		reduceLanes16(o, acc)
-		return
-	}
-	reduceLanesZ(&o[0], &acc[0], d, 16)
 }
 
 func init() {
 	if hasZ512 {
 		kScoresTile4, kPVTile4 = scoresTile4Asm, pvTile4Asm
-		kReduceLanes16, kReduceLanes64 = reduceLanes16Asm, reduceLanes64Asm
+		kReduceLanes16, kReduceLanes64 = reduceLanesAsm(16, reduceLanes16), reduceLanesAsm(64, reduceLanes4x16)
 	}
 }
