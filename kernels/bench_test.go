@@ -43,11 +43,7 @@ func BenchmarkMatMul(b *testing.B) {
 		for _, s := range benchShapes {
 			w := benchWeights(bt.t, bt.dOffs, s.n, s.k)
 			for _, m := range []int{1, 16} {
-				x := make([]float32, m*s.k)
-				rng := rand.New(rand.NewPCG(3, 4))
-				for i := range x {
-					x[i] = float32(rng.NormFloat64())
-				}
+				x := benchActs(m * s.k)
 				out := make([]float32, m*s.n)
 				for _, th := range []int{1, 2} {
 					name := fmt.Sprintf("%s/%dx%d/m%d/t%d", bt.t, s.n, s.k, m, th)
@@ -129,11 +125,7 @@ func BenchmarkPacked(b *testing.B) {
 		}
 		w := benchWeights(bt.t, bt.dOffs, n, k)
 		for _, m := range []int{1, 16, 48, 128} {
-			x := make([]float32, m*k)
-			rng := rand.New(rand.NewPCG(3, 4))
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
+			x := benchActs(m * k)
 			out := make([]float32, m*n)
 			for _, th := range []int{1, 2} {
 				b.Run(fmt.Sprintf("%s/m%d/t%d", bt.t, m, th), func(b *testing.B) {
@@ -170,11 +162,7 @@ func BenchmarkQ5_K(b *testing.B) {
 	const n, k = 2048, 2048
 	w := benchWeights(weights.TypeQ5_K, []int{0, 2}, n, k)
 	for _, m := range []int{1, 16} {
-		x := make([]float32, m*k)
-		rng := rand.New(rand.NewPCG(3, 4))
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
+		x := benchActs(m * k)
 		out := make([]float32, m*n)
 		b.Run(fmt.Sprintf("m%d", m), func(b *testing.B) {
 			p := NewPool(1)
@@ -218,11 +206,7 @@ func BenchmarkMatMulQx1(b *testing.B) {
 		for _, s := range qx1Shapes {
 			w := benchWeights(typ, []int{0, 2}, s.n, s.k)
 			for _, m := range []int{1, 128} {
-				x := make([]float32, m*s.k)
-				rng := rand.New(rand.NewPCG(3, 4))
-				for i := range x {
-					x[i] = float32(rng.NormFloat64())
-				}
+				x := benchActs(m * s.k)
 				out := make([]float32, m*s.n)
 				for _, th := range []int{1, 2} {
 					for _, old := range []bool{true, false} {
@@ -260,11 +244,7 @@ func BenchmarkQx1Stream(b *testing.B) {
 	for i := range ws {
 		ws[i] = benchWeights(weights.TypeQ5_1, []int{0, 2}, n, k)
 	}
-	x := make([]float32, k)
-	rng := rand.New(rand.NewPCG(3, 4))
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
+	x := benchActs(k)
 	out := make([]float32, n)
 	for _, th := range []int{1, 2} {
 		b.Run(fmt.Sprintf("t%d", th), func(b *testing.B) {
@@ -280,4 +260,14 @@ func BenchmarkQx1Stream(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchActs is n normal activations, the same for every benchmark.
+func benchActs(n int) []float32 {
+	x := make([]float32, n)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x
 }
