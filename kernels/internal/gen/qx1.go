@@ -173,10 +173,7 @@ const qx1PF = 4096
 // in Z18+3i.
 func qx1Gemv(a *asm, five bool, c int) {
 	t := qx1Type(five)
-	bs := 20
-	if five {
-		bs = 24
-	}
+	bs := qx1BlockBytes(five)
 	lbl := fmt.Sprintf("g%sx%d", t[1:2], c)
 	a.l("// func qx1Gemv4%sx%d(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)", t, c)
 	a.l("TEXT ·qx1Gemv4%sx%d(SB), NOSPLIT, $0-80", t, c)
@@ -262,18 +259,11 @@ func qx1Reduce(a *asm, lo, hi int) {
 // the pair layout (qx1DecBlock bytes per block).
 func qx1Dec(a *asm, five bool) {
 	t := qx1Type(five)
-	bs := 20
-	if five {
-		bs = 24
-	}
+	bs := qx1BlockBytes(five)
 	lbl := "d" + t[1:2]
 	a.l("// func qx1Dec8%s(w *byte, wstride, nb int, dst *byte)", t)
 	a.l("TEXT ·qx1Dec8%s(SB), NOSPLIT, $0-32", t)
-	a.l("\tMOVQ w+0(FP), SI")
-	a.l("\tMOVQ wstride+8(FP), R8")
-	a.l("\tMOVQ nb+16(FP), CX")
-	a.l("\tMOVQ dst+24(FP), DI")
-	a.l("\tLEAQ (R8)(R8*2), R9")
+	qx1DecArgs(a)
 	a.l("\tLEAQ (SI)(R8*4), R13")
 	qx1Consts(a, five)
 	a.l("\tVMOVDQU32 qx1M<>(SB), Z11")
@@ -403,18 +393,11 @@ func qx1Avx2Decode(a *asm, five bool, b string, r int) {
 // r·wstride into the AVX2 group layout (qx1DecBlock2 bytes per block).
 func qx1Avx2Dec(a *asm, five bool) {
 	t := qx1Type(five)
-	bs := 20
-	if five {
-		bs = 24
-	}
+	bs := qx1BlockBytes(five)
 	lbl := "a" + t[1:2]
 	a.l("// func qx1Dec4%sAVX2(w *byte, wstride, nb int, dst *byte)", t)
 	a.l("TEXT ·qx1Dec4%sAVX2(SB), NOSPLIT, $0-32", t)
-	a.l("\tMOVQ w+0(FP), SI")
-	a.l("\tMOVQ wstride+8(FP), R8")
-	a.l("\tMOVQ nb+16(FP), CX")
-	a.l("\tMOVQ dst+24(FP), DI")
-	a.l("\tLEAQ (R8)(R8*2), R9")
+	qx1DecArgs(a)
 	a.l("\tMOVL         $0x0F0F0F0F, AX")
 	a.l("\tVMOVD        AX, X12")
 	a.l("\tVPBROADCASTD X12, Y12")
@@ -539,4 +522,22 @@ func qx1LoopEnd(a *asm, lbl string) {
 	a.l("\tJNZ  %sloop", lbl)
 	a.l("")
 	a.l("%sdone:", lbl)
+}
+
+// qx1BlockBytes is the size of one q4_1 (20) or q5_1 (24) block.
+func qx1BlockBytes(five bool) int {
+	if five {
+		return 24
+	}
+	return 20
+}
+
+// qx1DecArgs loads the arguments the qx1 decoders share (w, wstride, nb,
+// dst) into SI, R8, CX, DI, and 3·wstride into R9.
+func qx1DecArgs(a *asm) {
+	a.l("\tMOVQ w+0(FP), SI")
+	a.l("\tMOVQ wstride+8(FP), R8")
+	a.l("\tMOVQ nb+16(FP), CX")
+	a.l("\tMOVQ dst+24(FP), DI")
+	a.l("\tLEAQ (R8)(R8*2), R9")
 }
