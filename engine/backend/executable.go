@@ -44,7 +44,10 @@ type Executable struct {
 	consts     []*node
 	outputs    []int32
 	outShapes  []shapes.Shape
-	slotShapes []shapes.Shape
+	// slots are the intermediates' places in the per-state arena of
+	// arenaBytes (arenaPlanner); step.slot indexes them.
+	slots      []slotPlan
+	arenaBytes int
 	numViews   int
 	maxIns     int
 
@@ -165,8 +168,9 @@ func compile(bl *Builder) (*Executable, error) {
 		e.outShapes = append(e.outShapes, o.shape)
 	}
 
-	// Slot assignment in execution order, reusing slots of dead groups.
-	free := make(map[poolKey][]int32)
+	// Slot assignment in execution order: each value's bytes are placed in
+	// the arena when it is made and released when its group dies.
+	var arena arenaPlanner
 	slotOf := make([]int32, nn)
 	hasSlot := make([]bool, nn)
 	handedOn := make([]bool, nn)         // a slot taken over by an elementwise consumer
@@ -198,19 +202,16 @@ func compile(bl *Builder) (*Executable, error) {
 		case escape[id]:
 			s.kind = stEscape
 		default:
-			key := poolKey{n.shape.DType, n.shape.Size()}
 			if in := inPlaceOperand(n, hasSlot, groupLast); in >= 0 {
 				// Write over an operand that dies here: one buffer of the
 				// step's largest activations (a 512-row FFN's are 16 MiB
 				// on llama-1b) instead of two.
 				s.slot = slotOf[in]
 				handedOn[in] = true
-			} else if l := free[key]; len(l) > 0 {
-				s.slot = l[len(l)-1]
-				free[key] = l[:len(l)-1]
 			} else {
-				s.slot = int32(len(e.slotShapes))
-				e.slotShapes = append(e.slotShapes, n.shape)
+				size := alignedSize(int(n.shape.Memory()))
+				s.slot = int32(len(e.slots))
+				e.slots = append(e.slots, slotPlan{shape: n.shape, off: arena.alloc(size), size: size})
 			}
 			slotOf[id], hasSlot[id] = s.slot, true
 			if gl := groupLast[id]; gl != forever {
@@ -222,12 +223,19 @@ func compile(bl *Builder) (*Executable, error) {
 			if handedOn[r] {
 				continue
 			}
-			rn := f.nodes[r]
-			key := poolKey{rn.shape.DType, rn.shape.Size()}
-			free[key] = append(free[key], slotOf[r])
+			sp := e.slots[slotOf[r]]
+			arena.release(sp.off, sp.size)
 		}
 	}
+	e.arenaBytes = arena.end
 	return e, nil
+}
+
+// slotPlan is one intermediate's place in the arena: shape, byte offset and
+// aligned size.
+type slotPlan struct {
+	shape     shapes.Shape
+	off, size int
 }
 
 // inPlaceOperand returns an operand of n whose slot n may write its output
@@ -284,14 +292,15 @@ func (e *Executable) getState() *state {
 		e:       e,
 		vals:    make([]*Buffer, e.numVals),
 		ins:     make([]*Buffer, e.maxIns),
-		slots:   make([]*Buffer, len(e.slotShapes)),
+		slots:   make([]*Buffer, len(e.slots)),
 		views:   make([]*Buffer, e.numViews),
 		scratch: make([][]float32, e.numVals),
 		memo:    make([]any, e.numVals),
 	}
-	for i, s := range e.slotShapes {
-		st.slots[i] = newBuffer(s)
-		st.slots[i].owned = false
+	arena := alignedBytes(e.arenaBytes)
+	for i, sp := range e.slots {
+		raw := arena[sp.off : sp.off+int(sp.shape.Memory()) : sp.off+sp.size]
+		st.slots[i] = &Buffer{shape: sp.shape, flat: flatView(sp.shape.DType, raw), raw: raw, valid: true}
 	}
 	for i := range st.views {
 		st.views[i] = &Buffer{valid: true}

@@ -45,7 +45,7 @@ func TestElementwiseInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := exe.(*Executable)
-	if got := len(e.slotShapes); got != 2 {
+	if got := len(e.slots); got != 2 {
 		t.Errorf("%d slots for g, s, h, u, v; want 2 (g and s, the rest in place)", got)
 	}
 	xb, wb := newBuffer(big), newBuffer(row)
