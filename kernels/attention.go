@@ -25,6 +25,13 @@ type attnTask struct {
 	// rows (runBlocked); set where both f16 matmuls take tinyBLAS's order
 	// (prefill).
 	blocked bool
+	// phase > phaseNone: a decode step at depth (attn_decode.go), run one
+	// phase at a time over the scores s [H, n] of positions jlo..jlo+n-1
+	// and the f16-rounded queries qf.
+	phase  int
+	jlo, n int
+	s, qf  []float32
+	vc     []uint16 // V rows per kv head, compact: [Hkv, n, D]
 }
 
 // Attention computes causal (optionally sliding-window) grouped-query
@@ -72,6 +79,11 @@ func (p *Pool) Attention(q []float32, T, H, D int, kf32, vf32 []float32, kf16, v
 	scoreTiny, pvTiny := f16Order(T, D, ggmlNKV(kvLen, S))
 	switch {
 	case f16 && !scoreTiny && kScoresH16V4 != nil && (H/Hkv)%4 == 0 && D%64 == 0:
+		if T == 1 && kPVTile4 != nil && min(kvLen, pos0+1) >= decodeMinKV {
+			p.attentionDecode(at) // attn_decode.go
+			*at = attnTask{}
+			return nil
+		}
 		at.quad, items = true, T*H/4
 	case f16 && scoreTiny && pvTiny:
 		at.blocked, items = true, Hkv*((T+tileRows-1)/tileRows)
@@ -86,6 +98,10 @@ func (p *Pool) Attention(q []float32, T, H, D int, kf32, vf32 []float32, kf16, v
 }
 
 func (at *attnTask) run(lo, hi, worker int) {
+	if at.phase != phaseNone {
+		at.runDecode(lo, hi, worker)
+		return
+	}
 	if at.quad {
 		at.runQuad(lo, hi, worker)
 		return

@@ -165,3 +165,48 @@ func TestSoftmaxAsmTwin(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAttentionDecodeStream times decode attention (T=1) as a decode
+// step meets it: the layer's K/V cache comes from memory, not from the
+// caches (a step streams every layer's weights between two visits of one
+// layer's cache). It cycles over enough layers' caches (≥ 512 MiB) that
+// none stays in L3 (260 MiB on the dev VM). MB/s counts the K and V bytes of the kvLen positions.
+func BenchmarkAttentionDecodeStream(b *testing.B) {
+	type shape struct {
+		name             string
+		H, Hkv, D, kvLen int
+	}
+	for _, sh := range []shape{{"llama1b-2048", 32, 8, 64, 2048}, {"llama8b-4096", 32, 8, 128, 4096}} {
+		rng := rand.New(rand.NewPCG(3, 4))
+		kv := sh.kvLen * sh.Hkv * sh.D
+		layers := max(2, (512<<20)/(4*kv))
+		k16, v16 := make([][]uint16, layers), make([][]uint16, layers)
+		for l := range layers {
+			k16[l], v16[l] = make([]uint16, kv), make([]uint16, kv)
+			for i := range kv {
+				k16[l][i] = weights.FP32ToFP16(float32(rng.NormFloat64()))
+				v16[l][i] = weights.FP32ToFP16(float32(rng.NormFloat64()))
+			}
+		}
+		q := make([]float32, sh.H*sh.D)
+		for i := range q {
+			q[i] = float32(rng.NormFloat64())
+		}
+		out := make([]float32, len(q))
+		for _, th := range []int{1, 2} {
+			b.Run(sh.name+"/t"+string(rune('0'+th)), func(b *testing.B) {
+				p := NewPool(th)
+				defer p.Close()
+				b.ReportAllocs()
+				b.SetBytes(int64(4 * kv))
+				l := 0
+				for b.Loop() {
+					if err := p.Attention(q, 1, sh.H, sh.D, nil, nil, k16[l], v16[l], sh.kvLen, sh.Hkv, sh.kvLen, sh.kvLen-1, 0, 0.125, out); err != nil {
+						b.Fatal(err)
+					}
+					l = (l + 1) % layers
+				}
+			})
+		}
+	}
+}

@@ -54,6 +54,8 @@ type Pool struct {
 	x40     []byte      // packed activations (gemm16.go)
 	scratch [][]float32 // per-worker float scratch (attention scores, etc.)
 	halves  [][]uint16  // per-worker f16 scratch (attention's compact K/V rows)
+	dec     []float32   // decode attention's scores and queries (attn_decode.go)
+	decV    []uint16    // decode attention's compact V rows
 	mm      matmulTask
 	plans   map[planKey]*Plan // MatMul's plans by type, layout and shape
 	perDot  bool              // benchmarks only: MatMul's plans have only the dots path (the reference speed)

@@ -1,0 +1,65 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestAttentionDecodeMatchesRows checks attentionDecode (one query at
+// depth: scores by position chunk, V compacted per kv head) against the
+// per-row path bit for bit: chunks that do not divide the key range, a
+// sliding window whose first key is not lane-aligned, the float64 tail
+// past nkv&^63, keys past the query's position, two groups of 4 heads on
+// one kv head, 1-3 threads, and the pure-Go twins of the kernels it calls.
+func TestAttentionDecodeMatchesRows(t *testing.T) {
+	type tc struct{ H, Hkv, D, S, kvLen, pos, win int }
+	cases := []tc{
+		{H: 32, Hkv: 8, D: 64, S: 2048, kvLen: 2048, pos: 2047},
+		{H: 8, Hkv: 1, D: 128, S: 700, kvLen: 650, pos: 649},            // group 8; nkv 672: 10 tail positions
+		{H: 8, Hkv: 2, D: 64, S: 1024, kvLen: 1000, pos: 999, win: 300}, // jlo 700
+		{H: 4, Hkv: 1, D: 256, S: 1024, kvLen: 300, pos: 299},
+		{H: 8, Hkv: 2, D: 64, S: 640, kvLen: 600, pos: 400}, // keys 401.. masked
+	}
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, c := range cases {
+		q, k16, v16 := wideAttnData(rng, c.H*c.D, c.S*c.Hkv*c.D)
+		scale := float32(1 / math.Sqrt(float64(c.D)))
+		want := make([]float32, len(q))
+		ref := attnTask{q: q, T: 1, H: c.H, D: c.D, kf16: k16, vf16: v16, S: c.S, Hkv: c.Hkv,
+			kvLen: c.kvLen, pos0: c.pos, win: c.win, scale: scale, out: want}
+		sc := make([]float32, ref.rowScratch())
+		for h := range c.H {
+			ref.row(0, h, sc)
+		}
+		for _, impl := range []string{"sel", "go"} {
+			for _, th := range []int{1, 2, 3} {
+				t.Run(fmt.Sprintf("%+v/%s/t%d", c, impl, th), func(t *testing.T) {
+					if kScoresH16V4 == nil || kPVTile4 == nil {
+						t.Skip("no 4-head kernels on this CPU: the decode path is not taken")
+					}
+					if impl == "go" {
+						s4, pv := kScoresH16V4, kPVTile4
+						kScoresH16V4, kPVTile4 = scoresH16VGroupGo, pvTile4Go
+						defer func() { kScoresH16V4, kPVTile4 = s4, pv }()
+					}
+					p := NewPool(th)
+					defer p.Close()
+					got := make([]float32, len(q))
+					for i := range got {
+						got[i] = float32(math.NaN()) // must be overwritten
+					}
+					if err := p.Attention(q, 1, c.H, c.D, nil, nil, k16, v16, c.S, c.Hkv, c.kvLen, c.pos, c.win, scale, got); err != nil {
+						t.Fatal(err)
+					}
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("out[%d] (head %d) = %g, row path %g", i, i/c.D, got[i], want[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}
