@@ -97,6 +97,9 @@ func (s *Session) Truncate(n int) error {
 	if !s.canRewind(n) {
 		return fmt.Errorf("truncate to %d of %d tokens: %w", n, s.pos, ErrRewind)
 	}
+	if n == 0 {
+		clear(s.base)
+	}
 	s.pos = n
 	return nil
 }
