@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -501,6 +502,51 @@ func TestCompactSWARows(t *testing.T) {
 		}
 		if got != c.want {
 			t.Errorf("ctx %d buckets %v shared %v: %d rows, want %d", c.ctx, c.buckets, c.shared, got, c.want)
+		}
+	}
+}
+
+// Generations with context shifts, plain and speculative (a draft model
+// with compact caches of its own, whose session must start over when a
+// shift changes the history it holds: Truncate's ErrRewind), give the
+// greedy tokens of plain decoding with the full layout.
+func TestCompactSWAGenerate(t *testing.T) {
+	mk := func(compact bool) *LM {
+		opt := Options{Backend: "dayi", KVType: "f32", ContextLength: 64, Buckets: []int{4, 16},
+			PrefixCacheBytes: -1, swaRows: swaTestRows, NoCompactSWA: !compact}
+		m, err := Load(synthModel(t, "tiny-gemma3"), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if compact != (m.KVBytes() < int64(m.Ctx)*int64(2*m.Hyper.Layers*m.kvRowBytes(0))) {
+			t.Fatalf("compact %v: KVBytes %d", compact, m.KVBytes())
+		}
+		lm, err := NewLM(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lm
+	}
+	req := func() *Request {
+		return &Request{Prompt: "Once upon a time", MaxTokens: 150, Shift: true, NumKeep: 4}
+	}
+	want := generate(t, mk(false), req())
+	if want.Shifts < 2 {
+		t.Fatalf("%d context shifts: the test needs several", want.Shifts)
+	}
+	for _, sp := range []*Speculation{nil, {NGram: true}, {Draft: mk(true), DraftMax: 4, PMin: -1}} {
+		lm := mk(true)
+		if sp != nil {
+			if err := lm.SetSpeculation(*sp); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := generate(t, lm, req())
+		if got.Shifts != want.Shifts || !slices.Equal(got.Tokens, want.Tokens) {
+			t.Fatalf("speculation %+v: %d shifts, tokens %v\nfull layout: %d shifts, tokens %v", sp, got.Shifts, got.Tokens, want.Shifts, want.Tokens)
+		}
+		if sp != nil && sp.Draft != nil && got.DraftAccepted == 0 {
+			t.Fatalf("draft: drafted %d accepted %d", got.Drafted, got.DraftAccepted)
 		}
 	}
 }
