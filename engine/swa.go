@@ -33,7 +33,10 @@ import (
 // the last rows it keeps to the front of the view's buffers (a memmove on
 // the host, makeRoom) and advances base. It keeps Sw - Tmax rows (Tmax: the
 // largest planned step), at least W-1, so it moves Sw - Tmax rows once
-// every Tmax or more positions.
+// every Tmax or more positions. A step of more than Tmax rows keeps fewer
+// (Sw - T); one of more than Sw - (W-1) rows cannot run and fails (only an
+// embeddings step with more rows than the largest prefill bucket can be
+// that long: EvalEmbeddings).
 //
 // The invariant every operation keeps: base == 0 or base ≤ pos - (W-1),
 // i.e. every key a query at pos or later may see is in the buffer.
