@@ -550,3 +550,64 @@ func TestCompactSWAGenerate(t *testing.T) {
 		}
 	}
 }
+
+// Embedding steps (an image's soft tokens, seeing each other both ways
+// within the window) in a compact cache match the full layout bit for bit,
+// also one longer than the largest bucket (20 rows: the move keeps 28-20
+// rows); one longer than Sw - (W-1) = 25 rows is refused.
+func TestCompactSWAEmbeddings(t *testing.T) {
+	compact, full := swaPair(t, "dayi", "f32")
+	ctx := context.Background()
+	dim := compact.Hyper.Dim
+	embd := func(n int) []float32 {
+		out := make([]float32, n*dim)
+		for i := range out {
+			out[i] = float32(math.Sin(float64(i)*0.37)) * 0.5
+		}
+		return out
+	}
+	sc, _ := compact.NewSession()
+	defer sc.Close()
+	sf, _ := full.NewSession()
+	defer sf.Close()
+	ids := swaTokens(40, 9)
+	for _, s := range []*Session{sc, sf} {
+		if _, err := s.Eval(ctx, ids); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []int{12, 20} {
+		base := swaBase(sc)
+		a, err := sc.EvalEmbeddings(ctx, embd(n), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := sf.EvalEmbeddings(ctx, embd(n), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameLogits(t, "embeddings step", a, b, 0)
+		if swaBase(sc) == base {
+			t.Fatalf("%d embeddings: no move", n)
+		}
+		id := argmaxF32(a)
+		for range 10 {
+			a, err := sc.Eval(ctx, []int32{id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := sf.Eval(ctx, []int32{id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameLogits(t, "after embeddings", a, b, 0)
+			id = argmaxF32(a)
+		}
+	}
+	if _, err := sc.EvalEmbeddings(ctx, embd(26), true); err == nil {
+		t.Fatal("a 26-row step ran in a 28-row cache with window 4")
+	}
+	if _, err := sf.EvalEmbeddings(ctx, embd(26), true); err != nil {
+		t.Fatal(err)
+	}
+}
