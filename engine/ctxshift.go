@@ -61,6 +61,16 @@ func (m *Model) canShift() bool { return m.backend.HasSharedBuffers() && m.kvQua
 // Shift drops positions [keep, keep+discard) from the session's cache: the
 // rows after them move down by discard, their keys re-rotated to their new
 // positions, and Pos shrinks by discard.
+//
+// A compact sliding-window view (swa.go) holds positions [base, pos) only.
+// It keeps, of the shifted sequence, the longest run of positions whose
+// rows it still holds, ending at the new Pos: from max(keep, base-discard)
+// when base ≥ keep (the num_keep rows are gone), else from base (then every
+// row is held). The new window must be whole (the run must start at or
+// before newPos-W+1), else Shift fails and changes nothing; a generation's
+// shift (keep ≤ pos/2, discard = (pos-keep)/2, pos ≥ Ctx-1) leaves at
+// least (pos-keep)/2 ≥ W-1 moved rows whenever the view is compact (Ctx ≥
+// 4W), so it never does.
 func (s *Session) Shift(keep, discard int) error {
 	if keep < 0 || discard <= 0 || keep+discard > s.pos {
 		return fmt.Errorf("context shift: keep %d, discard %d of %d tokens", keep, discard, s.pos)
@@ -73,6 +83,29 @@ func (s *Session) Shift(keep, discard int) error {
 	}
 	h := s.m.Hyper
 	L := h.Layers
+	newPos := s.pos - discard
+	// op is the old position of new position q.
+	op := func(q int) int {
+		if q < keep {
+			return q
+		}
+		return q + discard
+	}
+	// nb[v]: the first new position view v keeps (its new base).
+	nb := make([]int, len(h.Caches))
+	for v, base := range s.base {
+		if base == 0 {
+			continue
+		}
+		if base < keep {
+			nb[v] = base
+		} else {
+			nb[v] = max(keep, base-discard)
+		}
+		if w := h.Caches[v].Window; nb[v] > 0 && nb[v] > newPos-(w-1) {
+			return fmt.Errorf("context shift: keep %d, discard %d of %d tokens: the sliding-window cache (window %d) no longer holds positions from %d", keep, discard, s.pos, w, base)
+		}
+	}
 	rd := h.RopeDim
 	cos, sin := make([]float32, rd/2), make([]float32, rd/2)
 	row := make([]float32, h.MaxKVHeads()*h.HeadDim)
@@ -88,8 +121,15 @@ func (s *Session) Shift(keep, discard int) error {
 			// rope's magnitude (YaRN's mscale, rope.scaling.attn_factor).
 			h.Ropes[h.Kinds[l].Rope].Rotation(cos, sin, rd, -discard)
 		}
-		for p := keep + discard; p < s.pos; p++ {
-			src, dst := p*w, (p-discard)*w
+		v := h.Kinds[l].Cache
+		base, nbase := s.base[v], nb[v]
+		// New position q moves from buffer row op(q)-base to q-nbase; rows
+		// go in increasing q, each to a row at or before its source and
+		// after every earlier destination, so no source is overwritten
+		// before it is read. Only the rows past keep move: below keep,
+		// nbase == base (the rows stay; in the full layout both are 0).
+		for q := max(nbase, keep); q < newPos; q++ {
+			src, dst := (op(q)-base)*w, (q-nbase)*w
 			switch x := flat.(type) {
 			case []float16.Float16:
 				if i >= L {
@@ -113,7 +153,8 @@ func (s *Session) Shift(keep, discard int) error {
 			}
 		}
 	}
-	s.pos -= discard
+	s.pos = newPos
+	copy(s.base, nb)
 	return nil
 }
 

@@ -73,12 +73,19 @@ func EstimateFootprint(f *weights.File, opt Options) (Footprint, error) {
 	if portable || opt.KVType == "f32" {
 		per = 4
 	}
-	for _, kv := range h.KVHeads {
+	// The engine's backends (dayi's, simplego) expose their buffers, so
+	// compact sliding-window caches apply as Load decides them (swa.go).
+	swa, _ := compactSWA(h, fp.Ctx, bucketsOf(opt), true, opt)
+	for l, kv := range h.KVHeads {
+		rows := int64(fp.Ctx)
+		if sw := swa[h.Kinds[l].Cache]; sw > 0 {
+			rows = int64(sw)
+		}
 		row := int64(kv) * int64(h.HeadDim) * per
 		if q := kvQuantOf(opt.KVType); q != 0 && !portable && h.HeadDim%kernels.QK == 0 {
 			row = int64(kv) * int64(q.RowBytes(h.HeadDim))
 		}
-		fp.KV += 2 * row * int64(fp.Ctx)
+		fp.KV += 2 * row * rows
 	}
 	fp.PrefixCache = prefixBudget(opt, fp.KV)
 	return fp, nil

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -48,6 +49,14 @@ type Options struct {
 	// recent sequences that later requests starting with the same tokens
 	// reuse. 0: DefaultPrefixCacheBytes; < 0: off.
 	PrefixCacheBytes int64
+	// NoCompactSWA sizes the caches of sliding-window layers for the whole
+	// context like the others instead of window-sized (swa.go; for A/B
+	// comparisons and tests).
+	NoCompactSWA bool
+
+	// swaRows, when > 0, replaces the compact sliding-window cache length
+	// (swa.go) so tests can shift the cache often in a small context.
+	swaRows int
 }
 
 // byteBufferer is implemented by backends that can wrap existing memory (the
@@ -70,6 +79,11 @@ type Model struct {
 	kvQuant  kernels.KVQuant // q8_0/q4_0 cache (kvDType is then Uint8); 0: f16/f32
 	buckets  []int
 	prefix   *prefixCache // nil: off
+	// swa is, per cache view (Hyper.Caches), the rows of a compact
+	// sliding-window cache, 0 where the view's cache spans the context
+	// (swa.go); swaStep is the most rows a step is planned to have.
+	swa     []int
+	swaStep int
 
 	weightList []*arch.Weight
 	weightBufs []backends.Buffer
@@ -166,19 +180,13 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	if m.portable {
 		m.kvDType = dtypes.Float32 // simplego's attention takes one dtype
 	}
+	m.buckets = bucketsOf(opt)
+	m.swa, m.swaStep = compactSWA(h, m.Ctx, m.buckets, be.HasSharedBuffers(), opt)
 	if need, avail := m.KVBytes(), memAvailable(); avail > 0 && need > avail*9/10 {
 		return nil, fmt.Errorf("a KV cache for the context length %d needs %.1f GiB but %.1f GiB of memory is available; set a smaller context (--ctx)",
 			m.Ctx, float64(need)/(1<<30), float64(avail)/(1<<30))
 	}
 	m.prefix = newPrefixCache(m, prefixBudget(opt, m.KVBytes()))
-	m.buckets = opt.Buckets
-	if len(m.buckets) == 0 {
-		// 4: a prompt or chat-turn tail of a few tokens runs as 4 rows, not
-		// 16 (issue 16: a 2-token prompt on an 8B ran at 2 tok/s); every
-		// batched kernel path starts at 4 rows (kernels/plan.go).
-		m.buckets = []int{4, 16, 64, 256}
-	}
-	sort.Ints(m.buckets)
 	if err := m.bindWeights(opt.NoRepack); err != nil {
 		return nil, err
 	}
@@ -194,11 +202,24 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	return m, nil
 }
 
+// bucketsOf is the prefill graph sizes Options asks for, sorted.
+func bucketsOf(opt Options) []int {
+	b := slices.Clone(opt.Buckets)
+	if len(b) == 0 {
+		// 4: a prompt or chat-turn tail of a few tokens runs as 4 rows, not
+		// 16 (issue 16: a 2-token prompt on an 8B ran at 2 tok/s); every
+		// batched kernel path starts at 4 rows (kernels/plan.go).
+		b = []int{4, 16, 64, 256}
+	}
+	sort.Ints(b)
+	return b
+}
+
 // KVBytes is the size of one session's KV cache.
 func (m *Model) KVBytes() int64 {
 	var n int64
 	for l := range m.Hyper.KVHeads {
-		n += 2 * int64(m.kvRowBytes(l)) * int64(m.Ctx)
+		n += 2 * int64(m.kvRowBytes(l)) * int64(m.cacheRows(l))
 	}
 	return n
 }
@@ -482,7 +503,6 @@ func (m *Model) graphFor(k graphKey) (*stepGraph, error) {
 func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	defer recoverErr(&err)
 	h := m.Hyper
-	S := m.Ctx
 	B := key.seqs()
 	rows := key.T * B
 	name := fmt.Sprintf("%s_step%dx%d", h.Arch, B, key.T)
@@ -494,7 +514,8 @@ func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	c := &arch.Ctx{G: g, H: h, Seqs: make([]arch.Seq, B), Embeddings: key.embd}
 	// Parameter order (Session.run builds inputs in the same order): x, then
 	// cos and sin of every rope the architecture declares (Hyper.Ropes), last,
-	// then per sequence pos and a mask per cache view (Hyper.Caches); then
+	// then per sequence a cache row and a mask per cache view (Hyper.Caches),
+	// each view with its own cache length (viewRows); then
 	// caches K (layer-major) and V; then the weights.
 	c.X = graph.Parameter(g, "x", shapes.Make(f32, rows, h.Dim))
 	c.Cos = make([]*arch.Node, len(h.Ropes))
@@ -507,10 +528,13 @@ func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 	for b := range c.Seqs {
 		sq := &c.Seqs[b]
 		sq.Rows = key.T
-		sq.Pos = graph.Parameter(g, fmt.Sprintf("pos%d", b), shapes.Make(dtypes.Int32))
+		sq.CachePos = make([]*arch.Node, len(h.Caches))
+		for v := range h.Caches {
+			sq.CachePos[v] = graph.Parameter(g, fmt.Sprintf("pos%d_%d", b, v), shapes.Make(dtypes.Int32))
+		}
 		sq.Masks = make([]*arch.Node, len(h.Caches))
 		for v := range h.Caches {
-			sq.Masks[v] = graph.Parameter(g, fmt.Sprintf("mask%d_%d", b, v), shapes.Make(dtypes.Bool, key.T, S))
+			sq.Masks[v] = graph.Parameter(g, fmt.Sprintf("mask%d_%d", b, v), shapes.Make(dtypes.Bool, key.T, m.viewRows(v)))
 		}
 	}
 	nInputs := g.NumParameters()
@@ -524,7 +548,7 @@ func (m *Model) build(key graphKey) (sg *stepGraph, err error) {
 		for l := 0; l < L; l++ {
 			cache.dst[l] = make([]*arch.Node, B)
 			for b := 0; b < B; b++ {
-				cache.dst[l][b] = graph.Parameter(g, fmt.Sprintf("%s%d_%d", cache.name, l, b), m.kvShape(l, S))
+				cache.dst[l][b] = graph.Parameter(g, fmt.Sprintf("%s%d_%d", cache.name, l, b), m.kvShape(l, m.cacheRows(l)))
 			}
 		}
 	}

@@ -38,6 +38,8 @@ import (
 type prefixCache struct {
 	budget int64 // bytes of host memory the entries may hold
 	rowKV  []int // bytes per token in each of the session's cache buffers
+	view   []int // each buffer's cache view (Hyper.Caches)
+	window []int // per cache view: its sliding window where compact, else 0
 
 	mu      sync.Mutex
 	used    int64
@@ -47,11 +49,13 @@ type prefixCache struct {
 }
 
 // prefixEntry is one cached sequence: its tokens and, per cache buffer (K of
-// every layer, then V), the bytes of rows [0, len(toks)). Never modified once
-// stored.
+// every layer, then V), the bytes of the rows of positions [base, len(toks))
+// where base is the buffer's view's base (0 but for a compact sliding-window
+// view: swa.go). Never modified once stored.
 type prefixEntry struct {
 	scope string
 	toks  []int32
+	base  []int // per cache view
 	kv    [][]byte
 	bytes int64
 	used  uint64 // LRU clock
@@ -90,9 +94,16 @@ func newPrefixCache(m *Model, budget int64) *prefixCache {
 	if budget <= 0 || !m.backend.HasSharedBuffers() {
 		return nil
 	}
-	c := &prefixCache{budget: budget}
+	c := &prefixCache{budget: budget, window: make([]int, len(m.Hyper.Caches))}
 	for i := 0; i < 2*m.Hyper.Layers; i++ {
-		c.rowKV = append(c.rowKV, m.kvRowBytes(i%m.Hyper.Layers))
+		l := i % m.Hyper.Layers
+		c.rowKV = append(c.rowKV, m.kvRowBytes(l))
+		c.view = append(c.view, m.Hyper.Kinds[l].Cache)
+	}
+	for v, sw := range m.swa {
+		if sw > 0 {
+			c.window[v] = m.Hyper.Caches[v].Window
+		}
 	}
 	return c
 }
@@ -170,6 +181,33 @@ func (m *Model) evalTail(ctx context.Context, s *Session, ids []int32, _ bool) e
 	return err
 }
 
+// serves reports whether e can restore a prefix of n tokens (n ≤ len(e.toks)):
+// its compact views' rows (from e.base) hold every key a query at n or later
+// may see, as Truncate requires of a session (swa.go).
+func (c *prefixCache) serves(e *prefixEntry, n int) bool {
+	for v, w := range c.window {
+		if b := e.base[v]; w > 0 && b > 0 && b > n-(w-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// covers reports whether entry a holds everything b does: b's tokens are a
+// prefix of a's and a's compact views start no later than b's, so any prefix
+// b serves a serves too.
+func covers(aToks []int32, aBase []int, bToks []int32, bBase []int) bool {
+	if len(aToks) < len(bToks) || commonPrefix(aToks, bToks) != len(bToks) {
+		return false
+	}
+	for v := range aBase {
+		if aBase[v] > bBase[v] {
+			return false
+		}
+	}
+	return true
+}
+
 func commonPrefix(a, b []int32) int {
 	n := min(len(a), len(b))
 	for i := 0; i < n; i++ {
@@ -191,7 +229,7 @@ func (c *prefixCache) restore(s *Session, scope string, ids []int32) (int, error
 		if e.scope != scope {
 			continue
 		}
-		if k := min(commonPrefix(e.toks, ids), len(ids)-1); k > n {
+		if k := min(commonPrefix(e.toks, ids), len(ids)-1); k > n && c.serves(e, k) {
 			best, n = e, k
 		}
 	}
@@ -212,8 +250,10 @@ func (c *prefixCache) restore(s *Session, scope string, ids []int32) (int, error
 		if err != nil {
 			return 0, err
 		}
-		copy(mem[:n*row], best.kv[i][:n*row])
+		r := n - best.base[c.view[i]] // rows of positions [base, n)
+		copy(mem[:r*row], best.kv[i][:r*row])
 	}
+	copy(s.base, best.base)
 	s.pos = n
 	return n, nil
 }
@@ -226,15 +266,15 @@ func (c *prefixCache) store(s *Session, scope string, toks []int32) error {
 		return nil
 	}
 	var size int64
-	for _, row := range c.rowKV {
-		size += int64(len(toks) * row)
+	for i, row := range c.rowKV {
+		size += int64((len(toks) - s.base[c.view[i]]) * row)
 	}
 	if size > c.budget {
 		return nil
 	}
 	c.mu.Lock()
 	for _, e := range c.entries {
-		if e.scope == scope && len(e.toks) >= len(toks) && commonPrefix(e.toks, toks) == len(toks) {
+		if e.scope == scope && covers(e.toks, e.base, toks, s.base) {
 			c.tick++
 			e.used = c.tick
 			c.mu.Unlock()
@@ -242,19 +282,20 @@ func (c *prefixCache) store(s *Session, scope string, toks []int32) error {
 		}
 	}
 	c.mu.Unlock()
-	e := &prefixEntry{scope: scope, toks: append([]int32(nil), toks...), bytes: size}
+	e := &prefixEntry{scope: scope, toks: append([]int32(nil), toks...), base: append([]int(nil), s.base...), bytes: size}
 	for i, row := range c.rowKV {
 		mem, err := s.kvMem(i)
 		if err != nil {
 			return err
 		}
-		e.kv = append(e.kv, append([]byte(nil), mem[:len(toks)*row]...))
+		r := len(toks) - s.base[c.view[i]]
+		e.kv = append(e.kv, append([]byte(nil), mem[:r*row]...))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	kept := c.entries[:0]
 	for _, o := range c.entries {
-		if o.scope == scope && len(o.toks) <= len(toks) && commonPrefix(o.toks, toks) == len(o.toks) {
+		if o.scope == scope && covers(e.toks, e.base, o.toks, o.base) {
 			c.used -= o.bytes // superseded: e holds all of it
 			continue
 		}

@@ -15,11 +15,14 @@ import (
 // place) and position. A Session is not safe for concurrent use; many sessions
 // of one Model may run concurrently.
 type Session struct {
-	m       *Model
-	pos     int
-	kv      []backends.Buffer // K for every layer, then V
-	kvBack  []backends.Buffer // kv's backing array while a step has the buffers
-	scratch StepScratch       // host staging reused across steps
+	m      *Model
+	pos    int
+	kv     []backends.Buffer // K for every layer, then V
+	kvBack []backends.Buffer // kv's backing array while a step has the buffers
+	// base is, per cache view (Hyper.Caches), the position held in row 0
+	// of its buffers: 0 unless the view is a compact sliding window (swa.go).
+	base    []int
+	scratch StepScratch // host staging reused across steps
 	logits  []float32
 	rows    []float32 // EvalRows: [rows, vocab] logits of the last verification step
 	hidden  []float32 // embedding mode: [rows, dim] of the last step
@@ -28,13 +31,14 @@ type Session struct {
 	segs []int
 }
 
-// NewSession allocates a zeroed KV cache of the model's context length.
+// NewSession allocates a zeroed KV cache of the model's context length
+// (window-sized for compact sliding-window layers: swa.go).
 func (m *Model) NewSession() (*Session, error) {
 	h := m.Hyper
-	s := &Session{m: m, logits: make([]float32, h.Vocab)}
+	s := &Session{m: m, logits: make([]float32, h.Vocab), base: make([]int, len(h.Caches))}
 	for i := 0; i < 2*h.Layers; i++ {
 		l := i % h.Layers
-		shape := m.kvShape(l, m.Ctx)
+		shape := m.kvShape(l, m.cacheRows(l))
 		var flat any
 		n := shape.Size()
 		switch m.kvDType {
@@ -69,7 +73,10 @@ func (s *Session) Close() {
 func (s *Session) Pos() int { return s.pos }
 
 // Reset forgets the sequence (the cache content is overwritten as it refills).
-func (s *Session) Reset() { s.pos = 0 }
+func (s *Session) Reset() {
+	s.pos = 0
+	clear(s.base)
+}
 
 // Truncate rewinds the session to n tokens (n ≤ Pos), keeping the cache
 // prefix: the next Eval continues at position n. This is the rollback of a
@@ -78,9 +85,20 @@ func (s *Session) Reset() { s.pos = 0 }
 // blocks) per position, a step only writes the rows of its own positions, and
 // the mask hides every row past a query's position (fillMask), so rows left
 // past n are never read and are overwritten as the session refills.
+//
+// A compact sliding-window cache (swa.go) holds only the last positions: a
+// rewind that needs rows it has dropped fails with ErrRewind and leaves the
+// session as it was. Any rewind of up to Sw - Tmax - (W-1) tokens (at least
+// maxDraft, a speculative step's proposals) succeeds.
 func (s *Session) Truncate(n int) error {
 	if n < 0 || n > s.pos {
 		return fmt.Errorf("truncate to %d: session has %d tokens", n, s.pos)
+	}
+	if !s.canRewind(n) {
+		return fmt.Errorf("truncate to %d of %d tokens: %w", n, s.pos, ErrRewind)
+	}
+	if n == 0 {
+		clear(s.base)
 	}
 	s.pos = n
 	return nil
@@ -235,7 +253,7 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 	if err != nil {
 		return err
 	}
-	B, T, S := len(ss), key.T, m.Ctx
+	B, T := len(ss), key.T
 	rows := B * T
 	rd := h.RopeDim / 2
 	nRope, nCache := len(h.Ropes), len(h.Caches)
@@ -249,6 +267,14 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 	}
 	for len(sc.masks) < nCache*B {
 		sc.masks = append(sc.masks, nil)
+	}
+	for _, s := range ss {
+		if len(s.kv) != 2*h.Layers {
+			return fmt.Errorf("session is closed or lost its cache in a failed step")
+		}
+		if err := s.makeRoom(T); err != nil {
+			return err
+		}
 	}
 	for b, s := range ss {
 		r0 := b * T
@@ -276,14 +302,16 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 			}
 		}
 		for v, cache := range h.Caches {
+			// In the view's buffer rows: position p is row p-base (swa.go).
+			S, pos := m.viewRows(v), s.pos-s.base[v]
 			mk := &sc.masks[v*B+b]
 			*mk = growB(*mk, T*S)
 			if cache.Bidirectional {
 				fillMaskSegments(*mk, T, S, segs)
 			} else if key.embd && sc.nonCausal {
-				fillMaskNonCausal(*mk, T, S, s.pos, len(ids[b]), cache.Window)
+				fillMaskNonCausal(*mk, T, S, pos, len(ids[b]), cache.Window)
 			} else {
-				fillMask(*mk, T, S, s.pos, cache.Window)
+				fillMask(*mk, T, S, pos, cache.Window)
 			}
 		}
 	}
@@ -309,9 +337,11 @@ func (m *Model) stepSeqs(key graphKey, ss []*Session, ids [][]int32, sc *StepScr
 	}
 	add([]int32{int32(len(ids[0]) - 1)}, shapes.Make(dtypes.Int32, 1, 1))
 	for b, s := range ss {
-		add([]int32{int32(s.pos)}, shapes.Make(dtypes.Int32))
 		for v := range nCache {
-			add(sc.masks[v*B+b], shapes.Make(dtypes.Bool, T, S))
+			add([]int32{int32(s.pos - s.base[v])}, shapes.Make(dtypes.Int32))
+		}
+		for v := range nCache {
+			add(sc.masks[v*B+b], shapes.Make(dtypes.Bool, T, m.viewRows(v)))
 		}
 	}
 	if addErr != nil {

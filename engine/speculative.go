@@ -337,7 +337,13 @@ func (sp *speculator) propose(ctx context.Context, g *generation, k int) ([]int3
 		sp.dtoks = append(sp.dtoks, fed[:n]...)
 	}
 	n := min(commonPrefix(sp.dtoks, fed), len(fed)-1)
-	if err := sp.dsess.Truncate(n); err != nil {
+	if err := sp.dsess.Truncate(n); errors.Is(err, ErrRewind) {
+		// The draft's compact sliding-window cache dropped rows the
+		// rewound sequence needs (after a context shift changed fed's
+		// history; swa.go): evaluate it again from the start.
+		sp.dsess.Reset()
+		n = 0
+	} else if err != nil {
 		return nil, err
 	}
 	sp.dtoks = append(sp.dtoks[:n], fed[n:]...)

@@ -51,7 +51,14 @@ func (e *EngineModel) LogLikelihoods(ctx context.Context, context_ []int32, cont
 	n := s.Pos()
 	out := make([]float64, len(conts))
 	for k, cont := range conts {
-		if err := s.Truncate(n); err != nil {
+		if err := s.Truncate(n); errors.Is(err, engine.ErrRewind) {
+			// A compact sliding-window cache dropped rows of the context
+			// while the last continuation ran: evaluate it again.
+			s.Reset()
+			if _, err := s.Eval(ctx, context_); err != nil {
+				return nil, err
+			}
+		} else if err != nil {
 			return nil, err
 		}
 		lg := first

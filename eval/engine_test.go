@@ -1,12 +1,15 @@
 package eval
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"testing"
 
 	"dayi/assets"
+	"dayi/benchmarks/synth"
 	"dayi/engine"
+	"dayi/internal/testref"
 	"dayi/weights"
 )
 
@@ -177,6 +180,72 @@ func TestTinyModelGenerate(t *testing.T) {
 			if r.Correct != want {
 				t.Errorf("%s: output %q graded %v", r.ID, r.Output, r.Correct)
 			}
+		}
+	}
+}
+
+// TestLoglikCompactSWARewind: on a model whose sliding-window layers have
+// compact caches (engine/swa.go: tiny-gemma3, window 4, 192 rows at a
+// 256-token context), a continuation long enough to move the cache's rows
+// leaves the session unable to rewind to the end of the context
+// (engine.ErrRewind): LogLikelihoods evaluates the context again and still
+// gives every continuation engine.LM.LogLikelihood's value exactly.
+func TestLoglikCompactSWARewind(t *testing.T) {
+	spec, err := synth.Preset("tiny-gemma3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vf.Close()
+	var buf bytes.Buffer
+	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := weights.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := engine.Options{Backend: "dayi", KVType: "f32", Buckets: []int{4, 16}}
+	m, err := engine.Load(f, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.NoCompactSWA = true
+	full, err := engine.Load(f, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.KVBytes() >= full.KVBytes() {
+		t.Fatalf("KV cache %d bytes, full layout %d: the test needs compact caches", m.KVBytes(), full.KVBytes())
+	}
+	lm, err := engine.NewLM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(n, off int) []int32 {
+		out := make([]int32, n)
+		for i := range out {
+			out[i] = int32(300 + (i*37+off)%2000)
+		}
+		return out
+	}
+	ctx := context.Background()
+	context_ := ids(10, 0)
+	conts := [][]int32{ids(200, 1), ids(5, 2), ids(200, 3)}
+	got, err := (&EngineModel{LM: lm}).LogLikelihoods(ctx, context_, conts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, c := range conts {
+		want, _, err := lm.LogLikelihood(ctx, context_, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[k] != want {
+			t.Errorf("continuation %d: %.17g, LogLikelihood %.17g", k, got[k], want)
 		}
 	}
 }

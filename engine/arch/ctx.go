@@ -37,9 +37,14 @@ type Ctx struct {
 
 // Seq is one sequence of a step.
 type Seq struct {
-	Rows int   // rows of X that belong to it
-	Pos  *Node // absolute position of its first row (int32 scalar)
-	// Masks [Rows, S] (bool: true = attend), one per Hyper.Caches.
+	Rows int // rows of X that belong to it
+	// CachePos, one per Hyper.Caches, is the cache row its first row is
+	// written to (int32 scalar): its absolute position, less the position
+	// of the cache's row 0 where the engine keeps a sliding-window view in
+	// a buffer shorter than the context (session.go, compact caches).
+	CachePos []*Node
+	// Masks [Rows, S] (bool: true = attend), one per Hyper.Caches, in the
+	// same cache rows (S is that view's cache length).
 	Masks []*Node
 }
 
@@ -180,8 +185,8 @@ func (c *Ctx) attend(layer int, q, k, v *Node, one func(q4, kc, vc, mask *Node, 
 			return graph.SliceAxis(x, 0, graph.AxisRange(row, row+seq.Rows))
 		}
 		kr, vr := RotateKV(c.KCache[layer][s], rows(k), rows(v)) // q8_0/q4_0 caches only (kvquant.go)
-		kc := c.updateCache(c.KCache[layer][s], kr, seq.Pos)
-		vc := c.updateCache(c.VCache[layer][s], vr, seq.Pos)
+		kc := c.updateCache(c.KCache[layer][s], kr, seq.CachePos[cache])
+		vc := c.updateCache(c.VCache[layer][s], vr, seq.CachePos[cache])
 		c.KCache[layer][s], c.VCache[layer][s] = kc, vc
 		q4 := graph.Reshape(rows(q), 1, seq.Rows, H, D)
 		outs[s] = one(q4, kc, vc, seq.Masks[cache], seq.Rows)
