@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"dayi/assets"
+	"dayi/benchmarks/synth"
+	"dayi/internal/testref"
 	"dayi/weights"
 )
 
@@ -148,5 +150,40 @@ flags		: fpu vme sse sse2 ssse3 fma cx16 sse4_1 sse4_2 avx f16c rdrand avx2 bmi2
 func TestReadBandwidth(t *testing.T) {
 	if bw := ReadBandwidth(2, 16<<20, 2); bw < 1e8 {
 		t.Errorf("read bandwidth %.0f B/s: implausibly low", bw)
+	}
+}
+
+// TestMeasureDayiDepthCompactSWA runs the measurement at depth on
+// tiny-gemma3 (window 4), whose sliding-window layers get compact caches:
+// the warm-up prompt and token move those rows past what a rewind to the
+// depth needs (engine.ErrRewind), so the harness fills the depth again
+// instead of failing.
+func TestMeasureDayiDepthCompactSWA(t *testing.T) {
+	spec, err := synth.Preset("tiny-gemma3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vf.Close()
+	var buf bytes.Buffer
+	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := weights.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Context 256 (tiny-gemma3's own); one 100-row step: compact caches
+	// of 192 rows, each move keeping 92, so after the warm-up the rows
+	// from position 97 on are gone.
+	res, err := MeasureDayi(context.Background(), f, DayiOptions{Threads: 1, Prompt: 100, Gen: 4, Depth: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PrefillTPS <= 0 || res.DecodeTPS <= 0 {
+		t.Errorf("speeds %+v", res)
 	}
 }

@@ -2,6 +2,7 @@ package compare
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -89,14 +90,21 @@ func MeasureDayi(ctx context.Context, f *weights.File, opt DayiOptions) (DayiRes
 	for i := range prompt {
 		prompt[i] = int32(rng.IntN(m.Hyper.Vocab))
 	}
-	if opt.Depth > 0 {
-		fill := make([]int32, opt.Depth)
-		for i := range fill {
-			fill[i] = int32(rng.IntN(m.Hyper.Vocab))
+	fill := make([]int32, opt.Depth)
+	for i := range fill {
+		fill[i] = int32(rng.IntN(m.Hyper.Vocab))
+	}
+	fillDepth := func() error {
+		if opt.Depth == 0 {
+			return nil
 		}
 		if _, err := s.Eval(ctx, fill); err != nil {
-			return res, fmt.Errorf("filling the context to depth %d: %w", opt.Depth, err)
+			return fmt.Errorf("filling the context to depth %d: %w", opt.Depth, err)
 		}
+		return nil
+	}
+	if err := fillDepth(); err != nil {
+		return res, err
 	}
 	// warm-up: run both step graphs once; the prompt is the first one this
 	// loaded model sees, so it is also the cold figure
@@ -109,7 +117,16 @@ func MeasureDayi(ctx context.Context, f *weights.File, opt DayiOptions) (DayiRes
 	if _, err := s.Eval(ctx, []int32{argmax(logits)}); err != nil {
 		return res, err
 	}
-	if err := s.Truncate(opt.Depth); err != nil {
+	if err := s.Truncate(opt.Depth); errors.Is(err, engine.ErrRewind) {
+		// Compact sliding-window caches (gemma3 at a context of 4
+		// windows or more) keep too few rows to rewind past the warm-up
+		// prompt: fill the depth again, as llama-bench does every
+		// repetition.
+		s.Reset()
+		if err := fillDepth(); err != nil {
+			return res, err
+		}
+	} else if err != nil {
 		return res, err
 	}
 
