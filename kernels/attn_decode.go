@@ -74,12 +74,15 @@ func (p *Pool) attentionDecode(at *attnTask) {
 	}
 	n := jhi - jlo
 	at.jlo, at.n = jlo, n
+	// Scratch for the whole cache length at once: n grows by one every
+	// token, and growing to fit would allocate anew every step. Untouched
+	// pages of it cost no memory.
 	if need := H*n + H*D; cap(p.dec) < need {
-		p.dec = make([]float32, need)
+		p.dec = make([]float32, max(need, H*at.S+H*D))
 	}
 	at.s, at.qf = p.dec[:H*n], p.dec[H*n:H*n+H*D]
 	if need := at.Hkv * n * D; cap(p.decV) < need {
-		p.decV = make([]uint16, need)
+		p.decV = make([]uint16, max(need, at.Hkv*at.S*D))
 	}
 	at.vc = p.decV[:at.Hkv*n*D]
 	for i, v := range at.q[:H*D] {
