@@ -33,6 +33,9 @@ type Ctx struct {
 	// (gemma3.cpp: ggml_scale by ubatch.token ? sqrt(n_embd) : 1), so an
 	// architecture that scales must skip it for these.
 	Embeddings bool
+	// RowChunk > 0 is the most rows Ctx.Rows hands its function at once
+	// (the engine's choice; 0: all rows).
+	RowChunk int
 }
 
 // Seq is one sequence of a step.
@@ -46,6 +49,24 @@ type Seq struct {
 	// Masks [Rows, S] (bool: true = attend), one per Hyper.Caches, in the
 	// same cache rows (S is that view's cache length).
 	Masks []*Node
+}
+
+// Rows is f(x) for a row-wise f of x [T, ...], run on at most c.RowChunk
+// rows at a time and concatenated: the feed-forward block of a 512-row step
+// holds its gate and up activations ([T, FFN] f32 each, 16 MiB on llama-1b)
+// for a chunk instead of the whole step. The rows' results are those of
+// one call: the matmul kernels give each row the same arithmetic whatever
+// the row count past 4 (kernels/plan.go).
+func (c *Ctx) Rows(x *Node, f func(*Node) *Node) *Node {
+	T := x.Shape().Dimensions[0]
+	if c.RowChunk <= 0 || T <= c.RowChunk {
+		return f(x)
+	}
+	parts := make([]*Node, 0, (T+c.RowChunk-1)/c.RowChunk)
+	for r := 0; r < T; r += c.RowChunk {
+		parts = append(parts, f(graph.SliceAxis(x, 0, graph.AxisRange(r, min(r+c.RowChunk, T)))))
+	}
+	return graph.Concatenate(parts, 0)
 }
 
 // T returns the number of rows of the step.

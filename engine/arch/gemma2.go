@@ -145,8 +145,8 @@ func (m *gemma2) Forward(c *Ctx) *Node {
 		att := m.attention(c, l, q, k, v)
 		sa := graph.Add(c.RMSNorm(c.Linear(att, b.O), b.PostAttnNorm), x)
 		n = c.RMSNorm(sa, b.FFNNorm)
-		ff := geglu(c.Linear(n, b.Gate), c.Linear(n, b.Up), gelu)
-		x = graph.Add(c.RMSNorm(c.Linear(ff, b.Down), b.PostFFNNorm), sa)
+		ff := c.Rows(n, func(n *Node) *Node { return c.Linear(geglu(c.Linear(n, b.Gate), c.Linear(n, b.Up), gelu), b.Down) })
+		x = graph.Add(c.RMSNorm(ff, b.PostFFNNorm), sa)
 	}
 	return x
 }

@@ -158,8 +158,8 @@ func (m *gemma3) Forward(c *Ctx) *Node {
 		att = c.RMSNorm(c.Linear(att, b.O), b.PostAttnNorm)
 		x = graph.Add(x, att)
 		n = c.RMSNorm(x, b.FFNNorm)
-		ff := geglu(c.Linear(n, b.Gate), c.Linear(n, b.Up), gelu)
-		x = graph.Add(x, c.RMSNorm(c.Linear(ff, b.Down), b.PostFFNNorm))
+		ff := c.Rows(n, func(n *Node) *Node { return c.Linear(geglu(c.Linear(n, b.Gate), c.Linear(n, b.Up), gelu), b.Down) })
+		x = graph.Add(x, c.RMSNorm(ff, b.PostFFNNorm))
 	}
 	return x
 }

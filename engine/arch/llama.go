@@ -79,8 +79,8 @@ func (m *llama) Forward(c *Ctx) *Node {
 		att := c.Attention(l, q, k, v)
 		x = graph.Add(x, c.Linear(att, b.O))
 		n = c.RMSNorm(x, b.FFNNorm)
-		ff := graph.Mul(c.LinearSiLU(n, b.Gate), c.Linear(n, b.Up))
-		x = graph.Add(x, c.Linear(ff, b.Down))
+		ff := c.Rows(n, func(n *Node) *Node { return c.Linear(graph.Mul(c.LinearSiLU(n, b.Gate), c.Linear(n, b.Up)), b.Down) })
+		x = graph.Add(x, ff)
 	}
 	return x
 }
