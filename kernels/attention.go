@@ -77,13 +77,13 @@ func (p *Pool) Attention(q []float32, T, H, D int, kf32, vf32 []float32, kf16, v
 		S: S, Hkv: Hkv, kvLen: kvLen, pos0: pos0, win: window, scale: scale, out: out, p: p}
 	items := T * H
 	scoreTiny, pvTiny := f16Order(T, D, ggmlNKV(kvLen, S))
+	if f16 && T == 1 && decodeKeys(kvLen, pos0, window) >= decodeMinKV {
+		p.attentionDecode(at) // attn_decode.go
+		*at = attnTask{}
+		return nil
+	}
 	switch {
 	case f16 && !scoreTiny && kScoresH16V4 != nil && (H/Hkv)%4 == 0 && D%64 == 0:
-		if T == 1 && kPVTile4 != nil && min(kvLen, pos0+1) >= decodeMinKV {
-			p.attentionDecode(at) // attn_decode.go
-			*at = attnTask{}
-			return nil
-		}
 		at.quad, items = true, T*H/4
 	case f16 && scoreTiny && pvTiny:
 		at.blocked, items = true, Hkv*((T+tileRows-1)/tileRows)

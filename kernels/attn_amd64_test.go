@@ -176,7 +176,7 @@ func BenchmarkAttentionDecodeStream(b *testing.B) {
 		name             string
 		H, Hkv, D, kvLen int
 	}
-	for _, sh := range []shape{{"llama1b-2048", 32, 8, 64, 2048}, {"llama8b-4096", 32, 8, 128, 4096}} {
+	for _, sh := range []shape{{"llama1b-2048", 32, 8, 64, 2048}, {"llama8b-4096", 32, 8, 128, 4096}, {"gemma3-4b-4096", 8, 4, 256, 4096}} {
 		rng := rand.New(rand.NewPCG(3, 4))
 		kv := sh.kvLen * sh.Hkv * sh.D
 		layers := max(2, (512<<20)/(4*kv))

@@ -28,8 +28,9 @@ import (
 //     as runQuad): a kv head's rows D apart, not Hkv·D.
 //
 // Every score, probability and lane sum is computed by the same kernels on
-// the same operands in the same order as in runQuad, so the output is the
-// same bit for bit (TestAttentionDecodeMatchesRows). Measured on the Intel
+// the same operands in the same order as in runQuad (groups of 4 heads per
+// kv head) or the per-row path (others, head by head: gemma3's 2), so the
+// output is the same bit for bit (TestAttentionDecodeMatchesRows). Measured on the Intel
 // dev VM (BenchmarkAttentionDecodeStream, caches from memory, one thread):
 // llama-1b at 2048 positions 1.73 -> 0.91 ms a layer, Llama-3-8B at 4096
 // 6.7 -> 3.4 ms. With the cache hot in L2 (BenchmarkAttention, 1024
@@ -62,17 +63,12 @@ const (
 	phasePV
 )
 
-// attentionDecode is Attention for T == 1 where runQuad would run (see
-// above); p.mu is held and at is set up.
+// attentionDecode is Attention for one query over at least decodeMinKV
+// keys of an f16 cache (see above); p.mu is held and at is set up.
 func (p *Pool) attentionDecode(at *attnTask) {
 	D, H := at.D, at.H
-	pos := at.pos0
-	jhi := min(at.kvLen, pos+1)
-	jlo := 0
-	if at.win > 0 {
-		jlo = max(0, pos+1-at.win)
-	}
-	n := jhi - jlo
+	n := decodeKeys(at.kvLen, at.pos0, at.win)
+	jlo := min(at.kvLen, at.pos0+1) - n
 	at.jlo, at.n = jlo, n
 	// Scratch for the whole cache length at once: n grows by one every
 	// token, and growing to fit would allocate anew every step. Untouched
@@ -88,12 +84,21 @@ func (p *Pool) attentionDecode(at *attnTask) {
 	for i, v := range at.q[:H*D] {
 		at.qf[i] = weights.FP16ToFP32(weights.FP32ToFP16(v))
 	}
+	// Groups of 4 query heads on one kv head share each K and V row's
+	// conversion (kScoresH16V4, kPVTile4, as runQuad); other groupings
+	// (gemma3's 2 heads per kv head) go head by head as the per-row path
+	// does (kScoresH16V, pvH16Lanes).
+	at.quad = (H/at.Hkv)%4 == 0 && D%64 == 0 && kScoresH16V4 != nil && kPVTile4 != nil
 	at.phase = phaseScores
 	p.run(at, (n+decodeChunk-1)/decodeChunk, 1)
 	at.phase = phaseSoftmax
 	p.run(at, H, 1)
 	at.phase = phasePV
-	p.run(at, H/4, 1)
+	if at.quad {
+		p.run(at, H/4, 1)
+	} else {
+		p.run(at, H, 1)
+	}
 }
 
 // runDecode runs items lo..hi of the current decode phase.
@@ -109,10 +114,10 @@ func (at *attnTask) runDecode(lo, hi, worker int) {
 			m := min(decodeChunk, n-j0)
 			// Read the chunk's rows in memory order (every kv head of a
 			// position is one run of the cache), prefetching
-			// decodeAhead rows ahead, into compact rows per kv head:
-			// K into the worker's chunk kc[g][j], V into vc[g][j] for
-			// phase PV. In the cache one kv head's rows are stride
-			// apart, which maps them onto a few cache sets.
+			// decodeAhead rows ahead, and copy V into compact rows per
+			// kv head, vc[g][j], for phase PV: in the cache one kv
+			// head's rows are stride apart, which maps them onto a few
+			// cache sets. The keys are then scored from L2.
 			for j := range m {
 				row := (at.jlo + j0 + j) * stride
 				if j0+j+decodeAhead < n {
@@ -123,6 +128,12 @@ func (at *attnTask) runDecode(lo, hi, worker int) {
 				for g := range at.Hkv {
 					copy(at.vc[(g*n+j0+j)*D:(g*n+j0+j+1)*D], at.vf16[row+g*D:row+(g+1)*D])
 				}
+			}
+			if !at.quad {
+				for h := range H {
+					kScoresH16V(at.s[h*n+j0:h*n+j0+m], at.kf16[((at.jlo+j0)*at.Hkv+h/group)*D:], stride, at.qf[h*D:(h+1)*D], at.scale)
+				}
+				continue
 			}
 			for h0 := 0; h0 < H; h0 += 4 {
 				kScoresH16V4(tmp[:4*m], m, at.kf16[((at.jlo+j0)*at.Hkv+h0/group)*D:], stride, at.qf[h0*D:], D, D, at.scale)
@@ -139,8 +150,15 @@ func (at *attnTask) runDecode(lo, hi, worker int) {
 	case phasePV:
 		nkv := ggmlNKV(at.kvLen, at.S)
 		const lanes = 64 // T == 1: ggml_vec_dot_f16's order (f16Order)
-		pvs := at.p.floatScratch(worker, 4*lanes*D)
+		pvs := at.p.floatScratch(worker, 4*lanes*D+n/lanes+1)
 		nIn := max(0, min(n, nkv&^(lanes-1)-at.jlo)) // positions in lanes
+		if !at.quad {
+			for h := lo; h < hi; h++ {
+				vc := at.vc[h/group*n*D : (h/group+1)*n*D]
+				pvH16Lanes(at.out[h*D:(h+1)*D], vc, D, at.s[h*n:(h+1)*n], at.jlo, nkv, lanes, pvs)
+			}
+			return
+		}
 		for qd := lo; qd < hi; qd++ {
 			h0 := 4 * qd
 			vc := at.vc[h0/group*n*D : (h0/group+1)*n*D]
@@ -160,4 +178,14 @@ func (at *attnTask) runDecode(lo, hi, worker int) {
 			}
 		}
 	}
+}
+
+// decodeKeys is the number of keys a query at pos sees (Attention's range).
+func decodeKeys(kvLen, pos, window int) int {
+	hi := min(kvLen, pos+1)
+	lo := 0
+	if window > 0 {
+		lo = max(0, pos+1-window)
+	}
+	return hi - lo
 }

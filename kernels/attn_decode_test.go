@@ -12,7 +12,8 @@ import (
 // per-row path bit for bit: chunks that do not divide the key range, a
 // sliding window whose first key is not lane-aligned, the float64 tail
 // past nkv&^63, keys past the query's position, two groups of 4 heads on
-// one kv head, 1-3 threads, and the pure-Go twins of the kernels it calls.
+// one kv head, groups of 2 and 1 head by head, 1-3 threads, and the
+// pure-Go twins of the kernels it calls.
 func TestAttentionDecodeMatchesRows(t *testing.T) {
 	type tc struct{ H, Hkv, D, S, kvLen, pos, win int }
 	cases := []tc{
@@ -21,6 +22,11 @@ func TestAttentionDecodeMatchesRows(t *testing.T) {
 		{H: 8, Hkv: 2, D: 64, S: 1024, kvLen: 1000, pos: 999, win: 300}, // jlo 700
 		{H: 4, Hkv: 1, D: 256, S: 1024, kvLen: 300, pos: 299},
 		{H: 8, Hkv: 2, D: 64, S: 640, kvLen: 600, pos: 400}, // keys 401.. masked
+		// Head by head: gemma3-4b's groups of 2 (head size 256, a
+		// window), groups of 1, a head size with a float64 tail.
+		{H: 8, Hkv: 4, D: 256, S: 1344, kvLen: 1300, pos: 1299, win: 1024},
+		{H: 4, Hkv: 4, D: 64, S: 512, kvLen: 500, pos: 499},
+		{H: 4, Hkv: 2, D: 80, S: 512, kvLen: 400, pos: 399},
 	}
 	rng := rand.New(rand.NewPCG(31, 32))
 	for _, c := range cases {
@@ -33,16 +39,16 @@ func TestAttentionDecodeMatchesRows(t *testing.T) {
 		for h := range c.H {
 			ref.row(0, h, sc)
 		}
-		for _, impl := range []string{"sel", "go"} {
+		for _, impl := range []string{"sel", "go4", "go"} {
 			for _, th := range []int{1, 2, 3} {
 				t.Run(fmt.Sprintf("%+v/%s/t%d", c, impl, th), func(t *testing.T) {
-					if kScoresH16V4 == nil || kPVTile4 == nil {
-						t.Skip("no 4-head kernels on this CPU: the decode path is not taken")
-					}
-					if impl == "go" {
+					switch impl {
+					case "go4": // the 4-head kernels' Go twins
 						s4, pv := kScoresH16V4, kPVTile4
 						kScoresH16V4, kPVTile4 = scoresH16VGroupGo, pvTile4Go
 						defer func() { kScoresH16V4, kPVTile4 = s4, pv }()
+					case "go": // no 4-head kernels: head by head, Go twins
+						defer swapAttnGo()()
 					}
 					p := NewPool(th)
 					defer p.Close()
@@ -69,9 +75,6 @@ func TestAttentionDecodeMatchesRows(t *testing.T) {
 // position a token (scratch sized to fit each call would be made anew
 // every step: 35 MiB more peak RSS in a 2048-token llama-1b run).
 func TestAttentionDecodeAllocs(t *testing.T) {
-	if kScoresH16V4 == nil || kPVTile4 == nil {
-		t.Skip("no 4-head kernels on this CPU: the decode path is not taken")
-	}
 	const H, Hkv, D, S = 8, 2, 64, 1024
 	rng := rand.New(rand.NewPCG(5, 6))
 	q, k16, v16 := wideAttnData(rng, H*D, S*Hkv*D)
