@@ -31,25 +31,38 @@ type Session struct {
 	segs []int
 }
 
+// zeroedBufferer is implemented by backends that make a zeroed buffer
+// without copying one in (dayi's: backend.NewZeroedBuffer).
+type zeroedBufferer interface {
+	NewZeroedBuffer(shapes.Shape) (backends.Buffer, error)
+}
+
 // NewSession allocates a zeroed KV cache of the model's context length
 // (window-sized for compact sliding-window layers: swa.go).
 func (m *Model) NewSession() (*Session, error) {
 	h := m.Hyper
 	s := &Session{m: m, logits: make([]float32, h.Vocab), base: make([]int, len(h.Caches))}
+	zb, _ := m.backend.(zeroedBufferer)
 	for i := 0; i < 2*h.Layers; i++ {
 		l := i % h.Layers
 		shape := m.kvShape(l, m.cacheRows(l))
-		var flat any
-		n := shape.Size()
-		switch m.kvDType {
-		case dtypes.Float16:
-			flat = make([]float16.Float16, n)
-		case dtypes.Uint8:
-			flat = make([]uint8, n) // q8_0/q4_0 blocks
-		default:
-			flat = make([]float32, n)
+		var buf backends.Buffer
+		var err error
+		if zb != nil {
+			buf, err = zb.NewZeroedBuffer(shape)
+		} else {
+			var flat any
+			n := shape.Size()
+			switch m.kvDType {
+			case dtypes.Float16:
+				flat = make([]float16.Float16, n)
+			case dtypes.Uint8:
+				flat = make([]uint8, n) // q8_0/q4_0 blocks
+			default:
+				flat = make([]float32, n)
+			}
+			buf, err = m.backend.BufferFromFlatData(0, flat, shape)
 		}
-		buf, err := m.backend.BufferFromFlatData(0, flat, shape)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("KV cache: %w", err)

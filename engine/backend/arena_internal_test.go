@@ -145,3 +145,44 @@ func TestArenaSharesBytesAcrossSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestNewZeroedBuffer checks that a zeroed buffer holds zeros also when it
+// comes from the pool with a finalized buffer's data, and that a fresh one
+// is not a copy of anything (its own memory).
+func TestNewZeroedBuffer(t *testing.T) {
+	be, err := NewBackend("threads=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := shapes.Make(dtypes.Float16, 4, 8)
+	b1, err := be.NewZeroedBuffer(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := b1.(*Buffer).raw
+	for i := range raw {
+		raw[i] = 0xAB
+	}
+	if err := be.BufferFinalize(b1); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := be.NewZeroedBuffer(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := b2.(*Buffer)
+	if rawPtr(got.raw) != rawPtr(raw) {
+		t.Log("pool did not hand the finalized buffer back (still checking zeros)")
+	}
+	for i, v := range got.raw {
+		if v != 0 {
+			t.Fatalf("byte %d = %#x after reuse, want 0", i, v)
+		}
+	}
+	if !sameShape(got.shape, s) || !got.owned || got.shared {
+		t.Errorf("buffer %s owned=%v shared=%v", got.shape, got.owned, got.shared)
+	}
+	if _, err := be.NewZeroedBuffer(shapes.Make(dtypes.Complex128, 2)); err == nil {
+		t.Error("unsupported dtype accepted")
+	}
+}

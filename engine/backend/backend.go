@@ -179,20 +179,47 @@ const maxPooledPerKey = 8
 
 // getBuffer returns an owned buffer of shape s (contents undefined).
 func (b *Backend) getBuffer(s shapes.Shape) *Buffer {
-	key := poolKey{s.DType, s.Size()}
-	b.bufs.mu.Lock()
-	list := b.bufs.m[key]
-	if n := len(list); n > 0 {
-		buf := list[n-1]
-		list[n-1] = nil
-		b.bufs.m[key] = list[:n-1]
-		b.bufs.mu.Unlock()
-		buf.shape = s
-		buf.valid = true
+	if buf := b.pooled(s); buf != nil {
 		return buf
 	}
-	b.bufs.mu.Unlock()
 	return newBuffer(s)
+}
+
+// pooled returns a pooled owned buffer of shape s (contents undefined), or
+// nil.
+func (b *Backend) pooled(s shapes.Shape) *Buffer {
+	key := poolKey{s.DType, s.Size()}
+	b.bufs.mu.Lock()
+	defer b.bufs.mu.Unlock()
+	list := b.bufs.m[key]
+	n := len(list)
+	if n == 0 {
+		return nil
+	}
+	buf := list[n-1]
+	list[n-1] = nil
+	b.bufs.m[key] = list[:n-1]
+	buf.shape = s
+	buf.valid = true
+	return buf
+}
+
+// NewZeroedBuffer returns an owned buffer of shape s holding zeros, for
+// state that steps update in place (a session's KV cache). Unlike
+// BufferFromFlatData it copies nothing: a KV cache made as a zeroed Go
+// slice and copied in was garbage of the cache's size at every new session
+// (a 4 GiB transient for an 8B model at a 32k context), and the copy
+// committed every page at once, where a fresh buffer's pages are only
+// backed by memory as positions are written.
+func (b *Backend) NewZeroedBuffer(s shapes.Shape) (backends.Buffer, error) {
+	if err := checkShape(s); err != nil {
+		return nil, err
+	}
+	if buf := b.pooled(s); buf != nil {
+		clear(buf.raw)
+		return buf, nil
+	}
+	return newBuffer(s), nil
 }
 
 // putBuffer returns an owned buffer to the pool; others are dropped.
