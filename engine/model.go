@@ -64,11 +64,13 @@ type Options struct {
 
 // ffnRowChunk is the most rows of a step whose feed-forward block runs at
 // once (arch.Ctx.Rows): a 512-row step of llama-1b held 2 × 16 MiB of gate
-// and up activations, of Llama-3-8B 2 × 28 MiB; in 128-row chunks peak RSS
-// fell by 31 MiB (llama-1b q4_k_m, 512-token prompt: 767 -> 736 MiB) and 56
-// MiB (llama-8b q4_k_m: 4972 -> 4920 MiB), prefill unchanged within the
-// runs' noise (bench dayi-run, 2 threads, Intel dev VM, alternating).
-const ffnRowChunk = 128
+// and up activations, of Llama-3-8B 2 × 28 MiB. bench dayi-run, 2 threads,
+// Intel dev VM, alternating, 512-token prompts: 256-row chunks cut peak
+// RSS by 16-17 MiB on llama-1b (q4_k_m 756 -> 739 MiB) with prefill within
+// the noise (q8_0 371-375 vs 365-372 tok/s); 128-row chunks cut 30 MiB but
+// cost 3-5 % of prefill (q8_0 335-363 tok/s), as the weights are read once
+// per chunk.
+const ffnRowChunk = 256
 
 // byteBufferer is implemented by backends that can wrap existing memory (the
 // mmap'd GGUF tensors) as buffers without copying; dayi's backend does.
