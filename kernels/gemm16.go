@@ -126,14 +126,24 @@ const gemm16MinRows = 8
 // runGemm16 computes the outputs of weight-row groups [lo,hi) (16 rows
 // each) for all m activation rows: each full group is decoded by the
 // plan's g16dec (from GGUF rows, or from a Rows16 group) into the worker's
-// scratch and run against the activation rows 6 at a time; a short last
+// scratch and run against the activation rows 16 at a time on AMX tiles
+// where the plan has them (amx.go), the rest 6 at a time; a short last
 // group (n not a multiple of 16) takes the per-row dots.
 func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.x40Step
-	if need := nb * w16BlockSize; cap(mt.kdec[worker]) < need {
+	amx, groups := mt.pl.g16amx, mt.m/16
+	need := nb * w16BlockSize
+	if amx != nil && groups > 0 {
+		need += amxCbufBytes
+	}
+	if cap(mt.kdec[worker]) < need {
 		mt.kdec[worker] = make([]byte, need)
 	}
 	dec := mt.kdec[worker][:nb*w16BlockSize]
+	var cbuf *byte
+	if amx != nil && groups > 0 {
+		cbuf = amxCbuf(mt.kdec[worker][nb*w16BlockSize : need])
+	}
 	for g := lo; g < hi; g++ {
 		j := g * w16Rows
 		if j+w16Rows > n {
@@ -141,9 +151,17 @@ func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 			return
 		}
 		mt.pl.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
-		for c := 0; c < mt.m; c += 6 {
+		c0 := 0
+		if cbuf != nil {
+			c0 = groups * 16
+		}
+		for c := c0; c < mt.m; c += 6 {
 			nc := min(6, mt.m-c)
 			gemm16Kernels[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
+		}
+		if cbuf != nil {
+			// Last: it turns dec's u = q + c into q in place.
+			amx(&dec[0], &mt.x40[0], xs, nb, groups, &mt.out[j], n, cbuf, int(mt.pl.g16bias))
 		}
 	}
 }

@@ -27,6 +27,8 @@ import (
 //	rows16-gemm16 q4_0 q5_0 q8_0 (Rows16)    >= 4 (q4_0,    same, through gemm16 (bit for bit equal)
 //	                                         q8_0: >= 17)
 //	gemm16        q4_0 q5_0 q8_0 (GGUF)      >= 8           same as rows16 (gemm16.go)
+//	  with AMX    (both gemm16 paths)        groups of 16   same, bit for bit: tiles of 16 activation rows run
+//	                                         rows           on AMX-INT8 (amx.go), the rest as above
 //	rows16k-gemv  q4_K q6_K (Rows16)         1..3           q4_K: per super-block acc = fma(float(isum),
 //	                                                        d_w·d_x, acc), acc_min = fma(float(imin),
 //	                                                        dmin_w·d_x, acc_min), out = acc - acc_min
@@ -95,15 +97,16 @@ type Plan struct {
 	np       int
 
 	// The kernels the paths call.
-	g16dec   func(w *byte, wstride, nb int, dst *byte)                    // group of 16 rows -> gemm16/k16 layout
-	g16bias  int32                                                        // weight bias c (u = q + c) for pack40
-	k16k     [4]gemm16Func                                                // gemmK16 kernels for 1..4 columns
-	r16gemv  func(w, x []byte, nb int, out []float32)                     // Rows16 decode kernel
-	r16gemv4 gemvmFunc                                                    // Rows16 decode kernel, 4 rows (rows16m.go)
-	r16gemv2 gemvmFunc                                                    // Rows16 decode kernel, 2 rows
-	gk       gemmKernels                                                  // packed kernels (q4_0/q8_0)
-	kgemv    func(w *byte, wstride int, x *byte, nb int, res *[4]float32) // q4_K/q6_K 4-row gemv
-	qx1      qx1Kernels                                                   // q4_1/q5_1 multi-row kernels
+	g16dec   func(w *byte, wstride, nb int, dst *byte)                                               // group of 16 rows -> gemm16/k16 layout
+	g16bias  int32                                                                                   // weight bias c (u = q + c) for pack40
+	g16amx   func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int) // gemm16 on AMX tiles, 16 activation rows at a time (amx.go)
+	k16k     [4]gemm16Func                                                                           // gemmK16 kernels for 1..4 columns
+	r16gemv  func(w, x []byte, nb int, out []float32)                                                // Rows16 decode kernel
+	r16gemv4 gemvmFunc                                                                               // Rows16 decode kernel, 4 rows (rows16m.go)
+	r16gemv2 gemvmFunc                                                                               // Rows16 decode kernel, 2 rows
+	gk       gemmKernels                                                                             // packed kernels (q4_0/q8_0)
+	kgemv    func(w *byte, wstride int, x *byte, nb int, res *[4]float32)                            // q4_K/q6_K 4-row gemv
+	qx1      qx1Kernels                                                                              // q4_1/q5_1 multi-row kernels
 }
 
 // NewPlan chooses the kernels for n×k weights of type t in layout l
@@ -165,6 +168,7 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 			if multi {
 				min = r16MaxGemvmRows + 1
 			}
+			pl.g16amx, _ = gemm16AMXKernel()
 			pl.add(path{name: "rows16-gemm16", minRows: min, run: (*matmulTask).runGemm16,
 				pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
 		}
@@ -179,6 +183,7 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 	default:
 		if dec, bias, ok := gemm16Decoder(t); ok {
 			pl.g16dec, pl.g16bias = dec, bias
+			pl.g16amx, _ = gemm16AMXKernel()
 			pl.add(path{name: "gemm16", minRows: gemm16MinRows, run: (*matmulTask).runGemm16,
 				pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
 		}

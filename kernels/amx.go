@@ -1,0 +1,39 @@
+package kernels
+
+// AMX-INT8 prefill for q4_0, q5_0 and q8_0 (gemm16amx_amd64.s).
+//
+// On CPUs with Advanced Matrix Extensions (Intel Sapphire Rapids and
+// later) one TDPBSUD multiplies a 16×64-byte tile of signed bytes by a
+// 64×16 tile of unsigned bytes in VNNI order into a 16×16 int32 tile: 16k
+// multiply-adds, where VPDPBUSD does 64. gemm16's layouts already have the
+// tile shapes: a decoded 16-row weight block (decode16: slice g = bytes
+// 4g..4g+3 of rows 0..15) is exactly the "B" tile of one 32-value block
+// (8 rows of 64 bytes), and 16 pack40 activation rows, xstride bytes apart,
+// are an "A" tile of 16 rows × 32 bytes. The kernel first turns the
+// group's u = q + c back into signed q in place, so TDPBSSD gives Σq·x
+// with no bias to add. The scales are per 32-value block
+// in both operands, so the tile product runs one block at a time (K = 32,
+// as ggml-cpu's AMX path does: ggml/src/ggml-cpu/amx/mmq.cpp, tile config
+// "16-16-32"); each block's C tile is stored and folded into 16×16 float
+// accumulators with AVX-512 in gemm16Go's order: acc = fma(float(s),
+// d_w·d_x, acc) with s = Σq·x, the integer gemm16Go's s = Σu·x + bias
+// equals. So the AMX path is bit for bit the VNNI path (TestGemm16AMX).
+//
+// BenchmarkGemm16AMX (one 16-row q4_0 group, k = 2048, × 64 activation
+// rows; the 2-core AMX VM of 2026-12-06): VNNI 7.7–7.9 µs, AMX 5.3–5.4 µs. The
+// tile product is not the limit: per block the fold (16 rows × convert,
+// multiply, FMA) costs as much as the tile loads, product and store
+// together, and on this CPU they barely overlap (measured by removing
+// each part: fold alone 2.85 µs, tile work alone 3.1 µs, both 6.0 µs
+// before the signed weights took the bias add out of the fold).
+//
+// Linux grants the tile data state per process on request
+// (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)); the kernel
+// configures the tiles on entry and releases them on return, because a
+// goroutine may move to another thread between calls. DAYI_AMX=0 turns the
+// path off (A/B measurements).
+
+// amxCbufBytes is the scratch one gemm16AMX call stores the C tiles to
+// (two of 16×16 int32: block b+1's is stored while block b's is folded),
+// plus room to align it to a cache line.
+const amxCbufBytes = 2*1024 + 64

@@ -1,0 +1,38 @@
+package kernels
+
+import (
+	"os"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+//go:noescape
+func gemm16AMX(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int)
+
+// amxReady says whether gemm16AMX may run: the CPU has AMX-TILE and
+// AMX-INT8 (and the AVX-512 the epilogue needs), DAYI_AMX is not "0", and
+// the OS granted the tile state. It asks the OS once per process, as the
+// permission is per process.
+var amxReady = sync.OnceValue(func() bool {
+	if !hasZVNNI || !cpu.X86.HasAMXTile || !cpu.X86.HasAMXInt8 || os.Getenv("DAYI_AMX") == "0" {
+		return false
+	}
+	return requestAMX()
+})
+
+// gemm16AMXKernel returns the AMX kernel when it may run.
+func gemm16AMXKernel() (func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int), bool) {
+	if !amxReady() {
+		return nil, false
+	}
+	return gemm16AMX, true
+}
+
+// amxCbuf returns the 64-byte aligned 1 KiB C-tile scratch inside b
+// (at least amxCbufBytes long).
+func amxCbuf(b []byte) *byte {
+	off := (64 - int(uintptr(unsafe.Pointer(&b[0]))&63)) & 63
+	return &b[off]
+}

@@ -1,0 +1,10 @@
+//go:build !amd64
+
+package kernels
+
+// gemm16AMXKernel: AMX is x86-64 only.
+func gemm16AMXKernel() (func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int), bool) {
+	return nil, false
+}
+
+func amxCbuf(b []byte) *byte { return &b[0] }
