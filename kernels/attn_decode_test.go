@@ -93,3 +93,21 @@ func TestAttentionDecodeAllocs(t *testing.T) {
 		t.Errorf("%v allocations per decode step at depth", n)
 	}
 }
+
+// swapAttnGo selects the pure-Go attention twins (and no tiles) and
+// returns the undo.
+func swapAttnGo() func() {
+	undoTiles := swapTiles(nil, nil)
+	v4 := kScoresH16V4
+	kScoresH16V4 = nil // no quads: head by head through the twins
+	a, b, c, d, e, f := kScoresH16, kScoresF32, kProbsH16, kPVH16, kPVF32, kSoftmax
+	g, h, l := kScoresH16V, kPVTail, kPVLanes
+	kScoresH16, kScoresF32, kProbsH16, kPVH16, kPVF32, kSoftmax = scoresH16Go, scoresF32Go, probsH16Go, pvH16Go, pvF32Go, softmaxGo
+	kScoresH16V, kPVTail, kPVLanes = scoresH16VGo, pvTailGo, nil
+	return func() {
+		kScoresH16, kScoresF32, kProbsH16, kPVH16, kPVF32, kSoftmax = a, b, c, d, e, f
+		kScoresH16V, kPVTail, kPVLanes = g, h, l
+		kScoresH16V4 = v4
+		undoTiles()
+	}
+}
