@@ -110,6 +110,19 @@ func (c *Ctx) LinearSiLU(x *Node, w *Weight) *Node {
 	return SiLU(c.Linear(x, w))
 }
 
+// GeGLU is llama.cpp's gelu(x·gateᵀ)·(x·upᵀ) (geglu: ggml_geglu_split with
+// the f16 GELU table). With quantized gate weights the GELU runs inside
+// the fused matmul (kernels.GeluF16Row, asked for with the activation
+// number kernels.GeluF16Activation): one pass instead of geglu's eight
+// graph ops, the same values bit for bit. table is geluTableConst's node
+// (used only on the graph path).
+func (c *Ctx) GeGLU(x *Node, gate, up *Weight, table *Node) *Node {
+	if gate.Node.DType() == dtypes.Uint8 {
+		return graph.Mul(c.fusedQDense(x, gate, backends.ActivationType(kernels.GeluF16Activation)), c.Linear(x, up))
+	}
+	return geglu(c.Linear(x, gate), c.Linear(x, up), table)
+}
+
 // LinearBias is Linear plus an optional bias.
 func (c *Ctx) LinearBias(x *Node, w, b *Weight) *Node {
 	y := c.Linear(x, w)

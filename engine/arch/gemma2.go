@@ -145,7 +145,7 @@ func (m *gemma2) Forward(c *Ctx) *Node {
 		att := m.attention(c, l, q, k, v)
 		sa := graph.Add(c.RMSNorm(c.Linear(att, b.O), b.PostAttnNorm), x)
 		n = c.RMSNorm(sa, b.FFNNorm)
-		ff := c.Rows(n, func(n *Node) *Node { return c.Linear(geglu(c.Linear(n, b.Gate), c.Linear(n, b.Up), gelu), b.Down) })
+		ff := c.Rows(n, func(n *Node) *Node { return c.Linear(c.GeGLU(n, b.Gate, b.Up, gelu), b.Down) })
 		x = graph.Add(c.RMSNorm(ff, b.PostFFNNorm), sa)
 	}
 	return x

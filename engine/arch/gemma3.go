@@ -3,12 +3,12 @@ package arch
 import (
 	"math"
 	"slices"
-	"sync"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"dayi/kernels"
 	"dayi/weights"
 )
 
@@ -118,24 +118,9 @@ func geluTableConst(g *graph.Graph) *Node {
 	return graph.ConstTensor(g, tensors.FromFlatDataAndDimensions(slices.Clone(geluTable()), 1<<16))
 }
 
-// geluTable is ggml_table_gelu_f16 as float32: for every f16 bit pattern i,
-// f16(ggml_gelu_f32(f32(i))), where ggml_gelu_f32(x) = 0.5f·x·(1 +
-// tanhf(SQRT_2_OVER_PI·x·(1 + GELU_COEF_A·x·x))) in float32, evaluated in
-// C's left-to-right order (ggml-cpu vec.h; the table is filled in
-// ggml_cpu_init). The explicit float32 conversions keep Go from fusing the
-// products into FMAs.
-var geluTable = sync.OnceValue(func() []float32 {
-	const coefA, sqrt2OverPi = float32(0.044715), float32(0.79788456080286535587989211986876)
-	t := make([]float32, 1<<16)
-	for i := range t {
-		x := weights.FP16ToFP32(uint16(i))
-		inner := float32(float32(sqrt2OverPi*x) * float32(1+float32(float32(coefA*x)*x)))
-		th := float32(math.Tanh(float64(inner)))
-		y := float32(float32(0.5*x) * float32(1+th))
-		t[i] = weights.FP16ToFP32(weights.FP32ToFP16(y))
-	}
-	return t
-})
+// geluTable is ggml_table_gelu_f16 as float32 (kernels.GeluF16Table,
+// shared with the backend's fused gate).
+func geluTable() []float32 { return kernels.GeluF16Table() }
 
 // Forward is the gemma3 decoder stack.
 func (m *gemma3) Forward(c *Ctx) *Node {
@@ -158,7 +143,7 @@ func (m *gemma3) Forward(c *Ctx) *Node {
 		att = c.RMSNorm(c.Linear(att, b.O), b.PostAttnNorm)
 		x = graph.Add(x, att)
 		n = c.RMSNorm(x, b.FFNNorm)
-		ff := c.Rows(n, func(n *Node) *Node { return c.Linear(geglu(c.Linear(n, b.Gate), c.Linear(n, b.Up), gelu), b.Down) })
+		ff := c.Rows(n, func(n *Node) *Node { return c.Linear(c.GeGLU(n, b.Gate, b.Up, gelu), b.Down) })
 		x = graph.Add(x, c.RMSNorm(ff, b.PostFFNNorm))
 	}
 	return x

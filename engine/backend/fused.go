@@ -94,13 +94,19 @@ func applyActivation(act backends.ActivationType, v []float32) {
 		for i, x := range v {
 			v[i] = float32(math.Tanh(float64(x)))
 		}
+	case geluF16:
+		kernels.GeluF16Row(v)
 	}
 }
+
+// geluF16 is the gate GELU of gemma's GeGLU in llama.cpp's numerics
+// (kernels.GeluF16Row), an activation number only this backend knows.
+const geluF16 = backends.ActivationType(kernels.GeluF16Activation)
 
 func activationSupported(act backends.ActivationType) bool {
 	switch act {
 	case backends.ActivationNone, backends.ActivationGelu, backends.ActivationRelu,
-		backends.ActivationSilu, backends.ActivationTanh:
+		backends.ActivationSilu, backends.ActivationTanh, geluF16:
 		return true
 	}
 	return false
@@ -235,6 +241,10 @@ func execQDense(st *state, n *node, ins []*Buffer, out *Buffer) error {
 	}
 	if !d.hasBias && d.act == backends.ActivationSilu {
 		st.e.b.kern.SiLURows(o[:d.M*d.N], d.N)
+		return nil
+	}
+	if !d.hasBias && d.act == geluF16 {
+		st.e.b.kern.GeluF16Rows(o[:d.M*d.N], d.N)
 		return nil
 	}
 	if d.hasBias || d.act != backends.ActivationNone {

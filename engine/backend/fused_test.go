@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"unsafe"
 
 	"dayi/engine/backend"
+	"dayi/kernels"
 	"dayi/weights"
 
 	"github.com/gomlx/gomlx/backends"
@@ -356,5 +358,56 @@ func TestUnsupportedOpFailsAtBuildTime(t *testing.T) {
 	}
 	if b.Capabilities().Operations[backends.OpTypeAtan2] || !b.Capabilities().Operations[backends.OpTypeFusedQuantizedDense] {
 		t.Error("capabilities do not match the implementation")
+	}
+}
+
+// TestFusedGeluF16 checks the gemma GeGLU gate activation
+// (kernels.GeluF16Activation) inside the quantized matmul against the graph
+// ops it replaces (engine/arch geglu: f16-rounded index into ggml's GELU
+// table, 0 at or below -10, the input at or above 10) applied to the same
+// matmul's plain output: equal bit for bit. The activations are wide enough
+// (outputs up to about ±60) that both clamps and the table all occur.
+func TestFusedGeluF16(t *testing.T) {
+	ours, _ := backendsUnderTest(t)
+	r := rand.New(rand.NewPCG(25, 26))
+	const m, n, k = 20, 48, 512
+	xs := randF32(r, -4, 4, m, k)
+	table := tensors.FromFlatDataAndDimensions(slices.Clone(kernels.GeluF16Table()), 1<<16)
+	for _, typ := range []weights.Type{weights.TypeQ8_0, weights.TypeQ4_0, weights.TypeQ4_K, weights.TypeQ6_K} {
+		t.Run(typ.String(), func(t *testing.T) {
+			raw, _ := quantized(t, r, typ, n, k)
+			wt := tensors.FromFlatDataAndDimensions(raw, n, len(raw)/n)
+			dense := func(x, w *Node, act backends.ActivationType) *Node {
+				q := &Quantization{Scheme: backend.GGUFScheme(typ), Scale: Scalar(x.Graph(), dtypes.Float32, 1),
+					BlockAxis: 1, BlockSize: typ.BlockSize()}
+				return BackendFusedQuantizedDense(x, w, nil, q, act)
+			}
+			got := runGraph(t, ours, two(func(x, w *Node) *Node {
+				return dense(x, w, backends.ActivationType(kernels.GeluF16Activation))
+			}), xs, wt)[0]
+			want := runGraph(t, ours, func(in []*Node) []*Node {
+				y := dense(in[0], in[1], backends.ActivationNone)
+				h := Bitcast(ConvertDType(y, dtypes.Float16), dtypes.Uint16)
+				tv := Gather(in[2], ExpandAxes(ConvertDType(h, dtypes.Int32), -1))
+				lo := LessOrEqual(y, Scalar(y.Graph(), dtypes.Float32, -10))
+				hi := GreaterOrEqual(y, Scalar(y.Graph(), dtypes.Float32, 10))
+				return []*Node{Where(lo, ZerosLike(y), Where(hi, y, tv))}
+			}, xs, wt, table)[0]
+			g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
+			var lo, hi int
+			for i := range w {
+				if math.Float32bits(g[i]) != math.Float32bits(w[i]) {
+					t.Fatalf("%s: out[%d] = %g, graph ops %g", typ, i, g[i], w[i])
+				}
+				if w[i] == 0 {
+					lo++
+				} else if w[i] >= 10 {
+					hi++
+				}
+			}
+			if lo == 0 || hi == 0 {
+				t.Fatalf("%s: the clamps were not exercised (%d zeros, %d ≥ 10)", typ, lo, hi)
+			}
+		})
 	}
 }
