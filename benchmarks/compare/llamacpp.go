@@ -63,6 +63,9 @@ func BuildLlamaBench(ctx context.Context, dir string, log io.Writer) (string, er
 			return "", err
 		}
 	}
+	if err := fixAMXTileConfig(src, log); err != nil {
+		return "", err
+	}
 	if err := run("cmake", "-S", "src", "-B", "build", "-DCMAKE_BUILD_TYPE=Release",
 		"-DGGML_NATIVE=ON", "-DLLAMA_CURL=OFF", "-DGGML_OPENMP=ON", "-DBUILD_SHARED_LIBS=OFF",
 		"-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF"); err != nil {
@@ -75,6 +78,56 @@ func BuildLlamaBench(ctx context.Context, dir string, log io.Writer) (string, er
 		return "", fmt.Errorf("llama-bench not found after the build: %w", err)
 	}
 	return bin, nil
+}
+
+// amxTileConfigFile is ggml-cpu's AMX kernel file in the llama.cpp source.
+const amxTileConfigFile = "ggml/src/ggml-cpu/amx/mmq.cpp"
+
+// amxLoadConfig is the call in ggml_tile_config_init that fixAMXTileConfig
+// guards, and amxBarrier the guard.
+const (
+	amxLoadConfig = "    _tile_loadconfig(&tc);\n"
+	amxBarrier    = "    __asm__ volatile(\"\" :: \"r\"(&tc) : \"memory\"); // dayi bench: keep tc's stores (llama.cpp PR #26954)\n"
+)
+
+// fixAMXTileConfig puts a compiler barrier before the LDTILECFG of
+// ggml_tile_config_init in the llama.cpp source under src. GCC 12 (Debian
+// 12's) does not see _tile_loadconfig read the stack struct it fills and
+// drops the stores, so on a CPU with AMX-INT8, where GGML_NATIVE compiles
+// ggml-cpu's AMX path, every llama-bench prompt died with a general
+// protection fault (seen with gdb on 2026-12-06: the 64-byte config held
+// palette 1 and no rows; llama.cpp PR #26954 reports the same). With the
+// barrier llama.cpp runs its AMX kernels as a compiler that keeps the
+// stores builds them: the strongest llama.cpp such a CPU has. A source
+// without that line (another llama.cpp version) is left as it is.
+func fixAMXTileConfig(src string, log io.Writer) error {
+	p := filepath.Join(src, amxTileConfigFile)
+	b, err := os.ReadFile(p)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("llama.cpp source: %w", err)
+	}
+	out, changed := patchAMXTileConfig(b)
+	if !changed {
+		return nil
+	}
+	fmt.Fprintf(log, "patching %s: compiler barrier before _tile_loadconfig (GCC drops the tile config's stores; llama.cpp PR #26954)\n", amxTileConfigFile)
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		return fmt.Errorf("llama.cpp source: %w", err)
+	}
+	return nil
+}
+
+// patchAMXTileConfig returns b with amxBarrier before its one
+// amxLoadConfig line, and whether it changed anything: not when the line
+// is missing, appears more than once, or already has the barrier.
+func patchAMXTileConfig(b []byte) ([]byte, bool) {
+	if bytes.Count(b, []byte(amxLoadConfig)) != 1 || bytes.Contains(b, []byte(amxBarrier)) {
+		return b, false
+	}
+	return bytes.Replace(b, []byte(amxLoadConfig), []byte(amxBarrier+amxLoadConfig), 1), true
 }
 
 // LoadModeFlags returns llama-bench's arguments for loading without and with

@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"bytes"
 	"math"
 	"os"
 	"path/filepath"
@@ -84,5 +85,50 @@ func TestLoadModeFlags(t *testing.T) {
 	no, mm = LoadModeFlags("  -mmp, --mmap <0|1>   (default: 1)\n")
 	if strings.Join(no, " ") != "-mmp 0" || strings.Join(mm, " ") != "-mmp 1" {
 		t.Errorf("old flags: %v %v", no, mm)
+	}
+}
+
+// TestPatchAMXTileConfig runs the AMX tile-config fix on ggml_tile_config_init
+// as llama.cpp v0.5.0 has it (testdata: lines 204-225 of
+// ggml/src/ggml-cpu/amx/mmq.cpp from node-llama-cpp 3.22.1's bundle): the
+// barrier goes right before the one _tile_loadconfig, a second run changes
+// nothing, and a source without the call is left alone.
+func TestPatchAMXTileConfig(t *testing.T) {
+	src, err := os.ReadFile("testdata/amx-mmq-tile-config.cpp.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, changed := patchAMXTileConfig(src)
+	if !changed {
+		t.Fatal("the v0.5.0 function was not patched")
+	}
+	want := amxBarrier + amxLoadConfig
+	if !bytes.Contains(out, []byte(want)) || len(out) != len(src)+len(amxBarrier) {
+		t.Fatalf("patched source lacks the barrier right before _tile_loadconfig:\n%s", out)
+	}
+	if again, changed := patchAMXTileConfig(out); changed || !bytes.Equal(again, out) {
+		t.Fatal("a second patch changed the source again")
+	}
+	other := bytes.ReplaceAll(src, []byte("_tile_loadconfig"), []byte("_tile_loadconfig_v2"))
+	if _, changed := patchAMXTileConfig(other); changed {
+		t.Fatal("a source without the call was patched")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, amxTileConfigFile)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	if err := fixAMXTileConfig(dir, &log); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); !bytes.Equal(got, out) || !strings.Contains(log.String(), "PR #26954") {
+		t.Fatalf("fixAMXTileConfig did not write the patched file (log %q)", log.String())
+	}
+	if err := fixAMXTileConfig(t.TempDir(), &log); err != nil {
+		t.Fatalf("a source tree without the AMX file: %v", err)
 	}
 }
