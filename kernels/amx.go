@@ -27,6 +27,15 @@ package kernels
 // each part: fold alone 2.85 µs, tile work alone 3.1 µs, both 6.0 µs
 // before the signed weights took the bias add out of the fold).
 //
+// q4_K (gemmk16amx_amd64.s) runs the same way per 32-value sub-block: the
+// decoded nibbles are unsigned and the activations signed (TDPBSUD), and
+// the fold follows gemmK16Go per 64-value chunk: isum = C_s0·sc_s0 +
+// C_s1·sc_s1 is computed in float, exactly (each product and the sum are
+// integers below 2^24), the mins with VPDPWSSD, and the second float
+// accumulator lives in the scratch, as 16 accumulators of each kind do
+// not fit the 32 vector registers. q6_K's 16-value scales and q5_K's
+// dotK order are not done.
+//
 // Linux grants the tile data state per process on request
 // (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)); the kernel
 // configures the tiles on entry and releases them on return, because a
@@ -37,3 +46,7 @@ package kernels
 // (two of 16×16 int32: block b+1's is stored while block b's is folded),
 // plus room to align it to a cache line.
 const amxCbufBytes = 2*1024 + 64
+
+// amxKCbufBytes is gemmK16AMXQ4K's scratch: two chunks of two C tiles
+// (4 KiB), the 16×16 float min accumulators (1 KiB), cache-line aligned.
+const amxKCbufBytes = 5*1024 + 64

@@ -6,10 +6,24 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
+
+	"dayi/weights"
 )
 
 //go:noescape
 func gemm16AMX(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int)
+
+//go:noescape
+func gemmK16AMXQ4K(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte)
+
+// gemmK16AMXKernel returns the AMX kernel for decoded q4_K groups when it
+// may run.
+func gemmK16AMXKernel(t weights.Type) (func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte), bool) {
+	if t != weights.TypeQ4_K || !amxReady() {
+		return nil, false
+	}
+	return gemmK16AMXQ4K, true
+}
 
 // amxReady says whether gemm16AMX may run: the CPU has AMX-TILE and
 // AMX-INT8 (and the AVX-512 the epilogue needs), DAYI_AMX is not "0", and

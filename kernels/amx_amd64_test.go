@@ -160,3 +160,73 @@ func BenchmarkGemm16AMX(b *testing.B) {
 		}
 	})
 }
+
+// TestGemmK16AMX checks the q4_K AMX kernel against gemmK16Go bit for bit:
+// 1, 2 and 8 super-blocks, 1-3 groups of 16 activation rows, an output
+// stride wider than 16, and whole matmuls through the plan (m = 16, 37) in
+// both layouts' decoders.
+func TestGemmK16AMX(t *testing.T) {
+	amx, ok := gemmK16AMXKernel(weights.TypeQ4_K)
+	if !ok {
+		t.Skip("no AMX-INT8 (or the OS refused the tile state, or DAYI_AMX=0): the kernel cannot run here; gemmK16Go's twin tests cover its arithmetic")
+	}
+	rng := rand.New(rand.NewPCG(97, 98))
+	typ := weights.TypeQ4_K
+	for _, k := range []int{256, 512, 2048} {
+		for groups := 1; groups <= 3; groups++ {
+			nb := k / 256
+			m := 16 * groups
+			w, _, xk := gemmK16Case(rng, typ, k, m)
+			rs := nb * typ.TypeSize()
+			dec := make([]byte, nb*k16BlockSize)
+			decodeK16(typ, dec, w, rs, nb)
+			xs := nb * k16X
+			const ostride = 21
+			want := make([]float32, m*ostride)
+			gemmK16Go(typ, dec, xk, xs, nb, m, want, ostride)
+			got := make([]float32, m*ostride)
+			cbuf := make([]byte, amxKCbufBytes)
+			amx(&dec[0], &xk[0], xs, nb, groups, &got[0], ostride, amxCbuf(cbuf))
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("k=%d groups=%d: out[%d] = %g, twin %g", k, groups, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkGemmK16AMX times one decoded 16-row q4_K group (k = 2048)
+// against 64 activation rows on AMX tiles and on the VNNI kernels.
+func BenchmarkGemmK16AMX(b *testing.B) {
+	const k, m = 2048, 64
+	typ := weights.TypeQ4_K
+	nb := k / 256
+	rng := rand.New(rand.NewPCG(99, 100))
+	w, _, xk := gemmK16Case(rng, typ, k, m)
+	dec := make([]byte, nb*k16BlockSize)
+	decodeK16(typ, dec, w, nb*typ.TypeSize(), nb)
+	xs := nb * k16X
+	out := make([]float32, m*16)
+	b.Run("vnni", func(b *testing.B) {
+		ks, ok := gemmK16Kernels(typ)
+		if !ok {
+			b.Skip("no AVX-512 VNNI")
+		}
+		for b.Loop() {
+			for c := 0; c < m; c += 4 {
+				ks[3](&dec[0], &xk[c*xs], xs, nb, &out[c*16], 16)
+			}
+		}
+	})
+	b.Run("amx", func(b *testing.B) {
+		amx, ok := gemmK16AMXKernel(typ)
+		if !ok {
+			b.Skip("no AMX")
+		}
+		cbuf := make([]byte, amxKCbufBytes)
+		for b.Loop() {
+			amx(&dec[0], &xk[0], xs, nb, m/16, &out[0], 16, amxCbuf(cbuf))
+		}
+	})
+}

@@ -183,15 +183,25 @@ const k16MinRows = 16
 // runK16 is runGemm16 for q4_K/q6_K weights: each full group of 16 rows is
 // decoded into the worker's scratch by the plan's g16dec (decK16Q4_K/
 // decK16Q6_K from GGUF rows, decR16Q4_K/decR16Q6_K from a Rows16 group)
-// and run against the activation rows 4 at a time; a short last group
+// and run against the activation rows 16 at a time on AMX tiles where the
+// plan has them (q4_K, amx.go), the rest 4 at a time; a short last group
 // takes the per-row dots.
 func (mt *matmulTask) runK16(lo, hi, worker int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.x40Step
+	amx, groups := mt.pl.k16amx, mt.m/16
 	size := nb * k16BlockSize
-	if cap(mt.kdec[worker]) < size {
-		mt.kdec[worker] = make([]byte, size)
+	need := size
+	if amx != nil && groups > 0 {
+		need += amxKCbufBytes
+	}
+	if cap(mt.kdec[worker]) < need {
+		mt.kdec[worker] = make([]byte, need)
 	}
 	dec := mt.kdec[worker][:size]
+	var cbuf *byte
+	if amx != nil && groups > 0 {
+		cbuf = amxCbuf(mt.kdec[worker][size:need])
+	}
 	for g := lo; g < hi; g++ {
 		j := g * w16Rows
 		if j+w16Rows > n {
@@ -200,7 +210,12 @@ func (mt *matmulTask) runK16(lo, hi, worker int) {
 		}
 		_ = mt.w[(j+w16Rows)*rb-1] // the group the decoder reads
 		mt.pl.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
-		for c := 0; c < mt.m; c += 4 {
+		c := 0
+		if cbuf != nil {
+			amx(&dec[0], &mt.x40[0], xs, nb, groups, &mt.out[j], n, cbuf)
+			c = groups * 16
+		}
+		for ; c < mt.m; c += 4 {
 			nc := min(4, mt.m-c)
 			mt.pl.k16k[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
 		}

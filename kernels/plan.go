@@ -39,6 +39,8 @@ import (
 //	                                         >= 17)         (llama.cpp's repacked q4_K GEMM), q6_K per
 //	                                                        super-block (gemmk16.go)
 //	gemmk16       q4_K q6_K (GGUF)           >= 16          gemmK16Go's, as rows16k-gemmk16
+//	  with AMX    q4_K (both gemmk16 paths)  groups of 16   same, bit for bit: tiles of 16 activation rows run
+//	                                         rows           on AMX-INT8 (amx.go), the rest as above
 //	gemmk16       q5_K (GGUF)                >= 16          dotK's order, bit for bit (gemmk16.go: per
 //	                                                        super-block acc += isum·(d_w·d_x), then
 //	                                                        acc -= imin·(dmin_w·d_x), products rounded)
@@ -101,6 +103,7 @@ type Plan struct {
 	g16bias  int32                                                                                   // weight bias c (u = q + c) for pack40
 	g16amx   func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int) // gemm16 on AMX tiles, 16 activation rows at a time (amx.go)
 	k16k     [4]gemm16Func                                                                           // gemmK16 kernels for 1..4 columns
+	k16amx   func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte)        // gemmk16 on AMX tiles (q4_K; amx.go)
 	r16gemv  func(w, x []byte, nb int, out []float32)                                                // Rows16 decode kernel
 	r16gemv4 gemvmFunc                                                                               // Rows16 decode kernel, 4 rows (rows16m.go)
 	r16gemv2 gemvmFunc                                                                               // Rows16 decode kernel, 2 rows
@@ -145,6 +148,7 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 		k4, k2, multi := r16MultiKernels(t)
 		if kk, ok := gemmK16Kernels(t); ok {
 			pl.k16k = kk
+			pl.k16amx, _ = gemmK16AMXKernel(t)
 			min := r16MaxGemvCols + 1
 			if multi {
 				min = r16kMaxGemvmRows + 1
@@ -189,6 +193,7 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 		}
 		if kk, ok := gemmK16Kernels(t); ok {
 			pl.k16k, pl.g16dec = kk, k16Decoder(t)
+			pl.k16amx, _ = gemmK16AMXKernel(t)
 			pl.add(path{name: "gemmk16", minRows: k16MinRows, run: (*matmulTask).runK16,
 				pack: (*matmulTask).packK16Row, x40Step: xk, groups: true})
 		}
