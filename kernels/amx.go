@@ -1,6 +1,7 @@
 package kernels
 
-// AMX-INT8 prefill for q4_0, q5_0 and q8_0 (gemm16amx_amd64.s).
+// AMX-INT8 prefill for q4_0, q5_0, q8_0 (gemm16amx_amd64.s) and q4_K
+// (gemmk16amx_amd64.s).
 //
 // On CPUs with Advanced Matrix Extensions (Intel Sapphire Rapids and
 // later) one TDPBSUD multiplies a 16×64-byte tile of signed bytes by a
