@@ -3,26 +3,8 @@ package main
 // amx16 writes gemm16amx_amd64.s: the q4_0/q5_0/q8_0 16-row prefill on
 // AMX-INT8 tiles (kernels/amx.go has the layouts and the reasoning).
 //
-// The Go assembler has no AMX mnemonics, so the six tile instructions are
-// emitted as bytes with fixed registers; the encodings are Intel's (SDM
-// vol. 2, "LDTILECFG", "TILELOADD", "TDPBSSD", ...) and were checked
-// against GNU as:
-//
-//	ldtilecfg (%rax)                  c4 e2 78 49 00
-//	tilezero %tmm0                    c4 e2 7b 49 c0
-//	tileloadd (%rsi,%rdx,1), %tmm1    c4 e2 7b 4b 0c 16
-//	tileloadd (%rdi,%rcx,1), %tmm2    c4 e2 7b 4b 14 0f
-//	tdpbssd %tmm2, %tmm1, %tmm0       c4 e2 6b 5e c1
-//	tilestored %tmm0, (%rbx,%rcx,1)   c4 e2 7a 4b 04 0b
-//	tilerelease                       c4 e2 78 49 c0
-//
-// and for the second tile set (tmm3 = C, tmm4 = A, tmm5 = B, stored to (%rax)):
-//
-//	tilezero %tmm3                    c4 e2 7b 49 d8
-//	tileloadd (%rsi,%rdx,1), %tmm4    c4 e2 7b 4b 24 16
-//	tileloadd (%rdi,%rcx,1), %tmm5    c4 e2 7b 4b 2c 0f
-//	tdpbssd %tmm5, %tmm4, %tmm3       c4 e2 53 5e dc
-//	tilestored %tmm3, (%rax,%rcx,1)   c4 e2 7a 4b 1c 08
+// The tile instructions come from the encoder in amxenc.go (Go's
+// assembler has no AMX mnemonics).
 func amx16() []byte {
 	var a asm
 	a.b.WriteString(header)
@@ -55,8 +37,8 @@ func amx16() []byte {
 	a.l(`// folding never waits for the tile store it reads.`)
 	a.l(`//`)
 	a.l(`// Registers: SI, DI: x and w of the next block to issue (the pending`)
-	a.l(`// block's are SI-40, DI-576); DX: xstride; CX: 64; BX, AX: the two C`)
-	a.l(`// buffers; R8: blocks left to issue; R9: the pending block's per-row`)
+	a.l(`// block's are SI-40, DI-576); DX: xstride; CX: 64; BX: the two C`)
+	a.l(`// tiles' buffer (+0, +1024); R8: blocks left to issue; R9: the pending block's per-row`)
 	a.l(`// d_x; R10, R11: out and its stride; R12: groups left; R13:`)
 	a.l(`// the group's x; Z0-Z15: the 16×16 accumulators.`)
 	a.l(`TEXT ·gemm16AMX(SB), NOSPLIT, $0-72`)
@@ -73,17 +55,7 @@ func amx16() []byte {
 	a.l(`	ADDQ $576, DI`)
 	a.l(`	DECQ R8`)
 	a.l(`	JNZ unbias`)
-	a.l(`	LEAQ amxcfg16<>(SB), AX`)
-	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // LDTILECFG (AX)`)
-	a.l(`	MOVQ x+8(FP), R13`)
-	a.l(`	MOVQ xstride+16(FP), DX`)
-	a.l(`	MOVQ groups+32(FP), R12`)
-	a.l(`	MOVQ out+40(FP), R10`)
-	a.l(`	MOVQ ostride+48(FP), R11`)
-	a.l(`	SHLQ $2, R11`)
-	a.l(`	MOVQ cbuf+56(FP), BX`)
-	a.l(`	LEAQ 1024(BX), AX`)
-	a.l(`	MOVQ $64, CX`)
+	amxProlog(&a, "amxcfg16")
 	a.l(`group:`)
 	for i := 0; i < 16; i++ {
 		a.l(`	VPXORD Z%d, Z%d, Z%d`, i, i, i)
@@ -99,75 +71,52 @@ func amx16() []byte {
 	a.l(`	DECQ R8`)
 	a.l(`	JZ last0`)
 	amxTiles(&a, 1)
-	amxFold(&a, "BX")
+	amxFold(&a, 0)
 	amxStore(&a, 1)
 	a.l(`	ADDQ $40, SI`)
 	a.l(`	ADDQ $576, DI`)
 	a.l(`	DECQ R8`)
 	a.l(`	JZ last1`)
 	amxTiles(&a, 0)
-	amxFold(&a, "AX")
+	amxFold(&a, 1024)
 	amxStore(&a, 0)
 	a.l(`	ADDQ $40, SI`)
 	a.l(`	ADDQ $576, DI`)
 	a.l(`	JMP loop`)
 	a.l(`last0:`)
-	amxFold(&a, "BX")
+	amxFold(&a, 0)
 	a.l(`	JMP store`)
 	a.l(`last1:`)
-	amxFold(&a, "AX")
+	amxFold(&a, 1024)
 	a.l(`store:`)
-	for i := 0; i < 16; i++ {
-		a.l(`	VMOVUPS Z%d, (R10)`, i)
-		a.l(`	ADDQ R11, R10`)
-	}
-	a.l(`	MOVQ DX, R9`)
-	a.l(`	SHLQ $4, R9`)
-	a.l(`	ADDQ R9, R13`)
-	a.l(`	DECQ R12`)
-	a.l(`	JNZ group`)
-	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // TILERELEASE`)
-	a.l(`	VZEROUPPER`)
-	a.l(`	RET`)
+	amxEpilog(&a, "group")
 	return a.b.Bytes()
 }
 
 // amxTiles issues the tile product of the block at SI/DI into tile set s
-// (0: tmm0-2; 1: tmm3-5).
+// (0: C tmm0, A tmm1, B tmm2; 1: tmm3, tmm4, tmm5).
 func amxTiles(a *asm, s int) {
-	if s == 0 {
-		a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0 // TILEZERO tmm0`)
-		a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x0c; BYTE $0x16 // TILELOADD (SI)(DX*1), tmm1`)
-		a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x14; BYTE $0x0f // TILELOADD (DI)(CX*1), tmm2`)
-		a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x6b; BYTE $0x5e; BYTE $0xc1 // TDPBSSD tmm2, tmm1, tmm0`)
-		return
-	}
-	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd8 // TILEZERO tmm3`)
-	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x16 // TILELOADD (SI)(DX*1), tmm4`)
-	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x0f // TILELOADD (DI)(CX*1), tmm5`)
-	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x53; BYTE $0x5e; BYTE $0xdc // TDPBSSD tmm5, tmm4, tmm3`)
+	c := 3 * s
+	tileZero(a, c)
+	tileLoad(a, c+1, "SI", "DX")
+	tileLoad(a, c+2, "DI", "CX")
+	tdpbssd(a, c, c+1, c+2)
 }
 
-// amxStore stores tile set s's C (tmm0 to (BX), tmm3 to (AX)). It comes
-// after the fold of the previous block in program order: loads younger
-// than a tile store wait for it (measured: with the store first, the tile
-// work and the fold ran one after the other), so the fold goes first and
-// overlaps the tile product.
-func amxStore(a *asm, s int) {
-	if s == 0 {
-		a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x0b // TILESTORED tmm0, (BX)(CX*1)`)
-		return
-	}
-	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x1c; BYTE $0x08 // TILESTORED tmm3, (AX)(CX*1)`)
-}
+// amxStore stores tile set s's C to cbuf + 1024*s. It comes after the fold
+// of the previous block in program order: loads younger than a tile store
+// wait for it (measured: with the store first, the tile work and the fold
+// ran one after the other), so the fold goes first and overlaps the tile
+// product.
+func amxStore(a *asm, s int) { tileStore(a, 3*s, 1024*s) }
 
 // amxFold folds the pending block (x at SI-40, w at DI-576) from the C
-// buffer at register cb into the accumulators.
-func amxFold(a *asm, cb string) {
+// tile stored at cbuf + off into the accumulators.
+func amxFold(a *asm, off int) {
 	a.l(`	VMOVUPS -64(DI), Z16`)
 	a.l(`	LEAQ -4(SI), R9`)
 	for i := 0; i < 16; i++ {
-		a.l(`	VCVTDQ2PS %d(%s), Z17`, 64*i, cb)
+		a.l(`	VCVTDQ2PS %d(BX), Z17`, off+64*i)
 		a.l(`	VMULPS.BCST (R9), Z16, Z18`)
 		a.l(`	VFMADD231PS Z18, Z17, Z%d`, i)
 		if i < 15 {

@@ -1,19 +1,10 @@
 package main
 
-import "fmt"
-
 // amxk writes gemmk16amx_amd64.s: the q4_K 16-row prefill on AMX-INT8
 // tiles (kernels/amx.go has the reasoning, gemmk16.go the layouts and the
 // twin gemmK16Go).
 //
-// Tile instructions are emitted as bytes (Go's assembler has no AMX
-// mnemonics) by the small encoder below, for registers without REX bits
-// only. Its forms, checked against GNU as:
-//
-//	tilezero %tmm5                          c4 e2 7b 49 e8
-//	tileloadd (%rsi,%rdx,1), %tmm6          c4 e2 7b 4b 34 16
-//	tdpbsud %tmm7, %tmm6, %tmm5             c4 e2 42 5e ee
-//	tilestored %tmm5, 0xc00(%rbx,%rcx,1)    c4 e2 7a 4b ac 0b 00 0c 00 00
+// The tile instructions come from the encoder in amxenc.go.
 func amxk() []byte {
 	var a asm
 	a.b.WriteString(header)
@@ -58,16 +49,7 @@ func amxk() []byte {
 	a.l(`// super-blocks left; R9: the fold's row walker; R10, R11: out and its`)
 	a.l(`// stride; R12: groups left; R13: the group's x.`)
 	a.l(`TEXT ·gemmK16AMXQ4K(SB), NOSPLIT, $0-64`)
-	a.l(`	LEAQ amxcfgk<>(SB), AX`)
-	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // LDTILECFG (AX)`)
-	a.l(`	MOVQ x+8(FP), R13`)
-	a.l(`	MOVQ xstride+16(FP), DX`)
-	a.l(`	MOVQ groups+32(FP), R12`)
-	a.l(`	MOVQ out+40(FP), R10`)
-	a.l(`	MOVQ ostride+48(FP), R11`)
-	a.l(`	SHLQ $2, R11`)
-	a.l(`	MOVQ cbuf+56(FP), BX`)
-	a.l(`	MOVQ $64, CX`)
+	amxProlog(&a, "amxcfgk")
 	a.l(`kgroup:`)
 	a.l(`	VPXORD Z27, Z27, Z27`)
 	for i := 0; i < 16; i++ {
@@ -96,17 +78,8 @@ func amxk() []byte {
 	a.l(`	JNZ ksuper`)
 	for i := 0; i < 16; i++ {
 		a.l(`	VSUBPS %d(BX), Z%d, Z%d`, 4096+64*i, i, i)
-		a.l(`	VMOVUPS Z%d, (R10)`, i)
-		a.l(`	ADDQ R11, R10`)
 	}
-	a.l(`	MOVQ DX, R9`)
-	a.l(`	SHLQ $4, R9`)
-	a.l(`	ADDQ R9, R13`)
-	a.l(`	DECQ R12`)
-	a.l(`	JNZ kgroup`)
-	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // TILERELEASE`)
-	a.l(`	VZEROUPPER`)
-	a.l(`	RET`)
+	amxEpilog(&a, "kgroup")
 	return a.b.Bytes()
 }
 
@@ -168,42 +141,4 @@ func amxkFold(a *asm, k int) {
 			a.l(`	ADDQ DX, R9`)
 		}
 	}
-}
-
-// gpr is the 3-bit number of the low general registers the encoder takes.
-var gpr = map[string]int{"AX": 0, "CX": 1, "DX": 2, "BX": 3, "SI": 6, "DI": 7}
-
-// bytesLine writes b as one BYTE line with a comment.
-func bytesLine(a *asm, b []byte, comment string) {
-	s := ""
-	for i, x := range b {
-		if i > 0 {
-			s += "; "
-		}
-		s += fmt.Sprintf("BYTE $0x%02x", x)
-	}
-	a.l("\t%s // %s", s, comment)
-}
-
-func tileZero(a *asm, t int) {
-	bytesLine(a, []byte{0xc4, 0xe2, 0x7b, 0x49, byte(0xc0 | t<<3)}, fmt.Sprintf("TILEZERO tmm%d", t))
-}
-
-// tileLoad is TILELOADD tmm t, (base)(index*1).
-func tileLoad(a *asm, t int, base, index string) {
-	bytesLine(a, []byte{0xc4, 0xe2, 0x7b, 0x4b, byte(0x04 | t<<3), byte(gpr[index]<<3 | gpr[base])},
-		fmt.Sprintf("TILELOADD (%s)(%s*1), tmm%d", base, index, t))
-}
-
-// tileStore is TILESTORED tmm t, disp(BX)(CX*1).
-func tileStore(a *asm, t, disp int) {
-	bytesLine(a, []byte{0xc4, 0xe2, 0x7a, 0x4b, byte(0x84 | t<<3), byte(gpr["CX"]<<3 | gpr["BX"]),
-		byte(disp), byte(disp >> 8), byte(disp >> 16), byte(disp >> 24)},
-		fmt.Sprintf("TILESTORED tmm%d, %d(BX)(CX*1)", t, disp))
-}
-
-// tdpbsud is TDPBSUD: C (tmm c) += A (tmm at, signed) · B (tmm bt, unsigned).
-func tdpbsud(a *asm, c, at, bt int) {
-	bytesLine(a, []byte{0xc4, 0xe2, byte((^bt&15)<<3 | 2), 0x5e, byte(0xc0 | c<<3 | at)},
-		fmt.Sprintf("TDPBSUD tmm%d, tmm%d, tmm%d", bt, at, c))
 }
