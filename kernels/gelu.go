@@ -73,17 +73,4 @@ func geluF16RowGo(v, t []float32) {
 
 // GeluF16Rows runs GeluF16Row over the rows of n values of v, split
 // between the pool's workers when there is enough work.
-func (p *Pool) GeluF16Rows(v []float32, n int) {
-	rows := len(v) / n
-	if rows < 2 || len(v) < 1<<15 {
-		for r := 0; r < rows; r++ {
-			GeluF16Row(v[r*n : (r+1)*n])
-		}
-		return
-	}
-	p.For(rows, 1, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			GeluF16Row(v[r*n : (r+1)*n])
-		}
-	})
-}
+func (p *Pool) GeluF16Rows(v []float32, n int) { p.rows(v, n, GeluF16Row) }

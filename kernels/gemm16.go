@@ -132,18 +132,7 @@ const gemm16MinRows = 8
 func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.x40Step
 	amx, groups := mt.pl.g16amx, mt.m/16
-	need := nb * w16BlockSize
-	if amx != nil && groups > 0 {
-		need += amxCbufBytes
-	}
-	if cap(mt.kdec[worker]) < need {
-		mt.kdec[worker] = make([]byte, need)
-	}
-	dec := mt.kdec[worker][:nb*w16BlockSize]
-	var cbuf *byte
-	if amx != nil && groups > 0 {
-		cbuf = amxCbuf(mt.kdec[worker][nb*w16BlockSize : need])
-	}
+	dec, cbuf := mt.decScratch(worker, nb*w16BlockSize, amxCbufBytes, amx != nil && groups > 0)
 	for g := lo; g < hi; g++ {
 		j := g * w16Rows
 		if j+w16Rows > n {
@@ -164,4 +153,22 @@ func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 			amx(&dec[0], &mt.x40[0], xs, nb, groups, &mt.out[j], n, cbuf, int(mt.pl.g16bias))
 		}
 	}
+}
+
+// decScratch returns the worker's scratch for one decoded 16-row group of
+// size bytes and, when amx is set, the aligned C-tile scratch of cbufBytes
+// behind it (nil otherwise), growing the worker's buffer as needed.
+func (mt *matmulTask) decScratch(worker, size, cbufBytes int, amx bool) ([]byte, *byte) {
+	need := size
+	if amx {
+		need += cbufBytes
+	}
+	if cap(mt.kdec[worker]) < need {
+		mt.kdec[worker] = make([]byte, need)
+	}
+	buf := mt.kdec[worker][:need]
+	if !amx {
+		return buf, nil
+	}
+	return buf[:size], amxCbuf(buf[size:])
 }

@@ -189,19 +189,7 @@ const k16MinRows = 16
 func (mt *matmulTask) runK16(lo, hi, worker int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.x40Step
 	amx, groups := mt.pl.k16amx, mt.m/16
-	size := nb * k16BlockSize
-	need := size
-	if amx != nil && groups > 0 {
-		need += amxKCbufBytes
-	}
-	if cap(mt.kdec[worker]) < need {
-		mt.kdec[worker] = make([]byte, need)
-	}
-	dec := mt.kdec[worker][:size]
-	var cbuf *byte
-	if amx != nil && groups > 0 {
-		cbuf = amxCbuf(mt.kdec[worker][size:need])
-	}
+	dec, cbuf := mt.decScratch(worker, nb*k16BlockSize, amxKCbufBytes, amx != nil && groups > 0)
 	for g := lo; g < hi; g++ {
 		j := g * w16Rows
 		if j+w16Rows > n {

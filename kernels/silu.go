@@ -83,17 +83,21 @@ func SiLURow(v []float32) {
 
 // SiLURows applies SiLURow to the rows of length n of v, split over the
 // pool when there are many.
-func (p *Pool) SiLURows(v []float32, n int) {
+func (p *Pool) SiLURows(v []float32, n int) { p.rows(v, n, SiLURow) }
+
+// rows applies f to each row of length n of v, split between the pool's
+// workers when there is enough work (at least 2 rows and 32 Ki values).
+func (p *Pool) rows(v []float32, n int, f func([]float32)) {
 	rows := len(v) / n
 	if rows < 2 || len(v) < 1<<15 {
 		for r := 0; r < rows; r++ {
-			SiLURow(v[r*n : (r+1)*n])
+			f(v[r*n : (r+1)*n])
 		}
 		return
 	}
 	p.For(rows, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			SiLURow(v[r*n : (r+1)*n])
+			f(v[r*n : (r+1)*n])
 		}
 	})
 }
