@@ -14,6 +14,9 @@ import (
 func gemm16AMX(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int)
 
 //go:noescape
+func gemm16AMXR16Q8(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int)
+
+//go:noescape
 func gemmK16AMXQ4K(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte)
 
 // gemmK16AMXKernel returns the AMX kernel for decoded q4_K groups when it
@@ -36,12 +39,18 @@ var amxReady = sync.OnceValue(func() bool {
 	return requestAMX()
 })
 
-// gemm16AMXKernel returns the AMX kernel when it may run.
-func gemm16AMXKernel() (func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int), bool) {
+// gemm16AMXKernel returns the AMX kernel for weights of type t in layout l
+// when it may run. inPlace says it reads the weight group as stored
+// (q8_0 Rows16, whose block tiles are already B tiles: gemm16AMXR16Q8);
+// otherwise it takes the group g16dec decoded (gemm16AMX).
+func gemm16AMXKernel(t weights.Type, l Layout) (k func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int), inPlace, ok bool) {
 	if !amxReady() {
-		return nil, false
+		return nil, false, false
 	}
-	return gemm16AMX, true
+	if t == weights.TypeQ8_0 && l == LayoutRows16 {
+		return gemm16AMXR16Q8, true, true
+	}
+	return gemm16AMX, false, true
 }
 
 // amxCbuf returns the 64-byte aligned 1 KiB C-tile scratch inside b

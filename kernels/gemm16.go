@@ -127,7 +127,8 @@ const gemm16MinRows = 8
 // each) for all m activation rows: each full group is decoded by the
 // plan's g16dec (from GGUF rows, or from a Rows16 group) into the worker's
 // scratch and run against the activation rows 16 at a time on AMX tiles
-// where the plan has them (amx.go), the rest 6 at a time; a short last
+// where the plan has them (amx.go), the rest 6 at a time; a q8_0 Rows16
+// group goes to the AMX tiles as stored and is decoded only for the rest; a short last
 // group (n not a multiple of 16) takes the per-row dots.
 func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.x40Step
@@ -139,16 +140,21 @@ func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 			mt.dotRows(j, n, worker)
 			return
 		}
-		mt.pl.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
 		c0 := 0
 		if cbuf != nil {
 			c0 = groups * 16
+		}
+		if c0 < mt.m || (cbuf != nil && !mt.pl.g16amxInPlace) {
+			mt.pl.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
 		}
 		for c := c0; c < mt.m; c += 6 {
 			nc := min(6, mt.m-c)
 			gemm16Kernels[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
 		}
-		if cbuf != nil {
+		switch {
+		case cbuf != nil && mt.pl.g16amxInPlace:
+			amx(&mt.w[j*rb], &mt.x40[0], xs, nb, groups, &mt.out[j], n, cbuf, 0)
+		case cbuf != nil:
 			// Last: it turns dec's u = q + c into q in place.
 			amx(&dec[0], &mt.x40[0], xs, nb, groups, &mt.out[j], n, cbuf, int(mt.pl.g16bias))
 		}
