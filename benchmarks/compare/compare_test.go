@@ -104,6 +104,9 @@ func TestMeasureDayiTiny(t *testing.T) {
 	if res.PrefillTPS <= 0 || res.FirstPrefillTPS <= 0 || res.DecodeTPS <= 0 || math.IsInf(res.DecodeTPS, 0) {
 		t.Errorf("speeds %+v", res)
 	}
+	if res.DecodeFrom != 0 {
+		t.Errorf("decode timed from position %d, not 0 as llama-bench's tg", res.DecodeFrom)
+	}
 	if _, err := os.Stat("/proc/self/status"); err == nil && res.PeakRSS <= 0 {
 		t.Errorf("no peak RSS on Linux: %+v", res)
 	}
@@ -112,8 +115,8 @@ func TestMeasureDayiTiny(t *testing.T) {
 	}
 	// At depth: the context holds depth+prompt+gen tokens, so a depth the
 	// model's context cannot hold fails, and a negative one is refused.
-	if res, err := MeasureDayi(context.Background(), f, DayiOptions{Threads: 1, Prompt: 16, Gen: 8, Depth: 40}); err != nil || res.DecodeTPS <= 0 {
-		t.Errorf("depth 40: %+v, %v", res, err)
+	if res, err := MeasureDayi(context.Background(), f, DayiOptions{Threads: 1, Prompt: 16, Gen: 8, Depth: 40}); err != nil || res.DecodeTPS <= 0 || res.DecodeFrom != 40 {
+		t.Errorf("depth 40 (decode must start at position 40, as llama-bench -d 40's tg): %+v, %v", res, err)
 	}
 	if _, err := MeasureDayi(context.Background(), f, DayiOptions{Prompt: 16, Gen: 8, Depth: 1 << 24}); err == nil {
 		t.Error("a depth beyond the model's context accepted")
@@ -157,7 +160,8 @@ func TestReadBandwidth(t *testing.T) {
 // tiny-gemma3 (window 4), whose sliding-window layers get compact caches:
 // the warm-up prompt and token move those rows past what a rewind to the
 // depth needs (engine.ErrRewind), so the harness fills the depth again
-// instead of failing.
+// instead of failing, before the timed prompt and again before the timed
+// decode.
 func TestMeasureDayiDepthCompactSWA(t *testing.T) {
 	spec, err := synth.Preset("tiny-gemma3")
 	if err != nil {
@@ -185,5 +189,8 @@ func TestMeasureDayiDepthCompactSWA(t *testing.T) {
 	}
 	if res.PrefillTPS <= 0 || res.DecodeTPS <= 0 {
 		t.Errorf("speeds %+v", res)
+	}
+	if res.DecodeFrom != 100 {
+		t.Errorf("decode timed from position %d, not the depth 100", res.DecodeFrom)
 	}
 }

@@ -21,6 +21,9 @@ type DayiResult struct {
 	DecodeTPS       float64 `json:"decode_tps"`
 	PeakRSS         int64   `json:"peak_rss"` // VmHWM of the process, bytes
 	LoadSec         float64 `json:"load_s"`
+	// DecodeFrom is the context position the timed decode started at:
+	// the depth, as llama-bench's tg test.
+	DecodeFrom int `json:"decode_from"`
 }
 
 // DayiOptions shape a dayi run.
@@ -43,7 +46,9 @@ type DayiOptions struct {
 const DefaultUBatch = 512
 
 // MeasureDayi loads f and times a prompt of opt.Prompt random token ids in
-// prefill steps of at most opt.UBatch tokens, then opt.Gen greedy decode steps, after a warm-up of both
+// prefill steps of at most opt.UBatch tokens, then (the prompt dropped
+// again, as llama-bench's tg test starts at the depth) opt.Gen greedy
+// decode steps, after a warm-up of both
 // graph sizes (llama-bench also warms up; the warm-up's prompt is timed too,
 // as FirstPrefillTPS) and, with opt.Depth, after
 // opt.Depth untimed tokens (in prompt-sized steps) that the timed steps
@@ -117,16 +122,20 @@ func MeasureDayi(ctx context.Context, f *weights.File, opt DayiOptions) (DayiRes
 	if _, err := s.Eval(ctx, []int32{argmax(logits)}); err != nil {
 		return res, err
 	}
-	if err := s.Truncate(opt.Depth); errors.Is(err, engine.ErrRewind) {
-		// Compact sliding-window caches (gemma3 at a context of 4
-		// windows or more) keep too few rows to rewind past the warm-up
-		// prompt: fill the depth again, as llama-bench does every
-		// repetition.
-		s.Reset()
-		if err := fillDepth(); err != nil {
-			return res, err
+	// rewind drops everything after the depth fill.
+	rewind := func() error {
+		err := s.Truncate(opt.Depth)
+		if errors.Is(err, engine.ErrRewind) {
+			// Compact sliding-window caches (gemma3 at a context of 4
+			// windows or more) keep too few rows to rewind past a
+			// prompt: fill the depth again, as llama-bench does every
+			// repetition.
+			s.Reset()
+			return fillDepth()
 		}
-	} else if err != nil {
+		return err
+	}
+	if err := rewind(); err != nil {
 		return res, err
 	}
 
@@ -136,6 +145,14 @@ func MeasureDayi(ctx context.Context, f *weights.File, opt DayiOptions) (DayiRes
 		return res, err
 	}
 	res.PrefillTPS = float64(opt.Prompt) / time.Since(t0).Seconds()
+	// Decode is timed at the depth too, not after the prompt: llama-bench's
+	// tg test starts from the depth fill, and a 2048-token prompt would
+	// otherwise compare dayi's decode at 2048 positions with llama.cpp's
+	// at 0 (the AMX Xeon tables of 2026-12-06 did).
+	if err := rewind(); err != nil {
+		return res, err
+	}
+	res.DecodeFrom = s.Pos()
 	t1 := time.Now()
 	for i := 0; i < opt.Gen; i++ {
 		if logits, err = s.Eval(ctx, []int32{argmax(logits)}); err != nil {
