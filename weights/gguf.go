@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
+	"unsafe"
 )
 
 // GGUF format constants (ggml/include/gguf.h, llama.cpp v0.5.0).
@@ -208,17 +210,41 @@ func (r *reader) u64(what string) (uint64, error) {
 	return v, nil
 }
 
-func (r *reader) str(what string) (string, error) {
-	n, err := r.u64(what + " length")
-	if err != nil {
-		return "", err
+// strName names a string in errors: pre, then idx when it is ≥ 0, then
+// post. It is only formatted for an error: a vocabulary has 10^5 strings,
+// and formatting one name each was most of what parsing a GGUF allocated.
+type strName struct {
+	pre  string
+	idx  int
+	post string
+}
+
+func (n strName) String() string {
+	if n.idx < 0 {
+		return n.pre + n.post
 	}
+	return n.pre + strconv.Itoa(n.idx) + n.post
+}
+
+// str reads a length-prefixed string.
+func (r *reader) str(name strName) (string, error) {
+	b, err := r.strBytes(name)
+	return string(b), err
+}
+
+// strBytes is str without the copy: the bytes lie in the file image.
+func (r *reader) strBytes(name strName) ([]byte, error) {
+	if r.remaining() < 8 {
+		return nil, r.need(8, name.String()+" length")
+	}
+	n := binary.LittleEndian.Uint64(r.b[r.off:])
+	r.off += 8
 	if n > uint64(r.remaining()) {
-		return "", fmt.Errorf("%w: %s length %d exceeds the %d bytes left in the file", ErrFormat, what, n, r.remaining())
+		return nil, fmt.Errorf("%w: %s length %d exceeds the %d bytes left in the file", ErrFormat, name, n, r.remaining())
 	}
-	s := string(r.b[r.off : r.off+int64(n)])
+	b := r.b[r.off : r.off+int64(n)]
 	r.off += int64(n)
-	return s, nil
+	return b, nil
 }
 
 func (f *File) parse() error {
@@ -259,7 +285,7 @@ func (f *File) parse() error {
 	f.KV = make([]KV, 0, min(nKV, maxPrealloc))
 	f.kvIndex = make(map[string]int, min(nKV, maxPrealloc))
 	for i := uint64(0); i < nKV; i++ {
-		key, err := r.str(fmt.Sprintf("metadata key #%d", i))
+		key, err := r.str(strName{"metadata key #", int(i), ""})
 		if err != nil {
 			return err
 		}
@@ -314,7 +340,7 @@ func (f *File) parse() error {
 
 func readTensorInfo(r *reader, i uint64) (TensorInfo, error) {
 	var t TensorInfo
-	name, err := r.str(fmt.Sprintf("tensor #%d name", i))
+	name, err := r.str(strName{"tensor #", int(i), " name"})
 	if err != nil {
 		return t, err
 	}
@@ -399,7 +425,7 @@ func (f *File) checkTensorLayout() error {
 func readValue(r *reader, t ValueType, key string, depth int) (Value, error) {
 	switch t {
 	case ValString:
-		s, err := r.str("value of " + key)
+		s, err := r.str(strName{"value of " + key, -1, ""})
 		return Value{Type: t, V: s}, err
 	case ValArray:
 		return readArray(r, key, depth)
@@ -511,11 +537,29 @@ func readArray(r *reader, key string, depth int) (Value, error) {
 		return out, nil
 	}
 	if elem == ValString {
-		s := make([]string, n)
-		for i := range s {
-			if s[i], err = r.str(fmt.Sprintf("%s[%d]", key, i)); err != nil {
+		// Two passes: the lengths are checked and summed first, then all
+		// the strings are copied into one allocation (a vocabulary's 10^5
+		// tokens as 10^5 small objects cost about twice the bytes and
+		// the collector a pointer each).
+		start, total := r.off, 0
+		name := strName{key + "[", 0, "]"}
+		for i := 0; i < n; i++ {
+			name.idx = i
+			b, err := r.strBytes(name)
+			if err != nil {
 				return Value{}, err
 			}
+			total += len(b)
+		}
+		r.off = start
+		blob := make([]byte, 0, total)
+		s := make([]string, n)
+		for i := range s {
+			name.idx = i
+			b, _ := r.strBytes(name)
+			at := len(blob)
+			blob = append(blob, b...)
+			s[i] = unsafe.String(unsafe.SliceData(blob[at:]), len(b))
 		}
 		out.V = s
 		return out, nil
