@@ -145,22 +145,61 @@ const maxCachedPlans = 64
 // layout and n×k shape): out[i*n+j] = sum_kk x[i*k+kk] * W[j][kk] for m
 // activation rows, through the kernels the plan chose.
 func (p *Pool) MatMulPlan(pl *Plan, w []byte, x []float32, m int, out []float32) error {
+	return p.MatMulPlanX(pl, w, x, m, out, XKey{})
+}
+
+// XKey names the contents of a matmul's activations, so that matmuls of
+// the same activations by several weights (a layer's Q, K and V
+// projections; the FFN's gate and up) quantize and pack them once: a
+// MatMulPlanX whose key equals the previous matmul's on this Pool, with
+// activations quantized and packed the same way (same type, path and
+// shape), reuses that matmul's quantized rows. The zero XKey names
+// nothing. The caller promises that two calls with the same non-zero key
+// pass the same x; dayi's backend keys by its execution and the graph
+// node that produced x (engine/backend/fused.go).
+type XKey struct{ Run, Node uint64 }
+
+// actSig is how a matmul quantizes and packs its activations: two
+// matmuls with equal signatures leave the same bytes in the Pool's
+// scratch for the same x.
+type actSig struct {
+	t                 weights.Type
+	l                 Layout
+	act               actKind
+	k, m              int
+	path              string
+	x40Step, xpStride int
+	pad4, pairs       bool
+	g16bias, gkbias   int32
+}
+
+// MatMulPlanX is MatMulPlan with activations named by key (XKey).
+func (p *Pool) MatMulPlanX(pl *Plan, w []byte, x []float32, m int, out []float32, key XKey) error {
 	if err := pl.check(w, x, m, out); err != nil {
 		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.matMul(pl, w, x, m, out)
+	p.matMulX(pl, w, x, m, out, key)
 	return nil
 }
 
 // matMul runs a checked matmul; p.mu is held.
 func (p *Pool) matMul(pl *Plan, w []byte, x []float32, m int, out []float32) {
+	p.matMulX(pl, w, x, m, out, XKey{})
+}
+
+// matMulX is matMul with activations named by key (XKey); p.mu is held.
+func (p *Pool) matMulX(pl *Plan, w []byte, x []float32, m int, out []float32, key XKey) {
 	n, k := pl.n, pl.k
 	if m == 0 || n == 0 {
 		return
 	}
 	pa := pl.path(m)
+	sig := actSig{t: pl.t, l: pl.l, act: pl.act, k: k, m: m, path: pa.name, x40Step: pa.x40Step, xpStride: pa.xpStride,
+		pad4: pa.x40Pad4, pairs: pa.xpPairs, g16bias: pl.g16bias, gkbias: pl.gk.bias}
+	reuse := key != (XKey{}) && key == p.xKey && sig == p.xSig
+	p.xKey, p.xSig = key, sig
 	mt := &p.mm
 	*mt = matmulTask{pl: pl, pa: pa, t: pl.t, act: pl.act, w: w, rowBytes: pl.rowBytes, n: n, k: k, m: m, x: x, out: out,
 		xqStride: pl.xqStride, x40Step: pa.x40Step, xpStride: pa.xpStride, kbs: mt.kbs, kdec: mt.kdec, res: mt.res}
@@ -207,7 +246,7 @@ func (p *Pool) matMul(pl *Plan, w []byte, x []float32, m int, out []float32) {
 	// less than waking or synchronising a worker costs (tiny models, and
 	// the workers can then park instead of spinning).
 	serial := int64(m)*int64(n)*int64(k) < parallelMinMACs
-	if pl.act != actF32 {
+	if pl.act != actF32 && !reuse {
 		mt.phase = 0
 		if serial {
 			mt.run(0, m, 0)

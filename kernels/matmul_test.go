@@ -3,6 +3,7 @@ package kernels
 import (
 	"encoding/binary"
 	"math"
+	"math/rand/v2"
 	"os"
 	"testing"
 
@@ -324,4 +325,104 @@ func TestQuantizeQ8_0VsGGMLRef(t *testing.T) {
 	if diff > len(in)/100 {
 		t.Errorf("%d of %d quants differ from ggml's reference quantizer", diff, len(in))
 	}
+}
+
+// TestMatMulPlanXReuse checks the activation reuse of MatMulPlanX: a
+// second matmul keyed like the previous one, with the same quantization
+// and packing, takes the previous matmul's quantized activations (shown by
+// passing other activations under the same key, which the caller must
+// never do: the result is that of the first activations), while a zero
+// key, another key, or a different packing (another type, another batch)
+// quantizes its own.
+func TestMatMulPlanXReuse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(101, 102))
+	const k = 256
+	p := NewPool(2)
+	defer p.Close()
+	for _, typ := range []weights.Type{weights.TypeQ8_0, weights.TypeQ4_0, weights.TypeQ4_K, weights.TypeQ6_K, weights.TypeF16} {
+		for _, m := range []int{1, 5, 32} {
+			x1 := make([]float32, m*k)
+			x2 := make([]float32, m*k)
+			for i := range x1 {
+				x1[i], x2[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			}
+			plan := func(n int) (*Plan, []byte) {
+				pl, err := NewPlan(typ, LayoutGGUF, n, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return pl, randBlocks(rng, n*k/typ.BlockSize(), typ.TypeSize(), scaleOffsets(typ)...)
+			}
+			pa, wa := plan(64)
+			pb, wb := plan(48)
+			run := func(pl *Plan, w []byte, x []float32, key XKey) []float32 {
+				out := make([]float32, m*pl.n)
+				if err := p.MatMulPlanX(pl, w, x, m, out, key); err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			b1 := run(pb, wb, x1, XKey{})
+			b2 := run(pb, wb, x2, XKey{})
+			key := XKey{Run: 7, Node: 3}
+			run(pa, wa, x1, key)
+			if got := run(pb, wb, x2, key); !equalBits(got, b1) {
+				t.Fatalf("%s m=%d: the same key did not reuse the quantized activations", typ, m)
+			}
+			run(pa, wa, x1, key)
+			if got := run(pb, wb, x2, XKey{Run: 7, Node: 4}); !equalBits(got, b2) {
+				t.Fatalf("%s m=%d: another key reused the activations", typ, m)
+			}
+			run(pa, wa, x1, XKey{})
+			if got := run(pb, wb, x2, XKey{}); !equalBits(got, b2) {
+				t.Fatalf("%s m=%d: the zero key reused the activations", typ, m)
+			}
+			// another type under the same key: its own quantization
+			other := weights.TypeQ8_0
+			if typ == weights.TypeQ8_0 {
+				other = weights.TypeQ4_K
+			}
+			po, err := NewPlan(other, LayoutGGUF, 32, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wo := randBlocks(rng, 32*k/other.BlockSize(), other.TypeSize(), scaleOffsets(other)...)
+			want := make([]float32, m*32)
+			if err := p.MatMulPlanX(po, wo, x2, m, want, XKey{}); err != nil {
+				t.Fatal(err)
+			}
+			run(pa, wa, x1, key)
+			got := make([]float32, m*32)
+			if err := p.MatMulPlanX(po, wo, x2, m, got, key); err != nil {
+				t.Fatal(err)
+			}
+			if !equalBits(got, want) {
+				t.Fatalf("%s m=%d: a %s matmul reused activations quantized for %s", typ, m, other, typ)
+			}
+			// another batch under the same key: its own quantization
+			if m > 1 {
+				run(pa, wa, x1, key)
+				out := make([]float32, (m-1)*pb.n)
+				if err := p.MatMulPlanX(pb, wb, x2, m-1, out, key); err != nil {
+					t.Fatal(err)
+				}
+				if !equalBits(out, b2[:(m-1)*pb.n]) {
+					t.Fatalf("%s m=%d: a %d-row matmul reused %d-row activations", typ, m, m-1, m)
+				}
+			}
+		}
+	}
+}
+
+func equalBits(a, b []float32) bool { return len(a) == len(b) && sameBits(a, b) < 0 }
+
+// scaleOffsets are the f16 scales' offsets in a block of t (randBlocks).
+func scaleOffsets(t weights.Type) []int {
+	switch t {
+	case weights.TypeQ4_K:
+		return []int{0, 2}
+	case weights.TypeQ6_K:
+		return []int{208}
+	}
+	return []int{0}
 }

@@ -57,9 +57,13 @@ type Pool struct {
 	dec     []float32   // decode attention's scores and queries (attn_decode.go)
 	decV    []uint16    // decode attention's compact V rows
 	mm      matmulTask
-	plans   map[planKey]*Plan // MatMul's plans by type, layout and shape
-	perDot  bool              // benchmarks only: MatMul's plans have only the dots path (the reference speed)
-	at      attnTask
+	// xKey and xSig say what act, act16(f), xpack and x40 hold: the
+	// activations keyed xKey, quantized and packed as xSig (XKey).
+	xKey   XKey
+	xSig   actSig
+	plans  map[planKey]*Plan // MatMul's plans by type, layout and shape
+	perDot bool              // benchmarks only: MatMul's plans have only the dots path (the reference speed)
+	at     attnTask
 }
 
 // poolWorker is one helper's mailbox: the dispatcher writes sp, then bumps

@@ -41,6 +41,7 @@ type Backend struct {
 	kern      *kernels.Pool
 	bufs      bufferPool
 	finalized atomic.Bool
+	runs      atomic.Uint64 // executions started, numbering them (state.exec)
 }
 
 var _ backends.Backend = (*Backend)(nil)

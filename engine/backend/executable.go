@@ -70,6 +70,7 @@ type state struct {
 	scratch [][]float32
 	memo    []any // per-node cached data (e.g. attention key ranges)
 	run     uint64
+	exec    uint64 // this run's number among all of the backend's runs (kernels.XKey)
 }
 
 func compile(bl *Builder) (*Executable, error) {
@@ -362,6 +363,7 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 	}
 	st := e.getState()
 	st.run++
+	st.exec = e.b.runs.Add(1)
 	for i, in := range inputs {
 		buf, ok := in.(*Buffer)
 		if !ok || buf == nil || !buf.valid {

@@ -227,13 +227,19 @@ type qdenseData struct {
 	// dequantized here.
 	plan     *kernels.Plan
 	rowBytes int
+	// xNode is the node whose value x is (through reshapes): with the
+	// run it keys x for the kernels (kernels.XKey), so the Q/K/V or
+	// gate/up matmuls of one input quantize it once. A node's value does
+	// not change during a run (a buffer is reused in place only after its
+	// node's last consumer).
+	xNode uint64
 }
 
 func execQDense(st *state, n *node, ins []*Buffer, out *Buffer) error {
 	d := n.data.(*qdenseData)
 	x, w, o := ins[0].flat.([]float32), ins[1].raw, out.flat.([]float32)
 	if d.plan != nil {
-		if err := st.e.b.kern.MatMulPlan(d.plan, w, x, d.M, o); err != nil {
+		if err := st.e.b.kern.MatMulPlanX(d.plan, w, x, d.M, o, kernels.XKey{Run: st.exec, Node: d.xNode}); err != nil {
 			return err
 		}
 	} else {
@@ -334,7 +340,11 @@ func (f *Function) FusedQuantizedDense(x, weightsV, bias backends.Value, wq *bac
 	}
 	outDims := append(append([]int{}, xs.Dimensions[:xs.Rank()-1]...), N)
 	out := f.newNode(backends.OpTypeFusedQuantizedDense, shapes.Make(dtypes.Float32, outDims...), execQDense, ns...)
+	xRoot := ns[0]
+	for xRoot.alias {
+		xRoot = xRoot.inputs[0]
+	}
 	out.data = &qdenseData{t: t, M: xs.Size() / K, N: N, K: K, act: activation, hasBias: bias != nil,
-		plan: plan, rowBytes: rowBytes}
+		plan: plan, rowBytes: rowBytes, xNode: uint64(xRoot.id)}
 	return out, nil
 }
