@@ -21,7 +21,7 @@ var benchTypes = []struct {
 	dOffs []int
 }{
 	{weights.TypeQ4_0, []int{0}}, {weights.TypeQ8_0, []int{0}}, {weights.TypeQ5_0, []int{0}},
-	{weights.TypeQ4_K, []int{0, 2}}, {weights.TypeQ6_K, []int{208}}, {weights.TypeF16, nil},
+	{weights.TypeQ4_K, []int{0, 2}}, {weights.TypeQ5_K, []int{0, 2}}, {weights.TypeQ6_K, []int{208}}, {weights.TypeF16, nil},
 }
 
 func benchWeights(t weights.Type, dOffs []int, n, k int) []byte {

@@ -29,15 +29,16 @@ import (
 //	gemm16        q4_0 q5_0 q8_0 (GGUF)      >= 8           same as rows16 (gemm16.go)
 //	  with AMX    (both gemm16 paths)        groups of 16   same, bit for bit: tiles of 16 activation rows run
 //	                                         rows           on AMX-INT8 (amx.go), the rest as above
-//	rows16k-gemv  q4_K q6_K (Rows16)         1..3           q4_K: per super-block acc = fma(float(isum),
+//	rows16k-gemv  q4_K q5_K q6_K (Rows16)    1..3           q4_K: per super-block acc = fma(float(isum),
 //	                                                        d_w·d_x, acc), acc_min = fma(float(imin),
 //	                                                        dmin_w·d_x, acc_min), out = acc - acc_min
 //	                                                        (llama.cpp's repacked q4_K GEMV); q6_K: per
-//	                                                        super-block acc = fma(float(isum), d_w·d_x, acc)
+//	                                                        super-block acc = fma(float(isum), d_w·d_x, acc);
+//	                                                        q5_K: dotK's order, as gemmk16 below
 //	rows16k-gemvm q4_K (Rows16)              2..16          rows16k-gemv's, 2 rows per tile load (rows16m.go)
-//	rows16k-gemmk16 q4_K q6_K (Rows16)       >= 4 (q4_K:    gemmK16Go's: q4_K folds per 64-element chunk
+//	rows16k-gemmk16 q4_K q5_K q6_K (Rows16)  >= 4 (q4_K:    gemmK16Go's: q4_K folds per 64-element chunk
 //	                                         >= 17)         (llama.cpp's repacked q4_K GEMM), q6_K per
-//	                                                        super-block (gemmk16.go)
+//	                                                        super-block, q5_K in dotK's order (gemmk16.go)
 //	gemmk16       q4_K q6_K (GGUF)           >= 16          gemmK16Go's, as rows16k-gemmk16
 //	  with AMX    q4_K (both gemmk16 paths)  groups of 16   same, bit for bit: tiles of 16 activation rows run
 //	                                         rows           on AMX-INT8 (amx.go), the rest as above

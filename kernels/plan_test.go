@@ -124,14 +124,14 @@ func TestPlanErrors(t *testing.T) {
 		l    Layout
 		n, k int
 	}{
-		{weights.TypeIQ4_NL, LayoutGGUF, 2, 32},   // no kernel
-		{weights.TypeQ5_K, LayoutRows16, 16, 256}, // no Rows16 layout
-		{weights.TypeQ4_0, LayoutRows16, 8, 32},   // rows not a multiple of 16
-		{weights.TypeQ4_0, Layout(7), 16, 32},     // unknown layout
-		{weights.TypeQ4_0, LayoutGGUF, 2, 48},     // k not whole blocks
-		{weights.TypeQ4_K, LayoutGGUF, 2, 128},    // k not whole super-blocks
-		{weights.TypeQ8_0, LayoutGGUF, -1, 32},    // negative rows
-		{weights.TypeQ8_0, LayoutGGUF, 2, 0},      // empty rows
+		{weights.TypeIQ4_NL, LayoutGGUF, 2, 32},  // no kernel
+		{weights.TypeQ5_1, LayoutRows16, 16, 32}, // no Rows16 layout
+		{weights.TypeQ4_0, LayoutRows16, 8, 32},  // rows not a multiple of 16
+		{weights.TypeQ4_0, Layout(7), 16, 32},    // unknown layout
+		{weights.TypeQ4_0, LayoutGGUF, 2, 48},    // k not whole blocks
+		{weights.TypeQ4_K, LayoutGGUF, 2, 128},   // k not whole super-blocks
+		{weights.TypeQ8_0, LayoutGGUF, -1, 32},   // negative rows
+		{weights.TypeQ8_0, LayoutGGUF, 2, 0},     // empty rows
 	} {
 		if pl, err := NewPlan(c.t, c.l, c.n, c.k); err == nil {
 			t.Errorf("NewPlan(%s, %d, %d, %d) = %s, no error", c.t, c.l, c.n, c.k, pl)

@@ -103,8 +103,8 @@ func TestMatMulRows16(t *testing.T) {
 	}
 	p := NewPool(1)
 	defer p.Close()
-	if err := p.MatMulLayout(weights.TypeQ5_K, LayoutRows16, make([]byte, 176*16), 16, 256, make([]float32, 256), 1, make([]float32, 16)); err == nil {
-		t.Error("q5_K in LayoutRows16: no error")
+	if err := p.MatMulLayout(weights.TypeQ5_1, LayoutRows16, make([]byte, 24*16), 16, 32, make([]float32, 32), 1, make([]float32, 16)); err == nil {
+		t.Error("q5_1 in LayoutRows16: no error")
 	}
 	if err := Repack(make([]byte, 18*8), make([]byte, 18*8), weights.TypeQ4_0, 8, 32); err == nil {
 		t.Error("repack of 8 rows: no error")

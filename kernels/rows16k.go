@@ -44,6 +44,16 @@ import (
 //	288   QL[32][16][4]u8 chunk i = ql bytes 4i..4i+3 of each row
 //	2336  QH[16][16][4]u8 chunk i = qh bytes 4i..4i+3 of each row
 //
+// q5_K tile (2816 bytes): q4_K's, plus the high bits
+//
+//	0     d[16], 32 dmin[16], 64 S0, 128 S1, 192 S2   as q4_K
+//	256   Q[32][16][4]u8  chunk i = qs bytes 4i..4i+3 of each row
+//	2304  QH[8][16][4]u8  chunk t = qh bytes 4t..4t+3 of each row
+//
+// Chunk i = 8c+t's low nibbles take bit 2c of QH chunk t as their bit 4,
+// its high nibbles bit 2c+1 (dequantize_row_q5_K: qh byte l holds the fifth
+// bit of elements 64c+l and 64c+32+l in bits 2c and 2c+1).
+//
 // For half h and t<8, QL chunks 16h+t (A) and 16h+8+t (B) with QH chunk
 // 8h+t (H) give the four k16 slices 32h+8v+t: A&15 | (H&3)<<4, B&15 |
 // (H>>2&3)<<4, A>>4 | (H>>4&3)<<4, B>>4 | (H>>6&3)<<4, as
@@ -56,11 +66,16 @@ import (
 // For q4_K that is llama.cpp's repacked GEMV order (ggml_gemv_q4_K_8x8_q8_K)
 // while prefill, like its GEMM, folds every 64 values (last-bit
 // differences between the two, as in llama.cpp); q6_K decode and prefill
-// agree bit for bit. Prefill decodes a group into the k16
+// agree bit for bit. q5_K, which llama.cpp does not repack, folds each
+// super-block in dotK's (vec_dot_q5_K_q8_K's) order, acc += float(isum)·
+// (d_w·d_x) then acc -= float(imin)·(dmin_w·d_x), products rounded, so its
+// decode equals the GGUF layout's (and llama.cpp's) bit for bit. Prefill decodes a group into the k16
 // layout (decR16Q4_K, decR16Q6_K: what decodeK16 makes of the same rows in
 // GGUF layout) and runs the gemmK16 kernels unchanged.
 const (
 	r16kQ4Tile = r16Rows * 144 // q4_K tile bytes
+	r16kQ5Tile = r16Rows * 176 // q5_K tile bytes
+	r16kQ5QH   = 2304          // q5_K high-bit chunks
 	r16kQ6Tile = r16Rows * 210 // q6_K tile bytes
 	r16kQ4Q    = 256           // q4_K quant chunks
 	r16kQ6SC   = 32            // q6_K scales
@@ -69,9 +84,11 @@ const (
 )
 
 // r16KType reports whether t is a k-quant with a Rows16 layout.
-func r16KType(t weights.Type) bool { return t == weights.TypeQ4_K || t == weights.TypeQ6_K }
+func r16KType(t weights.Type) bool {
+	return t == weights.TypeQ4_K || t == weights.TypeQ5_K || t == weights.TypeQ6_K
+}
 
-// repackK is Repack for q4_K/q6_K (checked by the caller: n%16 == 0,
+// repackK is Repack for q4_K/q5_K/q6_K (checked by the caller: n%16 == 0,
 // k%256 == 0, lengths).
 func repackK(dst, src []byte, t weights.Type, n, k int) {
 	ts := t.TypeSize()
@@ -110,8 +127,15 @@ func r16kPut(t weights.Type, d []byte, r int, blk []byte) {
 	for s := 0; s < 3; s++ {
 		copy(d[64+64*s+4*r:64+64*s+4*r+4], blk[4+4*s:8+4*s])
 	}
+	qs := 16 // q4_K: qs right after the scales
+	if t == weights.TypeQ5_K {
+		qs = 48
+		for i := 0; i < 8; i++ {
+			copy(d[r16kQ5QH+64*i+4*r:r16kQ5QH+64*i+4*r+4], blk[16+4*i:20+4*i])
+		}
+	}
 	for i := 0; i < 32; i++ {
-		copy(d[r16kQ4Q+64*i+4*r:r16kQ4Q+64*i+4*r+4], blk[16+4*i:20+4*i])
+		copy(d[r16kQ4Q+64*i+4*r:r16kQ4Q+64*i+4*r+4], blk[qs+4*i:qs+4+4*i])
 	}
 }
 
@@ -135,27 +159,38 @@ func r16kGet(t weights.Type, d []byte, r int, blk []byte) {
 	for s := 0; s < 3; s++ {
 		copy(blk[4+4*s:8+4*s], d[64+64*s+4*r:])
 	}
+	qs := 16
+	if t == weights.TypeQ5_K {
+		qs = 48
+		for i := 0; i < 8; i++ {
+			copy(blk[16+4*i:20+4*i], d[r16kQ5QH+64*i+4*r:])
+		}
+	}
 	for i := 0; i < 32; i++ {
-		copy(blk[16+4*i:20+4*i], d[r16kQ4Q+64*i+4*r:])
+		copy(blk[qs+4*i:qs+4+4*i], d[r16kQ4Q+64*i+4*r:])
 	}
 }
 
 // r16kRow decodes row r of tile d: its 256 unsigned quants in element
-// order (q4_K nibbles, q6_K q+32), its 16 group scales and 8 sub-block
-// mins (zero for q6_K), and d, dmin (zero for q6_K), the values decodeK16
-// stores for the same row.
+// order (q4_K nibbles, q5_K 5-bit values, q6_K q+32), its 16 group scales
+// and 8 sub-block mins (zero for q6_K), and d, dmin (zero for q6_K), the
+// values decodeK16 stores for the same row.
 func r16kRow(t weights.Type, d []byte, r int, u *[256]byte, sc *[16]int32, mn *[8]int32) (dw, dm float32) {
 	var blk [210]byte
 	r16kGet(t, d, r, blk[:])
-	if t == weights.TypeQ6_K {
+	switch t {
+	case weights.TypeQ6_K:
 		unpackQ6_K(blk[:], u[:])
 		for g := 0; g < 16; g++ {
 			sc[g] = int32(int8(blk[192+g]))
 		}
 		*mn = [8]int32{}
 		return f16(blk[208:]), 0
+	case weights.TypeQ5_K:
+		unpackQ5_K(blk[:], u[:])
+	default:
+		unpackQ4_K(blk[:], u[:])
 	}
-	unpackQ4_K(blk[:], u[:])
 	for j := 0; j < 8; j++ {
 		s, m := scaleMinK4(j, blk[4:16])
 		sc[2*j], sc[2*j+1], mn[j] = s, s, m
@@ -163,7 +198,7 @@ func r16kRow(t weights.Type, d []byte, r int, u *[256]byte, sc *[16]int32, mn *[
 	return f16(blk[:]), f16(blk[2:])
 }
 
-// decR16KGo is the twin of decR16Q4_K/decR16Q6_K: the nb tiles of the
+// decR16KGo is the twin of decR16Q4_K/Q5_K/Q6_K: the nb tiles of the
 // Rows16 group at w decoded into the k16 layout (k16BlockSize bytes per
 // super-block), byte for byte what decodeK16 makes of the GGUF rows.
 func decR16KGo(t weights.Type, w []byte, nb int, dst []byte) {
@@ -192,7 +227,7 @@ func decR16KGo(t weights.Type, w []byte, nb int, dst []byte) {
 	}
 }
 
-// gemvR16KGo is the twin of gemvR16Q4_K/gemvR16Q6_K: the Rows16 group at w
+// gemvR16KGo is the twin of gemvR16Q4_K/Q5_K/Q6_K: the Rows16 group at w
 // (nb tiles) times one activation row packed by packK16, 16 results to
 // out, in gemmK16Go's integers. The float fold is once per super-block for
 // both types: gemmK16Go's for q6_K, and for q4_K that of llama.cpp's
@@ -226,6 +261,11 @@ func gemvR16KGo(t weights.Type, w, x []byte, nb int, out []float32) {
 					p := le.Uint32(xb[320+4*j:])
 					imin += mn[j]*int32(int16(p)) + mn[j]*int32(int16(p>>16))
 				}
+				if t == weights.TypeQ5_K { // dotK's steps, as gemmK16Go
+					acc[r] += float32(float32(isum) * float32(dw*dx))
+					acc[r] -= float32(float32(imin) * float32(dm*dx))
+					continue
+				}
 				acc[r] = fma32(float32(isum), dw*dx, acc[r])
 				if t == weights.TypeQ4_K {
 					accm[r] = fma32(float32(imin), dm*dx, accm[r])
@@ -238,20 +278,28 @@ func gemvR16KGo(t weights.Type, w, x []byte, nb int, out []float32) {
 	}
 }
 
-// r16kGoKernels returns the pure-Go Rows16 kernels of q4_K/q6_K t (hosts
+// r16kGoKernels returns the pure-Go Rows16 kernels of q4_K/q5_K/q6_K t (hosts
 // without AVX-512 VNNI, and the tests' reference).
 func r16kGoKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
-	if t == weights.TypeQ6_K {
+	switch t {
+	case weights.TypeQ6_K:
 		return gemvR16GoQ6_K, decR16GoQ6_K
+	case weights.TypeQ5_K:
+		return gemvR16GoQ5_K, decR16GoQ5_K
 	}
 	return gemvR16GoQ4_K, decR16GoQ4_K
 }
 
 func gemvR16GoQ4_K(w, x []byte, nb int, out []float32) { gemvR16KGo(weights.TypeQ4_K, w, x, nb, out) }
+func gemvR16GoQ5_K(w, x []byte, nb int, out []float32) { gemvR16KGo(weights.TypeQ5_K, w, x, nb, out) }
 func gemvR16GoQ6_K(w, x []byte, nb int, out []float32) { gemvR16KGo(weights.TypeQ6_K, w, x, nb, out) }
 
 func decR16GoQ4_K(w *byte, _, nb int, dst *byte) {
 	decR16KGo(weights.TypeQ4_K, unsafe.Slice(w, nb*r16kQ4Tile), nb, unsafe.Slice(dst, nb*k16BlockSize))
+}
+
+func decR16GoQ5_K(w *byte, _, nb int, dst *byte) {
+	decR16KGo(weights.TypeQ5_K, unsafe.Slice(w, nb*r16kQ5Tile), nb, unsafe.Slice(dst, nb*k16BlockSize))
 }
 
 func decR16GoQ6_K(w *byte, _, nb int, dst *byte) {

@@ -2,7 +2,7 @@ package kernels
 
 import "dayi/weights"
 
-// q4_K/q6_K Rows16 kernels (rows16k_amd64.s, written by internal/gen;
+// q4_K/q5_K/q6_K Rows16 kernels (rows16k_amd64.s, written by internal/gen;
 // layout and twins in rows16k.go).
 
 //go:noescape
@@ -12,20 +12,29 @@ func gemvR16Q4_K(w, x *byte, nb int, out *float32)
 func gemvR16Q6_K(w, x *byte, nb int, out *float32)
 
 //go:noescape
+func gemvR16Q5_K(w, x *byte, nb int, out *float32)
+
+//go:noescape
 func decR16Q4_K(w *byte, wstride, nb int, dst *byte)
+
+//go:noescape
+func decR16Q5_K(w *byte, wstride, nb int, dst *byte)
 
 //go:noescape
 func decR16Q6_K(w *byte, wstride, nb int, dst *byte)
 
 // r16kKernels returns the Rows16 decode kernel and group decoder (into the
-// k16 layout) of q4_K/q6_K t: the assembly where AVX-512 VNNI is present,
+// k16 layout) of q4_K/q5_K/q6_K t: the assembly where AVX-512 VNNI is present,
 // else the Go twins.
 func r16kKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
 	if !hasZVNNI {
 		return r16kGoKernels(t)
 	}
-	if t == weights.TypeQ6_K {
+	switch t {
+	case weights.TypeQ6_K:
 		return func(w, x []byte, nb int, out []float32) { gemvR16Q6_K(&w[0], &x[0], nb, &out[0]) }, decR16Q6_K
+	case weights.TypeQ5_K:
+		return func(w, x []byte, nb int, out []float32) { gemvR16Q5_K(&w[0], &x[0], nb, &out[0]) }, decR16Q5_K
 	}
 	return func(w, x []byte, nb int, out []float32) { gemvR16Q4_K(&w[0], &x[0], nb, &out[0]) }, decR16Q4_K
 }

@@ -13,7 +13,7 @@ import (
 func TestRows16RowReader(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, typ := range []weights.Type{weights.TypeQ4_0, weights.TypeQ5_0, weights.TypeQ8_0, weights.TypeQ4_K,
-		weights.TypeQ6_K} {
+		weights.TypeQ5_K, weights.TypeQ6_K} {
 		const n = 48
 		k := 3 * typ.BlockSize()
 		rs := k / typ.BlockSize() * typ.TypeSize()

@@ -126,7 +126,7 @@ func TestTwinsGroupKernels(t *testing.T) {
 			}
 		}
 	}
-	for _, typ := range []weights.Type{weights.TypeQ4_K, weights.TypeQ6_K} {
+	for _, typ := range []weights.Type{weights.TypeQ4_K, weights.TypeQ5_K, weights.TypeQ6_K} {
 		w, _, _ := gemmK16Case(rng, typ, k, 1)
 		nb, rs := k/256, k/256*typ.TypeSize()
 		got, want := make([]byte, nb*k16BlockSize), make([]byte, nb*k16BlockSize)

@@ -133,7 +133,83 @@ func rows16k(p params) []byte {
 		a.l("\tVMOVDQU64    Z30, %d(DI)", 5120+64*j)
 	}
 	a.text(r16kDec6Tail)
+	rows16k5(&a, pf)
 	return a.bytes()
+}
+
+// rows16k5 writes the q5_K kernels: q4_K's with the fifth bit of chunk
+// 8c+t from QH chunk t (bit 2c for the low nibbles, 2c+1 for the high),
+// and the fold in dotK's order (rows16k.go).
+func rows16k5(a *asm, pf func(off, tile int)) {
+	const t5 = 2816 // q5_K tile bytes
+	a.text(r16kGemv5Head)
+	for l := 0; l < 4; l++ {
+		pf(64*l, t5)
+	}
+	a.text(r16kGemv5Tile)
+	sh := [4]string{"Z12, Z13, Z16, Z17, Z20, Z21", "Z14, Z15, Z18, Z19, Z20, Z21",
+		"Z12, Z13, Z16, Z17, Z22, Z23", "Z14, Z15, Z18, Z19, Z22, Z23"}
+	for c := 0; c < 4; c++ {
+		a.l("\tVPXORD      Z8, Z8, Z8")
+		a.l("\tVPXORD      Z9, Z9, Z9")
+		for t := 0; t < 8; t++ {
+			off := 256 + 512*c + 64*t
+			pf(off, t5)
+			if c == 0 {
+				pf(2304+64*t, t5)
+			}
+			k5u(a, c, off, 2304+64*t)
+			a.l("\tVPDPBUSD.BCST %d(DI), Z0, Z8", 64*c+4*t)
+			a.l("\tVPDPBUSD.BCST %d(DI), Z1, Z9", 64*c+4*t+32)
+		}
+		a.l("\tK4ACC(%d, %s)", c, sh[c])
+	}
+	a.text(r16kGemv5Tail)
+	for c := 0; c < 4; c++ {
+		for t := 0; t < 8; t++ {
+			k5u(a, c, 256+64*(8*c+t), 2304+64*t)
+			a.l("\tVMOVDQU64  Z0, %d(DI)", 64*(16*c+t))
+			a.l("\tVMOVDQU64  Z1, %d(DI)", 64*(16*c+8+t))
+		}
+	}
+	a.l("\tK4SCALES")
+	for j := 0; j < 8; j++ {
+		ss, sm := "Z20", "Z21"
+		if j >= 4 {
+			ss, sm = "Z22", "Z23"
+		}
+		a.l("\tVPSHUFB    Z%d, %s, Z10", 12+j%4, ss)
+		a.l("\tVMOVDQU64  Z10, %d(DI)", 4096+128*j)
+		a.l("\tVMOVDQU64  Z10, %d(DI)", 4096+128*j+64)
+		a.l("\tVPSHUFB    Z%d, %s, Z11", 16+j%4, sm)
+		a.l("\tVMOVDQU64  Z11, %d(DI)", 5120+64*j)
+	}
+	a.text(r16kDec5Tail)
+}
+
+// k5u loads q5_K quant chunk 8c+t (at q) and QH chunk t (at qh) of the tile
+// at SI and leaves in Z0 the 5-bit values of its low nibbles (nibble | bit
+// 2c << 4) and in Z1 those of its high nibbles (| bit 2c+1 << 4). Word
+// shifts move the bit to position 4 within its byte; the 0x10 mask (Z24)
+// drops what crossed from the neighbouring byte.
+func k5u(a *asm, c, q, qh int) {
+	a.l("\tVMOVDQU64  %d(SI), Z0", q)
+	a.l("\tVMOVDQU64  %d(SI), Z2", qh)
+	a.l("\tVPSRLW     $4, Z0, Z1")
+	a.l("\tVPANDD     Z29, Z0, Z0")
+	a.l("\tVPANDD     Z29, Z1, Z1")
+	for i, bit := range []int{2 * c, 2*c + 1} {
+		src := "Z3"
+		switch {
+		case bit < 4:
+			a.l("\tVPSLLW     $%d, Z2, Z3", 4-bit)
+		case bit > 4:
+			a.l("\tVPSRLW     $%d, Z2, Z3", bit-4)
+		default:
+			src = "Z2"
+		}
+		a.l("\tVPTERNLOGD $0xF8, Z24, %s, Z%d", src, i)
+	}
 }
 
 // trimFloat formats a prefetch distance as the comment states it ("2").
@@ -381,6 +457,71 @@ const r16kDec6Tail = `	VMOVDQU64    Z30, 5696(DI)
 	JNZ          kd6loop
 
 kd6done:
+	VZEROUPPER
+	RET`
+
+const r16kGemv5Head = `
+// func gemvR16Q5_K(w, x *byte, nb int, out *float32)
+// As gemvR16Q4_K with 5-bit quants (k5u); per tile Z30 += float(isum)·
+// (d_w·d_x), then Z30 -= float(imin)·(dmin_w·d_x), each product rounded:
+// ggml's vec_dot_q5_K_q8_K order (dotK), which llama.cpp runs for q5_K.
+// packK16's group biases are zero for q5_K and not read.
+TEXT ·gemvR16Q5_K(SB), NOSPLIT, $0-32
+	MOVQ         w+0(FP), SI
+	MOVQ         x+8(FP), DI
+	MOVQ         nb+16(FP), CX
+	MOVQ         out+24(FP), DX
+	R16KCONSTS
+	MOVL         $0x10101010, AX
+	VPBROADCASTD AX, Z24
+	VPXORD       Z30, Z30, Z30
+	TESTQ        CX, CX
+	JLE          k5done
+
+k5loop:`
+
+const r16kGemv5Tile = r16kGemv4Tile
+
+const r16kGemv5Tail = `	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z26, Z4, Z4
+	VADDPS      Z4, Z30, Z30
+	VCVTDQ2PS   Z5, Z5
+	VMULPS      Z25, Z5, Z5
+	VSUBPS      Z5, Z30, Z30
+	ADDQ        $2816, SI
+	ADDQ        $384, DI
+	DECQ        CX
+	JNZ         k5loop
+
+k5done:
+	VMOVUPS Z30, 0(DX)
+	VZEROUPPER
+	RET
+
+// func decR16Q5_K(w *byte, wstride, nb int, dst *byte)
+// decR16Q4_K with 5-bit quants: the nb tiles at w into the k16 layout.
+TEXT ·decR16Q5_K(SB), NOSPLIT, $0-32
+	MOVQ         w+0(FP), SI
+	MOVQ         nb+16(FP), CX
+	MOVQ         dst+24(FP), DI
+	R16KCONSTS
+	MOVL         $0x10101010, AX
+	VPBROADCASTD AX, Z24
+	TESTQ        CX, CX
+	JLE          kd5done
+
+kd5loop:`
+
+const r16kDec5Tail = `	VCVTPH2PS  0(SI), Z10
+	VMOVUPS    Z10, 5632(DI)
+	VCVTPH2PS  32(SI), Z11
+	VMOVUPS    Z11, 5696(DI)
+	ADDQ       $2816, SI
+	ADDQ       $5760, DI
+	DECQ       CX
+	JNZ        kd5loop
+
+kd5done:
 	VZEROUPPER
 	RET`
 
