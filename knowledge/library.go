@@ -8,8 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
+
+	"dayi/internal/safename"
 )
 
 // Library is the set of knowledge bases under one directory
@@ -21,12 +22,13 @@ type Library struct {
 	PG      *PG     // when set, the knowledge bases live here and Dir is unused
 }
 
-// validName keeps knowledge base names safe as directory names.
-var validName = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N}_.-]{0,63}$`)
+// validName keeps knowledge base names safe as directory names: a letter
+// or digit, then letters, digits, _ . -, 64 characters at most.
+func validName(name string) bool { return safename.Valid(name, 63, "_.-") }
 
 // Path returns the directory of knowledge base name.
 func (l *Library) Path(name string) (string, error) {
-	if !validName.MatchString(name) {
+	if !validName(name) {
 		return "", fmt.Errorf("invalid knowledge base name %q (letters, digits, _ . -; at most 64)", name)
 	}
 	return filepath.Join(l.Dir, name), nil

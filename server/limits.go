@@ -3,13 +3,14 @@ package server
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/ollama/ollama/api"
+
+	"dayi/internal/safename"
 )
 
 // limit is the allowed range of one request field. The table below is the
@@ -301,7 +302,7 @@ func checkKeepAlive(d *api.Duration) error {
 // kbName is knowledge.validName (the library keeps base names safe as
 // directory names); checking it here makes a bad name a 400 before any
 // file system access.
-var kbName = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N}_.-]{0,63}$`)
+func kbName(name string) bool { return safename.Valid(name, 63, "_.-") }
 
 // checkCommon checks the fields every generation request may carry.
 func checkCommon(openai bool, model, knowledge, patientID string) error {
@@ -315,7 +316,7 @@ func checkCommon(openai bool, model, knowledge, patientID string) error {
 		if err := lim("knowledge").bytes(openai, "", knowledge); err != nil {
 			return err
 		}
-		if !kbName.MatchString(knowledge) {
+		if !kbName(knowledge) {
 			return fieldError("knowledge", "a knowledge base name is a letter or digit, then letters, digits, _ . - (64 at most)")
 		}
 	}

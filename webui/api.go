@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
+	"dayi/internal/safename"
 	"dayi/knowledge"
 	"dayi/memory"
 )
@@ -158,9 +158,10 @@ func (k *Knowledge) passage(w http.ResponseWriter, r *http.Request) {
 // read from: the reader needs the document, not the server's layout.
 func docName(source string) string { return filepath.Base(filepath.FromSlash(source)) }
 
-// uploadName is a file name a person would give a guideline: no path, no
-// leading dot, no control or shell-special characters.
-var uploadName = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} _.()+-]{0,127}$`)
+// uploadName reports whether fn is a file name a person would give a
+// guideline: no path, no leading dot, no control or shell-special
+// characters, 128 characters at most.
+func uploadName(fn string) bool { return safename.Valid(fn, 127, " _.()+-") }
 
 func (k *Knowledge) upload(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
@@ -169,7 +170,7 @@ func (k *Knowledge) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fn := r.URL.Query().Get("filename")
-	if !uploadName.MatchString(fn) || strings.Contains(fn, "..") {
+	if !uploadName(fn) || strings.Contains(fn, "..") {
 		fail(w, http.StatusBadRequest, "filename %.80q: give the document's name (letters, digits, space _ . ( ) + -; at most 128; no path)", fn)
 		return
 	}
