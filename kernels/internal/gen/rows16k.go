@@ -49,8 +49,6 @@ func rows16k(p params) []byte {
 		pf(64*l, t4)
 	}
 	a.text(r16kGemv4Tile)
-	sh := [4]string{"Z12, Z13, Z16, Z17, Z20, Z21", "Z14, Z15, Z18, Z19, Z20, Z21",
-		"Z12, Z13, Z16, Z17, Z22, Z23", "Z14, Z15, Z18, Z19, Z22, Z23"}
 	for c := 0; c < 4; c++ {
 		a.l("\tVPXORD      Z8, Z8, Z8")
 		a.l("\tVPXORD      Z9, Z9, Z9")
@@ -59,7 +57,7 @@ func rows16k(p params) []byte {
 			pf(off, t4)
 			a.l("\tK4Q(%d, %d)", off, 64*c+4*t)
 		}
-		a.l("\tK4ACC(%d, %s)", c, sh[c])
+		a.l("\tK4ACC(%d, %s)", c, k4Shuffles[c])
 	}
 	a.text(r16kGemv4Tail)
 	for c := 0; c < 4; c++ {
@@ -73,19 +71,9 @@ func rows16k(p params) []byte {
 			a.l("\tVMOVDQU64  Z1, %d(DI)", 64*(16*c+8+t))
 		}
 	}
-	a.l("\tK4SCALES")
-	for j := 0; j < 8; j++ {
-		ss, sm := "Z20", "Z21"
-		if j >= 4 {
-			ss, sm = "Z22", "Z23"
-		}
-		a.l("\tVPSHUFB    Z%d, %s, Z10", 12+j%4, ss)
-		a.l("\tVMOVDQU64  Z10, %d(DI)", 4096+128*j)
-		a.l("\tVMOVDQU64  Z10, %d(DI)", 4096+128*j+64)
-		a.l("\tVPSHUFB    Z%d, %s, Z11", 16+j%4, sm)
-		a.l("\tVMOVDQU64  Z11, %d(DI)", 5120+64*j)
-	}
-	a.text(r16kDec4Tail)
+	k4DecScales(&a)
+	decKTail(&a, 2304, "kd4")
+	a.text(r16kDec4Rest)
 	// The q6_K decode kernel spreads the prefetches of the tile's 53 lines
 	// over its first instructions.
 	next := 0
@@ -137,6 +125,47 @@ func rows16k(p params) []byte {
 	return a.bytes()
 }
 
+// k4Shuffles are K4ACC's scale and min controls and registers for chunk c
+// of a q4_K/q5_K super-block (sub-blocks 2c and 2c+1).
+var k4Shuffles = [4]string{"Z12, Z13, Z16, Z17, Z20, Z21", "Z14, Z15, Z18, Z19, Z20, Z21",
+	"Z12, Z13, Z16, Z17, Z22, Z23", "Z14, Z15, Z18, Z19, Z22, Z23"}
+
+// k4DecScales writes the q4_K/q5_K group decoders' scale part: the tile's
+// scales and mins unpacked (K4SCALES), each sub-block scale stored twice
+// to SC and each min as (m, m) to M of the k16 layout.
+func k4DecScales(a *asm) {
+	a.l("\tK4SCALES")
+	for j := 0; j < 8; j++ {
+		ss, sm := "Z20", "Z21"
+		if j >= 4 {
+			ss, sm = "Z22", "Z23"
+		}
+		a.l("\tVPSHUFB    Z%d, %s, Z10", 12+j%4, ss)
+		a.l("\tVMOVDQU64  Z10, %d(DI)", 4096+128*j)
+		a.l("\tVMOVDQU64  Z10, %d(DI)", 4096+128*j+64)
+		a.l("\tVPSHUFB    Z%d, %s, Z11", 16+j%4, sm)
+		a.l("\tVMOVDQU64  Z11, %d(DI)", 5120+64*j)
+	}
+}
+
+// decKTail ends a q4_K/q5_K group decoder's loop body: d and dmin of the
+// tile as float32 to the k16 layout, the next tile (tile bytes) and k16
+// block, and the return after label+"loop".
+func decKTail(a *asm, tile int, label string) {
+	a.l("\tVCVTPH2PS  0(SI), Z10")
+	a.l("\tVMOVUPS    Z10, 5632(DI)")
+	a.l("\tVCVTPH2PS  32(SI), Z11")
+	a.l("\tVMOVUPS    Z11, 5696(DI)")
+	a.l("\tADDQ       $%d, SI", tile)
+	a.l("\tADDQ       $5760, DI")
+	a.l("\tDECQ       CX")
+	a.l("\tJNZ        %sloop", label)
+	a.l("")
+	a.l("%sdone:", label)
+	a.l("\tVZEROUPPER")
+	a.l("\tRET")
+}
+
 // rows16k5 writes the q5_K kernels: q4_K's with the fifth bit of chunk
 // 8c+t from QH chunk t (bit 2c for the low nibbles, 2c+1 for the high),
 // and the fold in dotK's order (rows16k.go).
@@ -147,8 +176,6 @@ func rows16k5(a *asm, pf func(off, tile int)) {
 		pf(64*l, t5)
 	}
 	a.text(r16kGemv5Tile)
-	sh := [4]string{"Z12, Z13, Z16, Z17, Z20, Z21", "Z14, Z15, Z18, Z19, Z20, Z21",
-		"Z12, Z13, Z16, Z17, Z22, Z23", "Z14, Z15, Z18, Z19, Z22, Z23"}
 	for c := 0; c < 4; c++ {
 		a.l("\tVPXORD      Z8, Z8, Z8")
 		a.l("\tVPXORD      Z9, Z9, Z9")
@@ -162,7 +189,7 @@ func rows16k5(a *asm, pf func(off, tile int)) {
 			a.l("\tVPDPBUSD.BCST %d(DI), Z0, Z8", 64*c+4*t)
 			a.l("\tVPDPBUSD.BCST %d(DI), Z1, Z9", 64*c+4*t+32)
 		}
-		a.l("\tK4ACC(%d, %s)", c, sh[c])
+		a.l("\tK4ACC(%d, %s)", c, k4Shuffles[c])
 	}
 	a.text(r16kGemv5Tail)
 	for c := 0; c < 4; c++ {
@@ -172,19 +199,8 @@ func rows16k5(a *asm, pf func(off, tile int)) {
 			a.l("\tVMOVDQU64  Z1, %d(DI)", 64*(16*c+8+t))
 		}
 	}
-	a.l("\tK4SCALES")
-	for j := 0; j < 8; j++ {
-		ss, sm := "Z20", "Z21"
-		if j >= 4 {
-			ss, sm = "Z22", "Z23"
-		}
-		a.l("\tVPSHUFB    Z%d, %s, Z10", 12+j%4, ss)
-		a.l("\tVMOVDQU64  Z10, %d(DI)", 4096+128*j)
-		a.l("\tVMOVDQU64  Z10, %d(DI)", 4096+128*j+64)
-		a.l("\tVPSHUFB    Z%d, %s, Z11", 16+j%4, sm)
-		a.l("\tVMOVDQU64  Z11, %d(DI)", 5120+64*j)
-	}
-	a.text(r16kDec5Tail)
+	k4DecScales(a)
+	decKTail(a, t5, "kd5")
 }
 
 // k5u loads q5_K quant chunk 8c+t (at q) and QH chunk t (at qh) of the tile
@@ -347,19 +363,8 @@ TEXT ·decR16Q4_K(SB), NOSPLIT, $0-32
 
 kd4loop:`
 
-const r16kDec4Tail = `	VCVTPH2PS  0(SI), Z10
-	VMOVUPS    Z10, 5632(DI)
-	VCVTPH2PS  32(SI), Z11
-	VMOVUPS    Z11, 5696(DI)
-	ADDQ       $2304, SI
-	ADDQ       $5760, DI
-	DECQ       CX
-	JNZ        kd4loop
-
-kd4done:
-	VZEROUPPER
-	RET
-
+// r16kDec4Rest follows decR16Q4_K (decKTail).
+const r16kDec4Rest = `
 // K6U builds the four k16 slices of QL chunks A, B and QH chunk H (offsets
 // in the tile at SI): Z3 = A&15 | (H&3)<<4, Z4 = B&15 | (H>>2&3)<<4, Z5 =
 // A>>4 | (H>>4&3)<<4, Z6 = B>>4 | (H>>6&3)<<4 (word shifts; the masks keep
@@ -511,19 +516,6 @@ TEXT ·decR16Q5_K(SB), NOSPLIT, $0-32
 	JLE          kd5done
 
 kd5loop:`
-
-const r16kDec5Tail = `	VCVTPH2PS  0(SI), Z10
-	VMOVUPS    Z10, 5632(DI)
-	VCVTPH2PS  32(SI), Z11
-	VMOVUPS    Z11, 5696(DI)
-	ADDQ       $2816, SI
-	ADDQ       $5760, DI
-	DECQ       CX
-	JNZ        kd5loop
-
-kd5done:
-	VZEROUPPER
-	RET`
 
 const r16kPrefetchDoc = `// Both decode kernels prefetch every cache line of the tile %d tiles ahead
 // (BenchmarkRows16Layers, 1 thread, ratios to the GGUF layout measured back
