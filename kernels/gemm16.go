@@ -134,17 +134,19 @@ func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.x40Step
 	amx, groups := mt.pl.g16amx, mt.m/16
 	dec, cbuf := mt.decScratch(worker, nb*w16BlockSize, amxCbufBytes, amx != nil && groups > 0)
+	c0 := 0 // the first activation row the VNNI kernels take
+	if cbuf != nil {
+		c0 = groups * 16
+	}
+	inPlace := cbuf != nil && mt.pl.g16amxInPlace
+	decode := c0 < mt.m || (cbuf != nil && !inPlace)
 	for g := lo; g < hi; g++ {
 		j := g * w16Rows
 		if j+w16Rows > n {
 			mt.dotRows(j, n, worker)
 			return
 		}
-		c0 := 0
-		if cbuf != nil {
-			c0 = groups * 16
-		}
-		if c0 < mt.m || (cbuf != nil && !mt.pl.g16amxInPlace) {
+		if decode {
 			mt.pl.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
 		}
 		for c := c0; c < mt.m; c += 6 {
@@ -152,7 +154,7 @@ func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 			gemm16Kernels[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
 		}
 		switch {
-		case cbuf != nil && mt.pl.g16amxInPlace:
+		case inPlace:
 			amx(&mt.w[j*rb], &mt.x40[0], xs, nb, groups, &mt.out[j], n, cbuf, 0)
 		case cbuf != nil:
 			// Last: it turns dec's u = q + c into q in place.

@@ -230,7 +230,7 @@ func decR16KGo(t weights.Type, w []byte, nb int, dst []byte) {
 // gemvR16KGo is the twin of gemvR16Q4_K/Q5_K/Q6_K: the Rows16 group at w
 // (nb tiles) times one activation row packed by packK16, 16 results to
 // out, in gemmK16Go's integers. The float fold is once per super-block for
-// both types: gemmK16Go's for q6_K, and for q4_K that of llama.cpp's
+// all three types: gemmK16Go's for q6_K and q5_K, and for q4_K that of llama.cpp's
 // repacked q4_K GEMV (ggml_gemv_q4_K_8x8_q8_K sums a super-block's integers
 // before converting; its GEMM, like gemmK16Go, folds every 64 values), so
 // decode and prefill of q4_K differ in the last bits there as here.

@@ -115,12 +115,8 @@ func geglu(x, g, table *Node) *Node {
 // geluTableConst puts geluTable in graph g as one constant (built from a flat
 // tensor: graph.Const's reflection walk over 65536 values took ~10 ms).
 func geluTableConst(g *graph.Graph) *Node {
-	return graph.ConstTensor(g, tensors.FromFlatDataAndDimensions(slices.Clone(geluTable()), 1<<16))
+	return graph.ConstTensor(g, tensors.FromFlatDataAndDimensions(slices.Clone(kernels.GeluF16Table()), 1<<16))
 }
-
-// geluTable is ggml_table_gelu_f16 as float32 (kernels.GeluF16Table,
-// shared with the backend's fused gate).
-func geluTable() []float32 { return kernels.GeluF16Table() }
 
 // Forward is the gemma3 decoder stack.
 func (m *gemma3) Forward(c *Ctx) *Node {
