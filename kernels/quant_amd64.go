@@ -12,6 +12,11 @@ func quantizeQ8_1AVX2(dst *byte, x *float32, nb int)
 //go:noescape
 func quantizeQ8_KAVX2(dst *byte, x *float32, nb int)
 
+// pack40AVX2 is pack40 (gemm16.go) for nb > 0 blocks.
+//
+//go:noescape
+func pack40AVX2(dst, x *byte, nb int, c int32)
+
 // quantizeQ8_0 writes len(x)/32 q8_0 blocks to dst (x86 SIMD semantics).
 func quantizeQ8_0(dst []byte, x []float32) {
 	nb := len(x) / 32

@@ -312,3 +312,45 @@ qk_next:
 
 qk_done:
 	RET
+
+// func pack40AVX2(dst, x *byte, nb int, c int32)
+//
+// pack40 (gemm16.go) per q8_0 block: the 32 quants copied, the bias -c·Σq
+// (the signed byte sum through vpsadbw over q ^ 0x80, minus 32·128, as in
+// quantizeQ8_1AVX2; int32 arithmetic wraps as Go's does), then d as
+// float32 (vcvtph2ps: exact, as the twin's conversion; d is never NaN
+// here, the quantizers do not make one).
+TEXT ·pack40AVX2(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         nb+16(FP), CX
+	MOVL         c+24(FP), R8
+	VPXOR        Y12, Y12, Y12
+	MOVL         $0x80808080, AX
+	VMOVD        AX, X11
+	VPBROADCASTD X11, Y11
+
+p40_loop:
+	VMOVDQU      2(SI), Y0
+	VMOVDQU      Y0, 0(DI)
+	VPXOR        Y11, Y0, Y4
+	VPSADBW      Y12, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDQ       X5, X4, X4
+	VPSHUFD      $0x4e, X4, X5
+	VPADDQ       X5, X4, X4
+	VMOVD        X4, AX
+	SUBL         $4096, AX
+	IMULL        R8, AX
+	NEGL         AX
+	MOVL         AX, 32(DI)
+	MOVWLZX      0(SI), AX
+	VMOVD        AX, X5
+	VCVTPH2PS    X5, X5
+	VMOVSS       X5, 36(DI)
+	ADDQ         $34, SI
+	ADDQ         $40, DI
+	DECQ         CX
+	JNZ          p40_loop
+	VZEROUPPER
+	RET
