@@ -8,6 +8,8 @@ import (
 	"github.com/gomlx/gomlx/backends/shapeinference"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"dayi/kernels"
 )
 
 type integer interface {
@@ -238,6 +240,9 @@ func binRowFast[T number](op binOp, a []T, ia, sa int, b []T, ib, sb int, o []T)
 		return false
 	}
 	n := len(o)
+	if o32, ok := any(o).([]float32); ok {
+		return binRowF32(op, any(a).([]float32), ia, sa, any(b).([]float32), ib, sb, o32)
+	}
 	switch {
 	case sa == 1 && sb == 1:
 		a, b = a[ia:ia+n], b[ib:ib+n]
@@ -287,6 +292,26 @@ func binRowFast[T number](op binOp, a []T, ia, sa int, b []T, ib, sb int, o []T)
 				o[i] = x * b[i]
 			}
 		}
+	default:
+		return false
+	}
+	return true
+}
+
+// vecOps maps Add, Sub and Mul to the kernels' SIMD element-wise ops.
+var vecOps = [...]kernels.VecOp{bAdd: kernels.VecAdd, bSub: kernels.VecSub, bMul: kernels.VecMul}
+
+// binRowF32 is binRowFast for float32 rows on the kernels' SIMD loops
+// (kernels.VecBinary: the same single IEEE operation per element).
+func binRowF32(op binOp, a []float32, ia, sa int, b []float32, ib, sb int, o []float32) bool {
+	n, vop := len(o), vecOps[op]
+	switch {
+	case sa == 1 && sb == 1:
+		kernels.VecBinary(vop, o, a[ia:ia+n], b[ib:ib+n])
+	case sa == 1 && sb == 0:
+		kernels.VecBinaryScalar(vop, o, a[ia:ia+n], b[ib], false)
+	case sa == 0 && sb == 1:
+		kernels.VecBinaryScalar(vop, o, b[ib:ib+n], a[ia], true)
 	default:
 		return false
 	}

@@ -1,0 +1,316 @@
+#include "textflag.h"
+
+// AVX2 element-wise Add/Sub/Mul (vecbin.go): 32 floats per step while 32
+// are left, then 8. The first source of each VEX instruction is the left
+// operand of the Go twin's expression, so a NaN propagates from the same
+// side as in the scalar code.
+
+// func vecVVAVX2(op int, o, a, b *float32, n int)
+// SI = a, DX = b, DI = o, CX = n.
+TEXT ·vecVVAVX2(SB), NOSPLIT, $0-40
+	MOVQ op+0(FP), AX
+	MOVQ o+8(FP), DI
+	MOVQ a+16(FP), SI
+	MOVQ b+24(FP), DX
+	MOVQ n+32(FP), CX
+	CMPQ AX, $1
+	JEQ  vvsub
+	JGT  vvmul
+vvadd32:
+	CMPQ CX, $32
+	JLT  vvadd8
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS 0(DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS 64(DX), Y2, Y2
+	VADDPS 96(DX), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  vvadd32
+vvadd8:
+	TESTQ CX, CX
+	JZ   vvdone
+	VMOVUPS (SI), Y0
+	VADDPS 0(DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  vvadd8
+vvsub:
+vvsb32:
+	CMPQ CX, $32
+	JLT  vvsb8
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VSUBPS 0(DX), Y0, Y0
+	VSUBPS 32(DX), Y1, Y1
+	VSUBPS 64(DX), Y2, Y2
+	VSUBPS 96(DX), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  vvsb32
+vvsb8:
+	TESTQ CX, CX
+	JZ   vvdone
+	VMOVUPS (SI), Y0
+	VSUBPS 0(DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  vvsb8
+vvmul:
+vvml32:
+	CMPQ CX, $32
+	JLT  vvml8
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMULPS 0(DX), Y0, Y0
+	VMULPS 32(DX), Y1, Y1
+	VMULPS 64(DX), Y2, Y2
+	VMULPS 96(DX), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  vvml32
+vvml8:
+	TESTQ CX, CX
+	JZ   vvdone
+	VMOVUPS (SI), Y0
+	VMULPS 0(DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  vvml8
+vvdone:
+	VZEROUPPER
+	RET
+
+// func vecVSAVX2(op int, o, a *float32, y float32, n, yFirst int)
+// SI = a, DI = o, CX = n, Y7 = y.
+TEXT ·vecVSAVX2(SB), NOSPLIT, $0-48
+	MOVQ         op+0(FP), AX
+	MOVQ         o+8(FP), DI
+	MOVQ         a+16(FP), SI
+	VBROADCASTSS y+24(FP), Y7
+	MOVQ         n+32(FP), CX
+	MOVQ         yFirst+40(FP), BX
+	TESTQ        BX, BX
+	JNZ          yfirst
+	CMPQ         AX, $1
+	JEQ          vssub
+	JGT          vsmul
+vsadd32:
+	CMPQ CX, $32
+	JLT  vsadd8
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS Y7, Y0, Y0
+	VADDPS Y7, Y1, Y1
+	VADDPS Y7, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  vsadd32
+vsadd8:
+	TESTQ CX, CX
+	JZ   vsdone
+	VMOVUPS (SI), Y0
+	VADDPS Y7, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  vsadd8
+vssub:
+vssb32:
+	CMPQ CX, $32
+	JLT  vssb8
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VSUBPS Y7, Y0, Y0
+	VSUBPS Y7, Y1, Y1
+	VSUBPS Y7, Y2, Y2
+	VSUBPS Y7, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  vssb32
+vssb8:
+	TESTQ CX, CX
+	JZ   vsdone
+	VMOVUPS (SI), Y0
+	VSUBPS Y7, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  vssb8
+vsmul:
+vsml32:
+	CMPQ CX, $32
+	JLT  vsml8
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMULPS Y7, Y0, Y0
+	VMULPS Y7, Y1, Y1
+	VMULPS Y7, Y2, Y2
+	VMULPS Y7, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  vsml32
+vsml8:
+	TESTQ CX, CX
+	JZ   vsdone
+	VMOVUPS (SI), Y0
+	VMULPS Y7, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  vsml8
+yfirst:
+	CMPQ AX, $1
+	JEQ  svsub
+	JGT  svmul
+svadd32:
+	CMPQ CX, $32
+	JLT  svadd8
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS Y0, Y7, Y0
+	VADDPS Y1, Y7, Y1
+	VADDPS Y2, Y7, Y2
+	VADDPS Y3, Y7, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  svadd32
+svadd8:
+	TESTQ CX, CX
+	JZ   vsdone
+	VMOVUPS (SI), Y0
+	VADDPS Y0, Y7, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  svadd8
+svsub:
+svsb32:
+	CMPQ CX, $32
+	JLT  svsb8
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VSUBPS Y0, Y7, Y0
+	VSUBPS Y1, Y7, Y1
+	VSUBPS Y2, Y7, Y2
+	VSUBPS Y3, Y7, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  svsb32
+svsb8:
+	TESTQ CX, CX
+	JZ   vsdone
+	VMOVUPS (SI), Y0
+	VSUBPS Y0, Y7, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  svsb8
+svmul:
+svml32:
+	CMPQ CX, $32
+	JLT  svml8
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMULPS Y0, Y7, Y0
+	VMULPS Y1, Y7, Y1
+	VMULPS Y2, Y7, Y2
+	VMULPS Y3, Y7, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  svml32
+svml8:
+	TESTQ CX, CX
+	JZ   vsdone
+	VMOVUPS (SI), Y0
+	VMULPS Y0, Y7, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  svml8
+vsdone:
+	VZEROUPPER
+	RET
