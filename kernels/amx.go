@@ -20,22 +20,27 @@ package kernels
 // d_w·d_x, acc) with s = Σq·x, the integer gemm16Go's s = Σu·x + bias
 // equals. So the AMX path is bit for bit the VNNI path (TestGemm16AMX).
 //
-// BenchmarkGemm16AMX (one 16-row q4_0 group, k = 2048, × 64 activation
-// rows; the 2-core AMX VM of 2026-12-06): VNNI 7.7–7.9 µs, AMX 5.3–5.4 µs. The
-// tile product is not the limit: per block the fold (16 rows × convert,
-// multiply, FMA) costs as much as the tile loads, product and store
-// together, and on this CPU they barely overlap (measured by removing
-// each part: fold alone 2.85 µs, tile work alone 3.1 µs, both 6.0 µs
-// before the signed weights took the bias add out of the fold).
+// The kernels take two weight groups and two activation groups at a time
+// (four C tiles, the 2×2 blocking of ggml's tinygemm_kernel_amx), with the
+// accumulators in out itself, as four tiles' 64 do not fit the registers.
+// The tile product is not the limit; measured on the 2-core AMX VM of
+// 2026-12-06 by removing parts of the kernel (k = 2048, 2 weight groups,
+// 64 activation rows, 512 tile products): loads and TDPBSSD alone 4.0 µs,
+// with the tile stores 8.2 µs, the fold alone 6.5 µs, everything 11.3 µs.
+// Each C tile costs a 1 KiB TILESTORED and a fold of 16 × (convert,
+// multiply, FMA) on the AVX-512 ports; K = 32 per product (one q8_0 block,
+// as the scales are per block) uses half of what a TDPBSSD could take.
+// The 2×2 blocking issues four products per store batch where one C tile
+// per block (the previous kernel, registers as accumulators) made every
+// tile store hold back the next block's tile loads: per tile product
+// 23.7 → 23.2 ns at k = 896, qwen2-0.5b q8_0 prefill +3 % (1 thread).
 //
-// A q8_0 Rows16 group needs no decode at all (gemm16AMXR16Q8): its block
+// A q8_0 Rows16 group needs no decode at all (gemm16AMXR16Q8W*): its block
 // tiles (rows16.go) are 16 f16 d_w followed by 8 chunks of 64 bytes, chunk
 // c bytes 4c..4c+3 of each row's signed q — the B tile TDPBSSD takes, read
 // where it lies; the fold converts d_w with one VCVTPH2PS. Only the rows
 // left over from the groups of 16 (m not a multiple of 16) decode the
-// group for the VNNI kernels. BenchmarkGemm16AMXR16Q8 (k = 2048, 64 rows):
-// decR16Q8_0 + gemm16AMX 6.8 µs, in place 5.7 µs; qwen2-0.5b q8_0 prefill
-// (128 tokens, 2 threads) +1–2 %, gemma3-1b q8_0 +3–5 %.
+// group for the VNNI kernels.
 //
 // q4_K (gemmk16amx_amd64.s) runs the same way per 32-value sub-block: the
 // decoded nibbles are unsigned and the activations signed (TDPBSUD), and
@@ -52,10 +57,25 @@ package kernels
 // goroutine may move to another thread between calls. DAYI_AMX=0 turns the
 // path off (A/B measurements).
 
+// amx16Func is a gemm16 AMX kernel (gemm16amx_amd64.s): one or two
+// weight groups of 16 rows, wgstride bytes apart, against groups groups of
+// 16 packed activation rows.
+type amx16Func func(w *byte, wgstride int, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int)
+
+// amx16Kernels are the AMX kernels of one weight type and layout: two
+// takes two weight groups at once, one a single group. inPlace says they
+// read the weight groups as stored (q8_0 Rows16, whose block tiles are
+// already B tiles); otherwise they take the groups g16dec decoded, and
+// leave them signed. The zero value: no AMX.
+type amx16Kernels struct {
+	two, one amx16Func
+	inPlace  bool
+}
+
 // amxCbufBytes is the scratch one gemm16AMX call stores the C tiles to
-// (two of 16×16 int32: block b+1's is stored while block b's is folded),
-// plus room to align it to a cache line.
-const amxCbufBytes = 2*1024 + 64
+// (two sets of four 16×16 int32 tiles: block b+1's are stored while block
+// b's are folded), plus room to align it to a cache line.
+const amxCbufBytes = 8*1024 + 64
 
 // amxKCbufBytes is gemmK16AMXQ4K's scratch: two chunks of two C tiles
 // (4 KiB), the 16×16 float min accumulators (1 KiB), cache-line aligned.

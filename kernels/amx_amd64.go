@@ -11,10 +11,16 @@ import (
 )
 
 //go:noescape
-func gemm16AMX(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int)
+func gemm16AMXW2(w *byte, wgstride int, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int)
 
 //go:noescape
-func gemm16AMXR16Q8(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int)
+func gemm16AMXW1(w *byte, wgstride int, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int)
+
+//go:noescape
+func gemm16AMXR16Q8W2(w *byte, wgstride int, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int)
+
+//go:noescape
+func gemm16AMXR16Q8W1(w *byte, wgstride int, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int)
 
 //go:noescape
 func gemmK16AMXQ4K(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte)
@@ -39,18 +45,16 @@ var amxReady = sync.OnceValue(func() bool {
 	return requestAMX()
 })
 
-// gemm16AMXKernel returns the AMX kernel for weights of type t in layout l
-// when it may run. inPlace says it reads the weight group as stored
-// (q8_0 Rows16, whose block tiles are already B tiles: gemm16AMXR16Q8);
-// otherwise it takes the group g16dec decoded (gemm16AMX).
-func gemm16AMXKernel(t weights.Type, l Layout) (k func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int), inPlace, ok bool) {
+// gemm16AMXKernels returns the AMX kernels for weights of type t in
+// layout l when they may run (the zero value otherwise).
+func gemm16AMXKernels(t weights.Type, l Layout) amx16Kernels {
 	if !amxReady() {
-		return nil, false, false
+		return amx16Kernels{}
 	}
 	if t == weights.TypeQ8_0 && l == LayoutRows16 {
-		return gemm16AMXR16Q8, true, true
+		return amx16Kernels{two: gemm16AMXR16Q8W2, one: gemm16AMXR16Q8W1, inPlace: true}
 	}
-	return gemm16AMX, false, true
+	return amx16Kernels{two: gemm16AMXW2, one: gemm16AMXW1}
 }
 
 // amxCbuf returns the 64-byte aligned 1 KiB C-tile scratch inside b

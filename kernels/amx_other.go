@@ -4,10 +4,8 @@ package kernels
 
 import "dayi/weights"
 
-// gemm16AMXKernel: AMX is x86-64 only.
-func gemm16AMXKernel(weights.Type, Layout) (k func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int), inPlace, ok bool) {
-	return nil, false, false
-}
+// gemm16AMXKernels: AMX is x86-64 only.
+func gemm16AMXKernels(weights.Type, Layout) amx16Kernels { return amx16Kernels{} }
 
 func amxCbuf(b []byte) *byte { return &b[0] }
 

@@ -142,40 +142,55 @@ const gemm16MinRows = 8
 // runGemm16 computes the outputs of weight-row groups [lo,hi) (16 rows
 // each) for all m activation rows: each full group is decoded by the
 // plan's g16dec (from GGUF rows, or from a Rows16 group) into the worker's
-// scratch and run against the activation rows 16 at a time on AMX tiles
-// where the plan has them (amx.go), the rest 6 at a time; a q8_0 Rows16
-// group goes to the AMX tiles as stored and is decoded only for the rest; a short last
-// group (n not a multiple of 16) takes the per-row dots.
+// scratch and run against the activation rows 16 or 32 at a time on AMX
+// tiles where the plan has them (amx.go), two weight groups per call where
+// two are left, and the rest 6 at a time on the VNNI kernels; q8_0 Rows16
+// groups go to the AMX tiles as stored and are decoded only for the rest;
+// a short last group (n not a multiple of 16) takes the per-row dots.
 func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.x40Step
-	amx, groups := mt.pl.g16amx, mt.m/16
-	dec, cbuf := mt.decScratch(worker, nb*w16BlockSize, amxCbufBytes, amx != nil && groups > 0)
+	amx, groups := &mt.pl.g16amx, mt.m/16
+	useAMX := amx.one != nil && groups > 0
+	gsize := nb * w16BlockSize
+	dec, cbuf := mt.decScratch(worker, 2*gsize, amxCbufBytes, useAMX)
 	c0 := 0 // the first activation row the VNNI kernels take
-	if cbuf != nil {
+	if useAMX {
 		c0 = groups * 16
 	}
-	inPlace := cbuf != nil && mt.pl.g16amxInPlace
-	decode := c0 < mt.m || (cbuf != nil && !inPlace)
-	for g := lo; g < hi; g++ {
+	decode := c0 < mt.m || (useAMX && !amx.inPlace)
+	for g := lo; g < hi; {
 		j := g * w16Rows
 		if j+w16Rows > n {
 			mt.dotRows(j, n, worker)
 			return
 		}
-		if decode {
-			mt.pl.g16dec(&mt.w[j*rb], rb, nb, &dec[0])
+		ng := 1
+		if useAMX && g+1 < hi && j+2*w16Rows <= n {
+			ng = 2
 		}
-		for c := c0; c < mt.m; c += 6 {
-			nc := min(6, mt.m-c)
-			gemm16Kernels[nc-1](&dec[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
+		for h := 0; h < ng; h++ {
+			d := dec[h*gsize:]
+			if decode {
+				mt.pl.g16dec(&mt.w[(j+h*w16Rows)*rb], rb, nb, &d[0])
+			}
+			for c := c0; c < mt.m; c += 6 {
+				nc := min(6, mt.m-c)
+				gemm16Kernels[nc-1](&d[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j+h*w16Rows], n)
+			}
 		}
-		switch {
-		case inPlace:
-			amx(&mt.w[j*rb], &mt.x40[0], xs, nb, groups, &mt.out[j], n, cbuf, 0)
-		case cbuf != nil:
-			// Last: it turns dec's u = q + c into q in place.
-			amx(&dec[0], &mt.x40[0], xs, nb, groups, &mt.out[j], n, cbuf, int(mt.pl.g16bias))
+		if useAMX {
+			k := amx.one
+			if ng == 2 {
+				k = amx.two
+			}
+			if amx.inPlace {
+				k(&mt.w[j*rb], w16Rows*rb, &mt.x40[0], xs, nb, groups, &mt.out[j], n, cbuf, 0)
+			} else {
+				// Last: it turns dec's u = q + c into q in place.
+				k(&dec[0], gsize, &mt.x40[0], xs, nb, groups, &mt.out[j], n, cbuf, int(mt.pl.g16bias))
+			}
 		}
+		g += ng
 	}
 }
 

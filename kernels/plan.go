@@ -100,19 +100,17 @@ type Plan struct {
 	np       int
 
 	// The kernels the paths call.
-	g16dec  func(w *byte, wstride, nb int, dst *byte)                                               // group of 16 rows -> gemm16/k16 layout
-	g16bias int32                                                                                   // weight bias c (u = q + c) for pack40
-	g16amx  func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte, c int) // gemm16 on AMX tiles, 16 activation rows at a time (amx.go)
-	// g16amxInPlace: g16amx reads the weight group as stored, not g16dec's decoding of it (q8_0 Rows16)
-	g16amxInPlace bool
-	k16k          [4]gemm16Func                                                                    // gemmK16 kernels for 1..4 columns
-	k16amx        func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte) // gemmk16 on AMX tiles (q4_K; amx.go)
-	r16gemv       func(w, x []byte, nb int, out []float32)                                         // Rows16 decode kernel
-	r16gemv4      gemvmFunc                                                                        // Rows16 decode kernel, 4 rows (rows16m.go)
-	r16gemv2      gemvmFunc                                                                        // Rows16 decode kernel, 2 rows
-	gk            gemmKernels                                                                      // packed kernels (q4_0/q8_0)
-	kgemv         func(w *byte, wstride int, x *byte, nb int, res *[4]float32)                     // q4_K/q6_K 4-row gemv
-	qx1           qx1Kernels                                                                       // q4_1/q5_1 multi-row kernels
+	g16dec   func(w *byte, wstride, nb int, dst *byte)                                        // group of 16 rows -> gemm16/k16 layout
+	g16bias  int32                                                                            // weight bias c (u = q + c) for pack40
+	g16amx   amx16Kernels                                                                     // gemm16 on AMX tiles, 16 or 32 activation rows at a time (amx.go)
+	k16k     [4]gemm16Func                                                                    // gemmK16 kernels for 1..4 columns
+	k16amx   func(w, x *byte, xstride, nb, groups int, out *float32, ostride int, cbuf *byte) // gemmk16 on AMX tiles (q4_K; amx.go)
+	r16gemv  func(w, x []byte, nb int, out []float32)                                         // Rows16 decode kernel
+	r16gemv4 gemvmFunc                                                                        // Rows16 decode kernel, 4 rows (rows16m.go)
+	r16gemv2 gemvmFunc                                                                        // Rows16 decode kernel, 2 rows
+	gk       gemmKernels                                                                      // packed kernels (q4_0/q8_0)
+	kgemv    func(w *byte, wstride int, x *byte, nb int, res *[4]float32)                     // q4_K/q6_K 4-row gemv
+	qx1      qx1Kernels                                                                       // q4_1/q5_1 multi-row kernels
 }
 
 // NewPlan chooses the kernels for n×k weights of type t in layout l
@@ -175,7 +173,7 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 			if multi {
 				min = r16MaxGemvmRows + 1
 			}
-			pl.g16amx, pl.g16amxInPlace, _ = gemm16AMXKernel(t, l)
+			pl.g16amx = gemm16AMXKernels(t, l)
 			pl.add(path{name: "rows16-gemm16", minRows: min, run: (*matmulTask).runGemm16,
 				pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
 		}
@@ -190,7 +188,7 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 	default:
 		if dec, bias, ok := gemm16Decoder(t); ok {
 			pl.g16dec, pl.g16bias = dec, bias
-			pl.g16amx, pl.g16amxInPlace, _ = gemm16AMXKernel(t, l)
+			pl.g16amx = gemm16AMXKernels(t, l)
 			pl.add(path{name: "gemm16", minRows: gemm16MinRows, run: (*matmulTask).runGemm16,
 				pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
 		}
