@@ -22,7 +22,9 @@ package kernels
 //
 // The kernels take two weight groups and two activation groups at a time
 // (four C tiles, the 2×2 blocking of ggml's tinygemm_kernel_amx), with the
-// accumulators in out itself, as four tiles' 64 do not fit the registers.
+// accumulators in scratch memory, as four tiles' 64 do not fit the
+// registers (not in out: with rows 8 KiB apart, n = 2048, they all fell
+// into two L1 sets and llama-1b's prefill ran at 60 %).
 // The tile product is not the limit; measured on the 2-core AMX VM of
 // 2026-12-06 by removing parts of the kernel (k = 2048, 2 weight groups,
 // 64 activation rows, 512 tile products): loads and TDPBSSD alone 4.0 µs,
@@ -72,10 +74,11 @@ type amx16Kernels struct {
 	inPlace  bool
 }
 
-// amxCbufBytes is the scratch one gemm16AMX call stores the C tiles to
-// (two sets of four 16×16 int32 tiles: block b+1's are stored while block
-// b's are folded), plus room to align it to a cache line.
-const amxCbufBytes = 8*1024 + 64
+// amxCbufBytes is the scratch of one gemm16AMX call: the C tiles (two
+// sets of four 16×16 int32 tiles: block b+1's are stored while block b's
+// are folded), the float accumulators (32 rows of 32), and room to align
+// it to a cache line.
+const amxCbufBytes = 12*1024 + 64
 
 // amxKCbufBytes is gemmK16AMXQ4K's scratch: two chunks of two C tiles
 // (4 KiB), the 16×16 float min accumulators (1 KiB), cache-line aligned.

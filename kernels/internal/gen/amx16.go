@@ -74,11 +74,12 @@ func amx16Kernel(a *asm, v amx16Variant, wg int) {
 	a.l(`// Then for each pair of groups of 16 packed activation rows (x, 16*xstride`)
 	a.l(`// bytes apart; a last odd group alone): per block, C = A·B on the tiles,`)
 	a.l(`// one C tile per activation group and weight group (exact int32 Σ q·x),`)
-	a.l(`// stored to cbuf; per activation row i and weight group, out_i =`)
-	a.l(`// fma(float(C[i]), d_w·d_x_i, out_i), gemm16Go's order and value (its`)
-	a.l(`// s = bias + Σ u·x is the same integer), accumulated in out itself`)
-	a.l(`// (zeroed first): row i's 16 results of weight group g go to out +`)
-	a.l(`// i*ostride + 16*g floats. cbuf holds two sets of the 4 C tiles (8 KiB):`)
+	a.l(`// stored to cbuf; per activation row i and weight group, acc_i =`)
+	a.l(`// fma(float(C[i]), d_w·d_x_i, acc_i), gemm16Go's order and value (its`)
+	a.l(`// s = bias + Σ u·x is the same integer), the accumulators in cbuf`)
+	a.l(`// (zeroed first, copied to out at the end): row i's 16 results of weight`)
+	a.l(`// group g go to out + i*ostride + 16*g floats. cbuf holds two sets of`)
+	a.l(`// the 4 C tiles (8 KiB) and the accumulators (4 KiB):`)
 	a.l(`// the tiles of block b+1 are computed and stored while block b's are`)
 	a.l(`// folded. All C tiles of a block are issued before any is stored, as`)
 	a.l(`// a tile store holds back the loads after it until the product it`)
@@ -88,7 +89,7 @@ func amx16Kernel(a *asm, v amx16Variant, wg int) {
 	a.l(`// to issue (the pending block's are SI-40, DI-%d); DX: xstride; CX: 64;`, v.block)
 	a.l(`// BX: cbuf; R8: blocks left to issue; R9: the folded rows' d_x; R10: out`)
 	a.l(`// of the activation groups at hand; R11: ostride in bytes; R12: activation`)
-	a.l(`// groups left; R13: their x; AX: scratch (tile bases, accumulator rows).`)
+	a.l(`// groups left; R13: their x; AX: scratch (tile bases, out rows).`)
 	a.l(`TEXT ·%s(SB), NOSPLIT, $0-80`, name)
 	if v.unbias {
 		a.l(`	MOVQ c+72(FP), R9`)
@@ -142,13 +143,11 @@ func amx16Kernel(a *asm, v amx16Variant, wg int) {
 // on by ag groups.
 func amx16Groups(a *asm, v amx16Variant, wg, ag int, label string) {
 	a.l(`%s:`, label)
-	// zero the accumulator rows: the fold adds every block, the first too
-	a.l(`	MOVQ R10, AX`)
+	// zero the accumulators: the fold adds every block, the first too
 	for i := 0; i < 16*ag; i++ {
 		for g := 0; g < wg; g++ {
-			a.l(`	VMOVUPS Z20, %d(AX)`, 64*g)
+			a.l(`	VMOVUPS Z20, %d(BX)`, amxAcc(i, g))
 		}
-		a.l(`	ADDQ R11, AX`)
 	}
 	a.l(`	MOVQ w+0(FP), DI`)
 	if v.bOff != 0 {
@@ -184,6 +183,16 @@ func amx16Groups(a *asm, v amx16Variant, wg, ag int, label string) {
 	a.l(`%s:`, l("last1"))
 	amx16Fold(a, v, wg, ag, 1)
 	a.l(`%s:`, l("end"))
+	a.l(`	MOVQ R10, AX`)
+	for i := 0; i < 16*ag; i++ {
+		for g := 0; g < wg; g++ {
+			a.l(`	VMOVUPS %d(BX), Z%d`, amxAcc(i, g), 21+g)
+			a.l(`	VMOVUPS Z%d, %d(AX)`, 21+g, 64*g)
+		}
+		if i < 16*ag-1 {
+			a.l(`	ADDQ R11, AX`)
+		}
+	}
 	a.l(`	MOVQ DX, AX`)
 	a.l(`	SHLQ $%d, AX`, 3+ag)
 	a.l(`	ADDQ AX, R13`)
@@ -191,6 +200,13 @@ func amx16Groups(a *asm, v amx16Variant, wg, ag int, label string) {
 	a.l(`	SHLQ $%d, AX`, 3+ag)
 	a.l(`	ADDQ AX, R10`)
 }
+
+// amxAcc is the offset in cbuf of the float accumulators of activation
+// row i (of the two groups at hand) and weight group g: 32 rows of two
+// groups' 16 floats after the two sets of C tiles, contiguous. In out the
+// rows are ostride apart, and a stride of a multiple of 4 KiB (n = 2048)
+// put all 64 accumulator lines in the same two L1 sets.
+func amxAcc(i, g int) int { return 8192 + 128*i + 64*g }
 
 // amxC is the C tile of activation group ai and weight group wi.
 func amxC(ai, wi int) int { return 2*ai + wi }
@@ -245,20 +261,18 @@ func amx16Fold(a *asm, v amx16Variant, wg, ag, s int) {
 		a.l(`	%s %d(DI)(AX*1), Z17`, v.dwOp, v.dwDisp)
 	}
 	a.l(`	LEAQ -4(SI), R9`)
-	a.l(`	MOVQ R10, AX`)
 	for ai := 0; ai < ag; ai++ {
 		for i := 0; i < 16; i++ {
 			for wi := 0; wi < wg; wi++ {
-				c := amxC(ai, wi)
+				c, acc := amxC(ai, wi), amxAcc(16*ai+i, wi)
 				t, p := 21+2*wi, 22+2*wi
 				a.l(`	VCVTDQ2PS %d(BX), Z%d`, 4096*s+1024*c+64*i, t)
 				a.l(`	VMULPS.BCST (R9), Z%d, Z%d`, 16+wi, p)
-				a.l(`	VFMADD213PS %d(AX), Z%d, Z%d`, 64*wi, p, t)
-				a.l(`	VMOVUPS Z%d, %d(AX)`, t, 64*wi)
+				a.l(`	VFMADD213PS %d(BX), Z%d, Z%d`, acc, p, t)
+				a.l(`	VMOVUPS Z%d, %d(BX)`, t, acc)
 			}
 			if ai < ag-1 || i < 15 {
 				a.l(`	ADDQ DX, R9`)
-				a.l(`	ADDQ R11, AX`)
 			}
 		}
 	}
