@@ -66,7 +66,7 @@ func EstimateFootprint(f *weights.File, opt Options) (Footprint, error) {
 		fp.Weights, fp.Mapped = 0, true
 	}
 	fp.Ctx = h.ContextLength
-	if opt.ContextLength > 0 && opt.ContextLength <= h.MaxContext() { // Load refuses longer ones
+	if opt.ContextLength > 0 && (opt.ContextLength <= h.MaxContext() || opt.OverTrainedContext) { // Load refuses longer ones otherwise
 		fp.Ctx = opt.ContextLength
 	}
 	per := int64(2) // f16, the default

@@ -32,6 +32,13 @@ type Options struct {
 	Threads int
 	// ContextLength caps the context (0 = the model's).
 	ContextLength int
+	// OverTrainedContext lets ContextLength exceed what the model was
+	// trained for (Hyper.MaxContext), up to arch.MaxContextLength, as
+	// llama.cpp does with a warning: positions past it rotate on, but the
+	// model never learnt them. The benchmark harness sets it so dayi runs
+	// llama-bench's -d 4096 on presets trained for 4096 tokens; a server
+	// should not.
+	OverTrainedContext bool
 	// KVType is "f16" (default, as llama.cpp), "f32", or the block types
 	// "q8_0" and "q4_0" (llama.cpp's quantized caches with its flash-attention
 	// numerics; dayi's backend only, head size a multiple of 32: kvtype.go).
@@ -174,7 +181,7 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	m.portable = !zeroCopy
 	m.Ctx = h.ContextLength
 	if opt.ContextLength > 0 {
-		if opt.ContextLength > h.MaxContext() {
+		if opt.ContextLength > h.MaxContext() && (!opt.OverTrainedContext || opt.ContextLength > arch.MaxContextLength) {
 			return nil, fmt.Errorf("context length %d exceeds the model's %d", opt.ContextLength, h.MaxContext())
 		}
 		m.Ctx = opt.ContextLength

@@ -12,6 +12,7 @@ import (
 
 	"dayi/assets"
 	"dayi/benchmarks/synth"
+	"dayi/engine"
 	"dayi/internal/testref"
 	"dayi/weights"
 )
@@ -119,7 +120,20 @@ func TestMeasureDayiTiny(t *testing.T) {
 		t.Errorf("depth 40 (decode must start at position 40, as llama-bench -d 40's tg): %+v, %v", res, err)
 	}
 	if _, err := MeasureDayi(context.Background(), f, DayiOptions{Prompt: 16, Gen: 8, Depth: 1 << 24}); err == nil {
-		t.Error("a depth beyond the model's context accepted")
+		t.Error("a depth beyond the longest context accepted")
+	}
+	// Past the context the model was trained for, as llama-bench -d 4096
+	// runs on a model trained for 4096 tokens.
+	m, err := engine.Load(f, engine.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trained := m.Hyper.ContextLength
+	if _, err := engine.Load(f, engine.Options{Threads: 1, ContextLength: trained + 256}); err == nil {
+		t.Errorf("a context of %d accepted for a model trained for %d without OverTrainedContext", trained+256, trained)
+	}
+	if res, err := MeasureDayi(context.Background(), f, DayiOptions{Threads: 1, Prompt: 16, Gen: 8, Depth: trained}); err != nil || res.DecodeFrom != trained {
+		t.Errorf("depth %d, the trained context: %+v, %v", trained, res, err)
 	}
 	if _, err := MeasureDayi(context.Background(), f, DayiOptions{Prompt: 16, Gen: 8, Depth: -1}); err == nil {
 		t.Error("negative depth accepted")
