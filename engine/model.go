@@ -237,8 +237,12 @@ func bucketsOf(opt Options) []int {
 	if len(b) == 0 {
 		// 4: a prompt or chat-turn tail of a few tokens runs as 4 rows, not
 		// 16 (issue 16: a 2-token prompt on an 8B ran at 2 tok/s); every
-		// batched kernel path starts at 4 rows (kernels/plan.go).
-		b = []int{4, 16, 64, 256}
+		// batched kernel path starts at 4 rows (kernels/plan.go). Powers
+		// of two from 16 so that no prompt pads to more than twice its
+		// rows and planSteps can split it instead (a 128-token prompt
+		// padded to 256 ran at half speed); 512 is llama.cpp's default
+		// ubatch. Graphs are built at load, their buffers on first use.
+		b = []int{4, 16, 32, 64, 128, 256, 512}
 	}
 	sort.Ints(b)
 	return b

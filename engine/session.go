@@ -29,6 +29,7 @@ type Session struct {
 	// segs are the lengths of the texts packed into an encoder's step
 	// (encoder.go); nil: one text.
 	segs []int
+	plan []int // feed's step sizes (planSteps), reused
 }
 
 // zeroedBufferer is implemented by backends that make a zeroed buffer
@@ -173,11 +174,15 @@ func (s *Session) feed(ctx context.Context, ids []int32, hidden bool, out *[]flo
 	if s.m.enc != nil {
 		return s.encode(ctx, ids, hidden, out)
 	}
-	for len(ids) > 0 {
+	if len(ids) == 1 {
+		s.plan = append(s.plan[:0], 1)
+	} else {
+		s.plan = s.m.planSteps(s.plan[:0], len(ids), s.m.Ctx-s.pos)
+	}
+	for _, T := range s.plan {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		T := s.m.stepSize(len(ids), s.m.Ctx-s.pos)
 		n := min(T, len(ids))
 		if err := s.step(ids[:n], graphKey{T: T, hidden: hidden}); err != nil {
 			return err
@@ -190,24 +195,87 @@ func (s *Session) feed(ctx context.Context, ids []int32, hidden bool, out *[]flo
 	return nil
 }
 
-// stepSize picks the graph for n pending tokens with room cells left: the
-// smallest bucket holding them all, else the largest that fits, else single
-// steps.
-func (m *Model) stepSize(n, room int) int {
-	if n == 1 {
-		return 1
+// stepOverheadRows is what one more prefill step costs, in prompt rows: a
+// step streams every weight once whatever its rows (llama-1b q4_0: 0.64 GB,
+// ~21 ms at the 2-core AMX VM's 30 GB/s, the compute of ~9 rows there;
+// an 8B ~6 rows), plus the graph's dispatch.
+const stepOverheadRows = 8
+
+// stepMinRows is the smallest step a prompt of more rows is split into:
+// from 16 rows every matmul takes the batched 16-row kernels (kernels/
+// plan.go; from 8 rows), whose results per row do not depend on the step's
+// rows, so a prompt split into such steps gives the logits one step of
+// all its rows would.
+const stepMinRows = 16
+
+// planSteps appends to dst the graph sizes (buckets, or 1 for a single
+// token) of the steps that feed n tokens with room cells left. A graph has
+// a fixed number of rows; the rows a step does not use are computed all
+// the same, so padding a 128-token prompt to a 256-row graph halves its
+// speed (llama-1b q4_0, 2 threads: 230 tok/s where a 128-row graph gives
+// 430). The largest bucket that fits runs while the tokens fill it; the
+// rest is the sequence of steps that costs the fewest rows, padding
+// included, plus stepOverheadRows per step (a 128-token prompt: two steps
+// of 64; 250 tokens: one of 256). Steps below stepMinRows rows serve
+// prompts that short, and otherwise only where no larger bucket fits the
+// room left; single steps where no bucket does.
+func (m *Model) planSteps(dst []int, n, room int) []int {
+	fits := func(b, left int) bool { // b rows for left of the n tokens
+		return b <= room-(n-left) && (b >= stepMinRows || n <= stepMinRows || !m.fitsBucket(stepMinRows, room-(n-left)))
 	}
-	best := 1
+	left := n
+	for left > 0 {
+		big := 0
+		for _, b := range m.buckets {
+			if fits(b, left) {
+				big = b
+			}
+		}
+		if big == 0 || left < big {
+			break
+		}
+		dst = append(dst, big)
+		left -= big
+	}
+	if left == 0 {
+		return dst
+	}
+	// cost[r]: the fewest rows (padding and per-step overhead included)
+	// that the last r tokens take; first[r]: the size of the first step
+	// there (0: no bucket fits, single steps). Larger buckets are tried
+	// first and win ties: fewer steps.
+	cost := make([]int, left+1)
+	first := make([]int, left+1)
+	for r := 1; r <= left; r++ {
+		for i := len(m.buckets) - 1; i >= 0; i-- {
+			b := m.buckets[i]
+			if !fits(b, r) {
+				continue
+			}
+			if c := b + stepOverheadRows + cost[max(0, r-b)]; first[r] == 0 || c < cost[r] {
+				cost[r], first[r] = c, b
+			}
+		}
+		if first[r] == 0 {
+			cost[r] = 1 + stepOverheadRows + cost[r-1]
+		}
+	}
+	for r := left; r > 0; {
+		b := max(first[r], 1)
+		dst = append(dst, b)
+		r -= min(b, r)
+	}
+	return dst
+}
+
+// fitsBucket says whether a bucket of at least min rows fits room.
+func (m *Model) fitsBucket(min, room int) bool {
 	for _, b := range m.buckets {
-		if b > room {
-			break
-		}
-		best = b
-		if b >= n {
-			break
+		if b >= min && b <= room {
+			return true
 		}
 	}
-	return best
+	return false
 }
 
 func (s *Session) step(ids []int32, key graphKey) error {
