@@ -138,45 +138,16 @@ func (s *Session) kvMem(i int) ([]byte, error) {
 	return nil, fmt.Errorf("KV cache buffer %d: unexpected data %T", i, flat)
 }
 
-// evalTail evaluates ids in s. Eval would run them in the smallest prefill
-// bucket that holds them all: after a cache hit (hit) 24 tokens as 64 rows,
-// 40 of them padding, each attending over the whole cached history; a cold
-// 156-token prompt as 256 rows, 100 of them padding. Here they run in the
-// largest buckets that they fill, the remainder in one more step (24: 16 + 8
-// padded to 16; 156: 64 + 64 + 16 + 12 padded to 16, 160 rows; a remainder
-// above the smallest bucket is not cut into several of those). Issue 16's first-prompt gap
-// was mostly this: `dayi run` padded a 129-token prompt to 256 rows where
-// llama-bench ran 128. Each step still has at least the smallest bucket's
-// rows, so the matmuls take the same batched paths (and float orders) as
-// one big step would; with an f32 cache the logits are the same, with the
+// evalTail evaluates ids in s, after a prefix cache hit (hit) or not. It
+// once cut the tokens into the largest buckets they filled, as Eval padded
+// them to the smallest bucket holding them all (a cold 156-token prompt as
+// 256 rows); Eval plans its steps itself now (Model.planSteps), so this is
+// Eval. The matmuls take the same batched paths (and float orders) as one
+// big step would; with an f32 cache the logits are the same, with the
 // default f16 cache the attention's f16 sums may round differently in the
 // last place (tiny-llama: <= 1.1e-6 on logits of ~10), as after a cache hit
-// (TestWarmupAndSplitPrefillKeepLlamaCppLogits). The last argument, whether
-// the prefix cache hit, no longer changes the steps (kept so the callers
-// need not change).
+// (TestWarmupAndSplitPrefillKeepLlamaCppLogits).
 func (m *Model) evalTail(ctx context.Context, s *Session, ids []int32, _ bool) error {
-	for len(ids) > 0 {
-		n := len(ids)
-		for i := len(m.buckets) - 1; i >= 0; i-- {
-			if b := m.buckets[i]; b <= n && b <= m.Ctx-s.pos {
-				n = b
-				if i == 0 && len(m.buckets) > 1 {
-					// Several steps of the smallest bucket (12 tokens as
-					// 4+4+4) read the weights once each: one padded step
-					// of the next bucket costs less (measured on llama-1b).
-					n = len(ids)
-				}
-				break
-			}
-		}
-		if n == len(ids) {
-			break
-		}
-		if _, err := s.Eval(ctx, ids[:n]); err != nil {
-			return err
-		}
-		ids = ids[n:]
-	}
 	_, err := s.Eval(ctx, ids)
 	return err
 }
