@@ -64,9 +64,9 @@ var ErrRewind = errors.New("rewind past the sliding-window cache")
 // most tmax rows: the W-1 rows a query may look back, a rollback reserve of
 // maxDraft rows (a speculative verification step's rejected tokens, which
 // Truncate must always be able to drop), and tmax rows for the step, rounded
-// up to 64. For Gemma 3 (W = 1024) with the default buckets (tmax 256) that
-// is 1344 rows, 1088 of them kept at each move, one move per 256 positions:
-// at most a memmove of 1088 rows per 256 tokens, against a 1024-key
+// up to 64. For Gemma 3 (W = 1024) with the default buckets (tmax 512) that
+// is 1600 rows, 1088 of them kept at each move, one move per 512 positions:
+// at most a memmove of 1088 rows per 512 tokens, against a 1024-key
 // attention per token and layer.
 func compactRows(w, tmax int) int {
 	n := w - 1 + maxDraft + tmax
