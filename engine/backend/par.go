@@ -17,13 +17,23 @@ package backend
 // the other worker: ~2 µs when it is spinning on an idle core, but 20-30 µs
 // when the machine is oversubscribed and it has to be scheduled again.
 // Cheap ops (a Mul or a convert costs ~0.7 ns per element) still lost at
-// 65536 elements (53 against 47 µs) and won at 262144 (143 against 202 µs),
-// so they split from 2^17: one-token (decode) tensors never do, prefill
-// residuals ([T, 2048]) do from T = 64, feed-forward ones ([T, 8192]) from
-// T = 16. Logistic and the other transcendental ops cost 4-15 ns per
+// 65536 elements (53 against 47 µs) and won at 262144 (143 against 202 µs)
+// there, so they split from 2^17 (until the measurement below): one-token
+// (decode) tensors never did, prefill residuals ([T, 2048]) from T = 64,
+// feed-forward ones ([T, 8192]) from T = 16. Logistic and the other transcendental ops cost 4-15 ns per
 // element and won from 8192 elements (16 against 29 µs) up.
+//
+// On the quiet 2-core AMX VM (2026-12-06) the cheap threshold moved down to
+// 2^15: qwen2-0.5b's [128, 896] prefill tensors (114 688 elements) ran
+// serially, and the second thread sat idle through ~14 % of a 2-thread
+// prefill step (pprof with the pool workers labelled) in the RMSNorm
+// squares, float64 conversions and sums, the residual and bias adds and the
+// K/V rows' f16 conversion. From 2^15, 128-token prefill, 2 threads, best of
+// 8–15: qwen2-0.5b q8_0 949–955 → 992–1003 tok/s, q4_k_m 863–869 → 888–923,
+// gemma3-1b q4_0 536–542 → 547–555, llama-1b q4_0 427–440 → 438–441. A
+// one-token step's tensors stay below it (an 8B's 14 336-wide FFN row too).
 const (
-	parMinCheap = 1 << 17
+	parMinCheap = 1 << 15
 	parMinHeavy = 1 << 13
 	// parBlock keeps chunk boundaries on 64-element multiples so that two
 	// workers never write the same cache line (elements are at most 8 bytes).
