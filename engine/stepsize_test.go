@@ -45,11 +45,15 @@ func TestStepSize(t *testing.T) {
 	}
 }
 
-// TestStepSplitKeepsLogits checks that a prompt split into several steps
-// (default buckets: 40 tokens as 32+16, 100 as 128, 130 as 128+16, 200
-// as 128+64+16) gives every row's logits of one padded 256-row step (the tiny models' context), bit for
-// bit, for the llama and gemma3 (sliding window, compact caches) graphs
-// with f32 and quantized weights.
+// TestStepSplitKeepsLogits checks that a prompt fed in several steps
+// (default buckets: 40 tokens as 32+16, 130 as 128+16, 200 as 128+64+16)
+// gives the last token's logits, which attend over every earlier row's keys
+// and values, of one padded 256-row step (the tiny models' context): bit
+// for bit with an f32 cache, for the llama and gemma3 (sliding window,
+// compact caches) graphs with f32 and quantized weights. With the default
+// f16 cache the attention's f16 sums follow ggml's orders, which depend on
+// a step's query count, so there the logits may differ in the last place
+// (as after a prefix cache hit): within 1e-5.
 func TestStepSplitKeepsLogits(t *testing.T) {
 	types := map[string]func(string, []int64) weights.Type{
 		"f32":  func(string, []int64) weights.Type { return weights.TypeF32 },
@@ -58,41 +62,46 @@ func TestStepSplitKeepsLogits(t *testing.T) {
 	}
 	for _, preset := range []string{"tiny-llama", "tiny-gemma3"} {
 		for _, typ := range []string{"f32", "q4_0", "q8_0"} {
-			t.Run(preset+"/"+typ, func(t *testing.T) {
-				f := synthModelTyped(t, preset, types[typ])
-				load := func(buckets []int) *Model {
-					m, err := Load(f, Options{Backend: "dayi", Buckets: buckets, PrefixCacheBytes: -1, NoWarmup: true})
-					if err != nil {
-						t.Fatal(err)
-					}
-					return m
-				}
-				split, whole := load(nil), load([]int{256})
-				rng := rand.New(rand.NewPCG(5, 11))
-				for _, n := range []int{40, 100, 130, 200} {
-					ids := make([]int32, n)
-					for i := range ids {
-						ids[i] = int32(rng.IntN(whole.Hyper.Vocab))
-					}
-					rows := func(m *Model) []float32 {
-						s, err := m.NewSession()
+			for _, kv := range []string{"f32", "f16"} {
+				t.Run(preset+"/"+typ+"/kv-"+kv, func(t *testing.T) {
+					f := synthModelTyped(t, preset, types[typ])
+					load := func(buckets []int) *Model {
+						m, err := Load(f, Options{Backend: "dayi", KVType: kv, Buckets: buckets, PrefixCacheBytes: -1, NoWarmup: true})
 						if err != nil {
 							t.Fatal(err)
 						}
-						defer s.Close()
-						out, err := s.EvalRows(context.Background(), ids)
-						if err != nil {
-							t.Fatal(err)
-						}
-						return slices.Clone(out)
+						return m
 					}
-					a, b := rows(split), rows(whole)
-					if !slices.Equal(a, b) {
+					split, whole := load(nil), load([]int{256})
+					rng := rand.New(rand.NewPCG(5, 11))
+					for _, n := range []int{40, 130, 200} {
+						if steps := split.planSteps(nil, n, split.Ctx); len(steps) < 2 {
+							t.Fatalf("%d tokens run as %v: not split, the test would prove nothing", n, steps)
+						}
+						ids := make([]int32, n)
+						for i := range ids {
+							ids[i] = int32(rng.IntN(whole.Hyper.Vocab))
+						}
+						last := func(m *Model) []float32 {
+							s, err := m.NewSession()
+							if err != nil {
+								t.Fatal(err)
+							}
+							defer s.Close()
+							out, err := s.Eval(context.Background(), ids)
+							if err != nil {
+								t.Fatal(err)
+							}
+							return slices.Clone(out)
+						}
+						a, b := last(split), last(whole)
 						d, at := maxDiff(a, b)
-						t.Errorf("%d tokens: split steps' logits differ by %g at row %d", n, d, at/whole.Hyper.Vocab)
+						if kv == "f32" && !slices.Equal(a, b) || d > 1e-5 {
+							t.Errorf("%d tokens: the split steps' last logits differ by %g at %d", n, d, at)
+						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 }
