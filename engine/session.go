@@ -205,7 +205,9 @@ const stepOverheadRows = 8
 // from 16 rows every matmul takes the batched 16-row kernels (kernels/
 // plan.go; from 8 rows), whose results per row do not depend on the step's
 // rows, so a prompt split into such steps gives the logits one step of
-// all its rows would.
+// all its rows would: bit for bit with an f32 cache; the f16 cache's
+// attention sums follow the step's query count and may differ in the last
+// place (TestStepSplitKeepsLogits).
 const stepMinRows = 16
 
 // planSteps appends to dst the graph sizes (buckets, or 1 for a single
