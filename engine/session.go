@@ -217,8 +217,9 @@ const stepMinRows = 16
 // speed (llama-1b q4_0, 2 threads: 230 tok/s where a 128-row graph gives
 // 430). The largest bucket that fits runs while the tokens fill it; the
 // rest is the sequence of steps that costs the fewest rows, padding
-// included, plus stepOverheadRows per step (a 128-token prompt: two steps
-// of 64; 250 tokens: one of 256). Steps below stepMinRows rows serve
+// included, plus stepOverheadRows per step (default buckets: 100 tokens
+// as one step of 128, 130 as 128 + 16, 40 as 32 + 16; TestStepSize). Steps
+// below stepMinRows rows serve
 // prompts that short, and otherwise only where no larger bucket fits the
 // room left; single steps where no bucket does.
 func (m *Model) planSteps(dst []int, n, room int) []int {
