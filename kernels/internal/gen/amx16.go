@@ -111,16 +111,7 @@ func amx16Kernel(a *asm, v amx16Variant, wg int) {
 			a.l(`	JNZ unbias%d`, g)
 		}
 	}
-	a.l(`	LEAQ amxcfg16<>(SB), AX`)
-	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // LDTILECFG (AX)`)
-	a.l(`	MOVQ x+16(FP), R13`)
-	a.l(`	MOVQ xstride+24(FP), DX`)
-	a.l(`	MOVQ groups+40(FP), R12`)
-	a.l(`	MOVQ out+48(FP), R10`)
-	a.l(`	MOVQ ostride+56(FP), R11`)
-	a.l(`	SHLQ $2, R11`)
-	a.l(`	MOVQ cbuf+64(FP), BX`)
-	a.l(`	MOVQ $64, CX`)
+	amxProlog(a, "amxcfg16", 16)
 	a.l(`	VPXORD Z20, Z20, Z20`)
 	a.l(`	CMPQ R12, $2`)
 	a.l(`	JLT tail`)

@@ -61,19 +61,21 @@ func tdp(a *asm, name string, pp, c, at, bt int) {
 		fmt.Sprintf("%s tmm%d, tmm%d, tmm%d", name, bt, at, c))
 }
 
-// amxProlog loads the tile configuration cfg and the arguments both AMX
-// kernels share (x, xstride, groups, out, ostride, cbuf at the same frame
-// offsets) into R13, DX, R12, R10, R11 (bytes), BX, and 64 into CX.
-func amxProlog(a *asm, cfg string) {
+// amxProlog loads the tile configuration cfg and the arguments the AMX
+// kernels share into R13 (x), DX (xstride), R12 (groups), R10 (out), R11
+// (ostride, in bytes) and BX (cbuf), and 64 into CX. The arguments stand at
+// the same distances in every kernel's frame, x at frame offset x: xstride
+// after it, nb, then groups, out, ostride and cbuf.
+func amxProlog(a *asm, cfg string, x int) {
 	a.l(`	LEAQ %s<>(SB), AX`, cfg)
 	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00 // LDTILECFG (AX)`)
-	a.l(`	MOVQ x+8(FP), R13`)
-	a.l(`	MOVQ xstride+16(FP), DX`)
-	a.l(`	MOVQ groups+32(FP), R12`)
-	a.l(`	MOVQ out+40(FP), R10`)
-	a.l(`	MOVQ ostride+48(FP), R11`)
+	a.l(`	MOVQ x+%d(FP), R13`, x)
+	a.l(`	MOVQ xstride+%d(FP), DX`, x+8)
+	a.l(`	MOVQ groups+%d(FP), R12`, x+24)
+	a.l(`	MOVQ out+%d(FP), R10`, x+32)
+	a.l(`	MOVQ ostride+%d(FP), R11`, x+40)
 	a.l(`	SHLQ $2, R11`)
-	a.l(`	MOVQ cbuf+56(FP), BX`)
+	a.l(`	MOVQ cbuf+%d(FP), BX`, x+48)
 	a.l(`	MOVQ $64, CX`)
 }
 

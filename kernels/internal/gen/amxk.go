@@ -49,7 +49,7 @@ func amxk() []byte {
 	a.l(`// super-blocks left; R9: the fold's row walker; R10, R11: out and its`)
 	a.l(`// stride; R12: groups left; R13: the group's x.`)
 	a.l(`TEXT ·gemmK16AMXQ4K(SB), NOSPLIT, $0-64`)
-	amxProlog(&a, "amxcfgk")
+	amxProlog(&a, "amxcfgk", 8)
 	a.l(`kgroup:`)
 	a.l(`	VPXORD Z27, Z27, Z27`)
 	for i := 0; i < 16; i++ {
