@@ -151,8 +151,11 @@ func (mt *matmulTask) runGemm16(lo, hi, worker int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.x40Step
 	amx, groups := &mt.pl.g16amx, mt.m/16
 	useAMX := amx.one != nil && groups > 0
-	gsize := nb * w16BlockSize
-	dec, cbuf := mt.decScratch(worker, 2*gsize, amxCbufBytes, useAMX)
+	gsize, ndec := nb*w16BlockSize, 1
+	if useAMX {
+		ndec = 2 // the two weight groups of an AMX call
+	}
+	dec, cbuf := mt.decScratch(worker, ndec*gsize, amxCbufBytes, useAMX)
 	c0 := 0 // the first activation row the VNNI kernels take
 	if useAMX {
 		c0 = groups * 16

@@ -83,6 +83,18 @@ GLOBL qperm<>(SB), RODATA|NOPTR, $32
 	VPACKSSWB    Y2, Y0, Y0; \
 	VPERMD       Y0, Y13, Y0
 
+// SUM_I8 leaves in AX the sum of the 32 signed bytes of Y0: vpsadbw over
+// (q ^ 0x80) (Y11 = 0x80 bytes, Y12 = 0) minus 32*128. Clobbers Y4, Y5.
+#define SUM_I8 \
+	VPXOR        Y11, Y0, Y4; \
+	VPSADBW      Y12, Y4, Y4; \
+	VEXTRACTI128 $1, Y4, X5; \
+	VPADDQ       X5, X4, X4; \
+	VPSHUFD      $0x4e, X4, X5; \
+	VPADDQ       X5, X4, X4; \
+	VMOVD        X4, AX; \
+	SUBL         $4096, AX
+
 // func quantizeQ8_0AVX2(dst *byte, x *float32, nb int)
 TEXT ·quantizeQ8_0AVX2(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
@@ -119,15 +131,7 @@ TEXT ·quantizeQ8_1AVX2(SB), NOSPLIT, $0-24
 q81_loop:
 	Q8_32
 	VMOVDQU     Y0, 4(DI)
-	// sum of the signed bytes: vpsadbw over (q ^ 0x80) minus 32*128.
-	VPXOR       Y11, Y0, Y4
-	VPSADBW     Y12, Y4, Y4
-	VEXTRACTI128 $1, Y4, X5
-	VPADDQ      X5, X4, X4
-	VPSHUFD     $0x4e, X4, X5
-	VPADDQ      X5, X4, X4
-	VMOVD       X4, AX
-	SUBL        $4096, AX
+	SUM_I8
 	VCVTSI2SSL  AX, X5, X5
 	VMULSS      X5, X9, X5
 	VCVTPS2PH   $0, X9, X9
@@ -316,8 +320,7 @@ qk_done:
 // func pack40AVX2(dst, x *byte, nb int, c int32)
 //
 // pack40 (gemm16.go) per q8_0 block: the 32 quants copied, the bias -c·Σq
-// (the signed byte sum through vpsadbw over q ^ 0x80, minus 32·128, as in
-// quantizeQ8_1AVX2; int32 arithmetic wraps as Go's does), then d as
+// (SUM_I8, as in quantizeQ8_1AVX2; int32 arithmetic wraps as Go's does), then d as
 // float32 (vcvtph2ps: exact, as the twin's conversion; d is never NaN
 // here, the quantizers do not make one).
 TEXT ·pack40AVX2(SB), NOSPLIT, $0-28
@@ -333,14 +336,7 @@ TEXT ·pack40AVX2(SB), NOSPLIT, $0-28
 p40_loop:
 	VMOVDQU      2(SI), Y0
 	VMOVDQU      Y0, 0(DI)
-	VPXOR        Y11, Y0, Y4
-	VPSADBW      Y12, Y4, Y4
-	VEXTRACTI128 $1, Y4, X5
-	VPADDQ       X5, X4, X4
-	VPSHUFD      $0x4e, X4, X5
-	VPADDQ       X5, X4, X4
-	VMOVD        X4, AX
-	SUBL         $4096, AX
+	SUM_I8
 	IMULL        R8, AX
 	NEGL         AX
 	MOVL         AX, 32(DI)

@@ -124,9 +124,7 @@ func amx16Kernel(a *asm, v amx16Variant, wg int) {
 	a.l(`	JZ done`)
 	amx16Groups(a, v, wg, 1, "one")
 	a.l(`done:`)
-	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // TILERELEASE`)
-	a.l(`	VZEROUPPER`)
-	a.l(`	RET`)
+	amxReturn(a)
 }
 
 // amx16Groups writes, at label, the whole k loop for ag activation groups
@@ -243,8 +241,8 @@ func amx16Store(a *asm, wg, ag, s int) {
 }
 
 // amx16Fold folds the pending block (x at SI-40, weight blocks before DI)
-// from the C tiles in cbuf set s into the accumulators in out: Z16/Z17
-// hold the d_w of weight group 0/1.
+// from the C tiles in cbuf set s into the accumulators in cbuf (amxAcc):
+// Z16/Z17 hold the d_w of weight group 0/1.
 func amx16Fold(a *asm, v amx16Variant, wg, ag, s int) {
 	a.l(`	%s %d(DI), Z16`, v.dwOp, v.dwDisp)
 	if wg == 2 {

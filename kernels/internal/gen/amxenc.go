@@ -92,6 +92,11 @@ func amxEpilog(a *asm, label string) {
 	a.l(`	ADDQ R9, R13`)
 	a.l(`	DECQ R12`)
 	a.l(`	JNZ %s`, label)
+	amxReturn(a)
+}
+
+// amxReturn releases the tiles and returns.
+func amxReturn(a *asm) {
 	a.l(`	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0 // TILERELEASE`)
 	a.l(`	VZEROUPPER`)
 	a.l(`	RET`)
