@@ -16,15 +16,10 @@ import (
 // step in one piece, bit for bit, for the llama, gemma2 and gemma3 graphs
 // with f32 and quantized weights.
 func TestRowChunksKeepLogits(t *testing.T) {
-	types := map[string]func(string, []int64) weights.Type{
-		"f32":  func(string, []int64) weights.Type { return weights.TypeF32 },
-		"q4_0": quantizedMatrices(weights.TypeQ4_0),
-		"q8_0": quantizedMatrices(weights.TypeQ8_0),
-	}
 	for _, preset := range []string{"tiny-llama", "tiny-gemma2", "tiny-gemma3"} {
 		for _, typ := range []string{"f32", "q4_0", "q8_0"} {
 			t.Run(preset+"/"+typ, func(t *testing.T) {
-				f := synthModelTyped(t, preset, types[typ])
+				f := synthModelTyped(t, preset, weightTypes[typ])
 				load := func(chunk int) *Model {
 					m, err := Load(f, Options{Backend: "dayi", KVType: "f32", Buckets: []int{64}, PrefixCacheBytes: -1, NoWarmup: true, rowChunk: chunk})
 					if err != nil {
@@ -60,6 +55,14 @@ func TestRowChunksKeepLogits(t *testing.T) {
 			})
 		}
 	}
+}
+
+// weightTypes are the weight types the step-shape tests (row chunks, split
+// prefill steps) run every graph with: all f32, or the matrices quantized.
+var weightTypes = map[string]func(string, []int64) weights.Type{
+	"f32":  func(string, []int64) weights.Type { return weights.TypeF32 },
+	"q4_0": quantizedMatrices(weights.TypeQ4_0),
+	"q8_0": quantizedMatrices(weights.TypeQ8_0),
 }
 
 // quantizedMatrices types every 2-D tensor whose rows are whole blocks of

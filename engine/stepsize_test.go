@@ -5,15 +5,14 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-
-	"dayi/weights"
 )
 
 // TestStepSize pins the prefill step plan of the default buckets (4, 16,
-// 32, 64, 128, 256, 512): no step pads a prompt to twice its rows, steps below 16 rows
-// only for prompts that short or where the room left takes no more, the
-// largest bucket while the tokens fill it, the context's room respected
-// (a step of b rows needs b cells), single steps where no bucket fits.
+// 32, 64, 128, 256, 512): no step pads a prompt to twice its rows, steps
+// below 16 rows only for prompts that short or where the room left takes
+// no more, the largest bucket while the tokens fill it, the context's room
+// respected (a step of b rows needs b cells), single steps where no bucket
+// fits.
 func TestStepSize(t *testing.T) {
 	m := &Model{buckets: bucketsOf(Options{})}
 	for _, tc := range []struct {
@@ -55,16 +54,11 @@ func TestStepSize(t *testing.T) {
 // a step's query count, so there the logits may differ in the last place
 // (as after a prefix cache hit): within 1e-5.
 func TestStepSplitKeepsLogits(t *testing.T) {
-	types := map[string]func(string, []int64) weights.Type{
-		"f32":  func(string, []int64) weights.Type { return weights.TypeF32 },
-		"q4_0": quantizedMatrices(weights.TypeQ4_0),
-		"q8_0": quantizedMatrices(weights.TypeQ8_0),
-	}
 	for _, preset := range []string{"tiny-llama", "tiny-gemma3"} {
 		for _, typ := range []string{"f32", "q4_0", "q8_0"} {
 			for _, kv := range []string{"f32", "f16"} {
 				t.Run(preset+"/"+typ+"/kv-"+kv, func(t *testing.T) {
-					f := synthModelTyped(t, preset, types[typ])
+					f := synthModelTyped(t, preset, weightTypes[typ])
 					load := func(buckets []int) *Model {
 						m, err := Load(f, Options{Backend: "dayi", KVType: kv, Buckets: buckets, PrefixCacheBytes: -1, NoWarmup: true})
 						if err != nil {
