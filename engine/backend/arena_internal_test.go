@@ -3,6 +3,7 @@ package backend
 import (
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -184,5 +185,115 @@ func TestNewZeroedBuffer(t *testing.T) {
 	}
 	if _, err := be.NewZeroedBuffer(shapes.Make(dtypes.Complex128, 2)); err == nil {
 		t.Error("unsupported dtype accepted")
+	}
+}
+
+// arenaTestExe compiles sum_j (x+x)·x over rows of an [n,n] input: one
+// intermediate of n·n float32 in the arena.
+func arenaTestExe(t *testing.T, be *Backend, n int) *Executable {
+	t.Helper()
+	bl := be.Builder("arena_pool")
+	f := bl.Main()
+	must := func(v backends.Value, err error) backends.Value {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	x := must(f.Parameter("x", shapes.Make(dtypes.Float32, n, n), nil))
+	y := must(f.Mul(must(f.Add(x, x)), x))
+	if err := f.Return([]backends.Value{must(f.ReduceSum(y, 1))}, nil); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := bl.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := exe.(*Executable)
+	if e.arenaBytes < n*n*4 {
+		t.Fatalf("arena of %d bytes for a [%d,%d] float32 intermediate", e.arenaBytes, n, n)
+	}
+	return e
+}
+
+// runArenaTestExe runs e on a fresh input and checks every row sum.
+func runArenaTestExe(t *testing.T, e *Executable, n int, seed float32) {
+	t.Helper()
+	xb := newBuffer(shapes.Make(dtypes.Float32, n, n))
+	xs := xb.flat.([]float32)
+	for i := range xs {
+		xs[i] = float32(i%7) - seed
+	}
+	outs, err := e.Execute([]backends.Buffer{xb}, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := outs[0].(*Buffer).flat.([]float32)
+	for r := range n {
+		var want float32
+		for c := range n {
+			v := xs[r*n+c]
+			want += (v + v) * v
+		}
+		if d := got[r] - want; d > 1e-3 || d < -1e-3 {
+			t.Fatalf("[%d,%d] row %d: %g, want %g", n, n, r, got[r], want)
+		}
+	}
+}
+
+// TestArenaPoolShared checks that the step graphs of one backend take
+// turns with one arena (the largest's, faulted in by ReserveArena before
+// any run), that a run overlapping another gets an arena of its own, that
+// results stay right when a state's slots move to another graph's used
+// arena, and that a too-small arena is dropped, not kept beside a new one.
+func TestArenaPoolShared(t *testing.T) {
+	be, err := NewBackend("threads=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, big := arenaTestExe(t, be, 8), arenaTestExe(t, be, 32)
+	be.ReserveArena()
+	if len(be.arenas.free) != 1 || len(be.arenas.free[0]) < big.arenaBytes {
+		t.Fatalf("after ReserveArena: %d free arenas, want one of ≥ %d bytes", len(be.arenas.free), big.arenaBytes)
+	}
+	reserved := unsafe.SliceData(be.arenas.free[0])
+	for i := range 3 {
+		runArenaTestExe(t, small, 8, float32(i))
+		runArenaTestExe(t, big, 32, float32(i+1))
+	}
+	if len(be.arenas.free) != 1 || unsafe.SliceData(be.arenas.free[0]) != reserved {
+		t.Fatalf("after sequential runs: %d free arenas (want the reserved one only)", len(be.arenas.free))
+	}
+
+	// A run while another holds the arena: a second arena, then both free.
+	st := small.getState()
+	if unsafe.SliceData(st.arena) != reserved {
+		t.Error("the small graph's state did not take the reserved arena back")
+	}
+	runArenaTestExe(t, big, 32, 3)
+	if len(be.arenas.free) != 1 || unsafe.SliceData(be.arenas.free[0]) == reserved {
+		t.Fatalf("overlapping run: %d free arenas, want one other than the held one", len(be.arenas.free))
+	}
+	small.putState(st)
+	if len(be.arenas.free) != 2 {
+		t.Fatalf("%d free arenas after both runs, want 2", len(be.arenas.free))
+	}
+	runArenaTestExe(t, small, 8, 4)
+	runArenaTestExe(t, big, 32, 5)
+
+	// Without a reservation the first (small) run's arena is too small for
+	// the big graph compiled later: it is dropped, not kept.
+	be2, err := NewBackend("threads=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := arenaTestExe(t, be2, 8)
+	runArenaTestExe(t, s2, 8, 1)
+	b2 := arenaTestExe(t, be2, 32)
+	runArenaTestExe(t, b2, 32, 2)
+	runArenaTestExe(t, s2, 8, 3)
+	if len(be2.arenas.free) != 1 || len(be2.arenas.free[0]) < b2.arenaBytes {
+		t.Fatalf("%d free arenas, want one of ≥ %d bytes", len(be2.arenas.free), b2.arenaBytes)
 	}
 }

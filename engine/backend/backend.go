@@ -40,6 +40,7 @@ type Backend struct {
 	threads   int
 	kern      *kernels.Pool
 	bufs      bufferPool
+	arenas    arenaPool // step arenas shared by the executables (arena.go)
 	finalized atomic.Bool
 	runs      atomic.Uint64 // executions started, numbering them (state.exec)
 }
@@ -114,7 +115,15 @@ func (b *Backend) Finalize() {
 	b.bufs.mu.Lock()
 	clear(b.bufs.m)
 	b.bufs.mu.Unlock()
+	b.arenas.mu.Lock()
+	b.arenas.free = nil
+	b.arenas.mu.Unlock()
 }
+
+// ReserveArena faults in, now, the step arena of the largest executable
+// compiled so far (see arenaPool): engine.Load calls it after building its
+// step graphs, so the first prompt runs at the speed of the later ones.
+func (b *Backend) ReserveArena() { b.arenas.reserve() }
 
 // IsFinalized implements backends.Backend.
 func (b *Backend) IsFinalized() bool { return b.finalized.Load() }

@@ -69,8 +69,14 @@ type state struct {
 	claimed []bool
 	scratch [][]float32
 	memo    []any // per-node cached data (e.g. attention key ranges)
-	run     uint64
-	exec    uint64 // this run's number among all of the backend's runs (kernels.XKey)
+	// arena holds the slots' bytes during a run, taken from the backend's
+	// arenaPool by getState and returned by putState; bound is the arena
+	// the slots' views were last made over (kept between runs, so taking
+	// the same arena again needs no rebinding).
+	arena []byte
+	bound *byte
+	run   uint64
+	exec  uint64 // this run's number among all of the backend's runs (kernels.XKey)
 }
 
 func compile(bl *Builder) (*Executable, error) {
@@ -229,6 +235,9 @@ func compile(bl *Builder) (*Executable, error) {
 		}
 	}
 	e.arenaBytes = arena.end
+	if e.b != nil {
+		e.b.arenas.noteNeed(e.arenaBytes)
+	}
 	return e, nil
 }
 
@@ -286,6 +295,7 @@ func (e *Executable) getState() *state {
 		st := e.states[n-1]
 		e.states = e.states[:n-1]
 		e.mu.Unlock()
+		st.bindArena()
 		return st
 	}
 	e.mu.Unlock()
@@ -298,10 +308,8 @@ func (e *Executable) getState() *state {
 		scratch: make([][]float32, e.numVals),
 		memo:    make([]any, e.numVals),
 	}
-	arena := alignedBytes(e.arenaBytes)
-	for i, sp := range e.slots {
-		raw := arena[sp.off : sp.off+int(sp.shape.Memory()) : sp.off+sp.size]
-		st.slots[i] = &Buffer{shape: sp.shape, flat: flatView(sp.shape.DType, raw), raw: raw, valid: true}
+	for i := range st.slots {
+		st.slots[i] = &Buffer{valid: true}
 	}
 	for i := range st.views {
 		st.views[i] = &Buffer{valid: true}
@@ -309,7 +317,28 @@ func (e *Executable) getState() *state {
 	for _, c := range e.consts {
 		st.vals[c.id] = c.constant
 	}
+	st.bindArena()
 	return st
+}
+
+// bindArena takes an arena from the backend's pool for one run and, when it
+// is not the one the slots were last bound to, points every slot into it.
+func (st *state) bindArena() {
+	e := st.e
+	if e.arenaBytes == 0 {
+		return
+	}
+	st.arena = e.b.arenas.get(e.arenaBytes, st.bound)
+	p := unsafe.SliceData(st.arena)
+	if p == st.bound {
+		return
+	}
+	st.bound = p
+	for i, sp := range e.slots {
+		raw := st.arena[sp.off : sp.off+int(sp.shape.Memory()) : sp.off+sp.size]
+		b := st.slots[i]
+		b.shape, b.flat, b.raw = sp.shape, flatView(sp.shape.DType, raw), raw
+	}
 }
 
 func (e *Executable) putState(st *state) {
@@ -323,6 +352,10 @@ func (e *Executable) putState(st *state) {
 	clear(st.ins)
 	for _, c := range e.consts {
 		st.vals[c.id] = c.constant
+	}
+	if st.arena != nil {
+		e.b.arenas.put(st.arena)
+		st.arena = nil
 	}
 	e.mu.Lock()
 	e.states = append(e.states, st)
