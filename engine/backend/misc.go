@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"dayi/kernels"
 	"dayi/weights"
 
 	"github.com/gomlx/gomlx/backends"
@@ -225,15 +226,10 @@ func convertChunk(_ *node, ins []*Buffer, out *Buffer, lo, hi int) {
 			o[i] = float32(v)
 		}
 	case src == dtypes.Float32 && dst == dtypes.Float16:
-		x, o := in.flat.([]float32)[lo:hi], viewAs[uint16](out.raw)[lo:hi]
-		for i, v := range x {
-			o[i] = f32ToF16(v)
-		}
+		// The K/V rows written to an F16 cache every step (F16C).
+		kernels.F32ToF16Row(viewAs[uint16](out.raw)[lo:hi], in.flat.([]float32)[lo:hi])
 	case src == dtypes.Float16 && dst == dtypes.Float32:
-		x, o := viewAs[uint16](in.raw)[lo:hi], out.flat.([]float32)[lo:hi]
-		for i, v := range x {
-			o[i] = weights.FP16ToFP32(v)
-		}
+		kernels.F16ToF32Row(out.flat.([]float32)[lo:hi], viewAs[uint16](in.raw)[lo:hi])
 	case src == dtypes.Float32 && dst == dtypes.BFloat16:
 		x, o := in.flat.([]float32)[lo:hi], viewAs[uint16](out.raw)[lo:hi]
 		for i, v := range x {
@@ -253,27 +249,6 @@ func convertChunk(_ *node, ins []*Buffer, out *Buffer, lo, hi int) {
 			setFromI64(out, i, toI64(in, i))
 		}
 	}
-}
-
-// f32ToF16 is weights.FP32ToFP16 (round to nearest even, as ggml) with the
-// common case, a float32 that maps to a normal float16, rounded without a
-// branch: on activations the round-up decision is a coin flip, and the
-// mispredicted branch made each conversion cost ~10 ns (the K/V rows of a
-// prefill go through here). Everything else (zeros, subnormals, overflow,
-// inf, NaN) takes weights.FP32ToFP16. TestF32ToF16MatchesWeights compares
-// the two.
-func f32ToF16(f float32) uint16 {
-	b := math.Float32bits(f)
-	// Biased float32 exponents 113..142 are float16 exponents 1..30.
-	if e := (b >> 23) & 0xff; e-113 < 30 {
-		h := (e-112)<<10 | (b>>13)&0x3ff
-		// Round to nearest even: add 1 when the dropped 13 bits exceed half,
-		// or equal half and h is odd; a carry into the exponent is right (up
-		// to inf from exponent 30).
-		h += ((b & 0x1fff) + 0xfff + (h & 1)) >> 13
-		return uint16(b>>16)&0x8000 | uint16(h)
-	}
-	return weights.FP32ToFP16(f)
 }
 
 // ConvertDType implements backends.Function. Float32 to Float16/BFloat16

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-
-	"dayi/weights"
 )
 
 // TestParallelSplits checks the dispatch itself: below the threshold one
@@ -192,41 +190,6 @@ func TestLogisticFastMatchesReference(t *testing.T) {
 	}
 }
 
-// TestF32ToF16MatchesWeights compares the branch-free conversion with
-// weights.FP32ToFP16 (itself tested against ggml's) on a strided walk over
-// all float32 bit patterns and every pattern with DAYI_EXHAUSTIVE=1.
-func TestF32ToF16MatchesWeights(t *testing.T) {
-	stride := uint64(61)
-	if os.Getenv("DAYI_EXHAUSTIVE") != "" {
-		stride = 1
-	} else if testing.Short() {
-		stride = 9973
-	}
-	bad := 0
-	for b := uint64(0); b < 1<<32; b += stride {
-		f := math.Float32frombits(uint32(b))
-		if got, want := f32ToF16(f), weights.FP32ToFP16(f); got != want {
-			if bad++; bad <= 10 {
-				t.Errorf("f32ToF16(%g [%#x]) = %#x, weights.FP32ToFP16 %#x", f, uint32(b), got, want)
-			}
-		}
-	}
-	// Every float16 rounding boundary: each float16 value's float32 and
-	// the float32 values around the midpoints to its neighbour.
-	for h := range 1 << 16 {
-		f := weights.FP16ToFP32(uint16(h))
-		fb := math.Float32bits(f)
-		for _, d := range []int64{0, 0xfff, 0x1000, 0x1001, -0x1000, -0xfff, -0x1001} {
-			v := math.Float32frombits(uint32(int64(fb) + d))
-			if got, want := f32ToF16(v), weights.FP32ToFP16(v); got != want {
-				if bad++; bad <= 10 {
-					t.Errorf("f32ToF16(%g [%#x]) = %#x, weights.FP32ToFP16 %#x", v, math.Float32bits(v), got, want)
-				}
-			}
-		}
-	}
-}
-
 // BenchmarkLogisticKernel times the Logistic loop alone: the reference
 // formula against logisticF32, on SiLU-like inputs.
 func BenchmarkLogisticKernel(b *testing.B) {
@@ -248,24 +211,6 @@ func BenchmarkLogisticKernel(b *testing.B) {
 		b.SetBytes(int64(4 * len(x)))
 		for range b.N {
 			logisticF32(x, o)
-		}
-	})
-	b.Run("f16/ref", func(b *testing.B) {
-		h := make([]uint16, len(x))
-		b.SetBytes(int64(4 * len(x)))
-		for range b.N {
-			for i, v := range x {
-				h[i] = weights.FP32ToFP16(v)
-			}
-		}
-	})
-	b.Run("f16/fast", func(b *testing.B) {
-		h := make([]uint16, len(x))
-		b.SetBytes(int64(4 * len(x)))
-		for range b.N {
-			for i, v := range x {
-				h[i] = f32ToF16(v)
-			}
 		}
 	})
 }
