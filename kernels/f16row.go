@@ -18,23 +18,15 @@ import (
 
 // F32ToF16Row sets o[i] to x[i] rounded to binary16 for i < len(o); x must be
 // at least as long as o.
-func F32ToF16Row(o []uint16, x []float32) {
-	n := len(o)
-	if n == 0 {
-		return
-	}
-	x = x[:n]
-	done := 0
-	if hasAVX2 && n >= 8 {
-		done = n &^ 7
-		cvtF32F16AVX2(&o[0], &x[0], done)
-	}
-	f32ToF16Go(o[done:], x[done:])
-}
+func F32ToF16Row(o []uint16, x []float32) { convertRow(o, x, cvtF32F16AVX2, f32ToF16Go) }
 
 // F16ToF32Row sets o[i] to the binary16 value x[i] for i < len(o) (exact; a
 // signalling NaN comes out quiet); x must be at least as long as o.
-func F16ToF32Row(o []float32, x []uint16) {
+func F16ToF32Row(o []float32, x []uint16) { convertRow(o, x, cvtF16F32AVX2, f16ToF32Go) }
+
+// convertRow runs the F16C kernel over the longest multiple of 8 values
+// and the Go twin over the rest.
+func convertRow[O, X any](o []O, x []X, simd func(o *O, x *X, n int), twin func(o []O, x []X)) {
 	n := len(o)
 	if n == 0 {
 		return
@@ -43,9 +35,9 @@ func F16ToF32Row(o []float32, x []uint16) {
 	done := 0
 	if hasAVX2 && n >= 8 {
 		done = n &^ 7
-		cvtF16F32AVX2(&o[0], &x[0], done)
+		simd(&o[0], &x[0], done)
 	}
-	f16ToF32Go(o[done:], x[done:])
+	twin(o[done:], x[done:])
 }
 
 // f32ToF16Go is F32ToF16Row's twin.

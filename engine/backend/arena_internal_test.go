@@ -103,13 +103,7 @@ func TestArenaSharesBytesAcrossSizes(t *testing.T) {
 	}
 	bl := be.Builder("arena")
 	f := bl.Main()
-	must := func(v backends.Value, err error) backends.Value {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	must := mustValue(t)
 	x := must(f.Parameter("x", shapes.Make(dtypes.Float32, 16, 16), nil))
 	big := must(f.Add(x, x))                                                          // 1024 bytes
 	sum := must(f.ReduceSum(big, 1))                                                  // [16], 64 bytes; big dies
@@ -194,13 +188,7 @@ func arenaTestExe(t *testing.T, be *Backend, n int) *Executable {
 	t.Helper()
 	bl := be.Builder("arena_pool")
 	f := bl.Main()
-	must := func(v backends.Value, err error) backends.Value {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	must := mustValue(t)
 	x := must(f.Parameter("x", shapes.Make(dtypes.Float32, n, n), nil))
 	y := must(f.Mul(must(f.Add(x, x)), x))
 	if err := f.Return([]backends.Value{must(f.ReduceSum(y, 1))}, nil); err != nil {

@@ -21,13 +21,7 @@ func TestElementwiseInPlace(t *testing.T) {
 	}
 	bl := be.Builder("inplace")
 	f := bl.Main()
-	must := func(v backends.Value, err error) backends.Value {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	must := mustValue(t)
 	big := shapes.Make(dtypes.Float32, 4, 8)
 	row := shapes.Make(dtypes.Float32, 1, 8)
 	x := must(f.Parameter("x", big, nil))
@@ -68,5 +62,17 @@ func TestElementwiseInPlace(t *testing.T) {
 		if d := math.Abs(float64(got[i] - want)); d > 1e-5*math.Max(1, math.Abs(float64(want))) {
 			t.Fatalf("out[%d] = %g, want %g", i, got[i], want)
 		}
+	}
+}
+
+// mustValue returns a helper that unwraps a builder's (value, error) pair,
+// failing t on an error.
+func mustValue(t *testing.T) func(backends.Value, error) backends.Value {
+	return func(v backends.Value, err error) backends.Value {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
 }
