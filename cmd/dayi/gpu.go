@@ -15,7 +15,7 @@ import (
 )
 
 // gpuFlags select the CUDA device (issue 23). The GPU path is a decode
-// driver for llama, qwen2 and qwen3 models (engine/backend/cuda): greedy
+// driver for llama, qwen2, qwen3 and gemma3 models (engine/backend/cuda): greedy
 // decoding, one token a step, an f16 or f32 (--kv-type) cache; the engine's
 // scheduler, sampling and serve do not use it yet.
 type gpuFlags struct {
@@ -26,7 +26,7 @@ type gpuFlags struct {
 
 func (g *gpuFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.BoolVar(&g.gpu, "gpu", false, "run on an NVIDIA GPU (same as --backend cuda; llama/qwen2/qwen3 models, greedy decoding; needs a binary built with -tags cuda)")
+	f.BoolVar(&g.gpu, "gpu", false, "run on an NVIDIA GPU (same as --backend cuda; llama/qwen2/qwen3/gemma3 models, greedy decoding; needs a binary built with -tags cuda)")
 	f.IntVar(&g.device, "gpu-device", 0, "CUDA device ordinal for --gpu")
 	f.BoolVar(&g.emulate, "gpu-emulate", false, "run the GPU kernels in the CPU emulator instead (slow; for tests)")
 	_ = f.MarkHidden("gpu-emulate")

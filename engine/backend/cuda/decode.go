@@ -9,6 +9,7 @@ import (
 
 	"dayi/engine/arch"
 	"dayi/engine/backend/cuda/kern"
+	"dayi/kernels"
 	"dayi/weights"
 )
 
@@ -32,37 +33,50 @@ type matrix struct {
 
 type layer struct {
 	attnNorm, ffnNorm uint64
-	// optional (0 = absent): qwen2's Q/K/V biases, qwen3's Q/K norms
+	// optional (0 = absent): qwen2's Q/K/V biases, qwen3's and gemma3's
+	// Q/K norms, gemma3's norms after attention and feed-forward
 	qBias, kBias, vBias, qNorm, kNorm uint64
+	postAttnNorm, postFFNNorm         uint64
+	rope, window                      int // the layer's rope (index into ropes, cs) and sliding window (0: none)
 	q, k, v, o                        matrix
 	gate, up, down                    matrix
 	kcache, vcache                    uint64
 }
 
-// Llama runs llama-architecture decode steps on a device: one token at a
-// time, the KV cache in f16 on the device, every matrix-vector product on
-// the quantized blocks uploaded unchanged. It is the check that the kernels
-// compose into llama.cpp's forward pass; prefill batching, sampling and the
-// engine's scheduler are not wired to it yet.
+// Llama runs decode steps of the llama block and its relatives on a device:
+// one token at a time, the KV cache in f16 on the device, every
+// matrix-vector product on the quantized blocks uploaded unchanged. It is
+// the check that the kernels compose into llama.cpp's forward pass; prefill
+// batching, sampling and the engine's scheduler are not wired to it yet.
+//
+// gemma3 (MedGemma) is the llama block with llama.cpp's gemma3 graph's
+// changes (src/models/gemma3.cpp): the embedding row scaled by √dim,
+// per-head Q/K norms, RMS norms after attention and after the feed-forward
+// block, GeGLU with ggml-cpu's f16 GELU table (geglu_f16), and sliding-window
+// layers with their own rope (engine/arch gemma3Hyper's layer kinds).
 type Llama struct {
 	b      Backend
 	h      *arch.Hyper
 	ctx    int
-	rope   arch.Rope
+	ropes  []arch.Rope
 	emb    *weights.TensorInfo
 	embRow []byte // the file's token_embd rows (host)
 	layers []layer
 	norm   uint64
 	out    matrix
 
+	embScale float32 // gemma3: √dim (0: the row as it is)
+	geglu    uint64  // gemma3: the f16 GELU table on the device (0: SwiGLU)
+
 	// scratch
-	x, xn, xq, xqk, q, k, v, att, tmp, g, u, cs, logits uint64
-	hostX, hostCS, hostLogits                           []byte
-	row, cos, outF32                                    []float32
-	ropeCos, ropeSin                                    []float32 // arch.Rope.Table output for one position
-	pos                                                 int
-	allocs                                              []uint64 // everything alloc gave, for Free
-	f32Cache                                            bool
+	x, xn, xq, xqk, q, k, v, att, tmp, g, u, logits uint64
+	cs                                              []uint64 // per rope: the position's (cos, sin) pairs
+	hostX, hostCS, hostLogits                       []byte
+	row, cos, outF32                                []float32
+	ropeCos, ropeSin                                []float32 // arch.Rope.Table output for one position
+	pos                                             int
+	allocs                                          []uint64 // everything alloc gave, for Free
+	f32Cache                                        bool
 }
 
 // Options configure LoadLlamaWith.
@@ -87,10 +101,13 @@ func LoadLlama(b Backend, f *weights.File, ctx int) (*Llama, error) {
 // memory.
 func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
 	ctx := opt.Ctx
+	gemma := false
 	switch a := f.Arch(); a {
 	case "llama", "qwen2", "qwen3":
+	case "gemma3":
+		gemma = true
 	default:
-		return nil, fmt.Errorf("cuda: decode supports the llama, qwen2 and qwen3 architectures, %s is %q", f.Path, a)
+		return nil, fmt.Errorf("cuda: decode supports the llama, qwen2, qwen3 and gemma3 architectures, %s is %q", f.Path, a)
 	}
 	_, h, err := arch.Load(f)
 	if err != nil {
@@ -105,8 +122,13 @@ func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
 			}
 		}
 	}
-	if len(h.Ropes) != 1 || (h.RopeType != arch.RopeNorm && h.RopeType != arch.RopeNeoX) {
-		return nil, fmt.Errorf("cuda: %s: only one rope, normal or neox, is supported", f.Path)
+	if h.RopeType != arch.RopeNorm && h.RopeType != arch.RopeNeoX {
+		return nil, fmt.Errorf("cuda: %s: only normal or neox ropes are supported", f.Path)
+	}
+	for _, c := range h.Caches {
+		if c.Bidirectional {
+			return nil, fmt.Errorf("cuda: %s: bidirectional attention (an encoder) is not supported", f.Path)
+		}
 	}
 	for l, kv := range h.KVHeads {
 		if kv != h.KVHeads[0] {
@@ -119,7 +141,10 @@ func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
 	if ctx <= 0 || ctx > 1<<20 {
 		return nil, fmt.Errorf("cuda: context of %d positions", ctx)
 	}
-	m := &Llama{b: b, h: h, ctx: ctx, rope: h.Ropes[0], f32Cache: opt.F32Cache}
+	m := &Llama{b: b, h: h, ctx: ctx, ropes: h.Ropes, f32Cache: opt.F32Cache}
+	if gemma {
+		m.embScale = float32(math.Sqrt(float64(h.Dim)))
+	}
 	esz := 2
 	if opt.F32Cache {
 		esz = 4
@@ -159,7 +184,10 @@ func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
 	}
 	vocab, _ := m.emb.Rows()
 	wide := max(h.Dim, h.FFN, qDim)
-	need += uint64(4 * (int(vocab) + 8*wide))
+	need += uint64(4 * (int(vocab) + 8*wide + len(h.Ropes)*h.RopeDim))
+	if gemma {
+		need += 4 << 16 // the GELU table
+	}
 	if free, total, err := b.MemInfo(); err == nil && need > free {
 		return nil, &OutOfMemoryError{What: fmt.Sprintf("%s (weights and a %d-position f16 KV cache)", f.Path, ctx), Need: need, Free: free, Total: total}
 	}
@@ -224,7 +252,10 @@ func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
 		if L.kcache, e = m.alloc(ctx*kvDim*esz, "K cache"); e == nil {
 			L.vcache, e = m.alloc(ctx*kvDim*esz, "V cache")
 		}
-		// Optional: qwen2's biases, qwen3's per-head norms.
+		kind := h.Kinds[l]
+		L.rope, L.window = kind.Rope, h.Caches[kind.Cache].Window
+		// Optional: qwen2's biases, qwen3's and gemma3's per-head norms,
+		// gemma3's post norms.
 		for _, o := range []struct {
 			p    *uint64
 			name string
@@ -233,13 +264,28 @@ func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
 			{&L.qBias, fmt.Sprintf("blk.%d.attn_q.bias", l), qDim}, {&L.kBias, fmt.Sprintf("blk.%d.attn_k.bias", l), kvDim},
 			{&L.vBias, fmt.Sprintf("blk.%d.attn_v.bias", l), kvDim},
 			{&L.qNorm, p("attn_q_norm"), h.HeadDim}, {&L.kNorm, p("attn_k_norm"), h.HeadDim},
+			{&L.postAttnNorm, p("post_attention_norm"), h.Dim}, {&L.postFFNNorm, p("post_ffw_norm"), h.Dim},
 		} {
 			if _, ok := f.Tensor(o.name); ok && e == nil {
 				*o.p, e = norm(o.name, o.n)
 			}
 		}
 		errs = append(errs, e)
+		if gemma && (L.qNorm == 0 || L.kNorm == 0 || L.postAttnNorm == 0 || L.postFFNNorm == 0) {
+			errs = append(errs, fmt.Errorf("cuda: %s: gemma3 layer %d lacks its Q/K or post norms", f.Path, l))
+		}
 		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	if gemma {
+		tab := kernels.GeluF16Table()
+		b := make([]byte, 4*len(tab))
+		putF32s(b, tab)
+		if m.geglu, err = m.alloc(len(b), "GELU table"); err != nil {
+			return nil, err
+		}
+		if err := m.b.Write(m.geglu, b); err != nil {
 			return nil, err
 		}
 	}
@@ -248,8 +294,14 @@ func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
 		n int
 	}{{&m.x, 4 * h.Dim}, {&m.xn, 4 * wide}, {&m.xq, wide / 32 * kern.Q81Bytes}, {&m.xqk, wide / 256 * kern.Q8KBytes}, {&m.q, 4 * qDim}, {&m.k, 4 * kvDim},
 		{&m.v, 4 * kvDim}, {&m.att, 4 * qDim}, {&m.tmp, 4 * wide}, {&m.g, 4 * h.FFN}, {&m.u, 4 * h.FFN},
-		{&m.cs, 4 * h.RopeDim}, {&m.logits, 4 * int(vocab)}} {
+		{&m.logits, 4 * int(vocab)}} {
 		if *s.p, err = m.alloc(max(s.n, 4), "scratch"); err != nil {
+			return nil, err
+		}
+	}
+	m.cs = make([]uint64, len(h.Ropes))
+	for i := range m.cs {
+		if m.cs[i], err = m.alloc(4*h.RopeDim, "rope table"); err != nil {
 			return nil, err
 		}
 	}
@@ -290,13 +342,13 @@ func (m *Llama) Pos() int { return m.pos }
 // Reset forgets the sequence (the cache is overwritten from position 0).
 func (m *Llama) Reset() { m.pos = 0 }
 
-// ropeTable fills the interleaved (cos θ_i, sin θ_i) for pos from the same
-// table the CPU path uses (arch.Rope.Table: ggml-cpu's rope cache, with
-// linear and YaRN scaling and the attention factor's magnitude), so the GPU
-// path rotates by exactly the CPU path's angles.
-func (m *Llama) ropeTable(pos int) {
+// ropeTable fills the interleaved (cos θ_i, sin θ_i) of rope r for pos from
+// the same table the CPU path uses (arch.Rope.Table: ggml-cpu's rope cache,
+// with linear and YaRN scaling and the attention factor's magnitude), so the
+// GPU path rotates by exactly the CPU path's angles.
+func (m *Llama) ropeTable(r, pos int) {
 	n := m.h.RopeDim / 2
-	m.rope.Table(m.ropeCos, m.ropeSin, 1, m.h.RopeDim, pos)
+	m.ropes[r].Table(m.ropeCos, m.ropeSin, 1, m.h.RopeDim, pos)
 	for i := range n {
 		m.cos[2*i], m.cos[2*i+1] = m.ropeCos[i], m.ropeSin[i]
 	}
@@ -352,14 +404,21 @@ func (m *Llama) Step(token int) ([]float32, error) {
 	if err := weights.DequantizeRow(m.emb.Type, m.row, m.embRow[int64(token)*rb:int64(token+1)*rb]); err != nil {
 		return nil, fmt.Errorf("cuda: token_embd.weight row %d: %w", token, err)
 	}
+	if m.embScale != 0 { // gemma3: ggml_scale of the rows in f32
+		for i := range m.row {
+			m.row[i] *= m.embScale
+		}
+	}
 	putF32s(m.hostX, m.row)
 	if err := m.b.Write(m.x, m.hostX); err != nil {
 		return nil, err
 	}
-	m.ropeTable(m.pos)
-	putF32s(m.hostCS, m.cos)
-	if err := m.b.Write(m.cs, m.hostCS); err != nil {
-		return nil, err
+	for r := range m.ropes {
+		m.ropeTable(r, m.pos)
+		putF32s(m.hostCS, m.cos)
+		if err := m.b.Write(m.cs[r], m.hostCS); err != nil {
+			return nil, err
+		}
 	}
 	for l := range m.layers {
 		if err := m.layer(&m.layers[l]); err != nil {
@@ -384,7 +443,8 @@ func (m *Llama) Step(token int) ([]float32, error) {
 }
 
 // layer runs one decoder block on m.x in place (llama.cpp's llama graph:
-// pre-norm attention and SwiGLU FFN, each added to the residual).
+// pre-norm attention and SwiGLU FFN, each added to the residual; gemma3's
+// norms the two outputs again before adding them and uses GeGLU).
 func (m *Llama) layer(L *layer) error {
 	h := m.h
 	kvHeads := h.KVHeads[0]
@@ -413,7 +473,7 @@ func (m *Llama) layer(L *layer) error {
 			}
 		}
 	}
-	if L.qNorm != 0 { // qwen3: RMS norm of each head before the rotation
+	if L.qNorm != 0 { // qwen3, gemma3: RMS norm of each head before the rotation
 		if err := kern.RMSNorm(m.b, m.q, L.qNorm, m.q, h.Heads, h.HeadDim, h.NormEps); err != nil {
 			return err
 		}
@@ -424,10 +484,10 @@ func (m *Llama) layer(L *layer) error {
 		}
 	}
 	neox := h.RopeType == arch.RopeNeoX
-	if err := kern.Rope(m.b, m.q, m.cs, h.Heads, h.HeadDim, h.RopeDim, neox); err != nil {
+	if err := kern.Rope(m.b, m.q, m.cs[L.rope], h.Heads, h.HeadDim, h.RopeDim, neox); err != nil {
 		return err
 	}
-	if err := kern.Rope(m.b, m.k, m.cs, kvHeads, h.HeadDim, h.RopeDim, neox); err != nil {
+	if err := kern.Rope(m.b, m.k, m.cs[L.rope], kvHeads, h.HeadDim, h.RopeDim, neox); err != nil {
 		return err
 	}
 	// Append this position's K and V to the caches.
@@ -442,13 +502,22 @@ func (m *Llama) layer(L *layer) error {
 	if err := kern.Unary(m.b, conv, m.v, L.vcache+at, kvDim); err != nil {
 		return err
 	}
+	start := 0
+	if L.window > 0 { // a sliding-window layer sees its last window positions
+		start = max(0, m.pos+1-L.window)
+	}
 	if err := kern.Attention(m.b, kern.AttentionArgs{Q: m.q, K: L.kcache, V: L.vcache, O: m.att, F32: m.f32Cache,
-		Heads: h.Heads, KVHeads: kvHeads, HeadDim: h.HeadDim, Start: 0, N: m.pos + 1, Scale: h.AttnScale}); err != nil {
+		Heads: h.Heads, KVHeads: kvHeads, HeadDim: h.HeadDim, Start: start, N: m.pos + 1, Scale: h.AttnScale}); err != nil {
 		return err
 	}
 	quant = quantized{}
 	if err := m.matvec(L.o, m.att, m.tmp, &quant); err != nil {
 		return err
+	}
+	if L.postAttnNorm != 0 {
+		if err := kern.RMSNorm(m.b, m.tmp, L.postAttnNorm, m.tmp, 1, h.Dim, h.NormEps); err != nil {
+			return err
+		}
 	}
 	if err := kern.Binary(m.b, "add", m.x, m.tmp, m.x, h.Dim); err != nil {
 		return err
@@ -463,12 +532,23 @@ func (m *Llama) layer(L *layer) error {
 	if err := m.matvec(L.up, m.xn, m.u, &quant); err != nil {
 		return err
 	}
-	if err := kern.Binary(m.b, "swiglu", m.g, m.u, m.g, h.FFN); err != nil {
+	var err error
+	if m.geglu != 0 {
+		err = kern.GegluF16(m.b, m.g, m.u, m.geglu, m.g, h.FFN)
+	} else {
+		err = kern.Binary(m.b, "swiglu", m.g, m.u, m.g, h.FFN)
+	}
+	if err != nil {
 		return err
 	}
 	quant = quantized{}
 	if err := m.matvec(L.down, m.g, m.tmp, &quant); err != nil {
 		return err
+	}
+	if L.postFFNNorm != 0 {
+		if err := kern.RMSNorm(m.b, m.tmp, L.postFFNNorm, m.tmp, 1, h.Dim, h.NormEps); err != nil {
+			return err
+		}
 	}
 	return kern.Binary(m.b, "add", m.x, m.tmp, m.x, h.Dim)
 }

@@ -89,7 +89,7 @@ func TestLlamaRejects(t *testing.T) {
 		t.Errorf("model with an output bias: %v", err)
 	}
 	// Not a llama.
-	if _, err := LoadLlama(em, &weights.File{Path: "x.gguf"}, 8); err == nil || !strings.Contains(err.Error(), "llama, qwen2 and qwen3 architectures") {
+	if _, err := LoadLlama(em, &weights.File{Path: "x.gguf"}, 8); err == nil || !strings.Contains(err.Error(), "llama, qwen2, qwen3 and gemma3 architectures") {
 		t.Errorf("no architecture: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"dayi/engine/backend/cuda/kern"
+	"dayi/kernels"
 	"dayi/weights"
 )
 
@@ -304,6 +305,30 @@ func TestElementwise(t *testing.T) {
 					t.Fatal(err)
 				}
 				check(tc.name, tc.f, 1e-5)
+			}
+			// geglu_f16: bit for bit ggml-cpu's table GeGLU, on the random
+			// gates and around the ±10 cut-offs, with NaN and ±0 up values.
+			gt := append([]float32{-10, -10.000001, -9.999999, 10, 9.999999, 10.000001, -60, 60, 0, float32(math.Copysign(0, -1))}, a[10:]...)
+			ut := append([]float32{-1, float32(math.NaN()), 2, -3, 0.5, -0.5, float32(math.Inf(-1)), -2, 1, 1}, b[10:]...)
+			tab := kernels.GeluF16Table()
+			gta, uta, taba := e.putF32(gt), e.putF32(ut), e.putF32(tab)
+			if err := kern.GegluF16(e, gta, uta, taba, ya, n); err != nil {
+				t.Fatal(err)
+			}
+			for i, got := range e.f32s(ya, n) {
+				g, u := gt[i], ut[i]
+				var want float32 // ggml_vec_geglu_f32 with GGML_GELU_FP16
+				switch {
+				case g <= -10:
+					want = 0
+				case g >= 10:
+					want = g * u
+				default:
+					want = tab[weights.FP32ToFP16(g)] * u
+				}
+				if math.Float32bits(got) != math.Float32bits(want) && !(want != want && got != got) {
+					t.Fatalf("geglu_f16(%g, %g) = %g, want %g", g, u, got, want)
+				}
 			}
 			if err := kern.Unary(e, "gelu", aa, ya, n); err != nil {
 				t.Fatal(err)

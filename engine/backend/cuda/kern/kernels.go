@@ -543,6 +543,36 @@ func elementwise(name, doc string, inputs []string, f func(k *ptx.Kernel, in []p
 	return k
 }
 
+// gegluF16 is ggml-cpu's GeGLU (ggml_vec_geglu_f32 with GGML_GELU_FP16, the
+// CPU build's default, which llama.cpp's gemma3 references come from):
+// gelu(g) is looked up in a table of 65536 f32 values, indexed by g rounded
+// to f16 (kernels.GeluF16Table, ggml's ggml_table_gelu_f16 widened), except
+// that g ≤ -10 gives 0 and g ≥ 10 gives g; times u. The tanh form ("geglu")
+// differs from it by up to an f16 rounding, ~1e-3 of a value.
+func gegluF16() *ptx.Kernel {
+	k := ptx.NewKernel("geglu_f16", "y = gelu_f16(g)·u (ggml-cpu geglu, f16 table); one thread per element.",
+		p64("g"), p64("u"), p64("table"), p64("y"), p32("n"))
+	gp, up, tab, y, n := k.Param("g"), k.Param("u"), k.Param("table"), k.Param("y"), k.Param("n")
+	i := globalThread(k)
+	valid := k.Setp("setp.lt.u32", i, n)
+	g, u, t := k.R(ptx.F32), k.R(ptx.F32), k.F(0)
+	k.OpIf(valid, "ld.global.f32", g, ptx.Addr{Base: k.Addr(gp, i, 4)})
+	k.OpIf(valid, "ld.global.f32", u, ptx.Addr{Base: k.Addr(up, i, 4)})
+	h := k.R(ptx.B16)
+	k.Op("cvt.rn.f16.f32", h, g)
+	idx := k.R(ptx.B32)
+	k.Op("cvt.u32.u16", idx, h)
+	k.OpIf(valid, "ld.global.f32", t, ptx.Addr{Base: k.Addr(tab, idx, 4)})
+	v := k.R(ptx.F32)
+	k.Op("selp.f32", v, g, t, k.Setp("setp.ge.f32", g, ptx.FImm(10)))
+	r := k.Fl("mul.rn.f32", v, u)
+	// ggml stores 0 itself below -10 (not 0·u, which may be -0 or NaN)
+	k.Op("selp.f32", r, ptx.FImm(0), r, k.Setp("setp.le.f32", g, ptx.FImm(-10)))
+	k.OpIf(valid, "st.global.f32", ptx.Addr{Base: k.Addr(y, i, 4)}, r)
+	k.Op("ret")
+	return k
+}
+
 func silu(k *ptx.Kernel, x ptx.Reg) ptx.Reg {
 	e := k.Exp(k.Fl("neg.f32", x))
 	return k.Fl("div.rn.f32", x, k.Fl("add.rn.f32", e, ptx.FImm(1)))
@@ -734,6 +764,7 @@ func buildModule() *ptx.Module {
 		elementwise("gelu", "y = gelu(x) (tanh form)", []string{"x"}, func(k *ptx.Kernel, in []ptx.Reg) ptx.Reg {
 			return gelu(k, in[0])
 		}),
+		gegluF16(),
 		softmax(),
 		attention(true),
 		attention(false),

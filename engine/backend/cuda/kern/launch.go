@@ -165,6 +165,13 @@ func Binary(l Launcher, name string, a, b, y uint64, n int) error {
 	return l.Launch(name, g.Grid, g.Block, a, b, y, uint64(n))
 }
 
+// GegluF16 runs geglu_f16: y = gelu(g)·u with gelu from table, the 65536
+// f32 values of kernels.GeluF16Table on the device.
+func GegluF16(l Launcher, g, u, table, y uint64, n int) error {
+	ge := ElemGeometry(n)
+	return l.Launch("geglu_f16", ge.Grid, ge.Block, g, u, table, y, uint64(n))
+}
+
 // Unary runs an elementwise kernel with one input (gelu, f32_to_f16).
 func Unary(l Launcher, name string, x, y uint64, n int) error {
 	g := ElemGeometry(n)

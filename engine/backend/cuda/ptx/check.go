@@ -66,7 +66,7 @@ var opSpecs = withSetp(map[string]string{
 	"max.f32": "F f f", "min.f32": "F f f", "fma.rn.f32": "F f f f",
 	"abs.f32": "F f", "neg.f32": "F f", "sqrt.rn.f32": "F f", "rcp.rn.f32": "F f", "ex2.approx.f32": "F f",
 	"cvt.rzi.f32.f32": "F f", "cvt.rn.f32.s32": "F I", "cvt.rn.f32.u32": "F I", "cvt.rzi.s32.f32": "I F",
-	"cvt.f32.f16": "F H", "cvt.rn.f16.f32": "H F", "cvt.rni.s32.f32": "I F",
+	"cvt.f32.f16": "F H", "cvt.rn.f16.f32": "H F", "cvt.rni.s32.f32": "I F", "cvt.u32.u16": "I H",
 	"and.pred": "P P P", "or.pred": "P P P",
 	"selp.b32": "I i i P", "selp.f32": "F f f P",
 	"shfl.sync.bfly.b32": "X X i i i",

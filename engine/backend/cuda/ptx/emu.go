@@ -451,6 +451,8 @@ func (p *Program) op(in *Instr) (func(w *warp, lane int), error) {
 		f1 = func(x uint64) uint64 { return u(float16.Frombits(uint16(x)).Float32()) }
 	case "cvt.rn.f16.f32":
 		f1 = func(x uint64) uint64 { return uint64(float16.Fromfloat32(f32(x)).Bits()) }
+	case "cvt.u32.u16":
+		f1 = func(x uint64) uint64 { return x & 0xffff }
 	case "dp4a.s32.s32":
 		f3 = func(x, y, z uint64) uint64 {
 			s := int32(z)
