@@ -180,6 +180,7 @@ func TestGemvTypes(t *testing.T) {
 				{weights.TypeQ5_0, 5, 32 * 5},
 				{weights.TypeQ8_0, 9, 32 * 40},
 				{weights.TypeQ4_K, 6, 256 * 5}, // 40 units of 32
+				{weights.TypeQ5_K, 6, 256 * 5},
 				{weights.TypeQ6_K, 5, 256 * 5},
 				{weights.TypeF32, 5, 70},
 				{weights.TypeF16, 6, 172},

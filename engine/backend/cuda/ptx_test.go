@@ -34,7 +34,7 @@ func TestPTXStructure(t *testing.T) {
 	if len(es) != len(mod.Kernels) {
 		t.Fatalf("%d entries in kernels.ptx, %d kernels", len(es), len(mod.Kernels))
 	}
-	want := []string{"quantize_q8_1", "quantize_q8_k", "gemv_q4_0", "gemv_q5_0", "gemv_q8_0", "gemv_q4_k", "gemv_q6_k",
+	want := []string{"quantize_q8_1", "quantize_q8_k", "gemv_q4_0", "gemv_q5_0", "gemv_q8_0", "gemv_q4_k", "gemv_q5_k", "gemv_q6_k",
 		"gemv_f32", "gemv_f16", "rms_norm", "rope", "swiglu", "geglu", "gelu", "geglu_f16", "softmax", "attention",
 		"attention_f32", "f32_to_f16", "copy", "add", "mul"}
 	var names []string

@@ -286,10 +286,23 @@ func dotQ5_0(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg {
 // q4_K against q8_K for one 32-value sub-block j of a super-block, as
 // ggml-cpu's vec_dot_q4_K_q8_K: d_x·(d·sc·Σ nib·q - dmin·m·Σq), the scales
 // unpacked as get_scale_min_k4, Σq from the activation block's bsums.
-func dotQ4_K(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg {
+func dotQ4_K(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg { return dotK45(k, row, bc, x, false) }
+
+// q5_K is q4_K with a fifth bit per value (ggml's block_q5_K: d, dmin, the
+// same 12 bytes of scales, qh[32], then qs[128]): value l of sub-block j is
+// its nibble | ((qh[l] >> j) & 1) << 4, as vec_dot_q5_K_q8_K reads it.
+func dotQ5_K(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg { return dotK45(k, row, bc, x, true) }
+
+// dotK45 is dotQ4_K (144-byte blocks, quants at 16) and, with q5, dotQ5_K
+// (176-byte blocks, high bits at 16, quants at 48).
+func dotK45(k *ptx.Kernel, row, bc, x ptx.Reg, q5 bool) ptx.Reg {
+	bsize, qoff := int64(144), int64(16)
+	if q5 {
+		bsize, qoff = 176, 48
+	}
 	sb := k.I32("shr.u32", bc, ptx.Imm(3))
 	j := k.I32("and.b32", bc, ptx.Imm(7))
-	blk := k.Addr(row, sb, 144)
+	blk := k.Addr(row, sb, bsize)
 	d := f16(k, ptx.Addr{Base: blk})
 	dmin := f16(k, ptx.Addr{Base: blk, Off: 2})
 	sj := k.Addr(blk, j, 1)
@@ -310,8 +323,12 @@ func dotQ4_K(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg {
 	xq := k.Addr(xsb, j, 32) // this sub-block's 32 quants at +4
 	var s ptx.Operand = ptx.Imm(0)
 	for i := 0; i < 8; i++ {
-		v := k.LoadInt2(qs, int64(16+4*i))
+		v := k.LoadInt2(qs, qoff+int64(4*i))
 		v = k.I32("and.b32", k.I32("shr.u32", v, shift), ptx.Imm(0x0F0F0F0F))
+		if q5 { // bit j of qh[4i..4i+3], to bit 4 of each byte
+			hb := k.I32("and.b32", k.I32("shr.u32", k.LoadInt2(blk, int64(16+4*i)), j), ptx.Imm(0x01010101))
+			v = k.I32("or.b32", v, k.I32("shl.b32", hb, ptx.Imm(4)))
+		}
 		u := k.Load("ld.global.b32", ptx.B32, ptx.Addr{Base: xq, Off: int64(4 + 4*i)})
 		s = dp4a(k, v, u, s)
 	}
@@ -750,6 +767,7 @@ func buildModule() *ptx.Module {
 		gemvQ("gemv_q5_0", "q5_0", dotQ5_0),
 		gemvQ("gemv_q8_0", "q8_0", dotQ8_0),
 		gemvQ("gemv_q4_k", "q4_K", dotQ4_K),
+		gemvQ("gemv_q5_k", "q5_K", dotQ5_K),
 		gemvQ("gemv_q6_k", "q6_K", dotQ6_K),
 		gemvF("gemv_f32", false),
 		gemvF("gemv_f16", true),

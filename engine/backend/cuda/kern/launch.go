@@ -50,7 +50,7 @@ type Act int
 const (
 	ActF32  Act = iota // f32 values
 	ActQ8_1            // q8_1 blocks of 32 (quantize_q8_1): q4_0, q5_0, q8_0
-	ActQ8_K            // q8_K blocks of 256 (quantize_q8_k): q4_K, q6_K
+	ActQ8_K            // q8_K blocks of 256 (quantize_q8_k): q4_K, q5_K, q6_K
 )
 
 // ActBytes is the size of n activations in form a.
@@ -77,6 +77,8 @@ func GemvKernel(t weights.Type) (name string, act Act, err error) {
 		return "gemv_q8_0", ActQ8_1, nil
 	case weights.TypeQ4_K:
 		return "gemv_q4_k", ActQ8_K, nil
+	case weights.TypeQ5_K:
+		return "gemv_q5_k", ActQ8_K, nil
 	case weights.TypeQ6_K:
 		return "gemv_q6_k", ActQ8_K, nil
 	case weights.TypeF32:
@@ -84,7 +86,7 @@ func GemvKernel(t weights.Type) (name string, act Act, err error) {
 	case weights.TypeF16:
 		return "gemv_f16", ActF32, nil
 	}
-	return "", ActF32, fmt.Errorf("cuda: no GEMV kernel for %s weights (have q4_0, q5_0, q8_0, q4_K, q6_K, f16, f32)", t)
+	return "", ActF32, fmt.Errorf("cuda: no GEMV kernel for %s weights (have q4_0, q5_0, q8_0, q4_K, q5_K, q6_K, f16, f32)", t)
 }
 
 // Quantize quantizes n f32 values at x into form a at y.
