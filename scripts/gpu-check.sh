@@ -16,10 +16,12 @@
 #      and argument marshalling, and the llama decode driver against
 #      llama.cpp's logits (TestLlamaDecodeMatchesLlamaCpp: stories260K f32,
 #      q8_0, q4_0, q4_k_m, llama-2-tiny-random; tiny-llama-k q4_k_m for q4_K/q6_K;
-#      tiny-llama, tiny-qwen2, tiny-qwen3 with an f32 cache; every prompt on the GPU);
-#   3. decode tok/s on the llama-1b preset in q4_0 and q8_0
-#      (TestGPUDecodeSpeed; DAYI_GPU_BENCH_8B=1 adds Llama-3-8B's shape,
-#      whose synthesis takes minutes).
+#      tiny-llama, tiny-qwen2, tiny-qwen3, tiny-gemma3 with an f32 cache; every
+#      prompt on the GPU);
+#   3. decode tok/s on the llama-1b preset in q4_0 and q8_0 and gemma3-1b in
+#      q4_0 (TestGPUDecodeSpeed; DAYI_GPU_BENCH_8B=1 adds Llama-3-8B's shape
+#      in q4_0 and MedGemma-4B's (gemma3-4b) in q4_K, whose synthesis takes
+#      minutes).
 # Full logs: /tmp/gpu-tests.log and /tmp/gpu-bench.log there (and $OUT when set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,7 +71,7 @@ run)
 	[ $rc -eq 0 ] && [ $brc -eq 0 ]
 	;;
 *)
-	sed -n '2,26p' "$0" >&2
+	sed -n '2,25p' "$0" >&2
 	exit 2
 	;;
 esac

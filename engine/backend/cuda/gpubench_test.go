@@ -15,9 +15,12 @@ import (
 )
 
 // TestGPUDecodeSpeed times greedy decode steps on benchmark shapes: the
-// llama-1b preset in q4_0 and q8_0 (and Llama-3-8B's shape in q4_0 with
-// DAYI_GPU_BENCH_8B=1; its synthesis takes minutes). It runs only on a GPU
-// with DAYI_GPU_BENCH=1 (scripts/gpu-check.sh), and prints one line a model.
+// llama-1b preset in q4_0 and q8_0 and gemma3-1b in q4_0 (MedGemma's
+// family: sliding-window layers, heads of 256, a 262k-row tied output), and
+// with DAYI_GPU_BENCH_8B=1 Llama-3-8B's shape in q4_0 and gemma3-4b
+// (MedGemma-4B's shape) in q4_K, whose synthesis takes minutes. It runs
+// only on a GPU with DAYI_GPU_BENCH=1 (scripts/gpu-check.sh), and prints one
+// line a model.
 func TestGPUDecodeSpeed(t *testing.T) {
 	if os.Getenv("DAYI_GPU_BENCH") == "" {
 		t.Skip("set DAYI_GPU_BENCH=1 on a GPU machine (scripts/gpu-check.sh run)")
@@ -32,29 +35,34 @@ func TestGPUDecodeSpeed(t *testing.T) {
 		spec synth.Spec
 		typ  weights.Type
 	}
-	l1b, err := synth.Preset("llama-1b")
-	if err != nil {
-		t.Fatal(err)
+	preset := func(name string) synth.Spec {
+		s, err := synth.Preset(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
-	cfgs := []cfg{{"llama-1b", l1b, weights.TypeQ4_0}, {"llama-1b", l1b, weights.TypeQ8_0}}
+	l1b, g1b := preset("llama-1b"), preset("gemma3-1b")
+	cfgs := []cfg{{"llama-1b", l1b, weights.TypeQ4_0}, {"llama-1b", l1b, weights.TypeQ8_0}, {"gemma3-1b", g1b, weights.TypeQ4_0}}
 	if os.Getenv("DAYI_GPU_BENCH_8B") == "1" {
 		// Llama-3-8B's block shapes with the 32k SPM vocabulary (the output
 		// projection is a quarter of the real 128k one).
 		l8b := synth.Spec{Arch: "llama", Dim: 4096, Layers: 32, Heads: 32, KVHeads: 8, FFN: 14336, ContextLength: 8192,
 			RopeBase: 500000, VocabFile: "ggml-vocab-llama-spm.gguf"}
-		cfgs = append(cfgs, cfg{"llama-8b", l8b, weights.TypeQ4_0})
+		cfgs = append(cfgs, cfg{"llama-8b", l8b, weights.TypeQ4_0}, cfg{"gemma3-4b", preset("gemma3-4b"), weights.TypeQ4_K})
 	}
-	vf, err := weights.Open(testref.File(t, "vocab", "ggml-vocab-llama-spm.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
 	const prompt, gen = 128, 128
 	for _, c := range cfgs {
+		vf, err := weights.Open(testref.File(t, "vocab", c.spec.VocabFile))
+		if err != nil {
+			t.Fatal(err)
+		}
 		path := filepath.Join(t.TempDir(), c.name+".gguf")
 		t0 := time.Now()
 		typeFor := func(name string, dims []int64) weights.Type { return c.typ }
-		if err := weights.WriteFileAtomic(path, func(w io.Writer) error { return synth.Write(w, c.spec, vf, 1, typeFor, nil) }); err != nil {
+		err = weights.WriteFileAtomic(path, func(w io.Writer) error { return synth.Write(w, c.spec, vf, 1, typeFor, nil) })
+		vf.Close()
+		if err != nil {
 			t.Fatal(err)
 		}
 		synthDur := time.Since(t0)
@@ -88,9 +96,10 @@ func TestGPUDecodeSpeed(t *testing.T) {
 			total += s
 		}
 		slices.Sort(steps)
-		var wbytes int64
+		var wbytes int64 // a tied token_embd is the output projection, read whole
+		_, untied := f.Tensor("output.weight")
 		for _, ti := range f.Tensors {
-			if ti.Name != "token_embd.weight" {
+			if ti.Name != "token_embd.weight" || !untied {
 				wbytes += ti.Size
 			}
 		}
