@@ -15,9 +15,10 @@ import (
 )
 
 // gpuFlags select the CUDA device (issue 23). The GPU path is a decode
-// driver for llama, qwen2, qwen3 and gemma3 models (engine/backend/cuda): greedy
-// decoding, one token a step, an f16 or f32 (--kv-type) cache; the engine's
-// scheduler, sampling and serve do not use it yet.
+// driver for llama, qwen2, qwen3 and gemma3 models (engine/backend/cuda): the
+// prompt in steps of up to 32 tokens, then greedy decoding one token a step,
+// an f16 or f32 (--kv-type) cache; the engine's scheduler, sampling and serve
+// do not use it yet.
 type gpuFlags struct {
 	gpu     bool
 	emulate bool
@@ -117,10 +118,12 @@ func runGPU(cmd *cobra.Command, g *gpuFlags, mf *modelFlags, sf *samplingFlags, 
 	}
 	t0 := time.Now()
 	var logits []float32
-	for _, id := range ids {
-		if logits, err = m.Step(int(id)); err != nil {
-			return err
-		}
+	pids := make([]int, len(ids))
+	for i, id := range ids {
+		pids[i] = int(id)
+	}
+	if logits, err = m.Prefill(pids); err != nil {
+		return err
 	}
 	promptDur := time.Since(t0)
 	out := cmd.OutOrStdout()
@@ -181,10 +184,10 @@ func newBenchGPUCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "gpu --model FILE",
-		Short: "Time decode steps of a llama model on the GPU (--gpu-device; built with -tags cuda)",
-		Long: `gpu loads the model onto the GPU, evaluates --prompt tokens one step at a time, then times --gen
-greedy decode steps (each one token: every kernel launch plus the logits copied back). It prints
-the device, load time and decode tokens per second.`,
+		Short: "Time prompt and decode steps of a model on the GPU (--gpu-device; built with -tags cuda)",
+		Long: `gpu loads the model onto the GPU, evaluates --prompt tokens (in steps of up to 32, each matrix read
+once a step), then times --gen greedy decode steps (each one token: every kernel launch plus the
+logits copied back). It prints the device, load time, and prompt and decode tokens per second.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			g.gpu = true
@@ -199,9 +202,13 @@ the device, load time and decode tokens per second.`,
 				return fmt.Errorf("--prompt %d + --gen %d exceed the context of %d (--ctx)", prompt, gen, m.Ctx())
 			}
 			var logits []float32
+			ids := make([]int, prompt)
+			for i := range ids {
+				ids[i] = 1 + i%(m.Vocab()-1)
+			}
 			t0 := time.Now()
-			for i := 0; i < prompt; i++ {
-				if logits, err = m.Step(1 + i%(m.Vocab()-1)); err != nil {
+			if prompt > 0 {
+				if logits, err = m.Prefill(ids); err != nil {
 					return err
 				}
 			}
@@ -234,7 +241,7 @@ the device, load time and decode tokens per second.`,
 				return printJSON(cmd.OutOrStdout(), res)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "device: %s\nload: %.2f s\nprompt: %d tokens one step each, %.1f tok/s\n", info, loadDur.Seconds(), prompt, res["prompt_tok_s"])
+			fmt.Fprintf(w, "device: %s\nload: %.2f s\nprompt: %d tokens, %.1f tok/s\n", info, loadDur.Seconds(), prompt, res["prompt_tok_s"])
 			if gen > 0 {
 				fmt.Fprintf(w, "decode: %d tokens, %.1f tok/s, median step %.3f ms\n", gen, res["decode_tok_s"], res["decode_median_ms"])
 			}
@@ -244,7 +251,7 @@ the device, load time and decode tokens per second.`,
 	mf.register(cmd)
 	g.register(cmd)
 	f := cmd.Flags()
-	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens (evaluated one step at a time)")
+	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens (evaluated in steps of up to 32)")
 	f.IntVarP(&gen, "gen", "n", 64, "timed decode steps")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd

@@ -77,6 +77,8 @@ type Llama struct {
 	pos                                             int
 	allocs                                          []uint64 // everything alloc gave, for Free
 	f32Cache                                        bool
+	batch                                           int    // most tokens a step holds (Options.Batch)
+	one                                             [1]int // Step's token
 }
 
 // Options configure LoadLlamaWith.
@@ -86,7 +88,14 @@ type Options struct {
 	// F32Cache keeps K and V in f32 (llama.cpp's --cache-type f32),
 	// without the f16 roundings of the default cache.
 	F32Cache bool
+	// Batch is the most prompt tokens Prefill runs in one step (0:
+	// DefaultBatch): each matrix is read once for them (GemvBatch).
+	Batch int
 }
+
+// DefaultBatch is Options.Batch's default: the scratch it costs is
+// Batch × (3 × dim + 3 × FFN + …) floats, 6 MB for an 8B model.
+const DefaultBatch = 32
 
 // LoadLlama uploads f's weights and allocates an f16 KV cache of ctx
 // positions (LoadLlamaWith).
@@ -141,7 +150,14 @@ func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
 	if ctx <= 0 || ctx > 1<<20 {
 		return nil, fmt.Errorf("cuda: context of %d positions", ctx)
 	}
-	m := &Llama{b: b, h: h, ctx: ctx, ropes: h.Ropes, f32Cache: opt.F32Cache}
+	batch := opt.Batch
+	if batch <= 0 {
+		batch = DefaultBatch
+	}
+	if batch > 1024 {
+		return nil, fmt.Errorf("cuda: a batch of %d tokens (at most 1024)", batch)
+	}
+	m := &Llama{b: b, h: h, ctx: ctx, ropes: h.Ropes, f32Cache: opt.F32Cache, batch: batch}
 	if gemma {
 		m.embScale = float32(math.Sqrt(float64(h.Dim)))
 	}
@@ -184,7 +200,7 @@ func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
 	}
 	vocab, _ := m.emb.Rows()
 	wide := max(h.Dim, h.FFN, qDim)
-	need += uint64(4 * (int(vocab) + 8*wide + len(h.Ropes)*h.RopeDim))
+	need += uint64(4 * (int(vocab) + batch*(8*wide+len(h.Ropes)*h.RopeDim)))
 	if gemma {
 		need += 4 << 16 // the GELU table
 	}
@@ -293,23 +309,25 @@ func LoadLlamaWith(b Backend, f *weights.File, opt Options) (*Llama, error) {
 		p *uint64
 		n int
 	}{{&m.x, 4 * h.Dim}, {&m.xn, 4 * wide}, {&m.xq, wide / 32 * kern.Q81Bytes}, {&m.xqk, wide / 256 * kern.Q8KBytes}, {&m.q, 4 * qDim}, {&m.k, 4 * kvDim},
-		{&m.v, 4 * kvDim}, {&m.att, 4 * qDim}, {&m.tmp, 4 * wide}, {&m.g, 4 * h.FFN}, {&m.u, 4 * h.FFN},
-		{&m.logits, 4 * int(vocab)}} {
-		if *s.p, err = m.alloc(max(s.n, 4), "scratch"); err != nil {
+		{&m.v, 4 * kvDim}, {&m.att, 4 * qDim}, {&m.tmp, 4 * wide}, {&m.g, 4 * h.FFN}, {&m.u, 4 * h.FFN}} {
+		if *s.p, err = m.alloc(max(batch*s.n, 4), "scratch"); err != nil { // a row per token
 			return nil, err
 		}
+	}
+	if m.logits, err = m.alloc(4*int(vocab), "logits"); err != nil {
+		return nil, err
 	}
 	m.cs = make([]uint64, len(h.Ropes))
 	for i := range m.cs {
-		if m.cs[i], err = m.alloc(4*h.RopeDim, "rope table"); err != nil {
+		if m.cs[i], err = m.alloc(batch*4*h.RopeDim, "rope table"); err != nil {
 			return nil, err
 		}
 	}
-	m.hostX = make([]byte, 4*h.Dim)
+	m.hostX = make([]byte, batch*4*h.Dim)
 	m.hostLogits = make([]byte, 4*int(vocab))
 	m.cos = make([]float32, h.RopeDim)
 	m.ropeCos, m.ropeSin = make([]float32, h.RopeDim/2), make([]float32, h.RopeDim/2)
-	m.hostCS = make([]byte, 4*h.RopeDim)
+	m.hostCS = make([]byte, batch*4*h.RopeDim)
 	m.row = make([]float32, h.Dim)
 	m.outF32 = make([]float32, vocab)
 	return m, nil
@@ -354,17 +372,18 @@ func (m *Llama) ropeTable(r, pos int) {
 	}
 }
 
-// matvec computes y = W·x, quantizing x first into the form W's kernel
-// reads unless q already holds it (q8_1 and q8_K are tracked apart: a
-// q4_k_m layer mixes q4_K, q6_K and, in fallbacks, q8_0/q5_0).
-func (m *Llama) matvec(w matrix, x, y uint64, q *quantized) error {
+// matvec computes y = W·x for the n rows of x (one a token, y n rows of
+// W's rows), quantizing x first into the form W's kernel reads unless q
+// already holds it (q8_1 and q8_K are tracked apart: a q4_k_m layer mixes
+// q4_K, q6_K and, in fallbacks, q8_0/q5_0).
+func (m *Llama) matvec(w matrix, x, y uint64, n int, q *quantized) error {
 	_, act, _ := kern.GemvKernel(w.t)
 	in := x
 	switch act {
 	case kern.ActQ8_1:
 		in = m.xq
 		if !q.q81 {
-			if err := kern.Quantize(m.b, act, x, m.xq, w.cols); err != nil {
+			if err := kern.Quantize(m.b, act, x, m.xq, n*w.cols); err != nil {
 				return err
 			}
 			q.q81 = true
@@ -372,16 +391,16 @@ func (m *Llama) matvec(w matrix, x, y uint64, q *quantized) error {
 	case kern.ActQ8_K:
 		in = m.xqk
 		if !q.q8k {
-			if err := kern.Quantize(m.b, act, x, m.xqk, w.cols); err != nil {
+			if err := kern.Quantize(m.b, act, x, m.xqk, n*w.cols); err != nil {
 				return err
 			}
 			q.q8k = true
 		}
 	}
-	return kern.Gemv(m.b, w.t, w.p, in, y, w.rows, w.cols)
+	return kern.GemvBatch(m.b, w.t, w.p, in, y, w.rows, w.cols, n)
 }
 
-// quantized says which quantized forms of the current input vector the
+// quantized says which quantized forms of the current input rows the
 // scratch buffers hold.
 type quantized struct{ q81, q8k bool }
 
@@ -389,48 +408,34 @@ type quantized struct{ q81, q8k bool }
 // until the next Step). It allocates nothing: the host staging buffers are
 // the model's, and each launch reuses the device's argument slots.
 func (m *Llama) Step(token int) ([]float32, error) {
-	h := m.h
+	m.one[0] = token
+	return m.Prefill(m.one[:])
+}
+
+// Prefill evaluates tokens at the next positions, up to Options.Batch of
+// them a step, and returns the last one's logits (valid until the next
+// call). Every matrix is read once per step for all its tokens
+// (GemvBatch); everything else runs per row as in a one-token step, so
+// the logits are bit for bit those of stepping the tokens one by one.
+func (m *Llama) Prefill(tokens []int) ([]float32, error) {
+	if len(tokens) == 0 {
+		return nil, errors.New("cuda: no tokens")
+	}
 	vocab, _ := m.emb.Rows()
-	if token < 0 || int64(token) >= vocab {
-		return nil, fmt.Errorf("cuda: token %d outside the vocabulary of %d", token, vocab)
-	}
-	if m.pos >= m.ctx {
-		return nil, fmt.Errorf("cuda: context of %d positions is full", m.ctx)
-	}
-	rb, err := m.emb.Type.RowSize(int64(h.Dim))
-	if err != nil {
-		return nil, err
-	}
-	if err := weights.DequantizeRow(m.emb.Type, m.row, m.embRow[int64(token)*rb:int64(token+1)*rb]); err != nil {
-		return nil, fmt.Errorf("cuda: token_embd.weight row %d: %w", token, err)
-	}
-	if m.embScale != 0 { // gemma3: ggml_scale of the rows in f32
-		for i := range m.row {
-			m.row[i] *= m.embScale
+	for _, t := range tokens {
+		if t < 0 || int64(t) >= vocab {
+			return nil, fmt.Errorf("cuda: token %d outside the vocabulary of %d", t, vocab)
 		}
 	}
-	putF32s(m.hostX, m.row)
-	if err := m.b.Write(m.x, m.hostX); err != nil {
-		return nil, err
+	if len(tokens) > m.ctx-m.pos {
+		return nil, fmt.Errorf("cuda: %d tokens at position %d: the context of %d positions is full", len(tokens), m.pos, m.ctx)
 	}
-	for r := range m.ropes {
-		m.ropeTable(r, m.pos)
-		putF32s(m.hostCS, m.cos)
-		if err := m.b.Write(m.cs[r], m.hostCS); err != nil {
+	for len(tokens) > 0 {
+		n := min(len(tokens), m.batch)
+		if err := m.step(tokens[:n], n == len(tokens)); err != nil {
 			return nil, err
 		}
-	}
-	for l := range m.layers {
-		if err := m.layer(&m.layers[l]); err != nil {
-			return nil, fmt.Errorf("cuda: layer %d: %w", l, err)
-		}
-	}
-	quant := quantized{}
-	if err := kern.RMSNorm(m.b, m.x, m.norm, m.xn, 1, h.Dim, h.NormEps); err != nil {
-		return nil, err
-	}
-	if err := m.matvec(m.out, m.xn, m.logits, &quant); err != nil {
-		return nil, err
+		tokens = tokens[n:]
 	}
 	if err := m.b.Read(m.logits, m.hostLogits); err != nil {
 		return nil, err
@@ -438,119 +443,179 @@ func (m *Llama) Step(token int) ([]float32, error) {
 	for i := range m.outF32 {
 		m.outF32[i] = math.Float32frombits(binary.LittleEndian.Uint32(m.hostLogits[4*i:]))
 	}
-	m.pos++
 	return m.outF32, nil
 }
 
-// layer runs one decoder block on m.x in place (llama.cpp's llama graph:
-// pre-norm attention and SwiGLU FFN, each added to the residual; gemma3's
-// norms the two outputs again before adding them and uses GeGLU).
-func (m *Llama) layer(L *layer) error {
+// step runs len(toks) ≤ batch tokens through the model at positions pos…
+// and, when logits is set, leaves the last one's logits in m.logits.
+func (m *Llama) step(toks []int, logits bool) error {
+	h := m.h
+	n := len(toks)
+	rb, err := m.emb.Type.RowSize(int64(h.Dim))
+	if err != nil {
+		return err
+	}
+	for t, tok := range toks {
+		if err := weights.DequantizeRow(m.emb.Type, m.row, m.embRow[int64(tok)*rb:int64(tok+1)*rb]); err != nil {
+			return fmt.Errorf("cuda: token_embd.weight row %d: %w", tok, err)
+		}
+		if m.embScale != 0 { // gemma3: ggml_scale of the rows in f32
+			for i := range m.row {
+				m.row[i] *= m.embScale
+			}
+		}
+		putF32s(m.hostX[4*h.Dim*t:], m.row)
+	}
+	if err := m.b.Write(m.x, m.hostX[:4*h.Dim*n]); err != nil {
+		return err
+	}
+	for r := range m.ropes {
+		for t := range n {
+			m.ropeTable(r, m.pos+t)
+			putF32s(m.hostCS[4*h.RopeDim*t:], m.cos)
+		}
+		if err := m.b.Write(m.cs[r], m.hostCS[:4*h.RopeDim*n]); err != nil {
+			return err
+		}
+	}
+	for l := range m.layers {
+		if err := m.layer(&m.layers[l], n); err != nil {
+			return fmt.Errorf("cuda: layer %d: %w", l, err)
+		}
+	}
+	m.pos += n
+	if !logits {
+		return nil
+	}
+	last := m.x + uint64(4*h.Dim*(n-1))
+	if err := kern.RMSNorm(m.b, last, m.norm, m.xn, 1, h.Dim, h.NormEps); err != nil {
+		return err
+	}
+	return m.matvec(m.out, m.xn, m.logits, 1, &quantized{})
+}
+
+// layer runs one decoder block on the n rows of m.x in place (llama.cpp's
+// llama graph: pre-norm attention and SwiGLU FFN, each added to the
+// residual; gemma3's norms the two outputs again before adding them and
+// uses GeGLU). Row t is the token at position pos+t.
+func (m *Llama) layer(L *layer, n int) error {
 	h := m.h
 	kvHeads := h.KVHeads[0]
 	kvDim := kvHeads * h.HeadDim
 	qDim := h.Heads * h.HeadDim
 	quant := quantized{}
-	if err := kern.RMSNorm(m.b, m.x, L.attnNorm, m.xn, 1, h.Dim, h.NormEps); err != nil {
+	if err := kern.RMSNorm(m.b, m.x, L.attnNorm, m.xn, n, h.Dim, h.NormEps); err != nil {
 		return err
 	}
-	if err := m.matvec(L.q, m.xn, m.q, &quant); err != nil {
+	if err := m.matvec(L.q, m.xn, m.q, n, &quant); err != nil {
 		return err
 	}
-	if err := m.matvec(L.k, m.xn, m.k, &quant); err != nil {
+	if err := m.matvec(L.k, m.xn, m.k, n, &quant); err != nil {
 		return err
 	}
-	if err := m.matvec(L.v, m.xn, m.v, &quant); err != nil {
+	if err := m.matvec(L.v, m.xn, m.v, n, &quant); err != nil {
 		return err
 	}
 	for _, b := range []struct {
 		x, bias uint64
 		n       int
 	}{{m.q, L.qBias, qDim}, {m.k, L.kBias, kvDim}, {m.v, L.vBias, kvDim}} {
-		if b.bias != 0 {
-			if err := kern.Binary(m.b, "add", b.x, b.bias, b.x, b.n); err != nil {
+		if b.bias == 0 {
+			continue
+		}
+		for t := range n {
+			row := b.x + uint64(4*b.n*t)
+			if err := kern.Binary(m.b, "add", row, b.bias, row, b.n); err != nil {
 				return err
 			}
 		}
 	}
 	if L.qNorm != 0 { // qwen3, gemma3: RMS norm of each head before the rotation
-		if err := kern.RMSNorm(m.b, m.q, L.qNorm, m.q, h.Heads, h.HeadDim, h.NormEps); err != nil {
+		if err := kern.RMSNorm(m.b, m.q, L.qNorm, m.q, n*h.Heads, h.HeadDim, h.NormEps); err != nil {
 			return err
 		}
 	}
 	if L.kNorm != 0 {
-		if err := kern.RMSNorm(m.b, m.k, L.kNorm, m.k, kvHeads, h.HeadDim, h.NormEps); err != nil {
+		if err := kern.RMSNorm(m.b, m.k, L.kNorm, m.k, n*kvHeads, h.HeadDim, h.NormEps); err != nil {
 			return err
 		}
 	}
 	neox := h.RopeType == arch.RopeNeoX
-	if err := kern.Rope(m.b, m.q, m.cs[L.rope], h.Heads, h.HeadDim, h.RopeDim, neox); err != nil {
-		return err
+	for t := range n {
+		cs := m.cs[L.rope] + uint64(4*h.RopeDim*t)
+		if err := kern.Rope(m.b, m.q+uint64(4*qDim*t), cs, h.Heads, h.HeadDim, h.RopeDim, neox); err != nil {
+			return err
+		}
+		if err := kern.Rope(m.b, m.k+uint64(4*kvDim*t), cs, kvHeads, h.HeadDim, h.RopeDim, neox); err != nil {
+			return err
+		}
 	}
-	if err := kern.Rope(m.b, m.k, m.cs[L.rope], kvHeads, h.HeadDim, h.RopeDim, neox); err != nil {
-		return err
-	}
-	// Append this position's K and V to the caches.
+	// Append these positions' K and V to the caches (rows pos… are
+	// consecutive there).
 	conv, esz := "f32_to_f16", 2
 	if m.f32Cache {
 		conv, esz = "copy", 4
 	}
 	at := uint64(esz * m.pos * kvDim)
-	if err := kern.Unary(m.b, conv, m.k, L.kcache+at, kvDim); err != nil {
+	if err := kern.Unary(m.b, conv, m.k, L.kcache+at, n*kvDim); err != nil {
 		return err
 	}
-	if err := kern.Unary(m.b, conv, m.v, L.vcache+at, kvDim); err != nil {
+	if err := kern.Unary(m.b, conv, m.v, L.vcache+at, n*kvDim); err != nil {
 		return err
 	}
-	start := 0
-	if L.window > 0 { // a sliding-window layer sees its last window positions
-		start = max(0, m.pos+1-L.window)
-	}
-	if err := kern.Attention(m.b, kern.AttentionArgs{Q: m.q, K: L.kcache, V: L.vcache, O: m.att, F32: m.f32Cache,
-		Heads: h.Heads, KVHeads: kvHeads, HeadDim: h.HeadDim, Start: start, N: m.pos + 1, Scale: h.AttnScale}); err != nil {
-		return err
-	}
-	quant = quantized{}
-	if err := m.matvec(L.o, m.att, m.tmp, &quant); err != nil {
-		return err
-	}
-	if L.postAttnNorm != 0 {
-		if err := kern.RMSNorm(m.b, m.tmp, L.postAttnNorm, m.tmp, 1, h.Dim, h.NormEps); err != nil {
+	for t := range n {
+		pos := m.pos + t
+		start := 0
+		if L.window > 0 { // a sliding-window layer sees its last window positions
+			start = max(0, pos+1-L.window)
+		}
+		off := uint64(4 * qDim * t)
+		if err := kern.Attention(m.b, kern.AttentionArgs{Q: m.q + off, K: L.kcache, V: L.vcache, O: m.att + off, F32: m.f32Cache,
+			Heads: h.Heads, KVHeads: kvHeads, HeadDim: h.HeadDim, Start: start, N: pos + 1, Scale: h.AttnScale}); err != nil {
 			return err
 		}
 	}
-	if err := kern.Binary(m.b, "add", m.x, m.tmp, m.x, h.Dim); err != nil {
+	quant = quantized{}
+	if err := m.matvec(L.o, m.att, m.tmp, n, &quant); err != nil {
 		return err
 	}
-	if err := kern.RMSNorm(m.b, m.x, L.ffnNorm, m.xn, 1, h.Dim, h.NormEps); err != nil {
+	if L.postAttnNorm != 0 {
+		if err := kern.RMSNorm(m.b, m.tmp, L.postAttnNorm, m.tmp, n, h.Dim, h.NormEps); err != nil {
+			return err
+		}
+	}
+	if err := kern.Binary(m.b, "add", m.x, m.tmp, m.x, n*h.Dim); err != nil {
+		return err
+	}
+	if err := kern.RMSNorm(m.b, m.x, L.ffnNorm, m.xn, n, h.Dim, h.NormEps); err != nil {
 		return err
 	}
 	quant = quantized{}
-	if err := m.matvec(L.gate, m.xn, m.g, &quant); err != nil {
+	if err := m.matvec(L.gate, m.xn, m.g, n, &quant); err != nil {
 		return err
 	}
-	if err := m.matvec(L.up, m.xn, m.u, &quant); err != nil {
+	if err := m.matvec(L.up, m.xn, m.u, n, &quant); err != nil {
 		return err
 	}
 	var err error
 	if m.geglu != 0 {
-		err = kern.GegluF16(m.b, m.g, m.u, m.geglu, m.g, h.FFN)
+		err = kern.GegluF16(m.b, m.g, m.u, m.geglu, m.g, n*h.FFN)
 	} else {
-		err = kern.Binary(m.b, "swiglu", m.g, m.u, m.g, h.FFN)
+		err = kern.Binary(m.b, "swiglu", m.g, m.u, m.g, n*h.FFN)
 	}
 	if err != nil {
 		return err
 	}
 	quant = quantized{}
-	if err := m.matvec(L.down, m.g, m.tmp, &quant); err != nil {
+	if err := m.matvec(L.down, m.g, m.tmp, n, &quant); err != nil {
 		return err
 	}
 	if L.postFFNNorm != 0 {
-		if err := kern.RMSNorm(m.b, m.tmp, L.postFFNNorm, m.tmp, 1, h.Dim, h.NormEps); err != nil {
+		if err := kern.RMSNorm(m.b, m.tmp, L.postFFNNorm, m.tmp, n, h.Dim, h.NormEps); err != nil {
 			return err
 		}
 	}
-	return kern.Binary(m.b, "add", m.x, m.tmp, m.x, h.Dim)
+	return kern.Binary(m.b, "add", m.x, m.tmp, m.x, n*h.Dim)
 }
 
 func putF32s(dst []byte, src []float32) {

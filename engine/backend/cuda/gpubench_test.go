@@ -14,7 +14,8 @@ import (
 	"dayi/weights"
 )
 
-// TestGPUDecodeSpeed times greedy decode steps on benchmark shapes: the
+// TestGPUDecodeSpeed times a 128-token prompt (Prefill, 32 tokens a step)
+// and 128 greedy decode steps on benchmark shapes: the
 // llama-1b preset in q4_0 and q8_0 and gemma3-1b in q4_0 (MedGemma's
 // family: sliding-window layers, heads of 256, a 262k-row tied output), and
 // with DAYI_GPU_BENCH_8B=1 Llama-3-8B's shape in q4_0 and gemma3-4b
@@ -76,12 +77,16 @@ func TestGPUDecodeSpeed(t *testing.T) {
 			t.Fatal(err)
 		}
 		loadDur := time.Since(t1)
-		var logits []float32
-		for i := 0; i < prompt; i++ {
-			if logits, err = m.Step(1 + i%(m.Vocab()-1)); err != nil {
-				t.Fatal(err)
-			}
+		ids := make([]int, prompt)
+		for i := range ids {
+			ids[i] = 1 + i%(m.Vocab()-1)
 		}
+		t2 := time.Now()
+		logits, err := m.Prefill(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		promptTPS := float64(prompt) / time.Since(t2).Seconds()
 		steps := make([]time.Duration, gen)
 		for i := range steps {
 			next := argmaxF32(logits)
@@ -104,9 +109,9 @@ func TestGPUDecodeSpeed(t *testing.T) {
 			}
 		}
 		tps := float64(gen) / total.Seconds()
-		t.Logf("GPU decode %s %s on %s: %.1f tok/s (median step %.3f ms) at positions %d-%d; %.2f GB of weights read a token = %.0f GB/s; load %.1f s, synth %.0f s",
+		t.Logf("GPU decode %s %s on %s: %.1f tok/s (median step %.3f ms) at positions %d-%d; %.2f GB of weights read a token = %.0f GB/s; prompt %d tokens %.1f tok/s; load %.1f s, synth %.0f s",
 			c.name, strings.ToLower(c.typ.String()), d.Info().Name, tps, float64(steps[gen/2].Microseconds())/1000,
-			prompt, prompt+gen, float64(wbytes)/1e9, float64(wbytes)/1e9*tps, loadDur.Seconds(), synthDur.Seconds())
+			prompt, prompt+gen, float64(wbytes)/1e9, float64(wbytes)/1e9*tps, prompt, promptTPS, loadDur.Seconds(), synthDur.Seconds())
 		f.Close()
 		if err := m.Free(); err != nil {
 			t.Fatal(err)

@@ -238,6 +238,61 @@ func TestGemvTypes(t *testing.T) {
 	}
 }
 
+// TestGemvBatch checks that GemvBatch over 3 tokens writes, for every
+// token, bit for bit what Gemv writes for that token alone (the prompt's
+// batched steps and the decode steps then agree exactly).
+func TestGemvBatch(t *testing.T) {
+	for name, e := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			e.t = t
+			const ntok = 3
+			for _, tc := range []struct {
+				typ     weights.Type
+				rows, k int
+			}{
+				{weights.TypeQ4_0, 5, 32 * 37}, {weights.TypeQ8_0, 4, 64}, {weights.TypeQ5_K, 3, 512},
+				{weights.TypeQ6_K, 3, 256}, {weights.TypeF16, 5, 70}, {weights.TypeF32, 33, 40},
+			} {
+				r := rand.New(rand.NewPCG(uint64(tc.typ), 11))
+				rb, _ := tc.typ.RowSize(int64(tc.k))
+				w := make([]byte, int(rb)*tc.rows)
+				wf := randF32(r, tc.rows*tc.k, 0.5)
+				for i := 0; i < tc.rows; i++ {
+					if err := weights.QuantizeRow(tc.typ, w[i*int(rb):(i+1)*int(rb)], wf[i*tc.k:(i+1)*tc.k]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				x := randF32(r, ntok*tc.k, 1)
+				wa, xa := e.putBytes(w), e.putF32(x)
+				_, act, _ := kern.GemvKernel(tc.typ)
+				in, xs := xa, uint64(4*tc.k)
+				if act != kern.ActF32 {
+					xs = uint64(kern.ActBytes(act, tc.k))
+					in = e.alloc(ntok * int(xs))
+					if err := kern.Quantize(e, act, xa, in, ntok*tc.k); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ya, y1 := e.alloc(4*ntok*tc.rows), e.alloc(4*tc.rows)
+				if err := kern.GemvBatch(e, tc.typ, wa, in, ya, tc.rows, tc.k, ntok); err != nil {
+					t.Fatal(err)
+				}
+				got := e.f32s(ya, ntok*tc.rows)
+				for tok := 0; tok < ntok; tok++ {
+					if err := kern.Gemv(e, tc.typ, wa, in+uint64(tok)*xs, y1, tc.rows, tc.k); err != nil {
+						t.Fatal(err)
+					}
+					for i, want := range e.f32s(y1, tc.rows) {
+						if g := got[tok*tc.rows+i]; math.Float32bits(g) != math.Float32bits(want) {
+							t.Fatalf("%s token %d row %d: batch %g, alone %g", tc.typ, tok, i, g, want)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestRMSNorm(t *testing.T) {
 	for name, e := range backends(t) {
 		t.Run(name, func(t *testing.T) {

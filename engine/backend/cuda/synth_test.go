@@ -86,3 +86,99 @@ func TestSynthDecodeF32Cache(t *testing.T) {
 		})
 	}
 }
+
+// synthF32 builds a tiny synthetic preset in f32 (seed 7, as the
+// references were made) in memory, with the vocabulary file vocab if not
+// empty (a 32k one keeps the emulator's output projections short).
+func synthF32(t *testing.T, preset, vocab string) *weights.File {
+	t.Helper()
+	spec, err := synth.Preset(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vocab != "" {
+		spec.VocabFile = vocab
+	}
+	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vf.Close()
+	var buf bytes.Buffer
+	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := weights.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestPrefillMatchesSteps: a prompt through Prefill, in batches of 3 tokens
+// (two whole and a last partial one), gives bit for bit the logits of
+// stepping its tokens one by one, and so does the decode step after it, on
+// qwen2 (per-token biases) and gemma3 (two ropes, sliding windows of 4
+// crossed within a batch; with an f16 and an f32 cache), both with a 32k
+// vocabulary here.
+func TestPrefillMatchesSteps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator")
+	}
+	em, err := NewEmulated()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := []int{2, 651, 1156, 305, 1022, 14, 3000}
+	for _, c := range []struct {
+		preset string
+		f32    bool
+	}{{"tiny-qwen2", false}, {"tiny-gemma3", false}, {"tiny-gemma3", true}} {
+		preset, f32 := c.preset, c.f32
+		f := synthF32(t, preset, "ggml-vocab-llama-spm.gguf")
+		{
+			m, err := LoadLlamaWith(em, f, Options{Ctx: 32, F32Cache: f32, Batch: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []float32
+			for _, id := range prompt {
+				l, err := m.Step(id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want[:0], l...)
+			}
+			next, err := m.Step(5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantNext := append([]float32(nil), next...)
+			m.Reset()
+			got, err := m.Prefill(prompt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Pos() != len(prompt) {
+				t.Fatalf("%s: position %d after a prompt of %d", preset, m.Pos(), len(prompt))
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s f32 cache %v: prefill logit %d = %g, steps %g", preset, f32, i, got[i], want[i])
+				}
+			}
+			gotNext, err := m.Step(5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range wantNext {
+				if math.Float32bits(gotNext[i]) != math.Float32bits(wantNext[i]) {
+					t.Fatalf("%s f32 cache %v: decode after prefill, logit %d = %g, after steps %g", preset, f32, i, gotNext[i], wantNext[i])
+				}
+			}
+			if err := m.Free(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

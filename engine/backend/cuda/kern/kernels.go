@@ -392,13 +392,13 @@ func dotQ6_K(k *ptx.Kernel, row, bc, x ptx.Reg) ptx.Reg {
 // gemvQ builds y[r] = Σ_b dot(W[r], b, x[b]) over nb 32-value units, one
 // warp per row, lane l taking units l, l+32, …
 func gemvQ(name, typ string, dot blockDot) *ptx.Kernel {
-	k := ptx.NewKernel(name, `y[r] = W[r]·x for `+typ+` weight rows of rowbytes bytes against quantized x
-(q8_1, or q8_K for k-quants; integer dots as ggml-cpu's vec_dot); one warp per row, nb 32-value units per row.`,
-		p64("w"), p64("x"), p64("y"), p32("rows"), p32("nb"), p32("rowbytes"))
-	w, x, y := k.Param("w"), k.Param("x"), k.Param("y")
+	k := ptx.NewKernel(name, `y[t][r] = W[r]·x[t] for `+typ+` weight rows of rowbytes bytes against ntok quantized
+activation rows xstride bytes apart (q8_1, or q8_K for k-quants; integer dots as ggml-cpu's vec_dot); one warp
+per row and token (the ntok warps of a row adjacent, so they share its weights in cache), nb 32-value units per row.`,
+		p64("w"), p64("x"), p64("y"), p32("rows"), p32("nb"), p32("rowbytes"), p32("ntok"), p32("xstride"))
+	w, x0, y := k.Param("w"), k.Param("x"), k.Param("y")
 	rows, nb, rb := k.Param("rows"), k.Param("nb"), k.Param("rowbytes")
-	lane, r := rowOfWarp(k)
-	k.ExitIf(k.Setp("setp.ge.u32", r, rows))
+	lane, r, yi, x := tokenRow(k, rows, x0)
 	row := k.Addr(w, k.I32("mul.lo.u32", r, rb), 1)
 	acc := k.F(0)
 	last := k.I32("sub.u32", nb, ptx.Imm(1))
@@ -412,9 +412,24 @@ func gemvQ(name, typ string, dot blockDot) *ptx.Kernel {
 	})
 	s := k.WarpSum(acc)
 	first := k.Setp("setp.eq.u32", lane, ptx.Imm(0))
-	k.OpIf(first, "st.global.f32", ptx.Addr{Base: k.Addr(y, r, 4)}, s)
+	k.OpIf(first, "st.global.f32", ptx.Addr{Base: k.Addr(y, yi, 4)}, s)
 	k.Op("ret")
 	return k
+}
+
+// tokenRow maps a GEMV warp to its weight row r and token t (warp = r·ntok
+// + t, parameters ntok and xstride), exits the warps past rows·ntok, and
+// returns the lane, r, the output index t·rows + r and token t's
+// activations x0 + t·xstride.
+func tokenRow(k *ptx.Kernel, rows, x0 ptx.Reg) (lane, r, yi, x ptx.Reg) {
+	ntok, xs := k.Param("ntok"), k.Param("xstride")
+	lane, wi := rowOfWarp(k)
+	k.ExitIf(k.Setp("setp.ge.u32", wi, k.I32("mul.lo.u32", rows, ntok)))
+	r = k.I32("div.u32", wi, ntok)
+	t := k.I32("sub.u32", wi, k.I32("mul.lo.u32", r, ntok))
+	yi = k.I32("mad.lo.u32", t, rows, r)
+	x = k.Addr(x0, k.I32("mul.lo.u32", t, xs), 1)
+	return
 }
 
 // gemvF builds y[r] = Σ_i W[r,i] x[i] for f32 or f16 W (n values a row).
@@ -423,12 +438,11 @@ func gemvF(name string, half bool) *ptx.Kernel {
 	if half {
 		typ = "f16"
 	}
-	k := ptx.NewKernel(name, "y[r] = W[r]·x for "+typ+" weight rows of n values and f32 x; one warp per row.",
-		p64("w"), p64("x"), p64("y"), p32("rows"), p32("n"))
-	w, x, y := k.Param("w"), k.Param("x"), k.Param("y")
+	k := ptx.NewKernel(name, "y[t][r] = W[r]·x[t] for "+typ+" weight rows of n values and ntok f32 activation rows xstride\nbytes apart; one warp per row and token.",
+		p64("w"), p64("x"), p64("y"), p32("rows"), p32("n"), p32("ntok"), p32("xstride"))
+	w, x0, y := k.Param("w"), k.Param("x"), k.Param("y")
 	rows, n := k.Param("rows"), k.Param("n")
-	lane, r := rowOfWarp(k)
-	k.ExitIf(k.Setp("setp.ge.u32", r, rows))
+	lane, r, yi, x := tokenRow(k, rows, x0)
 	rowStart := k.I32("mul.lo.u32", r, n)
 	acc := k.F(0)
 	k.Loop(ptx.Imm(0), n, 32, func(base ptx.Reg) {
@@ -453,7 +467,7 @@ func gemvF(name string, half bool) *ptx.Kernel {
 	})
 	s := k.WarpSum(acc)
 	first := k.Setp("setp.eq.u32", lane, ptx.Imm(0))
-	k.OpIf(first, "st.global.f32", ptx.Addr{Base: k.Addr(y, r, 4)}, s)
+	k.OpIf(first, "st.global.f32", ptx.Addr{Base: k.Addr(y, yi, 4)}, s)
 	k.Op("ret")
 	return k
 }

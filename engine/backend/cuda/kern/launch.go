@@ -117,11 +117,23 @@ func QuantizeQ8_1(l Launcher, x, y uint64, n int) error {
 // Gemv computes y = W·x for rows×k weights of type t at w; x is in the
 // activation form GemvKernel names (q8_1, q8_K or f32).
 func Gemv(l Launcher, t weights.Type, w, x, y uint64, rows, k int) error {
+	return GemvBatch(l, t, w, x, y, rows, k, 1)
+}
+
+// GemvBatch is Gemv for ntok activation rows at once (a prompt's tokens):
+// x holds them one after another (ActBytes(act, k) bytes each), y gets
+// ntok rows of rows values. Each (row, token) is computed exactly as Gemv
+// computes it; the weights are read once for the ntok tokens instead of
+// once per token.
+func GemvBatch(l Launcher, t weights.Type, w, x, y uint64, rows, k, ntok int) error {
 	name, act, err := GemvKernel(t)
 	if err != nil {
 		return err
 	}
-	if err := limit32("rows", rows); err != nil {
+	if ntok < 1 {
+		return fmt.Errorf("cuda: %s: %d tokens", name, ntok)
+	}
+	if err := limit32("rows", rows*ntok); err != nil {
 		return err
 	}
 	rb, err := t.RowSize(int64(k))
@@ -131,14 +143,18 @@ func Gemv(l Launcher, t weights.Type, w, x, y uint64, rows, k int) error {
 	if err := limit32("row bytes", int(rb)*rows); err != nil {
 		return err
 	}
-	g := RowGeometry(rows)
+	xs := ActBytes(act, k)
+	if err := limit32("activation bytes", xs*ntok); err != nil {
+		return err
+	}
+	g := RowGeometry(rows * ntok)
 	if act != ActF32 {
 		if bs := t.BlockSize(); k%bs != 0 {
 			return fmt.Errorf("cuda: %s: row of %d values is not a multiple of %d", name, k, bs)
 		}
-		return l.Launch(name, g.Grid, g.Block, w, x, y, uint64(rows), uint64(k/32), uint64(rb))
+		return l.Launch(name, g.Grid, g.Block, w, x, y, uint64(rows), uint64(k/32), uint64(rb), uint64(ntok), uint64(xs))
 	}
-	return l.Launch(name, g.Grid, g.Block, w, x, y, uint64(rows), uint64(k))
+	return l.Launch(name, g.Grid, g.Block, w, x, y, uint64(rows), uint64(k), uint64(ntok), uint64(xs))
 }
 
 // RMSNorm normalises rows×n values of x into y, times w (n values).
