@@ -17,8 +17,9 @@
 #      llama.cpp's logits (TestLlamaDecodeMatchesLlamaCpp: stories260K f32,
 #      q8_0, q4_0, q4_k_m, llama-2-tiny-random; tiny-llama-k q4_k_m for q4_K/q6_K;
 #      tiny-llama, tiny-qwen2, tiny-qwen3, tiny-gemma3 with an f32 cache; every
-#      prompt on the GPU);
-#   3. decode tok/s on the llama-1b preset in q4_0 and q8_0 and gemma3-1b in
+#      prompt on the GPU), and batched prompt steps bit for bit one-token ones
+#      (TestGemvBatch, TestPrefillMatchesSteps);
+#   3. prompt and decode tok/s on the llama-1b preset in q4_0 and q8_0 and gemma3-1b in
 #      q4_0 (TestGPUDecodeSpeed; DAYI_GPU_BENCH_8B=1 adds Llama-3-8B's shape
 #      in q4_0 and MedGemma-4B's (gemma3-4b) in q4_K, whose synthesis takes
 #      minutes).
@@ -54,7 +55,7 @@ run)
 	echo "== tests (kernels on the GPU vs CPU references, decode vs llama.cpp)"
 	set +e
 	timeout 240 "$bin" -test.v -test.short -test.run \
-		'TestOpen|TestQuantizeQ8_1|TestGemvTypes|TestRMSNorm|TestRope|TestElementwise|TestSoftmax|TestAttention|TestLlamaDecodeMatchesLlamaCpp|TestLlamaDecodeKQuants|TestSynthDecodeF32Cache|TestLlamaRejects|TestDeviceLaunch|TestOutOfMemory' \
+		'TestOpen|TestQuantizeQ8_1|TestGemvTypes|TestGemvBatch|TestPrefillMatchesSteps|TestRMSNorm|TestRope|TestElementwise|TestSoftmax|TestAttention|TestLlamaDecodeMatchesLlamaCpp|TestLlamaDecodeKQuants|TestSynthDecodeF32Cache|TestLlamaRejects|TestDeviceLaunch|TestOutOfMemory' \
 		>"$logdir/gpu-tests.log" 2>&1
 	rc=$?
 	set -e
@@ -71,7 +72,7 @@ run)
 	[ $rc -eq 0 ] && [ $brc -eq 0 ]
 	;;
 *)
-	sed -n '2,25p' "$0" >&2
+	sed -n '2,26p' "$0" >&2
 	exit 2
 	;;
 esac

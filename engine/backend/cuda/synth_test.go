@@ -122,13 +122,27 @@ func synthF32(t *testing.T, preset, vocab string) *weights.File {
 // crossed within a batch; with an f16 and an f32 cache), both with a 32k
 // vocabulary here.
 func TestPrefillMatchesSteps(t *testing.T) {
-	if testing.Short() {
-		t.Skip("emulator")
+	devs := map[string]Backend{}
+	if !testing.Short() {
+		em, err := NewEmulated()
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs["emulator"] = em
 	}
-	em, err := NewEmulated()
-	if err != nil {
-		t.Fatal(err)
+	if gpu, err := Open(0); err == nil {
+		defer gpu.Close()
+		devs["gpu"] = gpu
 	}
+	if len(devs) == 0 {
+		t.Skip("no GPU, and -short skips the emulator")
+	}
+	for name, dev := range devs {
+		t.Run(name, func(t *testing.T) { prefillMatchesSteps(t, dev) })
+	}
+}
+
+func prefillMatchesSteps(t *testing.T, em Backend) {
 	prompt := []int{2, 651, 1156, 305, 1022, 14, 3000}
 	for _, c := range []struct {
 		preset string
