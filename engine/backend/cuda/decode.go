@@ -540,15 +540,12 @@ func (m *Llama) layer(L *layer, n int) error {
 			return err
 		}
 	}
-	neox := h.RopeType == arch.RopeNeoX
-	for t := range n {
-		cs := m.cs[L.rope] + uint64(4*h.RopeDim*t)
-		if err := kern.Rope(m.b, m.q+uint64(4*qDim*t), cs, h.Heads, h.HeadDim, h.RopeDim, neox); err != nil {
-			return err
-		}
-		if err := kern.Rope(m.b, m.k+uint64(4*kvDim*t), cs, kvHeads, h.HeadDim, h.RopeDim, neox); err != nil {
-			return err
-		}
+	neox := h.RopeType == arch.RopeNeoX // row t by its position's table
+	if err := kern.RopeRows(m.b, m.q, m.cs[L.rope], h.Heads, h.HeadDim, h.RopeDim, neox, n); err != nil {
+		return err
+	}
+	if err := kern.RopeRows(m.b, m.k, m.cs[L.rope], kvHeads, h.HeadDim, h.RopeDim, neox, n); err != nil {
+		return err
 	}
 	// Append these positions' K and V to the caches (rows pos… are
 	// consecutive there).
@@ -563,17 +560,11 @@ func (m *Llama) layer(L *layer, n int) error {
 	if err := kern.Unary(m.b, conv, m.v, L.vcache+at, n*kvDim); err != nil {
 		return err
 	}
-	for t := range n {
-		pos := m.pos + t
-		start := 0
-		if L.window > 0 { // a sliding-window layer sees its last window positions
-			start = max(0, pos+1-L.window)
-		}
-		off := uint64(4 * qDim * t)
-		if err := kern.Attention(m.b, kern.AttentionArgs{Q: m.q + off, K: L.kcache, V: L.vcache, O: m.att + off, F32: m.f32Cache,
-			Heads: h.Heads, KVHeads: kvHeads, HeadDim: h.HeadDim, Start: start, N: pos + 1, Scale: h.AttnScale}); err != nil {
-			return err
-		}
+	// Row t (position pos+t) sees the keys before pos+t+1, a sliding-window
+	// layer only its last window of them.
+	if err := kern.Attention(m.b, kern.AttentionArgs{Q: m.q, K: L.kcache, V: L.vcache, O: m.att, F32: m.f32Cache,
+		Heads: h.Heads, KVHeads: kvHeads, HeadDim: h.HeadDim, N: m.pos + 1, NTok: n, Window: L.window, Scale: h.AttnScale}); err != nil {
+		return err
 	}
 	quant = quantized{}
 	if err := m.matvec(L.o, m.att, m.tmp, n, &quant); err != nil {

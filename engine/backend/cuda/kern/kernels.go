@@ -509,18 +509,23 @@ func rmsNorm() *ptx.Kernel {
 // rope rotates pairs of x[h] in place by the table cs = (cos θ_i, sin θ_i),
 // i < nrot/2: pairs (2i, 2i+1) (normal) or (i, i+nrot/2) (neox).
 func rope() *ptx.Kernel {
-	k := ptx.NewKernel("rope", `x[h][a], x[h][b] rotated by (cos, sin) = cs[i] for pair i < nrot/2 of each head,
-a, b = 2i, 2i+1 (neox == 0, ggml rope mode 0) or i, i+nrot/2 (neox != 0); one thread per pair.`,
-		p64("x"), p64("cs"), p32("heads"), p32("hd"), p32("nrot"), p32("neox"))
+	k := ptx.NewKernel("rope", `x[t][h][a], x[t][h][b] rotated by (cos, sin) = cs[t][i] for pair i < nrot/2 of each head
+of ntok rows (a row's table: nrot/2 pairs), a, b = 2i, 2i+1 (neox == 0, ggml rope mode 0) or i, i+nrot/2
+(neox != 0); one thread per pair.`,
+		p64("x"), p64("cs"), p32("heads"), p32("hd"), p32("nrot"), p32("neox"), p32("ntok"))
 	x, cs := k.Param("x"), k.Param("cs")
-	heads, hd, nrot, neox := k.Param("heads"), k.Param("hd"), k.Param("nrot"), k.Param("neox")
+	heads, hd, nrot, neox, ntok := k.Param("heads"), k.Param("hd"), k.Param("nrot"), k.Param("neox"), k.Param("ntok")
 	g := globalThread(k)
 	half := k.I32("shr.u32", nrot, ptx.Imm(1))
-	total := k.I32("mul.lo.u32", heads, half)
+	per := k.I32("mul.lo.u32", heads, half) // pairs a row
+	total := k.I32("mul.lo.u32", per, ntok)
 	valid := k.Setp("setp.lt.u32", g, total)
-	// g < total ≤ 2^32 is checked before any load; the division only reads registers.
-	h := k.I32("div.u32", g, k.I32("max.u32", half, ptx.Imm(1)))
-	i := k.I32("sub.u32", g, k.I32("mul.lo.u32", h, half))
+	// g < total ≤ 2^32 is checked before any load; the divisions only read registers.
+	t := k.I32("div.u32", g, k.I32("max.u32", per, ptx.Imm(1)))
+	gr := k.I32("sub.u32", g, k.I32("mul.lo.u32", t, per))
+	hr := k.I32("div.u32", gr, k.I32("max.u32", half, ptx.Imm(1)))
+	i := k.I32("sub.u32", gr, k.I32("mul.lo.u32", hr, half))
+	h := k.I32("mad.lo.u32", t, heads, hr) // the head's index over all rows
 	isNeox := k.Setp("setp.ne.u32", neox, ptx.Imm(0))
 	aN := k.I32("shl.b32", i, ptx.Imm(1))
 	bN := k.I32("add.u32", aN, ptx.Imm(1))
@@ -530,7 +535,7 @@ a, b = 2i, 2i+1 (neox == 0, ggml rope mode 0) or i, i+nrot/2 (neox != 0); one th
 	base := k.I32("mul.lo.u32", h, hd)
 	pa := k.Addr(x, k.I32("add.u32", base, a), 4)
 	pb := k.Addr(x, k.I32("add.u32", base, b), 4)
-	pc := k.Addr(cs, i, 8)
+	pc := k.Addr(cs, k.I32("mad.lo.u32", t, half, i), 8)
 	x0, x1, c, s := k.R(ptx.F32), k.R(ptx.F32), k.R(ptx.F32), k.R(ptx.F32)
 	k.OpIf(valid, "ld.global.f32", x0, ptx.Addr{Base: pa})
 	k.OpIf(valid, "ld.global.f32", x1, ptx.Addr{Base: pb})
@@ -675,25 +680,35 @@ func attention(f16 bool) *ptx.Kernel {
 	if !f16 {
 		name = "attention_f32"
 	}
-	doc := `o[h] = Σ_t f16(softmax_t(scale·f16(q[h])·K[t,g])) V[t,g] for keys start ≤ t < n, g = h/group;
-K, V: f16 rows of kvstride values per position, head g at g*hd; hd ≤ 256;
-one warp per head, lane l holding dimensions l, l+32, …`
+	doc := `o[r][h] = Σ_t f16(softmax_t(scale·f16(q[r][h])·K[t,g])) V[t,g] for keys start_r ≤ t < n+r, g = h/group;
+K, V: f16 rows of kvstride values per position, head g at g*hd; hd ≤ 256; ntok query rows r,
+start_r = max(start, n+r-window) when window > 0, else start;
+one warp per row and head, lane l holding dimensions l, l+32, …`
 	if !f16 {
-		doc = `o[h] = Σ_t softmax_t(scale·q[h]·K[t,g]) V[t,g] for keys start ≤ t < n, g = h/group (f32 cache, no roundings);
-K, V: f32 rows of kvstride values per position, head g at g*hd; hd ≤ 256;
-one warp per head, lane l holding dimensions l, l+32, …`
+		doc = `o[r][h] = Σ_t softmax_t(scale·q[r][h]·K[t,g]) V[t,g] for keys start_r ≤ t < n+r, g = h/group (f32 cache,
+no roundings); K, V: f32 rows of kvstride values per position, head g at g*hd; hd ≤ 256; ntok query rows r,
+start_r = max(start, n+r-window) when window > 0, else start;
+one warp per row and head, lane l holding dimensions l, l+32, …`
 	}
 	k := ptx.NewKernel(name, doc,
 		p64("q"), p64("k"), p64("v"), p64("o"), p32("heads"), p32("group"), p32("hd"), p32("kvstride"),
-		p32("start"), p32("n"), pf("scale"))
+		p32("start"), p32("n"), pf("scale"), p32("ntok"), p32("window"))
 	q, kc, vc, o := k.Param("q"), k.Param("k"), k.Param("v"), k.Param("o")
 	heads, group, hd, stride := k.Param("heads"), k.Param("group"), k.Param("hd"), k.Param("kvstride")
-	start, n, scale := k.Param("start"), k.Param("n"), k.Param("scale")
-	lane, h := rowOfWarp(k)
-	k.ExitIf(k.Setp("setp.ge.u32", h, heads))
+	start0, n0, scale := k.Param("start"), k.Param("n"), k.Param("scale")
+	ntok, window := k.Param("ntok"), k.Param("window")
+	lane, w := rowOfWarp(k)
+	k.ExitIf(k.Setp("setp.ge.u32", w, k.I32("mul.lo.u32", heads, ntok)))
+	r := k.I32("div.u32", w, heads) // the query row; w = r·heads + h
+	h := k.I32("sub.u32", w, k.I32("mul.lo.u32", r, heads))
+	n := k.I32("add.u32", n0, r)
+	// start_r: n - window when a window is set and n > window, at least start
+	cut := k.I32("selp.b32", k.I32("sub.u32", n, window), ptx.Imm(0), k.Setp("setp.gt.u32", n, window))
+	cut = k.I32("selp.b32", cut, ptx.Imm(0), k.Setp("setp.ne.u32", window, ptx.Imm(0)))
+	start := k.I32("max.u32", start0, cut)
 	g := k.I32("div.u32", h, k.I32("max.u32", group, ptx.Imm(1)))
 	kvOff := k.I32("mul.lo.u32", g, hd)
-	qOff := k.I32("mul.lo.u32", h, hd)
+	qOff := k.I32("mul.lo.u32", w, hd)
 	const J = MaxHeadDim / 32
 	var dims, valid, qv, acc [J]ptx.Reg
 	for j := 0; j < J; j++ {

@@ -166,15 +166,27 @@ func RMSNorm(l Launcher, x, w, y uint64, rows, n int, eps float32) error {
 // Rope rotates heads×hd values of x in place by the nrot/2 (cos, sin)
 // pairs at cs.
 func Rope(l Launcher, x, cs uint64, heads, hd, nrot int, neox bool) error {
+	return RopeRows(l, x, cs, heads, hd, nrot, neox, 1)
+}
+
+// RopeRows is Rope for ntok rows of heads×hd values at once, row t rotated
+// by the t-th table of nrot/2 pairs at cs (a prompt's positions).
+func RopeRows(l Launcher, x, cs uint64, heads, hd, nrot int, neox bool, ntok int) error {
 	if nrot%2 != 0 || nrot > hd || nrot <= 0 {
 		return fmt.Errorf("cuda: rope: %d rotated dimensions for head size %d", nrot, hd)
 	}
-	g := RopeGeometry(heads, nrot)
+	if ntok < 1 {
+		return fmt.Errorf("cuda: rope: %d rows", ntok)
+	}
+	if err := limit32("rope pairs", heads*ntok*nrot/2); err != nil {
+		return err
+	}
+	g := RopeGeometry(heads*ntok, nrot)
 	nx := uint64(0)
 	if neox {
 		nx = 1
 	}
-	return l.Launch("rope", g.Grid, g.Block, x, cs, uint64(heads), uint64(hd), uint64(nrot), nx)
+	return l.Launch("rope", g.Grid, g.Block, x, cs, uint64(heads), uint64(hd), uint64(nrot), nx, uint64(ntok))
 }
 
 // Binary runs an elementwise kernel with two inputs (swiglu, geglu, add, mul).
@@ -206,9 +218,12 @@ func Softmax(l Launcher, x uint64, rows, n int) error {
 type AttentionArgs struct {
 	Q, K, V, O              uint64 // f32 q and output [heads][hd]; f16 caches (f32 when F32)
 	Heads, KVHeads, HeadDim int
-	Start, N                int // keys start ≤ t < N
+	Start, N                int // keys start ≤ t < N (for the first query row)
 	Scale                   float32
 	F32                     bool // f32 caches: attention_f32, without f16 roundings
+	// NTok query rows (0 means 1) at consecutive positions: row r sees the
+	// keys before N+r, from max(Start, N+r-Window) when Window > 0.
+	NTok, Window int
 }
 
 // Attention runs the decode attention.
@@ -222,14 +237,21 @@ func Attention(l Launcher, a AttentionArgs) error {
 	if a.Start < 0 || a.Start > a.N {
 		return fmt.Errorf("cuda: attention: key range [%d, %d)", a.Start, a.N)
 	}
-	g := RowGeometry(a.Heads)
+	ntok := max(a.NTok, 1)
+	if a.Window < 0 {
+		return fmt.Errorf("cuda: attention: window %d", a.Window)
+	}
+	if err := limit32("attention rows", a.Heads*ntok); err != nil {
+		return err
+	}
+	g := RowGeometry(a.Heads * ntok)
 	name := "attention"
 	if a.F32 {
 		name = "attention_f32"
 	}
 	return l.Launch(name, g.Grid, g.Block, a.Q, a.K, a.V, a.O, uint64(a.Heads),
 		uint64(a.Heads/a.KVHeads), uint64(a.HeadDim), uint64(a.KVHeads*a.HeadDim),
-		uint64(a.Start), uint64(a.N), f32bits(a.Scale))
+		uint64(a.Start), uint64(a.N), f32bits(a.Scale), uint64(ntok), uint64(a.Window))
 }
 
 // Signature is a kernel's parameter list, as the launch helpers pass it.
