@@ -23,38 +23,8 @@ import (
 func TestSynthDecodeF32Cache(t *testing.T) {
 	for _, preset := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3"} {
 		t.Run(preset, func(t *testing.T) {
-			devs := map[string]Backend{}
-			if !testing.Short() {
-				em, err := NewEmulated()
-				if err != nil {
-					t.Fatal(err)
-				}
-				devs["emulator"] = em
-			}
-			if gpu, err := Open(0); err == nil {
-				defer gpu.Close()
-				devs["gpu"] = gpu
-			}
-			if len(devs) == 0 {
-				t.Skip("no GPU, and -short skips the emulator")
-			}
-			spec, err := synth.Preset(preset)
-			if err != nil {
-				t.Fatal(err)
-			}
-			vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer vf.Close()
-			var buf bytes.Buffer
-			if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
-				t.Fatal(err)
-			}
-			f, err := weights.Parse(buf.Bytes())
-			if err != nil {
-				t.Fatal(err)
-			}
+			devs := decodeDevices(t)
+			f := synthF32(t, preset, "")
 			data, err := os.ReadFile("testdata/" + preset + "-f32kv.json")
 			if err != nil {
 				t.Fatal(err)
@@ -122,22 +92,7 @@ func synthF32(t *testing.T, preset, vocab string) *weights.File {
 // crossed within a batch; with an f16 and an f32 cache), both with a 32k
 // vocabulary here.
 func TestPrefillMatchesSteps(t *testing.T) {
-	devs := map[string]Backend{}
-	if !testing.Short() {
-		em, err := NewEmulated()
-		if err != nil {
-			t.Fatal(err)
-		}
-		devs["emulator"] = em
-	}
-	if gpu, err := Open(0); err == nil {
-		defer gpu.Close()
-		devs["gpu"] = gpu
-	}
-	if len(devs) == 0 {
-		t.Skip("no GPU, and -short skips the emulator")
-	}
-	for name, dev := range devs {
+	for name, dev := range decodeDevices(t) {
 		t.Run(name, func(t *testing.T) { prefillMatchesSteps(t, dev) })
 	}
 }
@@ -195,4 +150,27 @@ func prefillMatchesSteps(t *testing.T, em Backend) {
 			}
 		}
 	}
+}
+
+// decodeDevices returns the backends the decode tests run on: the emulator
+// unless -short, and the first GPU when this binary can open one (closed
+// when t ends); it skips t when there is neither.
+func decodeDevices(t *testing.T) map[string]Backend {
+	t.Helper()
+	devs := map[string]Backend{}
+	if !testing.Short() {
+		em, err := NewEmulated()
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs["emulator"] = em
+	}
+	if gpu, err := Open(0); err == nil {
+		t.Cleanup(func() { gpu.Close() })
+		devs["gpu"] = gpu
+	}
+	if len(devs) == 0 {
+		t.Skip("no GPU, and -short skips the emulator")
+	}
+	return devs
 }
