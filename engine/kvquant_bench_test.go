@@ -1,13 +1,11 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"testing"
 
 	"dayi/benchmarks/synth"
-	"dayi/internal/testref"
-	"dayi/weights"
+	"dayi/internal/synthtest"
 )
 
 // BenchmarkDecodeDepth4096 is one decode step of tiny-llama-k (head size
@@ -22,20 +20,7 @@ func BenchmarkDecodeDepth4096(b *testing.B) {
 		b.Fatal(err)
 	}
 	spec.ContextLength = depth + 256
-	t := &testing.T{}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
-		b.Fatal(err)
-	}
-	f, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		b.Fatal(err)
-	}
+	f := synthtest.Model(b, spec, 7, nil)
 	prompt := make([]int32, depth)
 	for i := range prompt {
 		prompt[i] = int32(100 + i%1000)

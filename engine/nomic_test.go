@@ -1,15 +1,13 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 
-	"dayi/benchmarks/synth"
-	"dayi/internal/testref"
+	"dayi/internal/synthtest"
 	"dayi/weights"
 )
 
@@ -20,23 +18,7 @@ func synthLMTyped(t *testing.T, preset string, opt Options, typ weights.Type) *L
 	if typ == weights.TypeF32 {
 		return synthLM(t, preset, opt)
 	}
-	spec, err := synth.Preset(preset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return typ }, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := synthtest.Preset(t, preset, 7, func(string, []int64) weights.Type { return typ })
 	m, err := Load(f, opt)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,7 +9,7 @@ import (
 	"time"
 
 	"dayi/benchmarks/synth"
-	"dayi/internal/testref"
+	"dayi/internal/synthtest"
 	"dayi/weights"
 )
 
@@ -112,24 +111,11 @@ func BenchmarkChatTurnTTFT(b *testing.B) {
 func benchSynth(b *testing.B) *weights.File {
 	spec := synth.Spec{Arch: "llama", Dim: 512, Layers: 8, Heads: 8, KVHeads: 4, FFN: 1536, ContextLength: 4096,
 		RopeBase: 10000, VocabFile: "ggml-vocab-llama-spm.gguf"}
-	vf, err := weights.Open(testref.File(b, "vocab", spec.VocabFile))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
 	typeFor := func(_ string, dims []int64) weights.Type {
 		if len(dims) < 2 || dims[0]%32 != 0 {
 			return weights.TypeF32
 		}
 		return weights.TypeQ8_0
 	}
-	if err := synth.Write(&buf, spec, vf, 7, typeFor, nil); err != nil {
-		b.Fatal(err)
-	}
-	f, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		b.Fatal(err)
-	}
-	return f
+	return synthtest.Model(b, spec, 7, typeFor)
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -10,9 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"dayi/benchmarks/synth"
 	"dayi/engine/sample"
-	"dayi/internal/testref"
+	"dayi/internal/synthtest"
 	"dayi/weights"
 )
 
@@ -113,24 +111,7 @@ func TestSpeculativeNGramRepeats(t *testing.T) {
 // synthSeed is synthModel with other random weights (same vocabulary).
 func synthSeed(t *testing.T, preset string, seed uint64) *weights.File {
 	t.Helper()
-	spec, err := synth.Preset(preset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, seed, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return synthtest.Preset(t, preset, seed, nil)
 }
 
 // The rollback is exact for quantized caches too: greedy speculation over

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"dayi/benchmarks/synth"
+	"dayi/internal/synthtest"
 	"dayi/internal/testref"
 	"dayi/weights"
 )
@@ -25,24 +26,7 @@ func synthModel(t *testing.T, preset string) *weights.File {
 // synthModelTyped is synthModel with each tensor's type chosen by typeFor.
 func synthModelTyped(t *testing.T, preset string, typeFor func(string, []int64) weights.Type) *weights.File {
 	t.Helper()
-	spec, err := synth.Preset(preset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, typeFor, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return synthtest.Preset(t, preset, 7, typeFor)
 }
 
 // checkSynth compares logits at llama.cpp's top ids and greedy decoding,

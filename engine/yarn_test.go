@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -9,7 +8,7 @@ import (
 	"testing"
 
 	"dayi/benchmarks/synth"
-	"dayi/internal/testref"
+	"dayi/internal/synthtest"
 	"dayi/weights"
 )
 
@@ -33,20 +32,7 @@ func ropeTol(preset string) float64 {
 // synthSpecModel writes spec (seed 7, f32) into memory and parses it.
 func synthSpecModel(t *testing.T, spec synth.Spec) *weights.File {
 	t.Helper()
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return synthtest.Model(t, spec, 7, nil)
 }
 
 func ropeRef(t *testing.T, preset string) []refCase {

@@ -1,15 +1,13 @@
 package eval
 
 import (
-	"bytes"
 	"context"
 	"math"
 	"testing"
 
 	"dayi/assets"
-	"dayi/benchmarks/synth"
 	"dayi/engine"
-	"dayi/internal/testref"
+	"dayi/internal/synthtest"
 	"dayi/weights"
 )
 
@@ -191,23 +189,7 @@ func TestTinyModelGenerate(t *testing.T) {
 // (engine.ErrRewind): LogLikelihoods evaluates the context again and still
 // gives every continuation engine.LM.LogLikelihood's value exactly.
 func TestLoglikCompactSWARewind(t *testing.T) {
-	spec, err := synth.Preset("tiny-gemma3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := synthtest.Preset(t, "tiny-gemma3", 7, nil)
 	opt := engine.Options{Backend: "dayi", KVType: "f32", Buckets: []int{4, 16}}
 	m, err := engine.Load(f, opt)
 	if err != nil {

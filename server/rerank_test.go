@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -17,9 +16,7 @@ import (
 	"github.com/ollama/ollama/api"
 
 	"dayi/auth"
-	"dayi/benchmarks/synth"
-	"dayi/internal/testref"
-	"dayi/weights"
+	"dayi/internal/synthtest"
 )
 
 // encoderRef is the part of engine/testdata/embed/*.json (llama.cpp's
@@ -52,21 +49,8 @@ func readEncoderRef(t *testing.T, name string) encoderRef {
 // writeSynth writes a synth preset (seed 7, f32) to dir/NAME.gguf.
 func writeSynth(t *testing.T, dir, preset string) string {
 	t.Helper()
-	spec, err := synth.Preset(preset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
-		t.Fatal(err)
-	}
 	p := filepath.Join(dir, preset+".gguf")
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(p, synthtest.Bytes(t, synthtest.Spec(t, preset), 7, nil), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p

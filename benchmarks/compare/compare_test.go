@@ -11,9 +11,8 @@ import (
 	"testing"
 
 	"dayi/assets"
-	"dayi/benchmarks/synth"
 	"dayi/engine"
-	"dayi/internal/testref"
+	"dayi/internal/synthtest"
 	"dayi/weights"
 )
 
@@ -177,23 +176,7 @@ func TestReadBandwidth(t *testing.T) {
 // instead of failing, before the timed prompt and again before the timed
 // decode.
 func TestMeasureDayiDepthCompactSWA(t *testing.T) {
-	spec, err := synth.Preset("tiny-gemma3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := synthtest.Preset(t, "tiny-gemma3", 7, nil)
 	// Context 256 (tiny-gemma3's own); one 100-row step: compact caches
 	// of 192 rows, each move keeping 92, so after the warm-up the rows
 	// from position 97 on are gone.

@@ -1,13 +1,11 @@
 package cuda
 
 import (
-	"bytes"
 	"errors"
 	"strings"
 	"testing"
 
-	"dayi/benchmarks/synth"
-	"dayi/internal/testref"
+	"dayi/internal/synthtest"
 	"dayi/weights"
 )
 
@@ -61,23 +59,7 @@ func TestLlamaRejects(t *testing.T) {
 	}
 
 	// A weight type without a kernel (q2_K here) is refused by name.
-	spec, err := synth.Preset("tiny-llama-k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeQ2_K }, nil); err != nil {
-		t.Fatal(err)
-	}
-	q2, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	q2 := synthtest.Preset(t, "tiny-llama-k", 7, func(string, []int64) weights.Type { return weights.TypeQ2_K })
 	if _, err := LoadLlama(em, q2, 8); err == nil || !strings.Contains(err.Error(), "no GEMV kernel for q2_K") {
 		t.Errorf("q2_K model: %v", err)
 	}

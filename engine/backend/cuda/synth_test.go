@@ -1,14 +1,12 @@
 package cuda
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"os"
 	"testing"
 
-	"dayi/benchmarks/synth"
-	"dayi/internal/testref"
+	"dayi/internal/synthtest"
 	"dayi/weights"
 )
 
@@ -62,27 +60,11 @@ func TestSynthDecodeF32Cache(t *testing.T) {
 // empty (a 32k one keeps the emulator's output projections short).
 func synthF32(t *testing.T, preset, vocab string) *weights.File {
 	t.Helper()
-	spec, err := synth.Preset(preset)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := synthtest.Spec(t, preset)
 	if vocab != "" {
 		spec.VocabFile = vocab
 	}
-	vf, err := weights.Open(testref.File(t, "vocab", spec.VocabFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, spec, vf, 7, func(string, []int64) weights.Type { return weights.TypeF32 }, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := weights.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return synthtest.Model(t, spec, 7, nil)
 }
 
 // TestPrefillMatchesSteps: a prompt through Prefill, in batches of 3 tokens
