@@ -85,14 +85,32 @@ func gemmKx4(w, x *byte, xstride, nb int, res *[4]float32)
 //go:noescape
 func gemmKx1(w, x *byte, nb int) float32
 
+// gemmKx4A2 and gemmKx1A2 are gemmKx4 and gemmKx1 in AVX2
+// (gemmk_avx2_amd64.s), bit for bit.
+//
+//go:noescape
+func gemmKx4A2(w, x *byte, xstride, nb int, res *[4]float32)
+
+//go:noescape
+func gemmKx1A2(w, x *byte, nb int) float32
+
 // hasKPacked reports whether MatMul can run type t's prefill on decoded
-// super-blocks (gemmk.go).
+// super-blocks (gemmk.go): AVX-512 VNNI or AVX2 kernels.
 func hasKPacked(t weights.Type) bool {
 	switch t {
 	case weights.TypeQ2_K, weights.TypeQ3_K, weights.TypeQ4_K, weights.TypeQ5_K, weights.TypeQ6_K:
-		return hasZVNNI
+		return hasZVNNI || hasAVX2
 	}
 	return false
+}
+
+// kPackedKernels returns the decoded-super-block kernels for 4 and 1
+// activation rows on this CPU.
+func kPackedKernels() (func(w, x *byte, xstride, nb int, res *[4]float32), func(w, x *byte, nb int) float32) {
+	if hasZVNNI {
+		return gemmKx4, gemmKx1
+	}
+	return gemmKx4A2, gemmKx1A2
 }
 
 //go:noescape

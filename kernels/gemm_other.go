@@ -2,7 +2,11 @@
 
 package kernels
 
-import "dayi/weights"
+import (
+	"unsafe"
+
+	"dayi/weights"
+)
 
 // Off amd64 no plan path but dots and the Rows16 Go twins is chosen (the
 // gates below are false), but every kernel name the shared code refers to
@@ -40,6 +44,10 @@ func gemmKx4(w, x *byte, xstride, nb int, res *[4]float32) { gemmKx4Go(w, x, xst
 
 func gemmKx1(w, x *byte, nb int) float32 { return gemmKx1Go(w, x, nb) }
 
+func kPackedKernels() (func(w, x *byte, xstride, nb int, res *[4]float32), func(w, x *byte, nb int) float32) {
+	return gemmKx4, gemmKx1
+}
+
 func f16Gemm2x4(w *byte, wstride int, x *float32, xstride, n16 int, res *[8]float32) {
 	f16Gemm2x4Go(w, wstride, x, xstride, n16, res)
 }
@@ -69,4 +77,13 @@ func siluV16(v *float32, n16 int) { siluV16Go(v, n16) }
 
 func q5_0Gemv4(w *byte, wstride int, x *byte, npairs int, acc *[64]float32) {
 	q5_0Gemv4Go(w, wstride, x, npairs, acc)
+}
+
+// r16A2Kernels: the AVX2 Rows16 kernels exist on amd64 only.
+func r16A2Kernels(weights.Type) ([4]gemm16Func, bool) { return [4]gemm16Func{}, false }
+
+func siluV8(v *float32, n8 int) {
+	for i, x := range unsafe.Slice(v, 8*n8) {
+		unsafe.Slice(v, 8*n8)[i] = vSiLU8(x)
+	}
 }

@@ -520,7 +520,7 @@ func (mt *matmulTask) runKPacked(lo, hi, worker int) {
 		for ; i0+4 <= mt.m; i0 += 4 {
 			x := &mt.xq[i0*xs]
 			for j := j0; j < j1; j++ {
-				gemmKx4(&buf[(j-j0)*rowDec], x, xs, nb, &res)
+				mt.pl.kx4(&buf[(j-j0)*rowDec], x, xs, nb, &res)
 				mt.out[i0*n+j] = res[0]
 				mt.out[(i0+1)*n+j] = res[1]
 				mt.out[(i0+2)*n+j] = res[2]
@@ -529,7 +529,7 @@ func (mt *matmulTask) runKPacked(lo, hi, worker int) {
 		}
 		for i := i0; i < mt.m; i++ {
 			for j := j0; j < j1; j++ {
-				mt.out[i*n+j] = gemmKx1(&buf[(j-j0)*rowDec], &mt.xq[i*xs], nb)
+				mt.out[i*n+j] = mt.pl.kx1(&buf[(j-j0)*rowDec], &mt.xq[i*xs], nb)
 			}
 		}
 	}

@@ -23,6 +23,8 @@ import (
 //	rows16-gemv   q4_0 q5_0 q8_0 (Rows16)    1..3 (all      per block b in order: acc = fma(float(isum_b),
 //	                                         without VNNI)  d_w·d_x, acc) from 0 (llama.cpp's repacked
 //	                                                        q4_0 GEMV/GEMM; rows16.go, gemm16.go)
+//	rows16-avx2   q4_0 q8_0 (Rows16, AVX2    all            same, bit for bit (rows16avx2: 1..4 rows per call
+//	              without AVX-512 VNNI)                     on the tiles as stored)
 //	rows16-gemvm  q4_0 q8_0 (Rows16)         2..16          same, 4 or 2 rows per tile load (rows16m.go)
 //	rows16-gemm16 q4_0 q5_0 q8_0 (Rows16)    >= 4 (q4_0,    same, through gemm16 (bit for bit equal)
 //	                                         q8_0: >= 17)
@@ -55,12 +57,14 @@ import (
 //	q5gemv        q5_0 (GGUF)                1              vec_dot order (dotQ5_0), bit for bit
 //	kgemv         q4_K q5_K q6_K (GGUF)      < 16           dotK's order, bit for bit (dot.go)
 //	kpacked       q2_K q3_K (GGUF)           all            dotK's order, bit for bit (gemmk.go)
+//	  on AVX2     q4_K q6_K (GGUF)           >= 24          the same (gemmKx4A2: AVX2 hosts without AVX-512
+//	              q5_K (GGUF)                all            VNNI, where the other K paths do not exist)
 //	f16           f16 (GGUF)                 all            vec_dot order for m = 1, tinyBLAS order for
 //	                                                        m >= 2 with k%16 = n%4 = 0 (f16TinyOrder)
 //	dots          every type (GGUF)          the rest       vec_dot order: one weight row · one
 //	                                                        activation row per call (dot)
 //
-// Every path but dots and qx1gemm needs AVX-512 VNNI (f16: AVX-512
+// Every path but dots, qx1gemm and rows16-avx2 needs AVX-512 VNNI (f16: AVX-512
 // F/BW/VL; q5_0's Rows16 assembly also BITALG, else its Go twins run);
 // without it a GGUF weight takes dots (q4_1
 // and q5_1: qx1gemm's AVX2 kernels where AVX2 is, for every batch) and a
@@ -109,7 +113,10 @@ type Plan struct {
 	r16gemv4 gemvmFunc                                                                        // Rows16 decode kernel, 4 rows (rows16m.go)
 	r16gemv2 gemvmFunc                                                                        // Rows16 decode kernel, 2 rows
 	gk       gemmKernels                                                                      // packed kernels (q4_0/q8_0)
+	r16a2    [4]gemm16Func                                                                    // Rows16 q4_0/q8_0 kernels for 1..4 columns on AVX2 (rows16avx2)
 	kgemv    func(w *byte, wstride int, x *byte, nb int, res *[4]float32)                     // q4_K/q6_K 4-row gemv
+	kx4      func(w, x *byte, xstride, nb int, res *[4]float32)                               // kpacked: 4 activation rows (AVX-512 VNNI or AVX2)
+	kx1      func(w, x *byte, nb int) float32                                                 // kpacked: 1 activation row
 	qx1      qx1Kernels                                                                       // q4_1/q5_1 multi-row kernels
 }
 
@@ -164,6 +171,12 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 		}
 		pl.add(path{name: "rows16k-gemv", minRows: 1, run: (*matmulTask).runR16Gemv,
 			pack: (*matmulTask).packK16Row, x40Step: xk, groups: true})
+	case l == LayoutRows16 && !hasZVNNI && hasR16A2(t):
+		pl.r16gemv, pl.g16dec = r16Kernels(t)
+		pl.g16bias = r16Bias(t)
+		pl.r16a2, _ = r16A2Kernels(t)
+		pl.add(path{name: "rows16-avx2", minRows: 1, run: (*matmulTask).runR16A2,
+			pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
 	case l == LayoutRows16:
 		pl.r16gemv, pl.g16dec = r16Kernels(t)
 		pl.g16bias = r16Bias(t)
@@ -229,6 +242,7 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 			if hasDirectK(t) {
 				min = kPackedMinRows
 			}
+			pl.kx4, pl.kx1 = kPackedKernels()
 			pl.add(path{name: "kpacked", minRows: min, run: (*matmulTask).runKPacked})
 		}
 		if (t == weights.TypeQ4_K || t == weights.TypeQ5_K || t == weights.TypeQ6_K) && hasZVNNI {

@@ -13,6 +13,9 @@ import (
 // CPU's features, independently of how NewPlan builds its list.
 func wantPath(t weights.Type, l Layout, m int) string {
 	if l == LayoutRows16 {
+		if !hasZVNNI && hasAVX2 && (t == weights.TypeQ4_0 || t == weights.TypeQ8_0) {
+			return "rows16-avx2"
+		}
 		name := "rows16"
 		if r16KType(t) {
 			name = "rows16k"
@@ -45,8 +48,17 @@ func wantPath(t weights.Type, l Layout, m int) string {
 		return "dots"
 	}
 	if !hasZVNNI {
-		if t == weights.TypeF16 && hasZ512 {
+		switch {
+		case t == weights.TypeF16 && hasZ512:
 			return "f16"
+		case !hasAVX2:
+			return "dots"
+		case t == weights.TypeQ4_K || t == weights.TypeQ6_K:
+			if m >= kPackedMinRows {
+				return "kpacked"
+			}
+		case t == weights.TypeQ2_K || t == weights.TypeQ3_K || t == weights.TypeQ5_K:
+			return "kpacked"
 		}
 		return "dots"
 	}

@@ -65,10 +65,17 @@ const r16Rows = 16
 const r16MaxGemvCols = 3
 
 // CanRepack reports whether n×k weights of type t can take LayoutRows16
-// on this machine (and are worth it: the layout has kernels only where
-// AVX-512 VNNI is present).
+// on this machine (and are worth it: the layout has kernels where AVX-512
+// VNNI is present, and for q4_0/q8_0 where AVX2 is: rows16avx2).
 func CanRepack(t weights.Type, n, k int) bool {
-	return hasZVNNI && r16Type(t) && (t != weights.TypeQ5_0 || hasR16Q5) && n > 0 && n%r16Rows == 0 && k > 0 && k%t.BlockSize() == 0
+	if n <= 0 || n%r16Rows != 0 || k <= 0 || k%t.BlockSize() != 0 {
+		return false
+	}
+	if !hasZVNNI {
+		_, ok := r16A2Kernels(t)
+		return ok
+	}
+	return r16Type(t) && (t != weights.TypeQ5_0 || hasR16Q5)
 }
 
 // r16Type reports whether t has a Rows16 layout (q4_0/q8_0 here, q5_0 in
@@ -189,6 +196,26 @@ func (mt *matmulTask) runR16Gemv(lo, hi, _ int) {
 	}
 }
 
+// r16A2MaxCols is the widest AVX2 Rows16 kernel (gemmR16A2*x4).
+const r16A2MaxCols = 4
+
+// runR16A2 computes the outputs of Rows16 groups [lo,hi) on AVX2 hosts
+// without AVX-512 VNNI: each group against the activation rows up to
+// r16A2MaxCols at a time, straight from its tiles (the group, 16·rowBytes
+// bytes, stays in cache between the calls).
+func (mt *matmulTask) runR16A2(lo, hi, _ int) {
+	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/32, mt.x40Step
+	k := &mt.pl.r16a2
+	for g := lo; g < hi; g++ {
+		j := g * r16Rows
+		w := &mt.w[j*rb]
+		for c := 0; c < mt.m; c += r16A2MaxCols {
+			nc := min(r16A2MaxCols, mt.m-c)
+			k[nc-1](w, &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n)
+		}
+	}
+}
+
 // r16GoKernels returns the pure-Go Rows16 kernels of t (hosts without
 // AVX-512 VNNI, and the tests' reference).
 func r16GoKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
@@ -210,4 +237,11 @@ func decR16GoQ4_0(w *byte, _, nb int, dst *byte) {
 
 func decR16GoQ8_0(w *byte, _, nb int, dst *byte) {
 	decR16Go(unsafe.Slice(w, nb*r16Rows*q8_0Size), nb, unsafe.Slice(dst, nb*w16BlockSize), weights.TypeQ8_0)
+}
+
+// hasR16A2 reports whether Rows16 weights of type t run on the AVX2
+// kernels here (q4_0/q8_0 on AVX2 hosts; AVX-512 VNNI hosts use their own).
+func hasR16A2(t weights.Type) bool {
+	_, ok := r16A2Kernels(t)
+	return ok
 }

@@ -44,6 +44,53 @@ func vExpf(x float32) float32 {
 	return float32(float64(j) * math.Ldexp(1, int(n)))
 }
 
+// vExpf8 is ggml_v_expf on one lane of its AVX2 (and NEON) form, which
+// differs from the AVX-512 one in the last bits: the polynomial leaves out
+// the 1, the result is k + k·j with k = 2^n built from the shifter's bits
+// and one FMA, and |n| > 126 takes the scaled s1·s2 route of ARM's
+// routine (ggml-cpu vec.h, the __AVX2__ && __FMA__ branch).
+func vExpf8(x float32) float32 {
+	z := fma32(x, vExpLog2e, vExpShift)
+	n := z - vExpShift
+	b := fma32(-n, vExpLn2Lo, fma32(-n, vExpLn2Hi, x))
+	e := math.Float32bits(z) << 23
+	k := math.Float32frombits(e + math.Float32bits(1))
+	u := b * b
+	j := fma32(fma32(fma32(vExpC5, b, vExpC4), u, fma32(vExpC3, b, vExpC2)), u, vExpC1*b)
+	a := float32(math.Abs(float64(n)))
+	if !(a > 126) {
+		return fma32(k, j, k)
+	}
+	var g uint32
+	if n <= 0 {
+		g = 0x82000000
+	}
+	s1 := math.Float32frombits(g + 0x7f000000)
+	if a > vExpLimit {
+		return s1 * s1
+	}
+	s2 := math.Float32frombits(e - g)
+	return fma32(s2, j, s2) * s1
+}
+
+// vSiLU8 is ggml_v_silu on one lane of its AVX2 form.
+func vSiLU8(x float32) float32 {
+	return x / (1 + vExpf8(0-x))
+}
+
+// siluRow8Go is SiLURow's twin on AVX2 hosts without AVX-512: ggml's
+// AVX2 build runs ggml_vec_swiglu_f32 8 values at a time and the last n%8
+// through the scalar formula.
+func siluRow8Go(v []float32) {
+	n := len(v) &^ 7
+	for i := range v[:n] {
+		v[i] = vSiLU8(v[i])
+	}
+	for i := n; i < len(v); i++ {
+		v[i] = siluScalar(v[i])
+	}
+}
+
 // vSiLU is ggml_v_silu on one lane.
 func vSiLU(x float32) float32 {
 	return x / (1 + vExpf(0-x))
@@ -67,17 +114,29 @@ func siluRowGo(v []float32) {
 }
 
 // SiLURow replaces each value of one activation row by its SiLU in
-// llama.cpp's numerics (see above): the 16-wide part in assembly where
-// AVX-512 is present, the tail in scalar.
+// llama.cpp's numerics on this CPU (see above): the 16-wide part in
+// assembly where AVX-512 is present, the 8-wide AVX2 form where only AVX2
+// is (siluRow8Go), the tail in scalar; elsewhere the AVX-512 form in Go.
 func SiLURow(v []float32) {
-	n := len(v) &^ 15
-	if !hasZ512 || n == 0 {
+	switch {
+	case hasZ512 && len(v) >= 16:
+		n := len(v) &^ 15
+		siluV16(&v[0], n/16)
+		for i := n; i < len(v); i++ {
+			v[i] = siluScalar(v[i])
+		}
+	case hasZ512:
 		siluRowGo(v)
-		return
-	}
-	siluV16(&v[0], n/16)
-	for i := n; i < len(v); i++ {
-		v[i] = siluScalar(v[i])
+	case hasAVX2:
+		n := len(v) &^ 7
+		if n > 0 {
+			siluV8(&v[0], n/8)
+		}
+		for i := n; i < len(v); i++ {
+			v[i] = siluScalar(v[i])
+		}
+	default:
+		siluRowGo(v)
 	}
 }
 

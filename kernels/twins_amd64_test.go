@@ -12,11 +12,23 @@ import (
 // The twins of twins.go (what gemm_other.go binds the kernel names to off
 // amd64) against the assembly they stand for, call by call, bit for bit.
 
-// TestTwinsKPacked: gemmKx1/gemmKx4 on decoded super-blocks of every
-// k-quant type.
+// TestTwinsKPacked: gemmKx1/gemmKx4 (AVX-512 VNNI) and gemmKx1A2/gemmKx4A2
+// (AVX2) on decoded super-blocks of every k-quant type.
 func TestTwinsKPacked(t *testing.T) {
-	if !hasZVNNI {
-		t.Skip("no AVX-512 VNNI")
+	type kernels struct {
+		name string
+		x4   func(w, x *byte, xstride, nb int, res *[4]float32)
+		x1   func(w, x *byte, nb int) float32
+	}
+	var ks []kernels
+	if hasZVNNI {
+		ks = append(ks, kernels{"vnni", gemmKx4, gemmKx1})
+	}
+	if hasAVX2 {
+		ks = append(ks, kernels{"avx2", gemmKx4A2, gemmKx1A2})
+	}
+	if len(ks) == 0 {
+		t.Skip("no AVX2 or AVX-512 VNNI")
 	}
 	rng := rand.New(rand.NewPCG(91, 92))
 	dOffs := map[weights.Type][]int{weights.TypeQ2_K: {80, 82}, weights.TypeQ3_K: {108}, weights.TypeQ4_K: {0, 2},
@@ -36,14 +48,17 @@ func TestTwinsKPacked(t *testing.T) {
 			}
 			quantizeQ8_K(x, xf)
 			xs := nb * q8_KSize
-			var got, want [4]float32
-			gemmKx4(&w[0], &x[0], xs, nb, &got)
+			var want [4]float32
 			gemmKx4Go(&w[0], &x[0], xs, nb, &want)
-			if i := sameBits(got[:], want[:]); i >= 0 {
-				t.Fatalf("%s nb=%d gemmKx4[%d] = %g, twin %g", typ, nb, i, got[i], want[i])
-			}
-			if g, w := gemmKx1(&w[0], &x[xs], nb), gemmKx1Go(&w[0], &x[xs], nb); math.Float32bits(g) != math.Float32bits(w) {
-				t.Fatalf("%s nb=%d gemmKx1 = %g, twin %g", typ, nb, g, w)
+			for _, k := range ks {
+				var got [4]float32
+				k.x4(&w[0], &x[0], xs, nb, &got)
+				if i := sameBits(got[:], want[:]); i >= 0 {
+					t.Fatalf("%s %s nb=%d x4[%d] = %g, twin %g", k.name, typ, nb, i, got[i], want[i])
+				}
+				if g, w := k.x1(&w[0], &x[xs], nb), gemmKx1Go(&w[0], &x[xs], nb); math.Float32bits(g) != math.Float32bits(w) {
+					t.Fatalf("%s %s nb=%d x1 = %g, twin %g", k.name, typ, nb, g, w)
+				}
 			}
 		}
 	}

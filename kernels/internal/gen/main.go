@@ -4,8 +4,9 @@
 // schedule), gemmk16_amd64.s (the q4_K/q6_K 16-row prefill kernels for
 // 1..4 activation columns), attntile_amd64.s (the 4-query attention
 // tiles of a prefill step), qx1_amd64.s (the q4_1/q5_1 multi-row
-// kernels), gemm16amx_amd64.s and gemmk16amx_amd64.s (the q4_0/q5_0/q8_0
-// and q4_K prefill on AMX tiles). Run it through go generate in kernels:
+// kernels), gemm16amx_amd64.s gemmk16amx_amd64.s (the q4_0/q5_0/q8_0
+// and q4_K prefill on AMX tiles) and rows16avx2_amd64.s (q4_0/q8_0 Rows16
+// matmuls for AVX2 hosts). Run it through go generate in kernels:
 //
 //	go generate ./kernels
 //
@@ -42,7 +43,7 @@ type file struct {
 }
 
 func files(p params) []file {
-	return []file{{"rows16k_amd64.s", rows16k(p)}, {"gemmk16_amd64.s", gemmk16()}, {"attntile_amd64.s", attntile()}, {"qx1_amd64.s", qx1()}, {"gemm16amx_amd64.s", amx16()}, {"gemmk16amx_amd64.s", amxk()}}
+	return []file{{"rows16k_amd64.s", rows16k(p)}, {"gemmk16_amd64.s", gemmk16()}, {"attntile_amd64.s", attntile()}, {"qx1_amd64.s", qx1()}, {"gemm16amx_amd64.s", amx16()}, {"gemmk16amx_amd64.s", amxk()}, {"rows16avx2_amd64.s", rows16avx2()}}
 }
 
 func main() {

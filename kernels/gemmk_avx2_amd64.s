@@ -1,0 +1,258 @@
+#include "textflag.h"
+
+// AVX2 forms of gemmKx4/gemmKx1 (gemmk_amd64.s) for CPUs without AVX-512
+// VNNI: the same decoded super-blocks (gemmk.go) and q8_K rows, the same
+// exact integers (VPMADDUBSW then VPMADDWD against the pair scales and an
+// add, where the AVX-512 kernels fuse the last two in VPDPWSSD), and the
+// same float steps per super-block and row (dotK's), so they equal those
+// kernels and the Go twins bit for bit.
+
+// KHSUM2 reduces the 8 int32 lanes of Y (low register X) into R (temp X13).
+#define KHSUM2(Y, X, R) \
+	VEXTRACTI128 $1, Y, X13; \
+	VPADDD       X13, X, X; \
+	VPSHUFD      $0x4E, X, X13; \
+	VPADDD       X13, X, X; \
+	VPSHUFD      $0xB1, X, X13; \
+	VPADDD       X13, X, X; \
+	VMOVD        X, R
+
+// func gemmKx1A2(w, x *byte, nb int) float32
+TEXT ·gemmKx1A2(SB), NOSPLIT, $0-28
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS X0, X0, X0
+	TESTQ  CX, CX
+	JLE    k1done
+
+k1loop:
+	VMOVDQU    0(SI), Y1
+	VPMADDUBSW 4(DI), Y1, Y1
+	VPMADDWD   256(SI), Y1, Y9
+	VMOVDQU    32(SI), Y1
+	VPMADDUBSW 36(DI), Y1, Y1
+	VPMADDWD   288(SI), Y1, Y10
+	VMOVDQU    64(SI), Y1
+	VPMADDUBSW 68(DI), Y1, Y1
+	VPMADDWD   320(SI), Y1, Y1
+	VPADDD     Y1, Y9, Y9
+	VMOVDQU    96(SI), Y1
+	VPMADDUBSW 100(DI), Y1, Y1
+	VPMADDWD   352(SI), Y1, Y1
+	VPADDD     Y1, Y10, Y10
+	VMOVDQU    128(SI), Y1
+	VPMADDUBSW 132(DI), Y1, Y1
+	VPMADDWD   384(SI), Y1, Y1
+	VPADDD     Y1, Y9, Y9
+	VMOVDQU    160(SI), Y1
+	VPMADDUBSW 164(DI), Y1, Y1
+	VPMADDWD   416(SI), Y1, Y1
+	VPADDD     Y1, Y10, Y10
+	VMOVDQU    192(SI), Y1
+	VPMADDUBSW 196(DI), Y1, Y1
+	VPMADDWD   448(SI), Y1, Y1
+	VPADDD     Y1, Y9, Y9
+	VMOVDQU    224(SI), Y1
+	VPMADDUBSW 228(DI), Y1, Y1
+	VPMADDWD   480(SI), Y1, Y1
+	VPADDD     Y1, Y10, Y10
+	VMOVDQU    260(DI), Y3
+	VPMADDWD   512(SI), Y3, Y4
+	VPADDD     Y10, Y9, Y9
+	VPADDD     Y4, Y9, Y9
+	VPMADDWD   544(SI), Y3, Y3
+	KHSUM2(Y9, X9, AX)
+	KHSUM2(Y3, X3, BX)
+	VMOVSS     0(DI), X2
+	VMULSS     576(SI), X2, X3
+	VCVTSI2SSL AX, X12, X12
+	VMULSS     X3, X12, X12
+	VADDSS     X12, X0, X0
+	VMULSS     580(SI), X2, X3
+	VCVTSI2SSL BX, X12, X12
+	VMULSS     X3, X12, X12
+	VSUBSS     X12, X0, X0
+	ADDQ       $640, SI
+	ADDQ       $292, DI
+	DECQ       CX
+	JNZ        k1loop
+
+k1done:
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func gemmKx4A2(w, x *byte, xstride, nb int, res *[4]float32)
+// The super-block's quants stay in Y0..Y7 for the four rows (isum lanes in
+// Y9..Y12); then the bsum terms, the horizontal sums of the 4 rows into
+// the lanes of X0 (isum) and X1 (imin), and gemmKx4's float steps on the
+// 4 lanes of X15.
+TEXT ·gemmKx4A2(SB), NOSPLIT, $0-40
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   xstride+16(FP), R11
+	LEAQ   (DI)(R11*1), R10
+	LEAQ   (R10)(R11*1), R13
+	LEAQ   (R13)(R11*1), R14
+	MOVQ   nb+24(FP), CX
+	MOVQ   res+32(FP), DX
+	VXORPS X15, X15, X15
+	TESTQ  CX, CX
+	JLE    k4done
+
+k4loop:
+	VMOVDQU    0(SI), Y0
+	VMOVDQU    32(SI), Y1
+	VMOVDQU    64(SI), Y2
+	VMOVDQU    96(SI), Y3
+	VMOVDQU    128(SI), Y4
+	VMOVDQU    160(SI), Y5
+	VMOVDQU    192(SI), Y6
+	VMOVDQU    224(SI), Y7
+	VPMADDUBSW 4(DI), Y0, Y8
+	VPMADDWD   256(SI), Y8, Y9
+	VPMADDUBSW 4(R10), Y0, Y8
+	VPMADDWD   256(SI), Y8, Y10
+	VPMADDUBSW 4(R13), Y0, Y8
+	VPMADDWD   256(SI), Y8, Y11
+	VPMADDUBSW 4(R14), Y0, Y8
+	VPMADDWD   256(SI), Y8, Y12
+	VPMADDUBSW 36(DI), Y1, Y8
+	VPMADDWD   288(SI), Y8, Y8
+	VPADDD     Y8, Y9, Y9
+	VPMADDUBSW 36(R10), Y1, Y8
+	VPMADDWD   288(SI), Y8, Y8
+	VPADDD     Y8, Y10, Y10
+	VPMADDUBSW 36(R13), Y1, Y8
+	VPMADDWD   288(SI), Y8, Y8
+	VPADDD     Y8, Y11, Y11
+	VPMADDUBSW 36(R14), Y1, Y8
+	VPMADDWD   288(SI), Y8, Y8
+	VPADDD     Y8, Y12, Y12
+	VPMADDUBSW 68(DI), Y2, Y8
+	VPMADDWD   320(SI), Y8, Y8
+	VPADDD     Y8, Y9, Y9
+	VPMADDUBSW 68(R10), Y2, Y8
+	VPMADDWD   320(SI), Y8, Y8
+	VPADDD     Y8, Y10, Y10
+	VPMADDUBSW 68(R13), Y2, Y8
+	VPMADDWD   320(SI), Y8, Y8
+	VPADDD     Y8, Y11, Y11
+	VPMADDUBSW 68(R14), Y2, Y8
+	VPMADDWD   320(SI), Y8, Y8
+	VPADDD     Y8, Y12, Y12
+	VPMADDUBSW 100(DI), Y3, Y8
+	VPMADDWD   352(SI), Y8, Y8
+	VPADDD     Y8, Y9, Y9
+	VPMADDUBSW 100(R10), Y3, Y8
+	VPMADDWD   352(SI), Y8, Y8
+	VPADDD     Y8, Y10, Y10
+	VPMADDUBSW 100(R13), Y3, Y8
+	VPMADDWD   352(SI), Y8, Y8
+	VPADDD     Y8, Y11, Y11
+	VPMADDUBSW 100(R14), Y3, Y8
+	VPMADDWD   352(SI), Y8, Y8
+	VPADDD     Y8, Y12, Y12
+	VPMADDUBSW 132(DI), Y4, Y8
+	VPMADDWD   384(SI), Y8, Y8
+	VPADDD     Y8, Y9, Y9
+	VPMADDUBSW 132(R10), Y4, Y8
+	VPMADDWD   384(SI), Y8, Y8
+	VPADDD     Y8, Y10, Y10
+	VPMADDUBSW 132(R13), Y4, Y8
+	VPMADDWD   384(SI), Y8, Y8
+	VPADDD     Y8, Y11, Y11
+	VPMADDUBSW 132(R14), Y4, Y8
+	VPMADDWD   384(SI), Y8, Y8
+	VPADDD     Y8, Y12, Y12
+	VPMADDUBSW 164(DI), Y5, Y8
+	VPMADDWD   416(SI), Y8, Y8
+	VPADDD     Y8, Y9, Y9
+	VPMADDUBSW 164(R10), Y5, Y8
+	VPMADDWD   416(SI), Y8, Y8
+	VPADDD     Y8, Y10, Y10
+	VPMADDUBSW 164(R13), Y5, Y8
+	VPMADDWD   416(SI), Y8, Y8
+	VPADDD     Y8, Y11, Y11
+	VPMADDUBSW 164(R14), Y5, Y8
+	VPMADDWD   416(SI), Y8, Y8
+	VPADDD     Y8, Y12, Y12
+	VPMADDUBSW 196(DI), Y6, Y8
+	VPMADDWD   448(SI), Y8, Y8
+	VPADDD     Y8, Y9, Y9
+	VPMADDUBSW 196(R10), Y6, Y8
+	VPMADDWD   448(SI), Y8, Y8
+	VPADDD     Y8, Y10, Y10
+	VPMADDUBSW 196(R13), Y6, Y8
+	VPMADDWD   448(SI), Y8, Y8
+	VPADDD     Y8, Y11, Y11
+	VPMADDUBSW 196(R14), Y6, Y8
+	VPMADDWD   448(SI), Y8, Y8
+	VPADDD     Y8, Y12, Y12
+	VPMADDUBSW 228(DI), Y7, Y8
+	VPMADDWD   480(SI), Y8, Y8
+	VPADDD     Y8, Y9, Y9
+	VPMADDUBSW 228(R10), Y7, Y8
+	VPMADDWD   480(SI), Y8, Y8
+	VPADDD     Y8, Y10, Y10
+	VPMADDUBSW 228(R13), Y7, Y8
+	VPMADDWD   480(SI), Y8, Y8
+	VPADDD     Y8, Y11, Y11
+	VPMADDUBSW 228(R14), Y7, Y8
+	VPMADDWD   480(SI), Y8, Y8
+	VPADDD     Y8, Y12, Y12
+	VMOVDQU    512(SI), Y13
+	VMOVDQU    544(SI), Y14
+	VMOVDQU    260(DI), Y0
+	VPMADDWD   Y13, Y0, Y8
+	VPADDD     Y8, Y9, Y9
+	VPMADDWD   Y14, Y0, Y4
+	VMOVDQU    260(R10), Y1
+	VPMADDWD   Y13, Y1, Y8
+	VPADDD     Y8, Y10, Y10
+	VPMADDWD   Y14, Y1, Y5
+	VMOVDQU    260(R13), Y2
+	VPMADDWD   Y13, Y2, Y8
+	VPADDD     Y8, Y11, Y11
+	VPMADDWD   Y14, Y2, Y6
+	VMOVDQU    260(R14), Y3
+	VPMADDWD   Y13, Y3, Y8
+	VPADDD     Y8, Y12, Y12
+	VPMADDWD   Y14, Y3, Y7
+	VPHADDD      Y10, Y9, Y9
+	VPHADDD      Y12, Y11, Y11
+	VPHADDD      Y11, Y9, Y9
+	VEXTRACTI128 $1, Y9, X8
+	VPADDD       X8, X9, X0 // isum of rows 0..3
+	VPHADDD      Y5, Y4, Y4
+	VPHADDD      Y7, Y6, Y6
+	VPHADDD      Y6, Y4, Y4
+	VEXTRACTI128 $1, Y4, X8
+	VPADDD       X8, X4, X1 // imin of rows 0..3
+	VMOVSS       0(DI), X2
+	VINSERTPS    $0x10, 0(R10), X2, X2
+	VINSERTPS    $0x20, 0(R13), X2, X2
+	VINSERTPS    $0x30, 0(R14), X2, X2 // d_x of the 4 rows
+	VBROADCASTSS 576(SI), X3
+	VMULPS       X2, X3, X3
+	VCVTDQ2PS    X0, X0
+	VMULPS       X3, X0, X0
+	VADDPS       X0, X15, X15
+	VBROADCASTSS 580(SI), X3
+	VMULPS       X2, X3, X3
+	VCVTDQ2PS    X1, X1
+	VMULPS       X3, X1, X1
+	VSUBPS       X1, X15, X15
+	ADDQ         $640, SI
+	ADDQ         $292, DI
+	ADDQ         $292, R10
+	ADDQ         $292, R13
+	ADDQ         $292, R14
+	DECQ         CX
+	JNZ          k4loop
+
+k4done:
+	VMOVUPS X15, 0(DX)
+	VZEROUPPER
+	RET

@@ -1,0 +1,106 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"dayi/weights"
+)
+
+// TestRows16AVX2Twins checks every AVX2 Rows16 kernel (1..4 activation
+// rows) against gemm16Go on the group as decR16Go decodes it, bit for bit,
+// on random blocks (q8_0 quants include -128) and on the extremes where the
+// int16 sums are largest: q4_0 nibbles all 15 or all 0 and q8_0 quants all
+// -128 or 127 against activations quantized to all +127 or all -127.
+func TestRows16AVX2Twins(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2+FMA")
+	}
+	rng := rand.New(rand.NewPCG(91, 92))
+	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0} {
+		ks, ok := r16A2Kernels(wt)
+		if !ok {
+			t.Fatalf("%s: no AVX2 Rows16 kernels", wt)
+		}
+		c := r16Bias(wt)
+		ts := wt.TypeSize()
+		for _, k := range []int{32, 64, 96, 2048} {
+			for _, extreme := range []bool{false, true} {
+				const n, m, ostride = 32, 4, 21
+				nb := k / 32
+				w := randBlocks(rng, n*nb, ts, 0)
+				x := make([]float32, m*k)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				if extreme {
+					for b := 0; b < n*nb; b++ {
+						v := byte(0xFF) // q4_0: u = 15; q8_0: q = -1
+						if wt == weights.TypeQ8_0 {
+							v = 0x80 // q = -128
+							if b%3 == 1 {
+								v = 0x7F
+							}
+						} else if b%3 == 1 {
+							v = 0
+						}
+						for i := 2; i < ts; i++ {
+							w[b*ts+i] = v
+						}
+					}
+					for i := range x {
+						x[i] = 1
+						if (i/k+i/32)%2 == 1 {
+							x[i] = -1
+						}
+					}
+				}
+				xq := make([]byte, m*nb*q8_0Size)
+				x40 := make([]byte, m*nb*x40BlockSize)
+				xs := nb * x40BlockSize
+				for i := 0; i < m; i++ {
+					quantizeQ8_0(xq[i*nb*q8_0Size:], x[i*k:(i+1)*k])
+					pack40(x40[i*xs:], xq[i*nb*q8_0Size:], nb, c)
+				}
+				rep := make([]byte, len(w))
+				if err := Repack(rep, w, wt, n, k); err != nil {
+					t.Fatal(err)
+				}
+				rb := nb * ts
+				_, goDec := r16GoKernels(wt)
+				for g := 0; g < n/r16Rows; g++ {
+					grp := rep[g*r16Rows*rb : (g+1)*r16Rows*rb]
+					dec := make([]byte, nb*w16BlockSize)
+					goDec(&grp[0], rb, nb, &dec[0])
+					ref := make([]float32, m*r16Rows)
+					gemm16Go(dec, x40, xs, nb, m, ref, r16Rows)
+					for nc := 1; nc <= m; nc++ {
+						t.Run(fmt.Sprintf("%s/k%d/extreme=%v/g%d/cols%d", wt, k, extreme, g, nc), func(t *testing.T) {
+							out := make([]float32, nc*ostride)
+							for i := range out {
+								out[i] = -7
+							}
+							ks[nc-1](&grp[0], &x40[0], xs, nb, &out[0], ostride)
+							for col := 0; col < nc; col++ {
+								for r := 0; r < ostride; r++ {
+									got := out[col*ostride+r]
+									if r >= r16Rows {
+										if got != -7 {
+											t.Fatalf("column %d: wrote past its 16 outputs (index %d = %g)", col, r, got)
+										}
+										continue
+									}
+									if want := ref[col*r16Rows+r]; math.Float32bits(got) != math.Float32bits(want) {
+										t.Fatalf("column %d row %d: kernel %g, gemm16Go %g", col, r, got, want)
+									}
+								}
+							}
+						})
+					}
+				}
+			}
+		}
+	}
+}
