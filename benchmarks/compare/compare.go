@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"dayi/kernels"
 	"dayi/weights"
 )
 
@@ -121,6 +122,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cpu := CPUModel()
 	if f := CPUSIMD(); f != "" {
 		cpu += " (" + f + ")"
+	}
+	// The flags are the CPU's; the kernels dayi takes can be fewer when
+	// GODEBUG masks features (cpu.avx512f=off…: an AVX2-only host on an
+	// AVX-512 machine), which the dayi-run children inherit. llama.cpp's
+	// are whatever its build was compiled for.
+	cpu += "; dayi kernels: " + kernels.SIMD()
+	if g := os.Getenv("GODEBUG"); strings.Contains(g, "cpu.") {
+		cpu += " (GODEBUG=" + g + ")"
 	}
 	rep := &Report{Date: time.Now(), CPU: cpu, Bandwidth: map[int]float64{},
 		Prompt: cfg.Prompt, Gen: cfg.Gen, Depth: cfg.Depth, UBatch: cfg.UBatch, Reps: cfg.Reps}
