@@ -11,7 +11,7 @@ import (
 // the gates require with it) in golang.org/x/sys/cpu, which reads GODEBUG
 // at start-up: the process then takes the paths of an AVX2-only CPU such
 // as a Zen 2/3 EPYC.
-const avx2OnlyGodebug = "cpu.avx512f=off,cpu.avx512bw=off,cpu.avx512vl=off,cpu.avx512vnni=off,cpu.avx512dq=off"
+const avx2OnlyGodebug = "cpu.avx512f=off,cpu.avx512bw=off,cpu.avx512vl=off,cpu.avx512dq=off"
 
 // TestAVX2OnlyHost runs this package's tests again in a child process that
 // sees an AVX2-only CPU, so the AVX2 plans (rows16-avx2, kpacked on AVX2,

@@ -496,7 +496,6 @@ const kPackedMinRows = 24
 // q5_K): dotK decodes every super-block anyway, so the decoded form costs
 // nothing extra there.
 func (mt *matmulTask) runKPacked(lo, hi, worker int) {
-	var res [4]float32
 	nb := mt.k / 256
 	ts := mt.t.TypeSize()
 	rowDec := nb * kdecSize
@@ -506,7 +505,6 @@ func (mt *matmulTask) runKPacked(lo, hi, worker int) {
 	}
 	buf := mt.kdec[worker][:tile*rowDec]
 	kb := &mt.kbs[worker]
-	n, xs := mt.n, mt.xqStride
 	for j0 := lo; j0 < hi; j0 += tile {
 		j1 := min(j0+tile, hi)
 		for j := j0; j < j1; j++ {
@@ -516,22 +514,64 @@ func (mt *matmulTask) runKPacked(lo, hi, worker int) {
 				decodeKPacked(mt.t, w[b*ts:(b+1)*ts], kb, d[b*kdecSize:(b+1)*kdecSize])
 			}
 		}
-		i0 := 0
-		for ; i0+4 <= mt.m; i0 += 4 {
-			x := &mt.xq[i0*xs]
-			for j := j0; j < j1; j++ {
-				mt.pl.kx4(&buf[(j-j0)*rowDec], x, xs, nb, &res)
-				mt.out[i0*n+j] = res[0]
-				mt.out[(i0+1)*n+j] = res[1]
-				mt.out[(i0+2)*n+j] = res[2]
-				mt.out[(i0+3)*n+j] = res[3]
+		mt.kpackedRows(buf, rowDec, j0, j1)
+	}
+}
+
+// kpackedRows computes outputs [j0,j1) of every activation row from the
+// decoded rows in buf (rowDec bytes each, row j at (j-j0)·rowDec), 4
+// activation rows per call and the rest one by one.
+func (mt *matmulTask) kpackedRows(buf []byte, rowDec, j0, j1 int) {
+	var res [4]float32
+	n, xs, nb := mt.n, mt.xqStride, mt.k/256
+	i0 := 0
+	for ; i0+4 <= mt.m; i0 += 4 {
+		x := &mt.xq[i0*xs]
+		for j := j0; j < j1; j++ {
+			mt.pl.kx4(&buf[(j-j0)*rowDec], x, xs, nb, &res)
+			mt.out[i0*n+j] = res[0]
+			mt.out[(i0+1)*n+j] = res[1]
+			mt.out[(i0+2)*n+j] = res[2]
+			mt.out[(i0+3)*n+j] = res[3]
+		}
+	}
+	for i := i0; i < mt.m; i++ {
+		for j := j0; j < j1; j++ {
+			mt.out[i*n+j] = mt.pl.kx1(&buf[(j-j0)*rowDec], &mt.xq[i*xs], nb)
+		}
+	}
+}
+
+// runKPackedR16 is runKPacked for Rows16 k-quant weights on AVX2 hosts:
+// units are groups of 16 rows, and each row of a tile is taken back to
+// its GGUF super-block (r16kGet) and decoded by decodeKPacked, so the
+// decoded bytes, and the results, are the GGUF layout's.
+func (mt *matmulTask) runKPackedR16(lo, hi, worker int) {
+	nb := mt.k / 256
+	ts := mt.t.TypeSize()
+	tile := r16Rows * ts
+	rowDec := nb * kdecSize
+	ng := max(1, min(hi-lo, (192<<10)/(r16Rows*rowDec))) // groups per decoded tile, as runKPacked's
+	if cap(mt.kdec[worker]) < ng*r16Rows*rowDec {
+		mt.kdec[worker] = make([]byte, ng*r16Rows*rowDec)
+	}
+	buf := mt.kdec[worker][:ng*r16Rows*rowDec]
+	kb := &mt.kbs[worker]
+	var blk [256]byte
+	for g0 := lo; g0 < hi; g0 += ng {
+		g1 := min(g0+ng, hi)
+		for g := g0; g < g1; g++ {
+			grp := mt.w[g*r16Rows*mt.rowBytes : (g+1)*r16Rows*mt.rowBytes]
+			for b := 0; b < nb; b++ {
+				s := grp[b*tile : (b+1)*tile]
+				for r := 0; r < r16Rows; r++ {
+					d := buf[((g-g0)*r16Rows+r)*rowDec:]
+					r16kGet(mt.t, s, r, blk[:ts])
+					decodeKPacked(mt.t, blk[:ts], kb, d[b*kdecSize:(b+1)*kdecSize])
+				}
 			}
 		}
-		for i := i0; i < mt.m; i++ {
-			for j := j0; j < j1; j++ {
-				mt.out[i*n+j] = mt.pl.kx1(&buf[(j-j0)*rowDec], &mt.xq[i*xs], nb)
-			}
-		}
+		mt.kpackedRows(buf, rowDec, g0*r16Rows, g1*r16Rows)
 	}
 }
 

@@ -57,6 +57,8 @@ import (
 //	q5gemv        q5_0 (GGUF)                1              vec_dot order (dotQ5_0), bit for bit
 //	kgemv         q4_K q5_K q6_K (GGUF)      < 16           dotK's order, bit for bit (dot.go)
 //	kpacked       q2_K q3_K (GGUF)           all            dotK's order, bit for bit (gemmk.go)
+//	rows16k-kpacked q4_K (Rows16, AVX2)      >= 24          kpacked's, bit for bit (rows of the tiles decoded to
+//	              without AVX-512 VNNI)                     the kpacked form; rows16k-gemv below it, in AVX2)
 //	  on AVX2     q4_K q6_K (GGUF)           >= 24          the same (gemmKx4A2: AVX2 hosts without AVX-512
 //	              q5_K (GGUF)                all            VNNI, where the other K paths do not exist)
 //	f16           f16 (GGUF)                 all            vec_dot order for m = 1, tinyBLAS order for
@@ -153,6 +155,12 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 	switch {
 	case l == LayoutRows16 && r16KType(t):
 		pl.r16gemv, pl.g16dec = r16kKernels(t)
+		if !hasZVNNI && hasR16KA2(t) {
+			// AVX2: prefill decodes each row of a tile to the kpacked
+			// form, as the GGUF layout's kpacked path does.
+			pl.kx4, pl.kx1 = kPackedKernels()
+			pl.add(path{name: "rows16k-kpacked", minRows: kPackedMinRows, run: (*matmulTask).runKPackedR16, groups: true})
+		}
 		k4, k2, multi := r16MultiKernels(t)
 		if kk, ok := gemmK16Kernels(t); ok {
 			pl.k16k = kk

@@ -16,6 +16,9 @@ func wantPath(t weights.Type, l Layout, m int) string {
 		if !hasZVNNI && hasAVX2 && (t == weights.TypeQ4_0 || t == weights.TypeQ8_0) {
 			return "rows16-avx2"
 		}
+		if !hasZVNNI && hasAVX2 && t == weights.TypeQ4_K && m >= kPackedMinRows {
+			return "rows16k-kpacked"
+		}
 		name := "rows16"
 		if r16KType(t) {
 			name = "rows16k"

@@ -66,14 +66,15 @@ const r16MaxGemvCols = 3
 
 // CanRepack reports whether n×k weights of type t can take LayoutRows16
 // on this machine (and are worth it: the layout has kernels where AVX-512
-// VNNI is present, and for q4_0/q8_0 where AVX2 is: rows16avx2).
+// VNNI is present, and for q4_0/q8_0/q4_K where AVX2 is: rows16avx2,
+// rows16kavx2).
 func CanRepack(t weights.Type, n, k int) bool {
 	if n <= 0 || n%r16Rows != 0 || k <= 0 || k%t.BlockSize() != 0 {
 		return false
 	}
 	if !hasZVNNI {
 		_, ok := r16A2Kernels(t)
-		return ok
+		return ok || hasR16KA2(t)
 	}
 	return r16Type(t) && (t != weights.TypeQ5_0 || hasR16Q5)
 }

@@ -104,3 +104,52 @@ func TestRows16AVX2Twins(t *testing.T) {
 		}
 	}
 }
+
+// TestRows16KAVX2Twin checks the AVX2 q4_K Rows16 decode kernel against
+// gemvR16KGo bit for bit: random super-blocks (every 6-bit scale and min
+// pattern the packed bytes can hold), and the extremes of its int16 sums,
+// all nibbles 15 against activations quantized to -128.
+func TestRows16KAVX2Twin(t *testing.T) {
+	if !hasR16KA2(weights.TypeQ4_K) {
+		t.Skip("no AVX2+FMA")
+	}
+	rng := rand.New(rand.NewPCG(93, 94))
+	wt := weights.TypeQ4_K
+	ts := wt.TypeSize()
+	for _, k := range []int{256, 512, 2048} {
+		for _, extreme := range []bool{false, true} {
+			nb := k / 256
+			w, xq, xk := gemmK16Case(rng, wt, k, 1)
+			if extreme {
+				for b := 0; b < 16*nb; b++ {
+					for i := 16; i < ts; i++ {
+						w[b*ts+i] = 0xFF
+					}
+				}
+				x := make([]float32, k)
+				for i := range x {
+					x[i] = -1
+				}
+				quantizeQ8_K(xq, x)
+				packK16(xk, xq, nb, wt)
+			}
+			rep := make([]byte, len(w))
+			if err := Repack(rep, w, wt, 16, k); err != nil {
+				t.Fatal(err)
+			}
+			want := make([]float32, r16Rows)
+			gemvR16KGo(wt, rep, xk, nb, want)
+			got := make([]float32, r16Rows+1)
+			got[r16Rows] = -7
+			gemvR16A2Q4_K(&rep[0], &xk[0], nb, &got[0])
+			if got[r16Rows] != -7 {
+				t.Fatalf("k=%d: wrote past the 16 outputs", k)
+			}
+			for r := range want {
+				if math.Float32bits(got[r]) != math.Float32bits(want[r]) {
+					t.Fatalf("k=%d extreme=%v row %d: kernel %g, gemvR16KGo %g", k, extreme, r, got[r], want[r])
+				}
+			}
+		}
+	}
+}

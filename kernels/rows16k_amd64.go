@@ -17,6 +17,17 @@ func gemvR16Q5_K(w, x *byte, nb int, out *float32)
 //go:noescape
 func decR16Q4_K(w *byte, wstride, nb int, dst *byte)
 
+// gemvR16A2Q4_K is gemvR16Q4_K for AVX2 hosts without AVX-512 VNNI
+// (rows16kavx2_amd64.s, written by internal/gen/rows16kavx2.go), bit for
+// bit gemvR16KGo.
+//
+//go:noescape
+func gemvR16A2Q4_K(w, x *byte, nb int, out *float32)
+
+// hasR16KA2 reports whether Rows16 weights of k-quant type t have the AVX2
+// decode kernel (q4_K, the type of most tensors in Q4_K_M files).
+func hasR16KA2(t weights.Type) bool { return hasAVX2 && t == weights.TypeQ4_K }
+
 //go:noescape
 func decR16Q5_K(w *byte, wstride, nb int, dst *byte)
 
@@ -28,7 +39,11 @@ func decR16Q6_K(w *byte, wstride, nb int, dst *byte)
 // else the Go twins.
 func r16kKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
 	if !hasZVNNI {
-		return r16kGoKernels(t)
+		gemv, dec = r16kGoKernels(t)
+		if hasR16KA2(t) {
+			gemv = func(w, x []byte, nb int, out []float32) { gemvR16A2Q4_K(&w[0], &x[0], nb, &out[0]) }
+		}
+		return gemv, dec
 	}
 	switch t {
 	case weights.TypeQ6_K:

@@ -90,7 +90,7 @@ func TestMatMulRows16K(t *testing.T) {
 		if err := Repack(rep, w, wt, n, k); err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range []int{1, 2, 3, 4, 8, 30} {
+		for _, m := range []int{1, 2, 3, 4, 8, 24, 30} {
 			x := make([]float32, m*k)
 			for i := range x {
 				x[i] = float32(rng.NormFloat64())
@@ -107,13 +107,22 @@ func TestMatMulRows16K(t *testing.T) {
 					if err := p.MatMulLayout(wt, LayoutRows16, rep, n, k, x, m, got); err != nil {
 						t.Fatal(err)
 					}
+					// Two float orders of the same exact super-block terms
+					// differ by roundings of partial sums as large as the
+					// terms, which an output can cancel to far less: the
+					// bound scales with the largest output of its
+					// activation row (same x, weights alike), not its own.
+					rowMax := make([]float64, m)
+					for i, v := range want {
+						rowMax[i/n] = math.Max(rowMax[i/n], math.Abs(float64(v)))
+					}
 					for i := range got {
 						if (m >= k16MinRows && hasZVNNI) || wt == weights.TypeQ5_K {
 							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 								t.Fatalf("out[%d] = %g, GGUF layout %g", i, got[i], want[i])
 							}
-						} else if d := math.Abs(float64(got[i] - want[i])); d > 2e-5*math.Max(1, math.Abs(float64(want[i]))) {
-							t.Fatalf("out[%d] = %g, GGUF layout %g", i, got[i], want[i])
+						} else if d := math.Abs(float64(got[i] - want[i])); d > 2e-5*math.Max(1, rowMax[i/n]) {
+							t.Fatalf("out[%d] = %g, GGUF layout %g (row's largest output %g)", i, got[i], want[i], rowMax[i/n])
 						}
 					}
 				})

@@ -9,3 +9,5 @@ import "dayi/weights"
 func r16kKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
 	return r16kGoKernels(t)
 }
+
+func hasR16KA2(weights.Type) bool { return false }

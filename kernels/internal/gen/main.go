@@ -4,9 +4,10 @@
 // schedule), gemmk16_amd64.s (the q4_K/q6_K 16-row prefill kernels for
 // 1..4 activation columns), attntile_amd64.s (the 4-query attention
 // tiles of a prefill step), qx1_amd64.s (the q4_1/q5_1 multi-row
-// kernels), gemm16amx_amd64.s gemmk16amx_amd64.s (the q4_0/q5_0/q8_0
-// and q4_K prefill on AMX tiles) and rows16avx2_amd64.s (q4_0/q8_0 Rows16
-// matmuls for AVX2 hosts). Run it through go generate in kernels:
+// kernels), gemm16amx_amd64.s and gemmk16amx_amd64.s (the q4_0/q5_0/q8_0
+// and q4_K prefill on AMX tiles), rows16avx2_amd64.s and
+// rows16kavx2_amd64.s (the q4_0/q8_0 Rows16 matmuls and the q4_K Rows16
+// decode kernel for AVX2 hosts). Run it through go generate in kernels:
 //
 //	go generate ./kernels
 //
@@ -43,7 +44,7 @@ type file struct {
 }
 
 func files(p params) []file {
-	return []file{{"rows16k_amd64.s", rows16k(p)}, {"gemmk16_amd64.s", gemmk16()}, {"attntile_amd64.s", attntile()}, {"qx1_amd64.s", qx1()}, {"gemm16amx_amd64.s", amx16()}, {"gemmk16amx_amd64.s", amxk()}, {"rows16avx2_amd64.s", rows16avx2()}}
+	return []file{{"rows16k_amd64.s", rows16k(p)}, {"gemmk16_amd64.s", gemmk16()}, {"attntile_amd64.s", attntile()}, {"qx1_amd64.s", qx1()}, {"gemm16amx_amd64.s", amx16()}, {"gemmk16amx_amd64.s", amxk()}, {"rows16avx2_amd64.s", rows16avx2()}, {"rows16kavx2_amd64.s", rows16kavx2()}}
 }
 
 func main() {

@@ -1,0 +1,173 @@
+package main
+
+import "fmt"
+
+// rows16kavx2 writes rows16kavx2_amd64.s: gemvR16A2Q4_K, the q4_K decode
+// kernel on Rows16 tiles (layout in kernels/rows16k.go) for CPUs with AVX2
+// but no AVX-512 VNNI. It computes gemvR16KGo's integers and float steps
+// for the 16 rows of a group and one k16-packed activation row, one 8-row
+// half per pass (the second pass reads the group from cache):
+//
+//   - per chunk of 4 quant bytes per row, the low nibbles times the
+//     broadcast activation dword of sub-block 2c and the high nibbles that
+//     of sub-block 2c+1 (VPMADDUBSW), summed over the sub-block's 8 chunks
+//     in int16 (16 products of |u·x| ≤ 15·128: ≤ 30720);
+//   - VPMADDWD against the sub-block scale as an int16 pair per row turns
+//     the pair sums into sc_j·Σ u·x, and against the min pair times the
+//     activation's bsum pair into m_j·(bsum_2j + bsum_2j+1); the 6-bit
+//     scales and mins come out of the tile's three packed scale dwords with
+//     one in-lane VPSHUFB per sub-block and a few masks (ggml's
+//     get_scale_min_k4);
+//   - per super-block acc = fma(float(isum), d_w·d_x, acc) and acc_min =
+//     fma(float(imin), dmin_w·d_x, acc_min); the result is acc − acc_min,
+//     llama.cpp's repacked q4_K GEMV order.
+func rows16kavx2() []byte {
+	var a asm
+	a.text(`#include "textflag.h"
+
+// q4_K Rows16 decode kernel for AVX2 without AVX-512 VNNI (layout and twin
+// in rows16k.go; how the sums stay exact: internal/gen/rows16kavx2.go).
+
+// r16kShuf<j>: VPSHUFB controls putting byte j of each dword into bytes 0
+// and 2 of that dword (zero elsewhere), for j = 0..3, both 128-bit lanes.`)
+	for j := 0; j < 4; j++ {
+		for q := 0; q < 4; q++ {
+			var v uint64
+			for d := 0; d < 2; d++ { // two dwords per 8-byte word
+				dw := 2*(q%2) + d
+				b := uint64(4*dw + j)
+				v |= (b | 0x80<<8 | b<<16 | 0x80<<24) << (32 * d)
+			}
+			a.l("DATA r16kShuf%d<>+%d(SB)/8, $0x%016x", j, 8*q, v)
+		}
+		a.l("GLOBL r16kShuf%d<>(SB), RODATA|NOPTR, $32", j)
+	}
+	a.text("\n// r16kMask: int16 words 0x003F (6-bit scales), 0x000F, 0x0030, at 0, 32, 64.")
+	for i, w := range []uint64{0x003F, 0x000F, 0x0030} {
+		for q := 0; q < 4; q++ {
+			a.l("DATA r16kMask<>+%d(SB)/8, $0x%016x", 32*i+8*q, w*0x0001000100010001)
+		}
+	}
+	a.l("GLOBL r16kMask<>(SB), RODATA|NOPTR, $96")
+	a.l("")
+	r16kA2Q4K(&a)
+	return a.bytes()
+}
+
+func r16kA2Q4K(a *asm) {
+	const (
+		tile = 16 * 144 // q4_K tile bytes
+		xsb  = 384      // k16X: packed activation bytes per super-block
+	)
+	a.l("// func gemvR16A2Q4_K(w, x *byte, nb int, out *float32)")
+	a.l("TEXT ·gemvR16A2Q4_K(SB), NOSPLIT, $0-32")
+	a.l("\tMOVQ w+0(FP), SI")
+	a.l("\tMOVQ x+8(FP), DI")
+	a.l("\tMOVQ nb+16(FP), CX")
+	a.l("\tMOVQ out+24(FP), DX")
+	a.l("\tTESTQ CX, CX")
+	a.l("\tJLE done")
+	a.l("\tMOVL $0x0F0F0F0F, AX")
+	a.l("\tVMOVD AX, X15")
+	a.l("\tVPBROADCASTD X15, Y15")
+	// Y0 acc, Y1 acc_min, Y2..Y4 S0..S2, Y5 isum, Y6 imin, Y7/Y8 the
+	// int16 sums of sub-blocks 2c and 2c+1, Y9/Y10 nibbles, Y11
+	// broadcast activations, Y12..Y14 scale temporaries, Y15 0x0F.
+	for h := 0; h < 2; h++ {
+		a.l("\t// rows %d..%d", 8*h, 8*h+7)
+		a.l("\tMOVQ SI, R14")
+		a.l("\tMOVQ DI, R10")
+		a.l("\tMOVQ CX, BX")
+		a.l("\tVXORPS Y0, Y0, Y0")
+		a.l("\tVXORPS Y1, Y1, Y1")
+		a.l("block%d:", h)
+		a.l("\tVMOVDQU %d(R14), Y2", 64+32*h)
+		a.l("\tVMOVDQU %d(R14), Y3", 128+32*h)
+		a.l("\tVMOVDQU %d(R14), Y4", 192+32*h)
+		for c := 0; c < 4; c++ {
+			for t := 0; t < 8; t++ {
+				i := 8*c + t
+				a.l("\tVMOVDQU %d(R14), Y9", 256+64*i+32*h)
+				a.l("\tVPSRLW $4, Y9, Y10")
+				a.l("\tVPAND Y15, Y9, Y9")
+				a.l("\tVPAND Y15, Y10, Y10")
+				a.l("\tVPBROADCASTD %d(R10), Y11", 64*c+4*t)
+				if t == 0 {
+					a.l("\tVPMADDUBSW Y11, Y9, Y7")
+				} else {
+					a.l("\tVPMADDUBSW Y11, Y9, Y9")
+					a.l("\tVPADDW Y9, Y7, Y7")
+				}
+				a.l("\tVPBROADCASTD %d(R10), Y11", 64*c+32+4*t)
+				if t == 0 {
+					a.l("\tVPMADDUBSW Y11, Y10, Y8")
+				} else {
+					a.l("\tVPMADDUBSW Y11, Y10, Y10")
+					a.l("\tVPADDW Y10, Y8, Y8")
+				}
+			}
+			for k, s := range []string{"Y7", "Y8"} {
+				j := 2*c + k
+				r16kScale(a, j, false)
+				a.l("\tVPMADDWD Y12, %s, %s", s, s)
+				if j == 0 {
+					a.l("\tVMOVDQA %s, Y5", s)
+				} else {
+					a.l("\tVPADDD %s, Y5, Y5", s)
+				}
+				r16kScale(a, j, true)
+				a.l("\tVPBROADCASTD %d(R10), Y13", 320+4*j)
+				if j == 0 {
+					a.l("\tVPMADDWD Y13, Y12, Y6")
+				} else {
+					a.l("\tVPMADDWD Y13, Y12, Y12")
+					a.l("\tVPADDD Y12, Y6, Y6")
+				}
+			}
+		}
+		a.l("\tVCVTDQ2PS Y5, Y5")
+		a.l("\tVCVTDQ2PS Y6, Y6")
+		a.l("\tVBROADCASTSS 352(R10), Y13")
+		a.l("\tVCVTPH2PS %d(R14), Y12", 16*h)
+		a.l("\tVMULPS Y13, Y12, Y12")
+		a.l("\tVFMADD231PS Y12, Y5, Y0")
+		a.l("\tVCVTPH2PS %d(R14), Y12", 32+16*h)
+		a.l("\tVMULPS Y13, Y12, Y12")
+		a.l("\tVFMADD231PS Y12, Y6, Y1")
+		a.l("\tADDQ $%d, R14", tile)
+		a.l("\tADDQ $%d, R10", xsb)
+		a.l("\tDECQ BX")
+		a.l("\tJNZ block%d", h)
+		a.l("\tVSUBPS Y1, Y0, Y0")
+		a.l("\tVMOVUPS Y0, %d(DX)", 32*h)
+	}
+	a.l("done:")
+	a.l("\tVZEROUPPER")
+	a.l("\tRET")
+}
+
+// r16kScale leaves in Y12 sub-block j's scale (min: its min) of each row
+// as the int16 pair (v, v) of the row's dword, from S0..S2 in Y2..Y4:
+// j < 4: S0 (S1) byte j & 63; j >= 4: S2 byte j-4's low (high) nibble
+// with bits 6-7 of S0 (S1) byte j-4 as bits 4-5 (get_scale_min_k4).
+func r16kScale(a *asm, j int, min bool) {
+	lo := "Y2" // S0: scales
+	if min {
+		lo = "Y3" // S1: mins
+	}
+	shuf := func(b int) string { return fmt.Sprintf("r16kShuf%d<>(SB)", b) }
+	if j < 4 {
+		a.l("\tVPSHUFB %s, %s, Y12", shuf(j), lo)
+		a.l("\tVPAND r16kMask<>+0(SB), Y12, Y12")
+		return
+	}
+	a.l("\tVPSHUFB %s, Y4, Y12", shuf(j-4))
+	if min {
+		a.l("\tVPSRLW $4, Y12, Y12")
+	}
+	a.l("\tVPAND r16kMask<>+32(SB), Y12, Y12")
+	a.l("\tVPSHUFB %s, %s, Y14", shuf(j-4), lo)
+	a.l("\tVPSRLW $2, Y14, Y14")
+	a.l("\tVPAND r16kMask<>+64(SB), Y14, Y14")
+	a.l("\tVPOR Y14, Y12, Y12")
+}
