@@ -57,7 +57,7 @@ import (
 //	q5gemv        q5_0 (GGUF)                1              vec_dot order (dotQ5_0), bit for bit
 //	kgemv         q4_K q5_K q6_K (GGUF)      < 16           dotK's order, bit for bit (dot.go)
 //	kpacked       q2_K q3_K (GGUF)           all            dotK's order, bit for bit (gemmk.go)
-//	rows16k-kpacked q4_K (Rows16, AVX2)      >= 24          kpacked's, bit for bit (rows of the tiles decoded to
+//	rows16k-kpacked q4_K q5_K (Rows16, AVX2) >= 24          kpacked's, bit for bit (rows of the tiles decoded to
 //	              without AVX-512 VNNI)                     the kpacked form; rows16k-gemv below it, in AVX2)
 //	  on AVX2     q4_K q6_K (GGUF)           >= 24          the same (gemmKx4A2: AVX2 hosts without AVX-512
 //	              q5_K (GGUF)                all            VNNI, where the other K paths do not exist)

@@ -16,7 +16,7 @@ func wantPath(t weights.Type, l Layout, m int) string {
 		if !hasZVNNI && hasAVX2 && (t == weights.TypeQ4_0 || t == weights.TypeQ8_0) {
 			return "rows16-avx2"
 		}
-		if !hasZVNNI && hasAVX2 && t == weights.TypeQ4_K && m >= kPackedMinRows {
+		if !hasZVNNI && hasAVX2 && (t == weights.TypeQ4_K || t == weights.TypeQ5_K) && m >= kPackedMinRows {
 			return "rows16k-kpacked"
 		}
 		name := "rows16"

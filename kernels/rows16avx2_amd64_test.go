@@ -105,16 +105,26 @@ func TestRows16AVX2Twins(t *testing.T) {
 	}
 }
 
-// TestRows16KAVX2Twin checks the AVX2 q4_K Rows16 decode kernel against
-// gemvR16KGo bit for bit: random super-blocks (every 6-bit scale and min
-// pattern the packed bytes can hold), and the extremes of its int16 sums,
-// all nibbles 15 against activations quantized to -128.
+// TestRows16KAVX2Twin checks the AVX2 q4_K and q5_K Rows16 decode kernels
+// against gemvR16KGo bit for bit: random super-blocks (every 6-bit scale
+// and min pattern the packed bytes can hold, every high-bit pattern), and
+// the extremes of their int16 sums, all quant bits set (u = 15, q5_K 31)
+// against activations quantized to -128.
 func TestRows16KAVX2Twin(t *testing.T) {
 	if !hasR16KA2(weights.TypeQ4_K) {
 		t.Skip("no AVX2+FMA")
 	}
 	rng := rand.New(rand.NewPCG(93, 94))
-	wt := weights.TypeQ4_K
+	for _, wt := range []weights.Type{weights.TypeQ4_K, weights.TypeQ5_K} {
+		testRows16KAVX2(t, rng, wt)
+	}
+}
+
+func testRows16KAVX2(t *testing.T, rng *rand.Rand, wt weights.Type) {
+	kernel := gemvR16A2Q4_K
+	if wt == weights.TypeQ5_K {
+		kernel = gemvR16A2Q5_K
+	}
 	ts := wt.TypeSize()
 	for _, k := range []int{256, 512, 2048} {
 		for _, extreme := range []bool{false, true} {
@@ -141,13 +151,13 @@ func TestRows16KAVX2Twin(t *testing.T) {
 			gemvR16KGo(wt, rep, xk, nb, want)
 			got := make([]float32, r16Rows+1)
 			got[r16Rows] = -7
-			gemvR16A2Q4_K(&rep[0], &xk[0], nb, &got[0])
+			kernel(&rep[0], &xk[0], nb, &got[0])
 			if got[r16Rows] != -7 {
-				t.Fatalf("k=%d: wrote past the 16 outputs", k)
+				t.Fatalf("%s k=%d: wrote past the 16 outputs", wt, k)
 			}
 			for r := range want {
 				if math.Float32bits(got[r]) != math.Float32bits(want[r]) {
-					t.Fatalf("k=%d extreme=%v row %d: kernel %g, gemvR16KGo %g", k, extreme, r, got[r], want[r])
+					t.Fatalf("%s k=%d extreme=%v row %d: kernel %g, gemvR16KGo %g", wt, k, extreme, r, got[r], want[r])
 				}
 			}
 		}

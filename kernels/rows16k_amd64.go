@@ -24,9 +24,17 @@ func decR16Q4_K(w *byte, wstride, nb int, dst *byte)
 //go:noescape
 func gemvR16A2Q4_K(w, x *byte, nb int, out *float32)
 
-// hasR16KA2 reports whether Rows16 weights of k-quant type t have the AVX2
-// decode kernel (q4_K, the type of most tensors in Q4_K_M files).
-func hasR16KA2(t weights.Type) bool { return hasAVX2 && t == weights.TypeQ4_K }
+// gemvR16A2Q5_K is gemvR16Q5_K for AVX2 hosts, bit for bit gemvR16KGo.
+//
+//go:noescape
+func gemvR16A2Q5_K(w, x *byte, nb int, out *float32)
+
+// hasR16KA2 reports whether Rows16 weights of k-quant type t have an AVX2
+// decode kernel (q4_K and q5_K, the types of most tensors in Q4_K_M and
+// Q5_K_M files).
+func hasR16KA2(t weights.Type) bool {
+	return hasAVX2 && (t == weights.TypeQ4_K || t == weights.TypeQ5_K)
+}
 
 //go:noescape
 func decR16Q5_K(w *byte, wstride, nb int, dst *byte)
@@ -40,7 +48,10 @@ func decR16Q6_K(w *byte, wstride, nb int, dst *byte)
 func r16kKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
 	if !hasZVNNI {
 		gemv, dec = r16kGoKernels(t)
-		if hasR16KA2(t) {
+		switch {
+		case hasR16KA2(t) && t == weights.TypeQ5_K:
+			gemv = func(w, x []byte, nb int, out []float32) { gemvR16A2Q5_K(&w[0], &x[0], nb, &out[0]) }
+		case hasR16KA2(t):
 			gemv = func(w, x []byte, nb int, out []float32) { gemvR16A2Q4_K(&w[0], &x[0], nb, &out[0]) }
 		}
 		return gemv, dec

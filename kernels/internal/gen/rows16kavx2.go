@@ -50,17 +50,29 @@ func rows16kavx2() []byte {
 	}
 	a.l("GLOBL r16kMask<>(SB), RODATA|NOPTR, $96")
 	a.l("")
-	r16kA2Q4K(&a)
+	r16kA2(&a, false)
+	a.l("")
+	r16kA2(&a, true)
 	return a.bytes()
 }
 
-func r16kA2Q4K(a *asm) {
+// r16kA2 writes gemvR16A2Q4_K, or with five gemvR16A2Q5_K: q5_K's tiles
+// add QH chunks whose bit 2c (2c+1) becomes bit 4 of chunk 8c+t's low
+// (high) nibbles (dequantize_row_q5_K), so u reaches 31 and the int16
+// sums are cut after 4 chunks (8 products of 31·128: <= 31744), and the
+// float steps are dotK's for q5_K, as gemvR16KGo's: acc += float(isum)·
+// (d_w·d_x), then acc -= float(imin)·(dmin_w·d_x), each product rounded.
+func r16kA2(a *asm, five bool) {
+	name, tile := "Q4_K", 16*144
+	if five {
+		name, tile = "Q5_K", 16*176
+	}
 	const (
-		tile = 16 * 144 // q4_K tile bytes
-		xsb  = 384      // k16X: packed activation bytes per super-block
+		xsb = 384  // k16X: packed activation bytes per super-block
+		qh  = 2304 // q5_K: the QH chunks
 	)
-	a.l("// func gemvR16A2Q4_K(w, x *byte, nb int, out *float32)")
-	a.l("TEXT ·gemvR16A2Q4_K(SB), NOSPLIT, $0-32")
+	a.l("// func gemvR16A2%s(w, x *byte, nb int, out *float32)", name)
+	a.l("TEXT ·gemvR16A2%s(SB), NOSPLIT, $0-32", name)
 	a.l("\tMOVQ w+0(FP), SI")
 	a.l("\tMOVQ x+8(FP), DI")
 	a.l("\tMOVQ nb+16(FP), CX")
@@ -73,56 +85,87 @@ func r16kA2Q4K(a *asm) {
 	// Y0 acc, Y1 acc_min, Y2..Y4 S0..S2, Y5 isum, Y6 imin, Y7/Y8 the
 	// int16 sums of sub-blocks 2c and 2c+1, Y9/Y10 nibbles, Y11
 	// broadcast activations, Y12..Y14 scale temporaries, Y15 0x0F.
+	if five {
+		// Y1: 0x10 in every byte (the fifth bit), acc_min unused.
+		a.l("\tMOVL $0x10101010, AX")
+		a.l("\tVMOVD AX, X1")
+		a.l("\tVPBROADCASTD X1, Y1")
+	}
+	// Y0 acc, Y1 acc_min (q5_K: the 0x10 mask), Y2..Y4 S0..S2, Y5 isum,
+	// Y6 imin, Y7/Y8 the int16 sums of sub-blocks 2c and 2c+1, Y9/Y10
+	// nibbles, Y11 broadcast activations, Y12..Y14 scale (and q5_K high
+	// bit) temporaries, Y15 0x0F.
+	runs := [][2]int{{0, 8}} // chunk ranges summed in int16
+	if five {
+		runs = [][2]int{{0, 4}, {4, 8}}
+	}
 	for h := 0; h < 2; h++ {
 		a.l("\t// rows %d..%d", 8*h, 8*h+7)
 		a.l("\tMOVQ SI, R14")
 		a.l("\tMOVQ DI, R10")
 		a.l("\tMOVQ CX, BX")
 		a.l("\tVXORPS Y0, Y0, Y0")
-		a.l("\tVXORPS Y1, Y1, Y1")
+		if !five {
+			a.l("\tVXORPS Y1, Y1, Y1")
+		}
 		a.l("block%d:", h)
 		a.l("\tVMOVDQU %d(R14), Y2", 64+32*h)
 		a.l("\tVMOVDQU %d(R14), Y3", 128+32*h)
 		a.l("\tVMOVDQU %d(R14), Y4", 192+32*h)
+		first := true
 		for c := 0; c < 4; c++ {
-			for t := 0; t < 8; t++ {
-				i := 8*c + t
-				a.l("\tVMOVDQU %d(R14), Y9", 256+64*i+32*h)
-				a.l("\tVPSRLW $4, Y9, Y10")
-				a.l("\tVPAND Y15, Y9, Y9")
-				a.l("\tVPAND Y15, Y10, Y10")
-				a.l("\tVPBROADCASTD %d(R10), Y11", 64*c+4*t)
-				if t == 0 {
-					a.l("\tVPMADDUBSW Y11, Y9, Y7")
-				} else {
-					a.l("\tVPMADDUBSW Y11, Y9, Y9")
-					a.l("\tVPADDW Y9, Y7, Y7")
+			for ri, run := range runs {
+				for t := run[0]; t < run[1]; t++ {
+					i := 8*c + t
+					a.l("\tVMOVDQU %d(R14), Y9", 256+64*i+32*h)
+					a.l("\tVPSRLW $4, Y9, Y10")
+					a.l("\tVPAND Y15, Y9, Y9")
+					a.l("\tVPAND Y15, Y10, Y10")
+					if five {
+						a.l("\tVMOVDQU %d(R14), Y12", qh+64*t+32*h)
+						for k, dst := range []string{"Y9", "Y10"} {
+							shiftTo4(a, 2*c+k, "Y12", "Y13")
+							a.l("\tVPAND Y1, Y13, Y13")
+							a.l("\tVPOR Y13, %s, %s", dst, dst)
+						}
+					}
+					a.l("\tVPBROADCASTD %d(R10), Y11", 64*c+4*t)
+					if t == run[0] {
+						a.l("\tVPMADDUBSW Y11, Y9, Y7")
+					} else {
+						a.l("\tVPMADDUBSW Y11, Y9, Y9")
+						a.l("\tVPADDW Y9, Y7, Y7")
+					}
+					a.l("\tVPBROADCASTD %d(R10), Y11", 64*c+32+4*t)
+					if t == run[0] {
+						a.l("\tVPMADDUBSW Y11, Y10, Y8")
+					} else {
+						a.l("\tVPMADDUBSW Y11, Y10, Y10")
+						a.l("\tVPADDW Y10, Y8, Y8")
+					}
 				}
-				a.l("\tVPBROADCASTD %d(R10), Y11", 64*c+32+4*t)
-				if t == 0 {
-					a.l("\tVPMADDUBSW Y11, Y10, Y8")
-				} else {
-					a.l("\tVPMADDUBSW Y11, Y10, Y10")
-					a.l("\tVPADDW Y10, Y8, Y8")
+				for k, s := range []string{"Y7", "Y8"} {
+					j := 2*c + k
+					r16kScale(a, j, false)
+					a.l("\tVPMADDWD Y12, %s, %s", s, s)
+					if first && k == 0 {
+						a.l("\tVMOVDQA %s, Y5", s)
+					} else {
+						a.l("\tVPADDD %s, Y5, Y5", s)
+					}
+					if ri != len(runs)-1 {
+						continue
+					}
+					r16kScale(a, j, true)
+					a.l("\tVPBROADCASTD %d(R10), Y13", 320+4*j)
+					if j == 0 {
+						a.l("\tVPMADDWD Y13, Y12, Y6")
+					} else {
+						a.l("\tVPMADDWD Y13, Y12, Y12")
+						a.l("\tVPADDD Y12, Y6, Y6")
+					}
 				}
-			}
-			for k, s := range []string{"Y7", "Y8"} {
-				j := 2*c + k
-				r16kScale(a, j, false)
-				a.l("\tVPMADDWD Y12, %s, %s", s, s)
-				if j == 0 {
-					a.l("\tVMOVDQA %s, Y5", s)
-				} else {
-					a.l("\tVPADDD %s, Y5, Y5", s)
-				}
-				r16kScale(a, j, true)
-				a.l("\tVPBROADCASTD %d(R10), Y13", 320+4*j)
-				if j == 0 {
-					a.l("\tVPMADDWD Y13, Y12, Y6")
-				} else {
-					a.l("\tVPMADDWD Y13, Y12, Y12")
-					a.l("\tVPADDD Y12, Y6, Y6")
-				}
+				first = false
 			}
 		}
 		a.l("\tVCVTDQ2PS Y5, Y5")
@@ -130,15 +173,27 @@ func r16kA2Q4K(a *asm) {
 		a.l("\tVBROADCASTSS 352(R10), Y13")
 		a.l("\tVCVTPH2PS %d(R14), Y12", 16*h)
 		a.l("\tVMULPS Y13, Y12, Y12")
-		a.l("\tVFMADD231PS Y12, Y5, Y0")
+		if five {
+			a.l("\tVMULPS Y12, Y5, Y5")
+			a.l("\tVADDPS Y5, Y0, Y0")
+		} else {
+			a.l("\tVFMADD231PS Y12, Y5, Y0")
+		}
 		a.l("\tVCVTPH2PS %d(R14), Y12", 32+16*h)
 		a.l("\tVMULPS Y13, Y12, Y12")
-		a.l("\tVFMADD231PS Y12, Y6, Y1")
+		if five {
+			a.l("\tVMULPS Y12, Y6, Y6")
+			a.l("\tVSUBPS Y6, Y0, Y0")
+		} else {
+			a.l("\tVFMADD231PS Y12, Y6, Y1")
+		}
 		a.l("\tADDQ $%d, R14", tile)
 		a.l("\tADDQ $%d, R10", xsb)
 		a.l("\tDECQ BX")
 		a.l("\tJNZ block%d", h)
-		a.l("\tVSUBPS Y1, Y0, Y0")
+		if !five {
+			a.l("\tVSUBPS Y1, Y0, Y0")
+		}
 		a.l("\tVMOVUPS Y0, %d(DX)", 32*h)
 	}
 	a.l("done:")
@@ -170,4 +225,18 @@ func r16kScale(a *asm, j int, min bool) {
 	a.l("\tVPSRLW $2, Y14, Y14")
 	a.l("\tVPAND r16kMask<>+64(SB), Y14, Y14")
 	a.l("\tVPOR Y14, Y12, Y12")
+}
+
+// shiftTo4 sets dst to src shifted (as words) so that bit b of every byte
+// lands on bit 4 of the same byte; the caller masks with 0x10 (the bits
+// a word shift carries across bytes fall outside it).
+func shiftTo4(a *asm, b int, src, dst string) {
+	switch {
+	case b < 4:
+		a.l("\tVPSLLW $%d, %s, %s", 4-b, src, dst)
+	case b > 4:
+		a.l("\tVPSRLW $%d, %s, %s", b-4, src, dst)
+	default:
+		a.l("\tVMOVDQA %s, %s", src, dst)
+	}
 }
