@@ -542,39 +542,6 @@ func (mt *matmulTask) kpackedRows(buf []byte, rowDec, j0, j1 int) {
 	}
 }
 
-// runKPackedR16 is runKPacked for Rows16 k-quant weights on AVX2 hosts:
-// units are groups of 16 rows, and each row of a tile is taken back to
-// its GGUF super-block (r16kGet) and decoded by decodeKPacked, so the
-// decoded bytes, and the results, are the GGUF layout's.
-func (mt *matmulTask) runKPackedR16(lo, hi, worker int) {
-	nb := mt.k / 256
-	ts := mt.t.TypeSize()
-	tile := r16Rows * ts
-	rowDec := nb * kdecSize
-	ng := max(1, min(hi-lo, (192<<10)/(r16Rows*rowDec))) // groups per decoded tile, as runKPacked's
-	if cap(mt.kdec[worker]) < ng*r16Rows*rowDec {
-		mt.kdec[worker] = make([]byte, ng*r16Rows*rowDec)
-	}
-	buf := mt.kdec[worker][:ng*r16Rows*rowDec]
-	kb := &mt.kbs[worker]
-	var blk [256]byte
-	for g0 := lo; g0 < hi; g0 += ng {
-		g1 := min(g0+ng, hi)
-		for g := g0; g < g1; g++ {
-			grp := mt.w[g*r16Rows*mt.rowBytes : (g+1)*r16Rows*mt.rowBytes]
-			for b := 0; b < nb; b++ {
-				s := grp[b*tile : (b+1)*tile]
-				for r := 0; r < r16Rows; r++ {
-					d := buf[((g-g0)*r16Rows+r)*rowDec:]
-					r16kGet(mt.t, s, r, blk[:ts])
-					decodeKPacked(mt.t, blk[:ts], kb, d[b*kdecSize:(b+1)*kdecSize])
-				}
-			}
-		}
-		mt.kpackedRows(buf, rowDec, g0*r16Rows, g1*r16Rows)
-	}
-}
-
 // runF16 computes output columns [lo,hi) for f16 weights with the AVX-512
 // kernels. In tinyBLAS order (prefill): 2 weight rows x 4 activation rows
 // per tile (8 independent FMA chains, each weight load used 4 times),

@@ -57,10 +57,10 @@ import (
 //	q5gemv        q5_0 (GGUF)                1              vec_dot order (dotQ5_0), bit for bit
 //	kgemv         q4_K q5_K q6_K (GGUF)      < 16           dotK's order, bit for bit (dot.go)
 //	kpacked       q2_K q3_K (GGUF)           all            dotK's order, bit for bit (gemmk.go)
-//	rows16k-kpacked q4_K q5_K (Rows16, AVX2) >= 24          kpacked's, bit for bit (rows of the tiles decoded to
-//	              without AVX-512 VNNI)                     the kpacked form; rows16k-gemv below it, in AVX2)
 //	  on AVX2     q4_K q6_K (GGUF)           >= 24          the same (gemmKx4A2: AVX2 hosts without AVX-512
 //	              q5_K (GGUF)                all            VNNI, where the other K paths do not exist)
+//	rows16k-avx2  q4_K q5_K (Rows16, AVX2    >= 2           rows16k-gemv's, bit for bit (rows16kavx2: 2 rows
+//	              without AVX-512 VNNI)                     per call on the tiles as stored)
 //	f16           f16 (GGUF)                 all            vec_dot order for m = 1, tinyBLAS order for
 //	                                                        m >= 2 with k%16 = n%4 = 0 (f16TinyOrder)
 //	dots          every type (GGUF)          the rest       vec_dot order: one weight row · one
@@ -117,6 +117,7 @@ type Plan struct {
 	gk       gemmKernels                                                                      // packed kernels (q4_0/q8_0)
 	r16a2    [4]gemm16Func                                                                    // Rows16 q4_0/q8_0 kernels for 1..4 columns on AVX2 (rows16avx2)
 	kgemv    func(w *byte, wstride int, x *byte, nb int, res *[4]float32)                     // q4_K/q6_K 4-row gemv
+	r16kx2   func(w, x *byte, xstride, nb int, out *float32, ostride int, accm *float32)      // Rows16 q4_K/q5_K, 2 activation rows, AVX2 (rows16kavx2)
 	kx4      func(w, x *byte, xstride, nb int, res *[4]float32)                               // kpacked: 4 activation rows (AVX-512 VNNI or AVX2)
 	kx1      func(w, x *byte, nb int) float32                                                 // kpacked: 1 activation row
 	qx1      qx1Kernels                                                                       // q4_1/q5_1 multi-row kernels
@@ -156,10 +157,10 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 	case l == LayoutRows16 && r16KType(t):
 		pl.r16gemv, pl.g16dec = r16kKernels(t)
 		if !hasZVNNI && hasR16KA2(t) {
-			// AVX2: prefill decodes each row of a tile to the kpacked
-			// form, as the GGUF layout's kpacked path does.
-			pl.kx4, pl.kx1 = kPackedKernels()
-			pl.add(path{name: "rows16k-kpacked", minRows: kPackedMinRows, run: (*matmulTask).runKPackedR16, groups: true})
+			// AVX2: two activation rows per call on the tiles as stored.
+			pl.r16kx2 = r16kA2x2(t)
+			pl.add(path{name: "rows16k-avx2", minRows: 2, run: (*matmulTask).runR16KA2,
+				pack: (*matmulTask).packK16Row, x40Step: xk, groups: true})
 		}
 		k4, k2, multi := r16MultiKernels(t)
 		if kk, ok := gemmK16Kernels(t); ok {

@@ -16,8 +16,8 @@ func wantPath(t weights.Type, l Layout, m int) string {
 		if !hasZVNNI && hasAVX2 && (t == weights.TypeQ4_0 || t == weights.TypeQ8_0) {
 			return "rows16-avx2"
 		}
-		if !hasZVNNI && hasAVX2 && (t == weights.TypeQ4_K || t == weights.TypeQ5_K) && m >= kPackedMinRows {
-			return "rows16k-kpacked"
+		if !hasZVNNI && hasAVX2 && (t == weights.TypeQ4_K || t == weights.TypeQ5_K) && m >= 2 {
+			return "rows16k-avx2"
 		}
 		name := "rows16"
 		if r16KType(t) {

@@ -217,6 +217,26 @@ func (mt *matmulTask) runR16A2(lo, hi, _ int) {
 	}
 }
 
+// runR16KA2 computes the outputs of Rows16 q4_K/q5_K groups [lo,hi) on
+// AVX2 hosts without AVX-512 VNNI: each group against the activation rows
+// two at a time (an odd last one through the decode kernel, the same
+// float steps).
+func (mt *matmulTask) runR16KA2(lo, hi, _ int) {
+	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.x40Step
+	var accm [2 * r16Rows]float32
+	for g := lo; g < hi; g++ {
+		j := g * r16Rows
+		w := mt.w[j*rb : (j+r16Rows)*rb]
+		c := 0
+		for ; c+2 <= mt.m; c += 2 {
+			mt.pl.r16kx2(&w[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n, &accm[0])
+		}
+		if c < mt.m {
+			mt.pl.r16gemv(w, mt.x40[c*xs:(c+1)*xs], nb, mt.out[c*n+j:c*n+j+r16Rows])
+		}
+	}
+}
+
 // r16GoKernels returns the pure-Go Rows16 kernels of t (hosts without
 // AVX-512 VNNI, and the tests' reference).
 func r16GoKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {

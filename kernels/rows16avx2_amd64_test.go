@@ -105,8 +105,9 @@ func TestRows16AVX2Twins(t *testing.T) {
 	}
 }
 
-// TestRows16KAVX2Twin checks the AVX2 q4_K and q5_K Rows16 decode kernels
-// against gemvR16KGo bit for bit: random super-blocks (every 6-bit scale
+// TestRows16KAVX2Twin checks the AVX2 q4_K and q5_K Rows16 kernels, one
+// activation row (decode) and two (prefill), against gemvR16KGo bit for
+// bit: random super-blocks (every 6-bit scale
 // and min pattern the packed bytes can hold, every high-bit pattern), and
 // the extremes of their int16 sums, all quant bits set (u = 15, q5_K 31)
 // against activations quantized to -128.
@@ -149,6 +150,36 @@ func testRows16KAVX2(t *testing.T, rng *rand.Rand, wt weights.Type) {
 			}
 			want := make([]float32, r16Rows)
 			gemvR16KGo(wt, rep, xk, nb, want)
+			// The two-row kernel: this row and another, outputs ostride
+			// apart, accm as a caller leaves it.
+			_, _, other := gemmK16Case(rng, wt, k, 1)
+			xk2 := append(append([]byte(nil), xk...), other...)
+			want2 := make([]float32, r16Rows)
+			gemvR16KGo(wt, rep, xk2[len(xk):], nb, want2)
+			const ostride = 19
+			out2 := make([]float32, 2*ostride)
+			for i := range out2 {
+				out2[i] = -7
+			}
+			accm := make([]float32, 2*r16Rows)
+			for i := range accm {
+				accm[i] = 99
+			}
+			r16kA2x2(wt)(&rep[0], &xk2[0], len(xk), nb, &out2[0], ostride, &accm[0])
+			for c, ref := range [][]float32{want, want2} {
+				for r := 0; r < ostride; r++ {
+					got := out2[c*ostride+r]
+					if r >= r16Rows {
+						if got != -7 {
+							t.Fatalf("%s k=%d: two-row kernel wrote past row %d's outputs", wt, k, c)
+						}
+						continue
+					}
+					if math.Float32bits(got) != math.Float32bits(ref[r]) {
+						t.Fatalf("%s k=%d extreme=%v: two-row kernel, row %d output %d: %g, gemvR16KGo %g", wt, k, extreme, c, r, got, ref[r])
+					}
+				}
+			}
 			got := make([]float32, r16Rows+1)
 			got[r16Rows] = -7
 			kernel(&rep[0], &xk[0], nb, &got[0])

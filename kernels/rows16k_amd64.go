@@ -29,6 +29,20 @@ func gemvR16A2Q4_K(w, x *byte, nb int, out *float32)
 //go:noescape
 func gemvR16A2Q5_K(w, x *byte, nb int, out *float32)
 
+//go:noescape
+func gemmR16A2Q4_Kx2(w, x *byte, xstride, nb int, out *float32, ostride int, accm *float32)
+
+//go:noescape
+func gemmR16A2Q5_Kx2(w, x *byte, xstride, nb int, out *float32, ostride int, accm *float32)
+
+// r16kA2x2 returns the two-row AVX2 Rows16 kernel of t (q4_K or q5_K).
+func r16kA2x2(t weights.Type) func(w, x *byte, xstride, nb int, out *float32, ostride int, accm *float32) {
+	if t == weights.TypeQ5_K {
+		return gemmR16A2Q5_Kx2
+	}
+	return gemmR16A2Q4_Kx2
+}
+
 // hasR16KA2 reports whether Rows16 weights of k-quant type t have an AVX2
 // decode kernel (q4_K and q5_K, the types of most tensors in Q4_K_M and
 // Q5_K_M files).

@@ -11,3 +11,7 @@ func r16kKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32),
 }
 
 func hasR16KA2(weights.Type) bool { return false }
+
+func r16kA2x2(weights.Type) func(w, x *byte, xstride, nb int, out *float32, ostride int, accm *float32) {
+	return nil
+}

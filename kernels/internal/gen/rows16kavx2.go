@@ -42,17 +42,21 @@ func rows16kavx2() []byte {
 		}
 		a.l("GLOBL r16kShuf%d<>(SB), RODATA|NOPTR, $32", j)
 	}
-	a.text("\n// r16kMask: int16 words 0x003F (6-bit scales), 0x000F, 0x0030, at 0, 32, 64.")
-	for i, w := range []uint64{0x003F, 0x000F, 0x0030} {
+	a.text("\n// r16kMask: int16 words 0x003F (6-bit scales), 0x000F, 0x0030, at 0, 32,\n// 64; bytes 0x10 (q5_K's fifth bit) at 96.")
+	for i, w := range []uint64{0x003F, 0x000F, 0x0030, 0x1010} {
 		for q := 0; q < 4; q++ {
 			a.l("DATA r16kMask<>+%d(SB)/8, $0x%016x", 32*i+8*q, w*0x0001000100010001)
 		}
 	}
-	a.l("GLOBL r16kMask<>(SB), RODATA|NOPTR, $96")
+	a.l("GLOBL r16kMask<>(SB), RODATA|NOPTR, $128")
 	a.l("")
 	r16kA2(&a, false)
 	a.l("")
 	r16kA2(&a, true)
+	a.l("")
+	r16kA2x2(&a, false)
+	a.l("")
+	r16kA2x2(&a, true)
 	return a.bytes()
 }
 
@@ -239,4 +243,195 @@ func shiftTo4(a *asm, b int, src, dst string) {
 	default:
 		a.l("\tVMOVDQA %s, %s", src, dst)
 	}
+}
+
+// r16kA2x2 writes gemmR16A2Q4_Kx2 (five: Q5_K): r16kA2's kernel for two
+// activation rows at once, the prefill form. The nibbles of each chunk
+// are split once for both rows; the registers hold each row's int16 and
+// int32 sums, so the packed scales are reloaded from the tile per
+// sub-block and the float accumulators live in memory: acc in out (row c
+// at out + c·ostride), q4_K's acc_min in accm[16c..16c+15]. Every output
+// takes the same operations as in the one-row kernel, so both are
+// gemvR16KGo bit for bit.
+func r16kA2x2(a *asm, five bool) {
+	name, tile := "Q4_K", 16*144
+	if five {
+		name, tile = "Q5_K", 16*176
+	}
+	const (
+		xsb = 384
+		qh  = 2304
+	)
+	a.l("// func gemmR16A2%sx2(w, x *byte, xstride, nb int, out *float32, ostride int, accm *float32)", name)
+	a.l("TEXT ·gemmR16A2%sx2(SB), NOSPLIT, $0-56", name)
+	a.l("\tMOVQ w+0(FP), SI")
+	a.l("\tMOVQ x+8(FP), DI")
+	a.l("\tMOVQ xstride+16(FP), R8")
+	a.l("\tMOVQ nb+24(FP), CX")
+	a.l("\tMOVQ out+32(FP), DX")
+	a.l("\tMOVQ ostride+40(FP), R9")
+	a.l("\tMOVQ accm+48(FP), R13")
+	a.l("\tSHLQ $2, R9")
+	a.l("\tLEAQ (DX)(R9*1), R12") // row 1's outputs
+	a.l("\tTESTQ CX, CX")
+	a.l("\tJLE done")
+	a.l("\tMOVL $0x0F0F0F0F, AX")
+	a.l("\tVMOVD AX, X15")
+	a.l("\tVPBROADCASTD X15, Y15")
+	// Y0/Y1 low/high nibbles, Y2 broadcast activations, Y3 temporary,
+	// Y4/Y5 row 0's int16 sums (sub-blocks 2c, 2c+1), Y6/Y7 row 1's,
+	// Y8/Y9 row 0's isum/imin, Y10/Y11 row 1's, Y12..Y14 scales and
+	// floats, Y15 0x0F.
+	xs := []string{"R10", "R11"}
+	outs := []string{"DX", "R12"}
+	runs := [][2]int{{0, 8}}
+	if five {
+		runs = [][2]int{{0, 4}, {4, 8}}
+	}
+	for h := 0; h < 2; h++ {
+		a.l("\t// rows %d..%d", 8*h, 8*h+7)
+		a.l("\tMOVQ SI, R14")
+		a.l("\tMOVQ DI, R10")
+		a.l("\tLEAQ (DI)(R8*1), R11")
+		a.l("\tMOVQ CX, BX")
+		a.l("\tVXORPS Y12, Y12, Y12")
+		for c := range xs {
+			a.l("\tVMOVUPS Y12, %d(%s)", 32*h, outs[c])
+			if !five {
+				a.l("\tVMOVUPS Y12, %d(R13)", 64*c+32*h)
+			}
+		}
+		a.l("block%d:", h)
+		first := true
+		for c := 0; c < 4; c++ {
+			for ri, run := range runs {
+				for t := run[0]; t < run[1]; t++ {
+					i := 8*c + t
+					a.l("\tVMOVDQU %d(R14), Y0", 256+64*i+32*h)
+					a.l("\tVPSRLW $4, Y0, Y1")
+					a.l("\tVPAND Y15, Y0, Y0")
+					a.l("\tVPAND Y15, Y1, Y1")
+					if five {
+						a.l("\tVMOVDQU %d(R14), Y12", qh+64*t+32*h)
+						for k, dst := range []string{"Y0", "Y1"} {
+							shiftTo4(a, 2*c+k, "Y12", "Y13")
+							a.l("\tVPAND r16kMask<>+96(SB), Y13, Y13")
+							a.l("\tVPOR Y13, %s, %s", dst, dst)
+						}
+					}
+					for col, xr := range xs {
+						for k, src := range []string{"Y0", "Y1"} {
+							acc := fmt.Sprintf("Y%d", 4+2*col+k)
+							a.l("\tVPBROADCASTD %d(%s), Y2", 64*c+32*k+4*t, xr)
+							if t == run[0] {
+								a.l("\tVPMADDUBSW Y2, %s, %s", src, acc)
+							} else {
+								a.l("\tVPMADDUBSW Y2, %s, Y3", src)
+								a.l("\tVPADDW Y3, %s, %s", acc, acc)
+							}
+						}
+					}
+				}
+				for k := 0; k < 2; k++ {
+					j := 2*c + k
+					r16kScaleMem(a, j, false, h)
+					for col := range xs {
+						s := fmt.Sprintf("Y%d", 4+2*col+k)
+						isum := fmt.Sprintf("Y%d", 8+2*col)
+						a.l("\tVPMADDWD Y12, %s, %s", s, s)
+						if first && k == 0 {
+							a.l("\tVMOVDQA %s, %s", s, isum)
+						} else {
+							a.l("\tVPADDD %s, %s, %s", s, isum, isum)
+						}
+					}
+					if ri != len(runs)-1 {
+						continue
+					}
+					r16kScaleMem(a, j, true, h)
+					for col, xr := range xs {
+						imin := fmt.Sprintf("Y%d", 9+2*col)
+						a.l("\tVPBROADCASTD %d(%s), Y13", 320+4*j, xr)
+						if j == 0 {
+							a.l("\tVPMADDWD Y13, Y12, %s", imin)
+						} else {
+							a.l("\tVPMADDWD Y13, Y12, Y13")
+							a.l("\tVPADDD Y13, %s, %s", imin, imin)
+						}
+					}
+				}
+				first = false
+			}
+		}
+		for col, xr := range xs {
+			isum, imin := fmt.Sprintf("Y%d", 8+2*col), fmt.Sprintf("Y%d", 9+2*col)
+			a.l("\tVCVTDQ2PS %s, %s", isum, isum)
+			a.l("\tVCVTDQ2PS %s, %s", imin, imin)
+			a.l("\tVBROADCASTSS 352(%s), Y13", xr)
+			a.l("\tVCVTPH2PS %d(R14), Y12", 16*h)
+			a.l("\tVMULPS Y13, Y12, Y12") // d_w·d_x
+			a.l("\tVMOVUPS %d(%s), Y14", 32*h, outs[col])
+			if five {
+				a.l("\tVMULPS Y12, %s, %s", isum, isum)
+				a.l("\tVADDPS %s, Y14, Y14", isum)
+			} else {
+				a.l("\tVFMADD231PS Y12, %s, Y14", isum)
+			}
+			a.l("\tVCVTPH2PS %d(R14), Y12", 32+16*h)
+			a.l("\tVMULPS Y13, Y12, Y12") // dmin_w·d_x
+			if five {
+				a.l("\tVMULPS Y12, %s, %s", imin, imin)
+				a.l("\tVSUBPS %s, Y14, Y14", imin)
+				a.l("\tVMOVUPS Y14, %d(%s)", 32*h, outs[col])
+				continue
+			}
+			a.l("\tVMOVUPS Y14, %d(%s)", 32*h, outs[col])
+			a.l("\tVMOVUPS %d(R13), Y14", 64*col+32*h)
+			a.l("\tVFMADD231PS Y12, %s, Y14", imin)
+			a.l("\tVMOVUPS Y14, %d(R13)", 64*col+32*h)
+		}
+		a.l("\tADDQ $%d, R14", tile)
+		a.l("\tADDQ $%d, R10", xsb)
+		a.l("\tADDQ $%d, R11", xsb)
+		a.l("\tDECQ BX")
+		a.l("\tJNZ block%d", h)
+		if !five {
+			for col := range xs {
+				a.l("\tVMOVUPS %d(%s), Y0", 32*h, outs[col])
+				a.l("\tVSUBPS %d(R13), Y0, Y0", 64*col+32*h)
+				a.l("\tVMOVUPS Y0, %d(%s)", 32*h, outs[col])
+			}
+		}
+	}
+	a.l("done:")
+	a.l("\tVZEROUPPER")
+	a.l("\tRET")
+}
+
+// r16kScaleMem is r16kScale with S0..S2 read from the tile (rows 8h..8h+7)
+// instead of registers; it leaves the pair in Y12 and uses Y13, Y14.
+func r16kScaleMem(a *asm, j int, min bool, h int) {
+	lo := 64 + 32*h // S0: scales
+	if min {
+		lo = 128 + 32*h // S1: mins
+	}
+	s2 := 192 + 32*h
+	shuf := func(b int) string { return fmt.Sprintf("r16kShuf%d<>(SB)", b) }
+	if j < 4 {
+		a.l("\tVMOVDQU %d(R14), Y12", lo)
+		a.l("\tVPSHUFB %s, Y12, Y12", shuf(j))
+		a.l("\tVPAND r16kMask<>+0(SB), Y12, Y12")
+		return
+	}
+	a.l("\tVMOVDQU %d(R14), Y12", s2)
+	a.l("\tVPSHUFB %s, Y12, Y12", shuf(j-4))
+	if min {
+		a.l("\tVPSRLW $4, Y12, Y12")
+	}
+	a.l("\tVPAND r16kMask<>+32(SB), Y12, Y12")
+	a.l("\tVMOVDQU %d(R14), Y14", lo)
+	a.l("\tVPSHUFB %s, Y14, Y14", shuf(j-4))
+	a.l("\tVPSRLW $2, Y14, Y14")
+	a.l("\tVPAND r16kMask<>+64(SB), Y14, Y14")
+	a.l("\tVPOR Y14, Y12, Y12")
 }
