@@ -23,8 +23,8 @@ import (
 //	rows16-gemv   q4_0 q5_0 q8_0 (Rows16)    1..3 (all      per block b in order: acc = fma(float(isum_b),
 //	                                         without VNNI)  d_w·d_x, acc) from 0 (llama.cpp's repacked
 //	                                                        q4_0 GEMV/GEMM; rows16.go, gemm16.go)
-//	rows16-avx2   q4_0 q8_0 (Rows16, AVX2    all            same, bit for bit (rows16avx2: 1..4 rows per call
-//	              without AVX-512 VNNI)                     on the tiles as stored)
+//	rows16-avx2   q4_0 q5_0 q8_0 (Rows16,    all            same, bit for bit (rows16avx2: 1..4 rows per call
+//	              AVX2 without AVX-512 VNNI)                on the tiles as stored; q5_0: 1..2)
 //	rows16-gemvm  q4_0 q8_0 (Rows16)         2..16          same, 4 or 2 rows per tile load (rows16m.go)
 //	rows16-gemm16 q4_0 q5_0 q8_0 (Rows16)    >= 4 (q4_0,    same, through gemm16 (bit for bit equal)
 //	                                         q8_0: >= 17)

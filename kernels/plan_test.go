@@ -13,7 +13,7 @@ import (
 // CPU's features, independently of how NewPlan builds its list.
 func wantPath(t weights.Type, l Layout, m int) string {
 	if l == LayoutRows16 {
-		if !hasZVNNI && hasAVX2 && (t == weights.TypeQ4_0 || t == weights.TypeQ8_0) {
+		if !hasZVNNI && hasAVX2 && (t == weights.TypeQ4_0 || t == weights.TypeQ5_0 || t == weights.TypeQ8_0) {
 			return "rows16-avx2"
 		}
 		if !hasZVNNI && hasAVX2 && (t == weights.TypeQ4_K || t == weights.TypeQ5_K) && m >= 2 {

@@ -1,8 +1,12 @@
 package kernels
 
-import "dayi/weights"
+import (
+	"unsafe"
 
-// Rows16 q4_0/q8_0 kernels for AVX2 hosts without AVX-512 VNNI
+	"dayi/weights"
+)
+
+// Rows16 q4_0/q5_0/q8_0 kernels for AVX2 hosts without AVX-512 VNNI
 // (rows16avx2_amd64.s, written by internal/gen/rows16avx2.go): one group
 // of 16 rows times 1..4 pack40 activation rows, in gemm16Go's float order.
 
@@ -30,6 +34,26 @@ func gemmR16A2Q8_0x3(w, x *byte, xstride, nb int, out *float32, ostride int)
 //go:noescape
 func gemmR16A2Q8_0x4(w, x *byte, xstride, nb int, out *float32, ostride int)
 
+//go:noescape
+func gemmR16A2Q5_0x1(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func gemmR16A2Q5_0x2(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+// q5_0x4 runs four activation rows as two calls of the two-row q5_0
+// kernel (its registers hold two rows' sums), three as two and one.
+func q5_0x4(w, x *byte, xstride, nb int, out *float32, ostride int) {
+	gemmR16A2Q5_0x2(w, x, xstride, nb, out, ostride)
+	gemmR16A2Q5_0x2(w, (*byte)(unsafe.Add(unsafe.Pointer(x), 2*xstride)), xstride, nb,
+		(*float32)(unsafe.Add(unsafe.Pointer(out), 8*ostride)), ostride)
+}
+
+func q5_0x3(w, x *byte, xstride, nb int, out *float32, ostride int) {
+	gemmR16A2Q5_0x2(w, x, xstride, nb, out, ostride)
+	gemmR16A2Q5_0x1(w, (*byte)(unsafe.Add(unsafe.Pointer(x), 2*xstride)), xstride, nb,
+		(*float32)(unsafe.Add(unsafe.Pointer(out), 8*ostride)), ostride)
+}
+
 // r16A2Kernels returns the AVX2 Rows16 kernels of t for 1..4 activation
 // rows, if t has them.
 func r16A2Kernels(t weights.Type) ([4]gemm16Func, bool) {
@@ -41,6 +65,8 @@ func r16A2Kernels(t weights.Type) ([4]gemm16Func, bool) {
 		return [4]gemm16Func{gemmR16A2Q4_0x1, gemmR16A2Q4_0x2, gemmR16A2Q4_0x3, gemmR16A2Q4_0x4}, true
 	case weights.TypeQ8_0:
 		return [4]gemm16Func{gemmR16A2Q8_0x1, gemmR16A2Q8_0x2, gemmR16A2Q8_0x3, gemmR16A2Q8_0x4}, true
+	case weights.TypeQ5_0:
+		return [4]gemm16Func{gemmR16A2Q5_0x1, gemmR16A2Q5_0x2, q5_0x3, q5_0x4}, true
 	}
 	return [4]gemm16Func{}, false
 }

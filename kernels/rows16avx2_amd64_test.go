@@ -12,14 +12,15 @@ import (
 // TestRows16AVX2Twins checks every AVX2 Rows16 kernel (1..4 activation
 // rows) against gemm16Go on the group as decR16Go decodes it, bit for bit,
 // on random blocks (q8_0 quants include -128) and on the extremes where the
-// int16 sums are largest: q4_0 nibbles all 15 or all 0 and q8_0 quants all
-// -128 or 127 against activations quantized to all +127 or all -127.
+// int16 sums are largest: q4_0/q5_0 quant bits all set or all clear and
+// q8_0 quants all -128 or 127 against activations quantized to all +127 or
+// all -127.
 func TestRows16AVX2Twins(t *testing.T) {
 	if !hasAVX2 {
 		t.Skip("no AVX2+FMA")
 	}
 	rng := rand.New(rand.NewPCG(91, 92))
-	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0} {
+	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0, weights.TypeQ5_0} {
 		ks, ok := r16A2Kernels(wt)
 		if !ok {
 			t.Fatalf("%s: no AVX2 Rows16 kernels", wt)
@@ -37,7 +38,7 @@ func TestRows16AVX2Twins(t *testing.T) {
 				}
 				if extreme {
 					for b := 0; b < n*nb; b++ {
-						v := byte(0xFF) // q4_0: u = 15; q8_0: q = -1
+						v := byte(0xFF) // q4_0: u = 15; q8_0: q = -1; q5_0: u = 31
 						if wt == weights.TypeQ8_0 {
 							v = 0x80 // q = -128
 							if b%3 == 1 {

@@ -39,7 +39,139 @@ func rows16avx2() []byte {
 			r16a2Kernel(&a, q8, c)
 		}
 	}
+	a.text(`
+// q5rep<b>: VPSHUFB controls copying byte b of each dword into its 4
+// bytes; q5bit<k>: byte j of each dword = 1 << (4k+j).`)
+	for b := 0; b < 4; b++ {
+		for q := 0; q < 4; q++ {
+			v := uint64(0)
+			for d := 0; d < 2; d++ {
+				v |= uint64(0x01010101*uint32(4*(2*(q%2)+d)+b)) << (32 * d)
+			}
+			a.l("DATA q5rep%d<>+%d(SB)/8, $0x%016x", b, 8*q, v)
+		}
+		a.l("GLOBL q5rep%d<>(SB), RODATA|NOPTR, $32", b)
+	}
+	for k := 0; k < 2; k++ {
+		for q := 0; q < 4; q++ {
+			a.l("DATA q5bit%d<>+%d(SB)/8, $0x%016x", k, 8*q, uint64(0x08040201)<<(4*k)*0x0000000100000001)
+		}
+		a.l("GLOBL q5bit%d<>(SB), RODATA|NOPTR, $32", k)
+	}
+	for c := 1; c <= 2; c++ {
+		a.l("")
+		r16a2Q5Kernel(&a, c)
+	}
 	return a.bytes()
+}
+
+// r16a2Q5Kernel writes gemmR16A2Q5_0x<ncols>: q5_0 tiles (rows16q5.go)
+// hold each row's 32 fifth bits as one dword, so per chunk the byte with
+// bits 4c..4c+3 (16+4c.. for the high nibbles) is copied into all 4 bytes
+// of the row's dword, masked to bit 4(c%2)+j in byte j and compared, and
+// 0x10 where set joins the nibble: u = q + 16 reaches 31, so the int16
+// sums stop after two chunks (8 products of 31·128: <= 31744) and are
+// widened by VPMADDWD; pack40's -16·Σx completes the block sum. Rows are
+// taken 8 at a time, one or two activation rows per call.
+func r16a2Q5Kernel(a *asm, ncols int) {
+	const tile = 16 * 22
+	cols := []string{"R10", "R11"}[:ncols]
+	a.l("// func gemmR16A2Q5_0x%d(w, x *byte, xstride, nb int, out *float32, ostride int)", ncols)
+	a.l("TEXT ·gemmR16A2Q5_0x%d(SB), NOSPLIT, $0-48", ncols)
+	a.l("\tMOVQ w+0(FP), SI")
+	a.l("\tMOVQ x+8(FP), DI")
+	a.l("\tMOVQ xstride+16(FP), R8")
+	a.l("\tMOVQ nb+24(FP), CX")
+	a.l("\tMOVQ out+32(FP), DX")
+	a.l("\tMOVQ ostride+40(FP), R9")
+	a.l("\tSHLQ $2, R9")
+	a.l("\tTESTQ CX, CX")
+	a.l("\tJLE done")
+	for _, c := range []struct {
+		v uint32
+		r int
+	}{{0x00010001, 13}, {0x10101010, 14}, {0x0F0F0F0F, 15}} {
+		a.l("\tMOVL $0x%08X, AX", c.v)
+		a.l("\tVMOVD AX, X%d", c.r)
+		a.l("\tVPBROADCASTD X%d, Y%d", c.r, c.r)
+	}
+	// Y0.. acc (float) per column, Y2.. int16 partial sums, Y4.. int32
+	// sums, Y6/Y7 slices, Y8 fifth bits, Y9 broadcast activations, Y10
+	// d_w, Y12 the 8 rows' qh, Y13 int16 ones, Y14 0x10, Y15 0x0F.
+	acc := func(j int) string { return fmt.Sprintf("Y%d", j) }
+	part := func(j int) string { return fmt.Sprintf("Y%d", 2+j) }
+	sum := func(j int) string { return fmt.Sprintf("Y%d", 4+j) }
+	for h := 0; h < 2; h++ {
+		a.l("\t// rows %d..%d", 8*h, 8*h+7)
+		a.l("\tMOVQ SI, R14")
+		a.l("\tMOVQ CX, BX")
+		a.l("\tMOVQ DI, R10")
+		if ncols > 1 {
+			a.l("\tLEAQ (DI)(R8*1), R11")
+		}
+		for j := range cols {
+			a.l("\tVXORPS %s, %s, %s", acc(j), acc(j), acc(j))
+		}
+		a.l("block%d:", h)
+		a.l("\tVMOVDQU %d(R14), Y12", 32+32*h)
+		for c := 0; c < 4; c++ {
+			a.l("\tVMOVDQU %d(R14), Y6", 96+64*c+32*h)
+			a.l("\tVPSRLW $4, Y6, Y7")
+			a.l("\tVPAND Y15, Y6, Y6")
+			a.l("\tVPAND Y15, Y7, Y7")
+			for k, w := range []string{"Y6", "Y7"} {
+				a.l("\tVPSHUFB q5rep%d<>(SB), Y12, Y8", 2*k+c/2)
+				a.l("\tVPAND q5bit%d<>(SB), Y8, Y8", c%2)
+				a.l("\tVPCMPEQB q5bit%d<>(SB), Y8, Y8", c%2)
+				a.l("\tVPAND Y14, Y8, Y8")
+				a.l("\tVPOR Y8, %s, %s", w, w)
+			}
+			for j, col := range cols {
+				for k, w := range []string{"Y6", "Y7"} {
+					a.l("\tVPBROADCASTD %d(%s), Y9", 16*k+4*c, col)
+					if c%2 == 0 && k == 0 {
+						a.l("\tVPMADDUBSW Y9, %s, %s", w, part(j))
+					} else {
+						a.l("\tVPMADDUBSW Y9, %s, Y9", w)
+						a.l("\tVPADDW Y9, %s, %s", part(j), part(j))
+					}
+				}
+				if c%2 == 1 {
+					if c == 1 {
+						a.l("\tVPMADDWD Y13, %s, %s", part(j), sum(j))
+					} else {
+						a.l("\tVPMADDWD Y13, %s, %s", part(j), part(j))
+						a.l("\tVPADDD %s, %s, %s", part(j), sum(j), sum(j))
+					}
+				}
+			}
+		}
+		a.l("\tVCVTPH2PS %d(R14), Y10", 16*h)
+		for j, col := range cols {
+			a.l("\tVPBROADCASTD 32(%s), Y9", col)
+			a.l("\tVPADDD Y9, %s, %s", sum(j), sum(j))
+			a.l("\tVCVTDQ2PS %s, %s", sum(j), sum(j))
+			a.l("\tVBROADCASTSS 36(%s), Y9", col)
+			a.l("\tVMULPS Y9, Y10, Y9")
+			a.l("\tVFMADD231PS Y9, %s, %s", sum(j), acc(j))
+		}
+		a.l("\tADDQ $%d, R14", tile)
+		for _, col := range cols {
+			a.l("\tADDQ $40, %s", col)
+		}
+		a.l("\tDECQ BX")
+		a.l("\tJNZ block%d", h)
+		a.l("\tMOVQ DX, AX")
+		for j := range cols {
+			if j > 0 {
+				a.l("\tADDQ R9, AX")
+			}
+			a.l("\tVMOVUPS %s, %d(AX)", acc(j), 32*h)
+		}
+	}
+	a.l("done:")
+	a.l("\tVZEROUPPER")
+	a.l("\tRET")
 }
 
 func r16a2Kernel(a *asm, q8 bool, ncols int) {
