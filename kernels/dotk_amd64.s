@@ -168,45 +168,52 @@ k4done:
 	MOVSS X15, ret+24(FP)
 	RET
 
-// Q6K_QUAD multiplies the 32 quants in Q (0..63, biased by 32) with the
+// Q6K_QUAD multiplies the 32 quants in Q (u = q + 32, 0..63) with the
 // activations at yoff and adds scale-weighted int32 sums to Y0; i picks the
-// scale pair. Y14 holds 32s, Y10 the half's 8 scales (int16, both lanes).
+// scale pair. Y10 holds the half's 8 scales (int16, both lanes). The bias
+// 32 is taken out once per super-block (K6BIAS) instead of per quad, as
+// -32·Σ_g sc_g·bsum_g: the same integer.
 #define Q6K_QUAD(Q, yoff, i) \
-	VMOVDQU    yoff(DI), Y5; \
-	VPMADDUBSW Y5, Q, Q; \
-	VPMADDUBSW Y5, Y14, Y5; \
-	VPSUBW     Y5, Q, Q; \
+	VPMADDUBSW yoff(DI), Q, Q; \
 	VPSHUFB    k6shuf<>+32*i(SB), Y10, Y8; \
 	VPMADDWD   Y8, Q, Q; \
 	VPADDD     Q, Y0, Y0
 
-// Q6K_HALF handles elements 128h..128h+127.
+// K6BIAS sets Y0 to -32·Σ_g sc_g·bsum_g in 8 int32 lanes: the 16 group
+// scales widened to int16 against the q8_K row's 16 bsums.
+#define K6BIAS \
+	VPMOVSXBW 192(SI), Y13; \
+	VPMADDWD  260(DI), Y13, Y13; \
+	VPSLLD    $5, Y13, Y13; \
+	VPXOR     Y0, Y0, Y0; \
+	VPSUBD    Y13, Y0, Y0
+
+// Q6K_HALF handles elements 128h..128h+127: from ql chunks A, B and qh
+// chunk H, u = A&15 | (H&3)<<4, B&15 | (H>>2&3)<<4, A>>4 | (H>>4&3)<<4 and
+// B>>4 | (H>>6&3)<<4 (dequantize_row_q6_K), each high part shifted (as
+// words) straight onto bits 4-5 and masked there (Y14 = 0x30, Y12 = 0x0F).
 #define Q6K_HALF(h) \
 	VPMOVSXBW   192+8*h(SI), X10; \
 	VINSERTI128 $1, X10, Y10, Y10; \
 	VMOVDQU     64*h(SI), Y2; \
 	VMOVDQU     64*h+32(SI), Y3; \
 	VMOVDQU     128+32*h(SI), Y4; \
-	VPAND       Y11, Y4, Y5; \
-	VPSLLW      $4, Y5, Y5; \
 	VPAND       Y12, Y2, Y6; \
+	VPSLLW      $4, Y4, Y5; \
+	VPAND       Y14, Y5, Y5; \
 	VPOR        Y5, Y6, Y6; \
-	VPSRLW      $2, Y4, Y5; \
-	VPAND       Y11, Y5, Y5; \
-	VPSLLW      $4, Y5, Y5; \
 	VPAND       Y12, Y3, Y7; \
+	VPSLLW      $2, Y4, Y5; \
+	VPAND       Y14, Y5, Y5; \
 	VPOR        Y5, Y7, Y7; \
-	VPSRLW      $4, Y4, Y5; \
-	VPAND       Y11, Y5, Y5; \
-	VPSLLW      $4, Y5, Y5; \
 	VPSRLW      $4, Y2, Y2; \
 	VPAND       Y12, Y2, Y2; \
+	VPAND       Y14, Y4, Y5; \
 	VPOR        Y5, Y2, Y2; \
-	VPSRLW      $6, Y4, Y5; \
-	VPAND       Y11, Y5, Y5; \
-	VPSLLW      $4, Y5, Y5; \
 	VPSRLW      $4, Y3, Y3; \
 	VPAND       Y12, Y3, Y3; \
+	VPSRLW      $2, Y4, Y5; \
+	VPAND       Y14, Y5, Y5; \
 	VPOR        Y5, Y3, Y3; \
 	Q6K_QUAD(Y6, 4+128*h, 0); \
 	Q6K_QUAD(Y7, 4+128*h+32, 1); \
@@ -222,17 +229,14 @@ TEXT ·q6_KDotAVX2(SB), NOSPLIT, $0-28
 	MOVL  $0x0F0F0F0F, AX
 	VMOVD AX, X12
 	VPBROADCASTD X12, Y12
-	MOVL  $0x03030303, AX
-	VMOVD AX, X11
-	VPBROADCASTD X11, Y11
-	MOVL  $0x20202020, AX
+	MOVL  $0x30303030, AX
 	VMOVD AX, X14
 	VPBROADCASTD X14, Y14
 	TESTQ CX, CX
 	JLE   k6done
 
 k6loop:
-	VPXOR Y0, Y0, Y0
+	K6BIAS
 	Q6K_HALF(0)
 	Q6K_HALF(1)
 	HSUMD(Y0, X0, BX)
