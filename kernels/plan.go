@@ -115,7 +115,7 @@ type Plan struct {
 	r16gemv4 gemvmFunc                                                                        // Rows16 decode kernel, 4 rows (rows16m.go)
 	r16gemv2 gemvmFunc                                                                        // Rows16 decode kernel, 2 rows
 	gk       gemmKernels                                                                      // packed kernels (q4_0/q8_0)
-	r16a2    [4]gemm16Func                                                                    // Rows16 q4_0/q8_0 kernels for 1..4 columns on AVX2 (rows16avx2)
+	r16a2    [4]gemm16Func                                                                    // Rows16 q4_0/q5_0/q8_0 kernels for 1..4 columns on AVX2 (rows16avx2)
 	kgemv    func(w *byte, wstride int, x *byte, nb int, res *[4]float32)                     // q4_K/q6_K 4-row gemv
 	r16kx2   func(w, x *byte, xstride, nb int, out *float32, ostride int, accm *float32)      // Rows16 q4_K/q5_K, 2 activation rows, AVX2 (rows16kavx2)
 	kx4      func(w, x *byte, xstride, nb int, res *[4]float32)                               // kpacked: 4 activation rows (AVX-512 VNNI or AVX2)

@@ -66,8 +66,8 @@ const r16MaxGemvCols = 3
 
 // CanRepack reports whether n×k weights of type t can take LayoutRows16
 // on this machine (and are worth it: the layout has kernels where AVX-512
-// VNNI is present, and for q4_0/q8_0/q4_K where AVX2 is: rows16avx2,
-// rows16kavx2).
+// VNNI is present, and for q4_0/q5_0/q8_0/q4_K/q5_K where AVX2 is:
+// rows16avx2, rows16kavx2).
 func CanRepack(t weights.Type, n, k int) bool {
 	if n <= 0 || n%r16Rows != 0 || k <= 0 || k%t.BlockSize() != 0 {
 		return false
@@ -261,7 +261,8 @@ func decR16GoQ8_0(w *byte, _, nb int, dst *byte) {
 }
 
 // hasR16A2 reports whether Rows16 weights of type t run on the AVX2
-// kernels here (q4_0/q8_0 on AVX2 hosts; AVX-512 VNNI hosts use their own).
+// kernels here (q4_0/q5_0/q8_0 on AVX2 hosts; AVX-512 VNNI hosts use their
+// own).
 func hasR16A2(t weights.Type) bool {
 	_, ok := r16A2Kernels(t)
 	return ok

@@ -2,10 +2,10 @@ package main
 
 import "fmt"
 
-// rows16avx2 writes rows16avx2_amd64.s: q4_0 and q8_0 matmuls straight on
-// Rows16 tiles for CPUs with AVX2 but without AVX-512 VNNI (Zen 2/3
-// EPYCs, Haswell to Skylake client parts, and the AVX-512 hosts when the
-// features are masked). gemmR16A2<T>x<c> multiplies one 16-row group by
+// rows16avx2 writes rows16avx2_amd64.s: q4_0 and q8_0 (and, below,
+// q5_0: r16a2Q5Kernel) matmuls straight on Rows16 tiles for CPUs with AVX2
+// but without AVX-512 VNNI (Zen 2/3 EPYCs, Haswell to Skylake client
+// parts, and the AVX-512 hosts when the features are masked). gemmR16A2<T>x<c> multiplies one 16-row group by
 // c = 1..4 packed activation rows (pack40) and writes 16 outputs per
 // column. The float order per output is gemm16Go's, acc = fma(float(isum_b),
 // d_w·d_x, acc) over blocks in order, so decode, prefill and the AVX-512
