@@ -8,13 +8,33 @@ import (
 	"dayi/weights"
 )
 
-// TestAttnTileAsm checks scoresTile4, pvTile4 and pvTile4L64 against their
+// TestAttnTileAsm checks the tile kernels, scoresTile4, pvTile4 and
+// pvTile4L64 (AVX-512) and scoresTile4A2, pvTile2A2 (AVX2), against their
 // Go twins bit for bit over head sizes, key counts, strides, lane counts
 // and lane offsets.
 func TestAttnTileAsm(t *testing.T) {
-	if !hasZ512 {
-		t.Skip("no AVX-512: tile kernels unused on this CPU")
+	type tileKernels struct {
+		name   string
+		scores func(s []float32, sstride int, k []uint16, kstride, n int, q []float32, d int, scale float32)
+		pv     func(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0, lanes int)
 	}
+	var ks []tileKernels
+	if hasZ512 {
+		ks = append(ks, tileKernels{"avx512", scoresTile4Asm, pvTile4Asm})
+	}
+	if hasAVX2 {
+		ks = append(ks, tileKernels{"avx2", scoresTile4A2Asm, pvTile4A2Asm})
+	}
+	if len(ks) == 0 {
+		t.Skip("no AVX2 or AVX-512: tile kernels unused on this CPU")
+	}
+	for _, kt := range ks {
+		t.Run(kt.name, func(t *testing.T) { testAttnTile(t, kt.scores, kt.pv) })
+	}
+}
+
+func testAttnTile(t *testing.T, scoresTile func(s []float32, sstride int, k []uint16, kstride, n int, q []float32, d int, scale float32),
+	pvTile func(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0, lanes int)) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	h16 := func(x float64) uint16 { return weights.FP32ToFP16(float32(x)) }
 	for _, d := range []int{16, 48, 64, 128, 256} {
@@ -32,7 +52,7 @@ func TestAttnTileAsm(t *testing.T) {
 				if n%4 == 0 {
 					sstride := n + 3
 					got, want := make([]float32, 4*sstride), make([]float32, 4*sstride)
-					scoresTile4Asm(got, sstride, k, stride, n, q, d, 0.125)
+					scoresTile(got, sstride, k, stride, n, q, d, 0.125)
 					scoresTile4Go(want, sstride, k, stride, n, q, d, 0.125)
 					if i := sameBits(got, want); i >= 0 {
 						t.Fatalf("scoresTile4 d=%d n=%d stride=%d: [%d] asm %g, Go %g", d, n, stride, i, got[i], want[i])
@@ -52,7 +72,7 @@ func TestAttnTileAsm(t *testing.T) {
 						for i := range got {
 							got[i] = float32(math.NaN()) // every lane row must be written
 						}
-						pvTile4Asm(got, d, k, stride, p, pstride, n, lane0, lanes)
+						pvTile(got, d, k, stride, p, pstride, n, lane0, lanes)
 						pvTile4Go(want, d, k, stride, p, pstride, n, lane0, lanes)
 						if i := sameBits(got, want); i >= 0 {
 							t.Fatalf("pvTile4 lanes=%d d=%d n=%d stride=%d lane0=%d: [%d] asm %g, Go %g", lanes, d, n, stride, lane0, i, got[i], want[i])
