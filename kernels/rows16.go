@@ -219,11 +219,12 @@ func (mt *matmulTask) runR16A2(lo, hi, _ int) {
 
 // runR16KA2 computes the outputs of Rows16 q4_K/q5_K groups [lo,hi) on
 // AVX2 hosts without AVX-512 VNNI: each group against the activation rows
-// two at a time (an odd last one through the decode kernel, the same
-// float steps).
+// two at a time in the GEMM order (gemmK16Go's, as the AVX-512 prefill
+// kernels), an odd last row as a pair with itself whose second half of
+// outputs is dropped.
 func (mt *matmulTask) runR16KA2(lo, hi, _ int) {
 	rb, n, nb, xs := mt.rowBytes, mt.n, mt.k/256, mt.x40Step
-	var accm [2 * r16Rows]float32
+	var accm, odd [2 * r16Rows]float32
 	for g := lo; g < hi; g++ {
 		j := g * r16Rows
 		w := mt.w[j*rb : (j+r16Rows)*rb]
@@ -232,7 +233,8 @@ func (mt *matmulTask) runR16KA2(lo, hi, _ int) {
 			mt.pl.r16kx2(&w[0], &mt.x40[c*xs], xs, nb, &mt.out[c*n+j], n, &accm[0])
 		}
 		if c < mt.m {
-			mt.pl.r16gemv(w, mt.x40[c*xs:(c+1)*xs], nb, mt.out[c*n+j:c*n+j+r16Rows])
+			mt.pl.r16kx2(&w[0], &mt.x40[c*xs], 0, nb, &odd[0], r16Rows, &accm[0])
+			copy(mt.out[c*n+j:c*n+j+r16Rows], odd[:r16Rows])
 		}
 	}
 }

@@ -107,8 +107,8 @@ func TestRows16AVX2Twins(t *testing.T) {
 }
 
 // TestRows16KAVX2Twin checks the AVX2 q4_K and q5_K Rows16 kernels, one
-// activation row (decode) and two (prefill), against gemvR16KGo bit for
-// bit: random super-blocks (every 6-bit scale
+// activation row (decode) against gemvR16KGo and two (prefill) against
+// gemmK16Go, bit for bit: random super-blocks (every 6-bit scale
 // and min pattern the packed bytes can hold, every high-bit pattern), and
 // the extremes of their int16 sums, all quant bits set (u = 15, q5_K 31)
 // against activations quantized to -128.
@@ -153,10 +153,16 @@ func testRows16KAVX2(t *testing.T, rng *rand.Rand, wt weights.Type) {
 			gemvR16KGo(wt, rep, xk, nb, want)
 			// The two-row kernel: this row and another, outputs ostride
 			// apart, accm as a caller leaves it.
+			// The two-row kernel keeps the GEMM order, gemmK16Go's on the
+			// group decoded to the k16 layout (for q5_K the same as the
+			// GEMV's; q4_K folds every 64 values instead of once).
 			_, _, other := gemmK16Case(rng, wt, k, 1)
 			xk2 := append(append([]byte(nil), xk...), other...)
-			want2 := make([]float32, r16Rows)
-			gemvR16KGo(wt, rep, xk2[len(xk):], nb, want2)
+			dec := make([]byte, nb*k16BlockSize)
+			decR16KGo(wt, rep, nb, dec)
+			gemm := make([]float32, 2*r16Rows)
+			gemmK16Go(wt, dec, xk2, len(xk), nb, 2, gemm, r16Rows)
+			want1, want2 := gemm[:r16Rows], gemm[r16Rows:]
 			const ostride = 19
 			out2 := make([]float32, 2*ostride)
 			for i := range out2 {
@@ -167,7 +173,7 @@ func testRows16KAVX2(t *testing.T, rng *rand.Rand, wt weights.Type) {
 				accm[i] = 99
 			}
 			r16kA2x2(wt)(&rep[0], &xk2[0], len(xk), nb, &out2[0], ostride, &accm[0])
-			for c, ref := range [][]float32{want, want2} {
+			for c, ref := range [][]float32{want1, want2} {
 				for r := 0; r < ostride; r++ {
 					got := out2[c*ostride+r]
 					if r >= r16Rows {
@@ -177,7 +183,7 @@ func testRows16KAVX2(t *testing.T, rng *rand.Rand, wt weights.Type) {
 						continue
 					}
 					if math.Float32bits(got) != math.Float32bits(ref[r]) {
-						t.Fatalf("%s k=%d extreme=%v: two-row kernel, row %d output %d: %g, gemvR16KGo %g", wt, k, extreme, c, r, got, ref[r])
+						t.Fatalf("%s k=%d extreme=%v: two-row kernel, row %d output %d: %g, gemmK16Go %g", wt, k, extreme, c, r, got, ref[r])
 					}
 				}
 			}

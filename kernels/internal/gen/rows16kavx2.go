@@ -250,9 +250,12 @@ func shiftTo4(a *asm, b int, src, dst string) {
 // are split once for both rows; the registers hold each row's int16 and
 // int32 sums, so the packed scales are reloaded from the tile per
 // sub-block and the float accumulators live in memory: acc in out (row c
-// at out + c·ostride), q4_K's acc_min in accm[16c..16c+15]. Every output
-// takes the same operations as in the one-row kernel, so both are
-// gemvR16KGo bit for bit.
+// at out + c·ostride), q4_K's acc_min in accm[16c..16c+15]. The float
+// steps are gemmK16Go's, the order of llama.cpp's repacked GEMMs: q4_K
+// folds every 64 values (one sub-block pair) into acc and acc_min, as
+// ggml_gemm_q4_K_8x8_q8_K does (the one-row kernel folds once per
+// super-block, as its GEMV does), q5_K once per super-block in dotK's
+// order, as the one-row kernel.
 func r16kA2x2(a *asm, five bool) {
 	name, tile := "Q4_K", 16*144
 	if five {
@@ -339,7 +342,7 @@ func r16kA2x2(a *asm, five bool) {
 						s := fmt.Sprintf("Y%d", 4+2*col+k)
 						isum := fmt.Sprintf("Y%d", 8+2*col)
 						a.l("\tVPMADDWD Y12, %s, %s", s, s)
-						if first && k == 0 {
+						if (first || !five && ri == 0) && k == 0 {
 							a.l("\tVMOVDQA %s, %s", s, isum)
 						} else {
 							a.l("\tVPADDD %s, %s, %s", s, isum, isum)
@@ -352,7 +355,7 @@ func r16kA2x2(a *asm, five bool) {
 					for col, xr := range xs {
 						imin := fmt.Sprintf("Y%d", 9+2*col)
 						a.l("\tVPBROADCASTD %d(%s), Y13", 320+4*j, xr)
-						if j == 0 {
+						if j == 0 || !five && k == 0 {
 							a.l("\tVPMADDWD Y13, Y12, %s", imin)
 						} else {
 							a.l("\tVPMADDWD Y13, Y12, Y13")
@@ -362,33 +365,14 @@ func r16kA2x2(a *asm, five bool) {
 				}
 				first = false
 			}
+			if !five {
+				// q4_K folds every 64 values, as llama.cpp's repacked
+				// GEMM (gemmK16Go's chunk of 4 groups).
+				r16kA2x2Fold(a, xs, outs, h, false)
+			}
 		}
-		for col, xr := range xs {
-			isum, imin := fmt.Sprintf("Y%d", 8+2*col), fmt.Sprintf("Y%d", 9+2*col)
-			a.l("\tVCVTDQ2PS %s, %s", isum, isum)
-			a.l("\tVCVTDQ2PS %s, %s", imin, imin)
-			a.l("\tVBROADCASTSS 352(%s), Y13", xr)
-			a.l("\tVCVTPH2PS %d(R14), Y12", 16*h)
-			a.l("\tVMULPS Y13, Y12, Y12") // d_w·d_x
-			a.l("\tVMOVUPS %d(%s), Y14", 32*h, outs[col])
-			if five {
-				a.l("\tVMULPS Y12, %s, %s", isum, isum)
-				a.l("\tVADDPS %s, Y14, Y14", isum)
-			} else {
-				a.l("\tVFMADD231PS Y12, %s, Y14", isum)
-			}
-			a.l("\tVCVTPH2PS %d(R14), Y12", 32+16*h)
-			a.l("\tVMULPS Y13, Y12, Y12") // dmin_w·d_x
-			if five {
-				a.l("\tVMULPS Y12, %s, %s", imin, imin)
-				a.l("\tVSUBPS %s, Y14, Y14", imin)
-				a.l("\tVMOVUPS Y14, %d(%s)", 32*h, outs[col])
-				continue
-			}
-			a.l("\tVMOVUPS Y14, %d(%s)", 32*h, outs[col])
-			a.l("\tVMOVUPS %d(R13), Y14", 64*col+32*h)
-			a.l("\tVFMADD231PS Y12, %s, Y14", imin)
-			a.l("\tVMOVUPS Y14, %d(R13)", 64*col+32*h)
+		if five {
+			r16kA2x2Fold(a, xs, outs, h, true)
 		}
 		a.l("\tADDQ $%d, R14", tile)
 		a.l("\tADDQ $%d, R10", xsb)
@@ -434,4 +418,38 @@ func r16kScaleMem(a *asm, j int, min bool, h int) {
 	a.l("\tVPSRLW $2, Y14, Y14")
 	a.l("\tVPAND r16kMask<>+64(SB), Y14, Y14")
 	a.l("\tVPOR Y14, Y12, Y12")
+}
+
+// r16kA2x2Fold adds each row's isum and imin (Y8/Y9 row 0, Y10/Y11 row 1)
+// to its float accumulators in memory: q4_K acc = fma(float(isum),
+// d_w·d_x, acc), acc_min likewise with dmin; q5_K (five) dotK's rounded
+// products added to and subtracted from acc.
+func r16kA2x2Fold(a *asm, xs, outs []string, h int, five bool) {
+	for col, xr := range xs {
+		isum, imin := fmt.Sprintf("Y%d", 8+2*col), fmt.Sprintf("Y%d", 9+2*col)
+		a.l("\tVCVTDQ2PS %s, %s", isum, isum)
+		a.l("\tVCVTDQ2PS %s, %s", imin, imin)
+		a.l("\tVBROADCASTSS 352(%s), Y13", xr)
+		a.l("\tVCVTPH2PS %d(R14), Y12", 16*h)
+		a.l("\tVMULPS Y13, Y12, Y12") // d_w·d_x
+		a.l("\tVMOVUPS %d(%s), Y14", 32*h, outs[col])
+		if five {
+			a.l("\tVMULPS Y12, %s, %s", isum, isum)
+			a.l("\tVADDPS %s, Y14, Y14", isum)
+		} else {
+			a.l("\tVFMADD231PS Y12, %s, Y14", isum)
+		}
+		a.l("\tVCVTPH2PS %d(R14), Y12", 32+16*h)
+		a.l("\tVMULPS Y13, Y12, Y12") // dmin_w·d_x
+		if five {
+			a.l("\tVMULPS Y12, %s, %s", imin, imin)
+			a.l("\tVSUBPS %s, Y14, Y14", imin)
+			a.l("\tVMOVUPS Y14, %d(%s)", 32*h, outs[col])
+			continue
+		}
+		a.l("\tVMOVUPS Y14, %d(%s)", 32*h, outs[col])
+		a.l("\tVMOVUPS %d(R13), Y14", 64*col+32*h)
+		a.l("\tVFMADD231PS Y12, %s, Y14", imin)
+		a.l("\tVMOVUPS Y14, %d(R13)", 64*col+32*h)
+	}
 }
