@@ -7,12 +7,6 @@ import (
 	"testing"
 )
 
-// avx2OnlyGodebug masks AVX-512 (and with it AVX-512 VNNI and AMX, which
-// the gates require with it) in golang.org/x/sys/cpu, which reads GODEBUG
-// at start-up: the process then takes the paths of an AVX2-only CPU such
-// as a Zen 2/3 EPYC.
-const avx2OnlyGodebug = "cpu.avx512f=off,cpu.avx512bw=off,cpu.avx512vl=off,cpu.avx512dq=off"
-
 // TestAVX2OnlyHost runs this package's tests again in a child process that
 // sees an AVX2-only CPU, so the AVX2 plans (rows16-avx2, kpacked on AVX2,
 // the AVX2 SiLU) are exercised end to end on the AVX-512 machines CI runs
@@ -32,7 +26,7 @@ func TestAVX2OnlyHost(t *testing.T) {
 		t.Skip("-short")
 	}
 	cmd := exec.Command(os.Args[0], "-test.count=1")
-	cmd.Env = append(os.Environ(), "GODEBUG="+avx2OnlyGodebug, "DAYI_KERNELS_AVX2_CHILD=1")
+	cmd.Env = append(os.Environ(), "GODEBUG="+AVX2OnlyGodebug, "DAYI_KERNELS_AVX2_CHILD=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("tests on an AVX2-only CPU failed: %v\n%s", err, out)

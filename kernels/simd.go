@@ -15,3 +15,11 @@ const (
 // SIMD names the kernel path that dispatch chose for this CPU when the package
 // was initialised (one of the SIMD* constants). It never changes afterwards.
 func SIMD() string { return simdPath() }
+
+// AVX2OnlyGodebug is the GODEBUG setting under which this package takes
+// the paths of a CPU with AVX2 but no AVX-512 (Zen 2/3 EPYCs, Haswell to
+// Skylake client parts): golang.org/x/sys/cpu reads it at start-up, and
+// the gates need AVX-512 F/BW/VL (and with them VNNI and AMX). Tests rerun
+// themselves under it so that AVX-512 machines check the AVX2 paths too,
+// and benchmarks/README.md measures AVX2 hosts with it.
+const AVX2OnlyGodebug = "cpu.avx512f=off,cpu.avx512bw=off,cpu.avx512vl=off,cpu.avx512dq=off"
