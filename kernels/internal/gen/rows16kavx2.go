@@ -71,10 +71,7 @@ func r16kA2(a *asm, five bool) {
 	if five {
 		name, tile = "Q5_K", 16*176
 	}
-	const (
-		xsb = 384  // k16X: packed activation bytes per super-block
-		qh  = 2304 // q5_K: the QH chunks
-	)
+	const xsb = 384 // k16X: packed activation bytes per super-block
 	a.l("// func gemvR16A2%s(w, x *byte, nb int, out *float32)", name)
 	a.l("TEXT ·gemvR16A2%s(SB), NOSPLIT, $0-32", name)
 	a.l("\tMOVQ w+0(FP), SI")
@@ -120,19 +117,7 @@ func r16kA2(a *asm, five bool) {
 		for c := 0; c < 4; c++ {
 			for ri, run := range runs {
 				for t := run[0]; t < run[1]; t++ {
-					i := 8*c + t
-					a.l("\tVMOVDQU %d(R14), Y9", 256+64*i+32*h)
-					a.l("\tVPSRLW $4, Y9, Y10")
-					a.l("\tVPAND Y15, Y9, Y9")
-					a.l("\tVPAND Y15, Y10, Y10")
-					if five {
-						a.l("\tVMOVDQU %d(R14), Y12", qh+64*t+32*h)
-						for k, dst := range []string{"Y9", "Y10"} {
-							shiftTo4(a, 2*c+k, "Y12", "Y13")
-							a.l("\tVPAND Y1, Y13, Y13")
-							a.l("\tVPOR Y13, %s, %s", dst, dst)
-						}
-					}
+					r16kNibbles(a, c, t, h, five, "Y9", "Y10", "Y1")
 					a.l("\tVPBROADCASTD %d(R10), Y11", 64*c+4*t)
 					if t == run[0] {
 						a.l("\tVPMADDUBSW Y11, Y9, Y7")
@@ -261,10 +246,7 @@ func r16kA2x2(a *asm, five bool) {
 	if five {
 		name, tile = "Q5_K", 16*176
 	}
-	const (
-		xsb = 384
-		qh  = 2304
-	)
+	const xsb = 384
 	a.l("// func gemmR16A2%sx2(w, x *byte, xstride, nb int, out *float32, ostride int, accm *float32)", name)
 	a.l("TEXT ·gemmR16A2%sx2(SB), NOSPLIT, $0-56", name)
 	a.l("\tMOVQ w+0(FP), SI")
@@ -309,19 +291,7 @@ func r16kA2x2(a *asm, five bool) {
 		for c := 0; c < 4; c++ {
 			for ri, run := range runs {
 				for t := run[0]; t < run[1]; t++ {
-					i := 8*c + t
-					a.l("\tVMOVDQU %d(R14), Y0", 256+64*i+32*h)
-					a.l("\tVPSRLW $4, Y0, Y1")
-					a.l("\tVPAND Y15, Y0, Y0")
-					a.l("\tVPAND Y15, Y1, Y1")
-					if five {
-						a.l("\tVMOVDQU %d(R14), Y12", qh+64*t+32*h)
-						for k, dst := range []string{"Y0", "Y1"} {
-							shiftTo4(a, 2*c+k, "Y12", "Y13")
-							a.l("\tVPAND r16kMask<>+96(SB), Y13, Y13")
-							a.l("\tVPOR Y13, %s, %s", dst, dst)
-						}
-					}
+					r16kNibbles(a, c, t, h, five, "Y0", "Y1", "r16kMask<>+96(SB)")
 					for col, xr := range xs {
 						for k, src := range []string{"Y0", "Y1"} {
 							acc := fmt.Sprintf("Y%d", 4+2*col+k)
@@ -451,5 +421,27 @@ func r16kA2x2Fold(a *asm, xs, outs []string, h int, five bool) {
 		a.l("\tVMOVUPS %d(R13), Y14", 64*col+32*h)
 		a.l("\tVFMADD231PS Y12, %s, Y14", imin)
 		a.l("\tVMOVUPS Y14, %d(R13)", 64*col+32*h)
+	}
+}
+
+// r16kNibbles loads chunk 8c+t of rows 8h..8h+7 of a q4_K/q5_K tile at
+// R14 and leaves its low nibbles (elements of sub-block 2c) in lo and its
+// high nibbles (sub-block 2c+1) in hi, Y15 holding 0x0F; for q5_K (five)
+// it ORs in bit 2c (2c+1) of QH chunk t as bit 4, masked by the operand
+// mask (0x10 in every byte), through Y12 and Y13.
+func r16kNibbles(a *asm, c, t, h int, five bool, lo, hi, mask string) {
+	const qh = 2304 // q5_K: the QH chunks
+	a.l("\tVMOVDQU %d(R14), %s", 256+64*(8*c+t)+32*h, lo)
+	a.l("\tVPSRLW $4, %s, %s", lo, hi)
+	a.l("\tVPAND Y15, %s, %s", lo, lo)
+	a.l("\tVPAND Y15, %s, %s", hi, hi)
+	if !five {
+		return
+	}
+	a.l("\tVMOVDQU %d(R14), Y12", qh+64*t+32*h)
+	for k, dst := range []string{lo, hi} {
+		shiftTo4(a, 2*c+k, "Y12", "Y13")
+		a.l("\tVPAND %s, Y13, Y13", mask)
+		a.l("\tVPOR Y13, %s, %s", dst, dst)
 	}
 }
