@@ -83,7 +83,8 @@ func q5_0Gemv4(w *byte, wstride int, x *byte, npairs int, acc *[64]float32) {
 func r16A2Kernels(weights.Type) ([4]gemm16Func, bool) { return [4]gemm16Func{}, false }
 
 func siluV8(v *float32, n8 int) {
-	for i, x := range unsafe.Slice(v, 8*n8) {
-		unsafe.Slice(v, 8*n8)[i] = vSiLU8(x)
+	vs := unsafe.Slice(v, 8*n8)
+	for i, x := range vs {
+		vs[i] = vSiLU8(x)
 	}
 }
