@@ -83,6 +83,14 @@ GLOBL k6shuf<>(SB), RODATA|NOPTR, $128
 	VPADDD     Y3, Y0, Y0; \
 	VPADDD     Y2, Y0, Y0
 
+// K4PF is K6PF for q4_K's 144-byte blocks (three lines each), ~14 and
+// ~28 blocks ahead: BenchmarkDecodeVsBandwidth q4_K (GGUF layout) with
+// AVX-512 masked, alternating, 3.9-4.6 -> 8.6-9.2 GB/s on one thread,
+// 7.1-8.8 -> 17.0-17.4 on two (this VM's read: 7.5-9.5 and 14.5-18.8).
+#define K4PF \
+	PREFETCHT0 2048(SI); PREFETCHT0 2112(SI); PREFETCHT0 2176(SI); \
+	PREFETCHT2 4096(SI); PREFETCHT2 4160(SI); PREFETCHT2 4224(SI)
+
 // func q4_KDotAVX2(w, x *byte, nb int) float32
 TEXT ·q4_KDotAVX2(SB), NOSPLIT, $0-28
 	MOVQ  w+0(FP), SI
@@ -99,6 +107,7 @@ TEXT ·q4_KDotAVX2(SB), NOSPLIT, $0-28
 	JLE   k4done
 
 k4loop:
+	K4PF
 	// 6-bit scales and mins (ggml's utmp/kmask unpacking of scales[12]).
 	MOVL 4(SI), R8  // u0
 	MOVL 8(SI), R9  // u1
@@ -220,6 +229,19 @@ k4done:
 	Q6K_QUAD(Y2, 4+128*h+64, 2); \
 	Q6K_QUAD(Y3, 4+128*h+96, 3)
 
+// K6PF prefetches the q6_K row ~10 super-blocks ahead into L1 and ~20
+// into L2: the kernel runs at ~23 GB/s on blocks in L2, yet streamed from
+// memory it read at 0.7 of a plain read's rate, the loads not overlapping
+// the arithmetic. BenchmarkDecodeVsBandwidth q6_K with AVX-512 masked,
+// alternating variants (GB/s at 1/2 threads, this VM's read 8-11/15-22
+// that day): none 5.5-7.0/9.5-12.1, T0 at 0.5 KB 8.2-9.4/15.5-18.0, T0
+// at 1 KB 7.5/14.0, T0 2 KB + T2 4 KB 10.5-11.3/19.9-21.2 (kept), T0 1 KB
+// + T2 2 or 4 KB, T0 2 KB + T2 8 KB, T0 4 KB + T2 8 KB, T2 alone: less or
+// level. Four lines per 210-byte block keep up with the stream.
+#define K6PF \
+	PREFETCHT0 2048(SI); PREFETCHT0 2112(SI); PREFETCHT0 2176(SI); PREFETCHT0 2240(SI); \
+	PREFETCHT2 4096(SI); PREFETCHT2 4160(SI); PREFETCHT2 4224(SI); PREFETCHT2 4288(SI)
+
 // func q6_KDotAVX2(w, x *byte, nb int) float32
 TEXT ·q6_KDotAVX2(SB), NOSPLIT, $0-28
 	MOVQ  w+0(FP), SI
@@ -236,6 +258,7 @@ TEXT ·q6_KDotAVX2(SB), NOSPLIT, $0-28
 	JLE   k6done
 
 k6loop:
+	K6PF
 	K6BIAS
 	Q6K_HALF(0)
 	Q6K_HALF(1)

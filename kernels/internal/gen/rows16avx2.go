@@ -26,7 +26,7 @@ import "fmt"
 // One or two columns run both 8-row halves of the group in one pass over
 // its tiles (decode streams the weights once); three or four columns take
 // the halves in turn, the second pass reading the group from cache.
-func rows16avx2() []byte {
+func rows16avx2(p params) []byte {
 	var a asm
 	a.text(`#include "textflag.h"
 
@@ -36,7 +36,7 @@ func rows16avx2() []byte {
 	for _, q8 := range []bool{false, true} {
 		for c := 1; c <= 4; c++ {
 			a.l("")
-			r16a2Kernel(&a, q8, c)
+			r16a2Kernel(&a, p, q8, c)
 		}
 	}
 	a.text(`
@@ -60,7 +60,7 @@ func rows16avx2() []byte {
 	}
 	for c := 1; c <= 2; c++ {
 		a.l("")
-		r16a2Q5Kernel(&a, c)
+		r16a2Q5Kernel(&a, p, c)
 	}
 	return a.bytes()
 }
@@ -73,7 +73,7 @@ func rows16avx2() []byte {
 // sums stop after two chunks (8 products of 31·128: <= 31744) and are
 // widened by VPMADDWD; pack40's -16·Σx completes the block sum. Rows are
 // taken 8 at a time, one or two activation rows per call.
-func r16a2Q5Kernel(a *asm, ncols int) {
+func r16a2Q5Kernel(a *asm, p params, ncols int) {
 	const tile = 16 * 22
 	cols := []string{"R10", "R11"}[:ncols]
 	a.l("// func gemmR16A2Q5_0x%d(w, x *byte, xstride, nb int, out *float32, ostride int)", ncols)
@@ -113,6 +113,9 @@ func r16a2Q5Kernel(a *asm, ncols int) {
 			a.l("\tVXORPS %s, %s, %s", acc(j), acc(j), acc(j))
 		}
 		a.l("block%d:", h)
+		if h == 0 && ncols == 1 {
+			a.prefetchA2(p, "R14", tile)
+		}
 		a.l("\tVMOVDQU %d(R14), Y12", 32+32*h)
 		for c := 0; c < 4; c++ {
 			a.l("\tVMOVDQU %d(R14), Y6", 96+64*c+32*h)
@@ -174,7 +177,7 @@ func r16a2Q5Kernel(a *asm, ncols int) {
 	a.l("\tRET")
 }
 
-func r16a2Kernel(a *asm, q8 bool, ncols int) {
+func r16a2Kernel(a *asm, p params, q8 bool, ncols int) {
 	name, tile, chunks := "Q4_0", 288, 4
 	if q8 {
 		name, tile, chunks = "Q8_0", 544, 8
@@ -204,7 +207,7 @@ func r16a2Kernel(a *asm, q8 bool, ncols int) {
 		a.l("\tVMOVD AX, X15")
 		a.l("\tVPBROADCASTD X15, Y15")
 	}
-	for p, hs := range halves {
+	for pass, hs := range halves {
 		// Registers: acc (float) and sum (int) per half and column,
 		// then w0, w1 (the chunk's two decoded slices or q, |q|), bc
 		// (broadcast activations), tmp and dw.
@@ -216,7 +219,7 @@ func r16a2Kernel(a *asm, q8 bool, ncols int) {
 		if base+4 >= 13 {
 			panic(fmt.Sprintf("rows16avx2: %d columns × %d halves need too many registers", ncols, nh))
 		}
-		a.l("\t// pass %d: rows %v", p, hs)
+		a.l("\t// pass %d: rows %v", pass, hs)
 		a.l("\tMOVQ SI, R14")
 		a.l("\tMOVQ CX, BX")
 		a.l("\tMOVQ DI, R10")
@@ -228,7 +231,10 @@ func r16a2Kernel(a *asm, q8 bool, ncols int) {
 				a.l("\tVXORPS %s, %s, %s", acc(h, j), acc(h, j), acc(h, j))
 			}
 		}
-		a.l("block%d:", p)
+		a.l("block%d:", pass)
+		if ncols == 1 {
+			a.prefetchA2(p, "R14", tile)
+		}
 		for c := 0; c < chunks; c++ {
 			for h, half := range hs {
 				off := 32 + 64*c + 32*half
@@ -287,7 +293,7 @@ func r16a2Kernel(a *asm, q8 bool, ncols int) {
 			a.l("\tADDQ $40, %s", col)
 		}
 		a.l("\tDECQ BX")
-		a.l("\tJNZ block%d", p)
+		a.l("\tJNZ block%d", pass)
 		a.l("\tMOVQ DX, AX")
 		for j := range cols {
 			if j > 0 {

@@ -21,7 +21,7 @@ import "fmt"
 //   - per super-block acc = fma(float(isum), d_w·d_x, acc) and acc_min =
 //     fma(float(imin), dmin_w·d_x, acc_min); the result is acc − acc_min,
 //     llama.cpp's repacked q4_K GEMV order.
-func rows16kavx2() []byte {
+func rows16kavx2(p params) []byte {
 	var a asm
 	a.text(`#include "textflag.h"
 
@@ -50,9 +50,9 @@ func rows16kavx2() []byte {
 	}
 	a.l("GLOBL r16kMask<>(SB), RODATA|NOPTR, $128")
 	a.l("")
-	r16kA2(&a, false)
+	r16kA2(&a, p, false)
 	a.l("")
-	r16kA2(&a, true)
+	r16kA2(&a, p, true)
 	a.l("")
 	r16kA2x2(&a, false)
 	a.l("")
@@ -66,7 +66,7 @@ func rows16kavx2() []byte {
 // sums are cut after 4 chunks (8 products of 31·128: <= 31744), and the
 // float steps are dotK's for q5_K, as gemvR16KGo's: acc += float(isum)·
 // (d_w·d_x), then acc -= float(imin)·(dmin_w·d_x), each product rounded.
-func r16kA2(a *asm, five bool) {
+func r16kA2(a *asm, p params, five bool) {
 	name, tile := "Q4_K", 16*144
 	if five {
 		name, tile = "Q5_K", 16*176
@@ -110,6 +110,9 @@ func r16kA2(a *asm, five bool) {
 			a.l("\tVXORPS Y1, Y1, Y1")
 		}
 		a.l("block%d:", h)
+		if h == 0 {
+			a.prefetchA2(p, "R14", tile)
+		}
 		a.l("\tVMOVDQU %d(R14), Y2", 64+32*h)
 		a.l("\tVMOVDQU %d(R14), Y3", 128+32*h)
 		a.l("\tVMOVDQU %d(R14), Y4", 192+32*h)
