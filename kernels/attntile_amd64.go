@@ -58,8 +58,14 @@ func init() {
 //go:noescape
 func scoresTile4A2(s *float32, sstride int, k *uint16, kstride, n int, q *float32, d int, scale float32)
 
+// pvTile4A2 and pvTile4A2L64 are pvTile4 and pvTile4L64 in AVX2
+// (attntile_amd64.s, written by internal/gen).
+//
 //go:noescape
-func pvTile2A2(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0, lanes int)
+func pvTile4A2(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
+
+//go:noescape
+func pvTile4A2L64(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
 
 func scoresTile4A2Asm(s []float32, sstride int, k []uint16, kstride, n int, q []float32, d int, scale float32) {
 	if n <= 0 || d <= 0 || d%16 != 0 || sstride < n || len(s) < 3*sstride+n || len(q) < 4*d || !rowsFit(n, d, kstride, len(k)) {
@@ -69,16 +75,17 @@ func scoresTile4A2Asm(s []float32, sstride int, k []uint16, kstride, n int, q []
 	scoresTile4A2(&s[0], sstride, &k[0], kstride, n, &q[0], d, scale)
 }
 
-// pvTile4A2Asm is pvTile4Go through two calls of the two-query kernel.
+// pvTile4A2Asm is pvTile4Asm on the AVX2 kernels.
 func pvTile4A2Asm(acc []float32, d int, v []uint16, vstride int, p []float32, pstride, n, lane0, lanes int) {
-	if n <= 0 || d <= 0 || d%32 != 0 || (lanes != 16 && lanes != 64) || len(acc) < 4*lanes*d || pstride < n || len(p) < 3*pstride+n || !rowsFit(n, d, vstride, len(v)) {
+	if n <= 0 || d <= 0 || d%16 != 0 || (lanes != 16 && lanes != 64) || len(acc) < 4*lanes*d || pstride < n || len(p) < 3*pstride+n || !rowsFit(n, d, vstride, len(v)) {
 		pvTile4Go(acc, d, v, vstride, p, pstride, n, lane0, lanes)
 		return
 	}
-	clear(acc[:4*lanes*d])
-	l0 := lane0 & (lanes - 1)
-	pvTile2A2(&acc[0], d, &v[0], vstride, &p[0], pstride, n, l0, lanes)
-	pvTile2A2(&acc[2*lanes*d], d, &v[0], vstride, &p[2*pstride], pstride, n, l0, lanes)
+	if lanes == 16 {
+		pvTile4A2(&acc[0], d, &v[0], vstride, &p[0], pstride, n, lane0&15)
+	} else {
+		pvTile4A2L64(&acc[0], d, &v[0], vstride, &p[0], pstride, n, lane0&63)
+	}
 }
 
 func init() {

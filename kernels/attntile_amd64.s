@@ -363,3 +363,177 @@ store:
 	JLT          col
 	VZEROUPPER
 	RET
+
+// func pvTile4A2(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
+// pvTile4 (lanes 16) in AVX2; d is a positive multiple of 16.
+TEXT ·pvTile4A2(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DI
+	MOVQ d+8(FP), BX
+	MOVQ v+16(FP), SI
+	MOVQ vstride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ R8, R14
+	SHLQ $4, R14
+	MOVQ p+32(FP), DX
+	MOVQ pstride+40(FP), R9
+	SHLQ $2, R9
+	MOVQ n+48(FP), CX
+	XORQ R11, R11
+
+lane:
+	XORQ R10, R10
+
+col:
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VXORPS       Y7, Y7, Y7
+	MOVQ         R11, AX
+	SUBQ         lane0+56(FP), AX
+	ANDQ         $15, AX // first position of lane R11
+	CMPQ         AX, CX
+	JGE          store
+	MOVQ         AX, R12
+	IMULQ        R8, R12
+	ADDQ         SI, R12
+	LEAQ         (R12)(R10*2), R12
+	LEAQ         (DX)(AX*4), R13
+	LEAQ         (R13)(R9*2), R15
+
+pos:
+	VCVTPH2PS    0(R12), Y8
+	VCVTPH2PS    16(R12), Y9
+	VBROADCASTSS (R13), Y10
+	VBROADCASTSS (R13)(R9*1), Y11
+	VBROADCASTSS (R15), Y12
+	VBROADCASTSS (R15)(R9*1), Y13
+	VFMADD231PS  Y10, Y8, Y0
+	VFMADD231PS  Y10, Y9, Y1
+	VFMADD231PS  Y11, Y8, Y2
+	VFMADD231PS  Y11, Y9, Y3
+	VFMADD231PS  Y12, Y8, Y4
+	VFMADD231PS  Y12, Y9, Y5
+	VFMADD231PS  Y13, Y8, Y6
+	VFMADD231PS  Y13, Y9, Y7
+	ADDQ         R14, R12
+	ADDQ         $64, R13
+	ADDQ         $64, R15
+	ADDQ         $16, AX
+	CMPQ         AX, CX
+	JLT          pos
+
+store:
+	MOVQ         R11, R12
+	IMULQ        BX, R12
+	ADDQ         R10, R12
+	LEAQ         (DI)(R12*4), R12 // query 0, lane R11, column R10
+	MOVQ         BX, R15
+	SHLQ         $6, R15 // one query's 16 lane rows, in bytes
+	LEAQ         (R12)(R15*2), R13 // query 2
+	VMOVUPS      Y0, 0(R12)
+	VMOVUPS      Y1, 32(R12)
+	VMOVUPS      Y2, 0(R12)(R15*1)
+	VMOVUPS      Y3, 32(R12)(R15*1)
+	VMOVUPS      Y4, 0(R13)
+	VMOVUPS      Y5, 32(R13)
+	VMOVUPS      Y6, 0(R13)(R15*1)
+	VMOVUPS      Y7, 32(R13)(R15*1)
+	ADDQ         $16, R10
+	CMPQ         R10, BX
+	JLT          col
+	INCQ         R11
+	CMPQ         R11, $16
+	JLT          lane
+	VZEROUPPER
+	RET
+
+// func pvTile4A2L64(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
+// pvTile4 (lanes 64) in AVX2; d is a positive multiple of 16.
+TEXT ·pvTile4A2L64(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DI
+	MOVQ d+8(FP), BX
+	MOVQ v+16(FP), SI
+	MOVQ vstride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ R8, R14
+	SHLQ $6, R14
+	MOVQ p+32(FP), DX
+	MOVQ pstride+40(FP), R9
+	SHLQ $2, R9
+	MOVQ n+48(FP), CX
+	XORQ R11, R11
+
+lane:
+	XORQ R10, R10
+
+col:
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VXORPS       Y7, Y7, Y7
+	MOVQ         R11, AX
+	SUBQ         lane0+56(FP), AX
+	ANDQ         $63, AX // first position of lane R11
+	CMPQ         AX, CX
+	JGE          store
+	MOVQ         AX, R12
+	IMULQ        R8, R12
+	ADDQ         SI, R12
+	LEAQ         (R12)(R10*2), R12
+	LEAQ         (DX)(AX*4), R13
+	LEAQ         (R13)(R9*2), R15
+
+pos:
+	VCVTPH2PS    0(R12), Y8
+	VCVTPH2PS    16(R12), Y9
+	VBROADCASTSS (R13), Y10
+	VBROADCASTSS (R13)(R9*1), Y11
+	VBROADCASTSS (R15), Y12
+	VBROADCASTSS (R15)(R9*1), Y13
+	VFMADD231PS  Y10, Y8, Y0
+	VFMADD231PS  Y10, Y9, Y1
+	VFMADD231PS  Y11, Y8, Y2
+	VFMADD231PS  Y11, Y9, Y3
+	VFMADD231PS  Y12, Y8, Y4
+	VFMADD231PS  Y12, Y9, Y5
+	VFMADD231PS  Y13, Y8, Y6
+	VFMADD231PS  Y13, Y9, Y7
+	ADDQ         R14, R12
+	ADDQ         $256, R13
+	ADDQ         $256, R15
+	ADDQ         $64, AX
+	CMPQ         AX, CX
+	JLT          pos
+
+store:
+	MOVQ         R11, R12
+	IMULQ        BX, R12
+	ADDQ         R10, R12
+	LEAQ         (DI)(R12*4), R12 // query 0, lane R11, column R10
+	MOVQ         BX, R15
+	SHLQ         $8, R15 // one query's 64 lane rows, in bytes
+	LEAQ         (R12)(R15*2), R13 // query 2
+	VMOVUPS      Y0, 0(R12)
+	VMOVUPS      Y1, 32(R12)
+	VMOVUPS      Y2, 0(R12)(R15*1)
+	VMOVUPS      Y3, 32(R12)(R15*1)
+	VMOVUPS      Y4, 0(R13)
+	VMOVUPS      Y5, 32(R13)
+	VMOVUPS      Y6, 0(R13)(R15*1)
+	VMOVUPS      Y7, 32(R13)(R15*1)
+	ADDQ         $16, R10
+	CMPQ         R10, BX
+	JLT          col
+	INCQ         R11
+	CMPQ         R11, $64
+	JLT          lane
+	VZEROUPPER
+	RET

@@ -9,7 +9,7 @@ import (
 )
 
 // TestAttnTileAsm checks the tile kernels, scoresTile4, pvTile4 and
-// pvTile4L64 (AVX-512) and scoresTile4A2, pvTile2A2 (AVX2), against their
+// pvTile4L64 (AVX-512) and scoresTile4A2, pvTile4A2, pvTile4A2L64 (AVX2), against their
 // Go twins bit for bit over head sizes, key counts, strides, lane counts
 // and lane offsets.
 func TestAttnTileAsm(t *testing.T) {

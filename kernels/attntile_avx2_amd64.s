@@ -1,9 +1,10 @@
 #include "textflag.h"
 
-// AVX2 forms of the prefill attention tiles (attn_tile.go has the layouts
-// and the twins scoresTile4Go and pvTile4Go, which these equal bit for
-// bit): for CPUs with AVX2 but no AVX-512, where the tiles otherwise fall
-// back to the row path and re-read K and V per query.
+// The AVX2 form of the prefill score tile (attn_tile.go has the layout and
+// the twin scoresTile4Go, which it equals bit for bit): for CPUs with AVX2
+// but no AVX-512, where the tiles otherwise fall back to the row path and
+// re-read K per query. The p·V tile's AVX2 form, pvTile4A2, is generated
+// with the AVX-512 one (attntile_amd64.s).
 
 // func scoresTile4A2(s *float32, sstride int, k *uint16, kstride, n int, q *float32, d int, scale float32)
 // Each key row is widened once for 4 queries (q interleaved by 16 as
@@ -96,87 +97,5 @@ st_chunk:
 	JNZ          st_key
 
 st_done:
-	VZEROUPPER
-	RET
-
-// func pvTile2A2(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0, lanes int)
-// pvTile4Go for two queries (p rows p, p+pstride; their lane rows lanes·d
-// floats apart from acc, which the caller has cleared): position i adds
-// p·v_i into lane row (lane0+i) % lanes of each query, 32 values at a
-// time, each V row widened once for both.
-TEXT ·pvTile2A2(SB), NOSPLIT, $0-72
-	MOVQ  acc+0(FP), DI
-	MOVQ  d+8(FP), R13
-	SHLQ  $1, R13 // V row bytes
-	MOVQ  v+16(FP), SI
-	MOVQ  vstride+24(FP), R9
-	SHLQ  $1, R9
-	MOVQ  p+32(FP), DX
-	MOVQ  pstride+40(FP), R10
-	SHLQ  $2, R10
-	MOVQ  n+48(FP), CX
-	MOVQ  lane0+56(FP), R11
-	MOVQ  lanes+64(FP), R12
-	MOVQ  R12, AX
-	IMULQ R13, AX
-	SHLQ  $1, AX // query stride in acc: lanes·d floats
-	DECQ  R12    // lane mask
-	TESTQ CX, CX
-	JLE   pv_done
-	TESTQ R13, R13
-	JLE   pv_done
-
-pv_key:
-	MOVQ         R11, BX
-	ANDQ         R12, BX
-	IMULQ        R13, BX
-	SHLQ         $1, BX
-	ADDQ         DI, BX // lane row of query 0
-	VBROADCASTSS 0(DX), Y12
-	VBROADCASTSS 0(DX)(R10*1), Y13
-	MOVQ         SI, R8
-	LEAQ         (SI)(R13*1), R14
-
-pv_chunk:
-	VCVTPH2PS   0(R8), Y0
-	VCVTPH2PS   16(R8), Y1
-	VCVTPH2PS   32(R8), Y2
-	VCVTPH2PS   48(R8), Y3
-	VMOVUPS     0(BX), Y4
-	VMOVUPS     32(BX), Y5
-	VMOVUPS     64(BX), Y6
-	VMOVUPS     96(BX), Y7
-	VFMADD231PS Y12, Y0, Y4
-	VFMADD231PS Y12, Y1, Y5
-	VFMADD231PS Y12, Y2, Y6
-	VFMADD231PS Y12, Y3, Y7
-	VMOVUPS     Y4, 0(BX)
-	VMOVUPS     Y5, 32(BX)
-	VMOVUPS     Y6, 64(BX)
-	VMOVUPS     Y7, 96(BX)
-	VMOVUPS     0(BX)(AX*1), Y4
-	VMOVUPS     32(BX)(AX*1), Y5
-	VMOVUPS     64(BX)(AX*1), Y6
-	VMOVUPS     96(BX)(AX*1), Y7
-	VFMADD231PS Y13, Y0, Y4
-	VFMADD231PS Y13, Y1, Y5
-	VFMADD231PS Y13, Y2, Y6
-	VFMADD231PS Y13, Y3, Y7
-	VMOVUPS     Y4, 0(BX)(AX*1)
-	VMOVUPS     Y5, 32(BX)(AX*1)
-	VMOVUPS     Y6, 64(BX)(AX*1)
-	VMOVUPS     Y7, 96(BX)(AX*1)
-	ADDQ        $64, R8
-	ADDQ        $128, BX
-	CMPQ        R8, R14
-	JLT         pv_chunk
-
-	ADDQ R9, SI
-	ADDQ $4, DX
-	INCQ R11
-	DECQ CX
-	JNZ  pv_key
-
-pv_done:
 	VZEROUPPER
 	RET

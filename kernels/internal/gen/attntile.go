@@ -14,6 +14,10 @@ func attntile() []byte {
 	pvTile4(&a, 16)
 	a.l("")
 	pvTile4(&a, 64)
+	a.l("")
+	pvTile4A2(&a, 16)
+	a.l("")
+	pvTile4A2(&a, 64)
 	return a.bytes()
 }
 
@@ -200,6 +204,105 @@ store:
 	ADDQ         $64, R10
 	CMPQ         R10, BX
 	JLT          col
+	VZEROUPPER
+	RET`, lanes)
+}
+
+// pvTile4A2 writes pvTile4's AVX2 form (pvTile4A2, pvTile4A2L64) for CPUs
+// without AVX-512: per lane, the lane's positions in order, the sums held
+// in registers and stored once, 16 columns per pass since AVX2 has 16 ymm
+// registers. Lanes are the outer loop here (columns in pvTile4): a pass
+// reads half of each V line it touches and the next pass the other half,
+// which for one lane's positions is still in L1 (columns outer, the other
+// half came from L2 again, and gemma's 256-wide heads ran 15 % slower than
+// the kernel this replaced). Accumulator Y(2*query+half); V halves in Y8,
+// Y9; probabilities in Y10..Y13; other registers as pvTile4.
+//
+// The replaced kernel (pvTile2A2, two queries per call) added each
+// position into lane rows in memory, a load and a store per multiply-add.
+// BenchmarkAttentionPrefill tiles with AVX-512 masked, ms at 1/2 threads,
+// old/new alternating twice: llama1b-256@1792 106/52 -> 81-84/40-43,
+// llama1b-128@3904 111-115/53-56 -> 93-95/46-48, gemma4b-256@1792
+// 85-86/42-43 -> 83-85/40-42.
+func pvTile4A2(a *asm, lanes int) {
+	name, shift := "pvTile4A2", 4
+	if lanes == 64 {
+		name, shift = "pvTile4A2L64", 6
+	}
+	a.l(`// func %[1]s(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
+// pvTile4 (lanes %[2]d) in AVX2; d is a positive multiple of 16.
+TEXT ·%[1]s(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DI
+	MOVQ d+8(FP), BX
+	MOVQ v+16(FP), SI
+	MOVQ vstride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ R8, R14
+	SHLQ $%[3]d, R14
+	MOVQ p+32(FP), DX
+	MOVQ pstride+40(FP), R9
+	SHLQ $2, R9
+	MOVQ n+48(FP), CX
+	XORQ R11, R11
+
+lane:
+	XORQ R10, R10
+
+col:`, name, lanes, shift)
+	for m := 0; m < 8; m++ {
+		a.l("\tVXORPS       Y%d, Y%d, Y%d", m, m, m)
+	}
+	a.l(`	MOVQ         R11, AX
+	SUBQ         lane0+56(FP), AX
+	ANDQ         $%d, AX // first position of lane R11
+	CMPQ         AX, CX
+	JGE          store
+	MOVQ         AX, R12
+	IMULQ        R8, R12
+	ADDQ         SI, R12
+	LEAQ         (R12)(R10*2), R12
+	LEAQ         (DX)(AX*4), R13
+	LEAQ         (R13)(R9*2), R15
+
+pos:`, lanes-1)
+	for c := 0; c < 2; c++ {
+		a.l("\tVCVTPH2PS    %d(R12), Y%d", 16*c, 8+c)
+	}
+	for r, src := range []string{"(R13)", "(R13)(R9*1)", "(R15)", "(R15)(R9*1)"} {
+		a.l("\tVBROADCASTSS %s, Y%d", src, 10+r)
+	}
+	for r := 0; r < 4; r++ {
+		for c := 0; c < 2; c++ {
+			a.l("\tVFMADD231PS  Y%d, Y%d, Y%d", 10+r, 8+c, 2*r+c)
+		}
+	}
+	a.l(`	ADDQ         R14, R12
+	ADDQ         $%d, R13
+	ADDQ         $%d, R15
+	ADDQ         $%d, AX
+	CMPQ         AX, CX
+	JLT          pos
+
+store:
+	MOVQ         R11, R12
+	IMULQ        BX, R12
+	ADDQ         R10, R12
+	LEAQ         (DI)(R12*4), R12 // query 0, lane R11, column R10
+	MOVQ         BX, R15
+	SHLQ         $%d, R15 // one query's %d lane rows, in bytes
+	LEAQ         (R12)(R15*2), R13 // query 2`, 4*lanes, 4*lanes, lanes, shift+2, lanes)
+	for r := 0; r < 4; r++ {
+		base := [...]string{"(R12)", "(R12)(R15*1)", "(R13)", "(R13)(R15*1)"}[r]
+		for c := 0; c < 2; c++ {
+			a.l("\tVMOVUPS      Y%d, %d%s", 2*r+c, 32*c, base)
+		}
+	}
+	a.l(`	ADDQ         $16, R10
+	CMPQ         R10, BX
+	JLT          col
+	INCQ         R11
+	CMPQ         R11, $%d
+	JLT          lane
 	VZEROUPPER
 	RET`, lanes)
 }
