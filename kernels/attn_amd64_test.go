@@ -122,12 +122,35 @@ func BenchmarkAttention(b *testing.B) {
 }
 
 // TestSoftmaxAsmTwin checks the assembly max/exp/sum against softmaxGo bit for
-// bit.
+// bit, and expSum4 on its own (AVX-512 hosts give it only the last 4
+// values of a row, AVX2 hosts every one).
 func TestSoftmaxAsmTwin(t *testing.T) {
 	if !hasAVX2 {
 		t.Skip("no AVX2+FMA: assembly kernels unused on this CPU")
 	}
 	rng := rand.New(rand.NewPCG(23, 24))
+	for _, n4 := range []int{4, 8, 12, 16, 36, 1024} {
+		s := make([]float32, n4)
+		for i := range s {
+			s[i] = float32(rng.NormFloat64() * 30)
+		}
+		want := append([]float32(nil), s...)
+		var accWant [4]float64
+		for j := range want {
+			want[j] = expPoly(want[j] - 7)
+			accWant[j&3] += float64(want[j])
+		}
+		var acc [4]float64
+		expSum4(&s[0], n4, 7, &acc)
+		if i := sameBits(s, want); i >= 0 {
+			t.Fatalf("expSum4 n4=%d: [%d] asm %g, Go %g", n4, i, s[i], want[i])
+		}
+		for l := range acc {
+			if math.Float64bits(acc[l]) != math.Float64bits(accWant[l]) {
+				t.Fatalf("expSum4 n4=%d: acc[%d] asm %v, Go %v", n4, l, acc[l], accWant[l])
+			}
+		}
+	}
 	for _, n := range []int{1, 2, 3, 4, 5, 8, 9, 31, 1000, 1027} {
 		for rep := 0; rep < 20; rep++ {
 			a := make([]float32, n)
