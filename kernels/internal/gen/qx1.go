@@ -416,6 +416,14 @@ func qx1Avx2Dec(a *asm, five bool) {
 	a.l("\tJLE   %sdone", lbl)
 	a.l("")
 	a.l("%sloop:", lbl)
+	// The decode streams the 4 rows from memory in a decode step (m = 1
+	// runs through it too): qx1Gemv's prefetches.
+	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
+		a.l("\tPREFETCHT0     %d(SI)%s", qx1PF, ix)
+	}
+	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
+		a.l("\tPREFETCHT2     %d(SI)%s", 2*qx1PF, ix)
+	}
 	for r := 0; r < 4; r++ {
 		qx1Avx2Decode(a, five, "SI", r)
 		a.l("\tVMOVDQU      Y2, %d(DI)", 32*r)
