@@ -49,10 +49,16 @@ var GeluF16Table = sync.OnceValue(func() []float32 {
 func GeluF16Row(v []float32) {
 	t := GeluF16Table()
 	n := 0
-	if hasGeluAsm {
+	switch {
+	case hasGeluAsm:
 		n = len(v) &^ 15
 		if n > 0 {
 			geluF16Row16(&v[0], n, &t[0])
+		}
+	case hasAVX2:
+		n = len(v) &^ 7
+		if n > 0 {
+			geluF16Row8(&v[0], n, &t[0])
 		}
 	}
 	geluF16RowGo(v[n:], t)

@@ -32,3 +32,36 @@ loop:
 	JNZ loop
 	VZEROUPPER
 	RET
+
+// func geluF16Row8(v *float32, n int, t *float32)
+//
+// geluF16Row16 in AVX2 for CPUs without AVX-512: 8 values at a time, the
+// gather under an all-ones vector mask (which it clears), the clamps by
+// VCMPPS masks (GE_OS, LE_OS: false for NaN) and a blend.
+TEXT ·geluF16Row8(SB), NOSPLIT, $0-24
+	MOVQ v+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ t+16(FP), R8
+	MOVL $0xc1200000, AX // -10.0
+	VMOVD AX, X14
+	VBROADCASTSS X14, Y14
+	MOVL $0x41200000, AX // 10.0
+	VMOVD AX, X15
+	VBROADCASTSS X15, Y15
+	SHRQ $3, CX
+loop8:
+	VMOVUPS (DI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VPMOVZXWD X1, Y1
+	VPCMPEQD Y3, Y3, Y3
+	VGATHERDPS Y3, (R8)(Y1*4), Y2
+	VCMPPS $0x0d, Y15, Y0, Y4 // x >= 10
+	VCMPPS $0x02, Y14, Y0, Y5 // x <= -10
+	VBLENDVPS Y4, Y0, Y2, Y2
+	VANDNPS Y2, Y5, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, DI
+	DECQ CX
+	JNZ loop8
+	VZEROUPPER
+	RET

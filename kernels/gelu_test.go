@@ -12,7 +12,8 @@ import (
 // the Go tail) against the definition, element by element and bit for
 // bit: the clamps at exactly ±10 and just inside, values that round to
 // f16 halfway cases, subnormals, infinities, and a spread of magnitudes,
-// in lengths that are and are not multiples of 16.
+// in lengths that are and are not multiples of 16; and the AVX2 form
+// where the CPU has AVX2.
 func TestGeluF16Row(t *testing.T) {
 	tab := GeluF16Table()
 	want := func(x float32) float32 {
@@ -42,6 +43,17 @@ func TestGeluF16Row(t *testing.T) {
 		for i, x := range in {
 			if w := want(x); math.Float32bits(v[i]) != math.Float32bits(w) {
 				t.Fatalf("n=%d: gelu(%g) = %g (%#x), want %g (%#x)", n, x, v[i], math.Float32bits(v[i]), w, math.Float32bits(w))
+			}
+		}
+		// The AVX2 form on its own (GeluF16Row takes the AVX-512 one
+		// where the CPU has both).
+		if n8 := n &^ 7; hasAVX2 && n8 > 0 {
+			copy(v, in)
+			geluF16Row8(&v[0], n8, &tab[0])
+			for i, x := range in[:n8] {
+				if w := want(x); math.Float32bits(v[i]) != math.Float32bits(w) {
+					t.Fatalf("AVX2 n=%d: gelu(%g) = %g (%#x), want %g (%#x)", n, x, v[i], math.Float32bits(v[i]), w, math.Float32bits(w))
+				}
 			}
 		}
 	}
