@@ -47,6 +47,8 @@ func wantPath(t weights.Type, l Layout, m int) string {
 			return "qx1gemv"
 		case hasAVX2 && m >= qx1GemmMinRows2:
 			return "qx1gemm"
+		case hasAVX2:
+			return "qx1gemv"
 		}
 		return "dots"
 	}

@@ -83,12 +83,13 @@ const (
 // at m = 5, 6, 8 (4864x896 alike).
 const qx1GemmMinRows = 5
 
-// qx1GemmMinRows2 is qx1GemmMinRows for the AVX2 kernels, against the
-// AVX2 dots: decoding 4 rows once and running them against the activation
-// row(s) pays from a single row on (BenchmarkQx1Paths, q5_1 896x4864, one
+// qx1GemmMinRows2 is qx1GemmMinRows for the AVX2 kernels: decoding 4 rows
+// once and running them against the activation rows pays from a single
+// row on against the AVX2 dots (BenchmarkQx1Paths, q5_1 896x4864, one
 // thread, Intel dev VM: AVX2 gemm 1.3x the AVX2 dots at m = 1, 1.9x at
-// m = 2, 2.5x at m = 4).
-const qx1GemmMinRows2 = 1
+// m = 2, 2.5x at m = 4), but a decode step (m = 1) takes the fused AVX2
+// gemv, which skips the decoded copy (qx1Gemv4*AVX2x1).
+const qx1GemmMinRows2 = 2
 
 // qx1GemmTile is the decoded bytes of weight rows a worker keeps (in L2)
 // while every activation row runs against them.

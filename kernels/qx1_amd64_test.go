@@ -15,7 +15,7 @@ import (
 func TestQx1Asm(t *testing.T) {
 	for _, typ := range []weights.Type{weights.TypeQ4_1, weights.TypeQ5_1} {
 		five := typ == weights.TypeQ5_1
-		if k, ok := qx1KernelsFor(typ); ok && k.gemv[0] != nil {
+		if k, ok := qx1KernelsFor(typ); ok && hasZVNNI {
 			ref := qx1GoKernels(five, false)
 			checkQx1Kernels(t, fmt.Sprintf("avx512 %s", typ), five, &k, &ref)
 		} else {
@@ -30,7 +30,7 @@ func TestQx1Asm(t *testing.T) {
 
 // TestQx1Fallbacks computes q4_1/q5_1 matmuls as CPUs without this one's
 // features would, turning the gates off: AVX2 only (the AVX2 gemm for
-// batches, the AVX2 dots for decode) and no SIMD (the pure-Go dots), and
+// batches, the fused AVX2 gemv for decode) and no SIMD (the pure-Go dots), and
 // requires the bits of this CPU's plan.
 func TestQx1Fallbacks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(105, 106))
@@ -38,7 +38,7 @@ func TestQx1Fallbacks(t *testing.T) {
 	for _, typ := range []weights.Type{weights.TypeQ4_1, weights.TypeQ5_1} {
 		five := typ == weights.TypeQ5_1
 		w := randBlocks(rng, n*k/32, typ.TypeSize(), 0, 2)
-		for _, m := range []int{1, 3, 6} {
+		for _, m := range []int{1, 2, 3, 6} {
 			x := make([]float32, m*k)
 			for i := range x {
 				x[i] = float32(rng.NormFloat64())
@@ -55,7 +55,7 @@ func TestQx1Fallbacks(t *testing.T) {
 			}
 			gemm := "qx1gemm"
 			if m < qx1GemmMinRows2 {
-				gemm = "dots"
+				gemm = "qx1gemv"
 			}
 			for _, fb := range []struct {
 				name string

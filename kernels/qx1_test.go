@@ -50,7 +50,7 @@ func (c *qx1Case) dot(r, i int) float32 {
 	return dotQx_1(c.w[r*c.nb*bs:], c.xq[i*c.nb*q8_1Size:], c.nb, c.five)
 }
 
-// checkQx1Kernels runs k's gemv (if any), decoder and gemm kernels on
+// checkQx1Kernels runs k's gemv kernels (those it has), decoder and gemm kernels on
 // cases of several block counts and every column count and compares every
 // output with dotQx_1, bit for bit; with ref (the Go twins) also the
 // decoded bytes.
@@ -62,7 +62,7 @@ func checkQx1Kernels(t *testing.T, name string, five bool, k, ref *qx1Kernels) {
 		c := newQx1Case(rng, five, 9, nb, 7)
 		rb := nb * bs
 		const ostride = 13
-		for ncols := 1; ncols <= 4 && k.gemv[0] != nil; ncols++ {
+		for ncols := 1; ncols <= 4 && k.gemv[ncols-1] != nil; ncols++ {
 			for i0 := 0; i0+ncols <= c.m; i0 += 4 {
 				out := make([]float32, ncols*ostride)
 				s4, dx, ss := c.scales(i0)

@@ -61,6 +61,10 @@ func qx1() []byte {
 			qx1Avx2Gemm(&a, five, c)
 		}
 	}
+	for _, five := range []bool{false, true} {
+		a.l("")
+		qx1Avx2Gemv(&a, five)
+	}
 	return a.bytes()
 }
 
@@ -548,4 +552,100 @@ func qx1DecArgs(a *asm) {
 	a.l("\tMOVQ nb+16(FP), CX")
 	a.l("\tMOVQ dst+24(FP), DI")
 	a.l("\tLEAQ (R8)(R8*2), R9")
+}
+
+// qx1Avx2Gemv writes qx1Gemv4<T>AVX2x1, the decode step's (m = 1) kernel
+// on AVX2 hosts: qx1Dec4<T>AVX2 and qx1Gemm4<T>AVX2x1 fused, so the 4
+// rows' blocks go from the raw GGUF rows into the dot product without
+// the decoded copy and its second pass (same operations per block in the
+// same order, so the same bits). Registers: Y0 d_x, Y5 the rows' d_w·d_x
+// (lanes 0-3), accumulators Y6, Y7, Y8, Y1 for rows 0-3, Y14 m_w·s_x,
+// Y15 0x0001 words, Y2-Y4 qx1Avx2Decode's, Y9-Y13 its constants.
+func qx1Avx2Gemv(a *asm, five bool) {
+	t := qx1Type(five)
+	bs := qx1BlockBytes(five)
+	lbl := "g" + t[1:2]
+	accs := [4]string{"Y6", "Y7", "Y8", "Y1"}
+	a.l("// func qx1Gemv4%sAVX2x1(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)", t)
+	a.l("TEXT ·qx1Gemv4%sAVX2x1(SB), NOSPLIT, $0-80", t)
+	a.l("\tMOVQ w+0(FP), SI")
+	a.l("\tMOVQ wstride+8(FP), R8")
+	a.l("\tLEAQ (R8)(R8*2), R9")
+	a.l("\tMOVQ x+16(FP), DI")
+	a.l("\tMOVQ s4+32(FP), BX")
+	a.l("\tMOVQ dx+40(FP), DX")
+	a.l("\tMOVQ sstride+48(FP), R12")
+	a.l("\tMOVQ nb+56(FP), CX")
+	a.l("\tMOVL         $0x0F0F0F0F, AX")
+	a.l("\tVMOVD        AX, X12")
+	a.l("\tVPBROADCASTD X12, Y12")
+	if five {
+		a.l("\tMOVQ         $0x7fbfdfeff7fbfdfe, AX")
+		a.l("\tVMOVQ        AX, X9")
+		a.l("\tVPBROADCASTQ X9, Y9")
+		a.l("\tVMOVDQU      qx1Shuf<>(SB), Y10")
+		a.l("\tVPCMPEQB     Y11, Y11, Y11")
+		a.l("\tMOVL         $0x10101010, AX")
+		a.l("\tVMOVD        AX, X13")
+		a.l("\tVPBROADCASTD X13, Y13")
+	}
+	a.l("\tMOVL         $0x00010001, AX")
+	a.l("\tVMOVD        AX, X15")
+	a.l("\tVPBROADCASTD X15, Y15")
+	a.l("\tVPXOR        Y14, Y14, Y14")
+	for _, r := range accs {
+		a.l("\tVPXOR        %s, %s, %s", r, r, r)
+	}
+	a.l("\tTESTQ CX, CX")
+	a.l("\tJLE   %sdone", lbl)
+	a.l("")
+	a.l("%sloop:", lbl)
+	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
+		a.l("\tPREFETCHT0     %d(SI)%s", qx1PF, ix)
+	}
+	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
+		a.l("\tPREFETCHT2     %d(SI)%s", 2*qx1PF, ix)
+	}
+	// d_w and m_w of the 4 rows, as the decoder lays them out.
+	a.l("\tVMOVD        (SI), X5")
+	a.l("\tVPINSRD      $1, (SI)(R8*1), X5, X5")
+	a.l("\tVPINSRD      $2, (SI)(R8*2), X5, X5")
+	a.l("\tVPINSRD      $3, (SI)(R9*1), X5, X5")
+	a.l("\tVPSHUFB      qx1DM<>(SB), X5, X5")
+	a.l("\tVCVTPH2PS    X5, Y5")
+	a.l("\tVPERM2F128   $0x11, Y5, Y5, Y4 // m_w x4, both lanes")
+	a.l("\tVFMADD231PS  (BX), Y4, Y14")
+	a.l("\tVBROADCASTSS (DX), Y0")
+	a.l("\tVMULPS       Y0, Y5, Y5 // d_w·d_x")
+	for r := 0; r < 4; r++ {
+		qx1Avx2Decode(a, five, "SI", r)
+		a.l("\tVPMADDUBSW   4(DI), Y2, Y4")
+		a.l("\tVPMADDWD     Y15, Y4, Y4")
+		a.l("\tVCVTDQ2PS    Y4, Y4")
+		a.l("\tVPERMILPS    $0x%02x, X5, X3", 0x55*r)
+		a.l("\tVBROADCASTSS X3, Y3")
+		a.l("\tVFMADD231PS  Y3, Y4, %s", accs[r])
+	}
+	a.l("\tADDQ $%d, SI", bs)
+	a.l("\tADDQ $36, DI")
+	a.l("\tADDQ R12, BX")
+	a.l("\tADDQ R12, DX")
+	qx1LoopEnd(a, lbl)
+	// qx1Avx2Gemm's epilogue for one activation row.
+	a.l("\tMOVQ out+64(FP), AX")
+	a.l("\tVEXTRACTF128 $0, Y14, X2")
+	for r, acc := range accs {
+		x := "X" + acc[1:]
+		a.l("\tVEXTRACTF128 $1, %s, X3", acc)
+		a.l("\tVADDPS       X3, %s, X4", x)
+		a.l("\tVMOVHLPS     X4, X4, X3")
+		a.l("\tVADDPS       X3, X4, X4")
+		a.l("\tVMOVSHDUP    X4, X3")
+		a.l("\tVADDSS       X3, X4, X4")
+		a.l("\tVPERMILPS    $%d, X2, X3", r)
+		a.l("\tVADDSS       X3, X4, X4")
+		a.l("\tVMOVSS       X4, %d(AX)", 4*r)
+	}
+	a.l("\tVZEROUPPER")
+	a.l("\tRET")
 }
