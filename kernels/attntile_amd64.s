@@ -365,7 +365,10 @@ store:
 	RET
 
 // func pvTile4A2(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
-// pvTile4 (lanes 16) in AVX2; d is a positive multiple of 16.
+// For r < 4, lane l < 16 and e < d: acc[(r*16+l)*d+e] = the sum over
+// positions i < n with (lane0+i)%16 == l, in order i, of
+// p[r*pstride+i]*v_i[e] (v_i = v[i*vstride:]), from +0 (pvTile4Go). d is a
+// positive multiple of 16.
 TEXT ·pvTile4A2(SB), NOSPLIT, $0-64
 	MOVQ acc+0(FP), DI
 	MOVQ d+8(FP), BX
@@ -452,7 +455,10 @@ store:
 	RET
 
 // func pvTile4A2L64(acc *float32, d int, v *uint16, vstride int, p *float32, pstride, n, lane0 int)
-// pvTile4 (lanes 64) in AVX2; d is a positive multiple of 16.
+// For r < 4, lane l < 64 and e < d: acc[(r*64+l)*d+e] = the sum over
+// positions i < n with (lane0+i)%64 == l, in order i, of
+// p[r*pstride+i]*v_i[e] (v_i = v[i*vstride:]), from +0 (pvTile4Go). d is a
+// positive multiple of 16.
 TEXT ·pvTile4A2L64(SB), NOSPLIT, $0-64
 	MOVQ acc+0(FP), DI
 	MOVQ d+8(FP), BX

@@ -202,12 +202,7 @@ func qx1Gemv(a *asm, five bool, c int) {
 	a.l("\tJLE   %sdone", lbl)
 	a.l("")
 	a.l("%sloop:", lbl)
-	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
-		a.l("\tPREFETCHT0     %d(SI)%s", qx1PF, ix)
-	}
-	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
-		a.l("\tPREFETCHT2     %d(SI)%s", 2*qx1PF, ix)
-	}
+	qx1Prefetch4(a)
 	qx1Decode4(a, five, "SI", "AX", "R13")
 	for i := 0; i < c; i++ {
 		a.l("\tVMULPS.BCST      %d(DX), Z3, Z7", 4*i)
@@ -402,32 +397,14 @@ func qx1Avx2Dec(a *asm, five bool) {
 	a.l("// func qx1Dec4%sAVX2(w *byte, wstride, nb int, dst *byte)", t)
 	a.l("TEXT ·qx1Dec4%sAVX2(SB), NOSPLIT, $0-32", t)
 	qx1DecArgs(a)
-	a.l("\tMOVL         $0x0F0F0F0F, AX")
-	a.l("\tVMOVD        AX, X12")
-	a.l("\tVPBROADCASTD X12, Y12")
-	if five {
-		a.l("\tMOVQ         $0x7fbfdfeff7fbfdfe, AX")
-		a.l("\tVMOVQ        AX, X9")
-		a.l("\tVPBROADCASTQ X9, Y9")
-		a.l("\tVMOVDQU      qx1Shuf<>(SB), Y10")
-		a.l("\tVPCMPEQB     Y11, Y11, Y11")
-		a.l("\tMOVL         $0x10101010, AX")
-		a.l("\tVMOVD        AX, X13")
-		a.l("\tVPBROADCASTD X13, Y13")
-	}
+	qx1Avx2Consts(a, five)
 	a.l("\tVMOVDQU      qx1DM<>(SB), X14")
 	a.l("\tTESTQ CX, CX")
 	a.l("\tJLE   %sdone", lbl)
 	a.l("")
 	a.l("%sloop:", lbl)
-	// The decode streams the 4 rows from memory in a decode step (m = 1
-	// runs through it too): qx1Gemv's prefetches.
-	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
-		a.l("\tPREFETCHT0     %d(SI)%s", qx1PF, ix)
-	}
-	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
-		a.l("\tPREFETCHT2     %d(SI)%s", 2*qx1PF, ix)
-	}
+	// The decode streams the 4 rows from memory: qx1Gemv's prefetches.
+	qx1Prefetch4(a)
 	for r := 0; r < 4; r++ {
 		qx1Avx2Decode(a, five, "SI", r)
 		a.l("\tVMOVDQU      Y2, %d(DI)", 32*r)
@@ -496,16 +473,7 @@ func qx1Avx2Gemm(a *asm, five bool, c int) {
 	for i := 0; i < c; i++ {
 		a.l("\tVEXTRACTF128 $%d, Y14, X2", i)
 		for r := 0; r < 4; r++ {
-			acc := 6 + 2*r + i
-			a.l("\tVEXTRACTF128 $1, Y%d, X1", acc)
-			a.l("\tVADDPS       X1, X%d, X0", acc)
-			a.l("\tVMOVHLPS     X0, X0, X1")
-			a.l("\tVADDPS       X1, X0, X0")
-			a.l("\tVMOVSHDUP    X0, X1")
-			a.l("\tVADDSS       X1, X0, X0")
-			a.l("\tVPERMILPS    $%d, X2, X1", r)
-			a.l("\tVADDSS       X1, X0, X0")
-			a.l("\tVMOVSS       X0, %d(AX)", 4*r)
+			qx1Avx2Fold(a, 6+2*r+i, r, "X1", "X0")
 		}
 		if i < c-1 {
 			a.l("\tADDQ R8, AX")
@@ -565,7 +533,7 @@ func qx1Avx2Gemv(a *asm, five bool) {
 	t := qx1Type(five)
 	bs := qx1BlockBytes(five)
 	lbl := "g" + t[1:2]
-	accs := [4]string{"Y6", "Y7", "Y8", "Y1"}
+	accs := [4]int{6, 7, 8, 1}
 	a.l("// func qx1Gemv4%sAVX2x1(w *byte, wstride int, x *byte, xstride int, s4, dx *byte, sstride, nb int, out *float32, ostride int)", t)
 	a.l("TEXT ·qx1Gemv4%sAVX2x1(SB), NOSPLIT, $0-80", t)
 	a.l("\tMOVQ w+0(FP), SI")
@@ -576,36 +544,19 @@ func qx1Avx2Gemv(a *asm, five bool) {
 	a.l("\tMOVQ dx+40(FP), DX")
 	a.l("\tMOVQ sstride+48(FP), R12")
 	a.l("\tMOVQ nb+56(FP), CX")
-	a.l("\tMOVL         $0x0F0F0F0F, AX")
-	a.l("\tVMOVD        AX, X12")
-	a.l("\tVPBROADCASTD X12, Y12")
-	if five {
-		a.l("\tMOVQ         $0x7fbfdfeff7fbfdfe, AX")
-		a.l("\tVMOVQ        AX, X9")
-		a.l("\tVPBROADCASTQ X9, Y9")
-		a.l("\tVMOVDQU      qx1Shuf<>(SB), Y10")
-		a.l("\tVPCMPEQB     Y11, Y11, Y11")
-		a.l("\tMOVL         $0x10101010, AX")
-		a.l("\tVMOVD        AX, X13")
-		a.l("\tVPBROADCASTD X13, Y13")
-	}
+	qx1Avx2Consts(a, five)
 	a.l("\tMOVL         $0x00010001, AX")
 	a.l("\tVMOVD        AX, X15")
 	a.l("\tVPBROADCASTD X15, Y15")
 	a.l("\tVPXOR        Y14, Y14, Y14")
 	for _, r := range accs {
-		a.l("\tVPXOR        %s, %s, %s", r, r, r)
+		a.l("\tVPXOR        Y%d, Y%d, Y%d", r, r, r)
 	}
 	a.l("\tTESTQ CX, CX")
 	a.l("\tJLE   %sdone", lbl)
 	a.l("")
 	a.l("%sloop:", lbl)
-	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
-		a.l("\tPREFETCHT0     %d(SI)%s", qx1PF, ix)
-	}
-	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
-		a.l("\tPREFETCHT2     %d(SI)%s", 2*qx1PF, ix)
-	}
+	qx1Prefetch4(a)
 	// d_w and m_w of the 4 rows, as the decoder lays them out.
 	a.l("\tVMOVD        (SI), X5")
 	a.l("\tVPINSRD      $1, (SI)(R8*1), X5, X5")
@@ -624,7 +575,7 @@ func qx1Avx2Gemv(a *asm, five bool) {
 		a.l("\tVCVTDQ2PS    Y4, Y4")
 		a.l("\tVPERMILPS    $0x%02x, X5, X3", 0x55*r)
 		a.l("\tVBROADCASTSS X3, Y3")
-		a.l("\tVFMADD231PS  Y3, Y4, %s", accs[r])
+		a.l("\tVFMADD231PS  Y3, Y4, Y%d", accs[r])
 	}
 	a.l("\tADDQ $%d, SI", bs)
 	a.l("\tADDQ $36, DI")
@@ -635,17 +586,53 @@ func qx1Avx2Gemv(a *asm, five bool) {
 	a.l("\tMOVQ out+64(FP), AX")
 	a.l("\tVEXTRACTF128 $0, Y14, X2")
 	for r, acc := range accs {
-		x := "X" + acc[1:]
-		a.l("\tVEXTRACTF128 $1, %s, X3", acc)
-		a.l("\tVADDPS       X3, %s, X4", x)
-		a.l("\tVMOVHLPS     X4, X4, X3")
-		a.l("\tVADDPS       X3, X4, X4")
-		a.l("\tVMOVSHDUP    X4, X3")
-		a.l("\tVADDSS       X3, X4, X4")
-		a.l("\tVPERMILPS    $%d, X2, X3", r)
-		a.l("\tVADDSS       X3, X4, X4")
-		a.l("\tVMOVSS       X4, %d(AX)", 4*r)
+		qx1Avx2Fold(a, acc, r, "X3", "X4")
 	}
 	a.l("\tVZEROUPPER")
 	a.l("\tRET")
+}
+
+// qx1Avx2Consts loads qx1Avx2Decode's constants: Y12 = 0x0F bytes and,
+// for q5_1, Y9..Y11 and Y13 (bytes_from_bits_32's mask, shuffle, ones and
+// 0x10 bytes).
+func qx1Avx2Consts(a *asm, five bool) {
+	a.l("\tMOVL         $0x0F0F0F0F, AX")
+	a.l("\tVMOVD        AX, X12")
+	a.l("\tVPBROADCASTD X12, Y12")
+	if five {
+		a.l("\tMOVQ         $0x7fbfdfeff7fbfdfe, AX")
+		a.l("\tVMOVQ        AX, X9")
+		a.l("\tVPBROADCASTQ X9, Y9")
+		a.l("\tVMOVDQU      qx1Shuf<>(SB), Y10")
+		a.l("\tVPCMPEQB     Y11, Y11, Y11")
+		a.l("\tMOVL         $0x10101010, AX")
+		a.l("\tVMOVD        AX, X13")
+		a.l("\tVPBROADCASTD X13, Y13")
+	}
+}
+
+// qx1Prefetch4 prefetches the 4 rows at SI, SI+R8, SI+2·R8 and SI+R9
+// qx1PF bytes ahead into L1 and twice that into L2.
+func qx1Prefetch4(a *asm) {
+	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
+		a.l("\tPREFETCHT0     %d(SI)%s", qx1PF, ix)
+	}
+	for _, ix := range []string{"", "(R8*1)", "(R8*2)", "(R9*1)"} {
+		a.l("\tPREFETCHT2     %d(SI)%s", 2*qx1PF, ix)
+	}
+}
+
+// qx1Avx2Fold stores row r's dot product: the 8 lanes of Y<acc> summed
+// (halves, then pairs, then the two left) plus lane r of X2 (m_w·s_x),
+// with tmp and sum as scratch XMM registers, to 4r(AX).
+func qx1Avx2Fold(a *asm, acc, r int, tmp, sum string) {
+	a.l("\tVEXTRACTF128 $1, Y%d, %s", acc, tmp)
+	a.l("\tVADDPS       %s, X%d, %s", tmp, acc, sum)
+	a.l("\tVMOVHLPS     %s, %s, %s", sum, sum, tmp)
+	a.l("\tVADDPS       %s, %s, %s", tmp, sum, sum)
+	a.l("\tVMOVSHDUP    %s, %s", sum, tmp)
+	a.l("\tVADDSS       %s, %s, %s", tmp, sum, sum)
+	a.l("\tVPERMILPS    $%d, X2, %s", r, tmp)
+	a.l("\tVADDSS       %s, %s, %s", tmp, sum, sum)
+	a.l("\tVMOVSS       %s, %d(AX)", sum, 4*r)
 }
