@@ -11,9 +11,10 @@
 //
 //	go generate ./kernels
 //
-// The flags change the rows16k prefetch distances for experiments; the
-// committed files are the defaults, and TestGenerated fails when they
-// differ from what this program writes.
+// The flags change the prefetch distances (rows16k's, and with -a2pf the
+// AVX2 decode kernels') for experiments; the committed files are the
+// defaults, and TestGenerated fails when they differ from what this
+// program writes.
 package main
 
 import (
