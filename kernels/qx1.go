@@ -88,7 +88,9 @@ const qx1GemmMinRows = 5
 // row on against the AVX2 dots (BenchmarkQx1Paths, q5_1 896x4864, one
 // thread, Intel dev VM: AVX2 gemm 1.3x the AVX2 dots at m = 1, 1.9x at
 // m = 2, 2.5x at m = 4), but a decode step (m = 1) takes the fused AVX2
-// gemv, which skips the decoded copy (qx1Gemv4*AVX2x1).
+// gemv, which skips the decoded copy (qx1Gemv4*AVX2x1). It must stay 2:
+// the AVX2 set has that gemv for one activation row only, and runQx1Gemv
+// would call the missing ones for more.
 const qx1GemmMinRows2 = 2
 
 // qx1GemmTile is the decoded bytes of weight rows a worker keeps (in L2)

@@ -94,7 +94,12 @@ func (a *asm) bytes() []byte { return append([]byte(header), a.b.Bytes()...) }
 
 // prefetchA2 writes the AVX2 decode kernels' prefetches of one tile of
 // size bytes at base: every cache line d bytes ahead into L1 and 2d into
-// L2 (d = p.a2pf; rows16avx2.go says what it measured).
+// L2 (d = p.a2pf). BenchmarkRows16Layers with AVX-512 masked, GB/s at 1/2
+// threads, d = 0 / 2048 alternating twice (this VM's plain read 8-11 /
+// 15-22 that day): q4_0 7.4-9.0/15.2-17.3 -> 10.2/20.5, q8_0
+// 8.2-9.4/15.7-17.3 -> 11.1-11.3/20.5, q5_0 6.2-6.8/12.1-12.7 ->
+// 8.3-8.5/16.0-16.3, q4_K and q5_K level to +10 %; 1024 and 4096 were
+// within noise of 2048.
 func (a *asm) prefetchA2(p params, base string, size int) {
 	if p.a2pf == 0 {
 		return
