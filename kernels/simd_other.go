@@ -1,6 +1,7 @@
-//go:build !amd64
+//go:build !amd64 && !arm64
 
 package kernels
 
-// simdPath: only amd64 has assembly kernels; elsewhere the pure-Go twins run.
+// simdPath: only amd64 and arm64 have assembly kernels; elsewhere the pure-Go
+// twins run.
 func simdPath() string { return SIMDPureGo }

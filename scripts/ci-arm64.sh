@@ -2,17 +2,20 @@
 # The arm64 checks of CI (.ci/run), on an amd64 host under Debian's
 # qemu-user-static (user-mode emulation: no VM, no binfmt registration needed,
 # the emulator is named explicitly). Clinics run dayi on small arm64 boxes,
-# where only the pure-Go kernels exist; this checks that path on every change:
+# where the NEON q4_0/q8_0 dots (CPUs with the dot-product extension) and
+# otherwise the pure-Go kernels run; this checks that path on every change:
 #
 #   1. `GOARCH=arm64 go vet ./...`: nothing amd64-only breaks the arm64 build;
 #   2. scripts/release.sh builds the static linux/arm64 binary, its SHA256SUMS
-#      verify, and `dayi version --json` under qemu says arm64, pure Go and the
-#      stamped version;
+#      verify, and `dayi version --json` under qemu says arm64, NEON dotprod
+#      (qemu's default CPU, "max", has FEAT_DotProd) and the stamped version;
 #   3. `dayi run` of the embedded model under qemu prints llama.cpp's greedy
 #      text for "Once upon a time" (server/testdata/llamacpp-stories260K.json,
 #      captured from llama.cpp v0.5.0);
-#   4. the tokenizer and weights tests pass under emulation
-#      (`GOARCH=arm64 go test -short -exec qemu-aarch64-static`).
+#   4. the tokenizer, weights and kernels tests pass under emulation
+#      (`GOARCH=arm64 go test -short -exec qemu-aarch64-static`; kernels: the
+#      NEON dots bit for bit their Go twins), and the engine's parity tests of
+#      the q4_0/q8_0/q4_K_M stories260K files against llama.cpp's logits.
 #
 # Installs qemu-user-static with apt when the emulator is missing (needs root).
 # Prints how long each step took. On the 2-core dev VM, from an empty build
@@ -59,7 +62,7 @@ fi
 
 step "dayi version under qemu"
 ver="$("$qemu" "$bin" version --json)"
-for want in '"arch": "arm64"' '"simd": "pure Go"' '"version": "0.0.0-ci-arm64"' '"os": "linux"'; do
+for want in '"arch": "arm64"' '"simd": "NEON dotprod"' '"version": "0.0.0-ci-arm64"' '"os": "linux"'; do
 	if [[ "$ver" != *"$want"* ]]; then
 		log "dayi version --json under qemu lacks $want:"
 		echo "$ver" >&2
@@ -85,7 +88,10 @@ if ! cmp -s "$work/want.txt" "$work/got.txt"; then
 	exit 1
 fi
 
-step "tokenizer and weights tests under qemu"
-GOARCH=arm64 go test -short -exec "$qemu" ./tokenizer/ ./weights/
+step "tokenizer, weights and kernels tests under qemu"
+GOARCH=arm64 go test -short -exec "$qemu" ./tokenizer/ ./weights/ ./kernels/
+
+step "engine parity with llama.cpp (quantized stories260K) under qemu"
+GOARCH=arm64 go test -short -exec "$qemu" ./engine/ -run 'TestQuantizedStoriesMatchLlamaCpp|TestDecodeBatchMatchesLlamaCpp'
 
 step "done"
