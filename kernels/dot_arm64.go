@@ -1,8 +1,14 @@
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"encoding/binary"
+	"math"
 
-// NEON kernels (dot_arm64.s), bit for bit dotQ4_0 and dotQ8_0.
+	"golang.org/x/sys/cpu"
+)
+
+// NEON kernels (dot_arm64.s), bit for bit dotQ4_0, dotQ8_0 and dotK for
+// q4_K and q6_K.
 
 //go:noescape
 func q4_0DotNEON(w, x *byte, nb int) float32
@@ -19,5 +25,72 @@ func init() {
 	if hasNEONDot {
 		kq4_0 = wrap32(q4_0DotNEON, 18)
 		kq8_0 = wrap32(q8_0DotNEON, 34)
+		kq4_K = dotQ4_KNEON
+		kq6_K = dotQ6_KNEON
 	}
+}
+
+//go:noescape
+func q4_KSumsNEON(w, x *byte, nb int, s *int32)
+
+//go:noescape
+func q6_KSumsNEON(w, x *byte, nb int, s *int32)
+
+// kSumsChunk super-blocks have their group sums computed per kernel call
+// (16 KiB of a row: a stack array of 2 KiB, no allocation per dot).
+const kSumsChunk = 32
+
+// dotQ4_KNEON is dotK for q4_K: the integer sums from q4_KSumsNEON, then per
+// super-block dotK's isum/imin and float steps (a q4_K sub-block of 32 is
+// dotK's two 16-groups with one scale and min, so sc·(s₀+s₁) is its isum).
+func dotQ4_KNEON(w, x []byte, nb int, _ *kblock) float32 {
+	const ws = 144
+	var s [kSumsChunk * 8]int32
+	var acc float32
+	for b0 := 0; b0 < nb; b0 += kSumsChunk {
+		n := min(kSumsChunk, nb-b0)
+		_ = w[(b0+n)*ws-1]
+		_ = x[(b0+n)*q8_KSize-1]
+		q4_KSumsNEON(&w[b0*ws], &x[b0*q8_KSize], n, &s[0])
+		for i := 0; i < n; i++ {
+			blk := w[(b0+i)*ws : (b0+i+1)*ws]
+			xb := x[(b0+i)*q8_KSize : (b0+i+1)*q8_KSize]
+			dx := math.Float32frombits(binary.LittleEndian.Uint32(xb))
+			var isum, imin int32
+			for j := 0; j < 8; j++ {
+				sc, m := scaleMinK4(j, blk[4:16])
+				isum += sc * s[8*i+j]
+				imin += m * (int32(int16(binary.LittleEndian.Uint16(xb[260+4*j:]))) +
+					int32(int16(binary.LittleEndian.Uint16(xb[262+4*j:]))))
+			}
+			acc += float32(float32(isum) * float32(f16(blk)*dx))
+			acc -= float32(float32(imin) * float32(f16(blk[2:])*dx))
+		}
+	}
+	return acc
+}
+
+// dotQ6_KNEON is dotK for q6_K: the integer sums from q6_KSumsNEON, then
+// dotK's per super-block isum and float step.
+func dotQ6_KNEON(w, x []byte, nb int, _ *kblock) float32 {
+	const ws = 210
+	var s [kSumsChunk * 16]int32
+	var acc float32
+	for b0 := 0; b0 < nb; b0 += kSumsChunk {
+		n := min(kSumsChunk, nb-b0)
+		_ = w[(b0+n)*ws-1]
+		_ = x[(b0+n)*q8_KSize-1]
+		q6_KSumsNEON(&w[b0*ws], &x[b0*q8_KSize], n, &s[0])
+		for i := 0; i < n; i++ {
+			blk := w[(b0+i)*ws : (b0+i+1)*ws]
+			xb := x[(b0+i)*q8_KSize : (b0+i+1)*q8_KSize]
+			dx := math.Float32frombits(binary.LittleEndian.Uint32(xb))
+			var isum int32
+			for g := 0; g < 16; g++ {
+				isum += int32(int8(blk[192+g])) * s[16*i+g]
+			}
+			acc += float32(float32(isum) * float32(f16(blk[208:])*dx))
+		}
+	}
+	return acc
 }

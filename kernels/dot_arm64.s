@@ -125,3 +125,162 @@ q8done:
 	HSUM8
 	FMOVS F0, ret+24(FP)
 	RET
+
+// q4_K and q6_K: the NEON kernels compute the exact integer part of dotK
+// (dot.go), the per-group sums Σq·x, for nb super-blocks into s; Go finishes
+// each super-block in dotK's order (dot_arm64.go), so the float steps are
+// dotK's own. Every sum is an integer below 2^31, so any order gives the
+// same bits.
+
+// func q4_KSumsNEON(w, x *byte, nb int, s *int32)
+// s[8b+j] = Σ over sub-block j (32 values) of super-block b of q·x, with q
+// the low nibbles of qs[32c..32c+31] for j = 2c and the high ones for
+// j = 2c+1 (dequantize_row_q4_K's order).
+TEXT ·q4_KSumsNEON(SB), NOSPLIT, $0-32
+	MOVD w+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD nb+16(FP), R2
+	MOVD s+24(FP), R3
+	VMOVI $15, V30.B16
+	CBZ R2, q4kdone
+
+q4kblock:
+	ADD $16, R0, R5
+	ADD $4, R1, R6
+	MOVD $4, R7
+
+q4kchunk:
+	VLD1.P 32(R5), [V1.B16, V2.B16]
+	VLD1.P 64(R6), [V3.B16, V4.B16, V5.B16, V6.B16]
+	VAND V30.B16, V1.B16, V7.B16
+	VAND V30.B16, V2.B16, V8.B16
+	VUSHR $4, V1.B16, V9.B16
+	VUSHR $4, V2.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	SDOT(11, 7, 3)
+	SDOT(11, 8, 4)
+	SDOT(12, 9, 5)
+	SDOT(12, 10, 6)
+	// [a0+a1, a2+a3, b0+b1, b2+b3], then once more: the two sub-block sums
+	// in lanes 0 and 1 (lanes 2 and 3 repeat them).
+	VADDP V12.S4, V11.S4, V13.S4
+	VADDP V13.S4, V13.S4, V13.S4
+	FMOVD F13, (R3)
+	ADD $8, R3
+	SUBS $1, R7
+	BNE q4kchunk
+
+	ADD $144, R0
+	ADD $292, R1
+	SUBS $1, R2
+	BNE q4kblock
+
+q4kdone:
+	RET
+
+// func q6_KSumsNEON(w, x *byte, nb int, s *int32)
+// s[16b+g] = Σ over group g (16 values) of super-block b of q·x, q the
+// 6-bit values minus 32 in dequantize_row_q6_K's order: in 128-value half
+// n, value 32k+l (k = 0..3, l = 0..31) has the low nibble of ql[64n+l]
+// (k = 0), of ql[64n+32+l] (k = 1), their high nibbles (k = 2, 3), and bits
+// 2k, 2k+1 of qh[32n+l] above them.
+TEXT ·q6_KSumsNEON(SB), NOSPLIT, $0-32
+	MOVD w+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD nb+16(FP), R2
+	MOVD s+24(FP), R3
+	VMOVI $15, V30.B16
+	VMOVI $48, V29.B16
+	VMOVI $32, V28.B16
+	CBZ R2, q6kdone
+
+q6kblock:
+	MOVD R0, R5               // ql
+	ADD $128, R0, R8          // qh
+	ADD $4, R1, R6            // x qs
+	MOVD $2, R7
+
+q6khalf:
+	VLD1.P 64(R5), [V0.B16, V1.B16, V2.B16, V3.B16]
+	VLD1.P 32(R8), [V4.B16, V5.B16]
+	// values 0..31: ql[l] & 15 | (qh[l] & 3) << 4
+	VSHL $4, V4.B16, V6.B16
+	VSHL $4, V5.B16, V7.B16
+	VAND V29.B16, V6.B16, V6.B16
+	VAND V29.B16, V7.B16, V7.B16
+	VAND V30.B16, V0.B16, V8.B16
+	VAND V30.B16, V1.B16, V9.B16
+	VORR V6.B16, V8.B16, V8.B16
+	VORR V7.B16, V9.B16, V9.B16
+	VSUB V28.B16, V8.B16, V8.B16
+	VSUB V28.B16, V9.B16, V9.B16
+	VLD1.P 32(R6), [V10.B16, V11.B16]
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	SDOT(20, 8, 10)
+	SDOT(21, 9, 11)
+	// values 32..63: ql[32+l] & 15 | (qh[l] >> 2 & 3) << 4
+	VSHL $2, V4.B16, V6.B16
+	VSHL $2, V5.B16, V7.B16
+	VAND V29.B16, V6.B16, V6.B16
+	VAND V29.B16, V7.B16, V7.B16
+	VAND V30.B16, V2.B16, V8.B16
+	VAND V30.B16, V3.B16, V9.B16
+	VORR V6.B16, V8.B16, V8.B16
+	VORR V7.B16, V9.B16, V9.B16
+	VSUB V28.B16, V8.B16, V8.B16
+	VSUB V28.B16, V9.B16, V9.B16
+	VLD1.P 32(R6), [V10.B16, V11.B16]
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	SDOT(22, 8, 10)
+	SDOT(23, 9, 11)
+	// values 64..95: ql[l] >> 4 | (qh[l] >> 4 & 3) << 4
+	VAND V29.B16, V4.B16, V6.B16
+	VAND V29.B16, V5.B16, V7.B16
+	VUSHR $4, V0.B16, V8.B16
+	VUSHR $4, V1.B16, V9.B16
+	VORR V6.B16, V8.B16, V8.B16
+	VORR V7.B16, V9.B16, V9.B16
+	VSUB V28.B16, V8.B16, V8.B16
+	VSUB V28.B16, V9.B16, V9.B16
+	VLD1.P 32(R6), [V10.B16, V11.B16]
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	SDOT(24, 8, 10)
+	SDOT(25, 9, 11)
+	// values 96..127: ql[32+l] >> 4 | (qh[l] >> 6) << 4
+	VUSHR $2, V4.B16, V6.B16
+	VUSHR $2, V5.B16, V7.B16
+	VAND V29.B16, V6.B16, V6.B16
+	VAND V29.B16, V7.B16, V7.B16
+	VUSHR $4, V2.B16, V8.B16
+	VUSHR $4, V3.B16, V9.B16
+	VORR V6.B16, V8.B16, V8.B16
+	VORR V7.B16, V9.B16, V9.B16
+	VSUB V28.B16, V8.B16, V8.B16
+	VSUB V28.B16, V9.B16, V9.B16
+	VLD1.P 32(R6), [V10.B16, V11.B16]
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	SDOT(26, 8, 10)
+	SDOT(27, 9, 11)
+	// eight group sums of this half: pairwise adds, twice
+	VADDP V21.S4, V20.S4, V12.S4
+	VADDP V23.S4, V22.S4, V13.S4
+	VADDP V25.S4, V24.S4, V14.S4
+	VADDP V27.S4, V26.S4, V15.S4
+	VADDP V13.S4, V12.S4, V16.S4
+	VADDP V15.S4, V14.S4, V17.S4
+	VST1.P [V16.S4, V17.S4], 32(R3)
+	SUBS $1, R7
+	BNE q6khalf
+
+	ADD $210, R0
+	ADD $292, R1
+	SUBS $1, R2
+	BNE q6kblock
+
+q6kdone:
+	RET

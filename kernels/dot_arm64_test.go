@@ -83,8 +83,8 @@ func TestNEONDotTwins(t *testing.T) {
 	}
 }
 
-// BenchmarkNEONDot times the NEON q4_0/q8_0 dots against their Go twins on
-// one 4096-wide row (128 blocks, in L1): run it on the arm64 box itself,
+// BenchmarkNEONDot times the NEON q4_0/q8_0/q4_K/q6_K dots against their Go
+// twins on one 4096-wide row (in L1): run it on the arm64 box itself,
 //
 //	go test ./kernels -run '^$' -bench NEONDot
 //
@@ -115,5 +115,85 @@ func BenchmarkNEONDot(b *testing.B) {
 			}
 			_ = s
 		})
+	}
+	const nbK = nb / 8 // the same 4096 values in super-blocks
+	xf := make([]float32, nbK*256)
+	for i := range xf {
+		xf[i] = float32(rng.NormFloat64())
+	}
+	xk := make([]byte, nbK*q8_KSize)
+	quantizeQ8_K(xk, xf)
+	var kb kblock
+	for _, c := range []struct {
+		name string
+		t    weights.Type
+		dOff []int
+		f    func(w, x []byte, nb int, kb *kblock) float32
+	}{
+		{"q4_K/neon", weights.TypeQ4_K, []int{0, 2}, dotQ4_KNEON},
+		{"q4_K/go", weights.TypeQ4_K, []int{0, 2}, func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ4_K, w, x, nb, kb) }},
+		{"q6_K/neon", weights.TypeQ6_K, []int{208}, dotQ6_KNEON},
+		{"q6_K/go", weights.TypeQ6_K, []int{208}, func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ6_K, w, x, nb, kb) }},
+	} {
+		w := randBlocks(rng, nbK, c.t.TypeSize(), c.dOff...)
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(nbK * c.t.TypeSize()))
+			var s float32
+			for b.Loop() {
+				s += c.f(w, xk, nbK, &kb)
+			}
+			_ = s
+		})
+	}
+}
+
+// TestNEONKDotTwins checks the NEON q4_K/q6_K dots (integer sums in
+// assembly, dotK's float steps in Go) against dotK bit for bit, over block
+// counts around the 32-block chunks, with activations from quantizeQ8_K and
+// raw random bytes (extreme int8 values, bsums that need not match).
+func TestNEONKDotTwins(t *testing.T) {
+	if !hasNEONDot {
+		t.Skip("this arm64 CPU lacks the dot-product extension (HWCAP_ASIMDDP): the pure-Go twins run, nothing to compare")
+	}
+	rng := rand.New(rand.NewPCG(35, 36))
+	cases := []struct {
+		t      weights.Type
+		dOffs  []int
+		neon   func(w, x []byte, nb int, kb *kblock) float32
+		active func(w, x []byte, nb int, kb *kblock) float32
+	}{
+		{weights.TypeQ4_K, []int{0, 2}, dotQ4_KNEON, kq4_K},
+		{weights.TypeQ6_K, []int{208}, dotQ6_KNEON, kq6_K},
+	}
+	var kb kblock
+	for _, c := range cases {
+		ws := c.t.TypeSize()
+		for _, nb := range []int{0, 1, 2, 3, 31, 32, 33, 64, 65} {
+			for trial := 0; trial < 12; trial++ {
+				w := randBlocks(rng, nb, ws, c.dOffs...)
+				var x []byte
+				if trial%2 == 0 {
+					xf := make([]float32, nb*256)
+					for i := range xf {
+						xf[i] = float32(rng.NormFloat64())
+					}
+					x = make([]byte, nb*q8_KSize)
+					quantizeQ8_K(x, xf)
+				} else {
+					x = randBlocks(rng, nb, q8_KSize)
+					for b := 0; b < nb; b++ {
+						binary.LittleEndian.PutUint32(x[b*q8_KSize:], math.Float32bits(float32(rng.NormFloat64()*0.01)))
+					}
+				}
+				want := dotK(c.t, w, x, nb, &kb)
+				if got := c.neon(w, x, nb, &kb); math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("%s nb=%d trial %d: NEON %v (%#08x), dotK %v (%#08x)", c.t, nb, trial,
+						got, math.Float32bits(got), want, math.Float32bits(want))
+				}
+				if a := c.active(w, x, nb, &kb); math.Float32bits(a) != math.Float32bits(want) {
+					t.Fatalf("%s nb=%d: the dispatched kernel gives %v, dotK %v", c.t, nb, a, want)
+				}
+			}
+		}
 	}
 }
