@@ -14,6 +14,7 @@ var (
 	kq5_1 = func(w, x []byte, nb int) float32 { return dotQx_1(w, x, nb, true) }
 	kq4_K = func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ4_K, w, x, nb, kb) }
 	kq6_K = func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ6_K, w, x, nb, kb) }
+	kq5_K = func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ5_K, w, x, nb, kb) }
 	kf16  = dotF16
 	// kf16Tiny: f16 dots in tinyBLAS order (f16TinyOrder).
 	kf16Tiny = dotF16Tiny

@@ -8,7 +8,7 @@ import (
 )
 
 // NEON kernels (dot_arm64.s), bit for bit dotQ4_0, dotQ8_0 and dotK for
-// q4_K and q6_K.
+// q4_K, q5_K and q6_K.
 
 //go:noescape
 func q4_0DotNEON(w, x *byte, nb int) float32
@@ -27,6 +27,7 @@ func init() {
 		kq8_0 = wrap32(q8_0DotNEON, 34)
 		kq4_K = dotQ4_KNEON
 		kq6_K = dotQ6_KNEON
+		kq5_K = dotQ5_KNEON
 	}
 }
 
@@ -36,6 +37,9 @@ func q4_KSumsNEON(w, x *byte, nb int, s *int32)
 //go:noescape
 func q6_KSumsNEON(w, x *byte, nb int, s *int32)
 
+//go:noescape
+func q5_KSumsNEON(w, x *byte, nb int, s *int32)
+
 // kSumsChunk super-blocks have their group sums computed per kernel call
 // (16 KiB of a row: a stack array of 2 KiB, no allocation per dot).
 const kSumsChunk = 32
@@ -44,14 +48,24 @@ const kSumsChunk = 32
 // super-block dotK's isum/imin and float steps (a q4_K sub-block of 32 is
 // dotK's two 16-groups with one scale and min, so sc·(s₀+s₁) is its isum).
 func dotQ4_KNEON(w, x []byte, nb int, _ *kblock) float32 {
-	const ws = 144
+	return dotQx_KNEON(q4_KSumsNEON, 144, w, x, nb)
+}
+
+// dotQ5_KNEON is dotK for q5_K, as dotQ4_KNEON (the same scales and mins).
+func dotQ5_KNEON(w, x []byte, nb int, _ *kblock) float32 {
+	return dotQx_KNEON(q5_KSumsNEON, 176, w, x, nb)
+}
+
+// dotQx_KNEON finishes q4_K/q5_K rows of ws-byte super-blocks from the
+// sub-block sums of sums.
+func dotQx_KNEON(sums func(w, x *byte, nb int, s *int32), ws int, w, x []byte, nb int) float32 {
 	var s [kSumsChunk * 8]int32
 	var acc float32
 	for b0 := 0; b0 < nb; b0 += kSumsChunk {
 		n := min(kSumsChunk, nb-b0)
 		_ = w[(b0+n)*ws-1]
 		_ = x[(b0+n)*q8_KSize-1]
-		q4_KSumsNEON(&w[b0*ws], &x[b0*q8_KSize], n, &s[0])
+		sums(&w[b0*ws], &x[b0*q8_KSize], n, &s[0])
 		for i := 0; i < n; i++ {
 			blk := w[(b0+i)*ws : (b0+i+1)*ws]
 			xb := x[(b0+i)*q8_KSize : (b0+i+1)*q8_KSize]

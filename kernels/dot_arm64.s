@@ -284,3 +284,68 @@ q6khalf:
 
 q6kdone:
 	RET
+
+// func q5_KSumsNEON(w, x *byte, nb int, s *int32)
+// q4_KSumsNEON for q5_K (176-byte super-blocks: d, dmin, scales[12],
+// qh[32], qs[128]): bit 2c (2c+1) of qh[l] is bit 4 of value 64c+l
+// (64c+32+l), dequantize_row_q5_K's order. The qh vectors shift right by 2
+// per chunk, so chunk c finds its two bits at positions 0 and 1.
+TEXT ·q5_KSumsNEON(SB), NOSPLIT, $0-32
+	MOVD w+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD nb+16(FP), R2
+	MOVD s+24(FP), R3
+	VMOVI $15, V30.B16
+	VMOVI $16, V29.B16
+	CBZ R2, q5kdone
+
+q5kblock:
+	ADD $16, R0, R8
+	VLD1 (R8), [V24.B16, V25.B16]
+	ADD $48, R0, R5
+	ADD $4, R1, R6
+	MOVD $4, R7
+
+q5kchunk:
+	VLD1.P 32(R5), [V1.B16, V2.B16]
+	VLD1.P 64(R6), [V3.B16, V4.B16, V5.B16, V6.B16]
+	// low nibbles | bit 0 of the shifted qh, at bit 4
+	VAND V30.B16, V1.B16, V7.B16
+	VAND V30.B16, V2.B16, V8.B16
+	VSHL $4, V24.B16, V14.B16
+	VSHL $4, V25.B16, V15.B16
+	VAND V29.B16, V14.B16, V14.B16
+	VAND V29.B16, V15.B16, V15.B16
+	VORR V14.B16, V7.B16, V7.B16
+	VORR V15.B16, V8.B16, V8.B16
+	// high nibbles | bit 1, at bit 4
+	VUSHR $4, V1.B16, V9.B16
+	VUSHR $4, V2.B16, V10.B16
+	VSHL $3, V24.B16, V14.B16
+	VSHL $3, V25.B16, V15.B16
+	VAND V29.B16, V14.B16, V14.B16
+	VAND V29.B16, V15.B16, V15.B16
+	VORR V14.B16, V9.B16, V9.B16
+	VORR V15.B16, V10.B16, V10.B16
+	VUSHR $2, V24.B16, V24.B16
+	VUSHR $2, V25.B16, V25.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	SDOT(11, 7, 3)
+	SDOT(11, 8, 4)
+	SDOT(12, 9, 5)
+	SDOT(12, 10, 6)
+	VADDP V12.S4, V11.S4, V13.S4
+	VADDP V13.S4, V13.S4, V13.S4
+	FMOVD F13, (R3)
+	ADD $8, R3
+	SUBS $1, R7
+	BNE q5kchunk
+
+	ADD $176, R0
+	ADD $292, R1
+	SUBS $1, R2
+	BNE q5kblock
+
+q5kdone:
+	RET

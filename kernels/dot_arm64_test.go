@@ -83,7 +83,7 @@ func TestNEONDotTwins(t *testing.T) {
 	}
 }
 
-// BenchmarkNEONDot times the NEON q4_0/q8_0/q4_K/q6_K dots against their Go
+// BenchmarkNEONDot times the NEON q4_0/q8_0/q4_K/q5_K/q6_K dots against their Go
 // twins on one 4096-wide row (in L1): run it on the arm64 box itself,
 //
 //	go test ./kernels -run '^$' -bench NEONDot
@@ -132,6 +132,8 @@ func BenchmarkNEONDot(b *testing.B) {
 	}{
 		{"q4_K/neon", weights.TypeQ4_K, []int{0, 2}, dotQ4_KNEON},
 		{"q4_K/go", weights.TypeQ4_K, []int{0, 2}, func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ4_K, w, x, nb, kb) }},
+		{"q5_K/neon", weights.TypeQ5_K, []int{0, 2}, dotQ5_KNEON},
+		{"q5_K/go", weights.TypeQ5_K, []int{0, 2}, func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ5_K, w, x, nb, kb) }},
 		{"q6_K/neon", weights.TypeQ6_K, []int{208}, dotQ6_KNEON},
 		{"q6_K/go", weights.TypeQ6_K, []int{208}, func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ6_K, w, x, nb, kb) }},
 	} {
@@ -147,7 +149,7 @@ func BenchmarkNEONDot(b *testing.B) {
 	}
 }
 
-// TestNEONKDotTwins checks the NEON q4_K/q6_K dots (integer sums in
+// TestNEONKDotTwins checks the NEON q4_K/q5_K/q6_K dots (integer sums in
 // assembly, dotK's float steps in Go) against dotK bit for bit, over block
 // counts around the 32-block chunks, with activations from quantizeQ8_K and
 // raw random bytes (extreme int8 values, bsums that need not match).
@@ -164,6 +166,7 @@ func TestNEONKDotTwins(t *testing.T) {
 	}{
 		{weights.TypeQ4_K, []int{0, 2}, dotQ4_KNEON, kq4_K},
 		{weights.TypeQ6_K, []int{208}, dotQ6_KNEON, kq6_K},
+		{weights.TypeQ5_K, []int{0, 2}, dotQ5_KNEON, kq5_K},
 	}
 	var kb kblock
 	for _, c := range cases {

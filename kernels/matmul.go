@@ -379,7 +379,9 @@ func (mt *matmulTask) dot(j, i, worker int) float32 {
 		return kq4_K(w, xq, k/256, &mt.kbs[worker])
 	case weights.TypeQ6_K:
 		return kq6_K(w, xq, k/256, &mt.kbs[worker])
-	case weights.TypeQ2_K, weights.TypeQ3_K, weights.TypeQ5_K:
+	case weights.TypeQ5_K:
+		return kq5_K(w, xq, k/256, &mt.kbs[worker])
+	case weights.TypeQ2_K, weights.TypeQ3_K:
 		return dotK(mt.t, w, xq, k/256, &mt.kbs[worker])
 	case weights.TypeF16:
 		if mt.f16tiny {

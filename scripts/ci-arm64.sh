@@ -2,7 +2,7 @@
 # The arm64 checks of CI (.ci/run), on an amd64 host under Debian's
 # qemu-user-static (user-mode emulation: no VM, no binfmt registration needed,
 # the emulator is named explicitly). Clinics run dayi on small arm64 boxes,
-# where the NEON q4_0/q8_0/q4_K/q6_K dots (CPUs with the dot-product extension) and
+# where the NEON q4_0/q8_0/K-quant dots (CPUs with the dot-product extension) and
 # otherwise the pure-Go kernels run; this checks that path on every change:
 #
 #   1. `GOARCH=arm64 go vet ./...`: nothing amd64-only breaks the arm64 build;
