@@ -196,6 +196,11 @@ func TestNEONKDotTwins(t *testing.T) {
 				if a := c.active(w, x, nb, &kb); math.Float32bits(a) != math.Float32bits(want) {
 					t.Fatalf("%s nb=%d: the dispatched kernel gives %v, dotK %v", c.t, nb, a, want)
 				}
+				// A dot runs per weight row per token: no allocation (a
+				// func-value call once moved the sums to the heap).
+				if a := testing.AllocsPerRun(5, func() { c.neon(w, x, nb, &kb) }); a != 0 {
+					t.Fatalf("%s nb=%d: %v allocations per dot", c.t, nb, a)
+				}
 			}
 		}
 	}
