@@ -47,18 +47,6 @@ func f16DotAVX2(w *byte, x *uint16, n16 int) float32
 //go:noescape
 func f16DotAVX2V(w *byte, x *uint16, n64 int) float32
 
-// wrapK adapts an assembly k-quant kernel (wsize bytes per super-block).
-func wrapK(f asmDot, wsize int) func(w, x []byte, nb int, kb *kblock) float32 {
-	return func(w, x []byte, nb int, _ *kblock) float32 {
-		if nb <= 0 {
-			return 0
-		}
-		_ = w[nb*wsize-1]
-		_ = x[nb*q8_KSize-1]
-		return f(&w[0], &x[0], nb)
-	}
-}
-
 // dotF16AVX2V is dotF16 through f16DotAVX2V plus the float64 tail.
 func dotF16AVX2V(w []byte, x []uint16, k int) float32 {
 	if k < 64 {

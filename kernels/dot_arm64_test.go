@@ -130,11 +130,11 @@ func BenchmarkNEONDot(b *testing.B) {
 		dOff []int
 		f    func(w, x []byte, nb int, kb *kblock) float32
 	}{
-		{"q4_K/neon", weights.TypeQ4_K, []int{0, 2}, dotQ4_KNEON},
+		{"q4_K/neon", weights.TypeQ4_K, []int{0, 2}, wrapK(q4_KDotNEON, 144)},
 		{"q4_K/go", weights.TypeQ4_K, []int{0, 2}, func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ4_K, w, x, nb, kb) }},
-		{"q5_K/neon", weights.TypeQ5_K, []int{0, 2}, dotQ5_KNEON},
+		{"q5_K/neon", weights.TypeQ5_K, []int{0, 2}, wrapK(q5_KDotNEON, 176)},
 		{"q5_K/go", weights.TypeQ5_K, []int{0, 2}, func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ5_K, w, x, nb, kb) }},
-		{"q6_K/neon", weights.TypeQ6_K, []int{208}, dotQ6_KNEON},
+		{"q6_K/neon", weights.TypeQ6_K, []int{208}, wrapK(q6_KDotNEON, 210)},
 		{"q6_K/go", weights.TypeQ6_K, []int{208}, func(w, x []byte, nb int, kb *kblock) float32 { return dotK(weights.TypeQ6_K, w, x, nb, kb) }},
 	} {
 		w := randBlocks(rng, nbK, c.t.TypeSize(), c.dOff...)
@@ -149,9 +149,8 @@ func BenchmarkNEONDot(b *testing.B) {
 	}
 }
 
-// TestNEONKDotTwins checks the NEON q4_K/q5_K/q6_K dots (integer sums in
-// assembly, dotK's float steps in Go) against dotK bit for bit, over block
-// counts around the 32-block chunks, with activations from quantizeQ8_K and
+// TestNEONKDotTwins checks the NEON q4_K/q5_K/q6_K dots against dotK bit
+// for bit, over block counts from 0 to 65, with activations from quantizeQ8_K and
 // raw random bytes (extreme int8 values, bsums that need not match).
 func TestNEONKDotTwins(t *testing.T) {
 	if !hasNEONDot {
@@ -164,9 +163,9 @@ func TestNEONKDotTwins(t *testing.T) {
 		neon   func(w, x []byte, nb int, kb *kblock) float32
 		active func(w, x []byte, nb int, kb *kblock) float32
 	}{
-		{weights.TypeQ4_K, []int{0, 2}, dotQ4_KNEON, kq4_K},
-		{weights.TypeQ6_K, []int{208}, dotQ6_KNEON, kq6_K},
-		{weights.TypeQ5_K, []int{0, 2}, dotQ5_KNEON, kq5_K},
+		{weights.TypeQ4_K, []int{0, 2}, wrapK(q4_KDotNEON, 144), kq4_K},
+		{weights.TypeQ6_K, []int{208}, wrapK(q6_KDotNEON, 210), kq6_K},
+		{weights.TypeQ5_K, []int{0, 2}, wrapK(q5_KDotNEON, 176), kq5_K},
 	}
 	var kb kblock
 	for _, c := range cases {
@@ -196,8 +195,8 @@ func TestNEONKDotTwins(t *testing.T) {
 				if a := c.active(w, x, nb, &kb); math.Float32bits(a) != math.Float32bits(want) {
 					t.Fatalf("%s nb=%d: the dispatched kernel gives %v, dotK %v", c.t, nb, a, want)
 				}
-				// A dot runs per weight row per token: no allocation (a
-				// func-value call once moved the sums to the heap).
+				// A dot runs per weight row per token: no allocation (an
+				// earlier Go finish once moved its sums to the heap).
 				if a := testing.AllocsPerRun(5, func() { c.neon(w, x, nb, &kb) }); a != 0 {
 					t.Fatalf("%s nb=%d: %v allocations per dot", c.t, nb, a)
 				}

@@ -25,3 +25,15 @@ func wrapBlocks(f asmDot, wsize, xsize int) func(w, x []byte, nb int) float32 {
 		return f(&w[0], &x[0], nb)
 	}
 }
+
+// wrapK adapts an assembly k-quant kernel (wsize bytes per super-block).
+func wrapK(f asmDot, wsize int) func(w, x []byte, nb int, kb *kblock) float32 {
+	return func(w, x []byte, nb int, _ *kblock) float32 {
+		if nb <= 0 {
+			return 0
+		}
+		_ = w[nb*wsize-1]
+		_ = x[nb*q8_KSize-1]
+		return f(&w[0], &x[0], nb)
+	}
+}
