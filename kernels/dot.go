@@ -33,13 +33,15 @@ import (
 // acc -= float32(imin)*dmin, sequentially, with d = f16(d_w)*d_x rounded to
 // float32 as ggml does. (Not yet ggml's per-lane AVX2 order.)
 
-// fma32 is a*b+c rounded once to float32, as VFMADD231PS computes it.
+// fma32Go is a*b+c rounded once to float32, as VFMADD231PS computes it:
+// fma32, the twins' fused multiply-add, on every architecture without a
+// float32 FMA instruction Go can reach (arm64 has one: fma32_arm64.s).
 // float32(math.FMA(...)) would round twice (to float64, then float32); here
 // the product is exact in float64 (two 24-bit significands), the sum's
 // rounding error is recovered exactly (TwoSum), and it decides the one case
 // where rounding the float64 sum to float32 can differ from rounding the
 // exact value: a float64 sum that lies exactly halfway between two float32s.
-func fma32(a, b, c float32) float32 {
+func fma32Go(a, b, c float32) float32 {
 	p := float64(a) * float64(b)
 	cf := float64(c)
 	s := p + cf
