@@ -358,6 +358,12 @@ func addRow(a, b []float32) {
 	}
 }
 
+// rowsFit reports whether n rows of length d at stride fit in have elements
+// (the assembly kernels' bounds check).
+func rowsFit(n, d, stride, have int) bool {
+	return n == 0 || (n-1)*stride+d <= have
+}
+
 // pvTailGo adds sum_j p[j]*v_j[d] to o[d] in float64, in order j, and
 // rounds once: ggml_vec_dot_f16's leftover loop continuing from the lane
 // total o[d].

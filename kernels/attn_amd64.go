@@ -37,11 +37,6 @@ func pvH16(o *float32, v *uint16, stride, n int, p *float32, d int)
 //go:noescape
 func pvF32(o, v *float32, stride, n int, p *float32, d int)
 
-// rowsFit reports whether n rows of length d at stride fit in have elements.
-func rowsFit(n, d, stride, have int) bool {
-	return n == 0 || (n-1)*stride+d <= have
-}
-
 func scoresH16Asm(s []float32, k []uint16, stride int, q []float32, scale float32) {
 	d := len(q)
 	if len(s) == 0 || d == 0 || d%8 != 0 || !rowsFit(len(s), d, stride, len(k)) {

@@ -14,8 +14,10 @@
 #      captured from llama.cpp v0.5.0);
 #   4. the tokenizer, weights and kernels tests pass under emulation
 #      (`GOARCH=arm64 go test -short -exec qemu-aarch64-static`; kernels: the
-#      NEON dots bit for bit their Go twins), and the engine's parity tests of
-#      the q4_0/q8_0/q4_K_M stories260K files against llama.cpp's logits.
+#      NEON dots and attention kernels bit for bit their Go twins), and the
+#      engine's parity tests against llama.cpp's logits: the q4_0/q8_0/q4_K_M
+#      stories260K files (32-value blocks) and a synthetic Q4_K_M llama whose
+#      q4_K/q6_K rows and 64-wide heads take the NEON K dots and attention.
 #
 # Installs qemu-user-static with apt when the emulator is missing (needs root).
 # Prints how long each step took. On the 2-core dev VM, from an empty build
@@ -91,7 +93,7 @@ fi
 step "tokenizer, weights and kernels tests under qemu"
 GOARCH=arm64 go test -short -exec "$qemu" ./tokenizer/ ./weights/ ./kernels/
 
-step "engine parity with llama.cpp (quantized stories260K) under qemu"
-GOARCH=arm64 go test -short -exec "$qemu" ./engine/ -run 'TestQuantizedStoriesMatchLlamaCpp|TestDecodeBatchMatchesLlamaCpp'
+step "engine parity with llama.cpp (quantized stories260K, synthetic Q4_K_M) under qemu"
+GOARCH=arm64 go test -short -exec "$qemu" ./engine/ -run 'TestQuantizedStoriesMatchLlamaCpp|TestDecodeBatchMatchesLlamaCpp|TestSynthKQuantTop10'
 
 step "done"
