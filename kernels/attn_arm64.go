@@ -1,10 +1,13 @@
 package kernels
 
-// NEON attention kernels (attn_arm64.s) for the decode path over the F16
-// cache. Advanced SIMD is part of every arm64 CPU, so they need no gate.
+// NEON attention kernels (attn_arm64.s) over the F16 cache: the decode
+// path's scores and p·V, and the prefill rows' scores. Advanced SIMD is part of every arm64 CPU, so they need no gate.
 
 //go:noescape
 func scoresH16VNEON(sc *float32, k *uint16, stride, n int, q *float32, d int, scale float32)
+
+//go:noescape
+func scoresH16NEON(sc *float32, k *uint16, stride, n int, q *float32, d int, scale float32)
 
 //go:noescape
 func pvH16NEON(o *float32, v *uint16, stride, n int, p *float32, d int)
@@ -21,6 +24,17 @@ func scoresH16VArm(s []float32, k []uint16, stride int, q []float32, scale float
 		return
 	}
 	scoresH16VNEON(&s[0], &k[0], stride, len(s), &q[0], d, scale)
+}
+
+// scoresH16Arm is kScoresH16 (the prefill rows' scores): heads whose size
+// is a multiple of 16 in NEON.
+func scoresH16Arm(s []float32, k []uint16, stride int, q []float32, scale float32) {
+	d := len(q)
+	if len(s) == 0 || d == 0 || d%16 != 0 || !rowsFit(len(s), d, stride, len(k)) {
+		scoresH16Go(s, k, stride, q, scale)
+		return
+	}
+	scoresH16NEON(&s[0], &k[0], stride, len(s), &q[0], d, scale)
 }
 
 // pvH16Arm is kPVH16: rows whose length is a multiple of 16 in NEON.
@@ -43,5 +57,5 @@ func probsH16Arm(p []float32, inv float32) {
 }
 
 func init() {
-	kScoresH16V, kPVH16, kProbsH16 = scoresH16VArm, pvH16Arm, probsH16Arm
+	kScoresH16, kScoresH16V, kPVH16, kProbsH16 = scoresH16Arm, scoresH16VArm, pvH16Arm, probsH16Arm
 }

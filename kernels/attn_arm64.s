@@ -170,3 +170,46 @@ prloop:
 
 prdone:
 	RET
+
+// func scoresH16NEON(sc *float32, k *uint16, stride, n int, q *float32, d int, scale float32)
+// scoresH16Go for d a multiple of 16: element e of q·k_j into lane e&15
+// (V0..V3, 4 lanes each), then reduce16 and the scale.
+TEXT ·scoresH16NEON(SB), NOSPLIT, $0-52
+	MOVD sc+0(FP), R0
+	MOVD k+8(FP), R1
+	MOVD stride+16(FP), R2
+	MOVD n+24(FP), R3
+	MOVD q+32(FP), R4
+	MOVD d+40(FP), R5
+	FMOVS scale+48(FP), F31
+	LSL $1, R2, R2
+	CBZ R3, s16done
+
+s16row:
+	MOVD R1, R6
+	MOVD R4, R7
+	LSR $4, R5, R8
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+
+s16step:
+	SCORES16(V0.S4, V1.S4, V2.S4, V3.S4)
+	SUBS $1, R8
+	BNE s16step
+
+	FADD4S(0, 0, 2)            // h_i = a_i + a_{i+8}
+	FADD4S(1, 1, 3)
+	FADD4S(0, 0, 1)            // t_i = h_i + h_{i+4}
+	VEXT $8, V0.B16, V0.B16, V1.B16
+	FADD4S(0, 0, 1)
+	FADDP2S(0, 0)
+	FMULS F31, F0, F0
+	FMOVS.P F0, 4(R0)
+	ADD R2, R1
+	SUBS $1, R3
+	BNE s16row
+
+s16done:
+	RET

@@ -31,7 +31,7 @@ func TestNEONAttentionTwins(t *testing.T) {
 			}
 		}
 	}
-	for _, d := range []int{48, 64, 128, 256} {
+	for _, d := range []int{8, 48, 64, 128, 256} {
 		for _, n := range []int{1, 2, 7, 100} {
 			stride := d*3 + 16 // rows of one KV head among others
 			k := f16Rows(rng, (n-1)*stride+d, 2)
@@ -43,7 +43,10 @@ func TestNEONAttentionTwins(t *testing.T) {
 			want, got := make([]float32, n), make([]float32, n)
 			scoresH16VGo(want, k, stride, q, scale)
 			kScoresH16V(got, k, stride, q, scale)
-			same("scores", got, want)
+			same("scores (vec_dot_f16 order)", got, want)
+			scoresH16Go(want, k, stride, q, scale)
+			kScoresH16(got, k, stride, q, scale)
+			same("scores (16 lanes)", got, want)
 
 			p := make([]float32, n)
 			for i := range p {
