@@ -25,9 +25,13 @@ import (
 //	                                                        q4_0 GEMV/GEMM; rows16.go, gemm16.go)
 //	rows16-avx2   q4_0 q5_0 q8_0 (Rows16,    all            same, bit for bit (rows16avx2: 1..4 rows per call
 //	              AVX2 without AVX-512 VNNI)                on the tiles as stored; q5_0: 1..2)
-//	rows16-gemvm  q4_0 q8_0 (Rows16)         2..16          same, 4 or 2 rows per tile load (rows16m.go)
+//	rows16-gemvm  q4_0 q8_0 (Rows16)         2..16 (q8_0    same, 4 or 2 rows per tile load (rows16m.go)
+//	                                         with AMX:
+//	                                         2..15)
 //	rows16-gemm16 q4_0 q5_0 q8_0 (Rows16)    >= 4 (q4_0,    same, through gemm16 (bit for bit equal)
-//	                                         q8_0: >= 17)
+//	                                         q8_0: >= 17,
+//	                                         q8_0 with AMX:
+//	                                         >= 16)
 //	gemm16        q4_0 q5_0 q8_0 (GGUF)      >= 8           same as rows16 (gemm16.go)
 //	  with AMX    (both gemm16 paths)        groups of 16   same, bit for bit: tiles of 16 activation rows run
 //	                                         rows           on AMX-INT8 (amx.go), the rest as above
@@ -191,11 +195,21 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 		pl.g16bias = r16Bias(t)
 		k4, k2, multi := r16MultiKernels(t)
 		if hasZVNNI {
+			pl.g16amx = gemm16AMXKernels(t, l)
 			min := r16MaxGemvCols + 1
 			if multi {
 				min = r16MaxGemvmRows + 1
+				if pl.g16amx.inPlace {
+					// q8_0 on AMX reads its tiles where they lie: one
+					// group of 16 activation rows is one AMX pass with no
+					// decode, 235 µs for a 2048×2048 step against the
+					// multi-row VNNI kernel's 413 (BenchmarkRows16Multi,
+					// this VM, one thread). Below 16 the leftover rows
+					// would need the whole group decoded; q4_0 and q4_K
+					// decode into tiles and gain nothing at 16.
+					min = r16MaxGemvmRows
+				}
 			}
-			pl.g16amx = gemm16AMXKernels(t, l)
 			pl.add(path{name: "rows16-gemm16", minRows: min, run: (*matmulTask).runGemm16,
 				pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
 		}

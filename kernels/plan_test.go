@@ -25,7 +25,12 @@ func wantPath(t weights.Type, l Layout, m int) string {
 		}
 		multi := hasZVNNI && (t == weights.TypeQ4_0 || t == weights.TypeQ8_0)
 		multiK := hasZVNNI && t == weights.TypeQ4_K
+		// q8_0 on AMX (the OS granted the tiles, DAYI_AMX not 0) takes
+		// its tiles in place from one full group of 16 rows.
+		amxQ8 := t == weights.TypeQ8_0 && gemm16AMXKernels(t, l).inPlace
 		switch {
+		case multi && amxQ8 && m >= r16MaxGemvmRows:
+			return name + "-gemm16"
 		case multi && m > r16MaxGemvmRows:
 			return name + "-gemm16"
 		case multiK && m > r16kMaxGemvmRows:

@@ -69,7 +69,7 @@ func TestRows16Multi(t *testing.T) {
 //
 //	go test ./kernels -run '^$' -bench Rows16Multi
 func BenchmarkRows16Multi(b *testing.B) {
-	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ4_K} {
+	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0, weights.TypeQ4_K} {
 		b.Run(wt.String(), func(b *testing.B) { benchRows16Multi(b, wt) })
 	}
 }
