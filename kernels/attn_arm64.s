@@ -19,7 +19,20 @@
 // FADDP Sd, Vn.2S
 #define FADDP2S(d, n) WORD $(0x7E30D800 | (n<<5) | d)
 
-// SCORES16(a0n..a3n): 16 halves of k (R6) against 16 query floats (R7),
+// REDUCE16SCALE: reduce16 of the 16 lanes in V0..V3 (h_i = a_i + a_{i+8}:
+// V0+V2, V1+V3; t_i = h_i + h_{i+4}; (t0+t2) + (t1+t3)), times the scale
+// (F31), stored at R0 and R0 advanced.
+#define REDUCE16SCALE \
+	FADD4S(0, 0, 2) \
+	FADD4S(1, 1, 3) \
+	FADD4S(0, 0, 1) \
+	VEXT $8, V0.B16, V0.B16, V1.B16 \
+	FADD4S(0, 0, 1) \
+	FADDP2S(0, 0) \
+	FMULS F31, F0, F0 \
+	FMOVS.P F0, 4(R0)
+
+// SCORES16(a0..a3): 16 halves of k (R6) against 16 query floats (R7),
 // into the four 4-lane accumulators a0..a3 (sum[a] lanes 0..15).
 #define SCORES16(a0, a1, a2, a3) \
 	VLD1.P 32(R6), [V16.H8, V17.H8] \
@@ -90,14 +103,7 @@ sstep:
 	FADD4S(1, 1, 5)
 	FADD4S(2, 2, 6)
 	FADD4S(3, 3, 7)
-	FADD4S(0, 0, 2)            // h_i = a_i + a_{i+8}, i = 0..3
-	FADD4S(1, 1, 3)            // i = 4..7
-	FADD4S(0, 0, 1)            // t_i = h_i + h_{i+4}
-	VEXT $8, V0.B16, V0.B16, V1.B16
-	FADD4S(0, 0, 1)            // t0+t2, t1+t3
-	FADDP2S(0, 0)
-	FMULS F31, F0, F0
-	FMOVS.P F0, 4(R0)
+	REDUCE16SCALE
 	ADD R2, R1
 	SUBS $1, R3
 	BNE srow
@@ -199,14 +205,7 @@ s16step:
 	SUBS $1, R8
 	BNE s16step
 
-	FADD4S(0, 0, 2)            // h_i = a_i + a_{i+8}
-	FADD4S(1, 1, 3)
-	FADD4S(0, 0, 1)            // t_i = h_i + h_{i+4}
-	VEXT $8, V0.B16, V0.B16, V1.B16
-	FADD4S(0, 0, 1)
-	FADDP2S(0, 0)
-	FMULS F31, F0, F0
-	FMOVS.P F0, 4(R0)
+	REDUCE16SCALE
 	ADD R2, R1
 	SUBS $1, R3
 	BNE s16row

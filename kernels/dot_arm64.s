@@ -148,16 +148,20 @@ q8done:
 #define SXTL4S(d, n) WORD $(0x0F10A400 | (n<<5) | d)
 #define SXTL24S(d, n) WORD $(0x4F10A400 | (n<<5) | d)
 
-// Q4CHUNK: the next 32 qs bytes (R5) against the next 64 activations (R6):
-// a.4S gets the low nibbles' 4-lane sums (sub-block 2c), b.4S the high
-// ones' (2c+1), as dequantize_row_q4_K orders them.
-#define Q4CHUNK(a, an, b, bn) \
+// A q4_K/q5_K chunk: the next 32 qs bytes (R5) against the next 64
+// activations (R6). KNIBBLES loads them and splits the nibbles (low: V7,
+// V8, sub-block 2c; high: V9, V10, sub-block 2c+1, as dequantize_row_q4_K
+// orders them); KSDOT sums them into the 4-lane accumulators a (low) and b
+// (high).
+#define KNIBBLES \
 	VLD1.P 32(R5), [V1.B16, V2.B16] \
 	VLD1.P 64(R6), [V3.B16, V4.B16, V5.B16, V6.B16] \
 	VAND V30.B16, V1.B16, V7.B16 \
 	VAND V30.B16, V2.B16, V8.B16 \
 	VUSHR $4, V1.B16, V9.B16 \
-	VUSHR $4, V2.B16, V10.B16 \
+	VUSHR $4, V2.B16, V10.B16
+
+#define KSDOT(a, an, b, bn) \
 	VEOR a, a, a \
 	VEOR b, b, b \
 	SDOT(an, 7, 3) \
@@ -165,36 +169,29 @@ q8done:
 	SDOT(bn, 9, 5) \
 	SDOT(bn, 10, 6)
 
-// Q5CHUNK: Q4CHUNK with bit 4 from qh (V24, V25), which shifts right by 2
-// per chunk so that chunk c finds bits 2c and 2c+1 at 0 and 1
-// (dequantize_row_q5_K).
+#define Q4CHUNK(a, an, b, bn) \
+	KNIBBLES \
+	KSDOT(a, an, b, bn)
+
+// QHBIT(sh, lo, hi): bit 4 of the values in lo, hi from the qh vectors
+// (V24, V25) shifted left by sh and masked with 0x10 (V29).
+#define QHBIT(sh, lo, hi) \
+	VSHL $sh, V24.B16, V19.B16 \
+	VSHL $sh, V25.B16, V20.B16 \
+	VAND V29.B16, V19.B16, V19.B16 \
+	VAND V29.B16, V20.B16, V20.B16 \
+	VORR V19.B16, lo, lo \
+	VORR V20.B16, hi, hi
+
+// Q5CHUNK: Q4CHUNK with bit 4 from qh, which shifts right by 2 per chunk
+// so that chunk c finds bits 2c and 2c+1 at 0 and 1 (dequantize_row_q5_K).
 #define Q5CHUNK(a, an, b, bn) \
-	VLD1.P 32(R5), [V1.B16, V2.B16] \
-	VLD1.P 64(R6), [V3.B16, V4.B16, V5.B16, V6.B16] \
-	VAND V30.B16, V1.B16, V7.B16 \
-	VAND V30.B16, V2.B16, V8.B16 \
-	VSHL $4, V24.B16, V19.B16 \
-	VSHL $4, V25.B16, V20.B16 \
-	VAND V29.B16, V19.B16, V19.B16 \
-	VAND V29.B16, V20.B16, V20.B16 \
-	VORR V19.B16, V7.B16, V7.B16 \
-	VORR V20.B16, V8.B16, V8.B16 \
-	VUSHR $4, V1.B16, V9.B16 \
-	VUSHR $4, V2.B16, V10.B16 \
-	VSHL $3, V24.B16, V19.B16 \
-	VSHL $3, V25.B16, V20.B16 \
-	VAND V29.B16, V19.B16, V19.B16 \
-	VAND V29.B16, V20.B16, V20.B16 \
-	VORR V19.B16, V9.B16, V9.B16 \
-	VORR V20.B16, V10.B16, V10.B16 \
+	KNIBBLES \
+	QHBIT(4, V7.B16, V8.B16) \
+	QHBIT(3, V9.B16, V10.B16) \
 	VUSHR $2, V24.B16, V24.B16 \
 	VUSHR $2, V25.B16, V25.B16 \
-	VEOR a, a, a \
-	VEOR b, b, b \
-	SDOT(an, 7, 3) \
-	SDOT(an, 8, 4) \
-	SDOT(bn, 9, 5) \
-	SDOT(bn, 10, 6)
+	KSDOT(a, an, b, bn)
 
 // KFIN45 finishes a q4_K/q5_K super-block (R0: its d, dmin, scales[12];
 // R1: the q8_K block) from the chunks' lane sums in V11..V18 into the

@@ -43,27 +43,16 @@ func TestNEONDotTwins(t *testing.T) {
 					}
 					binary.LittleEndian.PutUint16(w[b*c.wsize:], weights.FP32ToFP16(float32(sw)))
 					binary.LittleEndian.PutUint16(x[b*q8_0Size:], weights.FP32ToFP16(float32(sx)))
-					switch trial {
-					case 0: // the largest magnitudes: nibbles 0 (-8) and int8 -128
-						for i := 2; i < c.wsize; i++ {
-							w[b*c.wsize+i] = 0x80
-							if c.wsize == 18 {
-								w[b*c.wsize+i] = 0x00
-							}
+					// Trials 0 and 1 fill the quants with the extremes: the
+					// largest magnitudes (q4_0 nibble 0 = -8, int8 -128), then
+					// the largest positives (nibble 15 = +7, int8 +127).
+					if trial < 2 {
+						wq, xq := [2]byte{0x80, 0x7F}[trial], [2]byte{0x80, 0x7F}[trial]
+						if c.wsize == 18 {
+							wq = [2]byte{0x00, 0xFF}[trial]
 						}
-						for i := 2; i < q8_0Size; i++ {
-							x[b*q8_0Size+i] = 0x80
-						}
-					case 1: // nibbles 15 (+7), int8 +127
-						for i := 2; i < c.wsize; i++ {
-							w[b*c.wsize+i] = 0x7F
-							if c.wsize == 18 {
-								w[b*c.wsize+i] = 0xFF
-							}
-						}
-						for i := 2; i < q8_0Size; i++ {
-							x[b*q8_0Size+i] = 0x7F
-						}
+						fill(w[b*c.wsize+2:(b+1)*c.wsize], wq)
+						fill(x[b*q8_0Size+2:(b+1)*q8_0Size], xq)
 					}
 				}
 				want := c.twin(w, x, nb)
@@ -202,5 +191,11 @@ func TestNEONKDotTwins(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func fill(b []byte, v byte) {
+	for i := range b {
+		b[i] = v
 	}
 }
