@@ -2,15 +2,17 @@ package kernels
 
 // The instruction-set paths SIMD reports. They are what an operator reads in
 // `dayi version` to know which kernels a box runs. Most Go-assembly kernels
-// exist for amd64 only; arm64 (the boxes of small clinics) has NEON q4_0,
-// q8_0, q4_K, q5_K and q6_K dots where the CPU has the dot-product extension and the
-// pure-Go twins for everything else, as every other architecture.
+// exist for amd64 only; arm64 (the boxes of small clinics) has NEON
+// attention kernels everywhere and NEON q4_0, q8_0, q4_K, q5_K and q6_K dots
+// where the CPU has the dot-product extension; the rest, and every other
+// architecture, computes with the pure-Go twins.
 const (
 	SIMDAVX512VNNI    = "AVX-512 VNNI"           // 512-bit VNNI gemm/gemv, 16-row repacked weights
 	SIMDAVX512VNNI256 = "AVX-512 VNNI (256-bit)" // VNNI dot products on 256-bit registers
 	SIMDAVX512        = "AVX-512 (no VNNI)"      // AVX-512 float kernels, AVX2 quantized dots
 	SIMDAVX2          = "AVX2"                   // AVX2+FMA+F16C kernels
 	SIMDNEONDot       = "NEON dotprod"           // arm64 with SDOT: NEON q4_0/q8_0/K-quant dots, the rest pure Go
+	SIMDNEON          = "NEON"                   // arm64 without SDOT: NEON attention and FMADD, the dots pure Go
 	SIMDPureGo        = "pure Go"                // no assembly: the portable twins
 )
 

@@ -12,17 +12,17 @@ import (
 // TestSIMDMatchesDispatch checks that the path `dayi version` reports is the
 // one the kernels really took: the 512-bit VNNI path exactly when the packed
 // VNNI gemm kernels are installed, pure Go exactly when the CPU lacks
-// AVX2+FMA on amd64 or the dot-product extension on arm64 (and always on
-// other architectures, where there is no assembly).
+// AVX2+FMA on amd64 (and always on architectures without assembly), NEON
+// dotprod exactly when an arm64 CPU has the dot-product extension.
 func TestSIMDMatchesDispatch(t *testing.T) {
 	got := SIMD()
 	switch got {
-	case SIMDAVX512VNNI, SIMDAVX512VNNI256, SIMDAVX512, SIMDAVX2, SIMDNEONDot, SIMDPureGo:
+	case SIMDAVX512VNNI, SIMDAVX512VNNI256, SIMDAVX512, SIMDAVX2, SIMDNEONDot, SIMDNEON, SIMDPureGo:
 	default:
 		t.Fatalf("SIMD() = %q, not one of the documented paths", got)
 	}
 	if runtime.GOARCH == "arm64" {
-		if want := map[bool]string{true: SIMDNEONDot, false: SIMDPureGo}[cpu.ARM64.HasASIMDDP]; got != want {
+		if want := map[bool]string{true: SIMDNEONDot, false: SIMDNEON}[cpu.ARM64.HasASIMDDP]; got != want {
 			t.Fatalf("SIMD() on arm64 with dot product %v = %q, want %q", cpu.ARM64.HasASIMDDP, got, want)
 		}
 		return

@@ -74,7 +74,8 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the version, commit, Go version, platform and SIMD kernel path",
 		Long: `Print which build of dayi this is (version and commit, stamped by scripts/release.sh),
 the Go toolchain and platform it was built for, and the kernel path the CPU dispatch chose
-at start-up: AVX-512 VNNI, AVX2, NEON dotprod (arm64 with the dot-product extension) or pure Go.`,
+at start-up: AVX-512 VNNI, AVX2, NEON dotprod (arm64 with the dot-product extension), NEON (older
+arm64) or pure Go.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := currentVersion()
