@@ -14,7 +14,9 @@
 #      captured from llama.cpp v0.5.0);
 #   4. the tokenizer, weights and kernels tests pass under emulation
 #      (`GOARCH=arm64 go test -short -exec qemu-aarch64-static`; kernels: the
-#      NEON dots and attention kernels bit for bit their Go twins), and the
+#      NEON dots and attention kernels bit for bit their Go twins); the
+#      kernels tests again on a CPU without dotprod (`-cpu cortex-a72`: the
+#      dots' pure-Go twins, NEON attention; `dayi version` says NEON); and the
 #      engine's parity tests against llama.cpp's logits: the q4_0/q8_0/q4_K_M
 #      stories260K files (32-value blocks) and a synthetic Q4_K_M llama whose
 #      q4_K/q6_K rows and 64-wide heads take the NEON K dots and attention.
@@ -23,7 +25,9 @@
 # Prints how long each step took. On the 2-core dev VM, from an empty build
 # cache, while other jobs kept it busy (load average ~14), it took 376 s
 # (vet 261 s, which compiles every arm64 package once; release build 39 s;
-# qemu run 2 s; tests under qemu 73 s): well inside CI's 90 minutes.
+# qemu run 2 s; tests under qemu 73 s): well inside CI's 90 minutes. With the
+# NEON kernels' tests and the engine parity step, 65 s from a warm build cache
+# on the quiet VM (2026-12-07).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -92,6 +96,15 @@ fi
 
 step "tokenizer, weights and kernels tests under qemu"
 GOARCH=arm64 go test -short -exec "$qemu" ./tokenizer/ ./weights/ ./kernels/
+
+step "kernels tests and dayi version on an arm64 CPU without dotprod (qemu -cpu cortex-a72)"
+GOARCH=arm64 go test -short -exec "$qemu -cpu cortex-a72" ./kernels/
+ver="$("$qemu" -cpu cortex-a72 "$bin" version --json)"
+if [[ "$ver" != *'"simd": "NEON"'* ]]; then
+	log "dayi version --json on a Cortex-A72 lacks \"simd\": \"NEON\":"
+	echo "$ver" >&2
+	exit 1
+fi
 
 step "engine parity with llama.cpp (quantized stories260K, synthetic Q4_K_M) under qemu"
 GOARCH=arm64 go test -short -exec "$qemu" ./engine/ -run 'TestQuantizedStoriesMatchLlamaCpp|TestDecodeBatchMatchesLlamaCpp|TestSynthKQuantTop10'
