@@ -1,7 +1,8 @@
 package kernels
 
 // NEON attention kernels (attn_arm64.s) over the F16 cache: the decode
-// path's scores and p·V, and the prefill rows' scores. Advanced SIMD is part of every arm64 CPU, so they need no gate.
+// path's scores and p·V, and the prefill rows' scores. Advanced SIMD is
+// part of every arm64 CPU, so they need no gate.
 
 //go:noescape
 func scoresH16VNEON(sc *float32, k *uint16, stride, n int, q *float32, d int, scale float32)
