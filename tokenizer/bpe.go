@@ -36,35 +36,49 @@ func (t *Tokenizer) setPre() error {
 	return nil
 }
 
-// loadMerges indexes the merges by "left right". A merge is split at its
-// first space after the first byte, as llama.cpp does, and the first of
-// duplicate merges keeps its rank.
+// loadMerges indexes the merges. A merge is split at its first space after
+// the first byte, as llama.cpp does, and the first of duplicate merges keeps
+// its rank. In every vocabulary seen so far both sides of every merge and
+// their concatenation are tokens, and the merge loop looks merges up by
+// token ids (pairRanks); only where some side is no token does it look them
+// up by text, "left right" (ranks). The text index is built only then: for
+// Gemma's 514k merges it is 27 MB that the id index (18 MB) makes redundant.
 func (t *Tokenizer) loadMerges(merges []string) error {
 	if merges == nil {
 		return fmt.Errorf("tokenizer: %s vocabulary without tokenizer.ggml.merges", t.model)
 	}
-	t.ranks = make(map[string]int32, len(merges))
 	t.pairRanks = make(map[uint64]uint64, len(merges))
+	var joined []byte
 	for i, m := range merges {
 		if len(m) < 2 || strings.IndexByte(m[1:], ' ') < 0 {
 			continue // llama.cpp stores it as ("", ""), which never matches
 		}
-		if _, dup := t.ranks[m]; dup {
-			continue
-		}
-		t.ranks[m] = int32(i)
-		// The same merge by token ids, which is what the merge loop looks
-		// up when both sides and the result are tokens (in every vocabulary
-		// seen so far).
 		sp := 1 + strings.IndexByte(m[1:], ' ')
-		l, lok := t.toID[m[:sp]]
-		r, rok := t.toID[m[sp+1:]]
-		res, resok := t.toID[m[:sp]+m[sp+1:]]
+		l, lok := t.toID.get(m[:sp])
+		r, rok := t.toID.get(m[sp+1:])
+		joined = append(append(joined[:0], m[:sp]...), m[sp+1:]...)
+		res, resok := t.toID.getBytes(joined)
 		if !lok || !rok || !resok {
 			t.pairRanks = nil
+			break
 		}
-		if t.pairRanks != nil {
-			t.pairRanks[uint64(uint32(l))<<32|uint64(uint32(r))] = uint64(uint32(i))<<32 | uint64(uint32(res))
+		// Equal pairs of ids are equal merge texts (the ids' texts
+		// joined by the space), so this is llama.cpp's first-rank-wins.
+		key := uint64(uint32(l))<<32 | uint64(uint32(r))
+		if _, dup := t.pairRanks[key]; !dup {
+			t.pairRanks[key] = uint64(uint32(i))<<32 | uint64(uint32(res))
+		}
+	}
+	if t.pairRanks != nil {
+		return nil
+	}
+	t.ranks = make(map[string]int32, len(merges))
+	for i, m := range merges {
+		if len(m) < 2 || strings.IndexByte(m[1:], ' ') < 0 {
+			continue
+		}
+		if _, dup := t.ranks[m]; !dup {
+			t.ranks[m] = int32(i)
 		}
 	}
 	return nil
@@ -146,13 +160,13 @@ func (s *bpeSession) encodeWord(raw string, out []int32) []int32 {
 		return s.encodeWordByText(raw, out)
 	}
 	if t.ignoreMerges {
-		if id, ok := t.toID[s.encodedWord(raw)]; ok {
+		if id, ok := t.toID.get(s.encodedWord(raw)); ok {
 			return append(out, id)
 		}
 	} else if !t.byteEncode && t.pre == "gemma4" && strings.Trim(raw, "\n") == "" {
 		// Gemma 4: a run of newlines that is a token stays whole
 		// (llama.cpp PR 21343).
-		if id, ok := t.toID[raw]; ok {
+		if id, ok := t.toID.get(raw); ok {
 			return append(out, id)
 		}
 	}
@@ -169,7 +183,7 @@ func (s *bpeSession) encodeWord(raw string, out []int32) []int32 {
 		for off := 0; off < len(raw); {
 			n := min(utf8Len(raw[off]), len(raw)-off)
 			m.add(off, n)
-			if id, ok := t.toID[raw[off:off+n]]; ok {
+			if id, ok := t.toID.get(raw[off : off+n]); ok {
 				m.syms[len(m.syms)-1].id = id
 			}
 			off += n
@@ -222,7 +236,7 @@ func (s *bpeSession) emitUnknown(piece string, out []int32) []int32 {
 	t := s.t
 	for j := 0; j < len(piece); j++ {
 		if t.byteEncode {
-			if id, ok := t.toID[piece[j:j+1]]; ok {
+			if id, ok := t.toID.get(piece[j : j+1]); ok {
 				out = append(out, id)
 			}
 		} else if id := t.byteTok[piece[j]]; id >= 0 {
@@ -239,9 +253,9 @@ func (s *bpeSession) encodeWordByText(raw string, out []int32) []int32 {
 	w := strings.Clone(s.encodedWord(raw))
 	whole := false
 	if t.ignoreMerges {
-		_, whole = t.toID[w]
+		_, whole = t.toID.get(w)
 	} else if !t.byteEncode && t.pre == "gemma4" && strings.Trim(w, "\n") == "" {
-		_, whole = t.toID[w]
+		_, whole = t.toID.get(w)
 	}
 	s.m.split(w, whole)
 	s.m.run(func(l, r *symbol) (uint32, int32) {
@@ -261,7 +275,7 @@ func (s *bpeSession) encodeWordByText(raw string, out []int32) []int32 {
 			continue
 		}
 		piece := w[sym.off : sym.off+sym.n]
-		if id, ok := t.toID[piece]; ok {
+		if id, ok := t.toID.get(piece); ok {
 			out = append(out, id)
 			continue
 		}

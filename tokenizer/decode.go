@@ -6,26 +6,35 @@ import (
 	"unicode/utf8"
 )
 
-// renderPiece is llama.cpp's token_to_piece(id, special=true) without lstrip.
-func (t *Tokenizer) renderPiece(id int32) string {
+// appendPiece appends llama.cpp's token_to_piece(id, special=true) without
+// lstrip to dst (appending, not returning a string: New renders every token
+// once, and a string each was as many short-lived allocations).
+func (t *Tokenizer) appendPiece(dst []byte, id int32) []byte {
 	a, s := t.attr[id], t.text[id]
 	switch {
 	case a&(attrUnknown|attrControl|attrUserDefined) != 0:
-		return s
+		return append(dst, s...)
 	case a&attrNormal != 0:
 		if t.kind != kindBPE || t.escapeWhitespace {
-			return strings.ReplaceAll(s, "▁", " ")
+			for {
+				i := strings.Index(s, "▁")
+				if i < 0 {
+					return append(dst, s...)
+				}
+				dst = append(append(dst, s[:i]...), ' ')
+				s = s[i+len("▁"):]
+			}
 		}
-		return decodeByteLevel(s)
+		return appendByteLevel(dst, s)
 	case a&attrByte != 0:
 		// token_to_byte: the two hex digits of "<0xNN>" (strtol semantics:
 		// parse what is there, 0 if nothing).
 		if t.kind == kindWPM {
-			return ""
+			return dst
 		}
-		return string([]byte{hexByte(s)})
+		return append(dst, hexByte(s))
 	}
-	return "" // undefined or unused-only tokens render as nothing
+	return dst // undefined or unused-only tokens render as nothing
 }
 
 // hexByte parses s[3:5] as llama.cpp's strtol(substr(3, 2), 16) would.
@@ -45,11 +54,10 @@ func hexByte(s string) byte {
 	return byte(v)
 }
 
-// decodeByteLevel maps a byte-level BPE token back to bytes
+// appendByteLevel appends the bytes of a byte-level BPE token
 // (llama_decode_text); characters outside GPT-2's table are written as
 // llama.cpp writes them, "[UNK_BYTE_0x<hex><token>]".
-func decodeByteLevel(s string) string {
-	out := make([]byte, 0, len(s))
+func appendByteLevel(out []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		r, n, ok := decodeCpt(s, i)
 		if !ok {
@@ -61,13 +69,14 @@ func decodeByteLevel(s string) string {
 			continue
 		}
 		out = append(out, "[UNK_BYTE_0x"...)
-		for _, c := range appendCpt(nil, r) {
+		var cpt [4]byte
+		for _, c := range appendCpt(cpt[:0], r) {
 			out = append(out, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
 		}
 		out = append(out, s...)
 		out = append(out, ']')
 	}
-	return string(out)
+	return out
 }
 
 // Piece returns the text of token id as llama.cpp's token_to_piece with
@@ -75,10 +84,15 @@ func decodeByteLevel(s string) string {
 // ▁ becomes a space, byte tokens give their byte (possibly partial UTF-8).
 // Out-of-range ids give "".
 func (t *Tokenizer) Piece(id int32) string {
-	if id < 0 || int(id) >= len(t.pieces) {
+	if id < 0 || int(id) >= len(t.pieceOff)-1 {
 		return ""
 	}
-	return t.pieces[id]
+	return t.piece(id)
+}
+
+// piece views piece id in pieceBytes (no copy); id must be valid.
+func (t *Tokenizer) piece(id int32) string {
+	return unsafeString(t.pieceBytes[t.pieceOff[id]:t.pieceOff[id+1]])
 }
 
 // TokenBytes returns the bytes token id adds to generated text: Piece, except
@@ -94,10 +108,10 @@ func (t *Tokenizer) TokenBytes(id int32) []byte {
 
 // tokenText is TokenBytes as a string (no copy).
 func (t *Tokenizer) tokenText(id int32) string {
-	if id < 0 || int(id) >= len(t.pieces) || t.attr[id]&(attrUnknown|attrControl) != 0 {
+	if id < 0 || int(id) >= len(t.pieceOff)-1 || t.attr[id]&(attrUnknown|attrControl) != 0 {
 		return ""
 	}
-	return t.pieces[id]
+	return t.piece(id)
 }
 
 // Decode returns the text of ids as llama.cpp's llama_detokenize with

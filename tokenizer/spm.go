@@ -48,7 +48,7 @@ func (t *Tokenizer) spmCut(text string, start int) int {
 // token split into characters as the SPM loop splits text.
 func (t *Tokenizer) buildSPMPairs() {
 	t.spmPairs = map[string]struct{}{}
-	for s := range t.toID {
+	for _, s := range t.text { // a duplicate text adds nothing new
 		prev := -1
 		for p := 0; p < len(s); {
 			n := min(utf8Len(s[p]), len(s)-p)
@@ -65,7 +65,7 @@ func (t *Tokenizer) buildSPMPairs() {
 func (t *Tokenizer) encodeSPMPiece(m *merger, text string, out []int32) []int32 {
 	m.split(text, false)
 	m.run(func(l, r *symbol) (uint32, int32) {
-		id, ok := t.toID[text[l.off:r.off+r.n]]
+		id, ok := t.toID.get(text[l.off : r.off+r.n])
 		if !ok {
 			return noPair, -1
 		}
@@ -78,7 +78,7 @@ func (t *Tokenizer) encodeSPMPiece(m *merger, text string, out []int32) []int32 
 			continue
 		}
 		piece := text[sym.off : sym.off+sym.n]
-		if id, ok := t.toID[piece]; ok {
+		if id, ok := t.toID.get(piece); ok {
 			out = append(out, id)
 			continue
 		}

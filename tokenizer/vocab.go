@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -156,16 +157,16 @@ type Tokenizer struct {
 	model string
 	pre   string
 
-	text   []string
-	score  []float32
-	attr   []uint16
-	ttype  []TokenType
-	toID   map[string]int32
-	pieces []string // token_to_piece(id, special=true), precomputed
-	// pieceBytes holds all pieces back to back, piece i at
-	// pieceBytes[pieceOff[i]:pieceOff[i+1]], for TokenBytes.
+	text  []string
+	score []float32
+	attr  []uint16
+	ttype []TokenType
+	toID  textIndex // text -> id; a later duplicate wins, as in llama.cpp
+	// pieceBytes holds every token_to_piece(id, special=true), precomputed
+	// back to back: piece i is pieceBytes[pieceOff[i]:pieceOff[i+1]]
+	// (Piece and TokenBytes view it; no string header per token).
 	pieceBytes []byte
-	pieceOff   []int
+	pieceOff   []uint32
 
 	// BPE
 	ranks        map[string]int32  // "left right" -> merge rank
@@ -258,13 +259,11 @@ func New(v Vocab) (*Tokenizer, error) {
 	t.score = make([]float32, n)
 	t.attr = make([]uint16, n)
 	t.ttype = make([]TokenType, n)
-	t.toID = make(map[string]int32, n)
 	for i, s := range v.Tokens {
 		if s == "" {
 			s = fmt.Sprintf("[EMPTY_%d]", i) // llama.cpp renames empty tokens
 		}
 		t.text[i] = s
-		t.toID[s] = int32(i) // a later duplicate wins, as in llama.cpp
 		t.maxTokenLen = max(t.maxTokenLen, len(s))
 		if v.Scores != nil {
 			t.score[i] = v.Scores[i]
@@ -276,6 +275,7 @@ func New(v Vocab) (*Tokenizer, error) {
 		t.ttype[i] = tt
 		t.attr[i] = attrOfType(tt)
 	}
+	t.toID = newTextIndex(t.text)
 
 	if t.kind == kindBPE {
 		if err := t.loadMerges(v.Merges); err != nil {
@@ -328,14 +328,15 @@ func New(v Vocab) (*Tokenizer, error) {
 			return nil, err
 		}
 	}
-	t.pieces = make([]string, n)
-	t.pieceOff = make([]int, n+1)
-	for i := range t.pieces {
-		p := t.renderPiece(int32(i))
-		t.pieces[i] = p
-		t.pieceBytes = append(t.pieceBytes, p...)
-		t.pieceOff[i+1] = len(t.pieceBytes)
+	t.pieceOff = make([]uint32, n+1)
+	for i := 0; i < n; i++ {
+		t.pieceBytes = t.appendPiece(t.pieceBytes, int32(i))
+		if len(t.pieceBytes) > math.MaxUint32 {
+			return nil, fmt.Errorf("tokenizer: the pieces of %d tokens exceed 4 GiB", n)
+		}
+		t.pieceOff[i+1] = uint32(len(t.pieceBytes))
 	}
+	t.pieceBytes = slices.Clip(t.pieceBytes)
 	return t, nil
 }
 
@@ -388,7 +389,7 @@ func (t *Tokenizer) detectSpecial() {
 	find := func(texts []string) int32 {
 		best := int32(-1)
 		for _, s := range texts {
-			if id, ok := t.toID[s]; ok && id > best {
+			if id, ok := t.toID.get(s); ok && id > best {
 				best = id
 			}
 		}
@@ -429,14 +430,14 @@ func (t *Tokenizer) detectSpecial() {
 		}
 	}
 	for _, s := range eogTexts {
-		if id, ok := t.toID[s]; ok {
+		if id, ok := t.toID.get(s); ok {
 			eog[id] = true
 			markControl(id)
 		}
 	}
 	// gpt-oss: always rendered.
 	for _, s := range []string{"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"} {
-		if id, ok := t.toID[s]; ok {
+		if id, ok := t.toID.get(s); ok {
 			t.attr[id] = attrUserDefined
 		}
 	}
@@ -446,7 +447,7 @@ func (t *Tokenizer) detectSpecial() {
 		}
 	}
 	has := func(s string) (int32, bool) {
-		id, ok := t.toID[s]
+		id, ok := t.toID.get(s)
 		return id, ok && eog[id]
 	}
 	// o200k_harmony / solar-open: <|end|> is not end of generation there.
@@ -486,7 +487,7 @@ func (t *Tokenizer) buildSpecialCache(v Vocab) {
 		return cmp.Compare(len(t.text[b]), len(t.text[a]))
 	})
 	setAttr := func(s string, a uint16, on bool) {
-		if id, ok := t.toID[s]; ok {
+		if id, ok := t.toID.get(s); ok {
 			if on {
 				t.attr[id] |= a
 			} else {
@@ -523,13 +524,13 @@ func (t *Tokenizer) buildByteTokens() {
 		t.byteTok[b] = -1
 		switch {
 		case t.kind == kindSPM || t.kind == kindUGM || (t.kind == kindBPE && !t.byteEncode):
-			if id, ok := t.toID[string([]byte{'<', '0', 'x', hex[b>>4], hex[b&15], '>'})]; ok {
+			if id, ok := t.toID.get(string([]byte{'<', '0', 'x', hex[b>>4], hex[b&15], '>'})); ok {
 				t.byteTok[b] = id
-			} else if id, ok := t.toID[string([]byte{byte(b)})]; ok && (t.kind == kindSPM || t.kind == kindUGM) {
+			} else if id, ok := t.toID.get(string([]byte{byte(b)})); ok && (t.kind == kindSPM || t.kind == kindUGM) {
 				t.byteTok[b] = id
 			}
 		default:
-			if id, ok := t.toID[string(appendCpt(nil, byteToRune[b]))]; ok {
+			if id, ok := t.toID.get(string(appendCpt(nil, byteToRune[b]))); ok {
 				t.byteTok[b] = id
 			}
 		}
@@ -599,6 +600,6 @@ func (t *Tokenizer) Text(id int32) string {
 
 // ID returns the id of the token whose vocabulary string is s.
 func (t *Tokenizer) ID(s string) (int32, bool) {
-	id, ok := t.toID[s]
+	id, ok := t.toID.get(s)
 	return id, ok
 }

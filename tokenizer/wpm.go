@@ -24,7 +24,7 @@ func (t *Tokenizer) encodeWPM(text string, out []int32) []int32 {
 		for i := 0; i < n; i++ {
 			matched := false
 			for j := min(n, i+t.maxTokenLen+1); j > i; j-- {
-				if id, ok := t.toID[word[i:j]]; ok {
+				if id, ok := t.toID.get(word[i:j]); ok {
 					out = append(out, id)
 					matched = true
 					i = j - 1

@@ -1,0 +1,207 @@
+package tokenizer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+
+	"dayi/weights"
+)
+
+// TestTextIndex checks textIndex against a Go map filled in id order (the
+// last of duplicate texts wins, as llama.cpp's token_to_id) on the texts of
+// real vocabularies and on hand-made ones with duplicates, and that texts
+// that are no token miss.
+func TestTextIndex(t *testing.T) {
+	check := func(t *testing.T, texts []string, probes []string) {
+		t.Helper()
+		want := make(map[string]int32, len(texts))
+		for i, s := range texts {
+			want[s] = int32(i)
+		}
+		x := newTextIndex(texts)
+		for _, s := range append(slices.Clone(texts), probes...) {
+			id, ok := x.get(s)
+			wid, wok := want[s]
+			if ok != wok || id != wid {
+				t.Fatalf("get(%q) = %d, %v; want %d, %v", s, id, ok, wid, wok)
+			}
+			if bid, bok := x.getBytes([]byte(s)); bid != id || bok != ok {
+				t.Fatalf("getBytes(%q) = %d, %v; get %d, %v", s, bid, bok, id, ok)
+			}
+		}
+	}
+	t.Run("small", func(t *testing.T) {
+		check(t, []string{"a", "b", "a", "ab", "", "b", "abc"}, []string{"c", "abcd", "ba", "A"})
+		check(t, nil, []string{"", "a"})
+		check(t, []string{""}, []string{"a"})
+	})
+	t.Run("dense", func(t *testing.T) {
+		// every string of 1–3 letters of a 6-letter alphabet, each twice, so
+		// that the table is at its fullest and probes run long
+		var texts []string
+		abc := "abcdef"
+		for n := 1; n <= 3; n++ {
+			for i := 0; i < 1<<(3*n); i++ {
+				var b []byte
+				ok := true
+				for j, v := 0, i; j < n; j, v = j+1, v>>3 {
+					if v&7 >= len(abc) {
+						ok = false
+						break
+					}
+					b = append(b, abc[v&7])
+				}
+				if ok {
+					texts = append(texts, string(b))
+				}
+			}
+		}
+		texts = append(texts, texts...)
+		check(t, texts, []string{"g", "abcd", "fff ", "Abc"})
+	})
+	for _, name := range []string{"qwen2", "llama-spm", "gemma-4"} {
+		t.Run(name, func(t *testing.T) {
+			tok := openVocab(t, name)
+			rng := rand.New(rand.NewPCG(1, 2))
+			var probes []string
+			for range 2000 {
+				a, b := tok.text[rng.IntN(len(tok.text))], tok.text[rng.IntN(len(tok.text))]
+				probes = append(probes, a+b, a+"\x00", a[:len(a)/2])
+			}
+			check(t, tok.text, probes)
+		})
+	}
+}
+
+// TestMergesByText runs the merge loop's two ways of looking merges up
+// against each other on llama.cpp-checked vocabularies: by token ids
+// (pairRanks, what every real vocabulary uses, TestVocabVectors) and by
+// text (ranks, for vocabularies with a merge whose sides are no tokens),
+// forced by appending one such merge, which can never fire (its sides are
+// raw control bytes that byte-level encoding never produces). A duplicate
+// of an early merge appended last must change nothing in either way: the
+// first rank wins, as in llama.cpp. It also checks that a vocabulary whose
+// merges are all tokens builds no text index (the memory that saves).
+func TestMergesByText(t *testing.T) {
+	for _, name := range []string{"qwen2", "llama-bpe", "gpt-2"} {
+		t.Run(name, func(t *testing.T) {
+			openVocab(t, name) // the fixture check
+			f, err := weights.Open(vocabPath(name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			v := ggufVocab(t, f)
+			build := func(merges []string) *Tokenizer {
+				w := v
+				w.Merges = merges
+				tok, err := New(w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tok
+			}
+			byID := build(v.Merges)
+			if byID.pairRanks == nil || byID.ranks != nil {
+				t.Fatalf("all merges are tokens: pair index %v, text index %v; want only the pair index", byID.pairRanks != nil, byID.ranks != nil)
+			}
+			byText := build(append(slices.Clone(v.Merges), "\x01 \x02"))
+			if byText.pairRanks != nil || byText.ranks == nil {
+				t.Fatalf("a merge of no tokens: pair index %v, text index %v; want only the text index", byText.pairRanks != nil, byText.ranks != nil)
+			}
+			dup := -1
+			for i, m := range v.Merges[:100] {
+				if len(m) > 2 { // an early merge that fires in English text
+					dup = i
+					break
+				}
+			}
+			byIDDup := build(append(slices.Clone(v.Merges), v.Merges[dup]))
+			byTextDup := build(append(slices.Clone(v.Merges), "\x01 \x02", v.Merges[dup]))
+			texts := []string{mixedText(1 << 14), "Hello world", " the theme of these", "aaaa bbbb  cccc\n\n"}
+			for i := 0; i < 100; i++ {
+				texts = append(texts, fmt.Sprintf("%d: in there, she reads the %x.", i*7919, i))
+			}
+			for _, s := range texts {
+				want := byID.Encode(s, false, false)
+				for _, c := range []struct {
+					name string
+					tok  *Tokenizer
+				}{{"by text", byText}, {"by id, duplicate merge", byIDDup}, {"by text, duplicate merge", byTextDup}} {
+					if got := c.tok.Encode(s, false, false); !slices.Equal(got, want) {
+						i := 0
+						for i < min(len(got), len(want)) && got[i] == want[i] {
+							i++
+						}
+						t.Fatalf("%s: Encode(%.60q): %d ids, by id %d; first difference at %d: %v, by id %v",
+							c.name, s, len(got), len(want), i, got[i:min(i+4, len(got))], want[i:min(i+4, len(want))])
+					}
+				}
+			}
+		})
+	}
+}
+
+// ggufVocab reads f's vocabulary as FromGGUF does, for tests that change it.
+func ggufVocab(t *testing.T, f *weights.File) Vocab {
+	t.Helper()
+	v := Vocab{Model: f.String("tokenizer.ggml.model", ""), Pre: f.String("tokenizer.ggml.pre", ""),
+		Name: f.String("general.name", ""), Arch: f.Arch(),
+		Tokens: f.Strings("tokenizer.ggml.tokens"), Merges: f.Strings("tokenizer.ggml.merges"),
+		Types: f.Int32s("tokenizer.ggml.token_type"), IDs: map[string]int64{}, Flags: map[string]bool{}}
+	for _, k := range vocabIDKeys {
+		if key := "tokenizer.ggml." + k + "_token_id"; f.Has(key) {
+			v.IDs[k] = int64(f.Uint(key, 1<<40))
+		}
+	}
+	for _, k := range vocabFlagKeys {
+		if b, ok := f.Get("tokenizer.ggml." + k); ok {
+			v.Flags[k], _ = b.V.(bool)
+		}
+	}
+	return v
+}
+
+// TestTokenizerFootprint bounds the heap a Tokenizer keeps beyond the GGUF
+// metadata it is built from (which the weights.File holds either way): the
+// bytes per token of Qwen 2's (151,646 tokens, 151,387 merges) and Gemma's
+// (262,144 tokens, 514,906 merges) byte-level BPE vocabularies. With
+// map[string]int32 indexes of texts and of merges and a string per piece
+// they were 185 and 283 bytes a token (28 and 74 MB, 2026-12-07); the text
+// index, the merge index by ids only and the pieces in one buffer make
+// them about 80 and 110.
+func TestTokenizerFootprint(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		maxBytes int // per token
+	}{{"qwen2", 100}, {"gemma-4", 130}} {
+		t.Run(c.name, func(t *testing.T) {
+			path := vocabPath(c.name)
+			openVocab(t, c.name) // the fixture check
+			f, err := weights.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			tok, err := FromGGUF(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			kept := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+			n := tok.NumTokens()
+			t.Logf("%s: %d tokens, %.1f MB kept, %d bytes a token", c.name, n, float64(kept)/1e6, kept/int64(n))
+			if kept > int64(c.maxBytes*n) {
+				t.Errorf("%s: the tokenizer keeps %d bytes, %d a token; want at most %d a token", c.name, kept, kept/int64(n), c.maxBytes)
+			}
+			runtime.KeepAlive(tok)
+		})
+	}
+}
