@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"dayi/weights"
 )
@@ -204,4 +206,55 @@ func TestTokenizerFootprint(t *testing.T) {
 			runtime.KeepAlive(tok)
 		})
 	}
+}
+
+// FuzzNewVocab builds tokenizers from arbitrary vocabularies, as a hostile
+// GGUF file would give them (tokens split from tokens at NUL bytes, merges
+// from merges at newlines, token types from types' bytes): New must refuse
+// or build, never panic; a built tokenizer must find every token by its
+// text (the last of duplicates, as llama.cpp), encode text to ids in range
+// and decode them to valid UTF-8.
+func FuzzNewVocab(f *testing.F) {
+	f.Add(byte(0), "a\x00b\x00ab\x00c\x00abc\x00a", "a b\nab c\na b\nx y", []byte{1, 1, 1, 3, 1, 6}, "abcab cab")
+	f.Add(byte(1), "<unk>\x00<s>\x00</s>\x00▁a\x00b\x00▁ab\x00<0x41>", "", []byte{2, 3, 3, 1, 1, 1, 6}, "ab aab A")
+	f.Add(byte(2), "[PAD]\x00[UNK]\x00[CLS]\x00[SEP]\x00hello\x00##lo\x00he", "", []byte{3, 2, 3, 3}, "Hello hello")
+	f.Add(byte(3), "\n\x00\n\n\x00a\x00b\x00ab", "a b\n\n \n", []byte{}, "a\n\nb ab")
+	models := []string{"gpt2", "llama", "bert", "gemma4"}
+	f.Fuzz(func(t *testing.T, model byte, tokens, merges string, types []byte, text string) {
+		v := Vocab{Model: models[int(model)%len(models)], Tokens: strings.Split(tokens, "\x00"), IDs: map[string]int64{}, Flags: map[string]bool{}}
+		if merges != "" {
+			v.Merges = strings.Split(merges, "\n")
+		} else if v.Model == "gpt2" || v.Model == "gemma4" {
+			v.Merges = []string{}
+		}
+		if len(types) >= len(v.Tokens) {
+			v.Types = make([]int32, len(v.Tokens))
+			for i := range v.Types {
+				v.Types[i] = int32(types[i] % 8)
+			}
+		}
+		v.IDs["unknown"] = 0
+		tok, err := New(v)
+		if err != nil {
+			return
+		}
+		for i := 0; i < tok.NumTokens(); i++ {
+			s := tok.Text(int32(i))
+			id, ok := tok.ID(s)
+			if !ok || tok.Text(id) != s || int(id) < i {
+				t.Fatalf("ID(Text(%d) = %q) = %d, %v", i, s, id, ok)
+			}
+		}
+		for _, special := range []bool{false, true} {
+			ids := tok.Encode(text, true, special)
+			for _, id := range ids {
+				if id < 0 || int(id) >= tok.NumTokens() {
+					t.Fatalf("Encode(%q) gave id %d of %d", text, id, tok.NumTokens())
+				}
+			}
+			if d := tok.Decode(ids); !utf8.ValidString(d) {
+				t.Fatalf("Decode gave invalid UTF-8 %q", d)
+			}
+		}
+	})
 }
