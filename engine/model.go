@@ -99,6 +99,9 @@ type Model struct {
 	kvQuant  kernels.KVQuant // q8_0/q4_0 cache (kvDType is then Uint8); 0: f16/f32
 	buckets  []int
 	prefix   *prefixCache // nil: off
+	// loadThreads is how many goroutines copy and repack the weights at
+	// load (Options.Threads, or every core).
+	loadThreads int
 	// swa is, per cache view (Hyper.Caches), the rows of a compact
 	// sliding-window cache, 0 where the view's cache spans the context
 	// (swa.go); swaStep is the most rows a step is planned to have.
@@ -176,7 +179,10 @@ func Load(f *weights.File, opt Options) (m *Model, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend %q: %w", cfg, err)
 	}
-	m = &Model{File: f, Hyper: h, arch: a, backend: be, graphs: map[graphKey]*stepGraph{}}
+	m = &Model{File: f, Hyper: h, arch: a, backend: be, graphs: map[graphKey]*stepGraph{}, loadThreads: opt.Threads}
+	if m.loadThreads <= 0 {
+		m.loadThreads = runtime.GOMAXPROCS(0)
+	}
 	_, zeroCopy := be.(byteBufferer)
 	m.portable = !zeroCopy
 	m.Ctx = h.ContextLength
@@ -444,12 +450,16 @@ func (m *Model) privateWeights(noRepack bool) (map[*weights.TensorInfo]privWeigh
 		for r0 := 0; r0 < int(rows); r0 += step {
 			r1 := min(r0+step, int(rows))
 			a, b := r0*rb, r1*rb
-			if it.rows16 {
-				if err := kernels.Repack(dst[a:b], src[a:b], info.Type, r1-r0, int(cols)); err != nil {
-					return nil, fmt.Errorf("tensor %q: %w", info.Name, err)
+			err := splitRows(r0, r1, m.loadThreads, func(lo, hi int) error {
+				a, b := lo*rb, hi*rb
+				if it.rows16 {
+					return kernels.Repack(dst[a:b], src[a:b], info.Type, hi-lo, int(cols))
 				}
-			} else {
 				copy(dst[a:b], src[a:b])
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("tensor %q: %w", info.Name, err)
 			}
 			// From a page before the chunk, so that the page it shares with
 			// the previous chunk is released too.
@@ -462,6 +472,32 @@ func (m *Model) privateWeights(noRepack bool) (map[*weights.TensorInfo]privWeigh
 		res[info] = privWeight{data: dst, rows16: it.rows16}
 	}
 	return res, nil
+}
+
+// splitRows runs f over [r0, r1) in up to par parts of whole 16-row groups
+// (Repack's unit), concurrently, and returns the first error. A load copies
+// and repacks gigabytes: one goroutine left the other cores idle while
+// the copy, the repack's shuffles and the first touches of the private
+// pages took 3.6 s for a Llama-3-8B Q4_K_M file on a 2-core VM.
+func splitRows(r0, r1, par int, f func(lo, hi int) error) error {
+	groups := (r1 - r0 + 15) / 16
+	par = max(1, min(par, groups))
+	if par == 1 {
+		return f(r0, r1)
+	}
+	errs := make([]error, par)
+	var wg sync.WaitGroup
+	for p := 0; p < par; p++ {
+		lo := r0 + 16*(groups*p/par)
+		hi := min(r1, r0+16*(groups*(p+1)/par))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[p] = f(lo, hi)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // weightChunkBytes is how much privateWeights copies before giving the

@@ -44,3 +44,28 @@ func TestRows16RowReader(t *testing.T) {
 		t.Error("q5_1 has no Rows16 layout, yet a reader was made")
 	}
 }
+
+// BenchmarkRepack times Repack (what loading a model does to every weight
+// of these types) on 256 rows × 4096: MB/s of GGUF bytes.
+//
+//	go test ./kernels -run '^$' -bench Repack
+func BenchmarkRepack(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, typ := range []weights.Type{weights.TypeQ4_0, weights.TypeQ5_0, weights.TypeQ8_0, weights.TypeQ4_K,
+		weights.TypeQ5_K, weights.TypeQ6_K} {
+		const n, k = 256, 4096
+		src := make([]byte, n*k/typ.BlockSize()*typ.TypeSize())
+		for i := range src {
+			src[i] = byte(rng.Uint32())
+		}
+		dst := make([]byte, len(src))
+		b.Run(typ.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				if err := Repack(dst, src, typ, n, k); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

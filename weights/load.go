@@ -1,9 +1,12 @@
 package weights
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 )
 
 // OpenOptions choose how a model's bytes are brought into memory.
@@ -82,7 +85,7 @@ func readWhole(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: allocate %d bytes: %w", path, size, err)
 	}
-	if _, err := io.ReadFull(fd, data); err != nil {
+	if err := readAtParallel(fd, data, runtime.GOMAXPROCS(0), 64<<20); err != nil {
 		free()
 		return nil, fmt.Errorf("%s: read: %w", path, err)
 	}
@@ -94,4 +97,33 @@ func readWhole(path string) (*File, error) {
 	f.rel = &releaser{data: data, path: path, loaded: st, private: true}
 	f.closer = func() error { free(); return nil }
 	return f, nil
+}
+
+// readAtParallel fills data from the start of fd with up to par concurrent
+// positioned reads of contiguous parts of at least minPart bytes. A model is
+// gigabytes: one read(2) copies them from the page cache, and faults in the
+// fresh pages, on one core while the others wait (Llama-3-8B Q4_K_M, 4.9 GB,
+// 2-core VM: 1.3-8.0 s in one read, 0.7-1.8 s in two; 2026-12-07).
+func readAtParallel(fd *os.File, data []byte, par, minPart int) error {
+	par = max(1, min(par, len(data)/max(minPart, 1)))
+	errs := make([]error, par)
+	var wg sync.WaitGroup
+	for p := 0; p < par; p++ {
+		lo, hi := len(data)*p/par, len(data)*(p+1)/par
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := fd.ReadAt(data[lo:hi], int64(lo))
+			switch {
+			case n == hi-lo:
+				// ReadAt may report io.EOF with the last byte of the file
+			case err == nil || err == io.EOF:
+				errs[p] = fmt.Errorf("bytes %d-%d: %w", lo, hi, io.ErrUnexpectedEOF)
+			default:
+				errs[p] = err
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -2,6 +2,8 @@ package weights
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,6 +55,39 @@ func TestOpenWithErrors(t *testing.T) {
 	for _, p := range []string{empty, bad, filepath.Join(dir, "missing.gguf"), dir} {
 		if _, err := OpenWith(p, OpenOptions{NoMmap: true}); err == nil {
 			t.Errorf("%s: no error", p)
+		}
+	}
+}
+
+// TestReadAtParallel reads a file in 1–7 concurrent parts (parts smaller
+// than a real load's 64 MiB so that a small file splits): the bytes must
+// be the file's; a file shorter than the buffer (truncated under us) must
+// be an error naming the short part, not a buffer left partly zero.
+func TestReadAtParallel(t *testing.T) {
+	want := make([]byte, 1<<20+13)
+	for i := range want {
+		want[i] = byte(i*7 + i>>9)
+	}
+	path := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(path, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	for par := 1; par <= 7; par++ {
+		got := make([]byte, len(want))
+		if err := readAtParallel(fd, got, par, 4096); err != nil {
+			t.Fatalf("%d parts: %v", par, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d parts: the bytes differ from the file's", par)
+		}
+		long := make([]byte, len(want)+5000)
+		if err := readAtParallel(fd, long, par, 4096); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("%d parts, buffer 5000 bytes longer than the file: err = %v, want io.ErrUnexpectedEOF", par, err)
 		}
 	}
 }
