@@ -127,16 +127,24 @@ func Repack(dst, src []byte, t weights.Type, n, k int) error {
 		out := dst[g*r16Rows*rb : (g+1)*r16Rows*rb]
 		for b := 0; b < nb; b++ {
 			d := out[b*tile : (b+1)*tile]
+			blk := grp[b*ts:] // row r's block at blk[r*rb:]
 			for r := 0; r < r16Rows; r++ {
-				blk := grp[r*rb+b*ts : r*rb+(b+1)*ts]
-				d[2*r], d[2*r+1] = blk[0], blk[1]
-				for c := 0; c < qs/4; c++ {
-					copy(d[32+64*c+4*r:32+64*c+4*r+4], blk[2+4*c:6+4*c])
-				}
+				d[2*r], d[2*r+1] = blk[r*rb], blk[r*rb+1]
 			}
+			transposeWords(d[32:], blk[2:], rb, qs/4)
 		}
 	}
 	return nil
+}
+
+// transposeWordsGo is the twin of transposeWords: word w (4 bytes) of row
+// r of the 16 rows at src, rb bytes apart, to dst[64*w+4*r:].
+func transposeWordsGo(dst, src []byte, rb, nw int) {
+	for w := 0; w < nw; w++ {
+		for r := 0; r < r16Rows; r++ {
+			copy(dst[64*w+4*r:64*w+4*r+4], src[r*rb+4*w:r*rb+4*w+4])
+		}
+	}
 }
 
 // decR16Go is the twin of decR16Q4_0/decR16Q8_0: it decodes the nb tiles of

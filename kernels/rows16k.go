@@ -100,14 +100,35 @@ func repackK(dst, src []byte, t weights.Type, n, k int) {
 		out := dst[g*r16Rows*rb : (g+1)*r16Rows*rb]
 		for b := 0; b < nb; b++ {
 			d := out[b*tile : (b+1)*tile]
-			for r := 0; r < r16Rows; r++ {
-				r16kPut(t, d, r, grp[r*rb+b*ts:r*rb+(b+1)*ts])
+			blk := grp[b*ts:] // row r's super-block at blk[r*rb:]
+			if t == weights.TypeQ6_K {
+				for r := 0; r < r16Rows; r++ {
+					d[2*r], d[2*r+1] = blk[r*rb+208], blk[r*rb+209]
+					for s := 0; s < 16; s++ {
+						d[r16kQ6SC+16*s+r] = blk[r*rb+192+s]
+					}
+				}
+				transposeWords(d[r16kQ6QL:], blk, rb, 32)
+				transposeWords(d[r16kQ6QH:], blk[128:], rb, 16)
+				continue
 			}
+			for r := 0; r < r16Rows; r++ {
+				d[2*r], d[2*r+1] = blk[r*rb], blk[r*rb+1]
+				d[32+2*r], d[32+2*r+1] = blk[r*rb+2], blk[r*rb+3]
+			}
+			transposeWords(d[64:], blk[4:], rb, 3)
+			qs := 16 // q4_K: qs right after the scales
+			if t == weights.TypeQ5_K {
+				qs = 48
+				transposeWords(d[r16kQ5QH:], blk[16:], rb, 8)
+			}
+			transposeWords(d[r16kQ4Q:], blk[qs:], rb, 32)
 		}
 	}
 }
 
-// r16kPut stores the GGUF super-block blk as row r of tile d.
+// r16kPut stores the GGUF super-block blk as row r of tile d: repackK's
+// twin, one row at a time (TestRepackTwins).
 func r16kPut(t weights.Type, d []byte, r int, blk []byte) {
 	if t == weights.TypeQ6_K {
 		copy(d[2*r:2*r+2], blk[208:210])

@@ -28,14 +28,12 @@ func repackQ5_0(dst, src []byte, n, k int) {
 		out := dst[g*r16Rows*rb : (g+1)*r16Rows*rb]
 		for b := 0; b < nb; b++ {
 			d := out[b*r16Rows*q5_0Size : (b+1)*r16Rows*q5_0Size]
+			blk := grp[b*q5_0Size:] // row r's block at blk[r*rb:]
 			for r := 0; r < r16Rows; r++ {
-				blk := grp[r*rb+b*q5_0Size : r*rb+(b+1)*q5_0Size]
-				copy(d[2*r:2*r+2], blk[0:2])
-				copy(d[32+4*r:36+4*r], blk[2:6])
-				for c := 0; c < 4; c++ {
-					copy(d[96+64*c+4*r:100+64*c+4*r], blk[6+4*c:10+4*c])
-				}
+				copy(d[2*r:2*r+2], blk[r*rb:r*rb+2])
+				copy(d[32+4*r:36+4*r], blk[r*rb+2:r*rb+6])
 			}
+			transposeWords(d[96:], blk[6:], rb, 4)
 		}
 	}
 }

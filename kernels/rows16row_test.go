@@ -69,3 +69,72 @@ func BenchmarkRepack(b *testing.B) {
 		})
 	}
 }
+
+// TestRepackTwins checks Repack, whose word moves run through
+// transposeWords (assembly on amd64), against its twins one row at a
+// time: r16kPut for the k-quants and the layout loops below (rows16.go,
+// rows16q5.go) for q4_0/q8_0/q5_0; and transposeWords against
+// transposeWordsGo for 1–40 words and odd row strides.
+func TestRepackTwins(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, typ := range []weights.Type{weights.TypeQ4_0, weights.TypeQ5_0, weights.TypeQ8_0, weights.TypeQ4_K,
+		weights.TypeQ5_K, weights.TypeQ6_K} {
+		const n = 48
+		k := 3 * typ.BlockSize()
+		ts, nb := typ.TypeSize(), 3
+		rb := nb * ts
+		src := make([]byte, n*rb)
+		for i := range src {
+			src[i] = byte(rng.Uint32())
+		}
+		got := make([]byte, len(src))
+		if err := Repack(got, src, typ, n, k); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]byte, len(src))
+		for g := 0; g < n/r16Rows; g++ {
+			for b := 0; b < nb; b++ {
+				d := want[g*r16Rows*rb+b*r16Rows*ts : g*r16Rows*rb+(b+1)*r16Rows*ts]
+				for r := 0; r < r16Rows; r++ {
+					blk := src[(g*r16Rows+r)*rb+b*ts : (g*r16Rows+r)*rb+(b+1)*ts]
+					switch typ {
+					case weights.TypeQ5_0:
+						copy(d[2*r:], blk[0:2])
+						copy(d[32+4*r:], blk[2:6])
+						for c := 0; c < 4; c++ {
+							copy(d[96+64*c+4*r:], blk[6+4*c:10+4*c])
+						}
+					case weights.TypeQ4_0, weights.TypeQ8_0:
+						copy(d[2*r:], blk[0:2])
+						for c := 0; c < (ts-2)/4; c++ {
+							copy(d[32+64*c+4*r:], blk[2+4*c:6+4*c])
+						}
+					default:
+						r16kPut(typ, d, r, blk)
+					}
+				}
+			}
+		}
+		if !bytes.Equal(got, want) {
+			i := 0
+			for got[i] == want[i] {
+				i++
+			}
+			t.Fatalf("%s: Repack differs from its row-by-row twin first at byte %d", typ, i)
+		}
+	}
+	for nw := 1; nw <= 40; nw++ {
+		for _, rb := range []int{4 * nw, 4*nw + 2, 4*nw + 37} {
+			src := make([]byte, 15*rb+4*nw+3)
+			for i := range src {
+				src[i] = byte(rng.Uint32())
+			}
+			got, want := make([]byte, 64*nw+5), make([]byte, 64*nw+5)
+			transposeWords(got[1:], src[1:], rb, nw)
+			transposeWordsGo(want[1:], src[1:], rb, nw)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("transposeWords, %d words, rows %d bytes apart: differs from transposeWordsGo", nw, rb)
+			}
+		}
+	}
+}
