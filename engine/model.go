@@ -475,7 +475,7 @@ func (m *Model) privateWeights(noRepack bool) (map[*weights.TensorInfo]privWeigh
 }
 
 // splitRows runs f over [r0, r1) in up to par parts of whole 16-row groups
-// (Repack's unit), concurrently, and returns the first error. A load copies
+// (Repack's unit), concurrently, and returns their errors joined. A load copies
 // and repacks gigabytes: one goroutine left the other cores idle while
 // the copy, the repack's shuffles and the first touches of the private
 // pages took 3.6 s for a Llama-3-8B Q4_K_M file on a 2-core VM.

@@ -103,7 +103,8 @@ func readWhole(path string) (*File, error) {
 // positioned reads of contiguous parts of at least minPart bytes. A model is
 // gigabytes: one read(2) copies them from the page cache, and faults in the
 // fresh pages, on one core while the others wait (Llama-3-8B Q4_K_M, 4.9 GB,
-// 2-core VM: 1.3-8.0 s in one read, 0.7-1.8 s in two; 2026-12-07).
+// 2-core VM, from the page cache, alternating: 1.3-9.3 s in one read, 0.7-2.7 s
+// in two; 2026-12-07).
 func readAtParallel(fd *os.File, data []byte, par, minPart int) error {
 	par = max(1, min(par, len(data)/max(minPart, 1)))
 	errs := make([]error, par)
