@@ -169,17 +169,17 @@ func ggufVocab(t *testing.T, f *weights.File) Vocab {
 
 // TestTokenizerFootprint bounds the heap a Tokenizer keeps beyond the GGUF
 // metadata it is built from (which the weights.File holds either way): the
-// bytes per token of Qwen 2's (151,646 tokens, 151,387 merges) and Gemma's
-// (262,144 tokens, 514,906 merges) byte-level BPE vocabularies. With
-// map[string]int32 indexes of texts and of merges and a string per piece
-// they were 185 and 283 bytes a token (28 and 74 MB, 2026-12-07); the text
-// index, the merge index by ids only and the pieces in one buffer make
-// them about 80 and 110.
+// bytes per token of Qwen 2's (151,936 tokens), Llama 3's (128,256) and
+// Gemma's (262,144 tokens, 514,906 merges) byte-level BPE vocabularies.
+// With map[string]int32 indexes of texts and of merges and a string per
+// piece Qwen 2's and Gemma's were 185 and 283 bytes a token (28 and 74 MB,
+// 2026-12-07); the text index, the merge index by ids only and the pieces
+// in one buffer make them 82 and 118 (Llama 3's 119, its 280k merges).
 func TestTokenizerFootprint(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		maxBytes int // per token
-	}{{"qwen2", 100}, {"gemma-4", 130}} {
+	}{{"qwen2", 100}, {"llama-bpe", 130}, {"gemma-4", 130}} {
 		t.Run(c.name, func(t *testing.T) {
 			path := vocabPath(c.name)
 			openVocab(t, c.name) // the fixture check
