@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"unsafe"
 )
@@ -40,14 +41,14 @@ func (t *Tokenizer) setPre() error {
 // the first byte, as llama.cpp does, and the first of duplicate merges keeps
 // its rank. In every vocabulary seen so far both sides of every merge and
 // their concatenation are tokens, and the merge loop looks merges up by
-// token ids (pairRanks); only where some side is no token does it look them
-// up by text, "left right" (ranks). The text index is built only then: for
-// Gemma's 514k merges it is 27 MB that the id index (18 MB) makes redundant.
+// token ids (pairs); only where some side is no token does it look them up
+// by text, "left right" (ranks). The text index is built only then: for
+// Gemma's 514k merges it was 27 MB next to the id index.
 func (t *Tokenizer) loadMerges(merges []string) error {
 	if merges == nil {
 		return fmt.Errorf("tokenizer: %s vocabulary without tokenizer.ggml.merges", t.model)
 	}
-	t.pairRanks = make(map[uint64]uint64, len(merges))
+	byID := make([]pairMerge, 0, len(merges))
 	var joined []byte
 	for i, m := range merges {
 		if len(m) < 2 || strings.IndexByte(m[1:], ' ') < 0 {
@@ -58,18 +59,16 @@ func (t *Tokenizer) loadMerges(merges []string) error {
 		r, rok := t.toID.get(m[sp+1:])
 		joined = append(append(joined[:0], m[:sp]...), m[sp+1:]...)
 		res, resok := t.toID.getBytes(joined)
-		if !lok || !rok || !resok {
-			t.pairRanks = nil
+		if !lok || !rok || !resok || i > math.MaxInt32 {
+			byID = nil
 			break
 		}
-		// Equal pairs of ids are equal merge texts (the ids' texts
-		// joined by the space), so this is llama.cpp's first-rank-wins.
-		key := uint64(uint32(l))<<32 | uint64(uint32(r))
-		if _, dup := t.pairRanks[key]; !dup {
-			t.pairRanks[key] = uint64(uint32(i))<<32 | uint64(uint32(res))
-		}
+		byID = append(byID, pairMerge{l, r, int32(i), res})
 	}
-	if t.pairRanks != nil {
+	if byID != nil {
+		// Equal pairs of ids are equal merge texts (the ids' texts joined
+		// by the space), so the index's lowest rank is llama.cpp's first.
+		t.pairs = newPairIndex(len(t.text), byID)
 		return nil
 	}
 	t.ranks = make(map[string]int32, len(merges))
@@ -156,7 +155,7 @@ func cptLen(r rune) int {
 // encodeWord runs the merges over one pre-tokenized word.
 func (s *bpeSession) encodeWord(raw string, out []int32) []int32 {
 	t := s.t
-	if t.pairRanks == nil {
+	if t.pairs == nil {
 		return s.encodeWordByText(raw, out)
 	}
 	if t.ignoreMerges {
@@ -193,11 +192,11 @@ func (s *bpeSession) encodeWord(raw string, out []int32) []int32 {
 		if l.id < 0 || r.id < 0 {
 			return noPair, -1
 		}
-		v, ok := t.pairRanks[uint64(uint32(l.id))<<32|uint64(uint32(r.id))]
+		rank, res, ok := t.pairs.get(l.id, r.id)
 		if !ok {
 			return noPair, -1
 		}
-		return bpePriority(int32(v >> 32)), int32(uint32(v))
+		return bpePriority(rank), res
 	})
 	for _, sym := range m.syms {
 		if sym.n == 0 {

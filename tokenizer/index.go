@@ -1,8 +1,10 @@
 package tokenizer
 
 import (
+	"cmp"
 	"hash/maphash"
 	"math/bits"
+	"slices"
 )
 
 // textIndex maps token texts to ids. It replaces a map[string]int32, whose
@@ -79,3 +81,75 @@ func (x *textIndex) get(s string) (int32, bool) {
 
 // getBytes is get for a byte slice, without converting it to a string.
 func (x *textIndex) getBytes(b []byte) (int32, bool) { return x.get(unsafeString(b)) }
+
+// pairIndex maps a merge by token ids, (left, right), to its rank and the
+// token it makes. A map[uint64]uint64 of them cost about 35 bytes a merge
+// (9 MB of Llama 3's 15 MB tokenizer, 18 MB of Gemma's 31); here the merges
+// are grouped by left id (an offset per token) and sorted by right id in
+// their group, 12 bytes a merge, found by binary search.
+type pairIndex struct {
+	start []uint32 // the merges of left id l are ents[start[l]:start[l+1]]
+	ents  []pairEnt
+}
+
+// pairEnt is one merge of a group: its right id, rank and result id.
+type pairEnt struct{ right, rank, res int32 }
+
+// pairMerge is one merge as loadMerges reads it.
+type pairMerge struct{ left, right, rank, res int32 }
+
+// newPairIndex indexes merges (ranks increasing, left ids below n). Of
+// merges with the same pair the lowest rank wins, llama.cpp's first.
+func newPairIndex(n int, merges []pairMerge) *pairIndex {
+	x := &pairIndex{start: make([]uint32, n+1), ents: make([]pairEnt, len(merges))}
+	for _, m := range merges {
+		x.start[m.left+1]++
+	}
+	for l := 0; l < n; l++ {
+		x.start[l+1] += x.start[l]
+	}
+	fill := slices.Clone(x.start[:n])
+	for _, m := range merges {
+		x.ents[fill[m.left]] = pairEnt{m.right, m.rank, m.res}
+		fill[m.left]++
+	}
+	// Sort each group by right id, stably (ranks stay increasing among
+	// equal pairs), and keep the first of equal pairs, compacting.
+	w := uint32(0)
+	for l := 0; l < n; l++ {
+		g := x.ents[x.start[l]:x.start[l+1]]
+		slices.SortStableFunc(g, func(a, b pairEnt) int { return cmp.Compare(a.right, b.right) })
+		x.start[l] = w
+		for i, e := range g {
+			if i > 0 && e.right == g[i-1].right {
+				continue
+			}
+			x.ents[w] = e
+			w++
+		}
+	}
+	x.start[n] = w
+	x.ents = slices.Clip(x.ents[:w])
+	return x
+}
+
+// get returns the rank of merge (l, r) and the token it makes.
+func (x *pairIndex) get(l, r int32) (rank, res int32, ok bool) {
+	if uint(l) >= uint(len(x.start)-1) {
+		return 0, 0, false
+	}
+	g := x.ents[x.start[l]:x.start[l+1]]
+	lo, hi := 0, len(g)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if g[m].right < r {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(g) && g[lo].right == r {
+		return g[lo].rank, g[lo].res, true
+	}
+	return 0, 0, false
+}

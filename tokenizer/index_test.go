@@ -80,7 +80,7 @@ func TestTextIndex(t *testing.T) {
 
 // TestMergesByText runs the merge loop's two ways of looking merges up
 // against each other on llama.cpp-checked vocabularies: by token ids
-// (pairRanks, what every real vocabulary uses, TestVocabVectors) and by
+// (pairs, what every real vocabulary uses, TestVocabVectors) and by
 // text (ranks, for vocabularies with a merge whose sides are no tokens),
 // forced by appending one such merge, which can never fire (its sides are
 // raw control bytes that byte-level encoding never produces). A duplicate
@@ -107,12 +107,12 @@ func TestMergesByText(t *testing.T) {
 				return tok
 			}
 			byID := build(v.Merges)
-			if byID.pairRanks == nil || byID.ranks != nil {
-				t.Fatalf("all merges are tokens: pair index %v, text index %v; want only the pair index", byID.pairRanks != nil, byID.ranks != nil)
+			if byID.pairs == nil || byID.ranks != nil {
+				t.Fatalf("all merges are tokens: pair index %v, text index %v; want only the pair index", byID.pairs != nil, byID.ranks != nil)
 			}
 			byText := build(append(slices.Clone(v.Merges), "\x01 \x02"))
-			if byText.pairRanks != nil || byText.ranks == nil {
-				t.Fatalf("a merge of no tokens: pair index %v, text index %v; want only the text index", byText.pairRanks != nil, byText.ranks != nil)
+			if byText.pairs != nil || byText.ranks == nil {
+				t.Fatalf("a merge of no tokens: pair index %v, text index %v; want only the text index", byText.pairs != nil, byText.ranks != nil)
 			}
 			dup := -1
 			for i, m := range v.Merges[:100] {
@@ -169,17 +169,18 @@ func ggufVocab(t *testing.T, f *weights.File) Vocab {
 
 // TestTokenizerFootprint bounds the heap a Tokenizer keeps beyond the GGUF
 // metadata it is built from (which the weights.File holds either way): the
-// bytes per token of Qwen 2's (151,936 tokens), Llama 3's (128,256) and
-// Gemma's (262,144 tokens, 514,906 merges) byte-level BPE vocabularies.
-// With map[string]int32 indexes of texts and of merges and a string per
-// piece Qwen 2's and Gemma's were 185 and 283 bytes a token (28 and 74 MB,
-// 2026-12-07); the text index, the merge index by ids only and the pieces
-// in one buffer make them 82 and 118 (Llama 3's 119, its 280k merges).
+// bytes per token of Qwen 2's (151,936 tokens, 151,387 merges), Llama 3's
+// (128,256 tokens, 280,147 merges) and Gemma's (262,144 tokens, 514,906
+// merges) byte-level BPE vocabularies. With map[string]int32 indexes of
+// texts and of merges, a map of merges by ids and a string per piece,
+// Qwen 2's and Gemma's were 185 and 283 bytes a token (28 and 74 MB,
+// 2026-12-07); the text index, the merges by ids only, grouped by left id
+// (pairIndex), and the pieces in one buffer make them 67, 76 and 74.
 func TestTokenizerFootprint(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		maxBytes int // per token
-	}{{"qwen2", 100}, {"llama-bpe", 130}, {"gemma-4", 130}} {
+	}{{"qwen2", 80}, {"llama-bpe", 90}, {"gemma-4", 90}} {
 		t.Run(c.name, func(t *testing.T) {
 			path := vocabPath(c.name)
 			openVocab(t, c.name) // the fixture check
@@ -257,4 +258,35 @@ func FuzzNewVocab(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPairIndex checks pairIndex against a map filled in rank order, first
+// rank winning, on random merges over a small vocabulary (so that pairs
+// repeat and groups are long) and pairs that are no merge.
+func TestPairIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{1, 7, 300} {
+		var merges []pairMerge
+		want := map[[2]int32][2]int32{}
+		for i := 0; i < 20*n; i++ {
+			m := pairMerge{int32(rng.IntN(n)), int32(rng.IntN(n)), int32(i), int32(rng.IntN(n))}
+			merges = append(merges, m)
+			if _, dup := want[[2]int32{m.left, m.right}]; !dup {
+				want[[2]int32{m.left, m.right}] = [2]int32{m.rank, m.res}
+			}
+		}
+		x := newPairIndex(n, merges)
+		for l := int32(-1); l <= int32(n); l++ {
+			for r := int32(-1); r <= int32(n); r++ {
+				rank, res, ok := x.get(l, r)
+				w, wok := want[[2]int32{l, r}]
+				if ok != wok || ok && (rank != w[0] || res != w[1]) {
+					t.Fatalf("n=%d: get(%d, %d) = %d, %d, %v; want %d, %d, %v", n, l, r, rank, res, ok, w[0], w[1], wok)
+				}
+			}
+		}
+		if len(x.ents) != len(want) {
+			t.Fatalf("n=%d: %d entries for %d distinct pairs", n, len(x.ents), len(want))
+		}
+	}
 }

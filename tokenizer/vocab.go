@@ -169,11 +169,11 @@ type Tokenizer struct {
 	pieceOff   []uint32
 
 	// BPE
-	ranks        map[string]int32  // "left right" -> merge rank
-	pairRanks    map[uint64]uint64 // left id<<32|right id -> rank<<32|result id; nil if some merge side is no token
-	splits       []splitter        // pre-tokenizer, applied in order
-	byteEncode   bool              // GPT-2 byte-to-unicode mapping of words
-	ignoreMerges bool              // whole word is looked up before merging
+	ranks        map[string]int32 // "left right" -> merge rank
+	pairs        *pairIndex       // merges by token ids; nil if some merge side is no token
+	splits       []splitter       // pre-tokenizer, applied in order
+	byteEncode   bool             // GPT-2 byte-to-unicode mapping of words
+	ignoreMerges bool             // whole word is looked up before merging
 
 	bos, eos, eot, eom, unk, sep, pad, mask int32
 
