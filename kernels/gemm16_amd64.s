@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "transpose_amd64.h"
 
 // Prefill kernels on 16-row interleaved weight tiles (gemm16.go has the
 // layouts, the reasoning and the pure-Go twins, which these equal bit for
@@ -123,15 +124,7 @@ done: \
 	LOADROWS(OFF, (R11*2), X2, Z2); \
 	LOADROWS(OFF, (R12*1), X3, Z3)
 
-#define TRANSPOSE4 \
-	VPUNPCKLDQ  Z1, Z0, Z4; \
-	VPUNPCKHDQ  Z1, Z0, Z5; \
-	VPUNPCKLDQ  Z3, Z2, Z6; \
-	VPUNPCKHDQ  Z3, Z2, Z7; \
-	VPUNPCKLQDQ Z6, Z4, Z0; \
-	VPUNPCKHQDQ Z6, Z4, Z1; \
-	VPUNPCKLQDQ Z7, Z5, Z2; \
-	VPUNPCKHQDQ Z7, Z5, Z3
+#define TRANSPOSE4 TRANSPOSE4X4(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z0, Z1, Z2, Z3)
 
 // q4_0: slice g < 4 holds the low nibbles of the rows' quant dword g,
 // slice g+4 its high nibbles.

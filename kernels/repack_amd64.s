@@ -1,16 +1,9 @@
 #include "textflag.h"
+#include "transpose_amd64.h"
 
 // TRANSPOSE4 turns X0..X3 (words w..w+3 of four rows) into X4..X7 (word
-// w, w+1, w+2, w+3 of the four rows): a 4×4 transpose of 32-bit words.
-#define TRANSPOSE4 \
-	VPUNPCKLDQ  X1, X0, X8; \
-	VPUNPCKHDQ  X1, X0, X9; \
-	VPUNPCKLDQ  X3, X2, X10; \
-	VPUNPCKHDQ  X3, X2, X11; \
-	VPUNPCKLQDQ X10, X8, X4; \
-	VPUNPCKHQDQ X10, X8, X5; \
-	VPUNPCKLQDQ X11, X9, X6; \
-	VPUNPCKHQDQ X11, X9, X7
+// w, w+1, w+2, w+3 of the four rows).
+#define TRANSPOSE4 TRANSPOSE4X4(X0, X1, X2, X3, X8, X9, X10, X11, X4, X5, X6, X7)
 
 // QUAD transposes words w..w+3 of rows AX, AX+DX, AX+2DX, AX+3DX and
 // stores them at OFF(BX) + 64·j for word w+j.
