@@ -8,19 +8,29 @@ import (
 	"dayi/weights"
 )
 
+// rows16Types are the weight types with a Rows16 layout.
+var rows16Types = []weights.Type{weights.TypeQ4_0, weights.TypeQ5_0, weights.TypeQ8_0, weights.TypeQ4_K,
+	weights.TypeQ5_K, weights.TypeQ6_K}
+
+// randomBytes returns n bytes from rng (weights or rows of any layout:
+// the repacks move bytes without reading them).
+func randomBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
 // TestRows16RowReader repacks random matrices of every Rows16 type and
 // reads each row back: it must be the row's original GGUF bytes.
 func TestRows16RowReader(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, typ := range []weights.Type{weights.TypeQ4_0, weights.TypeQ5_0, weights.TypeQ8_0, weights.TypeQ4_K,
-		weights.TypeQ5_K, weights.TypeQ6_K} {
+	for _, typ := range rows16Types {
 		const n = 48
 		k := 3 * typ.BlockSize()
 		rs := k / typ.BlockSize() * typ.TypeSize()
-		src := make([]byte, n*rs)
-		for i := range src {
-			src[i] = byte(rng.Uint32())
-		}
+		src := randomBytes(rng, n*rs)
 		packed := make([]byte, len(src))
 		if err := Repack(packed, src, typ, n, k); err != nil {
 			t.Fatal(err)
@@ -51,13 +61,9 @@ func TestRows16RowReader(t *testing.T) {
 //	go test ./kernels -run '^$' -bench Repack
 func BenchmarkRepack(b *testing.B) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, typ := range []weights.Type{weights.TypeQ4_0, weights.TypeQ5_0, weights.TypeQ8_0, weights.TypeQ4_K,
-		weights.TypeQ5_K, weights.TypeQ6_K} {
+	for _, typ := range rows16Types {
 		const n, k = 256, 4096
-		src := make([]byte, n*k/typ.BlockSize()*typ.TypeSize())
-		for i := range src {
-			src[i] = byte(rng.Uint32())
-		}
+		src := randomBytes(rng, n*k/typ.BlockSize()*typ.TypeSize())
 		dst := make([]byte, len(src))
 		b.Run(typ.String(), func(b *testing.B) {
 			b.SetBytes(int64(len(src)))
@@ -77,16 +83,12 @@ func BenchmarkRepack(b *testing.B) {
 // transposeWordsGo for 1–40 words and odd row strides.
 func TestRepackTwins(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, typ := range []weights.Type{weights.TypeQ4_0, weights.TypeQ5_0, weights.TypeQ8_0, weights.TypeQ4_K,
-		weights.TypeQ5_K, weights.TypeQ6_K} {
+	for _, typ := range rows16Types {
 		const n = 48
 		k := 3 * typ.BlockSize()
 		ts, nb := typ.TypeSize(), 3
 		rb := nb * ts
-		src := make([]byte, n*rb)
-		for i := range src {
-			src[i] = byte(rng.Uint32())
-		}
+		src := randomBytes(rng, n*rb)
 		got := make([]byte, len(src))
 		if err := Repack(got, src, typ, n, k); err != nil {
 			t.Fatal(err)
@@ -125,10 +127,7 @@ func TestRepackTwins(t *testing.T) {
 	}
 	for nw := 1; nw <= 40; nw++ {
 		for _, rb := range []int{4 * nw, 4*nw + 2, 4*nw + 37} {
-			src := make([]byte, 15*rb+4*nw+3)
-			for i := range src {
-				src[i] = byte(rng.Uint32())
-			}
+			src := randomBytes(rng, 15*rb+4*nw+3)
 			got, want := make([]byte, 64*nw+5), make([]byte, 64*nw+5)
 			transposeWords(got[1:], src[1:], rb, nw)
 			transposeWordsGo(want[1:], src[1:], rb, nw)
