@@ -51,10 +51,10 @@ func (t *Tokenizer) loadMerges(merges []string) error {
 	byID := make([]pairMerge, 0, len(merges))
 	var joined []byte
 	for i, m := range merges {
-		if len(m) < 2 || strings.IndexByte(m[1:], ' ') < 0 {
+		sp := mergeSpace(m)
+		if sp < 0 {
 			continue // llama.cpp stores it as ("", ""), which never matches
 		}
-		sp := 1 + strings.IndexByte(m[1:], ' ')
 		l, lok := t.toID.get(m[:sp])
 		r, rok := t.toID.get(m[sp+1:])
 		joined = append(append(joined[:0], m[:sp]...), m[sp+1:]...)
@@ -73,7 +73,7 @@ func (t *Tokenizer) loadMerges(merges []string) error {
 	}
 	t.ranks = make(map[string]int32, len(merges))
 	for i, m := range merges {
-		if len(m) < 2 || strings.IndexByte(m[1:], ' ') < 0 {
+		if mergeSpace(m) < 0 {
 			continue
 		}
 		if _, dup := t.ranks[m]; !dup {
@@ -81,6 +81,18 @@ func (t *Tokenizer) loadMerges(merges []string) error {
 		}
 	}
 	return nil
+}
+
+// mergeSpace is the index of the space that splits merge m, the first after
+// its first byte (llama.cpp's split), or -1 if there is none.
+func mergeSpace(m string) int {
+	if len(m) < 2 {
+		return -1
+	}
+	if i := strings.IndexByte(m[1:], ' '); i >= 0 {
+		return 1 + i
+	}
+	return -1
 }
 
 // bpeSession holds the scratch buffers of one Encode call.

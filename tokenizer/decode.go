@@ -91,8 +91,13 @@ func (t *Tokenizer) Piece(id int32) string {
 }
 
 // piece views piece id in pieceBytes (no copy); id must be valid.
-func (t *Tokenizer) piece(id int32) string {
-	return unsafeString(t.pieceBytes[t.pieceOff[id]:t.pieceOff[id+1]])
+func (t *Tokenizer) piece(id int32) string { return unsafeString(t.pieceSlice(id)) }
+
+// pieceSlice is piece id's bytes in pieceBytes, capped so that an append
+// cannot write into the next piece; id must be valid.
+func (t *Tokenizer) pieceSlice(id int32) []byte {
+	a, b := t.pieceOff[id], t.pieceOff[id+1]
+	return t.pieceBytes[a:b:b]
 }
 
 // TokenBytes returns the bytes token id adds to generated text: Piece, except
@@ -102,17 +107,11 @@ func (t *Tokenizer) TokenBytes(id int32) []byte {
 	if id < 0 || int(id) >= len(t.pieceOff)-1 || t.attr[id]&(attrUnknown|attrControl) != 0 {
 		return nil
 	}
-	a, b := t.pieceOff[id], t.pieceOff[id+1]
-	return t.pieceBytes[a:b:b]
+	return t.pieceSlice(id)
 }
 
 // tokenText is TokenBytes as a string (no copy).
-func (t *Tokenizer) tokenText(id int32) string {
-	if id < 0 || int(id) >= len(t.pieceOff)-1 || t.attr[id]&(attrUnknown|attrControl) != 0 {
-		return ""
-	}
-	return t.piece(id)
-}
+func (t *Tokenizer) tokenText(id int32) string { return unsafeString(t.TokenBytes(id)) }
 
 // Decode returns the text of ids as llama.cpp's llama_detokenize with
 // remove_special=false and unparse_special=false: control tokens vanish, the
