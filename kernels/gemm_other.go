@@ -80,7 +80,7 @@ func q5_0Gemv4(w *byte, wstride int, x *byte, npairs int, acc *[64]float32) {
 }
 
 // r16A2Kernels: the AVX2 Rows16 kernels exist on amd64 only.
-func r16A2Kernels(weights.Type) ([4]gemm16Func, bool) { return [4]gemm16Func{}, false }
+func r16A2Kernels(weights.Type, bool) ([4]gemm16Func, bool) { return [4]gemm16Func{}, false }
 
 func siluV8(v *float32, n8 int) {
 	vs := unsafe.Slice(v, 8*n8)

@@ -159,7 +159,7 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 	xk := k / 256 * k16X         // packK16 rows (q4_K/q6_K)
 	switch {
 	case l == LayoutRows16 && r16KType(t):
-		pl.r16gemv, pl.g16dec = r16kKernels(t)
+		pl.r16gemv, pl.g16dec = r16kKernels(t, streamPrefetch)
 		if !hasZVNNI && hasR16KA2(t) {
 			// AVX2: two activation rows per call on the tiles as stored.
 			pl.r16kx2 = r16kA2x2(t)
@@ -185,13 +185,13 @@ func newPlan(t weights.Type, l Layout, n, k int, perDot bool) (*Plan, error) {
 		pl.add(path{name: "rows16k-gemv", minRows: 1, run: (*matmulTask).runR16Gemv,
 			pack: (*matmulTask).packK16Row, x40Step: xk, groups: true})
 	case l == LayoutRows16 && !hasZVNNI && hasR16A2(t):
-		pl.r16gemv, pl.g16dec = r16Kernels(t)
+		pl.r16gemv, pl.g16dec = r16Kernels(t, streamPrefetch)
 		pl.g16bias = r16Bias(t)
-		pl.r16a2, _ = r16A2Kernels(t)
+		pl.r16a2, _ = r16A2Kernels(t, streamPrefetch)
 		pl.add(path{name: "rows16-avx2", minRows: 1, run: (*matmulTask).runR16A2,
 			pack: (*matmulTask).pack40Row, x40Step: x40, groups: true})
 	case l == LayoutRows16:
-		pl.r16gemv, pl.g16dec = r16Kernels(t)
+		pl.r16gemv, pl.g16dec = r16Kernels(t, streamPrefetch)
 		pl.g16bias = r16Bias(t)
 		k4, k2, multi := r16MultiKernels(t)
 		if hasZVNNI {

@@ -73,7 +73,7 @@ func CanRepack(t weights.Type, n, k int) bool {
 		return false
 	}
 	if !hasZVNNI {
-		_, ok := r16A2Kernels(t)
+		_, ok := r16A2Kernels(t, true)
 		return ok || hasR16KA2(t)
 	}
 	return r16Type(t) && (t != weights.TypeQ5_0 || hasR16Q5)
@@ -274,6 +274,6 @@ func decR16GoQ8_0(w *byte, _, nb int, dst *byte) {
 // kernels here (q4_0/q5_0/q8_0 on AVX2 hosts; AVX-512 VNNI hosts use their
 // own).
 func hasR16A2(t weights.Type) bool {
-	_, ok := r16A2Kernels(t)
+	_, ok := r16A2Kernels(t, true)
 	return ok
 }

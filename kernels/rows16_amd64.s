@@ -149,3 +149,15 @@ TEXT ·gemvR16Q4_0(SB), NOSPLIT, $0-32
 // func gemvR16Q8_0(w, x *byte, nb int, out *float32)
 TEXT ·gemvR16Q8_0(SB), NOSPLIT, $0-32
 	GEMV_R16(BODY_R16_Q8_0, 544, PF8)
+
+// NOPF: no software prefetch, the stream left to the hardware prefetchers
+// (stream_amd64.go says where that is faster).
+#define NOPF
+
+// func gemvR16Q4_0HW(w, x *byte, nb int, out *float32)
+TEXT ·gemvR16Q4_0HW(SB), NOSPLIT, $0-32
+	GEMV_R16(BODY_R16_Q4_0, 288, NOPF)
+
+// func gemvR16Q8_0HW(w, x *byte, nb int, out *float32)
+TEXT ·gemvR16Q8_0HW(SB), NOSPLIT, $0-32
+	GEMV_R16(BODY_R16_Q8_0, 544, NOPF)

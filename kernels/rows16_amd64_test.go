@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
+	"unsafe"
 
 	"dayi/weights"
 )
@@ -27,7 +29,8 @@ func TestRows16Decode(t *testing.T) {
 				t.Fatal(err)
 			}
 			goGemv, goDec := r16GoKernels(wt)
-			gemv, dec := r16Kernels(wt)
+			gemv, dec := r16Kernels(wt, true)
+			gemvHW, _ := r16Kernels(wt, false)
 			for g := 0; g < n/r16Rows; g++ {
 				want := make([]byte, nb*w16BlockSize)
 				decode16(want, w[g*r16Rows*rb:], rb, nb, wt.TypeSize())
@@ -41,7 +44,7 @@ func TestRows16Decode(t *testing.T) {
 				}
 				ref := make([]float32, r16Rows)
 				gemm16Go(want, x40, nb*x40BlockSize, nb, 1, ref, r16Rows)
-				for name, f := range map[string]func(w, x []byte, nb int, out []float32){"go": goGemv, "kernel": gemv} {
+				for name, f := range map[string]func(w, x []byte, nb int, out []float32){"go": goGemv, "kernel": gemv, "kernel without prefetch": gemvHW} {
 					got := make([]float32, r16Rows)
 					f(grp, x40, nb, got)
 					for r := range got {
@@ -175,6 +178,73 @@ func BenchmarkRows16Layers(b *testing.B) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkRows16Stream runs each AVX-512 Rows16 decode kernel over 512
+// MiB of repacked groups of 16 rows of 8192 on one goroutine, with and
+// without its software prefetches where it has both forms
+// (stream_amd64.go; q5_K always prefetches), alternating with a
+// plain read of the same bytes, and reports the best GB/s of each and the
+// kernel's share of the read. streamPrefetch's choice per CPU vendor, and
+// the q6_K tile's order, rest on these numbers.
+//
+//	go test ./kernels -run '^$' -bench Rows16Stream -benchtime 5x
+func BenchmarkRows16Stream(b *testing.B) {
+	const k, total = 8192, 512 << 20
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0, weights.TypeQ5_0, weights.TypeQ4_K, weights.TypeQ5_K, weights.TypeQ6_K} {
+		if !hasZVNNI || !CanRepack(wt, r16Rows, k) {
+			continue // the AVX2 forms run through runR16A2: measured in the engine
+		}
+		var w, x []byte
+		var kern func(sw bool) func(w, x []byte, nb int, out []float32)
+		if r16KType(wt) {
+			w, _, x = gemmK16Case(rng, wt, k, 1)
+			kern = func(sw bool) func(w, x []byte, nb int, out []float32) { g, _ := r16kKernels(wt, sw); return g }
+		} else {
+			w, _, x, _ = gemm16Case(rng, wt, r16Rows, k, 1)
+			kern = func(sw bool) func(w, x []byte, nb int, out []float32) { g, _ := r16Kernels(wt, sw); return g }
+		}
+		rep := make([]byte, len(w))
+		if err := Repack(rep, w, wt, r16Rows, k); err != nil {
+			b.Fatal(err)
+		}
+		big := make([]byte, total/len(rep)*len(rep))
+		for off := 0; off < len(big); off += len(rep) {
+			copy(big[off:], rep)
+		}
+		words := unsafe.Slice((*uint64)(unsafe.Pointer(&big[0])), len(big)/8)
+		gb := len(rep) // bytes per group
+		nb := k / wt.BlockSize()
+		out := make([]float32, r16Rows)
+		forms := []bool{true, false}
+		if wt == weights.TypeQ5_K {
+			forms = forms[:1]
+		}
+		for _, sw := range forms {
+			gemv := kern(sw)
+			b.Run(fmt.Sprintf("%s/prefetch=%v", wt, sw), func(b *testing.B) {
+				bestK, bestR := time.Duration(1<<62), time.Duration(1<<62)
+				var sink uint64
+				for b.Loop() {
+					t0 := time.Now()
+					for off := 0; off < len(big); off += gb {
+						gemv(big[off:off+gb], x, nb, out)
+					}
+					bestK = min(bestK, time.Since(t0))
+					t0 = time.Now()
+					sink += sum8(words)
+					bestR = min(bestR, time.Since(t0))
+				}
+				_ = sink
+				kg := float64(len(big)) / bestK.Seconds() / 1e9
+				rg := float64(len(big)) / bestR.Seconds() / 1e9
+				b.ReportMetric(kg, "GB/s-kernel")
+				b.ReportMetric(rg, "GB/s-read")
+				b.ReportMetric(kg/rg, "of-read")
+			})
 		}
 	}
 }

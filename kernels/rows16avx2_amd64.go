@@ -37,6 +37,17 @@ func gemmR16A2Q8_0x4(w, x *byte, xstride, nb int, out *float32, ostride int)
 //go:noescape
 func gemmR16A2Q5_0x1(w, x *byte, xstride, nb int, out *float32, ostride int)
 
+// The one-row kernels without software prefetch (stream_amd64.go).
+//
+//go:noescape
+func gemmR16A2Q4_0x1HW(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func gemmR16A2Q8_0x1HW(w, x *byte, xstride, nb int, out *float32, ostride int)
+
+//go:noescape
+func gemmR16A2Q5_0x1HW(w, x *byte, xstride, nb int, out *float32, ostride int)
+
 //go:noescape
 func gemmR16A2Q5_0x2(w, x *byte, xstride, nb int, out *float32, ostride int)
 
@@ -55,18 +66,30 @@ func q5_0x3(w, x *byte, xstride, nb int, out *float32, ostride int) {
 }
 
 // r16A2Kernels returns the AVX2 Rows16 kernels of t for 1..4 activation
-// rows, if t has them.
-func r16A2Kernels(t weights.Type) ([4]gemm16Func, bool) {
+// rows, if t has them; the one-row kernel issues software prefetches when
+// sw is set (streamPrefetch).
+func r16A2Kernels(t weights.Type, sw bool) (ks [4]gemm16Func, ok bool) {
 	if !hasAVX2 {
-		return [4]gemm16Func{}, false
+		return ks, false
 	}
 	switch t {
 	case weights.TypeQ4_0:
-		return [4]gemm16Func{gemmR16A2Q4_0x1, gemmR16A2Q4_0x2, gemmR16A2Q4_0x3, gemmR16A2Q4_0x4}, true
+		ks = [4]gemm16Func{gemmR16A2Q4_0x1HW, gemmR16A2Q4_0x2, gemmR16A2Q4_0x3, gemmR16A2Q4_0x4}
+		if sw {
+			ks[0] = gemmR16A2Q4_0x1
+		}
 	case weights.TypeQ8_0:
-		return [4]gemm16Func{gemmR16A2Q8_0x1, gemmR16A2Q8_0x2, gemmR16A2Q8_0x3, gemmR16A2Q8_0x4}, true
+		ks = [4]gemm16Func{gemmR16A2Q8_0x1HW, gemmR16A2Q8_0x2, gemmR16A2Q8_0x3, gemmR16A2Q8_0x4}
+		if sw {
+			ks[0] = gemmR16A2Q8_0x1
+		}
 	case weights.TypeQ5_0:
-		return [4]gemm16Func{gemmR16A2Q5_0x1, gemmR16A2Q5_0x2, q5_0x3, q5_0x4}, true
+		ks = [4]gemm16Func{gemmR16A2Q5_0x1HW, gemmR16A2Q5_0x2, q5_0x3, q5_0x4}
+		if sw {
+			ks[0] = gemmR16A2Q5_0x1
+		}
+	default:
+		return ks, false
 	}
-	return [4]gemm16Func{}, false
+	return ks, true
 }

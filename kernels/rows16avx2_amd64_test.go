@@ -21,10 +21,13 @@ func TestRows16AVX2Twins(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(91, 92))
 	for _, wt := range []weights.Type{weights.TypeQ4_0, weights.TypeQ8_0, weights.TypeQ5_0} {
-		ks, ok := r16A2Kernels(wt)
+		ks, ok := r16A2Kernels(wt, true)
 		if !ok {
 			t.Fatalf("%s: no AVX2 Rows16 kernels", wt)
 		}
+		// The last: the one-row kernel without software prefetch.
+		hw, _ := r16A2Kernels(wt, false)
+		kerns := append(ks[:], hw[0])
 		c := r16Bias(wt)
 		ts := wt.TypeSize()
 		for _, k := range []int{32, 64, 96, 2048} {
@@ -77,13 +80,17 @@ func TestRows16AVX2Twins(t *testing.T) {
 					goDec(&grp[0], rb, nb, &dec[0])
 					ref := make([]float32, m*r16Rows)
 					gemm16Go(dec, x40, xs, nb, m, ref, r16Rows)
-					for nc := 1; nc <= m; nc++ {
-						t.Run(fmt.Sprintf("%s/k%d/extreme=%v/g%d/cols%d", wt, k, extreme, g, nc), func(t *testing.T) {
+					for i, kern := range kerns {
+						nc := min(i+1, m)
+						if i == m {
+							nc = 1
+						}
+						t.Run(fmt.Sprintf("%s/k%d/extreme=%v/g%d/kernel%d", wt, k, extreme, g, i), func(t *testing.T) {
 							out := make([]float32, nc*ostride)
 							for i := range out {
 								out[i] = -7
 							}
-							ks[nc-1](&grp[0], &x40[0], xs, nb, &out[0], ostride)
+							kern(&grp[0], &x40[0], xs, nb, &out[0], ostride)
 							for col := 0; col < nc; col++ {
 								for r := 0; r < ostride; r++ {
 									got := out[col*ostride+r]
@@ -123,9 +130,11 @@ func TestRows16KAVX2Twin(t *testing.T) {
 }
 
 func testRows16KAVX2(t *testing.T, rng *rand.Rand, wt weights.Type) {
-	kernel := gemvR16A2Q4_K
+	// q4_K's one-row kernel in both prefetch forms (stream_amd64.go).
+	kerns := []func(w, x *byte, nb int, out *float32){gemvR16A2Q4_K, gemvR16A2Q4_KHW}
 	if wt == weights.TypeQ5_K {
-		kernel = gemvR16A2Q5_K
+		kerns = kerns[:1]
+		kerns[0] = gemvR16A2Q5_K
 	}
 	ts := wt.TypeSize()
 	for _, k := range []int{256, 512, 2048} {
@@ -187,15 +196,17 @@ func testRows16KAVX2(t *testing.T, rng *rand.Rand, wt weights.Type) {
 					}
 				}
 			}
-			got := make([]float32, r16Rows+1)
-			got[r16Rows] = -7
-			kernel(&rep[0], &xk[0], nb, &got[0])
-			if got[r16Rows] != -7 {
-				t.Fatalf("%s k=%d: wrote past the 16 outputs", wt, k)
-			}
-			for r := range want {
-				if math.Float32bits(got[r]) != math.Float32bits(want[r]) {
-					t.Fatalf("%s k=%d extreme=%v row %d: kernel %g, gemvR16KGo %g", wt, k, extreme, r, got[r], want[r])
+			for i, kernel := range kerns {
+				got := make([]float32, r16Rows+1)
+				got[r16Rows] = -7
+				kernel(&rep[0], &xk[0], nb, &got[0])
+				if got[r16Rows] != -7 {
+					t.Fatalf("%s k=%d kernel %d: wrote past the 16 outputs", wt, k, i)
+				}
+				for r := range want {
+					if math.Float32bits(got[r]) != math.Float32bits(want[r]) {
+						t.Fatalf("%s k=%d extreme=%v kernel %d row %d: %g, gemvR16KGo %g", wt, k, extreme, i, r, got[r], want[r])
+					}
 				}
 			}
 		}

@@ -41,8 +41,16 @@ import (
 //	0     d[16] f16
 //	32    SC[16][16]i8    SC[g][r] = scale of group g (16 elements) of row r:
 //	                      one VPMOVSXBD per group
-//	288   QL[32][16][4]u8 chunk i = ql bytes 4i..4i+3 of each row
-//	2336  QH[16][16][4]u8 chunk i = qh bytes 4i..4i+3 of each row
+//	288   4 runs of 768 bytes, run 2h+q for half h and quarter q:
+//	      +0    QL chunks 16h+4q..16h+4q+3   (chunk i = ql bytes 4i..4i+3
+//	      +256  QL chunks 16h+8+4q..          of each row)
+//	      +512  QH chunks 8h+4q..8h+4q+3     (qh bytes 4i..4i+3)
+//
+// in the order the decode kernel reads them (r16kQ6L, r16kQ6H): each run
+// is the 12 chunks that 4 steps of the kernel take, so the tile is read
+// front to back. Until 2026-12-07 the tile held QL[32] then QH[16] and
+// the kernel read three streams 512 and 2048 bytes apart; Zen 4's
+// hardware prefetchers did not follow them (BenchmarkRows16Stream).
 //
 // q5_K tile (2816 bytes): q4_K's, plus the high bits
 //
@@ -79,9 +87,22 @@ const (
 	r16kQ6Tile = r16Rows * 210 // q6_K tile bytes
 	r16kQ4Q    = 256           // q4_K quant chunks
 	r16kQ6SC   = 32            // q6_K scales
-	r16kQ6QL   = 288           // q6_K low-nibble chunks
-	r16kQ6QH   = 2336          // q6_K high-bit chunks
+	r16kQ6Q    = 288           // q6_K quant chunks (r16kQ6L, r16kQ6H)
 )
+
+// r16kQ6L is the offset in a q6_K tile of QL chunk i (0..31): half h =
+// i/16, QL chunks 16h+t (t < 8) and 16h+8+t go with QH chunk 8h+t.
+func r16kQ6L(i int) int {
+	h, j := i/16, i%16
+	t := j % 8
+	return r16kQ6Q + 768*(2*h+t/4) + 256*(j/8) + 64*(t%4)
+}
+
+// r16kQ6H is the offset in a q6_K tile of QH chunk i (0..15).
+func r16kQ6H(i int) int {
+	h, t := i/8, i%8
+	return r16kQ6Q + 768*(2*h+t/4) + 512 + 64*(t%4)
+}
 
 // r16KType reports whether t is a k-quant with a Rows16 layout.
 func r16KType(t weights.Type) bool {
@@ -108,8 +129,12 @@ func repackK(dst, src []byte, t weights.Type, n, k int) {
 						d[r16kQ6SC+16*s+r] = blk[r*rb+192+s]
 					}
 				}
-				transposeWords(d[r16kQ6QL:], blk, rb, 32)
-				transposeWords(d[r16kQ6QH:], blk[128:], rb, 16)
+				for i := 0; i < 32; i += 4 { // 4 chunks at a time stay together
+					transposeWords(d[r16kQ6L(i):], blk[4*i:], rb, 4)
+				}
+				for i := 0; i < 16; i += 4 {
+					transposeWords(d[r16kQ6H(i):], blk[128+4*i:], rb, 4)
+				}
 				continue
 			}
 			for r := 0; r < r16Rows; r++ {
@@ -136,10 +161,10 @@ func r16kPut(t weights.Type, d []byte, r int, blk []byte) {
 			d[r16kQ6SC+16*g+r] = blk[192+g]
 		}
 		for i := 0; i < 32; i++ {
-			copy(d[r16kQ6QL+64*i+4*r:r16kQ6QL+64*i+4*r+4], blk[4*i:4*i+4])
+			copy(d[r16kQ6L(i)+4*r:r16kQ6L(i)+4*r+4], blk[4*i:4*i+4])
 		}
 		for i := 0; i < 16; i++ {
-			copy(d[r16kQ6QH+64*i+4*r:r16kQ6QH+64*i+4*r+4], blk[128+4*i:128+4*i+4])
+			copy(d[r16kQ6H(i)+4*r:r16kQ6H(i)+4*r+4], blk[128+4*i:128+4*i+4])
 		}
 		return
 	}
@@ -168,10 +193,10 @@ func r16kGet(t weights.Type, d []byte, r int, blk []byte) {
 			blk[192+g] = d[r16kQ6SC+16*g+r]
 		}
 		for i := 0; i < 32; i++ {
-			copy(blk[4*i:4*i+4], d[r16kQ6QL+64*i+4*r:])
+			copy(blk[4*i:4*i+4], d[r16kQ6L(i)+4*r:])
 		}
 		for i := 0; i < 16; i++ {
-			copy(blk[128+4*i:128+4*i+4], d[r16kQ6QH+64*i+4*r:])
+			copy(blk[128+4*i:128+4*i+4], d[r16kQ6H(i)+4*r:])
 		}
 		return
 	}

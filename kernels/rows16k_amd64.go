@@ -8,6 +8,15 @@ import "dayi/weights"
 //go:noescape
 func gemvR16Q4_K(w, x *byte, nb int, out *float32)
 
+// gemvR16Q4_KHW and gemvR16Q6_KHW are the two without software prefetch
+// (stream_amd64.go).
+//
+//go:noescape
+func gemvR16Q4_KHW(w, x *byte, nb int, out *float32)
+
+//go:noescape
+func gemvR16Q6_KHW(w, x *byte, nb int, out *float32)
+
 //go:noescape
 func gemvR16Q6_K(w, x *byte, nb int, out *float32)
 
@@ -28,6 +37,11 @@ func gemvR16A2Q4_K(w, x *byte, nb int, out *float32)
 //
 //go:noescape
 func gemvR16A2Q5_K(w, x *byte, nb int, out *float32)
+
+// gemvR16A2Q4_KHW is gemvR16A2Q4_K without software prefetch.
+//
+//go:noescape
+func gemvR16A2Q4_KHW(w, x *byte, nb int, out *float32)
 
 //go:noescape
 func gemmR16A2Q4_Kx2(w, x *byte, xstride, nb int, out *float32, ostride int, accm *float32)
@@ -58,23 +72,32 @@ func decR16Q6_K(w *byte, wstride, nb int, dst *byte)
 
 // r16kKernels returns the Rows16 decode kernel and group decoder (into the
 // k16 layout) of q4_K/q5_K/q6_K t: the assembly where AVX-512 VNNI is present,
-// else the Go twins.
-func r16kKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
+// else the Go twins. The q4_K and q6_K decode kernels issue software
+// prefetches when sw is set (streamPrefetch); q5_K's always do.
+func r16kKernels(t weights.Type, sw bool) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
 	if !hasZVNNI {
 		gemv, dec = r16kGoKernels(t)
 		switch {
 		case hasR16KA2(t) && t == weights.TypeQ5_K:
 			gemv = func(w, x []byte, nb int, out []float32) { gemvR16A2Q5_K(&w[0], &x[0], nb, &out[0]) }
-		case hasR16KA2(t):
+		case hasR16KA2(t) && sw:
 			gemv = func(w, x []byte, nb int, out []float32) { gemvR16A2Q4_K(&w[0], &x[0], nb, &out[0]) }
+		case hasR16KA2(t):
+			gemv = func(w, x []byte, nb int, out []float32) { gemvR16A2Q4_KHW(&w[0], &x[0], nb, &out[0]) }
 		}
 		return gemv, dec
 	}
 	switch t {
 	case weights.TypeQ6_K:
+		if !sw {
+			return func(w, x []byte, nb int, out []float32) { gemvR16Q6_KHW(&w[0], &x[0], nb, &out[0]) }, decR16Q6_K
+		}
 		return func(w, x []byte, nb int, out []float32) { gemvR16Q6_K(&w[0], &x[0], nb, &out[0]) }, decR16Q6_K
 	case weights.TypeQ5_K:
 		return func(w, x []byte, nb int, out []float32) { gemvR16Q5_K(&w[0], &x[0], nb, &out[0]) }, decR16Q5_K
+	}
+	if !sw {
+		return func(w, x []byte, nb int, out []float32) { gemvR16Q4_KHW(&w[0], &x[0], nb, &out[0]) }, decR16Q4_K
 	}
 	return func(w, x []byte, nb int, out []float32) { gemvR16Q4_K(&w[0], &x[0], nb, &out[0]) }, decR16Q4_K
 }

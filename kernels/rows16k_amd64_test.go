@@ -37,7 +37,8 @@ func TestRows16KDecode(t *testing.T) {
 				t.Fatalf("%s k=%d: repack left the bytes as they were", wt, k)
 			}
 			goGemv, goDec := r16kGoKernels(wt)
-			gemv, dec := r16kKernels(wt)
+			gemv, dec := r16kKernels(wt, true)
+			gemvHW, _ := r16kKernels(wt, false)
 			for g := 0; g < n/r16Rows; g++ {
 				want := make([]byte, nb*k16BlockSize)
 				decodeK16(wt, want, w[g*r16Rows*rb:], rb, nb)
@@ -55,9 +56,14 @@ func TestRows16KDecode(t *testing.T) {
 				goGemv(grp, xk, nb, twin)
 				got := make([]float32, r16Rows)
 				gemv(grp, xk, nb, got)
+				hw := make([]float32, r16Rows)
+				gemvHW(grp, xk, nb, hw)
 				for r := range got {
 					if math.Float32bits(got[r]) != math.Float32bits(twin[r]) {
 						t.Fatalf("%s k=%d group %d row %d: gemv %g, Go twin %g", wt, k, g, r, got[r], twin[r])
+					}
+					if math.Float32bits(hw[r]) != math.Float32bits(twin[r]) {
+						t.Fatalf("%s k=%d group %d row %d: gemv without prefetch %g, Go twin %g", wt, k, g, r, hw[r], twin[r])
 					}
 					if wt != weights.TypeQ4_K && math.Float32bits(twin[r]) != math.Float32bits(ref[r]) {
 						t.Fatalf("%s k=%d group %d row %d: gemv %g, gemmK16Go %g", wt, k, g, r, twin[r], ref[r])

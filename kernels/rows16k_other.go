@@ -6,7 +6,7 @@ import "dayi/weights"
 
 // r16kKernels returns the q4_K/q6_K Rows16 kernels of t: the Go twins off
 // amd64.
-func r16kKernels(t weights.Type) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
+func r16kKernels(t weights.Type, _ bool) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
 	return r16kGoKernels(t)
 }
 

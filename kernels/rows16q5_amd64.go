@@ -5,6 +5,11 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func gemvR16Q5_0(w, x *byte, nb int, out *float32)
 
+// gemvR16Q5_0HW is gemvR16Q5_0 without software prefetch (stream_amd64.go).
+//
+//go:noescape
+func gemvR16Q5_0HW(w, x *byte, nb int, out *float32)
+
 //go:noescape
 func decR16Q5_0(w *byte, wstride, nb int, dst *byte)
 

@@ -58,41 +58,51 @@ GLOBL q5idx<>(SB), RODATA|NOPTR, $64
 // ahead into L2 (as PF4).
 #define PF5 PREFETCHT0 4576(SI); PREFETCHT0 4640(SI); PREFETCHT0 4704(SI); PREFETCHT0 4768(SI); PREFETCHT0 4832(SI); PREFETCHT0 4896(SI); PREFETCHT2 9152(SI); PREFETCHT2 9216(SI); PREFETCHT2 9280(SI); PREFETCHT2 9344(SI); PREFETCHT2 9408(SI); PREFETCHT2 9472(SI)
 
-// func gemvR16Q5_0(w, x *byte, nb int, out *float32)
-// As GEMV_R16 (rows16_amd64.s) for 352-byte q5_0 tiles.
-TEXT ·gemvR16Q5_0(SB), NOSPLIT, $0-32
-	MOVQ w+0(FP), SI
-	MOVQ x+8(FP), DI
-	MOVQ nb+16(FP), CX
-	MOVQ out+24(FP), DX
-	Q5CONSTS
-	VPXORD Z31, Z31, Z31
-	TESTQ  CX, CX
-	JLE    gdone
-
-gloop:
-	PF5
-	VCVTPH2PS    0(SI), Z20
-	VMULPS.BCST  36(DI), Z20, Z20
-	VMOVDQU64    32(SI), Z18
-	VPBROADCASTD 32(DI), Z8
-	VPXORD       Z9, Z9, Z9
-	Q5DOT(96, 0, Z10, Z11, Z0, Z1)
-	Q5DOT(160, 4, Z12, Z13, Z2, Z3)
-	Q5DOT(224, 8, Z14, Z15, Z4, Z5)
-	Q5DOT(288, 12, Z16, Z17, Z6, Z7)
-	VPADDD       Z9, Z8, Z8
-	VCVTDQ2PS    Z8, Z8
-	VFMADD231PS  Z20, Z8, Z31
-	ADDQ         $352, SI
-	ADDQ         $40, DI
-	DECQ         CX
-	JNZ          gloop
-
-gdone:
-	VMOVUPS Z31, 0(DX)
-	VZEROUPPER
+// GEMV_R16Q5 is GEMV_R16 (rows16_amd64.s) for 352-byte q5_0 tiles; PFS
+// prefetches ahead of each tile (PF5, or nothing: stream_amd64.go).
+#define GEMV_R16Q5(PFS) \
+	MOVQ w+0(FP), SI; \
+	MOVQ x+8(FP), DI; \
+	MOVQ nb+16(FP), CX; \
+	MOVQ out+24(FP), DX; \
+	Q5CONSTS; \
+	VPXORD Z31, Z31, Z31; \
+	TESTQ CX, CX; \
+	JLE gdone; \
+gloop: \
+	PFS; \
+	VCVTPH2PS 0(SI), Z20; \
+	VMULPS.BCST 36(DI), Z20, Z20; \
+	VMOVDQU64 32(SI), Z18; \
+	VPBROADCASTD 32(DI), Z8; \
+	VPXORD Z9, Z9, Z9; \
+	Q5DOT(96, 0, Z10, Z11, Z0, Z1); \
+	Q5DOT(160, 4, Z12, Z13, Z2, Z3); \
+	Q5DOT(224, 8, Z14, Z15, Z4, Z5); \
+	Q5DOT(288, 12, Z16, Z17, Z6, Z7); \
+	VPADDD Z9, Z8, Z8; \
+	VCVTDQ2PS Z8, Z8; \
+	VFMADD231PS Z20, Z8, Z31; \
+	ADDQ $352, SI; \
+	ADDQ $40, DI; \
+	DECQ CX; \
+	JNZ gloop; \
+gdone: \
+	VMOVUPS Z31, 0(DX); \
+	VZEROUPPER; \
 	RET
+
+// NOPF5: no software prefetch.
+#define NOPF5
+
+// func gemvR16Q5_0(w, x *byte, nb int, out *float32)
+TEXT ·gemvR16Q5_0(SB), NOSPLIT, $0-32
+	GEMV_R16Q5(PF5)
+
+// func gemvR16Q5_0HW(w, x *byte, nb int, out *float32)
+// gemvR16Q5_0 without software prefetch (stream_amd64.go).
+TEXT ·gemvR16Q5_0HW(SB), NOSPLIT, $0-32
+	GEMV_R16Q5(NOPF5)
 
 // func decR16Q5_0(w *byte, wstride, nb int, dst *byte)
 TEXT ·decR16Q5_0(SB), NOSPLIT, $0-32

@@ -37,7 +37,8 @@ func TestRows16Q5_0(t *testing.T) {
 			}
 			ref := make([]float32, r16Rows)
 			gemm16Go(want, x40, nb*x40BlockSize, nb, 1, ref, r16Rows)
-			for name, f := range map[string]func(w, x []byte, nb int, out []float32){"go": gemvR16GoQ5_0, "kernel": gemvR16AsmQ5_0} {
+			for name, f := range map[string]func(w, x []byte, nb int, out []float32){"go": gemvR16GoQ5_0, "kernel": gemvR16AsmQ5_0,
+				"kernel without prefetch": func(w, x []byte, nb int, out []float32) { gemvR16Q5_0HW(&w[0], &x[0], nb, &out[0]) }} {
 				got := make([]float32, r16Rows)
 				f(grp, x40, nb, got)
 				for r := range got {

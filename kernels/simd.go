@@ -27,3 +27,14 @@ func SIMD() string { return simdPath() }
 // themselves under it so that AVX-512 machines check the AVX2 paths too,
 // and benchmarks/README.md measures AVX2 hosts with it.
 const AVX2OnlyGodebug = "cpu.avx512f=off,cpu.avx512bw=off,cpu.avx512vl=off,cpu.avx512dq=off"
+
+// StreamPrefetch says who prefetches the decode kernels' weight streams on
+// this CPU: "software" (prefetch instructions in the kernels) or
+// "hardware" (the CPU's prefetchers alone); stream_amd64.go chooses per
+// CPU vendor, by measurement.
+func StreamPrefetch() string {
+	if streamPrefetch {
+		return "software"
+	}
+	return "hardware"
+}

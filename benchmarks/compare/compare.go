@@ -127,7 +127,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// GODEBUG masks features (cpu.avx512f=off…: an AVX2-only host on an
 	// AVX-512 machine), which the dayi-run children inherit. llama.cpp's
 	// are whatever its build was compiled for.
-	cpu += "; dayi kernels: " + kernels.SIMD()
+	cpu += "; dayi kernels: " + kernels.SIMD() + ", " + kernels.StreamPrefetch() + " prefetch"
 	if g := os.Getenv("GODEBUG"); strings.Contains(g, "cpu.") {
 		cpu += " (GODEBUG=" + g + ")"
 	}

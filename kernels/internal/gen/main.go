@@ -35,6 +35,7 @@ type params struct {
 	pf, pf6 float64 // prefetch distance in tiles for q4_K and q6_K (0: none)
 	far     bool    // also PREFETCHT2 every line at twice the distance
 	a2pf    int     // AVX2 decode kernels: PREFETCHT0 this many bytes ahead, PREFETCHT2 twice as far (0: none)
+	hw      bool    // the kernel being written is the ...HW form, without software prefetch (kernels/stream_amd64.go)
 }
 
 // defaults are the committed settings (measurements in rows16k's comment).
@@ -90,6 +91,14 @@ func (a *asm) text(s string) {
 	a.b.WriteByte('\n')
 }
 
+// hwSuffix is the name suffix of the kernels written with p.hw.
+func hwSuffix(p params) string {
+	if p.hw {
+		return "HW"
+	}
+	return ""
+}
+
 func (a *asm) bytes() []byte { return append([]byte(header), a.b.Bytes()...) }
 
 // prefetchA2 writes the AVX2 decode kernels' prefetches of one tile of
@@ -101,7 +110,7 @@ func (a *asm) bytes() []byte { return append([]byte(header), a.b.Bytes()...) }
 // 8.3-8.5/16.0-16.3, q4_K and q5_K level to +10 %; 1024 and 4096 were
 // within noise of 2048.
 func (a *asm) prefetchA2(p params, base string, size int) {
-	if p.a2pf == 0 {
+	if p.a2pf == 0 || p.hw {
 		return
 	}
 	for off := 0; off < size; off += 64 {

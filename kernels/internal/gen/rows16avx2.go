@@ -62,6 +62,17 @@ func rows16avx2(p params) []byte {
 		a.l("")
 		r16a2Q5Kernel(&a, p, c)
 	}
+	// The one-column (decode) kernels again without software prefetch,
+	// for the CPUs where the hardware prefetchers stream faster alone
+	// (kernels/stream_amd64.go).
+	hp := p
+	hp.hw = true
+	for _, q8 := range []bool{false, true} {
+		a.l("")
+		r16a2Kernel(&a, hp, q8, 1)
+	}
+	a.l("")
+	r16a2Q5Kernel(&a, hp, 1)
 	return a.bytes()
 }
 
@@ -76,8 +87,8 @@ func rows16avx2(p params) []byte {
 func r16a2Q5Kernel(a *asm, p params, ncols int) {
 	const tile = 16 * 22
 	cols := []string{"R10", "R11"}[:ncols]
-	a.l("// func gemmR16A2Q5_0x%d(w, x *byte, xstride, nb int, out *float32, ostride int)", ncols)
-	a.l("TEXT ·gemmR16A2Q5_0x%d(SB), NOSPLIT, $0-48", ncols)
+	a.l("// func gemmR16A2Q5_0x%d%s(w, x *byte, xstride, nb int, out *float32, ostride int)", ncols, hwSuffix(p))
+	a.l("TEXT ·gemmR16A2Q5_0x%d%s(SB), NOSPLIT, $0-48", ncols, hwSuffix(p))
 	a.l("\tMOVQ w+0(FP), SI")
 	a.l("\tMOVQ x+8(FP), DI")
 	a.l("\tMOVQ xstride+16(FP), R8")
@@ -187,8 +198,8 @@ func r16a2Kernel(a *asm, p params, q8 bool, ncols int) {
 		halves = [][]int{{0}, {1}}
 	}
 	cols := []string{"R10", "R11", "R12", "R13"}[:ncols]
-	a.l("// func gemmR16A2%sx%d(w, x *byte, xstride, nb int, out *float32, ostride int)", name, ncols)
-	a.l("TEXT ·gemmR16A2%sx%d(SB), NOSPLIT, $0-48", name, ncols)
+	a.l("// func gemmR16A2%sx%d%s(w, x *byte, xstride, nb int, out *float32, ostride int)", name, ncols, hwSuffix(p))
+	a.l("TEXT ·gemmR16A2%sx%d%s(SB), NOSPLIT, $0-48", name, ncols, hwSuffix(p))
 	a.l("\tMOVQ w+0(FP), SI")
 	a.l("\tMOVQ x+8(FP), DI")
 	a.l("\tMOVQ xstride+16(FP), R8")

@@ -31,35 +31,47 @@ func rows16k(p params) []byte {
 	if p.pf != 0 {
 		a.text(strings.Replace(r16kPrefetchDoc, "%d", trimFloat(p.pf), 1))
 	}
-	a.text(r16kGemv4Head)
 	const t4, t6 = 2304, 3360 // tile bytes of q4_K and q6_K
+	// hw: the q4_K kernel being written is gemvR16Q4_KHW, which leaves the
+	// stream to the hardware prefetchers (kernels/stream_amd64.go).
+	hw := false
 	pf := func(off, tile int) {
 		d := p.pf
 		if tile == t6 {
 			d = p.pf6
 		}
-		if d != 0 {
+		if d != 0 && !hw {
 			a.l("\tPREFETCHT0  %d(SI)", int(d*float64(tile))+off)
 			if p.far {
 				a.l("\tPREFETCHT2  %d(SI)", int(2*d*float64(tile))+off)
 			}
 		}
 	}
-	for l := 0; l < 4; l++ {
-		pf(64*l, t4)
-	}
-	a.text(r16kGemv4Tile)
-	for c := 0; c < 4; c++ {
-		a.l("\tVPXORD      Z8, Z8, Z8")
-		a.l("\tVPXORD      Z9, Z9, Z9")
-		for t := 0; t < 8; t++ {
-			off := 256 + 512*c + 64*t
-			pf(off, t4)
-			a.l("\tK4Q(%d, %d)", off, 64*c+4*t)
+	for _, hw = range []bool{false, true} {
+		if hw {
+			h := strings.ReplaceAll(r16kGemv4Head, "gemvR16Q4_K(", "gemvR16Q4_KHW(")
+			a.text(strings.Replace(h, "// packK16", "// gemvR16Q4_K without software prefetch (kernels/stream_amd64.go).\n// packK16", 1))
+		} else {
+			a.text(r16kGemv4Head)
 		}
-		a.l("\tK4ACC(%d, %s)", c, k4Shuffles[c])
+		for l := 0; l < 4; l++ {
+			pf(64*l, t4)
+		}
+		a.text(r16kGemv4Tile)
+		for c := 0; c < 4; c++ {
+			a.l("\tVPXORD      Z8, Z8, Z8")
+			a.l("\tVPXORD      Z9, Z9, Z9")
+			for t := 0; t < 8; t++ {
+				off := 256 + 512*c + 64*t
+				pf(off, t4)
+				a.l("\tK4Q(%d, %d)", off, 64*c+4*t)
+			}
+			a.l("\tK4ACC(%d, %s)", c, k4Shuffles[c])
+		}
+		a.text(r16kGemv4Tail)
 	}
-	a.text(r16kGemv4Tail)
+	hw = false
+	a.text(r16kDec4Head)
 	for c := 0; c < 4; c++ {
 		for t := 0; t < 8; t++ {
 			i := 8*c + t
@@ -74,37 +86,47 @@ func rows16k(p params) []byte {
 	k4DecScales(&a)
 	decKTail(&a, 2304, "kd4")
 	a.text(r16kDec4Rest)
-	// The q6_K decode kernel spreads the prefetches of the tile's 53 lines
-	// over its first instructions.
-	next := 0
-	pf6 := func(n int) {
-		for ; n > 0 && next < (t6+63)/64; n-- {
-			pf(64*next, t6)
-			next++
-		}
-	}
-	pf6(5)
-	a.text(r16kGemv6Tile)
 	k6u := func(h, t int) {
-		a.l("\tK6U(%d, %d, %d)", 288+64*(16*h+t), 288+64*(16*h+8+t), 2336+64*(8*h+t))
+		a.l("\tK6U(%d, %d, %d)", q6L(16*h+t), q6L(16*h+8+t), q6H(8*h+t))
 	}
-	for h := 0; h < 2; h++ {
-		for tq := 0; tq < 2; tq++ {
-			for v := 0; v < 4; v++ {
-				a.l("\tVPBROADCASTD %d(DI), Z%d", 256+4*(8*h+2*v+tq), 8+v)
-			}
-			for t := 4 * tq; t < 4*tq+4; t++ {
-				pf6(3)
-				k6u(h, t)
-				a.l("\tK6DOT(%d)", 128*h+4*t)
-			}
-			for v := 0; v < 4; v++ {
-				a.l("\tK6SC(%d, Z%d)", 8*h+2*v+tq, 8+v)
+	for _, hw = range []bool{false, true} {
+		if hw {
+			h := strings.ReplaceAll(r16kGemv6Head, "gemvR16Q6_K(", "gemvR16Q6_KHW(")
+			a.text(strings.Replace(h, "// Per tile", "// gemvR16Q6_K without software prefetch (kernels/stream_amd64.go).\n// Per tile", 1))
+		} else {
+			a.text(r16kGemv6Head)
+		}
+		// The q6_K decode kernel spreads the prefetches of the tile's 53
+		// lines over its first instructions.
+		next := 0
+		pf6 := func(n int) {
+			for ; n > 0 && next < (t6+63)/64; n-- {
+				pf(64*next, t6)
+				next++
 			}
 		}
+		pf6(5)
+		a.text(r16kGemv6Tile)
+		for h := 0; h < 2; h++ {
+			for tq := 0; tq < 2; tq++ {
+				for v := 0; v < 4; v++ {
+					a.l("\tVPBROADCASTD %d(DI), Z%d", 256+4*(8*h+2*v+tq), 8+v)
+				}
+				for t := 4 * tq; t < 4*tq+4; t++ {
+					pf6(3)
+					k6u(h, t)
+					a.l("\tK6DOT(%d)", 128*h+4*t)
+				}
+				for v := 0; v < 4; v++ {
+					a.l("\tK6SC(%d, Z%d)", 8*h+2*v+tq, 8+v)
+				}
+			}
+		}
+		pf6(100)
+		a.text(r16kGemv6Tail)
 	}
-	pf6(100)
-	a.text(r16kGemv6Tail)
+	hw = false
+	a.text(r16kDec6Head)
 	for h := 0; h < 2; h++ {
 		for t := 0; t < 8; t++ {
 			k6u(h, t)
@@ -348,8 +370,9 @@ k4done:
 	VMOVUPS Z30, 0(DX)
 	VZEROUPPER
 	RET
+`
 
-// func decR16Q4_K(w *byte, wstride, nb int, dst *byte)
+const r16kDec4Head = `// func decR16Q4_K(w *byte, wstride, nb int, dst *byte)
 // The nb tiles at w into the k16 layout (gemmk16.go): chunk 8c+t's low
 // nibbles to slice 16c+t, high to 16c+8+t; each sub-block scale twice to
 // SC, each min as (m, m) to M; d and dmin as float32.
@@ -401,8 +424,9 @@ const r16kDec4Rest = `
 	VPMOVSXBD (32+16*g)(SI), Z12; \
 	VPMULLD   Z12, T, T; \
 	VPADDD    T, Z24, Z24
+`
 
-// func gemvR16Q6_K(w, x *byte, nb int, out *float32)
+const r16kGemv6Head = `// func gemvR16Q6_K(w, x *byte, nb int, out *float32)
 // Per tile the exact isum of gemmK16Go over all 16 groups, then Z30 =
 // fma(float(isum), d_w·d_x, Z30).
 TEXT ·gemvR16Q6_K(SB), NOSPLIT, $0-32
@@ -435,8 +459,9 @@ k6done:
 	VMOVUPS Z30, 0(DX)
 	VZEROUPPER
 	RET
+`
 
-// func decR16Q6_K(w *byte, wstride, nb int, dst *byte)
+const r16kDec6Head = `// func decR16Q6_K(w *byte, wstride, nb int, dst *byte)
 // The nb tiles at w into the k16 layout: K6U's slices 32h+8v+t, the int8
 // scales sign-extended to SC, M and DMIN cleared, d as float32.
 TEXT ·decR16Q6_K(SB), NOSPLIT, $0-32
@@ -527,3 +552,18 @@ const r16kPrefetchDoc = `// Both decode kernels prefetch every cache line of the
 // thread, 18.3 -> 20.5 on two. The kernels run at ~46-49 GB/s on a group
 // in L1/L2, so the stream, not the arithmetic, is what limits them.
 `
+
+// q6L and q6H are kernels/rows16k.go's r16kQ6L and r16kQ6H: the offsets
+// in a q6_K tile of QL chunk i and QH chunk i, in runs of 768 bytes in the
+// order the decode kernel reads them (TestRows16KDecode checks the two
+// ends agree).
+func q6L(i int) int {
+	h, j := i/16, i%16
+	t := j % 8
+	return 288 + 768*(2*h+t/4) + 256*(j/8) + 64*(t%4)
+}
+
+func q6H(i int) int {
+	h, t := i/8, i%8
+	return 288 + 768*(2*h+t/4) + 512 + 64*(t%4)
+}

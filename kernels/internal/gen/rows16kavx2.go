@@ -57,6 +57,11 @@ func rows16kavx2(p params) []byte {
 	r16kA2x2(&a, false)
 	a.l("")
 	r16kA2x2(&a, true)
+	// gemvR16A2Q4_K without software prefetch (kernels/stream_amd64.go).
+	hp := p
+	hp.hw = true
+	a.l("")
+	r16kA2(&a, hp, false)
 	return a.bytes()
 }
 
@@ -72,8 +77,8 @@ func r16kA2(a *asm, p params, five bool) {
 		name, tile = "Q5_K", 16*176
 	}
 	const xsb = 384 // k16X: packed activation bytes per super-block
-	a.l("// func gemvR16A2%s(w, x *byte, nb int, out *float32)", name)
-	a.l("TEXT ·gemvR16A2%s(SB), NOSPLIT, $0-32", name)
+	a.l("// func gemvR16A2%s%s(w, x *byte, nb int, out *float32)", name, hwSuffix(p))
+	a.l("TEXT ·gemvR16A2%s%s(SB), NOSPLIT, $0-32", name, hwSuffix(p))
 	a.l("\tMOVQ w+0(FP), SI")
 	a.l("\tMOVQ x+8(FP), DI")
 	a.l("\tMOVQ nb+16(FP), CX")
