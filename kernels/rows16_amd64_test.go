@@ -185,10 +185,10 @@ func BenchmarkRows16Layers(b *testing.B) {
 // BenchmarkRows16Stream runs each AVX-512 Rows16 decode kernel over 512
 // MiB of repacked groups of 16 rows of 8192 on one goroutine, with and
 // without its software prefetches where it has both forms
-// (stream_amd64.go; q5_K always prefetches), alternating with a
+// (stream_amd64.go), alternating with a
 // plain read of the same bytes, and reports the best GB/s of each and the
 // kernel's share of the read. streamPrefetch's choice per CPU vendor, and
-// the q6_K tile's order, rest on these numbers.
+// the q5_K and q6_K tiles' order, rest on these numbers.
 //
 //	go test ./kernels -run '^$' -bench Rows16Stream -benchtime 5x
 func BenchmarkRows16Stream(b *testing.B) {
@@ -219,11 +219,7 @@ func BenchmarkRows16Stream(b *testing.B) {
 		gb := len(rep) // bytes per group
 		nb := k / wt.BlockSize()
 		out := make([]float32, r16Rows)
-		forms := []bool{true, false}
-		if wt == weights.TypeQ5_K {
-			forms = forms[:1]
-		}
-		for _, sw := range forms {
+		for _, sw := range []bool{true, false} {
 			gemv := kern(sw)
 			b.Run(fmt.Sprintf("%s/prefetch=%v", wt, sw), func(b *testing.B) {
 				bestK, bestR := time.Duration(1<<62), time.Duration(1<<62)

@@ -8,11 +8,14 @@ import "dayi/weights"
 //go:noescape
 func gemvR16Q4_K(w, x *byte, nb int, out *float32)
 
-// gemvR16Q4_KHW and gemvR16Q6_KHW are the two without software prefetch
-// (stream_amd64.go).
+// gemvR16Q4_KHW, gemvR16Q5_KHW and gemvR16Q6_KHW are the three without
+// software prefetch (stream_amd64.go).
 //
 //go:noescape
 func gemvR16Q4_KHW(w, x *byte, nb int, out *float32)
+
+//go:noescape
+func gemvR16Q5_KHW(w, x *byte, nb int, out *float32)
 
 //go:noescape
 func gemvR16Q6_KHW(w, x *byte, nb int, out *float32)
@@ -72,8 +75,9 @@ func decR16Q6_K(w *byte, wstride, nb int, dst *byte)
 
 // r16kKernels returns the Rows16 decode kernel and group decoder (into the
 // k16 layout) of q4_K/q5_K/q6_K t: the assembly where AVX-512 VNNI is present,
-// else the Go twins. The q4_K and q6_K decode kernels issue software
-// prefetches when sw is set (streamPrefetch); q5_K's always do.
+// else the Go twins. The AVX-512 decode kernels issue software prefetches
+// when sw is set (streamPrefetch); so does the AVX2 q4_K one (the AVX2
+// q5_K kernel always does: it is bound by its arithmetic).
 func r16kKernels(t weights.Type, sw bool) (gemv func(w, x []byte, nb int, out []float32), dec func(w *byte, wstride, nb int, dst *byte)) {
 	if !hasZVNNI {
 		gemv, dec = r16kGoKernels(t)
@@ -94,6 +98,9 @@ func r16kKernels(t weights.Type, sw bool) (gemv func(w, x []byte, nb int, out []
 		}
 		return func(w, x []byte, nb int, out []float32) { gemvR16Q6_K(&w[0], &x[0], nb, &out[0]) }, decR16Q6_K
 	case weights.TypeQ5_K:
+		if !sw {
+			return func(w, x []byte, nb int, out []float32) { gemvR16Q5_KHW(&w[0], &x[0], nb, &out[0]) }, decR16Q5_K
+		}
 		return func(w, x []byte, nb int, out []float32) { gemvR16Q5_K(&w[0], &x[0], nb, &out[0]) }, decR16Q5_K
 	}
 	if !sw {

@@ -143,7 +143,7 @@ func rows16k(p params) []byte {
 		a.l("\tVMOVDQU64    Z30, %d(DI)", 5120+64*j)
 	}
 	a.text(r16kDec6Tail)
-	rows16k5(&a, pf)
+	rows16k5(&a, pf, &hw)
 	return a.bytes()
 }
 
@@ -191,32 +191,44 @@ func decKTail(a *asm, tile int, label string) {
 // rows16k5 writes the q5_K kernels: q4_K's with the fifth bit of chunk
 // 8c+t from QH chunk t (bit 2c for the low nibbles, 2c+1 for the high),
 // and the fold in dotK's order (rows16k.go).
-func rows16k5(a *asm, pf func(off, tile int)) {
+// rows16k5 writes the q5_K kernels: gemvR16Q5_K, gemvR16Q5_KHW (*hw set
+// while it is written: pf then writes nothing) and decR16Q5_K.
+func rows16k5(a *asm, pf func(off, tile int), hw *bool) {
 	const t5 = 2816 // q5_K tile bytes
-	a.text(r16kGemv5Head)
-	for l := 0; l < 4; l++ {
-		pf(64*l, t5)
-	}
-	a.text(r16kGemv5Tile)
-	for c := 0; c < 4; c++ {
-		a.l("\tVPXORD      Z8, Z8, Z8")
-		a.l("\tVPXORD      Z9, Z9, Z9")
-		for t := 0; t < 8; t++ {
-			off := 256 + 512*c + 64*t
-			pf(off, t5)
-			if c == 0 {
-				pf(2304+64*t, t5)
-			}
-			k5u(a, c, off, 2304+64*t)
-			a.l("\tVPDPBUSD.BCST %d(DI), Z0, Z8", 64*c+4*t)
-			a.l("\tVPDPBUSD.BCST %d(DI), Z1, Z9", 64*c+4*t+32)
+	a.l("")
+	for _, *hw = range []bool{false, true} {
+		if *hw {
+			h := strings.ReplaceAll(r16kGemv5Head, "gemvR16Q5_K(", "gemvR16Q5_KHW(")
+			a.text(strings.Replace(h, "// As gemvR16Q4_K", "// gemvR16Q5_K without software prefetch (kernels/stream_amd64.go).\n// As gemvR16Q4_K", 1))
+		} else {
+			a.text(r16kGemv5Head)
 		}
-		a.l("\tK4ACC(%d, %s)", c, k4Shuffles[c])
+		for l := 0; l < 4; l++ {
+			pf(64*l, t5)
+		}
+		a.text(r16kGemv5Tile)
+		for c := 0; c < 4; c++ {
+			a.l("\tVPXORD      Z8, Z8, Z8")
+			a.l("\tVPXORD      Z9, Z9, Z9")
+			for t := 0; t < 8; t++ {
+				off := q5Q(8*c + t)
+				pf(off, t5)
+				if c == 0 {
+					pf(q5H(t), t5)
+				}
+				k5u(a, c, off, q5H(t))
+				a.l("\tVPDPBUSD.BCST %d(DI), Z0, Z8", 64*c+4*t)
+				a.l("\tVPDPBUSD.BCST %d(DI), Z1, Z9", 64*c+4*t+32)
+			}
+			a.l("\tK4ACC(%d, %s)", c, k4Shuffles[c])
+		}
+		a.text(r16kGemv5Tail)
 	}
-	a.text(r16kGemv5Tail)
+	*hw = false
+	a.text(r16kDec5Head)
 	for c := 0; c < 4; c++ {
 		for t := 0; t < 8; t++ {
-			k5u(a, c, 256+64*(8*c+t), 2304+64*t)
+			k5u(a, c, q5Q(8*c+t), q5H(t))
 			a.l("\tVMOVDQU64  Z0, %d(DI)", 64*(16*c+t))
 			a.l("\tVMOVDQU64  Z1, %d(DI)", 64*(16*c+8+t))
 		}
@@ -490,8 +502,7 @@ kd6done:
 	VZEROUPPER
 	RET`
 
-const r16kGemv5Head = `
-// func gemvR16Q5_K(w, x *byte, nb int, out *float32)
+const r16kGemv5Head = `// func gemvR16Q5_K(w, x *byte, nb int, out *float32)
 // As gemvR16Q4_K with 5-bit quants (k5u); per tile Z30 += float(isum)·
 // (d_w·d_x), then Z30 -= float(imin)·(dmin_w·d_x), each product rounded:
 // ggml's vec_dot_q5_K_q8_K order (dotK), which llama.cpp runs for q5_K.
@@ -527,8 +538,9 @@ k5done:
 	VMOVUPS Z30, 0(DX)
 	VZEROUPPER
 	RET
+`
 
-// func decR16Q5_K(w *byte, wstride, nb int, dst *byte)
+const r16kDec5Head = `// func decR16Q5_K(w *byte, wstride, nb int, dst *byte)
 // decR16Q4_K with 5-bit quants: the nb tiles at w into the k16 layout.
 TEXT ·decR16Q5_K(SB), NOSPLIT, $0-32
 	MOVQ         w+0(FP), SI
@@ -567,3 +579,15 @@ func q6H(i int) int {
 	h, t := i/8, i%8
 	return 288 + 768*(2*h+t/4) + 512 + 64*(t%4)
 }
+
+// q5Q and q5H are kernels/rows16k.go's r16kQ5Q and r16kQ5H: the offsets
+// in a q5_K tile of Q chunk i and QH chunk t, the QH chunks between the
+// first 8 Q chunks, in the order the decode kernels read them.
+func q5Q(i int) int {
+	if i < 8 {
+		return 256 + 512*(i/4) + 64*(i%4)
+	}
+	return 1280 + 64*(i-8)
+}
+
+func q5H(t int) int { return 256 + 512*(t/4) + 256 + 64*(t%4) }

@@ -438,15 +438,18 @@ func r16kA2x2Fold(a *asm, xs, outs []string, h int, five bool) {
 // it ORs in bit 2c (2c+1) of QH chunk t as bit 4, masked by the operand
 // mask (0x10 in every byte), through Y12 and Y13.
 func r16kNibbles(a *asm, c, t, h int, five bool, lo, hi, mask string) {
-	const qh = 2304 // q5_K: the QH chunks
-	a.l("\tVMOVDQU %d(R14), %s", 256+64*(8*c+t)+32*h, lo)
+	q, qh := 256+64*(8*c+t), q5H(t) // q4_K's Q chunks; q5_K's QH
+	if five {
+		q = q5Q(8*c + t)
+	}
+	a.l("\tVMOVDQU %d(R14), %s", q+32*h, lo)
 	a.l("\tVPSRLW $4, %s, %s", lo, hi)
 	a.l("\tVPAND Y15, %s, %s", lo, lo)
 	a.l("\tVPAND Y15, %s, %s", hi, hi)
 	if !five {
 		return
 	}
-	a.l("\tVMOVDQU %d(R14), Y12", qh+64*t+32*h)
+	a.l("\tVMOVDQU %d(R14), Y12", qh+32*h)
 	for k, dst := range []string{lo, hi} {
 		shiftTo4(a, 2*c+k, "Y12", "Y13")
 		a.l("\tVPAND %s, Y13, Y13", mask)
