@@ -48,12 +48,7 @@ func rows16k(p params) []byte {
 		}
 	}
 	for _, hw = range []bool{false, true} {
-		if hw {
-			h := strings.ReplaceAll(r16kGemv4Head, "gemvR16Q4_K(", "gemvR16Q4_KHW(")
-			a.text(strings.Replace(h, "// packK16", "// gemvR16Q4_K without software prefetch (kernels/stream_amd64.go).\n// packK16", 1))
-		} else {
-			a.text(r16kGemv4Head)
-		}
+		a.text(gemvHead(r16kGemv4Head, "gemvR16Q4_K", hw))
 		for l := 0; l < 4; l++ {
 			pf(64*l, t4)
 		}
@@ -90,12 +85,7 @@ func rows16k(p params) []byte {
 		a.l("\tK6U(%d, %d, %d)", q6L(16*h+t), q6L(16*h+8+t), q6H(8*h+t))
 	}
 	for _, hw = range []bool{false, true} {
-		if hw {
-			h := strings.ReplaceAll(r16kGemv6Head, "gemvR16Q6_K(", "gemvR16Q6_KHW(")
-			a.text(strings.Replace(h, "// Per tile", "// gemvR16Q6_K without software prefetch (kernels/stream_amd64.go).\n// Per tile", 1))
-		} else {
-			a.text(r16kGemv6Head)
-		}
+		a.text(gemvHead(r16kGemv6Head, "gemvR16Q6_K", hw))
 		// The q6_K decode kernel spreads the prefetches of the tile's 53
 		// lines over its first instructions.
 		next := 0
@@ -197,12 +187,7 @@ func rows16k5(a *asm, pf func(off, tile int), hw *bool) {
 	const t5 = 2816 // q5_K tile bytes
 	a.l("")
 	for _, *hw = range []bool{false, true} {
-		if *hw {
-			h := strings.ReplaceAll(r16kGemv5Head, "gemvR16Q5_K(", "gemvR16Q5_KHW(")
-			a.text(strings.Replace(h, "// As gemvR16Q4_K", "// gemvR16Q5_K without software prefetch (kernels/stream_amd64.go).\n// As gemvR16Q4_K", 1))
-		} else {
-			a.text(r16kGemv5Head)
-		}
+		a.text(gemvHead(r16kGemv5Head, "gemvR16Q5_K", *hw))
 		for l := 0; l < 4; l++ {
 			pf(64*l, t5)
 		}
@@ -591,3 +576,15 @@ func q5Q(i int) int {
 }
 
 func q5H(t int) int { return 256 + 512*(t/4) + 256 + 64*(t%4) }
+
+// gemvHead is a decode kernel's head (its comment, TEXT line and setup),
+// for the form without software prefetch (hw) renamed name+"HW" and said
+// so under the signature line.
+func gemvHead(head, name string, hw bool) string {
+	if !hw {
+		return head
+	}
+	head = strings.ReplaceAll(head, name+"(", name+"HW(")
+	sig, rest, _ := strings.Cut(head, "\n")
+	return sig + "\n// " + name + " without software prefetch (kernels/stream_amd64.go).\n" + rest
+}
