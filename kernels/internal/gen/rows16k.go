@@ -32,22 +32,25 @@ func rows16k(p params) []byte {
 		a.text(strings.Replace(r16kPrefetchDoc, "%d", trimFloat(p.pf), 1))
 	}
 	const t4, t6 = 2304, 3360 // tile bytes of q4_K and q6_K
-	// hw: the q4_K kernel being written is gemvR16Q4_KHW, which leaves the
-	// stream to the hardware prefetchers (kernels/stream_amd64.go).
-	hw := false
-	pf := func(off, tile int) {
-		d := p.pf
-		if tile == t6 {
-			d = p.pf6
-		}
-		if d != 0 && !hw {
-			a.l("\tPREFETCHT0  %d(SI)", int(d*float64(tile))+off)
-			if p.far {
-				a.l("\tPREFETCHT2  %d(SI)", int(2*d*float64(tile))+off)
+	// pfFor returns what writes the prefetches of the line at off of a
+	// tile of tile bytes: nothing for the forms without software prefetch
+	// (hw: gemvR16Q4_KHW, ..., kernels/stream_amd64.go).
+	pfFor := func(hw bool) func(off, tile int) {
+		return func(off, tile int) {
+			d := p.pf
+			if tile == t6 {
+				d = p.pf6
+			}
+			if d != 0 && !hw {
+				a.l("\tPREFETCHT0  %d(SI)", int(d*float64(tile))+off)
+				if p.far {
+					a.l("\tPREFETCHT2  %d(SI)", int(2*d*float64(tile))+off)
+				}
 			}
 		}
 	}
-	for _, hw = range []bool{false, true} {
+	for _, hw := range []bool{false, true} {
+		pf := pfFor(hw)
 		a.text(gemvHead(r16kGemv4Head, "gemvR16Q4_K", hw))
 		for l := 0; l < 4; l++ {
 			pf(64*l, t4)
@@ -65,7 +68,6 @@ func rows16k(p params) []byte {
 		}
 		a.text(r16kGemv4Tail)
 	}
-	hw = false
 	a.text(r16kDec4Head)
 	for c := 0; c < 4; c++ {
 		for t := 0; t < 8; t++ {
@@ -84,7 +86,8 @@ func rows16k(p params) []byte {
 	k6u := func(h, t int) {
 		a.l("\tK6U(%d, %d, %d)", q6L(16*h+t), q6L(16*h+8+t), q6H(8*h+t))
 	}
-	for _, hw = range []bool{false, true} {
+	for _, hw := range []bool{false, true} {
+		pf := pfFor(hw)
 		a.text(gemvHead(r16kGemv6Head, "gemvR16Q6_K", hw))
 		// The q6_K decode kernel spreads the prefetches of the tile's 53
 		// lines over its first instructions.
@@ -115,7 +118,6 @@ func rows16k(p params) []byte {
 		pf6(100)
 		a.text(r16kGemv6Tail)
 	}
-	hw = false
 	a.text(r16kDec6Head)
 	for h := 0; h < 2; h++ {
 		for t := 0; t < 8; t++ {
@@ -133,7 +135,7 @@ func rows16k(p params) []byte {
 		a.l("\tVMOVDQU64    Z30, %d(DI)", 5120+64*j)
 	}
 	a.text(r16kDec6Tail)
-	rows16k5(&a, pf, &hw)
+	rows16k5(&a, pfFor)
 	return a.bytes()
 }
 
@@ -181,13 +183,14 @@ func decKTail(a *asm, tile int, label string) {
 // rows16k5 writes the q5_K kernels: q4_K's with the fifth bit of chunk
 // 8c+t from QH chunk t (bit 2c for the low nibbles, 2c+1 for the high),
 // and the fold in dotK's order (rows16k.go).
-// rows16k5 writes the q5_K kernels: gemvR16Q5_K, gemvR16Q5_KHW (*hw set
-// while it is written: pf then writes nothing) and decR16Q5_K.
-func rows16k5(a *asm, pf func(off, tile int), hw *bool) {
+// rows16k5 writes the q5_K kernels: gemvR16Q5_K, gemvR16Q5_KHW and
+// decR16Q5_K, with pfFor(hw)'s prefetches.
+func rows16k5(a *asm, pfFor func(hw bool) func(off, tile int)) {
 	const t5 = 2816 // q5_K tile bytes
 	a.l("")
-	for _, *hw = range []bool{false, true} {
-		a.text(gemvHead(r16kGemv5Head, "gemvR16Q5_K", *hw))
+	for _, hw := range []bool{false, true} {
+		pf := pfFor(hw)
+		a.text(gemvHead(r16kGemv5Head, "gemvR16Q5_K", hw))
 		for l := 0; l < 4; l++ {
 			pf(64*l, t5)
 		}
@@ -209,7 +212,6 @@ func rows16k5(a *asm, pf func(off, tile int), hw *bool) {
 		}
 		a.text(r16kGemv5Tail)
 	}
-	*hw = false
 	a.text(r16kDec5Head)
 	for c := 0; c < 4; c++ {
 		for t := 0; t < 8; t++ {
