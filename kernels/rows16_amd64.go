@@ -32,17 +32,21 @@ func r16Kernels(t weights.Type, sw bool) (gemv func(w, x []byte, nb int, out []f
 	if !hasZVNNI || (t == weights.TypeQ5_0 && !hasR16Q5) {
 		return r16GoKernels(t)
 	}
-	switch {
-	case t == weights.TypeQ5_0 && sw:
-		return gemvR16AsmQ5_0, decR16Q5_0
-	case t == weights.TypeQ5_0:
-		return func(w, x []byte, nb int, out []float32) { gemvR16Q5_0HW(&w[0], &x[0], nb, &out[0]) }, decR16Q5_0
-	case t == weights.TypeQ8_0 && sw:
-		return func(w, x []byte, nb int, out []float32) { gemvR16Q8_0(&w[0], &x[0], nb, &out[0]) }, decR16Q8_0
-	case t == weights.TypeQ8_0:
-		return func(w, x []byte, nb int, out []float32) { gemvR16Q8_0HW(&w[0], &x[0], nb, &out[0]) }, decR16Q8_0
-	case sw:
-		return func(w, x []byte, nb int, out []float32) { gemvR16Q4_0(&w[0], &x[0], nb, &out[0]) }, decR16Q4_0
+	switch t {
+	case weights.TypeQ5_0:
+		return r16Gemv(sw, gemvR16Q5_0, gemvR16Q5_0HW), decR16Q5_0
+	case weights.TypeQ8_0:
+		return r16Gemv(sw, gemvR16Q8_0, gemvR16Q8_0HW), decR16Q8_0
 	}
-	return func(w, x []byte, nb int, out []float32) { gemvR16Q4_0HW(&w[0], &x[0], nb, &out[0]) }, decR16Q4_0
+	return r16Gemv(sw, gemvR16Q4_0, gemvR16Q4_0HW), decR16Q4_0
+}
+
+// r16Gemv adapts the Rows16 decode kernel of the form sw picks (pf with
+// software prefetch, hw without) to the slices the plan passes.
+func r16Gemv(sw bool, pf, hw func(w, x *byte, nb int, out *float32)) func(w, x []byte, nb int, out []float32) {
+	f := hw
+	if sw {
+		f = pf
+	}
+	return func(w, x []byte, nb int, out []float32) { f(&w[0], &x[0], nb, &out[0]) }
 }

@@ -83,28 +83,17 @@ func r16kKernels(t weights.Type, sw bool) (gemv func(w, x []byte, nb int, out []
 		gemv, dec = r16kGoKernels(t)
 		switch {
 		case hasR16KA2(t) && t == weights.TypeQ5_K:
-			gemv = func(w, x []byte, nb int, out []float32) { gemvR16A2Q5_K(&w[0], &x[0], nb, &out[0]) }
-		case hasR16KA2(t) && sw:
-			gemv = func(w, x []byte, nb int, out []float32) { gemvR16A2Q4_K(&w[0], &x[0], nb, &out[0]) }
+			gemv = r16Gemv(true, gemvR16A2Q5_K, nil)
 		case hasR16KA2(t):
-			gemv = func(w, x []byte, nb int, out []float32) { gemvR16A2Q4_KHW(&w[0], &x[0], nb, &out[0]) }
+			gemv = r16Gemv(sw, gemvR16A2Q4_K, gemvR16A2Q4_KHW)
 		}
 		return gemv, dec
 	}
 	switch t {
 	case weights.TypeQ6_K:
-		if !sw {
-			return func(w, x []byte, nb int, out []float32) { gemvR16Q6_KHW(&w[0], &x[0], nb, &out[0]) }, decR16Q6_K
-		}
-		return func(w, x []byte, nb int, out []float32) { gemvR16Q6_K(&w[0], &x[0], nb, &out[0]) }, decR16Q6_K
+		return r16Gemv(sw, gemvR16Q6_K, gemvR16Q6_KHW), decR16Q6_K
 	case weights.TypeQ5_K:
-		if !sw {
-			return func(w, x []byte, nb int, out []float32) { gemvR16Q5_KHW(&w[0], &x[0], nb, &out[0]) }, decR16Q5_K
-		}
-		return func(w, x []byte, nb int, out []float32) { gemvR16Q5_K(&w[0], &x[0], nb, &out[0]) }, decR16Q5_K
+		return r16Gemv(sw, gemvR16Q5_K, gemvR16Q5_KHW), decR16Q5_K
 	}
-	if !sw {
-		return func(w, x []byte, nb int, out []float32) { gemvR16Q4_KHW(&w[0], &x[0], nb, &out[0]) }, decR16Q4_K
-	}
-	return func(w, x []byte, nb int, out []float32) { gemvR16Q4_K(&w[0], &x[0], nb, &out[0]) }, decR16Q4_K
+	return r16Gemv(sw, gemvR16Q4_K, gemvR16Q4_KHW), decR16Q4_K
 }
