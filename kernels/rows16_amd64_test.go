@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-	"time"
 	"unsafe"
 
 	"dayi/weights"
@@ -222,24 +221,13 @@ func BenchmarkRows16Stream(b *testing.B) {
 		for _, sw := range []bool{true, false} {
 			gemv := kern(sw)
 			b.Run(fmt.Sprintf("%s/prefetch=%v", wt, sw), func(b *testing.B) {
-				bestK, bestR := time.Duration(1<<62), time.Duration(1<<62)
 				var sink uint64
-				for b.Loop() {
-					t0 := time.Now()
+				reportVsRead(b, len(big), "GB/s-kernel", func() {
 					for off := 0; off < len(big); off += gb {
 						gemv(big[off:off+gb], x, nb, out)
 					}
-					bestK = min(bestK, time.Since(t0))
-					t0 = time.Now()
-					sink += sum8(words)
-					bestR = min(bestR, time.Since(t0))
-				}
+				}, func() { sink += sum8(words) })
 				_ = sink
-				kg := float64(len(big)) / bestK.Seconds() / 1e9
-				rg := float64(len(big)) / bestR.Seconds() / 1e9
-				b.ReportMetric(kg, "GB/s-kernel")
-				b.ReportMetric(rg, "GB/s-read")
-				b.ReportMetric(kg/rg, "of-read")
 			})
 		}
 	}
