@@ -41,30 +41,31 @@ import (
 //	0     d[16] f16
 //	32    SC[16][16]i8    SC[g][r] = scale of group g (16 elements) of row r:
 //	                      one VPMOVSXBD per group
-//	288   4 runs of 768 bytes, run 2h+q for half h and quarter q:
-//	      +0    QL chunks 16h+4q..16h+4q+3   (chunk i = ql bytes 4i..4i+3
-//	      +256  QL chunks 16h+8+4q..          of each row)
-//	      +512  QH chunks 8h+4q..8h+4q+3     (qh bytes 4i..4i+3)
+//	288   16 steps of 192 bytes, step 8h+t for half h and t < 8:
+//	      +0    QL chunk 16h+t     (chunk i = ql bytes 4i..4i+3 of each row)
+//	      +64   QL chunk 16h+8+t
+//	      +128  QH chunk 8h+t      (qh bytes 4i..4i+3)
 //
-// in the order the decode kernel reads them (r16kQ6L, r16kQ6H): each run
-// is the 12 chunks that 4 steps of the kernel take, so the tile is read
-// front to back. Until 2026-12-07 the tile held QL[32] then QH[16] and
-// the kernel read three streams 512 and 2048 bytes apart; Zen 4's
-// hardware prefetchers did not follow them (BenchmarkRows16Stream).
+// in the order the decode kernel reads them (r16kQ6L, r16kQ6H), so every
+// load follows the one before it. Until 2026-12-07 the tile held QL[32]
+// then QH[16] and the kernel read three streams 512 and 2048 bytes apart,
+// which Zen 4's hardware prefetchers did not follow (BenchmarkRows16Stream);
+// then, for one session, runs of 768 bytes that each step read at +0,
+// +256 and +512.
 //
 // q5_K tile (2816 bytes): q4_K's, plus the high bits
 //
 //	0     d[16], 32 dmin[16], 64 S0, 128 S1, 192 S2   as q4_K
-//	256   Q chunks 0..3, QH chunks 0..3, Q 4..7, QH 4..7 (runs of 256 bytes)
+//	256   Q chunk 0, QH chunk 0, Q 1, QH 1, … Q 7, QH 7
 //	1280  Q chunks 8..31
 //
 // (Q chunk i = qs bytes 4i..4i+3 of each row, QH chunk t = qh bytes
 // 4t..4t+3; r16kQ5Q, r16kQ5H): the decode kernel takes QH chunk t with Q
-// chunk t and keeps it in L1 for chunks 8+t, 16+t, 24+t, so the tile is
-// read front to back. Until 2026-12-07 QH followed all of Q (at 2304), a
-// second stream that Zen 4's prefetchers did not follow: 0.65 of the read
-// on one thread with software prefetch, 0.88 in this order without
-// (BenchmarkRows16Stream).
+// chunk t and keeps it in L1 for chunks 8+t, 16+t, 24+t, so every load
+// follows the one before it. Until 2026-12-07 QH followed all of Q (at
+// 2304), a second stream that Zen 4's prefetchers did not follow: 0.65 of
+// the read on one thread with software prefetch, 0.88 without once QH sat
+// in runs of 256 bytes between the first Q chunks (BenchmarkRows16Stream).
 //
 // Chunk i = 8c+t's low nibbles take bit 2c of QH chunk t as their bit 4,
 // its high nibbles bit 2c+1 (dequantize_row_q5_K: qh byte l holds the fifth
@@ -101,25 +102,24 @@ const (
 // i/16, QL chunks 16h+t (t < 8) and 16h+8+t go with QH chunk 8h+t.
 func r16kQ6L(i int) int {
 	h, j := i/16, i%16
-	t := j % 8
-	return r16kQ6Q + 768*(2*h+t/4) + 256*(j/8) + 64*(t%4)
+	return r16kQ6Q + 768*(2*h) + 192*(j%8) + 64*(j/8)
 }
 
 // r16kQ5Q is the offset in a q5_K tile of Q chunk i (0..31), r16kQ5H of
 // QH chunk t (0..7).
 func r16kQ5Q(i int) int {
 	if i < 8 {
-		return 256 + 512*(i/4) + 64*(i%4)
+		return 256 + 128*i
 	}
 	return 1280 + 64*(i-8)
 }
 
-func r16kQ5H(t int) int { return 256 + 512*(t/4) + 256 + 64*(t%4) }
+func r16kQ5H(t int) int { return 256 + 128*t + 64 }
 
 // r16kQ6H is the offset in a q6_K tile of QH chunk i (0..15).
 func r16kQ6H(i int) int {
 	h, t := i/8, i%8
-	return r16kQ6Q + 768*(2*h+t/4) + 512 + 64*(t%4)
+	return r16kQ6Q + 768*(2*h) + 192*t + 128
 }
 
 // r16KType reports whether t is a k-quant with a Rows16 layout.
@@ -134,6 +134,11 @@ func repackK(dst, src []byte, t weights.Type, n, k int) {
 	nb := k / 256
 	rb := nb * ts
 	tile := r16Rows * ts
+	// q5_K's and q6_K's quant chunks are transposed in one run (as they
+	// follow each other in a super-block; transposeWords is fastest on long
+	// runs) into scratch, then placed 64 bytes at a time where the decode
+	// kernels read them.
+	var scratch [48 * 64]byte
 	for g := 0; g < n/r16Rows; g++ {
 		grp := src[g*r16Rows*rb : (g+1)*r16Rows*rb]
 		out := dst[g*r16Rows*rb : (g+1)*r16Rows*rb]
@@ -147,11 +152,12 @@ func repackK(dst, src []byte, t weights.Type, n, k int) {
 						d[r16kQ6SC+16*s+r] = blk[r*rb+192+s]
 					}
 				}
-				for i := 0; i < 32; i += 4 { // 4 chunks at a time stay together
-					transposeWords(d[r16kQ6L(i):], blk[4*i:], rb, 4)
+				transposeWords(scratch[:], blk, rb, 48) // QL 0..31, QH 0..15
+				for i := 0; i < 32; i++ {
+					copy(d[r16kQ6L(i):r16kQ6L(i)+64], scratch[64*i:])
 				}
-				for i := 0; i < 16; i += 4 {
-					transposeWords(d[r16kQ6H(i):], blk[128+4*i:], rb, 4)
+				for i := 0; i < 16; i++ {
+					copy(d[r16kQ6H(i):r16kQ6H(i)+64], scratch[64*(32+i):])
 				}
 				continue
 			}
@@ -161,11 +167,12 @@ func repackK(dst, src []byte, t weights.Type, n, k int) {
 			}
 			transposeWords(d[64:], blk[4:], rb, 3)
 			if t == weights.TypeQ5_K {
-				for i := 0; i < 32; i += 4 { // 4 chunks at a time stay together
-					transposeWords(d[r16kQ5Q(i):], blk[48+4*i:], rb, 4)
+				transposeWords(scratch[:], blk[16:], rb, 40) // QH 0..7, Q 0..31
+				for i := 0; i < 8; i++ {
+					copy(d[r16kQ5H(i):r16kQ5H(i)+64], scratch[64*i:])
+					copy(d[r16kQ5Q(i):r16kQ5Q(i)+64], scratch[64*(8+i):])
 				}
-				transposeWords(d[r16kQ5H(0):], blk[16:], rb, 4)
-				transposeWords(d[r16kQ5H(4):], blk[32:], rb, 4)
+				copy(d[r16kQ5Q(8):r16kQ5Q(8)+24*64], scratch[64*16:])
 				continue
 			}
 			transposeWords(d[r16kQ4Q:], blk[16:], rb, 32) // qs right after the scales

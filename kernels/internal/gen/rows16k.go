@@ -553,18 +553,17 @@ const r16kPrefetchDoc = `// Both decode kernels prefetch every cache line of the
 `
 
 // q6L and q6H are kernels/rows16k.go's r16kQ6L and r16kQ6H: the offsets
-// in a q6_K tile of QL chunk i and QH chunk i, in runs of 768 bytes in the
-// order the decode kernel reads them (TestRows16KDecode checks the two
+// in a q6_K tile of QL chunk i and QH chunk i, in steps of 192 bytes in
+// the order the decode kernel reads them (TestRows16KDecode checks the two
 // ends agree).
 func q6L(i int) int {
 	h, j := i/16, i%16
-	t := j % 8
-	return 288 + 768*(2*h+t/4) + 256*(j/8) + 64*(t%4)
+	return 288 + 768*(2*h) + 192*(j%8) + 64*(j/8)
 }
 
 func q6H(i int) int {
 	h, t := i/8, i%8
-	return 288 + 768*(2*h+t/4) + 512 + 64*(t%4)
+	return 288 + 768*(2*h) + 192*t + 128
 }
 
 // q5Q and q5H are kernels/rows16k.go's r16kQ5Q and r16kQ5H: the offsets
@@ -572,12 +571,12 @@ func q6H(i int) int {
 // first 8 Q chunks, in the order the decode kernels read them.
 func q5Q(i int) int {
 	if i < 8 {
-		return 256 + 512*(i/4) + 64*(i%4)
+		return 256 + 128*i
 	}
 	return 1280 + 64*(i-8)
 }
 
-func q5H(t int) int { return 256 + 512*(t/4) + 256 + 64*(t%4) }
+func q5H(t int) int { return 256 + 128*t + 64 }
 
 // gemvHead is a decode kernel's head (its comment, TEXT line and setup),
 // for the form without software prefetch (hw) renamed name+"HW" and said
