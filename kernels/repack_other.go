@@ -3,4 +3,4 @@
 package kernels
 
 // transposeWords is transposeWordsGo where no assembly is wired up.
-func transposeWords(dst, src []byte, rb, nw int) { transposeWordsGo(dst, src, rb, nw) }
+func transposeWords(dst, src []byte, rb, nw, cs int) { transposeWordsGo(dst, src, rb, nw, cs) }

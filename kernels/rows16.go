@@ -131,18 +131,19 @@ func Repack(dst, src []byte, t weights.Type, n, k int) error {
 			for r := 0; r < r16Rows; r++ {
 				d[2*r], d[2*r+1] = blk[r*rb], blk[r*rb+1]
 			}
-			transposeWords(d[32:], blk[2:], rb, qs/4)
+			transposeWords(d[32:], blk[2:], rb, qs/4, 64)
 		}
 	}
 	return nil
 }
 
 // transposeWordsGo is the twin of transposeWords: word w (4 bytes) of row
-// r of the 16 rows at src, rb bytes apart, to dst[64*w+4*r:].
-func transposeWordsGo(dst, src []byte, rb, nw int) {
+// r of the 16 rows at src, rb bytes apart, to dst[cs*w+4*r:] (cs ≥ 64: the
+// chunks of 16 words, 64 bytes each, cs bytes apart).
+func transposeWordsGo(dst, src []byte, rb, nw, cs int) {
 	for w := 0; w < nw; w++ {
 		for r := 0; r < r16Rows; r++ {
-			copy(dst[64*w+4*r:64*w+4*r+4], src[r*rb+4*w:r*rb+4*w+4])
+			copy(dst[cs*w+4*r:cs*w+4*r+4], src[r*rb+4*w:r*rb+4*w+4])
 		}
 	}
 }

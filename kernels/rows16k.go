@@ -134,11 +134,6 @@ func repackK(dst, src []byte, t weights.Type, n, k int) {
 	nb := k / 256
 	rb := nb * ts
 	tile := r16Rows * ts
-	// q5_K's and q6_K's quant chunks are transposed in one run (as they
-	// follow each other in a super-block; transposeWords is fastest on long
-	// runs) into scratch, then placed 64 bytes at a time where the decode
-	// kernels read them.
-	var scratch [48 * 64]byte
 	for g := 0; g < n/r16Rows; g++ {
 		grp := src[g*r16Rows*rb : (g+1)*r16Rows*rb]
 		out := dst[g*r16Rows*rb : (g+1)*r16Rows*rb]
@@ -152,12 +147,10 @@ func repackK(dst, src []byte, t weights.Type, n, k int) {
 						d[r16kQ6SC+16*s+r] = blk[r*rb+192+s]
 					}
 				}
-				transposeWords(scratch[:], blk, rb, 48) // QL 0..31, QH 0..15
-				for i := 0; i < 32; i++ {
-					copy(d[r16kQ6L(i):r16kQ6L(i)+64], scratch[64*i:])
-				}
-				for i := 0; i < 16; i++ {
-					copy(d[r16kQ6H(i):r16kQ6H(i)+64], scratch[64*(32+i):])
+				for h := 0; h < 2; h++ { // each step's chunks 192 bytes on
+					transposeWords(d[r16kQ6L(16*h):], blk[64*h:], rb, 8, 192)
+					transposeWords(d[r16kQ6L(16*h+8):], blk[64*h+32:], rb, 8, 192)
+					transposeWords(d[r16kQ6H(8*h):], blk[128+32*h:], rb, 8, 192)
 				}
 				continue
 			}
@@ -165,17 +158,14 @@ func repackK(dst, src []byte, t weights.Type, n, k int) {
 				d[2*r], d[2*r+1] = blk[r*rb], blk[r*rb+1]
 				d[32+2*r], d[32+2*r+1] = blk[r*rb+2], blk[r*rb+3]
 			}
-			transposeWords(d[64:], blk[4:], rb, 3)
+			transposeWords(d[64:], blk[4:], rb, 3, 64)
 			if t == weights.TypeQ5_K {
-				transposeWords(scratch[:], blk[16:], rb, 40) // QH 0..7, Q 0..31
-				for i := 0; i < 8; i++ {
-					copy(d[r16kQ5H(i):r16kQ5H(i)+64], scratch[64*i:])
-					copy(d[r16kQ5Q(i):r16kQ5Q(i)+64], scratch[64*(8+i):])
-				}
-				copy(d[r16kQ5Q(8):r16kQ5Q(8)+24*64], scratch[64*16:])
+				transposeWords(d[r16kQ5H(0):], blk[16:], rb, 8, 128) // between Q 0..7
+				transposeWords(d[r16kQ5Q(0):], blk[48:], rb, 8, 128)
+				transposeWords(d[r16kQ5Q(8):], blk[80:], rb, 24, 64)
 				continue
 			}
-			transposeWords(d[r16kQ4Q:], blk[16:], rb, 32) // qs right after the scales
+			transposeWords(d[r16kQ4Q:], blk[16:], rb, 32, 64) // qs right after the scales
 		}
 	}
 }

@@ -33,7 +33,7 @@ func repackQ5_0(dst, src []byte, n, k int) {
 				copy(d[2*r:2*r+2], blk[r*rb:r*rb+2])
 				copy(d[32+4*r:36+4*r], blk[r*rb+2:r*rb+6])
 			}
-			transposeWords(d[96:], blk[6:], rb, 4)
+			transposeWords(d[96:], blk[6:], rb, 4, 64)
 		}
 	}
 }

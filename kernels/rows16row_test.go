@@ -80,7 +80,7 @@ func BenchmarkRepack(b *testing.B) {
 // transposeWords (assembly on amd64), against its twins one row at a
 // time: r16kPut for the k-quants and the layout loops below (rows16.go,
 // rows16q5.go) for q4_0/q8_0/q5_0; and transposeWords against
-// transposeWordsGo for 1–40 words and odd row strides.
+// transposeWordsGo for 1–40 words, odd row strides and chunk strides.
 func TestRepackTwins(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, typ := range rows16Types {
@@ -127,12 +127,15 @@ func TestRepackTwins(t *testing.T) {
 	}
 	for nw := 1; nw <= 40; nw++ {
 		for _, rb := range []int{4 * nw, 4*nw + 2, 4*nw + 37} {
-			src := randomBytes(rng, 15*rb+4*nw+3)
-			got, want := make([]byte, 64*nw+5), make([]byte, 64*nw+5)
-			transposeWords(got[1:], src[1:], rb, nw)
-			transposeWordsGo(want[1:], src[1:], rb, nw)
-			if !bytes.Equal(got, want) {
-				t.Fatalf("transposeWords, %d words, rows %d bytes apart: differs from transposeWordsGo", nw, rb)
+			for _, cs := range []int{64, 128, 192} {
+				src := randomBytes(rng, 15*rb+4*nw+3)
+				got, want := randomBytes(rng, cs*nw+5), make([]byte, cs*nw+5)
+				copy(want, got) // bytes between chunks stay as they were
+				transposeWords(got[1:], src[1:], rb, nw, cs)
+				transposeWordsGo(want[1:], src[1:], rb, nw, cs)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("transposeWords, %d words, rows %d bytes apart, chunks %d apart: differs from transposeWordsGo", nw, rb, cs)
+				}
 			}
 		}
 	}
