@@ -102,7 +102,7 @@ const (
 // i/16, QL chunks 16h+t (t < 8) and 16h+8+t go with QH chunk 8h+t.
 func r16kQ6L(i int) int {
 	h, j := i/16, i%16
-	return r16kQ6Q + 768*(2*h) + 192*(j%8) + 64*(j/8)
+	return r16kQ6Q + 192*(8*h+j%8) + 64*(j/8) // step 8h+j%8
 }
 
 // r16kQ5Q is the offset in a q5_K tile of Q chunk i (0..31), r16kQ5H of
@@ -118,8 +118,7 @@ func r16kQ5H(t int) int { return 256 + 128*t + 64 }
 
 // r16kQ6H is the offset in a q6_K tile of QH chunk i (0..15).
 func r16kQ6H(i int) int {
-	h, t := i/8, i%8
-	return r16kQ6Q + 768*(2*h) + 192*t + 128
+	return r16kQ6Q + 192*i + 128 // step i
 }
 
 // r16KType reports whether t is a k-quant with a Rows16 layout.

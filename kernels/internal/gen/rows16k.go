@@ -558,12 +558,11 @@ const r16kPrefetchDoc = `// Both decode kernels prefetch every cache line of the
 // ends agree).
 func q6L(i int) int {
 	h, j := i/16, i%16
-	return 288 + 768*(2*h) + 192*(j%8) + 64*(j/8)
+	return 288 + 192*(8*h+j%8) + 64*(j/8) // step 8h+j%8
 }
 
 func q6H(i int) int {
-	h, t := i/8, i%8
-	return 288 + 768*(2*h) + 192*t + 128
+	return 288 + 192*i + 128 // step i
 }
 
 // q5Q and q5H are kernels/rows16k.go's r16kQ5Q and r16kQ5H: the offsets
